@@ -1,0 +1,107 @@
+package streams
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/nats-io/nats.go"
+)
+
+// A log travels on LogSubject as a sequence of messages. Data chunks carry
+// the raw bytes as their payload, so `nats sub 'ejecta.logs.<exp>.>'` shows
+// the log itself; the framing is in headers. The last message of a complete
+// log is an end marker whose payload is a JSON LogEnd.
+const (
+	HdrKind   = "Ejecta-Kind"   // "chunk" or "end"
+	HdrSeq    = "Ejecta-Seq"    // 1, 2, 3, ... per attempt, end marker included
+	HdrOffset = "Ejecta-Offset" // byte offset of the chunk's first byte in the log
+	HdrStream = "Ejecta-Stream" // stdout, stderr or system
+
+	KindChunk = "chunk"
+	KindEnd   = "end"
+)
+
+// Output streams a chunk can come from. "system" is what the builder itself
+// writes into the log (the command it runs, why it stopped a task).
+const (
+	StreamStdout = "stdout"
+	StreamStderr = "stderr"
+	StreamSystem = "system"
+)
+
+// MaxChunkBytes bounds a chunk's payload, well below NATS's default 1 MiB
+// max_payload.
+const MaxChunkBytes = 32 << 10
+
+// Chunk is one framed piece of a log.
+type Chunk struct {
+	Seq    uint64
+	Offset uint64
+	Stream string
+	Data   []byte
+}
+
+// LogEnd closes a log: what a reader must have seen to hold it complete.
+type LogEnd struct {
+	Status   Status `json:"status"`
+	ExitCode int    `json:"exit_code"`
+	Chunks   uint64 `json:"chunks"` // data chunks before the end marker
+	Bytes    uint64 `json:"bytes"`
+	SHA256   string `json:"sha256"`
+}
+
+// NewChunkMsg frames c for subject subj. The Nats-Msg-Id makes a retried
+// publish of the same chunk a no-op.
+func NewChunkMsg(subj string, c Chunk) *nats.Msg {
+	m := nats.NewMsg(subj)
+	m.Header.Set(HdrKind, KindChunk)
+	m.Header.Set(HdrSeq, strconv.FormatUint(c.Seq, 10))
+	m.Header.Set(HdrOffset, strconv.FormatUint(c.Offset, 10))
+	m.Header.Set(HdrStream, c.Stream)
+	m.Header.Set(nats.MsgIdHdr, subj+"#"+strconv.FormatUint(c.Seq, 10))
+	m.Data = c.Data
+	return m
+}
+
+// NewEndMsg frames the end marker of the log on subj; seq follows the last chunk.
+func NewEndMsg(subj string, seq uint64, end LogEnd) (*nats.Msg, error) {
+	data, err := json.Marshal(end)
+	if err != nil {
+		return nil, fmt.Errorf("encode log end: %w", err)
+	}
+	m := nats.NewMsg(subj)
+	m.Header.Set(HdrKind, KindEnd)
+	m.Header.Set(HdrSeq, strconv.FormatUint(seq, 10))
+	m.Header.Set(nats.MsgIdHdr, subj+"#"+strconv.FormatUint(seq, 10))
+	m.Data = data
+	return m, nil
+}
+
+// ParseLogMsg reads a message from LogsStream. Exactly one of the returned
+// chunk and end is non-nil on success.
+func ParseLogMsg(h nats.Header, data []byte) (*Chunk, *LogEnd, error) {
+	seq, err := strconv.ParseUint(h.Get(HdrSeq), 10, 64)
+	if err != nil || seq == 0 {
+		return nil, nil, fmt.Errorf("log message: bad %s %q", HdrSeq, h.Get(HdrSeq))
+	}
+	switch kind := h.Get(HdrKind); kind {
+	case KindChunk:
+		off, err := strconv.ParseUint(h.Get(HdrOffset), 10, 64)
+		if err != nil {
+			return nil, nil, fmt.Errorf("log message %d: bad %s %q", seq, HdrOffset, h.Get(HdrOffset))
+		}
+		return &Chunk{Seq: seq, Offset: off, Stream: h.Get(HdrStream), Data: data}, nil, nil
+	case KindEnd:
+		var end LogEnd
+		if err := json.Unmarshal(data, &end); err != nil {
+			return nil, nil, fmt.Errorf("log message %d: decode end marker: %w", seq, err)
+		}
+		if end.Chunks != seq-1 {
+			return nil, nil, fmt.Errorf("log end marker: seq %d but %d chunks", seq, end.Chunks)
+		}
+		return nil, &end, nil
+	default:
+		return nil, nil, fmt.Errorf("log message %d: unknown %s %q", seq, HdrKind, kind)
+	}
+}

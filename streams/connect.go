@@ -1,0 +1,29 @@
+package streams
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+)
+
+// Connect dials the NATS servers in urls (comma-separated) as client name
+// and reconnects forever: a component outlives any server restart.
+func Connect(urls, name string, log zerolog.Logger, opts ...nats.Option) (*nats.Conn, error) {
+	all := append([]nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			log.Warn().Err(err).Msg("nats disconnected")
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			log.Info().Str("url", c.ConnectedUrlRedacted()).Msg("nats reconnected")
+		}),
+	}, opts...)
+	nc, err := nats.Connect(strings.TrimSpace(urls), all...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to nats %s: %w", urls, err)
+	}
+	return nc, nil
+}

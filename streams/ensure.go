@@ -1,0 +1,129 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Config sizes what Ensure creates.
+type Config struct {
+	// Replicas of every stream and bucket: 1 on a single server, 3 in a cluster.
+	Replicas int
+	// LogMaxBytes caps LogsStream. When it is full, publishes are refused
+	// (discard-new) so builders wait instead of logs being dropped.
+	LogMaxBytes int64
+	// JobAckWait is how long a builder may stay silent about a job before it
+	// is handed to another builder; builders send InProgress well within it.
+	JobAckWait time.Duration
+	// JobMaxDeliver bounds redeliveries of a job (a builder crashing on it).
+	JobMaxDeliver int
+}
+
+// DefaultConfig suits a single server.
+func DefaultConfig() Config {
+	return Config{Replicas: 1, LogMaxBytes: 4 << 30, JobAckWait: 2 * time.Minute, JobMaxDeliver: 5}
+}
+
+// Validate names the first bad field.
+func (c Config) Validate() error {
+	switch {
+	case c.Replicas < 1 || c.Replicas > 5:
+		return fmt.Errorf("replicas %d: want 1 to 5", c.Replicas)
+	case c.LogMaxBytes < 1<<20:
+		return fmt.Errorf("log max bytes %d: want at least 1 MiB", c.LogMaxBytes)
+	case c.JobAckWait < 5*time.Second:
+		return fmt.Errorf("job ack wait %s: want at least 5s", c.JobAckWait)
+	case c.JobMaxDeliver < 1:
+		return fmt.Errorf("job max deliver %d: want at least 1", c.JobMaxDeliver)
+	}
+	return nil
+}
+
+// JobsDuplicateWindow is how long JetStream remembers a job's Nats-Msg-Id.
+// The producer also records progress in the experiment record, so a repeat
+// of `experiment create` after the window publishes nothing either.
+const JobsDuplicateWindow = time.Hour
+
+// HeartbeatTTL is how long a builder's heartbeat lives without renewal:
+// a builder that stops renewing disappears from `ejecta builders`.
+const HeartbeatTTL = 30 * time.Second
+
+// Ensure creates or updates every stream, consumer and KV bucket. It is
+// idempotent and every component calls it at start-up.
+func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("streams config: %w", err)
+	}
+	r := cfg.Replicas
+	for _, sc := range []jetstream.StreamConfig{
+		{
+			Name: JobsStream, Subjects: []string{jobsPrefix + ".>"},
+			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
+			Duplicates: JobsDuplicateWindow, Replicas: r,
+			Description: "jobs waiting for a builder (work queue)",
+		},
+		{
+			Name: LogsStream, Subjects: []string{logsPrefix + ".>"},
+			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
+			MaxBytes: cfg.LogMaxBytes, Discard: jetstream.DiscardNew,
+			Duplicates: 2 * time.Minute, Replicas: r,
+			Description: "log chunks of builds in flight; removed once stored",
+		},
+		{
+			Name: UploadsStream, Subjects: []string{uploadsPrefix + ".>"},
+			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
+			Duplicates: 2 * time.Minute, Replicas: r,
+			Description: "complete logs waiting for an uploader (work queue)",
+		},
+		{
+			Name: ResultsStream, Subjects: []string{resultsPrefix + ".>"},
+			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
+			Duplicates: 10 * time.Minute, Replicas: r,
+			Description: "result of every attempt",
+		},
+		{
+			Name: DeadStream, Subjects: []string{deadPrefix + ".>"},
+			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage, Replicas: r,
+			Description: "poison messages, kept for an operator to inspect",
+		},
+	} {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("ensure stream %s: %w", sc.Name, err)
+		}
+	}
+	for stream, cc := range map[string]jetstream.ConsumerConfig{
+		JobsStream: {
+			Durable: BuildersConsumer, FilterSubject: jobsPrefix + ".>",
+			AckPolicy: jetstream.AckExplicitPolicy, AckWait: cfg.JobAckWait,
+			MaxDeliver: cfg.JobMaxDeliver, MaxAckPending: 100000, Replicas: r,
+			Description: "shared by every builder",
+		},
+		UploadsStream: {
+			Durable: UploadersConsumer, FilterSubject: uploadsPrefix + ".>",
+			AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Minute,
+			MaxDeliver: -1, MaxAckPending: 100000, Replicas: r,
+			Description: "shared by every uploader replica",
+		},
+	} {
+		if _, err := js.CreateOrUpdateConsumer(ctx, stream, cc); err != nil {
+			return fmt.Errorf("ensure consumer %s on %s: %w", cc.Durable, stream, err)
+		}
+	}
+	for _, kc := range []jetstream.KeyValueConfig{
+		{Bucket: ExperimentsBucket, History: 1, Storage: jetstream.FileStorage, Replicas: r},
+		{Bucket: BuildersBucket, History: 1, TTL: HeartbeatTTL, Storage: jetstream.FileStorage, Replicas: r},
+		{Bucket: ProgressBucket, History: 1, Storage: jetstream.FileStorage, Replicas: r},
+	} {
+		if _, err := js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
+			return fmt.Errorf("ensure bucket %s: %w", kc.Bucket, err)
+		}
+	}
+	return nil
+}
+
+// ErrNotFound is returned by lookups of a missing experiment or record.
+var ErrNotFound = errors.New("not found")

@@ -1,0 +1,297 @@
+package streams
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// SchemaVersion is the version of every JSON message type below. A consumer
+// refuses a message with another version instead of guessing its meaning.
+const SchemaVersion = 1
+
+// ErrSchemaVersion marks a message whose "v" this build does not understand.
+var ErrSchemaVersion = errors.New("unsupported schema version")
+
+// Mode is what is done with each crate, as in crater.
+type Mode string
+
+// The modes builders implement today.
+const (
+	ModeBuildAndTest Mode = "build-and-test"
+	ModeBuildOnly    Mode = "build-only"
+	ModeCheckOnly    Mode = "check-only"
+)
+
+// Modes lists the accepted modes, in the order help texts show them.
+var Modes = []Mode{ModeBuildAndTest, ModeBuildOnly, ModeCheckOnly}
+
+// ParseMode returns the mode named s or an error listing the accepted ones.
+func ParseMode(s string) (Mode, error) {
+	if slices.Contains(Modes, Mode(s)) {
+		return Mode(s), nil
+	}
+	names := make([]string, len(Modes))
+	for i, m := range Modes {
+		names[i] = string(m)
+	}
+	return "", fmt.Errorf("unknown mode %q (accepted: %s)", s, strings.Join(names, ", "))
+}
+
+// CapLints values accepted by rustc's --cap-lints (empty: not passed).
+var CapLints = []string{"forbid", "deny", "warn", "allow"}
+
+// Status is the result of one attempt (crater's TestResult).
+type Status string
+
+// Statuses, as crater names them.
+const (
+	StatusBroken      Status = "broken"
+	StatusPrepareFail Status = "prepare-fail"
+	StatusBuildFail   Status = "build-fail"
+	StatusTestFail    Status = "test-fail"
+	StatusTestSkipped Status = "test-skipped"
+	StatusTestPass    Status = "test-pass"
+	StatusSkipped     Status = "skipped"
+	StatusError       Status = "error"
+)
+
+// Statuses lists every status.
+var Statuses = []Status{StatusBroken, StatusPrepareFail, StatusBuildFail, StatusTestFail,
+	StatusTestSkipped, StatusTestPass, StatusSkipped, StatusError}
+
+var (
+	expNameRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+	crateNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+	builderIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+	// toolchainRE accepts rustup toolchain names (stable, nightly-2026-01-01,
+	// 1.80.0, beta-x86_64-unknown-linux-gnu) but nothing a shell or a path
+	// could misread.
+	toolchainRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+	versionRE   = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$`)
+)
+
+// ValidateExperimentName checks an experiment name: it is a KV key, a subject
+// token and an object prefix, so it is kept to [a-z0-9_-].
+func ValidateExperimentName(s string) error {
+	if !expNameRE.MatchString(s) {
+		return fmt.Errorf("experiment name %q: want 1-64 characters of a-z, 0-9, '_' or '-', starting with a letter or digit", s)
+	}
+	return nil
+}
+
+// ValidateCrateName checks a crate name as crates.io allows them.
+func ValidateCrateName(s string) error {
+	if !crateNameRE.MatchString(s) {
+		return fmt.Errorf("crate name %q: want 1-64 characters of A-Z, a-z, 0-9, '_' or '-', starting with a letter or digit", s)
+	}
+	return nil
+}
+
+// ValidateVersion checks a semver version (x.y.z with optional pre-release/build).
+func ValidateVersion(s string) error {
+	if !versionRE.MatchString(s) {
+		return fmt.Errorf("version %q: want a semver version such as 1.2.3", s)
+	}
+	return nil
+}
+
+// ValidateToolchain checks a rustup toolchain name.
+func ValidateToolchain(s string) error {
+	if !toolchainRE.MatchString(s) {
+		return fmt.Errorf("toolchain %q: want a rustup toolchain name such as stable, nightly or 1.80.0", s)
+	}
+	return nil
+}
+
+// ValidateBuilderID checks a builder id (a KV key and container-name part).
+func ValidateBuilderID(s string) error {
+	if !builderIDRE.MatchString(s) {
+		return fmt.Errorf("builder id %q: want 1-64 characters of A-Z, a-z, 0-9, '_' or '-'", s)
+	}
+	return nil
+}
+
+// Experiment is the record kept in ExperimentsBucket under its name.
+type Experiment struct {
+	V           int       `json:"v"`
+	Name        string    `json:"name"`
+	Toolchains  []string  `json:"toolchains"`
+	Mode        Mode      `json:"mode"`
+	CapLints    string    `json:"cap_lints,omitempty"`
+	Priority    int       `json:"priority"`
+	CrateSource string    `json:"crate_source"`
+	Selection   string    `json:"selection"`
+	Crates      int       `json:"crates"` // crate versions selected
+	Jobs        int       `json:"jobs"`   // Crates × len(Toolchains)
+	Published   int       `json:"published"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// Validate checks every field and names the first bad one.
+func (e *Experiment) Validate() error {
+	if e.V != SchemaVersion {
+		return fmt.Errorf("experiment: v=%d: %w", e.V, ErrSchemaVersion)
+	}
+	if err := ValidateExperimentName(e.Name); err != nil {
+		return err
+	}
+	if len(e.Toolchains) != 2 {
+		return fmt.Errorf("toolchains: want exactly two, have %d (%q)", len(e.Toolchains), e.Toolchains)
+	}
+	for _, tc := range e.Toolchains {
+		if err := ValidateToolchain(tc); err != nil {
+			return fmt.Errorf("toolchains: %w", err)
+		}
+	}
+	if e.Toolchains[0] == e.Toolchains[1] {
+		return fmt.Errorf("toolchains: both are %q, want two different toolchains", e.Toolchains[0])
+	}
+	if _, err := ParseMode(string(e.Mode)); err != nil {
+		return fmt.Errorf("mode: %w", err)
+	}
+	if e.CapLints != "" && !slices.Contains(CapLints, e.CapLints) {
+		return fmt.Errorf("cap-lints: unknown level %q (accepted: %s)", e.CapLints, strings.Join(CapLints, ", "))
+	}
+	if e.Jobs != e.Crates*len(e.Toolchains) {
+		return fmt.Errorf("jobs: %d, want crates × toolchains = %d", e.Jobs, e.Crates*len(e.Toolchains))
+	}
+	return nil
+}
+
+// Job asks a builder to build one crate version with one toolchain.
+type Job struct {
+	V int `json:"v"`
+	BuildKey
+	Mode        Mode   `json:"mode"`
+	CapLints    string `json:"cap_lints,omitempty"`
+	CrateSource string `json:"crate_source"`
+}
+
+// Validate checks every field and names the first bad one.
+func (j *Job) Validate() error {
+	if j.V != SchemaVersion {
+		return fmt.Errorf("job: v=%d: %w", j.V, ErrSchemaVersion)
+	}
+	if err := ValidateExperimentName(j.Experiment); err != nil {
+		return fmt.Errorf("job: %w", err)
+	}
+	if err := ValidateCrateName(j.Crate); err != nil {
+		return fmt.Errorf("job: %w", err)
+	}
+	if err := ValidateVersion(j.Version); err != nil {
+		return fmt.Errorf("job: %w", err)
+	}
+	if err := ValidateToolchain(j.Toolchain); err != nil {
+		return fmt.Errorf("job: %w", err)
+	}
+	if _, err := ParseMode(string(j.Mode)); err != nil {
+		return fmt.Errorf("job: mode: %w", err)
+	}
+	if j.CapLints != "" && !slices.Contains(CapLints, j.CapLints) {
+		return fmt.Errorf("job: cap_lints: unknown level %q", j.CapLints)
+	}
+	if j.CrateSource == "" || !strings.HasPrefix(j.CrateSource, "/") {
+		return fmt.Errorf("job: crate_source %q: want an absolute directory", j.CrateSource)
+	}
+	return nil
+}
+
+// Result is the outcome of one attempt of one build.
+type Result struct {
+	V int `json:"v"`
+	BuildKey
+	Attempt  int    `json:"attempt"`
+	Status   Status `json:"status"`
+	Reason   string `json:"reason,omitempty"`
+	ExitCode int    `json:"exit_code"`
+	// DurationMS is the wall time of the whole attempt, prepare included.
+	DurationMS int64     `json:"duration_ms"`
+	Builder    string    `json:"builder"`
+	LogKey     string    `json:"log_key"` // LogObjectKey, relative to the experiment prefix
+	FinishedAt time.Time `json:"finished_at"`
+}
+
+// Validate checks every field and names the first bad one.
+func (r *Result) Validate() error {
+	if r.V != SchemaVersion {
+		return fmt.Errorf("result: v=%d: %w", r.V, ErrSchemaVersion)
+	}
+	j := Job{V: SchemaVersion, BuildKey: r.BuildKey, Mode: ModeCheckOnly, CrateSource: "/"}
+	if err := j.Validate(); err != nil {
+		return fmt.Errorf("result: %w", err)
+	}
+	if r.Attempt < 1 {
+		return fmt.Errorf("result: attempt %d: want >= 1", r.Attempt)
+	}
+	if !slices.Contains(Statuses, r.Status) {
+		return fmt.Errorf("result: unknown status %q", r.Status)
+	}
+	return nil
+}
+
+// UploadRequest says that the log of one attempt is complete on LogsStream
+// and should be stored. Uploaders share these through UploadersConsumer.
+type UploadRequest struct {
+	V int `json:"v"`
+	BuildKey
+	Attempt int    `json:"attempt"`
+	End     LogEnd `json:"end"`
+}
+
+// Validate checks every field and names the first bad one.
+func (u *UploadRequest) Validate() error {
+	if u.V != SchemaVersion {
+		return fmt.Errorf("upload request: v=%d: %w", u.V, ErrSchemaVersion)
+	}
+	r := Result{V: SchemaVersion, BuildKey: u.BuildKey, Attempt: u.Attempt, Status: StatusError}
+	if err := r.Validate(); err != nil {
+		return fmt.Errorf("upload request: %w", err)
+	}
+	return nil
+}
+
+// Heartbeat is what a builder keeps in BuildersBucket under its id.
+type Heartbeat struct {
+	V          int            `json:"v"`
+	ID         string         `json:"id"`
+	Host       string         `json:"host"`
+	Slots      int            `json:"slots"`
+	Running    []RunningBuild `json:"running"`
+	Toolchains []string       `json:"toolchains,omitempty"`
+	Updated    time.Time      `json:"updated"`
+}
+
+// RunningBuild is one attempt a builder is working on.
+type RunningBuild struct {
+	BuildKey
+	Attempt int       `json:"attempt"`
+	Started time.Time `json:"started"`
+}
+
+// Progress is the reporter's summary of one experiment, kept in ProgressBucket.
+type Progress struct {
+	V          int            `json:"v"`
+	Experiment string         `json:"experiment"`
+	Done       int            `json:"done"`     // builds with a result
+	Statuses   map[Status]int `json:"statuses"` // latest attempt per build
+	Classes    map[string]int `json:"classes"`  // comparison per crate, both toolchains done
+	Updated    time.Time      `json:"updated"`
+}
+
+// Decode unmarshals data into v (a pointer to one of the message types) and
+// validates it. Unknown fields are refused so that a typo in a hand-written
+// message is an error, not a silently ignored field.
+func Decode[T interface{ Validate() error }](data []byte, v T) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("decode %T: %w", v, err)
+	}
+	return v.Validate()
+}

@@ -1,0 +1,139 @@
+package streams
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Stream, consumer and bucket names. Exported so that operators' tools and
+// tests can refer to them; only this package decides them.
+const (
+	JobsStream    = "EJECTA_JOBS"
+	LogsStream    = "EJECTA_LOGS"
+	UploadsStream = "EJECTA_UPLOADS"
+	ResultsStream = "EJECTA_RESULTS"
+	DeadStream    = "EJECTA_DEAD"
+
+	// BuildersConsumer is the ONE durable pull consumer every builder shares:
+	// a consumer per builder would break work-queue semantics.
+	BuildersConsumer = "builders"
+	// UploadersConsumer is shared by every uploader replica in the same way.
+	UploadersConsumer = "uploaders"
+
+	ExperimentsBucket = "ejecta-experiments"
+	BuildersBucket    = "ejecta-builders"
+	ProgressBucket    = "ejecta-progress"
+)
+
+const (
+	prefix         = "ejecta"
+	jobsPrefix     = prefix + ".jobs"
+	logsPrefix     = prefix + ".logs"
+	uploadsPrefix  = prefix + ".uploads"
+	resultsPrefix  = prefix + ".results"
+	deadPrefix     = prefix + ".dead"
+	invalidExpName = "_invalid" // experiment names start with [a-z0-9], so this cannot collide
+)
+
+// BuildKey names one build: a crate version under one toolchain in one
+// experiment. Attempts of the same build share the key.
+type BuildKey struct {
+	Experiment string `json:"experiment"`
+	Crate      string `json:"crate"`
+	Version    string `json:"version"`
+	Toolchain  string `json:"toolchain"`
+}
+
+// String is the human spelling used in log lines and error messages.
+func (k BuildKey) String() string {
+	return fmt.Sprintf("%s/%s@%s/%s", k.Experiment, k.Crate, k.Version, k.Toolchain)
+}
+
+func (k BuildKey) tokens() string {
+	return EscapeToken(k.Experiment) + "." + EscapeToken(k.Crate) + "." +
+		EscapeToken(k.Version) + "." + EscapeToken(k.Toolchain)
+}
+
+// JobSubject is where the job for k is published.
+func JobSubject(k BuildKey) string { return jobsPrefix + "." + k.tokens() }
+
+// LogSubject is where the chunks of one attempt of k are published.
+func LogSubject(k BuildKey, attempt int) string {
+	return logsPrefix + "." + k.tokens() + "." + strconv.Itoa(attempt)
+}
+
+// UploadSubject is where "log complete, please store it" is published.
+func UploadSubject(k BuildKey, attempt int) string {
+	return uploadsPrefix + "." + k.tokens() + "." + strconv.Itoa(attempt)
+}
+
+// ResultSubject is where the result of one attempt of k is published.
+func ResultSubject(k BuildKey, attempt int) string {
+	return resultsPrefix + "." + k.tokens() + "." + strconv.Itoa(attempt)
+}
+
+// DeadSubject is where poison messages of experiment exp are kept. An empty
+// exp (the message could not even be parsed) uses a reserved token.
+func DeadSubject(exp string) string {
+	if exp == "" || ValidateExperimentName(exp) != nil {
+		return deadPrefix + "." + invalidExpName
+	}
+	return deadPrefix + "." + exp
+}
+
+// ExperimentLogsFilter matches every log chunk of experiment exp, e.g. for
+// `nats sub 'ejecta.logs.<exp>.>'`.
+func ExperimentLogsFilter(exp string) string { return logsPrefix + "." + EscapeToken(exp) + ".>" }
+
+// ExperimentJobsFilter matches every queued job of experiment exp.
+func ExperimentJobsFilter(exp string) string { return jobsPrefix + "." + EscapeToken(exp) + ".>" }
+
+// ExperimentResultsFilter matches every result of experiment exp.
+func ExperimentResultsFilter(exp string) string {
+	return resultsPrefix + "." + EscapeToken(exp) + ".>"
+}
+
+// AllResultsFilter matches every result of every experiment.
+const AllResultsFilter = resultsPrefix + ".>"
+
+// ParseLogSubject returns the build and attempt a log subject names.
+func ParseLogSubject(subj string) (BuildKey, int, error) {
+	return parseAttemptSubject(logsPrefix, subj)
+}
+
+func parseAttemptSubject(pfx, subj string) (BuildKey, int, error) {
+	rest, ok := strings.CutPrefix(subj, pfx+".")
+	if !ok {
+		return BuildKey{}, 0, fmt.Errorf("subject %q: not under %s", subj, pfx)
+	}
+	toks := strings.Split(rest, ".")
+	if len(toks) != 5 {
+		return BuildKey{}, 0, fmt.Errorf("subject %q: want 5 tokens after %s, have %d", subj, pfx, len(toks))
+	}
+	var vals [4]string
+	for i := range vals {
+		v, err := UnescapeToken(toks[i])
+		if err != nil {
+			return BuildKey{}, 0, fmt.Errorf("subject %q: %w", subj, err)
+		}
+		vals[i] = v
+	}
+	attempt, err := strconv.Atoi(toks[4])
+	if err != nil || attempt < 1 {
+		return BuildKey{}, 0, fmt.Errorf("subject %q: bad attempt %q", subj, toks[4])
+	}
+	return BuildKey{Experiment: vals[0], Crate: vals[1], Version: vals[2], Toolchain: vals[3]}, attempt, nil
+}
+
+// LogObjectKey is the object-store key, relative to the experiment's prefix,
+// of one attempt's stored log. Only escaped tokens are used, so the key can
+// never climb out of its prefix.
+func LogObjectKey(k BuildKey, attempt int) string {
+	return "logs/" + EscapeToken(k.Toolchain) + "/" + EscapeToken(k.Crate) + "/" +
+		EscapeToken(k.Version) + "/" + strconv.Itoa(attempt) + ".log"
+}
+
+// ExperimentPrefix is the object-store prefix under which everything of
+// experiment exp (logs and report) is kept.
+func ExperimentPrefix(exp string) string { return EscapeToken(exp) + "/" }
