@@ -1,0 +1,96 @@
+package streams
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestDecodeJobNamesTheBadField(t *testing.T) {
+	for _, tc := range []struct {
+		name, json, want string
+	}{
+		{"garbage", `not json`, "decode"},
+		{"unknown field", `{"v":1,"experiment":"e","crate":"c","version":"1.0.0","toolchain":"stable","mode":"check-only","crate_source":"/r","color":"red"}`, `unknown field "color"`},
+		{"version", `{"v":2}`, "unsupported schema version"},
+		{"experiment", `{"v":1,"experiment":"E X","crate":"c","version":"1.0.0","toolchain":"stable","mode":"check-only","crate_source":"/r"}`, "experiment name"},
+		{"crate", `{"v":1,"experiment":"e","crate":"../c","version":"1.0.0","toolchain":"stable","mode":"check-only","crate_source":"/r"}`, "crate name"},
+		{"semver", `{"v":1,"experiment":"e","crate":"c","version":"1.0","toolchain":"stable","mode":"check-only","crate_source":"/r"}`, "version"},
+		{"toolchain", `{"v":1,"experiment":"e","crate":"c","version":"1.0.0","toolchain":"+x;rm","mode":"check-only","crate_source":"/r"}`, "toolchain"},
+		{"mode", `{"v":1,"experiment":"e","crate":"c","version":"1.0.0","toolchain":"stable","mode":"fuzz","crate_source":"/r"}`, "unknown mode"},
+		{"source", `{"v":1,"experiment":"e","crate":"c","version":"1.0.0","toolchain":"stable","mode":"check-only","crate_source":"rel"}`, "crate_source"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var j Job
+			err := Decode([]byte(tc.json), &j)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Decode = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+	var j Job
+	if err := Decode([]byte(`{"v":3}`), &j); !errors.Is(err, ErrSchemaVersion) {
+		t.Errorf("Decode of v=3: %v, want ErrSchemaVersion", err)
+	}
+	ok := `{"v":1,"experiment":"e","crate":"cfg-if","version":"1.0.0","toolchain":"nightly","mode":"build-and-test","crate_source":"/r"}`
+	if err := Decode([]byte(ok), &j); err != nil || j.Crate != "cfg-if" {
+		t.Fatalf("Decode(valid) = %v (%+v)", err, j)
+	}
+}
+
+func TestExperimentValidate(t *testing.T) {
+	base := func() Experiment {
+		return Experiment{V: 1, Name: "e1", Toolchains: []string{"stable", "nightly"}, Mode: ModeCheckOnly, Crates: 2, Jobs: 4}
+	}
+	for _, tc := range []struct {
+		name string
+		mut  func(*Experiment)
+		want string
+	}{
+		{"ok", func(*Experiment) {}, ""},
+		{"one toolchain", func(e *Experiment) { e.Toolchains = []string{"stable"} }, "want exactly two"},
+		{"same toolchain", func(e *Experiment) { e.Toolchains = []string{"stable", "stable"} }, "two different"},
+		{"mode", func(e *Experiment) { e.Mode = "x" }, "mode"},
+		{"cap lints", func(e *Experiment) { e.CapLints = "loud" }, "cap-lints"},
+		{"name", func(e *Experiment) { e.Name = "A" }, "experiment name"},
+	} {
+		e := base()
+		tc.mut(&e)
+		err := e.Validate()
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestLogMsgRoundTrip(t *testing.T) {
+	k := BuildKey{Experiment: "e", Crate: "c", Version: "1.0.0", Toolchain: "stable"}
+	subj := LogSubject(k, 1)
+	m := NewChunkMsg(subj, Chunk{Seq: 1, Offset: 0, Stream: StreamStderr, Data: []byte("<b>hi\x1b[31m")})
+	c, end, err := ParseLogMsg(m.Header, m.Data)
+	if err != nil || end != nil || c.Seq != 1 || c.Stream != StreamStderr || string(c.Data) != "<b>hi\x1b[31m" {
+		t.Fatalf("ParseLogMsg(chunk) = %+v, %+v, %v", c, end, err)
+	}
+	em, err := NewEndMsg(subj, 2, LogEnd{Status: StatusTestPass, Chunks: 1, Bytes: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, end, err = ParseLogMsg(em.Header, em.Data)
+	if err != nil || c != nil || end.Bytes != 10 {
+		t.Fatalf("ParseLogMsg(end) = %+v, %+v, %v", c, end, err)
+	}
+	em.Header.Set(HdrSeq, "7")
+	if _, _, err := ParseLogMsg(em.Header, em.Data); err == nil {
+		t.Error("end marker whose seq disagrees with its chunk count was accepted")
+	}
+	em.Header.Set(HdrKind, "bogus")
+	if _, _, err := ParseLogMsg(em.Header, em.Data); err == nil {
+		t.Error("unknown kind accepted")
+	}
+}
