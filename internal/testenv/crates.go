@@ -1,0 +1,68 @@
+package testenv
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// DebianRegistry is where Debian's librust-*-dev packages put crate sources.
+const DebianRegistry = "/usr/share/cargo/registry"
+
+// DurableTempDir is like t.TempDir but outside /tmp: sandboxes mount their
+// own tmpfs on /tmp, so anything a sandboxed build must see (job dirs, crate
+// sources) cannot live there.
+func DurableTempDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("/var/tmp", "ejecta-test-")
+	if err != nil {
+		t.Fatalf("temp dir: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// CrateRegistry returns a directory registry holding every crate of
+// Debian's registry plus the project's testdata/crates (demo crates whose
+// result differs between stable and nightly), as symlinks.
+func CrateRegistry(t testing.TB) string {
+	t.Helper()
+	debian, _ := filepath.Glob(filepath.Join(DebianRegistry, "*", "Cargo.toml"))
+	if len(debian) == 0 {
+		Unavailable(t, "no crate sources under %s (apt-get install librust-cfg-if-dev ...)", DebianRegistry)
+	}
+	ours, err := filepath.Glob(filepath.Join(RepoRoot(t), "testdata", "crates", "*", "Cargo.toml"))
+	if err != nil || len(ours) == 0 {
+		t.Fatalf("no crates under testdata/crates: %v", err)
+	}
+	dir := filepath.Join(DurableTempDir(t), "registry")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range append(debian, ours...) {
+		crate := filepath.Dir(m)
+		if err := os.Symlink(crate, filepath.Join(dir, filepath.Base(crate))); err != nil {
+			t.Fatalf("link %s: %v", crate, err)
+		}
+	}
+	return dir
+}
+
+// RepoRoot is the directory holding go.mod.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the test's directory")
+		}
+		dir = parent
+	}
+}

@@ -1,0 +1,220 @@
+package producer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ejecta-build/ejecta/streams"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+)
+
+// Request is what `ejecta experiment create` asks for.
+type Request struct {
+	Name        string
+	Toolchains  []string
+	Mode        string
+	Crates      string // selection spec, see Select
+	CrateSource string
+	CapLints    string
+	Priority    int
+}
+
+// Outcome says what Create did.
+type Outcome struct {
+	Experiment streams.Experiment
+	// Added is the number of jobs this call put on the queue; 0 when the
+	// same experiment had been created before.
+	Added int
+	// Existed is true when an experiment with this name and the same
+	// configuration was already recorded.
+	Existed bool
+}
+
+// InvalidError marks an error in the request itself (a bad field, an
+// unknown crate, a taken name), as opposed to a failure of the servers.
+type InvalidError struct{ Err error }
+
+func (e *InvalidError) Error() string { return e.Err.Error() }
+func (e *InvalidError) Unwrap() error { return e.Err }
+
+func invalid(err error) error { return &InvalidError{Err: err} }
+
+// ErrNameTaken is returned when the name belongs to an experiment with
+// another configuration.
+var ErrNameTaken = errors.New("experiment name taken")
+
+// checkpointEvery is how many jobs are published between two updates of
+// the record's Published count; a crash re-publishes at most this many,
+// and their Msg-Ids make that a no-op.
+const checkpointEvery = 500
+
+// Producer publishes experiments.
+type Producer struct {
+	js  jetstream.JetStream
+	log zerolog.Logger
+	now func() time.Time
+}
+
+// New returns a Producer publishing through js (streams already Ensured).
+func New(js jetstream.JetStream, log zerolog.Logger) *Producer {
+	return &Producer{js: js, log: log, now: time.Now}
+}
+
+// Validate checks every field of r that needs no I/O, naming the bad one.
+func (r Request) Validate() error {
+	if err := streams.ValidateExperimentName(r.Name); err != nil {
+		return fmt.Errorf("name: %w", err)
+	}
+	if len(r.Toolchains) != 2 {
+		return fmt.Errorf("toolchains: want exactly two, comma-separated (e.g. stable,nightly), have %d: %q", len(r.Toolchains), strings.Join(r.Toolchains, ","))
+	}
+	for _, tc := range r.Toolchains {
+		if err := streams.ValidateToolchain(tc); err != nil {
+			return fmt.Errorf("toolchains: %w", err)
+		}
+	}
+	if r.Toolchains[0] == r.Toolchains[1] {
+		return fmt.Errorf("toolchains: both are %q, want two different toolchains", r.Toolchains[0])
+	}
+	if _, err := streams.ParseMode(r.Mode); err != nil {
+		return fmt.Errorf("mode: %w", err)
+	}
+	if r.CapLints != "" && !slices.Contains(streams.CapLints, r.CapLints) {
+		return fmt.Errorf("cap-lints: unknown level %q (accepted: %s)", r.CapLints, strings.Join(streams.CapLints, ", "))
+	}
+	if r.Priority < 0 || r.Priority > 100 {
+		return fmt.Errorf("priority: %d, want 0 to 100", r.Priority)
+	}
+	if st, err := os.Stat(r.CrateSource); err != nil || !st.IsDir() {
+		return fmt.Errorf("crate-source: %q is not a directory", r.CrateSource)
+	}
+	return nil
+}
+
+// Create validates r, records the experiment and publishes its jobs.
+func (p *Producer) Create(ctx context.Context, r Request) (Outcome, error) {
+	if err := r.Validate(); err != nil {
+		return Outcome{}, invalid(err)
+	}
+	src, err := ScanSource(r.CrateSource)
+	if err != nil {
+		return Outcome{}, invalid(fmt.Errorf("crate-source: %w", err))
+	}
+	crates, err := Select(r.Crates, src)
+	if err != nil {
+		return Outcome{}, invalid(err)
+	}
+	exp := streams.Experiment{
+		V: streams.SchemaVersion, Name: r.Name, Toolchains: r.Toolchains, Mode: streams.Mode(r.Mode),
+		CapLints: r.CapLints, Priority: r.Priority, CrateSource: src.Dir, Selection: r.Crates,
+		Crates: len(crates), Jobs: len(crates) * len(r.Toolchains), CreatedAt: p.now().UTC(),
+	}
+	if err := exp.Validate(); err != nil {
+		return Outcome{}, invalid(err)
+	}
+	kv, err := p.js.KeyValue(ctx, streams.ExperimentsBucket)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("open %s: %w", streams.ExperimentsBucket, err)
+	}
+	rec, existed, err := p.record(ctx, kv, exp)
+	if err != nil {
+		return Outcome{}, err
+	}
+	added, err := p.publish(ctx, kv, &rec, crates)
+	if err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{Experiment: rec.exp, Added: added, Existed: existed}, nil
+}
+
+type record struct {
+	exp      streams.Experiment
+	revision uint64
+}
+
+// record stores exp under its name, or returns the stored record if it has
+// the same configuration.
+func (p *Producer) record(ctx context.Context, kv jetstream.KeyValue, exp streams.Experiment) (record, bool, error) {
+	data, err := json.Marshal(exp)
+	if err != nil {
+		return record{}, false, fmt.Errorf("encode experiment: %w", err)
+	}
+	rev, err := kv.Create(ctx, exp.Name, data)
+	if err == nil {
+		return record{exp: exp, revision: rev}, false, nil
+	}
+	if !errors.Is(err, jetstream.ErrKeyExists) {
+		return record{}, false, fmt.Errorf("record experiment %s: %w", exp.Name, err)
+	}
+	entry, err := kv.Get(ctx, exp.Name)
+	if err != nil {
+		return record{}, false, fmt.Errorf("read experiment %s: %w", exp.Name, err)
+	}
+	var old streams.Experiment
+	if err := json.Unmarshal(entry.Value(), &old); err != nil {
+		return record{}, false, fmt.Errorf("read experiment %s: %w", exp.Name, err)
+	}
+	if !sameConfig(old, exp) {
+		return record{}, false, invalid(fmt.Errorf("name: %w: %q was created %s with toolchains %s, mode %s, crates %q (%d); pick another name",
+			ErrNameTaken, old.Name, old.CreatedAt.Format(time.RFC3339), strings.Join(old.Toolchains, ","), old.Mode, old.Selection, old.Crates))
+	}
+	return record{exp: old, revision: entry.Revision()}, true, nil
+}
+
+func sameConfig(a, b streams.Experiment) bool {
+	return slices.Equal(a.Toolchains, b.Toolchains) && a.Mode == b.Mode && a.CapLints == b.CapLints &&
+		a.Priority == b.Priority && a.CrateSource == b.CrateSource && a.Selection == b.Selection &&
+		a.Crates == b.Crates
+}
+
+// publish puts the jobs not yet recorded as published on the queue, in a
+// fixed order (crate-major) so that a resumed call continues where the
+// previous one stopped.
+func (p *Producer) publish(ctx context.Context, kv jetstream.KeyValue, rec *record, crates []Crate) (int, error) {
+	exp := &rec.exp
+	added := 0
+	for i := exp.Published; i < exp.Jobs; i++ {
+		c := crates[i/len(exp.Toolchains)]
+		job := streams.Job{
+			V: streams.SchemaVersion,
+			BuildKey: streams.BuildKey{
+				Experiment: exp.Name, Crate: c.Name, Version: c.Version,
+				Toolchain: exp.Toolchains[i%len(exp.Toolchains)],
+			},
+			Mode: exp.Mode, CapLints: exp.CapLints, CrateSource: exp.CrateSource,
+		}
+		data, err := json.Marshal(job)
+		if err != nil {
+			return added, fmt.Errorf("encode job %s: %w", job.BuildKey, err)
+		}
+		subj := streams.JobSubject(job.BuildKey)
+		ack, err := p.js.Publish(ctx, subj, data, jetstream.WithMsgID(subj))
+		if err != nil {
+			return added, fmt.Errorf("publish job %s: %w", job.BuildKey, err)
+		}
+		if !ack.Duplicate {
+			added++
+		}
+		if done := i + 1; done%checkpointEvery == 0 || done == exp.Jobs {
+			exp.Published = done
+			data, err := json.Marshal(*exp)
+			if err != nil {
+				return added, fmt.Errorf("encode experiment: %w", err)
+			}
+			rev, err := kv.Update(ctx, exp.Name, data, rec.revision)
+			if err != nil {
+				return added, fmt.Errorf("record progress of experiment %s: %w", exp.Name, err)
+			}
+			rec.revision = rev
+		}
+	}
+	p.log.Info().Str("experiment", exp.Name).Int("jobs", exp.Jobs).Int("added", added).Msg("experiment published")
+	return added, nil
+}

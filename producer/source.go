@@ -1,0 +1,114 @@
+package producer
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Crate is one crate version available in a crate source.
+type Crate struct {
+	Name    string
+	Version string
+}
+
+func (c Crate) String() string { return c.Name + "@" + c.Version }
+
+// Source is a local directory registry: one directory per crate version,
+// each with a Cargo.toml (Debian's /usr/share/cargo/registry, a `cargo vendor`
+// directory).
+type Source struct {
+	Dir    string
+	crates map[string][]string // name → versions, ascending
+}
+
+// ScanSource reads the manifests of every crate under dir. Directories
+// without a readable manifest are skipped: a registry can hold partial
+// entries, and one bad crate must not hide the others.
+func ScanSource(dir string) (*Source, error) {
+	if !filepath.IsAbs(dir) {
+		return nil, fmt.Errorf("crate source %q: want an absolute directory", dir)
+	}
+	manifests, err := filepath.Glob(filepath.Join(dir, "*", "Cargo.toml"))
+	if err != nil {
+		return nil, fmt.Errorf("crate source %s: %w", dir, err)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("crate source: %w", err)
+	}
+	s := &Source{Dir: dir, crates: map[string][]string{}}
+	for _, m := range manifests {
+		c, err := readManifest(m)
+		if err != nil {
+			continue
+		}
+		s.crates[c.Name] = append(s.crates[c.Name], c.Version)
+	}
+	for name := range s.crates {
+		slices.SortFunc(s.crates[name], compareVersions)
+	}
+	return s, nil
+}
+
+func readManifest(path string) (Crate, error) {
+	var m struct {
+		Package struct {
+			Name    string `toml:"name"`
+			Version string `toml:"version"`
+		} `toml:"package"`
+	}
+	if _, err := toml.DecodeFile(path, &m); err != nil {
+		return Crate{}, fmt.Errorf("read %s: %w", path, err)
+	}
+	if m.Package.Name == "" || m.Package.Version == "" {
+		return Crate{}, errors.New(path + ": no package name or version")
+	}
+	return Crate{Name: m.Package.Name, Version: m.Package.Version}, nil
+}
+
+// All returns every crate version, sorted by name then version.
+func (s *Source) All() []Crate {
+	var out []Crate
+	for name, vers := range s.crates {
+		for _, v := range vers {
+			out = append(out, Crate{Name: name, Version: v})
+		}
+	}
+	slices.SortFunc(out, compareCrates)
+	return out
+}
+
+// Lookup returns name at version, or its newest version when version is "".
+func (s *Source) Lookup(name, version string) (Crate, error) {
+	vers, ok := s.crates[name]
+	if !ok {
+		return Crate{}, fmt.Errorf("unknown crate %q: not in crate source %s", name, s.Dir)
+	}
+	if version == "" {
+		return Crate{Name: name, Version: vers[len(vers)-1]}, nil
+	}
+	if !slices.Contains(vers, version) {
+		return Crate{}, fmt.Errorf("unknown crate %s@%s: crate source %s has versions %v", name, version, s.Dir, vers)
+	}
+	return Crate{Name: name, Version: version}, nil
+}
+
+func compareCrates(a, b Crate) int {
+	return cmp.Or(cmp.Compare(a.Name, b.Name), compareVersions(a.Version, b.Version))
+}
+
+// compareVersions orders x.y.z numerically, falling back to the string for
+// anything after the numbers; good enough to pick "the newest" in a local
+// registry, which rarely holds pre-releases.
+func compareVersions(a, b string) int {
+	var am, an, ap, bm, bn, bp int
+	var ar, br string
+	fmt.Sscanf(a, "%d.%d.%d%s", &am, &an, &ap, &ar)
+	fmt.Sscanf(b, "%d.%d.%d%s", &bm, &bn, &bp, &br)
+	return cmp.Or(cmp.Compare(am, bm), cmp.Compare(an, bn), cmp.Compare(ap, bp), cmp.Compare(ar, br), cmp.Compare(a, b))
+}

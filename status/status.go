@@ -1,0 +1,186 @@
+// Package status answers read-only questions about experiments for the CLI:
+// which exist, and how far each has got (queued, running, done per result).
+package status
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ejecta-build/ejecta/streams"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Status is an experiment's progress as `experiment status` shows it.
+type Status struct {
+	Experiment  streams.Experiment     `json:"experiment"`
+	Total       int                    `json:"total"`
+	Queued      int                    `json:"queued"`
+	Running     int                    `json:"running"`
+	Done        int                    `json:"done"`
+	Statuses    map[streams.Status]int `json:"statuses"`
+	Classes     map[string]int         `json:"classes"`
+	DeadLetters int                    `json:"dead_letters"`
+	// ReportUpdated is when the reporter last summarised the experiment;
+	// zero if it has not yet.
+	ReportUpdated time.Time `json:"report_updated"`
+}
+
+// ErrUnknownExperiment is returned for a name with no record.
+var ErrUnknownExperiment = errors.New("unknown experiment")
+
+// List returns every experiment record, sorted by creation time.
+func List(ctx context.Context, js jetstream.JetStream) ([]streams.Experiment, error) {
+	kv, err := js.KeyValue(ctx, streams.ExperimentsBucket)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", streams.ExperimentsBucket, err)
+	}
+	keys, err := kv.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list experiments: %w", err)
+	}
+	var out []streams.Experiment
+	for k := range keys.Keys() {
+		e, err := experiment(ctx, kv, k)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b streams.Experiment) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return out, nil
+}
+
+func experiment(ctx context.Context, kv jetstream.KeyValue, name string) (streams.Experiment, error) {
+	var e streams.Experiment
+	entry, err := kv.Get(ctx, name)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return e, fmt.Errorf("%w %q", ErrUnknownExperiment, name)
+	}
+	if err != nil {
+		return e, fmt.Errorf("read experiment %s: %w", name, err)
+	}
+	if err := json.Unmarshal(entry.Value(), &e); err != nil {
+		return e, fmt.Errorf("read experiment %s: %w", name, err)
+	}
+	return e, nil
+}
+
+// Get returns the status of experiment name.
+func Get(ctx context.Context, js jetstream.JetStream, name string) (Status, error) {
+	if err := streams.ValidateExperimentName(name); err != nil {
+		return Status{}, err
+	}
+	kv, err := js.KeyValue(ctx, streams.ExperimentsBucket)
+	if err != nil {
+		return Status{}, fmt.Errorf("open %s: %w", streams.ExperimentsBucket, err)
+	}
+	e, err := experiment(ctx, kv, name)
+	if err != nil {
+		return Status{}, err
+	}
+	st := Status{Experiment: e, Total: e.Jobs, Statuses: map[streams.Status]int{}, Classes: map[string]int{}}
+
+	inQueue, err := countMessages(ctx, js, streams.JobsStream, streams.ExperimentJobsFilter(name))
+	if err != nil {
+		return st, err
+	}
+	if st.Running, err = running(ctx, js, name); err != nil {
+		return st, err
+	}
+	// A running job stays on the work queue until it is acked.
+	st.Queued = max(inQueue-st.Running, 0)
+	if st.DeadLetters, err = countMessages(ctx, js, streams.DeadStream, streams.DeadSubject(name)); err != nil {
+		return st, err
+	}
+	pkv, err := js.KeyValue(ctx, streams.ProgressBucket)
+	if err != nil {
+		return st, fmt.Errorf("open %s: %w", streams.ProgressBucket, err)
+	}
+	entry, err := pkv.Get(ctx, name)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+	case err != nil:
+		return st, fmt.Errorf("read progress of %s: %w", name, err)
+	default:
+		var p streams.Progress
+		if err := json.Unmarshal(entry.Value(), &p); err != nil {
+			return st, fmt.Errorf("read progress of %s: %w", name, err)
+		}
+		st.Done, st.ReportUpdated = p.Done, p.Updated
+		for k, v := range p.Statuses {
+			st.Statuses[k] = v
+		}
+		for k, v := range p.Classes {
+			st.Classes[k] = v
+		}
+	}
+	return st, nil
+}
+
+// countMessages counts the messages of stream whose subject matches filter.
+func countMessages(ctx context.Context, js jetstream.JetStream, stream, filter string) (int, error) {
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return 0, fmt.Errorf("open stream %s: %w", stream, err)
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		return 0, fmt.Errorf("count %s in %s: %w", filter, stream, err)
+	}
+	n := 0
+	for _, c := range info.State.Subjects {
+		n += int(c)
+	}
+	return n, nil
+}
+
+// running counts the builds of experiment name that live builders report.
+func running(ctx context.Context, js jetstream.JetStream, name string) (int, error) {
+	hbs, err := Builders(ctx, js)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, hb := range hbs {
+		for _, r := range hb.Running {
+			if r.Experiment == name {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
+// Builders returns the heartbeats of the live builders, sorted by id.
+func Builders(ctx context.Context, js jetstream.JetStream) ([]streams.Heartbeat, error) {
+	kv, err := js.KeyValue(ctx, streams.BuildersBucket)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", streams.BuildersBucket, err)
+	}
+	keys, err := kv.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list builders: %w", err)
+	}
+	var out []streams.Heartbeat
+	for k := range keys.Keys() {
+		entry, err := kv.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue // expired between list and get
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read builder %s: %w", k, err)
+		}
+		var hb streams.Heartbeat
+		if err := json.Unmarshal(entry.Value(), &hb); err != nil {
+			continue // a newer builder's schema; not fatal for a count
+		}
+		out = append(out, hb)
+	}
+	slices.SortFunc(out, func(a, b streams.Heartbeat) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
