@@ -1,0 +1,156 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"syscall"
+)
+
+// File keeps objects as files under a directory. Every access goes through
+// an os.Root, so neither a key nor a symlink planted in the tree can reach a
+// file outside the directory.
+type File struct {
+	dir string // absolute, cleaned
+}
+
+var _ Store = (*File)(nil)
+
+// NewFile returns a store rooted at dir, creating dir if needed.
+func NewFile(dir string) (*File, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("file store %s: %w", dir, err)
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return nil, fmt.Errorf("file store %s: %w", abs, err)
+	}
+	return &File{dir: abs}, nil
+}
+
+// Put writes r to a temporary file beside the object and renames it into
+// place once it is complete and synced, so a reader (or a crash) sees the
+// old object or the new one, never a part. The content type is not kept:
+// a file has none.
+func (f *File) Put(ctx context.Context, key string, r io.Reader, size int64, _ string) (err error) {
+	if err := ValidateKey(key); err != nil {
+		return fmt.Errorf("put: %w", err)
+	}
+	root, err := os.OpenRoot(f.dir)
+	if err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	defer root.Close()
+
+	if dir := path.Dir(key); dir != "." {
+		if err := root.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("put %s: %w", key, err)
+		}
+	}
+	tmp, err := tempName(key)
+	if err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	w, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	defer func() {
+		if err != nil {
+			w.Close()
+			root.Remove(tmp)
+		}
+	}()
+
+	n, err := io.Copy(w, ctxReader{ctx, r})
+	if err != nil {
+		return fmt.Errorf("put %s: write: %w", key, err)
+	}
+	if size >= 0 && n != size {
+		return fmt.Errorf("put %s: read %d bytes, want %d", key, n, size)
+	}
+	// Without the sync a crash after the rename could leave a complete name
+	// over incomplete data, breaking the whole-or-nothing promise.
+	if err := w.Sync(); err != nil {
+		return fmt.Errorf("put %s: sync: %w", key, err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("put %s: close: %w", key, err)
+	}
+	if err := root.Rename(tmp, key); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	return nil
+}
+
+// Get opens the object at key.
+func (f *File) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	if err := ValidateKey(key); err != nil {
+		return nil, fmt.Errorf("get: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("get %s: %w", key, err)
+	}
+	root, err := os.OpenRoot(f.dir)
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", key, err)
+	}
+	defer root.Close() // an open file outlives its root
+
+	r, err := root.Open(key)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return nil, fmt.Errorf("get %s: %w", key, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", key, err)
+	}
+	// A directory is where objects live, not an object.
+	if st, err := r.Stat(); err != nil || !st.Mode().IsRegular() {
+		r.Close()
+		if err != nil {
+			return nil, fmt.Errorf("get %s: %w", key, err)
+		}
+		return nil, fmt.Errorf("get %s: %w", key, ErrNotFound)
+	}
+	return r, nil
+}
+
+// Location is the absolute path of key's file, or "" for a key ValidateKey
+// refuses.
+func (f *File) Location(key string) string {
+	if ValidateKey(key) != nil {
+		return ""
+	}
+	return filepath.Join(f.dir, filepath.FromSlash(key))
+}
+
+// tempName is a name beside key that no other Put uses: hidden, so a
+// directory listing of finished objects does not show it.
+func tempName(key string) (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	dir, base := path.Split(key)
+	return dir + "." + base + ".tmp-" + hex.EncodeToString(b[:]), nil
+}
+
+// ctxReader stops a copy when ctx ends: io.Copy has no context of its own.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

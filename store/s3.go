@@ -1,0 +1,159 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// S3PartSize is the part size of multipart uploads. A streamed Put (size -1)
+// buffers one part, so this bounds its memory; 10,000 parts of 16 MiB allow
+// objects up to 160 GiB, far above any build log.
+const S3PartSize = 16 << 20
+
+// S3Config locates a bucket on an S3-compatible server.
+type S3Config struct {
+	Endpoint  string // host:port, no scheme
+	Bucket    string
+	Prefix    string // optional, '/'-separated, no leading or trailing '/'
+	Secure    bool   // https
+	Region    string // optional
+	AccessKey string
+	SecretKey string
+}
+
+// Validate names the first missing or bad field.
+func (c S3Config) Validate() error {
+	switch {
+	case c.Endpoint == "":
+		return errors.New("s3 endpoint is empty")
+	case strings.Contains(c.Endpoint, "://"):
+		return fmt.Errorf("s3 endpoint %q: want host:port without a scheme", c.Endpoint)
+	case c.Bucket == "":
+		return errors.New("s3 bucket is empty")
+	case c.AccessKey == "" || c.SecretKey == "":
+		return errors.New("s3 credentials: access key and secret key are both required")
+	}
+	if c.Prefix != "" {
+		if err := ValidateKey(c.Prefix); err != nil {
+			return fmt.Errorf("s3 prefix: %w", err)
+		}
+	}
+	return nil
+}
+
+// S3 keeps objects in a bucket of an S3-compatible server (AWS, MinIO).
+type S3 struct {
+	client *minio.Client
+	bucket string
+	prefix string // "" or ending in '/'
+}
+
+var _ Store = (*S3)(nil)
+
+// NewS3 connects to the server and creates the bucket if it is missing.
+func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	client, err := minio.New(cfg.Endpoint, &minio.Options{
+		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Secure: cfg.Secure,
+		Region: cfg.Region,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("s3 client for %s: %w", cfg.Endpoint, err)
+	}
+	s := &S3{client: client, bucket: cfg.Bucket}
+	if cfg.Prefix != "" {
+		s.prefix = cfg.Prefix + "/"
+	}
+	if err := s.ensureBucket(ctx, cfg.Region); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *S3) ensureBucket(ctx context.Context, region string) error {
+	ok, err := s.client.BucketExists(ctx, s.bucket)
+	if err != nil {
+		return fmt.Errorf("s3 bucket %s: check: %w", s.bucket, err)
+	}
+	if ok {
+		return nil
+	}
+	err = s.client.MakeBucket(ctx, s.bucket, minio.MakeBucketOptions{Region: region})
+	// Another replica starting at the same time may have won the race.
+	if code := errorCode(err); code == "BucketAlreadyOwnedByYou" || code == "BucketAlreadyExists" {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("s3 bucket %s: create: %w", s.bucket, err)
+	}
+	return nil
+}
+
+// Put uploads r. With size -1 it is a multipart upload of S3PartSize parts
+// that is only completed once r is exhausted without error, so the object
+// appears whole or not at all.
+func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) error {
+	if err := ValidateKey(key); err != nil {
+		return fmt.Errorf("put: %w", err)
+	}
+	_, err := s.client.PutObject(ctx, s.bucket, s.prefix+key, r, size, minio.PutObjectOptions{
+		ContentType: contentType,
+		PartSize:    S3PartSize,
+	})
+	if err != nil {
+		return fmt.Errorf("put %s: %w", s.Location(key), err)
+	}
+	return nil
+}
+
+// Get opens the object at key. minio-go's GetObject sends no request until
+// the first read, so Get stats the object to report a missing key here
+// rather than at the caller's first Read.
+func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	if err := ValidateKey(key); err != nil {
+		return nil, fmt.Errorf("get: %w", err)
+	}
+	obj, err := s.client.GetObject(ctx, s.bucket, s.prefix+key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", s.Location(key), notFound(err))
+	}
+	if _, err := obj.Stat(); err != nil {
+		obj.Close()
+		return nil, fmt.Errorf("get %s: %w", s.Location(key), notFound(err))
+	}
+	return obj, nil
+}
+
+// Location is key's s3:// URL, or "" for a key ValidateKey refuses.
+func (s *S3) Location(key string) string {
+	if ValidateKey(key) != nil {
+		return ""
+	}
+	return "s3://" + s.bucket + "/" + s.prefix + key
+}
+
+// notFound turns S3's "no such key" into ErrNotFound and leaves other
+// errors alone.
+func notFound(err error) error {
+	if errorCode(err) == "NoSuchKey" {
+		return ErrNotFound
+	}
+	return err
+}
+
+func errorCode(err error) string {
+	var resp minio.ErrorResponse
+	if errors.As(err, &resp) {
+		return resp.Code
+	}
+	return ""
+}

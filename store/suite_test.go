@@ -1,0 +1,175 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// testStore is the behaviour every Store must have. newStore returns an
+// empty store for each subtest.
+func testStore(t *testing.T, newStore func(t *testing.T) Store) {
+	ctx := context.Background()
+
+	t.Run("RoundTrip", func(t *testing.T) {
+		for _, tc := range []struct {
+			name string
+			data []byte
+			size int64 // -1: unknown
+		}{
+			{"empty known size", nil, 0},
+			{"empty unknown size", nil, -1},
+			{"text", []byte("hello\n"), 6},
+			{"unknown size", []byte("hello\n"), -1},
+			{"hostile bytes", []byte("<script>alert(1)</script>\xff\xfe\x00\x1b[31mred\x1b[0m\r\n"), -1},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				st := newStore(t)
+				if err := st.Put(ctx, "logs/a.log", bytes.NewReader(tc.data), tc.size, "text/plain"); err != nil {
+					t.Fatalf("Put: %v", err)
+				}
+				if got := get(t, st, "logs/a.log"); !bytes.Equal(got, tc.data) {
+					t.Errorf("Get = %q, want %q", got, tc.data)
+				}
+			})
+		}
+	})
+
+	t.Run("Overwrite", func(t *testing.T) {
+		st := newStore(t)
+		put(t, st, "k", "first version, longer")
+		put(t, st, "k", "second")
+		if got := string(get(t, st, "k")); got != "second" {
+			t.Errorf("Get = %q, want %q", got, "second")
+		}
+	})
+
+	t.Run("NotFound", func(t *testing.T) {
+		st := newStore(t)
+		put(t, st, "dir/obj", "x")
+		for _, key := range []string{"missing", "dir/missing", "dir", "dir/obj/below"} {
+			rc, err := st.Get(ctx, key)
+			if err == nil {
+				rc.Close()
+			}
+			if !errors.Is(err, ErrNotFound) {
+				t.Errorf("Get(%q) = %v, want ErrNotFound", key, err)
+			}
+		}
+	})
+
+	t.Run("FailedPutKeepsOldObject", func(t *testing.T) {
+		st := newStore(t)
+		put(t, st, "k", "old")
+		boom := errors.New("builder went away")
+		r := io.MultiReader(strings.NewReader("partial new data"), errReader{boom})
+		if err := st.Put(ctx, "k", r, -1, "text/plain"); !errors.Is(err, boom) {
+			t.Fatalf("Put with failing reader = %v, want %v", err, boom)
+		}
+		if got := string(get(t, st, "k")); got != "old" {
+			t.Errorf("after failed Put, Get = %q, want the old object", got)
+		}
+		if err := st.Put(ctx, "new", io.MultiReader(strings.NewReader("x"), errReader{boom}), -1, ""); err == nil {
+			t.Fatal("Put with failing reader: no error")
+		}
+		if rc, err := st.Get(ctx, "new"); !errors.Is(err, ErrNotFound) {
+			if err == nil {
+				rc.Close()
+			}
+			t.Errorf("after failed Put of a new key, Get = %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("CancelledContext", func(t *testing.T) {
+		st := newStore(t)
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		if err := st.Put(cctx, "k", strings.NewReader("x"), -1, ""); err == nil {
+			t.Error("Put with a cancelled context: no error")
+		}
+	})
+
+	t.Run("LargeStream", func(t *testing.T) {
+		st := newStore(t)
+		const size = 40 << 20
+		want := sha256.New()
+		// struct{ io.Reader } hides any Seek or ReadAt, so the store cannot
+		// cheat by rewinding or sizing the input.
+		src := struct{ io.Reader }{io.TeeReader(io.LimitReader(rand.NewChaCha8([32]byte{1}), size), want)}
+		if err := st.Put(ctx, "big/stream.log", src, -1, "text/plain"); err != nil {
+			t.Fatalf("Put 40 MiB stream: %v", err)
+		}
+		rc, err := st.Get(ctx, "big/stream.log")
+		if err != nil {
+			t.Fatalf("Get: %v", err)
+		}
+		defer rc.Close()
+		got := sha256.New()
+		n, err := io.Copy(got, rc)
+		if err != nil {
+			t.Fatalf("read back: %v", err)
+		}
+		if n != size || !bytes.Equal(got.Sum(nil), want.Sum(nil)) {
+			t.Errorf("read back %d bytes with a different sha256, want %d identical bytes", n, size)
+		}
+	})
+
+	t.Run("BadKeysRejectedBeforeIO", func(t *testing.T) {
+		st := newStore(t)
+		for _, key := range []string{"", "../escape", "/abs", "a//b", "a/./b", `a\b`, "a\x00b"} {
+			err := st.Put(ctx, key, mustNotRead{t}, -1, "")
+			if err == nil || !strings.Contains(err.Error(), "object key") {
+				t.Errorf("Put(%q) = %v, want a key error", key, err)
+			}
+			rc, err := st.Get(ctx, key)
+			if err == nil {
+				rc.Close()
+			}
+			if err == nil || errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "object key") {
+				t.Errorf("Get(%q) = %v, want a key error", key, err)
+			}
+			if loc := st.Location(key); loc != "" {
+				t.Errorf("Location(%q) = %q, want empty", key, loc)
+			}
+		}
+	})
+}
+
+func put(t *testing.T, st Store, key, data string) {
+	t.Helper()
+	if err := st.Put(context.Background(), key, strings.NewReader(data), int64(len(data)), "text/plain"); err != nil {
+		t.Fatalf("Put(%q): %v", key, err)
+	}
+}
+
+func get(t *testing.T, st Store, key string) []byte {
+	t.Helper()
+	rc, err := st.Get(context.Background(), key)
+	if err != nil {
+		t.Fatalf("Get(%q): %v", key, err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatalf("read %q: %v", key, err)
+	}
+	return data
+}
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+// mustNotRead fails the test if a store reads the body of a Put it should
+// have refused.
+type mustNotRead struct{ t *testing.T }
+
+func (r mustNotRead) Read([]byte) (int, error) {
+	r.t.Error("store read the body of a Put with a bad key")
+	return 0, io.EOF
+}
