@@ -1,0 +1,104 @@
+package reporter
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ejecta-build/ejecta/streams"
+)
+
+// Headers of a dead letter. They belong with the subjects in streams once
+// another component writes dead letters too.
+const (
+	HdrDeadReason  = "Ejecta-Dead-Reason"  // why the message was refused
+	HdrDeadSubject = "Ejecta-Dead-Subject" // the subject it arrived on
+	HdrDeadSeq     = "Ejecta-Dead-Seq"     // its sequence in streams.ResultsStream
+)
+
+// handle takes one message of the results stream into st. A message that
+// is not a valid result is set aside on the dead stream; it never stops
+// the reporter.
+func (r *Reporter) handle(ctx context.Context, st *run, msg jetstream.Msg) {
+	var res streams.Result
+	if err := streams.Decode(msg.Data(), &res); err != nil {
+		r.deadLetter(ctx, msg, experimentHint(msg.Data()), err)
+		return
+	}
+	// The subject is what filters and dedup windows see; a body that names
+	// another build would be counted under the wrong key.
+	if want := streams.ResultSubject(res.BuildKey, res.Attempt); msg.Subject() != want {
+		r.deadLetter(ctx, msg, res.Experiment,
+			fmt.Errorf("result for %s attempt %d arrived on subject %q, want %q",
+				res.BuildKey, res.Attempt, msg.Subject(), want))
+		return
+	}
+	e := st.exps[res.Experiment]
+	if e == nil {
+		e = newExperiment(res.Experiment)
+		st.exps[res.Experiment] = e
+	}
+	changed := false
+	if e.rec == nil {
+		changed = e.hold(&res)
+	} else {
+		changed = e.apply(&res, r.strayLogger(e.name))
+	}
+	if changed {
+		e.markDirty(time.Now(), r.cfg.Debounce)
+	}
+}
+
+// strayLogger returns what apply calls for a result whose toolchain is not
+// one of the experiment's: such a result cannot be compared with anything.
+func (r *Reporter) strayLogger(exp string) func(string) {
+	return func(tc string) {
+		r.log.Warn().Str("experiment", exp).Str("toolchain", tc).
+			Msg("ignoring results for a toolchain the experiment does not have")
+	}
+}
+
+// experimentHint digs the experiment name out of a message that failed to
+// decode, so its dead letter lands next to the experiment's; "" if there is
+// none. streams.DeadSubject validates it.
+func experimentHint(data []byte) string {
+	var v struct {
+		Experiment string `json:"experiment"`
+	}
+	if json.Unmarshal(data, &v) != nil {
+		return ""
+	}
+	return v.Experiment
+}
+
+// deadLetter logs a refused message once and copies it to the dead stream.
+// The copy's Nats-Msg-Id is derived from the stream sequence, so replays
+// within the dead stream's duplicate window do not store it twice.
+func (r *Reporter) deadLetter(ctx context.Context, msg jetstream.Msg, exp string, reason error) {
+	var seq uint64
+	if md, err := msg.Metadata(); err == nil {
+		seq = md.Sequence.Stream
+	}
+	log := r.log.With().Str("subject", msg.Subject()).Uint64("seq", seq).
+		Int("bytes", len(msg.Data())).Logger()
+	log.Warn().Err(reason).Msg("refusing result, moving it to the dead stream")
+
+	dead := nats.NewMsg(streams.DeadSubject(exp))
+	dead.Data = msg.Data()
+	dead.Header.Set(HdrDeadReason, reason.Error())
+	dead.Header.Set(HdrDeadSubject, msg.Subject())
+	if seq > 0 {
+		s := strconv.FormatUint(seq, 10)
+		dead.Header.Set(HdrDeadSeq, s)
+		dead.Header.Set(nats.MsgIdHdr, streams.ResultsStream+"#"+s)
+	}
+	if _, err := r.js.PublishMsg(ctx, dead); err != nil && ctx.Err() == nil {
+		// The message is still in the results stream; nothing is lost.
+		log.Error().Err(err).Msg("publishing dead letter")
+	}
+}

@@ -1,0 +1,169 @@
+package reporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/ejecta-build/ejecta/store"
+	"github.com/ejecta-build/ejecta/streams"
+)
+
+// Names of the report files under an experiment's prefix.
+const (
+	resultsFileName = "results.json"
+	indexFileName   = "index.html"
+)
+
+// ResultsKey is the object key of experiment exp's results.json.
+func ResultsKey(exp string) string { return streams.ExperimentPrefix(exp) + resultsFileName }
+
+// IndexKey is the object key of experiment exp's index.html.
+func IndexKey(exp string) string { return streams.ExperimentPrefix(exp) + indexFileName }
+
+// Reporter writes the reports of every experiment. Create it with New and
+// start it with Run.
+type Reporter struct {
+	cfg   Config
+	js    jetstream.JetStream
+	store store.Store
+	log   zerolog.Logger
+	index *template.Template
+}
+
+// New checks cfg and returns a Reporter reading from nc and writing to st.
+// The streams and buckets must exist (streams.Ensure).
+func New(cfg Config, nc *nats.Conn, st store.Store, log zerolog.Logger) (*Reporter, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("reporter config: %w", err)
+	}
+	if nc == nil {
+		return nil, errors.New("reporter: nil nats connection")
+	}
+	if st == nil {
+		return nil, errors.New("reporter: nil store")
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("reporter: jetstream: %w", err)
+	}
+	index, err := parseIndexTemplate()
+	if err != nil {
+		return nil, fmt.Errorf("reporter: %w", err)
+	}
+	return &Reporter{
+		cfg:   cfg.withDefaults(),
+		js:    js,
+		store: st,
+		log:   log.With().Str("component", "reporter").Logger(),
+		index: index,
+	}, nil
+}
+
+// run is the state of one call of Run. Everything is rebuilt from the
+// stream on each call, so nothing outlives it.
+type run struct {
+	experiments kv
+	progress    kv
+	exps        map[string]*experiment
+}
+
+// kv is the part of jetstream.KeyValue the reporter uses.
+type kv interface {
+	Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error)
+	Put(ctx context.Context, key string, value []byte) (uint64, error)
+}
+
+// Run replays every result from the start of the results stream, then
+// follows new ones, writing reports as results arrive. It returns nil when
+// ctx ends, or an error if the stream cannot be read at all.
+//
+// Store and KV failures are logged and retried at the next debounce: the
+// state is in memory and the stream, so a failed write loses nothing.
+func (r *Reporter) Run(ctx context.Context) error {
+	st := &run{exps: make(map[string]*experiment)}
+	var err error
+	if st.experiments, err = r.js.KeyValue(ctx, streams.ExperimentsBucket); err != nil {
+		return fmt.Errorf("reporter: open bucket %s: %w", streams.ExperimentsBucket, err)
+	}
+	if st.progress, err = r.js.KeyValue(ctx, streams.ProgressBucket); err != nil {
+		return fmt.Errorf("reporter: open bucket %s: %w", streams.ProgressBucket, err)
+	}
+	cons, err := r.js.OrderedConsumer(ctx, streams.ResultsStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{streams.AllResultsFilter},
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("reporter: create ordered consumer on %s: %w", streams.ResultsStream, err)
+	}
+	msgs, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("reporter: consume %s: %w", streams.ResultsStream, err)
+	}
+	defer msgs.Stop()
+	// Stopping the iterator is what wakes a Next blocked without a timeout.
+	stop := context.AfterFunc(ctx, msgs.Stop)
+	defer stop()
+
+	r.log.Info().Str("stream", streams.ResultsStream).Msg("following results from the start of the stream")
+	for {
+		var opts []jetstream.NextOpt
+		if due, ok := st.nextDue(); ok {
+			wait := time.Until(due)
+			if wait <= 0 {
+				r.flushDue(ctx, st)
+				continue
+			}
+			opts = append(opts, jetstream.NextMaxWait(wait))
+		}
+		msg, err := msgs.Next(opts...)
+		switch {
+		case err == nil:
+			r.handle(ctx, st, msg)
+		case ctx.Err() != nil:
+			// No final flush: a restarted reporter replays the stream and
+			// writes the same reports.
+			return nil
+		case errors.Is(err, nats.ErrTimeout):
+			// A write is due.
+		case errors.Is(err, jetstream.ErrMsgIteratorClosed):
+			return fmt.Errorf("reporter: results consumer closed: %w", err)
+		default:
+			// The ordered consumer recreates itself after gaps and
+			// reconnects; anything else is worth a line and a pause.
+			r.log.Warn().Err(err).Msg("reading results")
+			if !sleep(ctx, r.cfg.Debounce) {
+				return nil
+			}
+		}
+		r.flushDue(ctx, st)
+	}
+}
+
+// nextDue is the earliest time an experiment's report is due.
+func (st *run) nextDue() (time.Time, bool) {
+	var first time.Time
+	for _, e := range st.exps {
+		if !e.due.IsZero() && (first.IsZero() || e.due.Before(first)) {
+			first = e.due
+		}
+	}
+	return first, !first.IsZero()
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
