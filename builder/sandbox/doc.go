@@ -1,0 +1,54 @@
+// Package sandbox runs one command in a fresh, throw-away containerd
+// container and reports how it ended. The builder uses it to run cargo on
+// untrusted crates: no network, a read-only view of the host, writable only
+// where the job's own directories are, with memory, pid and CPU limits.
+//
+// # Why the host root, read-only, and no image
+//
+// Builds need the host's toolchains (rustup under /root/.rustup, the C
+// toolchain, the vendored crate sources), and shipping those as an image would
+// mean rebuilding and unpacking one per toolchain update. So the container has
+// no image and no snapshot: its rootfs stays the bundle's empty directory and
+// the first mount in the spec binds the host's "/" read-only (recursively, so
+// mounts below "/" are read-only too). runc mounts in spec order, so the
+// default /proc, /dev, /sys and /run mounts come next and hide the host's;
+// then a tmpfs on /tmp; then the job's writable directories at their host
+// paths.
+// Pointing the rootfs at "/" instead (oci.WithRootFSPath) fails in pivot_root,
+// and appending the root bind after the defaults would hide the container's
+// own /proc and /dev behind the host's.
+//
+// /tmp is private so concurrent jobs do not see each other's files. The
+// default spec's tmpfs on /run matters more than it looks: /run holds the
+// containerd and shim sockets, a unix socket can be connected to through a
+// read-only mount, and root in the sandbox must not reach the daemon that
+// made it. The default network namespace has only a
+// loopback interface, so the job has no network at all.
+//
+// # Why OOM kills come from events
+//
+// An exit status of 137 means SIGKILL from anyone: the OOM killer, a timeout,
+// or the job itself. And the OOM killer often kills a child (one rustc) while
+// cargo survives and exits 101. Only the cgroup knows, and on cgroup v1
+// containerd reports it as a /tasks/oom event. Run subscribes before it
+// creates the container, waits until the container's own /containers/create
+// event arrives (proof the subscription is live before the task starts), and
+// after the task exits waits for its /tasks/exit event (the shim publishes an
+// OOM as the kernel reports it, before the killed process is reaped), so no
+// OOM kill is missed.
+//
+// # Lifecycle
+//
+// Every Run creates and deletes its own container, ~0.2 s of overhead that
+// buys a clean cgroup, namespace and /tmp per job. Teardown always runs with a
+// context of its own, so a cancelled job still leaves nothing behind, and Run
+// returns only after all output has been written to the caller's writers. A
+// builder that died mid-run leaves containers, running tasks and FIFO
+// directories behind; Cleanup removes them by ID prefix.
+//
+// Errors: a failed build is an Exit with a non-zero Code and a nil error. A
+// non-nil error means the sandbox failed (it names the step: create
+// container, new task, start task, ...), the Task was invalid
+// (ErrInvalidTask), or ctx ended (errors.Is with context.Canceled or
+// context.DeadlineExceeded).
+package sandbox

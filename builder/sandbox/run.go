@@ -1,0 +1,186 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/containerd/containerd"
+	"github.com/containerd/containerd/cio"
+	"github.com/containerd/containerd/namespaces"
+	"github.com/containerd/errdefs"
+)
+
+const (
+	// killTimeout bounds the wait for a task to die after SIGKILL; only a
+	// wedged shim or kernel takes that long.
+	killTimeout = 30 * time.Second
+	// teardownTimeout bounds deleting a task or container.
+	teardownTimeout = 30 * time.Second
+	// ioTimeout bounds the wait for the output copy once the task is gone.
+	// The shim closes the FIFOs when the last process in the container
+	// exits, so it only passes when something is badly wrong.
+	ioTimeout = 10 * time.Second
+)
+
+// Run runs t in a new container and waits for it to exit. A non-zero exit
+// is not an error: err is non-nil only when t is invalid, the sandbox
+// failed, or ctx ended, in which case the task is killed and Exit says how
+// it ended. The container is always deleted before Run returns, and all of
+// its output has been written to t.Stdout and t.Stderr.
+func (c *Containerd) Run(ctx context.Context, t Task) (_ Exit, err error) {
+	if err := t.validate(); err != nil {
+		return Exit{}, err
+	}
+	ctx = namespaces.WithNamespace(ctx, c.namespace)
+	// keep outlives ctx: when the caller gives up, the task must still be
+	// killed, waited for and deleted.
+	keep := context.WithoutCancel(ctx)
+	fail := func(step string, err error) (Exit, error) {
+		return Exit{}, stepError(ctx, t.ID, step, err)
+	}
+
+	w := c.watchEvents(keep, t.ID)
+	defer w.stop()
+
+	ctr, err := c.client.NewContainer(ctx, t.ID, containerd.WithNewSpec(specOpts(t)...))
+	if err != nil {
+		return fail("create container", err)
+	}
+	defer func() {
+		if derr := deleteContainer(keep, ctr); derr != nil {
+			err = errors.Join(err, fmt.Errorf("sandbox: task %s: %w", t.ID, derr))
+		}
+	}()
+	if err := w.ready(ctx); err != nil {
+		return fail("subscribe to events", err)
+	}
+
+	fifoDir := filepath.Join(c.fifoDir, t.ID)
+	defer os.RemoveAll(fifoDir)
+	task, err := ctr.NewTask(ctx, cio.NewCreator(
+		cio.WithStreams(nil, t.Stdout, t.Stderr),
+		cio.WithFIFODir(fifoDir),
+	))
+	if err != nil {
+		return fail("new task", err)
+	}
+	defer func() {
+		if derr := deleteTask(keep, task); derr != nil {
+			err = errors.Join(err, fmt.Errorf("sandbox: task %s: %w", t.ID, derr))
+		}
+	}()
+
+	// Wait before Start, or a quick task could exit unobserved.
+	statusC, err := task.Wait(keep)
+	if err != nil {
+		return fail("wait for task", err)
+	}
+	if err := task.Start(ctx); err != nil {
+		return fail("start task", err)
+	}
+
+	var status containerd.ExitStatus
+	select {
+	case status = <-statusC:
+	case <-ctx.Done():
+		select {
+		case status = <-statusC: // it had exited anyway: not cancelled
+		default:
+			status, err = killTask(keep, task, statusC)
+			if err != nil {
+				return fail("kill task", err)
+			}
+			code, _, _ := status.Result()
+			exit := Exit{Code: int(code), OOMKilled: w.oomKilled()}
+			return exit, fmt.Errorf("sandbox: task %s killed: %w", t.ID, ctx.Err())
+		}
+	}
+	code, _, err := status.Result()
+	if err != nil {
+		return fail("wait for task", err)
+	}
+	return Exit{Code: int(code), OOMKilled: w.oomKilled()}, nil
+}
+
+// killTask kills every process of the task's container and waits for the
+// task to exit.
+func killTask(ctx context.Context, task containerd.Task, statusC <-chan containerd.ExitStatus) (containerd.ExitStatus, error) {
+	if err := task.Kill(ctx, syscall.SIGKILL, containerd.WithKillAll); err != nil && !errdefs.IsNotFound(err) {
+		return containerd.ExitStatus{}, err
+	}
+	select {
+	case status := <-statusC:
+		return status, nil
+	case <-time.After(killTimeout):
+		return containerd.ExitStatus{}, fmt.Errorf("task still running %s after SIGKILL", killTimeout)
+	}
+}
+
+// deleteTask deletes an exited (or, after a failed start, created) task and
+// makes sure the copy of its output has finished.
+func deleteTask(ctx context.Context, task containerd.Task) error {
+	ctx, cancel := context.WithTimeout(ctx, teardownTimeout)
+	defer cancel()
+	// On success Delete has waited for the output and closed the FIFOs.
+	_, err := task.Delete(ctx, containerd.WithProcessKill)
+	if err == nil {
+		return nil
+	}
+	finishIO(task.IO())
+	if isGone(err) {
+		return nil
+	}
+	return fmt.Errorf("delete task: %w", err)
+}
+
+// deleteContainer deletes the container record; with no image there is no
+// snapshot to remove.
+func deleteContainer(ctx context.Context, ctr containerd.Container) error {
+	ctx, cancel := context.WithTimeout(ctx, teardownTimeout)
+	defer cancel()
+	if err := ctr.Delete(ctx); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("delete container: %w", err)
+	}
+	return nil
+}
+
+// finishIO waits for the output copy to end, then closes the FIFOs. If the
+// copy is stuck it is cut off after ioTimeout; either way no goroutine
+// writes to the task's writers once finishIO has returned.
+func finishIO(i cio.IO) {
+	if i == nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() { i.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(ioTimeout):
+		i.Cancel()
+	}
+	i.Close() // closes the pipes, which ends a stuck copy
+	<-done
+}
+
+// isGone reports whether err means the task (or its shim) no longer exists,
+// which is what deleting it was for. A shim that has already exited shows
+// up as "ttrpc: closed", passed on by the daemon as text.
+func isGone(err error) bool {
+	return errdefs.IsNotFound(err) || strings.Contains(err.Error(), "ttrpc: closed")
+}
+
+// stepError wraps err with the step that failed. If ctx has ended, the
+// failure is most likely its consequence, and ctx.Err() is wrapped too so
+// that errors.Is(err, context.Canceled) holds whatever containerd said.
+func stepError(ctx context.Context, id, step string, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("sandbox: task %s: %s: %w: %w", id, step, cerr, err)
+	}
+	return fmt.Errorf("sandbox: task %s: %s: %w", id, step, err)
+}

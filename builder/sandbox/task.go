@@ -1,0 +1,103 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// Task is one command to run in a fresh sandbox.
+type Task struct {
+	ID           string    // container id, unique while it runs: [A-Za-z0-9_-], <= 64 chars
+	Args         []string  // argv; Args[0] absolute path or looked up in Env's PATH
+	Env          []string  // KEY=VALUE, the whole environment
+	Dir          string    // working directory inside the sandbox (a host path that is also mounted)
+	WritableDirs []string  // host directories bind-mounted read-write at the same path
+	MemoryBytes  int64     // 0 = no limit
+	CPUs         string    // cpuset such as "0" or "1"; "" = no pinning
+	PidsLimit    int64     // 0 = no limit
+	Stdout       io.Writer // required; written from its own goroutine
+	Stderr       io.Writer // required; written from its own goroutine, concurrently with Stdout
+}
+
+// Exit is how a task ended.
+type Exit struct {
+	Code      int  // exit status (128+signal when killed by a signal)
+	OOMKilled bool // the cgroup saw an OOM kill (from containerd's /tasks/oom event, never guessed from 137)
+}
+
+// ErrInvalidTask is wrapped by the errors Run returns for a Task it refuses
+// to run; the message names the field.
+var ErrInvalidTask = errors.New("sandbox: invalid task")
+
+// maxIDLen keeps the ID usable as a cgroup and FIFO directory name.
+const maxIDLen = 64
+
+var (
+	// idPattern is the brief's [A-Za-z0-9_-] narrowed to what containerd's
+	// identifiers accept: separators only between alphanumerics.
+	idPattern     = regexp.MustCompile(`^[A-Za-z0-9]+(?:[_-][A-Za-z0-9]+)*$`)
+	cpusetPattern = regexp.MustCompile(`^[0-9]+(?:-[0-9]+)?(?:,[0-9]+(?:-[0-9]+)?)*$`)
+)
+
+// validate checks t without touching containerd, so a caller's mistake is
+// reported as such and not as a sandbox failure halfway through a run.
+func (t *Task) validate() error {
+	switch {
+	case !idPattern.MatchString(t.ID) || len(t.ID) > maxIDLen:
+		return invalid("ID %q: want 1-%d of [A-Za-z0-9], '_' or '-' between them", t.ID, maxIDLen)
+	case len(t.Args) == 0:
+		return invalid("Args is empty")
+	case t.Args[0] == "":
+		return invalid("Args[0] is empty")
+	case !strings.Contains(t.Args[0], "/") && !hasPath(t.Env):
+		return invalid("Args[0] %q is not a path and Env has no PATH to look it up in", t.Args[0])
+	case strings.Contains(t.Args[0], "/") && !filepath.IsAbs(t.Args[0]):
+		return invalid("Args[0] %q: relative path", t.Args[0])
+	case !filepath.IsAbs(t.Dir):
+		return invalid("Dir %q: want an absolute path", t.Dir)
+	case t.MemoryBytes < 0:
+		return invalid("MemoryBytes %d: negative", t.MemoryBytes)
+	case t.PidsLimit < 0:
+		return invalid("PidsLimit %d: negative", t.PidsLimit)
+	case t.CPUs != "" && !cpusetPattern.MatchString(t.CPUs):
+		return invalid("CPUs %q: want a cpuset such as 0 or 0-3,6", t.CPUs)
+	case t.Stdout == nil:
+		return invalid("Stdout is nil")
+	case t.Stderr == nil:
+		return invalid("Stderr is nil")
+	}
+	for i, kv := range t.Env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return invalid("Env[%d] %q: want KEY=VALUE", i, kv)
+		}
+	}
+	for i, dir := range t.WritableDirs {
+		if !filepath.IsAbs(dir) || filepath.Clean(dir) == "/" {
+			return invalid("WritableDirs[%d] %q: want an absolute path below /", i, dir)
+		}
+		// runc would fail on a missing source too, but later and as a
+		// sandbox error; this is the caller's mistake.
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return invalid("WritableDirs[%d] %q: not a directory on the host", i, dir)
+		}
+	}
+	return nil
+}
+
+func hasPath(env []string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "PATH=") {
+			return true
+		}
+	}
+	return false
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidTask, fmt.Sprintf(format, args...))
+}
