@@ -2,23 +2,12 @@ package reporter
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ejecta-build/ejecta/streams"
-)
-
-// Headers of a dead letter. They belong with the subjects in streams once
-// another component writes dead letters too.
-const (
-	HdrDeadReason  = "Ejecta-Dead-Reason"  // why the message was refused
-	HdrDeadSubject = "Ejecta-Dead-Subject" // the subject it arrived on
-	HdrDeadSeq     = "Ejecta-Dead-Seq"     // its sequence in streams.ResultsStream
 )
 
 // handle takes one message of the results stream into st. A message that
@@ -27,13 +16,13 @@ const (
 func (r *Reporter) handle(ctx context.Context, st *run, msg jetstream.Msg) {
 	var res streams.Result
 	if err := streams.Decode(msg.Data(), &res); err != nil {
-		r.deadLetter(ctx, msg, experimentHint(msg.Data()), err)
+		r.deadLetter(ctx, msg, err)
 		return
 	}
 	// The subject is what filters and dedup windows see; a body that names
 	// another build would be counted under the wrong key.
 	if want := streams.ResultSubject(res.BuildKey, res.Attempt); msg.Subject() != want {
-		r.deadLetter(ctx, msg, res.Experiment,
+		r.deadLetter(ctx, msg,
 			fmt.Errorf("result for %s attempt %d arrived on subject %q, want %q",
 				res.BuildKey, res.Attempt, msg.Subject(), want))
 		return
@@ -63,23 +52,10 @@ func (r *Reporter) strayLogger(exp string) func(string) {
 	}
 }
 
-// experimentHint digs the experiment name out of a message that failed to
-// decode, so its dead letter lands next to the experiment's; "" if there is
-// none. streams.DeadSubject validates it.
-func experimentHint(data []byte) string {
-	var v struct {
-		Experiment string `json:"experiment"`
-	}
-	if json.Unmarshal(data, &v) != nil {
-		return ""
-	}
-	return v.Experiment
-}
-
 // deadLetter logs a refused message once and copies it to the dead stream.
 // The copy's Nats-Msg-Id is derived from the stream sequence, so replays
 // within the dead stream's duplicate window do not store it twice.
-func (r *Reporter) deadLetter(ctx context.Context, msg jetstream.Msg, exp string, reason error) {
+func (r *Reporter) deadLetter(ctx context.Context, msg jetstream.Msg, reason error) {
 	var seq uint64
 	if md, err := msg.Metadata(); err == nil {
 		seq = md.Sequence.Stream
@@ -87,16 +63,7 @@ func (r *Reporter) deadLetter(ctx context.Context, msg jetstream.Msg, exp string
 	log := r.log.With().Str("subject", msg.Subject()).Uint64("seq", seq).
 		Int("bytes", len(msg.Data())).Logger()
 	log.Warn().Err(reason).Msg("refusing result, moving it to the dead stream")
-
-	dead := nats.NewMsg(streams.DeadSubject(exp))
-	dead.Data = msg.Data()
-	dead.Header.Set(HdrDeadReason, reason.Error())
-	dead.Header.Set(HdrDeadSubject, msg.Subject())
-	if seq > 0 {
-		s := strconv.FormatUint(seq, 10)
-		dead.Header.Set(HdrDeadSeq, s)
-		dead.Header.Set(nats.MsgIdHdr, streams.ResultsStream+"#"+s)
-	}
+	dead := streams.NewDeadMsg(msg.Subject(), msg.Data(), streams.ResultsStream, seq, reason)
 	if _, err := r.js.PublishMsg(ctx, dead); err != nil && ctx.Err() == nil {
 		// The message is still in the results stream; nothing is lost.
 		log.Error().Err(err).Msg("publishing dead letter")

@@ -203,18 +203,18 @@ func TestGarbageGoesToDeadStream(t *testing.T) {
 		dead[m.Subject] = append(dead[m.Subject], *m)
 	}
 	inv := dead[streams.DeadSubject("")]
-	if len(inv) != 1 || string(inv[0].Data) != string(garbage) || inv[0].Header.Get(HdrDeadReason) == "" ||
-		inv[0].Header.Get(HdrDeadSubject) != "ejecta.results.exp4.x.y.z.1" {
+	if len(inv) != 1 || string(inv[0].Data) != string(garbage) || inv[0].Header.Get(streams.HdrDeadReason) == "" ||
+		inv[0].Header.Get(streams.HdrDeadSubject) != "ejecta.results.exp4.x.y.z.1" {
 		t.Errorf("dead letter of the garbage: %+v", inv)
 	}
 	exp := dead[streams.DeadSubject("exp4")]
 	if len(exp) != 2 {
 		t.Fatalf("dead letters of exp4: %d, want 2 (%v)", len(exp), dead)
 	}
-	if r := exp[0].Header.Get(HdrDeadReason); !strings.Contains(r, "exploded") {
+	if r := exp[0].Header.Get(streams.HdrDeadReason); !strings.Contains(r, "exploded") {
 		t.Errorf("dead reason %q does not name the bad status", r)
 	}
-	if r := exp[1].Header.Get(HdrDeadReason); !strings.Contains(r, "subject") {
+	if r := exp[1].Header.Get(streams.HdrDeadReason); !strings.Contains(r, "subject") {
 		t.Errorf("dead reason %q does not mention the subject mismatch", r)
 	}
 }

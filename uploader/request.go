@@ -25,7 +25,7 @@ var errLost = errors.New("log is not on the logs stream and not in the store")
 func (u *Uploader) handle(ctx context.Context, logs jetstream.Stream, msg jetstream.Msg) {
 	var req streams.UploadRequest
 	if err := streams.Decode(msg.Data(), &req); err != nil {
-		u.deadLetter(ctx, msg, experimentOf(msg.Data()), err)
+		u.deadLetter(ctx, msg, err)
 		return
 	}
 	log := u.log.With().
@@ -57,7 +57,7 @@ func (u *Uploader) handle(ctx context.Context, logs jetstream.Stream, msg jetstr
 		msg.Nak()
 		log.Info().Msg("upload interrupted by shutdown; request given back")
 	case errors.Is(err, errLost):
-		u.deadLetter(ctx, msg, req.Experiment, err)
+		u.deadLetter(ctx, msg, err)
 	default:
 		delay := u.cfg.retryDelay(deliveries(msg))
 		ev := log.Error().Err(err).Dur("retry_in", delay)

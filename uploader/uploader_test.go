@@ -140,14 +140,14 @@ func TestPoisonRequestsAreDeadLettered(t *testing.T) {
 		streams.UploadSubject(k, 9): {streams.DeadSubject("exp3"), "unknown field", poison[2].data},
 	}
 	for _, m := range got {
-		from := m.Headers().Get(hdrDeadSubject)
+		from := m.Headers().Get(streams.HdrDeadSubject)
 		w, ok := want[from]
 		if !ok {
 			t.Errorf("dead letter from unexpected subject %q", from)
 			continue
 		}
 		delete(want, from)
-		reason := m.Headers().Get(hdrDeadReason)
+		reason := m.Headers().Get(streams.HdrDeadReason)
 		if m.Subject() != w.deadSubj || !strings.Contains(reason, w.reason) {
 			t.Errorf("dead letter of %s on %s with reason %q, want %s and %q", from, m.Subject(), reason, w.deadSubj, w.reason)
 		}

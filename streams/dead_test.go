@@ -1,0 +1,40 @@
+package streams
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestNewDeadMsg(t *testing.T) {
+	for _, tc := range []struct {
+		name, data, wantSubject string
+	}{
+		{"experiment named", `{"experiment":"exp1","crate":5}`, "ejecta.dead.exp1"},
+		{"garbage", "\x00\xff not json", "ejecta.dead._invalid"},
+		{"hostile experiment", `{"experiment":"a.>"}`, "ejecta.dead._invalid"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := NewDeadMsg("ejecta.jobs.x", []byte(tc.data), JobsStream, 7, errors.New("bad\r\nInjected: header"))
+			if m.Subject != tc.wantSubject {
+				t.Errorf("subject %q, want %q", m.Subject, tc.wantSubject)
+			}
+			if string(m.Data) != tc.data {
+				t.Errorf("data changed: %q", m.Data)
+			}
+			if r := m.Header.Get(HdrDeadReason); r != "bad  Injected: header" || m.Header.Get("Injected") != "" {
+				t.Errorf("reason header %q: control bytes must not survive", r)
+			}
+			if m.Header.Get(HdrDeadSubject) != "ejecta.jobs.x" || m.Header.Get(HdrDeadSeq) != "7" || m.Header.Get("Nats-Msg-Id") != "dead:EJECTA_JOBS#7" {
+				t.Errorf("headers %v", m.Header)
+			}
+		})
+	}
+	long := NewDeadMsg("s", nil, JobsStream, 0, errors.New(strings.Repeat("é", 2000)))
+	if r := long.Header.Get(HdrDeadReason); len(r) > maxReasonBytes+3 || !strings.HasSuffix(r, "...") {
+		t.Errorf("long reason not cut: %d bytes", len(r))
+	}
+	if long.Header.Get("Nats-Msg-Id") != "" {
+		t.Error("a message without a sequence got a Msg-Id")
+	}
+}
