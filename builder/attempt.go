@@ -1,0 +1,200 @@
+package builder
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/ejecta-build/ejecta/streams"
+)
+
+// chunkDelay is how long the first byte of a chunk may wait for company
+// before it is sent: a live log is at most this far behind the build.
+const chunkDelay = 50 * time.Millisecond
+
+// attempt is one delivery of one job to one slot.
+type attempt struct {
+	b    *Builder
+	slot int
+	job  *streams.Job
+	msg  jetstream.Msg
+	n    int // attempt number: JetStream's delivery count
+	log  zerolog.Logger
+
+	ws       workspace
+	env      []string
+	out      *chunker // the build log
+	pub      *logPublisher
+	sys      io.Writer // system lines into out
+	exitCode int       // of the last step run
+}
+
+// verdict is how an attempt ended. abandoned means the builder is stopping:
+// nothing is published and the job is left for another builder.
+type verdict struct {
+	status    streams.Status
+	reason    string
+	exitCode  int
+	abandoned bool
+}
+
+// run carries the attempt through the state machine described in doc.go.
+// ctx is the builder's: when it ends the attempt is abandoned.
+func (a *attempt) run(ctx context.Context) {
+	start := time.Now()
+	key := a.job.BuildKey
+	a.log = a.b.log.With().Int("slot", a.slot).Str("experiment", key.Experiment).Str("crate", key.Crate).
+		Str("version", key.Version).Str("toolchain", key.Toolchain).Int("attempt", a.n).Logger()
+	a.log.Info().Str("mode", string(a.job.Mode)).Msg("build started")
+
+	a.b.setRunning(a.slot, &streams.RunningBuild{BuildKey: key, Attempt: a.n, Started: start.UTC()})
+	defer a.b.setRunning(a.slot, nil)
+
+	// JetStream would hand the job to another builder after AckWait.
+	stopProgress := a.keepInProgress(ctx)
+	defer stopProgress()
+
+	a.pub = &logPublisher{ctx: ctx, js: a.b.js, subject: streams.LogSubject(key, a.n), bo: defaultBackoff, log: a.log}
+	a.out = newChunker(a.pub, streams.MaxChunkBytes, chunkDelay)
+	a.sys = newPrefixer(a.out.writer(streams.StreamSystem), systemPrefix)
+
+	actx, cancel := context.WithTimeout(ctx, a.b.cfg.Timeout)
+	v := a.build(actx)
+	cancel()
+	if a.ws.dir != "" {
+		if err := os.RemoveAll(a.ws.dir); err != nil {
+			a.log.Warn().Err(err).Str("dir", a.ws.dir).Msg("remove job dir")
+		}
+	}
+	if ctx.Err() != nil || v.abandoned {
+		a.abandon()
+		return
+	}
+	if err := a.finish(ctx, v, start); err != nil {
+		if ctx.Err() != nil {
+			a.abandon()
+			return
+		}
+		a.log.Error().Err(err).Msg("cannot finish attempt; leaving the job for redelivery")
+		_ = a.msg.Nak()
+		return
+	}
+	a.log.Info().Str("status", string(v.status)).Str("reason", v.reason).
+		Dur("duration", time.Since(start)).Msg("build finished")
+}
+
+// abandon leaves the job unacknowledged, asking for a prompt redelivery.
+// The partial log stays on its attempt's subject; the next attempt logs
+// under a new attempt number.
+func (a *attempt) abandon() {
+	_ = a.msg.Nak()
+	a.log.Info().Msg("build abandoned: builder stopping; job left for redelivery")
+}
+
+// build prepares the workspace and runs the mode's steps. ctx carries the
+// attempt's timeout.
+func (a *attempt) build(ctx context.Context) verdict {
+	key := a.job.BuildKey
+	version := toolchainVersion(a.b.cfg.RustupHome, key.Toolchain)
+	if version == "" {
+		version = "version unknown"
+	}
+	fmt.Fprintf(a.sys, "toolchain %s (rustc %s); %s %s, %s, attempt %d on builder %s\n",
+		key.Toolchain, version, key.Crate, key.Version, a.job.Mode, a.n, a.b.cfg.ID)
+	if a.job.CapLints != "" {
+		fmt.Fprintf(a.sys, "lints capped at %s\n", a.job.CapLints)
+	}
+
+	name, err := jobDirName(a.b.cfg.ID, a.slot, a.n)
+	if err == nil {
+		a.ws, err = newWorkspace(filepath.Join(a.b.cfg.WorkDir, name), a.job)
+	}
+	if err != nil {
+		a.log.Error().Err(err).Msg("prepare workspace")
+		fmt.Fprintf(a.sys, "builder error: %v\n", err)
+		return verdict{status: streams.StatusError, reason: "workspace-error", exitCode: -1}
+	}
+	a.env = sandboxEnv(a.b.cfg, a.ws, key.Toolchain, a.job.CapLints)
+	return a.steps(ctx)
+}
+
+// keepInProgress tells JetStream every InProgressEvery that the job is
+// still being worked on, until the returned stop is called.
+func (a *attempt) keepInProgress(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(a.b.cfg.InProgressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := a.msg.InProgress(); err != nil {
+					a.log.Warn().Err(err).Msg("in-progress ack")
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// finish publishes, in this order, the log's end marker, the upload
+// request, the result, and only then acknowledges the job: a builder that
+// dies in between leaves the job to be built again, never a result without
+// its log.
+func (a *attempt) finish(ctx context.Context, v verdict, start time.Time) error {
+	key := a.job.BuildKey
+	sum, err := a.out.end()
+	if err != nil {
+		return fmt.Errorf("flush log: %w", err)
+	}
+	end, err := a.pub.writeEnd(sum, v.status, v.exitCode)
+	if err != nil {
+		return err
+	}
+
+	up := streams.UploadRequest{V: streams.SchemaVersion, BuildKey: key, Attempt: a.n, End: end}
+	if err := a.publishJSON(ctx, streams.UploadSubject(key, a.n), up); err != nil {
+		return fmt.Errorf("upload request: %w", err)
+	}
+	res := streams.Result{
+		V: streams.SchemaVersion, BuildKey: key, Attempt: a.n,
+		Status: v.status, Reason: v.reason, ExitCode: v.exitCode,
+		DurationMS: time.Since(start).Milliseconds(), Builder: a.b.cfg.ID,
+		LogKey: streams.LogObjectKey(key, a.n), FinishedAt: time.Now().UTC(),
+	}
+	if err := a.publishJSON(ctx, streams.ResultSubject(key, a.n), res); err != nil {
+		return fmt.Errorf("result: %w", err)
+	}
+	// DoubleAck: the job leaves the work queue only once the server has
+	// confirmed the ack, so a lost ack cannot mean a job built twice
+	// without our knowing, nor one never built.
+	if err := a.msg.DoubleAck(ctx); err != nil {
+		return fmt.Errorf("ack job: %w", err)
+	}
+	return nil
+}
+
+// publishJSON publishes v on subj, deduplicated by subject: an attempt has
+// one upload request and one result, however often the publish is retried.
+func (a *attempt) publishJSON(ctx context.Context, subj string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode: %w", err)
+	}
+	m := nats.NewMsg(subj)
+	m.Data = data
+	m.Header.Set(nats.MsgIdHdr, subj)
+	return publishRetry(ctx, a.b.js, m, defaultBackoff, a.log)
+}

@@ -1,0 +1,238 @@
+package builder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ejecta-build/ejecta/builder/sandbox"
+	"github.com/ejecta-build/ejecta/streams"
+)
+
+// fakeRunner plays cargo: step decides each task's output and exit by its
+// cargo subcommand (Args[2], after the cargo path and +toolchain).
+type fakeRunner struct {
+	mu     sync.Mutex
+	tasks  []sandbox.Task
+	prefix string // of the last Cleanup
+	step   func(ctx context.Context, sub string, t sandbox.Task) (sandbox.Exit, error)
+}
+
+func (f *fakeRunner) Run(ctx context.Context, t sandbox.Task) (sandbox.Exit, error) {
+	f.mu.Lock()
+	f.tasks = append(f.tasks, t)
+	f.mu.Unlock()
+	return f.step(ctx, t.Args[2], t)
+}
+
+func (f *fakeRunner) Cleanup(_ context.Context, prefix string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.prefix = prefix
+	return nil
+}
+
+// runFake runs a one-slot builder with r over a fresh server until n
+// results have arrived, and returns them in order.
+func runFake(t *testing.T, r *fakeRunner, cfg Config, n int, publish func(js jetstream.JetStream)) ([]streams.Result, jetstream.JetStream) {
+	t.Helper()
+	nc, js := startJetStream(t, streams.DefaultConfig())
+	publish(js)
+	if cfg.ID == "" {
+		cfg.ID = "fake"
+	}
+	if cfg.WorkDir == "" {
+		cfg.WorkDir = t.TempDir()
+	}
+	cfg.Slots = 1
+	b, err := New(cfg, nc, r, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	results, err := js.OrderedConsumer(context.Background(), streams.ResultsStream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []streams.Result
+	for range n {
+		var r streams.Result
+		nextJSON(t, results, 10*time.Second, &r)
+		out = append(out, r)
+	}
+	return out, js
+}
+
+func fakeJob(crate string, mode streams.Mode) streams.Job {
+	return streams.Job{V: 1, BuildKey: streams.BuildKey{Experiment: "fake", Crate: crate, Version: "1.0.0", Toolchain: "stable"},
+		Mode: mode, CrateSource: "/nonexistent"}
+}
+
+// The mapping from what the sandbox reports to crater's results.
+func TestBuilderVerdicts(t *testing.T) {
+	oom := sandbox.Exit{Code: 137, OOMKilled: true}
+	for _, tc := range []struct {
+		name       string
+		mode       streams.Mode
+		steps      map[string]func(ctx context.Context, t sandbox.Task) (sandbox.Exit, error)
+		timeout    time.Duration
+		wantStatus streams.Status
+		wantReason string
+	}{
+		{name: "check pass", mode: streams.ModeCheckOnly, wantStatus: streams.StatusTestPass},
+		{name: "build-only pass", mode: streams.ModeBuildOnly, wantStatus: streams.StatusTestSkipped},
+		{name: "unresolvable", mode: streams.ModeCheckOnly, wantStatus: streams.StatusBroken,
+			steps: map[string]func(context.Context, sandbox.Task) (sandbox.Exit, error){"generate-lockfile": exitWith(101, "error: no matching package named `x` found\n")}},
+		{name: "oom", mode: streams.ModeBuildOnly, wantStatus: streams.StatusBuildFail, wantReason: "oom",
+			steps: map[string]func(context.Context, sandbox.Task) (sandbox.Exit, error){"build": func(context.Context, sandbox.Task) (sandbox.Exit, error) { return oom, nil }}},
+		{name: "oom in prepare", mode: streams.ModeBuildOnly, wantStatus: streams.StatusPrepareFail, wantReason: "oom",
+			steps: map[string]func(context.Context, sandbox.Task) (sandbox.Exit, error){"generate-lockfile": func(context.Context, sandbox.Task) (sandbox.Exit, error) { return oom, nil }}},
+		{name: "sandbox error", mode: streams.ModeCheckOnly, wantStatus: streams.StatusError, wantReason: "sandbox-error",
+			steps: map[string]func(context.Context, sandbox.Task) (sandbox.Exit, error){"check": func(context.Context, sandbox.Task) (sandbox.Exit, error) {
+				return sandbox.Exit{}, errors.New("ttrpc: closed")
+			}}},
+		{name: "toolchain missing", mode: streams.ModeCheckOnly, wantStatus: streams.StatusError, wantReason: "toolchain-missing",
+			steps: map[string]func(context.Context, sandbox.Task) (sandbox.Exit, error){"generate-lockfile": exitWith(1, "error: toolchain 'stable' is not installed\n")}},
+		{name: "timeout", mode: streams.ModeCheckOnly, timeout: time.Second, wantStatus: streams.StatusBuildFail, wantReason: "timeout",
+			steps: map[string]func(context.Context, sandbox.Task) (sandbox.Exit, error){"check": func(ctx context.Context, _ sandbox.Task) (sandbox.Exit, error) {
+				<-ctx.Done()
+				return sandbox.Exit{Code: 137}, fmt.Errorf("sandbox: killed: %w", ctx.Err())
+			}}},
+		{name: "depends-on", mode: streams.ModeBuildAndTest, wantStatus: streams.StatusBuildFail, wantReason: "depends-on(other)",
+			steps: map[string]func(context.Context, sandbox.Task) (sandbox.Exit, error){"build": exitWith(101, "error[E0308]: mismatched types\nerror: could not compile `other` (lib) due to 1 previous error\n")}},
+		// The crate source does not exist, so there is no crate to test.
+		{name: "tests skipped", mode: streams.ModeBuildAndTest, wantStatus: streams.StatusTestSkipped},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &fakeRunner{step: func(ctx context.Context, sub string, task sandbox.Task) (sandbox.Exit, error) {
+				if f := tc.steps[sub]; f != nil {
+					return f(ctx, task)
+				}
+				return sandbox.Exit{}, nil
+			}}
+			job := fakeJob("crate", tc.mode)
+			res, _ := runFake(t, r, Config{Timeout: tc.timeout}, 1, func(js jetstream.JetStream) { publishJob(t, js, job) })
+			if res[0].Status != tc.wantStatus || res[0].Reason != tc.wantReason {
+				t.Errorf("result %s %q, want %s %q", res[0].Status, res[0].Reason, tc.wantStatus, tc.wantReason)
+			}
+		})
+	}
+}
+
+// What every task is given: environment, limits, IDs, the job dir.
+func TestBuilderTasks(t *testing.T) {
+	r := &fakeRunner{step: func(context.Context, string, sandbox.Task) (sandbox.Exit, error) { return sandbox.Exit{}, nil }}
+	work := t.TempDir()
+	// A job dir a crashed builder of the same ID left, and one of another builder.
+	for _, d := range []string{"fake-0-3-0123abcd", "fake-x-0-3-0123abcd"} {
+		os.MkdirAll(filepath.Join(work, d, "target"), 0o755)
+	}
+	job := fakeJob("crate", streams.ModeCheckOnly)
+	job.CapLints = "allow"
+	runFake(t, r, Config{WorkDir: work, CargoPath: "/root/.cargo/bin/cargo", RustupHome: "/root/.rustup"}, 1,
+		func(js jetstream.JetStream) { publishJob(t, js, job) })
+
+	if r.prefix != "ejecta-fake-" {
+		t.Errorf("Cleanup prefix %q", r.prefix)
+	}
+	if _, err := os.Stat(filepath.Join(work, "fake-0-3-0123abcd")); !os.IsNotExist(err) {
+		t.Errorf("leftover job dir of this builder not removed: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(work, "fake-x-0-3-0123abcd")); err != nil {
+		t.Errorf("job dir of builder fake-x removed: %v", err)
+	}
+	if len(r.tasks) != 2 {
+		t.Fatalf("%d tasks, want generate-lockfile and check", len(r.tasks))
+	}
+	ids := map[string]bool{}
+	for _, task := range r.tasks {
+		ids[task.ID] = true
+		dir := task.WritableDirs[0]
+		want := map[string]bool{
+			"PATH=/root/.cargo/bin:/usr/local/bin:/usr/bin:/bin": true, "HOME=" + dir + "/home": true,
+			"RUSTUP_HOME=/root/.rustup": true, "CARGO_HOME=" + dir + "/cargo-home": true,
+			"CARGO_TARGET_DIR=" + dir + "/target": true, "CARGO_TERM_COLOR=always": true,
+			"RUSTUP_AUTO_INSTALL=0": true, "RUSTUP_TOOLCHAIN=stable": true, "RUSTFLAGS=--cap-lints=allow": true,
+		}
+		for _, kv := range task.Env {
+			if !want[kv] {
+				t.Errorf("unexpected env %q", kv)
+			}
+			delete(want, kv)
+		}
+		if len(want) > 0 {
+			t.Errorf("env lacks %v", want)
+		}
+		if !isJobDirOf(filepath.Base(dir), "fake") || filepath.Dir(dir) != work || task.Dir != dir+"/wrapper" {
+			t.Errorf("job dir %q, task dir %q", dir, task.Dir)
+		}
+		if task.CPUs != "0" || task.MemoryBytes != DefaultMemoryBytes || task.PidsLimit != DefaultPidsLimit {
+			t.Errorf("limits cpus=%q mem=%d pids=%d", task.CPUs, task.MemoryBytes, task.PidsLimit)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("job dir %s not removed after the attempt", dir)
+		}
+	}
+	if len(ids) != 2 || !ids["ejecta-fake-0-1"] {
+		t.Errorf("task IDs %v, want unique ejecta-fake-0-<n>", ids)
+	}
+}
+
+// Bytes that are not a job go to the dead stream, and the builder goes on.
+func TestBuilderBuriesPoison(t *testing.T) {
+	r := &fakeRunner{step: func(context.Context, string, sandbox.Task) (sandbox.Exit, error) { return sandbox.Exit{}, nil }}
+	good := fakeJob("good", streams.ModeCheckOnly)
+	subj := streams.JobSubject(good.BuildKey)
+	poison := []struct{ data, deadSubj string }{
+		{"\x00\xff not json", streams.DeadSubject("")},
+		{`{"v":2,"experiment":"fake"}`, streams.DeadSubject("fake")},
+		{`{"v":1,"experiment":"fake","crate":"c","version":"1","toolchain":"stable","mode":"check-only","crate_source":"/x"}`, streams.DeadSubject("fake")},
+		{`{"v":1,"experiment":"fake","unknown":true}`, streams.DeadSubject("fake")},
+	}
+	res, js := runFake(t, r, Config{}, 1, func(js jetstream.JetStream) {
+		for _, p := range poison {
+			if _, err := js.Publish(context.Background(), subj, []byte(p.data)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		publishJob(t, js, good)
+	})
+	if res[0].Crate != "good" || res[0].Status != streams.StatusTestPass {
+		t.Errorf("result %+v", res[0])
+	}
+	dead, err := js.OrderedConsumer(context.Background(), streams.DeadStream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range poison {
+		m, err := dead.Next(jetstream.FetchMaxWait(2 * time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(m.Data()) != p.data || m.Subject() != p.deadSubj || m.Headers().Get(streams.HdrDeadReason) == "" {
+			t.Errorf("dead letter %q on %s (reason %q), want %q on %s", m.Data(), m.Subject(), m.Headers().Get(streams.HdrDeadReason), p.data, p.deadSubj)
+		}
+	}
+}
+
+func exitWith(code int, stderr string) func(context.Context, sandbox.Task) (sandbox.Exit, error) {
+	return func(_ context.Context, t sandbox.Task) (sandbox.Exit, error) {
+		t.Stderr.Write([]byte(stderr))
+		return sandbox.Exit{Code: code}, nil
+	}
+}

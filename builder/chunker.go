@@ -1,0 +1,163 @@
+package builder
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"hash"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/ejecta-build/ejecta/streams"
+)
+
+// chunkSink receives the chunks a chunker cuts, in order, one at a time.
+// It returns only once the chunk is safe (published and acknowledged) or
+// can never be: a chunker stops at the first error.
+type chunkSink interface {
+	writeChunk(c streams.Chunk) error
+}
+
+// errLogClosed is returned by writes after the log has been ended.
+var errLogClosed = errors.New("log already ended")
+
+// chunker is the one log sequence of an attempt. Every output stream
+// (stdout, stderr, system) writes into it through writer(stream); it cuts
+// the bytes into chunks of one stream each, numbered from 1, with the byte
+// offset of their first byte in the whole log, and hands them to the sink.
+//
+// A chunk is flushed when it reaches max bytes, when the next write comes
+// from another stream, or delay after its first byte, whichever is first,
+// so a quiet build still shows up live and a noisy one is sent in large
+// pieces. Everything happens under one mutex: sequence numbers, offsets
+// and the hash are consistent however the writers interleave, and a sink
+// that blocks (a full stream) blocks the writers, which is the
+// back-pressure that reaches the compiler through its pipe.
+type chunker struct {
+	sink  chunkSink
+	max   int
+	delay time.Duration
+
+	mu     sync.Mutex
+	stream string // stream of buf
+	buf    []byte
+	timer  *time.Timer
+	gen    uint64 // bumped by every flush, so a timer armed for an older chunk does nothing
+	seq    uint64 // of the last chunk handed to the sink
+	off    uint64 // bytes handed to the sink
+	sum    hash.Hash
+	err    error // first sink error; sticky
+	ended  bool
+}
+
+func newChunker(sink chunkSink, max int, delay time.Duration) *chunker {
+	return &chunker{sink: sink, max: max, delay: delay, sum: sha256.New()}
+}
+
+// writer returns the io.Writer for one output stream.
+func (c *chunker) writer(stream string) io.Writer { return streamWriter{c, stream} }
+
+type streamWriter struct {
+	c      *chunker
+	stream string
+}
+
+func (w streamWriter) Write(p []byte) (int, error) { return w.c.write(w.stream, p) }
+
+func (c *chunker) write(stream string, p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended {
+		return 0, errLogClosed
+	}
+	if c.err != nil {
+		return 0, c.err
+	}
+	written := 0
+	for len(p) > 0 {
+		if len(c.buf) > 0 && c.stream != stream {
+			if err := c.flushLocked(); err != nil {
+				return written, err
+			}
+		}
+		if len(c.buf) == 0 {
+			c.stream = stream
+			c.buf = make([]byte, 0, c.max)
+			gen := c.gen
+			c.timer = time.AfterFunc(c.delay, func() { c.flushIfGen(gen) })
+		}
+		n := min(c.max-len(c.buf), len(p))
+		c.buf = append(c.buf, p[:n]...)
+		p = p[n:]
+		written += n
+		if len(c.buf) == c.max {
+			if err := c.flushLocked(); err != nil {
+				return written, err
+			}
+		}
+	}
+	return written, nil
+}
+
+// flushIfGen is the timer's flush: only if no flush happened since it was armed.
+func (c *chunker) flushIfGen(gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen == gen && c.err == nil {
+		// An error is kept in c.err and returned to the next writer.
+		_ = c.flushLocked()
+	}
+}
+
+func (c *chunker) flushLocked() error {
+	if len(c.buf) == 0 {
+		return nil
+	}
+	c.gen++
+	c.timer.Stop()
+	data := c.buf
+	c.buf = nil
+	chunk := streams.Chunk{Seq: c.seq + 1, Offset: c.off, Stream: c.stream, Data: data}
+	if err := c.sink.writeChunk(chunk); err != nil {
+		// The bytes are lost for this attempt's log; say so to every later
+		// writer rather than leave a silent hole in the sequence.
+		c.err = err
+		return err
+	}
+	c.seq++
+	c.off += uint64(len(data))
+	c.sum.Write(data)
+	return nil
+}
+
+// flush sends what is buffered now.
+func (c *chunker) flush() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return c.err
+	}
+	return c.flushLocked()
+}
+
+// logSummary is what the end marker records about a complete log.
+type logSummary struct {
+	Chunks uint64
+	Bytes  uint64
+	SHA256 string
+}
+
+// end flushes, refuses further writes and returns the log's summary.
+func (c *chunker) end() (logSummary, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		c.err = c.flushLocked()
+	}
+	c.ended = true
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	return logSummary{Chunks: c.seq, Bytes: c.off, SHA256: hex.EncodeToString(c.sum.Sum(nil))}, c.err
+}

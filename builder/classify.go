@@ -1,0 +1,149 @@
+package builder
+
+import (
+	"bytes"
+	"io"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Failure reasons, as crater names them. The parametrised ones are built
+// by diagnostics.reason.
+const (
+	reasonUnknown      = "unknown"
+	reasonOOM          = "oom"
+	reasonTimeout      = "timeout"
+	reasonICE          = "ice"
+	reasonSandboxError = "sandbox-error"
+	// reasonToolchainMissing: rustup does not have the job's toolchain. An
+	// infrastructure error, not the crate's fault.
+	reasonToolchainMissing = "toolchain-missing"
+)
+
+// maxDiagLine bounds how much of one line is kept for matching; the
+// patterns below all sit at the start of a line, and a minified-JSON line of
+// megabytes must not become a megabyte allocation.
+const maxDiagLine = 4 << 10
+
+var (
+	// ansiRE matches the escape sequences cargo emits with CARGO_TERM_COLOR=always.
+	ansiRE = regexp.MustCompile("\x1b\\[[0-9;?]*[ -/]*[@-~]")
+	// errorCodeRE matches rustc's "error[E0308]: mismatched types" header.
+	errorCodeRE = regexp.MustCompile(`^error\[(E[0-9]{4})\]`)
+	// couldNotCompileRE matches cargo's "error: could not compile `x` (lib) due to ...".
+	couldNotCompileRE = regexp.MustCompile("could not compile `([^`]+)`")
+	// toolchainMissingRE matches rustup's refusal under RUSTUP_AUTO_INSTALL=0.
+	toolchainMissingRE = regexp.MustCompile(`^error: toolchain '[^']*' is not installed`)
+)
+
+// diagnostics reads a step's output as it streams past (it is an
+// io.Writer, fed alongside the log) and keeps only the facts a failure
+// reason is made of, never the output itself.
+type diagnostics struct {
+	mu     sync.Mutex
+	ice    bool
+	codes  map[string]bool
+	failed map[string]bool // packages cargo could not compile
+	// noToolchain: rustup refused to run cargo at all.
+	noToolchain bool
+}
+
+func newDiagnostics() *diagnostics {
+	return &diagnostics{codes: map[string]bool{}, failed: map[string]bool{}}
+}
+
+// writer returns a line-splitting writer for one stream. Each stream needs
+// its own: stdout and stderr lines interleave but never share a line.
+func (d *diagnostics) writer() io.Writer { return &diagLines{d: d} }
+
+type diagLines struct {
+	d       *diagnostics
+	partial []byte
+}
+
+func (w *diagLines) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		piece := p
+		if i >= 0 {
+			piece = p[:i]
+		}
+		if room := maxDiagLine - len(w.partial); room > 0 {
+			w.partial = append(w.partial, piece[:min(room, len(piece))]...)
+		}
+		if i < 0 {
+			break
+		}
+		w.d.line(w.partial)
+		w.partial = w.partial[:0]
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+func (d *diagnostics) line(raw []byte) {
+	l := strings.TrimRight(ansiRE.ReplaceAllString(string(raw), ""), "\r")
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if strings.Contains(l, "internal compiler error") || strings.Contains(l, "the compiler unexpectedly panicked") {
+		d.ice = true
+	}
+	if m := errorCodeRE.FindStringSubmatch(l); m != nil {
+		d.codes[m[1]] = true
+	}
+	if m := couldNotCompileRE.FindStringSubmatch(l); m != nil {
+		d.failed[m[1]] = true
+	}
+	if toolchainMissingRE.MatchString(l) {
+		d.noToolchain = true
+	}
+}
+
+// toolchainMissing reports whether rustup said the toolchain is not installed.
+func (d *diagnostics) toolchainMissing() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.noToolchain
+}
+
+// reason is the failure reason of a step that failed while building crate
+// (wrapper being the builder's own wrapper package, never to blame):
+// an ICE first, since it is the compiler's bug whatever else happened; then
+// failed dependencies, since the crate's own errors may only be knock-on;
+// then the crate's own error codes.
+func (d *diagnostics) reason(crate string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ice {
+		return reasonICE
+	}
+	var deps []string
+	for name := range d.failed {
+		if !samePackage(name, crate) && !samePackage(name, wrapperPackage) {
+			deps = append(deps, name)
+		}
+	}
+	if len(deps) > 0 {
+		slices.Sort(deps)
+		return "depends-on(" + strings.Join(deps, ",") + ")"
+	}
+	if len(d.codes) > 0 {
+		codes := make([]string, 0, len(d.codes))
+		for c := range d.codes {
+			codes = append(codes, c)
+		}
+		slices.Sort(codes)
+		return "compiler-error(" + strings.Join(codes, ",") + ")"
+	}
+	return reasonUnknown
+}
+
+// samePackage compares package names as crates.io does: '-' and '_' are
+// the same character and case does not matter.
+func samePackage(a, b string) bool {
+	norm := func(s string) string { return strings.ToLower(strings.ReplaceAll(s, "_", "-")) }
+	return norm(a) == norm(b)
+}

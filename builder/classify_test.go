@@ -1,0 +1,66 @@
+package builder
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// The samples in testdata/output were captured from real cargo runs on the
+// fixtures in testdata/registry (CARGO_TERM_COLOR=always unless named
+// -nocolor); check-ice-nightly.txt comes from nightly with
+// RUSTFLAGS="-Z treat-err-as-bug=1", the one reliable way to make rustc panic.
+func TestDiagnosticsReason(t *testing.T) {
+	for _, tc := range []struct {
+		file, crate, want string
+		noToolchain       bool
+	}{
+		{file: "check-pass.txt", crate: "cfg-if", want: "unknown"},
+		{file: "check-typeerr.txt", crate: "ejecta-typeerr", want: "compiler-error(E0308)"},
+		{file: "check-typeerr-nocolor.txt", crate: "ejecta-typeerr", want: "compiler-error(E0308)"},
+		{file: "check-typeerr.txt", crate: "ejecta_typeerr", want: "compiler-error(E0308)"}, // '_' and '-' are one
+		{file: "check-multierr.txt", crate: "ejecta-multierr", want: "compiler-error(E0308,E0425)"},
+		{file: "check-depends-on.txt", crate: "ejecta-usesbad", want: "depends-on(ejecta-typeerr)"},
+		{file: "check-ice-nightly.txt", crate: "ejecta-typeerr", want: "ice"},
+		{file: "test-fail.txt", crate: "ejecta-testfail", want: "unknown"},
+		{file: "generate-lockfile-missing.txt", crate: "no-such-crate", want: "unknown"},
+		{file: "toolchain-missing.txt", crate: "cfg-if", want: "unknown", noToolchain: true},
+	} {
+		t.Run(tc.file+"/"+tc.crate, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("testdata", "output", tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Feed it in random pieces: lines arrive split across writes.
+			d := newDiagnostics()
+			w := d.writer()
+			for rest := data; len(rest) > 0; {
+				n := min(len(rest), 1+rand.IntN(40))
+				if _, err := w.Write(rest[:n]); err != nil {
+					t.Fatal(err)
+				}
+				rest = rest[n:]
+			}
+			if got := d.reason(tc.crate); got != tc.want {
+				t.Errorf("reason(%q) = %q, want %q", tc.crate, got, tc.want)
+			}
+			if got := d.toolchainMissing(); got != tc.noToolchain {
+				t.Errorf("toolchainMissing = %v, want %v", got, tc.noToolchain)
+			}
+		})
+	}
+}
+
+// A line far longer than maxDiagLine is cut for matching but does not hide
+// the lines after it.
+func TestDiagnosticsLongLine(t *testing.T) {
+	d := newDiagnostics()
+	w := d.writer()
+	w.Write(bytes.Repeat([]byte("x"), 3*maxDiagLine))
+	w.Write([]byte("\nerror[E0599]: no method named `foo`\n"))
+	if got := d.reason("c"); got != "compiler-error(E0599)" {
+		t.Errorf("reason = %q", got)
+	}
+}

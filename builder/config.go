@@ -1,0 +1,138 @@
+package builder
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"time"
+
+	"github.com/ejecta-build/ejecta/streams"
+)
+
+// Config is one builder's configuration. Zero fields take the defaults
+// documented on them (see withDefaults).
+type Config struct {
+	// ID names the builder: its heartbeat key, and part of its job dirs and
+	// container IDs, so that a restarted builder with the same ID can clean
+	// up what its predecessor left behind.
+	ID string
+	// Slots is how many builds run at once; default runtime.NumCPU().
+	Slots int
+	// WorkDir holds the job dirs; it should be on a disk with room for
+	// Slots target directories.
+	WorkDir string
+	// CargoPath is the cargo binary (normally rustup's proxy); default:
+	// cargo from PATH, made absolute.
+	CargoPath string
+	// RustupHome is mounted read-only into every build; default
+	// $RUSTUP_HOME or $HOME/.rustup.
+	RustupHome string
+	// MemoryBytes limits each build; default 1536 MiB (crater's 1.5 GB).
+	MemoryBytes int64
+	// Timeout bounds a whole attempt, prepare included; default 15m.
+	Timeout time.Duration
+	// PidsLimit bounds processes per build; default 4096.
+	PidsLimit int64
+	// InProgressEvery is how often a running job's ack deadline is pushed
+	// back; default 15s. It must stay well under the consumer's AckWait.
+	InProgressEvery time.Duration
+	// HeartbeatEvery is how often the heartbeat is renewed; default 5s, well
+	// under streams.HeartbeatTTL.
+	HeartbeatEvery time.Duration
+}
+
+// containerIDRE is what containerd accepts as a container ID.
+var containerIDRE = regexp.MustCompile(`^[A-Za-z0-9]+(?:[_-][A-Za-z0-9]+)*$`)
+
+// Defaults.
+const (
+	DefaultMemoryBytes     = 1536 << 20
+	DefaultTimeout         = 15 * time.Minute
+	DefaultPidsLimit       = 4096
+	DefaultInProgressEvery = 15 * time.Second
+	DefaultHeartbeatEvery  = 5 * time.Second
+)
+
+// withDefaults fills zero fields. Looking up cargo can fail; that is
+// reported by Validate as a bad CargoPath.
+func (c Config) withDefaults() Config {
+	if c.Slots == 0 {
+		c.Slots = runtime.NumCPU()
+	}
+	if c.CargoPath == "" {
+		if p, err := exec.LookPath("cargo"); err == nil {
+			c.CargoPath = p
+		}
+	}
+	if c.CargoPath != "" && !filepath.IsAbs(c.CargoPath) {
+		if p, err := filepath.Abs(c.CargoPath); err == nil {
+			c.CargoPath = p
+		}
+	}
+	if c.RustupHome == "" {
+		c.RustupHome = os.Getenv("RUSTUP_HOME")
+	}
+	if c.RustupHome == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			c.RustupHome = filepath.Join(home, ".rustup")
+		}
+	}
+	if c.MemoryBytes == 0 {
+		c.MemoryBytes = DefaultMemoryBytes
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.PidsLimit == 0 {
+		c.PidsLimit = DefaultPidsLimit
+	}
+	if c.InProgressEvery == 0 {
+		c.InProgressEvery = DefaultInProgressEvery
+	}
+	if c.HeartbeatEvery == 0 {
+		c.HeartbeatEvery = DefaultHeartbeatEvery
+	}
+	return c
+}
+
+// Validate checks a configuration (after defaults) and names the first bad field.
+func (c Config) Validate() error {
+	if err := streams.ValidateBuilderID(c.ID); err != nil {
+		return fmt.Errorf("id: %w", err)
+	}
+	// The ID is also part of container IDs, which containerd keeps shorter
+	// and stricter than builder IDs: check the longest one we would make.
+	if longest := containerPrefix(c.ID) + "9999-99999999999"; len(longest) > 64 || !containerIDRE.MatchString(longest) {
+		return fmt.Errorf("id %q: want at most 40 characters, '_' and '-' only between letters or digits (it names containers)", c.ID)
+	}
+	switch {
+	case c.Slots < 1:
+		return fmt.Errorf("slots %d: want at least 1", c.Slots)
+	case c.WorkDir == "" || !filepath.IsAbs(c.WorkDir):
+		return fmt.Errorf("work dir %q: want an absolute path", c.WorkDir)
+	case c.CargoPath == "":
+		return errors.New("cargo path: empty and no cargo in PATH")
+	case !filepath.IsAbs(c.CargoPath):
+		return fmt.Errorf("cargo path %q: want an absolute path", c.CargoPath)
+	case c.RustupHome == "" || !filepath.IsAbs(c.RustupHome):
+		return fmt.Errorf("rustup home %q: want an absolute path", c.RustupHome)
+	case c.MemoryBytes < 64<<20:
+		return fmt.Errorf("memory bytes %d: want at least 64 MiB", c.MemoryBytes)
+	case c.Timeout < time.Second:
+		return fmt.Errorf("timeout %s: want at least 1s", c.Timeout)
+	case c.PidsLimit < 16:
+		return fmt.Errorf("pids limit %d: want at least 16", c.PidsLimit)
+	case c.InProgressEvery < 100*time.Millisecond:
+		return fmt.Errorf("in-progress every %s: want at least 100ms", c.InProgressEvery)
+	case c.HeartbeatEvery < 100*time.Millisecond || c.HeartbeatEvery >= streams.HeartbeatTTL:
+		return fmt.Errorf("heartbeat every %s: want 100ms to %s", c.HeartbeatEvery, streams.HeartbeatTTL)
+	}
+	if fi, err := os.Stat(c.CargoPath); err != nil || fi.IsDir() {
+		return fmt.Errorf("cargo path %q: not a file", c.CargoPath)
+	}
+	return nil
+}

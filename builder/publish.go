@@ -1,0 +1,42 @@
+package builder
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+)
+
+// publishRetry publishes m to JetStream and waits for the stream's ack,
+// retrying every failure until it succeeds or ctx ends.
+//
+// Waiting for the ack is what makes a full LogsStream (discard-new,
+// "maximum bytes exceeded") back-pressure rather than loss: the publish is
+// refused, we wait, and try again once an uploader has made room. Other
+// errors (no responders while the server restarts, timeouts) are retried the
+// same way; every message carries a Nats-Msg-Id, so a retry of a publish
+// whose ack was lost is deduplicated by the stream.
+func publishRetry(ctx context.Context, js jetstream.JetStream, m *nats.Msg, bo backoff, log zerolog.Logger) error {
+	for n := 0; ; n++ {
+		_, err := js.PublishMsg(ctx, m)
+		if err == nil {
+			if n > 0 {
+				log.Info().Str("subject", m.Subject).Int("retries", n).Msg("publish went through")
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("publish to %s: %w", m.Subject, ctx.Err())
+		}
+		// Log the first failure and then every 20th: a stream full for
+		// minutes must not flood the builder's log.
+		if n%20 == 0 {
+			log.Warn().Err(err).Str("subject", m.Subject).Int("retries", n).Msg("publish refused, retrying")
+		}
+		if err := sleep(ctx, bo.delay(n)); err != nil {
+			return fmt.Errorf("publish to %s: %w", m.Subject, err)
+		}
+	}
+}

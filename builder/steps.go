@@ -1,0 +1,83 @@
+package builder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ejecta-build/ejecta/streams"
+)
+
+// steps runs the mode's steps, as crater does, and maps their outcome to
+// crater's results. Each step is one sandbox task.
+func (a *attempt) steps(ctx context.Context) verdict {
+	// Prepare: resolve the crate's dependencies from the local source. A
+	// crate that cannot be resolved is broken, not a failure of either
+	// toolchain.
+	o := a.step(ctx, a.ws.wrapper(), "generate-lockfile", "--offline")
+	if v, failed := a.failure(ctx, o, streams.StatusPrepareFail); failed {
+		if v.status == streams.StatusPrepareFail && v.reason != reasonTimeout && v.reason != reasonOOM {
+			fmt.Fprintf(a.sys, "cannot resolve %s %s from %s: crate broken\n", a.job.Crate, a.job.Version, a.job.CrateSource)
+			return verdict{status: streams.StatusBroken, exitCode: v.exitCode}
+		}
+		return v
+	}
+
+	switch a.job.Mode {
+	case streams.ModeCheckOnly:
+		o := a.step(ctx, a.ws.wrapper(), "check", "--frozen")
+		if v, failed := a.failure(ctx, o, streams.StatusBuildFail); failed {
+			return v
+		}
+		return verdict{status: streams.StatusTestPass}
+	case streams.ModeBuildOnly:
+		o := a.step(ctx, a.ws.wrapper(), "build", "--frozen")
+		if v, failed := a.failure(ctx, o, streams.StatusBuildFail); failed {
+			return v
+		}
+		return verdict{status: streams.StatusTestSkipped}
+	case streams.ModeBuildAndTest:
+		o := a.step(ctx, a.ws.wrapper(), "build", "--frozen")
+		if v, failed := a.failure(ctx, o, streams.StatusBuildFail); failed {
+			return v
+		}
+		return a.test(ctx)
+	}
+	// Decode validated the mode; a new mode reaching here is a bug here.
+	fmt.Fprintf(a.sys, "builder error: mode %q not implemented\n", a.job.Mode)
+	return verdict{status: streams.StatusError, reason: "unsupported-mode", exitCode: -1}
+}
+
+// test runs the crate's own tests with the crate as the root package: a
+// dependency's tests cannot be run through the wrapper, and only the root
+// package gets its dev-dependencies.
+func (a *attempt) test(ctx context.Context) verdict {
+	dir, err := findCrateDir(a.job.CrateSource, a.job.Crate, a.job.Version)
+	if err == nil {
+		err = a.ws.copyCrate(dir, a.job.CrateSource)
+	}
+	if errors.Is(err, errCrateNotFound) {
+		fmt.Fprintf(a.sys, "tests skipped: %v\n", err)
+		return verdict{status: streams.StatusTestSkipped}
+	}
+	if err != nil {
+		a.log.Error().Err(err).Msg("prepare crate for testing")
+		fmt.Fprintf(a.sys, "builder error: %v\n", err)
+		return verdict{status: streams.StatusError, reason: "workspace-error", exitCode: -1}
+	}
+
+	o := a.step(ctx, a.ws.crate(), "generate-lockfile", "--offline")
+	if v, failed := a.failure(ctx, o, streams.StatusTestFail); failed {
+		if v.status == streams.StatusTestFail && v.reason != reasonTimeout && v.reason != reasonOOM {
+			// Usually dev-dependencies the local source does not have.
+			fmt.Fprintf(a.sys, "tests skipped: the crate's own dependencies (dev-dependencies included) cannot be resolved from %s\n", a.job.CrateSource)
+			return verdict{status: streams.StatusTestSkipped}
+		}
+		return v
+	}
+	o = a.step(ctx, a.ws.crate(), "test", "--frozen")
+	if v, failed := a.failure(ctx, o, streams.StatusTestFail); failed {
+		return v
+	}
+	return verdict{status: streams.StatusTestPass}
+}

@@ -1,0 +1,49 @@
+package builder
+
+import (
+	"bytes"
+	"io"
+)
+
+// systemPrefix starts every line the builder itself writes into a build
+// log, so readers (people, the report's log viewer) can tell the builder's
+// narration from the compiler's output even in a raw download.
+const systemPrefix = "[ejecta] "
+
+// prefixer writes prefix at the start of every line written through it.
+// Like Buildkite's process.Prefixer, it keeps state across writes so a
+// line written in pieces gets one prefix.
+type prefixer struct {
+	w         io.Writer
+	prefix    []byte
+	lineStart bool
+}
+
+func newPrefixer(w io.Writer, prefix string) *prefixer {
+	return &prefixer{w: w, prefix: []byte(prefix), lineStart: true}
+}
+
+func (p *prefixer) Write(b []byte) (int, error) {
+	n := len(b)
+	// Build the prefixed text first and write it once: one write is one
+	// chunk-sized unit for the chunker, not a prefix chunk and a text chunk.
+	var out bytes.Buffer
+	for len(b) > 0 {
+		if p.lineStart {
+			out.Write(p.prefix)
+			p.lineStart = false
+		}
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			out.Write(b)
+			break
+		}
+		out.Write(b[:i+1])
+		b = b[i+1:]
+		p.lineStart = true
+	}
+	if _, err := p.w.Write(out.Bytes()); err != nil {
+		return 0, err
+	}
+	return n, nil
+}

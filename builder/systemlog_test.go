@@ -1,0 +1,19 @@
+package builder
+
+import (
+	"bytes"
+	"testing"
+)
+
+func TestPrefixer(t *testing.T) {
+	var out bytes.Buffer
+	p := newPrefixer(&out, "> ")
+	for _, s := range []string{"one\ntw", "o\n", "", "\nthree"} {
+		if n, err := p.Write([]byte(s)); n != len(s) || err != nil {
+			t.Fatalf("Write(%q) = %d, %v", s, n, err)
+		}
+	}
+	if want := "> one\n> two\n> \n> three"; out.String() != want {
+		t.Errorf("got %q, want %q", out.String(), want)
+	}
+}

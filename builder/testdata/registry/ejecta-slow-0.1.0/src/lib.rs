@@ -1,0 +1,1 @@
+//! Slow to build, on purpose.
