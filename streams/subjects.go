@@ -82,6 +82,9 @@ func DeadSubject(exp string) string {
 	return deadPrefix + "." + exp
 }
 
+// DeadStreamFilter matches every dead letter.
+const DeadStreamFilter = deadPrefix + ".>"
+
 // ExperimentLogsFilter matches every log chunk of experiment exp, e.g. for
 // `nats sub 'ejecta.logs.<exp>.>'`.
 func ExperimentLogsFilter(exp string) string { return logsPrefix + "." + EscapeToken(exp) + ".>" }
