@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ejecta-build/ejecta/internal/testenv"
+)
+
+// run executes ejecta with args in-process and returns its output and error.
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	return out.String(), err
+}
+
+func TestExperimentCreateValidation(t *testing.T) {
+	nats := testenv.StartNATS(t)
+	src := t.TempDir()
+	reg := testenv.CrateRegistry(t)
+	base := []string{"--nats", nats.URL, "--log-level", "warn", "experiment", "create"}
+	ok := []string{"--toolchains", "stable,nightly", "--mode", "check-only", "--crates", "cfg-if", "--crate-source", reg}
+	if _, err := run(t, append(append(base, "taken"), ok...)...); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown mode", []string{"e1", "--toolchains", "stable,nightly", "--mode", "fuzz", "--crates", "cfg-if", "--crate-source", reg}, `mode: unknown mode "fuzz" (accepted: build-and-test, build-only, check-only)`},
+		{"one toolchain", []string{"e1", "--toolchains", "stable", "--mode", "check-only", "--crates", "cfg-if", "--crate-source", reg}, "toolchains: want exactly two"},
+		{"three toolchains", []string{"e1", "--toolchains", "stable,beta,nightly", "--mode", "check-only", "--crates", "cfg-if", "--crate-source", reg}, "toolchains: want exactly two"},
+		{"empty selection", []string{"e1", "--toolchains", "stable,nightly", "--mode", "check-only", "--crates", ",", "--crate-source", reg}, "crates: selection"},
+		{"all of an empty source", []string{"e1", "--toolchains", "stable,nightly", "--mode", "check-only", "--crates", "all", "--crate-source", src}, "crates: selection is empty"},
+		{"unknown crate", []string{"e1", "--toolchains", "stable,nightly", "--mode", "check-only", "--crates", "cfg-if,no-such-crate", "--crate-source", reg}, "crates: unknown crate(s) no-such-crate"},
+		{"name taken", []string{"taken", "--toolchains", "stable,beta", "--mode", "check-only", "--crates", "cfg-if", "--crate-source", reg}, `name: experiment name taken: "taken"`},
+		{"missing flag", []string{"e1", "--mode", "check-only", "--crates", "cfg-if"}, `required flag(s) "toolchains" not set`},
+		{"no name", []string{"--toolchains", "stable,nightly", "--mode", "check-only", "--crates", "cfg-if"}, "want exactly one NAME"},
+		{"bad name", []string{"Not/A/Name", "--toolchains", "stable,nightly", "--mode", "check-only", "--crates", "cfg-if", "--crate-source", reg}, `name: experiment name "Not/A/Name"`},
+		{"bad cap-lints", []string{"e1", "--toolchains", "stable,nightly", "--mode", "check-only", "--crates", "cfg-if", "--crate-source", reg, "--cap-lints", "loud"}, `cap-lints: unknown level "loud"`},
+		{"bad priority", []string{"e1", "--toolchains", "stable,nightly", "--mode", "check-only", "--crates", "cfg-if", "--crate-source", reg, "--priority", "x"}, `invalid argument "x" for "--priority"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := run(t, append(base, tc.args...)...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v\nwant one containing %q", err, tc.want)
+			}
+			var ue usageError
+			if tc.name != "missing flag" && !errors.As(err, &ue) {
+				t.Errorf("error %v does not exit with the usage code 2", err)
+			}
+		})
+	}
+}
+
+func TestExperimentCreateListStatus(t *testing.T) {
+	nats := testenv.StartNATS(t)
+	reg := testenv.CrateRegistry(t)
+	g := []string{"--nats", nats.URL, "--log-level", "warn"}
+	create := append(append([]string{}, g...), "experiment", "create", "e2", "--toolchains", "stable,nightly",
+		"--mode", "build-only", "--crates", "cfg-if,itoa@1.0.1", "--crate-source", reg)
+	out, err := run(t, create...)
+	if err != nil || !strings.Contains(out, "experiment e2 created: 2 crates × 2 toolchains = 4 jobs") {
+		t.Fatalf("create: %q, %v", out, err)
+	}
+	out, err = run(t, create...)
+	if err != nil || !strings.Contains(out, "already exists with these settings: 4 jobs, 0 added now") {
+		t.Fatalf("repeat create: %q, %v", out, err)
+	}
+	out, err = run(t, append(g, "experiment", "list")...)
+	if err != nil || !strings.Contains(out, "e2") || !strings.Contains(out, "stable,nightly") {
+		t.Fatalf("list: %q, %v", out, err)
+	}
+	out, err = run(t, append(g, "experiment", "status", "e2", "--output", "json")...)
+	if err != nil || !strings.Contains(out, `"total": 4`) || !strings.Contains(out, `"queued": 4`) {
+		t.Fatalf("status: %q, %v", out, err)
+	}
+	_, err = run(t, append(g, "experiment", "status", "nope")...)
+	if err == nil || !strings.Contains(err.Error(), `unknown experiment "nope"`) {
+		t.Fatalf("status of unknown: %v", err)
+	}
+	_, err = run(t, append(g, "experiment", "status", "e2", "--output", "yaml")...)
+	if err == nil || !strings.Contains(err.Error(), `--output "yaml": want text or json`) {
+		t.Fatalf("bad output: %v", err)
+	}
+}

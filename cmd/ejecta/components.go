@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/ejecta-build/ejecta/builder"
+	"github.com/ejecta-build/ejecta/builder/sandbox"
+	"github.com/ejecta-build/ejecta/reporter"
+	"github.com/ejecta-build/ejecta/store"
+	"github.com/ejecta-build/ejecta/uploader"
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// builderFlags configure one builder process.
+type builderFlags struct {
+	id         string
+	slots      int
+	workDir    string
+	containerd string
+	namespace  string
+	memory     string
+	timeout    time.Duration
+}
+
+func (f *builderFlags) register(fs *pflag.FlagSet, defaultWorkDir string) {
+	host, _ := os.Hostname()
+	fs.StringVar(&f.id, "builder-id", envOr("EJECTA_BUILDER_ID", sanitizeID(host)), "builder id, unique per host (env EJECTA_BUILDER_ID)")
+	fs.IntVar(&f.slots, "slots", envInt("EJECTA_SLOTS", runtime.NumCPU()), "builds run at once (env EJECTA_SLOTS)")
+	fs.StringVar(&f.workDir, "work-dir", envOr("EJECTA_WORK_DIR", defaultWorkDir), "directory for job directories (env EJECTA_WORK_DIR)")
+	fs.StringVar(&f.containerd, "containerd", envOr("EJECTA_CONTAINERD", "/run/containerd/containerd.sock"), "containerd socket (env EJECTA_CONTAINERD)")
+	fs.StringVar(&f.namespace, "containerd-namespace", envOr("EJECTA_CONTAINERD_NAMESPACE", "ejecta"), "containerd namespace (env EJECTA_CONTAINERD_NAMESPACE)")
+	fs.StringVar(&f.memory, "memory", envOr("EJECTA_MEMORY", "1536MiB"), "memory limit per build, e.g. 1536MiB or 2GiB (env EJECTA_MEMORY)")
+	fs.DurationVar(&f.timeout, "timeout", 15*time.Minute, "wall-clock limit per build attempt")
+}
+
+// start builds the builder; the returned close releases containerd.
+func (f *builderFlags) start(ctx context.Context, nc *nats.Conn, log zerolog.Logger) (*builder.Builder, func(), error) {
+	mem, err := parseBytes(f.memory)
+	if err != nil {
+		return nil, nil, badInput(fmt.Errorf("--memory: %w", err))
+	}
+	if !filepath.IsAbs(f.workDir) {
+		return nil, nil, badInput(fmt.Errorf("--work-dir %q: want an absolute path", f.workDir))
+	}
+	if err := os.MkdirAll(f.workDir, 0o755); err != nil {
+		return nil, nil, fmt.Errorf("--work-dir: %w", err)
+	}
+	sb, err := sandbox.New(ctx, sandbox.Config{
+		Address: f.containerd, Namespace: f.namespace, FIFODir: filepath.Join(f.workDir, ".fifo"),
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("--containerd: %w", err)
+	}
+	b, err := builder.New(builder.Config{
+		ID: f.id, Slots: f.slots, WorkDir: f.workDir, MemoryBytes: mem, Timeout: f.timeout,
+	}, nc, sb, log)
+	if err != nil {
+		sb.Close()
+		return nil, nil, badInput(err)
+	}
+	return b, func() { sb.Close() }, nil
+}
+
+func newBuilderCmd(g *globals) *cobra.Command {
+	var f builderFlags
+	cmd := &cobra.Command{
+		Use:   "builder",
+		Short: "Run a builder: take jobs, build them in containerd sandboxes, stream their logs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger("builder")
+			if err != nil {
+				return err
+			}
+			nc, _, err := g.connect(cmd.Context(), "ejecta-builder-"+f.id, log)
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			b, closeSandbox, err := f.start(cmd.Context(), nc, log)
+			if err != nil {
+				return err
+			}
+			defer closeSandbox()
+			return b.Run(cmd.Context())
+		},
+	}
+	f.register(cmd.Flags(), "/var/lib/ejecta/work")
+	return cmd
+}
+
+func storeFlag(fs *pflag.FlagSet, dst *string, def string) {
+	fs.StringVar(dst, "store", envOr("EJECTA_STORE", def),
+		"where logs and reports go: file:///DIR or s3://BUCKET[/PREFIX]?endpoint=HOST:PORT&secure=false; S3 credentials from EJECTA_S3_ACCESS_KEY/EJECTA_S3_SECRET_KEY (env EJECTA_STORE)")
+}
+
+func openStore(ctx context.Context, url string) (store.Store, error) {
+	st, err := store.Open(ctx, url)
+	if err != nil {
+		return nil, badInput(fmt.Errorf("--store: %w", err))
+	}
+	return st, nil
+}
+
+func newUploaderCmd(g *globals) *cobra.Command {
+	var storeURL, name string
+	cmd := &cobra.Command{
+		Use:   "uploader",
+		Short: "Run an uploader replica: store complete logs in the object store",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger("uploader")
+			if err != nil {
+				return err
+			}
+			st, err := openStore(cmd.Context(), storeURL)
+			if err != nil {
+				return err
+			}
+			nc, _, err := g.connect(cmd.Context(), "ejecta-uploader-"+name, log)
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			u, err := uploader.New(uploader.Config{Name: name}, nc, st, log)
+			if err != nil {
+				return badInput(err)
+			}
+			return u.Run(cmd.Context())
+		},
+	}
+	host, _ := os.Hostname()
+	storeFlag(cmd.Flags(), &storeURL, "file:///var/lib/ejecta/store")
+	cmd.Flags().StringVar(&name, "name", envOr("EJECTA_UPLOADER_NAME", sanitizeID(host)), "replica name in logs (env EJECTA_UPLOADER_NAME)")
+	return cmd
+}
+
+func newReporterCmd(g *globals) *cobra.Command {
+	var storeURL string
+	cmd := &cobra.Command{
+		Use:   "reporter",
+		Short: "Run the reporter: keep every experiment's report current",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger("reporter")
+			if err != nil {
+				return err
+			}
+			st, err := openStore(cmd.Context(), storeURL)
+			if err != nil {
+				return err
+			}
+			nc, _, err := g.connect(cmd.Context(), "ejecta-reporter", log)
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			r, err := reporter.New(reporter.Config{}, nc, st, log)
+			if err != nil {
+				return badInput(err)
+			}
+			return r.Run(cmd.Context())
+		},
+	}
+	storeFlag(cmd.Flags(), &storeURL, "file:///var/lib/ejecta/store")
+	return cmd
+}
+
+// sanitizeID turns a host name into a valid builder id.
+func sanitizeID(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			b[i] = '-'
+		}
+	}
+	if len(b) == 0 {
+		return "builder"
+	}
+	if len(b) > 64 {
+		b = b[:64]
+	}
+	return string(b)
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ejecta-build/ejecta/status"
+	"github.com/ejecta-build/ejecta/streams"
+	"github.com/spf13/cobra"
+)
+
+func newDeadLettersCmd(g *globals) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "dead-letters [EXP]",
+		Short: "List poison messages (jobs, results, upload requests that could not be processed)",
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return badInput(fmt.Errorf("dead-letters: want at most one experiment name, have %d arguments", len(args)))
+			}
+			if len(args) == 1 {
+				return badInput(streams.ValidateExperimentName(args[0]))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(format); err != nil {
+				return err
+			}
+			log, err := g.logger("cli")
+			if err != nil {
+				return err
+			}
+			nc, js, err := g.connect(cmd.Context(), "ejecta-cli", log)
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			exp := ""
+			if len(args) == 1 {
+				exp = args[0]
+			}
+			dls, err := status.DeadLetters(cmd.Context(), js, exp)
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				if dls == nil {
+					dls = []status.DeadLetter{}
+				}
+				return writeJSON(cmd.OutOrStdout(), dls)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SEQ\tTIME\tFROM\tREASON\tDATA")
+			for _, d := range dls {
+				data := string(d.Data)
+				if len(data) > 60 {
+					data = data[:60] + "..."
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", d.Seq, d.Time.Local().Format(time.DateTime), d.FromSubject, d.Reason, strconv.Quote(data))
+			}
+			return tw.Flush()
+		},
+	}
+	outputFlag(cmd, &format)
+	return cmd
+}

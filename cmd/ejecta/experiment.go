@@ -1,0 +1,273 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ejecta-build/ejecta/producer"
+	"github.com/ejecta-build/ejecta/status"
+	"github.com/ejecta-build/ejecta/streams"
+	"github.com/spf13/cobra"
+)
+
+// DefaultCrateSource is Debian's registry of packaged crate sources.
+const DefaultCrateSource = "/usr/share/cargo/registry"
+
+func newExperimentCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "experiment",
+		Aliases: []string{"exp"},
+		Short:   "Create and inspect experiments",
+	}
+	cmd.AddCommand(newExperimentCreateCmd(g), newExperimentListCmd(g), newExperimentStatusCmd(g))
+	return cmd
+}
+
+func modeNames() string {
+	names := make([]string, len(streams.Modes))
+	for i, m := range streams.Modes {
+		names[i] = string(m)
+	}
+	return strings.Join(names, ", ")
+}
+
+func newExperimentCreateCmd(g *globals) *cobra.Command {
+	var req producer.Request
+	var toolchains string
+	cmd := &cobra.Command{
+		Use:   "create NAME --toolchains A,B --mode MODE --crates SPEC",
+		Short: "Publish an experiment: one job per selected crate and toolchain",
+		Long: `Publish an experiment: one job per selected crate and toolchain.
+
+Repeating the command with the same arguments adds no job; the same name with
+other arguments is refused.
+
+--crates SPEC:
+  a,b@1.2.3,c  crate names, each optionally pinned to a version (else the newest)
+  @FILE        the same, one per line ('#' starts a comment)
+  all          every crate in the crate source`,
+		Example: `  ejecta experiment create demo --toolchains stable,nightly --mode check-only --crates cfg-if,itoa`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return badInput(fmt.Errorf("experiment create: want exactly one NAME, have %d arguments", len(args)))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req.Name = args[0]
+			req.Toolchains = splitList(toolchains)
+			if err := req.Validate(); err != nil {
+				return badInput(err)
+			}
+			log, err := g.logger("producer")
+			if err != nil {
+				return err
+			}
+			nc, js, err := g.connect(cmd.Context(), "ejecta-producer", log)
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			out, err := producer.New(js, log).Create(cmd.Context(), req)
+			if err != nil {
+				if isInputError(err) {
+					return badInput(err)
+				}
+				return err
+			}
+			e := out.Experiment
+			if out.Existed {
+				fmt.Fprintf(cmd.OutOrStdout(), "experiment %s already exists with these settings: %d jobs, %d added now\n", e.Name, e.Jobs, out.Added)
+				return nil
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "experiment %s created: %d crates × %d toolchains = %d jobs (%s, %s)\n",
+				e.Name, e.Crates, len(e.Toolchains), e.Jobs, strings.Join(e.Toolchains, " vs "), e.Mode)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&toolchains, "toolchains", "", "the two toolchains to compare, baseline first (e.g. stable,nightly)")
+	f.StringVar(&req.Mode, "mode", "", "what to run on each crate: "+modeNames())
+	f.StringVar(&req.Crates, "crates", "", "crate selection: a,b@1.0.0,c | @FILE | all")
+	f.StringVar(&req.CrateSource, "crate-source", envOr("EJECTA_CRATE_SOURCE", DefaultCrateSource), "directory registry holding the crates' sources (env EJECTA_CRATE_SOURCE)")
+	f.StringVar(&req.CapLints, "cap-lints", "", "pass --cap-lints LEVEL to rustc: "+strings.Join(streams.CapLints, ", "))
+	f.IntVar(&req.Priority, "priority", 0, "priority 0 (default) to 100")
+	for _, name := range []string{"toolchains", "mode", "crates"} {
+		_ = cmd.MarkFlagRequired(name)
+	}
+	return cmd
+}
+
+// isInputError tells apart errors in what the user asked for from failures
+// of the servers: the former exit with code 2.
+func isInputError(err error) bool {
+	var ie *producer.InvalidError
+	return errors.As(err, &ie)
+}
+
+func outputFlag(cmd *cobra.Command, dst *string) {
+	cmd.Flags().StringVarP(dst, "output", "o", "text", "output format: text or json")
+}
+
+func checkOutput(format string) error {
+	if format != "text" && format != "json" {
+		return badInput(fmt.Errorf("--output %q: want text or json", format))
+	}
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func newExperimentListCmd(g *globals) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List experiments",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(format); err != nil {
+				return err
+			}
+			log, err := g.logger("cli")
+			if err != nil {
+				return err
+			}
+			nc, js, err := g.connect(cmd.Context(), "ejecta-cli", log)
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			exps, err := status.List(cmd.Context(), js)
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				if exps == nil {
+					exps = []streams.Experiment{}
+				}
+				return writeJSON(cmd.OutOrStdout(), exps)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tTOOLCHAINS\tMODE\tCRATES\tJOBS\tCREATED")
+			for _, e := range exps {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", e.Name, strings.Join(e.Toolchains, ","), e.Mode, e.Crates, e.Jobs, e.CreatedAt.Local().Format(time.DateTime))
+			}
+			return tw.Flush()
+		},
+	}
+	outputFlag(cmd, &format)
+	return cmd
+}
+
+func newExperimentStatusCmd(g *globals) *cobra.Command {
+	var format string
+	var watch bool
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "status NAME",
+		Short: "Show an experiment's progress: queued, running, done per result",
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return badInput(fmt.Errorf("experiment status: want exactly one NAME, have %d arguments", len(args)))
+			}
+			return badInput(streams.ValidateExperimentName(args[0]))
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(format); err != nil {
+				return err
+			}
+			log, err := g.logger("cli")
+			if err != nil {
+				return err
+			}
+			nc, js, err := g.connect(cmd.Context(), "ejecta-cli", log)
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			ctx := cmd.Context()
+			if watch {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, timeout)
+				defer cancel()
+			}
+			last := ""
+			for {
+				st, err := status.Get(ctx, js, args[0])
+				if errors.Is(err, status.ErrUnknownExperiment) {
+					return badInput(err)
+				}
+				if err != nil {
+					return err
+				}
+				var buf strings.Builder
+				if format == "json" {
+					err = writeJSON(&buf, st)
+				} else {
+					printStatus(&buf, st)
+				}
+				if err != nil {
+					return err
+				}
+				if buf.String() != last {
+					last = buf.String()
+					if watch && format == "text" {
+						fmt.Fprintf(cmd.OutOrStdout(), "--- %s\n", time.Now().Format(time.TimeOnly))
+					}
+					fmt.Fprint(cmd.OutOrStdout(), last)
+				}
+				if !watch || (st.Total > 0 && st.Done >= st.Total) {
+					return nil
+				}
+				select {
+				case <-ctx.Done():
+					return fmt.Errorf("experiment %s: %d of %d jobs done after --timeout %s", args[0], st.Done, st.Total, timeout)
+				case <-time.After(time.Second):
+				}
+			}
+		},
+	}
+	outputFlag(cmd, &format)
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "print the status again whenever it changes, until every job is done")
+	cmd.Flags().DurationVar(&timeout, "timeout", 24*time.Hour, "with --watch: give up (exit 1) after this long")
+	return cmd
+}
+
+func printStatus(w io.Writer, st status.Status) {
+	e := st.Experiment
+	fmt.Fprintf(w, "experiment %s: %s vs %s, %s, %d crates\n", e.Name, e.Toolchains[0], e.Toolchains[1], e.Mode, e.Crates)
+	fmt.Fprintf(w, "jobs: %d total, %d queued, %d running, %d done", st.Total, st.Queued, st.Running, st.Done)
+	if st.DeadLetters > 0 {
+		fmt.Fprintf(w, ", %d dead letters", st.DeadLetters)
+	}
+	fmt.Fprintln(w)
+	printCounts(w, "results", st.Statuses)
+	printCounts(w, "classes", st.Classes)
+}
+
+func printCounts[K ~string](w io.Writer, title string, m map[K]int) {
+	if len(m) == 0 {
+		return
+	}
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	fmt.Fprintf(w, "%s:", title)
+	for _, k := range keys {
+		fmt.Fprintf(w, " %s=%d", k, m[k])
+	}
+	fmt.Fprintln(w)
+}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ejecta-build/ejecta/streams"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+)
+
+// globals are the flags every subcommand shares.
+type globals struct {
+	natsURL   string
+	logLevel  string
+	logFormat string
+	replicas  int
+	out       io.Writer
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globals{out: os.Stdout}
+	root := &cobra.Command{
+		Use:   "ejecta",
+		Short: "A build farm for ecosystem-wide Rust compiler regression testing",
+		Long: `ejecta builds every selected crate with two toolchains and reports what regressed.
+
+Jobs, live logs and results travel over NATS JetStream; builds run in containerd
+sandboxes; logs and reports are kept in a directory or an S3 bucket.
+
+Start everything on one machine with 'ejecta up', then create an experiment with
+'ejecta experiment create'. Every flag can also be set in the environment
+variable named in its help text.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(os.Stdout)
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.natsURL, "nats", envOr("EJECTA_NATS_URL", nats.DefaultURL), "NATS server URL(s), comma-separated (env EJECTA_NATS_URL)")
+	pf.StringVar(&g.logLevel, "log-level", envOr("EJECTA_LOG_LEVEL", "info"), "debug, info, warn or error (env EJECTA_LOG_LEVEL)")
+	pf.StringVar(&g.logFormat, "log-format", envOr("EJECTA_LOG_FORMAT", "console"), "console or json (env EJECTA_LOG_FORMAT)")
+	pf.IntVar(&g.replicas, "replicas", envInt("EJECTA_REPLICAS", 1), "replicas of each stream and bucket: 1, or 3 in a cluster (env EJECTA_REPLICAS)")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput(err) })
+
+	root.AddCommand(
+		newUpCmd(g),
+		newBuilderCmd(g),
+		newUploaderCmd(g),
+		newReporterCmd(g),
+		newExperimentCmd(g),
+		newReportCmd(g),
+		newDeadLettersCmd(g),
+	)
+	return root
+}
+
+func (g *globals) logger(component string) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(g.logLevel)
+	if err != nil || g.logLevel == "" {
+		return zerolog.Nop(), badInput(fmt.Errorf("--log-level %q: want debug, info, warn or error", g.logLevel))
+	}
+	var w io.Writer
+	switch g.logFormat {
+	case "json":
+		w = os.Stderr
+	case "console":
+		w = zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly}
+	default:
+		return zerolog.Nop(), badInput(fmt.Errorf("--log-format %q: want console or json", g.logFormat))
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Str("component", component).Logger(), nil
+}
+
+func (g *globals) streamsConfig() streams.Config {
+	c := streams.DefaultConfig()
+	c.Replicas = g.replicas
+	return c
+}
+
+// connect dials NATS and makes sure every stream exists.
+func (g *globals) connect(ctx context.Context, name string, log zerolog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	if err := g.streamsConfig().Validate(); err != nil {
+		return nil, nil, badInput(fmt.Errorf("--replicas: %w", err))
+	}
+	nc, err := streams.Connect(g.natsURL, name, log, nats.Timeout(5*time.Second))
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream: %w", err)
+	}
+	ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := streams.Ensure(ectx, js, g.streamsConfig()); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}
+
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	var n int
+	if v := os.Getenv(name); v != "" {
+		if _, err := fmt.Sscan(v, &n); err == nil {
+			return n
+		}
+	}
+	return def
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

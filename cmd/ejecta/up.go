@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ejecta-build/ejecta/reporter"
+	"github.com/ejecta-build/ejecta/uploader"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+)
+
+func newUpCmd(g *globals) *cobra.Command {
+	var (
+		dataDir  string
+		host     string
+		port     int
+		storeURL string
+		bf       builderFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run everything in one process: embedded NATS, a builder, an uploader, the reporter",
+		Long: `Run everything in one process: an embedded NATS JetStream server, one builder,
+one uploader and the reporter, with logs and reports stored under --data.
+
+The NATS server listens on --nats-port (4222 by default) so 'ejecta experiment',
+'ejecta report' and the stock 'nats' CLI connect to it without flags. Ctrl-C stops
+cleanly; a second 'ejecta up' on the same --data resumes where it stopped.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger("up")
+			if err != nil {
+				return err
+			}
+			if dataDir, err = filepath.Abs(dataDir); err != nil {
+				return badInput(fmt.Errorf("--data: %w", err))
+			}
+			if port < 0 || port > 65535 {
+				return badInput(fmt.Errorf("--nats-port %d: want 0 to 65535", port))
+			}
+			if storeURL == "" {
+				storeURL = "file://" + filepath.Join(dataDir, "store")
+			}
+			if !cmd.Flags().Changed("work-dir") && os.Getenv("EJECTA_WORK_DIR") == "" {
+				bf.workDir = filepath.Join(dataDir, "work")
+			}
+			ns, err := startEmbeddedNATS(filepath.Join(dataDir, "nats"), host, port)
+			if err != nil {
+				return err
+			}
+			defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+			g.natsURL = ns.ClientURL()
+			log.Info().Str("url", g.natsURL).Str("data", dataDir).Str("store", storeURL).Msg("embedded NATS server ready")
+
+			ctx := cmd.Context()
+			st, err := openStore(ctx, storeURL)
+			if err != nil {
+				return err
+			}
+			nc, _, err := g.connect(ctx, "ejecta-up", log)
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+
+			blog, _ := g.logger("builder")
+			b, closeSandbox, err := bf.start(ctx, nc, blog)
+			if err != nil {
+				return err
+			}
+			defer closeSandbox()
+			ulog, _ := g.logger("uploader")
+			u, err := uploader.New(uploader.Config{Name: "up"}, nc, st, ulog)
+			if err != nil {
+				return err
+			}
+			rlog, _ := g.logger("reporter")
+			r, err := reporter.New(reporter.Config{}, nc, st, rlog)
+			if err != nil {
+				return err
+			}
+			eg, ctx := errgroup.WithContext(ctx)
+			eg.Go(func() error { return b.Run(ctx) })
+			eg.Go(func() error { return u.Run(ctx) })
+			eg.Go(func() error { return r.Run(ctx) })
+			log.Info().Int("slots", bf.slots).Msg("ejecta is up; stop with Ctrl-C")
+			err = eg.Wait()
+			if errors.Is(err, context.Canceled) {
+				err = nil
+			}
+			log.Info().Msg("ejecta stopped")
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dataDir, "data", envOr("EJECTA_DATA", ".data"), "directory for the NATS store, job dirs and (by default) the object store (env EJECTA_DATA)")
+	f.StringVar(&host, "nats-host", "127.0.0.1", "address the embedded NATS server listens on")
+	f.IntVar(&port, "nats-port", 4222, "client port of the embedded NATS server (0: any free port)")
+	storeFlag(f, &storeURL, "")
+	bf.register(f, "")
+	return cmd
+}
+
+// startEmbeddedNATS starts a JetStream-enabled server storing under dir.
+func startEmbeddedNATS(dir, host string, port int) (*server.Server, error) {
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	ns, err := server.NewServer(&server.Options{
+		ServerName: "ejecta-up", Host: host, Port: port,
+		JetStream: true, StoreDir: dir, NoSigs: true, MaxPayload: 1 << 20,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		ns.Shutdown()
+		return nil, fmt.Errorf("embedded nats on %s:%d not ready after 30s (port in use? try --nats-port)", host, port)
+	}
+	return ns, nil
+}
+
+// defaultUpStore is where `ejecta up` keeps its store when started with the
+// default --data from the current directory.
+func defaultUpStore() string {
+	data, err := filepath.Abs(envOr("EJECTA_DATA", ".data"))
+	if err != nil {
+		return "/var/lib/ejecta/store"
+	}
+	return filepath.Join(data, "store")
+}
