@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs a real experiment end to end on this machine: starts containerd if
+# needed and `ejecta up` in the background, creates an experiment over five
+# crates with stable vs nightly, follows its progress and prints the report.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin:$(go env GOPATH)/bin"
+
+data=${EJECTA_DATA:-$PWD/.data}
+port=${EJECTA_DEMO_PORT:-4222}
+bin=$PWD/bin/ejecta
+name=demo-$(date +%Y%m%d-%H%M%S)
+crates=cfg-if,itoa,either,ejecta-demo-nightly-only,ejecta-demo-regress
+mkdir -p "$data"
+data=$(cd "$data" && pwd)
+
+bash scripts/setup.sh
+sock=$(bash scripts/containerd.sh "$data/containerd")
+echo "demo: containerd at $sock"
+
+# One directory registry: Debian's crate sources plus the demo crates.
+reg=$data/registry
+mkdir -p "$reg"
+for d in /usr/share/cargo/registry/* "$PWD"/testdata/crates/*; do
+	[ -e "$reg/$(basename "$d")" ] || ln -s "$d" "$reg/"
+done
+
+export EJECTA_NATS_URL=nats://127.0.0.1:$port
+"$bin" up --data "$data" --nats-port "$port" --containerd "$sock" >"$data/up.log" 2>&1 &
+up=$!
+stop() {
+	kill -INT "$up" 2>/dev/null && wait "$up" 2>/dev/null || true
+	if [ -f "$data/containerd/containerd.pid" ]; then
+		kill "$(cat "$data/containerd/containerd.pid")" 2>/dev/null || true
+		rm -f "$data/containerd/containerd.pid"
+	fi
+}
+trap stop EXIT
+for _ in $(seq 100); do
+	"$bin" experiment list >/dev/null 2>&1 && break
+	kill -0 "$up" 2>/dev/null || { echo "demo: ejecta up exited:"; tail -20 "$data/up.log"; exit 1; }
+	sleep 0.2
+done
+echo "demo: ejecta up is running (log: $data/up.log); watch a build live with: nats sub 'ejecta.logs.$name.>'"
+
+"$bin" experiment create "$name" --toolchains stable,nightly --mode check-only \
+	--crates "$crates" --crate-source "$reg"
+"$bin" experiment status "$name" --watch --timeout 15m
+echo
+echo "demo: report:"
+"$bin" report "$name" --store "file://$data/store"
