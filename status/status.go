@@ -92,6 +92,9 @@ func Get(ctx context.Context, js jetstream.JetStream, name string) (Status, erro
 	if st.Running, err = running(ctx, js, name); err != nil {
 		return st, err
 	}
+	// Heartbeats lag by up to a heartbeat period; a job that left the queue
+	// is no longer running whatever the last heartbeat said.
+	st.Running = min(st.Running, inQueue)
 	// A running job stays on the work queue until it is acked.
 	st.Queued = max(inQueue-st.Running, 0)
 	if st.DeadLetters, err = countMessages(ctx, js, streams.DeadStream, streams.DeadSubject(name)); err != nil {
