@@ -1,0 +1,133 @@
+package main
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ejecta-build/ejecta/internal/testenv"
+)
+
+// TestMain lets a test run this very binary as `ejecta` in a child process.
+func TestMain(m *testing.M) {
+	if os.Getenv("EJECTA_TEST_RUN_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startUp runs `ejecta up` as a child process and waits until it answers.
+func startUp(t *testing.T, args ...string) (*exec.Cmd, *strings.Builder) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"up", "--log-format", "json"}, args...)...)
+	cmd.Env = append(os.Environ(), "EJECTA_TEST_RUN_MAIN=1")
+	var logs strings.Builder
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+		if t.Failed() {
+			t.Logf("ejecta up output:\n%s", logs.String())
+		}
+	})
+	return cmd, &logs
+}
+
+// stopUp sends Ctrl-C and expects a clean exit.
+func stopUp(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("ejecta up after Ctrl-C: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("ejecta up did not stop within 60s of Ctrl-C")
+	}
+}
+
+func waitAnswers(t *testing.T, natsURL string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := run(t, "--nats", natsURL, "--log-level", "error", "experiment", "list"); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("ejecta up did not answer within 30s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestUpRunsAnExperimentStopsAndResumes runs the binary as a newcomer does:
+// `ejecta up`, an experiment, Ctrl-C, and `ejecta up` again on the same data.
+func TestUpRunsAnExperimentStopsAndResumes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real builds")
+	}
+	sock := testenv.StartContainerd(t)
+	reg := testenv.CrateRegistry(t)
+	data := testenv.DurableTempDir(t)
+	port := freePort(t)
+	url := "nats://127.0.0.1:" + strconv.Itoa(port)
+	upArgs := []string{"--data", data, "--nats-port", strconv.Itoa(port), "--containerd", sock,
+		"--containerd-namespace", testenv.ContainerdNamespace(t), "--slots", "2", "--builder-id", "up-test"}
+	cli := []string{"--nats", url, "--log-level", "error"}
+
+	up, _ := startUp(t, upArgs...)
+	waitAnswers(t, url)
+	out, err := run(t, append(cli, "experiment", "create", "up1", "--toolchains", "stable,nightly",
+		"--mode", "check-only", "--crates", "cfg-if", "--crate-source", reg)...)
+	if err != nil {
+		t.Fatalf("create: %v\n%s", err, out)
+	}
+	out, err = run(t, append(cli, "experiment", "status", "up1", "--watch", "--timeout", "3m")...)
+	if err != nil || !strings.Contains(out, "2 done") {
+		t.Fatalf("status --watch: %v\n%s", err, out)
+	}
+	stopUp(t, up)
+
+	// A second `ejecta up` on the same data has the experiment and its results.
+	up, _ = startUp(t, upArgs...)
+	waitAnswers(t, url)
+	out, err = run(t, append(cli, "experiment", "status", "up1")...)
+	if err != nil || !strings.Contains(out, "jobs: 2 total, 0 queued, 0 running, 2 done") || !strings.Contains(out, "same-test-pass=1") {
+		t.Fatalf("status after restart: %v\n%s", err, out)
+	}
+	out, err = run(t, "report", "up1", "--store", "file://"+data+"/store", "--output", "json")
+	if err != nil || !strings.Contains(out, `"name":"cfg-if"`) || !strings.Contains(out, `"class":"same-test-pass"`) {
+		t.Fatalf("report: %v\n%s", err, out)
+	}
+	out, err = run(t, "report", "up1", "--store", "file://"+data+"/store")
+	if err != nil || !strings.Contains(out, data+"/store/up1/index.html") {
+		t.Fatalf("report path: %v\n%s", err, out)
+	}
+	stopUp(t, up)
+}
