@@ -26,18 +26,11 @@ func newDeadLettersCmd(g *globals) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(format); err != nil {
-				return err
-			}
-			log, err := g.logger("cli")
+			js, done, err := g.reader(cmd.Context(), format)
 			if err != nil {
 				return err
 			}
-			nc, js, err := g.connect(cmd.Context(), "ejecta-cli", log)
-			if err != nil {
-				return err
-			}
-			defer nc.Close()
+			defer done()
 			exp := ""
 			if len(args) == 1 {
 				exp = args[0]

@@ -136,18 +136,11 @@ func newExperimentListCmd(g *globals) *cobra.Command {
 		Short: "List experiments",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(format); err != nil {
-				return err
-			}
-			log, err := g.logger("cli")
+			js, done, err := g.reader(cmd.Context(), format)
 			if err != nil {
 				return err
 			}
-			nc, js, err := g.connect(cmd.Context(), "ejecta-cli", log)
-			if err != nil {
-				return err
-			}
-			defer nc.Close()
+			defer done()
 			exps, err := status.List(cmd.Context(), js)
 			if err != nil {
 				return err
@@ -177,25 +170,13 @@ func newExperimentStatusCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status NAME",
 		Short: "Show an experiment's progress: queued, running, done per result",
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return badInput(fmt.Errorf("experiment status: want exactly one NAME, have %d arguments", len(args)))
-			}
-			return badInput(streams.ValidateExperimentName(args[0]))
-		},
+		Args:  experimentArg("experiment status"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(format); err != nil {
-				return err
-			}
-			log, err := g.logger("cli")
+			js, done, err := g.reader(cmd.Context(), format)
 			if err != nil {
 				return err
 			}
-			nc, js, err := g.connect(cmd.Context(), "ejecta-cli", log)
-			if err != nil {
-				return err
-			}
-			defer nc.Close()
+			defer done()
 			ctx := cmd.Context()
 			if watch {
 				var cancel context.CancelFunc

@@ -7,7 +7,6 @@ import (
 
 	"github.com/ejecta-build/ejecta/reporter"
 	"github.com/ejecta-build/ejecta/store"
-	"github.com/ejecta-build/ejecta/streams"
 	"github.com/spf13/cobra"
 )
 
@@ -16,12 +15,7 @@ func newReportCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report NAME",
 		Short: "Print where an experiment's report is, or its results.json",
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return badInput(fmt.Errorf("report: want exactly one NAME, have %d arguments", len(args)))
-			}
-			return badInput(streams.ValidateExperimentName(args[0]))
-		},
+		Args:  experimentArg("report"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(format); err != nil {
 				return err

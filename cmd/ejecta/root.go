@@ -132,3 +132,30 @@ func splitList(s string) []string {
 	}
 	return out
 }
+
+// reader opens what a read-only command needs after checking its --output
+// format: a JetStream handle, and a function that closes it.
+func (g *globals) reader(ctx context.Context, format string) (jetstream.JetStream, func(), error) {
+	if err := checkOutput(format); err != nil {
+		return nil, nil, err
+	}
+	log, err := g.logger("cli")
+	if err != nil {
+		return nil, nil, err
+	}
+	nc, js, err := g.connect(ctx, "ejecta-cli", log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return js, nc.Close, nil
+}
+
+// experimentArg accepts exactly one argument, a valid experiment name.
+func experimentArg(command string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return badInput(fmt.Errorf("%s: want exactly one experiment NAME, have %d arguments", command, len(args)))
+		}
+		return badInput(streams.ValidateExperimentName(args[0]))
+	}
+}
