@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 )
@@ -17,6 +18,7 @@ const (
 	HdrSeq    = "Ejecta-Seq"    // 1, 2, 3, ... per attempt, end marker included
 	HdrOffset = "Ejecta-Offset" // byte offset of the chunk's first byte in the log
 	HdrStream = "Ejecta-Stream" // stdout, stderr or system
+	HdrTime   = "Ejecta-Time"   // when the chunk's first byte was written, RFC 3339 UTC with nanoseconds
 
 	KindChunk = "chunk"
 	KindEnd   = "end"
@@ -40,6 +42,8 @@ type Chunk struct {
 	Offset uint64
 	Stream string
 	Data   []byte
+	// Time is when the chunk's first byte was written (zero: not recorded).
+	Time time.Time
 }
 
 // LogEnd closes a log: what a reader must have seen to hold it complete.
@@ -49,6 +53,8 @@ type LogEnd struct {
 	Chunks   uint64 `json:"chunks"` // data chunks before the end marker
 	Bytes    uint64 `json:"bytes"`
 	SHA256   string `json:"sha256"`
+	// Reason is the failure reason of the attempt, if it has one.
+	Reason string `json:"reason,omitempty"`
 }
 
 // NewChunkMsg frames c for subject subj. The Nats-Msg-Id makes a retried
@@ -59,6 +65,9 @@ func NewChunkMsg(subj string, c Chunk) *nats.Msg {
 	m.Header.Set(HdrSeq, strconv.FormatUint(c.Seq, 10))
 	m.Header.Set(HdrOffset, strconv.FormatUint(c.Offset, 10))
 	m.Header.Set(HdrStream, c.Stream)
+	if !c.Time.IsZero() {
+		m.Header.Set(HdrTime, c.Time.UTC().Format(time.RFC3339Nano))
+	}
 	m.Header.Set(nats.MsgIdHdr, subj+"#"+strconv.FormatUint(c.Seq, 10))
 	m.Data = c.Data
 	return m
@@ -91,7 +100,13 @@ func ParseLogMsg(h nats.Header, data []byte) (*Chunk, *LogEnd, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("log message %d: bad %s %q", seq, HdrOffset, h.Get(HdrOffset))
 		}
-		return &Chunk{Seq: seq, Offset: off, Stream: h.Get(HdrStream), Data: data}, nil, nil
+		c := &Chunk{Seq: seq, Offset: off, Stream: h.Get(HdrStream), Data: data}
+		if ts := h.Get(HdrTime); ts != "" {
+			if c.Time, err = time.Parse(time.RFC3339Nano, ts); err != nil {
+				return nil, nil, fmt.Errorf("log message %d: bad %s %q", seq, HdrTime, ts)
+			}
+		}
+		return c, nil, nil
 	case KindEnd:
 		var end LogEnd
 		if err := json.Unmarshal(data, &end); err != nil {

@@ -17,15 +17,20 @@ type Config struct {
 	// (discard-new) so builders wait instead of logs being dropped.
 	LogMaxBytes int64
 	// JobAckWait is how long a builder may stay silent about a job before it
-	// is handed to another builder; builders send InProgress well within it.
+	// is handed to another builder; builders send InProgress well within it
+	// (every 15s by default), so a killed builder's job is built again
+	// within about a minute.
 	JobAckWait time.Duration
-	// JobMaxDeliver bounds redeliveries of a job (a builder crashing on it).
+	// JobMaxDeliver is how many attempts a job gets (a builder crashing or
+	// being killed on it). The consumer delivers it once more than that, so
+	// that a builder can end it as an error with a dead letter instead of
+	// JetStream dropping it silently.
 	JobMaxDeliver int
 }
 
 // DefaultConfig suits a single server.
 func DefaultConfig() Config {
-	return Config{Replicas: 1, LogMaxBytes: 4 << 30, JobAckWait: 2 * time.Minute, JobMaxDeliver: 5}
+	return Config{Replicas: 1, LogMaxBytes: 4 << 30, JobAckWait: 45 * time.Second, JobMaxDeliver: 3}
 }
 
 // Validate names the first bad field.
@@ -99,7 +104,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 		JobsStream: {
 			Durable: BuildersConsumer, FilterSubject: jobsPrefix + ".>",
 			AckPolicy: jetstream.AckExplicitPolicy, AckWait: cfg.JobAckWait,
-			MaxDeliver: cfg.JobMaxDeliver, MaxAckPending: 100000, Replicas: r,
+			MaxDeliver: cfg.JobMaxDeliver + 1, MaxAckPending: 100000, Replicas: r,
 			Description: "shared by every builder",
 		},
 		UploadsStream: {

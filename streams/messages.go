@@ -131,6 +131,8 @@ type Experiment struct {
 	Jobs        int       `json:"jobs"`   // Crates × len(Toolchains)
 	Published   int       `json:"published"`
 	CreatedAt   time.Time `json:"created_at"`
+	// Limits override the builders' defaults for every job of the experiment.
+	Limits
 }
 
 // Validate checks every field and names the first bad one.
@@ -161,6 +163,9 @@ func (e *Experiment) Validate() error {
 	if e.Jobs != e.Crates*len(e.Toolchains) {
 		return fmt.Errorf("jobs: %d, want crates × toolchains = %d", e.Jobs, e.Crates*len(e.Toolchains))
 	}
+	if err := e.Limits.Validate(); err != nil {
+		return fmt.Errorf("experiment: %w", err)
+	}
 	return nil
 }
 
@@ -171,6 +176,11 @@ type Job struct {
 	Mode        Mode   `json:"mode"`
 	CapLints    string `json:"cap_lints,omitempty"`
 	CrateSource string `json:"crate_source"`
+	// Limits are the experiment's; zero fields take the builder's defaults.
+	Limits
+	// AttemptBase is added to the delivery count to number attempts: 0 for
+	// a build's first run, RerunAttemptBase(r) for confirmation re-run r.
+	AttemptBase int `json:"attempt_base,omitempty"`
 }
 
 // Validate checks every field and names the first bad one.
@@ -198,6 +208,12 @@ func (j *Job) Validate() error {
 	}
 	if j.CrateSource == "" || !strings.HasPrefix(j.CrateSource, "/") {
 		return fmt.Errorf("job: crate_source %q: want an absolute directory", j.CrateSource)
+	}
+	if err := j.Limits.Validate(); err != nil {
+		return fmt.Errorf("job: %w", err)
+	}
+	if err := validateAttemptBase(j.AttemptBase); err != nil {
+		return err
 	}
 	return nil
 }
@@ -265,6 +281,13 @@ type Heartbeat struct {
 	Running    []RunningBuild `json:"running"`
 	Toolchains []string       `json:"toolchains,omitempty"`
 	Updated    time.Time      `json:"updated"`
+	// FreeDiskBytes is what is left on the builder's work dir's disk.
+	FreeDiskBytes uint64 `json:"free_disk_bytes,omitempty"`
+	// Version is the builder's own version.
+	Version string `json:"version,omitempty"`
+	// Paused says why the builder takes no new jobs (low disk, draining);
+	// empty while it takes jobs.
+	Paused string `json:"paused,omitempty"`
 }
 
 // RunningBuild is one attempt a builder is working on.
@@ -282,6 +305,10 @@ type Progress struct {
 	Statuses   map[Status]int `json:"statuses"` // latest attempt per build
 	Classes    map[string]int `json:"classes"`  // comparison per crate, both toolchains done
 	Updated    time.Time      `json:"updated"`
+	// Total, RatePerMinute and ETASeconds are the figures of results.json.
+	Total         int     `json:"total,omitempty"`
+	RatePerMinute float64 `json:"rate_per_minute,omitempty"`
+	ETASeconds    int64   `json:"eta_seconds,omitempty"`
 }
 
 // Decode unmarshals data into v (a pointer to one of the message types) and

@@ -1,0 +1,32 @@
+package streams
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Subject helpers for readers that find builds by looking at which subjects
+// hold messages: `ejecta tail` and the web UI resolve "crate X of experiment
+// E" to a version, toolchain and attempt this way.
+
+// BuildLogsFilter matches the log subjects of every attempt of k.
+func BuildLogsFilter(k BuildKey) string { return logsPrefix + "." + k.tokens() + ".*" }
+
+// ParseResultSubject returns the build and attempt a result subject names.
+func ParseResultSubject(subj string) (BuildKey, int, error) {
+	return parseAttemptSubject(resultsPrefix, subj)
+}
+
+// ParseJobSubject returns the build a job subject names.
+func ParseJobSubject(subj string) (BuildKey, error) {
+	rest, ok := strings.CutPrefix(subj, jobsPrefix+".")
+	if !ok {
+		return BuildKey{}, fmt.Errorf("subject %q: not under %s", subj, jobsPrefix)
+	}
+	// A job subject is a log subject without the attempt.
+	k, _, err := parseAttemptSubject(jobsPrefix, jobsPrefix+"."+rest+".1")
+	if err != nil {
+		return BuildKey{}, fmt.Errorf("subject %q: want 4 tokens after %s", subj, jobsPrefix)
+	}
+	return k, nil
+}
