@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/ejecta-build/ejecta/builder/sandbox"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -35,6 +36,8 @@ type attempt struct {
 	pub      *logPublisher
 	sys      io.Writer // system lines into out
 	exitCode int       // of the last step run
+	lim      limits
+	quiet    *watchdog // the no-output timeout
 }
 
 // verdict is how an attempt ended. abandoned means the builder is stopping:
@@ -46,13 +49,25 @@ type verdict struct {
 	abandoned bool
 }
 
-// run carries the attempt through the state machine described in doc.go.
-// ctx is the builder's: when it ends the attempt is abandoned.
-func (a *attempt) run(ctx context.Context) {
-	start := time.Now()
+// open starts the attempt's log. ctx is the jobs' context: the log is
+// published as long as the builder works on the job.
+func (a *attempt) open(ctx context.Context) {
 	key := a.job.BuildKey
 	a.log = a.b.log.With().Int("slot", a.slot).Str("experiment", key.Experiment).Str("crate", key.Crate).
 		Str("version", key.Version).Str("toolchain", key.Toolchain).Int("attempt", a.n).Logger()
+	a.pub = &logPublisher{ctx: ctx, js: a.b.js, subject: streams.LogSubject(key, a.n), bo: defaultBackoff, log: a.log}
+	a.out = newChunker(a.pub, streams.MaxChunkBytes, chunkDelay)
+	a.sys = newPrefixer(a.out.writer(streams.StreamSystem), systemPrefix)
+	a.lim = a.b.limits(a.job)
+	a.quiet = newWatchdog()
+}
+
+// run carries the attempt through the state machine described in doc.go.
+// ctx is the jobs' context: when it ends the attempt is abandoned.
+func (a *attempt) run(ctx context.Context) {
+	start := time.Now()
+	a.open(ctx)
+	key := a.job.BuildKey
 	a.log.Info().Str("mode", string(a.job.Mode)).Msg("build started")
 
 	a.b.setRunning(a.slot, &streams.RunningBuild{BuildKey: key, Attempt: a.n, Started: start.UTC()})
@@ -62,13 +77,15 @@ func (a *attempt) run(ctx context.Context) {
 	stopProgress := a.keepInProgress(ctx)
 	defer stopProgress()
 
-	a.pub = &logPublisher{ctx: ctx, js: a.b.js, subject: streams.LogSubject(key, a.n), bo: defaultBackoff, log: a.log}
-	a.out = newChunker(a.pub, streams.MaxChunkBytes, chunkDelay)
-	a.sys = newPrefixer(a.out.writer(streams.StreamSystem), systemPrefix)
-
-	actx, cancel := context.WithTimeout(ctx, a.b.cfg.Timeout)
+	// The attempt ends early, with its cause, on the wall timeout or when
+	// its tasks go quiet for too long; either kills the running task.
+	actx, cancelTimeout := context.WithTimeoutCause(ctx, time.Duration(a.lim.timeout), errAttemptTimeout)
+	actx, cancelQuiet := context.WithCancelCause(actx)
+	stopWatch := a.quiet.watch(actx, time.Duration(a.lim.noOutput), func() { cancelQuiet(errNoOutput) })
 	v := a.build(actx)
-	cancel()
+	stopWatch()
+	cancelQuiet(nil)
+	cancelTimeout()
 	if a.ws.dir != "" {
 		if err := os.RemoveAll(a.ws.dir); err != nil {
 			a.log.Warn().Err(err).Str("dir", a.ws.dir).Msg("remove job dir")
@@ -112,6 +129,8 @@ func (a *attempt) build(ctx context.Context) verdict {
 	if a.job.CapLints != "" {
 		fmt.Fprintf(a.sys, "lints capped at %s\n", a.job.CapLints)
 	}
+	fmt.Fprintf(a.sys, "sandbox: host root read-only, no network (loopback only), cpu %s, memory %d MiB, pids %d, /tmp %s; timeout %s, no-output timeout %s\n",
+		a.cpus(), a.lim.memoryBytes>>20, a.b.cfg.PidsLimit, sandbox.TmpSize, a.lim.timeout, a.lim.noOutput)
 
 	name, err := jobDirName(a.b.cfg.ID, a.slot, a.n)
 	if err == nil {
@@ -155,11 +174,16 @@ func (a *attempt) keepInProgress(ctx context.Context) (stop func()) {
 // its log.
 func (a *attempt) finish(ctx context.Context, v verdict, start time.Time) error {
 	key := a.job.BuildKey
+	outcome := string(v.status)
+	if v.reason != "" {
+		outcome += " (" + v.reason + ")"
+	}
+	fmt.Fprintf(a.sys, "finished: %s, exit code %d, after %s\n", outcome, v.exitCode, time.Since(start).Round(time.Millisecond))
 	sum, err := a.out.end()
 	if err != nil {
 		return fmt.Errorf("flush log: %w", err)
 	}
-	end, err := a.pub.writeEnd(sum, v.status, v.exitCode)
+	end, err := a.pub.writeEnd(sum, v)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -30,8 +29,13 @@ type Builder struct {
 	// this process; a restart first cleans up every ID of this builder.
 	tasks atomic.Uint64
 
+	// abort ends a drain early (Abort).
+	abort     chan struct{}
+	abortOnce sync.Once
+
 	mu      sync.Mutex
 	running map[int]streams.RunningBuild // by slot, for the heartbeat
+	paused  string                       // why no new jobs are taken, for the heartbeat
 }
 
 // New checks cfg (after filling defaults) and returns a builder that does
@@ -52,33 +56,77 @@ func New(cfg Config, nc *nats.Conn, run Runner, log zerolog.Logger) (*Builder, e
 		cfg: cfg, nc: nc, js: js, run: run,
 		log:     log.With().Str("builder", cfg.ID).Logger(),
 		running: map[int]streams.RunningBuild{},
+		abort:   make(chan struct{}),
 	}, nil
 }
 
-// Run builds jobs until ctx ends. It returns after every running build has
-// been stopped; a build stopped that way is not acknowledged, so JetStream
-// hands it to another builder. It returns an error only if the builder
-// cannot start (its work dir or the sandbox is unusable).
+// Run builds jobs until ctx ends, then drains: it takes no new job, lets
+// running builds finish for up to Config.DrainGrace (or until Abort), and
+// kills the rest. A build killed that way is not acknowledged (Nak), so
+// JetStream hands it to another builder at once. Run returns when every
+// slot is idle. It returns an error only if the builder cannot start (its
+// work dir or the sandbox is unusable).
 func (b *Builder) Run(ctx context.Context) error {
 	if err := b.cleanup(ctx); err != nil {
 		return err
 	}
 	b.log.Info().Int("slots", b.cfg.Slots).Str("work_dir", b.cfg.WorkDir).Msg("builder started")
 
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { b.heartbeats(gctx); return nil })
-	for slot := range b.cfg.Slots {
-		g.Go(func() error { b.slot(gctx, slot); return nil })
-	}
-	err := g.Wait()
+	// jobs is what running builds live on: it outlasts ctx by the grace.
+	jobs, abortJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer abortJobs()
+	go b.drain(ctx, jobs, abortJobs)
+	// The heartbeat goes on while draining: the builds are still running.
+	hbctx, stopHeartbeat := context.WithCancel(context.WithoutCancel(ctx))
+	var hb sync.WaitGroup
+	hb.Go(func() { b.heartbeats(hbctx) })
 
-	// ctx is done: remove the heartbeat with a context of its own so that
-	// `ejecta builders` stops listing us now rather than after the TTL.
+	var slots sync.WaitGroup
+	for slot := range b.cfg.Slots {
+		slots.Go(func() { b.slot(ctx, jobs, slot) })
+	}
+	slots.Wait()
+	stopHeartbeat()
+	hb.Wait()
+
+	// Remove the heartbeat with a context of its own so that `ejecta
+	// builders` stops listing us now rather than after the TTL.
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	b.deleteHeartbeat(dctx)
 	b.log.Info().Msg("builder stopped")
-	return err
+	return nil
+}
+
+// Abort ends a drain at once: running builds are killed and left for
+// redelivery. A second SIGTERM calls it.
+func (b *Builder) Abort() {
+	b.abortOnce.Do(func() { close(b.abort) })
+}
+
+// drain waits for ctx to end, then gives running builds DrainGrace before
+// ending jobs (which kills them), sooner on Abort.
+func (b *Builder) drain(ctx, jobs context.Context, abortJobs context.CancelFunc) {
+	select {
+	case <-jobs.Done():
+		return
+	case <-ctx.Done():
+	}
+	if b.cfg.DrainGrace > 0 {
+		b.setPaused("draining")
+		b.log.Info().Dur("grace", b.cfg.DrainGrace).Msg("draining: no new jobs; running builds may finish")
+		t := time.NewTimer(b.cfg.DrainGrace)
+		defer t.Stop()
+		select {
+		case <-jobs.Done():
+			return
+		case <-t.C:
+			b.log.Warn().Msg("drain grace over: stopping running builds")
+		case <-b.abort:
+			b.log.Warn().Msg("drain aborted: stopping running builds")
+		}
+	}
+	abortJobs()
 }
 
 // cleanup removes what a crashed builder with our ID left behind: its
@@ -109,4 +157,14 @@ func (b *Builder) setRunning(slot int, rb *streams.RunningBuild) {
 		return
 	}
 	b.running[slot] = *rb
+}
+
+// setPaused records why the builder takes no new jobs ("" when it does).
+// Draining is final: a low-disk check does not overwrite it.
+func (b *Builder) setPaused(why string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.paused != "draining" {
+		b.paused = why
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,7 +50,8 @@ func startBuilder(t *testing.T, nc *nats.Conn, cfg Config) (stop func() error) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- b.Run(ctx) }()
-	stop = func() error {
+	// Once: a test may stop the builder itself before its cleanup does.
+	stop = sync.OnceValue(func() error {
 		cancel()
 		select {
 		case err := <-done:
@@ -57,7 +59,7 @@ func startBuilder(t *testing.T, nc *nats.Conn, cfg Config) (stop func() error) {
 		case <-time.After(30 * time.Second):
 			return errors.New("builder did not stop within 30s")
 		}
-	}
+	})
 	t.Cleanup(func() { stop() })
 	return stop
 }

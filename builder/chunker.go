@@ -42,6 +42,7 @@ type chunker struct {
 	mu     sync.Mutex
 	stream string // stream of buf
 	buf    []byte
+	first  time.Time // when buf's first byte was written
 	timer  *time.Timer
 	gen    uint64 // bumped by every flush, so a timer armed for an older chunk does nothing
 	seq    uint64 // of the last chunk handed to the sink
@@ -84,6 +85,7 @@ func (c *chunker) write(stream string, p []byte) (int, error) {
 		if len(c.buf) == 0 {
 			c.stream = stream
 			c.buf = make([]byte, 0, c.max)
+			c.first = time.Now()
 			gen := c.gen
 			c.timer = time.AfterFunc(c.delay, func() { c.flushIfGen(gen) })
 		}
@@ -118,7 +120,7 @@ func (c *chunker) flushLocked() error {
 	c.timer.Stop()
 	data := c.buf
 	c.buf = nil
-	chunk := streams.Chunk{Seq: c.seq + 1, Offset: c.off, Stream: c.stream, Data: data}
+	chunk := streams.Chunk{Seq: c.seq + 1, Offset: c.off, Stream: c.stream, Data: data, Time: c.first}
 	if err := c.sink.writeChunk(chunk); err != nil {
 		// The bytes are lost for this attempt's log; say so to every later
 		// writer rather than leave a silent hole in the sequence.

@@ -43,7 +43,7 @@ func TestChunkerReassembles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pub.writeEnd(sum, streams.StatusTestPass, 0); err != nil {
+	if _, err := pub.writeEnd(sum, verdict{status: streams.StatusTestPass}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -120,7 +120,7 @@ func TestChunkerConcurrentStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pub.writeEnd(sum, streams.StatusTestPass, 0); err != nil {
+	if _, err := pub.writeEnd(sum, verdict{status: streams.StatusTestPass}); err != nil {
 		t.Fatal(err)
 	}
 	chunks, end := readLog(t, pub.js, subj, 10*time.Second)

@@ -12,11 +12,18 @@ import (
 // Failure reasons, as crater names them. The parametrised ones are built
 // by diagnostics.reason.
 const (
-	reasonUnknown      = "unknown"
-	reasonOOM          = "oom"
-	reasonTimeout      = "timeout"
-	reasonICE          = "ice"
-	reasonSandboxError = "sandbox-error"
+	reasonUnknown = "unknown"
+	reasonOOM     = "oom"
+	reasonTimeout = "timeout"
+	// reasonNoOutputTimeout: the build printed nothing for the no-output
+	// timeout and was killed (crater: 5 minutes).
+	reasonNoOutputTimeout = "no-output-timeout"
+	reasonNoSpace         = "no-space"
+	// reasonNetworkAccess: the build tried to reach the network, which the
+	// sandbox does not have.
+	reasonNetworkAccess = "network-access"
+	reasonICE           = "ice"
+	reasonSandboxError  = "sandbox-error"
 	// reasonToolchainMissing: rustup does not have the job's toolchain. An
 	// infrastructure error, not the crate's fault.
 	reasonToolchainMissing = "toolchain-missing"
@@ -36,16 +43,35 @@ var (
 	couldNotCompileRE = regexp.MustCompile("could not compile `([^`]+)`")
 	// toolchainMissingRE matches rustup's refusal under RUSTUP_AUTO_INSTALL=0.
 	toolchainMissingRE = regexp.MustCompile(`^error: toolchain '[^']*' is not installed`)
+	// noSpaceRE matches ENOSPC as Rust, C tools and the linker print it.
+	noSpaceRE = regexp.MustCompile(`No space left on device|os error 28\b|Disk quota exceeded`)
+	// networkRE matches what a connection attempt prints in a sandbox that
+	// has only a loopback interface and no resolver it can reach.
+	networkRE = regexp.MustCompile(`Network is unreachable|os error 101\b|Temporary failure in name resolution|failed to lookup address information|Could not resolve host|Couldn't resolve host`)
 )
+
+// spurious reports whether reason blames the environment rather than the
+// crate (crater's spurious reasons): such a failure in a preparation step
+// is not evidence that the crate is broken.
+func spurious(reason string) bool {
+	switch reason {
+	case reasonOOM, reasonTimeout, reasonNoOutputTimeout, reasonNoSpace, reasonNetworkAccess, reasonSandboxError:
+		return true
+	}
+	return false
+}
 
 // diagnostics reads a step's output as it streams past (it is an
 // io.Writer, fed alongside the log) and keeps only the facts a failure
 // reason is made of, never the output itself.
 type diagnostics struct {
-	mu     sync.Mutex
-	ice    bool
-	codes  map[string]bool
-	failed map[string]bool // packages cargo could not compile
+	mu  sync.Mutex
+	ice bool
+	// noSpace, network: the output said the disk was full, or a
+	// connection could not be made.
+	noSpace, network bool
+	codes            map[string]bool
+	failed           map[string]bool // packages cargo could not compile
 	// noToolchain: rustup refused to run cargo at all.
 	noToolchain bool
 }
@@ -91,6 +117,12 @@ func (d *diagnostics) line(raw []byte) {
 	if strings.Contains(l, "internal compiler error") || strings.Contains(l, "the compiler unexpectedly panicked") {
 		d.ice = true
 	}
+	if noSpaceRE.MatchString(l) {
+		d.noSpace = true
+	}
+	if networkRE.MatchString(l) {
+		d.network = true
+	}
 	if m := errorCodeRE.FindStringSubmatch(l); m != nil {
 		d.codes[m[1]] = true
 	}
@@ -111,14 +143,21 @@ func (d *diagnostics) toolchainMissing() bool {
 
 // reason is the failure reason of a step that failed while building crate
 // (wrapper being the builder's own wrapper package, never to blame):
-// an ICE first, since it is the compiler's bug whatever else happened; then
+// a full disk first, since every later error may be its consequence; an
+// ICE next, since it is the compiler's bug whatever else happened; then a
+// refused network access (a build script downloading something); then
 // failed dependencies, since the crate's own errors may only be knock-on;
 // then the crate's own error codes.
 func (d *diagnostics) reason(crate string) string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.ice {
+	switch {
+	case d.noSpace:
+		return reasonNoSpace
+	case d.ice:
 		return reasonICE
+	case d.network:
+		return reasonNetworkAccess
 	}
 	var deps []string
 	for name := range d.failed {

@@ -12,6 +12,8 @@ import (
 // fixtures in testdata/registry (CARGO_TERM_COLOR=always unless named
 // -nocolor); check-ice-nightly.txt comes from nightly with
 // RUSTFLAGS="-Z treat-err-as-bug=1", the one reliable way to make rustc panic.
+// check-network.txt ran under `unshare -n`; check-no-space.txt with
+// CARGO_TARGET_DIR on a 20 MiB tmpfs.
 func TestDiagnosticsReason(t *testing.T) {
 	for _, tc := range []struct {
 		file, crate, want string
@@ -27,6 +29,10 @@ func TestDiagnosticsReason(t *testing.T) {
 		{file: "test-fail.txt", crate: "ejecta-testfail", want: "unknown"},
 		{file: "generate-lockfile-missing.txt", crate: "no-such-crate", want: "unknown"},
 		{file: "toolchain-missing.txt", crate: "cfg-if", want: "unknown", noToolchain: true},
+		// ejecta-network's build script run without a network (unshare -n).
+		{file: "check-network.txt", crate: "ejecta-network", want: "network-access"},
+		// ejecta-diskfull with its target dir on a 20 MiB tmpfs.
+		{file: "check-no-space.txt", crate: "ejecta-diskfull", want: "no-space"},
 	} {
 		t.Run(tc.file+"/"+tc.crate, func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join("testdata", "output", tc.file))

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/ejecta-build/ejecta/streams"
@@ -34,7 +35,23 @@ type Config struct {
 	// MemoryBytes limits each build; default 1536 MiB (crater's 1.5 GB).
 	MemoryBytes int64
 	// Timeout bounds a whole attempt, prepare included; default 15m.
+	// MemoryBytes, Timeout and NoOutputTimeout are defaults: a job's
+	// streams.Limits override them.
 	Timeout time.Duration
+	// NoOutputTimeout kills an attempt whose tasks print nothing for this
+	// long (a hung build); default 5m.
+	NoOutputTimeout time.Duration
+	// DrainGrace is how long running builds may go on once Run's context
+	// ends; they are then killed and left for redelivery. Abort ends it
+	// early. Default 0: stop at once.
+	DrainGrace time.Duration
+	// MinFreeDiskBytes: below this much free space on WorkDir's disk the
+	// builder takes no new jobs (and says so in its heartbeat); default
+	// 2 GiB, negative to disable.
+	MinFreeDiskBytes int64
+	// Version is reported in the heartbeat; default the module version
+	// the binary was built from.
+	Version string
 	// PidsLimit bounds processes per build; default 4096.
 	PidsLimit int64
 	// InProgressEvery is how often a running job's ack deadline is pushed
@@ -52,6 +69,8 @@ var containerIDRE = regexp.MustCompile(`^[A-Za-z0-9]+(?:[_-][A-Za-z0-9]+)*$`)
 const (
 	DefaultMemoryBytes     = 1536 << 20
 	DefaultTimeout         = 15 * time.Minute
+	DefaultNoOutputTimeout = 5 * time.Minute
+	DefaultMinFreeDisk     = 2 << 30
 	DefaultPidsLimit       = 4096
 	DefaultInProgressEvery = 15 * time.Second
 	DefaultHeartbeatEvery  = 5 * time.Second
@@ -86,6 +105,18 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
+	}
+	if c.NoOutputTimeout == 0 {
+		c.NoOutputTimeout = DefaultNoOutputTimeout
+	}
+	if c.MinFreeDiskBytes == 0 {
+		c.MinFreeDiskBytes = DefaultMinFreeDisk
+	}
+	if c.Version == "" {
+		c.Version = "(unknown)"
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			c.Version = bi.Main.Version
+		}
 	}
 	if c.PidsLimit == 0 {
 		c.PidsLimit = DefaultPidsLimit
@@ -124,6 +155,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("memory bytes %d: want at least 64 MiB", c.MemoryBytes)
 	case c.Timeout < time.Second:
 		return fmt.Errorf("timeout %s: want at least 1s", c.Timeout)
+	case c.NoOutputTimeout < time.Second:
+		return fmt.Errorf("no-output timeout %s: want at least 1s", c.NoOutputTimeout)
+	case c.DrainGrace < 0:
+		return fmt.Errorf("drain grace %s: want 0 or more", c.DrainGrace)
 	case c.PidsLimit < 16:
 		return fmt.Errorf("pids limit %d: want at least 16", c.PidsLimit)
 	case c.InProgressEvery < 100*time.Millisecond:

@@ -22,25 +22,37 @@
 //	   ▼
 //	finish    log end marker → upload request → result → DoubleAck → job dir removed
 //
-// Every step is one sandbox task; the attempt as a whole has Config.Timeout
-// (reason "timeout"), a task killed for memory gives "oom", and a sandbox
-// that fails gives status error ("sandbox-error"), never a crate failure.
-// Otherwise the reason is read from cargo's output as it streams past
-// (ice, depends-on(...), compiler-error(...), unknown; see classify.go).
+// Every step is one sandbox task; the attempt as a whole has a wall timeout
+// (reason "timeout") and a no-output timeout (its tasks print nothing for
+// that long: "no-output-timeout"), both killing the running task; the job's
+// streams.Limits set them and the memory limit, else Config's defaults. A
+// task killed for memory gives "oom" (from containerd's OOM event), and a
+// sandbox that fails gives status error ("sandbox-error"), never a crate
+// failure. Otherwise the reason is read from cargo's output as it streams
+// past (no-space, ice, network-access, depends-on(...),
+// compiler-error(...), unknown; see classify.go).
 //
 // While an attempt runs the job is kept with InProgress every
-// Config.InProgressEvery. When the builder stops, running tasks are killed
-// and their jobs are not acknowledged (Nak): JetStream delivers them again,
-// as a new attempt with a new log. A builder that crashes is cleaned up
-// after by the next one started with the same ID: its sandbox tasks and its
-// job dirs are removed at start.
+// Config.InProgressEvery. When Run's context ends the builder drains: it
+// takes no new job and lets running ones finish for Config.DrainGrace (or
+// until Abort), then kills them and Naks their jobs: JetStream delivers
+// them again at once, as a new attempt with a new log. A builder that
+// crashes is cleaned up after by the next one started with the same ID:
+// its sandbox tasks and its job dirs are removed at start; its jobs come
+// back after the consumer's AckWait. A job delivered more times than it
+// has attempts (streams.JobAttempts) was never finished by anyone: it ends
+// as error "gave up after N attempts" and goes to the dead stream.
+//
+// Below Config.MinFreeDiskBytes on the work dir's disk the builder takes
+// no new jobs; its heartbeat says so, with the free space and its version.
 //
 // # The log
 //
 // A task's stdout and stderr and the builder's own system lines ("[ejecta] "
 // prefixed) share one log sequence: a chunker cuts the bytes into chunks
 // tagged with their stream, at most streams.MaxChunkBytes each and at most
-// 50 ms old, and publishes them in order on the attempt's LogSubject,
+// 50 ms old, each stamped with the time of its first byte, and publishes
+// them in order on the attempt's LogSubject,
 // waiting for each ack. A full LogsStream refuses publishes; the chunker
 // then retries until uploaders make room, and meanwhile blocks the writers,
 // so the compiler waits on its pipe: bytes are delayed, never dropped.

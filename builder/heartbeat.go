@@ -64,11 +64,16 @@ func (b *Builder) heartbeat(host string) ([]byte, error) {
 	for _, rb := range b.running {
 		running = append(running, rb)
 	}
+	paused := b.paused
 	b.mu.Unlock()
 	slices.SortFunc(running, func(x, y streams.RunningBuild) int { return x.Started.Compare(y.Started) })
 	hb := streams.Heartbeat{
 		V: streams.SchemaVersion, ID: b.cfg.ID, Host: host, Slots: b.cfg.Slots,
 		Running: running, Toolchains: installedToolchains(b.cfg.RustupHome), Updated: time.Now().UTC(),
+		Version: b.cfg.Version, Paused: paused,
+	}
+	if free, err := freeDisk(b.cfg.WorkDir); err == nil {
+		hb.FreeDiskBytes = free
 	}
 	data, err := json.Marshal(hb)
 	if err != nil {

@@ -9,8 +9,9 @@ import (
 )
 
 // handle takes one message off the jobs stream: a poison message is buried,
-// a job is built.
-func (b *Builder) handle(ctx context.Context, slot int, msg jetstream.Msg) {
+// a job is built, or given up once JetStream has delivered it more than
+// attempts times (0: no limit).
+func (b *Builder) handle(ctx context.Context, slot int, msg jetstream.Msg, attempts int) {
 	var job streams.Job
 	if err := streams.Decode(msg.Data(), &job); err != nil {
 		b.bury(ctx, msg, err)
@@ -23,6 +24,10 @@ func (b *Builder) handle(ctx context.Context, slot int, msg jetstream.Msg) {
 		_ = msg.Nak()
 		return
 	}
-	a := &attempt{b: b, slot: slot, job: &job, msg: msg, n: int(md.NumDelivered)}
+	a := &attempt{b: b, slot: slot, job: &job, msg: msg, n: job.AttemptBase + int(md.NumDelivered)}
+	if attempts > 0 && md.NumDelivered > uint64(attempts) {
+		a.giveUp(ctx, attempts, md.Sequence.Stream)
+		return
+	}
 	a.run(ctx)
 }

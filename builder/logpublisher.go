@@ -30,8 +30,8 @@ func (p *logPublisher) writeChunk(c streams.Chunk) error {
 }
 
 // writeEnd publishes the end marker that closes the log summarised by s.
-func (p *logPublisher) writeEnd(s logSummary, status streams.Status, exitCode int) (streams.LogEnd, error) {
-	end := streams.LogEnd{Status: status, ExitCode: exitCode, Chunks: s.Chunks, Bytes: s.Bytes, SHA256: s.SHA256}
+func (p *logPublisher) writeEnd(s logSummary, v verdict) (streams.LogEnd, error) {
+	end := streams.LogEnd{Status: v.status, ExitCode: v.exitCode, Reason: v.reason, Chunks: s.Chunks, Bytes: s.Bytes, SHA256: s.SHA256}
 	m, err := streams.NewEndMsg(p.subject, s.Chunks+1, end)
 	if err != nil {
 		return end, err

@@ -16,13 +16,17 @@ import (
 // not to flood the server with pull requests when the queue is empty.
 const fetchWait = 5 * time.Second
 
-// slot takes one job at a time until ctx ends. Taking a job only when the
-// slot is free (Next, never a batch) is what spreads work across builders:
-// jobs waiting in a busy builder's buffer would be stuck there.
-func (b *Builder) slot(ctx context.Context, slot int) {
+// slot takes one job at a time until ctx ends; the job is built under
+// jobs, which outlives ctx while the builder drains. Taking a job only when
+// the slot is free (Next, never a batch) is what spreads work across
+// builders: jobs waiting in a busy builder's buffer would be stuck there.
+func (b *Builder) slot(ctx, jobs context.Context, slot int) {
 	log := b.log.With().Int("slot", slot).Logger()
 	var cons jetstream.Consumer
 	for failures := 0; ctx.Err() == nil; {
+		if b.waitForDisk(ctx) != nil {
+			return
+		}
 		var err error
 		if cons == nil {
 			cons, err = b.js.Consumer(ctx, streams.JobsStream, streams.BuildersConsumer)
@@ -33,10 +37,14 @@ func (b *Builder) slot(ctx context.Context, slot int) {
 		}
 		switch {
 		case ctx.Err() != nil:
+			if err == nil {
+				// Fetched just as the builder began to stop: hand it back.
+				_ = msg.Nak()
+			}
 			return
 		case err == nil:
 			failures = 0
-			b.handle(ctx, slot, msg)
+			b.handle(jobs, slot, msg, streams.JobAttempts(cons.CachedInfo().Config.MaxDeliver))
 			continue
 		case errors.Is(err, nats.ErrTimeout), errors.Is(err, context.DeadlineExceeded), errors.Is(err, jetstream.ErrNoMessages):
 			failures = 0 // an empty queue

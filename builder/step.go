@@ -20,6 +20,10 @@ type outcome struct {
 	diag *diagnostics
 }
 
+// cpus is the slot's CPU: one per slot, distinct while slots <= CPUs, so
+// that parallel builds do not slow each other down unevenly.
+func (a *attempt) cpus() string { return strconv.Itoa(a.slot % runtime.NumCPU()) }
+
 // containerPrefix starts every sandbox task ID of builder id.
 func containerPrefix(id string) string { return "ejecta-" + id + "-" }
 
@@ -35,14 +39,15 @@ func (a *attempt) step(ctx context.Context, dir string, args ...string) outcome 
 		Env:          a.env,
 		Dir:          dir,
 		WritableDirs: []string{a.ws.dir},
-		MemoryBytes:  a.b.cfg.MemoryBytes,
-		// One CPU per slot, distinct while slots <= CPUs, so that parallel
-		// builds do not slow each other down unevenly.
-		CPUs:      strconv.Itoa(a.slot % runtime.NumCPU()),
-		PidsLimit: a.b.cfg.PidsLimit,
-		Stdout:    io.MultiWriter(a.out.writer(streams.StreamStdout), diag.writer()),
-		Stderr:    io.MultiWriter(a.out.writer(streams.StreamStderr), diag.writer()),
+		MemoryBytes:  a.lim.memoryBytes,
+		CPUs:         a.cpus(),
+		PidsLimit:    a.b.cfg.PidsLimit,
+		Stdout:       io.MultiWriter(a.out.writer(streams.StreamStdout), diag.writer(), a.quiet),
+		Stderr:       io.MultiWriter(a.out.writer(streams.StreamStderr), diag.writer(), a.quiet),
 	}
+	// The quiet period counts from the task's start, not from the last
+	// output of the step before.
+	a.quiet.reset()
 	exit, err := a.b.run.Run(ctx, t)
 	if err == nil {
 		a.exitCode = exit.Code
@@ -58,9 +63,12 @@ func (a *attempt) step(ctx context.Context, dir string, args ...string) outcome 
 func (a *attempt) failure(ctx context.Context, o outcome, failStatus streams.Status) (verdict, bool) {
 	v := verdict{status: failStatus, exitCode: a.exitCode}
 	switch {
-	case o.err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
-		fmt.Fprintf(a.sys, "timed out after %s; the build was killed\n", a.b.cfg.Timeout)
+	case o.err != nil && errors.Is(context.Cause(ctx), errAttemptTimeout):
+		fmt.Fprintf(a.sys, "timed out after %s; the build was killed\n", a.lim.timeout)
 		v.reason = reasonTimeout
+	case o.err != nil && errors.Is(context.Cause(ctx), errNoOutput):
+		fmt.Fprintf(a.sys, "no output for %s; the build was killed\n", a.lim.noOutput)
+		v.reason = reasonNoOutputTimeout
 	case o.err != nil && ctx.Err() != nil:
 		v.abandoned = true
 	case o.err != nil:
@@ -72,7 +80,7 @@ func (a *attempt) failure(ctx context.Context, o outcome, failStatus streams.Sta
 		// script retried); the step still succeeded.
 		return verdict{}, false
 	case o.exit.OOMKilled:
-		fmt.Fprintf(a.sys, "killed: out of memory (limit %d MiB)\n", a.b.cfg.MemoryBytes>>20)
+		fmt.Fprintf(a.sys, "killed: out of memory (limit %d MiB)\n", a.lim.memoryBytes>>20)
 		v.reason = reasonOOM
 	case o.diag.toolchainMissing():
 		fmt.Fprintf(a.sys, "toolchain %s is not installed on this builder\n", a.job.Toolchain)

@@ -16,7 +16,7 @@ func (a *attempt) steps(ctx context.Context) verdict {
 	// toolchain.
 	o := a.step(ctx, a.ws.wrapper(), "generate-lockfile", "--offline")
 	if v, failed := a.failure(ctx, o, streams.StatusPrepareFail); failed {
-		if v.status == streams.StatusPrepareFail && v.reason != reasonTimeout && v.reason != reasonOOM {
+		if v.status == streams.StatusPrepareFail && !spurious(v.reason) {
 			fmt.Fprintf(a.sys, "cannot resolve %s %s from %s: crate broken\n", a.job.Crate, a.job.Version, a.job.CrateSource)
 			return verdict{status: streams.StatusBroken, exitCode: v.exitCode}
 		}
@@ -68,7 +68,7 @@ func (a *attempt) test(ctx context.Context) verdict {
 
 	o := a.step(ctx, a.ws.crate(), "generate-lockfile", "--offline")
 	if v, failed := a.failure(ctx, o, streams.StatusTestFail); failed {
-		if v.status == streams.StatusTestFail && v.reason != reasonTimeout && v.reason != reasonOOM {
+		if v.status == streams.StatusTestFail && !spurious(v.reason) {
 			// Usually dev-dependencies the local source does not have.
 			fmt.Fprintf(a.sys, "tests skipped: the crate's own dependencies (dev-dependencies included) cannot be resolved from %s\n", a.job.CrateSource)
 			return verdict{status: streams.StatusTestSkipped}

@@ -24,6 +24,8 @@ type Request struct {
 	CrateSource string
 	CapLints    string
 	Priority    int
+	// Limits override the builders' defaults for every job (zero: default).
+	Limits streams.Limits
 }
 
 // Outcome says what Create did.
@@ -89,6 +91,9 @@ func (r Request) Validate() error {
 	if r.CapLints != "" && !slices.Contains(streams.CapLints, r.CapLints) {
 		return fmt.Errorf("cap-lints: unknown level %q (accepted: %s)", r.CapLints, strings.Join(streams.CapLints, ", "))
 	}
+	if err := r.Limits.Validate(); err != nil {
+		return fmt.Errorf("limits: %w", err)
+	}
 	if r.Priority < 0 || r.Priority > 100 {
 		return fmt.Errorf("priority: %d, want 0 to 100", r.Priority)
 	}
@@ -115,6 +120,7 @@ func (p *Producer) Create(ctx context.Context, r Request) (Outcome, error) {
 		V: streams.SchemaVersion, Name: r.Name, Toolchains: r.Toolchains, Mode: streams.Mode(r.Mode),
 		CapLints: r.CapLints, Priority: r.Priority, CrateSource: src.Dir, Selection: r.Crates,
 		Crates: len(crates), Jobs: len(crates) * len(r.Toolchains), CreatedAt: p.now().UTC(),
+		Limits: r.Limits,
 	}
 	if err := exp.Validate(); err != nil {
 		return Outcome{}, invalid(err)
@@ -171,7 +177,7 @@ func (p *Producer) record(ctx context.Context, kv jetstream.KeyValue, exp stream
 func sameConfig(a, b streams.Experiment) bool {
 	return slices.Equal(a.Toolchains, b.Toolchains) && a.Mode == b.Mode && a.CapLints == b.CapLints &&
 		a.Priority == b.Priority && a.CrateSource == b.CrateSource && a.Selection == b.Selection &&
-		a.Crates == b.Crates
+		a.Crates == b.Crates && a.Limits == b.Limits
 }
 
 // publish puts the jobs not yet recorded as published on the queue, in a
@@ -189,6 +195,7 @@ func (p *Producer) publish(ctx context.Context, kv jetstream.KeyValue, rec *reco
 				Toolchain: exp.Toolchains[i%len(exp.Toolchains)],
 			},
 			Mode: exp.Mode, CapLints: exp.CapLints, CrateSource: exp.CrateSource,
+			Limits: exp.Limits,
 		}
 		data, err := json.Marshal(job)
 		if err != nil {

@@ -9,9 +9,9 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// tmpSize caps the private /tmp. What a job writes there counts against
+// TmpSize caps the private /tmp. What a job writes there counts against
 // its memory limit as well.
-const tmpSize = "512m"
+const TmpSize = "512m"
 
 // specOpts turns t into the OCI spec options for its container, on top of
 // containerd's default spec (own pid, ipc, uts, mount and network
@@ -65,7 +65,7 @@ func scratchMounts() []specs.Mount {
 		Destination: "/tmp",
 		Type:        "tmpfs",
 		Source:      "tmpfs",
-		Options:     []string{"nosuid", "nodev", "mode=1777", "size=" + tmpSize},
+		Options:     []string{"nosuid", "nodev", "mode=1777", "size=" + TmpSize},
 	}}
 }
 

@@ -1,0 +1,50 @@
+package producer
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ejecta-build/ejecta/streams"
+)
+
+// Rerun queues confirmation re-run round of build k of experiment exp (round
+// 1 or more): an ordinary job whose attempts are numbered from
+// streams.RerunAttemptBase(round), so they get their own logs and results.
+// Its Nats-Msg-Id names the round, so asking twice within the duplicate
+// window queues it once. duplicate reports whether the stream said so.
+func Rerun(ctx context.Context, js jetstream.JetStream, exp *streams.Experiment, k streams.BuildKey, round int) (duplicate bool, err error) {
+	if round < 1 || round > streams.MaxRerunRound {
+		return false, fmt.Errorf("re-run %s: round %d: want 1 to %d", k, round, streams.MaxRerunRound)
+	}
+	if k.Experiment != exp.Name {
+		return false, fmt.Errorf("re-run %s: build is not of experiment %s", k, exp.Name)
+	}
+	job := streams.Job{
+		V: streams.SchemaVersion, BuildKey: k,
+		Mode: exp.Mode, CapLints: exp.CapLints, CrateSource: exp.CrateSource, Limits: exp.Limits,
+		AttemptBase: streams.RerunAttemptBase(round),
+	}
+	if err := job.Validate(); err != nil {
+		return false, fmt.Errorf("re-run %s: %w", k, err)
+	}
+	data, err := json.Marshal(job)
+	if err != nil {
+		return false, fmt.Errorf("encode re-run job %s: %w", k, err)
+	}
+	subj := streams.JobSubject(k)
+	ack, err := js.Publish(ctx, subj, data, jetstream.WithMsgID(RerunMsgID(k, round)))
+	if err != nil {
+		return false, fmt.Errorf("publish re-run %d of %s: %w", round, k, err)
+	}
+	return ack.Duplicate, nil
+}
+
+// RerunMsgID is the Nats-Msg-Id of re-run round of k; the first run's job
+// uses the bare subject.
+func RerunMsgID(k streams.BuildKey, round int) string {
+	return streams.JobSubject(k) + "#rerun-" + strconv.Itoa(round)
+}
