@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,10 +12,11 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
-// S3PartSize is the part size of multipart uploads. A streamed Put (size -1)
-// buffers one part, so this bounds its memory; 10,000 parts of 16 MiB allow
-// objects up to 160 GiB, far above any build log.
-const S3PartSize = 16 << 20
+// S3PartSize is the part size of multipart uploads: S3's smallest. A
+// streamed Put (size -1) buffers one part, so this bounds its memory (an
+// uploader streams two objects per log); 10,000 parts of 5 MiB allow
+// objects up to 48 GiB, far above any build log.
+const S3PartSize = 5 << 20
 
 // S3Config locates a bucket on an S3-compatible server.
 type S3Config struct {
@@ -98,12 +100,30 @@ func (s *S3) ensureBucket(ctx context.Context, region string) error {
 	return nil
 }
 
-// Put uploads r. With size -1 it is a multipart upload of S3PartSize parts
-// that is only completed once r is exhausted without error, so the object
-// appears whole or not at all.
+// s3SmallObject is how much of an object of unknown size Put reads ahead:
+// an object that ends within it (most logs, once compressed) goes up in a
+// single request, without a multipart upload's part buffer.
+const s3SmallObject = 256 << 10
+
+// Put uploads r. With size -1, an object that turns out to be smaller than
+// s3SmallObject is sent in one request; a larger one is a multipart upload
+// of S3PartSize parts, holding one part in memory, and only completed once
+// r is exhausted without error, so the object appears whole or not at all.
 func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) error {
 	if err := ValidateKey(key); err != nil {
 		return fmt.Errorf("put: %w", err)
+	}
+	if size < 0 {
+		head := make([]byte, s3SmallObject)
+		n, err := io.ReadFull(r, head)
+		switch {
+		case err == io.EOF || err == io.ErrUnexpectedEOF:
+			r, size = bytes.NewReader(head[:n]), int64(n)
+		case err != nil:
+			return fmt.Errorf("put %s: %w", s.Location(key), err)
+		default:
+			r = io.MultiReader(bytes.NewReader(head), r)
+		}
 	}
 	_, err := s.client.PutObject(ctx, s.bucket, s.prefix+key, r, size, minio.PutObjectOptions{
 		ContentType: contentType,

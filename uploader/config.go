@@ -2,6 +2,7 @@ package uploader
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/ejecta-build/ejecta/streams"
@@ -27,7 +28,38 @@ type Config struct {
 	// has consumed. It must hold the largest message the server accepts
 	// (its max_payload, 1 MiB by default), which New checks.
 	ReadAheadBytes int
+	// NoPlainLog stops storing the uncompressed log at streams.LogObjectKey
+	// beside the compressed one. Results link to the plain log; set this
+	// once nothing does.
+	NoPlainLog bool
+	// TempDir is where log pages are staged while a log streams ("": the
+	// system's temporary directory). A page is at most a few MiB.
+	TempDir string
+	// PageHeadBytes and PageTailBytes bound a log page: a longer log shows
+	// its first and last bytes only, and links to the raw log.
+	PageHeadBytes int
+	PageTailBytes int
+	// LenientAfter is how many deliveries of a request fail on a hole (a
+	// chunk missing from the stream) before the log is stored anyway, with
+	// the hole marked in it and listed in its metadata.
+	LenientAfter int
+	// AbandonAfter is how long a log without an end marker may stay silent
+	// before it is judged abandoned (its builder died) and stored as it is.
+	// A later attempt of the same build on the stream abandons it at once.
+	AbandonAfter time.Duration
+	// SweepInterval is how often the logs stream is scanned for abandoned
+	// logs and the backlog reported.
+	SweepInterval time.Duration
 }
+
+// DefaultMemoryLimit is the soft memory limit (runtime/debug.SetMemoryLimit)
+// `ejecta uploader` gives its process: the garbage collector then works
+// harder instead of letting the heap double, which keeps an uploader
+// storing a log of any size within 64 MiB. What it must hold is about
+// 25 MiB per log in flight: one S3 part buffer per streamed object
+// (store.S3PartSize), the read-ahead, the compressor's window, the page's
+// head and tail.
+const DefaultMemoryLimit = 48 << 20
 
 // Defaults.
 const (
@@ -37,7 +69,12 @@ const (
 	DefaultProgressInterval = 15 * time.Second
 	DefaultRetryDelay       = 5 * time.Second
 	DefaultMaxRetryDelay    = 5 * time.Minute
-	DefaultReadAheadBytes   = 2 << 20
+	DefaultReadAheadBytes   = 1 << 20
+	DefaultPageHeadBytes    = 1 << 20
+	DefaultPageTailBytes    = 1 << 20
+	DefaultLenientAfter     = 8
+	DefaultAbandonAfter     = 30 * time.Minute
+	DefaultSweepInterval    = time.Minute
 )
 
 // withDefaults fills the zero fields.
@@ -56,6 +93,17 @@ func (c Config) withDefaults() Config {
 	if c.ReadAheadBytes == 0 {
 		c.ReadAheadBytes = DefaultReadAheadBytes
 	}
+	if c.PageHeadBytes == 0 {
+		c.PageHeadBytes = DefaultPageHeadBytes
+	}
+	if c.PageTailBytes == 0 {
+		c.PageTailBytes = DefaultPageTailBytes
+	}
+	if c.LenientAfter == 0 {
+		c.LenientAfter = DefaultLenientAfter
+	}
+	def(&c.AbandonAfter, DefaultAbandonAfter)
+	def(&c.SweepInterval, DefaultSweepInterval)
 	def(&c.IdleTimeout, DefaultIdleTimeout)
 	def(&c.ProgressInterval, DefaultProgressInterval)
 	def(&c.RetryDelay, DefaultRetryDelay)
@@ -80,15 +128,29 @@ func (c Config) Validate() error {
 		return fmt.Errorf("max retry delay %s: want at least the retry delay %s", c.MaxRetryDelay, c.RetryDelay)
 	case c.ReadAheadBytes < 2*streams.MaxChunkBytes:
 		return fmt.Errorf("read-ahead bytes %d: want at least %d", c.ReadAheadBytes, 2*streams.MaxChunkBytes)
+	case c.PageHeadBytes < 1024 || c.PageHeadBytes > 64<<20:
+		return fmt.Errorf("page head bytes %d: want 1 KiB to 64 MiB", c.PageHeadBytes)
+	case c.PageTailBytes < 1024 || c.PageTailBytes > 64<<20:
+		return fmt.Errorf("page tail bytes %d: want 1 KiB to 64 MiB", c.PageTailBytes)
+	case c.LenientAfter < 1:
+		return fmt.Errorf("lenient after %d deliveries: want at least 1", c.LenientAfter)
+	case c.AbandonAfter < time.Second:
+		return fmt.Errorf("abandon after %s: want at least 1s", c.AbandonAfter)
+	case c.SweepInterval < 100*time.Millisecond:
+		return fmt.Errorf("sweep interval %s: want at least 100ms", c.SweepInterval)
 	}
 	return nil
 }
 
-// retryDelay is the Nak delay after the delivered-th delivery failed.
+// retryDelay is the Nak delay after the delivered-th delivery failed: it
+// doubles with each delivery up to MaxRetryDelay, and is then spread by
+// ±20% at random so that the requests failed by one outage do not all come
+// back at the same instant when it ends.
 func (c Config) retryDelay(delivered uint64) time.Duration {
 	d := c.RetryDelay
 	for i := uint64(1); i < delivered && d < c.MaxRetryDelay; i++ {
 		d *= 2
 	}
-	return min(d, c.MaxRetryDelay)
+	d = min(d, c.MaxRetryDelay)
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }

@@ -18,6 +18,11 @@ func TestConfigValidate(t *testing.T) {
 		{func(c *Config) { c.RetryDelay = -time.Second }, "retry delay"},
 		{func(c *Config) { c.MaxRetryDelay = time.Millisecond }, "max retry delay"},
 		{func(c *Config) { c.ReadAheadBytes = 10 }, "read-ahead bytes"},
+		{func(c *Config) { c.PageHeadBytes = 10 }, "page head bytes"},
+		{func(c *Config) { c.PageTailBytes = 1 << 40 }, "page tail bytes"},
+		{func(c *Config) { c.LenientAfter = -1 }, "lenient after"},
+		{func(c *Config) { c.AbandonAfter = time.Millisecond }, "abandon after"},
+		{func(c *Config) { c.SweepInterval = time.Millisecond }, "sweep interval"},
 	} {
 		cfg := Config{}
 		tc.mod(&cfg)
@@ -34,8 +39,17 @@ func TestConfigValidate(t *testing.T) {
 func TestRetryDelay(t *testing.T) {
 	c := Config{RetryDelay: time.Second, MaxRetryDelay: 10 * time.Second}
 	for delivered, want := range map[uint64]time.Duration{0: time.Second, 1: time.Second, 2: 2 * time.Second, 4: 8 * time.Second, 5: 10 * time.Second, 1000: 10 * time.Second} {
-		if got := c.retryDelay(delivered); got != want {
-			t.Errorf("retryDelay(%d) = %s, want %s", delivered, got, want)
+		lo, hi := want*8/10, want*12/10
+		seen := map[time.Duration]bool{}
+		for range 20 {
+			got := c.retryDelay(delivered)
+			seen[got] = true
+			if got < lo || got > hi {
+				t.Errorf("retryDelay(%d) = %s, want %s ± 20%%", delivered, got, want)
+			}
+		}
+		if len(seen) < 2 {
+			t.Errorf("retryDelay(%d) always %v: no jitter", delivered, seen)
 		}
 	}
 }

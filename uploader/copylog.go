@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,51 +35,79 @@ func (e *logError) Error() string {
 type logCopy struct {
 	subj  string
 	next  uint64 // seq expected next
-	bytes uint64 // bytes written so far
+	bytes uint64 // bytes of the task's output accounted for so far
 	sum   hash.Hash
 	out   io.Writer // the store and sum
+	// lenient: a missing chunk or a chunk at the wrong offset is marked in
+	// the log and recorded in gaps instead of failing the copy.
+	lenient bool
+	gaps    []streams.LogGap
+	lastNL  bool // the last byte written was a newline (or nothing was)
+}
+
+// copyOpts say how a log is read.
+type copyOpts struct {
+	// lenient stores a log with holes, marked, rather than failing.
+	lenient bool
+	// untilSeq, when not 0, is the stream sequence of the log's last
+	// message: an abandoned log has no end marker to stop at.
+	untilSeq uint64
+}
+
+// copyResult is what copyLog learnt about a log.
+type copyResult struct {
+	end         *streams.LogEnd // nil for an abandoned log
+	first, last time.Time       // when the first and last message were stored
+	gaps        []streams.LogGap
+	lastSeq     uint64 // stream sequence of the last message read
 }
 
 // copyLog reads the log on subj from LogsStream into w, from its first
-// message to its end marker, and returns the end marker once the bytes
-// written match it. It gives up when no message comes for IdleTimeout.
-func (u *Uploader) copyLog(ctx context.Context, subj string, w io.Writer) (streams.LogEnd, error) {
+// message to its end marker (or opts.untilSeq), checking it on the way. It
+// gives up when no message comes for IdleTimeout.
+func (u *Uploader) copyLog(ctx context.Context, subj string, w io.Writer, opts copyOpts) (copyResult, error) {
 	cons, err := u.js.OrderedConsumer(ctx, streams.LogsStream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{subj},
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
-		return streams.LogEnd{}, fmt.Errorf("read log %s: %w", subj, err)
+		return copyResult{}, fmt.Errorf("read log %s: %w", subj, err)
 	}
 	it, err := cons.Messages(jetstream.PullMaxBytes(u.cfg.ReadAheadBytes))
 	if err != nil {
-		return streams.LogEnd{}, fmt.Errorf("read log %s: %w", subj, err)
+		return copyResult{}, fmt.Errorf("read log %s: %w", subj, err)
 	}
 	defer u.dropConsumer(ctx, it, cons)
-
 	sum := sha256.New()
-	lc := &logCopy{subj: subj, next: 1, sum: sum, out: io.MultiWriter(sum, w)}
+	lc := &logCopy{subj: subj, next: 1, sum: sum, out: io.MultiWriter(sum, w), lenient: opts.lenient, lastNL: true}
+	var res copyResult
 	for {
 		msg, err := next(ctx, it, u.cfg.IdleTimeout)
 		switch {
 		case errors.Is(err, errIdle):
-			return streams.LogEnd{}, lc.fault(lc.next, fmt.Sprintf(
+			return res, lc.fault(lc.next, fmt.Sprintf(
 				"message %d not on the stream after waiting %s", lc.next, u.cfg.IdleTimeout))
 		case err != nil:
-			return streams.LogEnd{}, fmt.Errorf("read log %s: %w", subj, err)
+			return res, fmt.Errorf("read log %s: %w", subj, err)
+		}
+		var streamSeq uint64
+		if md, err := msg.Metadata(); err == nil {
+			if res.first.IsZero() {
+				res.first = md.Timestamp.UTC()
+			}
+			res.last = md.Timestamp.UTC()
+			streamSeq = md.Sequence.Stream
+			res.lastSeq = streamSeq
 		}
 		end, err := lc.add(msg.Headers(), msg.Data())
+		res.end, res.gaps = end, lc.gaps
 		if err != nil || end != nil {
-			return deref(end), err
+			return res, err
+		}
+		if opts.untilSeq != 0 && streamSeq >= opts.untilSeq {
+			return res, nil
 		}
 	}
-}
-
-func deref(end *streams.LogEnd) streams.LogEnd {
-	if end == nil {
-		return streams.LogEnd{}
-	}
-	return *end
 }
 
 // add checks one message and writes its data. It returns the end marker
@@ -88,12 +117,21 @@ func deref(end *streams.LogEnd) streams.LogEnd {
 // re-published after the stream's duplicate window, and the final sha256
 // check would catch it if its bytes differed. A seq beyond the next one is
 // a hole. Messages are read in stream order, so a chunk published late (out
-// of order) can never fill the hole on a later delivery either; holes are
-// reported and the request retried with back-off. Storing a log with an
-// explicit "bytes missing here" marker instead is left for a later change.
+// of order) can never fill the hole on a later delivery either. Unless
+// lenient, a hole fails the copy and the request is retried with back-off;
+// once retries are exhausted the copy is redone leniently, which stores the
+// log with the hole marked (GapMarkerPrefix) and listed in the metadata.
 func (lc *logCopy) add(h nats.Header, data []byte) (*streams.LogEnd, error) {
 	chunk, end, err := streams.ParseLogMsg(h, data)
 	if err != nil {
+		if lc.lenient {
+			// A message that cannot be read is a hole of its own.
+			seq, _ := strconv.ParseUint(h.Get(streams.HdrSeq), 10, 64)
+			if seq >= lc.next {
+				return nil, lc.gap(lc.next, seq, 0, "unreadable message: "+err.Error())
+			}
+			return nil, nil
+		}
 		return nil, lc.fault(lc.next, err.Error())
 	}
 	if end != nil {
@@ -102,22 +140,78 @@ func (lc *logCopy) add(h nats.Header, data []byte) (*streams.LogEnd, error) {
 	switch {
 	case chunk.Seq < lc.next:
 		return nil, nil
+	case chunk.Seq > lc.next && lc.lenient:
+		if err := lc.gap(lc.next, chunk.Seq-1, chunk.Offset, fmt.Sprintf("chunks %d to %d missing", lc.next, chunk.Seq-1)); err != nil {
+			return nil, err
+		}
 	case chunk.Seq > lc.next:
 		return nil, lc.fault(lc.next, fmt.Sprintf("chunk %d missing: the next chunk on the stream is %d", lc.next, chunk.Seq))
-	case chunk.Offset != lc.bytes:
-		return nil, lc.fault(chunk.Seq, fmt.Sprintf("chunk at offset %d, want %d", chunk.Offset, lc.bytes))
 	}
-	if _, err := lc.out.Write(chunk.Data); err != nil {
-		return nil, fmt.Errorf("write log %s to the store: %w", lc.subj, err)
+	if chunk.Offset != lc.bytes {
+		if !lc.lenient {
+			return nil, lc.fault(chunk.Seq, fmt.Sprintf("chunk at offset %d, want %d", chunk.Offset, lc.bytes))
+		}
+		if err := lc.gap(0, 0, chunk.Offset, fmt.Sprintf("chunk %d at offset %d, expected %d", chunk.Seq, chunk.Offset, lc.bytes)); err != nil {
+			return nil, err
+		}
+	}
+	if err := lc.write(chunk.Data); err != nil {
+		return nil, err
 	}
 	lc.bytes += uint64(len(chunk.Data))
-	lc.next++
+	lc.next = chunk.Seq + 1
 	return nil, nil
 }
 
-// checkEnd compares the end marker with what was written.
+func (lc *logCopy) write(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	if _, err := lc.out.Write(b); err != nil {
+		return fmt.Errorf("write log %s to the store: %w", lc.subj, err)
+	}
+	lc.lastNL = b[len(b)-1] == '\n'
+	return nil
+}
+
+// gap records missing chunks firstSeq..lastSeq (0, 0: none, the offsets
+// just disagree) and marks them in the log. resume is the offset of the
+// data that follows; bytes up to it are counted as missing.
+func (lc *logCopy) gap(firstSeq, lastSeq, resume uint64, what string) error {
+	g := streams.LogGap{Offset: lc.bytes, FirstSeq: firstSeq, LastSeq: lastSeq}
+	if resume > lc.bytes {
+		g.Bytes = resume - lc.bytes
+	}
+	lc.gaps = append(lc.gaps, g)
+	marker := fmt.Sprintf("%s%s; %d bytes missing at offset %d]\n", streams.GapMarkerPrefix, what, g.Bytes, g.Offset)
+	if !lc.lastNL {
+		marker = "\n" + marker
+	}
+	if err := lc.write([]byte(marker)); err != nil {
+		return err
+	}
+	if resume > lc.bytes {
+		lc.bytes = resume
+	}
+	if lastSeq >= lc.next {
+		lc.next = lastSeq + 1
+	}
+	return nil
+}
+
+// checkEnd compares the end marker with what was written. Leniently, a
+// shortfall before the marker is a gap, and a log with gaps cannot match
+// the marker's checksum, which is then not compared.
 func (lc *logCopy) checkEnd(end *streams.LogEnd) error {
 	seq := end.Chunks + 1 // ParseLogMsg checked that this is the marker's seq
+	if lc.lenient && seq > lc.next {
+		if err := lc.gap(lc.next, seq-1, end.Bytes, fmt.Sprintf("chunks %d to %d missing", lc.next, seq-1)); err != nil {
+			return err
+		}
+	}
+	if lc.lenient && len(lc.gaps) > 0 {
+		return nil
+	}
 	switch {
 	case seq > lc.next:
 		return lc.fault(lc.next, fmt.Sprintf("chunk %d missing: the end marker is %d", lc.next, seq))

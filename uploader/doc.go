@@ -24,21 +24,45 @@
 //     is not, the log is lost and the request is dead-lettered.
 //  3. Otherwise read the subject from the start with an ordered consumer,
 //     checking that sequence numbers run 1, 2, 3, ... and that each chunk's
-//     offset is the number of bytes before it, and write the data into an
-//     io.Pipe whose other end is the store's Put (size -1: a streamed,
-//     multipart upload). A sha256 is computed on the way. The log is never
-//     held in memory: what is in flight is bounded by Config.ReadAheadBytes
-//     and the store's part size.
+//     offset is the number of bytes before it, and pass the data once to a
+//     logSink, which in the same pass zstd-compresses it into one store Put
+//     (size -1: a streamed, multipart upload), streams the plain bytes into
+//     another (the key results link to), renders the HTML page (head and
+//     tail only for a long log) into a staging file, and counts bytes,
+//     lines and sha256. The log is never held in memory: what is in flight
+//     is bounded by Config.ReadAheadBytes, one part buffer per streamed
+//     object, the compressor's window and the page's head and tail.
 //  4. At the end marker, compare its byte count and sha256 with what was
-//     streamed. Only if they match is the pipe closed cleanly, which lets
-//     Put complete the object; on any mismatch, hole or error the pipe is
-//     closed with that error, so Put abandons the upload and the object
-//     never appears (or keeps its previous content).
-//  5. Purge the log's subject from LogsStream, so the stream only holds logs
-//     in flight, then ack the request and wait for the server to confirm.
+//     streamed. Only if they match are the pipes closed cleanly, which lets
+//     the Puts complete; then the page and, last, the metadata JSON are
+//     stored. On any mismatch, hole or error the pipes are closed with that
+//     error, so the Puts abandon their uploads and no object appears (or
+//     keeps its previous content). The metadata's presence therefore means
+//     the log is stored; step 2 looks for it.
+//  5. Purge what was read of the log's subject from LogsStream, so the
+//     stream only holds logs in flight, then ack the request and wait for
+//     the server to confirm.
+//
+// # Holes and abandoned logs
+//
+// A hole (a chunk missing) fails the request, which is retried: the chunk
+// may only be late. After Config.LenientAfter deliveries the log is stored
+// anyway, with a streams.GapMarkerPrefix line where chunks are missing and
+// the gaps listed in the metadata, never silently shortened.
+//
+// A builder that dies leaves a log without an end marker and asks for no
+// upload. Every replica sweeps LogsStream each Config.SweepInterval: a log
+// whose last message is not an end marker, when a later attempt of the same
+// build has started or it has been silent for Config.AbandonAfter, gets an
+// upload request with the streams.HdrAbandoned header (its Nats-Msg-Id
+// keeps replicas from asking twice). It is stored as far as the stream
+// holds it and marked abandoned in its metadata and page. The sweep also
+// logs the backlog, as a warning while uploads fail.
 //
 // A failed attempt is given back with a delay (Nak) that doubles with each
-// delivery up to Config.MaxRetryDelay. While a request is worked on it is
+// delivery up to Config.MaxRetryDelay, spread by ±20% so that requests failed
+// by one storage outage do not all return at once; meanwhile their chunks
+// wait on the stream. While a request is worked on it is
 // reported InProgress every Config.ProgressInterval, well within AckWait.
 // On shutdown a request in progress is given back at once for another
 // replica.

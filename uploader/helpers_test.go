@@ -1,6 +1,7 @@
 package uploader
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,6 +16,7 @@ import (
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
+	"github.com/klauspost/compress/zstd"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
@@ -106,9 +108,13 @@ func (e *env) publishLog(k streams.BuildKey, attempt int, cs []streams.Chunk, en
 	e.publishRequest(k, attempt, end)
 }
 
+func jsonRequest(k streams.BuildKey, attempt int, end streams.LogEnd) ([]byte, error) {
+	return json.Marshal(streams.UploadRequest{V: streams.SchemaVersion, BuildKey: k, Attempt: attempt, End: end})
+}
+
 func (e *env) publishRequest(k streams.BuildKey, attempt int, end streams.LogEnd) {
 	e.t.Helper()
-	data, err := json.Marshal(streams.UploadRequest{V: streams.SchemaVersion, BuildKey: k, Attempt: attempt, End: end})
+	data, err := jsonRequest(k, attempt, end)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -137,6 +143,48 @@ func object(t *testing.T, st store.Store, k streams.BuildKey, attempt int) ([]by
 		t.Fatal(err)
 	}
 	return data, true
+}
+
+// stored is what the store holds for one attempt: every object decoded.
+type stored struct {
+	plain, raw []byte // the plain log, the zstd one decompressed
+	page       string
+	meta       streams.LogMeta
+}
+
+// storedLog reads every object of an attempt; it fails the test if one is
+// missing or does not decode.
+func storedLog(t *testing.T, st store.Store, k streams.BuildKey, attempt int) stored {
+	t.Helper()
+	pfx := streams.ExperimentPrefix(k.Experiment)
+	read := func(key string) []byte {
+		t.Helper()
+		rc, err := st.Get(context.Background(), pfx+key)
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		defer rc.Close()
+		data, err := io.ReadAll(rc)
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		return data
+	}
+	var s stored
+	s.plain = read(streams.LogObjectKey(k, attempt))
+	zr, err := zstd.NewReader(bytes.NewReader(read(streams.LogRawKey(k, attempt))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	if s.raw, err = io.ReadAll(zr); err != nil {
+		t.Fatalf("%s: decompress: %v", streams.LogRawKey(k, attempt), err)
+	}
+	s.page = string(read(streams.LogPageKey(k, attempt)))
+	if err := json.Unmarshal(read(streams.LogMetaKey(k, attempt)), &s.meta); err != nil {
+		t.Fatalf("%s: %v", streams.LogMetaKey(k, attempt), err)
+	}
+	return s
 }
 
 // logMsgs is how many messages LogsStream holds for the attempt.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/ejecta-build/ejecta/store"
@@ -32,10 +31,14 @@ func (u *Uploader) handle(ctx context.Context, logs jetstream.Stream, msg jetstr
 		Str("experiment", req.Experiment).Str("crate", req.Crate).Str("version", req.Version).
 		Str("toolchain", req.Toolchain).Int("attempt", req.Attempt).Logger()
 
+	how := uploadHow{abandoned: msg.Headers().Get(streams.HdrAbandoned), lenient: deliveries(msg) > uint64(u.cfg.LenientAfter)}
 	stop := keepAlive(msg, u.cfg.ProgressInterval, log)
 	start := time.Now()
-	n, fresh, err := u.upload(ctx, logs, req, log)
+	n, fresh, err := u.upload(ctx, logs, req, how, log)
 	stop()
+	if err == nil {
+		u.failures.Store(0)
+	}
 
 	switch {
 	case err == nil && !fresh:
@@ -59,6 +62,7 @@ func (u *Uploader) handle(ctx context.Context, logs jetstream.Stream, msg jetstr
 	case errors.Is(err, errLost):
 		u.deadLetter(ctx, msg, err)
 	default:
+		u.failures.Add(1)
 		delay := u.cfg.retryDelay(deliveries(msg))
 		ev := log.Error().Err(err).Dur("retry_in", delay)
 		var le *logError
@@ -70,47 +74,84 @@ func (u *Uploader) handle(ctx context.Context, logs jetstream.Stream, msg jetstr
 	}
 }
 
+// uploadHow says how a request is to be done.
+type uploadHow struct {
+	// abandoned is the reason the attempt was judged abandoned, from the
+	// request's streams.HdrAbandoned header; "" for a finished log.
+	abandoned string
+	// lenient stores a log with holes (marked) instead of failing: the
+	// request has been retried Config.LenientAfter times already.
+	lenient bool
+}
+
 // upload stores the log req names, purges it from the stream, and returns
 // its size and true. A request whose log was already stored and purged is
 // done without an upload: it returns 0 and false.
-func (u *Uploader) upload(ctx context.Context, logs jetstream.Stream, req streams.UploadRequest, log zerolog.Logger) (uint64, bool, error) {
+func (u *Uploader) upload(ctx context.Context, logs jetstream.Stream, req streams.UploadRequest, how uploadHow, log zerolog.Logger) (uint64, bool, error) {
 	subj := streams.LogSubject(req.BuildKey, req.Attempt)
-	key := streams.ExperimentPrefix(req.Experiment) + streams.LogObjectKey(req.BuildKey, req.Attempt)
+	metaKey := streams.ExperimentPrefix(req.Experiment) + streams.LogMetaKey(req.BuildKey, req.Attempt)
 
-	_, err := logs.GetLastMsgForSubject(ctx, subj)
+	last, err := logs.GetLastMsgForSubject(ctx, subj)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		stored, err := u.stored(ctx, key)
+		// The metadata is written last: if it is there, so is the rest.
+		stored, err := u.stored(ctx, metaKey)
 		switch {
 		case err != nil:
 			return 0, false, err
 		case !stored:
 			return 0, false, fmt.Errorf("upload %s: %w", subj, errLost)
 		}
-		log.Info().Str("object", u.st.Location(key)).Msg("log already stored and purged; request was a redelivery")
+		log.Info().Str("object", u.st.Location(metaKey)).Msg("log already stored and purged; request was a redelivery")
 		return 0, false, nil
 	}
 	if err != nil {
 		return 0, false, fmt.Errorf("upload %s: look up log: %w", subj, err)
 	}
 
-	end, err := u.copyToStore(ctx, subj, key)
+	opts := copyOpts{lenient: how.lenient || how.abandoned != ""}
+	if how.abandoned != "" {
+		opts.untilSeq = last.Sequence
+	}
+	sink, err := u.newSink(ctx, req.BuildKey, req.Attempt)
 	if err != nil {
 		return 0, false, fmt.Errorf("upload %s: %w", subj, err)
 	}
-	if req.End != end {
-		// The stream's end marker is what the bytes were checked against;
-		// the copy in the request is informational.
-		log.Warn().Interface("request_end", req.End).Interface("marker_end", end).
-			Msg("upload request and end marker disagree; stored what the end marker vouches for")
+	res, err := u.copyLog(ctx, subj, sink, opts)
+	if err != nil {
+		sink.abort(err)
+		return 0, false, fmt.Errorf("upload %s: %w", subj, err)
+	}
+	meta := streams.LogMeta{FirstAt: res.first, LastAt: res.last, Gaps: res.gaps}
+	if res.end != nil {
+		meta.Status, meta.ExitCode = res.end.Status, res.end.ExitCode
+		if how.abandoned == "" && req.End != *res.end {
+			// The stream's end marker is what the bytes were checked
+			// against; the copy in the request is informational.
+			log.Warn().Interface("request_end", req.End).Interface("marker_end", *res.end).
+				Msg("upload request and end marker disagree; stored what the end marker vouches for")
+		}
+	} else {
+		meta.Abandoned, meta.AbandonedReason = true, how.abandoned
+	}
+	if err := sink.commit(meta); err != nil {
+		return 0, false, fmt.Errorf("upload %s: %w", subj, err)
+	}
+	if len(res.gaps) > 0 {
+		log.Error().Int("gaps", len(res.gaps)).Interface("first_gap", res.gaps[0]).
+			Msg("log stored with missing chunks marked: they were gone from the stream")
+	}
+	if meta.Abandoned {
+		log.Warn().Str("reason", how.abandoned).Uint64("bytes", sink.bytes).Msg("abandoned attempt's log stored and marked")
 	}
 	// Once stored, the chunks only take space that builders need: the stream
-	// refuses new chunks when full.
+	// refuses new chunks when full. Only what was read is purged: an attempt
+	// judged abandoned that was only slow keeps what it publishes next.
 	fctx, cancel := finishing(ctx)
 	defer cancel()
-	if err := logs.Purge(fctx, jetstream.WithPurgeSubject(subj)); err != nil {
+	if err := logs.Purge(fctx, jetstream.WithPurgeSubject(subj), jetstream.WithPurgeSequence(res.lastSeq+1)); err != nil {
 		return 0, false, fmt.Errorf("upload %s: stored, but purge: %w", subj, err)
 	}
-	return end.Bytes, true, nil
+	return sink.bytes, true, nil
 }
 
 // stored reports whether the store holds an object at key.
@@ -124,40 +165,6 @@ func (u *Uploader) stored(ctx context.Context, key string) (bool, error) {
 	}
 	rc.Close()
 	return true, nil
-}
-
-// copyToStore streams the log on subj into the store at key and returns its
-// verified end marker. The object is only completed if the whole log
-// checked out.
-func (u *Uploader) copyToStore(ctx context.Context, subj, key string) (streams.LogEnd, error) {
-	pr, pw := io.Pipe()
-	// Shutdown is delivered through the pipe, not by cancelling Put: an S3
-	// multipart upload aborts with a request of its own, which a cancelled
-	// context would refuse, leaving its parts behind.
-	putCtx, cancelPut := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelPut()
-	stopWatch := context.AfterFunc(ctx, func() { pw.CloseWithError(ctx.Err()) })
-	defer stopWatch()
-
-	putDone := make(chan error, 1)
-	go func() {
-		err := u.st.Put(putCtx, key, pr, -1, logContentType)
-		// Unblock the writer if Put gave up before the end.
-		pr.CloseWithError(fmt.Errorf("store put ended: %w", err))
-		putDone <- err
-	}()
-
-	end, err := u.copyLog(ctx, subj, pw)
-	if err != nil {
-		pw.CloseWithError(err)
-		waitPut(ctx, putDone, cancelPut)
-		return streams.LogEnd{}, err
-	}
-	pw.Close()
-	if err := waitPut(ctx, putDone, cancelPut); err != nil {
-		return streams.LogEnd{}, fmt.Errorf("store %s: %w", u.st.Location(key), err)
-	}
-	return end, nil
 }
 
 // finishTimeout bounds the bookkeeping after a log is stored.
@@ -174,28 +181,6 @@ func ack(ctx context.Context, msg jetstream.Msg) error {
 	fctx, cancel := finishing(ctx)
 	defer cancel()
 	return msg.DoubleAck(fctx)
-}
-
-// putGrace is how long a Put may take to wind down once ctx has ended.
-const putGrace = 10 * time.Second
-
-// waitPut waits for Put's result, cancelling Put if it is still running
-// putGrace after ctx ended.
-func waitPut(ctx context.Context, done <-chan error, cancel context.CancelFunc) error {
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-	}
-	t := time.NewTimer(putGrace)
-	defer t.Stop()
-	select {
-	case err := <-done:
-		return err
-	case <-t.C:
-		cancel()
-		return <-done
-	}
 }
 
 // deliveries is how many times msg has been delivered, 1 if unknown.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ejecta-build/ejecta/store"
@@ -20,6 +21,9 @@ type Uploader struct {
 	js  jetstream.JetStream
 	st  store.Store
 	log zerolog.Logger
+	// failures counts uploads failed since the last success: while it is
+	// not 0 the sweep reports the backlog at warning level.
+	failures atomic.Int64
 }
 
 // New returns an uploader storing logs in st. cfg's zero fields take their
@@ -66,8 +70,13 @@ func (u *Uploader) Run(ctx context.Context) error {
 		return fmt.Errorf("uploader: bind stream %s: %w", streams.LogsStream, err)
 	}
 
+	uploads, err := u.js.Stream(ctx, streams.UploadsStream)
+	if err != nil {
+		return fmt.Errorf("uploader: bind stream %s: %w", streams.UploadsStream, err)
+	}
 	u.log.Info().Int("concurrency", u.cfg.Concurrency).Msg("uploader running")
 	var wg sync.WaitGroup
+	wg.Go(func() { u.sweep(ctx, logs, uploads) })
 	for range u.cfg.Concurrency {
 		wg.Go(func() { u.work(ctx, cons, logs) })
 	}

@@ -3,6 +3,8 @@ package uploader
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -53,6 +55,20 @@ func TestUploadStoresExactBytes(t *testing.T) {
 		}
 		if !bytes.Equal(got, l.data) {
 			t.Errorf("%s: stored %d bytes that differ from the %d published", l.crate, len(got), len(l.data))
+		}
+		s := storedLog(t, e.st, k, 1)
+		if !bytes.Equal(s.raw, l.data) {
+			t.Errorf("%s: compressed log decompresses to %d bytes that differ from the %d published", l.crate, len(s.raw), len(l.data))
+		}
+		sum := sha256.Sum256(l.data)
+		m := s.meta
+		if m.Bytes != uint64(len(l.data)) || m.SHA256 != hex.EncodeToString(sum[:]) || m.Lines != lines(l.data) ||
+			m.Status != streams.StatusBuildFail || m.ExitCode != 101 || m.Abandoned || len(m.Gaps) != 0 ||
+			m.Attempt != 1 || m.BuildKey != k || m.FirstAt.IsZero() || m.LastAt.Before(m.FirstAt) {
+			t.Errorf("%s: metadata %+v", l.crate, m)
+		}
+		if !strings.Contains(s.page, "</html>") || strings.Contains(s.page, "<script>") {
+			t.Errorf("%s: page is not a whole page or holds a live <script>:\n%s", l.crate, s.page)
 		}
 		if n := e.logMsgs(k, 1); n != 0 {
 			t.Errorf("%s: %d messages left on %s, want the subject purged", l.crate, n, streams.LogsStream)
@@ -214,8 +230,11 @@ func TestRequestWithoutChunks(t *testing.T) {
 	e := newEnv(t)
 	done, lost := buildKey("exp5", "done"), buildKey("exp5", "lost")
 	data := []byte("already stored\n")
-	if err := e.st.Put(context.Background(), objectKey(done, 1), bytes.NewReader(data), -1, ""); err != nil {
-		t.Fatal(err)
+	// The metadata is written last: its presence means "stored".
+	for _, key := range []string{streams.LogObjectKey(done, 1), streams.LogMetaKey(done, 1)} {
+		if err := e.st.Put(context.Background(), streams.ExperimentPrefix("exp5")+key, bytes.NewReader(data), -1, ""); err != nil {
+			t.Fatal(err)
+		}
 	}
 	e.publishRequest(done, 1, endFor(data, 1))
 	e.publishRequest(lost, 1, endFor(data, 1))
@@ -302,4 +321,14 @@ func TestMinIO(t *testing.T) {
 	if _, ok := object(t, st, bad, 1); ok {
 		t.Error("log with a corrupt sha256 stored in MinIO")
 	}
+}
+
+// lines counts lines as the metadata does: newlines, plus an unfinished
+// last line.
+func lines(b []byte) uint64 {
+	n := uint64(bytes.Count(b, []byte{'\n'}))
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		n++
+	}
+	return n
 }

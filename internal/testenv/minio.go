@@ -21,6 +21,18 @@ type MinIO struct {
 	Endpoint  string // host:port, plain http
 	AccessKey string
 	SecretKey string
+	srv       *minioServer
+}
+
+// minioServer is the process behind a MinIO; copies of a MinIO share it.
+type minioServer struct {
+	mu      sync.Mutex
+	bin     string
+	dir     string
+	console string
+	out     *tailBuffer
+	cmd     *exec.Cmd
+	exited  chan struct{}
 }
 
 // StoreURL is the store.Open URL of bucket on this server. Credentials are
@@ -45,35 +57,66 @@ func StartMinIO(t testing.TB) MinIO {
 		Unavailable(t, "minio binary not in PATH nor in $(go env GOPATH)/bin "+
 			"(go install github.com/minio/minio@latest)")
 	}
-	addr, console := freeAddr(t), freeAddr(t)
-	m := MinIO{Endpoint: addr, AccessKey: "ejecta-test", SecretKey: "ejecta-test-secret"}
+	addr := freeAddr(t)
+	m := MinIO{Endpoint: addr, AccessKey: "ejecta-test", SecretKey: "ejecta-test-secret",
+		srv: &minioServer{bin: bin, dir: t.TempDir(), console: freeAddr(t), out: &tailBuffer{max: 16 << 10}}}
+	t.Cleanup(func() {
+		m.srv.mu.Lock()
+		defer m.srv.mu.Unlock()
+		m.srv.stop()
+		if t.Failed() {
+			t.Logf("minio output (tail):\n%s", m.srv.out)
+		}
+	})
+	m.Start(t)
+	return m
+}
 
-	out := &tailBuffer{max: 16 << 10}
-	cmd := exec.Command(bin, "server", t.TempDir(), "--address", addr, "--console-address", console)
+// Stop kills the server, as an outage would; Start brings it back on the
+// same address and data. A test uses them to check what survives an outage.
+func (m MinIO) Stop(t testing.TB) {
+	t.Helper()
+	m.srv.mu.Lock()
+	defer m.srv.mu.Unlock()
+	m.srv.stop()
+}
+
+// Start starts the server (again) and waits until it serves requests.
+func (m MinIO) Start(t testing.TB) {
+	t.Helper()
+	s := m.srv
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		return
+	}
+	cmd := exec.Command(s.bin, "server", s.dir, "--address", m.Endpoint, "--console-address", s.console)
 	cmd.Env = append(os.Environ(),
 		"MINIO_ROOT_USER="+m.AccessKey,
 		"MINIO_ROOT_PASSWORD="+m.SecretKey,
 		"MINIO_BROWSER=off",
 		"MINIO_UPDATE=off",
 	)
-	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Stdout, cmd.Stderr = s.out, s.out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start minio: %v", err)
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("minio output (tail):\n%s", out)
-		}
-	})
-
-	if err := waitLive(addr, exited); err != nil {
-		t.Fatalf("minio on %s: %v\noutput (tail):\n%s", addr, err, out)
+	s.cmd, s.exited = cmd, exited
+	if err := waitLive(m.Endpoint, exited); err != nil {
+		t.Fatalf("minio on %s: %v\noutput (tail):\n%s", m.Endpoint, err, s.out)
 	}
-	return m
+}
+
+// stop kills the process, if running, and waits for it; s.mu is held.
+func (s *minioServer) stop() {
+	if s.cmd == nil {
+		return
+	}
+	s.cmd.Process.Kill()
+	<-s.exited
+	s.cmd, s.exited = nil, nil
 }
 
 func findMinIO() string {

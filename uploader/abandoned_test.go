@@ -1,0 +1,134 @@
+package uploader
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ejecta-build/ejecta/streams"
+)
+
+// publishChunks publishes cs on the attempt's log subject, no end marker.
+func (e *env) publishChunks(k streams.BuildKey, attempt int, cs []streams.Chunk) {
+	e.t.Helper()
+	for _, c := range cs {
+		if _, err := e.js.PublishMsg(context.Background(), streams.NewChunkMsg(streams.LogSubject(k, attempt), c)); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+// A builder that dies leaves a log without an end marker. It is stored as
+// it is and marked abandoned: at once when a later attempt of the same
+// build shows up, or after AbandonAfter of silence.
+func TestAbandonedLogsAreStoredAndMarked(t *testing.T) {
+	e := newEnv(t)
+	retried := buildKey("exp8", "retried") // attempt 2 started
+	silent := buildKey("exp8", "silent")   // nobody came back
+	running := buildKey("exp8", "running") // still being written: not touched
+	data := randomBytes(100_000, 4)
+	cs := chunks(data, 10_000)
+	e.publishChunks(retried, 1, cs[:6])
+	e.publishChunks(retried, 2, cs[:1])
+	e.publishChunks(silent, 1, cs[:3])
+
+	cfg := fastConfig("u")
+	cfg.SweepInterval = 200 * time.Millisecond
+	cfg.AbandonAfter = 2 * time.Second
+	e.run(cfg, e.st)
+	// running, and the retried build's second attempt, keep writing within
+	// AbandonAfter until the checks are done.
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for i := range cs {
+			select {
+			case <-stop:
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+			e.js.PublishMsg(context.Background(), streams.NewChunkMsg(streams.LogSubject(running, 1), cs[i]))
+			if i > 0 {
+				e.js.PublishMsg(context.Background(), streams.NewChunkMsg(streams.LogSubject(retried, 2), cs[i]))
+			}
+		}
+	}()
+
+	eventually(t, 5*time.Second, "the retried build's first attempt stored", func() bool {
+		_, ok := object(t, e.st, retried, 1)
+		return ok && e.logMsgs(retried, 1) == 0
+	})
+	if took := time.Now(); e.logMsgs(silent, 1) == 0 {
+		t.Errorf("silent log taken before AbandonAfter (at %s)", took)
+	}
+	eventually(t, 10*time.Second, "the silent log stored after AbandonAfter", func() bool {
+		_, ok := object(t, e.st, silent, 1)
+		return ok && e.logMsgs(silent, 1) == 0
+	})
+	for _, c := range []struct {
+		k      streams.BuildKey
+		want   []byte
+		reason string
+	}{
+		{retried, data[:60_000], "attempt 2 of the same build started"},
+		{silent, data[:30_000], "no output for"},
+	} {
+		s := storedLog(t, e.st, c.k, 1)
+		if !bytes.Equal(s.raw, c.want) || !bytes.Equal(s.plain, c.want) {
+			t.Errorf("%s: stored %d bytes, want the %d on the stream", c.k, len(s.raw), len(c.want))
+		}
+		if !s.meta.Abandoned || !strings.Contains(s.meta.AbandonedReason, c.reason) || s.meta.Status != "" || s.meta.Bytes != uint64(len(c.want)) {
+			t.Errorf("%s: metadata %+v, want abandoned because %q", c.k, s.meta, c.reason)
+		}
+		if !strings.Contains(s.page, "Abandoned attempt") {
+			t.Errorf("%s: page does not say the attempt was abandoned", c.k)
+		}
+	}
+	if _, ok := object(t, e.st, retried, 2); ok {
+		t.Error("the running second attempt was stored")
+	}
+	if _, ok := object(t, e.st, running, 1); ok || e.logMsgs(running, 1) == 0 {
+		t.Error("a log still being written was taken as abandoned")
+	}
+	if n := e.streamMsgs(streams.UploadsStream); n != 0 {
+		t.Errorf("%d upload requests left", n)
+	}
+}
+
+// A hole that does not fill is, after LenientAfter deliveries, stored with
+// a marker where the chunks are missing, and listed in the metadata.
+func TestHoleStoredMarkedAfterRetries(t *testing.T) {
+	e := newEnv(t)
+	k := buildKey("exp9", "holey")
+	var data []byte
+	for i := range 3000 {
+		data = append(data, []byte(strings.Repeat("y", i%40)+"\n")...)
+	}
+	cs := chunks(data, 1000)
+	holey := append(append([]streams.Chunk(nil), cs[:4]...), cs[6:]...)
+	e.publishLog(k, 1, holey, endFor(data, len(cs)))
+	cfg := fastConfig("u")
+	cfg.LenientAfter = 2
+	e.run(cfg, e.st)
+	eventually(t, 15*time.Second, "holey log stored", func() bool { return e.streamMsgs(streams.UploadsStream) == 0 })
+	if c := e.uploadsConsumer().Delivered.Consumer; c != 3 {
+		t.Errorf("request delivered %d times, want 2 failures then the lenient store", c)
+	}
+	s := storedLog(t, e.st, k, 1)
+	marker := streams.GapMarkerPrefix + "chunks 5 to 6 missing; 2000 bytes missing at offset 4000]\n"
+	if data[3999] != '\n' {
+		marker = "\n" + marker // on a line of its own
+	}
+	want := append(append(append([]byte(nil), data[:4000]...), marker...), data[6000:]...)
+	if !bytes.Equal(s.raw, want) {
+		t.Errorf("stored log:\n%q\nwant the hole marked:\n%q", s.raw[3900:4200], want[3900:4200])
+	}
+	if len(s.meta.Gaps) != 1 || s.meta.Gaps[0] != (streams.LogGap{Offset: 4000, Bytes: 2000, FirstSeq: 5, LastSeq: 6}) {
+		t.Errorf("gaps = %+v", s.meta.Gaps)
+	}
+	if s.meta.Status != streams.StatusBuildFail || s.meta.Abandoned {
+		t.Errorf("metadata %+v", s.meta)
+	}
+}

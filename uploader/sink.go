@@ -1,0 +1,171 @@
+package uploader
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"time"
+
+	"github.com/ejecta-build/ejecta/store"
+	"github.com/ejecta-build/ejecta/streams"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Content types of the stored objects.
+const (
+	rawContentType  = "application/zstd"
+	metaContentType = "application/json"
+)
+
+// zstdWindow bounds the compressor's memory. Logs repeat themselves within
+// a few hundred KiB (the same warning for every crate); a larger window
+// gains little and costs memory per log in flight.
+const zstdWindow = 1 << 20
+
+// logSink receives a log's bytes once and turns them, in the same pass,
+// into every stored object: the raw bytes zstd-compressed and streamed into
+// the store, optionally the plain bytes streamed likewise, the HTML page
+// staged on disk, and the counts and checksum for the metadata. Nothing in
+// it grows with the log.
+type logSink struct {
+	ctx    context.Context
+	st     store.Store
+	key    streams.BuildKey
+	att    int
+	exp    string // the experiment's key prefix
+	raw    *putStream
+	zw     *zstd.Encoder
+	plain  *putStream // nil with Config.NoPlainLog
+	page   *page
+	sum    hash.Hash
+	bytes  uint64
+	lines  uint64
+	lastNL bool
+}
+
+func (u *Uploader) newSink(ctx context.Context, k streams.BuildKey, attempt int) (*logSink, error) {
+	s := &logSink{ctx: ctx, st: u.st, key: k, att: attempt, exp: streams.ExperimentPrefix(k.Experiment), sum: sha256.New()}
+	title := fmt.Sprintf("%s %s on %s, attempt %d (%s)", k.Crate, k.Version, k.Toolchain, attempt, k.Experiment)
+	pg, err := newPage(u.cfg.TempDir, u.cfg.PageHeadBytes, u.cfg.PageTailBytes, title, linksFor(k, attempt, !u.cfg.NoPlainLog))
+	if err != nil {
+		return nil, err
+	}
+	s.page = pg
+	s.raw = startPut(ctx, u.st, s.exp+streams.LogRawKey(k, attempt), rawContentType)
+	// Concurrency 1 keeps the encoder synchronous, with one window of
+	// memory, instead of one per CPU.
+	s.zw, err = zstd.NewWriter(s.raw, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(zstdWindow),
+		zstd.WithEncoderLevel(zstd.SpeedDefault))
+	if err != nil {
+		s.abort(err)
+		return nil, fmt.Errorf("zstd encoder: %w", err)
+	}
+	if !u.cfg.NoPlainLog {
+		s.plain = startPut(ctx, u.st, s.exp+streams.LogObjectKey(k, attempt), logContentType)
+	}
+	return s, nil
+}
+
+// Write passes b to every object. An error means the store refused a
+// stream; the log must then be abandoned (abort).
+func (s *logSink) Write(b []byte) (int, error) {
+	if _, err := s.zw.Write(b); err != nil {
+		return 0, fmt.Errorf("store %s: %w", s.st.Location(s.exp+streams.LogRawKey(s.key, s.att)), err)
+	}
+	if s.plain != nil {
+		if _, err := s.plain.Write(b); err != nil {
+			return 0, fmt.Errorf("store %s: %w", s.st.Location(s.exp+streams.LogObjectKey(s.key, s.att)), err)
+		}
+	}
+	s.page.Write(b)
+	s.sum.Write(b)
+	s.bytes += uint64(len(b))
+	s.lines += uint64(bytes.Count(b, []byte{'\n'}))
+	if len(b) > 0 {
+		s.lastNL = b[len(b)-1] == '\n'
+	}
+	return len(b), nil
+}
+
+// abort gives every object up: none of them appears.
+func (s *logSink) abort(cause error) {
+	if s.zw != nil {
+		s.zw.Close()
+	}
+	s.raw.finish(s.ctx, cause)
+	if s.plain != nil {
+		s.plain.finish(s.ctx, cause)
+	}
+	s.page.discard()
+}
+
+// commit completes every object, the metadata last, so that a reader (or a
+// later delivery of the request) that finds the metadata finds the rest.
+// meta carries what the sink cannot know (outcome, timestamps, gaps).
+func (s *logSink) commit(meta streams.LogMeta) error {
+	defer s.page.discard()
+	errZ := s.zw.Close()
+	if errZ != nil {
+		errZ = fmt.Errorf("compress: %w", errZ)
+	}
+	errs := []error{errZ, s.raw.finish(s.ctx, errZ)}
+	if s.plain != nil {
+		errs = append(errs, s.plain.finish(s.ctx, errZ))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("store log: %w", err)
+	}
+	if s.bytes > 0 && !s.lastNL {
+		s.lines++ // an unfinished last line counts
+	}
+	meta.V, meta.BuildKey, meta.Attempt = streams.LogMetaVersion, s.key, s.att
+	meta.Bytes, meta.SHA256 = s.bytes, hex.EncodeToString(s.sum.Sum(nil))
+	meta.Lines = s.lines
+	meta.Raw, meta.Page = streams.LogRawKey(s.key, s.att), streams.LogPageKey(s.key, s.att)
+	if s.plain != nil {
+		meta.Plain = streams.LogObjectKey(s.key, s.att)
+	}
+	meta.PageTruncated = s.page.truncated()
+	meta.StoredAt = time.Now().UTC()
+
+	f, size, err := s.page.finish(pageNote(meta))
+	if err != nil {
+		return err
+	}
+	// The page is a small object of known size: a single PUT. Known sizes
+	// let it run on a context of its own bounded by finishTimeout.
+	pctx, cancel := finishing(s.ctx)
+	defer cancel()
+	if err := s.st.Put(pctx, s.exp+meta.Page, f, size, pageContentType); err != nil {
+		return fmt.Errorf("store log page: %w", err)
+	}
+	data, err := json.MarshalIndent(meta, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode log metadata: %w", err)
+	}
+	if err := s.st.Put(pctx, s.exp+streams.LogMetaKey(s.key, s.att), bytes.NewReader(data), int64(len(data)), metaContentType); err != nil {
+		return fmt.Errorf("store log metadata: %w", err)
+	}
+	return nil
+}
+
+// pageNote is the line at the foot of a log page.
+func pageNote(m streams.LogMeta) string {
+	var s string
+	switch {
+	case m.Abandoned:
+		s = "Abandoned attempt: the log ended without its end marker (" + m.AbandonedReason + ")."
+	default:
+		s = fmt.Sprintf("Finished: %s, exit code %d.", m.Status, m.ExitCode)
+	}
+	s += fmt.Sprintf(" %d bytes, %d lines, sha256 %s.", m.Bytes, m.Lines, m.SHA256)
+	if len(m.Gaps) > 0 {
+		s += fmt.Sprintf(" %d gap(s): chunks were missing from the stream, marked in the log.", len(m.Gaps))
+	}
+	return s
+}

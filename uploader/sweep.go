@@ -1,0 +1,114 @@
+package uploader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ejecta-build/ejecta/streams"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// sweep scans LogsStream every SweepInterval for abandoned logs and reports
+// the backlog, until ctx ends. Every replica sweeps; the abandoned request's
+// Nats-Msg-Id and the check for a queued request keep them from asking
+// twice.
+func (u *Uploader) sweep(ctx context.Context, logs, uploads jetstream.Stream) {
+	t := time.NewTicker(u.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := u.sweepOnce(ctx, logs, uploads); err != nil && ctx.Err() == nil {
+			u.log.Warn().Err(err).Msg("sweep for abandoned logs; will retry")
+		}
+	}
+}
+
+// attemptLog is one log subject on LogsStream.
+type attemptLog struct {
+	subj    string
+	key     streams.BuildKey
+	attempt int
+}
+
+// sweepOnce asks for every abandoned log to be stored. A log is abandoned
+// when its last message is not an end marker and either a later attempt of
+// the same build has started (the job went to another builder, so this
+// attempt's builder is gone) or nothing was added for AbandonAfter.
+func (u *Uploader) sweepOnce(ctx context.Context, logs, uploads jetstream.Stream) error {
+	info, err := logs.Info(ctx, jetstream.WithSubjectFilter(streams.LogsFilter))
+	if err != nil {
+		return fmt.Errorf("list logs on %s: %w", streams.LogsStream, err)
+	}
+	u.reportBacklog(ctx, info, uploads)
+
+	var all []attemptLog
+	latest := map[streams.BuildKey]int{}
+	for subj := range info.State.Subjects {
+		k, a, err := streams.ParseLogSubject(subj)
+		if err != nil {
+			continue // not ours to judge; nothing else publishes there
+		}
+		all = append(all, attemptLog{subj, k, a})
+		latest[k] = max(latest[k], a)
+	}
+	for _, l := range all {
+		if ctx.Err() != nil {
+			return nil
+		}
+		last, err := logs.GetLastMsgForSubject(ctx, l.subj)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue // stored and purged since the listing
+		}
+		if err != nil {
+			return fmt.Errorf("last message of %s: %w", l.subj, err)
+		}
+		if last.Header.Get(streams.HdrKind) == streams.KindEnd {
+			continue // complete; its builder asks for the upload
+		}
+		var reason string
+		switch idle := time.Since(last.Time); {
+		case latest[l.key] > l.attempt:
+			reason = fmt.Sprintf("attempt %d of the same build started", latest[l.key])
+		case idle >= u.cfg.AbandonAfter:
+			reason = fmt.Sprintf("no output for %s", idle.Round(time.Second))
+		default:
+			continue
+		}
+		_, err = uploads.GetLastMsgForSubject(ctx, streams.UploadSubject(l.key, l.attempt))
+		if err == nil {
+			continue // already asked for
+		}
+		if !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return fmt.Errorf("look up upload request of %s: %w", l.subj, err)
+		}
+		m, err := streams.NewAbandonedUploadMsg(l.key, l.attempt, reason)
+		if err != nil {
+			return err
+		}
+		if _, err := u.js.PublishMsg(ctx, m); err != nil {
+			return fmt.Errorf("ask to store abandoned log %s: %w", l.subj, err)
+		}
+		u.log.Warn().Str("subject", l.subj).Str("reason", reason).Msg("log abandoned by its builder; asked to store it as it is")
+	}
+	return nil
+}
+
+// reportBacklog logs what waits: logs in flight on the stream and upload
+// requests not yet done. While uploads fail (a storage outage) it is a
+// warning, so the operator sees the backlog grow.
+func (u *Uploader) reportBacklog(ctx context.Context, logs *jetstream.StreamInfo, uploads jetstream.Stream) {
+	ev := u.log.Debug()
+	if f := u.failures.Load(); f > 0 {
+		ev = u.log.Warn().Int64("failed_uploads", f)
+	}
+	if ui, err := uploads.Info(ctx); err == nil {
+		ev = ev.Uint64("upload_requests", ui.State.Msgs)
+	}
+	ev.Int("logs_in_flight", len(logs.State.Subjects)).Uint64("log_bytes", logs.State.Bytes).Msg("upload backlog")
+}
