@@ -38,7 +38,7 @@ const (
 // Classes lists every class in the order a report shows them: what needs a
 // person's attention first, pending last.
 var Classes = []Class{
-	ClassRegressed, ClassFixed, ClassSpuriousRegressed, ClassSpuriousFixed,
+	ClassRegressed, ClassFlaky, ClassFixed, ClassSpuriousRegressed, ClassSpuriousFixed,
 	ClassUnknown, ClassError, ClassPrepareFail, ClassBroken, ClassSkipped,
 	ClassSameBuildFail, ClassSameTestFail, ClassSameTestSkipped, ClassSameTestPass,
 	ClassPending,

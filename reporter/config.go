@@ -3,10 +3,15 @@ package reporter
 import (
 	"fmt"
 	"time"
+
+	"github.com/ejecta-build/ejecta/streams"
 )
 
 // DefaultDebounce is Config.Debounce when left zero.
 const DefaultDebounce = time.Second
+
+// DefaultConfirmations is Config.Confirmations when left zero.
+const DefaultConfirmations = 1
 
 // Config tunes a Reporter.
 type Config struct {
@@ -16,20 +21,33 @@ type Config struct {
 	// steady stream of results therefore still produces a write every
 	// Debounce instead of postponing it forever. Zero means DefaultDebounce.
 	Debounce time.Duration
+	// Confirmations is how many times every regression is re-run on both
+	// toolchains before it shows as confirmed (a spurious regression is
+	// re-run once). Zero means DefaultConfirmations; -1 turns re-runs off.
+	Confirmations int
 }
 
 func (c Config) withDefaults() Config {
 	if c.Debounce == 0 {
 		c.Debounce = DefaultDebounce
 	}
+	if c.Confirmations == 0 {
+		c.Confirmations = DefaultConfirmations
+	}
 	return c
 }
+
+// confirmations is the number of confirmation re-runs, 0 when off.
+func (c Config) confirmations() int { return max(c.Confirmations, 0) }
 
 // Validate names the first bad field.
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	if c.Debounce < time.Millisecond || c.Debounce > time.Hour {
 		return fmt.Errorf("debounce %s: want 1ms to 1h", c.Debounce)
+	}
+	if c.Confirmations < -1 || c.Confirmations > streams.MaxRerunRound {
+		return fmt.Errorf("confirmations %d: want 1 to %d, or -1 for none", c.Confirmations, streams.MaxRerunRound)
 	}
 	return nil
 }

@@ -1,15 +1,51 @@
 // Package reporter turns the stream of build results into what a person
-// reads: a results.json and a static index.html per experiment in the object
-// store, and a streams.Progress summary in the progress KV bucket.
+// reads, under each experiment's prefix in the object store:
 //
-// The reporter keeps no state of its own on disk. It tails every result with
-// an ordered consumer from the beginning of streams.ResultsStream, so a
-// restarted reporter rebuilds exactly the same state by replay. Per build
-// (experiment, crate, version, toolchain) only the highest attempt counts,
-// which makes a duplicated delivery or a retried attempt harmless.
+//	results.json               every crate version, its results and verdict
+//	config.json                the experiment as created
+//	index.html                 progress, class counts, regressions and fixes grouped by root cause
+//	full.html, full-XX.html    every crate, on pages by the first two letters of its name
+//	markdown.md                a summary to paste into a GitHub comment
+//	retry-regressed-list.txt   regressions, for `experiment create --crates @FILE`
+//
+// and a streams.Progress summary in the progress KV bucket, which
+// `experiment status` reads. Every page carries progress (done / total,
+// rate, ETA) and is a static file with relative links only, so it works
+// opened from disk or served from S3. Everything that comes from a crate or
+// a log is escaped.
+//
+// # State
+//
+// The reporter keeps no state of its own on disk: its state is a replay of
+// the results stream. It tails every result with an ordered consumer from
+// the beginning of streams.ResultsStream, so a restarted reporter (even one
+// killed with SIGKILL) rebuilds exactly the same state and writes the same
+// results.json. Per build (experiment, crate, version, toolchain) and run
+// only the highest attempt counts, which makes a duplicated delivery or a
+// retried attempt harmless. Replay was chosen over a KV snapshot because
+// the stream is already the durable record of every result; the price is a
+// replay at start, a few seconds per 100k results.
+//
+// # Verdicts
 //
 // Each crate version is classified by comparing its result under the
 // experiment's baseline toolchain with its result under the new one, with
-// crater's rules (Compare). Reports are rewritten at most once per
-// Config.Debounce per experiment, so a burst of results causes one write.
+// crater's rules (Compare). A regression whose failure is depends-on(dep)
+// is grouped under dep, its root cause. Every regression is re-run on both
+// toolchains (Config.Confirmations times, default 1) before it shows as
+// confirmed; a re-run that does not regress again makes the crate flaky. A
+// spurious regression gets one re-run and is cleared if it passes. Re-runs
+// are ordinary jobs whose attempts are numbered from
+// streams.RerunAttemptBase, so they have logs of their own and are never
+// counted as builds.
+//
+// # Cost
+//
+// The work per result does not grow with the experiment: counts are kept
+// incrementally, each crate's results.json entry and HTML row are rendered
+// once per change and cached, a results.json write is a list of those
+// cached parts, and index.html, markdown.md and the retry list hold only
+// regressions and fixes. Writes are debounced (Config.Debounce): a burst
+// causes one write, a steady stream one per debounce. Only the pages of
+// full.html that changed are rewritten, at most every few debounces.
 package reporter

@@ -24,17 +24,19 @@ import (
 // can see debouncing.
 type countingStore struct {
 	store.Store
+	dir    string
 	mu     sync.Mutex
 	writes map[string]int
 }
 
 func newStore(t *testing.T) *countingStore {
 	t.Helper()
-	fs, err := store.NewFile(t.TempDir())
+	dir := t.TempDir()
+	fs, err := store.NewFile(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &countingStore{Store: fs, writes: make(map[string]int)}
+	return &countingStore{Store: fs, dir: dir, writes: make(map[string]int)}
 }
 
 func (s *countingStore) Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) error {
@@ -98,8 +100,14 @@ const testDebounce = 50 * time.Millisecond
 // test ends) and fails the test if Run returns an error.
 func (e *env) startReporter() (stop func()) {
 	e.t.Helper()
+	return e.startReporterWith(Config{Debounce: testDebounce})
+}
+
+// startReporterWith is startReporter with a configuration of its own.
+func (e *env) startReporterWith(cfg Config) (stop func()) {
+	e.t.Helper()
 	log := zerolog.New(zerolog.NewTestWriter(e.t)).Level(zerolog.InfoLevel)
-	r, err := New(Config{Debounce: testDebounce}, e.nc, e.store, log)
+	r, err := New(cfg, e.nc, e.store, log)
 	if err != nil {
 		e.t.Fatalf("new reporter: %v", err)
 	}
@@ -186,15 +194,40 @@ func (e *env) readResults(exp string) *ResultsFile {
 	return &f
 }
 
-// waitResults waits until results.json reports done builds.
+// waitResults waits until results.json reports done builds, and the rest
+// of that write is stored: the progress entry, written last, says so too.
 func (e *env) waitResults(exp string, done int) *ResultsFile {
 	e.t.Helper()
 	var f *ResultsFile
 	waitFor(e.t, fmt.Sprintf("results.json of %s with %d done", exp, done), func() bool {
 		f = e.readResults(exp)
-		return f != nil && f.DoneJobs == done
+		if f == nil || f.DoneJobs != done {
+			return false
+		}
+		p, ok := e.tryProgress(exp)
+		return ok && p.Done == done
 	})
 	return f
+}
+
+// tryProgress returns the progress entry of exp, if there is one.
+func (e *env) tryProgress(exp string) (*streams.Progress, bool) {
+	kv, err := e.js.KeyValue(context.Background(), streams.ProgressBucket)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	entry, err := kv.Get(context.Background(), exp)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, false
+	}
+	if err != nil {
+		e.t.Fatalf("get progress %s: %v", exp, err)
+	}
+	var p streams.Progress
+	if err := json.Unmarshal(entry.Value(), &p); err != nil {
+		e.t.Fatal(err)
+	}
+	return &p, true
 }
 
 func (e *env) progress(exp string) *streams.Progress {
@@ -237,3 +270,7 @@ func crateByName(t *testing.T, f *ResultsFile, name string) CrateResult {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func testLogger(t *testing.T) zerolog.Logger {
+	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
+}

@@ -1,46 +1,147 @@
 package reporter
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/ejecta-build/ejecta/streams"
 )
 
-// flushDue writes the report of every experiment whose write is due. A
-// failed write is retried a debounce later.
+// writeRetry is how soon a due report is looked at again while the previous
+// batch is still being written.
+const writeRetry = 20 * time.Millisecond
+
+// parallelPuts bounds the objects of a batch stored at once: a store like S3
+// answers each PUT slowly but many side by side.
+const parallelPuts = 8
+
+// pagesEvery is how many debounces apart the pages of full.html are
+// rewritten. Under a steady stream of results every page changes between
+// two writes, and rewriting them all every second would cost as much as
+// the rest of the reporter; the rest of the report stays one debounce
+// behind.
+const pagesEvery = 5
+
+func (r *Reporter) pageEvery() time.Duration { return pagesEvery * r.cfg.Debounce }
+
+// object is one file of a report, rendered and ready to store.
+type object struct {
+	key string
+	// parts are written one after the other. They are shared with the
+	// state (cached rows and entries), which replaces them on a change but
+	// never writes into them.
+	parts       net.Buffers
+	contentType string
+}
+
+// batch is one write of an experiment's report. It holds only bytes, so the
+// writer goroutine shares nothing with the state the run loop changes.
+type batch struct {
+	exp      string
+	objects  []object
+	progress []byte
+	// pages and config say what to mark dirty again if the write fails.
+	pages  []string
+	config bool
+}
+
+// written is what the writer reports back to the run loop.
+type written struct {
+	b   *batch
+	err error
+}
+
+// flushDue starts writing the report of every experiment whose write is
+// due. One batch is written at a time, by a goroutine, so results keep
+// flowing in meanwhile; an experiment due while it runs is looked at again
+// shortly after.
 func (r *Reporter) flushDue(ctx context.Context, st *run) {
+	r.collect(st, false)
 	now := time.Now()
 	for _, e := range st.exps {
-		if e.due.IsZero() || e.due.After(now) {
+		if due := e.dueAt(); due.IsZero() || due.After(now) {
 			continue
 		}
-		e.due = time.Time{}
-		if err := r.flush(ctx, st, e, now); err != nil {
-			if ctx.Err() == nil {
-				r.log.Error().Err(err).Str("experiment", e.name).Msg("writing report; will retry")
-			}
-			e.markDirty(now, r.cfg.Debounce)
+		if st.writing {
+			e.retryAt(now.Add(writeRetry))
+			continue
+		}
+		e.retryAt(time.Time{})
+		b, err := r.prepare(ctx, st, e, now)
+		if err != nil {
+			r.log.Error().Err(err).Str("experiment", e.name).Msg("rendering report; will retry")
+			e.retryAt(now.Add(r.cfg.Debounce))
+			continue
+		}
+		if b == nil {
+			continue
+		}
+		st.writing = true
+		e.lastWrite = now
+		go func() { st.done <- written{b, r.write(ctx, st, b)} }()
+		if !r.requestReruns(ctx, st, e) && e.dueAt().IsZero() {
+			e.retryAt(now.Add(r.cfg.Debounce))
 		}
 	}
+}
+
+// collect takes the outcome of the batch being written, waiting for it if
+// wait is set. A failed batch marks what it held dirty again, so the next
+// write retries it: the state is in memory and the stream, nothing is lost.
+func (r *Reporter) collect(st *run, wait bool) {
+	if !st.writing {
+		return
+	}
+	var w written
+	if wait {
+		w = <-st.done
+	} else {
+		select {
+		case w = <-st.done:
+		default:
+			return
+		}
+	}
+	st.writing = false
+	e := st.exps[w.b.exp]
+	if w.err == nil {
+		r.log.Debug().Str("experiment", e.name).Int("done", e.done).Int("objects", len(w.b.objects)).
+			Msg("report written")
+		return
+	}
+	if !wait {
+		r.log.Error().Err(w.err).Str("experiment", e.name).Msg("writing report; will retry")
+	}
+	for _, pfx := range w.b.pages {
+		e.pages[pfx].dirty = true
+	}
+	if w.b.config {
+		e.configWritten = false
+	}
+	e.retryAt(time.Now().Add(r.cfg.Debounce))
 }
 
 // errNoRecord means the experiment's record is not in the bucket yet.
 var errNoRecord = errors.New("experiment record not found")
 
-// flush writes results.json, index.html and the progress entry of e.
+// prepare renders what changed in e's report. It returns nil while the
+// experiment's record is missing.
 //
-// For now every write re-renders the whole experiment, which costs O(crates)
-// per debounce; only the counts are kept incrementally. Incremental pages
-// are a later issue.
-func (r *Reporter) flush(ctx context.Context, st *run, e *experiment, now time.Time) error {
+// The cost is proportional to what changed, not to the experiment: crates
+// changed since the last write are encoded and rendered once (their rows
+// are cached), full.html pages without a change are not rewritten, and
+// index.html, markdown.md and the retry list hold only the regressions and
+// fixes. results.json is the one file with every crate; it is assembled
+// by copying cached entries.
+func (r *Reporter) prepare(ctx context.Context, st *run, e *experiment, now time.Time) (*batch, error) {
 	if e.rec == nil {
 		rec, err := r.loadRecord(ctx, st, e)
 		if errors.Is(err, errNoRecord) {
@@ -49,67 +150,135 @@ func (r *Reporter) flush(ctx context.Context, st *run, e *experiment, now time.T
 			// look again at the next debounce.
 			r.log.Debug().Str("experiment", e.name).Int("held", len(e.held)).
 				Msg("results waiting for the experiment record")
-			e.markDirty(now, r.cfg.Debounce)
-			return nil
+			e.retryAt(now.Add(r.cfg.Debounce))
+			return nil, nil
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		e.setRecord(rec, r.strayLogger(e.name))
 		r.log.Info().Str("experiment", e.name).Strs("toolchains", rec.Toolchains).
 			Int("jobs", rec.Jobs).Msg("experiment record found")
 	}
+	b := &batch{exp: e.name}
+	add := func(name string, parts net.Buffers, contentType string) {
+		b.objects = append(b.objects, object{streams.ExperimentPrefix(e.name) + name, parts, contentType})
+	}
+	one := func(data []byte) net.Buffers { return net.Buffers{data} }
+	const html = "text/html; charset=utf-8"
 
-	f := e.resultsFile(now)
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(f); err != nil {
-		return fmt.Errorf("encode %s: %w", ResultsKey(e.name), err)
+	parts, err := e.resultsJSON(now)
+	if err != nil {
+		return nil, err
 	}
-	if err := r.put(ctx, ResultsKey(e.name), &buf, "application/json"); err != nil {
+	add(resultsFileName, parts, "application/json")
+	data, err := e.indexHTML(r.tmpl, now)
+	if err != nil {
+		return nil, err
+	}
+	add(indexFileName, one(data), html)
+	if data, err = e.fullHTML(r.tmpl, now); err != nil {
+		return nil, err
+	}
+	add(fullFileName, one(data), html)
+	pagesDue := now.Sub(e.pagesWritten) >= r.pageEvery()
+	for _, pfx := range e.prefixes {
+		p := e.pages[pfx]
+		if !p.dirty {
+			continue
+		}
+		if !pagesDue {
+			// Come back when the pages are due.
+			e.retryAt(e.pagesWritten.Add(r.pageEvery()))
+			break
+		}
+		if parts, err = e.pageHTML(r.tmpl, p, now); err != nil {
+			return nil, err
+		}
+		add(pageFileName(pfx), parts, html)
+		b.pages = append(b.pages, pfx)
+	}
+	add(markdownFileName, one(e.markdownMD(now)), "text/markdown; charset=utf-8")
+	add(retryFileName, one(e.retryList()), "text/plain; charset=utf-8")
+	if !e.configWritten {
+		if data, err = e.configJSON(); err != nil {
+			return nil, err
+		}
+		add(configFileName, one(data), "application/json")
+		b.config = true
+	}
+	if b.progress, err = e.progressJSON(now); err != nil {
+		return nil, err
+	}
+	// Marked clean now, dirty again by collect if the write fails.
+	for _, pfx := range b.pages {
+		e.pages[pfx].dirty = false
+	}
+	if len(b.pages) > 0 {
+		e.pagesWritten = now
+	}
+	e.configWritten = true
+	return b, nil
+}
+
+// write stores b's objects, results.json first so that it is never behind
+// the pages, then the progress entry.
+func (r *Reporter) write(ctx context.Context, st *run, b *batch) error {
+	first := b.objects[0]
+	if err := r.put(ctx, first); err != nil {
 		return err
 	}
-	buf.Reset()
-	if err := renderIndex(&buf, r.index, f); err != nil {
-		return fmt.Errorf("experiment %s: %w", e.name, err)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallelPuts)
+	for _, o := range b.objects[1:] {
+		g.Go(func() error { return r.put(gctx, o) })
 	}
-	if err := r.put(ctx, IndexKey(e.name), &buf, "text/html; charset=utf-8"); err != nil {
+	if err := g.Wait(); err != nil {
 		return err
 	}
-	if err := r.putProgress(ctx, st, e, now); err != nil {
-		return err
+	if _, err := st.progress.Put(ctx, b.exp, b.progress); err != nil {
+		return fmt.Errorf("put progress of %s in %s: %w", b.exp, streams.ProgressBucket, err)
 	}
-	r.log.Debug().Str("experiment", e.name).Int("done", e.done).Int("crates", len(e.crates)).
-		Msg("report written")
 	return nil
 }
 
-func (r *Reporter) put(ctx context.Context, key string, buf *bytes.Buffer, contentType string) error {
-	if err := r.store.Put(ctx, key, buf, int64(buf.Len()), contentType); err != nil {
-		return fmt.Errorf("store %s: %w", key, err)
+func (r *Reporter) put(ctx context.Context, o object) error {
+	var size int64
+	for _, p := range o.parts {
+		size += int64(len(p))
+	}
+	// Reading a net.Buffers consumes the slice header, not the parts.
+	parts := o.parts
+	if err := r.store.Put(ctx, o.key, &parts, size, o.contentType); err != nil {
+		return fmt.Errorf("store %s: %w", o.key, err)
 	}
 	return nil
 }
 
-func (r *Reporter) putProgress(ctx context.Context, st *run, e *experiment, now time.Time) error {
+// progressJSON is e's entry in the progress bucket: the same counts as
+// results.json, from the same state, so `experiment status` and
+// `report --output json` agree.
+func (e *experiment) progressJSON(now time.Time) ([]byte, error) {
+	rate, eta := e.rate()
 	p := streams.Progress{
-		V:          streams.SchemaVersion,
-		Experiment: e.name,
-		Done:       e.done,
-		Statuses:   maps.Clone(e.statuses),
-		Classes:    make(map[string]int, len(e.classes)),
-		Updated:    now.UTC(),
+		V:             streams.SchemaVersion,
+		Experiment:    e.name,
+		Done:          e.done,
+		Total:         e.rec.Jobs,
+		RatePerMinute: rate,
+		ETASeconds:    eta,
+		Statuses:      maps.Clone(e.statuses),
+		Classes:       make(map[string]int, len(e.classes)),
+		Updated:       now.UTC(),
 	}
 	for c, n := range e.classes {
 		p.Classes[string(c)] = n
 	}
 	data, err := json.Marshal(p)
 	if err != nil {
-		return fmt.Errorf("encode progress of %s: %w", e.name, err)
+		return nil, fmt.Errorf("encode progress of %s: %w", e.name, err)
 	}
-	if _, err := st.progress.Put(ctx, e.name, data); err != nil {
-		return fmt.Errorf("put progress of %s in %s: %w", e.name, streams.ProgressBucket, err)
-	}
-	return nil
+	return data, nil
 }
 
 // loadRecord reads e's record from the experiments bucket. It returns

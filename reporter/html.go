@@ -1,96 +1,127 @@
 package reporter
 
 import (
+	"bytes"
 	_ "embed"
 	"fmt"
+	"html"
 	"html/template"
-	"io"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/ejecta-build/ejecta/streams"
 )
 
-//go:embed index.html.tmpl
-var indexTemplateText string
+//go:embed report.html.tmpl
+var reportTemplateText string
 
-// parseIndexTemplate parses index.html.tmpl. html/template escapes every
-// value for its context, so a hostile reason or crate name stays text.
-func parseIndexTemplate() (*template.Template, error) {
-	t, err := template.New("index.html").Parse(indexTemplateText)
+// parseTemplates parses report.html.tmpl. html/template escapes every value
+// for its context, so a hostile reason or crate name stays text. The only
+// template.HTML values are rows this same template rendered.
+func parseTemplates() (*template.Template, error) {
+	t, err := template.New("report").Parse(reportTemplateText)
 	if err != nil {
-		return nil, fmt.Errorf("parse index template: %w", err)
+		return nil, fmt.Errorf("parse report template: %w", err)
 	}
 	return t, nil
 }
 
-// indexPage is what index.html.tmpl renders: a self-contained page (inline
-// CSS, relative links only) that works opened straight from disk.
-type indexPage struct {
-	Experiment    string
-	Baseline, New string
-	Mode          string
-	Done, Total   int
-	Updated       string
-	Counts        []classCount
-	Sections      []section
+// progressView is the progress block every page carries.
+type progressView struct {
+	Baseline, New, Mode string
+	Done, Total         int
+	Percent             string
+	Rate                string // builds per minute; empty while unknown
+	ETA                 string
+	Updated             string
 }
 
-type classCount struct {
-	Class Class
-	N     int
-}
-
-type section struct {
-	Class Class
-	Rows  []row
-}
-
-type row struct {
-	Name, Version string
-	Class         Class
-	Note          string
-	Runs          [2]*runCell // baseline, new; nil while not done
-}
-
-type runCell struct {
-	RunResult
-	Href string // link to the log, relative to index.html
-}
-
-// newIndexPage arranges f for reading: the class counts, then one section
-// per class in the order of Classes, regressions first.
-func newIndexPage(f *ResultsFile) *indexPage {
-	p := &indexPage{
-		Experiment: f.Experiment,
-		Baseline:   f.Toolchains[0],
-		New:        f.Toolchains[1],
-		Mode:       string(f.Mode),
-		Done:       f.DoneJobs,
-		Total:      f.TotalJobs,
-		Updated:    f.Updated.Format(time.RFC3339),
+func (e *experiment) progressView(now time.Time) progressView {
+	rate, eta := e.rate()
+	p := progressView{
+		Baseline: e.rec.Toolchains[0], New: e.rec.Toolchains[1], Mode: string(e.rec.Mode),
+		Done: e.done, Total: e.rec.Jobs, Percent: "0%",
+		Updated: now.UTC().Format(time.RFC3339),
 	}
-	byClass := make(map[Class][]row)
-	for _, c := range f.Crates {
-		r := row{Name: c.Name, Version: c.Version, Class: c.Class, Note: c.Note}
-		for i := range c.Results {
-			run := &c.Results[i]
-			for j, tc := range f.Toolchains {
-				if run.Toolchain == tc {
-					r.Runs[j] = &runCell{RunResult: *run, Href: logHref(run.Log)}
-				}
-			}
-		}
-		byClass[c.Class] = append(byClass[c.Class], r)
+	if e.rec.Jobs > 0 {
+		p.Percent = fmt.Sprintf("%.1f%%", 100*float64(e.done)/float64(e.rec.Jobs))
 	}
-	for _, cl := range Classes {
-		rows := byClass[cl]
-		if len(rows) == 0 {
-			continue
-		}
-		p.Counts = append(p.Counts, classCount{cl, len(rows)})
-		p.Sections = append(p.Sections, section{cl, rows})
+	if rate > 0 {
+		p.Rate = fmt.Sprintf("%.1f", rate)
+		p.ETA = (time.Duration(eta) * time.Second).String()
 	}
 	return p
+}
+
+// pageView is what the "head" template needs.
+type pageView struct {
+	Experiment string
+	Title      string
+	Progress   progressView
+}
+
+// htmlRow is cs's table row, rendered once per change. Every page lives in
+// the experiment's prefix, so the same row serves index.html and
+// full-*.html. Rows are the one piece of HTML made per result, so they are
+// written directly rather than through html/template; every value passes
+// through html.EscapeString, in text or in a double-quoted attribute.
+func (cs *crateState) htmlRow() template.HTML {
+	if cs.row == nil {
+		var b bytes.Buffer
+		b.Grow(512)
+		esc := func(s string) { b.WriteString(html.EscapeString(s)) }
+		b.WriteString(`<tr class="`)
+		esc(string(cs.v.Class))
+		b.WriteString(`"><td>`)
+		esc(cs.key.name)
+		b.WriteString(`</td><td>`)
+		esc(cs.key.version)
+		b.WriteString(`</td><td>`)
+		esc(string(cs.v.Class))
+		if cs.v.Confirmation != "" {
+			b.WriteString(" (")
+			esc(cs.v.Confirmation)
+			b.WriteString(")")
+		}
+		for _, r := range cs.runs {
+			b.WriteString(`</td><td>`)
+			writeCell(&b, r)
+		}
+		b.WriteString(`</td><td class="note">`)
+		esc(cs.v.Note)
+		for i := range cs.reruns {
+			fmt.Fprintf(&b, "<br>re-run %d: ", i+1)
+			writeCell(&b, cs.reruns[i][0])
+			b.WriteString("; ")
+			writeCell(&b, cs.reruns[i][1])
+		}
+		b.WriteString("</td></tr>\n")
+		cs.row = b.Bytes()
+	}
+	return template.HTML(cs.row) //nolint:gosec // every value above is escaped
+}
+
+// writeCell writes one attempt: status, reason, attempt number, log link.
+func writeCell(b *bytes.Buffer, r *streams.Result) {
+	if r == nil {
+		b.WriteString("&mdash;")
+		return
+	}
+	b.WriteString(html.EscapeString(string(r.Status)))
+	if r.Reason != "" {
+		b.WriteString(" (")
+		b.WriteString(html.EscapeString(r.Reason))
+		b.WriteString(")")
+	}
+	if r.Attempt > 1 {
+		fmt.Fprintf(b, ", attempt %d", r.Attempt)
+	}
+	if href := logHref(logKey(r.LogKey)); href != "" {
+		b.WriteString(` <a href="`)
+		b.WriteString(html.EscapeString(href))
+		b.WriteString(`">log</a>`)
+	}
 }
 
 // logHref turns a log's object key into a link. Keys hold %XX escapes
@@ -107,9 +138,10 @@ func logHref(key string) string {
 	return strings.Join(segs, "/")
 }
 
-func renderIndex(w io.Writer, t *template.Template, f *ResultsFile) error {
-	if err := t.Execute(w, newIndexPage(f)); err != nil {
-		return fmt.Errorf("render index.html: %w", err)
+func render(t *template.Template, name string, data any) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, name, data); err != nil {
+		return nil, fmt.Errorf("render %s: %w", name, err)
 	}
-	return nil
+	return buf.Bytes(), nil
 }

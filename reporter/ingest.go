@@ -14,6 +14,16 @@ import (
 // is not a valid result is set aside on the dead stream; it never stops
 // the reporter.
 func (r *Reporter) handle(ctx context.Context, st *run, msg jetstream.Msg) {
+	if md, err := msg.Metadata(); err == nil && md.Sequence.Stream >= st.startSeq && !st.caughtUp {
+		// Re-runs wait for the replay to end (requestReruns): now is the
+		// time to look at every experiment that has some to ask for.
+		st.caughtUp = true
+		for _, e := range st.exps {
+			if len(e.unconfirmed) > 0 {
+				e.markDirty(time.Now(), r.cfg.Debounce)
+			}
+		}
+	}
 	var res streams.Result
 	if err := streams.Decode(msg.Data(), &res); err != nil {
 		r.deadLetter(ctx, msg, err)
@@ -29,7 +39,7 @@ func (r *Reporter) handle(ctx context.Context, st *run, msg jetstream.Msg) {
 	}
 	e := st.exps[res.Experiment]
 	if e == nil {
-		e = newExperiment(res.Experiment)
+		e = newExperiment(res.Experiment, r.cfg.confirmations())
 		st.exps[res.Experiment] = e
 	}
 	changed := false

@@ -17,8 +17,12 @@ import (
 
 // Names of the report files under an experiment's prefix.
 const (
-	resultsFileName = "results.json"
-	indexFileName   = "index.html"
+	resultsFileName  = "results.json"
+	indexFileName    = "index.html"
+	fullFileName     = "full.html"
+	configFileName   = "config.json"
+	markdownFileName = "markdown.md"
+	retryFileName    = "retry-regressed-list.txt"
 )
 
 // ResultsKey is the object key of experiment exp's results.json.
@@ -27,6 +31,9 @@ func ResultsKey(exp string) string { return streams.ExperimentPrefix(exp) + resu
 // IndexKey is the object key of experiment exp's index.html.
 func IndexKey(exp string) string { return streams.ExperimentPrefix(exp) + indexFileName }
 
+// pullBatch is how many results the consumer asks the server for at once.
+const pullBatch = 4096
+
 // Reporter writes the reports of every experiment. Create it with New and
 // start it with Run.
 type Reporter struct {
@@ -34,7 +41,7 @@ type Reporter struct {
 	js    jetstream.JetStream
 	store store.Store
 	log   zerolog.Logger
-	index *template.Template
+	tmpl  *template.Template
 }
 
 // New checks cfg and returns a Reporter reading from nc and writing to st.
@@ -53,7 +60,7 @@ func New(cfg Config, nc *nats.Conn, st store.Store, log zerolog.Logger) (*Report
 	if err != nil {
 		return nil, fmt.Errorf("reporter: jetstream: %w", err)
 	}
-	index, err := parseIndexTemplate()
+	tmpl, err := parseTemplates()
 	if err != nil {
 		return nil, fmt.Errorf("reporter: %w", err)
 	}
@@ -62,7 +69,7 @@ func New(cfg Config, nc *nats.Conn, st store.Store, log zerolog.Logger) (*Report
 		js:    js,
 		store: st,
 		log:   log.With().Str("component", "reporter").Logger(),
-		index: index,
+		tmpl:  tmpl,
 	}, nil
 }
 
@@ -71,7 +78,26 @@ func New(cfg Config, nc *nats.Conn, st store.Store, log zerolog.Logger) (*Report
 type run struct {
 	experiments kv
 	progress    kv
+	jobs        lastMsgGetter
+	results     lastMsgGetter
 	exps        map[string]*experiment
+
+	// startSeq is the results stream's last sequence when Run started;
+	// caughtUp is set once the replay has reached it.
+	startSeq uint64
+	caughtUp bool
+	// requested are the re-runs queued (or found queued) by this run.
+	requested map[rerunKey]bool
+
+	// writing is set while a batch is being written; done receives its
+	// outcome.
+	writing bool
+	done    chan written
+}
+
+// lastMsgGetter is the part of jetstream.Stream the reporter uses.
+type lastMsgGetter interface {
+	GetLastMsgForSubject(ctx context.Context, subject string) (*jetstream.RawStreamMsg, error)
 }
 
 // kv is the part of jetstream.KeyValue the reporter uses.
@@ -81,13 +107,16 @@ type kv interface {
 }
 
 // Run replays every result from the start of the results stream, then
-// follows new ones, writing reports as results arrive. It returns nil when
-// ctx ends, or an error if the stream cannot be read at all.
+// follows new ones, writing reports as results arrive and queueing the
+// confirmation re-runs of regressions once the replay is over. It returns
+// nil when ctx ends, or an error if the stream cannot be read at all.
 //
 // Store and KV failures are logged and retried at the next debounce: the
 // state is in memory and the stream, so a failed write loses nothing.
 func (r *Reporter) Run(ctx context.Context) error {
-	st := &run{exps: make(map[string]*experiment)}
+	st := &run{exps: make(map[string]*experiment), requested: make(map[rerunKey]bool), done: make(chan written, 1)}
+	// No goroutine outlives Run: a batch being written is waited for.
+	defer r.collect(st, true)
 	var err error
 	if st.experiments, err = r.js.KeyValue(ctx, streams.ExperimentsBucket); err != nil {
 		return fmt.Errorf("reporter: open bucket %s: %w", streams.ExperimentsBucket, err)
@@ -95,6 +124,17 @@ func (r *Reporter) Run(ctx context.Context) error {
 	if st.progress, err = r.js.KeyValue(ctx, streams.ProgressBucket); err != nil {
 		return fmt.Errorf("reporter: open bucket %s: %w", streams.ProgressBucket, err)
 	}
+	jobs, err := r.js.Stream(ctx, streams.JobsStream)
+	if err != nil {
+		return fmt.Errorf("reporter: open stream %s: %w", streams.JobsStream, err)
+	}
+	results, err := r.js.Stream(ctx, streams.ResultsStream)
+	if err != nil {
+		return fmt.Errorf("reporter: open stream %s: %w", streams.ResultsStream, err)
+	}
+	st.jobs, st.results = jobs, results
+	st.startSeq = results.CachedInfo().State.LastSeq
+	st.caughtUp = results.CachedInfo().State.Msgs == 0
 	cons, err := r.js.OrderedConsumer(ctx, streams.ResultsStream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{streams.AllResultsFilter},
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
@@ -102,7 +142,9 @@ func (r *Reporter) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reporter: create ordered consumer on %s: %w", streams.ResultsStream, err)
 	}
-	msgs, err := cons.Messages()
+	// Results are small; a large pull batch keeps a replay or a burst from
+	// waiting on round trips to the server.
+	msgs, err := cons.Messages(jetstream.PullMaxMessages(pullBatch))
 	if err != nil {
 		return fmt.Errorf("reporter: consume %s: %w", streams.ResultsStream, err)
 	}
@@ -150,8 +192,8 @@ func (r *Reporter) Run(ctx context.Context) error {
 func (st *run) nextDue() (time.Time, bool) {
 	var first time.Time
 	for _, e := range st.exps {
-		if !e.due.IsZero() && (first.IsZero() || e.due.Before(first)) {
-			first = e.due
+		if due := e.dueAt(); !due.IsZero() && (first.IsZero() || due.Before(first)) {
+			first = due
 		}
 	}
 	return first, !first.IsZero()

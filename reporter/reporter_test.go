@@ -64,22 +64,38 @@ func TestReportClassesLinksAndProgress(t *testing.T) {
 		t.Errorf("alpha nightly result: %+v", r)
 	}
 
-	page := string(e.store.read(t, IndexKey("exp1")))
-	for _, want := range []string{"alpha", "beta", "gamma", "delta", "stable", "nightly", "build-and-test",
-		"7 / 10", `href="logs/nightly/alpha/1%252E0%252E0/1.log"`, "&lt;script&gt;alert(1)&lt;/script&gt;"} {
-		if !strings.Contains(page, want) {
+	index := string(e.store.read(t, IndexKey("exp1")))
+	for _, want := range []string{"alpha", "beta", "stable", "nightly", "build-and-test",
+		"7 / 10", `href="logs/nightly/alpha/1%252E0%252E0/1.log"`, `<a href="full.html">`,
+		`<td>same-build-fail</td><td>1</td>`, `<td>pending</td><td>1</td>`} {
+		if !strings.Contains(index, want) {
 			t.Errorf("index.html lacks %q", want)
 		}
 	}
-	if strings.Contains(page, hostile) {
-		t.Errorf("index.html contains the unescaped hostile reason")
-	}
-	if strings.Contains(page, "http://") || strings.Contains(page, "https://") {
-		t.Errorf("index.html refers to external assets")
-	}
-	if r, f := strings.Index(page, `id="regressed"`), strings.Index(page, `id="fixed"`); r < 0 || f < r ||
-		strings.Index(page, `id="same-build-fail"`) < f {
+	if r, f := strings.Index(index, `id="regressed"`), strings.Index(index, `id="fixed"`); r < 0 || f < r {
 		t.Errorf("sections out of order: regressed at %d, fixed at %d", r, f)
+	}
+	// Unchanged crates are on the pages of full.html, by the first two
+	// letters of their names.
+	full := string(e.store.read(t, streams.ExperimentPrefix("exp1")+"full.html"))
+	for _, want := range []string{`href="full-ga.html"`, `href="full-de.html"`, "7 / 10"} {
+		if !strings.Contains(full, want) {
+			t.Errorf("full.html lacks %q", want)
+		}
+	}
+	gamma := string(e.store.read(t, streams.ExperimentPrefix("exp1")+"full-ga.html"))
+	delta := string(e.store.read(t, streams.ExperimentPrefix("exp1")+"full-de.html"))
+	if !strings.Contains(gamma, "&lt;script&gt;alert(1)&lt;/script&gt;") || !strings.Contains(gamma, "same-build-fail") ||
+		!strings.Contains(delta, "pending") || !strings.Contains(delta, `href="logs/nightly/delta/1%252E0%252E0/1.log"`) {
+		t.Errorf("pages lack gamma's escaped reason or delta:\n%s\n%s", gamma, delta)
+	}
+	for name, page := range map[string]string{"index.html": index, "full.html": full, "full-ga.html": gamma} {
+		if strings.Contains(page, hostile) {
+			t.Errorf("%s contains the unescaped hostile reason", name)
+		}
+		if strings.Contains(page, "http://") || strings.Contains(page, "https://") {
+			t.Errorf("%s refers to external assets", name)
+		}
 	}
 
 	p := e.progress("exp1")

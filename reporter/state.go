@@ -2,6 +2,7 @@ package reporter
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ejecta-build/ejecta/streams"
@@ -12,15 +13,13 @@ type crateKey struct {
 	name, version string
 }
 
-// crateState holds the latest attempt of each toolchain, in the order of
-// the experiment's toolchains (baseline first), and the verdict once both
-// are in.
-type crateState struct {
-	runs [2]*streams.Result
-	cmp  Comparison
-}
+// pair is one run of a crate version: the latest attempt of each toolchain,
+// in the order of the experiment's toolchains (baseline first).
+type pair [2]*streams.Result
 
-func (c *crateState) complete() bool { return c.runs[0] != nil && c.runs[1] != nil }
+func (p *pair) complete() bool { return p[0] != nil && p[1] != nil }
+
+func (p *pair) compare() Comparison { return Compare(outcome(p[0]), outcome(p[1])) }
 
 func outcome(r *streams.Result) Outcome {
 	if r == nil {
@@ -29,24 +28,90 @@ func outcome(r *streams.Result) Outcome {
 	return Outcome{Status: r.Status, Reason: r.Reason}
 }
 
-// experiment is everything the reporter knows about one experiment. The
-// counts are kept up to date result by result, so the cost of a result does
-// not grow with the size of the experiment.
+// crateState is one crate version: its first run, its confirmation re-runs
+// and the verdict drawn from them, and its rendered forms. The renderings
+// are cached so that writing a report costs copying bytes, not encoding
+// every crate again; a change to the crate drops them.
+type crateState struct {
+	key   crateKey
+	lower string // lower-case name: the sort and page key
+	runs  pair
+	// reruns[r-1] is confirmation re-run r (streams.AttemptRound).
+	reruns []pair
+	v      verdict
+
+	json []byte // results.json entry; nil when stale
+	row  []byte // HTML table row; nil when stale
+	page *page
+}
+
+// listed reports whether c is counted in the class counts: only once both
+// toolchains of the first run have a result.
+func (c *crateState) listed() bool { return c.runs.complete() }
+
+// rerun returns re-run round (1 or more), growing the list as needed.
+func (c *crateState) rerun(round int) *pair {
+	for len(c.reruns) < round {
+		c.reruns = append(c.reruns, pair{})
+	}
+	return &c.reruns[round-1]
+}
+
+// compareCrates is the order of crates everywhere in a report:
+// case-insensitively by name, then by name, then by semver version.
+func compareCrates(a, b *crateState) int {
+	if c := strings.Compare(a.lower, b.lower); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.key.name, b.key.name); c != 0 {
+		return c
+	}
+	return compareVersions(a.key.version, b.key.version)
+}
+
+// heldKey is a run of a build whose experiment record is not known yet.
+type heldKey struct {
+	streams.BuildKey
+	round int
+}
+
+// experiment is everything the reporter knows about one experiment. Counts,
+// class lists and pages are kept up to date result by result, so the cost
+// of a result does not grow with the size of the experiment.
 type experiment struct {
 	name string
+	// confirmations is how many re-runs confirm a regression; 0 disables.
+	confirmations int
 	// rec is the experiment's record; nil until it has been read from the
 	// experiments bucket. Until then results wait in held.
 	rec  *streams.Experiment
-	held map[streams.BuildKey]*streams.Result
+	held map[heldKey]*streams.Result
 
-	crates   map[crateKey]*crateState
-	done     int                    // builds with a result
-	statuses map[streams.Status]int // latest attempt per build
-	classes  map[Class]int          // crates with both results; never ClassPending
+	crates map[crateKey]*crateState
+	pages  map[string]*page
+	// prefixes are the keys of pages, sorted.
+	prefixes []string
+
+	done     int                    // builds of the first run with a result
+	statuses map[streams.Status]int // latest first-run attempt per build
+	classes  map[Class]int          // listed crates by verdict
+	// shown are the crates index.html lists, by class.
+	shown map[Class]map[*crateState]struct{}
+	// unconfirmed are crates waiting for a confirmation re-run.
+	unconfirmed map[*crateState]struct{}
+	// finished spans the first-run results' FinishedAt times: the rate and
+	// ETA derive from it, so a replay computes the same figures.
+	firstFinished, lastFinished time.Time
 
 	// due is when the report should next be written; zero when nothing
-	// changed since the last write.
-	due time.Time
+	// changed since the last write. quiet is when it may go out early
+	// (markDirty), but not before a debounce after lastWrite.
+	due, quiet, lastWrite time.Time
+	debounce              time.Duration
+	// pagesWritten is when pages of full.html were last written.
+	pagesWritten time.Time
+	// configWritten is set once config.json is stored.
+	configWritten bool
 	// strays are toolchains results named that the record does not list,
 	// remembered so each is logged once.
 	strays map[string]bool
@@ -55,24 +120,29 @@ type experiment struct {
 	badRevision uint64
 }
 
-func newExperiment(name string) *experiment {
+func newExperiment(name string, confirmations int) *experiment {
 	return &experiment{
-		name:     name,
-		held:     make(map[streams.BuildKey]*streams.Result),
-		crates:   make(map[crateKey]*crateState),
-		statuses: make(map[streams.Status]int),
-		classes:  make(map[Class]int),
-		strays:   make(map[string]bool),
+		name:          name,
+		confirmations: confirmations,
+		held:          make(map[heldKey]*streams.Result),
+		crates:        make(map[crateKey]*crateState),
+		pages:         make(map[string]*page),
+		statuses:      make(map[streams.Status]int),
+		classes:       make(map[Class]int),
+		shown:         make(map[Class]map[*crateState]struct{}),
+		unconfirmed:   make(map[*crateState]struct{}),
+		strays:        make(map[string]bool),
 	}
 }
 
 // hold keeps r until the experiment's record is known. Like apply, it keeps
-// only the highest attempt per build. It reports whether r was kept.
+// only the highest attempt per build and run. It reports whether r was kept.
 func (e *experiment) hold(r *streams.Result) bool {
-	if old := e.held[r.BuildKey]; old != nil && old.Attempt >= r.Attempt {
+	k := heldKey{r.BuildKey, streams.AttemptRound(r.Attempt)}
+	if old := e.held[k]; old != nil && old.Attempt >= r.Attempt {
 		return false
 	}
-	e.held[r.BuildKey] = r
+	e.held[k] = r
 	return true
 }
 
@@ -86,9 +156,10 @@ func (e *experiment) setRecord(rec *streams.Experiment, stray func(toolchain str
 	e.held = nil
 }
 
-// apply records r if it is the highest attempt of its build seen so far and
-// reports whether anything changed. A repeated delivery of the same attempt
-// is a duplicate: attempts are immutable, the first copy wins.
+// apply records r if it is the highest attempt of its build and run seen so
+// far and reports whether anything changed. A repeated delivery of the same
+// attempt is a duplicate: attempts are immutable, the first copy wins.
+// Confirmation re-runs never count as done builds.
 func (e *experiment) apply(r *streams.Result, stray func(toolchain string)) bool {
 	idx := slices.Index(e.rec.Toolchains, r.Toolchain)
 	if idx < 0 {
@@ -98,31 +169,87 @@ func (e *experiment) apply(r *streams.Result, stray func(toolchain string)) bool
 		}
 		return false
 	}
-	k := crateKey{r.Crate, r.Version}
-	cs := e.crates[k]
-	if cs == nil {
-		cs = &crateState{}
-		e.crates[k] = cs
+	round := streams.AttemptRound(r.Attempt)
+	if round > streams.MaxRerunRound {
+		return false
 	}
-	old := cs.runs[idx]
+	cs := e.crate(crateKey{r.Crate, r.Version})
+	slot := &cs.runs
+	if round > 0 {
+		slot = cs.rerun(round)
+	}
+	old := slot[idx]
 	if old != nil && old.Attempt >= r.Attempt {
 		return false
 	}
-	if cs.complete() {
-		decrement(e.classes, cs.cmp.Class)
+	e.uncount(cs)
+	if round == 0 {
+		if old != nil {
+			decrement(e.statuses, old.Status)
+		} else {
+			e.done++
+		}
+		e.statuses[r.Status]++
+		e.finishedAt(r.FinishedAt)
 	}
-	if old != nil {
-		decrement(e.statuses, old.Status)
-	} else {
-		e.done++
-	}
-	cs.runs[idx] = r
-	e.statuses[r.Status]++
-	cs.cmp = Compare(outcome(cs.runs[0]), outcome(cs.runs[1]))
-	if cs.complete() {
-		e.classes[cs.cmp.Class]++
-	}
+	slot[idx] = r
+	cs.v = judge(cs, e.confirmations)
+	e.count(cs)
+	cs.json, cs.row = nil, nil
+	cs.page.dirty = true
 	return true
+}
+
+// crate returns the state of k, creating it (and its place on a page).
+func (e *experiment) crate(k crateKey) *crateState {
+	if cs := e.crates[k]; cs != nil {
+		return cs
+	}
+	cs := &crateState{key: k, lower: strings.ToLower(k.name)}
+	e.crates[k] = cs
+	e.pageFor(cs).insert(cs)
+	return cs
+}
+
+// uncount takes cs out of the counts and lists before it changes.
+func (e *experiment) uncount(cs *crateState) {
+	delete(e.unconfirmed, cs)
+	if !cs.listed() {
+		return
+	}
+	decrement(e.classes, cs.v.Class)
+	delete(e.shown[cs.v.Class], cs)
+}
+
+// count puts cs back into the counts and lists after it changed.
+func (e *experiment) count(cs *crateState) {
+	if cs.v.Confirmation == ConfirmationPending {
+		e.unconfirmed[cs] = struct{}{}
+	}
+	if !cs.listed() {
+		return
+	}
+	e.classes[cs.v.Class]++
+	if slices.Contains(indexClasses, cs.v.Class) {
+		m := e.shown[cs.v.Class]
+		if m == nil {
+			m = make(map[*crateState]struct{})
+			e.shown[cs.v.Class] = m
+		}
+		m[cs] = struct{}{}
+	}
+}
+
+func (e *experiment) finishedAt(t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	if e.firstFinished.IsZero() || t.Before(e.firstFinished) {
+		e.firstFinished = t
+	}
+	if t.After(e.lastFinished) {
+		e.lastFinished = t
+	}
 }
 
 // decrement lowers m[k], dropping the key at zero so that counts only ever
@@ -135,10 +262,40 @@ func decrement[K comparable](m map[K]int, k K) {
 	m[k]--
 }
 
+// quietFraction sets how long the stream must be quiet, as a fraction of
+// the debounce, before a due write goes out early.
+const quietFraction = 10
+
 // markDirty schedules a write a debounce after the first change since the
-// last write; later changes join that write instead of postponing it.
+// last write; later changes join that write instead of postponing it. When
+// no change follows for a tenth of the debounce, the burst is over and the
+// write may go out early, but never sooner than a debounce after the
+// previous one: the report follows the last result closely, and a stream
+// of results still causes at most one write per debounce.
 func (e *experiment) markDirty(now time.Time, debounce time.Duration) {
 	if e.due.IsZero() {
 		e.due = now.Add(debounce)
 	}
+	e.quiet = now.Add(debounce / quietFraction)
+	e.debounce = debounce
+}
+
+// retryAt schedules the next write at t, whatever comes in meanwhile.
+func (e *experiment) retryAt(t time.Time) {
+	e.due, e.quiet = t, time.Time{}
+}
+
+// dueAt is when the next write is due; zero when none is.
+func (e *experiment) dueAt() time.Time {
+	if e.quiet.IsZero() {
+		return e.due
+	}
+	early := e.quiet
+	if floor := e.lastWrite.Add(e.debounce); early.Before(floor) {
+		early = floor
+	}
+	if early.Before(e.due) {
+		return early
+	}
+	return e.due
 }

@@ -3,6 +3,7 @@ package reporter
 import (
 	"maps"
 	"testing"
+	"time"
 
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -18,7 +19,7 @@ func res(crate, tc string, attempt int, status streams.Status) *streams.Result {
 }
 
 func TestApplyKeepsHighestAttempt(t *testing.T) {
-	e := newExperiment("exp")
+	e := newExperiment("exp", 0)
 	e.setRecord(testRecord(), func(string) { t.Error("unexpected stray") })
 	steps := []struct {
 		r       *streams.Result
@@ -48,13 +49,13 @@ func TestApplyKeepsHighestAttempt(t *testing.T) {
 	if !maps.Equal(e.classes, wantClasses) {
 		t.Errorf("classes = %v, want %v", e.classes, wantClasses)
 	}
-	if c := e.crates[crateKey{"b", "1.0.0"}].cmp.Class; c != ClassPending {
+	if c := e.crates[crateKey{"b", "1.0.0"}].v.Class; c != ClassPending {
 		t.Errorf("b: class %q, want pending", c)
 	}
 }
 
 func TestHeldResultsApplyOnRecord(t *testing.T) {
-	e := newExperiment("exp")
+	e := newExperiment("exp", 0)
 	e.hold(res("a", "nightly", 2, streams.StatusTestPass))
 	e.hold(res("a", "nightly", 1, streams.StatusBuildFail))
 	e.hold(res("a", "stable", 1, streams.StatusBuildFail))
@@ -66,5 +67,40 @@ func TestHeldResultsApplyOnRecord(t *testing.T) {
 	}
 	if len(strays) != 1 || strays[0] != "beta" {
 		t.Errorf("strays = %q, want [beta]", strays)
+	}
+}
+
+func TestWriteSchedule(t *testing.T) {
+	const d = time.Second
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	e := newExperiment("exp", 0)
+	if !e.dueAt().IsZero() {
+		t.Fatal("due with nothing changed")
+	}
+	// A burst: the write goes out a tenth of the debounce after it ends.
+	e.markDirty(ms(0), d)
+	e.markDirty(ms(50), d)
+	if got := e.dueAt(); !got.Equal(ms(150)) {
+		t.Errorf("after a burst: due %v, want 150ms", got.Sub(t0))
+	}
+	// That write happens; results keep trickling in: no sooner than a
+	// debounce after it.
+	e.lastWrite, e.due, e.quiet = ms(150), time.Time{}, time.Time{}
+	e.markDirty(ms(300), d)
+	if got := e.dueAt(); !got.Equal(ms(1150)) {
+		t.Errorf("after a write at 150ms: due %v, want 1150ms", got.Sub(t0))
+	}
+	// A steady stream never postpones the write past a debounce after its
+	// first change.
+	for i := 400; i < 3000; i += 50 {
+		e.markDirty(ms(i), d)
+	}
+	if got := e.dueAt(); !got.Equal(ms(1300)) {
+		t.Errorf("steady stream: due %v, want 1300ms", got.Sub(t0))
+	}
+	e.retryAt(ms(5000))
+	if got := e.dueAt(); !got.Equal(ms(5000)) {
+		t.Errorf("retry: due %v, want 5000ms", got.Sub(t0))
 	}
 }

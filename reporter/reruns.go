@@ -1,0 +1,103 @@
+package reporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ejecta-build/ejecta/producer"
+	"github.com/ejecta-build/ejecta/streams"
+)
+
+// rerunKey is one re-run job: a build of a crate in one round.
+type rerunKey struct {
+	cs        *crateState
+	round     int
+	toolchain int
+}
+
+// rounds is how many re-runs a crate's verdict waits for.
+func (e *experiment) rounds(cs *crateState) int {
+	if cs.runs.compare().Class == ClassSpuriousRegressed {
+		return 1
+	}
+	return e.confirmations
+}
+
+// requestReruns queues the confirmation re-runs the unconfirmed crates of e
+// still lack. It waits until the replay has caught up with the results
+// stream, so that the re-runs of an earlier reporter are seen before any is
+// asked for again.
+//
+// A re-run is queued at most once: besides the Nats-Msg-Id (which only
+// holds for the duplicate window), the jobs stream is asked whether the job
+// is still queued and the results stream whether it has run. A builder
+// publishes the result before it acks the job, so looking in that order
+// cannot miss a job that is between the two.
+//
+// It reports false if it had to stop early; the caller tries again later.
+func (r *Reporter) requestReruns(ctx context.Context, st *run, e *experiment) bool {
+	if !st.caughtUp || e.rec == nil || len(e.unconfirmed) == 0 {
+		return true
+	}
+	for cs := range e.unconfirmed {
+		for round := 1; round <= e.rounds(cs); round++ {
+			for idx, tc := range e.rec.Toolchains {
+				if round <= len(cs.reruns) && cs.reruns[round-1][idx] != nil {
+					continue
+				}
+				key := rerunKey{cs, round, idx}
+				if st.requested[key] {
+					continue
+				}
+				k := streams.BuildKey{Experiment: e.name, Crate: cs.key.name, Version: cs.key.version, Toolchain: tc}
+				log := r.log.With().Str("build", k.String()).Int("round", round).Logger()
+				exists, err := r.rerunExists(ctx, st, k, round)
+				if err != nil {
+					log.Warn().Err(err).Msg("looking for a re-run; will ask again")
+					return false
+				}
+				if !exists {
+					if _, err := producer.Rerun(ctx, r.js, e.rec, k, round); err != nil {
+						log.Warn().Err(err).Msg("queueing a re-run; will try again")
+						return false
+					}
+					log.Info().Msg("confirmation re-run queued")
+				}
+				st.requested[key] = true
+			}
+		}
+	}
+	return true
+}
+
+// rerunExists reports whether re-run round of k is queued or has a result.
+func (r *Reporter) rerunExists(ctx context.Context, st *run, k streams.BuildKey, round int) (bool, error) {
+	msg, err := st.jobs.GetLastMsgForSubject(ctx, streams.JobSubject(k))
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+	case err != nil:
+		return false, fmt.Errorf("look up queued job of %s: %w", k, err)
+	default:
+		var job streams.Job
+		// Rounds are queued in order, so a later round queued means this
+		// one was queued too.
+		if streams.Decode(msg.Data, &job) == nil && job.AttemptBase >= streams.RerunAttemptBase(round) {
+			return true, nil
+		}
+	}
+	msg, err = st.results.GetLastMsgForSubject(ctx, streams.BuildResultsFilter(k))
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("look up results of %s: %w", k, err)
+	}
+	_, attempt, err := streams.ParseResultSubject(msg.Subject)
+	if err != nil {
+		return false, nil
+	}
+	return streams.AttemptRound(attempt) >= round, nil
+}

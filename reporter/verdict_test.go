@@ -1,0 +1,127 @@
+package reporter
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/ejecta-build/ejecta/streams"
+)
+
+// crateWith builds a crate state from outcomes: the first run, then each
+// re-run round (a zero Outcome is a missing result).
+func crateWith(first [2]Outcome, reruns ...[2]Outcome) *crateState {
+	mk := func(o Outcome, tc string, attempt int) *streams.Result {
+		if o.Status == "" {
+			return nil
+		}
+		r := res("c", tc, attempt, o.Status)
+		r.Reason = o.Reason
+		return r
+	}
+	cs := &crateState{key: crateKey{"c", "1.0.0"}, lower: "c"}
+	cs.runs = pair{mk(first[0], "stable", 1), mk(first[1], "nightly", 1)}
+	for i, rr := range reruns {
+		base := streams.RerunAttemptBase(i+1) + 1
+		*cs.rerun(i + 1) = pair{mk(rr[0], "stable", base), mk(rr[1], "nightly", base)}
+	}
+	return cs
+}
+
+func TestJudge(t *testing.T) {
+	regressed := [2]Outcome{oPass, oBuild}
+	tests := []struct {
+		name          string
+		cs            *crateState
+		confirmations int
+		class         Class
+		confirmation  string
+		root          string
+	}{
+		{"no confirmation asked", crateWith(regressed), 0, ClassRegressed, "", ""},
+		{"waiting for the re-run", crateWith(regressed), 1, ClassRegressed, ConfirmationPending, ""},
+		{"re-run half done", crateWith(regressed, [2]Outcome{oPass, {}}), 1, ClassRegressed, ConfirmationPending, ""},
+		{"re-run agrees", crateWith(regressed, regressed), 1, ClassRegressed, ConfirmationConfirmed, ""},
+		{"re-run disagrees", crateWith(regressed, [2]Outcome{oPass, oPass}), 1, ClassFlaky, ConfirmationFlaky, ""},
+		{"re-run fails on both", crateWith(regressed, [2]Outcome{oBuild, oBuild}), 1, ClassFlaky, ConfirmationFlaky, ""},
+		{"re-run spuriously regressed", crateWith(regressed, [2]Outcome{oPass, bf("oom")}), 1, ClassFlaky, ConfirmationFlaky, ""},
+		{"two of two agree", crateWith(regressed, regressed, regressed), 2, ClassRegressed, ConfirmationConfirmed, ""},
+		{"second of two pending", crateWith(regressed, regressed), 2, ClassRegressed, ConfirmationPending, ""},
+		{"second of two disagrees", crateWith(regressed, regressed, [2]Outcome{oPass, oPass}), 2, ClassFlaky, ConfirmationFlaky, ""},
+		{"dependent regression", crateWith([2]Outcome{oPass, bf("depends-on(foo)")}, [2]Outcome{oPass, bf("depends-on(foo)")}), 1,
+			ClassRegressed, ConfirmationConfirmed, "foo"},
+		{"dependent fix", crateWith([2]Outcome{bf("depends-on(bar@1.2.3, baz)"), oPass}), 1, ClassFixed, "", "bar"},
+		{"spurious, waiting", crateWith([2]Outcome{oPass, bf("oom")}), 1, ClassSpuriousRegressed, ConfirmationPending, ""},
+		{"spurious, re-run passes", crateWith([2]Outcome{oPass, bf("oom")}, [2]Outcome{oPass, oPass}), 1,
+			ClassSameTestPass, ConfirmationCleared, ""},
+		{"spurious, re-run regresses", crateWith([2]Outcome{oPass, bf("oom")}, [2]Outcome{oPass, bf("oom")}), 1,
+			ClassSpuriousRegressed, ConfirmationReproduced, ""},
+		{"spurious gets one re-run whatever the count", crateWith([2]Outcome{oPass, bf("timeout")}, [2]Outcome{oPass, oPass}), 3,
+			ClassSameTestPass, ConfirmationCleared, ""},
+		{"spurious, re-runs off", crateWith([2]Outcome{oPass, bf("oom")}), 0, ClassSpuriousRegressed, "", ""},
+		{"fixed is not re-run", crateWith([2]Outcome{oBuild, oPass}), 1, ClassFixed, "", ""},
+		{"re-run results of an unchanged crate are ignored", crateWith([2]Outcome{oPass, oPass}, regressed), 1, ClassSameTestPass, "", ""},
+		{"pending", crateWith([2]Outcome{oPass, {}}), 1, ClassPending, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := judge(tt.cs, tt.confirmations)
+			if v.Class != tt.class || v.Confirmation != tt.confirmation || v.Root != tt.root {
+				t.Errorf("judge = class %q, confirmation %q, root %q (note %q); want %q, %q, %q",
+					v.Class, v.Confirmation, v.Root, v.Note, tt.class, tt.confirmation, tt.root)
+			}
+		})
+	}
+}
+
+func TestRootCause(t *testing.T) {
+	for reason, want := range map[string]string{
+		"depends-on(foo)":            "foo",
+		"depends-on(foo@1.0.0)":      "foo",
+		"depends-on(foo 1.0.0, bar)": "foo",
+		"depends-on(a,b,c)":          "a",
+		"depends-on(foo":             "",
+		"compiler-error(E0308)":      "",
+		"":                           "",
+	} {
+		if got := rootCause(reason); got != want {
+			t.Errorf("rootCause(%q) = %q, want %q", reason, got, want)
+		}
+	}
+}
+
+// TestRootGroups checks that root regressions come first, those with the
+// most dependents first, and dependents are counted under their root.
+func TestRootGroups(t *testing.T) {
+	e := newExperiment("exp", 0)
+	e.setRecord(testRecord(), func(string) {})
+	reg := func(name, reason string) {
+		e.apply(res(name, "stable", 1, streams.StatusTestPass), nil)
+		r := res(name, "nightly", 1, streams.StatusBuildFail)
+		r.Reason = reason
+		e.apply(r, nil)
+	}
+	reg("lonely", "compiler-error(E0308)")
+	reg("serde", "compiler-error(E0277)")
+	for i := range 3 {
+		reg(fmt.Sprintf("uses-serde-%d", i), "depends-on(serde)")
+	}
+	reg("uses-gone", "depends-on(gone)")
+	reg("uses-lonely", "depends-on(lonely)")
+
+	groups, err := rootGroups(e.sorted(ClassRegressed), "regressed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, g := range groups {
+		got = append(got, fmt.Sprintf("%s|%d", g.Label, len(g.Rows)))
+	}
+	want := []string{
+		"root cause serde: 3 dependents regressed because it did|4",
+		"root cause lonely: 1 dependent regressed because it did|2",
+		"dependency gone (not regressed itself in this experiment): 1 dependent|1",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("groups:\n got %q\nwant %q", got, want)
+	}
+}
