@@ -25,6 +25,9 @@ type Status struct {
 	Statuses    map[streams.Status]int `json:"statuses"`
 	Classes     map[string]int         `json:"classes"`
 	DeadLetters int                    `json:"dead_letters"`
+	// RatePerMinute and ETASeconds are the reporter's figures (0: not known yet).
+	RatePerMinute float64 `json:"rate_per_minute"`
+	ETASeconds    int64   `json:"eta_seconds"`
 	// ReportUpdated is when the reporter last summarised the experiment;
 	// zero if it has not yet.
 	ReportUpdated time.Time `json:"report_updated"`
@@ -115,6 +118,7 @@ func Get(ctx context.Context, js jetstream.JetStream, name string) (Status, erro
 			return st, fmt.Errorf("read progress of %s: %w", name, err)
 		}
 		st.Done, st.ReportUpdated = p.Done, p.Updated
+		st.RatePerMinute, st.ETASeconds = p.RatePerMinute, p.ETASeconds
 		for k, v := range p.Statuses {
 			st.Statuses[k] = v
 		}

@@ -1,0 +1,25 @@
+package logtail
+
+import (
+	"context"
+	"io"
+
+	"github.com/ejecta-build/ejecta/streams"
+)
+
+// Store is the part of store.Store a log reader needs.
+type Store interface {
+	Get(ctx context.Context, key string) (io.ReadCloser, error)
+}
+
+// StoredKey is the object key of one attempt's stored log.
+func StoredKey(k streams.BuildKey, attempt int) string {
+	return streams.ExperimentPrefix(k.Experiment) + streams.LogObjectKey(k, attempt)
+}
+
+// openStored opens the raw bytes of a stored log; store.ErrNotFound if it is
+// not stored (yet). Every read of a stored log goes through here, so that a
+// change of the stored format (compression, a sidecar index) is one edit.
+func openStored(ctx context.Context, st Store, k streams.BuildKey, attempt int) (io.ReadCloser, error) {
+	return st.Get(ctx, StoredKey(k, attempt))
+}

@@ -1,0 +1,136 @@
+package web
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/ejecta-build/ejecta/logtail"
+	"github.com/ejecta-build/ejecta/store"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+)
+
+//go:embed assets templates
+var files embed.FS
+
+// Config configures the web UI.
+type Config struct {
+	// Addr is the listen address, e.g. ":8080".
+	Addr string
+	// KeepAlive is the period of SSE comment pings, so that proxies and
+	// browsers do not drop a quiet stream (default 15s).
+	KeepAlive time.Duration
+	// Poll is how often a log follower checks whether the log moved to the
+	// store when no chunk comes (default 2s).
+	Poll time.Duration
+}
+
+// Validate names the first bad field.
+func (c Config) Validate() error {
+	if c.Addr == "" {
+		return errors.New("http address is empty")
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("http address %q: want HOST:PORT or :PORT", c.Addr)
+	}
+	if c.KeepAlive < 0 || c.Poll < 0 {
+		return fmt.Errorf("keep-alive %s, poll %s: want positive durations", c.KeepAlive, c.Poll)
+	}
+	return nil
+}
+
+// Server serves the UI.
+type Server struct {
+	cfg    Config
+	js     jetstream.JetStream
+	st     store.Store
+	logs   *logtail.Reader
+	pages  map[string]*template.Template
+	log    zerolog.Logger
+	static http.Handler
+}
+
+// New returns a server reading NATS through js and stored logs from st.
+func New(cfg Config, js jetstream.JetStream, st store.Store, log zerolog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.KeepAlive == 0 {
+		cfg.KeepAlive = 15 * time.Second
+	}
+	if cfg.Poll == 0 {
+		cfg.Poll = 2 * time.Second
+	}
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	assets, _ := fs.Sub(files, "assets")
+	return &Server{
+		cfg: cfg, js: js, st: st, logs: logtail.New(js, st, logtail.WithPoll(cfg.Poll)),
+		pages: pages, log: log, static: http.StripPrefix("/assets/", http.FileServerFS(assets)),
+	}, nil
+}
+
+// Handler is the UI's routes behind the security headers.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.experiments)
+	mux.HandleFunc("GET /experiments/{exp}", s.experiment)
+	mux.HandleFunc("GET /builders", s.builders)
+	mux.HandleFunc("GET /logs/{exp}/{crate}/{version}/{toolchain}/{attempt}", s.logPage)
+	mux.HandleFunc("GET /logs/{exp}/{crate}/{version}/{toolchain}/{attempt}/raw", s.logRaw)
+	mux.HandleFunc("GET /logs/{exp}/{crate}/{version}/{toolchain}/{attempt}/events", s.logEvents)
+	mux.Handle("GET /assets/", s.static)
+	return secure(mux)
+}
+
+// secure adds the headers every response carries. The policy allows
+// scripts and styles from this origin only: no inline script, no eval.
+func secure(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("X-Frame-Options", "DENY")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Run serves on cfg.Addr until ctx ends.
+func (s *Server) Run(ctx context.Context) error {
+	l, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("web ui: listen on %s: %w", s.cfg.Addr, err)
+	}
+	return s.Serve(ctx, l)
+}
+
+// Serve serves on l until ctx ends; open event streams are cut then.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	s.log.Info().Str("addr", l.Addr().String()).Msg("web ui listening")
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("web ui: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx) // event streams end with ctx through BaseContext
+	return nil
+}
