@@ -41,7 +41,8 @@ for _ in $(seq 100); do
 	kill -0 "$up" 2>/dev/null || { echo "demo: ejecta up exited:"; tail -20 "$data/up.log"; exit 1; }
 	sleep 0.2
 done
-echo "demo: ejecta up is running (log: $data/up.log); watch a build live with: nats sub 'ejecta.logs.$name.>'"
+echo "demo: ejecta up is running (log: $data/up.log); web UI: http://127.0.0.1:8080"
+echo "demo: follow every build live with: bin/ejecta tail $name -f   (or: nats sub 'ejecta.logs.$name.>')"
 
 "$bin" experiment create "$name" --toolchains stable,nightly --mode check-only \
 	--crates "$crates" --crate-source "$reg"

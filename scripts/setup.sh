@@ -36,6 +36,11 @@ if ! command -v containerd >/dev/null || ! command -v runc >/dev/null; then
 	apt_install containerd runc || missing+=("containerd runc (apt-get install containerd runc)")
 fi
 
+# headless Chromium, for the web UI's browser test
+if ! command -v chromium >/dev/null; then
+	apt_install chromium || missing+=("chromium (apt-get install chromium)")
+fi
+
 # crate sources
 need=()
 for p in $CRATE_PACKAGES; do

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"time"
 
 	"github.com/ejecta-build/ejecta/builder"
@@ -28,6 +30,9 @@ type builderFlags struct {
 	namespace  string
 	memory     string
 	timeout    time.Duration
+	noOutput   time.Duration
+	minFree    string
+	drainGrace time.Duration // only `ejecta builder` sets it; `up` stops at once
 }
 
 func (f *builderFlags) register(fs *pflag.FlagSet, defaultWorkDir string) {
@@ -38,7 +43,9 @@ func (f *builderFlags) register(fs *pflag.FlagSet, defaultWorkDir string) {
 	fs.StringVar(&f.containerd, "containerd", envOr("EJECTA_CONTAINERD", "/run/containerd/containerd.sock"), "containerd socket (env EJECTA_CONTAINERD)")
 	fs.StringVar(&f.namespace, "containerd-namespace", envOr("EJECTA_CONTAINERD_NAMESPACE", "ejecta"), "containerd namespace (env EJECTA_CONTAINERD_NAMESPACE)")
 	fs.StringVar(&f.memory, "memory", envOr("EJECTA_MEMORY", "1536MiB"), "memory limit per build, e.g. 1536MiB or 2GiB (env EJECTA_MEMORY)")
-	fs.DurationVar(&f.timeout, "timeout", 15*time.Minute, "wall-clock limit per build attempt")
+	fs.DurationVar(&f.timeout, "timeout", 15*time.Minute, "wall-clock limit per build attempt, unless the experiment sets one")
+	fs.DurationVar(&f.noOutput, "no-output-timeout", 5*time.Minute, "kill a build that prints nothing for this long, unless the experiment sets one")
+	fs.StringVar(&f.minFree, "min-free-disk", envOr("EJECTA_MIN_FREE_DISK", "2GiB"), "take no new jobs while the work dir's disk has less free, e.g. 2GiB; 0 to disable (env EJECTA_MIN_FREE_DISK)")
 }
 
 // start builds the builder; the returned close releases containerd.
@@ -46,6 +53,13 @@ func (f *builderFlags) start(ctx context.Context, nc *nats.Conn, log zerolog.Log
 	mem, err := parseBytes(f.memory)
 	if err != nil {
 		return nil, nil, badInput(fmt.Errorf("--memory: %w", err))
+	}
+	minFree, err := parseBytes(f.minFree)
+	if err != nil {
+		return nil, nil, badInput(fmt.Errorf("--min-free-disk: %w", err))
+	}
+	if minFree == 0 {
+		minFree = -1 // disabled
 	}
 	if !filepath.IsAbs(f.workDir) {
 		return nil, nil, badInput(fmt.Errorf("--work-dir %q: want an absolute path", f.workDir))
@@ -61,6 +75,7 @@ func (f *builderFlags) start(ctx context.Context, nc *nats.Conn, log zerolog.Log
 	}
 	b, err := builder.New(builder.Config{
 		ID: f.id, Slots: f.slots, WorkDir: f.workDir, MemoryBytes: mem, Timeout: f.timeout,
+		NoOutputTimeout: f.noOutput, MinFreeDiskBytes: minFree, DrainGrace: f.drainGrace,
 	}, nc, sb, log)
 	if err != nil {
 		sb.Close()
@@ -90,10 +105,24 @@ func newBuilderCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer closeSandbox()
+			// The first SIGTERM (or Ctrl-C) ends cmd.Context(): the builder
+			// drains. The second aborts the drain.
+			sigs := make(chan os.Signal, 2)
+			signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+			defer signal.Stop(sigs)
+			go func() {
+				<-sigs
+				if _, ok := <-sigs; ok {
+					log.Warn().Msg("second signal: aborting the drain")
+					b.Abort()
+				}
+			}()
 			return b.Run(cmd.Context())
 		},
 	}
 	f.register(cmd.Flags(), "/var/lib/ejecta/work")
+	cmd.Flags().DurationVar(&f.drainGrace, "drain-grace", envDuration("EJECTA_DRAIN_GRACE", 10*time.Minute),
+		"on SIGTERM, let running builds finish for this long before killing them and handing their jobs back; a second SIGTERM ends it (env EJECTA_DRAIN_GRACE)")
 	return cmd
 }
 
@@ -111,7 +140,7 @@ func openStore(ctx context.Context, url string) (store.Store, error) {
 }
 
 func newUploaderCmd(g *globals) *cobra.Command {
-	var storeURL, name string
+	var storeURL, name, memLimit string
 	cmd := &cobra.Command{
 		Use:   "uploader",
 		Short: "Run an uploader replica: store complete logs in the object store",
@@ -119,6 +148,9 @@ func newUploaderCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := g.logger("uploader")
 			if err != nil {
+				return err
+			}
+			if err := applyMemoryLimit(memLimit); err != nil {
 				return err
 			}
 			st, err := openStore(cmd.Context(), storeURL)
@@ -140,11 +172,13 @@ func newUploaderCmd(g *globals) *cobra.Command {
 	host, _ := os.Hostname()
 	storeFlag(cmd.Flags(), &storeURL, "file:///var/lib/ejecta/store")
 	cmd.Flags().StringVar(&name, "name", envOr("EJECTA_UPLOADER_NAME", sanitizeID(host)), "replica name in logs (env EJECTA_UPLOADER_NAME)")
+	memoryLimitFlag(cmd.Flags(), &memLimit)
 	return cmd
 }
 
 func newReporterCmd(g *globals) *cobra.Command {
 	var storeURL string
+	var confirmations int
 	cmd := &cobra.Command{
 		Use:   "reporter",
 		Short: "Run the reporter: keep every experiment's report current",
@@ -163,7 +197,7 @@ func newReporterCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer nc.Close()
-			r, err := reporter.New(reporter.Config{}, nc, st, log)
+			r, err := reporter.New(reporter.Config{Confirmations: confirmations}, nc, st, log)
 			if err != nil {
 				return badInput(err)
 			}
@@ -171,6 +205,8 @@ func newReporterCmd(g *globals) *cobra.Command {
 		},
 	}
 	storeFlag(cmd.Flags(), &storeURL, "file:///var/lib/ejecta/store")
+	cmd.Flags().IntVar(&confirmations, "confirmations", envInt("EJECTA_CONFIRMATIONS", reporter.DefaultConfirmations),
+		"re-runs on both toolchains that confirm each regression; -1 for none (env EJECTA_CONFIRMATIONS)")
 	return cmd
 }
 
@@ -189,4 +225,13 @@ func sanitizeID(s string) string {
 		b = b[:64]
 	}
 	return string(b)
+}
+
+// envDuration is the duration in environment variable name, or def when it
+// is unset or not a duration.
+func envDuration(name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(name)); err == nil {
+		return d
+	}
+	return def
 }

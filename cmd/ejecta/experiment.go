@@ -40,7 +40,8 @@ func modeNames() string {
 
 func newExperimentCreateCmd(g *globals) *cobra.Command {
 	var req producer.Request
-	var toolchains string
+	var toolchains, memory string
+	var timeout, noOutputTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "create NAME --toolchains A,B --mode MODE --crates SPEC",
 		Short: "Publish an experiment: one job per selected crate and toolchain",
@@ -63,6 +64,14 @@ other arguments is refused.
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.Name = args[0]
 			req.Toolchains = splitList(toolchains)
+			if memory != "" {
+				mem, err := parseBytes(memory)
+				if err != nil {
+					return badInput(fmt.Errorf("--memory: %w", err))
+				}
+				req.Limits.MemoryBytes = mem
+			}
+			req.Limits.Timeout, req.Limits.NoOutputTimeout = streams.Duration(timeout), streams.Duration(noOutputTimeout)
 			if err := req.Validate(); err != nil {
 				return badInput(err)
 			}
@@ -99,6 +108,9 @@ other arguments is refused.
 	f.StringVar(&req.CrateSource, "crate-source", envOr("EJECTA_CRATE_SOURCE", DefaultCrateSource), "directory registry holding the crates' sources (env EJECTA_CRATE_SOURCE)")
 	f.StringVar(&req.CapLints, "cap-lints", "", "pass --cap-lints LEVEL to rustc: "+strings.Join(streams.CapLints, ", "))
 	f.IntVar(&req.Priority, "priority", 0, "priority 0 (default) to 100")
+	f.StringVar(&memory, "memory", "", "memory limit per build, e.g. 1536MiB (default: the builder's, 1536MiB)")
+	f.DurationVar(&timeout, "timeout", 0, "wall-clock limit per build attempt, e.g. 15m (default: the builder's, 15m)")
+	f.DurationVar(&noOutputTimeout, "no-output-timeout", 0, "kill a build that prints nothing for this long, e.g. 5m (default: the builder's, 5m)")
 	for _, name := range []string{"toolchains", "mode", "crates"} {
 		_ = cmd.MarkFlagRequired(name)
 	}
@@ -231,6 +243,9 @@ func printStatus(w io.Writer, st status.Status) {
 	fmt.Fprintf(w, "jobs: %d total, %d queued, %d running, %d done", st.Total, st.Queued, st.Running, st.Done)
 	if st.DeadLetters > 0 {
 		fmt.Fprintf(w, ", %d dead letters", st.DeadLetters)
+	}
+	if st.RatePerMinute > 0 && st.Done < st.Total {
+		fmt.Fprintf(w, "; %.1f/min, about %s left", st.RatePerMinute, (time.Duration(st.ETASeconds) * time.Second).String())
 	}
 	fmt.Fprintln(w)
 	printCounts(w, "results", st.Statuses)

@@ -56,6 +56,10 @@ variable named in its help text.`,
 		newExperimentCmd(g),
 		newReportCmd(g),
 		newDeadLettersCmd(g),
+		newTailCmd(g),
+		newLogsCmd(g),
+		newBuildersCmd(g),
+		newWebCmd(g),
 	)
 	return root
 }

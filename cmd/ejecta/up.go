@@ -10,6 +10,7 @@ import (
 
 	"github.com/ejecta-build/ejecta/reporter"
 	"github.com/ejecta-build/ejecta/uploader"
+	"github.com/ejecta-build/ejecta/web"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
@@ -21,6 +22,7 @@ func newUpCmd(g *globals) *cobra.Command {
 		host     string
 		port     int
 		storeURL string
+		httpAddr string
 		bf       builderFlags
 	)
 	cmd := &cobra.Command{
@@ -44,6 +46,11 @@ cleanly; a second 'ejecta up' on the same --data resumes where it stopped.`,
 			if port < 0 || port > 65535 {
 				return badInput(fmt.Errorf("--nats-port %d: want 0 to 65535", port))
 			}
+			if httpAddr != "" {
+				if err := (web.Config{Addr: httpAddr}).Validate(); err != nil {
+					return badInput(fmt.Errorf("--http: %w", err))
+				}
+			}
 			if storeURL == "" {
 				storeURL = "file://" + filepath.Join(dataDir, "store")
 			}
@@ -63,7 +70,7 @@ cleanly; a second 'ejecta up' on the same --data resumes where it stopped.`,
 			if err != nil {
 				return err
 			}
-			nc, _, err := g.connect(ctx, "ejecta-up", log)
+			nc, js, err := g.connect(ctx, "ejecta-up", log)
 			if err != nil {
 				return err
 			}
@@ -89,6 +96,14 @@ cleanly; a second 'ejecta up' on the same --data resumes where it stopped.`,
 			eg.Go(func() error { return b.Run(ctx) })
 			eg.Go(func() error { return u.Run(ctx) })
 			eg.Go(func() error { return r.Run(ctx) })
+			if httpAddr != "" {
+				wlog, _ := g.logger("web")
+				w, err := web.New(web.Config{Addr: httpAddr}, js, st, wlog)
+				if err != nil {
+					return err
+				}
+				eg.Go(func() error { return w.Run(ctx) })
+			}
 			log.Info().Int("slots", bf.slots).Msg("ejecta is up; stop with Ctrl-C")
 			err = eg.Wait()
 			if errors.Is(err, context.Canceled) {
@@ -103,6 +118,7 @@ cleanly; a second 'ejecta up' on the same --data resumes where it stopped.`,
 	f.StringVar(&host, "nats-host", "127.0.0.1", "address the embedded NATS server listens on")
 	f.IntVar(&port, "nats-port", 4222, "client port of the embedded NATS server (0: any free port)")
 	storeFlag(f, &storeURL, "")
+	f.StringVar(&httpAddr, "http", envOr("EJECTA_HTTP", "127.0.0.1:8080"), "address of the web UI (loopback by default; :8080 for every interface); empty: no web UI (env EJECTA_HTTP)")
 	bf.register(f, "")
 	return cmd
 }

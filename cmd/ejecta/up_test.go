@@ -1,7 +1,9 @@
 package main
 
 import (
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -98,7 +100,8 @@ func TestUpRunsAnExperimentStopsAndResumes(t *testing.T) {
 	port := freePort(t)
 	url := "nats://127.0.0.1:" + strconv.Itoa(port)
 	upArgs := []string{"--data", data, "--nats-port", strconv.Itoa(port), "--containerd", sock,
-		"--containerd-namespace", testenv.ContainerdNamespace(t), "--slots", "2", "--builder-id", "up-test"}
+		"--containerd-namespace", testenv.ContainerdNamespace(t), "--slots", "2", "--builder-id", "up-test",
+		"--http", "127.0.0.1:" + strconv.Itoa(freePort(t))}
 	cli := []string{"--nats", url, "--log-level", "error"}
 
 	up, _ := startUp(t, upArgs...)
@@ -111,6 +114,16 @@ func TestUpRunsAnExperimentStopsAndResumes(t *testing.T) {
 	out, err = run(t, append(cli, "experiment", "status", "up1", "--watch", "--timeout", "3m")...)
 	if err != nil || !strings.Contains(out, "2 done") {
 		t.Fatalf("status --watch: %v\n%s", err, out)
+	}
+	// The web UI is up too and shows the experiment.
+	resp, err := http.Get("http://" + upArgs[len(upArgs)-1] + "/experiments/up1")
+	if err != nil {
+		t.Fatalf("web ui: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "cfg-if") {
+		t.Fatalf("web ui: %d\n%s", resp.StatusCode, body)
 	}
 	stopUp(t, up)
 

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ejecta-build/ejecta/status"
+	"github.com/ejecta-build/ejecta/streams"
+	"github.com/spf13/cobra"
+)
+
+func newBuildersCmd(g *globals) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "builders",
+		Short: "List live builders: slots, running builds and for how long, toolchains, last heartbeat",
+		Long: `List live builders: slots, running builds and for how long, toolchains, last
+heartbeat. A builder that stops renewing its heartbeat disappears after ` + streams.HeartbeatTTL.String() + `.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			js, done, err := g.reader(cmd.Context(), format)
+			if err != nil {
+				return err
+			}
+			defer done()
+			hbs, err := status.Builders(cmd.Context(), js)
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				if hbs == nil {
+					hbs = []streams.Heartbeat{}
+				}
+				return writeJSON(cmd.OutOrStdout(), hbs)
+			}
+			return printBuilders(cmd.OutOrStdout(), hbs, time.Now())
+		},
+	}
+	outputFlag(cmd, &format)
+	return cmd
+}
+
+func printBuilders(w io.Writer, hbs []streams.Heartbeat, now time.Time) error {
+	if len(hbs) == 0 {
+		_, err := fmt.Fprintln(w, "no live builder")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "BUILDER\tHOST\tSLOTS\tRUNNING\tTOOLCHAINS\tHEARTBEAT")
+	for _, hb := range hbs {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s ago\n", hb.ID, hb.Host, hb.Slots, len(hb.Running),
+			strings.Join(hb.Toolchains, ","), now.Sub(hb.Updated).Round(time.Second))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, hb := range hbs {
+		for _, r := range hb.Running {
+			fmt.Fprintf(w, "  %s: %s attempt %d, running for %s\n", hb.ID, r.BuildKey, r.Attempt, now.Sub(r.Started).Round(time.Second))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ejecta-build/ejecta/internal/testenv"
+	"github.com/ejecta-build/ejecta/logtail/logtailtest"
+	"github.com/ejecta-build/ejecta/store"
+	"github.com/ejecta-build/ejecta/streams"
+)
+
+func TestTailAndLogs(t *testing.T) {
+	nats := testenv.StartNATS(t)
+	_, js := nats.Connect(t)
+	logtailtest.Ensure(t, js)
+	dir := t.TempDir()
+	st, err := store.NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := func(crate, tc string) streams.BuildKey {
+		return streams.BuildKey{Experiment: "t1", Crate: crate, Version: "1.0.0", Toolchain: tc}
+	}
+	running := logtailtest.NewLog(t, js, k("itoa", "nightly"), 1)
+	running.Write("\x1b[1m\x1b[32m   Compiling\x1b[0m itoa\n")
+	running.Write("half a li")
+	other := logtailtest.NewLog(t, js, k("either", "stable"), 1)
+	other.Write("either line\n")
+	done := logtailtest.NewLog(t, js, k("itoa", "stable"), 1)
+	done.Write("stored line 1\nstored line 2\n")
+	done.End(streams.StatusTestPass)
+	done.StoreAndPurge(st)
+	res, _ := json.Marshal(map[string]int{"v": 1})
+	if _, err := js.Publish(context.Background(), streams.ResultSubject(k("itoa", "stable"), 1), res); err != nil {
+		t.Fatal(err)
+	}
+
+	g := []string{"--nats", nats.URL, "--log-level", "warn"}
+	stor := []string{"--store", "file://" + dir}
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		want    string // exact stdout, or an error fragment
+		wantErr bool
+	}{
+		{"live build, colours stripped when piped", []string{"tail", "t1", "itoa"}, "   Compiling itoa\nhalf a li", false},
+		{"colours forced", []string{"tail", "t1", "itoa", "--color", "always"}, running.String(), false},
+		{"stored build", []string{"logs", "t1", "itoa@1.0.0", "--toolchain", "stable"}, done.String(), false},
+		{"every live build prefixed", []string{"tail", "t1"}, "itoa@1.0.0/nightly#1 |    Compiling itoa\neither@1.0.0/stable#1 | either line\nitoa@1.0.0/nightly#1 | half a li\n", false},
+		{"ambiguous toolchain", []string{"logs", "t1", "either"}, "", false},
+		{"unknown crate", []string{"logs", "t1", "serde"}, "crate serde: no queued job, live log or result in experiment t1", true},
+		{"bad color", []string{"tail", "t1", "itoa", "--color", "rainbow"}, `--color "rainbow": want auto, always or never`, true},
+		{"bad version", []string{"logs", "t1", "itoa@1.0"}, `CRATE@VERSION: version "1.0"`, true},
+		{"bad experiment", []string{"tail", "T/1"}, `EXP: experiment name "T/1"`, true},
+		{"logs needs a crate", []string{"logs", "t1"}, "logs: want EXP CRATE[@VERSION], have 1 arguments", true},
+		{"toolchain without crate", []string{"tail", "t1", "--toolchain", "stable"}, "--toolchain and --attempt need a CRATE", true},
+		{"attempt with no log", []string{"logs", "t1", "itoa", "--toolchain", "stable", "--attempt", "7"}, "attempt 7: no log on the stream or in the store", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append(append(append([]string{}, g...), tc.args...), stor...)
+			if tc.args[0] == "tail" && len(tc.args) > 1 && tc.args[1] == "t1" && len(tc.args) == 2 {
+				args = append(append([]string{}, g...), tc.args...) // no --store without CRATE either: accepted
+			}
+			out, err := run(t, args...)
+			if tc.wantErr {
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("error %v, want one containing %q", err, tc.want)
+				}
+				return
+			}
+			if tc.name == "ambiguous toolchain" {
+				// either has one live toolchain: it is meant.
+				if err != nil || out != "either line\n" {
+					t.Fatalf("%q, %v", out, err)
+				}
+				return
+			}
+			if err != nil || out != tc.want {
+				t.Fatalf("output %q (%v)\nwant %q", out, err, tc.want)
+			}
+		})
+	}
+}
+
+// tail -f prints a build's lines as they are published and returns at its end.
+func TestTailFollowsToTheEnd(t *testing.T) {
+	nats := testenv.StartNATS(t)
+	_, js := nats.Connect(t)
+	logtailtest.Ensure(t, js)
+	log := logtailtest.NewLog(t, js, streams.BuildKey{Experiment: "t2", Crate: "cfg-if", Version: "1.0.0", Toolchain: "stable"}, 1)
+	log.Write("start\n")
+	published := make(chan struct{})
+	defer func() { <-published }()
+	go func() {
+		defer close(published)
+		for _, l := range []string{"a\n", "b\n", "c"} {
+			time.Sleep(50 * time.Millisecond)
+			log.Write(l)
+		}
+		log.End(streams.StatusBuildFail)
+	}()
+	out, err := run(t, "--nats", nats.URL, "--log-level", "warn", "tail", "t2", "cfg-if", "-f", "--store", "file://"+t.TempDir())
+	if err != nil || !strings.HasPrefix(out, "start\na\nb\nc") || !strings.Contains(out, "ended: build-fail, 11 bytes") {
+		t.Fatalf("tail -f: %q, %v", out, err)
+	}
+}
+
+func TestBuildersOutput(t *testing.T) {
+	nats := testenv.StartNATS(t)
+	_, js := nats.Connect(t)
+	logtailtest.Ensure(t, js)
+	kv, err := js.KeyValue(context.Background(), streams.BuildersBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	hb := streams.Heartbeat{V: 1, ID: "b1", Host: "host-1", Slots: 4, Toolchains: []string{"stable", "nightly"}, Updated: now,
+		Running: []streams.RunningBuild{{BuildKey: streams.BuildKey{Experiment: "e", Crate: "itoa", Version: "1.0.1", Toolchain: "stable"}, Attempt: 1, Started: now.Add(-90 * time.Second)}}}
+	data, _ := json.Marshal(hb)
+	if _, err := kv.Put(context.Background(), "b1", data); err != nil {
+		t.Fatal(err)
+	}
+	g := []string{"--nats", nats.URL, "--log-level", "warn", "builders"}
+	out, err := run(t, g...)
+	if err != nil || !strings.Contains(out, "b1") || !strings.Contains(out, "host-1") || !strings.Contains(out, "stable,nightly") ||
+		!strings.Contains(out, "b1: e/itoa@1.0.1/stable attempt 1, running for 1m3") {
+		t.Fatalf("builders: %q, %v", out, err)
+	}
+	out, err = run(t, append(g, "--output", "json")...)
+	var got []streams.Heartbeat
+	if err != nil || json.Unmarshal([]byte(out), &got) != nil || len(got) != 1 || got[0].Slots != 4 {
+		t.Fatalf("builders json: %q, %v", out, err)
+	}
+	if _, err := run(t, append(g, "--output", "xml")...); err == nil || !strings.Contains(err.Error(), `--output "xml": want text or json`) {
+		t.Fatalf("bad output: %v", err)
+	}
+}

@@ -1,0 +1,32 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime/debug"
+
+	"github.com/ejecta-build/ejecta/uploader"
+	"github.com/spf13/pflag"
+)
+
+// memoryLimitFlag registers --memory-limit for a component that runs alone
+// in its process.
+func memoryLimitFlag(fs *pflag.FlagSet, dst *string) {
+	def := fmt.Sprintf("%dMiB", uploader.DefaultMemoryLimit>>20)
+	fs.StringVar(dst, "memory-limit", envOr("EJECTA_UPLOADER_MEMORY_LIMIT", def),
+		"soft memory limit of the process (the Go runtime's; GOMEMLIMIT, if set, wins); 0 for none (env EJECTA_UPLOADER_MEMORY_LIMIT)")
+}
+
+// applyMemoryLimit sets the process's soft memory limit from the flag's
+// value unless GOMEMLIMIT already did.
+func applyMemoryLimit(s string) error {
+	if os.Getenv("GOMEMLIMIT") != "" || s == "0" {
+		return nil
+	}
+	n, err := parseBytes(s)
+	if err != nil {
+		return badInput(fmt.Errorf("--memory-limit: %w", err))
+	}
+	debug.SetMemoryLimit(n)
+	return nil
+}

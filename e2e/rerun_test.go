@@ -1,0 +1,124 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ejecta-build/ejecta/builder"
+	"github.com/ejecta-build/ejecta/builder/sandbox"
+	"github.com/ejecta-build/ejecta/internal/testenv"
+	"github.com/ejecta-build/ejecta/producer"
+	"github.com/ejecta-build/ejecta/reporter"
+	"github.com/ejecta-build/ejecta/store"
+	"github.com/ejecta-build/ejecta/streams"
+	"github.com/ejecta-build/ejecta/uploader"
+)
+
+// TestRegressionIsConfirmedByARerun runs a crate that builds on stable and
+// not on nightly: the reporter queues a re-run on both toolchains, a real
+// builder runs it as attempt 1001 with a log of its own, and the regression
+// shows as confirmed without its re-run being counted as builds.
+func TestRegressionIsConfirmedByARerun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test: slow")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel).With().Timestamp().Logger()
+
+	ns := testenv.StartNATS(t)
+	nc, js := ns.Connect(t)
+	if err := streams.Ensure(ctx, js, streams.DefaultConfig()); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.NewFile(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	address := testenv.StartContainerd(t)
+	work := testenv.DurableTempDir(t)
+	sb, err := sandbox.New(ctx, sandbox.Config{Address: address, Namespace: "ejecta-e2e-rerun", FIFODir: filepath.Join(work, "fifo")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	registry := testenv.CrateRegistry(t)
+
+	b, err := builder.New(builder.Config{ID: "e2e-rerun", Slots: 2, WorkDir: filepath.Join(work, "jobs")}, nc, sb, log.With().Str("component", "builder").Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := uploader.New(uploader.Config{Name: "e2e-rerun"}, nc, st, log.With().Str("component", "uploader").Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := reporter.New(reporter.Config{Debounce: 200 * time.Millisecond}, nc, st, log.With().Str("component", "reporter").Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	eg, egCtx := errgroup.WithContext(runCtx)
+	eg.Go(func() error { return b.Run(egCtx) })
+	eg.Go(func() error { return u.Run(egCtx) })
+	eg.Go(func() error { return r.Run(egCtx) })
+	defer func() {
+		stop()
+		if err := eg.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("components: %v", err)
+		}
+	}()
+
+	if _, err := producer.New(js, log).Create(ctx, producer.Request{
+		Name: "rerun", Toolchains: []string{"stable", "nightly"}, Mode: string(streams.ModeCheckOnly),
+		Crates: "ejecta-demo-regress", CrateSource: registry,
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	var f reporter.ResultsFile
+	deadline := time.Now().Add(8 * time.Minute)
+	for {
+		if time.Now().After(deadline) {
+			t.Fatalf("regression not confirmed in time: %+v", f)
+		}
+		time.Sleep(500 * time.Millisecond)
+		data, err := readObject(ctx, t, st, reporter.ResultsKey("rerun"))
+		if err != nil {
+			continue
+		}
+		f = reporter.ResultsFile{}
+		if err := json.Unmarshal([]byte(data), &f); err != nil {
+			t.Fatalf("results.json: %v\n%s", err, data)
+		}
+		if len(f.Crates) == 1 && f.Crates[0].Confirmation == reporter.ConfirmationConfirmed {
+			break
+		}
+	}
+	c := f.Crates[0]
+	if c.Class != reporter.ClassRegressed || f.DoneJobs != 2 || len(c.Reruns) != 1 || len(c.Reruns[0]) != 2 {
+		t.Fatalf("after the re-run: done %d, crate %+v", f.DoneJobs, c)
+	}
+	for i, run := range c.Reruns[0] {
+		if run.Attempt != streams.RerunAttemptBase(1)+1 || run.Status != c.Results[i].Status {
+			t.Errorf("re-run on %s: attempt %d status %s, want attempt %d status %s",
+				run.Toolchain, run.Attempt, run.Status, streams.RerunAttemptBase(1)+1, c.Results[i].Status)
+		}
+		// The re-run's log is its own, stored beside the first run's.
+		waitLog := time.Now().Add(time.Minute)
+		for {
+			if _, err := readObject(ctx, t, st, streams.ExperimentPrefix("rerun")+run.Log); err == nil {
+				break
+			} else if time.Now().After(waitLog) {
+				t.Fatalf("log %s of the re-run on %s: %v", run.Log, run.Toolchain, err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+}
