@@ -121,6 +121,10 @@ func writeCell(b *bytes.Buffer, r *streams.Result) {
 		b.WriteString(` <a href="`)
 		b.WriteString(html.EscapeString(href))
 		b.WriteString(`">log</a>`)
+		// The uploader also renders each log as a page with its colours.
+		b.WriteString(` <a href="`)
+		b.WriteString(html.EscapeString(logHref(streams.LogPageKey(r.BuildKey, r.Attempt))))
+		b.WriteString(`">page</a>`)
 	}
 }
 

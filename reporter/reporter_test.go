@@ -66,7 +66,7 @@ func TestReportClassesLinksAndProgress(t *testing.T) {
 
 	index := string(e.store.read(t, IndexKey("exp1")))
 	for _, want := range []string{"alpha", "beta", "stable", "nightly", "build-and-test",
-		"7 / 10", `href="logs/nightly/alpha/1%252E0%252E0/1.log"`, `<a href="full.html">`,
+		"7 / 10", `href="logs/nightly/alpha/1%252E0%252E0/1.log"`, `href="logs/nightly/alpha/1%252E0%252E0/1.html">page</a>`, `<a href="full.html">`,
 		`<td>same-build-fail</td><td>1</td>`, `<td>pending</td><td>1</td>`} {
 		if !strings.Contains(index, want) {
 			t.Errorf("index.html lacks %q", want)
