@@ -96,3 +96,19 @@ func TestExperimentCreateListStatus(t *testing.T) {
 		t.Fatalf("bad output: %v", err)
 	}
 }
+
+func TestBadEnvironmentValuesNameTheVariable(t *testing.T) {
+	for _, tc := range []struct{ env, value, want string }{
+		{"EJECTA_SLOTS", "many", `environment EJECTA_SLOTS="many" (for --slots)`},
+		{"EJECTA_REPLICAS", "3x", `environment EJECTA_REPLICAS="3x" (for --replicas)`},
+	} {
+		t.Run(tc.env, func(t *testing.T) {
+			t.Setenv(tc.env, tc.value)
+			_, err := run(t, "builder", "--nats", "nats://127.0.0.1:1")
+			var ue usageError
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.As(err, &ue) {
+				t.Fatalf("error %v, want a usage error containing %q", err, tc.want)
+			}
+		})
+	}
+}

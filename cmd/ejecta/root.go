@@ -47,6 +47,7 @@ variable named in its help text.`,
 	pf.StringVar(&g.logFormat, "log-format", envOr("EJECTA_LOG_FORMAT", "console"), "console or json (env EJECTA_LOG_FORMAT)")
 	pf.IntVar(&g.replicas, "replicas", envInt("EJECTA_REPLICAS", 1), "replicas of each stream and bucket: 1, or 3 in a cluster (env EJECTA_REPLICAS)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput(err) })
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return checkEnv(cmd.Flags()) }
 
 	root.AddCommand(
 		newUpCmd(g),
