@@ -17,6 +17,7 @@ import (
 	"github.com/ejecta-build/ejecta/producer"
 	"github.com/ejecta-build/ejecta/reporter"
 	"github.com/ejecta-build/ejecta/store"
+	"github.com/ejecta-build/ejecta/status"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/ejecta-build/ejecta/uploader"
 )
@@ -100,6 +101,21 @@ func TestRegressionIsConfirmedByARerun(t *testing.T) {
 		if len(f.Crates) == 1 && f.Crates[0].Confirmation == reporter.ConfirmationConfirmed {
 			break
 		}
+	}
+	// `experiment status --watch` stops on Finished: only after the re-runs.
+	deadlineStatus := time.Now().Add(30 * time.Second)
+	for {
+		s, err := status.Get(ctx, js, "rerun")
+		if err == nil && s.Finished() {
+			if s.Done != 2 || s.Total != 2 || s.Confirming != 0 {
+				t.Errorf("finished status %+v: want 2 of 2 done, nothing confirming", s)
+			}
+			break
+		}
+		if time.Now().After(deadlineStatus) {
+			t.Fatalf("status not finished after the re-run: %+v, %v", s, err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	c := f.Crates[0]
 	if c.Class != reporter.ClassRegressed || f.DoneJobs != 2 || len(c.Reruns) != 1 || len(c.Reruns[0]) != 2 {

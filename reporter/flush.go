@@ -267,6 +267,7 @@ func (e *experiment) progressJSON(now time.Time) ([]byte, error) {
 		Total:         e.rec.Jobs,
 		RatePerMinute: rate,
 		ETASeconds:    eta,
+		Confirming:    len(e.unconfirmed),
 		Statuses:      maps.Clone(e.statuses),
 		Classes:       make(map[string]int, len(e.classes)),
 		Updated:       now.UTC(),

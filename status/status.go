@@ -28,6 +28,8 @@ type Status struct {
 	// RatePerMinute and ETASeconds are the reporter's figures (0: not known yet).
 	RatePerMinute float64 `json:"rate_per_minute"`
 	ETASeconds    int64   `json:"eta_seconds"`
+	// Confirming counts regressions waiting for their confirmation re-runs.
+	Confirming int `json:"confirming"`
 	// ReportUpdated is when the reporter last summarised the experiment;
 	// zero if it has not yet.
 	ReportUpdated time.Time `json:"report_updated"`
@@ -118,7 +120,7 @@ func Get(ctx context.Context, js jetstream.JetStream, name string) (Status, erro
 			return st, fmt.Errorf("read progress of %s: %w", name, err)
 		}
 		st.Done, st.ReportUpdated = p.Done, p.Updated
-		st.RatePerMinute, st.ETASeconds = p.RatePerMinute, p.ETASeconds
+		st.RatePerMinute, st.ETASeconds, st.Confirming = p.RatePerMinute, p.ETASeconds, p.Confirming
 		for k, v := range p.Statuses {
 			st.Statuses[k] = v
 		}
@@ -190,4 +192,11 @@ func Builders(ctx context.Context, js jetstream.JetStream) ([]streams.Heartbeat,
 	}
 	slices.SortFunc(out, func(a, b streams.Heartbeat) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
+}
+
+// Finished reports whether nothing more will happen to the experiment: every
+// job has a result, no regression waits for a confirmation re-run, and no
+// job (a re-run included) is queued or running.
+func (s Status) Finished() bool {
+	return s.Total > 0 && s.Done >= s.Total && s.Confirming == 0 && s.Queued == 0 && s.Running == 0
 }

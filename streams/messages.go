@@ -309,6 +309,8 @@ type Progress struct {
 	Total         int     `json:"total,omitempty"`
 	RatePerMinute float64 `json:"rate_per_minute,omitempty"`
 	ETASeconds    int64   `json:"eta_seconds,omitempty"`
+	// Confirming counts regressions waiting for their confirmation re-runs.
+	Confirming int `json:"confirming,omitempty"`
 }
 
 // Decode unmarshals data into v (a pointer to one of the message types) and

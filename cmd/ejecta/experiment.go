@@ -220,7 +220,7 @@ func newExperimentStatusCmd(g *globals) *cobra.Command {
 					}
 					fmt.Fprint(cmd.OutOrStdout(), last)
 				}
-				if !watch || (st.Total > 0 && st.Done >= st.Total) {
+				if !watch || st.Finished() {
 					return nil
 				}
 				select {
@@ -248,6 +248,9 @@ func printStatus(w io.Writer, st status.Status) {
 		fmt.Fprintf(w, "; %.1f/min, about %s left", st.RatePerMinute, (time.Duration(st.ETASeconds) * time.Second).String())
 	}
 	fmt.Fprintln(w)
+	if st.Confirming > 0 {
+		fmt.Fprintf(w, "confirming: %d regressions being re-run on both toolchains\n", st.Confirming)
+	}
 	printCounts(w, "results", st.Statuses)
 	printCounts(w, "classes", st.Classes)
 }
