@@ -3,26 +3,19 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/ejecta-build/ejecta/builder"
-	"github.com/ejecta-build/ejecta/builder/sandbox"
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/producer"
 	"github.com/ejecta-build/ejecta/reporter"
 	"github.com/ejecta-build/ejecta/status"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
-	"github.com/ejecta-build/ejecta/uploader"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/rs/zerolog"
-	"golang.org/x/sync/errgroup"
 )
 
 // report is the part of results.json this test reads.
@@ -64,52 +57,18 @@ func TestExperimentEndToEnd(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel).With().Timestamp().Logger()
-
-	ns := testenv.StartNATS(t)
-	nc, js := ns.Connect(t)
-	if err := streams.Ensure(ctx, js, streams.DefaultConfig()); err != nil {
-		t.Fatal(err)
-	}
-	minio := testenv.StartMinIO(t)
-	t.Setenv("EJECTA_S3_ACCESS_KEY", minio.AccessKey)
-	t.Setenv("EJECTA_S3_SECRET_KEY", minio.SecretKey)
-	st, err := store.Open(ctx, minio.StoreURL("ejecta-e2e"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	address := testenv.StartContainerd(t)
-	work := testenv.DurableTempDir(t)
-	sb, err := sandbox.New(ctx, sandbox.Config{Address: address, Namespace: "ejecta-e2e", FIFODir: filepath.Join(work, "fifo")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close()
-	registry := testenv.CrateRegistry(t)
-
-	b, err := builder.New(builder.Config{ID: "e2e", Slots: 2, WorkDir: filepath.Join(work, "jobs")}, nc, sb, log.With().Str("component", "builder").Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := uploader.New(uploader.Config{Name: "e2e"}, nc, st, log.With().Str("component", "uploader").Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := reporter.New(reporter.Config{}, nc, st, log.With().Str("component", "reporter").Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	eg, egCtx := errgroup.WithContext(runCtx)
-	eg.Go(func() error { return b.Run(egCtx) })
-	eg.Go(func() error { return u.Run(egCtx) })
-	eg.Go(func() error { return r.Run(egCtx) })
-	defer func() {
-		stop()
-		if err := eg.Wait(); err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("components: %v", err)
+	var st store.Store
+	f := startFarm(t, ctx, "e2e", func(t *testing.T) store.Store {
+		minio := testenv.StartMinIO(t)
+		t.Setenv("EJECTA_S3_ACCESS_KEY", minio.AccessKey)
+		t.Setenv("EJECTA_S3_SECRET_KEY", minio.SecretKey)
+		var err error
+		if st, err = store.Open(ctx, minio.StoreURL("ejecta-e2e")); err != nil {
+			t.Fatal(err)
 		}
-	}()
+		return st
+	}, reporter.Config{})
+	js, registry, log := f.js, f.registry, f.log
 
 	req := producer.Request{
 		Name: "e2e", Toolchains: []string{"stable", "nightly"}, Mode: string(streams.ModeCheckOnly),

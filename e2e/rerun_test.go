@@ -3,23 +3,14 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-	"golang.org/x/sync/errgroup"
-
-	"github.com/ejecta-build/ejecta/builder"
-	"github.com/ejecta-build/ejecta/builder/sandbox"
-	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/producer"
 	"github.com/ejecta-build/ejecta/reporter"
 	"github.com/ejecta-build/ejecta/status"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
-	"github.com/ejecta-build/ejecta/uploader"
 )
 
 // TestRegressionIsConfirmedByARerun runs a crate that builds on stable and
@@ -32,49 +23,15 @@ func TestRegressionIsConfirmedByARerun(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel).With().Timestamp().Logger()
-
-	ns := testenv.StartNATS(t)
-	nc, js := ns.Connect(t)
-	if err := streams.Ensure(ctx, js, streams.DefaultConfig()); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.NewFile(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	address := testenv.StartContainerd(t)
-	work := testenv.DurableTempDir(t)
-	sb, err := sandbox.New(ctx, sandbox.Config{Address: address, Namespace: "ejecta-e2e-rerun", FIFODir: filepath.Join(work, "fifo")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close()
-	registry := testenv.CrateRegistry(t)
-
-	b, err := builder.New(builder.Config{ID: "e2e-rerun", Slots: 2, WorkDir: filepath.Join(work, "jobs")}, nc, sb, log.With().Str("component", "builder").Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := uploader.New(uploader.Config{Name: "e2e-rerun"}, nc, st, log.With().Str("component", "uploader").Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := reporter.New(reporter.Config{Debounce: 200 * time.Millisecond}, nc, st, log.With().Str("component", "reporter").Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	eg, egCtx := errgroup.WithContext(runCtx)
-	eg.Go(func() error { return b.Run(egCtx) })
-	eg.Go(func() error { return u.Run(egCtx) })
-	eg.Go(func() error { return r.Run(egCtx) })
-	defer func() {
-		stop()
-		if err := eg.Wait(); err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("components: %v", err)
+	var st store.Store
+	fm := startFarm(t, ctx, "e2e-rerun", func(t *testing.T) store.Store {
+		var err error
+		if st, err = store.NewFile(t.TempDir()); err != nil {
+			t.Fatal(err)
 		}
-	}()
+		return st
+	}, reporter.Config{Debounce: 200 * time.Millisecond})
+	js, registry, log := fm.js, fm.registry, fm.log
 
 	if _, err := producer.New(js, log).Create(ctx, producer.Request{
 		Name: "rerun", Toolchains: []string{"stable", "nightly"}, Mode: string(streams.ModeCheckOnly),
