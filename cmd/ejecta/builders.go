@@ -49,10 +49,14 @@ func printBuilders(w io.Writer, hbs []streams.Heartbeat, now time.Time) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "BUILDER\tHOST\tSLOTS\tRUNNING\tTOOLCHAINS\tHEARTBEAT")
+	fmt.Fprintln(tw, "BUILDER\tHOST\tSLOTS\tRUNNING\tFREE DISK\tTOOLCHAINS\tHEARTBEAT\tSTATE")
 	for _, hb := range hbs {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s ago\n", hb.ID, hb.Host, hb.Slots, len(hb.Running),
-			strings.Join(hb.Toolchains, ","), now.Sub(hb.Updated).Round(time.Second))
+		state := "taking jobs"
+		if hb.Paused != "" {
+			state = "paused: " + hb.Paused
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f GiB\t%s\t%s ago\t%s\n", hb.ID, hb.Host, hb.Slots, len(hb.Running),
+			float64(hb.FreeDiskBytes)/(1<<30), strings.Join(hb.Toolchains, ","), now.Sub(hb.Updated).Round(time.Second), state)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -119,6 +119,7 @@ func TestBuildersOutput(t *testing.T) {
 	}
 	now := time.Now()
 	hb := streams.Heartbeat{V: 1, ID: "b1", Host: "host-1", Slots: 4, Toolchains: []string{"stable", "nightly"}, Updated: now,
+		FreeDiskBytes: 3 << 29, Paused: "free disk below 2.0 GiB",
 		Running: []streams.RunningBuild{{BuildKey: streams.BuildKey{Experiment: "e", Crate: "itoa", Version: "1.0.1", Toolchain: "stable"}, Attempt: 1, Started: now.Add(-90 * time.Second)}}}
 	data, _ := json.Marshal(hb)
 	if _, err := kv.Put(context.Background(), "b1", data); err != nil {
@@ -127,7 +128,8 @@ func TestBuildersOutput(t *testing.T) {
 	g := []string{"--nats", nats.URL, "--log-level", "warn", "builders"}
 	out, err := run(t, g...)
 	if err != nil || !strings.Contains(out, "b1") || !strings.Contains(out, "host-1") || !strings.Contains(out, "stable,nightly") ||
-		!strings.Contains(out, "b1: e/itoa@1.0.1/stable attempt 1, running for 1m3") {
+		!strings.Contains(out, "b1: e/itoa@1.0.1/stable attempt 1, running for 1m3") ||
+		!strings.Contains(out, "1.5 GiB") || !strings.Contains(out, "paused: free disk below 2.0 GiB") {
 		t.Fatalf("builders: %q, %v", out, err)
 	}
 	out, err = run(t, append(g, "--output", "json")...)
