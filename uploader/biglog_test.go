@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/ejecta-build/ejecta/internal/testenv"
-	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/klauspost/compress/zstd"
 	"github.com/nats-io/nats.go/jetstream"
@@ -40,14 +39,8 @@ func TestBigLogBoundedMemory(t *testing.T) {
 	if os.Getenv(EnvBench) == "1" {
 		size = 1 << 30
 	}
-	m := testenv.StartMinIO(t)
-	t.Setenv(store.EnvS3AccessKey, m.AccessKey)
-	t.Setenv(store.EnvS3SecretKey, m.SecretKey)
+	m, st := minioStore(t, "big")
 	ctx := context.Background()
-	st, err := store.Open(ctx, m.StoreURL("big"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv := testenv.StartNATS(t)
 	_, js := srv.Connect(t)
 	if err := streams.Ensure(ctx, js, streams.DefaultConfig()); err != nil {

@@ -266,3 +266,18 @@ func (c *countingStore) count(key string) int {
 }
 
 func crateName(i int) string { return fmt.Sprintf("crate-%02d", i) }
+
+// minioStore starts a MinIO server and opens a store on bucket in it. The
+// credentials are put in the environment, where store.Open and replicas
+// started as child processes read them.
+func minioStore(t *testing.T, bucket string) (testenv.MinIO, store.Store) {
+	t.Helper()
+	m := testenv.StartMinIO(t)
+	t.Setenv(store.EnvS3AccessKey, m.AccessKey)
+	t.Setenv(store.EnvS3SecretKey, m.SecretKey)
+	st, err := store.Open(context.Background(), m.StoreURL(bucket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, st
+}

@@ -2,13 +2,10 @@ package uploader
 
 import (
 	"bytes"
-	"context"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/ejecta-build/ejecta/internal/testenv"
-	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -21,14 +18,7 @@ func TestMinIOOutage(t *testing.T) {
 	if testing.Short() {
 		outage = 3 * time.Second
 	}
-	m := testenv.StartMinIO(t)
-	t.Setenv(store.EnvS3AccessKey, m.AccessKey)
-	t.Setenv(store.EnvS3SecretKey, m.SecretKey)
-	ctx := context.Background()
-	st, err := store.Open(ctx, m.StoreURL("outage"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, st := minioStore(t, "outage")
 	e := newEnv(t)
 	cfg := fastConfig("u")
 	cfg.MaxRetryDelay = 2 * time.Second

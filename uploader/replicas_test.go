@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/ejecta-build/ejecta/internal/testenv"
-	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -22,14 +21,8 @@ import (
 // log across the replicas, no stray object) and byte-identical to what was
 // published.
 func TestReplicasSurviveSIGKILL(t *testing.T) {
-	m := testenv.StartMinIO(t)
-	t.Setenv(store.EnvS3AccessKey, m.AccessKey)
-	t.Setenv(store.EnvS3SecretKey, m.SecretKey)
+	m, st := minioStore(t, "replicas")
 	ctx := context.Background()
-	st, err := store.Open(ctx, m.StoreURL("replicas"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	e := newEnv(t)
 	// A short AckWait, so that the killed replica's requests come back
 	// within the test's patience; replicas report progress well within it.

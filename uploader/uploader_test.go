@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ejecta-build/ejecta/internal/testenv"
-	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -294,13 +292,7 @@ func TestWaitsForLateMessages(t *testing.T) {
 }
 
 func TestMinIO(t *testing.T) {
-	m := testenv.StartMinIO(t)
-	t.Setenv(store.EnvS3AccessKey, m.AccessKey)
-	t.Setenv(store.EnvS3SecretKey, m.SecretKey)
-	st, err := store.Open(context.Background(), m.StoreURL("ejecta-logs"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, st := minioStore(t, "ejecta-logs")
 	e := newEnv(t)
 	k := buildKey("exp7", "on-minio")
 	data := append(append([]byte(nil), hostile...), randomBytes(2<<20, 7)...)
