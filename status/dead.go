@@ -30,6 +30,11 @@ func DeadLetters(ctx context.Context, js jetstream.JetStream, exp string) ([]Dea
 		}
 		filter = streams.DeadSubject(exp)
 	}
+	// Next on an empty selection waits and times out; ask first.
+	n, err := countMessages(ctx, js, streams.DeadStream, filter)
+	if err != nil || n == 0 {
+		return nil, err
+	}
 	c, err := js.OrderedConsumer(ctx, streams.DeadStream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
