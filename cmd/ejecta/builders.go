@@ -31,10 +31,7 @@ heartbeat. A builder that stops renewing its heartbeat disappears after ` + stre
 				return err
 			}
 			if format == "json" {
-				if hbs == nil {
-					hbs = []streams.Heartbeat{}
-				}
-				return writeJSON(cmd.OutOrStdout(), hbs)
+				return writeJSONList(cmd.OutOrStdout(), hbs)
 			}
 			return printBuilders(cmd.OutOrStdout(), hbs, time.Now())
 		},

@@ -112,3 +112,13 @@ func TestBadEnvironmentValuesNameTheVariable(t *testing.T) {
 		})
 	}
 }
+
+func TestEmptyListsAreJSONArrays(t *testing.T) {
+	nats := testenv.StartNATS(t)
+	for _, args := range [][]string{{"experiment", "list"}, {"builders"}, {"dead-letters"}} {
+		out, err := run(t, append([]string{"--nats", nats.URL, "--log-level", "warn"}, append(args, "--output", "json")...)...)
+		if err != nil || strings.TrimSpace(out) != "[]" {
+			t.Errorf("%v: %q, %v; want []", args, out, err)
+		}
+	}
+}

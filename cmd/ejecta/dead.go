@@ -40,10 +40,7 @@ func newDeadLettersCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if format == "json" {
-				if dls == nil {
-					dls = []status.DeadLetter{}
-				}
-				return writeJSON(cmd.OutOrStdout(), dls)
+				return writeJSONList(cmd.OutOrStdout(), dls)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "SEQ\tTIME\tFROM\tREASON\tDATA")

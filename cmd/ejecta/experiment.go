@@ -135,6 +135,15 @@ func checkOutput(format string) error {
 	return nil
 }
 
+// writeJSONList writes items as a JSON array: `[]`, not `null`, when
+// there are none, so scripts can always iterate.
+func writeJSONList[T any](w io.Writer, items []T) error {
+	if items == nil {
+		items = []T{}
+	}
+	return writeJSON(w, items)
+}
+
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -158,10 +167,7 @@ func newExperimentListCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if format == "json" {
-				if exps == nil {
-					exps = []streams.Experiment{}
-				}
-				return writeJSON(cmd.OutOrStdout(), exps)
+				return writeJSONList(cmd.OutOrStdout(), exps)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tTOOLCHAINS\tMODE\tCRATES\tJOBS\tCREATED")
