@@ -17,10 +17,14 @@ import (
 
 // Request is what `ejecta experiment create` asks for.
 type Request struct {
-	Name        string
-	Toolchains  []string
-	Mode        string
-	Crates      string // selection spec, see Select
+	Name       string
+	Toolchains []string
+	Mode       string
+	Crates     string // selection spec, see SelectWith
+	Skip       string // exclusions, see SelectOptions
+	// Downloads is a downloads file ranking top-N selections ("" ranks by
+	// reverse dependencies), see ReadDownloads.
+	Downloads   string
 	CrateSource string
 	CapLints    string
 	Priority    int
@@ -112,13 +116,19 @@ func (p *Producer) Create(ctx context.Context, r Request) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, invalid(fmt.Errorf("crate-source: %w", err))
 	}
-	crates, err := Select(r.Crates, src)
+	opts := SelectOptions{Skip: r.Skip}
+	if r.Downloads != "" {
+		if opts.Downloads, err = ReadDownloads(r.Downloads); err != nil {
+			return Outcome{}, invalid(err)
+		}
+	}
+	crates, err := SelectWith(r.Crates, src, opts)
 	if err != nil {
 		return Outcome{}, invalid(err)
 	}
 	exp := streams.Experiment{
 		V: streams.SchemaVersion, Name: r.Name, Toolchains: r.Toolchains, Mode: streams.Mode(r.Mode),
-		CapLints: r.CapLints, Priority: r.Priority, CrateSource: src.Dir, Selection: r.Crates,
+		CapLints: r.CapLints, Priority: r.Priority, CrateSource: src.Dir, Selection: r.Crates, Skip: r.Skip,
 		Crates: len(crates), Jobs: len(crates) * len(r.Toolchains), CreatedAt: p.now().UTC(),
 		Limits: r.Limits,
 	}
@@ -176,7 +186,7 @@ func (p *Producer) record(ctx context.Context, kv jetstream.KeyValue, exp stream
 
 func sameConfig(a, b streams.Experiment) bool {
 	return slices.Equal(a.Toolchains, b.Toolchains) && a.Mode == b.Mode && a.CapLints == b.CapLints &&
-		a.Priority == b.Priority && a.CrateSource == b.CrateSource && a.Selection == b.Selection &&
+		a.Priority == b.Priority && a.CrateSource == b.CrateSource && a.Selection == b.Selection && a.Skip == b.Skip &&
 		a.Crates == b.Crates && a.Limits == b.Limits
 }
 

@@ -25,6 +25,10 @@ func (c Crate) String() string { return c.Name + "@" + c.Version }
 type Source struct {
 	Dir    string
 	crates map[string][]string // name → versions, ascending
+	// rdeps holds, per crate name, the names of the crates in the source
+	// that depend on it (normal or build dependency of any version): the
+	// popularity measure for top-N when no downloads file is given.
+	rdeps map[string]map[string]bool
 }
 
 // ScanSource reads the manifests of every crate under dir. Directories
@@ -41,13 +45,22 @@ func ScanSource(dir string) (*Source, error) {
 	if _, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("crate source: %w", err)
 	}
-	s := &Source{Dir: dir, crates: map[string][]string{}}
+	s := &Source{Dir: dir, crates: map[string][]string{}, rdeps: map[string]map[string]bool{}}
 	for _, m := range manifests {
-		c, err := readManifest(m)
+		c, deps, err := readManifest(m)
 		if err != nil {
 			continue
 		}
 		s.crates[c.Name] = append(s.crates[c.Name], c.Version)
+		for _, d := range deps {
+			if d == c.Name {
+				continue
+			}
+			if s.rdeps[d] == nil {
+				s.rdeps[d] = map[string]bool{}
+			}
+			s.rdeps[d][c.Name] = true
+		}
 	}
 	for name := range s.crates {
 		slices.SortFunc(s.crates[name], compareVersions)
@@ -55,20 +68,51 @@ func ScanSource(dir string) (*Source, error) {
 	return s, nil
 }
 
-func readManifest(path string) (Crate, error) {
+// depTable is a manifest's [dependencies] or [build-dependencies]: the key
+// is the name used in code, the value a version string or a table whose
+// "package" renames it.
+type depTable map[string]any
+
+func (t depTable) names() []string {
+	var out []string
+	for key, v := range t {
+		if spec, ok := v.(map[string]any); ok {
+			if pkg, ok := spec["package"].(string); ok && pkg != "" {
+				key = pkg
+			}
+		}
+		out = append(out, key)
+	}
+	return out
+}
+
+// readManifest returns the package a Cargo.toml describes and the names of
+// the crates it depends on at run or build time, on any target.
+func readManifest(path string) (Crate, []string, error) {
 	var m struct {
 		Package struct {
 			Name    string `toml:"name"`
 			Version string `toml:"version"`
 		} `toml:"package"`
+		Dependencies      depTable `toml:"dependencies"`
+		BuildDependencies depTable `toml:"build-dependencies"`
+		Target            map[string]struct {
+			Dependencies      depTable `toml:"dependencies"`
+			BuildDependencies depTable `toml:"build-dependencies"`
+		} `toml:"target"`
 	}
 	if _, err := toml.DecodeFile(path, &m); err != nil {
-		return Crate{}, fmt.Errorf("read %s: %w", path, err)
+		return Crate{}, nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	if m.Package.Name == "" || m.Package.Version == "" {
-		return Crate{}, errors.New(path + ": no package name or version")
+		return Crate{}, nil, errors.New(path + ": no package name or version")
 	}
-	return Crate{Name: m.Package.Name, Version: m.Package.Version}, nil
+	deps := append(m.Dependencies.names(), m.BuildDependencies.names()...)
+	for _, t := range m.Target {
+		deps = append(deps, t.Dependencies.names()...)
+		deps = append(deps, t.BuildDependencies.names()...)
+	}
+	return Crate{Name: m.Package.Name, Version: m.Package.Version}, deps, nil
 }
 
 // All returns every crate version, sorted by name then version.

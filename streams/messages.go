@@ -127,8 +127,9 @@ type Experiment struct {
 	Priority    int       `json:"priority"`
 	CrateSource string    `json:"crate_source"`
 	Selection   string    `json:"selection"`
-	Crates      int       `json:"crates"` // crate versions selected
-	Jobs        int       `json:"jobs"`   // Crates × len(Toolchains)
+	Skip        string    `json:"skip,omitempty"` // exclusions applied to Selection
+	Crates      int       `json:"crates"`         // crate versions selected
+	Jobs        int       `json:"jobs"`           // Crates × len(Toolchains)
 	Published   int       `json:"published"`
 	CreatedAt   time.Time `json:"created_at"`
 	// Limits override the builders' defaults for every job of the experiment.
