@@ -82,8 +82,12 @@ func SelectWith(spec string, src *Source, opts SelectOptions) ([]Crate, error) {
 		if err != nil {
 			return nil, err
 		}
-		if out, err = lookupAll(items, src); err != nil {
+		picks, err := lookupAll("crates", items, src)
+		if err != nil {
 			return nil, err
+		}
+		for _, p := range picks {
+			out = append(out, p.Crate)
 		}
 	}
 	out = slices.DeleteFunc(out, skip.excludes)
@@ -114,9 +118,17 @@ func listItems(spec string) ([]string, error) {
 	return strings.Split(spec, ","), nil
 }
 
-// lookupAll resolves name[@version] items against src.
-func lookupAll(items []string, src *Source) ([]Crate, error) {
-	var out []Crate
+// pick is one resolved item of a list: a crate, and whether the item
+// pinned its version (a bare name resolves to the newest).
+type pick struct {
+	Crate
+	pinned bool
+}
+
+// lookupAll resolves name[@version] items against src; what ("crates",
+// "skip") starts every error so that it names the flag.
+func lookupAll(what string, items []string, src *Source) ([]pick, error) {
+	var out []pick
 	var unknown []string
 	for _, item := range items {
 		item = strings.TrimSpace(item)
@@ -125,11 +137,11 @@ func lookupAll(items []string, src *Source) ([]Crate, error) {
 		}
 		name, version, _ := strings.Cut(item, "@")
 		if err := streams.ValidateCrateName(name); err != nil {
-			return nil, fmt.Errorf("crates: %w", err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		if version != "" {
 			if err := streams.ValidateVersion(version); err != nil {
-				return nil, fmt.Errorf("crates: %s: %w", name, err)
+				return nil, fmt.Errorf("%s: %s: %w", what, name, err)
 			}
 		}
 		c, err := src.Lookup(name, version)
@@ -137,10 +149,10 @@ func lookupAll(items []string, src *Source) ([]Crate, error) {
 			unknown = append(unknown, item)
 			continue
 		}
-		out = append(out, c)
+		out = append(out, pick{Crate: c, pinned: version != ""})
 	}
 	if len(unknown) > 0 {
-		return nil, fmt.Errorf("crates: unknown crate(s) %s: not in crate source %s", strings.Join(unknown, ", "), src.Dir)
+		return nil, fmt.Errorf("%s: unknown crate(s) %s: not in crate source %s", what, strings.Join(unknown, ", "), src.Dir)
 	}
 	return out, nil
 }
@@ -158,25 +170,17 @@ func parseSkip(spec string, src *Source) (skipSet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("skip: %w", err)
 	}
-	set := skipSet{}
-	var unknown []string
-	for _, item := range items {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		name, version, _ := strings.Cut(item, "@")
-		if err := streams.ValidateCrateName(name); err != nil {
-			return nil, fmt.Errorf("skip: %w", err)
-		}
-		if _, err := src.Lookup(name, version); err != nil {
-			unknown = append(unknown, item)
-			continue
-		}
-		set[name] = version
+	picks, err := lookupAll("skip", items, src)
+	if err != nil {
+		return nil, err
 	}
-	if len(unknown) > 0 {
-		return nil, fmt.Errorf("skip: unknown crate(s) %s: not in crate source %s", strings.Join(unknown, ", "), src.Dir)
+	set := skipSet{}
+	for _, p := range picks {
+		if p.pinned {
+			set[p.Name] = p.Version
+		} else {
+			set[p.Name] = ""
+		}
 	}
 	return set, nil
 }
