@@ -22,6 +22,15 @@ func Connect(urls, name string, log zerolog.Logger, opts ...nats.Option) (*nats.
 		nats.ReconnectHandler(func(c *nats.Conn) {
 			log.Info().Str("url", c.ConnectedUrlRedacted()).Msg("nats reconnected")
 		}),
+		// A refused publish (permissions) is reported only here; the
+		// request behind it just times out.
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			ev := log.Error().Err(err)
+			if sub != nil {
+				ev = ev.Str("subject", sub.Subject)
+			}
+			ev.Msg("nats error")
+		}),
 	}, opts...)
 	nc, err := nats.Connect(strings.TrimSpace(urls), all...)
 	if err != nil {

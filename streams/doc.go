@@ -6,7 +6,9 @@
 // No other package spells a subject or a stream name; they call the typed
 // helpers here (JobSubject, LogSubject, ...) so the scheme can change in one
 // place. Ensure creates or updates every stream, consumer and bucket and is
-// safe to call from every component at start-up.
+// safe to call from every component at start-up. Components running as a
+// role (RolePermissions, derived from the same names) call Lookup instead:
+// only the admin role may create or update streams.
 //
 // # Subjects
 //

@@ -22,6 +22,9 @@ type globals struct {
 	logFormat string
 	replicas  int
 	out       io.Writer
+	auth      authFlags
+	// ensureStreams makes connect create streams even as a role (admin).
+	ensureStreams bool
 }
 
 func newRootCmd() *cobra.Command {
@@ -44,8 +47,9 @@ variable named in its help text.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.natsURL, "nats", envOr("EJECTA_NATS_URL", nats.DefaultURL), "NATS server URL(s), comma-separated (env EJECTA_NATS_URL)")
 	pf.StringVar(&g.logLevel, "log-level", envOr("EJECTA_LOG_LEVEL", "info"), "debug, info, warn or error (env EJECTA_LOG_LEVEL)")
-	pf.StringVar(&g.logFormat, "log-format", envOr("EJECTA_LOG_FORMAT", "console"), "console or json (env EJECTA_LOG_FORMAT)")
+	pf.StringVar(&g.logFormat, "log-format", envOr("EJECTA_LOG_FORMAT", logAuto), "auto (console on a terminal, JSON otherwise), console or json (env EJECTA_LOG_FORMAT)")
 	pf.IntVar(&g.replicas, "replicas", envInt("EJECTA_REPLICAS", 1), "replicas of each stream and bucket: 1, or 3 in a cluster (env EJECTA_REPLICAS)")
+	g.auth.register(pf)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput(err) })
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return checkEnv(cmd.Flags()) }
 
@@ -61,25 +65,16 @@ variable named in its help text.`,
 		newLogsCmd(g),
 		newBuildersCmd(g),
 		newWebCmd(g),
+		newArchiveCmd(g),
+		newAuthCmd(),
+		newStreamsCmd(g),
 	)
 	return root
 }
 
+// logger is component's logger on standard error (see newLogger).
 func (g *globals) logger(component string) (zerolog.Logger, error) {
-	lvl, err := zerolog.ParseLevel(g.logLevel)
-	if err != nil || g.logLevel == "" {
-		return zerolog.Nop(), badInput(fmt.Errorf("--log-level %q: want debug, info, warn or error", g.logLevel))
-	}
-	var w io.Writer
-	switch g.logFormat {
-	case "json":
-		w = os.Stderr
-	case "console":
-		w = zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly}
-	default:
-		return zerolog.Nop(), badInput(fmt.Errorf("--log-format %q: want console or json", g.logFormat))
-	}
-	return zerolog.New(w).Level(lvl).With().Timestamp().Str("component", component).Logger(), nil
+	return newLogger(os.Stderr, stderrIsTerminal(), g.logLevel, g.logFormat, component)
 }
 
 func (g *globals) streamsConfig() streams.Config {
@@ -88,12 +83,17 @@ func (g *globals) streamsConfig() streams.Config {
 	return c
 }
 
-// connect dials NATS and makes sure every stream exists.
+// connect dials NATS and makes sure every stream exists: it creates them,
+// or only looks them up when running as a role (prepareStreams).
 func (g *globals) connect(ctx context.Context, name string, log zerolog.Logger) (*nats.Conn, jetstream.JetStream, error) {
 	if err := g.streamsConfig().Validate(); err != nil {
 		return nil, nil, badInput(fmt.Errorf("--replicas: %w", err))
 	}
-	nc, err := streams.Connect(g.natsURL, name, log, nats.Timeout(5*time.Second))
+	opts, sec, err := g.natsOptions()
+	if err != nil {
+		return nil, nil, err
+	}
+	nc, err := streams.Connect(g.natsURL, name, log, opts...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -104,7 +104,7 @@ func (g *globals) connect(ctx context.Context, name string, log zerolog.Logger) 
 	}
 	ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := streams.Ensure(ectx, js, g.streamsConfig()); err != nil {
+	if err := g.prepareStreams(ectx, js, sec); err != nil {
 		nc.Close()
 		return nil, nil, err
 	}

@@ -1,0 +1,146 @@
+package auth
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/ejecta-build/ejecta/streams"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// File names written under Options.Dir.
+const (
+	// ServerConfigFile is the nats-server configuration to start with
+	// `nats-server -c`: listen address, JetStream, TLS and the users.
+	ServerConfigFile = "nats-server.conf"
+	// UsersFile holds the authorization block alone, so that other server
+	// configurations (each node of a cluster) can include it.
+	UsersFile = "users.conf"
+)
+
+// CredentialsFile is the name of role's credentials file under Options.Dir.
+func CredentialsFile(role streams.Role) string { return string(role) + ".env" }
+
+// ServerTLS is the server's certificate, key and the CA that signs client
+// certificates. With it the server requires TLS and verifies every client's
+// certificate.
+type ServerTLS struct {
+	CertFile, KeyFile, CAFile string
+}
+
+// Options say what Init writes.
+type Options struct {
+	// Dir receives the files; it is created with mode 0700.
+	Dir string
+	// Listen is the client address, e.g. "0.0.0.0:4222".
+	Listen string
+	// StoreDir is JetStream's storage directory.
+	StoreDir string
+	// TLS, when set, makes the server require verified client certificates.
+	TLS *ServerTLS
+	// Force overwrites existing files: new passwords for every role.
+	Force bool
+}
+
+// Validate names the first bad field.
+func (o Options) Validate() error {
+	switch {
+	case o.Dir == "":
+		return errors.New("dir: want a directory")
+	case o.Listen == "":
+		return errors.New("listen: want HOST:PORT")
+	case o.StoreDir == "":
+		return errors.New("store dir: want a directory")
+	}
+	if t := o.TLS; t != nil {
+		for name, f := range map[string]string{"tls cert": t.CertFile, "tls key": t.KeyFile, "tls ca": t.CAFile} {
+			if f == "" {
+				return fmt.Errorf("%s: want a file (all of cert, key and ca, or none)", name)
+			}
+			if _, err := os.Stat(f); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Init writes the server configuration, the users file and one credentials
+// file per role under o.Dir, with fresh random passwords. It refuses to
+// overwrite existing files unless o.Force.
+func Init(o Options) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", o.Dir, err)
+	}
+	names := []string{ServerConfigFile, UsersFile}
+	for _, r := range streams.Roles {
+		names = append(names, CredentialsFile(r))
+	}
+	if !o.Force {
+		for _, n := range names {
+			p := filepath.Join(o.Dir, n)
+			if _, err := os.Stat(p); err == nil {
+				return fmt.Errorf("%s exists: pass --force to replace every file and password", p)
+			} else if !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("check %s: %w", p, err)
+			}
+		}
+	}
+	var users []user
+	for _, r := range streams.Roles {
+		perms, err := streams.RolePermissions(r)
+		if err != nil {
+			return err
+		}
+		pw, err := newPassword()
+		if err != nil {
+			return err
+		}
+		hash, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
+		if err != nil {
+			return fmt.Errorf("hash password of %s: %w", r, err)
+		}
+		users = append(users, user{name: string(r), hash: string(hash), perms: perms})
+		if err := writeFile(filepath.Join(o.Dir, CredentialsFile(r)), credentials(r, pw)); err != nil {
+			return err
+		}
+	}
+	if err := writeFile(filepath.Join(o.Dir, UsersFile), usersConfig(users)); err != nil {
+		return err
+	}
+	return writeFile(filepath.Join(o.Dir, ServerConfigFile), serverConfig(o))
+}
+
+// newPassword is 32 random URL-safe characters: nothing an env file or a
+// shell needs to quote.
+func newPassword() (string, error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("random password: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// writeFile writes data readable by its owner only: the files hold
+// passwords or their hashes.
+func writeFile(path, data string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(data), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp, 0o600); err != nil { // an older tmp file kept its mode
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/ejecta-build/ejecta/auth"
+	"github.com/ejecta-build/ejecta/streams"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// authFlags say who a command connects to NATS as, and over what.
+type authFlags struct {
+	user, password, credentials string
+	caFile, certFile, keyFile   string
+}
+
+func (a *authFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&a.user, "nats-user", envOr("EJECTA_NATS_USER", ""), "NATS user, i.e. the role to run as (env EJECTA_NATS_USER)")
+	fs.StringVar(&a.password, "nats-password", envOr("EJECTA_NATS_PASSWORD", ""), "NATS password; prefer --nats-credentials or the environment (env EJECTA_NATS_PASSWORD)")
+	fs.StringVar(&a.credentials, "nats-credentials", envOr("EJECTA_NATS_CREDENTIALS", ""), "a role's credentials file written by 'ejecta auth init' (env EJECTA_NATS_CREDENTIALS)")
+	fs.StringVar(&a.caFile, "tls-ca", envOr("EJECTA_TLS_CA", ""), "CA certificate that signed the NATS servers'; requires TLS (env EJECTA_TLS_CA)")
+	fs.StringVar(&a.certFile, "tls-cert", envOr("EJECTA_TLS_CERT", ""), "client certificate for servers that verify clients (env EJECTA_TLS_CERT)")
+	fs.StringVar(&a.keyFile, "tls-key", envOr("EJECTA_TLS_KEY", ""), "client certificate's key (env EJECTA_TLS_KEY)")
+}
+
+// security resolves the flags: a credentials file sets user and password,
+// which explicit flags override.
+func (a *authFlags) security() (streams.Security, error) {
+	s := streams.Security{User: a.user, Password: a.password, CAFile: a.caFile, CertFile: a.certFile, KeyFile: a.keyFile}
+	if a.credentials != "" {
+		c, err := auth.ReadCredentials(a.credentials)
+		if err != nil {
+			return s, badInput(fmt.Errorf("--nats-credentials: %w", err))
+		}
+		if s.User == "" {
+			s.User = c.User
+		}
+		if s.Password == "" {
+			s.Password = c.Password
+		}
+	}
+	if err := s.Validate(); err != nil {
+		return s, badInput(fmt.Errorf("--nats-user/--nats-password/--tls-*: %w", err))
+	}
+	return s, nil
+}
+
+// natsOptions are the connection options every command uses.
+func (g *globals) natsOptions() ([]nats.Option, streams.Security, error) {
+	sec, err := g.auth.security()
+	if err != nil {
+		return nil, sec, err
+	}
+	opts, err := sec.Options()
+	if err != nil {
+		return nil, sec, badInput(err)
+	}
+	return append(opts, nats.Timeout(5*time.Second)), sec, nil
+}
+
+// prepareStreams creates or updates the streams, unless the command runs as
+// a role: roles may not create streams, so it only checks they exist (an
+// admin creates them with `ejecta streams ensure`).
+func (g *globals) prepareStreams(ctx context.Context, js jetstream.JetStream, sec streams.Security) error {
+	if !sec.Authenticated() {
+		return streams.Ensure(ctx, js, g.streamsConfig())
+	}
+	if !g.ensureStreams {
+		return streams.Lookup(ctx, js)
+	}
+	// A refused request gets no answer, only an asynchronous error: stop
+	// at that error rather than at the request's timeout.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if err := js.Conn().LastError(); errors.Is(err, nats.ErrPermissionViolation) {
+					cancel(err)
+					return
+				}
+			}
+		}
+	}()
+	err := streams.Ensure(ctx, js, g.streamsConfig())
+	if cause := context.Cause(ctx); errors.Is(cause, nats.ErrPermissionViolation) {
+		return fmt.Errorf("ensure streams as %s: only the admin role may create or update streams: %w", sec.User, cause)
+	}
+	return err
+}
+
+func newAuthCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "auth",
+		Short: "Set up least-privilege NATS users, one per role",
+	}
+	cmd.AddCommand(newAuthInitCmd(), newAuthClusterCmd())
+	return cmd
+}
+
+func newAuthClusterCmd() *cobra.Command {
+	var o auth.ClusterOptions
+	var clients, routes string
+	cmd := &cobra.Command{
+		Use:   "cluster DIR --routes H1:6222,H2:6222,H3:6222 --clients H1:4222,H2:4222,H3:4222",
+		Short: "Write one nats-server config per cluster node, with the users of 'auth init DIR'",
+		Long: `Write DIR/node-<i>.conf for every node of a NATS cluster: its client and route
+addresses, JetStream, authenticated routes to every other node, and the users
+'ejecta auth init DIR' wrote. Start node i with 'nats-server -c node-<i>.conf' on
+its host, then run 'ejecta streams ensure --replicas 3' as admin: every stream
+and bucket then survives the loss of any one node.`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return badInput(fmt.Errorf("auth cluster: want exactly one DIR, have %d arguments", len(args)))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Dir, o.Clients, o.Routes = args[0], splitList(clients), splitList(routes)
+			if err := auth.Cluster(o); err != nil {
+				return badInput(fmt.Errorf("auth cluster: %w", err))
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s to %s in %s\n", auth.NodeConfigFile(1), auth.NodeConfigFile(len(o.Routes)), o.Dir)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Name, "name", "ejecta", "cluster name")
+	f.StringVar(&routes, "routes", "", "route address HOST:PORT of every node, comma-separated (at least 3)")
+	f.StringVar(&clients, "clients", "", "client address HOST:PORT of every node, in the same order")
+	f.StringVar(&o.StoreDir, "store-dir", "/var/lib/nats/jetstream", "JetStream storage directory on each node")
+	return cmd
+}
+
+func newAuthInitCmd() *cobra.Command {
+	var o auth.Options
+	var t auth.ServerTLS
+	cmd := &cobra.Command{
+		Use:   "init DIR",
+		Short: "Write a nats-server config and one credentials file per role",
+		Long: `Write a nats-server configuration and one credentials file per role into DIR.
+
+Roles: producer (experiment create), builder, uploader, reporter, viewer (web,
+tail, logs, status, builders) and admin (everything, and the only role that
+creates streams: 'ejecta streams ensure'). Each role is a NATS user whose
+permissions allow only what that component does.
+
+  DIR/nats-server.conf  start the server with 'nats-server -c DIR/nats-server.conf'
+  DIR/users.conf        the users alone (bcrypt hashes), included by the above
+  DIR/<role>.env        EJECTA_NATS_USER and EJECTA_NATS_PASSWORD of one role, mode 0600:
+                        pass it with --nats-credentials, or as an EnvironmentFile
+
+With --server-tls-cert, --server-tls-key and --server-tls-ca the server requires
+TLS and a client certificate signed by that CA.`,
+		Example: `  ejecta auth init /etc/ejecta/nats
+  nats-server -c /etc/ejecta/nats/nats-server.conf &
+  ejecta streams ensure --nats-credentials /etc/ejecta/nats/admin.env
+  ejecta builder --nats-credentials /etc/ejecta/nats/builder.env`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return badInput(fmt.Errorf("auth init: want exactly one DIR, have %d arguments", len(args)))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := filepath.Abs(args[0])
+			if err != nil {
+				return badInput(fmt.Errorf("DIR: %w", err))
+			}
+			o.Dir = dir
+			if t != (auth.ServerTLS{}) {
+				o.TLS = &t
+			}
+			if o.StoreDir == "" {
+				o.StoreDir = filepath.Join(dir, "jetstream")
+			}
+			if err := auth.Init(o); err != nil {
+				return badInput(fmt.Errorf("auth init: %w", err))
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s, %s and one <role>.env per role (%v) in %s\n",
+				auth.ServerConfigFile, auth.UsersFile, streams.Roles, dir)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Listen, "listen", "0.0.0.0:4222", "the server's client address")
+	f.StringVar(&o.StoreDir, "store-dir", "", "JetStream storage directory (default DIR/jetstream)")
+	f.StringVar(&t.CertFile, "server-tls-cert", "", "server certificate; with key and CA the server requires verified client certificates")
+	f.StringVar(&t.KeyFile, "server-tls-key", "", "server certificate's key")
+	f.StringVar(&t.CAFile, "server-tls-ca", "", "CA that signs client certificates")
+	f.BoolVar(&o.Force, "force", false, "replace existing files: new passwords for every role")
+	return cmd
+}
+
+func newStreamsCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "streams",
+		Short: "Manage ejecta's streams and buckets",
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "ensure",
+		Short: "Create or update every stream, bucket and shared consumer (admin)",
+		Long: `Create or update every stream, bucket and shared consumer with --replicas.
+
+Without credentials every component does this at start-up. Components that
+run as a role (--nats-user or --nats-credentials) only check that the streams
+exist, so an admin runs this once per deployment and after each upgrade.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger("streams")
+			if err != nil {
+				return err
+			}
+			g.ensureStreams = true
+			nc, _, err := g.connect(cmd.Context(), "ejecta-streams-ensure", log)
+			if err != nil {
+				return err
+			}
+			nc.Close()
+			fmt.Fprintf(cmd.OutOrStdout(), "streams and buckets ensured with %d replicas\n", g.replicas)
+			return nil
+		},
+	})
+	return cmd
+}

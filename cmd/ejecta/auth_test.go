@@ -1,0 +1,135 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ejecta-build/ejecta/auth"
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// TestAuthInitThenRolesUseTheCLI follows the production set-up: `auth
+// init`, a server on the generated config, `streams ensure` as admin, then
+// commands as roles with --nats-credentials or --nats-user/--nats-password.
+func TestAuthInitThenRolesUseTheCLI(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "nats")
+	if out, err := run(t, "auth", "init", dir, "--store-dir", t.TempDir()); err != nil {
+		t.Fatalf("auth init: %v\n%s", err, out)
+	}
+	for _, name := range []string{auth.ServerConfigFile, auth.UsersFile, "builder.env", "viewer.env", "admin.env"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", name, fi.Mode().Perm())
+		}
+	}
+	// A second init would replace every password: only with --force.
+	_, err := run(t, "auth", "init", dir)
+	var ue usageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--force") {
+		t.Errorf("second auth init: %v, want a usage error naming --force", err)
+	}
+
+	opts, err := server.ProcessConfigFile(filepath.Join(dir, auth.ServerConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Port, opts.NoSigs = -1, true
+	s, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	base := []string{"--nats", s.ClientURL(), "--log-level", "error"}
+	as := func(role string) []string {
+		return append(append([]string{}, base...), "--nats-credentials", filepath.Join(dir, role+".env"))
+	}
+
+	// Before an admin ensured the streams a role is told what to run.
+	out, err := run(t, append(as("viewer"), "experiment", "list")...)
+	if err == nil || !strings.Contains(err.Error(), "ejecta streams ensure") {
+		t.Fatalf("viewer before ensure: %v\n%s, want an error naming `ejecta streams ensure`", err, out)
+	}
+	start := time.Now()
+	if out, err := run(t, append(as("builder"), "streams", "ensure")...); err == nil || !strings.Contains(err.Error(), "only the admin role") {
+		t.Fatalf("builder ran streams ensure: %v\n%s", err, out)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("a refused streams ensure took %s to fail", d)
+	}
+	if out, err := run(t, append(as("admin"), "streams", "ensure")...); err != nil || !strings.Contains(out, "ensured") {
+		t.Fatalf("admin streams ensure: %v\n%s", err, out)
+	}
+	if out, err := run(t, append(as("viewer"), "experiment", "list")...); err != nil {
+		t.Fatalf("viewer experiment list: %v\n%s", err, out)
+	}
+	c, err := auth.ReadCredentials(filepath.Join(dir, "viewer.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(t, append(base, "--nats-user", c.User, "--nats-password", c.Password, "builders")...); err != nil {
+		t.Fatalf("viewer by user and password: %v\n%s", err, out)
+	}
+	if _, err := run(t, append(base, "--nats-user", "viewer", "--nats-password", "wrong", "experiment", "list")...); err == nil ||
+		!strings.Contains(strings.ToLower(err.Error()), "authorization violation") {
+		t.Errorf("wrong password: %v, want an authorization violation", err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--nats-user", "viewer"}, "without a password"},
+		{[]string{"--nats-credentials", filepath.Join(dir, "missing.env")}, "--nats-credentials"},
+		{[]string{"--tls-cert", filepath.Join(dir, "c.pem")}, "tls cert and tls key"},
+	} {
+		_, err := run(t, append(append(append([]string{}, base...), tc.args...), "experiment", "list")...)
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want a usage error containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestAuthClusterValidation(t *testing.T) {
+	dir := t.TempDir()
+	three := []string{"--routes", "a:6222,b:6222,c:6222", "--clients", "a:4222,b:4222,c:4222"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--routes", "a:6222,b:6222", "--clients", "a:4222,b:4222"}, "at least 3 nodes"},
+		{[]string{"--routes", "a:6222,b:6222,c:6222", "--clients", "a:4222"}, "one address per node"},
+		{[]string{"--routes", "a:6222,b,c:6222", "--clients", "a:4222,b:4222,c:4222"}, `"b": want HOST:PORT`},
+		{three, "run auth init first"},
+	} {
+		_, err := run(t, append([]string{"auth", "cluster", dir}, tc.args...)...)
+		var ue usageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("auth cluster %v: %v, want a usage error containing %q", tc.args, err, tc.want)
+		}
+	}
+	if out, err := run(t, "auth", "init", dir); err != nil {
+		t.Fatalf("auth init: %v\n%s", err, out)
+	}
+	if out, err := run(t, append([]string{"auth", "cluster", dir}, three...)...); err != nil {
+		t.Fatalf("auth cluster: %v\n%s", err, out)
+	}
+	for i := 1; i <= 3; i++ {
+		opts, err := server.ProcessConfigFile(filepath.Join(dir, auth.NodeConfigFile(i)))
+		if err != nil {
+			t.Fatalf("node %d config: %v", i, err)
+		}
+		if len(opts.Routes) != 2 || opts.Cluster.Name != "ejecta" || opts.ServerName != "ejecta-"+string(rune('0'+i)) || len(opts.Users) != 6 {
+			t.Errorf("node %d: routes %v, cluster %q, server %q, %d users", i, opts.Routes, opts.Cluster.Name, opts.ServerName, len(opts.Users))
+		}
+	}
+}

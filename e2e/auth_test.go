@@ -1,0 +1,536 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ejecta-build/ejecta/auth"
+	"github.com/ejecta-build/ejecta/builder"
+	"github.com/ejecta-build/ejecta/builder/sandbox"
+	"github.com/ejecta-build/ejecta/internal/testenv"
+	"github.com/ejecta-build/ejecta/logtail"
+	"github.com/ejecta-build/ejecta/producer"
+	"github.com/ejecta-build/ejecta/reporter"
+	"github.com/ejecta-build/ejecta/status"
+	"github.com/ejecta-build/ejecta/store"
+	"github.com/ejecta-build/ejecta/streams"
+	"github.com/ejecta-build/ejecta/uploader"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+)
+
+// authServer is a nats-server running in this process on the very
+// configuration `ejecta auth init` wrote.
+type authServer struct {
+	url string
+	dir string // where auth.Init wrote the config and credentials
+	log zerolog.Logger
+}
+
+// startAuthServer writes a configuration with auth.Init (TLS when tls is
+// set), parses it as nats-server does and starts a server on it.
+func startAuthServer(t *testing.T, tls *auth.ServerTLS) *authServer {
+	t.Helper()
+	dir := t.TempDir()
+	if err := auth.Init(auth.Options{Dir: dir, Listen: "127.0.0.1:4222", StoreDir: t.TempDir(), TLS: tls}); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := server.ProcessConfigFile(filepath.Join(dir, auth.ServerConfigFile))
+	if err != nil {
+		t.Fatalf("nats-server rejects the generated config: %v", err)
+	}
+	opts.Port = -1 // any free port: tests run side by side
+	opts.NoSigs = true
+	s, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready after 10s")
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel).With().Timestamp().Logger()
+	return &authServer{url: s.ClientURL(), dir: dir, log: log}
+}
+
+// roleClient is a connection as one role that records every error the
+// server reports asynchronously, which is how refused publishes show.
+type roleClient struct {
+	role streams.Role
+	nc   *nats.Conn
+	js   jetstream.JetStream
+
+	mu     sync.Mutex
+	errors []error
+}
+
+func (s *authServer) credentials(t *testing.T, role streams.Role) streams.Security {
+	t.Helper()
+	c, err := auth.ReadCredentials(filepath.Join(s.dir, auth.CredentialsFile(role)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return streams.Security{User: c.User, Password: c.Password}
+}
+
+// connect connects as role with sec's TLS settings (its user and password
+// are the role's).
+func (s *authServer) connect(t *testing.T, role streams.Role, sec streams.Security) *roleClient {
+	t.Helper()
+	creds := s.credentials(t, role)
+	sec.User, sec.Password = creds.User, creds.Password
+	opts, err := sec.Options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &roleClient{role: role}
+	opts = append(opts, nats.Timeout(10*time.Second), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.errors = append(c.errors, err)
+	}))
+	if c.nc, err = streams.Connect(s.url, "test-"+string(role), s.log, opts...); err != nil {
+		t.Fatalf("connect as %s: %v", role, err)
+	}
+	t.Cleanup(c.nc.Close)
+	if c.js, err = jetstream.New(c.nc); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// try does a, and reports whether the server refused it
+// with a permissions violation naming a.subject, and its error. A refused request gets no
+// answer, so it is cancelled as soon as the violation is reported.
+func (c *roleClient) try(ctx context.Context, a action) (refused bool, err error) {
+	c.mu.Lock()
+	c.errors = nil
+	c.mu.Unlock()
+	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- a.do(actx, c.js) }()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			if err == nil {
+				return false, nil
+			}
+			return c.refusedWithin(a.subject, time.Second), err
+		case <-tick.C:
+			if c.refusedWithin(a.subject, 0) {
+				cancel()
+				return true, <-done
+			}
+		}
+	}
+}
+
+func (c *roleClient) refusedWithin(subject string, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		c.mu.Lock()
+		for _, err := range c.errors {
+			if errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), `"`+subject) {
+				c.mu.Unlock()
+				return true
+			}
+		}
+		c.mu.Unlock()
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// violations lists the permission errors the server reported.
+func (c *roleClient) violations() []error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []error
+	for _, err := range c.errors {
+		if errors.Is(err, nats.ErrPermissionViolation) {
+			out = append(out, err)
+		}
+	}
+	return out
+}
+
+var probeKey = streams.BuildKey{Experiment: "roles", Crate: "cfg-if", Version: "1.0.0", Toolchain: "stable"}
+
+// Actions a role might try; each names the subject the server must refuse.
+type action struct {
+	what    string
+	subject string // prefix of the refused subject
+	do      func(ctx context.Context, js jetstream.JetStream) error
+}
+
+func publishTo(what, subj string) action {
+	return action{what, subj, func(ctx context.Context, js jetstream.JetStream) error {
+		_, err := js.Publish(ctx, subj, []byte(`{"v":1}`))
+		return err
+	}}
+}
+
+func corePublish(what, subj string) action {
+	return action{what + " (core publish)", subj, func(ctx context.Context, js jetstream.JetStream) error {
+		if err := js.Conn().Publish(subj, []byte("x")); err != nil {
+			return err
+		}
+		if err := js.Conn().FlushWithContext(ctx); err != nil {
+			return err
+		}
+		return errors.New("refused asynchronously")
+	}}
+}
+
+func kvPut(bucket string) action {
+	return action{"write bucket " + bucket, "$KV." + bucket + ".", func(ctx context.Context, js jetstream.JetStream) error {
+		kv, err := js.KeyValue(ctx, bucket)
+		if err != nil {
+			return err
+		}
+		_, err = kv.Put(ctx, "probe", []byte("x"))
+		return err
+	}}
+}
+
+var (
+	publishJob    = publishTo("publish a job", streams.JobSubject(probeKey))
+	publishLog    = publishTo("publish a log chunk", streams.LogSubject(probeKey, 1))
+	publishResult = publishTo("publish a result", streams.ResultSubject(probeKey, 1))
+	publishUpload = publishTo("publish an upload request", streams.UploadSubject(probeKey, 1))
+	publishDead   = publishTo("publish a dead letter", streams.DeadSubject(probeKey.Experiment))
+	createStream  = action{"create a stream", "$JS.API.STREAM.CREATE.EVIL", func(ctx context.Context, js jetstream.JetStream) error {
+		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "EVIL", Subjects: []string{"evil.>"}})
+		return err
+	}}
+	updateJobs = action{"update the jobs stream", "$JS.API.STREAM.UPDATE." + streams.JobsStream, func(ctx context.Context, js jetstream.JetStream) error {
+		_, err := js.UpdateStream(ctx, jetstream.StreamConfig{Name: streams.JobsStream, Subjects: []string{"ejecta.jobs.>"}, Retention: jetstream.WorkQueuePolicy, MaxMsgs: 1})
+		return err
+	}}
+	deleteLogs = action{"delete the logs stream", "$JS.API.STREAM.DELETE." + streams.LogsStream, func(ctx context.Context, js jetstream.JetStream) error {
+		return js.DeleteStream(ctx, streams.LogsStream)
+	}}
+	purgeLogs = action{"purge log chunks", "$JS.API.STREAM.PURGE." + streams.LogsStream, func(ctx context.Context, js jetstream.JetStream) error {
+		s, err := js.Stream(ctx, streams.LogsStream)
+		if err != nil {
+			return err
+		}
+		return s.Purge(ctx)
+	}}
+	consumeJobs = action{"create a consumer on the jobs stream", "$JS.API.CONSUMER.CREATE." + streams.JobsStream, func(ctx context.Context, js jetstream.JetStream) error {
+		_, err := js.CreateConsumer(ctx, streams.JobsStream, jetstream.ConsumerConfig{Durable: "thief", AckPolicy: jetstream.AckExplicitPolicy})
+		return err
+	}}
+	takeUpload = action{"take an upload request", "$JS.API.CONSUMER.INFO." + streams.UploadsStream, func(ctx context.Context, js jetstream.JetStream) error {
+		_, err := js.Consumer(ctx, streams.UploadsStream, streams.UploadersConsumer)
+		return err
+	}}
+)
+
+// forbidden is, per role, what the server must refuse it.
+var forbidden = map[streams.Role][]action{
+	streams.RoleBuilder: {publishJob, createStream, updateJobs, deleteLogs, consumeJobs,
+		kvPut(streams.ExperimentsBucket), kvPut(streams.ProgressBucket), takeUpload},
+	streams.RoleProducer: {publishLog, publishResult, publishUpload, publishDead, purgeLogs, createStream,
+		kvPut(streams.ProgressBucket), kvPut(streams.BuildersBucket), takeUpload},
+	streams.RoleUploader: {publishJob, publishLog, publishResult, createStream, deleteLogs, consumeJobs,
+		kvPut(streams.ExperimentsBucket)},
+	streams.RoleReporter: {publishLog, publishResult, publishUpload, purgeLogs, createStream, consumeJobs,
+		kvPut(streams.ExperimentsBucket), kvPut(streams.BuildersBucket)},
+	streams.RoleViewer: {publishJob, publishLog, publishResult, publishUpload, publishDead,
+		corePublish("publish a log chunk", streams.LogSubject(probeKey, 2)),
+		createStream, updateJobs, deleteLogs, purgeLogs, consumeJobs, takeUpload,
+		kvPut(streams.ExperimentsBucket), kvPut(streams.BuildersBucket), kvPut(streams.ProgressBucket)},
+}
+
+// TestRolesForbiddenActionsAreRefused connects as each role to a server
+// started on the configuration `ejecta auth init` writes and checks that
+// the server refuses every action outside the role, and that nothing the
+// refused action would have changed did change.
+func TestRolesForbiddenActionsAreRefused(t *testing.T) {
+	s := startAuthServer(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	admin := s.connect(t, streams.RoleAdmin, streams.Security{})
+	if err := streams.Ensure(ctx, admin.js, streams.DefaultConfig()); err != nil {
+		t.Fatalf("admin ensures the streams: %v", err)
+	}
+	for _, role := range streams.Roles {
+		if role == streams.RoleAdmin {
+			continue
+		}
+		c := s.connect(t, role, streams.Security{})
+		// Every role may check the streams exist; it may not create them.
+		if err := streams.Lookup(ctx, c.js); err != nil {
+			t.Errorf("%s: look up streams: %v", role, err)
+		}
+		for _, a := range forbidden[role] {
+			refused, err := c.try(ctx, a)
+			if err == nil {
+				t.Errorf("%s may %s: the server accepted it", role, a.what)
+				continue
+			}
+			if !refused {
+				t.Errorf("%s: %s failed (%v) but the server reported no permissions violation on %s", role, a.what, err, a.subject)
+			}
+		}
+	}
+	// Nothing refused left a trace.
+	if _, err := admin.js.Stream(ctx, "EVIL"); !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Errorf("stream EVIL: %v, want not found", err)
+	}
+	for _, stream := range []string{streams.JobsStream, streams.LogsStream, streams.ResultsStream, streams.UploadsStream, streams.DeadStream} {
+		st, err := admin.js.Stream(ctx, stream)
+		if err != nil {
+			t.Fatalf("stream %s after the refused actions: %v", stream, err)
+		}
+		if n := st.CachedInfo().State.Msgs; n != 0 {
+			t.Errorf("stream %s holds %d messages after only refused publishes", stream, n)
+		}
+		if stream == streams.JobsStream && st.CachedInfo().Config.MaxMsgs == 1 {
+			t.Errorf("stream %s was updated by a role", stream)
+		}
+	}
+	for _, b := range []string{streams.ExperimentsBucket, streams.BuildersBucket, streams.ProgressBucket} {
+		kv, err := admin.js.KeyValue(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := kv.Get(ctx, "probe"); !errors.Is(err, jetstream.ErrKeyNotFound) {
+			t.Errorf("bucket %s key probe: %v, want not found", b, err)
+		}
+	}
+	if _, err := admin.js.Consumer(ctx, streams.JobsStream, "thief"); !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		t.Errorf("consumer thief on %s: %v, want not found", streams.JobsStream, err)
+	}
+}
+
+// TestRolesWrongPasswordIsRefused tries every role with a wrong password
+// and with no credentials at all.
+func TestRolesWrongPasswordIsRefused(t *testing.T) {
+	s := startAuthServer(t, nil)
+	for _, role := range streams.Roles {
+		_, err := nats.Connect(s.url, nats.UserInfo(string(role), "wrong"), nats.MaxReconnects(0))
+		if err == nil || !strings.Contains(strings.ToLower(err.Error()), "authorization violation") {
+			t.Errorf("%s with a wrong password: %v, want an authorization violation", role, err)
+		}
+	}
+	if _, err := nats.Connect(s.url, nats.MaxReconnects(0)); err == nil {
+		t.Error("connect without credentials: accepted")
+	}
+}
+
+// TestRolesLookupWithoutStreamsNamesTheFix checks what a component running
+// as a role says when nobody ran `ejecta streams ensure`.
+func TestRolesLookupWithoutStreamsNamesTheFix(t *testing.T) {
+	s := startAuthServer(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := s.connect(t, streams.RoleBuilder, streams.Security{})
+	err := streams.Lookup(ctx, c.js)
+	if !errors.Is(err, streams.ErrNotEnsured) || !strings.Contains(err.Error(), "ejecta streams ensure") {
+		t.Fatalf("lookup before ensure: %v, want ErrNotEnsured naming `ejecta streams ensure`", err)
+	}
+	if v := c.violations(); len(v) != 0 {
+		t.Errorf("lookup needed forbidden subjects: %v", v)
+	}
+}
+
+// TestRolesRunAnExperiment runs a real experiment with every component on
+// its own role: the producer creates it, a builder builds it in containerd,
+// an uploader stores the logs, the reporter confirms a regression with a
+// re-run (re-run jobs are the reporter's to publish) and a viewer follows
+// it. No component may hit a permissions violation on the way.
+func TestRolesRunAnExperiment(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test: slow")
+	}
+	s := startAuthServer(t, nil)
+	runAsRoles(t, s, streams.Security{}, roleRun{exp: "roles", crates: "cfg-if,ejecta-demo-regress",
+		want: map[string]reporter.Class{"cfg-if": reporter.ClassSameTestPass, "ejecta-demo-regress": reporter.ClassRegressed}})
+}
+
+// roleRun is an experiment runAsRoles runs.
+type roleRun struct {
+	exp, crates string
+	// want is every crate's class in the final report.
+	want map[string]reporter.Class
+	// replicas of the streams (0: 1).
+	replicas int
+	// midRun, if set, is called once, when the first build is done.
+	midRun func()
+}
+
+// runAsRoles runs experiment rr with each component connected as its role
+// (with sec's TLS settings) and checks every crate's class, that every
+// build is counted once, every stored log and that no role was refused
+// anything.
+func runAsRoles(t *testing.T, s *authServer, sec streams.Security, rr roleRun) {
+	t.Helper()
+	exp, want := rr.exp, rr.want
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	clients := map[streams.Role]*roleClient{}
+	for _, role := range streams.Roles {
+		clients[role] = s.connect(t, role, sec)
+	}
+	// Only the admin creates streams; every other role looks them up.
+	cfg := streams.DefaultConfig()
+	cfg.Replicas = max(rr.replicas, 1)
+	if err := streams.Ensure(ctx, clients[streams.RoleAdmin].js, cfg); err != nil {
+		t.Fatalf("admin ensures the streams: %v", err)
+	}
+	for role, c := range clients {
+		if err := streams.Lookup(ctx, c.js); err != nil {
+			t.Fatalf("%s looks up the streams: %v", role, err)
+		}
+	}
+	st, err := store.NewFile(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	address := testenv.StartContainerd(t)
+	work := testenv.DurableTempDir(t)
+	sb, err := sandbox.New(ctx, sandbox.Config{Address: address, Namespace: testenv.ContainerdNamespace(t), FIFODir: filepath.Join(work, "fifo")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	log := s.log
+	b, err := builder.New(builder.Config{ID: "roles", Slots: 2, WorkDir: filepath.Join(work, "jobs")},
+		clients[streams.RoleBuilder].nc, sb, log.With().Str("component", "builder").Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := uploader.New(uploader.Config{Name: "roles"}, clients[streams.RoleUploader].nc, st, log.With().Str("component", "uploader").Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := reporter.New(reporter.Config{Debounce: 200 * time.Millisecond}, clients[streams.RoleReporter].nc, st,
+		log.With().Str("component", "reporter").Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	eg, egCtx := errgroup.WithContext(runCtx)
+	eg.Go(func() error { return b.Run(egCtx) })
+	eg.Go(func() error { return u.Run(egCtx) })
+	eg.Go(func() error { return r.Run(egCtx) })
+	defer func() {
+		stop()
+		if err := eg.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("components: %v", err)
+		}
+	}()
+
+	// A refused request only times out: fail on the violation instead.
+	go func() {
+		for ctx.Err() == nil {
+			if v := clients[streams.RoleProducer].violations(); len(v) != 0 {
+				cancel()
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	if _, err := producer.New(clients[streams.RoleProducer].js, log).Create(ctx, producer.Request{
+		Name: exp, Toolchains: []string{"stable", "nightly"}, Mode: string(streams.ModeCheckOnly),
+		Crates: rr.crates, CrateSource: testenv.CrateRegistry(t),
+	}); err != nil {
+		t.Fatalf("producer creates %s: %v (refused: %v)", exp, err, clients[streams.RoleProducer].violations())
+	}
+
+	// The viewer follows the experiment until it is finished.
+	viewer := clients[streams.RoleViewer].js
+	deadline := time.Now().Add(8 * time.Minute)
+	for {
+		// A request in flight when its server dies is never answered:
+		// each look gets a deadline of its own.
+		sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
+		stat, err := status.Get(sctx, viewer, exp)
+		scancel()
+		if err == nil && stat.Finished() {
+			break
+		}
+		if err == nil && stat.Done > 0 && rr.midRun != nil {
+			rr.midRun()
+			rr.midRun = nil
+		}
+		for role, c := range clients {
+			if v := c.violations(); len(v) != 0 {
+				t.Fatalf("%s was refused what it needs: %v", role, v)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not finished in time: %+v, %v", exp, stat, err)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	var f reporter.ResultsFile
+	for {
+		data, err := readObject(ctx, t, st, reporter.ResultsKey(exp))
+		if err == nil {
+			f = reporter.ResultsFile{}
+			err = json.Unmarshal([]byte(data), &f)
+		}
+		if err == nil && f.DoneJobs == f.TotalJobs && len(f.Crates) == len(want) && !slices.ContainsFunc(f.Crates, func(c reporter.CrateResult) bool {
+			return c.Confirmation == reporter.ConfirmationPending
+		}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("results.json of %s not complete in time: %+v, %v", exp, f, err)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if f.DoneJobs != 2*len(want) || f.TotalJobs != 2*len(want) {
+		t.Errorf("results.json: %d of %d jobs done, want %d of %d", f.DoneJobs, f.TotalJobs, 2*len(want), 2*len(want))
+	}
+	for _, c := range f.Crates {
+		if len(c.Results) != 2 {
+			t.Errorf("%s: %d results, want one per toolchain: %+v", c.Name, len(c.Results), c.Results)
+		}
+		if c.Class != want[c.Name] {
+			t.Errorf("%s: class %q, want %q", c.Name, c.Class, want[c.Name])
+		}
+		for _, res := range c.Results {
+			text, err := readObject(ctx, t, st, streams.ExperimentPrefix(exp)+res.Log)
+			if err != nil {
+				t.Errorf("%s on %s: log %s not stored: %v", c.Name, res.Toolchain, res.Log, err)
+			} else if c.Class != want[c.Name] {
+				t.Logf("%s on %s: %s (%s), log:\n%s", c.Name, res.Toolchain, res.Status, res.Reason, text)
+			}
+		}
+	}
+	// What the viewer's commands read: builders, attempts, the list.
+	if hb, err := status.Builders(ctx, viewer); err != nil || len(hb) != 1 {
+		t.Errorf("viewer: builders = %+v, %v; want the one builder", hb, err)
+	}
+	if atts, err := logtail.Attempts(ctx, viewer, exp); err != nil || len(atts) == 0 {
+		t.Errorf("viewer: attempts of %s = %+v, %v", exp, atts, err)
+	}
+	if list, err := status.List(ctx, viewer); err != nil || len(list) != 1 {
+		t.Errorf("viewer: experiments = %+v, %v", list, err)
+	}
+	for role, c := range clients {
+		if v := c.violations(); len(v) != 0 {
+			t.Errorf("%s was refused what it needs: %v", role, v)
+		}
+	}
+}

@@ -1,0 +1,206 @@
+package streams
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Role is what a NATS user of ejecta is allowed to do. Each component runs
+// as its own role, so a compromised or buggy builder cannot publish jobs
+// and a viewer cannot change anything.
+type Role string
+
+const (
+	// RoleProducer creates experiments: it writes experiment records,
+	// publishes jobs and creates the consumers builders take them from.
+	RoleProducer Role = "producer"
+	// RoleBuilder takes jobs and publishes their logs, upload requests,
+	// results, dead letters and its heartbeat.
+	RoleBuilder Role = "builder"
+	// RoleUploader stores complete logs: it takes upload requests, reads and
+	// purges log chunks, and asks for abandoned logs to be stored.
+	RoleUploader Role = "uploader"
+	// RoleReporter replays results, keeps progress and publishes re-run
+	// jobs that confirm regressions.
+	RoleReporter Role = "reporter"
+	// RoleViewer reads: the web UI, tail, logs, status, builders. It may
+	// publish nothing but requests for what it reads.
+	RoleViewer Role = "viewer"
+	// RoleAdmin may do everything, and is the only role that creates or
+	// updates streams, buckets and the shared consumers (Ensure).
+	RoleAdmin Role = "admin"
+)
+
+// Roles lists every role in a stable order.
+var Roles = []Role{RoleProducer, RoleBuilder, RoleUploader, RoleReporter, RoleViewer, RoleAdmin}
+
+// ParseRole returns the role named s, or an error listing the valid ones.
+func ParseRole(s string) (Role, error) {
+	if slices.Contains(Roles, Role(s)) {
+		return Role(s), nil
+	}
+	return "", fmt.Errorf("role %q: want one of %v", s, Roles)
+}
+
+// Permissions are the subjects a role may publish to and subscribe to, in
+// nats-server's allow-list syntax. Everything else is denied by the server.
+type Permissions struct {
+	Publish   []string
+	Subscribe []string
+}
+
+// The JetStream API subjects a role needs, spelled once. The server answers
+// every API request on the requester's inbox, which is why every role
+// subscribes to inboxReplies.
+const (
+	jsAPI        = "$JS.API."
+	inboxReplies = "_INBOX.>"
+)
+
+func streamInfo(stream string) string { return jsAPI + "STREAM.INFO." + stream }
+
+// msgGet covers both ways a single message is read: the stream's MSG.GET
+// request and, for streams (KV buckets) that allow it, DIRECT.GET.
+func msgGet(stream string) []string {
+	return []string{jsAPI + "STREAM.MSG.GET." + stream, jsAPI + "DIRECT.GET." + stream, jsAPI + "DIRECT.GET." + stream + ".>"}
+}
+
+// pullFrom is what a worker bound to consumer (a name or "*") of stream
+// needs: look it up, fetch, and ack/nak/in-progress/term its messages.
+// Acks go to $JS.ACK.<stream>.<consumer>... and, on newer servers, to
+// $JS.ACK.<domain>.<account hash>.<stream>.<consumer>...
+func pullFrom(stream, consumer string) []string {
+	return []string{
+		jsAPI + "CONSUMER.INFO." + stream + "." + consumer,
+		jsAPI + "CONSUMER.MSG.NEXT." + stream + "." + consumer,
+		"$JS.ACK." + stream + "." + consumer + ".>",
+		"$JS.ACK.*.*." + stream + "." + consumer + ".>",
+	}
+}
+
+// readStream is what replaying or tailing a stream with ephemeral ordered
+// consumers (AckNone) needs: stream info, single-message reads, and
+// creating, fetching from, inspecting and deleting its own consumers.
+// Without acks nothing read this way can remove a message.
+func readStream(stream string) []string {
+	return append([]string{
+		streamInfo(stream),
+		jsAPI + "CONSUMER.CREATE." + stream + ".>",
+		jsAPI + "CONSUMER.MSG.NEXT." + stream + ".>",
+		jsAPI + "CONSUMER.INFO." + stream + ".>",
+		jsAPI + "CONSUMER.DELETE." + stream + ".>",
+		// Ordered push consumers (KV watches) answer flow control here.
+		"$JS.FC." + stream + ".>",
+	}, msgGet(stream)...)
+}
+
+// kvStream is the stream behind a KV bucket.
+func kvStream(bucket string) string { return "KV_" + bucket }
+
+// kvRead is what Get, Keys and Watch on bucket need.
+func kvRead(bucket string) []string { return readStream(kvStream(bucket)) }
+
+// kvWrite is what Put, Create, Update and Delete on bucket need, besides
+// kvRead: the bucket's subjects (the server acks on the writer's inbox).
+func kvWrite(bucket string) []string {
+	return append(kvRead(bucket), "$KV."+bucket+".>")
+}
+
+// lookup is what every role needs to check at start-up that the streams
+// and buckets it uses exist (Lookup).
+func lookup() []string {
+	var subs []string
+	for _, s := range allStreams {
+		subs = append(subs, streamInfo(s))
+	}
+	for _, b := range allBuckets {
+		subs = append(subs, streamInfo(kvStream(b)))
+	}
+	return subs
+}
+
+var (
+	allStreams = []string{JobsStream, LogsStream, UploadsStream, ResultsStream, DeadStream}
+	allBuckets = []string{ExperimentsBucket, BuildersBucket, ProgressBucket}
+)
+
+// RolePermissions returns what role may do. The lists are derived from the
+// names in this package, so a new subject or stream changes them here too.
+func RolePermissions(role Role) (Permissions, error) {
+	var pub []string
+	sub := []string{inboxReplies}
+	switch role {
+	case RoleAdmin:
+		return Permissions{Publish: []string{">"}, Subscribe: []string{">"}}, nil
+	case RoleProducer:
+		pub = append(pub, jobsPrefix+".>")
+		pub = append(pub, kvWrite(ExperimentsBucket)...)
+		pub = append(pub, kvRead(ProgressBucket)...)
+		// It checks that live builders have the experiment's toolchains.
+		pub = append(pub, kvRead(BuildersBucket)...)
+		// The producer creates the consumers builders take an experiment's
+		// jobs from (one per experiment and toolchain), and removes them.
+		pub = append(pub,
+			streamInfo(JobsStream),
+			jsAPI+"CONSUMER.CREATE."+JobsStream+".>",
+			jsAPI+"CONSUMER.DURABLE.CREATE."+JobsStream+".>",
+			jsAPI+"CONSUMER.INFO."+JobsStream+".>",
+			jsAPI+"CONSUMER.DELETE."+JobsStream+".>",
+			jsAPI+"CONSUMER.LIST."+JobsStream,
+			jsAPI+"CONSUMER.NAMES."+JobsStream,
+		)
+		pub = append(pub, msgGet(JobsStream)...)
+		pub = append(pub, streamInfo(ResultsStream), streamInfo(LogsStream), streamInfo(DeadStream))
+	case RoleBuilder:
+		pub = append(pub, logsPrefix+".>", uploadsPrefix+".>", resultsPrefix+".>", deadPrefix+".>")
+		// Any consumer of the jobs stream: there is one per experiment and
+		// toolchain, made by the producer; the builder only binds to them.
+		pub = append(pub, pullFrom(JobsStream, "*")...)
+		pub = append(pub, jsAPI+"CONSUMER.LIST."+JobsStream, jsAPI+"CONSUMER.NAMES."+JobsStream)
+		pub = append(pub, kvWrite(BuildersBucket)...)
+		pub = append(pub, kvRead(ExperimentsBucket)...)
+		// A chunk whose publish failed is sent again in order: the chunks
+		// after it are read back and deleted first.
+		pub = append(pub, msgGet(LogsStream)...)
+		pub = append(pub, streamInfo(LogsStream), jsAPI+"STREAM.MSG.DELETE."+LogsStream)
+		// New jobs wake idle builders up (a core subscription).
+		sub = append(sub, jobsPrefix+".>")
+	case RoleUploader:
+		pub = append(pub, uploadsPrefix+".>", deadPrefix+".>")
+		pub = append(pub, pullFrom(UploadsStream, UploadersConsumer)...)
+		pub = append(pub, streamInfo(UploadsStream))
+		pub = append(pub, msgGet(UploadsStream)...)
+		pub = append(pub, readStream(LogsStream)...)
+		// Chunks of a stored log are purged, and only by uploaders.
+		pub = append(pub, jsAPI+"STREAM.PURGE."+LogsStream)
+	case RoleReporter:
+		// Re-runs that confirm a regression are ordinary jobs.
+		pub = append(pub, jobsPrefix+".>", deadPrefix+".>")
+		pub = append(pub, readStream(ResultsStream)...)
+		pub = append(pub, streamInfo(JobsStream))
+		pub = append(pub, msgGet(JobsStream)...)
+		pub = append(pub, kvRead(ExperimentsBucket)...)
+		pub = append(pub, kvWrite(ProgressBucket)...)
+	case RoleViewer:
+		for _, s := range allStreams {
+			if s == JobsStream || s == UploadsStream {
+				// Work queues: stream info only; a consumer on them could
+				// take messages away from the workers.
+				pub = append(pub, streamInfo(s))
+				pub = append(pub, msgGet(s)...)
+				continue
+			}
+			pub = append(pub, readStream(s)...)
+		}
+		for _, b := range allBuckets {
+			pub = append(pub, kvRead(b)...)
+		}
+		// Live logs with the stock CLI: nats sub 'ejecta.logs.>'.
+		sub = append(sub, logsPrefix+".>")
+	default:
+		return Permissions{}, fmt.Errorf("role %q: want one of %v", role, Roles)
+	}
+	pub = append(pub, lookup()...)
+	slices.Sort(pub)
+	return Permissions{Publish: slices.Compact(pub), Subscribe: sub}, nil
+}
