@@ -11,6 +11,9 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ejecta-build/ejecta/builder/sandbox"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -52,6 +55,14 @@ type Config struct {
 	// Version is reported in the heartbeat; default the module version
 	// the binary was built from.
 	Version string
+	// LogWindow is how many log chunks of one build may be published and
+	// not yet acknowledged; when that many are, the build's output waits.
+	// Default 64 (2 MiB of 32 KiB chunks); 1 publishes synchronously.
+	LogWindow int
+	// TmpBytes sizes each build's private /tmp, a tmpfs that counts against
+	// its memory limit too; default sandbox.DefaultTmpBytes (512 MiB). A
+	// job's streams.Limits override it.
+	TmpBytes int64
 	// PidsLimit bounds processes per build; default 4096.
 	PidsLimit int64
 	// InProgressEvery is how often a running job's ack deadline is pushed
@@ -60,6 +71,9 @@ type Config struct {
 	// HeartbeatEvery is how often the heartbeat is renewed; default 5s, well
 	// under streams.HeartbeatTTL.
 	HeartbeatEvery time.Duration
+	// Metrics is where the builder registers its collectors (metrics.go);
+	// nil: nowhere.
+	Metrics prometheus.Registerer
 }
 
 // containerIDRE is what containerd accepts as a container ID.
@@ -72,6 +86,7 @@ const (
 	DefaultNoOutputTimeout = 5 * time.Minute
 	DefaultMinFreeDisk     = 2 << 30
 	DefaultPidsLimit       = 4096
+	DefaultLogWindow       = 64
 	DefaultInProgressEvery = 15 * time.Second
 	DefaultHeartbeatEvery  = 5 * time.Second
 )
@@ -121,6 +136,12 @@ func (c Config) withDefaults() Config {
 	if c.PidsLimit == 0 {
 		c.PidsLimit = DefaultPidsLimit
 	}
+	if c.LogWindow == 0 {
+		c.LogWindow = DefaultLogWindow
+	}
+	if c.TmpBytes == 0 {
+		c.TmpBytes = sandbox.DefaultTmpBytes
+	}
 	if c.InProgressEvery == 0 {
 		c.InProgressEvery = DefaultInProgressEvery
 	}
@@ -159,6 +180,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("no-output timeout %s: want at least 1s", c.NoOutputTimeout)
 	case c.DrainGrace < 0:
 		return fmt.Errorf("drain grace %s: want 0 or more", c.DrainGrace)
+	case c.LogWindow < 1 || c.LogWindow > 4096:
+		return fmt.Errorf("log window %d: want 1 to 4096", c.LogWindow)
+	case c.TmpBytes < streams.MinTmpBytes || c.TmpBytes > streams.MaxTmpBytes:
+		return fmt.Errorf("tmp bytes %d: want 1 MiB to 1 TiB", c.TmpBytes)
 	case c.PidsLimit < 16:
 		return fmt.Errorf("pids limit %d: want at least 16", c.PidsLimit)
 	case c.InProgressEvery < 100*time.Millisecond:

@@ -42,5 +42,6 @@ func (a *attempt) giveUp(ctx context.Context, attempts int, seq uint64) {
 		_ = a.msg.Nak()
 		return
 	}
+	a.b.met.finished(v, time.Since(start))
 	a.log.Warn().Int("attempts", attempts).Str("dead_subject", dead.Subject).Msg("job given up; moved to the dead stream")
 }

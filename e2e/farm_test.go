@@ -15,6 +15,7 @@ import (
 	"github.com/ejecta-build/ejecta/uploader"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 )
@@ -26,6 +27,8 @@ type farm struct {
 	js       jetstream.JetStream
 	registry string // directory registry: Debian's crates and testdata/crates
 	log      zerolog.Logger
+	// metrics holds every component's collectors, as `ejecta up` has them.
+	metrics *prometheus.Registry
 }
 
 // startFarm starts a farm named name, storing into the store made by
@@ -45,21 +48,22 @@ func startFarm(t *testing.T, ctx context.Context, name string, openStore func(*t
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sb.Close() })
-	f := &farm{js: js, registry: testenv.CrateRegistry(t), log: log}
+	f := &farm{js: js, registry: testenv.CrateRegistry(t), log: log, metrics: prometheus.NewRegistry()}
 	f.run(t, ctx, nc, sb, st, name, filepath.Join(work, "jobs"), rcfg)
 	return f
 }
 
 func (f *farm) run(t *testing.T, ctx context.Context, nc *nats.Conn, sb *sandbox.Containerd, st store.Store, name, workDir string, rcfg reporter.Config) {
 	t.Helper()
-	b, err := builder.New(builder.Config{ID: name, Slots: 2, WorkDir: workDir}, nc, sb, f.log.With().Str("component", "builder").Logger())
+	b, err := builder.New(builder.Config{ID: name, Slots: 2, WorkDir: workDir, Metrics: f.metrics}, nc, sb, f.log.With().Str("component", "builder").Logger())
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := uploader.New(uploader.Config{Name: name}, nc, st, f.log.With().Str("component", "uploader").Logger())
+	u, err := uploader.New(uploader.Config{Name: name, Metrics: f.metrics}, nc, st, f.log.With().Str("component", "uploader").Logger())
 	if err != nil {
 		t.Fatal(err)
 	}
+	rcfg.Metrics = f.metrics
 	r, err := reporter.New(rcfg, nc, st, f.log.With().Str("component", "reporter").Logger())
 	if err != nil {
 		t.Fatal(err)

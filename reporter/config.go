@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -25,6 +27,9 @@ type Config struct {
 	// toolchains before it shows as confirmed (a spurious regression is
 	// re-run once). Zero means DefaultConfirmations; -1 turns re-runs off.
 	Confirmations int
+	// Metrics is where the reporter registers its collectors (metrics.go);
+	// nil: nowhere.
+	Metrics prometheus.Registerer
 }
 
 func (c Config) withDefaults() Config {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what ejecta's demo and tests need on a Debian 12 machine, when it
-# is missing: containerd and runc, a pinned MinIO server, crate sources from
+# is missing: containerd and runc, a pinned MinIO server and nats CLI, crate sources from
 # Debian's librust-*-dev packages. `make demo` and `make test` both call it.
 #
 # As root it installs; otherwise it only reports what is missing. With
@@ -9,6 +9,8 @@ set -euo pipefail
 
 # MinIO has no semver tags; this pseudo-version is release 2026-02-12.
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+# The stock NATS CLI, for the README's `nats sub|stream ls|kv ls` and their test.
+NATSCLI_VERSION=v0.5.1
 # Small crates with no or few dependencies: a real corpus for the demo and tests.
 CRATE_PACKAGES="librust-cfg-if-dev librust-itoa-dev librust-either-dev librust-scopeguard-dev librust-lazy-static-dev librust-memchr-dev"
 
@@ -55,6 +57,12 @@ gobin="$(go env GOPATH)/bin"
 if ! command -v minio >/dev/null && [ ! -x "$gobin/minio" ]; then
 	log "go install github.com/minio/minio@$MINIO_VERSION (takes a few minutes)"
 	go install "github.com/minio/minio@$MINIO_VERSION" || missing+=("minio (go install github.com/minio/minio@$MINIO_VERSION)")
+fi
+
+# the stock nats CLI
+if ! command -v nats >/dev/null && [ ! -x "$gobin/nats" ]; then
+	log "go install github.com/nats-io/natscli/nats@$NATSCLI_VERSION"
+	go install "github.com/nats-io/natscli/nats@$NATSCLI_VERSION" || missing+=("nats (go install github.com/nats-io/natscli/nats@$NATSCLI_VERSION)")
 fi
 
 # Rust toolchains come with the machine (rustup); they cannot be downloaded here.

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -50,6 +52,9 @@ type Config struct {
 	// SweepInterval is how often the logs stream is scanned for abandoned
 	// logs and the backlog reported.
 	SweepInterval time.Duration
+	// Metrics is where the uploader registers its collectors (metrics.go);
+	// nil: nowhere.
+	Metrics prometheus.Registerer
 }
 
 // DefaultMemoryLimit is the soft memory limit (runtime/debug.SetMemoryLimit)

@@ -21,6 +21,7 @@ type Uploader struct {
 	js  jetstream.JetStream
 	st  store.Store
 	log zerolog.Logger
+	met *metrics
 	// failures counts uploads failed since the last success: while it is
 	// not 0 the sweep reports the backlog at warning level.
 	failures atomic.Int64
@@ -45,8 +46,13 @@ func New(cfg Config, nc *nats.Conn, st store.Store, log zerolog.Logger) (*Upload
 	if err != nil {
 		return nil, fmt.Errorf("uploader: jetstream: %w", err)
 	}
+	met, err := newMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("uploader: %w", err)
+	}
 	return &Uploader{
 		cfg: cfg,
+		met: met,
 		js:  js,
 		st:  st,
 		log: log.With().Str("component", "uploader").Str("uploader", cfg.Name).Logger(),

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/ejecta-build/ejecta/metrics"
 	"github.com/ejecta-build/ejecta/reporter"
 	"github.com/ejecta-build/ejecta/uploader"
 	"github.com/ejecta-build/ejecta/web"
@@ -23,6 +25,7 @@ func newUpCmd(g *globals) *cobra.Command {
 		port     int
 		storeURL string
 		httpAddr string
+		metAddr  string
 		bf       builderFlags
 	)
 	cmd := &cobra.Command{
@@ -33,7 +36,10 @@ one uploader and the reporter, with logs and reports stored under --data.
 
 The NATS server listens on --nats-port (4222 by default) so 'ejecta experiment',
 'ejecta report' and the stock 'nats' CLI connect to it without flags. Ctrl-C stops
-cleanly; a second 'ejecta up' on the same --data resumes where it stopped.`,
+cleanly; a second 'ejecta up' on the same --data resumes where it stopped.
+
+Every component's Prometheus metrics, and the streams' state, are served from one
+registry on the web UI's /metrics (and on --metrics-addr when it is set).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := g.logger("up")
@@ -51,6 +57,9 @@ cleanly; a second 'ejecta up' on the same --data resumes where it stopped.`,
 					return badInput(fmt.Errorf("--http: %w", err))
 				}
 			}
+			if err := checkMetricsAddr(metAddr); err != nil {
+				return err
+			}
 			if storeURL == "" {
 				storeURL = "file://" + filepath.Join(dataDir, "store")
 			}
@@ -63,6 +72,7 @@ cleanly; a second 'ejecta up' on the same --data resumes where it stopped.`,
 			}
 			defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
 			g.natsURL = ns.ClientURL()
+			g.ensureStreams = true // its own server: create the streams even if credentials are set
 			log.Info().Str("url", g.natsURL).Str("data", dataDir).Str("store", storeURL).Msg("embedded NATS server ready")
 
 			ctx := cmd.Context()
@@ -76,21 +86,30 @@ cleanly; a second 'ejecta up' on the same --data resumes where it stopped.`,
 			}
 			defer nc.Close()
 
+			// One registry for every component: the web UI serves it.
+			reg := metrics.NewRegistry()
+			reg.MustRegister(metrics.NewJetStream(js, log))
 			blog, _ := g.logger("builder")
-			b, closeSandbox, err := bf.start(ctx, nc, blog)
+			b, closeSandbox, err := bf.start(ctx, nc, blog, reg)
 			if err != nil {
 				return err
 			}
 			defer closeSandbox()
 			ulog, _ := g.logger("uploader")
-			u, err := uploader.New(uploader.Config{Name: "up"}, nc, st, ulog)
+			u, err := uploader.New(uploader.Config{Name: "up", Metrics: reg}, nc, st, ulog)
 			if err != nil {
 				return err
 			}
 			rlog, _ := g.logger("reporter")
-			r, err := reporter.New(reporter.Config{}, nc, st, rlog)
+			r, err := reporter.New(reporter.Config{Metrics: reg}, nc, st, rlog)
 			if err != nil {
 				return err
+			}
+			var metListener net.Listener
+			if metAddr != "" {
+				if metListener, err = metrics.Listen(metAddr); err != nil {
+					return fmt.Errorf("--metrics-addr: %w", err)
+				}
 			}
 			eg, ctx := errgroup.WithContext(ctx)
 			eg.Go(func() error { return b.Run(ctx) })
@@ -98,11 +117,14 @@ cleanly; a second 'ejecta up' on the same --data resumes where it stopped.`,
 			eg.Go(func() error { return r.Run(ctx) })
 			if httpAddr != "" {
 				wlog, _ := g.logger("web")
-				w, err := web.New(web.Config{Addr: httpAddr}, js, st, wlog)
+				w, err := web.New(web.Config{Addr: httpAddr, Metrics: reg}, js, st, wlog)
 				if err != nil {
 					return err
 				}
 				eg.Go(func() error { return w.Run(ctx) })
+			}
+			if metListener != nil {
+				eg.Go(func() error { return metrics.Serve(ctx, metListener, reg, log) })
 			}
 			log.Info().Int("slots", bf.slots).Msg("ejecta is up; stop with Ctrl-C")
 			err = eg.Wait()
@@ -118,7 +140,8 @@ cleanly; a second 'ejecta up' on the same --data resumes where it stopped.`,
 	f.StringVar(&host, "nats-host", "127.0.0.1", "address the embedded NATS server listens on")
 	f.IntVar(&port, "nats-port", 4222, "client port of the embedded NATS server (0: any free port)")
 	storeFlag(f, &storeURL, "")
-	f.StringVar(&httpAddr, "http", envOr("EJECTA_HTTP", "127.0.0.1:8080"), "address of the web UI (loopback by default; :8080 for every interface); empty: no web UI (env EJECTA_HTTP)")
+	f.StringVar(&httpAddr, "http", envOr("EJECTA_HTTP", "127.0.0.1:8080"), "address of the web UI and its /metrics (loopback by default; :8080 for every interface); empty: no web UI (env EJECTA_HTTP)")
+	metricsFlag(f, &metAddr, ", besides the web UI's /metrics")
 	bf.register(f, "")
 	return cmd
 }

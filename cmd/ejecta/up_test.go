@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/ejecta-build/ejecta/internal/testenv"
+	"github.com/ejecta-build/ejecta/metrics/metricstest"
+	"github.com/ejecta-build/ejecta/streams"
 )
 
 // TestMain lets a test run this very binary as `ejecta` in a child process.
@@ -125,6 +127,7 @@ func TestUpRunsAnExperimentStopsAndResumes(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "cfg-if") {
 		t.Fatalf("web ui: %d\n%s", resp.StatusCode, body)
 	}
+	checkUpMetrics(t, "http://"+upArgs[len(upArgs)-1]+"/metrics")
 	stopUp(t, up)
 
 	// A second `ejecta up` on the same data has the experiment and its results.
@@ -143,4 +146,44 @@ func TestUpRunsAnExperimentStopsAndResumes(t *testing.T) {
 		t.Fatalf("report path: %v\n%s", err, out)
 	}
 	stopUp(t, up)
+}
+
+// checkUpMetrics scrapes `ejecta up`'s /metrics after experiment up1 (cfg-if
+// on two toolchains): one registry holds every component's metrics and the
+// streams' state.
+func checkUpMetrics(t *testing.T, url string) {
+	t.Helper()
+	// The report may be written before the uploads are done, and
+	// `status` may read the progress entry an instant before the reporter
+	// counts the write: scrape until both are in.
+	var fams metricstest.Families
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		fams = metricstest.Scrape(t, url)
+		stored, _ := fams.Value("ejecta_uploader_logs_stored_total")
+		done, _ := fams.Value("ejecta_reporter_builds_done", "experiment", "up1")
+		if stored == 2 && done == 2 || time.Now().After(deadline) {
+			break
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"ejecta_builder_jobs_done_total", []string{"status", "test-pass"}, 2},
+		{"ejecta_builder_jobs_running", nil, 0},
+		{"ejecta_uploader_logs_stored_total", nil, 2},
+		{"ejecta_reporter_crates", []string{"experiment", "up1", "class", "same-test-pass"}, 1},
+		{"ejecta_reporter_crates", []string{"experiment", "up1", "class", "regressed"}, 0},
+		{"ejecta_reporter_builds_done", []string{"experiment", "up1"}, 2},
+		{"ejecta_jetstream_up", nil, 1},
+		{"ejecta_stream_messages", []string{"stream", streams.JobsStream}, 0},
+	} {
+		if got := fams.Must(t, c.name, c.labels...); got != c.want {
+			t.Errorf("ejecta up /metrics: %s%v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+	if b := fams.Must(t, "ejecta_builder_log_bytes_total"); b == 0 || b != fams.Must(t, "ejecta_uploader_bytes_stored_total") {
+		t.Errorf("ejecta up /metrics: log bytes published %v, stored %v; want the same, not 0", b, fams.Must(t, "ejecta_uploader_bytes_stored_total"))
+	}
 }

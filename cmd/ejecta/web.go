@@ -1,18 +1,22 @@
 package main
 
 import (
+	"github.com/ejecta-build/ejecta/metrics"
 	"github.com/ejecta-build/ejecta/web"
 	"github.com/spf13/cobra"
 )
 
 func newWebCmd(g *globals) *cobra.Command {
-	var addr, storeURL string
+	var addr, storeURL, metricsAddr string
 	cmd := &cobra.Command{
 		Use:   "web",
 		Short: "Serve the read-only web UI: experiments, builders, live build logs",
 		Long: `Serve the read-only web UI: experiments with their progress, one experiment's
 builds, the live builders, and each build's log with its colours, streamed live
-while the build runs. No page changes anything. 'ejecta up' serves it too.`,
+while the build runs. No page changes anything. 'ejecta up' serves it too.
+
+Prometheus metrics are served on /metrics beside the pages, and also on
+--metrics-addr when it is set.`,
 		Example: `  ejecta web --http :8080 --store 's3://ejecta-logs?endpoint=minio:9000&secure=false'`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -23,6 +27,9 @@ while the build runs. No page changes anything. 'ejecta up' serves it too.`,
 			if err := (web.Config{Addr: addr}).Validate(); err != nil {
 				return badInput(err)
 			}
+			if err := checkMetricsAddr(metricsAddr); err != nil {
+				return err
+			}
 			st, err := openStore(cmd.Context(), storeURL)
 			if err != nil {
 				return err
@@ -32,14 +39,16 @@ while the build runs. No page changes anything. 'ejecta up' serves it too.`,
 				return err
 			}
 			defer nc.Close()
-			srv, err := web.New(web.Config{Addr: addr}, js, st, log)
+			reg := metrics.NewRegistry()
+			srv, err := web.New(web.Config{Addr: addr, Metrics: reg}, js, st, log)
 			if err != nil {
 				return badInput(err)
 			}
-			return srv.Run(cmd.Context())
+			return runWithMetrics(cmd.Context(), metricsAddr, reg, log, srv.Run)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "http", envOr("EJECTA_HTTP", ":8080"), "address to serve on, e.g. :8080 or 127.0.0.1:8080 (env EJECTA_HTTP)")
 	storeFlag(cmd.Flags(), &storeURL, "file:///var/lib/ejecta/store")
+	metricsFlag(cmd.Flags(), &metricsAddr, " (they are on --http's /metrics too)")
 	return cmd
 }

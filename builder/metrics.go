@@ -1,0 +1,85 @@
+package builder
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ejecta-build/ejecta/streams"
+)
+
+// metrics are the builder's Prometheus collectors. They exist whether or
+// not Config.Metrics names a registry, so the code that counts never asks.
+type metrics struct {
+	running   prometheus.Gauge
+	done      *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	logBytes  prometheus.Counter
+	logChunks prometheus.Counter
+}
+
+// durationBuckets span a check of a tiny crate (seconds) to the default
+// 15-minute timeout.
+var durationBuckets = []float64{1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 900, 1800}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		running: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ejecta_builder_jobs_running", Help: "Builds running now in this builder's slots.",
+		}),
+		done: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ejecta_builder_jobs_done_total",
+			Help: "Attempts finished with a published result, by status and reason class (the reason without its arguments: compiler-error, depends-on, oom, ...).",
+		}, []string{"status", "reason"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "ejecta_builder_job_duration_seconds", Help: "Wall-clock time of finished attempts, preparation included, by status.",
+			Buckets: durationBuckets,
+		}, []string{"status"}),
+		logBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ejecta_builder_log_bytes_total", Help: "Build log bytes published to the logs stream.",
+		}),
+		logChunks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ejecta_builder_log_chunks_total", Help: "Build log chunks published to the logs stream.",
+		}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.running, m.done, m.duration, m.logBytes, m.logChunks} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register builder metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// finished counts an attempt whose result was published.
+func (m *metrics) finished(v verdict, took time.Duration) {
+	m.done.WithLabelValues(string(v.status), reasonClass(v.reason)).Inc()
+	m.duration.WithLabelValues(string(v.status)).Observe(took.Seconds())
+}
+
+// chunk counts a chunk on the logs stream. A publisher made without
+// metrics (nil) counts nothing.
+func (m *metrics) chunk(c streams.Chunk) {
+	if m == nil {
+		return
+	}
+	m.logChunks.Inc()
+	m.logBytes.Add(float64(len(c.Data)))
+}
+
+// reasonClass drops a reason's arguments ("compiler-error(E0277,E0308)"
+// becomes "compiler-error") and a give-up's count, which would make one
+// series per crate or error code.
+func reasonClass(reason string) string {
+	if i := strings.IndexByte(reason, '('); i >= 0 {
+		reason = reason[:i]
+	}
+	if strings.HasPrefix(reason, "gave up") {
+		return "gave-up"
+	}
+	return reason
+}
