@@ -16,26 +16,34 @@ import (
 	"github.com/ejecta-build/ejecta/streams"
 )
 
-// Builder takes jobs from the shared builders consumer and builds them in
-// a Runner, one job per slot at a time.
+// Builder takes jobs from the experiments' job consumers, highest priority
+// first (queues.go), and builds them in a Runner, one job per slot at a time.
 type Builder struct {
 	cfg Config
 	nc  *nats.Conn
 	js  jetstream.JetStream
 	run Runner
 	log zerolog.Logger
+	met *metrics
 
 	// tasks numbers sandbox tasks so container IDs never repeat within
 	// this process; a restart first cleans up every ID of this builder.
 	tasks atomic.Uint64
+	// rustc caches `rustc -vV` per toolchain for the logs' first lines.
+	rustc rustcVersions
 
 	// abort ends a drain early (Abort).
 	abort     chan struct{}
 	abortOnce sync.Once
 
+	queues *queues
+	// removals are job dirs being removed in the background (removeJobDir).
+	removals sync.WaitGroup
+
 	mu      sync.Mutex
-	running map[int]streams.RunningBuild // by slot, for the heartbeat
-	paused  string                       // why no new jobs are taken, for the heartbeat
+	running map[int]streams.RunningBuild    // by slot, for the heartbeat
+	stops   map[int]context.CancelCauseFunc // by slot: ends the running build
+	paused  string                          // why no new jobs are taken, for the heartbeat
 }
 
 // New checks cfg (after filling defaults) and returns a builder that does
@@ -52,12 +60,19 @@ func New(cfg Config, nc *nats.Conn, run Runner, log zerolog.Logger) (*Builder, e
 	if err != nil {
 		return nil, fmt.Errorf("builder: jetstream: %w", err)
 	}
-	return &Builder{
-		cfg: cfg, nc: nc, js: js, run: run,
+	met, err := newMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("builder: %w", err)
+	}
+	b := &Builder{
+		cfg: cfg, nc: nc, js: js, run: run, met: met,
 		log:     log.With().Str("builder", cfg.ID).Logger(),
 		running: map[int]streams.RunningBuild{},
+		stops:   map[int]context.CancelCauseFunc{},
 		abort:   make(chan struct{}),
-	}, nil
+	}
+	b.queues = newQueues(b)
+	return b, nil
 }
 
 // Run builds jobs until ctx ends, then drains: it takes no new job, lets
@@ -81,13 +96,27 @@ func (b *Builder) Run(ctx context.Context) error {
 	var hb sync.WaitGroup
 	hb.Go(func() { b.heartbeats(hbctx) })
 
+	// The experiments' records say which queues to take from, and which
+	// running builds to stop; they are followed while builds run.
+	var watch sync.WaitGroup
+	watch.Go(func() { b.queues.watch(hbctx) })
+	// A job published wakes idle slots at once; without it they would
+	// notice it at their next look (queues.idle).
+	if sub, err := b.nc.Subscribe(streams.AllJobsFilter, func(*nats.Msg) { b.queues.notify() }); err != nil {
+		b.log.Warn().Err(err).Msg("cannot follow job publishes; idle slots will poll")
+	} else {
+		defer sub.Unsubscribe()
+	}
+
 	var slots sync.WaitGroup
 	for slot := range b.cfg.Slots {
 		slots.Go(func() { b.slot(ctx, jobs, slot) })
 	}
 	slots.Wait()
+	b.removals.Wait()
 	stopHeartbeat()
 	hb.Wait()
+	watch.Wait()
 
 	// Remove the heartbeat with a context of its own so that `ejecta
 	// builders` stops listing us now rather than after the TTL.
@@ -135,7 +164,7 @@ func (b *Builder) cleanup(ctx context.Context) error {
 	if err := os.MkdirAll(b.cfg.WorkDir, 0o755); err != nil {
 		return fmt.Errorf("create work dir: %w", err)
 	}
-	if err := b.run.Cleanup(ctx, containerPrefix(b.cfg.ID)); err != nil {
+	if err := b.run.Cleanup(ctx, isTaskOf(b.cfg.ID)); err != nil {
 		return fmt.Errorf("clean up leftover sandbox tasks: %w", err)
 	}
 	removed, err := removeJobDirs(b.cfg.WorkDir, b.cfg.ID)
@@ -166,5 +195,34 @@ func (b *Builder) setPaused(why string) {
 	defer b.mu.Unlock()
 	if b.paused != "draining" {
 		b.paused = why
+	}
+}
+
+// setStop records (stop non-nil) or forgets how to end what a slot builds.
+// A build of an experiment already aborted is ended at once.
+func (b *Builder) setStop(slot int, exp string, stop context.CancelCauseFunc) {
+	b.mu.Lock()
+	if stop == nil {
+		delete(b.stops, slot)
+		b.mu.Unlock()
+		return
+	}
+	b.stops[slot] = stop
+	b.mu.Unlock()
+	if b.queues.aborted(exp) {
+		stop(errExperimentAborted)
+	}
+}
+
+// stopExperiment ends every running build of experiment exp: it was
+// aborted or deleted.
+func (b *Builder) stopExperiment(exp string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for slot, rb := range b.running {
+		if stop := b.stops[slot]; rb.Experiment == exp && stop != nil {
+			b.log.Info().Int("slot", slot).Str("experiment", exp).Msg("experiment aborted: stopping its build")
+			stop(errExperimentAborted)
+		}
 	}
 }

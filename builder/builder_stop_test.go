@@ -68,10 +68,7 @@ func TestBuilderTimeoutAndStop(t *testing.T) {
 	}
 	t.Logf("builder stopped in %s", time.Since(start))
 
-	cons, err := js.Consumer(ctx, streams.JobsStream, streams.BuildersConsumer)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cons := jobsConsumer(t, js, slow.BuildKey)
 	// Nak'd, not acked: the job is handed out again at once, as attempt 2.
 	m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
 	if err != nil {

@@ -2,12 +2,19 @@
 // sandbox: ejecta's equivalent of a crater agent.
 //
 // A Builder runs Config.Slots slots. Each slot takes one job at a time from
-// the durable consumer every builder shares (streams.BuildersConsumer), so a
-// job waits in the stream, not in a busy builder, until some slot is free.
+// the durable consumers every builder shares, one per experiment and
+// toolchain (streams.JobsConsumer), trying the experiments by priority and
+// only the toolchains it has (queues.go), so a job waits in the stream, not
+// in a busy builder, until some slot is free. An experiment aborted or
+// deleted while its builds run has them stopped: their logs end with reason
+// "experiment-aborted" and no result is published.
 //
 // # One attempt, as a state machine
 //
 //	fetched ──decode fails──▶ buried: raw bytes to the dead stream, Term
+//	   │
+//	   ▼
+//	check     the mode's rustup components (clippy; miri, rust-src) ──missing──▶ error
 //	   │
 //	   ▼
 //	prepare   wrapper package in a fresh job dir;
@@ -16,9 +23,12 @@
 //	build     check-only:  cargo check --frozen  → test-pass  | build-fail(reason)
 //	   │      build-only:  cargo build --frozen  → test-skipped | build-fail(reason)
 //	   │      build-and-test: cargo build --frozen ──fails──▶ build-fail(reason)
+//	   │      clippy, rustdoc, fix, miri: on a copy of the crate as root package
+//	   │      (mode_*.go); unstable-features: scan the sources, no compiler
 //	   ▼
 //	test      (build-and-test) copy of the crate as root package;
-//	   │      generate-lockfile fails → test-skipped; cargo test → test-pass | test-fail(reason)
+//	   │      generate-lockfile fails → test-skipped; cargo test → test-pass | test-fail(reason),
+//	   │      test-skipped when libtest ran no test
 //	   ▼
 //	finish    log end marker → upload request → result → DoubleAck → job dir removed
 //

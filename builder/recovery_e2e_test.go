@@ -177,10 +177,7 @@ func TestBuilderDrain(t *testing.T) {
 	if res := resultsFor(t, js, running.BuildKey, time.Second); len(res) != 1 || res[0].Status != streams.StatusTestPass {
 		t.Errorf("running build's results %+v, want it finished: test-pass", res)
 	}
-	cons, err := js.Consumer(context.Background(), streams.JobsStream, streams.BuildersConsumer)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cons := jobsConsumer(t, js, queued.BuildKey)
 	if info, err := cons.Info(context.Background()); err != nil || info.NumPending != 1 || info.NumAckPending != 0 {
 		t.Errorf("jobs consumer after the drain: %+v, %v; want the queued job pending, untouched", info, err)
 	}
@@ -276,7 +273,7 @@ func TestBuilderDiskGuard(t *testing.T) {
 	if res := resultsFor(t, js, job.BuildKey, 2*time.Second); len(res) != 0 {
 		t.Errorf("a builder short of disk built %+v", res)
 	}
-	cons, _ := js.Consumer(context.Background(), streams.JobsStream, streams.BuildersConsumer)
+	cons := jobsConsumer(t, js, job.BuildKey)
 	if info, err := cons.Info(context.Background()); err != nil || info.NumPending != 1 {
 		t.Errorf("jobs consumer %+v (%v): want the job still pending", info, err)
 	}

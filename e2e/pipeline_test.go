@@ -220,16 +220,18 @@ func waitEmpty(ctx context.Context, t *testing.T, js jetstream.JetStream) {
 				problems = append(problems, fmt.Sprintf("%s holds %d messages", name, info.State.Msgs))
 			}
 		}
-		c, err := js.Consumer(ctx, streams.JobsStream, streams.BuildersConsumer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ci, err := c.Info(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ci.NumAckPending != 0 || ci.NumPending != 0 {
-			problems = append(problems, fmt.Sprintf("builders consumer: %d pending, %d unacked", ci.NumPending, ci.NumAckPending))
+		for _, tc := range []string{"stable", "nightly"} {
+			c, err := js.Consumer(ctx, streams.JobsStream, streams.JobsConsumer("e2e", tc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ci, err := c.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ci.NumAckPending != 0 || ci.NumPending != 0 {
+				problems = append(problems, fmt.Sprintf("jobs consumer of %s: %d pending, %d unacked", tc, ci.NumPending, ci.NumAckPending))
+			}
 		}
 		if len(problems) == 0 {
 			return

@@ -30,6 +30,8 @@ type Request struct {
 	Priority    int
 	// Limits override the builders' defaults for every job (zero: default).
 	Limits streams.Limits
+	// NoToolchainCheck accepts toolchains no live builder has (see checkToolchains).
+	NoToolchainCheck bool
 }
 
 // Outcome says what Create did.
@@ -41,6 +43,8 @@ type Outcome struct {
 	// Existed is true when an experiment with this name and the same
 	// configuration was already recorded.
 	Existed bool
+	// Warnings are things the user should know that did not stop Create.
+	Warnings []string
 }
 
 // InvalidError marks an error in the request itself (a bad field, an
@@ -66,11 +70,16 @@ type Producer struct {
 	js  jetstream.JetStream
 	log zerolog.Logger
 	now func() time.Time
+	met *Metrics // nil: not counted
 }
 
 // New returns a Producer publishing through js (streams already Ensured).
-func New(js jetstream.JetStream, log zerolog.Logger) *Producer {
-	return &Producer{js: js, log: log, now: time.Now}
+func New(js jetstream.JetStream, log zerolog.Logger, opts ...Option) *Producer {
+	p := &Producer{js: js, log: log, now: time.Now}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
 }
 
 // Validate checks every field of r that needs no I/O, naming the bad one.
@@ -135,6 +144,16 @@ func (p *Producer) Create(ctx context.Context, r Request) (Outcome, error) {
 	if err := exp.Validate(); err != nil {
 		return Outcome{}, invalid(err)
 	}
+	var warnings []string
+	if !r.NoToolchainCheck {
+		w, err := p.checkToolchains(ctx, r.Toolchains)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if w != "" {
+			warnings = append(warnings, w)
+		}
+	}
 	kv, err := p.js.KeyValue(ctx, streams.ExperimentsBucket)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("open %s: %w", streams.ExperimentsBucket, err)
@@ -143,11 +162,18 @@ func (p *Producer) Create(ctx context.Context, r Request) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
+	if rec.exp.State == streams.ExperimentAborted {
+		return Outcome{}, invalid(fmt.Errorf("name: %w: %q was aborted; delete it first (experiment delete %s)", ErrNameTaken, rec.exp.Name, rec.exp.Name))
+	}
+	// Builders take jobs through these; they exist before the first job.
+	if err := streams.EnsureJobsConsumers(ctx, p.js, &rec.exp); err != nil {
+		return Outcome{}, err
+	}
 	added, err := p.publish(ctx, kv, &rec, crates)
 	if err != nil {
 		return Outcome{}, err
 	}
-	return Outcome{Experiment: rec.exp, Added: added, Existed: existed}, nil
+	return Outcome{Experiment: rec.exp, Added: added, Existed: existed, Warnings: warnings}, nil
 }
 
 type record struct {
@@ -184,9 +210,10 @@ func (p *Producer) record(ctx context.Context, kv jetstream.KeyValue, exp stream
 	return record{exp: old, revision: entry.Revision()}, true, nil
 }
 
+// sameConfig leaves out the priority: `experiment priority` changes it.
 func sameConfig(a, b streams.Experiment) bool {
 	return slices.Equal(a.Toolchains, b.Toolchains) && a.Mode == b.Mode && a.CapLints == b.CapLints &&
-		a.Priority == b.Priority && a.CrateSource == b.CrateSource && a.Selection == b.Selection && a.Skip == b.Skip &&
+		a.CrateSource == b.CrateSource && a.Selection == b.Selection && a.Skip == b.Skip &&
 		a.Crates == b.Crates && a.Limits == b.Limits
 }
 
@@ -216,6 +243,7 @@ func (p *Producer) publish(ctx context.Context, kv jetstream.KeyValue, rec *reco
 		if err != nil {
 			return added, fmt.Errorf("publish job %s: %w", job.BuildKey, err)
 		}
+		p.met.jobPublished(ack.Duplicate)
 		if !ack.Duplicate {
 			added++
 		}

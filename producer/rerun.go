@@ -17,6 +17,12 @@ import (
 // Its Nats-Msg-Id names the round, so asking twice within the duplicate
 // window queues it once. duplicate reports whether the stream said so.
 func Rerun(ctx context.Context, js jetstream.JetStream, exp *streams.Experiment, k streams.BuildKey, round int) (duplicate bool, err error) {
+	return RetryRerun(ctx, js, exp, k, 0, round)
+}
+
+// RetryRerun is Rerun for the builds of retry generation gen
+// (streams.RetryAttemptBase): its re-runs confirm that generation's results.
+func RetryRerun(ctx context.Context, js jetstream.JetStream, exp *streams.Experiment, k streams.BuildKey, gen, round int) (duplicate bool, err error) {
 	if round < 1 || round > streams.MaxRerunRound {
 		return false, fmt.Errorf("re-run %s: round %d: want 1 to %d", k, round, streams.MaxRerunRound)
 	}
@@ -26,7 +32,7 @@ func Rerun(ctx context.Context, js jetstream.JetStream, exp *streams.Experiment,
 	job := streams.Job{
 		V: streams.SchemaVersion, BuildKey: k,
 		Mode: exp.Mode, CapLints: exp.CapLints, CrateSource: exp.CrateSource, Limits: exp.Limits,
-		AttemptBase: streams.RerunAttemptBase(round),
+		AttemptBase: streams.AttemptBase(gen, round),
 	}
 	if err := job.Validate(); err != nil {
 		return false, fmt.Errorf("re-run %s: %w", k, err)
@@ -36,7 +42,7 @@ func Rerun(ctx context.Context, js jetstream.JetStream, exp *streams.Experiment,
 		return false, fmt.Errorf("encode re-run job %s: %w", k, err)
 	}
 	subj := streams.JobSubject(k)
-	ack, err := js.Publish(ctx, subj, data, jetstream.WithMsgID(RerunMsgID(k, round)))
+	ack, err := js.Publish(ctx, subj, data, jetstream.WithMsgID(retryRerunMsgID(k, gen, round)))
 	if err != nil {
 		return false, fmt.Errorf("publish re-run %d of %s: %w", round, k, err)
 	}
@@ -47,4 +53,11 @@ func Rerun(ctx context.Context, js jetstream.JetStream, exp *streams.Experiment,
 // uses the bare subject.
 func RerunMsgID(k streams.BuildKey, round int) string {
 	return streams.JobSubject(k) + "#rerun-" + strconv.Itoa(round)
+}
+
+func retryRerunMsgID(k streams.BuildKey, gen, round int) string {
+	if gen == 0 {
+		return RerunMsgID(k, round)
+	}
+	return streams.RetryMsgID(k, gen) + "-rerun-" + strconv.Itoa(round)
 }

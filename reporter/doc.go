@@ -7,6 +7,8 @@
 //	full.html, full-XX.html    every crate, on pages by the first two letters of its name
 //	markdown.md                a summary to paste into a GitHub comment
 //	retry-regressed-list.txt   regressions, for `experiment create --crates @FILE`
+//	logs-archives/<class>.tar.zst, logs-archives/manifest.json
+//	                           every log by class, once the experiment is finished (archive.go)
 //
 // and a streams.Progress summary in the progress KV bucket, which
 // `experiment status` reads. Every page carries progress (done / total,

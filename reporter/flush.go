@@ -19,6 +19,13 @@ import (
 // batch is still being written.
 const writeRetry = 20 * time.Millisecond
 
+// writeTimeout bounds one batch's write. One batch is written at a time,
+// so a put stuck on a store that accepted the connection but never answers
+// (the S3 client retries each request up to ten times, each waiting up to a
+// minute for a response) would hold every experiment's report; failed, the
+// batch is simply written again.
+const writeTimeout = 2 * time.Minute
+
 // parallelPuts bounds the objects of a batch stored at once: a store like S3
 // answers each PUT slowly but many side by side.
 const parallelPuts = 8
@@ -51,6 +58,12 @@ type batch struct {
 	// pages and config say what to mark dirty again if the write fails.
 	pages  []string
 	config bool
+	// resultAt is when the newest result in it arrived and storedAt when
+	// the write ended: the report lag.
+	resultAt, storedAt time.Time
+	// final is set when the report is final: its write starts the log
+	// archives.
+	final bool
 }
 
 // written is what the writer reports back to the run loop.
@@ -65,6 +78,7 @@ type written struct {
 // shortly after.
 func (r *Reporter) flushDue(ctx context.Context, st *run) {
 	r.collect(st, false)
+	r.archives(ctx, st)
 	now := time.Now()
 	for _, e := range st.exps {
 		if due := e.dueAt(); due.IsZero() || due.After(now) {
@@ -86,7 +100,12 @@ func (r *Reporter) flushDue(ctx context.Context, st *run) {
 		}
 		st.writing = true
 		e.lastWrite = now
-		go func() { st.done <- written{b, r.write(ctx, st, b)} }()
+		go func() {
+			err := r.write(ctx, st, b)
+			b.storedAt = time.Now()
+			r.met.written(b, err)
+			st.done <- written{b, err}
+		}()
 		if !r.requestReruns(ctx, st, e) && e.dueAt().IsZero() {
 			e.retryAt(now.Add(r.cfg.Debounce))
 		}
@@ -112,7 +131,14 @@ func (r *Reporter) collect(st *run, wait bool) {
 	}
 	st.writing = false
 	e := st.exps[w.b.exp]
+	if e == nil {
+		// Deleted while its batch was written: that write put its progress
+		// entry back, which the deletion had removed.
+		r.purgeProgress(st, w.b.exp)
+		return
+	}
 	if w.err == nil {
+		e.arch.stored(w.b.final)
 		r.log.Debug().Str("experiment", e.name).Int("done", e.done).Int("objects", len(w.b.objects)).
 			Msg("report written")
 		return
@@ -160,7 +186,7 @@ func (r *Reporter) prepare(ctx context.Context, st *run, e *experiment, now time
 		r.log.Info().Str("experiment", e.name).Strs("toolchains", rec.Toolchains).
 			Int("jobs", rec.Jobs).Msg("experiment record found")
 	}
-	b := &batch{exp: e.name}
+	b := &batch{exp: e.name, resultAt: e.lastResult, final: e.arch.writing(e.finished())}
 	add := func(name string, parts net.Buffers, contentType string) {
 		b.objects = append(b.objects, object{streams.ExperimentPrefix(e.name) + name, parts, contentType})
 	}
@@ -224,6 +250,8 @@ func (r *Reporter) prepare(ctx context.Context, st *run, e *experiment, now time
 // write stores b's objects, results.json first so that it is never behind
 // the pages, then the progress entry.
 func (r *Reporter) write(ctx context.Context, st *run, b *batch) error {
+	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
 	first := b.objects[0]
 	if err := r.put(ctx, first); err != nil {
 		return err

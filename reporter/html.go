@@ -35,6 +35,8 @@ type progressView struct {
 	Rate                string // builds per minute; empty while unknown
 	ETA                 string
 	Updated             string
+	// Aborted is set once `experiment abort` stopped the experiment.
+	Aborted bool
 }
 
 func (e *experiment) progressView(now time.Time) progressView {
@@ -43,6 +45,7 @@ func (e *experiment) progressView(now time.Time) progressView {
 		Baseline: e.rec.Toolchains[0], New: e.rec.Toolchains[1], Mode: string(e.rec.Mode),
 		Done: e.done, Total: e.rec.Jobs, Percent: "0%",
 		Updated: now.UTC().Format(time.RFC3339),
+		Aborted: e.rec.State == streams.ExperimentAborted,
 	}
 	if e.rec.Jobs > 0 {
 		p.Percent = fmt.Sprintf("%.1f%%", 100*float64(e.done)/float64(e.rec.Jobs))

@@ -23,6 +23,8 @@ type classCount struct {
 	Class Class
 	N     int
 	Shown bool
+	// Archive links the class's log archive once it is built.
+	Archive string
 }
 
 type sectionView struct {
@@ -112,7 +114,7 @@ func (e *experiment) counts() []classCount {
 	listed := 0
 	for _, c := range Classes {
 		if n := e.classes[c]; n > 0 && c != ClassPending {
-			out = append(out, classCount{c, n, slices.Contains(indexClasses, c)})
+			out = append(out, classCount{c, n, slices.Contains(indexClasses, c), e.archiveHref(c)})
 			listed += n
 		}
 	}

@@ -14,7 +14,11 @@ import (
 // is not a valid result is set aside on the dead stream; it never stops
 // the reporter.
 func (r *Reporter) handle(ctx context.Context, st *run, msg jetstream.Msg) {
-	if md, err := msg.Metadata(); err == nil && md.Sequence.Stream >= st.startSeq && !st.caughtUp {
+	var seq uint64
+	if md, err := msg.Metadata(); err == nil {
+		seq = md.Sequence.Stream
+	}
+	if seq > 0 && seq >= st.startSeq && !st.caughtUp {
 		// Re-runs wait for the replay to end (requestReruns): now is the
 		// time to look at every experiment that has some to ask for.
 		st.caughtUp = true
@@ -37,6 +41,10 @@ func (r *Reporter) handle(ctx context.Context, st *run, msg jetstream.Msg) {
 				res.BuildKey, res.Attempt, msg.Subject(), want))
 		return
 	}
+	if st.isDropped(res.Experiment, seq) {
+		return // a deleted experiment's, delivered before its purge
+	}
+	r.met.ingested.Inc()
 	e := st.exps[res.Experiment]
 	if e == nil {
 		e = newExperiment(res.Experiment, r.cfg.confirmations())
@@ -49,7 +57,8 @@ func (r *Reporter) handle(ctx context.Context, st *run, msg jetstream.Msg) {
 		changed = e.apply(&res, r.strayLogger(e.name))
 	}
 	if changed {
-		e.markDirty(time.Now(), r.cfg.Debounce)
+		e.lastResult = time.Now()
+		e.markDirty(e.lastResult, r.cfg.Debounce)
 	}
 }
 
@@ -73,6 +82,7 @@ func (r *Reporter) deadLetter(ctx context.Context, msg jetstream.Msg, reason err
 	log := r.log.With().Str("subject", msg.Subject()).Uint64("seq", seq).
 		Int("bytes", len(msg.Data())).Logger()
 	log.Warn().Err(reason).Msg("refusing result, moving it to the dead stream")
+	r.met.refused.Inc()
 	dead := streams.NewDeadMsg(msg.Subject(), msg.Data(), streams.ResultsStream, seq, reason)
 	if _, err := r.js.PublishMsg(ctx, dead); err != nil && ctx.Err() == nil {
 		// The message is still in the results stream; nothing is lost.

@@ -34,7 +34,11 @@ func (e *experiment) markdownMD(now time.Time) []byte {
 	if p.Rate != "" {
 		fmt.Fprintf(&b, ", %s builds/min, %s left", p.Rate, p.ETA)
 	}
-	fmt.Fprintf(&b, ". Updated %s.\n\n| class | crates |\n|---|---|\n", p.Updated)
+	fmt.Fprintf(&b, ". Updated %s.\n\n", p.Updated)
+	if p.Aborted {
+		b.WriteString("**Aborted**: the builds not done when it was stopped will not run, and its regressions are not re-run.\n\n")
+	}
+	b.WriteString("| class | crates |\n|---|---|\n")
 	for _, c := range e.counts() {
 		fmt.Fprintf(&b, "| %s | %d |\n", c.Class, c.N)
 	}

@@ -42,6 +42,7 @@ type Reporter struct {
 	store store.Store
 	log   zerolog.Logger
 	tmpl  *template.Template
+	met   *metrics
 }
 
 // New checks cfg and returns a Reporter reading from nc and writing to st.
@@ -64,7 +65,12 @@ func New(cfg Config, nc *nats.Conn, st store.Store, log zerolog.Logger) (*Report
 	if err != nil {
 		return nil, fmt.Errorf("reporter: %w", err)
 	}
+	met, err := newMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("reporter: %w", err)
+	}
 	return &Reporter{
+		met:   met,
 		cfg:   cfg.withDefaults(),
 		js:    js,
 		store: st,
@@ -81,6 +87,15 @@ type run struct {
 	jobs        lastMsgGetter
 	results     lastMsgGetter
 	exps        map[string]*experiment
+	// records follows changes of experiment records (records.go); nil
+	// once it stopped.
+	records jetstream.KeyWatcher
+	// resultsStream is the results stream, for its last sequence.
+	resultsStream jetstream.Stream
+	// dropped are deleted experiments and the results stream's last
+	// sequence when their deletion was seen: results up to it are theirs,
+	// still in flight, and are ignored.
+	dropped map[string]uint64
 
 	// startSeq is the results stream's last sequence when Run started;
 	// caughtUp is set once the replay has reached it.
@@ -93,6 +108,8 @@ type run struct {
 	// outcome.
 	writing bool
 	done    chan written
+	// arch is the log archive builds started by this run.
+	arch archiveRun
 }
 
 // lastMsgGetter is the part of jetstream.Stream the reporter uses.
@@ -104,6 +121,7 @@ type lastMsgGetter interface {
 type kv interface {
 	Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error)
 	Put(ctx context.Context, key string, value []byte) (uint64, error)
+	Purge(ctx context.Context, key string, opts ...jetstream.KVDeleteOpt) error
 }
 
 // Run replays every result from the start of the results stream, then
@@ -113,10 +131,19 @@ type kv interface {
 //
 // Store and KV failures are logged and retried at the next debounce: the
 // state is in memory and the stream, so a failed write loses nothing.
-func (r *Reporter) Run(ctx context.Context) error {
-	st := &run{exps: make(map[string]*experiment), requested: make(map[rerunKey]bool), done: make(chan written, 1)}
+func (r *Reporter) Run(ctx context.Context) (runErr error) {
+	defer func() {
+		// Opening a stream or bucket fails when ctx ends while it is
+		// asked for: that is a stop, not a failure.
+		if ctx.Err() != nil {
+			runErr = nil
+		}
+	}()
+	st := &run{exps: make(map[string]*experiment), requested: make(map[rerunKey]bool), done: make(chan written, 1),
+		dropped: make(map[string]uint64)}
 	// No goroutine outlives Run: a batch being written is waited for.
 	defer r.collect(st, true)
+	defer st.arch.stop()
 	var err error
 	if st.experiments, err = r.js.KeyValue(ctx, streams.ExperimentsBucket); err != nil {
 		return fmt.Errorf("reporter: open bucket %s: %w", streams.ExperimentsBucket, err)
@@ -124,6 +151,11 @@ func (r *Reporter) Run(ctx context.Context) error {
 	if st.progress, err = r.js.KeyValue(ctx, streams.ProgressBucket); err != nil {
 		return fmt.Errorf("reporter: open bucket %s: %w", streams.ProgressBucket, err)
 	}
+	if st.records, err = watchRecords(ctx, r.js); err != nil {
+		return err
+	}
+	watcher := st.records
+	defer func() { _ = watcher.Stop() }()
 	jobs, err := r.js.Stream(ctx, streams.JobsStream)
 	if err != nil {
 		return fmt.Errorf("reporter: open stream %s: %w", streams.JobsStream, err)
@@ -132,7 +164,7 @@ func (r *Reporter) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reporter: open stream %s: %w", streams.ResultsStream, err)
 	}
-	st.jobs, st.results = jobs, results
+	st.jobs, st.results, st.resultsStream = jobs, results, results
 	st.startSeq = results.CachedInfo().State.LastSeq
 	st.caughtUp = results.CachedInfo().State.Msgs == 0
 	cons, err := r.js.OrderedConsumer(ctx, streams.ResultsStream, jetstream.OrderedConsumerConfig{
@@ -155,16 +187,17 @@ func (r *Reporter) Run(ctx context.Context) error {
 
 	r.log.Info().Str("stream", streams.ResultsStream).Msg("following results from the start of the stream")
 	for {
-		var opts []jetstream.NextOpt
+		r.followRecords(ctx, st)
+		// Record changes are looked at between results, so the wait for
+		// one is bounded by a debounce even when nothing is due.
+		wait := r.cfg.Debounce
 		if due, ok := st.nextDue(); ok {
-			wait := time.Until(due)
-			if wait <= 0 {
+			if wait = min(time.Until(due), wait); wait <= 0 {
 				r.flushDue(ctx, st)
 				continue
 			}
-			opts = append(opts, jetstream.NextMaxWait(wait))
 		}
-		msg, err := msgs.Next(opts...)
+		msg, err := msgs.Next(jetstream.NextMaxWait(wait))
 		switch {
 		case err == nil:
 			r.handle(ctx, st, msg)
@@ -195,6 +228,9 @@ func (st *run) nextDue() (time.Time, bool) {
 		if due := e.dueAt(); !due.IsZero() && (first.IsZero() || due.Before(first)) {
 			first = due
 		}
+		if due := e.arch.wakeAt(time.Now()); !due.IsZero() && (first.IsZero() || due.Before(first)) {
+			first = due
+		}
 	}
 	return first, !first.IsZero()
 }
@@ -209,3 +245,6 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	}
 }
+
+// RetryListKey is the object key of experiment exp's retry-regressed-list.txt.
+func RetryListKey(exp string) string { return streams.ExperimentPrefix(exp) + retryFileName }

@@ -14,6 +14,7 @@ import (
 // rerunKey is one re-run job: a build of a crate in one round.
 type rerunKey struct {
 	cs        *crateState
+	gen       int
 	round     int
 	toolchain int
 }
@@ -42,25 +43,30 @@ func (r *Reporter) requestReruns(ctx context.Context, st *run, e *experiment) bo
 	if !st.caughtUp || e.rec == nil || len(e.unconfirmed) == 0 {
 		return true
 	}
+	if e.rec.State == streams.ExperimentAborted {
+		// Nothing of it is built any more; its report keeps the
+		// regressions as they stand.
+		return true
+	}
 	for cs := range e.unconfirmed {
 		for round := 1; round <= e.rounds(cs); round++ {
 			for idx, tc := range e.rec.Toolchains {
 				if round <= len(cs.reruns) && cs.reruns[round-1][idx] != nil {
 					continue
 				}
-				key := rerunKey{cs, round, idx}
+				key := rerunKey{cs, cs.gen, round, idx}
 				if st.requested[key] {
 					continue
 				}
 				k := streams.BuildKey{Experiment: e.name, Crate: cs.key.name, Version: cs.key.version, Toolchain: tc}
 				log := r.log.With().Str("build", k.String()).Int("round", round).Logger()
-				exists, err := r.rerunExists(ctx, st, k, round)
+				exists, err := r.rerunExists(ctx, st, k, streams.AttemptBase(cs.gen, round))
 				if err != nil {
 					log.Warn().Err(err).Msg("looking for a re-run; will ask again")
 					return false
 				}
 				if !exists {
-					if _, err := producer.Rerun(ctx, r.js, e.rec, k, round); err != nil {
+					if _, err := producer.RetryRerun(ctx, r.js, e.rec, k, cs.gen, round); err != nil {
 						log.Warn().Err(err).Msg("queueing a re-run; will try again")
 						return false
 					}
@@ -73,8 +79,9 @@ func (r *Reporter) requestReruns(ctx context.Context, st *run, e *experiment) bo
 	return true
 }
 
-// rerunExists reports whether re-run round of k is queued or has a result.
-func (r *Reporter) rerunExists(ctx context.Context, st *run, k streams.BuildKey, round int) (bool, error) {
+// rerunExists reports whether the re-run of k whose attempts start after
+// base is queued or has a result.
+func (r *Reporter) rerunExists(ctx context.Context, st *run, k streams.BuildKey, base int) (bool, error) {
 	msg, err := st.jobs.GetLastMsgForSubject(ctx, streams.JobSubject(k))
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
@@ -84,7 +91,7 @@ func (r *Reporter) rerunExists(ctx context.Context, st *run, k streams.BuildKey,
 		var job streams.Job
 		// Rounds are queued in order, so a later round queued means this
 		// one was queued too.
-		if streams.Decode(msg.Data, &job) == nil && job.AttemptBase >= streams.RerunAttemptBase(round) {
+		if streams.Decode(msg.Data, &job) == nil && job.AttemptBase >= base {
 			return true, nil
 		}
 	}
@@ -99,5 +106,5 @@ func (r *Reporter) rerunExists(ctx context.Context, st *run, k streams.BuildKey,
 	if err != nil {
 		return false, nil
 	}
-	return streams.AttemptRound(attempt) >= round, nil
+	return attempt > base, nil
 }

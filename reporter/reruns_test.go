@@ -122,8 +122,14 @@ func TestRegressionsAreConfirmedByReruns(t *testing.T) {
 	if !maps.Equal(f.Classes, wantClasses) {
 		t.Errorf("classes %v, want %v", f.Classes, wantClasses)
 	}
-	p := e.progress("rr")
-	if p.Done != 8 || p.Statuses[streams.StatusTestPass] != 5 || p.Statuses[streams.StatusBuildFail] != 3 {
+	// results.json is written first, then the other files of the same
+	// batch, the progress entry last: wait for the batch to land.
+	var p *streams.Progress
+	waitFor(t, "the progress entry of the last batch", func() bool {
+		p = e.progress("rr")
+		return p.Confirming == 0 && p.Done == 8
+	})
+	if p.Statuses[streams.StatusTestPass] != 5 || p.Statuses[streams.StatusBuildFail] != 3 {
 		t.Errorf("progress counts re-runs as builds: %+v", p)
 	}
 	// A flaky crate shows the logs of both runs.
@@ -154,7 +160,7 @@ func TestRerunExists(t *testing.T) {
 	k := streams.BuildKey{Experiment: "ex", Crate: "c", Version: "1.0.0", Toolchain: "nightly"}
 	exists := func(round int) bool {
 		t.Helper()
-		ok, err := r.rerunExists(ctx, st, k, round)
+		ok, err := r.rerunExists(ctx, st, k, streams.RerunAttemptBase(round))
 		if err != nil {
 			t.Fatal(err)
 		}

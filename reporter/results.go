@@ -19,8 +19,9 @@ import (
 const ResultsFileVersion = 2
 
 // ResultsFile is results.json: every crate version with at least one result.
-// Everything in it derives from the results alone, except Updated, so a
-// reporter that replays the same results writes the same file.
+// Everything in it derives from the results and the experiment's record,
+// except Updated, so a reporter that replays the same results writes the
+// same file.
 type ResultsFile struct {
 	V          int          `json:"v"`
 	Experiment string       `json:"experiment"`
@@ -39,6 +40,9 @@ type ResultsFile struct {
 	Confirmations int `json:"confirmations"`
 	// Updated is when the reporter wrote the file.
 	Updated time.Time `json:"updated"`
+	// State is the experiment record's: "aborted" once `experiment abort`
+	// stopped it (its crates are what it had then), else empty.
+	State streams.ExperimentState `json:"state,omitempty"`
 	// Crates are sorted by lower-case name, then name, then version
 	// (semver order). Crates must stay the last field: the file is written
 	// as this header followed by each crate's cached entry.
@@ -126,6 +130,7 @@ func (e *experiment) header(now time.Time) *ResultsFile {
 		Classes:       maps.Clone(e.classes),
 		Confirmations: e.confirmations,
 		Updated:       now.UTC(),
+		State:         e.rec.State,
 	}
 }
 

@@ -38,7 +38,11 @@ type crateState struct {
 	runs  pair
 	// reruns[r-1] is confirmation re-run r (streams.AttemptRound).
 	reruns []pair
-	v      verdict
+	// gen is the retry generation runs and reruns belong to
+	// (streams.AttemptGeneration): `experiment retry` starts a new one,
+	// whose results replace the earlier generation's.
+	gen int
+	v   verdict
 
 	json []byte // results.json entry; nil when stale
 	row  []byte // HTML table row; nil when stale
@@ -112,12 +116,17 @@ type experiment struct {
 	pagesWritten time.Time
 	// configWritten is set once config.json is stored.
 	configWritten bool
+	// lastResult is when the newest result that changed the report
+	// arrived: the start of the report lag (metrics.go).
+	lastResult time.Time
 	// strays are toolchains results named that the record does not list,
 	// remembered so each is logged once.
 	strays map[string]bool
 	// badRevision is the record revision last found invalid, so an invalid
 	// record is logged once, not on every retry.
 	badRevision uint64
+	// arch is where the experiment's log archives stand.
+	arch archiveState
 }
 
 func newExperiment(name string, confirmations int) *experiment {
@@ -138,7 +147,8 @@ func newExperiment(name string, confirmations int) *experiment {
 // hold keeps r until the experiment's record is known. Like apply, it keeps
 // only the highest attempt per build and run. It reports whether r was kept.
 func (e *experiment) hold(r *streams.Result) bool {
-	k := heldKey{r.BuildKey, streams.AttemptRound(r.Attempt)}
+	// The run index: retry generation and re-run round together.
+	k := heldKey{r.BuildKey, (r.Attempt - 1) / streams.RerunStride}
 	if old := e.held[k]; old != nil && old.Attempt >= r.Attempt {
 		return false
 	}
@@ -174,6 +184,12 @@ func (e *experiment) apply(r *streams.Result, stray func(toolchain string)) bool
 		return false
 	}
 	cs := e.crate(crateKey{r.Crate, r.Version})
+	switch gen := streams.AttemptGeneration(r.Attempt); {
+	case gen < cs.gen:
+		return false // replaced by a retry
+	case gen > cs.gen:
+		e.retried(cs, gen)
+	}
 	slot := &cs.runs
 	if round > 0 {
 		slot = cs.rerun(round)
@@ -298,4 +314,22 @@ func (e *experiment) dueAt() time.Time {
 		return early
 	}
 	return e.due
+}
+
+// retried forgets every result of cs before retry generation gen: the
+// retry's results are the new truth, and the crate counts as not done
+// until they are in.
+func (e *experiment) retried(cs *crateState, gen int) {
+	e.uncount(cs)
+	for _, old := range cs.runs {
+		if old != nil {
+			decrement(e.statuses, old.Status)
+			e.done--
+		}
+	}
+	cs.runs, cs.reruns, cs.gen = pair{}, nil, gen
+	cs.v = judge(cs, e.confirmations)
+	e.count(cs)
+	cs.json, cs.row = nil, nil
+	cs.page.dirty = true
 }

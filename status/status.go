@@ -51,6 +51,9 @@ func List(ctx context.Context, js jetstream.JetStream) ([]streams.Experiment, er
 	var out []streams.Experiment
 	for k := range keys.Keys() {
 		e, err := experiment(ctx, kv, k)
+		if errors.Is(err, ErrUnknownExperiment) {
+			continue // deleted since it was listed
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -80,6 +83,15 @@ func Get(ctx context.Context, js jetstream.JetStream, name string) (Status, erro
 	if err := streams.ValidateExperimentName(name); err != nil {
 		return Status{}, err
 	}
+	hbs, err := Builders(ctx, js)
+	if err != nil {
+		return Status{}, err
+	}
+	return get(ctx, js, name, hbs)
+}
+
+// get is Get with the live builders' heartbeats already read.
+func get(ctx context.Context, js jetstream.JetStream, name string, hbs []streams.Heartbeat) (Status, error) {
 	kv, err := js.KeyValue(ctx, streams.ExperimentsBucket)
 	if err != nil {
 		return Status{}, fmt.Errorf("open %s: %w", streams.ExperimentsBucket, err)
@@ -94,9 +106,7 @@ func Get(ctx context.Context, js jetstream.JetStream, name string) (Status, erro
 	if err != nil {
 		return st, err
 	}
-	if st.Running, err = running(ctx, js, name); err != nil {
-		return st, err
-	}
+	st.Running = running(hbs, name)
 	// Heartbeats lag by up to a heartbeat period; a job that left the queue
 	// is no longer running whatever the last heartbeat said.
 	st.Running = min(st.Running, inQueue)
@@ -149,11 +159,7 @@ func countMessages(ctx context.Context, js jetstream.JetStream, stream, filter s
 }
 
 // running counts the builds of experiment name that live builders report.
-func running(ctx context.Context, js jetstream.JetStream, name string) (int, error) {
-	hbs, err := Builders(ctx, js)
-	if err != nil {
-		return 0, err
-	}
+func running(hbs []streams.Heartbeat, name string) int {
 	n := 0
 	for _, hb := range hbs {
 		for _, r := range hb.Running {
@@ -162,7 +168,7 @@ func running(ctx context.Context, js jetstream.JetStream, name string) (int, err
 			}
 		}
 	}
-	return n, nil
+	return n
 }
 
 // Builders returns the heartbeats of the live builders, sorted by id.
@@ -198,5 +204,9 @@ func Builders(ctx context.Context, js jetstream.JetStream) ([]streams.Heartbeat,
 // job has a result, no regression waits for a confirmation re-run, and no
 // job (a re-run included) is queued or running.
 func (s Status) Finished() bool {
+	if s.Experiment.State == streams.ExperimentAborted {
+		// Nothing more will be built; its last builds are being stopped.
+		return s.Running == 0
+	}
 	return s.Total > 0 && s.Done >= s.Total && s.Confirming == 0 && s.Queued == 0 && s.Running == 0
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/ejecta-build/ejecta/streams"
 )
 
-// The builders consumer delivers a job once more than its attempts (the
+// A job consumer delivers a job once more than its attempts (the
 // delivery that records it as given up), and redelivers a silent builder's
 // job well within a minute.
 func TestJobsConsumerAttempts(t *testing.T) {
@@ -20,7 +20,11 @@ func TestJobsConsumerAttempts(t *testing.T) {
 	if err := streams.Ensure(ctx, js, cfg); err != nil {
 		t.Fatal(err)
 	}
-	cons, err := js.Consumer(ctx, streams.JobsStream, streams.BuildersConsumer)
+	exp := &streams.Experiment{Name: "att", Toolchains: []string{"stable", "1.80.0"}}
+	if err := streams.EnsureJobsConsumers(ctx, js, exp); err != nil {
+		t.Fatal(err)
+	}
+	cons, err := js.Consumer(ctx, streams.JobsStream, streams.JobsConsumer("att", "1.80.0"))
 	if err != nil {
 		t.Fatal(err)
 	}

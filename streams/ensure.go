@@ -69,7 +69,8 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 			Name: JobsStream, Subjects: []string{jobsPrefix + ".>"},
 			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
 			Duplicates: JobsDuplicateWindow, Replicas: r,
-			Description: "jobs waiting for a builder (work queue)",
+			Description: "jobs waiting for a builder (work queue, one consumer per experiment and toolchain)",
+			Metadata:    cfg.jobsPolicy().metadata(),
 		},
 		{
 			Name: LogsStream, Subjects: []string{logsPrefix + ".>"},
@@ -101,12 +102,6 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 		}
 	}
 	for stream, cc := range map[string]jetstream.ConsumerConfig{
-		JobsStream: {
-			Durable: BuildersConsumer, FilterSubject: jobsPrefix + ".>",
-			AckPolicy: jetstream.AckExplicitPolicy, AckWait: cfg.JobAckWait,
-			MaxDeliver: cfg.JobMaxDeliver + 1, MaxAckPending: 100000, Replicas: r,
-			Description: "shared by every builder",
-		},
 		UploadsStream: {
 			Durable: UploadersConsumer, FilterSubject: uploadsPrefix + ".>",
 			AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Minute,
@@ -117,6 +112,10 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 		if _, err := js.CreateOrUpdateConsumer(ctx, stream, cc); err != nil {
 			return fmt.Errorf("ensure consumer %s on %s: %w", cc.Durable, stream, err)
 		}
+	}
+	// Job consumers are per experiment (consumers.go); they follow cfg too.
+	if err := syncJobsConsumers(ctx, js, cfg.jobsPolicy()); err != nil {
+		return err
 	}
 	for _, kc := range []jetstream.KeyValueConfig{
 		{Bucket: ExperimentsBucket, History: 1, Storage: jetstream.FileStorage, Replicas: r},

@@ -21,15 +21,26 @@ var ErrSchemaVersion = errors.New("unsupported schema version")
 // Mode is what is done with each crate, as in crater.
 type Mode string
 
-// The modes builders implement today.
+// The modes builders implement: crater's, plus miri (as crater-at-home runs it).
 const (
 	ModeBuildAndTest Mode = "build-and-test"
 	ModeBuildOnly    Mode = "build-only"
 	ModeCheckOnly    Mode = "check-only"
+	// ModeClippy lints with cargo clippy; a denied lint is a build failure.
+	ModeClippy Mode = "clippy"
+	// ModeRustdoc documents the crate (cargo doc --no-deps).
+	ModeRustdoc Mode = "rustdoc"
+	// ModeUnstableFeatures lists the #![feature(...)]s the crate's sources use.
+	ModeUnstableFeatures Mode = "unstable-features"
+	// ModeFix applies the compiler's suggestions (cargo fix) and checks the result compiles.
+	ModeFix Mode = "fix"
+	// ModeMiri runs the crate's tests under Miri; needs the toolchain's miri component.
+	ModeMiri Mode = "miri"
 )
 
 // Modes lists the accepted modes, in the order help texts show them.
-var Modes = []Mode{ModeBuildAndTest, ModeBuildOnly, ModeCheckOnly}
+var Modes = []Mode{ModeBuildAndTest, ModeBuildOnly, ModeCheckOnly, ModeClippy, ModeRustdoc,
+	ModeUnstableFeatures, ModeFix, ModeMiri}
 
 // ParseMode returns the mode named s or an error listing the accepted ones.
 func ParseMode(s string) (Mode, error) {
@@ -134,6 +145,9 @@ type Experiment struct {
 	CreatedAt   time.Time `json:"created_at"`
 	// Limits override the builders' defaults for every job of the experiment.
 	Limits
+	// State is empty while the experiment runs, or ExperimentAborted
+	// (lifecycle.go).
+	State ExperimentState `json:"state,omitempty"`
 }
 
 // Validate checks every field and names the first bad one.
@@ -166,6 +180,9 @@ func (e *Experiment) Validate() error {
 	}
 	if err := e.Limits.Validate(); err != nil {
 		return fmt.Errorf("experiment: %w", err)
+	}
+	if err := e.State.Validate(); err != nil {
+		return err
 	}
 	return nil
 }

@@ -17,20 +17,20 @@ const MaxRerunRound = 9
 // RerunAttemptBase is the Job.AttemptBase of re-run round (0 is the first run).
 func RerunAttemptBase(round int) int { return round * RerunStride }
 
-// AttemptRound is the run an attempt number belongs to: 0 for the first
-// run, r for re-run r.
+// AttemptRound is the run an attempt number belongs to within its retry
+// generation (retry.go): 0 for the generation's own run, r for re-run r.
 func AttemptRound(attempt int) int {
 	if attempt < 1 {
 		return 0
 	}
-	return (attempt - 1) / RerunStride
+	return (attempt - 1) % RetryStride / RerunStride
 }
 
 // validateAttemptBase checks a Job's AttemptBase.
 func validateAttemptBase(base int) error {
-	if base < 0 || base%RerunStride != 0 || base/RerunStride > MaxRerunRound {
+	if base < 0 || base%RerunStride != 0 || base/RetryStride > MaxRetry {
 		return fmt.Errorf("job: attempt_base %d: want a multiple of %d from 0 to %d",
-			base, RerunStride, RerunAttemptBase(MaxRerunRound))
+			base, RerunStride, AttemptBase(MaxRetry, MaxRerunRound))
 	}
 	return nil
 }

@@ -13,7 +13,7 @@ func TestAttemptRound(t *testing.T) {
 			t.Errorf("AttemptRound(%d) = %d, want %d", tt.attempt, got, tt.round)
 		}
 	}
-	if got := AttemptRound(RerunAttemptBase(3) + 1); got != 3 {
+	if got := AttemptRound(AttemptBase(2, 3) + 1); got != 3 || AttemptGeneration(AttemptBase(2, 3)+1) != 2 {
 		t.Errorf("first attempt of round 3 is in round %d", got)
 	}
 }
@@ -24,7 +24,7 @@ func TestJobAttemptBase(t *testing.T) {
 		wantErr bool
 	}{
 		{0, false}, {RerunStride, false}, {RerunAttemptBase(MaxRerunRound), false},
-		{-RerunStride, true}, {1, true}, {RerunStride + 7, true}, {RerunAttemptBase(MaxRerunRound + 1), true},
+		{-RerunStride, true}, {1, true}, {RerunStride + 7, true}, {RetryAttemptBase(1), false}, {AttemptBase(MaxRetry, MaxRerunRound), false}, {RetryAttemptBase(MaxRetry + 1), true},
 	} {
 		j := Job{V: SchemaVersion, BuildKey: BuildKey{Experiment: "e", Crate: "c", Version: "1.0.0", Toolchain: "stable"},
 			Mode: ModeCheckOnly, CrateSource: "/src", AttemptBase: tt.base}

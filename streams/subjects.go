@@ -15,9 +15,9 @@ const (
 	ResultsStream = "EJECTA_RESULTS"
 	DeadStream    = "EJECTA_DEAD"
 
-	// BuildersConsumer is the ONE durable pull consumer every builder shares:
-	// a consumer per builder would break work-queue semantics.
-	BuildersConsumer = "builders"
+	// legacyBuildersConsumer was the one job consumer of every experiment;
+	// Ensure removes it (see JobsConsumer for what replaced it).
+	legacyBuildersConsumer = "builders"
 	// UploadersConsumer is shared by every uploader replica in the same way.
 	UploadersConsumer = "uploaders"
 

@@ -27,6 +27,7 @@ func newExperimentCmd(g *globals) *cobra.Command {
 		Short:   "Create and inspect experiments",
 	}
 	cmd.AddCommand(newExperimentCreateCmd(g), newExperimentListCmd(g), newExperimentStatusCmd(g))
+	cmd.AddCommand(lifecycleCmds(g)...)
 	return cmd
 }
 
@@ -40,7 +41,7 @@ func modeNames() string {
 
 func newExperimentCreateCmd(g *globals) *cobra.Command {
 	var req producer.Request
-	var toolchains, memory string
+	var toolchains, memory, tmpSize string
 	var timeout, noOutputTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "create NAME --toolchains A,B --mode MODE --crates SPEC",
@@ -71,6 +72,13 @@ other arguments is refused.
 				}
 				req.Limits.MemoryBytes = mem
 			}
+			if tmpSize != "" {
+				n, err := parseBytes(tmpSize)
+				if err != nil {
+					return badInput(fmt.Errorf("--tmp-size: %w", err))
+				}
+				req.Limits.TmpBytes = n
+			}
 			req.Limits.Timeout, req.Limits.NoOutputTimeout = streams.Duration(timeout), streams.Duration(noOutputTimeout)
 			if err := req.Validate(); err != nil {
 				return badInput(err)
@@ -91,6 +99,9 @@ other arguments is refused.
 				}
 				return err
 			}
+			for _, w := range out.Warnings {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
+			}
 			e := out.Experiment
 			if out.Existed {
 				fmt.Fprintf(cmd.OutOrStdout(), "experiment %s already exists with these settings: %d jobs, %d added now\n", e.Name, e.Jobs, out.Added)
@@ -110,7 +121,9 @@ other arguments is refused.
 	f.StringVar(&req.CrateSource, "crate-source", envOr("EJECTA_CRATE_SOURCE", DefaultCrateSource), "directory registry holding the crates' sources (env EJECTA_CRATE_SOURCE)")
 	f.StringVar(&req.CapLints, "cap-lints", "", "pass --cap-lints LEVEL to rustc: "+strings.Join(streams.CapLints, ", "))
 	f.IntVar(&req.Priority, "priority", 0, "priority 0 (default) to 100")
+	f.BoolVar(&req.NoToolchainCheck, "no-toolchain-check", false, "queue the jobs even if no live builder has a toolchain (with no builder live, the check is skipped with a warning)")
 	f.StringVar(&memory, "memory", "", "memory limit per build, e.g. 1536MiB (default: the builder's, 1536MiB)")
+	f.StringVar(&tmpSize, "tmp-size", "", "size of each build's private /tmp, e.g. 1GiB (default: the builder's, 512MiB)")
 	f.DurationVar(&timeout, "timeout", 0, "wall-clock limit per build attempt, e.g. 15m (default: the builder's, 15m)")
 	f.DurationVar(&noOutputTimeout, "no-output-timeout", 0, "kill a build that prints nothing for this long, e.g. 5m (default: the builder's, 5m)")
 	for _, name := range []string{"toolchains", "mode", "crates"} {
@@ -157,24 +170,32 @@ func newExperimentListCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List experiments",
-		Args:  cobra.NoArgs,
+		Long: `List experiments, oldest first. STATE is running (builds or confirmation
+re-runs still to come), finished (every build has its result, nothing is
+queued or running) or aborted. --output json prints the experiment records.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			js, done, err := g.reader(cmd.Context(), format)
 			if err != nil {
 				return err
 			}
 			defer done()
-			exps, err := status.List(cmd.Context(), js)
+			if format == "json" {
+				exps, err := status.List(cmd.Context(), js)
+				if err != nil {
+					return err
+				}
+				return writeJSONList(cmd.OutOrStdout(), exps)
+			}
+			sts, err := status.ListStatus(cmd.Context(), js)
 			if err != nil {
 				return err
 			}
-			if format == "json" {
-				return writeJSONList(cmd.OutOrStdout(), exps)
-			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tTOOLCHAINS\tMODE\tCRATES\tJOBS\tCREATED")
-			for _, e := range exps {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", e.Name, strings.Join(e.Toolchains, ","), e.Mode, e.Crates, e.Jobs, e.CreatedAt.Local().Format(time.DateTime))
+			fmt.Fprintln(tw, "NAME\tSTATE\tTOOLCHAINS\tMODE\tCRATES\tJOBS\tCREATED")
+			for _, st := range sts {
+				e := st.Experiment
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", e.Name, st.State(), strings.Join(e.Toolchains, ","), e.Mode, e.Crates, e.Jobs, e.CreatedAt.Local().Format(time.DateTime))
 			}
 			return tw.Flush()
 		},
@@ -248,6 +269,9 @@ func newExperimentStatusCmd(g *globals) *cobra.Command {
 func printStatus(w io.Writer, st status.Status) {
 	e := st.Experiment
 	fmt.Fprintf(w, "experiment %s: %s vs %s, %s, %d crates\n", e.Name, e.Toolchains[0], e.Toolchains[1], e.Mode, e.Crates)
+	if e.State != "" {
+		fmt.Fprintf(w, "state: %s\n", e.State)
+	}
 	fmt.Fprintf(w, "jobs: %d total, %d queued, %d running, %d done", st.Total, st.Queued, st.Running, st.Done)
 	if st.DeadLetters > 0 {
 		fmt.Fprintf(w, ", %d dead letters", st.DeadLetters)

@@ -1,0 +1,49 @@
+package builder
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ejecta-build/ejecta/streams"
+)
+
+// reasonAborted ends the log of a build stopped because its experiment was
+// aborted or deleted.
+const reasonAborted = "experiment-aborted"
+
+// stopAborted ends an attempt whose experiment was aborted while it ran:
+// its log is closed with an end marker and stored like any other, so the
+// operator sees how far it got, but no result is published, since the
+// experiment's report keeps what it had and an interrupted build is no
+// verdict on the compiler. The job is terminated: abort has removed it
+// from the queue already, or will.
+func (a *attempt) stopAborted(ctx context.Context, start time.Time) {
+	key := a.job.BuildKey
+	fmt.Fprintf(a.sys, "experiment %s aborted: build stopped after %s; no result is recorded\n",
+		key.Experiment, time.Since(start).Round(time.Millisecond))
+	v := verdict{status: streams.StatusError, reason: reasonAborted, exitCode: a.exitCode}
+	err := a.endLog(ctx, v)
+	if err != nil {
+		a.log.Warn().Err(err).Msg("closing the log of an aborted build")
+	}
+	_ = a.msg.TermWithReason(reasonAborted)
+	a.log.Info().Msg("build stopped: experiment aborted")
+}
+
+// endLog flushes the log, publishes its end marker and asks for its upload.
+func (a *attempt) endLog(ctx context.Context, v verdict) error {
+	sum, err := a.out.end()
+	if err != nil {
+		return fmt.Errorf("flush log: %w", err)
+	}
+	end, err := a.pub.writeEnd(sum, v)
+	if err != nil {
+		return err
+	}
+	up := streams.UploadRequest{V: streams.SchemaVersion, BuildKey: a.job.BuildKey, Attempt: a.n, End: end}
+	if err := a.publishJSON(ctx, streams.UploadSubject(a.job.BuildKey, a.n), up); err != nil {
+		return fmt.Errorf("upload request: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
+
+	"github.com/ejecta-build/ejecta/producer"
+	"github.com/ejecta-build/ejecta/reporter"
+	"github.com/ejecta-build/ejecta/store"
+	"github.com/ejecta-build/ejecta/streams"
+)
+
+// lifecycleCmds are the commands that change an experiment after create.
+func lifecycleCmds(g *globals) []*cobra.Command {
+	return []*cobra.Command{newExperimentAbortCmd(g), newExperimentRetryCmd(g),
+		newExperimentPriorityCmd(g), newExperimentDeleteCmd(g)}
+}
+
+// withProducer connects and runs f with a producer; errors in what the
+// user asked for exit with code 2.
+func withProducer(cmd *cobra.Command, g *globals, format string, f func(*producer.Producer, jetstream.JetStream) (any, func(io.Writer), error)) error {
+	if err := checkOutput(format); err != nil {
+		return err
+	}
+	log, err := g.logger("producer")
+	if err != nil {
+		return err
+	}
+	nc, js, err := g.connect(cmd.Context(), "ejecta-producer", log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	v, text, err := f(producer.New(js, log), js)
+	if err != nil {
+		if isInputError(err) {
+			return badInput(err)
+		}
+		return err
+	}
+	if format == "json" {
+		return writeJSON(cmd.OutOrStdout(), v)
+	}
+	text(cmd.OutOrStdout())
+	return nil
+}
+
+func newExperimentAbortCmd(g *globals) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "abort NAME",
+		Short: "Stop an experiment: remove its queued jobs and stop its running builds",
+		Long: `Stop an experiment: its queued jobs are removed, builders stop its running
+builds (their logs are kept, no result is recorded), and its report keeps
+what it had. An aborted experiment cannot be retried; delete it to reuse
+its name.`,
+		Args: experimentArg("experiment abort"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withProducer(cmd, g, format, func(p *producer.Producer, _ jetstream.JetStream) (any, func(io.Writer), error) {
+				out, err := p.Abort(cmd.Context(), args[0])
+				return out, func(w io.Writer) {
+					if out.Already {
+						fmt.Fprintf(w, "experiment %s was already aborted; %d queued jobs removed now\n", args[0], out.Purged)
+						return
+					}
+					fmt.Fprintf(w, "experiment %s aborted: %d queued jobs removed, %d running builds being stopped\n", args[0], out.Purged, out.Running)
+				}, err
+			})
+		},
+	}
+	outputFlag(cmd, &format)
+	return cmd
+}
+
+func newExperimentPriorityCmd(g *globals) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "priority NAME N",
+		Short: fmt.Sprintf("Set an experiment's priority (%d to %d): builders take higher priorities' jobs first", streams.MinPriority, streams.MaxPriority),
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 2 {
+				return badInput(fmt.Errorf("experiment priority: want NAME and N, have %d arguments", len(args)))
+			}
+			return badInput(streams.ValidateExperimentName(args[0]))
+		},
+		Example: "  ejecta experiment priority beta-check 50",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := strconv.Atoi(args[1])
+			if err != nil {
+				return badInput(fmt.Errorf("priority %q: want a whole number from %d to %d", args[1], streams.MinPriority, streams.MaxPriority))
+			}
+			return withProducer(cmd, g, format, func(p *producer.Producer, _ jetstream.JetStream) (any, func(io.Writer), error) {
+				exp, err := p.SetPriority(cmd.Context(), args[0], n)
+				return exp, func(w io.Writer) { fmt.Fprintf(w, "experiment %s: priority %d\n", exp.Name, exp.Priority) }, err
+			})
+		},
+	}
+	outputFlag(cmd, &format)
+	return cmd
+}
+
+func newExperimentRetryCmd(g *globals) *cobra.Command {
+	var format, crates, storeURL string
+	var regressed bool
+	cmd := &cobra.Command{
+		Use:   "retry NAME (--regressed | --crates SPEC)",
+		Short: "Build some crates of an experiment again; their new results replace the old ones",
+		Long: `Build some crates of an experiment again, on both toolchains. Their new
+results replace the earlier ones in the report (a regression among them is
+confirmed again); the experiment counts them as not done until then.
+
+--crates SPEC: a,b@1.2.3 (a name without a version: every version of it in the
+experiment) or @FILE, one per line, such as the report's retry-regressed-list.txt.
+--regressed: the crates of that list, read from the report in --store.`,
+		Args: experimentArg("experiment retry"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if regressed == (crates != "") {
+				return badInput(errors.New("experiment retry: want exactly one of --regressed or --crates"))
+			}
+			var list []producer.Crate
+			var err error
+			if regressed {
+				list, err = regressedList(cmd.Context(), storeURL, args[0])
+			} else {
+				list, err = producer.ParseCrateList(crates)
+			}
+			if err != nil {
+				return badInput(err)
+			}
+			return withProducer(cmd, g, format, func(p *producer.Producer, _ jetstream.JetStream) (any, func(io.Writer), error) {
+				out, err := p.Retry(cmd.Context(), args[0], list)
+				return out, func(w io.Writer) {
+					fmt.Fprintf(w, "experiment %s: %d crates retried (%d jobs): %s\n", args[0], len(out.Crates), out.Jobs, strings.Join(out.Crates, ", "))
+				}, err
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&crates, "crates", "", "crates to build again: a,b@1.2.3 | @FILE")
+	f.BoolVar(&regressed, "regressed", false, "build again every crate of the report's retry-regressed-list.txt (regressed, flaky, spurious)")
+	storeFlag(f, &storeURL, "file://"+defaultUpStore())
+	outputFlag(cmd, &format)
+	return cmd
+}
+
+// regressedList reads the crates of exp's retry-regressed-list.txt.
+func regressedList(ctx context.Context, storeURL, exp string) ([]producer.Crate, error) {
+	st, err := openStore(ctx, storeURL)
+	if err != nil {
+		return nil, err
+	}
+	key := reporter.RetryListKey(exp)
+	rc, err := st.Get(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("--regressed: no %s in --store (no report yet, or another store)", st.Location(key))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--regressed: read %s: %w", st.Location(key), err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, fmt.Errorf("--regressed: read %s: %w", st.Location(key), err)
+	}
+	var items []string
+	for line := range strings.Lines(string(data)) {
+		line, _, _ = strings.Cut(line, "#")
+		if line = strings.TrimSpace(line); line != "" {
+			items = append(items, line)
+		}
+	}
+	if len(items) == 0 {
+		return nil, fmt.Errorf("--regressed: experiment %s has no regressed crates in its report", exp)
+	}
+	return producer.ParseCrateList(strings.Join(items, ","))
+}
+
+func newExperimentDeleteCmd(g *globals) *cobra.Command {
+	var format string
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Remove an experiment: its record, progress, queued jobs, results and logs still on the streams",
+		Long: `Remove an experiment from NATS: its record, progress, queued jobs, and the
+results, log chunks, upload requests and dead letters still on the streams.
+The stored report and logs stay in the store. While builds of it run it
+refuses, unless --force: then it is aborted first.`,
+		Args: experimentArg("experiment delete"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withProducer(cmd, g, format, func(p *producer.Producer, _ jetstream.JetStream) (any, func(io.Writer), error) {
+				out, err := p.Delete(cmd.Context(), args[0], force)
+				return out, func(w io.Writer) {
+					fmt.Fprintf(w, "experiment %s deleted", args[0])
+					if out.Aborted {
+						fmt.Fprint(w, " (aborted first)")
+					}
+					fmt.Fprintf(w, ": removed %d jobs, %d results, %d log chunks, %d upload requests, %d dead letters\n",
+						out.Messages[streams.JobsStream], out.Messages[streams.ResultsStream], out.Messages[streams.LogsStream],
+						out.Messages[streams.UploadsStream], out.Messages[streams.DeadStream])
+				}, err
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "abort running builds first instead of refusing")
+	outputFlag(cmd, &format)
+	return cmd
+}
