@@ -38,9 +38,9 @@ type logSink struct {
 	key    streams.BuildKey
 	att    int
 	exp    string // the experiment's key prefix
-	raw    *putStream
+	raw    *store.PutStream
 	zw     *zstd.Encoder
-	plain  *putStream // nil with Config.NoPlainLog
+	plain  *store.PutStream // nil with Config.NoPlainLog
 	page   *page
 	sum    hash.Hash
 	bytes  uint64
@@ -56,7 +56,7 @@ func (u *Uploader) newSink(ctx context.Context, k streams.BuildKey, attempt int)
 		return nil, err
 	}
 	s.page = pg
-	s.raw = startPut(ctx, u.st, s.exp+streams.LogRawKey(k, attempt), rawContentType)
+	s.raw = store.StartPut(ctx, u.st, s.exp+streams.LogRawKey(k, attempt), rawContentType)
 	// Concurrency 1 keeps the encoder synchronous, with one window of
 	// memory, instead of one per CPU.
 	s.zw, err = zstd.NewWriter(s.raw, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(zstdWindow),
@@ -66,7 +66,7 @@ func (u *Uploader) newSink(ctx context.Context, k streams.BuildKey, attempt int)
 		return nil, fmt.Errorf("zstd encoder: %w", err)
 	}
 	if !u.cfg.NoPlainLog {
-		s.plain = startPut(ctx, u.st, s.exp+streams.LogObjectKey(k, attempt), logContentType)
+		s.plain = store.StartPut(ctx, u.st, s.exp+streams.LogObjectKey(k, attempt), logContentType)
 	}
 	return s, nil
 }
@@ -97,9 +97,9 @@ func (s *logSink) abort(cause error) {
 	if s.zw != nil {
 		s.zw.Close()
 	}
-	s.raw.finish(s.ctx, cause)
+	s.raw.Finish(s.ctx, cause)
 	if s.plain != nil {
-		s.plain.finish(s.ctx, cause)
+		s.plain.Finish(s.ctx, cause)
 	}
 	s.page.discard()
 }
@@ -113,9 +113,9 @@ func (s *logSink) commit(meta streams.LogMeta) error {
 	if errZ != nil {
 		errZ = fmt.Errorf("compress: %w", errZ)
 	}
-	errs := []error{errZ, s.raw.finish(s.ctx, errZ)}
+	errs := []error{errZ, s.raw.Finish(s.ctx, errZ)}
 	if s.plain != nil {
-		errs = append(errs, s.plain.finish(s.ctx, errZ))
+		errs = append(errs, s.plain.Finish(s.ctx, errZ))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("store log: %w", err)

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ejecta-build/ejecta/archive"
+	"github.com/ejecta-build/ejecta/reporter"
+	"github.com/ejecta-build/ejecta/streams"
+)
+
+func newArchiveCmd(g *globals) *cobra.Command {
+	var storeURL, budget string
+	var parallel int
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:   "archive NAME",
+		Short: "(Re)build a finished experiment's log archives, one tar.zst per class",
+		Long: `archive builds logs-archives/<class>.tar.zst under the experiment's prefix, one per
+comparison class, from its results.json and the stored logs, replacing any earlier ones,
+then logs-archives/manifest.json. The reporter does this by itself once an experiment is
+finished; this command rebuilds them on demand. Logs are streamed from the store into
+the archive and the archive into the store: memory stays within --memory-budget plus a
+few MiB whatever the logs' sizes.`,
+		Args: experimentArg("archive"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if parallel < 1 {
+				return badInput(fmt.Errorf("--parallel %d: want 1 or more", parallel))
+			}
+			mem, err := parseBytes(budget)
+			if err != nil {
+				return badInput(fmt.Errorf("--memory-budget: %w", err))
+			}
+			opts := reporter.ArchiveOptions{Force: true, Options: archive.Options{Parallel: parallel, Budget: mem, Wait: wait}}
+			if err := opts.Validate(); err != nil {
+				return badInput(err)
+			}
+			st, err := openStore(cmd.Context(), storeURL)
+			if err != nil {
+				return err
+			}
+			m, err := reporter.BuildArchives(cmd.Context(), st, args[0], opts)
+			if errors.Is(err, reporter.ErrUnknownExperiment) || errors.Is(err, reporter.ErrNotFinished) {
+				return badInput(err)
+			}
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			for _, a := range m.Archives {
+				fmt.Fprintf(out, "%-20s %5d crates %6d logs %12d bytes  %s\n", a.Class, a.Crates, a.Logs, a.Bytes,
+					st.Location(streams.ExperimentPrefix(args[0])+a.Key))
+			}
+			fmt.Fprintln(out, st.Location(reporter.ArchivesManifestKey(args[0])))
+			return nil
+		},
+	}
+	storeFlag(cmd.Flags(), &storeURL, "file://"+defaultUpStore())
+	cmd.Flags().IntVar(&parallel, "parallel", archive.DefaultParallel, "logs read from the store at once")
+	cmd.Flags().StringVar(&budget, "memory-budget", "16MiB", "bytes of logs read ahead and held in memory")
+	cmd.Flags().DurationVar(&wait, "wait", 0, "how long to wait for a log that is not stored yet")
+	return cmd
+}

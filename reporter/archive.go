@@ -1,0 +1,329 @@
+package reporter
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/ejecta-build/ejecta/archive"
+	"github.com/ejecta-build/ejecta/store"
+	"github.com/ejecta-build/ejecta/streams"
+)
+
+// The log archives of an experiment, under its prefix:
+//
+//	logs-archives/<class>.tar.zst   every log of the crates of one class
+//	logs-archives/manifest.json     ArchivesManifest, written last
+//
+// Inside an archive, each crate version of the class has a directory with
+// the log of the latest attempt of each toolchain, and of each
+// confirmation re-run, as the task wrote it:
+//
+//	<class>/<crate>-<version>/<toolchain>.log
+//	<class>/<crate>-<version>/rerun-<round>/<toolchain>.log
+//
+// so that unpacking every archive of an experiment in one directory gives
+// one tree, a directory per class, as crater's archives do.
+const archivesManifestName = "logs-archives/manifest.json"
+
+// ArchivesManifestKey is the object key of experiment exp's archive manifest.
+func ArchivesManifestKey(exp string) string {
+	return streams.ExperimentPrefix(exp) + archivesManifestName
+}
+
+// ArchivesManifestVersion is the "v" of ArchivesManifest.
+const ArchivesManifestVersion = 1
+
+// ArchivesManifest describes the log archives of an experiment. It is
+// written after every archive, so its presence means they are complete.
+type ArchivesManifest struct {
+	V          int    `json:"v"`
+	Experiment string `json:"experiment"`
+	// CratesSHA256 identifies the crates of the results.json the archives
+	// were built from: a reporter finding the same value builds nothing.
+	CratesSHA256 string         `json:"crates_sha256"`
+	Archives     []ClassArchive `json:"archives"`
+	Built        time.Time      `json:"built"`
+}
+
+// ClassArchive is the archive of one class.
+type ClassArchive struct {
+	Class Class `json:"class"`
+	// Key is relative to the experiment's prefix, like the links of
+	// results.json.
+	Key    string `json:"key"`
+	Crates int    `json:"crates"`
+	Logs   int    `json:"logs"`
+	// Bytes is the size of the logs, uncompressed.
+	Bytes int64 `json:"bytes"`
+}
+
+// ArchiveOptions tune BuildArchives.
+type ArchiveOptions struct {
+	archive.Options
+	// Force rebuilds the archives even when the manifest says they were
+	// built from the same results.
+	Force bool
+}
+
+// Errors BuildArchives returns (wrapped, naming the experiment) for a
+// request it cannot satisfy.
+var (
+	ErrUnknownExperiment = errors.New("unknown experiment")
+	ErrNotFinished       = errors.New("experiment not finished")
+)
+
+// BuildArchives (re)builds the log archives of experiment exp from its
+// results.json in st, one per class with crates, then the manifest. The
+// experiment must be finished: every build has a result and every
+// regression its confirmation re-runs. Unless opts.Force is set, nothing
+// is rebuilt when the manifest already matches the results. Each archive
+// replaces the previous object of its class.
+func BuildArchives(ctx context.Context, st store.Store, exp string, opts ArchiveOptions) (*ArchivesManifest, error) {
+	if err := streams.ValidateExperimentName(exp); err != nil {
+		return nil, err
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	classes, hash, err := readArchiveClassesRetrying(ctx, st, exp)
+	if err != nil {
+		return nil, err
+	}
+	if !opts.Force {
+		old, err := ReadArchivesManifest(ctx, st, exp)
+		if err == nil && old.CratesSHA256 == hash {
+			return old, nil
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
+	m := &ArchivesManifest{V: ArchivesManifestVersion, Experiment: exp, CratesSHA256: hash}
+	prefix := streams.ExperimentPrefix(exp)
+	for _, c := range Classes {
+		ca := classes[c]
+		if ca == nil {
+			continue
+		}
+		sum, err := archive.Write(ctx, st, prefix, prefix+streams.ArchiveKey(string(c)), ca.entries, opts.Options)
+		if err != nil {
+			return nil, fmt.Errorf("experiment %s: %s archive: %w", exp, c, err)
+		}
+		m.Archives = append(m.Archives, ClassArchive{Class: c, Key: streams.ArchiveKey(string(c)),
+			Crates: ca.crates, Logs: sum.Logs, Bytes: sum.Bytes})
+	}
+	m.Built = time.Now().UTC()
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode archive manifest of %s: %w", exp, err)
+	}
+	data = append(data, '\n')
+	if err := st.Put(ctx, ArchivesManifestKey(exp), bytes.NewReader(data), int64(len(data)), "application/json"); err != nil {
+		return nil, fmt.Errorf("store archive manifest of %s: %w", exp, err)
+	}
+	return m, nil
+}
+
+// ReadArchivesManifest reads experiment exp's archive manifest; an error
+// wrapping store.ErrNotFound if there is none.
+func ReadArchivesManifest(ctx context.Context, st store.Store, exp string) (*ArchivesManifest, error) {
+	rc, err := st.Get(ctx, ArchivesManifestKey(exp))
+	if err != nil {
+		return nil, fmt.Errorf("read archive manifest of %s: %w", exp, err)
+	}
+	defer rc.Close()
+	var m ArchivesManifest
+	if err := json.NewDecoder(io.LimitReader(rc, 1<<20)).Decode(&m); err != nil {
+		return nil, fmt.Errorf("read archive manifest %s: %w", st.Location(ArchivesManifestKey(exp)), err)
+	}
+	return &m, nil
+}
+
+// classArchive is what goes into one class's archive.
+type classArchive struct {
+	crates  int
+	entries []archive.Entry
+}
+
+// resultsReads is how many times results.json is read before giving up:
+// the reporter may be rewriting it, and on S3 a read that overlaps a
+// rewrite fails (the object changed under it).
+const resultsReads = 4
+
+func readArchiveClassesRetrying(ctx context.Context, st store.Store, exp string) (map[Class]*classArchive, string, error) {
+	for i := 1; ; i++ {
+		classes, hash, err := readArchiveClasses(ctx, st, exp)
+		if err == nil || i == resultsReads || errors.Is(err, ErrUnknownExperiment) || errors.Is(err, ErrNotFinished) {
+			return classes, hash, err
+		}
+		if !sleep(ctx, time.Duration(i)*200*time.Millisecond) {
+			return nil, "", ctx.Err()
+		}
+	}
+}
+
+// readArchiveClasses reads results.json of exp, crate by crate without
+// holding the file, and returns the archive entries of each class and a
+// hash of the crates. It refuses an experiment that is not finished.
+func readArchiveClasses(ctx context.Context, st store.Store, exp string) (map[Class]*classArchive, string, error) {
+	key := ResultsKey(exp)
+	rc, err := st.Get(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, "", fmt.Errorf("experiment %q: no results.json at %s: %w", exp, st.Location(key), ErrUnknownExperiment)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("experiment %s: %w", exp, err)
+	}
+	defer rc.Close()
+	var (
+		head       ResultsFile
+		classes    = make(map[Class]*classArchive)
+		pending    int
+		confirming int
+		h          = sha256.New()
+	)
+	err = decodeResults(rc, &head, func(raw json.RawMessage) error {
+		h.Write(raw)
+		var c CrateResult
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return err
+		}
+		switch {
+		case c.Class == ClassPending:
+			pending++
+			return nil
+		case c.Confirmation == ConfirmationPending:
+			confirming++
+			return nil
+		}
+		entries, err := crateEntries(exp, &c)
+		if err != nil {
+			return err
+		}
+		ca := classes[c.Class]
+		if ca == nil {
+			ca = &classArchive{}
+			classes[c.Class] = ca
+		}
+		ca.crates++
+		ca.entries = append(ca.entries, entries...)
+		return nil
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("read %s: %w", st.Location(key), err)
+	}
+	if head.Experiment != exp {
+		return nil, "", fmt.Errorf("read %s: names experiment %q", st.Location(key), head.Experiment)
+	}
+	if head.TotalJobs == 0 || head.DoneJobs < head.TotalJobs || pending > 0 || confirming > 0 {
+		return nil, "", fmt.Errorf("experiment %s: %d of %d builds done, %d crates waiting for a result, %d regressions waiting for confirmation: %w",
+			exp, head.DoneJobs, head.TotalJobs, pending, confirming, ErrNotFinished)
+	}
+	return classes, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// decodeResults reads a results.json: its header fields into head, and
+// each crate, as it comes, to crate.
+func decodeResults(r io.Reader, head *ResultsFile, crate func(json.RawMessage) error) error {
+	dec := json.NewDecoder(r)
+	if err := expectDelim(dec, '{'); err != nil {
+		return err
+	}
+	fields := make(map[string]json.RawMessage)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		name, _ := tok.(string)
+		if name != "crates" {
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return fmt.Errorf("field %q: %w", name, err)
+			}
+			fields[name] = raw
+			continue
+		}
+		if err := expectDelim(dec, '['); err != nil {
+			return fmt.Errorf("crates: %w", err)
+		}
+		for i := 0; dec.More(); i++ {
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return fmt.Errorf("crate %d: %w", i, err)
+			}
+			if err := crate(raw); err != nil {
+				return fmt.Errorf("crate %d: %w", i, err)
+			}
+		}
+		if err := expectDelim(dec, ']'); err != nil {
+			return fmt.Errorf("crates: %w", err)
+		}
+	}
+	data, err := json.Marshal(fields)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, head); err != nil {
+		return fmt.Errorf("header: %w", err)
+	}
+	if head.V != ResultsFileVersion {
+		return fmt.Errorf("version %d, want %d", head.V, ResultsFileVersion)
+	}
+	return nil
+}
+
+func expectDelim(dec *json.Decoder, d json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if tok != d {
+		return fmt.Errorf("found %v, want %q", tok, d)
+	}
+	return nil
+}
+
+// crateEntries are the archive entries of c's logs: the latest attempt of
+// each toolchain, then each confirmation re-run. Results that name no
+// stored log are left out.
+func crateEntries(exp string, c *CrateResult) ([]archive.Entry, error) {
+	if err := streams.ValidateCrateName(c.Name); err != nil {
+		return nil, err
+	}
+	if err := streams.ValidateVersion(c.Version); err != nil {
+		return nil, fmt.Errorf("%s: %w", c.Name, err)
+	}
+	dir := string(c.Class) + "/" + c.Name + "-" + c.Version + "/"
+	var out []archive.Entry
+	add := func(sub string, rs []RunResult) error {
+		for _, r := range rs {
+			if r.Log == "" {
+				continue
+			}
+			if err := streams.ValidateToolchain(r.Toolchain); err != nil {
+				return fmt.Errorf("%s@%s: %w", c.Name, c.Version, err)
+			}
+			k := streams.BuildKey{Experiment: exp, Crate: c.Name, Version: c.Version, Toolchain: r.Toolchain}
+			out = append(out, archive.Entry{Name: dir + sub + r.Toolchain + ".log", Meta: streams.LogMetaKey(k, r.Attempt)})
+		}
+		return nil
+	}
+	if err := add("", c.Results); err != nil {
+		return nil, err
+	}
+	for i, rs := range c.Reruns {
+		if err := add("rerun-"+strconv.Itoa(i+1)+"/", rs); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
