@@ -66,6 +66,7 @@ func startBuilder(t *testing.T, nc *nats.Conn, cfg Config) (stop func() error) {
 
 func publishJob(t *testing.T, js jetstream.JetStream, job streams.Job) {
 	t.Helper()
+	ensureExperiment(t, js, job.Experiment, job.Toolchain)
 	data, err := json.Marshal(job)
 	if err != nil {
 		t.Fatal(err)

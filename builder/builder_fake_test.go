@@ -19,10 +19,10 @@ import (
 // fakeRunner plays cargo: step decides each task's output and exit by its
 // cargo subcommand (Args[2], after the cargo path and +toolchain).
 type fakeRunner struct {
-	mu     sync.Mutex
-	tasks  []sandbox.Task
-	prefix string // of the last Cleanup
-	step   func(ctx context.Context, sub string, t sandbox.Task) (sandbox.Exit, error)
+	mu    sync.Mutex
+	tasks []sandbox.Task
+	owns  func(string) bool // of the last Cleanup
+	step  func(ctx context.Context, sub string, t sandbox.Task) (sandbox.Exit, error)
 }
 
 func (f *fakeRunner) Run(ctx context.Context, t sandbox.Task) (sandbox.Exit, error) {
@@ -32,10 +32,10 @@ func (f *fakeRunner) Run(ctx context.Context, t sandbox.Task) (sandbox.Exit, err
 	return f.step(ctx, t.Args[2], t)
 }
 
-func (f *fakeRunner) Cleanup(_ context.Context, prefix string) error {
+func (f *fakeRunner) Cleanup(_ context.Context, owns func(string) bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.prefix = prefix
+	f.owns = owns
 	return nil
 }
 
@@ -147,8 +147,8 @@ func TestBuilderTasks(t *testing.T) {
 	runFake(t, r, Config{WorkDir: work, CargoPath: "/root/.cargo/bin/cargo", RustupHome: "/root/.rustup"}, 1,
 		func(js jetstream.JetStream) { publishJob(t, js, job) })
 
-	if r.prefix != "ejecta-fake-" {
-		t.Errorf("Cleanup prefix %q", r.prefix)
+	if r.owns == nil || !r.owns("ejecta-fake-0-1") || r.owns("ejecta-fake-x-0-1") {
+		t.Error("Cleanup was not given builder fake's task IDs exactly")
 	}
 	if _, err := os.Stat(filepath.Join(work, "fake-0-3-0123abcd")); !os.IsNotExist(err) {
 		t.Errorf("leftover job dir of this builder not removed: %v", err)
@@ -168,6 +168,7 @@ func TestBuilderTasks(t *testing.T) {
 			"RUSTUP_HOME=/root/.rustup": true, "CARGO_HOME=" + dir + "/cargo-home": true,
 			"CARGO_TARGET_DIR=" + dir + "/target": true, "CARGO_TERM_COLOR=always": true,
 			"RUSTUP_AUTO_INSTALL=0": true, "RUSTUP_TOOLCHAIN=stable": true, "RUSTFLAGS=--cap-lints=allow": true,
+			"RUSTDOCFLAGS=--cap-lints=allow": true,
 		}
 		for _, kv := range task.Env {
 			if !want[kv] {

@@ -13,10 +13,17 @@ import (
 )
 
 // chunkSink receives the chunks a chunker cuts, in order, one at a time.
-// It returns only once the chunk is safe (published and acknowledged) or
-// can never be: a chunker stops at the first error.
+// It may return before the chunk is safe (published and acknowledged), as
+// long as it keeps the order and blocks when too many are not; an error
+// means a chunk can never be safe, and a chunker stops at the first one.
 type chunkSink interface {
 	writeChunk(c streams.Chunk) error
+}
+
+// syncer is a chunkSink that can wait until every chunk it took is safe;
+// the chunker's end waits for it.
+type syncer interface {
+	sync() error
 }
 
 // errLogClosed is returned by writes after the log has been ended.
@@ -150,12 +157,16 @@ type logSummary struct {
 	SHA256 string
 }
 
-// end flushes, refuses further writes and returns the log's summary.
+// end flushes, waits until the sink has every chunk safe, refuses further
+// writes and returns the log's summary.
 func (c *chunker) end() (logSummary, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err == nil {
 		c.err = c.flushLocked()
+	}
+	if s, ok := c.sink.(syncer); ok && c.err == nil && !c.ended {
+		c.err = s.sync()
 	}
 	c.ended = true
 	if c.timer != nil {

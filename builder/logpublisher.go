@@ -2,36 +2,216 @@ package builder
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
+	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/ejecta-build/ejecta/streams"
 )
 
+// pubAckTimeout is how long an asynchronous chunk publish may go without
+// an answer before it counts as failed. The client has no timeout of its
+// own for them, and a message lost with a connection would wait forever.
+const pubAckTimeout = 10 * time.Second
+
+var (
+	errNotSent    = errors.New("asynchronous publish refused")
+	errAckTimeout = fmt.Errorf("no acknowledgement within %s", pubAckTimeout)
+)
+
 // logPublisher is the chunkSink that puts one attempt's chunks on its
 // LogSubject. It holds the builder's context, not the attempt's: a build
 // that timed out still has its log delivered; only the builder stopping
 // abandons it.
+//
+// Chunks are published asynchronously, up to window of them unacknowledged
+// at once (0 or 1: each waits for its ack). writeChunk blocks while the
+// window is full, which blocks the chunker and so the task's pipe: a full
+// LogsStream slows the build down, it loses nothing. The stream must hold
+// a log's chunks in sequence order, because readers reorder nothing; see
+// repair for how a failed publish keeps it so.
 type logPublisher struct {
 	ctx     context.Context
 	js      jetstream.JetStream
 	subject string
 	bo      backoff
 	log     zerolog.Logger
+	met     *metrics
+	window  int
+
+	pending []inflight // published, not yet acknowledged, in sequence order
+	round   int        // repairs so far; part of the Nats-Msg-Id of what is published after one
+}
+
+// inflight is one chunk on its way.
+type inflight struct {
+	chunk streams.Chunk
+	fut   jetstream.PubAckFuture // nil when the client refused to send it
+	sent  time.Time
 }
 
 func (p *logPublisher) writeChunk(c streams.Chunk) error {
-	if err := publishRetry(p.ctx, p.js, streams.NewChunkMsg(p.subject, c), p.bo, p.log); err != nil {
-		return fmt.Errorf("log chunk %d: %w", c.Seq, err)
+	fut, err := p.js.PublishMsgAsync(p.msg(c))
+	if err != nil {
+		// Settled as a failure, in its turn: repaired in order.
+		fut = nil
+	}
+	p.pending = append(p.pending, inflight{chunk: c, fut: fut, sent: time.Now()})
+	for len(p.pending) >= max(p.window, 1) {
+		if err := p.settleOldest(); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// writeEnd publishes the end marker that closes the log summarised by s.
+// sync returns once every chunk written so far is acknowledged.
+func (p *logPublisher) sync() error {
+	for len(p.pending) > 0 {
+		if err := p.settleOldest(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// msg frames c; after a repair the Nats-Msg-Id changes, or the stream
+// would drop the republished chunks as duplicates of deleted ones.
+func (p *logPublisher) msg(c streams.Chunk) *nats.Msg {
+	m := streams.NewChunkMsg(p.subject, c)
+	if p.round > 0 {
+		m.Header.Set(nats.MsgIdHdr, m.Header.Get(nats.MsgIdHdr)+"~"+strconv.Itoa(p.round))
+	}
+	return m
+}
+
+// settleOldest waits for the oldest chunk in flight to be acknowledged,
+// and repairs the log from it if it fails.
+func (p *logPublisher) settleOldest() error {
+	f := p.pending[0]
+	if err := p.await(f); err != nil {
+		return p.repair(err)
+	}
+	p.pending = p.pending[1:]
+	p.met.chunk(f.chunk)
+	return nil
+}
+
+// await waits for f's acknowledgement.
+func (p *logPublisher) await(f inflight) error {
+	if f.fut == nil {
+		return errNotSent
+	}
+	t := time.NewTimer(time.Until(f.sent.Add(pubAckTimeout)))
+	defer t.Stop()
+	select {
+	case <-f.fut.Ok():
+		return nil
+	case err := <-f.fut.Err():
+		return err
+	case <-t.C:
+		return errAckTimeout
+	case <-p.ctx.Done():
+		return p.ctx.Err()
+	}
+}
+
+// repair handles a failed publish of the oldest chunk in flight, k. Later
+// chunks may have been stored meanwhile (the stream was full for k and an
+// uploader made room just before k+1 came, or k was lost with a
+// connection): the stream would then hold k+1 before k. So repair lets
+// every publish in flight land or fail, deletes whatever this log has on
+// the stream after k-1, and publishes k and all after it again, one by
+// one, each retried until it is acknowledged (publishRetry). A failure is
+// final only when the builder's context ends.
+func (p *logPublisher) repair(cause error) error {
+	failed := p.pending[0].chunk.Seq
+	if p.ctx.Err() != nil {
+		return fmt.Errorf("log chunk %d: %w", failed, p.ctx.Err())
+	}
+	p.log.Warn().Err(cause).Uint64("chunk", failed).Int("in_flight", len(p.pending)).
+		Msg("log chunk publish failed; republishing in order")
+	for _, f := range p.pending[1:] {
+		_ = p.await(f)
+	}
+	if err := p.dropAfter(failed - 1); err != nil {
+		return fmt.Errorf("log chunk %d: %w", failed, err)
+	}
+	p.round++
+	for _, f := range p.pending {
+		if err := publishRetry(p.ctx, p.js, p.msg(f.chunk), p.bo, p.log); err != nil {
+			return fmt.Errorf("log chunk %d: %w", f.chunk.Seq, err)
+		}
+		p.met.chunk(f.chunk)
+	}
+	p.pending = p.pending[:0]
+	return nil
+}
+
+// dropAttempts bounds dropAfter: a refusal that lasts (a permission
+// missing) must fail the attempt, which is then redelivered, rather than
+// hold its slot for ever.
+const dropAttempts = 20
+
+// dropAfter deletes this log's messages after chunk last from the stream,
+// newest first, retrying up to dropAttempts times. Nobody else publishes on
+// an attempt's subject.
+func (p *logPublisher) dropAfter(last uint64) error {
+	for n := 0; ; n++ {
+		err := p.tryDropAfter(last)
+		if err == nil {
+			return nil
+		}
+		if p.ctx.Err() != nil {
+			return fmt.Errorf("delete chunks after %d: %w", last, p.ctx.Err())
+		}
+		if n+1 >= dropAttempts {
+			return fmt.Errorf("delete chunks after %d: %w", last, err)
+		}
+		if n%20 == 0 {
+			p.log.Warn().Err(err).Uint64("after_chunk", last).Msg("deleting out-of-order chunks failed, retrying")
+		}
+		if err := sleep(p.ctx, p.bo.delay(n)); err != nil {
+			return fmt.Errorf("delete chunks after %d: %w", last, err)
+		}
+	}
+}
+
+func (p *logPublisher) tryDropAfter(last uint64) error {
+	stream, err := p.js.Stream(p.ctx, streams.LogsStream)
+	if err != nil {
+		return err
+	}
+	for {
+		raw, err := stream.GetLastMsgForSubject(p.ctx, p.subject)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		c, _, err := streams.ParseLogMsg(raw.Header, raw.Data)
+		if err != nil || c == nil || c.Seq <= last {
+			return nil
+		}
+		if err := stream.DeleteMsg(p.ctx, raw.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return err
+		}
+	}
+}
+
+// writeEnd publishes the end marker that closes the log summarised by s,
+// once every chunk before it is acknowledged.
 func (p *logPublisher) writeEnd(s logSummary, v verdict) (streams.LogEnd, error) {
 	end := streams.LogEnd{Status: v.status, ExitCode: v.exitCode, Reason: v.reason, Chunks: s.Chunks, Bytes: s.Bytes, SHA256: s.SHA256}
+	if err := p.sync(); err != nil {
+		return end, err
+	}
 	m, err := streams.NewEndMsg(p.subject, s.Chunks+1, end)
 	if err != nil {
 		return end, err

@@ -13,7 +13,8 @@ type Runner interface {
 	// Run runs t to completion. When ctx ends the task is killed and the
 	// error wraps ctx.Err(); any other error means the sandbox itself failed.
 	Run(ctx context.Context, t sandbox.Task) (sandbox.Exit, error)
-	// Cleanup removes every task whose ID starts with idPrefix, such as
-	// those a crashed builder left running.
-	Cleanup(ctx context.Context, idPrefix string) error
+	// Cleanup removes every task whose ID owns accepts, with whatever it
+	// holds (container, snapshot, FIFOs), such as those a crashed builder
+	// left running.
+	Cleanup(ctx context.Context, owns func(id string) bool) error
 }

@@ -47,3 +47,21 @@ func (p *prefixer) Write(b []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// rootfsDescriber is a Runner that can say what its tasks see as "/"
+// (*sandbox.Containerd can). It is not part of Runner so that a runner
+// which cannot tell need not pretend.
+type rootfsDescriber interface {
+	Rootfs() string
+}
+
+// rootfs is what the sandbox line of a build log says about the task's
+// root: the runner's own words, or that it did not say.
+func (b *Builder) rootfs() string {
+	if d, ok := b.run.(rootfsDescriber); ok {
+		if s := d.Rootfs(); s != "" {
+			return s
+		}
+	}
+	return "root as the runner provides it"
+}

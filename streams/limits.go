@@ -13,6 +13,8 @@ type Limits struct {
 	MemoryBytes     int64    `json:"memory_bytes,omitempty"`
 	Timeout         Duration `json:"timeout,omitempty"`
 	NoOutputTimeout Duration `json:"no_output_timeout,omitempty"`
+	// TmpBytes sizes each build's private /tmp (a tmpfs; default 512 MiB).
+	TmpBytes int64 `json:"tmp_bytes,omitempty"`
 }
 
 // Bounds of what an experiment may ask for: below them nothing builds,
@@ -22,6 +24,8 @@ const (
 	MaxMemoryBytes = 1 << 40
 	MinTimeout     = time.Second
 	MaxTimeout     = 24 * time.Hour
+	MinTmpBytes    = 1 << 20
+	MaxTmpBytes    = 1 << 40
 )
 
 // Validate names the first limit out of bounds.
@@ -33,6 +37,8 @@ func (l Limits) Validate() error {
 		return fmt.Errorf("timeout %s: want 1s to 24h", l.Timeout.D())
 	case l.NoOutputTimeout != 0 && (l.NoOutputTimeout.D() < MinTimeout || l.NoOutputTimeout.D() > MaxTimeout):
 		return fmt.Errorf("no_output_timeout %s: want 1s to 24h", l.NoOutputTimeout.D())
+	case l.TmpBytes != 0 && (l.TmpBytes < MinTmpBytes || l.TmpBytes > MaxTmpBytes):
+		return fmt.Errorf("tmp_bytes %d: want 1 MiB to 1 TiB", l.TmpBytes)
 	}
 	return nil
 }

@@ -16,6 +16,15 @@ type Config struct {
 	Address   string // containerd socket, default "/run/containerd/containerd.sock"
 	Namespace string // containerd namespace, default "ejecta"
 	FIFODir   string // directory for the task's FIFOs (created; removable on cleanup), default "/run/ejecta/fifo"
+	// Rootfs is what tasks see as "/": "" or "host" for the host's root,
+	// read-only; "image:PATH" for an OCI or docker image tarball, imported
+	// into containerd by New; "image:REF" for an image already in the
+	// namespace. See rootfs.go.
+	Rootfs string
+	// Snapshotter unpacks the image and holds each task's root; default
+	// containerd's default for the platform (overlayfs on Linux). Unused
+	// with the host root.
+	Snapshotter string
 }
 
 const (
@@ -31,9 +40,12 @@ const (
 // Containerd runs tasks as containers of one containerd namespace. It is safe
 // for concurrent use; each Run is its own container.
 type Containerd struct {
-	client    *containerd.Client
-	namespace string
-	fifoDir   string
+	client      *containerd.Client
+	namespace   string
+	fifoDir     string
+	snapshotter string
+	image       containerd.Image // nil: the host's root
+	rootfs      rootfsSource
 }
 
 // New connects to containerd and checks that it answers.
@@ -46,6 +58,13 @@ func New(ctx context.Context, cfg Config) (*Containerd, error) {
 	}
 	if cfg.FIFODir == "" {
 		cfg.FIFODir = defaultFIFODir
+	}
+	if cfg.Snapshotter == "" {
+		cfg.Snapshotter = containerd.DefaultSnapshotter
+	}
+	src, err := parseRootfs(cfg.Rootfs)
+	if err != nil {
+		return nil, err
 	}
 	if err := identifiers.Validate(cfg.Namespace); err != nil {
 		return nil, fmt.Errorf("sandbox: Config.Namespace: %w", err)
@@ -72,7 +91,14 @@ func New(ctx context.Context, cfg Config) (*Containerd, error) {
 		client.Close()
 		return nil, fmt.Errorf("sandbox: containerd at %s: version: %w", cfg.Address, err)
 	}
-	return &Containerd{client: client, namespace: cfg.Namespace, fifoDir: cfg.FIFODir}, nil
+	c := &Containerd{client: client, namespace: cfg.Namespace, fifoDir: cfg.FIFODir, snapshotter: cfg.Snapshotter, rootfs: src}
+	if src.image != "" {
+		if c.image, err = c.loadImage(ctx, src); err != nil {
+			client.Close()
+			return nil, fmt.Errorf("sandbox: Config.Rootfs %q: %w", cfg.Rootfs, err)
+		}
+	}
+	return c, nil
 }
 
 // Close closes the connection to containerd. Runs in progress fail.

@@ -18,7 +18,19 @@
 // and appending the root bind after the defaults would hide the container's
 // own /proc and /dev behind the host's.
 //
-// /tmp is private so concurrent jobs do not see each other's files. The
+// # The image root, the second mode
+//
+// With Config.Rootfs "image:PATH_OR_REF" tasks see an OCI image instead:
+// New imports a tarball (an OCI layout or `docker save` archive) into
+// containerd, or takes an image already there, and unpacks it once with
+// the configured snapshotter. Each task then gets its own snapshot of the
+// image, keyed by its ID, which runc remounts read-only once it has made
+// the mount points for /tmp and the job's directories (a read-only view
+// snapshot would leave it unable to). The writable mounts are the same as
+// with the host root; the snapshot is removed with the container.
+//
+// /tmp is private, a tmpfs of Task.TmpBytes, so concurrent jobs do not see
+// each other's files and one cannot fill a disk shared with others. The
 // default spec's tmpfs on /run matters more than it looks: /run holds the
 // containerd and shim sockets, a unix socket can be connected to through a
 // read-only mount, and root in the sandbox must not reach the daemon that
@@ -43,8 +55,9 @@
 // buys a clean cgroup, namespace and /tmp per job. Teardown always runs with a
 // context of its own, so a cancelled job still leaves nothing behind, and Run
 // returns only after all output has been written to the caller's writers. A
-// builder that died mid-run leaves containers, running tasks and FIFO
-// directories behind; Cleanup removes them by ID prefix.
+// builder that died mid-run leaves containers, running tasks, snapshots and
+// FIFO directories behind; Cleanup removes those whose IDs the caller says
+// are its own (by its exact ID scheme, not a prefix).
 //
 // Errors: a failed build is an Exit with a non-zero Code and a nil error. A
 // non-nil error means the sandbox failed (it names the step: create

@@ -4,16 +4,18 @@ import (
 	"context"
 	"io"
 	"os/exec"
-	"slices"
 	"testing"
 	"time"
+
+	"github.com/ejecta-build/ejecta/bench/measure"
 )
 
 // The cost of isolation per task: create, start, wait and delete a
 // container running /bin/true, against running it directly. The goal is a
 // median under 300 ms (≈260 ms on an idle 2-core machine; over 1 s while
 // other test packages load it). The test logs the figures and fails only
-// far above them, where a teardown waits on a timeout instead of working.
+// far above them, where a teardown waits on a timeout instead of working;
+// `make bench` (package bench, row "sandbox") judges the goal.
 func TestSandboxOverhead(t *testing.T) {
 	if testing.Short() {
 		t.Skip("measures containerd tasks")
@@ -37,15 +39,9 @@ func TestSandboxOverhead(t *testing.T) {
 		}
 		direct = append(direct, time.Since(start))
 	}
-	mb, md := median(boxed), median(direct)
+	mb, md := measure.Median(boxed), measure.Median(direct)
 	t.Logf("median over %d runs of /bin/true: sandboxed %s, direct %s, overhead %s (goal <= 300ms)", runs, mb, md, mb-md)
 	if mb-md > 5*time.Second {
 		t.Errorf("sandbox overhead %s per task", mb-md)
 	}
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
 }

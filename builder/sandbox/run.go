@@ -48,7 +48,7 @@ func (c *Containerd) Run(ctx context.Context, t Task) (_ Exit, err error) {
 	w := c.watchEvents(keep, t.ID)
 	defer w.stop()
 
-	ctr, err := c.client.NewContainer(ctx, t.ID, containerd.WithNewSpec(specOpts(t)...))
+	ctr, err := c.client.NewContainer(ctx, t.ID, c.containerOpts(t)...)
 	if err != nil {
 		return fail("create container", err)
 	}
@@ -139,12 +139,25 @@ func deleteTask(ctx context.Context, task containerd.Task) error {
 	return fmt.Errorf("delete task: %w", err)
 }
 
-// deleteContainer deletes the container record; with no image there is no
-// snapshot to remove.
+// containerOpts are t's container: its spec and, with an image, its own
+// snapshot of the image, keyed by the task ID like the container.
+func (c *Containerd) containerOpts(t Task) []containerd.NewContainerOpts {
+	if c.image == nil {
+		return []containerd.NewContainerOpts{containerd.WithNewSpec(specOpts(t, false)...)}
+	}
+	return []containerd.NewContainerOpts{
+		containerd.WithSnapshotter(c.snapshotter),
+		containerd.WithNewSnapshot(t.ID, c.image),
+		containerd.WithNewSpec(specOpts(t, true)...),
+	}
+}
+
+// deleteContainer deletes the container record and its snapshot, if it
+// has one (the host root has none).
 func deleteContainer(ctx context.Context, ctr containerd.Container) error {
 	ctx, cancel := context.WithTimeout(ctx, teardownTimeout)
 	defer cancel()
-	if err := ctr.Delete(ctx); err != nil && !errdefs.IsNotFound(err) {
+	if err := ctr.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("delete container: %w", err)
 	}
 	return nil

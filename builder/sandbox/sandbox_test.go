@@ -366,11 +366,12 @@ func TestRunContextEnds(t *testing.T) {
 		want error
 	}{
 		{"deadline", func() (context.Context, context.CancelFunc) {
-			return context.WithTimeout(context.Background(), time.Second)
+			// Long enough for the task to start on a loaded machine.
+			return context.WithTimeout(context.Background(), 5*time.Second)
 		}, context.DeadlineExceeded},
 		{"cancel", func() (context.Context, context.CancelFunc) {
 			ctx, cancel := context.WithCancel(context.Background())
-			time.AfterFunc(time.Second, cancel)
+			time.AfterFunc(5*time.Second, cancel)
 			return ctx, cancel
 		}, context.Canceled},
 	}
@@ -384,7 +385,7 @@ func TestRunContextEnds(t *testing.T) {
 			if !errors.Is(r.err, tt.want) {
 				t.Fatalf("err = %v, want %v", r.err, tt.want)
 			}
-			if elapsed > 10*time.Second {
+			if elapsed > 15*time.Second {
 				t.Errorf("Run returned after %s", elapsed)
 			}
 			if r.exit.Code != 137 || r.exit.OOMKilled {
@@ -438,7 +439,7 @@ func TestCleanup(t *testing.T) {
 	crash := func(id string) {
 		tk := task(t, "/bin/sh", "-c", "echo started; exec sleep 60")
 		tk.ID = id
-		ctr, err := e.sb.client.NewContainer(ctx, id, containerd.WithNewSpec(specOpts(tk)...))
+		ctr, err := e.sb.client.NewContainer(ctx, id, containerd.WithNewSpec(specOpts(tk, false)...))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -452,13 +453,15 @@ func TestCleanup(t *testing.T) {
 	}
 	crash("crashed-1")
 	crash("crashed-2")
+	crash("crashed-10") // what a prefix match of "crashed-1" would take
 	crash("other-1")
 	// A FIFO dir whose container was already deleted.
 	if err := os.MkdirAll(filepath.Join(e.cfg.FIFODir, "crashed-3", "x"), 0o700); err != nil {
 		t.Fatal(err)
 	}
 
-	if err := e.sb.Cleanup(context.Background(), "crashed-"); err != nil {
+	owns := func(id string) bool { return id == "crashed-1" || id == "crashed-2" || id == "crashed-3" }
+	if err := e.sb.Cleanup(context.Background(), owns); err != nil {
 		t.Fatalf("Cleanup: %v", err)
 	}
 
@@ -470,16 +473,16 @@ func TestCleanup(t *testing.T) {
 	for _, c := range ctrs {
 		ids = append(ids, c.ID())
 	}
-	if fmt.Sprint(ids) != "[other-1]" {
-		t.Errorf("containers after Cleanup(crashed-) = %v, want [other-1]", ids)
+	if fmt.Sprint(ids) != "[crashed-10 other-1]" {
+		t.Errorf("containers after Cleanup = %v, want [crashed-10 other-1]", ids)
 	}
 	entries, _ := os.ReadDir(e.cfg.FIFODir)
 	var dirs []string
 	for _, d := range entries {
 		dirs = append(dirs, d.Name())
 	}
-	if fmt.Sprint(dirs) != "[other-1]" {
-		t.Errorf("FIFO dirs after Cleanup(crashed-) = %v, want [other-1]", dirs)
+	if fmt.Sprint(dirs) != "[crashed-10 other-1]" {
+		t.Errorf("FIFO dirs after Cleanup = %v, want [crashed-10 other-1]", dirs)
 	}
 
 	// The IDs are free again.
@@ -489,11 +492,11 @@ func TestCleanup(t *testing.T) {
 		t.Errorf("rerun of crashed-1: stdout %q", r.stdout)
 	}
 
-	if err := e.sb.Cleanup(context.Background(), ""); err != nil {
+	if err := e.sb.Cleanup(context.Background(), nil); err != nil {
 		t.Fatalf("Cleanup(all): %v", err)
 	}
 	e.assertEmpty(t)
-	if err := e.sb.Cleanup(context.Background(), ""); err != nil {
+	if err := e.sb.Cleanup(context.Background(), nil); err != nil {
 		t.Errorf("Cleanup of an empty namespace: %v", err)
 	}
 }
@@ -525,6 +528,7 @@ func TestRunValidation(t *testing.T) {
 		{"WritableDirs[1]", func(t *Task) { t.WritableDirs = []string{dir, filepath.Join(dir, "missing")} }},
 		{"MemoryBytes", func(t *Task) { t.MemoryBytes = -1 }},
 		{"PidsLimit", func(t *Task) { t.PidsLimit = -1 }},
+		{"TmpBytes", func(t *Task) { t.TmpBytes = -1 }},
 		{"CPUs", func(t *Task) { t.CPUs = "zero" }},
 		{"Stdout", func(t *Task) { t.Stdout = nil }},
 		{"Stderr", func(t *Task) { t.Stderr = nil }},

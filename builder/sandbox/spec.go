@@ -3,24 +3,35 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/containerd/containerd/containers"
 	"github.com/containerd/containerd/oci"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// TmpSize caps the private /tmp. What a job writes there counts against
-// its memory limit as well.
-const TmpSize = "512m"
+// DefaultTmpBytes caps the private /tmp of a Task that sets no TmpBytes.
+// What a job writes there counts against its memory limit as well.
+const DefaultTmpBytes = 512 << 20
 
 // specOpts turns t into the OCI spec options for its container, on top of
 // containerd's default spec (own pid, ipc, uts, mount and network
 // namespaces; default capabilities; no new privileges; /proc, /dev, /sys,
 // and a tmpfs on /run, which hides the host's containerd and shim sockets).
-func specOpts(t Task) []oci.SpecOpts {
+// With image, the root is the container's own snapshot of the image, made
+// read-only by runc once the mount points are in place; without, it is
+// the host's root.
+func specOpts(t Task, image bool) []oci.SpecOpts {
+	root := withReadOnlyHostRoot
+	if image {
+		// A view snapshot would be read-only from the start, but then
+		// runc could not create the mount points (/tmp, the job dirs) the
+		// image lacks; a writable snapshot remounted read-only can.
+		root = oci.WithRootFSReadonly()
+	}
 	opts := []oci.SpecOpts{
-		withReadOnlyHostRoot,
-		oci.WithMounts(scratchMounts()),
+		root,
+		oci.WithMounts(scratchMounts(t.tmpBytes())),
 		oci.WithMounts(writableMounts(t.WritableDirs)),
 		oci.WithProcessArgs(t.Args...),
 		oci.WithEnv(t.Env),
@@ -60,12 +71,12 @@ func withReadOnlyHostRoot(_ context.Context, _ oci.Client, _ *containers.Contain
 // scratchMounts gives the job a private, empty /tmp, so concurrent jobs do
 // not see each other's files. It comes before the writable directories so
 // that a job directory under /tmp is not hidden by the tmpfs.
-func scratchMounts() []specs.Mount {
+func scratchMounts(size int64) []specs.Mount {
 	return []specs.Mount{{
 		Destination: "/tmp",
 		Type:        "tmpfs",
 		Source:      "tmpfs",
-		Options:     []string{"nosuid", "nodev", "mode=1777", "size=" + TmpSize},
+		Options:     []string{"nosuid", "nodev", "mode=1777", "size=" + strconv.FormatInt(size, 10)},
 	}}
 }
 

@@ -20,6 +20,7 @@ type Task struct {
 	MemoryBytes  int64     // 0 = no limit
 	CPUs         string    // cpuset such as "0" or "1"; "" = no pinning
 	PidsLimit    int64     // 0 = no limit
+	TmpBytes     int64     // size of the private tmpfs /tmp; 0 = DefaultTmpBytes
 	Stdout       io.Writer // required; written from its own goroutine
 	Stderr       io.Writer // required; written from its own goroutine, concurrently with Stdout
 }
@@ -64,6 +65,8 @@ func (t *Task) validate() error {
 		return invalid("MemoryBytes %d: negative", t.MemoryBytes)
 	case t.PidsLimit < 0:
 		return invalid("PidsLimit %d: negative", t.PidsLimit)
+	case t.TmpBytes < 0:
+		return invalid("TmpBytes %d: negative", t.TmpBytes)
 	case t.CPUs != "" && !cpusetPattern.MatchString(t.CPUs):
 		return invalid("CPUs %q: want a cpuset such as 0 or 0-3,6", t.CPUs)
 	case t.Stdout == nil:
@@ -87,6 +90,14 @@ func (t *Task) validate() error {
 		}
 	}
 	return nil
+}
+
+// tmpBytes is the size of the task's /tmp.
+func (t *Task) tmpBytes() int64 {
+	if t.TmpBytes == 0 {
+		return DefaultTmpBytes
+	}
+	return t.TmpBytes
 }
 
 func hasPath(env []string) bool {

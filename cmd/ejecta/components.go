@@ -7,15 +7,18 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/ejecta-build/ejecta/builder"
 	"github.com/ejecta-build/ejecta/builder/sandbox"
+	"github.com/ejecta-build/ejecta/metrics"
 	"github.com/ejecta-build/ejecta/reporter"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/uploader"
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -32,6 +35,9 @@ type builderFlags struct {
 	timeout    time.Duration
 	noOutput   time.Duration
 	minFree    string
+	rootfs     string
+	tmpSize    string
+	logWindow  int
 	drainGrace time.Duration // only `ejecta builder` sets it; `up` stops at once
 }
 
@@ -45,21 +51,29 @@ func (f *builderFlags) register(fs *pflag.FlagSet, defaultWorkDir string) {
 	fs.StringVar(&f.memory, "memory", envOr("EJECTA_MEMORY", "1536MiB"), "memory limit per build, e.g. 1536MiB or 2GiB (env EJECTA_MEMORY)")
 	fs.DurationVar(&f.timeout, "timeout", 15*time.Minute, "wall-clock limit per build attempt, unless the experiment sets one")
 	fs.DurationVar(&f.noOutput, "no-output-timeout", 5*time.Minute, "kill a build that prints nothing for this long, unless the experiment sets one")
+	fs.StringVar(&f.rootfs, "rootfs", envOr("EJECTA_ROOTFS", "host"), "what builds see as /, read-only: host (the host's root) or image:PATH_OR_REF (an OCI/docker image tarball to import, or an image already in containerd) (env EJECTA_ROOTFS)")
+	fs.StringVar(&f.tmpSize, "tmp-size", envOr("EJECTA_TMP_SIZE", "512MiB"), "size of each build's private /tmp (a tmpfs, counted against its memory), unless the experiment sets one (env EJECTA_TMP_SIZE)")
+	f.logWindow = envInt("EJECTA_LOG_WINDOW", builder.DefaultLogWindow)
+	fs.Var(boundedInt{v: &f.logWindow, min: 1, max: 4096}, "log-window", "log chunks of one build published ahead of their acknowledgements, 1 to 4096; when that many are in flight the build's output waits; 1 publishes each chunk synchronously (env EJECTA_LOG_WINDOW)")
 	fs.StringVar(&f.minFree, "min-free-disk", envOr("EJECTA_MIN_FREE_DISK", "2GiB"), "take no new jobs while the work dir's disk has less free, e.g. 2GiB; 0 to disable (env EJECTA_MIN_FREE_DISK)")
 }
 
-// start builds the builder; the returned close releases containerd.
-func (f *builderFlags) start(ctx context.Context, nc *nats.Conn, log zerolog.Logger) (*builder.Builder, func(), error) {
+// start builds the builder, registering its metrics in reg; the returned
+// close releases containerd.
+func (f *builderFlags) start(ctx context.Context, nc *nats.Conn, log zerolog.Logger, reg prometheus.Registerer) (*builder.Builder, func(), error) {
 	mem, err := parseBytes(f.memory)
 	if err != nil {
 		return nil, nil, badInput(fmt.Errorf("--memory: %w", err))
 	}
-	minFree, err := parseBytes(f.minFree)
-	if err != nil {
-		return nil, nil, badInput(fmt.Errorf("--min-free-disk: %w", err))
+	minFree := int64(-1) // "0": the disk guard is off
+	if strings.TrimSpace(f.minFree) != "0" {
+		if minFree, err = parseBytes(f.minFree); err != nil {
+			return nil, nil, badInput(fmt.Errorf("--min-free-disk: %w", err))
+		}
 	}
-	if minFree == 0 {
-		minFree = -1 // disabled
+	tmpSize, err := parseBytes(f.tmpSize)
+	if err != nil {
+		return nil, nil, badInput(fmt.Errorf("--tmp-size: %w", err))
 	}
 	if !filepath.IsAbs(f.workDir) {
 		return nil, nil, badInput(fmt.Errorf("--work-dir %q: want an absolute path", f.workDir))
@@ -68,14 +82,15 @@ func (f *builderFlags) start(ctx context.Context, nc *nats.Conn, log zerolog.Log
 		return nil, nil, fmt.Errorf("--work-dir: %w", err)
 	}
 	sb, err := sandbox.New(ctx, sandbox.Config{
-		Address: f.containerd, Namespace: f.namespace, FIFODir: filepath.Join(f.workDir, ".fifo"),
+		Address: f.containerd, Namespace: f.namespace, FIFODir: filepath.Join(f.workDir, ".fifo"), Rootfs: f.rootfs,
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("--containerd: %w", err)
+		return nil, nil, fmt.Errorf("--containerd/--rootfs: %w", err)
 	}
 	b, err := builder.New(builder.Config{
 		ID: f.id, Slots: f.slots, WorkDir: f.workDir, MemoryBytes: mem, Timeout: f.timeout,
-		NoOutputTimeout: f.noOutput, MinFreeDiskBytes: minFree, DrainGrace: f.drainGrace,
+		NoOutputTimeout: f.noOutput, MinFreeDiskBytes: minFree, TmpBytes: tmpSize, DrainGrace: f.drainGrace,
+		LogWindow: f.logWindow, Metrics: reg,
 	}, nc, sb, log)
 	if err != nil {
 		sb.Close()
@@ -86,6 +101,7 @@ func (f *builderFlags) start(ctx context.Context, nc *nats.Conn, log zerolog.Log
 
 func newBuilderCmd(g *globals) *cobra.Command {
 	var f builderFlags
+	var metricsAddr string
 	cmd := &cobra.Command{
 		Use:   "builder",
 		Short: "Run a builder: take jobs, build them in containerd sandboxes, stream their logs",
@@ -95,12 +111,16 @@ func newBuilderCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := checkMetricsAddr(metricsAddr); err != nil {
+				return err
+			}
 			nc, _, err := g.connect(cmd.Context(), "ejecta-builder-"+f.id, log)
 			if err != nil {
 				return err
 			}
 			defer nc.Close()
-			b, closeSandbox, err := f.start(cmd.Context(), nc, log)
+			reg := metrics.NewRegistry()
+			b, closeSandbox, err := f.start(cmd.Context(), nc, log, reg)
 			if err != nil {
 				return err
 			}
@@ -117,10 +137,11 @@ func newBuilderCmd(g *globals) *cobra.Command {
 					b.Abort()
 				}
 			}()
-			return b.Run(cmd.Context())
+			return runWithMetrics(cmd.Context(), metricsAddr, reg, log, b.Run)
 		},
 	}
 	f.register(cmd.Flags(), "/var/lib/ejecta/work")
+	metricsFlag(cmd.Flags(), &metricsAddr, "")
 	cmd.Flags().DurationVar(&f.drainGrace, "drain-grace", envDuration("EJECTA_DRAIN_GRACE", 10*time.Minute),
 		"on SIGTERM, let running builds finish for this long before killing them and handing their jobs back; a second SIGTERM ends it (env EJECTA_DRAIN_GRACE)")
 	return cmd
@@ -140,7 +161,7 @@ func openStore(ctx context.Context, url string) (store.Store, error) {
 }
 
 func newUploaderCmd(g *globals) *cobra.Command {
-	var storeURL, name, memLimit string
+	var storeURL, name, memLimit, metricsAddr string
 	cmd := &cobra.Command{
 		Use:   "uploader",
 		Short: "Run an uploader replica: store complete logs in the object store",
@@ -153,6 +174,9 @@ func newUploaderCmd(g *globals) *cobra.Command {
 			if err := applyMemoryLimit(memLimit); err != nil {
 				return err
 			}
+			if err := checkMetricsAddr(metricsAddr); err != nil {
+				return err
+			}
 			st, err := openStore(cmd.Context(), storeURL)
 			if err != nil {
 				return err
@@ -162,22 +186,24 @@ func newUploaderCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer nc.Close()
-			u, err := uploader.New(uploader.Config{Name: name}, nc, st, log)
+			reg := metrics.NewRegistry()
+			u, err := uploader.New(uploader.Config{Name: name, Metrics: reg}, nc, st, log)
 			if err != nil {
 				return badInput(err)
 			}
-			return u.Run(cmd.Context())
+			return runWithMetrics(cmd.Context(), metricsAddr, reg, log, u.Run)
 		},
 	}
 	host, _ := os.Hostname()
 	storeFlag(cmd.Flags(), &storeURL, "file:///var/lib/ejecta/store")
 	cmd.Flags().StringVar(&name, "name", envOr("EJECTA_UPLOADER_NAME", sanitizeID(host)), "replica name in logs (env EJECTA_UPLOADER_NAME)")
 	memoryLimitFlag(cmd.Flags(), &memLimit)
+	metricsFlag(cmd.Flags(), &metricsAddr, "")
 	return cmd
 }
 
 func newReporterCmd(g *globals) *cobra.Command {
-	var storeURL string
+	var storeURL, metricsAddr string
 	var confirmations int
 	cmd := &cobra.Command{
 		Use:   "reporter",
@@ -188,25 +214,32 @@ func newReporterCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := checkMetricsAddr(metricsAddr); err != nil {
+				return err
+			}
 			st, err := openStore(cmd.Context(), storeURL)
 			if err != nil {
 				return err
 			}
-			nc, _, err := g.connect(cmd.Context(), "ejecta-reporter", log)
+			nc, js, err := g.connect(cmd.Context(), "ejecta-reporter", log)
 			if err != nil {
 				return err
 			}
 			defer nc.Close()
-			r, err := reporter.New(reporter.Config{Confirmations: confirmations}, nc, st, log)
+			// The reporter, one per farm, also reports the streams' state.
+			reg := metrics.NewRegistry()
+			reg.MustRegister(metrics.NewJetStream(js, log))
+			r, err := reporter.New(reporter.Config{Confirmations: confirmations, Metrics: reg}, nc, st, log)
 			if err != nil {
 				return badInput(err)
 			}
-			return r.Run(cmd.Context())
+			return runWithMetrics(cmd.Context(), metricsAddr, reg, log, r.Run)
 		},
 	}
 	storeFlag(cmd.Flags(), &storeURL, "file:///var/lib/ejecta/store")
 	cmd.Flags().IntVar(&confirmations, "confirmations", envInt("EJECTA_CONFIRMATIONS", reporter.DefaultConfirmations),
 		"re-runs on both toolchains that confirm each regression; -1 for none (env EJECTA_CONFIRMATIONS)")
+	metricsFlag(cmd.Flags(), &metricsAddr, " (stream and consumer state included)")
 	return cmd
 }
 

@@ -1,0 +1,196 @@
+package builder
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ejecta-build/ejecta/bench/measure"
+	"github.com/ejecta-build/ejecta/builder/sandbox"
+	"github.com/ejecta-build/ejecta/internal/testenv"
+	"github.com/ejecta-build/ejecta/streams"
+)
+
+// timedRunner records when every task the real runner runs was in it, as
+// the builder saw it: from its call of Run to Run's return (the task
+// exited and was deleted), the lane being the slot. It changes nothing
+// about the run: the figure is the builder's own time between tasks.
+type timedRunner struct {
+	Runner
+	mu    sync.Mutex
+	spans []measure.Span
+}
+
+func (r *timedRunner) Run(ctx context.Context, t sandbox.Task) (sandbox.Exit, error) {
+	start := time.Now()
+	exit, err := r.Runner.Run(ctx, t)
+	end := time.Now()
+	// Task IDs are <prefix><slot>-<n> (step.go).
+	slot, _, _ := strings.Cut(strings.TrimPrefix(t.ID, containerPrefix(slotGapBuilder)), "-")
+	n, convErr := strconv.Atoi(slot)
+	if convErr != nil {
+		return exit, fmt.Errorf("task ID %q: no slot in it: %w", t.ID, convErr)
+	}
+	r.mu.Lock()
+	r.spans = append(r.spans, measure.Span{Lane: n, Start: start, End: end})
+	r.mu.Unlock()
+	return exit, err
+}
+
+// Rootfs forwards to the real runner: it is what the log's sandbox line says.
+func (r *timedRunner) Rootfs() string { return r.Runner.(rootfsDescriber).Rootfs() }
+
+const slotGapBuilder = "gap-builder"
+
+// quickCargo stands in for cargo: every step of a check-only job succeeds
+// at once, so the jobs measure the builder and the sandbox, not rustc. It
+// lives outside /tmp (the sandbox has its own), beside the real rustc, which
+// the builder asks for its version as it would beside rustup's cargo.
+func quickCargo(t *testing.T) string {
+	t.Helper()
+	rustc, err := exec.LookPath("rustc")
+	if err != nil {
+		testenv.Unavailable(t, "rustc not in PATH")
+	}
+	dir := testenv.DurableTempDir(t)
+	path := filepath.Join(dir, "cargo")
+	if err := os.WriteFile(path, []byte("#!/bin/sh\necho \"quick task: $*\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(rustc, filepath.Join(dir, "rustc")); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A builder with 2 slots keeps both busy: between one job's end and the
+// next job's first task a slot is idle at most 100 ms (issue 4, Speed).
+// The jobs are quick (two sandbox tasks of a script each) so that the
+// builder's own work between jobs (finishing the log, publishing the
+// upload request and result, acknowledging, fetching the next job,
+// preparing its workspace) is what the figure shows. The sandbox is the
+// real one; the runner is only timed.
+func TestSlotIdleGap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs containerd tasks")
+	}
+	const jobs = 20
+	nc, js := startJetStream(t, streams.DefaultConfig())
+	cargo := quickCargo(t)
+	for i := range jobs {
+		publishJob(t, js, streams.Job{V: 1, BuildKey: streams.BuildKey{Experiment: "gap", Crate: fmt.Sprintf("quick-%02d", i),
+			Version: "1.0.0", Toolchain: "stable"}, Mode: streams.ModeCheckOnly, CrateSource: testenv.DebianRegistry})
+	}
+	runner := &timedRunner{}
+	startTimedBuilder(t, nc, runner, Config{ID: slotGapBuilder, Slots: 2, CargoPath: cargo,
+		InProgressEvery: time.Second, HeartbeatEvery: 500 * time.Millisecond})
+
+	results, err := js.OrderedConsumer(context.Background(), streams.ResultsStream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var finished []time.Time
+	var last streams.Result
+	for range jobs {
+		var r streams.Result
+		nextJSON(t, results, time.Minute, &r)
+		if r.Status != streams.StatusTestPass {
+			t.Fatalf("result %s: %s %s, want test-pass", r.BuildKey, r.Status, r.Reason)
+		}
+		finished = append(finished, r.FinishedAt)
+		last = r
+	}
+	runner.mu.Lock()
+	spans := slices.Clone(runner.spans)
+	runner.mu.Unlock()
+	if len(spans) != 2*jobs {
+		t.Fatalf("%d tasks ran, want %d (two steps per job)", len(spans), 2*jobs)
+	}
+	slotsUsed := map[int]bool{}
+	for _, s := range spans {
+		slotsUsed[s.Lane] = true
+	}
+	if len(slotsUsed) != 2 {
+		t.Fatalf("tasks ran in slots %v, want both slots busy", slotsUsed)
+	}
+	// The log says which root the task had, in the sandbox's own words.
+	text := logText(t, js, last.BuildKey, last.Attempt, streams.StatusTestPass)
+	wantLine := systemPrefix + "sandbox: host root read-only, no network (loopback only), cpu "
+	if !strings.Contains(text, "\n"+wantLine) {
+		t.Errorf("log of %s has no line starting %q:\n%s", last.BuildKey, wantLine, text)
+	}
+
+	gaps := measure.Gaps(spans, finished)
+	if len(gaps) != jobs-2 {
+		t.Fatalf("found %d gaps between jobs, want %d (jobs minus one per slot)", len(gaps), jobs-2)
+	}
+	worst, median := slices.Max(gaps), measure.Median(gaps)
+	t.Logf("slot idle gap between jobs over %d gaps: median %s, max %s (goal: max <= 100ms)", len(gaps), median, worst)
+	// On a loaded machine (other test packages running) the gap is mostly
+	// waiting for a CPU: then only the median is held to the goal, and the
+	// max to a bound that a slot waiting on a timer would break. `make
+	// bench` (row "slot idle gap") judges the goal itself.
+	if load, ok := loadPerCPU(); ok && load < 1 {
+		if worst > 100*time.Millisecond {
+			t.Errorf("slot idle gap: max %s (median %s) at load %.2f per CPU; want at most 100ms", worst, median, load)
+		}
+	} else if median > 100*time.Millisecond || worst > time.Second {
+		t.Errorf("slot idle gap at load %.2f per CPU: median %s, max %s; want the median within 100ms and no gap near a second", load, median, worst)
+	}
+}
+
+// startTimedBuilder is startBuilder with the real sandbox wrapped in r.
+func startTimedBuilder(t *testing.T, nc *nats.Conn, r *timedRunner, cfg Config) {
+	t.Helper()
+	addr := testenv.StartContainerd(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	sb, err := sandbox.New(ctx, sandbox.Config{
+		Address: addr, Namespace: testenv.ContainerdNamespace(t), FIFODir: filepath.Join(testenv.DurableTempDir(t), "fifo"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	r.Runner = sb
+	cfg.WorkDir = testenv.DurableTempDir(t)
+	b, err := New(cfg, nc, r, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("builder did not stop within 30s")
+		}
+	})
+}
+
+// loadPerCPU is the one-minute load average over the CPUs, from /proc.
+func loadPerCPU() (float64, bool) {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return 0, false
+	}
+	load, err := strconv.ParseFloat(f[0], 64)
+	return load / float64(runtime.NumCPU()), err == nil
+}
