@@ -3,17 +3,17 @@ package builder
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
-	"github.com/ejecta-build/ejecta/builder/sandbox"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -55,7 +55,7 @@ func (a *attempt) open(ctx context.Context) {
 	key := a.job.BuildKey
 	a.log = a.b.log.With().Int("slot", a.slot).Str("experiment", key.Experiment).Str("crate", key.Crate).
 		Str("version", key.Version).Str("toolchain", key.Toolchain).Int("attempt", a.n).Logger()
-	a.pub = &logPublisher{ctx: ctx, js: a.b.js, subject: streams.LogSubject(key, a.n), bo: defaultBackoff, log: a.log}
+	a.pub = &logPublisher{ctx: ctx, js: a.b.js, subject: streams.LogSubject(key, a.n), bo: defaultBackoff, log: a.log, met: a.b.met, window: a.b.cfg.LogWindow}
 	a.out = newChunker(a.pub, streams.MaxChunkBytes, chunkDelay)
 	a.sys = newPrefixer(a.out.writer(streams.StreamSystem), systemPrefix)
 	a.lim = a.b.limits(a.job)
@@ -72,6 +72,8 @@ func (a *attempt) run(ctx context.Context) {
 
 	a.b.setRunning(a.slot, &streams.RunningBuild{BuildKey: key, Attempt: a.n, Started: start.UTC()})
 	defer a.b.setRunning(a.slot, nil)
+	a.b.met.running.Inc()
+	defer a.b.met.running.Dec()
 
 	// JetStream would hand the job to another builder after AckWait.
 	stopProgress := a.keepInProgress(ctx)
@@ -81,15 +83,23 @@ func (a *attempt) run(ctx context.Context) {
 	// its tasks go quiet for too long; either kills the running task.
 	actx, cancelTimeout := context.WithTimeoutCause(ctx, time.Duration(a.lim.timeout), errAttemptTimeout)
 	actx, cancelQuiet := context.WithCancelCause(actx)
+	// An abort of the experiment ends the build too (Builder.stopExperiment).
+	actx, stopBuild := context.WithCancelCause(actx)
+	a.b.setStop(a.slot, key.Experiment, stopBuild)
 	stopWatch := a.quiet.watch(actx, time.Duration(a.lim.noOutput), func() { cancelQuiet(errNoOutput) })
 	v := a.build(actx)
 	stopWatch()
+	a.b.setStop(a.slot, key.Experiment, nil)
+	aborted := errors.Is(context.Cause(actx), errExperimentAborted)
+	stopBuild(nil)
 	cancelQuiet(nil)
 	cancelTimeout()
 	if a.ws.dir != "" {
-		if err := os.RemoveAll(a.ws.dir); err != nil {
-			a.log.Warn().Err(err).Str("dir", a.ws.dir).Msg("remove job dir")
-		}
+		a.b.removeJobDir(a.ws.dir, a.log)
+	}
+	if aborted && ctx.Err() == nil {
+		a.stopAborted(ctx, start)
+		return
 	}
 	if ctx.Err() != nil || v.abandoned {
 		a.abandon()
@@ -104,6 +114,7 @@ func (a *attempt) run(ctx context.Context) {
 		_ = a.msg.Nak()
 		return
 	}
+	a.b.met.finished(v, time.Since(start))
 	a.log.Info().Str("status", string(v.status)).Str("reason", v.reason).
 		Dur("duration", time.Since(start)).Msg("build finished")
 }
@@ -120,17 +131,27 @@ func (a *attempt) abandon() {
 // attempt's timeout.
 func (a *attempt) build(ctx context.Context) verdict {
 	key := a.job.BuildKey
-	version := toolchainVersion(a.b.cfg.RustupHome, key.Toolchain)
+	vV, err := a.b.rustc.get(ctx, a.b.cfg, key.Toolchain)
+	if err != nil {
+		a.log.Warn().Err(err).Msg("rustc -vV")
+	}
+	version, _, _ := strings.Cut(strings.TrimPrefix(vV, "rustc "), "\n")
+	if version == "" {
+		version = toolchainVersion(a.b.cfg.RustupHome, key.Toolchain)
+	}
 	if version == "" {
 		version = "version unknown"
 	}
 	fmt.Fprintf(a.sys, "toolchain %s (rustc %s); %s %s, %s, attempt %d on builder %s\n",
 		key.Toolchain, version, key.Crate, key.Version, a.job.Mode, a.n, a.b.cfg.ID)
+	if vV != "" {
+		fmt.Fprintf(a.sys, "$ rustc +%s -vV\n%s\n", key.Toolchain, vV)
+	}
 	if a.job.CapLints != "" {
 		fmt.Fprintf(a.sys, "lints capped at %s\n", a.job.CapLints)
 	}
-	fmt.Fprintf(a.sys, "sandbox: host root read-only, no network (loopback only), cpu %s, memory %d MiB, pids %d, /tmp %s; timeout %s, no-output timeout %s\n",
-		a.cpus(), a.lim.memoryBytes>>20, a.b.cfg.PidsLimit, sandbox.TmpSize, a.lim.timeout, a.lim.noOutput)
+	fmt.Fprintf(a.sys, "sandbox: %s, no network (loopback only), cpu %s, memory %d MiB, pids %d, /tmp %d MiB; timeout %s, no-output timeout %s\n",
+		a.b.rootfs(), a.cpus(), a.lim.memoryBytes>>20, a.b.cfg.PidsLimit, a.lim.tmpBytes>>20, a.lim.timeout, a.lim.noOutput)
 
 	name, err := jobDirName(a.b.cfg.ID, a.slot, a.n)
 	if err == nil {

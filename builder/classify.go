@@ -5,6 +5,7 @@ import (
 	"io"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -43,6 +44,19 @@ var (
 	couldNotCompileRE = regexp.MustCompile("could not compile `([^`]+)`")
 	// toolchainMissingRE matches rustup's refusal under RUSTUP_AUTO_INSTALL=0.
 	toolchainMissingRE = regexp.MustCompile(`^error: toolchain '[^']*' is not installed`)
+	// componentMissingRE matches rustup's refusal to run a tool (cargo-clippy,
+	// cargo-miri) whose component the toolchain lacks.
+	componentMissingRE = regexp.MustCompile(`^error: '([A-Za-z0-9_-]+)' is not installed for the toolchain`)
+	// lintNoteRE matches the note naming the denied lint behind an error:
+	// "`#[deny(clippy::approx_constant)]` on by default", "`-D unused-variables`
+	// implied by `-D warnings`". Warnings carry #[warn(...)] notes, never these.
+	lintNoteRE = regexp.MustCompile("`(?:#!?\\[(?:deny|forbid)\\(([A-Za-z0-9_:-]+)\\)\\]|-[DF] ([A-Za-z0-9_:-]+))`")
+	// lintLevelSourceRE matches the quoted source line after "the lint level
+	// is defined here": `3 | #![deny(rustdoc::broken_intra_doc_links)]`.
+	lintLevelSourceRE = regexp.MustCompile(`\|\s*#!?\[(?:deny|forbid)\(([A-Za-z0-9_:, -]+)\)`)
+	// testsRunningRE matches libtest's "running 3 tests" header, one per test
+	// binary and one for the doc-tests.
+	testsRunningRE = regexp.MustCompile(`^running ([0-9]+) tests?$`)
 	// noSpaceRE matches ENOSPC as Rust, C tools and the linker print it.
 	noSpaceRE = regexp.MustCompile(`No space left on device|os error 28\b|Disk quota exceeded`)
 	// networkRE matches what a connection attempt prints in a sandbox that
@@ -74,6 +88,16 @@ type diagnostics struct {
 	failed           map[string]bool // packages cargo could not compile
 	// noToolchain: rustup refused to run cargo at all.
 	noToolchain bool
+	// ub: Miri reported undefined behaviour.
+	ub bool
+	// noComponent: the tool rustup said the toolchain does not have.
+	noComponent string
+	// lintSource counts down the lines after "the lint level is defined
+	// here" in which the quoted #![deny(...)] is looked for.
+	lintSource int
+	// testBinaries and tests count libtest's "running N tests" headers and
+	// their N: a test step that ran zero tests means the crate has none.
+	testBinaries, tests int
 }
 
 func newDiagnostics() *diagnostics {
@@ -132,6 +156,70 @@ func (d *diagnostics) line(raw []byte) {
 	if toolchainMissingRE.MatchString(l) {
 		d.noToolchain = true
 	}
+	if strings.Contains(l, "Undefined Behavior:") {
+		d.ub = true
+	}
+	if m := componentMissingRE.FindStringSubmatch(l); m != nil {
+		d.noComponent = strings.TrimPrefix(m[1], "cargo-")
+	}
+	d.lints(l)
+	if m := testsRunningRE.FindStringSubmatch(l); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		d.testBinaries++
+		d.tests += n
+	}
+}
+
+// lints records the denied lints behind errors as crater does (it reads
+// them from the JSON diagnostics' code): their names join the error codes,
+// so a clippy failure reads compiler-error(clippy::approx_constant).
+func (d *diagnostics) lints(l string) {
+	if strings.Contains(l, "the lint level is defined here") {
+		d.lintSource = 4
+		return
+	}
+	if d.lintSource > 0 {
+		d.lintSource--
+		if m := lintLevelSourceRE.FindStringSubmatch(l); m != nil {
+			for name := range strings.SplitSeq(m[1], ",") {
+				d.addLint(name)
+			}
+			d.lintSource = 0
+		}
+	}
+	for _, m := range lintNoteRE.FindAllStringSubmatch(l, 1) {
+		d.addLint(m[1] + m[2])
+	}
+}
+
+// addLint normalises a lint name as rustc's JSON spells it: "-D
+// clippy::needless-return" is the lint clippy::needless_return.
+func (d *diagnostics) addLint(name string) {
+	if name = strings.TrimSpace(name); name != "" && name != "warnings" {
+		d.codes[strings.ReplaceAll(name, "-", "_")] = true
+	}
+}
+
+// missingComponent is the component rustup said the toolchain lacks, or "".
+func (d *diagnostics) missingComponent() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.noComponent
+}
+
+// undefinedBehavior reports whether Miri said it found undefined behaviour.
+func (d *diagnostics) undefinedBehavior() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.ub
+}
+
+// noTests reports whether the output was a test run in which libtest ran
+// no test at all (every binary said "running 0 tests").
+func (d *diagnostics) noTests() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.testBinaries > 0 && d.tests == 0
 }
 
 // toolchainMissing reports whether rustup said the toolchain is not installed.

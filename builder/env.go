@@ -24,7 +24,8 @@ func sandboxEnv(cfg Config, ws workspace, toolchain, capLints string) []string {
 		"RUSTUP_TOOLCHAIN=" + toolchain,
 	}
 	if capLints != "" {
-		env = append(env, "RUSTFLAGS=--cap-lints="+capLints)
+		// rustdoc reads its own flags (crater passes both).
+		env = append(env, "RUSTFLAGS=--cap-lints="+capLints, "RUSTDOCFLAGS=--cap-lints="+capLints)
 	}
 	return env
 }

@@ -42,6 +42,7 @@ func (a *attempt) step(ctx context.Context, dir string, args ...string) outcome 
 		MemoryBytes:  a.lim.memoryBytes,
 		CPUs:         a.cpus(),
 		PidsLimit:    a.b.cfg.PidsLimit,
+		TmpBytes:     a.lim.tmpBytes,
 		Stdout:       io.MultiWriter(a.out.writer(streams.StreamStdout), diag.writer(), a.quiet),
 		Stderr:       io.MultiWriter(a.out.writer(streams.StreamStderr), diag.writer(), a.quiet),
 	}
@@ -85,6 +86,8 @@ func (a *attempt) failure(ctx context.Context, o outcome, failStatus streams.Sta
 	case o.diag.toolchainMissing():
 		fmt.Fprintf(a.sys, "toolchain %s is not installed on this builder\n", a.job.Toolchain)
 		v.status, v.reason = streams.StatusError, reasonToolchainMissing
+	case o.diag.missingComponent() != "":
+		return a.componentMissing(o.diag.missingComponent()), true
 	default:
 		v.reason = o.diag.reason(a.job.Crate)
 	}

@@ -9,20 +9,16 @@ import (
 )
 
 // steps runs the mode's steps, as crater does, and maps their outcome to
-// crater's results. Each step is one sandbox task.
+// crater's results. Each cargo step is one sandbox task.
 func (a *attempt) steps(ctx context.Context) verdict {
-	// Prepare: resolve the crate's dependencies from the local source. A
-	// crate that cannot be resolved is broken, not a failure of either
-	// toolchain.
-	o := a.step(ctx, a.ws.wrapper(), "generate-lockfile", "--offline")
-	if v, failed := a.failure(ctx, o, streams.StatusPrepareFail); failed {
-		if v.status == streams.StatusPrepareFail && !spurious(v.reason) {
-			fmt.Fprintf(a.sys, "cannot resolve %s %s from %s: crate broken\n", a.job.Crate, a.job.Version, a.job.CrateSource)
-			return verdict{status: streams.StatusBroken, exitCode: v.exitCode}
-		}
+	// A toolchain without the mode's component cannot run the job at all:
+	// say so before spending a sandbox task on preparing it.
+	if c := missingComponent(a.b.cfg.RustupHome, a.job.Toolchain, modeComponents(a.job.Mode)...); c != "" {
+		return a.componentMissing(c)
+	}
+	if v, ok := a.prepare(ctx); !ok {
 		return v
 	}
-
 	switch a.job.Mode {
 	case streams.ModeCheckOnly:
 		o := a.step(ctx, a.ws.wrapper(), "check", "--frozen")
@@ -35,6 +31,7 @@ func (a *attempt) steps(ctx context.Context) verdict {
 		if v, failed := a.failure(ctx, o, streams.StatusBuildFail); failed {
 			return v
 		}
+		fmt.Fprintf(a.sys, "tests skipped: mode %s runs no tests\n", a.job.Mode)
 		return verdict{status: streams.StatusTestSkipped}
 	case streams.ModeBuildAndTest:
 		o := a.step(ctx, a.ws.wrapper(), "build", "--frozen")
@@ -42,10 +39,46 @@ func (a *attempt) steps(ctx context.Context) verdict {
 			return v
 		}
 		return a.test(ctx)
+	case streams.ModeClippy:
+		return a.clippy(ctx)
+	case streams.ModeRustdoc:
+		return a.rustdoc(ctx)
+	case streams.ModeUnstableFeatures:
+		return a.unstableFeatures()
+	case streams.ModeFix:
+		return a.fix(ctx)
+	case streams.ModeMiri:
+		return a.miri(ctx)
 	}
 	// Decode validated the mode; a new mode reaching here is a bug here.
 	fmt.Fprintf(a.sys, "builder error: mode %q not implemented\n", a.job.Mode)
 	return verdict{status: streams.StatusError, reason: "unsupported-mode", exitCode: -1}
+}
+
+// modeComponents are the rustup components mode needs beyond rustc and cargo.
+func modeComponents(m streams.Mode) []string {
+	switch m {
+	case streams.ModeClippy:
+		return []string{"clippy"}
+	case streams.ModeMiri:
+		return []string{"miri", "rust-src"}
+	}
+	return nil
+}
+
+// prepare resolves the crate's dependencies from the local source, as
+// crater's prepare step does for every mode. A crate that cannot be
+// resolved is broken, not a failure of either toolchain.
+func (a *attempt) prepare(ctx context.Context) (verdict, bool) {
+	o := a.step(ctx, a.ws.wrapper(), "generate-lockfile", "--offline")
+	if v, failed := a.failure(ctx, o, streams.StatusPrepareFail); failed {
+		if v.status == streams.StatusPrepareFail && !spurious(v.reason) {
+			fmt.Fprintf(a.sys, "cannot resolve %s %s from %s: crate broken\n", a.job.Crate, a.job.Version, a.job.CrateSource)
+			return verdict{status: streams.StatusBroken, exitCode: v.exitCode}, false
+		}
+		return v, false
+	}
+	return verdict{}, true
 }
 
 // test runs the crate's own tests with the crate as the root package: a
@@ -61,9 +94,7 @@ func (a *attempt) test(ctx context.Context) verdict {
 		return verdict{status: streams.StatusTestSkipped}
 	}
 	if err != nil {
-		a.log.Error().Err(err).Msg("prepare crate for testing")
-		fmt.Fprintf(a.sys, "builder error: %v\n", err)
-		return verdict{status: streams.StatusError, reason: "workspace-error", exitCode: -1}
+		return a.workspaceError(err)
 	}
 
 	o := a.step(ctx, a.ws.crate(), "generate-lockfile", "--offline")
@@ -79,5 +110,16 @@ func (a *attempt) test(ctx context.Context) verdict {
 	if v, failed := a.failure(ctx, o, streams.StatusTestFail); failed {
 		return v
 	}
+	if o.diag.noTests() {
+		fmt.Fprintf(a.sys, "tests skipped: the crate has no tests (cargo test ran 0)\n")
+		return verdict{status: streams.StatusTestSkipped}
+	}
 	return verdict{status: streams.StatusTestPass}
+}
+
+// workspaceError ends an attempt whose job dir could not be set up.
+func (a *attempt) workspaceError(err error) verdict {
+	a.log.Error().Err(err).Msg("prepare workspace")
+	fmt.Fprintf(a.sys, "builder error: %v\n", err)
+	return verdict{status: streams.StatusError, reason: "workspace-error", exitCode: -1}
 }

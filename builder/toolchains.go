@@ -2,22 +2,32 @@ package builder
 
 import (
 	"bufio"
+	"context"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
+
+	"github.com/ejecta-build/ejecta/streams"
 )
 
 // installedToolchains lists rustup's toolchains by reading RustupHome
 // rather than running `rustup toolchain list`: the heartbeat runs every few
 // seconds and the builder's own environment may not even have rustup on PATH.
+// A toolchain made with `rustup toolchain link` is a symlink to a directory.
 func installedToolchains(rustupHome string) []string {
-	ents, err := os.ReadDir(filepath.Join(rustupHome, "toolchains"))
+	dir := filepath.Join(rustupHome, "toolchains")
+	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil
 	}
 	var out []string
 	for _, e := range ents {
-		if e.IsDir() {
+		if fi, err := os.Stat(filepath.Join(dir, e.Name())); err == nil && fi.IsDir() {
 			out = append(out, e.Name())
 		}
 	}
@@ -26,8 +36,7 @@ func installedToolchains(rustupHome string) []string {
 
 // toolchainVersion returns rustc's version line for toolchain tc (say
 // "1.95.0 (59807616e 2026-04-14)") from the channel manifest rustup keeps,
-// or "" if it cannot tell. The log records it because "nightly" alone does
-// not say which nightly built the crate.
+// or "" if it cannot tell. It stands in when `rustc -vV` cannot be run.
 func toolchainVersion(rustupHome, tc string) string {
 	dir := toolchainDir(rustupHome, tc)
 	if dir == "" {
@@ -53,17 +62,124 @@ func toolchainVersion(rustupHome, tc string) string {
 	return ""
 }
 
-// toolchainDir finds tc's directory: "stable" is installed as
-// "stable-<host triple>". A triple starts with a letter, which is how
-// "nightly" avoids matching "nightly-2026-01-01-<triple>".
+// toolchainDir finds tc's directory ("stable" is installed as
+// "stable-<host triple>"), or "" if rustup does not have it.
 func toolchainDir(rustupHome, tc string) string {
 	for _, name := range installedToolchains(rustupHome) {
-		rest, ok := strings.CutPrefix(name, tc)
-		if ok && (rest == "" || len(rest) > 1 && rest[0] == '-' && isLetter(rest[1])) {
+		if streams.ToolchainProvides(name, tc) {
 			return filepath.Join(rustupHome, "toolchains", name)
 		}
 	}
 	return ""
 }
 
-func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+// rustcVersionTimeout bounds one `rustc -vV`; it answers in milliseconds.
+const rustcVersionTimeout = 10 * time.Second
+
+// rustcVersions caches `rustc +<toolchain> -vV` per toolchain: every log
+// starts with it, and one run per toolchain and builder is enough. An entry
+// is keyed by the toolchain's channel manifest's modification time, which
+// `rustup update` changes, so an updated nightly is asked again. The zero
+// value is ready to use.
+type rustcVersions struct {
+	mu sync.Mutex
+	m  map[string]rustcVersion
+}
+
+type rustcVersion struct {
+	stamp time.Time
+	text  string
+	err   error
+}
+
+// get returns the output of `rustc +tc -vV`, run with the rustc next to
+// cfg.CargoPath (rustup's proxy), without its trailing newline. A failure is
+// cached too: a broken toolchain costs one try per manifest change, not one
+// per job.
+func (r *rustcVersions) get(ctx context.Context, cfg Config, tc string) (string, error) {
+	// Without the toolchain or its rustc, rustup only fails, and slowly.
+	dir := toolchainDir(cfg.RustupHome, tc)
+	if dir == "" {
+		return "", fmt.Errorf("rustc +%s -vV: toolchain not installed in %s", tc, cfg.RustupHome)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bin", "rustc")); err != nil {
+		return "", fmt.Errorf("rustc +%s -vV: %w", tc, err)
+	}
+	var stamp time.Time
+	if fi, err := os.Stat(filepath.Join(dir, "lib/rustlib/multirust-channel-manifest.toml")); err == nil {
+		stamp = fi.ModTime()
+	}
+	r.mu.Lock()
+	v, ok := r.m[tc]
+	r.mu.Unlock()
+	if ok && v.stamp.Equal(stamp) {
+		return v.text, v.err
+	}
+	ctx, cancel := context.WithTimeout(ctx, rustcVersionTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(filepath.Dir(cfg.CargoPath), "rustc"), "+"+tc, "-vV")
+	cmd.Env = []string{
+		"PATH=" + filepath.Dir(cfg.CargoPath) + ":/usr/local/bin:/usr/bin:/bin",
+		"HOME=" + os.Getenv("HOME"),
+		"RUSTUP_HOME=" + cfg.RustupHome,
+		"RUSTUP_AUTO_INSTALL=0",
+	}
+	out, err := cmd.Output()
+	text := strings.TrimRight(string(out), "\n")
+	if err == nil && !strings.HasPrefix(text, "rustc ") {
+		err = errors.New("not rustc's version")
+	}
+	if err != nil {
+		text, err = "", fmt.Errorf("rustc +%s -vV: %w (output %q)", tc, err, text)
+		if ctx.Err() != nil {
+			return "", err // the attempt ended, or rustc hung: try again next time
+		}
+	}
+	r.mu.Lock()
+	if r.m == nil {
+		r.m = map[string]rustcVersion{}
+	}
+	r.m[tc] = rustcVersion{stamp: stamp, text: text, err: err}
+	r.mu.Unlock()
+	return text, err
+}
+
+// componentMissing ends an attempt whose toolchain lacks a component the
+// mode needs: an infrastructure error (this builder's toolchain is
+// incomplete), not the crate's failure.
+func (a *attempt) componentMissing(component string) verdict {
+	tc := a.job.Toolchain
+	fmt.Fprintf(a.sys, "toolchain %s does not have the %s component, which %s needs (rustup component add --toolchain %s %s)\n",
+		tc, component, a.job.Mode, tc, component)
+	return verdict{status: streams.StatusError, reason: "component-missing(" + component + ")", exitCode: a.exitCode}
+}
+
+// missingComponent returns the first of components (rustup component
+// names) that toolchain tc lacks, judged by the files each one installs,
+// or "" if it has them all or rustup does not know tc (the first step will
+// then say the toolchain is missing).
+func missingComponent(rustupHome, tc string, components ...string) string {
+	dir := toolchainDir(rustupHome, tc)
+	if dir == "" {
+		return ""
+	}
+	for _, c := range components {
+		if _, err := os.Stat(filepath.Join(dir, componentFile(c))); err != nil {
+			return c
+		}
+	}
+	return ""
+}
+
+// componentFile is a file component installs into a toolchain.
+func componentFile(component string) string {
+	switch component {
+	case "clippy":
+		return "bin/cargo-clippy"
+	case "miri":
+		return "bin/cargo-miri"
+	case "rust-src":
+		return "lib/rustlib/src/rust/library"
+	}
+	return "bin/" + component
+}

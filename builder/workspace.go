@@ -169,7 +169,14 @@ func matchesManifest(dir, name, version string) bool {
 // tested as the root package, with the same offline cargo config.
 func (w workspace) copyCrate(src, source string) error {
 	dst := w.crate()
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+	// A registry may hold its crates as symlinks (testenv.CrateRegistry,
+	// scripts/demo.sh): copy what the link points to, never the link, or
+	// the crate's files would be written to in the source itself.
+	src, err := filepath.EvalSymlinks(src)
+	if err != nil {
+		return fmt.Errorf("copy crate source: %w", err)
+	}
+	err = filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}

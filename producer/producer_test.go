@@ -143,7 +143,7 @@ func TestCreateRefusesBadRequestsNamingTheField(t *testing.T) {
 		mut  func(*producer.Request)
 		want string
 	}{
-		{"unknown mode", func(r *producer.Request) { r.Mode = "fuzz" }, `mode: unknown mode "fuzz" (accepted: build-and-test, build-only, check-only)`},
+		{"unknown mode", func(r *producer.Request) { r.Mode = "fuzz" }, `mode: unknown mode "fuzz" (accepted: build-and-test, build-only, check-only, clippy, rustdoc, unstable-features, fix, miri)`},
 		{"one toolchain", func(r *producer.Request) { r.Toolchains = []string{"stable"} }, "toolchains: want exactly two"},
 		{"three toolchains", func(r *producer.Request) { r.Toolchains = []string{"a", "b", "c"} }, "toolchains: want exactly two"},
 		{"same toolchain", func(r *producer.Request) { r.Toolchains = []string{"stable", "stable"} }, "two different toolchains"},

@@ -39,7 +39,7 @@ func TestExperimentCreateValidation(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"unknown mode", []string{"e1", "--toolchains", "stable,nightly", "--mode", "fuzz", "--crates", "cfg-if", "--crate-source", reg}, `mode: unknown mode "fuzz" (accepted: build-and-test, build-only, check-only)`},
+		{"unknown mode", []string{"e1", "--toolchains", "stable,nightly", "--mode", "fuzz", "--crates", "cfg-if", "--crate-source", reg}, `mode: unknown mode "fuzz" (accepted: build-and-test, build-only, check-only, clippy, rustdoc, unstable-features, fix, miri)`},
 		{"one toolchain", []string{"e1", "--toolchains", "stable", "--mode", "check-only", "--crates", "cfg-if", "--crate-source", reg}, "toolchains: want exactly two"},
 		{"three toolchains", []string{"e1", "--toolchains", "stable,beta,nightly", "--mode", "check-only", "--crates", "cfg-if", "--crate-source", reg}, "toolchains: want exactly two"},
 		{"empty selection", []string{"e1", "--toolchains", "stable,nightly", "--mode", "check-only", "--crates", ",", "--crate-source", reg}, "crates: selection"},

@@ -1,0 +1,184 @@
+package builder
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/ejecta-build/ejecta/streams"
+)
+
+// rootCrate is the crate under test copied into the job dir as the root
+// package: cargo clippy, doc, fix and miri work on the root package only
+// (through the wrapper they would see the crate as a dependency, with its
+// lints capped). devDeps is false when its dev-dependencies had to be
+// dropped to resolve it, so targets that need them must be left out.
+type rootCrate struct {
+	devDeps bool
+}
+
+// rootCrate copies the crate and resolves it as the root package. The
+// local source often lacks a dev-dependency (Debian packages only what
+// libraries need), or an optional dependency no default feature enables;
+// the crate is then resolved without them (see trimForResolution) rather
+// than called broken, since the wrapper resolved it fine.
+func (a *attempt) rootCrate(ctx context.Context) (rootCrate, verdict, bool) {
+	dir, err := findCrateDir(a.job.CrateSource, a.job.Crate, a.job.Version)
+	if err == nil {
+		err = a.ws.copyCrate(dir, a.job.CrateSource)
+	}
+	if err != nil {
+		return rootCrate{}, a.workspaceError(err), false
+	}
+	o := a.step(ctx, a.ws.crate(), "generate-lockfile", "--offline")
+	v, failed := a.failure(ctx, o, streams.StatusBroken)
+	if !failed {
+		return rootCrate{devDeps: true}, verdict{}, true
+	}
+	if v.status != streams.StatusBroken || spurious(v.reason) {
+		return rootCrate{}, v, false
+	}
+	dropped, err := trimForResolution(filepath.Join(a.ws.crate(), "Cargo.toml"))
+	if err != nil {
+		return rootCrate{}, a.workspaceError(err), false
+	}
+	if len(dropped) > 0 {
+		fmt.Fprintf(a.sys, "the crate as the root package cannot be resolved from %s: resolving it without %s\n",
+			a.job.CrateSource, strings.Join(dropped, ", "))
+		o = a.step(ctx, a.ws.crate(), "generate-lockfile", "--offline")
+		v, failed = a.failure(ctx, o, streams.StatusBroken)
+		if !failed {
+			return rootCrate{devDeps: !slices.Contains(dropped, "dev-dependencies")}, verdict{}, true
+		}
+		if v.status != streams.StatusBroken || spurious(v.reason) {
+			return rootCrate{}, v, false
+		}
+	}
+	fmt.Fprintf(a.sys, "cannot resolve %s %s as the root package from %s: crate broken\n", a.job.Crate, a.job.Version, a.job.CrateSource)
+	return rootCrate{}, verdict{status: streams.StatusBroken, exitCode: v.exitCode}, false
+}
+
+// trimForResolution rewrites a manifest so that it resolves with fewer
+// crates: without its dev-dependencies ([dev-dependencies] and
+// [target.'cfg(..)'.dev-dependencies]), and without the optional
+// dependencies its default features do not enable (the root package's
+// lockfile must resolve every optional dependency, a dependency's only the
+// enabled ones). Feature entries naming a dropped dependency go too. It
+// returns what it dropped, nothing if there was nothing to drop.
+func trimForResolution(manifest string) ([]string, error) {
+	var m map[string]any
+	if _, err := toml.DecodeFile(manifest, &m); err != nil {
+		return nil, nil // cargo has already said what is wrong with it
+	}
+	tables := []map[string]any{m}
+	if targets, ok := m["target"].(map[string]any); ok {
+		for _, t := range targets {
+			if t, ok := t.(map[string]any); ok {
+				tables = append(tables, t)
+			}
+		}
+	}
+	var dropped []string
+	for _, t := range tables {
+		for _, k := range []string{"dev-dependencies", "dev_dependencies"} {
+			if _, ok := t[k]; ok {
+				delete(t, k)
+				dropped = append(dropped, "dev-dependencies")
+			}
+		}
+	}
+	features, _ := m["features"].(map[string]any)
+	used := defaultDeps(features)
+	gone := map[string]bool{}
+	for _, t := range tables {
+		for _, k := range []string{"dependencies", "build-dependencies", "build_dependencies"} {
+			deps, _ := t[k].(map[string]any)
+			for name, d := range deps {
+				if d, ok := d.(map[string]any); ok && d["optional"] == true && !used[name] {
+					delete(deps, name)
+					gone[name] = true
+				}
+			}
+		}
+	}
+	for name := range gone {
+		dropped = append(dropped, name)
+	}
+	for f, v := range features {
+		items, ok := v.([]any)
+		if !ok {
+			continue
+		}
+		kept := []any{}
+		for _, it := range items {
+			if s, ok := it.(string); !ok || !gone[featureDep(s)] || features[s] != nil {
+				kept = append(kept, it)
+			}
+		}
+		features[f] = kept
+	}
+	if len(dropped) == 0 {
+		return nil, nil
+	}
+	var buf bytes.Buffer
+	if err := toml.NewEncoder(&buf).Encode(m); err != nil {
+		return nil, fmt.Errorf("rewrite manifest for resolution: %w", err)
+	}
+	if err := os.WriteFile(manifest, buf.Bytes(), 0o644); err != nil {
+		return nil, fmt.Errorf("rewrite manifest for resolution: %w", err)
+	}
+	slices.Sort(dropped)
+	return slices.Compact(dropped), nil
+}
+
+// featureDep is the dependency a feature entry refers to: "dep:x", "x",
+// "x/f" and "x?/f" all name x (plain "x" may also be a feature).
+func featureDep(item string) string {
+	item = strings.TrimPrefix(item, "dep:")
+	if i := strings.IndexByte(item, '/'); i >= 0 {
+		item = item[:i]
+	}
+	return strings.TrimSuffix(item, "?")
+}
+
+// defaultDeps are the names the default features enable, features and
+// optional dependencies alike, following features through features. A weak
+// "x?/f" enables nothing.
+func defaultDeps(features map[string]any) map[string]bool {
+	used := map[string]bool{}
+	var visit func(string)
+	visit = func(f string) {
+		items, _ := features[f].([]any)
+		for _, it := range items {
+			s, ok := it.(string)
+			if !ok || strings.Contains(s, "?/") {
+				continue
+			}
+			name := featureDep(s)
+			if used[name] {
+				continue
+			}
+			used[name] = true
+			if !strings.HasPrefix(s, "dep:") && !strings.Contains(s, "/") {
+				visit(name)
+			}
+		}
+	}
+	visit("default")
+	return used
+}
+
+// allTargets is crater's --all-targets, when the dev-dependencies that
+// tests, examples and benches may need are there.
+func (r rootCrate) allTargets(args ...string) []string {
+	if r.devDeps {
+		args = append(args, "--all-targets")
+	}
+	return args
+}

@@ -1,0 +1,166 @@
+package builder
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ejecta-build/ejecta/internal/testenv"
+	"github.com/ejecta-build/ejecta/streams"
+)
+
+// Every mode on real crates in the real sandbox: the result crater would
+// give, and the log lines a user would look for.
+func TestBuilderModes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs cargo in containerd")
+	}
+	nc, js := startJetStream(t, streams.DefaultConfig())
+	reg := modeRegistry(t)
+	home, _ := realRustup(t)
+	nightlyMiri := missingComponent(home, "nightly", "miri", "rust-src") == ""
+	if toolchainDir(home, "nightly") == "" {
+		testenv.Unavailable(t, "rustup has no nightly toolchain")
+	}
+
+	type want struct {
+		status streams.Status
+		reason string
+		lines  []string // each somewhere in the log
+	}
+	tests := []struct {
+		name string
+		job  streams.Job
+		want want
+	}{
+		{"check passes where clippy fails", mkJob("check", "ejecta-mode-clippy", "stable", streams.ModeCheckOnly, reg, ""),
+			want{streams.StatusTestPass, "", []string{"$ cargo +stable check --frozen\n"}}},
+		{"clippy denies a lint", mkJob("clippy", "ejecta-mode-clippy", "stable", streams.ModeClippy, reg, ""),
+			want{streams.StatusBuildFail, "compiler-error(clippy::approx_constant)", []string{
+				"$ cargo +stable clippy --frozen --workspace --all-targets\n",
+				"error: approximate value of `f{32, 64}::consts::PI` found",
+				"finished: build-fail (compiler-error(clippy::approx_constant)), exit code 101"}}},
+		// A real corpus crate: cfg-if's tests deny warnings that newer
+		// toolchains raise; with lints capped it passes.
+		{"clippy on a corpus crate, lints capped", mkJob("clippy", "cfg-if", "stable", streams.ModeClippy, reg, "warn"),
+			want{streams.StatusTestPass, "", []string{"Checking cfg-if v1.0.0", "$ cargo +stable clippy --frozen --workspace --all-targets\n"}}},
+		{"rustdoc fails on a broken link", mkJob("rustdoc", "ejecta-mode-rustdoc", "stable", streams.ModeRustdoc, reg, ""),
+			want{streams.StatusBuildFail, "compiler-error(rustdoc::broken_intra_doc_links)", []string{
+				"$ cargo +stable doc --frozen --no-deps --document-private-items\n",
+				"error: unresolved link to `NoSuchItem`"}}},
+		// --cap-lints reaches rustdoc too: the denied lint becomes a warning.
+		{"rustdoc with lints capped", mkJob("rustdoc-capped", "ejecta-mode-rustdoc", "stable", streams.ModeRustdoc, reg, "warn"),
+			want{streams.StatusTestPass, "", []string{"lints capped at warn\n", "warning: unresolved link to `NoSuchItem`"}}},
+		{"unstable features listed", mkJob("features", "ejecta-mode-features", "nightly", streams.ModeUnstableFeatures, reg, ""),
+			want{streams.StatusTestPass, "", []string{
+				systemPrefix + "unstable-feature: box_patterns\n" + systemPrefix + "unstable-feature: decl_macro\n" +
+					systemPrefix + "unstable-feature: never_type\n" + systemPrefix + "unstable-feature: test\n" +
+					systemPrefix + "4 unstable features\n"}}},
+		{"fix applies a suggestion", mkJob("fix", "ejecta-mode-fix", "stable", streams.ModeFix, reg, "allow"),
+			want{streams.StatusTestPass, "", []string{
+				"$ cargo +stable fix --allow-no-vcs --allow-dirty --frozen --workspace --all-targets\n",
+				"Fixed src/lib.rs (1 fix)"}}},
+		{"no tests", mkJob("notests", "ejecta-mode-notests", "stable", streams.ModeBuildAndTest, reg, ""),
+			want{streams.StatusTestSkipped, "", []string{"running 0 tests", systemPrefix + "tests skipped: the crate has no tests (cargo test ran 0)\n"}}},
+		{"tests need a missing dev-dependency", mkJob("devdep", "ejecta-mode-devdep", "stable", streams.ModeBuildAndTest, reg, ""),
+			want{streams.StatusTestSkipped, "", []string{"no matching package named `ejecta-no-such-dev-dependency` found",
+				systemPrefix + "tests skipped: the crate's own dependencies (dev-dependencies included) cannot be resolved from " + reg + "\n"}}},
+		// clippy resolves the crate without them, and lints what builds.
+		{"clippy without the dev-dependencies", mkJob("clippy", "ejecta-mode-devdep", "stable", streams.ModeClippy, reg, ""),
+			want{streams.StatusTestPass, "", []string{
+				systemPrefix + "the crate as the root package cannot be resolved from " + reg + ": resolving it without dev-dependencies\n",
+				systemPrefix + "$ cargo +stable clippy --frozen --workspace\n"}}},
+		{"build-only", mkJob("buildonly", "ejecta-mode-notests", "stable", streams.ModeBuildOnly, reg, ""),
+			want{streams.StatusTestSkipped, "", []string{systemPrefix + "tests skipped: mode build-only runs no tests\n"}}},
+	}
+	if !nightlyMiri {
+		tests = append(tests, struct {
+			name string
+			job  streams.Job
+			want want
+		}{"miri without the component", mkJob("miri", "cfg-if", "nightly", streams.ModeMiri, reg, ""),
+			want{streams.StatusError, "component-missing(miri)", []string{
+				systemPrefix + "toolchain nightly does not have the miri component, which miri needs (rustup component add --toolchain nightly miri)\n"}}})
+	}
+	for _, tt := range tests {
+		publishJob(t, js, tt.job)
+	}
+	startBuilder(t, nc, Config{ID: "modes", Slots: 2, InProgressEvery: time.Second})
+
+	results, err := js.OrderedConsumer(context.Background(), streams.ResultsStream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[streams.BuildKey]streams.Result{}
+	for range tests {
+		var r streams.Result
+		nextJSON(t, results, 3*time.Minute, &r)
+		got[r.BuildKey] = r
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := got[tt.job.BuildKey]
+			if r.Status != tt.want.status || r.Reason != tt.want.reason {
+				t.Errorf("result %s %q, want %s %q", r.Status, r.Reason, tt.want.status, tt.want.reason)
+			}
+			text := logText(t, js, tt.job.BuildKey, 1, tt.want.status)
+			for _, l := range tt.want.lines {
+				if !strings.Contains(text, l) {
+					t.Errorf("log lacks %q:\n%s", l, text)
+				}
+			}
+			// The log starts with the toolchain's rustc -vV, exactly.
+			vV, err := exec.Command("rustc", "+"+tt.job.Toolchain, "-vV").Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			version, _, _ := strings.Cut(strings.TrimPrefix(string(vV), "rustc "), "\n")
+			head := systemPrefix + "toolchain " + tt.job.Toolchain + " (rustc " + version + "); " + tt.job.Crate + " 0.1.0"
+			if tt.job.Crate == "cfg-if" {
+				head = systemPrefix + "toolchain " + tt.job.Toolchain + " (rustc " + version + "); cfg-if 1.0.0"
+			}
+			block := systemPrefix + "$ rustc +" + tt.job.Toolchain + " -vV\n" + systemPrefix +
+				strings.ReplaceAll(strings.TrimSuffix(string(vV), "\n"), "\n", "\n"+systemPrefix) + "\n"
+			first, rest, _ := strings.Cut(text, "\n")
+			if !strings.HasPrefix(first, head) || !strings.HasPrefix(rest, block) {
+				t.Errorf("log does not start with the toolchain line and rustc -vV:\nwant %s...\n%s\ngot:\n%s", head, block, text)
+			}
+		})
+	}
+}
+
+// modeRegistry is a directory source holding the mode fixtures of
+// testdata/crates and Debian's cfg-if, a real corpus crate.
+func modeRegistry(t *testing.T) string {
+	t.Helper()
+	cfgIf := filepath.Join(testenv.DebianRegistry, "cfg-if-1.0.0")
+	if _, err := os.Stat(cfgIf); err != nil {
+		testenv.Unavailable(t, "no %s (apt-get install librust-cfg-if-dev)", cfgIf)
+	}
+	ours, err := filepath.Glob(filepath.Join(testenv.RepoRoot(t), "testdata", "crates", "ejecta-mode-*"))
+	if err != nil || len(ours) == 0 {
+		t.Fatalf("no mode fixtures under testdata/crates: %v", err)
+	}
+	dir := testenv.DurableTempDir(t)
+	for _, c := range append(ours, cfgIf) {
+		if err := os.Symlink(c, filepath.Join(dir, filepath.Base(c))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func mkJob(exp, crate, tc string, mode streams.Mode, reg, capLints string) streams.Job {
+	version := "0.1.0"
+	if crate == "cfg-if" {
+		version = "1.0.0"
+	}
+	return streams.Job{V: 1, BuildKey: streams.BuildKey{Experiment: "modes-" + exp, Crate: crate, Version: version, Toolchain: tc},
+		Mode: mode, CrateSource: reg, CapLints: capLints}
+}

@@ -1,0 +1,19 @@
+package streams
+
+import "strings"
+
+// ToolchainProvides reports whether installed, a toolchain as rustup names
+// its directory and as Heartbeat.Toolchains lists it (say
+// "nightly-x86_64-unknown-linux-gnu"), is what a job asking for tc gets:
+// rustup completes "nightly" and "1.80.0" with the host triple. A triple
+// starts with a letter, which keeps "nightly" from matching
+// "nightly-2026-01-01-x86_64-unknown-linux-gnu".
+func ToolchainProvides(installed, tc string) bool {
+	rest, ok := strings.CutPrefix(installed, tc)
+	if !ok {
+		return false
+	}
+	return rest == "" || len(rest) > 1 && rest[0] == '-' && isASCIILetter(rest[1])
+}
+
+func isASCIILetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }

@@ -1,0 +1,42 @@
+package streams
+
+import "testing"
+
+func TestToolchainProvides(t *testing.T) {
+	tests := []struct {
+		installed, tc string
+		want          bool
+	}{
+		{"stable-x86_64-unknown-linux-gnu", "stable", true},
+		{"stable-x86_64-unknown-linux-gnu", "stable-x86_64-unknown-linux-gnu", true},
+		{"nightly-x86_64-unknown-linux-gnu", "nightly", true},
+		{"nightly-2026-01-01-x86_64-unknown-linux-gnu", "nightly", false},
+		{"nightly-2026-01-01-x86_64-unknown-linux-gnu", "nightly-2026-01-01", true},
+		{"1.80.0-x86_64-unknown-linux-gnu", "1.80.0", true},
+		{"1.80.0-x86_64-unknown-linux-gnu", "1.80", false},
+		{"my-custom", "my-custom", true},
+		{"stable-x86_64-unknown-linux-gnu", "beta", false},
+		{"stable-", "stable", false},
+	}
+	for _, tt := range tests {
+		if got := ToolchainProvides(tt.installed, tt.tc); got != tt.want {
+			t.Errorf("ToolchainProvides(%q, %q) = %v, want %v", tt.installed, tt.tc, got, tt.want)
+		}
+	}
+}
+
+// Any rustup toolchain name passes; nothing a shell or a path could misread does.
+func TestValidateToolchainNames(t *testing.T) {
+	for _, ok := range []string{"stable", "beta", "nightly", "nightly-2026-01-01", "1.80.0", "1.80",
+		"stable-x86_64-unknown-linux-gnu", "nightly-2026-01-01-x86_64-unknown-linux-gnu", "my_custom-toolchain"} {
+		if err := ValidateToolchain(ok); err != nil {
+			t.Errorf("ValidateToolchain(%q): %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "stable;rm -rf /", "$(id)", "`id`", "a b", "nightly|sh", "a&b", "../stable",
+		"-stable", ".hidden", "stable>x", "sta\"ble", "sta'ble", "stable\n", "a*", "/opt/rust"} {
+		if err := ValidateToolchain(bad); err == nil {
+			t.Errorf("ValidateToolchain(%q) accepted it", bad)
+		}
+	}
+}

@@ -1,0 +1,5 @@
+//! A library without a single test (nor doc-test).
+
+pub fn one() -> u32 {
+    1
+}
