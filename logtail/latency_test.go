@@ -3,12 +3,12 @@ package logtail_test
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/bench/measure"
 	"github.com/ejecta-build/ejecta/logtail"
 	"github.com/ejecta-build/ejecta/logtail/logtailtest"
 )
@@ -40,7 +40,8 @@ func (w *latencyWriter) has(i int) bool {
 }
 
 // TestLiveTailLatency measures bytes published on the stream → written by a
-// following Copy (what `ejecta tail` prints), and prints p50 and p99.
+// following Copy (what `ejecta tail` prints), and prints p50 and p99; the
+// goal (p99 within 100 ms) is judged by `make bench` (row "tail").
 func TestLiveTailLatency(t *testing.T) {
 	js, st := setup(t)
 	log := logtailtest.NewLog(t, js, build, 1)
@@ -61,8 +62,7 @@ func TestLiveTailLatency(t *testing.T) {
 	for i := range n {
 		lat[i] = w.arrived[i].Sub(sent[i])
 	}
-	slices.Sort(lat)
-	p50, p99 := lat[n/2], lat[n*99/100]
+	p50, p99 := measure.Median(lat), measure.Quantile(lat, 0.99)
 	t.Logf("live tail latency, published → written by logtail.Copy: p50 %s, p99 %s (n=%d)", p50, p99, n)
 	fmt.Printf("live tail latency (stream → logtail.Copy): p50=%s p99=%s\n", p50, p99)
 	if p99 > time.Second {

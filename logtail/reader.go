@@ -104,8 +104,8 @@ func (r *Reader) fromStore(ctx context.Context, k streams.BuildKey, attempt int,
 		return Result{}, fmt.Errorf("read stored log of %s attempt %d: %w", k, attempt, err)
 	}
 	defer rc.Close()
-	if n, err := io.CopyN(io.Discard, rc, int64(from)); err != nil {
-		return Result{Offset: uint64(n)}, fmt.Errorf("stored log of %s attempt %d: %d bytes, fewer than offset %d: %w", k, attempt, n, from, err)
+	if err := skipTo(rc, from); err != nil {
+		return Result{}, fmt.Errorf("stored log of %s attempt %d: %w", k, attempt, err)
 	}
 	buf := make([]byte, streams.MaxChunkBytes)
 	n, err := io.CopyBuffer(onlyWriter{w}, onlyReader{rc}, buf)

@@ -88,7 +88,7 @@ func (r *Reader) fromStream(ctx context.Context, k streams.BuildKey, attempt int
 			if off < opt.From {
 				data = data[opt.From-off:]
 			}
-			if _, err := w.Write(data); err != nil {
+			if err := writeChunk(w, data, chunk.Time); err != nil {
 				return Result{Offset: max(off, opt.From)}, fmt.Errorf("write log %s: %w", subj, err)
 			}
 		}
@@ -100,6 +100,16 @@ func (r *Reader) fromStream(ctx context.Context, k streams.BuildKey, attempt int
 			}
 		}
 	}
+}
+
+// writeChunk hands data to w, with its time if w wants it.
+func writeChunk(w io.Writer, data []byte, at time.Time) error {
+	if tw, ok := w.(TimedWriter); ok {
+		_, err := tw.WriteTimed(data, at)
+		return err
+	}
+	_, err := w.Write(data)
+	return err
 }
 
 // next1 waits up to poll for the next message.

@@ -1,8 +1,16 @@
 // Package web is ejecta's read-only web UI: the experiments and their
-// progress, one experiment's builds, the live builders, and a log page that
-// renders a build's ANSI colours as escaped HTML and streams new lines live
-// over Server-Sent Events, resuming after a reconnect from the Last-Event-ID
-// the browser sends back. No endpoint changes state; templates, styles and
-// the one script are embedded in the binary, and every response carries a
+// progress; one experiment's counts by class, its regressions so far (read
+// from the reporter's results.json, with links to both logs) and its stored
+// report files; the live builders; and a log page.
+//
+// The log page renders a build's ANSI colours as escaped HTML with line
+// numbers and, for a live log, each line's time (that of the chunk holding
+// its first byte). A big log is never sent whole: the page loads its head
+// from a range endpoint, follows its tail over Server-Sent Events (resuming
+// after a reconnect from the Last-Event-ID the browser sends back, with
+// keep-alive pings), and loads the bytes between on demand.
+//
+// No endpoint changes state; templates, styles and the one script are
+// embedded in the binary, and every response carries a
 // Content-Security-Policy that allows no inline script.
 package web

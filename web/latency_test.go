@@ -3,17 +3,18 @@ package web_test
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/bench/measure"
 	"github.com/ejecta-build/ejecta/logtail/logtailtest"
 	"github.com/ejecta-build/ejecta/web"
 )
 
 // TestSSELatency measures bytes published on the stream → the line
-// delivered to an HTTP client over SSE, and prints p50 and p99.
+// delivered to an HTTP client over SSE, and prints p50 and p99; the goal
+// (p99 within 100 ms) is judged by `make bench` (row "tail").
 func TestSSELatency(t *testing.T) {
 	e := start(t, web.Config{})
 	log := logtailtest.NewLog(t, e.js, build, 1)
@@ -34,8 +35,7 @@ func TestSSELatency(t *testing.T) {
 		}
 		lat = append(lat, got)
 	}
-	slices.Sort(lat)
-	p50, p99 := lat[n/2], lat[n*99/100]
+	p50, p99 := measure.Median(lat), measure.Quantile(lat, 0.99)
 	t.Logf("live log latency, published → delivered over SSE: p50 %s, p99 %s (n=%d)", p50, p99, n)
 	fmt.Printf("live log latency (stream → SSE client): p50=%s p99=%s\n", p50, p99)
 	if p99 > time.Second {

@@ -31,19 +31,31 @@ func buildFromPath(r *http.Request) (streams.BuildKey, int, error) {
 	return k, attempt, nil
 }
 
+// pageBytes is how much of a log the page shows at first from its head and
+// from its tail, and how much more each "load more" adds: a few thousand
+// lines each, which a browser lays out quickly even on a small machine.
+const pageBytes = 256 << 10
+
 func (s *Server) logPage(w http.ResponseWriter, r *http.Request) {
 	k, attempt, err := buildFromPath(r)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	stored, err := s.storedLog(r.Context(), k, attempt)
+	if err != nil {
+		s.fail(w, "read log metadata", err)
+		return
+	}
 	u := logURL(k, attempt)
 	s.render(w, "log", page{
 		Title: fmt.Sprintf("%s %s on %s, attempt %d", k.Crate, k.Version, k.Toolchain, attempt),
 		Data: struct {
-			Build       streams.BuildKey
-			Raw, Events string
-		}{k, u + "/raw", u + "/events"},
+			Build                streams.BuildKey
+			Raw, Events, Range   string
+			HeadBytes, TailBytes int
+			Stored               *storedLog
+		}{k, u + "/raw", u + "/events", u + "/range", pageBytes, pageBytes, stored},
 	})
 }
 

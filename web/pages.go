@@ -28,9 +28,12 @@ var pageNames = []string{"experiments", "experiment", "builders", "log"}
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
-		"logURL": logURL,
-		"join":   strings.Join,
-		"age":    func(t time.Time) string { return time.Since(t).Round(time.Second).String() },
+		"logURL":        logURL,
+		"regressionLog": regressionLog,
+		"reportURL":     reportURL,
+		"duration":      func(secs int64) string { return (time.Duration(secs) * time.Second).String() },
+		"join":          strings.Join,
+		"age":           func(t time.Time) string { return time.Since(t).Round(time.Second).String() },
 	}
 	out := map[string]*template.Template{}
 	for _, name := range pageNames {
@@ -105,11 +108,35 @@ func (s *Server) experiment(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, "builds of "+name, err)
 		return
 	}
-	s.render(w, "experiment", page{Title: "experiment " + name, Refresh: 5, Data: struct {
-		Status   status.Status
-		Attempts []logtail.Attempt
-		Report   string
-	}{st, atts, s.st.Location(reporter.IndexKey(name))}})
+	regs, err := s.regressions(r.Context(), name, st.ReportUpdated)
+	if err != nil {
+		s.fail(w, "regressions of "+name, err)
+		return
+	}
+	files := make([]reportLink, 0, len(reportFiles))
+	for _, f := range reportFiles {
+		files = append(files, reportLink{Name: f, URL: reportURL(name, f)})
+	}
+	s.render(w, "experiment", page{Title: "experiment " + name, Refresh: refreshSeconds(st), Data: struct {
+		Status      status.Status
+		Attempts    []logtail.Attempt
+		Report      string
+		Files       []reportLink
+		Regressions regressions
+		Shown       int
+	}{st, atts, s.st.Location(reporter.IndexKey(name)), files, regs, len(regs.Crates)}})
+}
+
+// reportLink is a stored report file the UI serves.
+type reportLink struct{ Name, URL string }
+
+// refreshSeconds is how often the experiment page reloads: while anything
+// can still change, often; once the experiment is finished, rarely.
+func refreshSeconds(st status.Status) int {
+	if st.Finished() {
+		return 60
+	}
+	return 3
 }
 
 func (s *Server) builders(w http.ResponseWriter, r *http.Request) {

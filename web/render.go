@@ -3,21 +3,33 @@ package web
 import (
 	"bytes"
 	"strings"
+	"time"
 
 	terminal "github.com/buildkite/terminal-to-html/v3"
 )
 
 // lineRenderer turns log bytes into one HTML line per log line, colours
 // carried from one line to the next as a terminal would. It knows the log
-// offset at which each line ends, so that a stream of lines can be resumed
-// after the last one a viewer saw.
+// offset at which each line starts and ends, so that a stream of lines can
+// be resumed after the last one a viewer saw, and the time of the chunk
+// that held each line's first byte.
+//
+// Lines that start before from are only counted, not rendered: rendering
+// is the expensive part, and a viewer of the tail of a 100 MB log needs the
+// number of the lines before it, not their HTML. Colours set before from
+// are not carried over.
 type lineRenderer struct {
 	screen *terminal.Screen
-	offset uint64 // bytes written so far
+	from   uint64
+	offset uint64 // log offset of the next byte
 	lines  int    // lines completed so far
 	frags  []string
 	// partial is true when bytes were written after the last newline.
 	partial bool
+	// rendering is true once a line at or after from has started.
+	rendering bool
+	lineStart uint64    // offset of the current line's first byte
+	lineTime  time.Time // time of the chunk holding it
 }
 
 // forceScrollOut makes the screen hand over the line just ended: the screen
@@ -25,7 +37,15 @@ type lineRenderer struct {
 // character is written and erased again on the next line (style untouched).
 var forceScrollOut = []byte("X\r\x1b[2K")
 
-func newLineRenderer() (*lineRenderer, error) {
+// newLineRenderer renders a log read from its first byte, lines starting
+// before from counted only.
+func newLineRenderer(from uint64) (*lineRenderer, error) {
+	return newRendererAt(0, 1, from)
+}
+
+// newRendererAt renders a log read from offset on, where line number line
+// starts (or continues); lines starting before from are counted only.
+func newRendererAt(offset uint64, line int, from uint64) (*lineRenderer, error) {
 	// A screen one line high scrolls each line out, rendered, and keeps the
 	// style state for the next. Lines longer than its width wrap and come
 	// out in pieces, which write joins again.
@@ -33,7 +53,7 @@ func newLineRenderer() (*lineRenderer, error) {
 	if err != nil {
 		return nil, err
 	}
-	lr := &lineRenderer{screen: s}
+	lr := &lineRenderer{screen: s, offset: offset, lines: line - 1, from: from}
 	s.Timestamps = false
 	s.ScrollOutFunc = func(html string) { lr.frags = append(lr.frags, strings.TrimSuffix(html, "\n")) }
 	return lr, nil
@@ -41,16 +61,60 @@ func newLineRenderer() (*lineRenderer, error) {
 
 // batch is lines completed by one write.
 type batch struct {
-	First int      // number of the first line, from 1
-	HTML  []string // one per line
-	End   uint64   // log offset after the last line's newline
+	First  int         // number of the first line, from 1
+	Offset uint64      // log offset of the first line's first byte
+	HTML   []string    // one per line
+	Times  []time.Time // one per line; zero where not known
+	End    uint64      // log offset after the last line's newline
 }
 
-// write renders p and returns the lines it completed whose end lies after
-// skip (those a resuming viewer has not seen).
-func (lr *lineRenderer) write(p []byte, skip uint64) batch {
+func (b *batch) add(line int, start, end uint64, html string, at time.Time) {
+	if len(b.HTML) == 0 {
+		b.First, b.Offset = line, start
+	}
+	b.HTML = append(b.HTML, html)
+	b.Times = append(b.Times, at)
+	b.End = end
+}
+
+// merge appends the lines of o, which follow b's.
+func (b *batch) merge(o batch) {
+	if len(o.HTML) == 0 {
+		return
+	}
+	if len(b.HTML) == 0 {
+		b.First, b.Offset = o.First, o.Offset
+	}
+	b.HTML = append(b.HTML, o.HTML...)
+	b.Times = append(b.Times, o.Times...)
+	b.End = o.End
+}
+
+// write renders p, whose first byte the task wrote at time at (zero: not
+// known), and returns the lines it completed.
+func (lr *lineRenderer) write(p []byte, at time.Time) batch {
 	var b batch
 	for len(p) > 0 {
+		if !lr.rendering {
+			if !lr.partial && lr.offset >= lr.from {
+				lr.rendering = true
+				continue
+			}
+			i := bytes.IndexByte(p, '\n')
+			if i < 0 {
+				lr.offset += uint64(len(p))
+				lr.partial = true
+				break
+			}
+			lr.offset += uint64(i + 1)
+			lr.lines++
+			lr.partial = false
+			p = p[i+1:]
+			continue
+		}
+		if !lr.partial {
+			lr.lineStart, lr.lineTime = lr.offset, at
+		}
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
 			lr.screen.Write(p)
@@ -66,22 +130,18 @@ func (lr *lineRenderer) write(p []byte, skip uint64) batch {
 		html := strings.Join(lr.frags, "")
 		lr.frags = lr.frags[:0]
 		lr.lines++
-		if lr.offset <= skip {
-			continue
-		}
-		if b.First == 0 {
-			b.First = lr.lines
-		}
-		b.HTML = append(b.HTML, html)
-		b.End = lr.offset
+		b.add(lr.lines, lr.lineStart, lr.offset, html, lr.lineTime)
 	}
 	return b
 }
 
-// rest renders the last line when it has no newline.
-func (lr *lineRenderer) rest() (int, string, bool) {
-	if !lr.partial {
-		return 0, "", false
+// rest renders the line begun after the last newline, if any: the last
+// line of a log that does not end with one, or a line cut by a range.
+func (lr *lineRenderer) rest() (batch, bool) {
+	var b batch
+	if !lr.partial || !lr.rendering {
+		return b, false
 	}
-	return lr.lines + 1, strings.Join(lr.frags, "") + lr.screen.AsHTMLWithTimestamps(false), true
+	b.add(lr.lines+1, lr.lineStart, lr.offset, strings.Join(lr.frags, "")+lr.screen.AsHTMLWithTimestamps(false), lr.lineTime)
+	return b, true
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLineRenderer(t *testing.T) {
@@ -22,23 +23,24 @@ func TestLineRenderer(t *testing.T) {
 		{"line split across writes", []string{"par", "tial\nnext"}, 0, []string{"partial", "next"}},
 		{"a line longer than the screen stays one line", []string{long + "\nend\n"}, 0, []string{long, "end"}},
 		{"skip what a viewer saw", []string{"a\nb\nc\n"}, 4, []string{"c"}},
+		{"start inside a line: the next line", []string{"aaa\nbb\nc\n"}, 5, []string{"c"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			lr, err := newLineRenderer()
+			lr, err := newLineRenderer(tc.skip)
 			if err != nil {
 				t.Fatal(err)
 			}
 			var got []string
 			first := 0
 			for _, w := range tc.writes {
-				b := lr.write([]byte(w), tc.skip)
+				b := lr.write([]byte(w), time.Time{})
 				if first == 0 {
 					first = b.First
 				}
 				got = append(got, b.HTML...)
 			}
-			if _, rest, ok := lr.rest(); ok {
-				got = append(got, rest)
+			if b, ok := lr.rest(); ok {
+				got = append(got, b.HTML...)
 			}
 			if strings.Join(got, "|") != strings.Join(tc.want, "|") {
 				for i := range got {
@@ -48,9 +50,42 @@ func TestLineRenderer(t *testing.T) {
 				}
 				t.Fatalf("lines\n%q\nwant\n%q", got, tc.want)
 			}
-			if tc.skip == 4 && first != 3 {
+			if tc.skip >= 4 && first != 3 {
 				t.Fatalf("first line after skip %d, want 3", first)
 			}
 		})
+	}
+}
+
+// TestLineTimes: a line's time is that of the chunk holding its first
+// byte, and a range renderer numbers lines from where it starts.
+func TestLineTimes(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	lr, err := newLineRenderer(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all batch
+	all.merge(lr.write([]byte("one\ntw"), at(1)))
+	all.merge(lr.write([]byte("o\nthree\nfo"), at(2)))
+	all.merge(lr.write([]byte("ur\n"), at(3)))
+	want := []time.Time{at(1), at(1), at(2), at(2)}
+	if len(all.Times) != len(want) || all.First != 1 || all.End != 19 {
+		t.Fatalf("batch %+v", all)
+	}
+	for i := range want {
+		if !all.Times[i].Equal(want[i]) {
+			t.Errorf("line %d (%s): time %s, want %s", i+1, all.HTML[i], all.Times[i], want[i])
+		}
+	}
+
+	lr, err = newRendererAt(100, 42, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := lr.write([]byte("x\ny\n"), time.Time{})
+	if b.First != 42 || b.Offset != 100 || b.End != 104 || len(b.HTML) != 2 {
+		t.Fatalf("range batch %+v", b)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/ejecta-build/ejecta/logtail"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
 
@@ -30,6 +31,9 @@ type Config struct {
 	// Poll is how often a log follower checks whether the log moved to the
 	// store when no chunk comes (default 2s).
 	Poll time.Duration
+	// Metrics is where the server registers its collectors (metrics.go),
+	// and what it serves on /metrics; nil: no /metrics.
+	Metrics *prometheus.Registry
 }
 
 // Validate names the first bad field.
@@ -55,6 +59,8 @@ type Server struct {
 	pages  map[string]*template.Template
 	log    zerolog.Logger
 	static http.Handler
+	met    *webMetrics
+	regs   regressionCache
 }
 
 // New returns a server reading NATS through js and stored logs from st.
@@ -73,9 +79,14 @@ func New(cfg Config, js jetstream.JetStream, st store.Store, log zerolog.Logger)
 		return nil, err
 	}
 	assets, _ := fs.Sub(files, "assets")
+	met, err := newMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, err
+	}
 	return &Server{
 		cfg: cfg, js: js, st: st, logs: logtail.New(js, st, logtail.WithPoll(cfg.Poll)),
 		pages: pages, log: log, static: http.StripPrefix("/assets/", http.FileServerFS(assets)),
+		met: met,
 	}, nil
 }
 
@@ -84,12 +95,15 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.experiments)
 	mux.HandleFunc("GET /experiments/{exp}", s.experiment)
+	mux.HandleFunc("GET /experiments/{exp}/report/{file...}", s.reportFile)
 	mux.HandleFunc("GET /builders", s.builders)
 	mux.HandleFunc("GET /logs/{exp}/{crate}/{version}/{toolchain}/{attempt}", s.logPage)
 	mux.HandleFunc("GET /logs/{exp}/{crate}/{version}/{toolchain}/{attempt}/raw", s.logRaw)
-	mux.HandleFunc("GET /logs/{exp}/{crate}/{version}/{toolchain}/{attempt}/events", s.logEvents)
+	mux.Handle("GET /logs/{exp}/{crate}/{version}/{toolchain}/{attempt}/events", s.met.stream(s.logEvents))
+	mux.HandleFunc("GET /logs/{exp}/{crate}/{version}/{toolchain}/{attempt}/range", s.logRange)
 	mux.Handle("GET /assets/", s.static)
-	return secure(mux)
+	s.met.route(mux)
+	return s.met.instrument(secure(mux))
 }
 
 // secure adds the headers every response carries. The policy allows

@@ -15,28 +15,52 @@ import (
 
 // logEvents streams a log as Server-Sent Events:
 //
-//	event: lines   data {"first": N, "html": [...]}   id: log offset after these lines
+//	event: lines   data {"first": N, "offset": N, "html": [...], "times": [...]}   id: log offset after these lines
 //	event: end     data {"status": "...", "bytes": N}
 //	event: failure data {"error": "..."}
 //	: ping         every KeepAlive, so that proxies keep a quiet stream open
 //
-// A reconnecting browser sends the last id it saw in Last-Event-ID; the log
-// is rendered again from its first byte (colours and line numbers depend on
-// everything before) and only the lines after that offset are sent.
+// The stream starts at the first line that starts at or after ?from= (a
+// byte offset, default 0), or at most ?tail= bytes before the end of the
+// log as it is now when that is later: the page shows the head of a big log
+// from the range endpoint and follows the tail here. A reconnecting browser
+// sends the last id it saw in Last-Event-ID, and the stream resumes after
+// it. The log is read from its first byte either way, because line numbers
+// depend on everything before; lines before the start are counted, not
+// rendered.
 func (s *Server) logEvents(w http.ResponseWriter, r *http.Request) {
 	k, attempt, err := buildFromPath(r)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	var skip uint64
+	q := r.URL.Query()
+	start, err := offsetParam(q, "from", 0)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	tail, err := offsetParam(q, "tail", 0)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
 	if id := r.Header.Get("Last-Event-ID"); id != "" {
-		if skip, err = strconv.ParseUint(id, 10, 64); err != nil {
+		if start, err = strconv.ParseUint(id, 10, 64); err != nil {
 			http.Error(w, fmt.Sprintf("Last-Event-ID %q: want a log offset", id), http.StatusBadRequest)
 			return
 		}
+	} else if tail > 0 {
+		size, err := s.logs.Size(r.Context(), k, attempt)
+		switch {
+		case err == nil && size.Bytes > tail:
+			start = max(start, size.Bytes-tail)
+		case err != nil && !errors.Is(err, logtail.ErrNoLog):
+			s.fail(w, "size of log", err)
+			return
+		}
 	}
-	lr, err := newLineRenderer()
+	lr, err := newLineRenderer(start)
 	if err != nil {
 		s.fail(w, "log renderer", err)
 		return
@@ -52,13 +76,13 @@ func (s *Server) logEvents(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	go ev.keepAlive(ctx, s.cfg.KeepAlive)
 
-	sink := writerFunc(func(p []byte) error {
-		b := lr.write(p, skip)
+	send := func(b batch) error {
 		if len(b.HTML) == 0 {
 			return nil
 		}
-		return ev.send("lines", strconv.FormatUint(b.End, 10), map[string]any{"first": b.First, "html": b.HTML})
-	})
+		return ev.send("lines", strconv.FormatUint(b.End, 10), linesJSON(b))
+	}
+	sink := timedSink(func(p []byte, at time.Time) error { return send(lr.write(p, at)) })
 	res, err := s.logs.Copy(ctx, k, attempt, sink, logtail.Options{Follow: true})
 	if err != nil {
 		if ctx.Err() == nil {
@@ -66,8 +90,8 @@ func (s *Server) logEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if n, html, ok := lr.rest(); ok && lr.offset > skip {
-		ev.send("lines", strconv.FormatUint(lr.offset, 10), map[string]any{"first": n, "html": []string{html}})
+	if b, ok := lr.rest(); ok {
+		send(b)
 	}
 	end := map[string]any{"status": "stored", "bytes": res.Offset}
 	if res.End != nil {
@@ -76,11 +100,42 @@ func (s *Server) logEvents(w http.ResponseWriter, r *http.Request) {
 	ev.send("end", "", end)
 }
 
-// writerFunc adapts a function to io.Writer.
-type writerFunc func(p []byte) error
+// lines is a batch as the page's script reads it, in events and ranges.
+type lines struct {
+	First  int      `json:"first"`
+	Offset uint64   `json:"offset"`
+	End    uint64   `json:"end"`
+	HTML   []string `json:"html"`
+	// Times are the lines' times, RFC 3339 UTC, "" where not known; absent
+	// when no line has one (a stored log).
+	Times []string `json:"times,omitempty"`
+}
 
-func (f writerFunc) Write(p []byte) (int, error) {
-	if err := f(p); err != nil {
+func linesJSON(b batch) lines {
+	l := lines{First: b.First, Offset: b.Offset, End: b.End, HTML: b.HTML}
+	for i, t := range b.Times {
+		if t.IsZero() {
+			continue
+		}
+		if l.Times == nil {
+			l.Times = make([]string, len(b.Times))
+		}
+		l.Times[i] = t.UTC().Format(time.RFC3339Nano)
+	}
+	if l.HTML == nil {
+		l.HTML = []string{}
+	}
+	return l
+}
+
+// timedSink adapts a function to logtail.TimedWriter: chunks from the
+// stream come with their time, bytes from the store without.
+type timedSink func(p []byte, at time.Time) error
+
+func (f timedSink) Write(p []byte) (int, error) { return f.WriteTimed(p, time.Time{}) }
+
+func (f timedSink) WriteTimed(p []byte, at time.Time) (int, error) {
+	if err := f(p, at); err != nil {
 		return 0, err
 	}
 	return len(p), nil

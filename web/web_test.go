@@ -203,8 +203,10 @@ func next(t *testing.T, ch <-chan sseEvent, skipPings bool) sseEvent {
 }
 
 type lines struct {
-	First int      `json:"first"`
-	HTML  []string `json:"html"`
+	First  int      `json:"first"`
+	Offset uint64   `json:"offset"`
+	HTML   []string `json:"html"`
+	Times  []string `json:"times"`
 }
 
 func decodeLines(t *testing.T, ev sseEvent) lines {

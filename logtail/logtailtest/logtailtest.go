@@ -36,9 +36,16 @@ func NewLog(t testing.TB, js jetstream.JetStream, k streams.BuildKey, attempt in
 // Write publishes s as the next chunk.
 func (l *Log) Write(s string) {
 	l.t.Helper()
+	l.WriteAt(s, time.Time{})
+}
+
+// WriteAt publishes s as the next chunk, written by the task at time at
+// (zero: no time recorded).
+func (l *Log) WriteAt(s string, at time.Time) {
+	l.t.Helper()
 	l.seq++
 	m := streams.NewChunkMsg(streams.LogSubject(l.Build, l.Attempt), streams.Chunk{
-		Seq: l.seq, Offset: l.bytes, Stream: streams.StreamStdout, Data: []byte(s),
+		Seq: l.seq, Offset: l.bytes, Stream: streams.StreamStdout, Data: []byte(s), Time: at,
 	})
 	if _, err := l.js.PublishMsg(ctx(l.t), m); err != nil {
 		l.t.Fatalf("publish chunk %d of %s: %v", l.seq, l.Build, err)
