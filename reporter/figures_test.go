@@ -97,15 +97,13 @@ func measure(t *testing.T, results int) figure {
 
 // TestReportFigures prints the report lag and the reporter's CPU time per
 // result at 1k results and at 100k, and checks the goals: lag at most 2 s,
-// CPU per result at 100k at most 1.5 times that at 1k (the cost of a result
-// does not grow with the experiment). Speed is judged under `make bench`
-// (EJECTA_BENCH=1) only: the ordinary suite runs 1k and 10k on two cores
-// shared with other tests, and fails only on a lag ten times the goal.
+// CPU per result at 10k no more than 15 times that at 1k. The goals (lag
+// at most 2 s, CPU per result at 100k crates at most 1.5 times that at
+// 1k) are judged by `make bench` (package bench, row "report"): the suite
+// runs on two cores shared with other tests, and fails only ten times
+// above them.
 func TestReportFigures(t *testing.T) {
 	large, lagLimit, ratioLimit := 10_000, 20*time.Second, 15.0
-	if os.Getenv("EJECTA_BENCH") == "1" {
-		large, lagLimit, ratioLimit = 100_000, 2*time.Second, 1.5
-	}
 	if testing.Short() {
 		large = 5_000
 	}

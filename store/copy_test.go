@@ -3,11 +3,11 @@ package store
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/bench/measure"
 	"github.com/ejecta-build/ejecta/internal/testenv"
 )
 
@@ -45,16 +45,19 @@ func TestCopy(t *testing.T) {
 }
 
 // Many small objects to MinIO through a link with 50 ms of round trip (as
-// to a remote S3 region): the pool must be at least 10 times faster than
-// one object at a time. The normal suite copies 200 objects; `make bench`
-// (EJECTA_BENCH=1) 10,000.
+// to a remote S3 region): the pool must copy them at least 3 times faster
+// than one at a time, which shows that it runs in parallel on two cores
+// shared with other tests. The goal (10× for 10k objects) is measured by
+// `make bench` (package bench, row "pool").
 func TestCopyPoolBeatsSerial(t *testing.T) {
-	n, parallel := 200, 100
-	if os.Getenv("EJECTA_BENCH") == "1" {
-		n = 10_000
-	}
+	const n, parallel = 200, 100
 	m := testenv.StartMinIO(t)
-	slow := startDelayProxy(t, m.Endpoint, 25*time.Millisecond)
+	proxy, err := measure.StartDelayProxy(m.Endpoint, 25*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proxy.Close)
+	slow := proxy.Addr()
 	ctx := context.Background()
 	src, err := NewFile(t.TempDir())
 	if err != nil {
@@ -88,14 +91,7 @@ func TestCopyPoolBeatsSerial(t *testing.T) {
 	ratio := float64(serial) / float64(pooled)
 	t.Logf("%d objects over a 50 ms round trip: one at a time %s, %d at a time %s: %.1f× faster",
 		n, serial.Round(time.Millisecond), parallel, pooled.Round(time.Millisecond), ratio)
-	// The goal (10×) is judged by `make bench` on a quiet machine; the
-	// ordinary suite shares two cores with other tests, so it only checks
-	// that the pool really runs in parallel.
-	want := 3.0
-	if os.Getenv("EJECTA_BENCH") == "1" {
-		want = 10
-	}
-	if ratio < want {
-		t.Errorf("the pool is %.1f× faster than one at a time, want at least %.0f×", ratio, want)
+	if ratio < 3 {
+		t.Errorf("the pool is %.1f× faster than one at a time, want at least 3×", ratio)
 	}
 }

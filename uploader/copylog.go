@@ -62,6 +62,10 @@ type copyResult struct {
 	lastSeq     uint64 // stream sequence of the last message read
 }
 
+// readAheadMsgs bounds the log messages fetched ahead: enough for
+// ReadAheadBytes of full chunks.
+const readAheadMsgs = 256
+
 // copyLog reads the log on subj from LogsStream into w, from its first
 // message to its end marker (or opts.untilSeq), checking it on the way. It
 // gives up when no message comes for IdleTimeout.
@@ -73,7 +77,10 @@ func (u *Uploader) copyLog(ctx context.Context, subj string, w io.Writer, opts c
 	if err != nil {
 		return copyResult{}, fmt.Errorf("read log %s: %w", subj, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxBytes(u.cfg.ReadAheadBytes))
+	// Bound the messages as well as the bytes: with a byte bound alone the
+	// client sizes its buffer for a million messages (8 MB allocated and
+	// cleared per log), which dominated the cost of small logs.
+	it, err := cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(readAheadMsgs, u.cfg.ReadAheadBytes))
 	if err != nil {
 		return copyResult{}, fmt.Errorf("read log %s: %w", subj, err)
 	}

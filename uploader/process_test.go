@@ -4,14 +4,11 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"os/signal"
 	"runtime/debug"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -147,74 +144,4 @@ func (r *replica) lines(msg string) []map[string]any {
 func (r *replica) kill() {
 	r.cmd.Process.Kill()
 	<-r.done
-}
-
-// memory samples a child process's resident memory from /proc.
-type memory struct {
-	pid  int
-	mu   sync.Mutex
-	anon int64 // peak RssAnon seen
-	stop chan struct{}
-	done chan struct{}
-}
-
-// watchMemory samples r's RssAnon every few milliseconds until stopped.
-func (r *replica) watchMemory() *memory {
-	m := &memory{pid: r.cmd.Process.Pid, stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(m.done)
-		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		for {
-			if st, err := procStatus(m.pid); err == nil {
-				m.mu.Lock()
-				m.anon = max(m.anon, st["RssAnon"])
-				m.mu.Unlock()
-			}
-			select {
-			case <-m.stop:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return m
-}
-
-// peak stops sampling and returns the peak of the process's anonymous
-// memory (heap, stacks: what grows with the work) and its VmHWM, the
-// kernel's peak RSS which also counts the executable's file-backed pages.
-// The anonymous peak is the larger of the sampled one and VmHWM minus the
-// file-backed pages now, so a spike between two samples is not missed.
-func (m *memory) peak(t *testing.T) (anon, hwm int64) {
-	t.Helper()
-	close(m.stop)
-	<-m.done
-	st, err := procStatus(m.pid)
-	if err != nil {
-		t.Fatalf("read the replica's memory use: %v", err)
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return max(m.anon, st["VmHWM"]-st["RssFile"]-st["RssShmem"]), st["VmHWM"]
-}
-
-// procStatus reads the kB fields of /proc/PID/status, in bytes.
-func procStatus(pid int) (map[string]int64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]int64{}
-	for line := range strings.SplitSeq(string(data), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		v, isKB := strings.CutSuffix(strings.TrimSpace(v), " kB")
-		if !ok || !isKB {
-			continue
-		}
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			out[k] = n << 10
-		}
-	}
-	return out, nil
 }

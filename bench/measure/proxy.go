@@ -1,45 +1,52 @@
-package store
+package measure
 
 import (
+	"fmt"
 	"net"
 	"sync"
-	"testing"
 	"time"
 )
 
-// delayProxy forwards TCP connections to target, delivering every byte
-// delay after it arrived, in each direction: a network with latency but no
-// bandwidth limit, between a client and a real server.
-type delayProxy struct {
+// DelayProxy forwards TCP connections to a target, delivering every byte
+// a delay after it arrived, in each direction: a network with latency but
+// no bandwidth limit, between a client and a real server.
+type DelayProxy struct {
 	l      net.Listener
 	target string
 	delay  time.Duration
 	wg     sync.WaitGroup
 	mu     sync.Mutex
-	conns  []net.Conn // every connection, closed when the test ends
+	conns  []net.Conn // every connection, closed by Close
 }
 
-func startDelayProxy(t *testing.T, target string, delay time.Duration) string {
-	t.Helper()
+// StartDelayProxy listens on a free port of 127.0.0.1 and forwards to
+// target with delay each way (a round trip gains twice delay).
+func StartDelayProxy(target string, delay time.Duration) (*DelayProxy, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return nil, fmt.Errorf("start a delaying proxy to %s: %w", target, err)
 	}
-	p := &delayProxy{l: l, target: target, delay: delay}
+	p := &DelayProxy{l: l, target: target, delay: delay}
 	p.wg.Go(p.serve)
-	t.Cleanup(func() {
-		l.Close()
-		p.mu.Lock()
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.mu.Unlock()
-		p.wg.Wait()
-	})
-	return l.Addr().String()
+	return p, nil
 }
 
-func (p *delayProxy) serve() {
+// Addr is the host:port clients connect to.
+func (p *DelayProxy) Addr() string { return p.l.Addr().String() }
+
+// Close stops listening, closes every connection and waits for the copies
+// to end.
+func (p *DelayProxy) Close() {
+	p.l.Close()
+	p.mu.Lock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+func (p *DelayProxy) serve() {
 	for {
 		c, err := p.l.Accept()
 		if err != nil {
@@ -65,7 +72,7 @@ func (p *delayProxy) serve() {
 
 // pipe copies src to dst, each read delivered delay after it was read.
 // When either side ends, both connections are closed.
-func (p *delayProxy) pipe(dst, src net.Conn) {
+func (p *DelayProxy) pipe(dst, src net.Conn) {
 	type piece struct {
 		at   time.Time
 		data []byte

@@ -1,0 +1,55 @@
+package bench
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// Bench is one benchmark: it measures its figures and their baselines and
+// returns its rows. At full sizes (make bench) rows are judged; otherwise
+// sizes are tiny and rows are marked Smoke.
+type Bench struct {
+	Name  string
+	About string
+	Run   func(t testing.TB, full bool) []Row
+}
+
+// All is every benchmark, in the order of the table.
+func All() []Bench {
+	return []Bench{
+		{"logs", "log throughput, builder to store", Logs},
+		{"rss", "uploader peak memory", RSS},
+		{"pool", "pooled versus serial upload", Pool},
+		{"report", "report lag and reporter CPU per result", Report},
+		{"tail", "live tail latency", Tail},
+		{"sandbox", "sandbox overhead per job", Sandbox},
+		{"slotgap", "slot idle gap between jobs", SlotGap},
+		{"jobs", "no-op job throughput", Jobs},
+		{"scaling", "uploader replicas against MinIO", Scaling},
+	}
+}
+
+// Select returns the benchmarks named in a comma-separated list, all of
+// them for "", or an error naming an unknown one.
+func Select(names string) ([]Bench, error) {
+	all := All()
+	if strings.TrimSpace(names) == "" {
+		return all, nil
+	}
+	var out []Bench
+	for n := range strings.SplitSeq(names, ",") {
+		n = strings.TrimSpace(n)
+		i := slices.IndexFunc(all, func(b Bench) bool { return b.Name == n })
+		if i < 0 {
+			var known []string
+			for _, b := range all {
+				known = append(known, b.Name)
+			}
+			return nil, fmt.Errorf("BENCH: unknown benchmark %q (known: %s)", n, strings.Join(known, ", "))
+		}
+		out = append(out, all[i])
+	}
+	return out, nil
+}

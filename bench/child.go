@@ -1,0 +1,146 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime/debug"
+	"runtime/pprof"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+
+	"github.com/ejecta-build/ejecta/reporter"
+	"github.com/ejecta-build/ejecta/store"
+	"github.com/ejecta-build/ejecta/uploader"
+)
+
+// childEnv makes the test binary run one component instead of the tests
+// (see ChildMain), so that its CPU time and memory can be measured alone.
+const childEnv = "EJECTA_BENCH_CHILD"
+
+// EnvCPUProfile, when set to a directory, makes every child process write
+// a CPU profile there (<kind>-<pid>.pprof) when it stops.
+const EnvCPUProfile = "EJECTA_BENCH_CPUPROFILE"
+
+// childSpec is what a child runs, as JSON in childEnv.
+type childSpec struct {
+	Kind  string `json:"kind"` // "uploader" or "reporter"
+	Name  string `json:"name"`
+	NATS  string `json:"nats"`
+	Store string `json:"store"` // a store URL, as for store.Open
+	// Confirmations is the reporter's (reporter.Config.Confirmations).
+	Confirmations int `json:"confirmations,omitempty"`
+}
+
+// ChildMain runs the component a parent benchmark asked for when the
+// process was started as a child (it returns the exit code and true), and
+// does nothing otherwise. The test binary's TestMain calls it first.
+func ChildMain() (int, bool) {
+	raw := os.Getenv(childEnv)
+	if raw == "" {
+		return 0, false
+	}
+	log := zerolog.New(os.Stderr).Level(zerolog.WarnLevel).With().Timestamp().Logger()
+	var spec childSpec
+	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
+		log.Error().Err(err).Str("env", childEnv).Msg("bad child spec")
+		return 2, true
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if dir := os.Getenv(EnvCPUProfile); dir != "" {
+		f, err := os.Create(fmt.Sprintf("%s/%s-%d.pprof", dir, spec.Kind, os.Getpid()))
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
+	}
+	if err := runChild(ctx, spec, log); err != nil {
+		log.Error().Err(err).Str("kind", spec.Kind).Msg("child failed")
+		return 1, true
+	}
+	return 0, true
+}
+
+func runChild(ctx context.Context, spec childSpec, log zerolog.Logger) error {
+	st, err := store.Open(ctx, spec.Store)
+	if err != nil {
+		return err
+	}
+	nc, err := nats.Connect(spec.NATS, nats.MaxReconnects(-1))
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", spec.NATS, err)
+	}
+	defer nc.Close()
+	switch spec.Kind {
+	case "uploader":
+		if os.Getenv("GOMEMLIMIT") == "" {
+			debug.SetMemoryLimit(uploader.DefaultMemoryLimit) // as `ejecta uploader` does
+		}
+		u, err := uploader.New(uploader.Config{Name: spec.Name}, nc, st, log)
+		if err != nil {
+			return err
+		}
+		return u.Run(ctx)
+	case "reporter":
+		r, err := reporter.New(reporter.Config{Confirmations: spec.Confirmations}, nc, st, log)
+		if err != nil {
+			return err
+		}
+		return r.Run(ctx)
+	}
+	return fmt.Errorf("child kind %q: want uploader or reporter", spec.Kind)
+}
+
+// child is a component running as a child process.
+type child struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// startChild starts a child process running spec until stop or the end of
+// the benchmark. extraEnv is added to this process's environment.
+func startChild(t testing.TB, spec childSpec, extraEnv ...string) *child {
+	t.Helper()
+	data, err := json.Marshal(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(append(os.Environ(), childEnv+"="+string(data)), extraEnv...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start a child %s: %v", spec.Kind, err)
+	}
+	c := &child{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		cmd.Wait()
+	}()
+	t.Cleanup(c.stop)
+	return c
+}
+
+func (c *child) pid() int { return c.cmd.Process.Pid }
+
+// stop ends the child with SIGTERM, as an operator would, and waits.
+func (c *child) stop() {
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.done:
+	case <-time.After(20 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.done
+	}
+}

@@ -1,0 +1,19 @@
+// Package bench measures ejecta's hot paths, each beside a baseline or
+// ceiling measured in the same run on the same machine, and renders them
+// as one markdown table: figure, ejecta's value, the baseline, their
+// ratio, the goal, pass or miss. Machines are small and shared, so a goal
+// is judged on the ratio wherever there is a baseline, and an absolute
+// figure is context.
+//
+// The harness runs as a Go test, because it starts the real things
+// (NATS, MinIO, containerd) with internal/testenv and runs the uploader
+// and reporter as child processes of the test binary, so that their CPU
+// time and peak memory are theirs alone:
+//
+//	make bench                 # every benchmark; writes BENCHMARKS.md
+//	make bench BENCH=logs      # one (or a comma-separated few); prints only
+//	go test ./bench/           # smoke: tiny sizes, nothing judged
+//
+// Benchmarks (names for BENCH): logs, rss, pool, report, tail, sandbox,
+// slotgap, jobs, scaling; see All.
+package bench

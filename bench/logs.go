@@ -1,0 +1,93 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ejecta-build/ejecta/bench/measure"
+	"github.com/ejecta-build/ejecta/builder/sandbox"
+	"github.com/ejecta-build/ejecta/store"
+	"github.com/ejecta-build/ejecta/streams"
+)
+
+// Logs measures a build's log from the task's output to the store: a
+// builder (no sandbox: the task is a function writing the log in 32 KiB
+// writes) cuts it into chunks on EJECTA_LOGS, an uploader in the same
+// process streams it into a file store. The figure is the log's size over
+// the time from its first byte written to its metadata object stored.
+// The baseline is what the server takes at most: the same bytes in 32 KiB
+// messages published asynchronously to a file stream of the same server,
+// as `nats bench js pub` does.
+func Logs(t testing.TB, full bool) []Row {
+	size := int64(4 << 20)
+	if full {
+		size = 256 << 20
+	}
+	f := newFarm(t)
+	st, err := store.NewFile(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	raw := rawPublish(t, f.js, size)
+
+	var first firstWrite
+	f.startBuilder(stepRunner{step: func(tk sandbox.Task) {
+		if len(tk.Args) > 2 && tk.Args[1] == "+stable" && tk.Args[2] == "check" {
+			first.mark()
+			writeN(tk.Stdout, measure.NewGenerated(7), size, streams.MaxChunkBytes)
+		}
+	}}, 1)
+	f.startUploader(st)
+	f.create("logs", crateSource(t, 1))
+	k := streams.BuildKey{Experiment: "logs", Crate: "bench-00000", Version: "1.0.0", Toolchain: "stable"}
+	meta := streams.ExperimentPrefix("logs") + streams.LogMetaKey(k, 1)
+	done := waitUntil(t, 10*time.Minute, "the log's metadata in the store", func() bool { return exists(st, meta) })
+	took := done.Sub(first.time())
+	t.Logf("logs: %d MiB stored in %s; raw publish took %s", size>>20, took, raw)
+
+	ej, base := float64(size)/took.Seconds(), float64(size)/raw.Seconds()
+	return []Row{{
+		Figure:   fmt.Sprintf("log throughput, task output → chunks → JetStream → uploader → file store (%d MiB log, 32 KiB chunks)", size>>20),
+		Ejecta:   mibps(size, took.Seconds()),
+		Baseline: mibps(size, raw.Seconds()) + " raw JetStream async publish, same bytes, same server",
+		Ratio:    ratio(ej, base),
+		Goal:     "≥ 50 % of baseline",
+		Verdict:  judge(full, ej >= 0.5*base),
+		Note:     "builder, uploader and NATS share the process and 2 cores",
+	}}
+}
+
+// rawPublish publishes size bytes in 32 KiB messages asynchronously to a
+// file stream of its own and returns how long until all were stored.
+func rawPublish(t testing.TB, js jetstream.JetStream, size int64) time.Duration {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "BENCH_RAW", Subjects: []string{"bench.raw"}, Storage: jetstream.FileStorage}); err != nil {
+		t.Fatalf("create the raw stream: %v", err)
+	}
+	defer js.DeleteStream(context.Background(), "BENCH_RAW")
+	src := measure.NewGenerated(7)
+	start := time.Now()
+	for off := int64(0); off < size; off += streams.MaxChunkBytes {
+		data := make([]byte, min(streams.MaxChunkBytes, size-off))
+		src.Read(data)
+		if js.PublishAsyncPending() >= 2048 {
+			if err := measure.WaitPublished(ctx, js); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := js.PublishAsync("bench.raw", data); err != nil {
+			t.Fatalf("raw publish: %v", err)
+		}
+	}
+	if err := measure.WaitPublished(ctx, js); err != nil {
+		t.Fatal(err)
+	}
+	return time.Since(start)
+}

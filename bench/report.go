@@ -1,0 +1,179 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/ejecta-build/ejecta/bench/measure"
+	"github.com/ejecta-build/ejecta/reporter"
+	"github.com/ejecta-build/ejecta/streams"
+)
+
+// Report measures the reporter, running as a child process with its
+// default debounce, fed an experiment's results at full speed: the lag
+// from the last result stored to results.json counting it, and the
+// reporter's CPU time per result, at a small and a large experiment. The
+// CPU per result should not grow with the experiment. Confirmation
+// re-runs are off: the figure is the report's.
+func Report(t testing.TB, full bool) []Row {
+	small, large := 50, 500
+	if full {
+		small, large = 1_000, 100_000
+	}
+	a := reportFigures(t, small)
+	b := reportFigures(t, large)
+	lagRow := func(f reportFigure) Row {
+		return Row{
+			Figure:  fmt.Sprintf("report lag after the last result, %s crates (%s results)", size(f.crates), size(2*f.crates)),
+			Ejecta:  f.lag.Round(time.Millisecond).String(),
+			Goal:    "≤ 2 s",
+			Verdict: judge(full, f.lag <= 2*time.Second),
+			Note:    fmt.Sprintf("results published in %s", f.publish.Round(time.Millisecond)),
+		}
+	}
+	r := float64(b.cpuPerResult) / float64(a.cpuPerResult)
+	return []Row{lagRow(a), lagRow(b), {
+		Figure:   fmt.Sprintf("reporter CPU per result, %s crates vs %s", size(large), size(small)),
+		Ejecta:   b.cpuPerResult.Round(100 * time.Nanosecond).String(),
+		Baseline: a.cpuPerResult.Round(100*time.Nanosecond).String() + " at " + size(small) + " crates",
+		Ratio:    fmt.Sprintf("%.2f×", r),
+		Goal:     "≤ 1.5×",
+		Verdict:  judge(full, r <= 1.5),
+	}}
+}
+
+type reportFigure struct {
+	crates       int
+	publish, lag time.Duration
+	cpuPerResult time.Duration
+}
+
+func reportFigures(t testing.TB, crates int) reportFigure {
+	t.Helper()
+	f := newFarm(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	exp := "report" + strconv.Itoa(crates)
+	rec := streams.Experiment{V: 1, Name: exp, Toolchains: []string{"stable", "nightly"},
+		Mode: streams.ModeBuildAndTest, CrateSource: "/src", Selection: "list",
+		Crates: crates, Jobs: 2 * crates, Published: 2 * crates, CreatedAt: time.Now().UTC()}
+	data, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := f.js.KeyValue(ctx, streams.ExperimentsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, exp, data); err != nil {
+		t.Fatalf("record the experiment: %v", err)
+	}
+
+	dir := t.TempDir()
+	c := startChild(t, childSpec{Kind: "reporter", NATS: f.nats.URL, Store: "file://" + dir, Confirmations: -1})
+	time.Sleep(500 * time.Millisecond) // let it start and settle
+	cpu0, err := measure.CPU(c.pid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for _, r := range syntheticResults(exp, crates) {
+		data, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := nats.NewMsg(streams.ResultSubject(r.BuildKey, r.Attempt))
+		m.Data = data
+		m.Header.Set(nats.MsgIdHdr, m.Subject)
+		if f.js.PublishAsyncPending() >= 2048 {
+			if err := measure.WaitPublished(ctx, f.js); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := f.js.PublishMsgAsync(m); err != nil {
+			t.Fatalf("publish a result: %v", err)
+		}
+	}
+	if err := measure.WaitPublished(ctx, f.js); err != nil {
+		t.Fatal(err)
+	}
+	published := time.Now()
+	path := filepath.Join(dir, reporter.ResultsKey(exp))
+	done := waitUntil(t, 5*time.Minute, "results.json with every result", func() bool { return doneJobs(path) == 2*crates })
+	// The rest of that write (pages, progress) is work per result too.
+	waitUntil(t, time.Minute, "the progress entry", func() bool {
+		e, err := f.js.KeyValue(ctx, streams.ProgressBucket)
+		if err != nil {
+			return false
+		}
+		v, err := e.Get(ctx, exp)
+		var p streams.Progress
+		return err == nil && json.Unmarshal(v.Value(), &p) == nil && p.Done == 2*crates
+	})
+	cpu, err := measure.CPU(c.pid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.stop()
+	return reportFigure{crates: crates, publish: published.Sub(start), lag: done.Sub(published),
+		cpuPerResult: (cpu - cpu0) / time.Duration(2*crates)}
+}
+
+// syntheticResults is both results of every crate of an experiment, most
+// crates unchanged, a few regressed, fixed or failing on both, as in a
+// real run; names spread over many pages of the report.
+func syntheticResults(exp string, crates int) []streams.Result {
+	out := make([]streams.Result, 0, 2*crates)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range crates {
+		name := fmt.Sprintf("%c%c-crate-%d", 'a'+i%26, 'a'+(i/26)%26, i)
+		statuses := [2]streams.Status{streams.StatusTestPass, streams.StatusTestPass}
+		switch i % 50 {
+		case 1:
+			statuses[1] = streams.StatusBuildFail // regressed
+		case 2:
+			statuses[0] = streams.StatusBuildFail // fixed
+		case 3, 4:
+			statuses = [2]streams.Status{streams.StatusBuildFail, streams.StatusBuildFail}
+		case 5:
+			statuses = [2]streams.Status{streams.StatusTestFail, streams.StatusTestFail}
+		}
+		for j, tc := range []string{"stable", "nightly"} {
+			k := streams.BuildKey{Experiment: exp, Crate: name, Version: "1.0." + strconv.Itoa(i%7), Toolchain: tc}
+			out = append(out, streams.Result{V: 1, BuildKey: k, Attempt: 1, Status: statuses[j],
+				ExitCode: 101, DurationMS: 1234, Builder: "b1", LogKey: streams.LogObjectKey(k, 1),
+				FinishedAt: at.Add(time.Duration(2*i+j) * time.Second)})
+		}
+	}
+	return out
+}
+
+var doneJobsRE = regexp.MustCompile(`"done_jobs":(\d+)`)
+
+// doneJobs reads done_jobs from the head of results.json without reading
+// the rest, which is tens of megabytes at 100k crates; -1 when unreadable.
+func doneJobs(path string) int {
+	f, err := os.Open(path)
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	head := make([]byte, 1024)
+	n, _ := io.ReadFull(f, head)
+	m := doneJobsRE.FindSubmatch(head[:n])
+	if m == nil {
+		return -1
+	}
+	done, _ := strconv.Atoi(string(m[1]))
+	return done
+}

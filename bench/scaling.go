@@ -1,0 +1,152 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ejecta-build/ejecta/bench/measure"
+	"github.com/ejecta-build/ejecta/internal/testenv"
+	"github.com/ejecta-build/ejecta/store"
+	"github.com/ejecta-build/ejecta/streams"
+)
+
+// Scaling measures the uploaders' throughput onto MinIO with 1, 2 and 4
+// replicas (child processes) sharing the upload queue, each time over a
+// batch of logs published beforehand, against 1 replica. To tell whether
+// the store is the bound, it also measures raw minio-go PUTs of the same
+// logs, 8 at once: the most MinIO takes here. A replica writes each log
+// twice (plain and zstd) plus a page and its metadata.
+func Scaling(t testing.TB, full bool) []Row {
+	logs, logSize, replicas := 4, int64(256<<10), []int{1, 2}
+	if full {
+		logs, logSize, replicas = 64, 4<<20, []int{1, 2, 4}
+	}
+	m := testenv.StartMinIO(t)
+	t.Setenv(store.EnvS3AccessKey, m.AccessKey)
+	t.Setenv(store.EnvS3SecretKey, m.SecretKey)
+
+	put := rawPuts(t, m, logs, logSize)
+	rates := map[int]float64{}
+	for _, n := range replicas {
+		rates[n] = replicaRate(t, m.StoreURL(fmt.Sprintf("scale%d", n)), n, logs, logSize)
+		t.Logf("scaling: %d replicas: %.1f MiB/s of logs", n, rates[n]/(1<<20))
+	}
+	var rows []Row
+	for _, n := range replicas[1:] {
+		r := rates[n] / rates[1]
+		row := Row{
+			Figure:   fmt.Sprintf("uploader scaling, %d replicas vs 1 onto MinIO (%d logs of %s)", n, logs, sizeBytes(logSize)),
+			Ejecta:   fmt.Sprintf("%.1f MiB/s of logs", rates[n]/(1<<20)),
+			Baseline: fmt.Sprintf("%.1f MiB/s with 1 replica; raw minio-go PUT of the same bytes, 8 at once: %.1f MiB/s", rates[1]/(1<<20), put/(1<<20)),
+			Ratio:    fmt.Sprintf("%.2f×", r),
+		}
+		if n == 4 {
+			row.Goal = "≥ 3× at 4 (if the store is not the bound)"
+			row.Verdict = judge(full, r >= 3)
+		}
+		row.Note = scalingBound(rates[n], put)
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// scalingBound says what bounds a throughput of rate against raw PUTs of
+// put: replicas write each log twice, so at half of put the store is the
+// bound.
+func scalingBound(rate, put float64) string {
+	if 2*rate >= 0.8*put {
+		return fmt.Sprintf("the store is the bound: replicas write %.0f %% of what raw PUTs reach", 100*2*rate/put)
+	}
+	return fmt.Sprintf("not the store (replicas write %.0f %% of raw PUT throughput): the 2 cores are shared by NATS, MinIO and the replicas", 100*2*rate/put)
+}
+
+// replicaRate publishes logs of logSize on a fresh server, starts n
+// replicas, and returns the log bytes per second until every one is stored.
+func replicaRate(t testing.TB, storeURL string, n, logs int, logSize int64) float64 {
+	t.Helper()
+	f := newFarm(t)
+	ctx := context.Background()
+	src := measure.NewGenerated(5)
+	for i := range logs {
+		k := streams.BuildKey{Experiment: "scale", Crate: fmt.Sprintf("crate-%03d", i), Version: "1.0.0", Toolchain: "stable"}
+		if _, _, err := measure.PublishLogAsync(ctx, f.js, k, 1, src, logSize); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := measure.WaitPublished(ctx, f.js); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	var cs []*child
+	for i := range n {
+		cs = append(cs, startChild(t, childSpec{Kind: "uploader", Name: fmt.Sprintf("r%d", i), NATS: f.nats.URL, Store: storeURL}))
+	}
+	end := waitUntil(t, 30*time.Minute, "every log stored", func() bool {
+		return drained(f.js, streams.UploadsStream, streams.UploadersConsumer)
+	})
+	for _, c := range cs {
+		c.stop()
+	}
+	return float64(int64(logs)*logSize) / end.Sub(start).Seconds()
+}
+
+// rawPuts stores logs objects of logSize with minio-go (store.S3), 8 at
+// once, and returns bytes per second.
+func rawPuts(t testing.TB, m testenv.MinIO, logs int, logSize int64) float64 {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, m.StoreURL("raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bodies := make([][]byte, logs)
+	src := measure.NewGenerated(5)
+	for i := range bodies {
+		bodies[i] = make([]byte, logSize)
+		io.ReadFull(src, bodies[i])
+	}
+	work := make(chan int)
+	var wg sync.WaitGroup
+	errs := make(chan error, logs)
+	start := time.Now()
+	for range 8 {
+		wg.Go(func() {
+			for i := range work {
+				key := fmt.Sprintf("raw/%03d.log", i)
+				if err := st.Put(ctx, key, byteReader(bodies[i]), logSize, "text/plain"); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	for i := range logs {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	took := time.Since(start)
+	close(errs)
+	for err := range errs {
+		t.Fatalf("raw PUT: %v", err)
+	}
+	return float64(int64(logs)*logSize) / took.Seconds()
+}
+
+func byteReader(b []byte) io.Reader { return &sliceReader{b: b} }
+
+// sliceReader reads a byte slice without being an io.Seeker, as a stream
+// would be.
+type sliceReader struct{ b []byte }
+
+func (r *sliceReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	return n, nil
+}
