@@ -6,7 +6,7 @@ export PATH := $(PATH):$(HOME)/.cargo/bin:$(shell $(GO) env GOPATH)/bin
 TEST_FLAGS ?= -count=1 -timeout 25m
 DATA ?= $(CURDIR)/.data
 
-.PHONY: all build test test-short bench vet setup demo up clean
+.PHONY: all build test test-short bench faults vet setup demo up clean
 
 all: build
 
@@ -27,12 +27,19 @@ test: setup vet
 test-short: vet
 	$(GO) test -short -count=1 ./...
 
-# Figures beside their goals, on a quiet machine: the report lag and CPU per
-# result at 1k and 100k results; a 1 GiB log through one uploader (peak
-# memory); 10k small objects pooled versus one at a time over a slow link.
+# Every hot path beside a baseline measured in the same run (package bench):
+# prints one markdown table and writes BENCHMARKS.md. BENCH=name[,name] runs
+# some alone and only prints them: logs, rss, pool, report, tail, sandbox,
+# jobs, scaling. The ordinary test suite runs a smoke version.
+BENCH ?=
 bench:
-	set -o pipefail; EJECTA_BENCH=1 $(GO) test -count=1 -timeout 30m -v -run 'TestReportFigures' ./reporter/ | grep '^report figures'
-	EJECTA_BENCH=1 $(GO) test -count=1 -timeout 30m -v -run 'TestBigLogBoundedMemory|TestCopyPoolBeatsSerial' ./uploader/ ./store/
+	EJECTA_BENCH=1 EJECTA_BENCH_ONLY=$(BENCH) $(GO) test -count=1 -timeout 90m -v -run '^TestBench$$' ./bench/
+
+# The fault suite alone (`make test` runs it too): one small real experiment
+# per fault (components SIGKILLed, MinIO down, NATS restarted, disk full),
+# each compared with a fault-free run. See e2e/faults_test.go.
+faults: setup
+	$(GO) test -count=1 -timeout 40m -v -run '^TestFaults$$' ./e2e/
 
 demo: build
 	bash scripts/demo.sh

@@ -132,3 +132,30 @@ func TestHoleStoredMarkedAfterRetries(t *testing.T) {
 		t.Errorf("metadata %+v", s.meta)
 	}
 }
+
+// A killed attempt whose retry finishes and is stored before any sweep
+// looks (short builds do) is stored as abandoned as soon as the retry is:
+// once the retry's log is purged, a sweep could only judge it by silence.
+func TestAbandonedLogStoredWhenLaterAttemptFinishes(t *testing.T) {
+	e := newEnv(t)
+	k := buildKey("exp10", "quick")
+	killed := randomBytes(30_000, 5)
+	e.publishChunks(k, 1, chunks(killed, 10_000))
+	retry := randomBytes(20_000, 6)
+	e.publishLog(k, 2, chunks(retry, 10_000), endFor(retry, 2))
+
+	cfg := fastConfig("u")
+	cfg.SweepInterval = time.Hour // only the retry's upload can notice
+	e.run(cfg, e.st)
+	eventually(t, 10*time.Second, "the killed attempt stored", func() bool {
+		_, ok := object(t, e.st, k, 1)
+		return ok && e.logMsgs(k, 1) == 0
+	})
+	s := storedLog(t, e.st, k, 1)
+	if !bytes.Equal(s.raw, killed) || !s.meta.Abandoned || !strings.Contains(s.meta.AbandonedReason, "attempt 2 of the same build finished") {
+		t.Errorf("attempt 1 stored as %d bytes with %+v, want the %d bytes on the stream, abandoned", len(s.raw), s.meta, len(killed))
+	}
+	if s := storedLog(t, e.st, k, 2); !bytes.Equal(s.raw, retry) || s.meta.Abandoned {
+		t.Errorf("attempt 2 stored as %d bytes with %+v", len(s.raw), s.meta)
+	}
+}

@@ -34,7 +34,9 @@ func (u *Uploader) handle(ctx context.Context, logs jetstream.Stream, msg jetstr
 	how := uploadHow{abandoned: msg.Headers().Get(streams.HdrAbandoned), lenient: deliveries(msg) > uint64(u.cfg.LenientAfter)}
 	stop := keepAlive(msg, u.cfg.ProgressInterval, log)
 	start := time.Now()
+	u.met.inFlight.Inc()
 	n, fresh, err := u.upload(ctx, logs, req, how, log)
+	u.met.inFlight.Dec()
 	stop()
 	if err == nil {
 		u.failures.Store(0)
@@ -46,6 +48,9 @@ func (u *Uploader) handle(ctx context.Context, logs jetstream.Stream, msg jetstr
 			log.Warn().Err(err).Msg("ack of a finished request not confirmed")
 		}
 	case err == nil:
+		u.met.stored.Inc()
+		u.met.bytes.Add(float64(n))
+		u.met.latency.Observe(time.Since(start).Seconds())
 		// Wait for the server's word: an ack lost on the way would have
 		// another replica find the log purged and the object stored, which
 		// is fine, but the log line below should not claim more than it knows.
@@ -54,6 +59,11 @@ func (u *Uploader) handle(ctx context.Context, logs jetstream.Stream, msg jetstr
 			return
 		}
 		log.Info().Uint64("bytes", n).Dur("took", time.Since(start)).Msg("log stored")
+		if how.abandoned == "" {
+			if err := u.abandonEarlier(ctx, logs, req.BuildKey, req.Attempt); err != nil {
+				log.Warn().Err(err).Msg("looking for earlier attempts left by a dead builder; the sweep will find them")
+			}
+		}
 	case ctx.Err() != nil:
 		// Shutting down: hand the request to another replica now rather
 		// than after AckWait.
@@ -63,6 +73,7 @@ func (u *Uploader) handle(ctx context.Context, logs jetstream.Stream, msg jetstr
 		u.deadLetter(ctx, msg, err)
 	default:
 		u.failures.Add(1)
+		u.met.failed.Inc()
 		delay := u.cfg.retryDelay(deliveries(msg))
 		ev := log.Error().Err(err).Dur("retry_in", delay)
 		var le *logError

@@ -80,21 +80,9 @@ func (u *Uploader) sweepOnce(ctx context.Context, logs, uploads jetstream.Stream
 		default:
 			continue
 		}
-		_, err = uploads.GetLastMsgForSubject(ctx, streams.UploadSubject(l.key, l.attempt))
-		if err == nil {
-			continue // already asked for
-		}
-		if !errors.Is(err, jetstream.ErrMsgNotFound) {
-			return fmt.Errorf("look up upload request of %s: %w", l.subj, err)
-		}
-		m, err := streams.NewAbandonedUploadMsg(l.key, l.attempt, reason)
-		if err != nil {
+		if err := u.askAbandoned(ctx, uploads, l, reason); err != nil {
 			return err
 		}
-		if _, err := u.js.PublishMsg(ctx, m); err != nil {
-			return fmt.Errorf("ask to store abandoned log %s: %w", l.subj, err)
-		}
-		u.log.Warn().Str("subject", l.subj).Str("reason", reason).Msg("log abandoned by its builder; asked to store it as it is")
 	}
 	return nil
 }
@@ -107,8 +95,10 @@ func (u *Uploader) reportBacklog(ctx context.Context, logs *jetstream.StreamInfo
 	if f := u.failures.Load(); f > 0 {
 		ev = u.log.Warn().Int64("failed_uploads", f)
 	}
-	if ui, err := uploads.Info(ctx); err == nil {
+	ui, err := uploads.Info(ctx)
+	if err == nil {
 		ev = ev.Uint64("upload_requests", ui.State.Msgs)
 	}
+	u.met.backlog(logs, ui)
 	ev.Int("logs_in_flight", len(logs.State.Subjects)).Uint64("log_bytes", logs.State.Bytes).Msg("upload backlog")
 }
