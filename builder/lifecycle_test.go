@@ -162,8 +162,10 @@ func TestAbortStopsBuilds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Purged != 4 || out.Experiment.State != streams.ExperimentAborted {
-		t.Errorf("abort %+v: want 4 queued jobs purged (the running one included) and state aborted", out)
+	// The running build's job is purged too, unless the builder, seeing the
+	// record turn aborted, already terminated it: 3 or 4.
+	if out.Purged < 3 || out.Purged > 4 || out.Experiment.State != streams.ExperimentAborted {
+		t.Errorf("abort %+v: want the 3 queued jobs purged (and the running one, unless its builder was quicker) and state aborted", out)
 	}
 	// The running build's log ends, with the reason, and no result follows.
 	var end *streams.LogEnd
