@@ -510,7 +510,17 @@ func runAsRoles(t *testing.T, s *authServer, sec streams.Security, rr roleRun) {
 			t.Errorf("%s: class %q, want %q", c.Name, c.Class, want[c.Name])
 		}
 		for _, res := range c.Results {
-			text, err := readObject(ctx, t, st, streams.ExperimentPrefix(exp)+res.Log)
+			// A log may be stored after its result is counted: an upload
+			// claimed on a killed node is redelivered after the uploads
+			// consumer's AckWait (a minute).
+			var text string
+			var err error
+			for stored := time.Now().Add(2 * time.Minute); ; time.Sleep(500 * time.Millisecond) {
+				text, err = readObject(ctx, t, st, streams.ExperimentPrefix(exp)+res.Log)
+				if err == nil || time.Now().After(stored) || ctx.Err() != nil {
+					break
+				}
+			}
 			if err != nil {
 				t.Errorf("%s on %s: log %s not stored: %v", c.Name, res.Toolchain, res.Log, err)
 			} else if c.Class != want[c.Name] {
