@@ -167,22 +167,13 @@ func (r *Reporter) Run(ctx context.Context) (runErr error) {
 	st.jobs, st.results, st.resultsStream = jobs, results, results
 	st.startSeq = results.CachedInfo().State.LastSeq
 	st.caughtUp = results.CachedInfo().State.Msgs == 0
-	cons, err := r.js.OrderedConsumer(ctx, streams.ResultsStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{streams.AllResultsFilter},
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
-	})
-	if err != nil {
-		return fmt.Errorf("reporter: create ordered consumer on %s: %w", streams.ResultsStream, err)
+	var feed resultsFeed
+	if err := feed.open(ctx, r.js, 0); err != nil {
+		return err
 	}
-	// Results are small; a large pull batch keeps a replay or a burst from
-	// waiting on round trips to the server.
-	msgs, err := cons.Messages(jetstream.PullMaxMessages(pullBatch))
-	if err != nil {
-		return fmt.Errorf("reporter: consume %s: %w", streams.ResultsStream, err)
-	}
-	defer msgs.Stop()
+	defer feed.stop()
 	// Stopping the iterator is what wakes a Next blocked without a timeout.
-	stop := context.AfterFunc(ctx, msgs.Stop)
+	stop := context.AfterFunc(ctx, feed.stop)
 	defer stop()
 
 	r.log.Info().Str("stream", streams.ResultsStream).Msg("following results from the start of the stream")
@@ -197,7 +188,7 @@ func (r *Reporter) Run(ctx context.Context) (runErr error) {
 				continue
 			}
 		}
-		msg, err := msgs.Next(jetstream.NextMaxWait(wait))
+		msg, err := feed.next(wait)
 		switch {
 		case err == nil:
 			r.handle(ctx, st, msg)
@@ -206,7 +197,10 @@ func (r *Reporter) Run(ctx context.Context) (runErr error) {
 			// writes the same reports.
 			return nil
 		case errors.Is(err, nats.ErrTimeout):
-			// A write is due.
+			// A write is due; and a consumer silent for long is checked.
+			if err := feed.unstall(ctx, r.js, r.log); err != nil {
+				r.log.Warn().Err(err).Msg("checking the results consumer")
+			}
 		case errors.Is(err, jetstream.ErrMsgIteratorClosed):
 			return fmt.Errorf("reporter: results consumer closed: %w", err)
 		default:
