@@ -3,14 +3,10 @@ package reporter
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"runtime/pprof"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
+	procstat "github.com/ejecta-build/ejecta/bench/measure"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -135,29 +132,12 @@ func (c *child) kill() {
 	_ = c.cmd.Wait()
 }
 
-// cpu is the CPU time the child has used so far, to the nanosecond: the sum
-// over its threads of /proc/PID/task/TID/schedstat.
+// cpu is the CPU time the child has used so far, to the nanosecond.
 func (c *child) cpu() time.Duration {
 	c.t.Helper()
-	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", c.cmd.Process.Pid))
-	if err != nil || len(tasks) == 0 {
-		c.t.Fatalf("schedstat of child %d: %v", c.cmd.Process.Pid, err)
+	d, err := procstat.CPU(c.cmd.Process.Pid)
+	if err != nil {
+		c.t.Fatal(err)
 	}
-	var total time.Duration
-	for _, p := range tasks {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			continue // the thread ended meanwhile
-		}
-		f := strings.Fields(string(data))
-		if len(f) == 0 {
-			continue
-		}
-		ns, err := strconv.ParseInt(f[0], 10, 64)
-		if err != nil {
-			c.t.Fatalf("%s: %q", p, data)
-		}
-		total += time.Duration(ns)
-	}
-	return total
+	return d
 }
