@@ -82,6 +82,8 @@ func New(cfg Config, nc *nats.Conn, run Runner, log zerolog.Logger) (*Builder, e
 // slot is idle. It returns an error only if the builder cannot start (its
 // work dir or the sandbox is unusable).
 func (b *Builder) Run(ctx context.Context) error {
+	ctx, cancel := streams.RunContext(ctx)
+	defer cancel()
 	if err := b.cleanup(ctx); err != nil {
 		return err
 	}

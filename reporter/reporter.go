@@ -132,6 +132,8 @@ type kv interface {
 // Store and KV failures are logged and retried at the next debounce: the
 // state is in memory and the stream, so a failed write loses nothing.
 func (r *Reporter) Run(ctx context.Context) (runErr error) {
+	ctx, cancel := streams.RunContext(ctx)
+	defer cancel()
 	defer func() {
 		// Opening a stream or bucket fails when ctx ends while it is
 		// asked for: that is a stop, not a failure.

@@ -64,6 +64,8 @@ func New(cfg Config, nc *nats.Conn, st store.Store, log zerolog.Logger) (*Upload
 // and consumer must exist (streams.Ensure). Once running it outlives NATS
 // and store outages, retrying with back-off.
 func (u *Uploader) Run(ctx context.Context) error {
+	ctx, cancel := streams.RunContext(ctx)
+	defer cancel()
 	cons, err := u.js.Consumer(ctx, streams.UploadsStream, streams.UploadersConsumer)
 	if err != nil {
 		return fmt.Errorf("uploader: bind consumer %s on %s: %w", streams.UploadersConsumer, streams.UploadsStream, err)
