@@ -135,39 +135,64 @@ func (w *diagLines) Write(p []byte) (int, error) {
 }
 
 func (d *diagnostics) line(raw []byte) {
-	l := strings.TrimRight(ansiRE.ReplaceAllString(string(raw), ""), "\r")
+	// Every line of every log passes here, and most are "Compiling x" or
+	// test output that no pattern can match: a cheap literal test guards
+	// each regexp, and ANSI codes are stripped only from lines that have
+	// an escape.
+	l := string(raw)
+	if strings.IndexByte(l, '\x1b') >= 0 {
+		l = ansiRE.ReplaceAllString(l, "")
+	}
+	l = strings.TrimRight(l, "\r")
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if strings.Contains(l, "internal compiler error") || strings.Contains(l, "the compiler unexpectedly panicked") {
 		d.ice = true
 	}
-	if noSpaceRE.MatchString(l) {
+	if mayMatchNoSpace(l) && noSpaceRE.MatchString(l) {
 		d.noSpace = true
 	}
-	if networkRE.MatchString(l) {
+	if mayMatchNetwork(l) && networkRE.MatchString(l) {
 		d.network = true
 	}
-	if m := errorCodeRE.FindStringSubmatch(l); m != nil {
-		d.codes[m[1]] = true
+	if strings.HasPrefix(l, "error") {
+		if m := errorCodeRE.FindStringSubmatch(l); m != nil {
+			d.codes[m[1]] = true
+		}
+		if toolchainMissingRE.MatchString(l) {
+			d.noToolchain = true
+		}
+		if m := componentMissingRE.FindStringSubmatch(l); m != nil {
+			d.noComponent = strings.TrimPrefix(m[1], "cargo-")
+		}
 	}
-	if m := couldNotCompileRE.FindStringSubmatch(l); m != nil {
-		d.failed[m[1]] = true
-	}
-	if toolchainMissingRE.MatchString(l) {
-		d.noToolchain = true
+	if strings.Contains(l, "could not compile `") {
+		if m := couldNotCompileRE.FindStringSubmatch(l); m != nil {
+			d.failed[m[1]] = true
+		}
 	}
 	if strings.Contains(l, "Undefined Behavior:") {
 		d.ub = true
 	}
-	if m := componentMissingRE.FindStringSubmatch(l); m != nil {
-		d.noComponent = strings.TrimPrefix(m[1], "cargo-")
-	}
 	d.lints(l)
-	if m := testsRunningRE.FindStringSubmatch(l); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		d.testBinaries++
-		d.tests += n
+	if strings.HasPrefix(l, "running ") {
+		if m := testsRunningRE.FindStringSubmatch(l); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			d.testBinaries++
+			d.tests += n
+		}
 	}
+}
+
+// mayMatchNoSpace is false for a line noSpaceRE cannot match.
+func mayMatchNoSpace(l string) bool {
+	return strings.Contains(l, "No space") || strings.Contains(l, "os error") || strings.Contains(l, "quota")
+}
+
+// mayMatchNetwork is false for a line networkRE cannot match.
+func mayMatchNetwork(l string) bool {
+	return strings.Contains(l, "unreachable") || strings.Contains(l, "os error") ||
+		strings.Contains(l, "resol") || strings.Contains(l, "lookup address")
 }
 
 // lints records the denied lints behind errors as crater does (it reads
@@ -186,6 +211,9 @@ func (d *diagnostics) lints(l string) {
 			}
 			d.lintSource = 0
 		}
+	}
+	if !strings.Contains(l, "deny(") && !strings.Contains(l, "forbid(") && !strings.Contains(l, "`-D ") && !strings.Contains(l, "`-F ") {
+		return // lintNoteRE cannot match
 	}
 	for _, m := range lintNoteRE.FindAllStringSubmatch(l, 1) {
 		d.addLint(m[1] + m[2])

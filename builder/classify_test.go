@@ -70,3 +70,23 @@ func TestDiagnosticsLongLine(t *testing.T) {
 		t.Errorf("reason = %q", got)
 	}
 }
+
+// BenchmarkDiagnosticsLine feeds the lines of a typical build-and-test
+// log: every line of every log passes through the classifier.
+func BenchmarkDiagnosticsLine(b *testing.B) {
+	lines := [][]byte{
+		[]byte("\x1b[1m\x1b[32m   Compiling\x1b[0m serde v1.0.210"),
+		[]byte("   Compiling libc v0.2.159"),
+		[]byte("test tests::parses_the_header ... ok"),
+		[]byte("warning: unused variable: `x`"),
+		[]byte("  --> src/lib.rs:12:9"),
+		[]byte("   |"),
+		[]byte("running 12 tests"),
+		[]byte("error[E0308]: mismatched types"),
+	}
+	d := newDiagnostics()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		d.line(lines[i%len(lines)])
+	}
+}
