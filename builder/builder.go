@@ -44,6 +44,9 @@ type Builder struct {
 	running map[int]streams.RunningBuild    // by slot, for the heartbeat
 	stops   map[int]context.CancelCauseFunc // by slot: ends the running build
 	paused  string                          // why no new jobs are taken, for the heartbeat
+	// changed wakes the heartbeat when running or paused change, so a
+	// build shows in `ejecta status` when it starts, not up to a period later.
+	changed chan struct{}
 }
 
 // New checks cfg (after filling defaults) and returns a builder that does
@@ -68,6 +71,7 @@ func New(cfg Config, nc *nats.Conn, run Runner, log zerolog.Logger) (*Builder, e
 		cfg: cfg, nc: nc, js: js, run: run, met: met,
 		log:     log.With().Str("builder", cfg.ID).Logger(),
 		running: map[int]streams.RunningBuild{},
+		changed: make(chan struct{}, 1),
 		stops:   map[int]context.CancelCauseFunc{},
 		abort:   make(chan struct{}),
 	}
@@ -183,6 +187,7 @@ func (b *Builder) cleanup(ctx context.Context) error {
 func (b *Builder) setRunning(slot int, rb *streams.RunningBuild) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	defer b.heartbeatSoon()
 	if rb == nil {
 		delete(b.running, slot)
 		return
@@ -190,13 +195,22 @@ func (b *Builder) setRunning(slot int, rb *streams.RunningBuild) {
 	b.running[slot] = *rb
 }
 
+// heartbeatSoon asks for a heartbeat now rather than at the next period.
+func (b *Builder) heartbeatSoon() {
+	select {
+	case b.changed <- struct{}{}:
+	default: // one is asked for already
+	}
+}
+
 // setPaused records why the builder takes no new jobs ("" when it does).
 // Draining is final: a low-disk check does not overwrite it.
 func (b *Builder) setPaused(why string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.paused != "draining" {
+	if b.paused != "draining" && b.paused != why {
 		b.paused = why
+		b.heartbeatSoon()
 	}
 }
 

@@ -54,9 +54,19 @@ func (b *Builder) heartbeats(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-b.changed:
+			// Slots starting and ending builds together make one
+			// heartbeat, not one each.
+			if sleep(ctx, heartbeatCoalesce) != nil {
+				return
+			}
 		}
 	}
 }
+
+// heartbeatCoalesce is how long a heartbeat asked for by a change waits
+// for more changes.
+const heartbeatCoalesce = 100 * time.Millisecond
 
 func (b *Builder) heartbeat(host string) ([]byte, error) {
 	b.mu.Lock()
