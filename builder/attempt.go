@@ -28,7 +28,11 @@ type attempt struct {
 	job  *streams.Job
 	msg  jetstream.Msg
 	n    int // attempt number: JetStream's delivery count
-	log  zerolog.Logger
+	// delivered is JetStream's delivery count of the job, and attempts
+	// how many deliveries it gets (0: no limit).
+	delivered uint64
+	attempts  int
+	log       zerolog.Logger
 
 	ws       workspace
 	env      []string
@@ -103,6 +107,10 @@ func (a *attempt) run(ctx context.Context) {
 	}
 	if ctx.Err() != nil || v.abandoned {
 		a.abandon()
+		return
+	}
+	if v.reason == reasonSandboxError && a.mayRetry() {
+		a.handBack(ctx, v, start)
 		return
 	}
 	if err := a.finish(ctx, v, start); err != nil {
@@ -200,18 +208,8 @@ func (a *attempt) finish(ctx context.Context, v verdict, start time.Time) error 
 		outcome += " (" + v.reason + ")"
 	}
 	fmt.Fprintf(a.sys, "finished: %s, exit code %d, after %s\n", outcome, v.exitCode, time.Since(start).Round(time.Millisecond))
-	sum, err := a.out.end()
-	if err != nil {
-		return fmt.Errorf("flush log: %w", err)
-	}
-	end, err := a.pub.writeEnd(sum, v)
-	if err != nil {
+	if err := a.endLog(ctx, v); err != nil {
 		return err
-	}
-
-	up := streams.UploadRequest{V: streams.SchemaVersion, BuildKey: key, Attempt: a.n, End: end}
-	if err := a.publishJSON(ctx, streams.UploadSubject(key, a.n), up); err != nil {
-		return fmt.Errorf("upload request: %w", err)
 	}
 	res := streams.Result{
 		V: streams.SchemaVersion, BuildKey: key, Attempt: a.n,
@@ -229,6 +227,39 @@ func (a *attempt) finish(ctx context.Context, v verdict, start time.Time) error 
 		return fmt.Errorf("ack job: %w", err)
 	}
 	return nil
+}
+
+// sandboxAttempts bounds the attempts of a job whose sandbox keeps failing
+// when its consumer sets no limit.
+const sandboxAttempts = 3
+
+// mayRetry says whether a job whose sandbox failed gets another attempt.
+func (a *attempt) mayRetry() bool {
+	limit := a.attempts
+	if limit <= 0 {
+		limit = sandboxAttempts
+	}
+	return a.delivered < uint64(limit)
+}
+
+// handBack ends an attempt whose sandbox failed without a result: the
+// failure says nothing about the crate (containerd restarted, a shim
+// died), and a result would count as the crate's. Its log is stored, and
+// the job is delivered again after Config.SandboxRetryDelay, to this builder or
+// another. The last attempt the job gets publishes the error instead.
+func (a *attempt) handBack(ctx context.Context, v verdict, start time.Time) {
+	fmt.Fprintf(a.sys, "finished: %s (%s) after %s; no result: the job is handed back to be built again in %s\n",
+		v.status, v.reason, time.Since(start).Round(time.Millisecond), a.b.cfg.SandboxRetryDelay)
+	if err := a.endLog(ctx, v); err != nil {
+		if ctx.Err() != nil {
+			a.abandon()
+			return
+		}
+		a.log.Error().Err(err).Msg("cannot close the log of an attempt whose sandbox failed; leaving the job for redelivery")
+	}
+	_ = a.msg.NakWithDelay(a.b.cfg.SandboxRetryDelay)
+	a.b.met.handedBack.Inc()
+	a.log.Warn().Dur("retry_in", a.b.cfg.SandboxRetryDelay).Msg("sandbox failed; job handed back for another attempt")
 }
 
 // publishJSON publishes v on subj, deduplicated by subject: an attempt has

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -93,6 +95,8 @@ func TestBuilderVerdicts(t *testing.T) {
 		timeout    time.Duration
 		wantStatus streams.Status
 		wantReason string
+		// wantAttempt is the attempt whose result counts (0: the first).
+		wantAttempt int
 	}{
 		{name: "check pass", mode: streams.ModeCheckOnly, wantStatus: streams.StatusTestPass},
 		{name: "build-only pass", mode: streams.ModeBuildOnly, wantStatus: streams.StatusTestSkipped},
@@ -102,10 +106,15 @@ func TestBuilderVerdicts(t *testing.T) {
 			steps: map[string]func(context.Context, sandbox.Task) (sandbox.Exit, error){"build": func(context.Context, sandbox.Task) (sandbox.Exit, error) { return oom, nil }}},
 		{name: "oom in prepare", mode: streams.ModeBuildOnly, wantStatus: streams.StatusPrepareFail, wantReason: "oom",
 			steps: map[string]func(context.Context, sandbox.Task) (sandbox.Exit, error){"generate-lockfile": func(context.Context, sandbox.Task) (sandbox.Exit, error) { return oom, nil }}},
-		{name: "sandbox error", mode: streams.ModeCheckOnly, wantStatus: streams.StatusError, wantReason: "sandbox-error",
+		// A sandbox that keeps failing: the job is handed back twice, and
+		// its last attempt reports the error.
+		{name: "sandbox error", mode: streams.ModeCheckOnly, wantStatus: streams.StatusError, wantReason: "sandbox-error", wantAttempt: 3,
 			steps: map[string]func(context.Context, sandbox.Task) (sandbox.Exit, error){"check": func(context.Context, sandbox.Task) (sandbox.Exit, error) {
 				return sandbox.Exit{}, errors.New("ttrpc: closed")
 			}}},
+		// containerd restarted under the first attempt: the second builds.
+		{name: "sandbox error once", mode: streams.ModeCheckOnly, wantStatus: streams.StatusTestPass, wantAttempt: 2,
+			steps: map[string]func(context.Context, sandbox.Task) (sandbox.Exit, error){"check": failFirst(errors.New("connection error: desc = transport is closing"))}},
 		{name: "toolchain missing", mode: streams.ModeCheckOnly, wantStatus: streams.StatusError, wantReason: "toolchain-missing",
 			steps: map[string]func(context.Context, sandbox.Task) (sandbox.Exit, error){"generate-lockfile": exitWith(1, "error: toolchain 'stable' is not installed\n")}},
 		{name: "timeout", mode: streams.ModeCheckOnly, timeout: time.Second, wantStatus: streams.StatusBuildFail, wantReason: "timeout",
@@ -126,9 +135,22 @@ func TestBuilderVerdicts(t *testing.T) {
 				return sandbox.Exit{}, nil
 			}}
 			job := fakeJob("crate", tc.mode)
-			res, _ := runFake(t, r, Config{Timeout: tc.timeout}, 1, func(js jetstream.JetStream) { publishJob(t, js, job) })
+			res, js := runFake(t, r, Config{Timeout: tc.timeout, SandboxRetryDelay: 100 * time.Millisecond}, 1,
+				func(js jetstream.JetStream) { publishJob(t, js, job) })
 			if res[0].Status != tc.wantStatus || res[0].Reason != tc.wantReason {
 				t.Errorf("result %s %q, want %s %q", res[0].Status, res[0].Reason, tc.wantStatus, tc.wantReason)
+			}
+			if want := max(tc.wantAttempt, 1); res[0].Attempt != want {
+				t.Errorf("result of attempt %d, want %d", res[0].Attempt, want)
+			}
+			// Each attempt handed back has a complete log saying so, and
+			// no result of its own.
+			for a := 1; a < res[0].Attempt; a++ {
+				text := logText(t, js, job.BuildKey, a, streams.StatusError)
+				if !strings.Contains(text, systemPrefix+"finished: error (sandbox-error)") ||
+					!strings.Contains(text, "no result: the job is handed back to be built again") {
+					t.Errorf("log of attempt %d does not say it was handed back:\n%s", a, text)
+				}
 			}
 		})
 	}
@@ -235,5 +257,17 @@ func exitWith(code int, stderr string) func(context.Context, sandbox.Task) (sand
 	return func(_ context.Context, t sandbox.Task) (sandbox.Exit, error) {
 		t.Stderr.Write([]byte(stderr))
 		return sandbox.Exit{Code: code}, nil
+	}
+}
+
+// failFirst is a step that fails with err in the first attempt and
+// succeeds in the others.
+func failFirst(err error) func(context.Context, sandbox.Task) (sandbox.Exit, error) {
+	var calls atomic.Int32
+	return func(context.Context, sandbox.Task) (sandbox.Exit, error) {
+		if calls.Add(1) == 1 {
+			return sandbox.Exit{}, err
+		}
+		return sandbox.Exit{}, nil
 	}
 }

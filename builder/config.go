@@ -68,6 +68,10 @@ type Config struct {
 	// InProgressEvery is how often a running job's ack deadline is pushed
 	// back; default 15s. It must stay well under the consumer's AckWait.
 	InProgressEvery time.Duration
+	// SandboxRetryDelay is how long a job whose sandbox failed waits
+	// before it is delivered again: long enough for a restarted containerd
+	// to be back.
+	SandboxRetryDelay time.Duration
 	// HeartbeatEvery is how often the heartbeat is renewed; default 5s, well
 	// under streams.HeartbeatTTL.
 	HeartbeatEvery time.Duration
@@ -81,14 +85,15 @@ var containerIDRE = regexp.MustCompile(`^[A-Za-z0-9]+(?:[_-][A-Za-z0-9]+)*$`)
 
 // Defaults.
 const (
-	DefaultMemoryBytes     = 1536 << 20
-	DefaultTimeout         = 15 * time.Minute
-	DefaultNoOutputTimeout = 5 * time.Minute
-	DefaultMinFreeDisk     = 2 << 30
-	DefaultPidsLimit       = 4096
-	DefaultLogWindow       = 64
-	DefaultInProgressEvery = 15 * time.Second
-	DefaultHeartbeatEvery  = 5 * time.Second
+	DefaultMemoryBytes       = 1536 << 20
+	DefaultTimeout           = 15 * time.Minute
+	DefaultNoOutputTimeout   = 5 * time.Minute
+	DefaultMinFreeDisk       = 2 << 30
+	DefaultPidsLimit         = 4096
+	DefaultLogWindow         = 64
+	DefaultInProgressEvery   = 15 * time.Second
+	DefaultSandboxRetryDelay = 10 * time.Second
+	DefaultHeartbeatEvery    = 5 * time.Second
 )
 
 // withDefaults fills zero fields. Looking up cargo can fail; that is
@@ -142,6 +147,9 @@ func (c Config) withDefaults() Config {
 	if c.TmpBytes == 0 {
 		c.TmpBytes = sandbox.DefaultTmpBytes
 	}
+	if c.SandboxRetryDelay == 0 {
+		c.SandboxRetryDelay = DefaultSandboxRetryDelay
+	}
 	if c.InProgressEvery == 0 {
 		c.InProgressEvery = DefaultInProgressEvery
 	}
@@ -186,6 +194,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("tmp bytes %d: want 1 MiB to 1 TiB", c.TmpBytes)
 	case c.PidsLimit < 16:
 		return fmt.Errorf("pids limit %d: want at least 16", c.PidsLimit)
+	case c.SandboxRetryDelay < 0:
+		return fmt.Errorf("sandbox retry delay %s: want 0 or more", c.SandboxRetryDelay)
 	case c.InProgressEvery < 100*time.Millisecond:
 		return fmt.Errorf("in-progress every %s: want at least 100ms", c.InProgressEvery)
 	case c.HeartbeatEvery < 100*time.Millisecond || c.HeartbeatEvery >= streams.HeartbeatTTL:

@@ -18,6 +18,9 @@ type metrics struct {
 	duration  *prometheus.HistogramVec
 	logBytes  prometheus.Counter
 	logChunks prometheus.Counter
+	// handedBack counts attempts ended by a sandbox failure without a
+	// result, their job left to be built again.
+	handedBack prometheus.Counter
 }
 
 // durationBuckets span a check of a tiny crate (seconds) to the default
@@ -43,11 +46,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		logChunks: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ejecta_builder_log_chunks_total", Help: "Build log chunks published to the logs stream.",
 		}),
+		handedBack: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ejecta_builder_jobs_handed_back_total",
+			Help: "Attempts whose sandbox failed (containerd restarted, a shim died), ended without a result and their job handed back to be built again.",
+		}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.running, m.done, m.duration, m.logBytes, m.logChunks} {
+	for _, c := range []prometheus.Collector{m.running, m.done, m.duration, m.logBytes, m.logChunks, m.handedBack} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register builder metrics: %w", err)
 		}

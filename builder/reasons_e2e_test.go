@@ -91,8 +91,9 @@ func TestBuilderFailureReasons(t *testing.T) {
 }
 
 // A task that cannot even start (the sandbox refuses the command) ends as
-// an error with reason sandbox-error, never as a failure of the crate, and
-// its log still ends with an end marker.
+// an error with reason sandbox-error, never as a failure of the crate. The
+// job is handed back twice first, in case the sandbox recovers; every
+// attempt's log still ends with an end marker.
 func TestBuilderTaskCannotStart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs containerd tasks")
@@ -106,18 +107,23 @@ func TestBuilderTaskCannotStart(t *testing.T) {
 	j := streams.Job{V: 1, BuildKey: streams.BuildKey{Experiment: "nostart", Crate: "cfg-if", Version: "1.0.0", Toolchain: "stable"},
 		Mode: streams.ModeCheckOnly, CrateSource: testdataRegistry(t)}
 	publishJob(t, js, j)
-	startBuilder(t, nc, Config{ID: "nostart", Slots: 1, CargoPath: cargo})
+	startBuilder(t, nc, Config{ID: "nostart", Slots: 1, CargoPath: cargo, SandboxRetryDelay: 100 * time.Millisecond})
 	results, err := js.OrderedConsumer(context.Background(), streams.ResultsStream, jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var r streams.Result
 	nextJSON(t, results, time.Minute, &r)
-	if r.Status != streams.StatusError || r.Reason != "sandbox-error" || r.Attempt != 1 {
-		t.Errorf("result %+v, want error sandbox-error", r)
+	if r.Status != streams.StatusError || r.Reason != "sandbox-error" || r.Attempt != 3 {
+		t.Errorf("result %+v, want error sandbox-error from attempt 3", r)
 	}
-	text := logText(t, js, j.BuildKey, 1, streams.StatusError)
-	if !strings.Contains(text, systemPrefix+"sandbox error: ") || !strings.Contains(text, systemPrefix+"finished: error (sandbox-error)") {
-		t.Errorf("log lacks the sandbox error or the finished line:\n%s", text)
+	for a := 1; a <= 3; a++ {
+		text := logText(t, js, j.BuildKey, a, streams.StatusError)
+		if !strings.Contains(text, systemPrefix+"sandbox error: ") || !strings.Contains(text, systemPrefix+"finished: error (sandbox-error)") {
+			t.Errorf("log of attempt %d lacks the sandbox error or the finished line:\n%s", a, text)
+		}
+		if handedBack := strings.Contains(text, "no result: the job is handed back"); handedBack != (a < 3) {
+			t.Errorf("log of attempt %d: says handed back %v, want %v:\n%s", a, handedBack, a < 3, text)
+		}
 	}
 }

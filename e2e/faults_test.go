@@ -35,6 +35,9 @@ type faultCase struct {
 	// abandoned says the killed attempt of the slow crate must be stored
 	// and marked abandoned.
 	abandoned bool
+	// handedBack says the slow crate's first attempt must have ended
+	// without a result, its sandbox failed, and its log stored whole.
+	handedBack bool
 }
 
 // components are the farm's running processes, replaced when restarted.
@@ -52,7 +55,8 @@ func TestFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault suite: minutes of real builds")
 	}
-	containerd := testenv.StartContainerd(t)
+	daemon := testenv.StartContainerdDaemon(t)
+	containerd := daemon.Address
 	minio := testenv.StartMinIO(t)
 	t.Setenv("EJECTA_S3_ACCESS_KEY", minio.AccessKey)
 	t.Setenv("EJECTA_S3_SECRET_KEY", minio.SecretKey)
@@ -83,6 +87,9 @@ func TestFaults(t *testing.T) {
 			t.Errorf("classes after the fault:\n%v\nwithout a fault:\n%v", got, baseline)
 		}
 		f.checkLogs(ctx, exp, rf, fc.abandoned)
+		if fc.handedBack {
+			f.checkHandedBack(ctx, exp, rf)
+		}
 		f.checkNothingLeft(ctx)
 	}
 
@@ -116,6 +123,10 @@ func TestFaults(t *testing.T) {
 		}},
 		{name: "nats-restarted", inject: func(ctx context.Context, t *testing.T, f *procFarm, c *components) {
 			f.restartNATS(3 * time.Second)
+		}},
+		{name: "containerd-restarted", handedBack: true, inject: func(ctx context.Context, t *testing.T, f *procFarm, c *components) {
+			time.Sleep(time.Second) // into the build script's sleep
+			daemon.Restart(t, 3*time.Second)
 		}},
 		{name: "disk-full", inject: func(ctx context.Context, t *testing.T, f *procFarm, c *components) {
 			// The builder restarts believing its disk is full: it must say
@@ -231,6 +242,30 @@ func (f *procFarm) checkAbandoned(ctx context.Context, exp string, c reporter.Cr
 		return
 	}
 	t.Errorf("%s@%s: no result from a second attempt; was the builder killed mid-build? results %+v", c.Name, c.Version, c.Results)
+}
+
+// checkHandedBack checks that the slow crate's build that was running when
+// containerd died ended without a result: its first attempt's log is
+// stored whole with the sandbox error, and a later attempt's result counts.
+func (f *procFarm) checkHandedBack(ctx context.Context, exp string, rf *reporter.ResultsFile) {
+	t := f.t
+	t.Helper()
+	for _, c := range rf.Crates {
+		if c.Name != "ejecta-fault-slow" {
+			continue
+		}
+		for _, r := range c.Results {
+			if r.Attempt < 2 {
+				continue
+			}
+			k := streams.BuildKey{Experiment: exp, Crate: c.Name, Version: c.Version, Toolchain: r.Toolchain}
+			if meta := f.meta(ctx, k, 1); meta.Abandoned || meta.Status != streams.StatusError {
+				t.Errorf("%s attempt 1, whose sandbox died, is stored as %+v; want a complete log with status error", k, meta)
+			}
+			return
+		}
+		t.Errorf("%s@%s: no result from a second attempt; did containerd die mid-build? results %+v", c.Name, c.Version, c.Results)
+	}
 }
 
 // storeWait bounds how long a finished experiment's logs may take to be

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -37,6 +38,25 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 // start costs a fraction of a second.
 func StartContainerd(t testing.TB) (address string) {
 	t.Helper()
+	return StartContainerdDaemon(t).Address
+}
+
+// Containerd is a private containerd daemon a test can kill and restart.
+type Containerd struct {
+	Address string
+	bin     string
+	args    []string
+	logPath string
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// StartContainerdDaemon is StartContainerd for a test that also restarts
+// the daemon.
+func StartContainerdDaemon(t testing.TB) *Containerd {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		Unavailable(t, "containerd needs root")
 	}
@@ -59,19 +79,42 @@ func StartContainerd(t testing.TB) (address string) {
 		t.Fatalf("containerd socket dir: %v", err)
 	}
 	t.Cleanup(func() { os.RemoveAll(sockDir) })
-	address = filepath.Join(sockDir, "containerd.sock")
-
-	logPath := filepath.Join(dir, "containerd.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatalf("containerd log: %v", err)
+	c := &Containerd{
+		Address: filepath.Join(sockDir, "containerd.sock"),
+		bin:     bin,
+		logPath: filepath.Join(dir, "containerd.log"),
 	}
-	cmd := exec.Command(bin,
+	c.args = []string{
 		"--root", filepath.Join(dir, "root"),
 		"--state", filepath.Join(dir, "state"),
-		"--address", address,
+		"--address", c.Address,
 		"--config", cfg,
-	)
+	}
+	t.Cleanup(func() {
+		reapContainers(t, c.Address)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.cmd != nil {
+			stopProcess(c.cmd, c.exited)
+		}
+		if t.Failed() {
+			t.Logf("containerd log (%s), last lines:\n%s", c.logPath, tail(c.logPath, 40))
+		}
+	})
+	if err := c.start(); err != nil {
+		t.Fatalf("containerd at %s: %v\nlog:\n%s", c.Address, err, tail(c.logPath, 40))
+	}
+	return c
+}
+
+// start starts the daemon on the same root, state and socket as before,
+// appending to the same log, and waits until it answers.
+func (c *Containerd) start() error {
+	logFile, err := os.OpenFile(c.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("containerd log: %w", err)
+	}
+	cmd := exec.Command(c.bin, c.args...)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	// Its own process group, so a ^C to the test does not hit the daemon
@@ -79,23 +122,33 @@ func StartContainerd(t testing.TB) (address string) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
-		t.Fatalf("start containerd: %v", err)
+		return fmt.Errorf("start containerd: %w", err)
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); logFile.Close(); close(exited) }()
+	c.mu.Lock()
+	c.cmd, c.exited = cmd, exited
+	c.mu.Unlock()
+	return waitContainerd(c.Address, exited, 15*time.Second)
+}
 
-	t.Cleanup(func() {
-		reapContainers(t, address)
-		stopProcess(cmd, exited)
-		if t.Failed() {
-			t.Logf("containerd log (%s), last lines:\n%s", logPath, tail(logPath, 40))
-		}
-	})
-
-	if err := waitContainerd(address, exited, 15*time.Second); err != nil {
-		t.Fatalf("containerd at %s: %v\nlog:\n%s", address, err, tail(logPath, 40))
+// Restart kills the daemon with SIGKILL, as a crash would, leaves it down
+// for down, and starts it again. The shims of running tasks survive, as
+// they do in production.
+func (c *Containerd) Restart(t testing.TB, down time.Duration) {
+	t.Helper()
+	c.mu.Lock()
+	cmd, exited := c.cmd, c.exited
+	c.cmd = nil
+	c.mu.Unlock()
+	if cmd != nil {
+		cmd.Process.Kill()
+		<-exited
 	}
-	return address
+	time.Sleep(down)
+	if err := c.start(); err != nil {
+		t.Fatalf("restart containerd at %s: %v\nlog:\n%s", c.Address, err, tail(c.logPath, 40))
+	}
 }
 
 var namespaceSeq atomic.Int64
