@@ -38,7 +38,10 @@ type builderFlags struct {
 	rootfs     string
 	tmpSize    string
 	logWindow  int
-	drainGrace time.Duration // only `ejecta builder` sets it; `up` stops at once
+	// sandboxRetry is how long a job whose sandbox failed waits to be
+	// delivered again.
+	sandboxRetry time.Duration
+	drainGrace   time.Duration // only `ejecta builder` sets it; `up` stops at once
 }
 
 func (f *builderFlags) register(fs *pflag.FlagSet, defaultWorkDir string) {
@@ -55,6 +58,8 @@ func (f *builderFlags) register(fs *pflag.FlagSet, defaultWorkDir string) {
 	fs.StringVar(&f.tmpSize, "tmp-size", envOr("EJECTA_TMP_SIZE", "512MiB"), "size of each build's private /tmp (a tmpfs, counted against its memory), unless the experiment sets one (env EJECTA_TMP_SIZE)")
 	f.logWindow = envInt("EJECTA_LOG_WINDOW", builder.DefaultLogWindow)
 	fs.Var(boundedInt{v: &f.logWindow, min: 1, max: 4096}, "log-window", "log chunks of one build published ahead of their acknowledgements, 1 to 4096; when that many are in flight the build's output waits; 1 publishes each chunk synchronously (env EJECTA_LOG_WINDOW)")
+	fs.DurationVar(&f.sandboxRetry, "sandbox-retry-delay", envDuration("EJECTA_SANDBOX_RETRY_DELAY", builder.DefaultSandboxRetryDelay),
+		"when the sandbox itself fails (containerd restarted, a shim died), store the attempt's log, record no result and build the job again after this long; its last attempt reports the error (env EJECTA_SANDBOX_RETRY_DELAY)")
 	fs.StringVar(&f.minFree, "min-free-disk", envOr("EJECTA_MIN_FREE_DISK", "2GiB"), "take no new jobs while the work dir's disk has less free, e.g. 2GiB; 0 to disable (env EJECTA_MIN_FREE_DISK)")
 }
 
@@ -90,7 +95,7 @@ func (f *builderFlags) start(ctx context.Context, nc *nats.Conn, log zerolog.Log
 	b, err := builder.New(builder.Config{
 		ID: f.id, Slots: f.slots, WorkDir: f.workDir, MemoryBytes: mem, Timeout: f.timeout,
 		NoOutputTimeout: f.noOutput, MinFreeDiskBytes: minFree, TmpBytes: tmpSize, DrainGrace: f.drainGrace,
-		LogWindow: f.logWindow, Metrics: reg,
+		LogWindow: f.logWindow, SandboxRetryDelay: f.sandboxRetry, Metrics: reg,
 	}, nc, sb, log)
 	if err != nil {
 		sb.Close()
