@@ -159,6 +159,12 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// CheckConfig checks c as New would, defaults applied, and names the first
+// bad field.
+func CheckConfig(c Config) error {
+	return c.withDefaults().Validate()
+}
+
 // Validate checks a configuration (after defaults) and names the first bad field.
 func (c Config) Validate() error {
 	if err := streams.ValidateBuilderID(c.ID); err != nil {

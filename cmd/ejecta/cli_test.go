@@ -125,3 +125,30 @@ func TestEmptyListsAreJSONArrays(t *testing.T) {
 		}
 	}
 }
+
+// A bad builder flag is named before anything is connected: the NATS URL
+// here answers nothing, and the error must not be about it.
+func TestBuilderFlagsCheckedBeforeConnecting(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--sandbox-retry-delay", "-1s"}, "sandbox retry delay -1s: want 0 or more"},
+		{[]string{"--drain-grace", "-1s"}, "drain grace -1s: want 0 or more"},
+		{[]string{"--memory", "lots"}, "--memory"},
+		{[]string{"--work-dir", "relative"}, `--work-dir "relative": want an absolute path`},
+		{[]string{"--builder-id", "no/slash"}, `id: builder id "no/slash"`},
+	} {
+		t.Run(tc.args[0], func(t *testing.T) {
+			args := append([]string{"--nats", "nats://127.0.0.1:1", "builder", "--work-dir", t.TempDir()}, tc.args...)
+			_, err := run(t, args...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v\nwant one containing %q", err, tc.want)
+			}
+			var ue usageError
+			if !errors.As(err, &ue) {
+				t.Errorf("error %v does not exit with the usage code 2", err)
+			}
+		})
+	}
+}

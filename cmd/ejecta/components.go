@@ -63,40 +63,51 @@ func (f *builderFlags) register(fs *pflag.FlagSet, defaultWorkDir string) {
 	fs.StringVar(&f.minFree, "min-free-disk", envOr("EJECTA_MIN_FREE_DISK", "2GiB"), "take no new jobs while the work dir's disk has less free, e.g. 2GiB; 0 to disable (env EJECTA_MIN_FREE_DISK)")
 }
 
-// start builds the builder, registering its metrics in reg; the returned
-// close releases containerd.
-func (f *builderFlags) start(ctx context.Context, nc *nats.Conn, log zerolog.Logger, reg prometheus.Registerer) (*builder.Builder, func(), error) {
+// config reads the flags into a builder configuration and checks it, so a
+// bad flag is reported before anything is connected.
+func (f *builderFlags) config() (builder.Config, error) {
 	mem, err := parseBytes(f.memory)
 	if err != nil {
-		return nil, nil, badInput(fmt.Errorf("--memory: %w", err))
+		return builder.Config{}, badInput(fmt.Errorf("--memory: %w", err))
 	}
 	minFree := int64(-1) // "0": the disk guard is off
 	if strings.TrimSpace(f.minFree) != "0" {
 		if minFree, err = parseBytes(f.minFree); err != nil {
-			return nil, nil, badInput(fmt.Errorf("--min-free-disk: %w", err))
+			return builder.Config{}, badInput(fmt.Errorf("--min-free-disk: %w", err))
 		}
 	}
 	tmpSize, err := parseBytes(f.tmpSize)
 	if err != nil {
-		return nil, nil, badInput(fmt.Errorf("--tmp-size: %w", err))
+		return builder.Config{}, badInput(fmt.Errorf("--tmp-size: %w", err))
 	}
 	if !filepath.IsAbs(f.workDir) {
-		return nil, nil, badInput(fmt.Errorf("--work-dir %q: want an absolute path", f.workDir))
+		return builder.Config{}, badInput(fmt.Errorf("--work-dir %q: want an absolute path", f.workDir))
 	}
-	if err := os.MkdirAll(f.workDir, 0o755); err != nil {
+	cfg := builder.Config{
+		ID: f.id, Slots: f.slots, WorkDir: f.workDir, MemoryBytes: mem, Timeout: f.timeout,
+		NoOutputTimeout: f.noOutput, MinFreeDiskBytes: minFree, TmpBytes: tmpSize, DrainGrace: f.drainGrace,
+		LogWindow: f.logWindow, SandboxRetryDelay: f.sandboxRetry,
+	}
+	if err := builder.CheckConfig(cfg); err != nil {
+		return builder.Config{}, badInput(err)
+	}
+	return cfg, nil
+}
+
+// start builds the builder of cfg, registering its metrics in reg; the
+// returned close releases containerd.
+func (f *builderFlags) start(ctx context.Context, cfg builder.Config, nc *nats.Conn, log zerolog.Logger, reg prometheus.Registerer) (*builder.Builder, func(), error) {
+	if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
 		return nil, nil, fmt.Errorf("--work-dir: %w", err)
 	}
 	sb, err := sandbox.New(ctx, sandbox.Config{
-		Address: f.containerd, Namespace: f.namespace, FIFODir: filepath.Join(f.workDir, ".fifo"), Rootfs: f.rootfs,
+		Address: f.containerd, Namespace: f.namespace, FIFODir: filepath.Join(cfg.WorkDir, ".fifo"), Rootfs: f.rootfs,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("--containerd/--rootfs: %w", err)
 	}
-	b, err := builder.New(builder.Config{
-		ID: f.id, Slots: f.slots, WorkDir: f.workDir, MemoryBytes: mem, Timeout: f.timeout,
-		NoOutputTimeout: f.noOutput, MinFreeDiskBytes: minFree, TmpBytes: tmpSize, DrainGrace: f.drainGrace,
-		LogWindow: f.logWindow, SandboxRetryDelay: f.sandboxRetry, Metrics: reg,
-	}, nc, sb, log)
+	cfg.Metrics = reg
+	b, err := builder.New(cfg, nc, sb, log)
 	if err != nil {
 		sb.Close()
 		return nil, nil, badInput(err)
@@ -119,13 +130,17 @@ func newBuilderCmd(g *globals) *cobra.Command {
 			if err := checkMetricsAddr(metricsAddr); err != nil {
 				return err
 			}
+			cfg, err := f.config()
+			if err != nil {
+				return err
+			}
 			nc, _, err := g.connect(cmd.Context(), "ejecta-builder-"+f.id, log)
 			if err != nil {
 				return err
 			}
 			defer nc.Close()
 			reg := metrics.NewRegistry()
-			b, closeSandbox, err := f.start(cmd.Context(), nc, log, reg)
+			b, closeSandbox, err := f.start(cmd.Context(), cfg, nc, log, reg)
 			if err != nil {
 				return err
 			}

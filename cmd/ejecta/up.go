@@ -66,6 +66,10 @@ registry on the web UI's /metrics (and on --metrics-addr when it is set).`,
 			if !cmd.Flags().Changed("work-dir") && os.Getenv("EJECTA_WORK_DIR") == "" {
 				bf.workDir = filepath.Join(dataDir, "work")
 			}
+			bcfg, err := bf.config()
+			if err != nil {
+				return err
+			}
 			ns, err := startEmbeddedNATS(filepath.Join(dataDir, "nats"), host, port)
 			if err != nil {
 				return err
@@ -90,7 +94,7 @@ registry on the web UI's /metrics (and on --metrics-addr when it is set).`,
 			reg := metrics.NewRegistry()
 			reg.MustRegister(metrics.NewJetStream(js, log))
 			blog, _ := g.logger("builder")
-			b, closeSandbox, err := bf.start(ctx, nc, blog, reg)
+			b, closeSandbox, err := bf.start(ctx, bcfg, nc, blog, reg)
 			if err != nil {
 				return err
 			}
