@@ -4,10 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"testing"
 	"time"
@@ -109,7 +106,7 @@ func reportFigures(t testing.TB, crates int) reportFigure {
 	}
 	published := time.Now()
 	path := filepath.Join(dir, reporter.ResultsKey(exp))
-	done := waitUntil(t, 5*time.Minute, "results.json with every result", func() bool { return doneJobs(path) == 2*crates })
+	done := waitUntil(t, 5*time.Minute, "results.json with every result", func() bool { return measure.DoneJobs(path) == 2*crates })
 	// The rest of that write (pages, progress) is work per result too.
 	waitUntil(t, time.Minute, "the progress entry", func() bool {
 		e, err := f.js.KeyValue(ctx, streams.ProgressBucket)
@@ -156,24 +153,4 @@ func syntheticResults(exp string, crates int) []streams.Result {
 		}
 	}
 	return out
-}
-
-var doneJobsRE = regexp.MustCompile(`"done_jobs":(\d+)`)
-
-// doneJobs reads done_jobs from the head of results.json without reading
-// the rest, which is tens of megabytes at 100k crates; -1 when unreadable.
-func doneJobs(path string) int {
-	f, err := os.Open(path)
-	if err != nil {
-		return -1
-	}
-	defer f.Close()
-	head := make([]byte, 1024)
-	n, _ := io.ReadFull(f, head)
-	m := doneJobsRE.FindSubmatch(head[:n])
-	if m == nil {
-		return -1
-	}
-	done, _ := strconv.Atoi(string(m[1]))
-	return done
 }

@@ -2,14 +2,13 @@ package reporter
 
 import (
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"syscall"
 	"testing"
 	"time"
+
+	procstat "github.com/ejecta-build/ejecta/bench/measure"
 )
 
 // figure is what TestReportFigures measures for one experiment size.
@@ -19,26 +18,6 @@ type figure struct {
 	cpuPerResult time.Duration // the reporter process's CPU time per result
 	replay       time.Duration // a restarted reporter's start → results.json whole again
 	maxRSS       int64         // the reporter process's peak resident memory, bytes
-}
-
-var doneJobsRE = regexp.MustCompile(`"done_jobs":(\d+)`)
-
-// doneJobs reads done_jobs from the head of results.json without reading
-// the rest: at 100k results the file is tens of megabytes.
-func doneJobs(path string) int {
-	f, err := os.Open(path)
-	if err != nil {
-		return -1
-	}
-	defer f.Close()
-	head := make([]byte, 1024)
-	n, _ := io.ReadFull(f, head)
-	m := doneJobsRE.FindSubmatch(head[:n])
-	if m == nil {
-		return -1
-	}
-	done, _ := strconv.Atoi(string(m[1]))
-	return done
 }
 
 // measure publishes a synthetic experiment of the given number of results
@@ -59,11 +38,11 @@ func measure(t *testing.T, results int) figure {
 	e.publishAll(rs, "")
 	published := time.Now()
 	path := filepath.Join(dir, ResultsKey("fig"))
-	t.Logf("published %d results in %v; results.json then had %d", len(rs), published.Sub(start), doneJobs(path))
+	t.Logf("published %d results in %v; results.json then had %d", len(rs), published.Sub(start), procstat.DoneJobs(path))
 	deadline := published.Add(time.Minute)
-	for doneJobs(path) != len(rs) {
+	for procstat.DoneJobs(path) != len(rs) {
 		if time.Now().After(deadline) {
-			t.Fatalf("results.json has %d of %d results a minute after the last was published", doneJobs(path), len(rs))
+			t.Fatalf("results.json has %d of %d results a minute after the last was published", procstat.DoneJobs(path), len(rs))
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -86,9 +65,9 @@ func measure(t *testing.T, results int) figure {
 	replayDir := t.TempDir()
 	e.startChild(replayDir, 0, -1)
 	replayPath := filepath.Join(replayDir, ResultsKey("fig"))
-	for doneJobs(replayPath) != len(rs) {
+	for procstat.DoneJobs(replayPath) != len(rs) {
 		if time.Since(restart) > time.Minute {
-			t.Fatalf("a restarted reporter had %d of %d results after a minute", doneJobs(replayPath), len(rs))
+			t.Fatalf("a restarted reporter had %d of %d results after a minute", procstat.DoneJobs(replayPath), len(rs))
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
