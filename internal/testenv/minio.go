@@ -9,8 +9,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -52,7 +50,7 @@ const minioStartTimeout = 30 * time.Second
 // the test is skipped (see Unavailable).
 func StartMinIO(t testing.TB) MinIO {
 	t.Helper()
-	bin := findMinIO()
+	bin := lookGoBin("minio")
 	if bin == "" {
 		Unavailable(t, "minio binary not in PATH nor in $(go env GOPATH)/bin "+
 			"(go install github.com/minio/minio@latest)")
@@ -117,25 +115,6 @@ func (s *minioServer) stop() {
 	s.cmd.Process.Kill()
 	<-s.exited
 	s.cmd, s.exited = nil, nil
-}
-
-func findMinIO() string {
-	if p, err := exec.LookPath("minio"); err == nil {
-		return p
-	}
-	var gopath string
-	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		gopath = strings.TrimSpace(string(out))
-	} else if home, err := os.UserHomeDir(); err == nil {
-		gopath = filepath.Join(home, "go")
-	}
-	for _, dir := range filepath.SplitList(gopath) {
-		p := filepath.Join(dir, "bin", "minio")
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
-			return p
-		}
-	}
-	return ""
 }
 
 // freeAddr picks a loopback port nobody listens on. Another process could

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -51,24 +50,4 @@ func (n NatsCLI) Run(t testing.TB, ctx context.Context, args ...string) string {
 		t.Fatalf("nats %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr.String())
 	}
 	return string(out)
-}
-
-// lookGoBin finds a command in PATH, then where `go install` puts it.
-func lookGoBin(name string) string {
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	var gopath string
-	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		gopath = strings.TrimSpace(string(out))
-	} else if home, err := os.UserHomeDir(); err == nil {
-		gopath = filepath.Join(home, "go")
-	}
-	for _, dir := range filepath.SplitList(gopath) {
-		p := filepath.Join(dir, "bin", name)
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
-			return p
-		}
-	}
-	return ""
 }
