@@ -157,16 +157,9 @@ func (p *Producer) purge(ctx context.Context, stream, filter string) (int, error
 	if err != nil {
 		return 0, fmt.Errorf("open stream %s: %w", stream, err)
 	}
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
-	if err != nil {
-		return 0, fmt.Errorf("count %s in %s: %w", filter, stream, err)
-	}
-	n := 0
-	for _, c := range info.State.Subjects {
-		n += int(c)
-	}
-	if n == 0 {
-		return 0, nil
+	n, err := streams.CountMessages(ctx, s, filter)
+	if n == 0 || err != nil {
+		return 0, err
 	}
 	if err := s.Purge(ctx, jetstream.WithPurgeSubject(filter)); err != nil {
 		return 0, fmt.Errorf("purge %s from %s: %w", filter, stream, err)

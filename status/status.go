@@ -147,15 +147,7 @@ func countMessages(ctx context.Context, js jetstream.JetStream, stream, filter s
 	if err != nil {
 		return 0, fmt.Errorf("open stream %s: %w", stream, err)
 	}
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
-	if err != nil {
-		return 0, fmt.Errorf("count %s in %s: %w", filter, stream, err)
-	}
-	n := 0
-	for _, c := range info.State.Subjects {
-		n += int(c)
-	}
-	return n, nil
+	return streams.CountMessages(ctx, s, filter)
 }
 
 // running counts the builds of experiment name that live builders report.
