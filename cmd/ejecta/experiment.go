@@ -11,6 +11,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/ejecta-build/ejecta/producer"
 	"github.com/ejecta-build/ejecta/status"
 	"github.com/ejecta-build/ejecta/streams"
@@ -83,33 +85,24 @@ other arguments is refused.
 			if err := req.Validate(); err != nil {
 				return badInput(err)
 			}
-			log, err := g.logger("producer")
-			if err != nil {
-				return err
-			}
-			nc, js, err := g.connect(cmd.Context(), "ejecta-producer", log)
-			if err != nil {
-				return err
-			}
-			defer nc.Close()
-			out, err := producer.New(js, log).Create(cmd.Context(), req)
-			if err != nil {
-				if isInputError(err) {
-					return badInput(err)
+			return withProducer(cmd, g, "text", func(p *producer.Producer, _ jetstream.JetStream) (any, func(io.Writer), error) {
+				out, err := p.Create(cmd.Context(), req)
+				if err != nil {
+					return nil, nil, err
 				}
-				return err
-			}
-			for _, w := range out.Warnings {
-				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
-			}
-			e := out.Experiment
-			if out.Existed {
-				fmt.Fprintf(cmd.OutOrStdout(), "experiment %s already exists with these settings: %d jobs, %d added now\n", e.Name, e.Jobs, out.Added)
-				return nil
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "experiment %s created: %d crates × %d toolchains = %d jobs (%s, %s)\n",
-				e.Name, e.Crates, len(e.Toolchains), e.Jobs, strings.Join(e.Toolchains, " vs "), e.Mode)
-			return nil
+				for _, w := range out.Warnings {
+					fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
+				}
+				return out, func(w io.Writer) {
+					e := out.Experiment
+					if out.Existed {
+						fmt.Fprintf(w, "experiment %s already exists with these settings: %d jobs, %d added now\n", e.Name, e.Jobs, out.Added)
+						return
+					}
+					fmt.Fprintf(w, "experiment %s created: %d crates × %d toolchains = %d jobs (%s, %s)\n",
+						e.Name, e.Crates, len(e.Toolchains), e.Jobs, strings.Join(e.Toolchains, " vs "), e.Mode)
+				}, nil
+			})
 		},
 	}
 	f := cmd.Flags()
