@@ -12,21 +12,18 @@ import (
 	"time"
 
 	"github.com/ejecta-build/ejecta/auth"
-	"github.com/ejecta-build/ejecta/builder"
-	"github.com/ejecta-build/ejecta/builder/sandbox"
 	"github.com/ejecta-build/ejecta/internal/testenv"
+	"github.com/ejecta-build/ejecta/internal/testfarm"
 	"github.com/ejecta-build/ejecta/logtail"
 	"github.com/ejecta-build/ejecta/producer"
 	"github.com/ejecta-build/ejecta/reporter"
 	"github.com/ejecta-build/ejecta/status"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
-	"github.com/ejecta-build/ejecta/uploader"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
-	"golang.org/x/sync/errgroup"
 )
 
 // authServer is a nats-server running in this process on the very
@@ -405,39 +402,12 @@ func runAsRoles(t *testing.T, s *authServer, sec streams.Security, rr roleRun) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	address := testenv.StartContainerd(t)
-	work := testenv.DurableTempDir(t)
-	sb, err := sandbox.New(ctx, sandbox.Config{Address: address, Namespace: testenv.ContainerdNamespace(t), FIFODir: filepath.Join(work, "fifo")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sb.Close() })
 	log := s.log
-	b, err := builder.New(builder.Config{ID: "roles", Slots: 2, WorkDir: filepath.Join(work, "jobs")},
-		clients[streams.RoleBuilder].nc, sb, log.With().Str("component", "builder").Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := uploader.New(uploader.Config{Name: "roles"}, clients[streams.RoleUploader].nc, st, log.With().Str("component", "uploader").Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := reporter.New(reporter.Config{Debounce: 200 * time.Millisecond}, clients[streams.RoleReporter].nc, st,
-		log.With().Str("component", "reporter").Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	eg, egCtx := errgroup.WithContext(runCtx)
-	eg.Go(func() error { return b.Run(egCtx) })
-	eg.Go(func() error { return u.Run(egCtx) })
-	eg.Go(func() error { return r.Run(egCtx) })
-	defer func() {
-		stop()
-		if err := eg.Wait(); err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("components: %v", err)
-		}
-	}()
+	testfarm.Start(t, ctx, testfarm.Config{
+		Name: "roles", Namespace: testenv.ContainerdNamespace(t), BuilderConn: clients[streams.RoleBuilder].nc,
+		UploaderConn: clients[streams.RoleUploader].nc, ReporterConn: clients[streams.RoleReporter].nc,
+		Store: st, Reporter: reporter.Config{Debounce: 200 * time.Millisecond}, Log: log,
+	})
 
 	// A refused request only times out: fail on the violation instead.
 	go func() {

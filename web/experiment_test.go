@@ -2,25 +2,20 @@ package web_test
 
 import (
 	"context"
-	"errors"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/ejecta-build/ejecta/builder"
-	"github.com/ejecta-build/ejecta/builder/sandbox"
 	"github.com/ejecta-build/ejecta/internal/testenv"
+	"github.com/ejecta-build/ejecta/internal/testfarm"
 	"github.com/ejecta-build/ejecta/producer"
 	"github.com/ejecta-build/ejecta/reporter"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
-	"github.com/ejecta-build/ejecta/uploader"
 	"github.com/ejecta-build/ejecta/web"
 	"github.com/rs/zerolog"
-	"golang.org/x/sync/errgroup"
 )
 
 // TestExperimentPageListsARealRegression runs a real experiment (a real
@@ -39,42 +34,16 @@ func TestExperimentPageListsARealRegression(t *testing.T) {
 	if err := streams.Ensure(ctx, js, streams.DefaultConfig()); err != nil {
 		t.Fatal(err)
 	}
-	address := testenv.StartContainerd(t)
 	registry := testenv.CrateRegistry(t)
 	st, err := store.NewFile(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	work := testenv.DurableTempDir(t)
-	sb, err := sandbox.New(ctx, sandbox.Config{Address: address, Namespace: "ejecta-web", FIFODir: filepath.Join(work, "fifo")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sb.Close() })
-	b, err := builder.New(builder.Config{ID: "web", Slots: 2, WorkDir: filepath.Join(work, "jobs")}, nc, sb, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := uploader.New(uploader.Config{Name: "web"}, nc, st, log)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// No confirmation re-runs: the page must list a regression as soon as
 	// the report has one.
-	r, err := reporter.New(reporter.Config{Debounce: 200 * time.Millisecond, Confirmations: -1}, nc, st, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	eg, egCtx := errgroup.WithContext(runCtx)
-	eg.Go(func() error { return b.Run(egCtx) })
-	eg.Go(func() error { return u.Run(egCtx) })
-	eg.Go(func() error { return r.Run(egCtx) })
-	t.Cleanup(func() {
-		stop()
-		if err := eg.Wait(); err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("components: %v", err)
-		}
+	testfarm.Start(t, ctx, testfarm.Config{
+		Name: "web", Namespace: "ejecta-web", BuilderConn: nc, UploaderConn: nc, ReporterConn: nc,
+		Store: st, Reporter: reporter.Config{Debounce: 200 * time.Millisecond, Confirmations: -1}, Log: log,
 	})
 	srv, err := web.New(web.Config{Addr: ":0", Poll: 200 * time.Millisecond}, js, st, log)
 	if err != nil {
