@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -55,7 +54,7 @@ func SlotGap(t testing.TB, full bool) []Row {
 	f := newFarm(t)
 	runner := &timedRunner{Runner: newSandbox(t)}
 	b, err := builder.New(builder.Config{
-		ID: gapBuilder, Slots: 2, WorkDir: testenv.DurableTempDir(t), CargoPath: quickCargo(t), MinFreeDiskBytes: -1,
+		ID: gapBuilder, Slots: 2, WorkDir: testenv.DurableTempDir(t), CargoPath: testenv.QuickCargo(t), MinFreeDiskBytes: -1,
 	}, f.nc, runner, quiet(t).Level(zerolog.ErrorLevel))
 	if err != nil {
 		t.Fatalf("new builder: %v", err)
@@ -112,26 +111,6 @@ func newSandbox(t testing.TB) *sandbox.Containerd {
 	}
 	t.Cleanup(func() { sb.Close() })
 	return sb
-}
-
-// quickCargo is a script standing in for cargo, beside the real rustc
-// (which the builder asks for its version), outside /tmp: the sandbox has
-// its own.
-func quickCargo(t testing.TB) string {
-	t.Helper()
-	rustc, err := exec.LookPath("rustc")
-	if err != nil {
-		t.Fatalf("rustc: %v", err)
-	}
-	dir := testenv.DurableTempDir(t)
-	path := filepath.Join(dir, "cargo")
-	if err := os.WriteFile(path, []byte("#!/bin/sh\necho \"quick task: $*\"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(rustc, filepath.Join(dir, "rustc")); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // timedRunner notes, per slot, when each task was in the real runner.

@@ -29,8 +29,18 @@ func testdataRegistry(t *testing.T) string {
 	return dir
 }
 
-// startBuilder runs a one-slot builder over real containerd until the test ends.
+// startBuilder runs a builder over real containerd until the test ends.
 func startBuilder(t *testing.T, nc *nats.Conn, cfg Config) (stop func() error) {
+	t.Helper()
+	return startBuilderWith(t, nc, cfg, nil)
+}
+
+// errBuilderHung: the builder did not stop in time.
+var errBuilderHung = errors.New("builder did not stop within 30s")
+
+// startBuilderWith is startBuilder with the real sandbox passed through
+// wrap (nil: used as it is).
+func startBuilderWith(t *testing.T, nc *nats.Conn, cfg Config, wrap func(*sandbox.Containerd) Runner) (stop func() error) {
 	t.Helper()
 	addr := testenv.StartContainerd(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -44,7 +54,11 @@ func startBuilder(t *testing.T, nc *nats.Conn, cfg Config) (stop func() error) {
 	if cfg.WorkDir == "" {
 		cfg.WorkDir = testenv.DurableTempDir(t) // not under /tmp: the sandbox has its own /tmp
 	}
-	b, err := New(cfg, nc, sb, testLogger(t))
+	var run Runner = sb
+	if wrap != nil {
+		run = wrap(sb)
+	}
+	b, err := New(cfg, nc, run, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,10 +71,14 @@ func startBuilder(t *testing.T, nc *nats.Conn, cfg Config) (stop func() error) {
 		case err := <-done:
 			return err
 		case <-time.After(30 * time.Second):
-			return errors.New("builder did not stop within 30s")
+			return errBuilderHung
 		}
 	})
-	t.Cleanup(func() { stop() })
+	t.Cleanup(func() {
+		if err := stop(); errors.Is(err, errBuilderHung) {
+			t.Error(err)
+		}
+	})
 	return stop
 }
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -14,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ejecta-build/ejecta/bench/measure"
@@ -54,27 +51,6 @@ func (r *timedRunner) Rootfs() string { return r.Runner.(rootfsDescriber).Rootfs
 
 const slotGapBuilder = "gap-builder"
 
-// quickCargo stands in for cargo: every step of a check-only job succeeds
-// at once, so the jobs measure the builder and the sandbox, not rustc. It
-// lives outside /tmp (the sandbox has its own), beside the real rustc, which
-// the builder asks for its version as it would beside rustup's cargo.
-func quickCargo(t *testing.T) string {
-	t.Helper()
-	rustc, err := exec.LookPath("rustc")
-	if err != nil {
-		testenv.Unavailable(t, "rustc not in PATH")
-	}
-	dir := testenv.DurableTempDir(t)
-	path := filepath.Join(dir, "cargo")
-	if err := os.WriteFile(path, []byte("#!/bin/sh\necho \"quick task: $*\"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(rustc, filepath.Join(dir, "rustc")); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // A builder with 2 slots keeps both busy: between one job's end and the
 // next job's first task a slot is idle at most 100 ms (issue 4, Speed).
 // The jobs are quick (two sandbox tasks of a script each) so that the
@@ -88,14 +64,15 @@ func TestSlotIdleGap(t *testing.T) {
 	}
 	const jobs = 20
 	nc, js := startJetStream(t, streams.DefaultConfig())
-	cargo := quickCargo(t)
+	cargo := testenv.QuickCargo(t)
 	for i := range jobs {
 		publishJob(t, js, streams.Job{V: 1, BuildKey: streams.BuildKey{Experiment: "gap", Crate: fmt.Sprintf("quick-%02d", i),
 			Version: "1.0.0", Toolchain: "stable"}, Mode: streams.ModeCheckOnly, CrateSource: testenv.DebianRegistry})
 	}
 	runner := &timedRunner{}
-	startTimedBuilder(t, nc, runner, Config{ID: slotGapBuilder, Slots: 2, CargoPath: cargo,
-		InProgressEvery: time.Second, HeartbeatEvery: 500 * time.Millisecond})
+	startBuilderWith(t, nc, Config{ID: slotGapBuilder, Slots: 2, CargoPath: cargo,
+		InProgressEvery: time.Second, HeartbeatEvery: 500 * time.Millisecond},
+		func(sb *sandbox.Containerd) Runner { runner.Runner = sb; return runner })
 
 	results, err := js.OrderedConsumer(context.Background(), streams.ResultsStream, jetstream.OrderedConsumerConfig{})
 	if err != nil {
@@ -149,36 +126,6 @@ func TestSlotIdleGap(t *testing.T) {
 	} else if median > 100*time.Millisecond || worst > time.Second {
 		t.Errorf("slot idle gap at load %.2f per CPU: median %s, max %s; want the median within 100ms and no gap near a second", load, median, worst)
 	}
-}
-
-// startTimedBuilder is startBuilder with the real sandbox wrapped in r.
-func startTimedBuilder(t *testing.T, nc *nats.Conn, r *timedRunner, cfg Config) {
-	t.Helper()
-	addr := testenv.StartContainerd(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	sb, err := sandbox.New(ctx, sandbox.Config{
-		Address: addr, Namespace: testenv.ContainerdNamespace(t), FIFODir: filepath.Join(testenv.DurableTempDir(t), "fifo"),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sb.Close() })
-	r.Runner = sb
-	cfg.WorkDir = testenv.DurableTempDir(t)
-	b, err := New(cfg, nc, r, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("builder did not stop within 30s")
-		}
-	})
 }
 
 // loadPerCPU is the one-minute load average over the CPUs, from /proc.

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -65,4 +66,26 @@ func RepoRoot(t testing.TB) string {
 		}
 		dir = parent
 	}
+}
+
+// QuickCargo is a script standing in for cargo: every step of a check-only
+// job succeeds at once, so jobs measure the builder and the sandbox, not
+// rustc. It lives outside /tmp (the sandbox has its own), beside the real
+// rustc, which the builder asks for its version as it would beside
+// rustup's cargo.
+func QuickCargo(t testing.TB) string {
+	t.Helper()
+	rustc, err := exec.LookPath("rustc")
+	if err != nil {
+		Unavailable(t, "rustc not in PATH")
+	}
+	dir := DurableTempDir(t)
+	path := filepath.Join(dir, "cargo")
+	if err := os.WriteFile(path, []byte("#!/bin/sh\necho \"quick task: $*\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(rustc, filepath.Join(dir, "rustc")); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
