@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/containerd/containerd"
-	"github.com/containerd/containerd/cio"
 	"github.com/containerd/containerd/leases"
 	"github.com/containerd/containerd/namespaces"
 	"github.com/containerd/containerd/snapshots"
@@ -116,17 +115,7 @@ func TestCleanupImageSnapshots(t *testing.T) {
 		tk := imageTask(t)
 		tk.ID = id
 		tk.Args = []string{"/bin/hello", "/nonexistent"} // exits at once; the task stays until deleted
-		ctr, err := e.sb.client.NewContainer(ctx, id, e.sb.containerOpts(tk)...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		task, err := ctr.NewTask(ctx, cio.NewCreator(cio.WithFIFODir(filepath.Join(e.cfg.FIFODir, id))))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := task.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
+		leaveStarted(t, ctx, e.sb, e.cfg.FIFODir, tk)
 	}
 	crash("crashed-1")
 	crash("crashed-10") // what a prefix match of "crashed-1" would take

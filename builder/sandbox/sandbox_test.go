@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/containerd/containerd"
 	"github.com/containerd/containerd/cio"
 	"github.com/containerd/containerd/namespaces"
 	"github.com/ejecta-build/ejecta/internal/testenv"
@@ -439,17 +438,7 @@ func TestCleanup(t *testing.T) {
 	crash := func(id string) {
 		tk := task(t, "/bin/sh", "-c", "echo started; exec sleep 60")
 		tk.ID = id
-		ctr, err := e.sb.client.NewContainer(ctx, id, containerd.WithNewSpec(specOpts(tk, false)...))
-		if err != nil {
-			t.Fatal(err)
-		}
-		task, err := ctr.NewTask(ctx, cio.NewCreator(cio.WithFIFODir(filepath.Join(e.cfg.FIFODir, id))))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := task.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
+		leaveStarted(t, ctx, e.sb, e.cfg.FIFODir, tk)
 	}
 	crash("crashed-1")
 	crash("crashed-2")
@@ -558,5 +547,23 @@ func TestNewUnreachable(t *testing.T) {
 	_, err := New(ctx, Config{Address: addr, FIFODir: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), addr) {
 		t.Errorf("err = %v, want it to name %s", err, addr)
+	}
+}
+
+// leaveStarted creates and starts tk's container and task as Run would,
+// and leaves them as a builder killed mid-run does: nobody waits for the
+// task or reads its FIFOs (under fifoDir).
+func leaveStarted(t *testing.T, ctx context.Context, sb *Containerd, fifoDir string, tk Task) {
+	t.Helper()
+	ctr, err := sb.client.NewContainer(ctx, tk.ID, sb.containerOpts(tk)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := ctr.NewTask(ctx, cio.NewCreator(cio.WithFIFODir(filepath.Join(fifoDir, tk.ID))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := task.Start(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
