@@ -20,6 +20,7 @@ import (
 
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/store"
+	"github.com/ejecta-build/ejecta/store/storetest"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -210,7 +211,7 @@ func TestFinishedExperimentGetsLogArchives(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				e.store = &countingStore{Store: s3, writes: make(map[string]int)}
+				e.store = &countingStore{storetest.NewCounting(s3)}
 			}
 			e.startReporter()
 			run := runFinishedExperiment(t, e, "arch")
@@ -221,7 +222,7 @@ func TestFinishedExperimentGetsLogArchives(t *testing.T) {
 				return strings.Contains(index, `<a href="logs-archives/regressed.tar.zst">`) &&
 					strings.Contains(index, `<a href="logs-archives/same-test-pass.tar.zst">`)
 			})
-			if n := e.store.writeCount(streams.ExperimentPrefix("arch") + streams.ArchiveKey("regressed")); n != 1 {
+			if n := e.store.Puts(streams.ExperimentPrefix("arch") + streams.ArchiveKey("regressed")); n != 1 {
 				t.Errorf("regressed archive written %d times, want once", n)
 			}
 
@@ -231,7 +232,7 @@ func TestFinishedExperimentGetsLogArchives(t *testing.T) {
 				t.Fatal(err)
 			}
 			run.check(t, e.store, m2)
-			if n := e.store.writeCount(streams.ExperimentPrefix("arch") + streams.ArchiveKey("regressed")); n != 2 {
+			if n := e.store.Puts(streams.ExperimentPrefix("arch") + streams.ArchiveKey("regressed")); n != 2 {
 				t.Errorf("regressed archive written %d times, want twice", n)
 			}
 			if m2.CratesSHA256 != m.CratesSHA256 {
@@ -252,10 +253,10 @@ func TestRestartedReporterDoesNotRebuildArchives(t *testing.T) {
 	key := streams.ExperimentPrefix("again") + streams.ArchiveKey("fixed")
 	e.startReporter()
 	waitFor(t, "index.html linking the archives after a restart", func() bool {
-		return e.store.writeCount(IndexKey("again")) > 0 &&
+		return e.store.Puts(IndexKey("again")) > 0 &&
 			strings.Contains(string(tryRead(e.store, IndexKey("again"))), `href="logs-archives/fixed.tar.zst"`)
 	})
-	if n := e.store.writeCount(key); n != 1 {
+	if n := e.store.Puts(key); n != 1 {
 		t.Errorf("fixed archive written %d times, want once", n)
 	}
 }

@@ -17,42 +17,23 @@ import (
 
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/store"
+	"github.com/ejecta-build/ejecta/store/storetest"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
 // countingStore is the real file store, counting writes per key so tests
 // can see debouncing.
 type countingStore struct {
-	store.Store
-	dir    string
-	mu     sync.Mutex
-	writes map[string]int
+	*storetest.Counting
 }
 
 func newStore(t *testing.T) *countingStore {
 	t.Helper()
-	dir := t.TempDir()
-	fs, err := store.NewFile(dir)
+	fs, err := store.NewFile(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &countingStore{Store: fs, dir: dir, writes: make(map[string]int)}
-}
-
-func (s *countingStore) Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) error {
-	if err := s.Store.Put(ctx, key, r, size, contentType); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	s.writes[key]++
-	s.mu.Unlock()
-	return nil
-}
-
-func (s *countingStore) writeCount(key string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.writes[key]
+	return &countingStore{storetest.NewCounting(fs)}
 }
 
 // read returns the object at key, or nil if there is none.

@@ -18,12 +18,12 @@ func TestOnlyChangedPagesAreRewritten(t *testing.T) {
 	e.publish(result("pg", "bb-two", "1.0.0", "stable", 1, streams.StatusTestPass, ""))
 	e.waitResults("pg", 2)
 	key := func(pfx string) string { return streams.ExperimentPrefix("pg") + pageFileName(pfx) }
-	waitFor(t, "both pages", func() bool { return e.store.writeCount(key("aa")) == 1 && e.store.writeCount(key("bb")) == 1 })
+	waitFor(t, "both pages", func() bool { return e.store.Puts(key("aa")) == 1 && e.store.Puts(key("bb")) == 1 })
 
 	e.publish(result("pg", "Aa-three", "2.0.0", "nightly", 1, streams.StatusBuildFail, "unknown"))
-	waitFor(t, "page aa rewritten", func() bool { return e.store.writeCount(key("aa")) == 2 })
+	waitFor(t, "page aa rewritten", func() bool { return e.store.Puts(key("aa")) == 2 })
 	time.Sleep(2 * pagesEvery * testDebounce)
-	if n := e.store.writeCount(key("bb")); n != 1 {
+	if n := e.store.Puts(key("bb")); n != 1 {
 		t.Errorf("page bb written %d times, want once: it did not change", n)
 	}
 	page := string(e.store.read(t, key("aa")))

@@ -273,7 +273,7 @@ func TestBurstIsOneWrite(t *testing.T) {
 	}
 	e.waitResults("exp6", 40)
 	time.Sleep(time.Second)
-	if n := e.store.writeCount(ResultsKey("exp6")); n > 2 {
+	if n := e.store.Puts(ResultsKey("exp6")); n > 2 {
 		t.Errorf("a burst of 40 results caused %d writes of results.json, want 1 or 2", n)
 	}
 }

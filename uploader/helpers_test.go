@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 	"testing"
 	"time"
 
@@ -240,29 +239,6 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// countingStore counts the Puts that completed, per key.
-type countingStore struct {
-	store.Store
-	mu   sync.Mutex
-	puts map[string]int
-}
-
-func (c *countingStore) Put(ctx context.Context, key string, r io.Reader, size int64, ct string) error {
-	err := c.Store.Put(ctx, key, r, size, ct)
-	if err == nil {
-		c.mu.Lock()
-		c.puts[key]++
-		c.mu.Unlock()
-	}
-	return err
-}
-
-func (c *countingStore) count(key string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.puts[key]
 }
 
 func crateName(i int) string { return fmt.Sprintf("crate-%02d", i) }

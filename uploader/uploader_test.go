@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/store/storetest"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -79,7 +80,7 @@ func TestUploadStoresExactBytes(t *testing.T) {
 
 func TestTwoReplicasStoreEachLogOnce(t *testing.T) {
 	e := newEnv(t)
-	cs := &countingStore{Store: e.st, puts: map[string]int{}}
+	cs := storetest.NewCounting(e.st)
 	e.run(fastConfig("a"), cs)
 	e.run(fastConfig("b"), cs)
 
@@ -98,7 +99,7 @@ func TestTwoReplicasStoreEachLogOnce(t *testing.T) {
 		if got, ok := object(t, e.st, k, 1); !ok || !bytes.Equal(got, want[i]) {
 			t.Errorf("%s: stored=%v, bytes equal=%v", k, ok, bytes.Equal(got, want[i]))
 		}
-		if c := cs.count(objectKey(k, 1)); c != 1 {
+		if c := cs.Puts(objectKey(k, 1)); c != 1 {
 			t.Errorf("%s: stored %d times, want once", k, c)
 		}
 	}
