@@ -32,12 +32,11 @@ type faultCase struct {
 	// inject runs once the experiment is created and the slow crate's
 	// build is under way; it returns when the farm is whole again.
 	inject func(ctx context.Context, t *testing.T, f *procFarm, c *components)
-	// abandoned says the killed attempt of the slow crate must be stored
-	// and marked abandoned.
-	abandoned bool
-	// handedBack says the slow crate's first attempt must have ended
-	// without a result, its sandbox failed, and its log stored whole.
-	handedBack bool
+	// interrupted, when set, says the fault interrupts the slow crate's
+	// first attempt, whose result then comes from a later one, and what is
+	// wrong with how the interrupted attempt's log is stored ("" if
+	// nothing).
+	interrupted func(streams.LogMeta) string
 }
 
 // components are the farm's running processes, replaced when restarted.
@@ -86,16 +85,21 @@ func TestFaults(t *testing.T) {
 		} else if !maps.Equal(got, baseline) {
 			t.Errorf("classes after the fault:\n%v\nwithout a fault:\n%v", got, baseline)
 		}
-		f.checkLogs(ctx, exp, rf, fc.abandoned)
-		if fc.handedBack {
-			f.checkHandedBack(ctx, exp, rf)
+		f.checkLogs(ctx, exp, rf)
+		if fc.interrupted != nil {
+			f.checkInterrupted(ctx, exp, rf, fc.interrupted)
 		}
 		f.checkNothingLeft(ctx)
 	}
 
 	cases := []faultCase{
 		{name: "none"},
-		{name: "builder-killed", abandoned: true, inject: func(ctx context.Context, t *testing.T, f *procFarm, c *components) {
+		{name: "builder-killed", interrupted: func(m streams.LogMeta) string {
+			if !m.Abandoned {
+				return "the builder was killed, yet it is not marked abandoned"
+			}
+			return ""
+		}, inject: func(ctx context.Context, t *testing.T, f *procFarm, c *components) {
 			time.Sleep(time.Second) // into the build script's sleep
 			c.builder.kill(t)
 			c.builder = f.builder()
@@ -124,7 +128,12 @@ func TestFaults(t *testing.T) {
 		{name: "nats-restarted", inject: func(ctx context.Context, t *testing.T, f *procFarm, c *components) {
 			f.restartNATS(3 * time.Second)
 		}},
-		{name: "containerd-restarted", handedBack: true, inject: func(ctx context.Context, t *testing.T, f *procFarm, c *components) {
+		{name: "containerd-restarted", interrupted: func(m streams.LogMeta) string {
+			if m.Abandoned || m.Status != streams.StatusError {
+				return "its sandbox died; want a complete log with status error"
+			}
+			return ""
+		}, inject: func(ctx context.Context, t *testing.T, f *procFarm, c *components) {
 			time.Sleep(time.Second) // into the build script's sleep
 			daemon.Restart(t, 3*time.Second)
 		}},
@@ -185,9 +194,7 @@ func waitPaused(ctx context.Context, t *testing.T, f *procFarm, p *proc, id stri
 
 // checkLogs checks every result's log: stored, complete, and byte-identical
 // to what the builder saw its task write (the sha256 of its end marker).
-// With abandoned, the slow crate's killed attempt must be stored too, and
-// marked abandoned.
-func (f *procFarm) checkLogs(ctx context.Context, exp string, rf *reporter.ResultsFile, abandoned bool) {
+func (f *procFarm) checkLogs(ctx context.Context, exp string, rf *reporter.ResultsFile) {
 	t := f.t
 	t.Helper()
 	ends := f.ends(ctx)
@@ -218,36 +225,14 @@ func (f *procFarm) checkLogs(ctx context.Context, exp string, rf *reporter.Resul
 			}
 			checked++
 		}
-		if abandoned && c.Name == "ejecta-fault-slow" {
-			f.checkAbandoned(ctx, exp, c)
-		}
 	}
 	t.Logf("%d logs byte-identical to what their tasks wrote", checked)
 }
 
-// checkAbandoned checks that the killed attempt of one of c's builds (the
-// first attempt of a toolchain whose result came from a later one) was
-// stored and marked abandoned.
-func (f *procFarm) checkAbandoned(ctx context.Context, exp string, c reporter.CrateResult) {
-	t := f.t
-	t.Helper()
-	for _, r := range c.Results {
-		if r.Attempt < 2 {
-			continue
-		}
-		k := streams.BuildKey{Experiment: exp, Crate: c.Name, Version: c.Version, Toolchain: r.Toolchain}
-		if meta := f.meta(ctx, k, 1); !meta.Abandoned {
-			t.Errorf("%s attempt 1 was killed but is stored as %+v, not abandoned", k, meta)
-		}
-		return
-	}
-	t.Errorf("%s@%s: no result from a second attempt; was the builder killed mid-build? results %+v", c.Name, c.Version, c.Results)
-}
-
-// checkHandedBack checks that the slow crate's build that was running when
-// containerd died ended without a result: its first attempt's log is
-// stored whole with the sandbox error, and a later attempt's result counts.
-func (f *procFarm) checkHandedBack(ctx context.Context, exp string, rf *reporter.ResultsFile) {
+// checkInterrupted checks the first attempt of the slow crate's build whose
+// result came from a later attempt: the one the fault interrupted. Its
+// stored log's metadata must satisfy want.
+func (f *procFarm) checkInterrupted(ctx context.Context, exp string, rf *reporter.ResultsFile, want func(streams.LogMeta) string) {
 	t := f.t
 	t.Helper()
 	for _, c := range rf.Crates {
@@ -259,12 +244,13 @@ func (f *procFarm) checkHandedBack(ctx context.Context, exp string, rf *reporter
 				continue
 			}
 			k := streams.BuildKey{Experiment: exp, Crate: c.Name, Version: c.Version, Toolchain: r.Toolchain}
-			if meta := f.meta(ctx, k, 1); meta.Abandoned || meta.Status != streams.StatusError {
-				t.Errorf("%s attempt 1, whose sandbox died, is stored as %+v; want a complete log with status error", k, meta)
+			meta := f.meta(ctx, k, 1)
+			if problem := want(meta); problem != "" {
+				t.Errorf("%s attempt 1 is stored as %+v: %s", k, meta, problem)
 			}
 			return
 		}
-		t.Errorf("%s@%s: no result from a second attempt; did containerd die mid-build? results %+v", c.Name, c.Version, c.Results)
+		t.Errorf("%s@%s: no result from a second attempt; did the fault hit it mid-build? results %+v", c.Name, c.Version, c.Results)
 	}
 }
 
