@@ -49,13 +49,16 @@ type Permissions struct {
 	Subscribe []string
 }
 
-// The JetStream API subjects a role needs, spelled once. The server answers
-// every API request on the requester's inbox, which is why every role
-// subscribes to inboxReplies.
-const (
-	jsAPI        = "$JS.API."
-	inboxReplies = "_INBOX.>"
-)
+// jsAPI is the prefix of the JetStream API subjects a role needs.
+const jsAPI = "$JS.API."
+
+// InboxPrefix is where role's connections receive replies: the server
+// answers every request (JetStream API calls, KV reads, acks of publishes)
+// on the requester's inbox, and ordered consumers deliver there. Each role
+// subscribes to its own prefix only, so that no role can read the replies
+// another role gets (as it could if every role could subscribe to
+// "_INBOX.>"). The stock nats CLI takes it as --inbox-prefix.
+func InboxPrefix(role Role) string { return "_INBOX_" + string(role) }
 
 func streamInfo(stream string) string { return jsAPI + "STREAM.INFO." + stream }
 
@@ -128,7 +131,7 @@ var (
 // names in this package, so a new subject or stream changes them here too.
 func RolePermissions(role Role) (Permissions, error) {
 	var pub []string
-	sub := []string{inboxReplies}
+	sub := []string{InboxPrefix(role) + ".>"}
 	switch role {
 	case RoleAdmin:
 		return Permissions{Publish: []string{">"}, Subscribe: []string{">"}}, nil

@@ -18,7 +18,7 @@ func TestRolePermissionsNameOnlyEjectaSubjects(t *testing.T) {
 			if role == RoleAdmin {
 				continue
 			}
-			ok := subj == "_INBOX.>" || strings.HasPrefix(subj, "ejecta.") || strings.HasPrefix(subj, "$KV.ejecta-") ||
+			ok := subj == InboxPrefix(role)+".>" || strings.HasPrefix(subj, "ejecta.") || strings.HasPrefix(subj, "$KV.ejecta-") ||
 				strings.Contains(subj, "EJECTA_") || strings.Contains(subj, "KV_ejecta-")
 			if !ok || subj == ">" {
 				t.Errorf("%s may use %q: not one of ejecta's subjects", role, subj)

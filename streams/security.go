@@ -45,6 +45,11 @@ func (s Security) Options() ([]nats.Option, error) {
 	var opts []nats.Option
 	if s.User != "" {
 		opts = append(opts, nats.UserInfo(s.User, s.Password))
+		// A role's user is named after it (auth init) and may subscribe
+		// only to its role's inboxes. Another user keeps the default.
+		if role, err := ParseRole(s.User); err == nil {
+			opts = append(opts, nats.CustomInboxPrefix(InboxPrefix(role)))
+		}
 	}
 	if s.CAFile != "" {
 		opts = append(opts, nats.RootCAs(s.CAFile))
