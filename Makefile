@@ -36,8 +36,9 @@ bench:
 	EJECTA_BENCH=1 EJECTA_BENCH_ONLY=$(BENCH) $(GO) test -count=1 -timeout 90m -v -run '^TestBench$$' ./bench/
 
 # The fault suite alone (`make test` runs it too): one small real experiment
-# per fault (components SIGKILLed, MinIO down, NATS restarted, disk full),
-# each compared with a fault-free run. See e2e/faults_test.go.
+# per fault (components SIGKILLed, MinIO down, NATS restarted, a node of a
+# 3-node TLS cluster SIGKILLed, containerd restarted, disk full), each
+# compared with a fault-free run. See e2e/faults_test.go.
 faults: setup
 	$(GO) test -count=1 -timeout 40m -v -run '^TestFaults$$' ./e2e/
 

@@ -22,6 +22,14 @@ type ClusterOptions struct {
 	Clients, Routes []string
 	// StoreDir is each node's JetStream directory on its own host.
 	StoreDir string
+	// TLS, when set, makes every node require verified client certificates
+	// on its client port, and TLS with verified certificates on the routes
+	// between nodes: each node then presents its certificate both as a
+	// server (to clients and to the nodes that dial it) and as a client
+	// (to the nodes it dials). The files are paths on each node's host; a
+	// node's certificate must name its route host and allow both server
+	// and client authentication.
+	TLS *ServerTLS
 }
 
 // NodeConfigFile is the configuration file of node i (1-based).
@@ -46,6 +54,9 @@ func (o ClusterOptions) Validate() error {
 			return fmt.Errorf("address %d %q: want HOST:PORT", i+1, a)
 		}
 	}
+	if err := o.TLS.validate(); err != nil {
+		return err
+	}
 	if _, err := os.Stat(filepath.Join(o.Dir, UsersFile)); err != nil {
 		return fmt.Errorf("users: %w (run auth init first)", err)
 	}
@@ -54,7 +65,8 @@ func (o ClusterOptions) Validate() error {
 
 // Cluster writes node-<i>.conf for every node: the node's client and route
 // addresses, JetStream, routes to every other node authenticated by a
-// fresh route password, and the users of Init.
+// fresh route password (and by certificates over TLS when o.TLS is set),
+// and the users of Init.
 func Cluster(o ClusterOptions) error {
 	if err := o.Validate(); err != nil {
 		return err
@@ -75,7 +87,9 @@ func Cluster(o ClusterOptions) error {
 		fmt.Fprintf(&b, "server_name: %s\n", q(fmt.Sprintf("%s-%d", o.Name, i+1)))
 		fmt.Fprintf(&b, "listen: %s\n", q(o.Clients[i]))
 		fmt.Fprintf(&b, "jetstream {\n  store_dir: %s\n}\n", q(o.StoreDir))
+		b.WriteString(tlsBlock(o.TLS))
 		fmt.Fprintf(&b, "cluster {\n  name: %s\n  listen: %s\n", q(o.Name), q(o.Routes[i]))
+		b.WriteString(indent(tlsBlock(o.TLS), "  "))
 		// Plain, not hashed: every node's route URLs hold it anyway, and a
 		// hash would cost a bcrypt check on each of the many route
 		// connections.

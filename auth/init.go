@@ -57,14 +57,20 @@ func (o Options) Validate() error {
 	case o.StoreDir == "":
 		return errors.New("store dir: want a directory")
 	}
-	if t := o.TLS; t != nil {
-		for name, f := range map[string]string{"tls cert": t.CertFile, "tls key": t.KeyFile, "tls ca": t.CAFile} {
-			if f == "" {
-				return fmt.Errorf("%s: want a file (all of cert, key and ca, or none)", name)
-			}
-			if _, err := os.Stat(f); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
-			}
+	return o.TLS.validate()
+}
+
+// validate names the first missing file of t, if t is set.
+func (t *ServerTLS) validate() error {
+	if t == nil {
+		return nil
+	}
+	for _, f := range []struct{ name, path string }{{"tls cert", t.CertFile}, {"tls key", t.KeyFile}, {"tls ca", t.CAFile}} {
+		if f.path == "" {
+			return fmt.Errorf("%s: want a file (all of cert, key and ca, or none)", f.name)
+		}
+		if _, err := os.Stat(f.path); err != nil {
+			return fmt.Errorf("%s: %w", f.name, err)
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/ejecta-build/ejecta/auth"
 	"github.com/ejecta-build/ejecta/internal/testenv"
-	"github.com/ejecta-build/ejecta/reporter"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/rs/zerolog"
 )
@@ -72,18 +72,27 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// TestClusterSurvivesANodeKilled runs three nats-server processes on the
-// configurations `ejecta auth init` and `ejecta auth cluster` write, puts
-// every stream on three replicas, and SIGKILLs one node once the first
-// result is in, restarting it a little later. Every component runs as its
-// role against all three URLs; the experiment completes with every result
-// counted once and every log stored.
-func TestClusterSurvivesANodeKilled(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test: slow")
-	}
+// natsCluster is three nats-server processes on the configurations `ejecta
+// auth init` and `ejecta auth cluster` write: the roles' users, and TLS
+// with verified certificates on the client port and on the routes.
+type natsCluster struct {
+	nodes []*natsNode
+	auth  *authServer // the URLs of every node, the roles' credentials
+	// tls is what every client presents: the CA and a client certificate.
+	tls streams.Security
+}
+
+// startCluster starts the three nodes, each with a store of its own as on
+// its own host, and waits until they elected a JetStream meta leader and
+// the admin created every stream on three replicas.
+func startCluster(t *testing.T) *natsCluster {
+	t.Helper()
 	bin := buildNATSServer(t)
 	dir := t.TempDir()
+	ca := newPKI(t, dir, "ejecta")
+	nodeCert, nodeKey := ca.issue(t, "nats-node", 2, x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth)
+	clientCert, clientKey := ca.issue(t, "ejecta-host", 3, x509.ExtKeyUsageClientAuth)
+	tls := &auth.ServerTLS{CertFile: nodeCert, KeyFile: nodeKey, CAFile: ca.file("ejecta-ca.pem")}
 	if err := auth.Init(auth.Options{Dir: dir, Listen: "127.0.0.1:4222", StoreDir: t.TempDir()}); err != nil {
 		t.Fatal(err)
 	}
@@ -91,14 +100,12 @@ func TestClusterSurvivesANodeKilled(t *testing.T) {
 	for range 3 {
 		clients, routes = append(clients, freeAddr(t)), append(routes, freeAddr(t))
 	}
-	if err := auth.Cluster(auth.ClusterOptions{Dir: dir, Name: "ejecta-test", Clients: clients, Routes: routes, StoreDir: "unused"}); err != nil {
+	if err := auth.Cluster(auth.ClusterOptions{Dir: dir, Name: "ejecta-test", Clients: clients, Routes: routes, StoreDir: "unused", TLS: tls}); err != nil {
 		t.Fatal(err)
 	}
-	var nodes []*natsNode
+	c := &natsCluster{tls: streams.Security{CAFile: tls.CAFile, CertFile: clientCert, KeyFile: clientKey}}
 	var urls []string
 	for i := range 3 {
-		// Each node keeps its own store, as on its own host: a wrapper
-		// includes the generated config and overrides store_dir.
 		wrapper := filepath.Join(dir, "test-node-"+strconv.Itoa(i+1)+".conf")
 		conf := "include " + strconv.Quote(auth.NodeConfigFile(i+1)) + "\njetstream {\n  store_dir: " + strconv.Quote(t.TempDir()) + "\n}\n"
 		if err := os.WriteFile(wrapper, []byte(conf), 0o600); err != nil {
@@ -108,11 +115,11 @@ func TestClusterSurvivesANodeKilled(t *testing.T) {
 		if err := n.start(); err != nil {
 			t.Fatal(err)
 		}
-		nodes = append(nodes, n)
+		c.nodes = append(c.nodes, n)
 		urls = append(urls, "nats://"+clients[i])
 	}
 	t.Cleanup(func() {
-		for i, n := range nodes {
+		for i, n := range c.nodes {
 			if n.cmd.ProcessState == nil {
 				n.kill(t)
 			}
@@ -121,26 +128,32 @@ func TestClusterSurvivesANodeKilled(t *testing.T) {
 			}
 		}
 	})
-	for i, c := range clients {
-		waitListening(t, c, nodes[i])
+	for i, addr := range clients {
+		waitListening(t, addr, c.nodes[i])
 	}
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel).With().Timestamp().Logger()
-	s := &authServer{url: strings.Join(urls, ","), dir: dir, log: log}
-	waitClusterReady(t, s)
+	c.auth = &authServer{url: strings.Join(urls, ","), dir: dir, log: log}
+	waitClusterReady(t, c.auth, c.tls)
+	return c
+}
 
-	runAsRoles(t, s, streams.Security{}, roleRun{
-		exp: "cluster", crates: "cfg-if,itoa", replicas: 3,
-		want: map[string]reporter.Class{"cfg-if": reporter.ClassSameTestPass, "itoa": reporter.ClassSameTestPass},
-		midRun: func() {
-			t.Log("SIGKILL node 2")
-			nodes[1].kill(t)
-			time.Sleep(5 * time.Second)
-			t.Log("restart node 2")
-			if err := nodes[1].start(); err != nil {
-				t.Error(err)
-			}
-		},
-	})
+// roleArgs are the flags an ejecta process of role connects with.
+func (c *natsCluster) roleArgs(role streams.Role) []string {
+	return []string{"--nats-credentials", filepath.Join(c.auth.dir, auth.CredentialsFile(role)),
+		"--tls-ca", c.tls.CAFile, "--tls-cert", c.tls.CertFile, "--tls-key", c.tls.KeyFile, "--replicas", "3"}
+}
+
+// killAndRestart SIGKILLs node i (0-based), keeps it down for down and
+// starts it again on the same configuration and store.
+func (c *natsCluster) killAndRestart(t *testing.T, i int, down time.Duration) {
+	t.Helper()
+	t.Logf("SIGKILL nats node %d", i+1)
+	c.nodes[i].kill(t)
+	time.Sleep(down)
+	t.Logf("restart nats node %d", i+1)
+	if err := c.nodes[i].start(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // waitListening waits until n accepts connections on addr.
@@ -162,11 +175,11 @@ func waitListening(t *testing.T, addr string, n *natsNode) {
 
 // waitClusterReady waits until the nodes elected a JetStream meta leader:
 // the admin can then create a stream with three replicas.
-func waitClusterReady(t *testing.T, s *authServer) {
+func waitClusterReady(t *testing.T, s *authServer, sec streams.Security) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	admin := s.connect(t, streams.RoleAdmin, streams.Security{})
+	admin := s.connect(t, streams.RoleAdmin, sec)
 	cfg := streams.DefaultConfig()
 	cfg.Replicas = 3
 	for {

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,6 +39,9 @@ type faultCase struct {
 	// wrong with how the interrupted attempt's log is stored ("" if
 	// nothing).
 	interrupted func(streams.LogMeta) string
+	// cluster runs the case on three nats-server processes, with every
+	// component on its role and TLS, instead of one in-process server.
+	cluster bool
 }
 
 // components are the farm's running processes, replaced when restarted.
@@ -45,7 +50,8 @@ type components struct {
 }
 
 // TestFaults runs the same small experiment without a fault, then once per
-// fault, each on a fresh farm of separate processes, and checks that every
+// fault, each on a fresh farm of separate processes (one case on a 3-node
+// NATS cluster with roles and TLS), and checks that every
 // faulted run ends as the fault-free one: the same class for every crate,
 // every stored log byte-identical to what its task wrote (the sha256 in the
 // builder's end marker), no result counted twice, no job or upload left.
@@ -66,7 +72,11 @@ func TestFaults(t *testing.T) {
 	run := func(t *testing.T, fc faultCase, bucket string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 		defer cancel()
-		f := newProcFarm(t, bin, containerd, minio, registry, bucket)
+		var cluster *natsCluster
+		if fc.cluster {
+			cluster = startCluster(t)
+		}
+		f := newProcFarm(t, bin, containerd, minio, registry, bucket, cluster)
 		c := &components{builder: f.builder()}
 		f.waitBuilderLive(ctx, c.builder, "fault")
 		f.audit(ctx)
@@ -90,6 +100,7 @@ func TestFaults(t *testing.T) {
 			f.checkInterrupted(ctx, exp, rf, fc.interrupted)
 		}
 		f.checkNothingLeft(ctx)
+		f.checkNoViolations()
 	}
 
 	cases := []faultCase{
@@ -127,6 +138,11 @@ func TestFaults(t *testing.T) {
 		}},
 		{name: "nats-restarted", inject: func(ctx context.Context, t *testing.T, f *procFarm, c *components) {
 			f.restartNATS(3 * time.Second)
+		}},
+		{name: "cluster-node-killed", cluster: true, inject: func(ctx context.Context, t *testing.T, f *procFarm, c *components) {
+			// Node 2 dies without a word to its peers or clients while
+			// builds publish chunks, and comes back on its old store.
+			f.cluster.killAndRestart(t, 1, 5*time.Second)
 		}},
 		{name: "containerd-restarted", interrupted: func(m streams.LogMeta) string {
 			if m.Abandoned || m.Status != streams.StatusError {
@@ -339,5 +355,25 @@ func (f *procFarm) checkNothingLeft(ctx context.Context) {
 			return
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// checkNoViolations checks that no component was refused anything it needs
+// by the server's permissions (a refused request only times out, and a
+// refused publish is reported only in the log).
+func (f *procFarm) checkNoViolations() {
+	f.t.Helper()
+	for _, p := range f.procs {
+		b, err := os.ReadFile(p.log)
+		if err != nil {
+			f.t.Error(err)
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(strings.ToLower(line), "permissions violation") {
+				f.t.Errorf("%s was refused what it needs: %s", p.name, line)
+				break
+			}
+		}
 	}
 }

@@ -25,17 +25,19 @@ import (
 
 // procFarm is a build farm of separate `ejecta` processes, so that a test
 // can SIGKILL any of them as an operator's machine would lose them: an
-// in-process NATS server it can stop and restart on the same data, a
-// private containerd and a real MinIO. The test's own client reconnects
-// forever, like the components.
+// in-process NATS server it can stop and restart on the same data (or a
+// cluster of nats-server processes), a private containerd and a real
+// MinIO. The test's own client reconnects forever, like the components.
 type procFarm struct {
-	t          *testing.T
-	bin        string // the ejecta binary
-	dir        string // logs of the processes, NATS data
-	natsDir    string
-	natsPort   int
-	nats       *testenv.NATS
-	nc         *nats.Conn
+	t        *testing.T
+	bin      string // the ejecta binary
+	dir      string // logs of the processes, NATS data
+	natsDir  string
+	natsPort int
+	nats     *testenv.NATS // nil on a cluster
+	cluster  *natsCluster  // nil on the single in-process server
+	url      string        // every server's client URL, comma-separated
+	nc       *nats.Conn
 	js         jetstream.JetStream
 	containerd string
 	namespace  string
@@ -68,25 +70,33 @@ func buildEjecta(t *testing.T, dir string) string {
 	return bin
 }
 
-// newProcFarm starts a NATS server of its own for the farm and opens its
-// bucket in minio; the components are started by the test.
-func newProcFarm(t *testing.T, bin, containerd string, minio testenv.MinIO, registry, bucket string) *procFarm {
+// newProcFarm opens the farm's bucket in minio and starts a NATS server of
+// its own for the farm, or, given a cluster, runs every component on it as
+// its role; the components are started by the test.
+func newProcFarm(t *testing.T, bin, containerd string, minio testenv.MinIO, registry, bucket string, cluster *natsCluster) *procFarm {
 	t.Helper()
 	f := &procFarm{t: t, bin: bin, dir: t.TempDir(), containerd: containerd, minio: minio, registry: registry,
 		namespace: testenv.ContainerdNamespace(t), work: testenv.DurableTempDir(t),
-		storeURL: minio.StoreURL(bucket)}
-	f.natsDir = filepath.Join(f.dir, "nats")
-	f.nats = testenv.StartNATSAt(t, f.natsDir, -1)
-	f.natsPort = f.nats.Server.Addr().(*net.TCPAddr).Port
-	nc, err := nats.Connect(f.nats.URL, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
-	if err != nil {
+		storeURL: minio.StoreURL(bucket), cluster: cluster}
+	if cluster != nil {
+		f.url = cluster.auth.url
+		f.nc = cluster.auth.connect(t, streams.RoleAdmin, cluster.tls).nc
+	} else {
+		f.natsDir = filepath.Join(f.dir, "nats")
+		f.nats = testenv.StartNATSAt(t, f.natsDir, -1)
+		f.natsPort = f.nats.Server.Addr().(*net.TCPAddr).Port
+		f.url = f.nats.URL
+		nc, err := nats.Connect(f.url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		f.nc = nc
+	}
+	var err error
+	if f.js, err = jetstream.New(f.nc); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(nc.Close)
-	if f.js, err = jetstream.New(nc); err != nil {
-		t.Fatal(err)
-	}
-	f.nc = nc
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if f.st, err = store.Open(ctx, f.storeURL); err != nil {
@@ -95,9 +105,19 @@ func newProcFarm(t *testing.T, bin, containerd string, minio testenv.MinIO, regi
 	return f
 }
 
-// start runs `ejecta args...` against the farm's NATS server until it is
+// connArgs are the flags an ejecta process of role needs to reach the
+// farm's NATS.
+func (f *procFarm) connArgs(role streams.Role) []string {
+	args := []string{"--nats", f.url}
+	if f.cluster != nil {
+		args = append(args, f.cluster.roleArgs(role)...)
+	}
+	return args
+}
+
+// start runs `ejecta args...` as role against the farm's NATS until it is
 // killed or the test ends; its output goes to a file shown on failure.
-func (f *procFarm) start(name string, args ...string) *proc {
+func (f *procFarm) start(name string, role streams.Role, args ...string) *proc {
 	f.t.Helper()
 	f.seq++
 	p := &proc{name: name, log: filepath.Join(f.dir, fmt.Sprintf("%02d-%s.log", f.seq, name)), done: make(chan struct{})}
@@ -105,7 +125,7 @@ func (f *procFarm) start(name string, args ...string) *proc {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	p.cmd = exec.Command(f.bin, append(args, "--nats", f.nats.URL)...)
+	p.cmd = exec.Command(f.bin, append(args, f.connArgs(role)...)...)
 	p.cmd.Env = append(os.Environ(), "EJECTA_LOG_FORMAT=json", "EJECTA_LOG_LEVEL=debug")
 	p.cmd.Stdout, p.cmd.Stderr = out, out
 	// A test binary killed by its timeout must not leave components behind.
@@ -151,17 +171,17 @@ func (p *proc) stop(t *testing.T) {
 // builder starts the farm's builder (id "fault", two slots); extra flags
 // come last so they override.
 func (f *procFarm) builder(extra ...string) *proc {
-	return f.start("builder", append([]string{"builder", "--builder-id", "fault", "--slots", "2",
+	return f.start("builder", streams.RoleBuilder, append([]string{"builder", "--builder-id", "fault", "--slots", "2",
 		"--work-dir", filepath.Join(f.work, "jobs"), "--containerd", f.containerd,
 		"--containerd-namespace", f.namespace, "--min-free-disk", "0", "--drain-grace", "0s"}, extra...)...)
 }
 
 func (f *procFarm) uploader(name string) *proc {
-	return f.start("uploader-"+name, "uploader", "--store", f.storeURL, "--name", name)
+	return f.start("uploader-"+name, streams.RoleUploader, "uploader", "--store", f.storeURL, "--name", name)
 }
 
 func (f *procFarm) reporter() *proc {
-	return f.start("reporter", "reporter", "--store", f.storeURL)
+	return f.start("reporter", streams.RoleReporter, "reporter", "--store", f.storeURL)
 }
 
 // restartNATS stops the server as a crash would (no goodbye to clients),
@@ -205,8 +225,8 @@ func (f *procFarm) waitBuilderLive(ctx context.Context, p *proc, id string) stre
 // succeeds.
 func (f *procFarm) create(ctx context.Context, exp, crates string) {
 	f.t.Helper()
-	cmd := exec.CommandContext(ctx, f.bin, "experiment", "create", exp, "--toolchains", "stable,nightly",
-		"--mode", "check-only", "--crates", crates, "--crate-source", f.registry, "--nats", f.nats.URL)
+	cmd := exec.CommandContext(ctx, f.bin, append([]string{"experiment", "create", exp, "--toolchains", "stable,nightly",
+		"--mode", "check-only", "--crates", crates, "--crate-source", f.registry}, f.connArgs(streams.RoleProducer)...)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		f.t.Fatalf("experiment create %s: %v\n%s", exp, err, out)
 	}
@@ -218,8 +238,12 @@ func (f *procFarm) create(ctx context.Context, exp, crates string) {
 // builder publishes while the test's client is reconnecting.
 func (f *procFarm) audit(ctx context.Context) {
 	f.t.Helper()
+	replicas := 1
+	if f.cluster != nil {
+		replicas = 3 // like the logs stream: it must outlive a node
+	}
 	_, err := f.js.CreateStream(ctx, jetstream.StreamConfig{
-		Name: "FAULT_AUDIT", Storage: jetstream.FileStorage,
+		Name: "FAULT_AUDIT", Storage: jetstream.FileStorage, Replicas: replicas,
 		Sources: []*jetstream.StreamSource{{Name: streams.LogsStream}},
 	})
 	if err != nil {

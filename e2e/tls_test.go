@@ -54,9 +54,9 @@ func newPKI(t *testing.T, dir, name string) *pki {
 
 func (p *pki) file(name string) string { return filepath.Join(p.dir, name) }
 
-// issue writes name.pem and name-key.pem: a certificate for a server
-// (on 127.0.0.1) or a client.
-func (p *pki) issue(t *testing.T, name string, serial int64, usage x509.ExtKeyUsage) (cert, key string) {
+// issue writes name.pem and name-key.pem: a certificate on 127.0.0.1 for a
+// server, a client, or both (a cluster node, which dials its routes).
+func (p *pki) issue(t *testing.T, name string, serial int64, usage ...x509.ExtKeyUsage) (cert, key string) {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -65,7 +65,7 @@ func (p *pki) issue(t *testing.T, name string, serial int64, usage x509.ExtKeyUs
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: usage,
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.caCert, &k.PublicKey, p.caKey)

@@ -112,6 +112,7 @@ func newAuthCmd() *cobra.Command {
 
 func newAuthClusterCmd() *cobra.Command {
 	var o auth.ClusterOptions
+	var t auth.ServerTLS
 	var clients, routes string
 	cmd := &cobra.Command{
 		Use:   "cluster DIR --routes H1:6222,H2:6222,H3:6222 --clients H1:4222,H2:4222,H3:4222",
@@ -120,7 +121,13 @@ func newAuthClusterCmd() *cobra.Command {
 addresses, JetStream, authenticated routes to every other node, and the users
 'ejecta auth init DIR' wrote. Start node i with 'nats-server -c node-<i>.conf' on
 its host, then run 'ejecta streams ensure --replicas 3' as admin: every stream
-and bucket then survives the loss of any one node.`,
+and bucket then survives the loss of any one node.
+
+With --server-tls-cert, --server-tls-key and --server-tls-ca every node requires
+TLS and a verified client certificate from clients, and the routes between
+nodes run over TLS with certificates verified both ways. The paths are read on
+each node's host: give each node its own certificate at that path, naming its
+route host and allowing both server and client authentication.`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return badInput(fmt.Errorf("auth cluster: want exactly one DIR, have %d arguments", len(args)))
@@ -129,6 +136,9 @@ and bucket then survives the loss of any one node.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Dir, o.Clients, o.Routes = args[0], splitList(clients), splitList(routes)
+			if t != (auth.ServerTLS{}) {
+				o.TLS = &t
+			}
 			if err := auth.Cluster(o); err != nil {
 				return badInput(fmt.Errorf("auth cluster: %w", err))
 			}
@@ -141,6 +151,9 @@ and bucket then survives the loss of any one node.`,
 	f.StringVar(&routes, "routes", "", "route address HOST:PORT of every node, comma-separated (at least 3)")
 	f.StringVar(&clients, "clients", "", "client address HOST:PORT of every node, in the same order")
 	f.StringVar(&o.StoreDir, "store-dir", "/var/lib/nats/jetstream", "JetStream storage directory on each node")
+	f.StringVar(&t.CertFile, "server-tls-cert", "", "each node's certificate (server and client use); with key and CA, clients and routes require TLS with verified certificates")
+	f.StringVar(&t.KeyFile, "server-tls-key", "", "each node's certificate key")
+	f.StringVar(&t.CAFile, "server-tls-ca", "", "CA that signs the nodes' and the clients' certificates")
 	return cmd
 }
 

@@ -120,6 +120,14 @@ func TestAuthClusterValidation(t *testing.T) {
 	if out, err := run(t, "auth", "init", dir); err != nil {
 		t.Fatalf("auth init: %v\n%s", err, out)
 	}
+	cert := filepath.Join(dir, "node.pem")
+	if err := os.WriteFile(cert, []byte("unused"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := run(t, append([]string{"auth", "cluster", dir, "--server-tls-cert", cert, "--server-tls-key", filepath.Join(dir, "missing-key.pem")}, three...)...)
+	if ue := (usageError{}); !errors.As(err, &ue) || !strings.Contains(err.Error(), "tls key") || !strings.Contains(err.Error(), "missing-key.pem") {
+		t.Errorf("auth cluster with a missing tls key: %v, want a usage error naming the tls key and its file", err)
+	}
 	if out, err := run(t, append([]string{"auth", "cluster", dir}, three...)...); err != nil {
 		t.Fatalf("auth cluster: %v\n%s", err, out)
 	}
