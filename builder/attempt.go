@@ -37,6 +37,7 @@ type attempt struct {
 	ws       workspace
 	env      []string
 	out      *chunker // the build log
+	capped   *logCap  // task output into out
 	pub      *logPublisher
 	sys      io.Writer // system lines into out
 	exitCode int       // of the last step run
@@ -62,6 +63,7 @@ func (a *attempt) open(ctx context.Context) {
 	a.pub = &logPublisher{ctx: ctx, js: a.b.js, subject: streams.LogSubject(key, a.n), bo: defaultBackoff, log: a.log, met: a.b.met, window: a.b.cfg.LogWindow}
 	a.out = newChunker(a.pub, streams.MaxChunkBytes, chunkDelay)
 	a.sys = newPrefixer(a.out.writer(streams.StreamSystem), systemPrefix)
+	a.capped = newLogCap(a.out, a.sys, a.b.cfg.MaxLogBytes, a.b.met.logOmitted)
 	a.lim = a.b.limits(a.job)
 	a.quiet = newWatchdog()
 }
@@ -158,8 +160,8 @@ func (a *attempt) build(ctx context.Context) verdict {
 	if a.job.CapLints != "" {
 		fmt.Fprintf(a.sys, "lints capped at %s\n", a.job.CapLints)
 	}
-	fmt.Fprintf(a.sys, "sandbox: %s, no network (loopback only), cpu %s, memory %d MiB, pids %d, /tmp %d MiB; timeout %s, no-output timeout %s\n",
-		a.b.rootfs(), a.cpus(), a.lim.memoryBytes>>20, a.b.cfg.PidsLimit, a.lim.tmpBytes>>20, a.lim.timeout, a.lim.noOutput)
+	fmt.Fprintf(a.sys, "sandbox: %s, no network (loopback only), cpu %s, memory %d MiB, pids %d, /tmp %d MiB; timeout %s, no-output timeout %s; %s\n",
+		a.b.rootfs(), a.cpus(), a.lim.memoryBytes>>20, a.b.cfg.PidsLimit, a.lim.tmpBytes>>20, a.lim.timeout, a.lim.noOutput, logCapText(a.b.cfg.MaxLogBytes))
 
 	name, err := jobDirName(a.b.cfg.ID, a.slot, a.n)
 	if err == nil {

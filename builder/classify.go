@@ -98,6 +98,10 @@ type diagnostics struct {
 	// testBinaries and tests count libtest's "running N tests" headers and
 	// their N: a test step that ran zero tests means the crate has none.
 	testBinaries, tests int
+	// launched counts the test binaries cargo started ("Running ...",
+	// "Doc-tests ..."): one more than testBinaries is a test without
+	// libtest's harness (harness = false), which ran and printed no header.
+	launched int
 }
 
 func newDiagnostics() *diagnostics {
@@ -175,6 +179,9 @@ func (d *diagnostics) line(raw []byte) {
 		d.ub = true
 	}
 	d.lints(l)
+	if t := strings.TrimLeft(l, " "); strings.HasPrefix(t, "Running ") || strings.HasPrefix(t, "Doc-tests ") {
+		d.launched++
+	}
 	if strings.HasPrefix(l, "running ") {
 		if m := testsRunningRE.FindStringSubmatch(l); m != nil {
 			n, _ := strconv.Atoi(m[1])
@@ -243,11 +250,12 @@ func (d *diagnostics) undefinedBehavior() bool {
 }
 
 // noTests reports whether the output was a test run in which libtest ran
-// no test at all (every binary said "running 0 tests").
+// no test at all (every binary said "running 0 tests", and cargo started no
+// binary without the harness).
 func (d *diagnostics) noTests() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.testBinaries > 0 && d.tests == 0
+	return d.testBinaries > 0 && d.tests == 0 && d.launched <= d.testBinaries
 }
 
 // toolchainMissing reports whether rustup said the toolchain is not installed.

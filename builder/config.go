@@ -63,6 +63,10 @@ type Config struct {
 	// its memory limit too; default sandbox.DefaultTmpBytes (512 MiB). A
 	// job's streams.Limits override it.
 	TmpBytes int64
+	// MaxLogBytes caps the task output a build log keeps: past it only the
+	// last part of each step's output is logged (see logCap); default 64
+	// MiB, -1 for no cap.
+	MaxLogBytes int64
 	// PidsLimit bounds processes per build; default 4096.
 	PidsLimit int64
 	// InProgressEvery is how often a running job's ack deadline is pushed
@@ -91,6 +95,7 @@ const (
 	DefaultMinFreeDisk       = 2 << 30
 	DefaultPidsLimit         = 4096
 	DefaultLogWindow         = 64
+	DefaultMaxLogBytes       = 64 << 20
 	DefaultInProgressEvery   = 15 * time.Second
 	DefaultSandboxRetryDelay = 10 * time.Second
 	DefaultHeartbeatEvery    = 5 * time.Second
@@ -147,6 +152,9 @@ func (c Config) withDefaults() Config {
 	if c.TmpBytes == 0 {
 		c.TmpBytes = sandbox.DefaultTmpBytes
 	}
+	if c.MaxLogBytes == 0 {
+		c.MaxLogBytes = DefaultMaxLogBytes
+	}
 	if c.SandboxRetryDelay == 0 {
 		c.SandboxRetryDelay = DefaultSandboxRetryDelay
 	}
@@ -198,6 +206,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("log window %d: want 1 to 4096", c.LogWindow)
 	case c.TmpBytes < streams.MinTmpBytes || c.TmpBytes > streams.MaxTmpBytes:
 		return fmt.Errorf("tmp bytes %d: want 1 MiB to 1 TiB", c.TmpBytes)
+	case c.MaxLogBytes != -1 && (c.MaxLogBytes < 1<<20 || c.MaxLogBytes > 1<<40):
+		return fmt.Errorf("max log bytes %d: want 1 MiB to 1 TiB", c.MaxLogBytes)
 	case c.PidsLimit < 16:
 		return fmt.Errorf("pids limit %d: want at least 16", c.PidsLimit)
 	case c.SandboxRetryDelay < 0:

@@ -14,10 +14,10 @@ import (
 	"github.com/ejecta-build/ejecta/streams"
 )
 
-// A 10 MiB line with invalid UTF-8 and escape sequences in it, printed by a
-// real sandboxed task, arrives on the log subject byte for byte: no size
-// cap, no line splitting, no re-encoding. Every chunk carries the time of
-// its first byte.
+// A 10 MiB line with no newline at all, with invalid UTF-8, NUL bytes and
+// escape sequences in it, printed by a real sandboxed task, arrives on the
+// log subject byte for byte: no line splitting, no re-encoding. Every chunk
+// carries the time of its first byte.
 func TestLogBytesExact(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a containerd task")
@@ -39,8 +39,8 @@ func TestLogBytesExact(t *testing.T) {
 			want[i] = 0xff
 		}
 	}
-	copy(want[1000:], "\xc3\x28 \xed\xa0\x80 \xf0\x28\x8c\x28 \x1b[1;31mred\x1b[0m \r")
-	want = append(want, '\n')
+	copy(want[1000:], "\xc3\x28 \xed\xa0\x80 \xf0\x28\x8c\x28 \x00\x00 \x1b[1;31mred\x1b[0m \r")
+	copy(want[len(want)-3:], "\x00\xff\x00") // the end, unterminated
 	file := filepath.Join(dir, "line")
 	if err := os.WriteFile(file, want, 0o644); err != nil {
 		t.Fatal(err)

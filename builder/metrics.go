@@ -18,6 +18,8 @@ type metrics struct {
 	duration  *prometheus.HistogramVec
 	logBytes  prometheus.Counter
 	logChunks prometheus.Counter
+	// logOmitted counts task output left out of logs by the log cap.
+	logOmitted prometheus.Counter
 	// handedBack counts attempts ended by a sandbox failure without a
 	// result, their job left to be built again.
 	handedBack prometheus.Counter
@@ -46,6 +48,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		logChunks: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ejecta_builder_log_chunks_total", Help: "Build log chunks published to the logs stream.",
 		}),
+		logOmitted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ejecta_builder_log_bytes_omitted_total", Help: "Task output left out of build logs by the log cap (--max-log-bytes).",
+		}),
 		handedBack: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ejecta_builder_jobs_handed_back_total",
 			Help: "Attempts whose sandbox failed (containerd restarted, a shim died), ended without a result and their job handed back to be built again.",
@@ -54,7 +59,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.running, m.done, m.duration, m.logBytes, m.logChunks, m.handedBack} {
+	for _, c := range []prometheus.Collector{m.running, m.done, m.duration, m.logBytes, m.logChunks, m.logOmitted, m.handedBack} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register builder metrics: %w", err)
 		}

@@ -74,3 +74,25 @@ func TestDiagnosticsLintNotes(t *testing.T) {
 		}
 	}
 }
+
+// A test without libtest's harness prints no "running N tests" header: a
+// run whose other binaries ran 0 tests still ran it, so the crate has tests.
+func TestDiagnosticsHarnessFalseTestCounts(t *testing.T) {
+	run := "     Running unittests src/lib.rs (target/debug/deps/x-1)\n\nrunning 0 tests\n\n" +
+		"test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s\n\n"
+	for _, tt := range []struct {
+		name, out string
+		noTests   bool
+	}{
+		{"only empty harnesses", run + "   Doc-tests x\n\nrunning 0 tests\n\n", true},
+		{"a harness = false test", run + "     Running tests/spew.rs (target/debug/deps/spew-2)\nspew: done\n   Doc-tests x\n\nrunning 0 tests\n", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := newDiagnostics()
+			d.writer().Write([]byte(tt.out))
+			if got := d.noTests(); got != tt.noTests {
+				t.Errorf("noTests = %v, want %v", got, tt.noTests)
+			}
+		})
+	}
+}

@@ -43,13 +43,15 @@ func (a *attempt) step(ctx context.Context, dir string, args ...string) outcome 
 		CPUs:         a.cpus(),
 		PidsLimit:    a.b.cfg.PidsLimit,
 		TmpBytes:     a.lim.tmpBytes,
-		Stdout:       io.MultiWriter(a.out.writer(streams.StreamStdout), diag.writer(), a.quiet),
-		Stderr:       io.MultiWriter(a.out.writer(streams.StreamStderr), diag.writer(), a.quiet),
+		Stdout:       io.MultiWriter(a.capped.writer(streams.StreamStdout), diag.writer(), a.quiet),
+		Stderr:       io.MultiWriter(a.capped.writer(streams.StreamStderr), diag.writer(), a.quiet),
 	}
 	// The quiet period counts from the task's start, not from the last
 	// output of the step before.
 	a.quiet.reset()
 	exit, err := a.b.run.Run(ctx, t)
+	// A failed write stays in the chunker and ends the log with an error.
+	_ = a.capped.endStep()
 	if err == nil {
 		a.exitCode = exit.Code
 	} else {

@@ -1,0 +1,146 @@
+package builder
+
+import (
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// logCap keeps a build log within a size, as crater's 5 MB cap does, but
+// without losing the end, where the error usually is: the first head bytes
+// of the attempt's task output are logged as they come; past that, only
+// the last tail bytes of a step's output are kept, and they are logged when
+// the step ends, after a system line saying how many bytes were left out.
+// The diagnostics and the no-output watchdog still see every byte, so the
+// verdict does not depend on the cap. A task that prints gigabytes (crater
+// once stored a 1.36 GB log) costs the builder at most tail bytes of memory
+// and the farm at most head bytes per log.
+type logCap struct {
+	out *chunker
+	sys io.Writer // system lines
+
+	mu      sync.Mutex // stdout and stderr are copied by goroutines of their own
+	headMax uint64     // task bytes logged as they come
+	room    uint64     // of headMax, not yet used
+	tailMax int
+	tail    []tailSegment // the step's output past the head, at most tailMax bytes
+	tailLen int
+	omitted uint64 // bytes of the step's output past the head not in tail
+	// counted adds the bytes left out of a log (a metric).
+	counted prometheus.Counter
+}
+
+// tailSegment is kept output of one stream.
+type tailSegment struct {
+	stream string
+	data   []byte
+}
+
+// logTailMax bounds the tail kept per step: enough for cargo's last errors.
+const logTailMax = 1 << 20
+
+// newLogCap caps the task output written into out at maxBytes (0 or less:
+// no cap);
+// the tail kept per step is a quarter of it, at most logTailMax. counted
+// adds up the bytes left out.
+func newLogCap(out *chunker, sys io.Writer, maxBytes int64, counted prometheus.Counter) *logCap {
+	c := &logCap{out: out, sys: sys, counted: counted}
+	if maxBytes > 0 {
+		c.tailMax = int(min(maxBytes/4, logTailMax))
+		c.headMax = uint64(maxBytes) - uint64(c.tailMax)
+		c.room = c.headMax
+	}
+	return c
+}
+
+// writer returns the io.Writer of one task output stream.
+func (c *logCap) writer(stream string) io.Writer { return capWriter{c, stream} }
+
+type capWriter struct {
+	c      *logCap
+	stream string
+}
+
+func (w capWriter) Write(p []byte) (int, error) { return w.c.write(w.stream, p) }
+
+func (c *logCap) write(stream string, p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tailMax == 0 {
+		return c.out.write(stream, p)
+	}
+	n := len(p)
+	if c.room > 0 {
+		head := p[:min(uint64(len(p)), c.room)]
+		if _, err := c.out.write(stream, head); err != nil {
+			return 0, err
+		}
+		c.room -= uint64(len(head))
+		p = p[len(head):]
+	}
+	if len(p) > 0 {
+		c.keep(stream, p)
+	}
+	return n, nil
+}
+
+// keep adds p to the tail and drops its oldest bytes beyond tailMax.
+func (c *logCap) keep(stream string, p []byte) {
+	if len(p) > c.tailMax {
+		c.omitted += uint64(len(p) - c.tailMax)
+		p = p[len(p)-c.tailMax:]
+	}
+	if last := len(c.tail) - 1; last >= 0 && c.tail[last].stream == stream {
+		c.tail[last].data = append(c.tail[last].data, p...)
+	} else {
+		c.tail = append(c.tail, tailSegment{stream: stream, data: append([]byte(nil), p...)})
+	}
+	c.tailLen += len(p)
+	for c.tailLen > c.tailMax {
+		drop := min(c.tailLen-c.tailMax, len(c.tail[0].data))
+		c.tail[0].data = c.tail[0].data[drop:]
+		c.tailLen -= drop
+		c.omitted += uint64(drop)
+		if len(c.tail[0].data) == 0 {
+			c.tail = c.tail[1:]
+		}
+	}
+}
+
+// endStep logs what the step printed past the head: a line saying how much
+// was left out, then the kept tail. Call it once the task has exited and
+// its output is all written.
+func (c *logCap) endStep() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tailLen == 0 && c.omitted == 0 {
+		return nil
+	}
+	if c.omitted > 0 {
+		if _, err := fmt.Fprintf(c.sys, "log cap: %d bytes of output left out here; the log keeps the first %d bytes of the build's output and the last %d bytes of each step's\n",
+			c.omitted, c.headMax, c.tailMax); err != nil {
+			return err
+		}
+	}
+	for _, s := range c.tail {
+		if _, err := c.out.write(s.stream, s.data); err != nil {
+			return err
+		}
+	}
+	c.counted.Add(float64(c.omitted))
+	c.tail, c.tailLen, c.omitted = nil, 0, 0
+	return nil
+}
+
+// logCapText is what the sandbox line of a log says about the cap.
+func logCapText(maxBytes int64) string {
+	if maxBytes <= 0 {
+		return "log not capped"
+	}
+	if maxBytes%(1<<20) == 0 {
+		return fmt.Sprintf("log capped at %d MiB", maxBytes>>20)
+	}
+	return fmt.Sprintf("log capped at %d bytes", maxBytes)
+}
