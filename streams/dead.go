@@ -9,12 +9,20 @@ import (
 )
 
 // Headers of a dead letter on DeadStream. The payload is the refused
-// message's data, unchanged.
+// message's data, unchanged up to MaxDeadDataBytes.
 const (
 	HdrDeadReason  = "Ejecta-Dead-Reason"  // why it was refused
 	HdrDeadSubject = "Ejecta-Dead-Subject" // the subject it arrived on
 	HdrDeadSeq     = "Ejecta-Dead-Seq"     // its sequence in its stream
+	// HdrDeadBytes is the refused message's size when its data was cut to
+	// MaxDeadDataBytes.
+	HdrDeadBytes = "Ejecta-Dead-Bytes"
 )
+
+// MaxDeadDataBytes bounds the refused data a dead letter keeps: the refused
+// message may itself have filled the server's max_payload (1 MiB by
+// default), and with the dead letter's headers it would not fit again.
+const MaxDeadDataBytes = 512 << 10
 
 // maxReasonBytes keeps a reason readable and well inside a header.
 const maxReasonBytes = 1024
@@ -26,6 +34,10 @@ const maxReasonBytes = 1024
 func NewDeadMsg(subject string, data []byte, stream string, seq uint64, reason error) *nats.Msg {
 	m := nats.NewMsg(DeadSubject(ExperimentHint(data)))
 	m.Data = data
+	if len(data) > MaxDeadDataBytes {
+		m.Data = data[:MaxDeadDataBytes]
+		m.Header.Set(HdrDeadBytes, strconv.Itoa(len(data)))
+	}
 	m.Header.Set(HdrDeadReason, headerSafe(reason.Error()))
 	m.Header.Set(HdrDeadSubject, headerSafe(subject))
 	if seq > 0 {

@@ -2,6 +2,7 @@ package streams
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -36,5 +37,14 @@ func TestNewDeadMsg(t *testing.T) {
 	}
 	if long.Header.Get("Nats-Msg-Id") != "" {
 		t.Error("a message without a sequence got a Msg-Id")
+	}
+	big := []byte(`{"experiment":"exp1","x":"` + strings.Repeat("A", 1<<20) + `"}`)
+	m := NewDeadMsg("s", big, JobsStream, 1, errors.New("too big"))
+	if string(m.Data) != string(big[:MaxDeadDataBytes]) || m.Header.Get(HdrDeadBytes) != strconv.Itoa(len(big)) || m.Subject != "ejecta.dead.exp1" {
+		t.Errorf("1 MiB refused message: dead letter of %d bytes, %s=%q on %s; want its first %d bytes and its size",
+			len(m.Data), HdrDeadBytes, m.Header.Get(HdrDeadBytes), m.Subject, MaxDeadDataBytes)
+	}
+	if small := NewDeadMsg("s", []byte("x"), JobsStream, 1, errors.New("bad")); small.Header.Get(HdrDeadBytes) != "" {
+		t.Errorf("a small message's dead letter says it was cut")
 	}
 }

@@ -53,6 +53,13 @@ func (c Config) Validate() error {
 // of `experiment create` after the window publishes nothing either.
 const JobsDuplicateWindow = time.Hour
 
+// MaxMessageBytes bounds a message (data and headers) on every stream but
+// the dead letters': a job, result or upload request is a few hundred
+// bytes and a log chunk at most MaxChunkBytes with its headers, so anything
+// larger is refused by the server at publish, with "message size exceeds
+// maximum allowed", instead of reaching a component.
+const MaxMessageBytes = 64 << 10
+
 // HeartbeatTTL is how long a builder's heartbeat lives without renewal:
 // a builder that stops renewing disappears from `ejecta builders`.
 const HeartbeatTTL = 30 * time.Second
@@ -68,7 +75,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 		{
 			Name: JobsStream, Subjects: []string{jobsPrefix + ".>"},
 			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
-			Duplicates: JobsDuplicateWindow, Replicas: r,
+			Duplicates: JobsDuplicateWindow, Replicas: r, MaxMsgSize: MaxMessageBytes,
 			Description: "jobs waiting for a builder (work queue, one consumer per experiment and toolchain)",
 			Metadata:    cfg.jobsPolicy().metadata(),
 		},
@@ -76,19 +83,19 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 			Name: LogsStream, Subjects: []string{logsPrefix + ".>"},
 			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
 			MaxBytes: cfg.LogMaxBytes, Discard: jetstream.DiscardNew,
-			Duplicates: 2 * time.Minute, Replicas: r,
+			Duplicates: 2 * time.Minute, Replicas: r, MaxMsgSize: MaxMessageBytes,
 			Description: "log chunks of builds in flight; removed once stored",
 		},
 		{
 			Name: UploadsStream, Subjects: []string{uploadsPrefix + ".>"},
 			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
-			Duplicates: 2 * time.Minute, Replicas: r,
+			Duplicates: 2 * time.Minute, Replicas: r, MaxMsgSize: MaxMessageBytes,
 			Description: "complete logs waiting for an uploader (work queue)",
 		},
 		{
 			Name: ResultsStream, Subjects: []string{resultsPrefix + ".>"},
 			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
-			Duplicates: 10 * time.Minute, Replicas: r,
+			Duplicates: 10 * time.Minute, Replicas: r, MaxMsgSize: MaxMessageBytes,
 			Description: "result of every attempt",
 		},
 		{

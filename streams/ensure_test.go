@@ -1,12 +1,16 @@
 package streams_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/streams"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -49,5 +53,33 @@ func TestEnsureIsIdempotentAndDeclaresWorkQueue(t *testing.T) {
 	}
 	if err := streams.Ensure(ctx, js, streams.Config{Replicas: 0}); err == nil {
 		t.Error("Ensure accepted 0 replicas")
+	}
+}
+
+// A message larger than any ejecta message is refused by the server with
+// an error that says so, on every stream a component consumes; one above
+// the server's max_payload is refused by the client before it is sent.
+func TestOversizedMessagesRefused(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, js := testenv.StartNATS(t).Connect(t)
+	if err := streams.Ensure(ctx, js, streams.DefaultConfig()); err != nil {
+		t.Fatal(err)
+	}
+	k := streams.BuildKey{Experiment: "big", Crate: "c", Version: "1.0.0", Toolchain: "stable"}
+	big := bytes.Repeat([]byte("x"), streams.MaxMessageBytes+1)
+	for _, subj := range []string{streams.JobSubject(k), streams.LogSubject(k, 1), streams.UploadSubject(k, 1), streams.ResultSubject(k, 1)} {
+		_, err := js.Publish(ctx, subj, big)
+		if !errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum) || !strings.Contains(err.Error(), "message size exceeds maximum allowed") {
+			t.Errorf("publish %d bytes to %s: %v, want the server's refusal", len(big), subj, err)
+		}
+	}
+	huge := bytes.Repeat([]byte("x"), int(js.Conn().MaxPayload())+1)
+	if _, err := js.Publish(ctx, streams.JobSubject(k), huge); !errors.Is(err, nats.ErrMaxPayload) {
+		t.Errorf("publish %d bytes: %v, want %v", len(huge), err, nats.ErrMaxPayload)
+	}
+	// The server and the stream still serve.
+	if _, err := js.Publish(ctx, streams.JobSubject(k), []byte(`{"v":1}`)); err != nil {
+		t.Errorf("publish after the refusals: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -51,7 +52,7 @@ func ParseMode(s string) (Mode, error) {
 	for i, m := range Modes {
 		names[i] = string(m)
 	}
-	return "", fmt.Errorf("unknown mode %q (accepted: %s)", s, strings.Join(names, ", "))
+	return "", fmt.Errorf("unknown mode %s (accepted: %s)", Bounded(s), strings.Join(names, ", "))
 }
 
 // CapLints values accepted by rustc's --cap-lints (empty: not passed).
@@ -91,7 +92,7 @@ var (
 // token and an object prefix, so it is kept to [a-z0-9_-].
 func ValidateExperimentName(s string) error {
 	if !expNameRE.MatchString(s) {
-		return fmt.Errorf("experiment name %q: want 1-64 characters of a-z, 0-9, '_' or '-', starting with a letter or digit", s)
+		return fmt.Errorf("experiment name %s: want 1-64 characters of a-z, 0-9, '_' or '-', starting with a letter or digit", Bounded(s))
 	}
 	return nil
 }
@@ -99,7 +100,7 @@ func ValidateExperimentName(s string) error {
 // ValidateCrateName checks a crate name as crates.io allows them.
 func ValidateCrateName(s string) error {
 	if !crateNameRE.MatchString(s) {
-		return fmt.Errorf("crate name %q: want 1-64 characters of A-Z, a-z, 0-9, '_' or '-', starting with a letter or digit", s)
+		return fmt.Errorf("crate name %s: want 1-64 characters of A-Z, a-z, 0-9, '_' or '-', starting with a letter or digit", Bounded(s))
 	}
 	return nil
 }
@@ -107,7 +108,7 @@ func ValidateCrateName(s string) error {
 // ValidateVersion checks a semver version (x.y.z with optional pre-release/build).
 func ValidateVersion(s string) error {
 	if !versionRE.MatchString(s) {
-		return fmt.Errorf("version %q: want a semver version such as 1.2.3", s)
+		return fmt.Errorf("version %s: want a semver version such as 1.2.3", Bounded(s))
 	}
 	return nil
 }
@@ -115,7 +116,7 @@ func ValidateVersion(s string) error {
 // ValidateToolchain checks a rustup toolchain name.
 func ValidateToolchain(s string) error {
 	if !toolchainRE.MatchString(s) {
-		return fmt.Errorf("toolchain %q: want a rustup toolchain name such as stable, nightly or 1.80.0", s)
+		return fmt.Errorf("toolchain %s: want a rustup toolchain name such as stable, nightly or 1.80.0", Bounded(s))
 	}
 	return nil
 }
@@ -123,7 +124,7 @@ func ValidateToolchain(s string) error {
 // ValidateBuilderID checks a builder id (a KV key and container-name part).
 func ValidateBuilderID(s string) error {
 	if !builderIDRE.MatchString(s) {
-		return fmt.Errorf("builder id %q: want 1-64 characters of A-Z, a-z, 0-9, '_' or '-'", s)
+		return fmt.Errorf("builder id %s: want 1-64 characters of A-Z, a-z, 0-9, '_' or '-'", Bounded(s))
 	}
 	return nil
 }
@@ -341,4 +342,17 @@ func Decode[T interface{ Validate() error }](data []byte, v T) error {
 		return fmt.Errorf("decode %T: %w", v, err)
 	}
 	return v.Validate()
+}
+
+// boundedLen is how much of a bad value an error message quotes.
+const boundedLen = 64
+
+// Bounded returns s quoted for an error message, like %q, cut to its
+// first boundedLen bytes and followed by its length when longer: all of a
+// 1 MB crate name would only bury what was wrong with it.
+func Bounded(s string) string {
+	if len(s) <= boundedLen {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("%q... (%d bytes)", s[:boundedLen], len(s))
 }
