@@ -175,13 +175,16 @@ func TestFaults(t *testing.T) {
 func waitDone(ctx context.Context, t *testing.T, f *procFarm, n int) {
 	t.Helper()
 	for {
-		exps, err := status.List(ctx, f.js)
+		lctx, cancel := context.WithTimeout(ctx, lookTimeout)
+		exps, err := status.List(lctx, f.js)
 		if err == nil && len(exps) == 1 {
 			var st status.Status
-			if st, err = status.Get(ctx, f.js, exps[0].Name); err == nil && st.Done >= n {
+			if st, err = status.Get(lctx, f.js, exps[0].Name); err == nil && st.Done >= n {
+				cancel()
 				return
 			}
 		}
+		cancel()
 		select {
 		case <-ctx.Done():
 			t.Fatalf("fewer than %d results: %v", n, err)
@@ -329,24 +332,27 @@ func (f *procFarm) checkNothingLeft(ctx context.Context) {
 	deadline := time.Now().Add(storeWait)
 	for {
 		left = left[:0]
+		lctx, cancel := context.WithTimeout(ctx, lookTimeout)
 		for _, name := range []string{streams.JobsStream, streams.UploadsStream} {
-			s, err := f.js.Stream(ctx, name)
-			if err != nil {
-				f.t.Fatalf("stream %s: %v", name, err)
+			s, err := f.js.Stream(lctx, name)
+			if err == nil {
+				_, err = s.Info(lctx)
 			}
-			info, err := s.Info(ctx)
 			if err != nil {
-				f.t.Fatalf("stream %s: %v", name, err)
+				left = append(left, fmt.Sprintf("stream %s: %v", name, err))
+				continue
 			}
+			info := s.CachedInfo()
 			if info.State.Msgs > 0 {
 				left = append(left, fmt.Sprintf("%s holds %d messages", name, info.State.Msgs))
 			}
-			for ci := range s.ListConsumers(ctx).Info() {
+			for ci := range s.ListConsumers(lctx).Info() {
 				if ci.NumAckPending > 0 || ci.NumPending > 0 {
 					left = append(left, fmt.Sprintf("consumer %s/%s: %d pending, %d unacknowledged", name, ci.Name, ci.NumPending, ci.NumAckPending))
 				}
 			}
 		}
+		cancel()
 		if len(left) == 0 {
 			return
 		}

@@ -206,7 +206,9 @@ func (f *procFarm) waitBuilderLive(ctx context.Context, p *proc, id string) stre
 			f.t.Fatalf("builder %s exited: %s", id, lastLines(p.log, 5))
 		default:
 		}
-		hbs, err := status.Builders(ctx, f.js)
+		lctx, cancel := context.WithTimeout(ctx, lookTimeout)
+		hbs, err := status.Builders(lctx, f.js)
+		cancel()
 		if err == nil {
 			for _, hb := range hbs {
 				if hb.ID == id {
@@ -255,11 +257,13 @@ func (f *procFarm) audit(ctx context.Context) {
 // log subject, from the audit stream.
 func (f *procFarm) ends(ctx context.Context) map[string]streams.LogEnd {
 	f.t.Helper()
-	cons, err := f.js.OrderedConsumer(ctx, "FAULT_AUDIT", jetstream.OrderedConsumerConfig{})
+	lctx, cancel := context.WithTimeout(ctx, lookTimeout)
+	defer cancel()
+	cons, err := f.js.OrderedConsumer(lctx, "FAULT_AUDIT", jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		f.t.Fatalf("read audit stream: %v", err)
 	}
-	info, err := cons.Info(ctx)
+	info, err := cons.Info(lctx)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -280,13 +284,21 @@ func (f *procFarm) ends(ctx context.Context) map[string]streams.LogEnd {
 	return out
 }
 
+// lookTimeout bounds each request of the test's own polling: a request in
+// flight when its server dies, or sent while a cluster elects a leader,
+// may never be answered, and the JetStream client applies its own timeout
+// only to contexts without a deadline.
+const lookTimeout = 10 * time.Second
+
 // waitFinished waits until the experiment has nothing left to do and its
 // report says so: every job done.
 func (f *procFarm) waitFinished(ctx context.Context, exp string) *reporter.ResultsFile {
 	f.t.Helper()
 	var last string
 	for {
-		st, err := status.Get(ctx, f.js, exp)
+		lctx, cancel := context.WithTimeout(ctx, lookTimeout)
+		st, err := status.Get(lctx, f.js, exp)
+		cancel()
 		if err == nil && st.Finished() {
 			if rf, err := f.results(ctx, exp); err == nil && rf.DoneJobs == rf.TotalJobs && rf.TotalJobs == st.Total {
 				return rf
@@ -363,18 +375,21 @@ func lastLines(path string, n int) string {
 func (f *procFarm) waitForChunk(ctx context.Context, exp, crate string) {
 	f.t.Helper()
 	for {
-		info, err := f.js.Stream(ctx, "FAULT_AUDIT")
+		lctx, cancel := context.WithTimeout(ctx, lookTimeout)
+		info, err := f.js.Stream(lctx, "FAULT_AUDIT")
 		if err == nil {
-			si, err := info.Info(ctx, jetstream.WithSubjectFilter(streams.LogsFilter))
+			si, err := info.Info(lctx, jetstream.WithSubjectFilter(streams.LogsFilter))
 			if err == nil {
 				for subj := range si.State.Subjects {
 					k, _, err := streams.ParseLogSubject(subj)
 					if err == nil && k.Experiment == exp && k.Crate == crate {
+						cancel()
 						return
 					}
 				}
 			}
 		}
+		cancel()
 		select {
 		case <-ctx.Done():
 			f.t.Fatalf("no build of %s started in %s", crate, exp)
