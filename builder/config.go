@@ -63,6 +63,11 @@ type Config struct {
 	// its memory limit too; default sandbox.DefaultTmpBytes (512 MiB). A
 	// job's streams.Limits override it.
 	TmpBytes int64
+	// ToolchainPaths are toolchain directories (rustup's custom toolchains:
+	// bin/rustc, bin/cargo, lib/) the builder offers besides rustup's own,
+	// for experiments that name them by path, e.g. a compiler built from a
+	// branch. Builds see them read-only through the host root.
+	ToolchainPaths []string
 	// MaxLogBytes caps the task output a build log keeps: past it only the
 	// last part of each step's output is logged (see logCap); default 64
 	// MiB, -1 for no cap.
@@ -216,6 +221,17 @@ func (c Config) Validate() error {
 		return fmt.Errorf("in-progress every %s: want at least 100ms", c.InProgressEvery)
 	case c.HeartbeatEvery < 100*time.Millisecond || c.HeartbeatEvery >= streams.HeartbeatTTL:
 		return fmt.Errorf("heartbeat every %s: want 100ms to %s", c.HeartbeatEvery, streams.HeartbeatTTL)
+	}
+	for _, p := range c.ToolchainPaths {
+		if err := streams.ValidateToolchain(p); err != nil || !streams.IsToolchainPath(p) {
+			return fmt.Errorf("toolchain path %s: want the absolute path of a toolchain directory", streams.Bounded(p))
+		}
+		if _, err := os.Stat(filepath.Join(p, "bin", "rustc")); err != nil {
+			return fmt.Errorf("toolchain path %s: no bin/rustc in it: %w", p, err)
+		}
+		if sandbox.Hides(p) {
+			return fmt.Errorf("toolchain path %s: builds do not see it (their /tmp, /run and /dev are their own); use a directory elsewhere", p)
+		}
 	}
 	if fi, err := os.Stat(c.CargoPath); err != nil || fi.IsDir() {
 		return fmt.Errorf("cargo path %q: not a file", c.CargoPath)

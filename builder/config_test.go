@@ -27,6 +27,8 @@ func TestConfigValidate(t *testing.T) {
 		{"memory bytes", func(c *Config) { c.MemoryBytes = 1 }},
 		{"timeout", func(c *Config) { c.Timeout = time.Millisecond }},
 		{"heartbeat every", func(c *Config) { c.HeartbeatEvery = time.Hour }},
+		{"max log bytes", func(c *Config) { c.MaxLogBytes = 1000 }},
+		{"max log bytes", func(c *Config) { c.MaxLogBytes = -2 }},
 	} {
 		c := good
 		tc.mutate(&c)

@@ -79,7 +79,7 @@ func (b *Builder) heartbeat(host string) ([]byte, error) {
 	slices.SortFunc(running, func(x, y streams.RunningBuild) int { return x.Started.Compare(y.Started) })
 	hb := streams.Heartbeat{
 		V: streams.SchemaVersion, ID: b.cfg.ID, Host: host, Slots: b.cfg.Slots,
-		Running: running, Toolchains: installedToolchains(b.cfg.RustupHome), Updated: time.Now().UTC(),
+		Running: running, Toolchains: b.cfg.toolchains(), Updated: time.Now().UTC(),
 		Version: b.cfg.Version, Paused: paused,
 	}
 	if free, err := freeDisk(b.cfg.WorkDir); err == nil {

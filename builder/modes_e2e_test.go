@@ -28,6 +28,7 @@ func TestBuilderModes(t *testing.T) {
 	if toolchainDir(home, "nightly") == "" {
 		testenv.Unavailable(t, "rustup has no nightly toolchain")
 	}
+	stableDir := toolchainDir(home, "stable")
 
 	type want struct {
 		status streams.Status
@@ -78,6 +79,10 @@ func TestBuilderModes(t *testing.T) {
 				systemPrefix + "$ cargo +stable clippy --frozen --workspace\n"}}},
 		{"build-only", mkJob("buildonly", "ejecta-mode-notests", "stable", streams.ModeBuildOnly, reg, ""),
 			want{streams.StatusTestSkipped, "", []string{systemPrefix + "tests skipped: mode build-only runs no tests\n"}}},
+		// A toolchain named by its directory, as a compiler built from a
+		// branch would be: rustup runs it as a custom toolchain.
+		{"toolchain given as a path", mkJob("path", "ejecta-mode-clippy", stableDir, streams.ModeCheckOnly, reg, ""),
+			want{streams.StatusTestPass, "", []string{"$ cargo +" + stableDir + " check --frozen\n", "Checking ejecta-mode-clippy v0.1.0"}}},
 	}
 	if !nightlyMiri {
 		tests = append(tests, struct {
@@ -91,7 +96,7 @@ func TestBuilderModes(t *testing.T) {
 	for _, tt := range tests {
 		publishJob(t, js, tt.job)
 	}
-	startBuilder(t, nc, Config{ID: "modes", Slots: 2, InProgressEvery: time.Second})
+	startBuilder(t, nc, Config{ID: "modes", Slots: 2, InProgressEvery: time.Second, ToolchainPaths: []string{stableDir}})
 
 	results, err := js.OrderedConsumer(context.Background(), streams.ResultsStream, jetstream.OrderedConsumerConfig{})
 	if err != nil {

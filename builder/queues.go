@@ -248,7 +248,7 @@ func (q *queues) refreshToolchains() {
 	for _, e := range q.exps {
 		for _, tc := range e.Toolchains {
 			if _, seen := q.tcs[tc]; !seen {
-				q.tcs[tc] = toolchainDir(q.b.cfg.RustupHome, tc) != ""
+				q.tcs[tc] = q.b.cfg.offers(tc)
 			}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +33,29 @@ func installedToolchains(rustupHome string) []string {
 		}
 	}
 	return out
+}
+
+// toolchains lists what the builder offers: rustup's toolchains and the
+// toolchain directories it was given that hold a rustc.
+func (c Config) toolchains() []string {
+	out := installedToolchains(c.RustupHome)
+	for _, p := range c.ToolchainPaths {
+		if toolchainDir(c.RustupHome, p) != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// offers reports whether the builder builds with toolchain tc: one rustup
+// has, or one of its toolchain directories. Any other directory is not
+// offered, whatever it holds: an experiment cannot point builders at
+// arbitrary host paths.
+func (c Config) offers(tc string) bool {
+	if streams.IsToolchainPath(tc) && !slices.Contains(c.ToolchainPaths, tc) {
+		return false
+	}
+	return toolchainDir(c.RustupHome, tc) != ""
 }
 
 // toolchainVersion returns rustc's version line for toolchain tc (say
@@ -63,8 +87,15 @@ func toolchainVersion(rustupHome, tc string) string {
 }
 
 // toolchainDir finds tc's directory ("stable" is installed as
-// "stable-<host triple>"), or "" if rustup does not have it.
+// "stable-<host triple>"; a toolchain given as a path is that directory),
+// or "" if there is no such toolchain.
 func toolchainDir(rustupHome, tc string) string {
+	if streams.IsToolchainPath(tc) {
+		if _, err := os.Stat(filepath.Join(tc, "bin", "rustc")); err != nil {
+			return ""
+		}
+		return tc
+	}
 	for _, name := range installedToolchains(rustupHome) {
 		if streams.ToolchainProvides(name, tc) {
 			return filepath.Join(rustupHome, "toolchains", name)

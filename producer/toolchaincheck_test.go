@@ -51,8 +51,8 @@ func TestCreateChecksToolchainsAgainstLiveBuilders(t *testing.T) {
 
 	ctx, js, p := setup(t)
 	putHeartbeat(ctx, t, js, "b1", "stable-x86_64-unknown-linux-gnu")
-	putHeartbeat(ctx, t, js, "b2", "nightly-x86_64-unknown-linux-gnu", "stable-x86_64-unknown-linux-gnu")
-	have := "(2 live builders have: nightly-x86_64-unknown-linux-gnu, stable-x86_64-unknown-linux-gnu)"
+	putHeartbeat(ctx, t, js, "b2", "nightly-x86_64-unknown-linux-gnu", "stable-x86_64-unknown-linux-gnu", "/opt/rust/stage2")
+	have := "(2 live builders have: /opt/rust/stage2, nightly-x86_64-unknown-linux-gnu, stable-x86_64-unknown-linux-gnu)"
 	tests := []struct {
 		name    string
 		r       producer.Request
@@ -63,6 +63,8 @@ func TestCreateChecksToolchainsAgainstLiveBuilders(t *testing.T) {
 		{"beta missing", req("beta", "stable", "beta"), `toolchains: no live builder has "beta" ` + have},
 		// "nightly" installed does not make a dated nightly available.
 		{"dated nightly missing", req("dated", "nightly-2026-01-01", "stable"), `toolchains: no live builder has "nightly-2026-01-01" ` + have},
+		{"a toolchain directory one builder offers", req("path", "nightly", "/opt/rust/stage2"), ""},
+		{"a directory no builder offers", req("path2", "nightly", "/opt/rust/stage1"), `toolchains: no live builder has "/opt/rust/stage1" ` + have},
 		{"check skipped", func() producer.Request { r := req("skip", "stable", "beta"); r.NoToolchainCheck = true; return r }(), ""},
 	}
 	for _, tt := range tests {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -85,7 +86,11 @@ var (
 	// 1.80.0, beta-x86_64-unknown-linux-gnu) but nothing a shell or a path
 	// could misread.
 	toolchainRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-	versionRE   = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$`)
+	// toolchainPathRE accepts a custom toolchain's directory (what rustup
+	// takes as +/path): absolute, of the same quiet characters; see
+	// ValidateToolchain for the segments.
+	toolchainPathRE = regexp.MustCompile(`^(/[A-Za-z0-9._+-]+){1,32}$`)
+	versionRE       = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$`)
 )
 
 // ValidateExperimentName checks an experiment name: it is a KV key, a subject
@@ -113,13 +118,26 @@ func ValidateVersion(s string) error {
 	return nil
 }
 
-// ValidateToolchain checks a rustup toolchain name.
+// ValidateToolchain checks a toolchain: a rustup toolchain name, or the
+// absolute path of a toolchain directory (rustup's custom toolchains, as
+// in cargo +/opt/rust/stage2). Either is escaped wherever it becomes a
+// subject token or an object key.
 func ValidateToolchain(s string) error {
+	if strings.HasPrefix(s, "/") {
+		if len(s) > 255 || !toolchainPathRE.MatchString(s) || path.Clean(s) != s {
+			return fmt.Errorf("toolchain path %s: want an absolute directory of A-Z, a-z, 0-9, '.', '_', '+' or '-', with no '.' or '..' segment, at most 255 bytes", Bounded(s))
+		}
+		return nil
+	}
 	if !toolchainRE.MatchString(s) {
-		return fmt.Errorf("toolchain %s: want a rustup toolchain name such as stable, nightly or 1.80.0", Bounded(s))
+		return fmt.Errorf("toolchain %s: want a rustup toolchain name such as stable, nightly or 1.80.0, or the absolute path of a toolchain directory", Bounded(s))
 	}
 	return nil
 }
+
+// IsToolchainPath reports whether toolchain tc is a directory rather than a
+// rustup toolchain name.
+func IsToolchainPath(tc string) bool { return strings.HasPrefix(tc, "/") }
 
 // ValidateBuilderID checks a builder id (a KV key and container-name part).
 func ValidateBuilderID(s string) error {

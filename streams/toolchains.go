@@ -8,7 +8,12 @@ import "strings"
 // rustup completes "nightly" and "1.80.0" with the host triple. A triple
 // starts with a letter, which keeps "nightly" from matching
 // "nightly-2026-01-01-x86_64-unknown-linux-gnu".
+//
+// A toolchain given as a path is provided only by that very path.
 func ToolchainProvides(installed, tc string) bool {
+	if IsToolchainPath(tc) || IsToolchainPath(installed) {
+		return installed == tc
+	}
 	rest, ok := strings.CutPrefix(installed, tc)
 	if !ok {
 		return false

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/containerd/containerd/containers"
 	"github.com/containerd/containerd/oci"
@@ -93,4 +94,18 @@ func writableMounts(dirs []string) []specs.Mount {
 		})
 	}
 	return mounts
+}
+
+// ownMounts are the directories a task gets its own of, hiding the host's.
+var ownMounts = []string{"/tmp", "/run", "/dev", "/proc", "/sys"}
+
+// Hides reports whether a host path is out of a task's sight because the
+// task has its own directory there (its /tmp, /run, /dev, /proc or /sys).
+func Hides(path string) bool {
+	for _, m := range ownMounts {
+		if path == m || strings.HasPrefix(path, m+"/") {
+			return true
+		}
+	}
+	return false
 }

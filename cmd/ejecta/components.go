@@ -38,6 +38,7 @@ type builderFlags struct {
 	rootfs     string
 	tmpSize    string
 	maxLog     string
+	tcPaths    []string
 	logWindow  int
 	// sandboxRetry is how long a job whose sandbox failed waits to be
 	// delivered again.
@@ -57,6 +58,7 @@ func (f *builderFlags) register(fs *pflag.FlagSet, defaultWorkDir string) {
 	fs.DurationVar(&f.noOutput, "no-output-timeout", 5*time.Minute, "kill a build that prints nothing for this long, unless the experiment sets one")
 	fs.StringVar(&f.rootfs, "rootfs", envOr("EJECTA_ROOTFS", "host"), "what builds see as /, read-only: host (the host's root) or image:PATH_OR_REF (an OCI/docker image tarball to import, or an image already in containerd) (env EJECTA_ROOTFS)")
 	fs.StringVar(&f.tmpSize, "tmp-size", envOr("EJECTA_TMP_SIZE", "512MiB"), "size of each build's private /tmp (a tmpfs, counted against its memory), unless the experiment sets one (env EJECTA_TMP_SIZE)")
+	fs.StringSliceVar(&f.tcPaths, "toolchain-path", splitList(os.Getenv("EJECTA_TOOLCHAIN_PATHS")), "a toolchain directory (bin/rustc, bin/cargo, lib/) this builder offers to experiments that name it by path, e.g. a compiler built from a branch; repeat or comma-separate (env EJECTA_TOOLCHAIN_PATHS)")
 	fs.StringVar(&f.maxLog, "max-log-bytes", envOr("EJECTA_MAX_LOG_BYTES", "64MiB"), "task output a build log keeps, e.g. 64MiB: past it the log keeps only the last part of each step's output (at most 1MiB) after a line saying how much was left out; 0 for no cap (env EJECTA_MAX_LOG_BYTES)")
 	f.logWindow = envInt("EJECTA_LOG_WINDOW", builder.DefaultLogWindow)
 	fs.Var(boundedInt{v: &f.logWindow, min: 1, max: 4096}, "log-window", "log chunks of one build published ahead of their acknowledgements, 1 to 4096; when that many are in flight the build's output waits; 1 publishes each chunk synchronously (env EJECTA_LOG_WINDOW)")
@@ -95,6 +97,7 @@ func (f *builderFlags) config() (builder.Config, error) {
 		ID: f.id, Slots: f.slots, WorkDir: f.workDir, MemoryBytes: mem, Timeout: f.timeout,
 		NoOutputTimeout: f.noOutput, MinFreeDiskBytes: minFree, TmpBytes: tmpSize, DrainGrace: f.drainGrace,
 		LogWindow: f.logWindow, SandboxRetryDelay: f.sandboxRetry, MaxLogBytes: maxLog,
+		ToolchainPaths: f.tcPaths,
 	}
 	if err := builder.CheckConfig(cfg); err != nil {
 		return builder.Config{}, badInput(err)
