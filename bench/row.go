@@ -55,10 +55,14 @@ func Table(rows []Row) string {
 	return b.String()
 }
 
-// ratio formats a÷b with an ×.
+// ratio formats a÷b with an ×: two decimals, or two significant digits
+// below 0.1, so that a small ratio does not read as 0.00×.
 func ratio(a, b float64) string {
 	if b == 0 {
 		return "—"
+	}
+	if r := a / b; r < 0.1 {
+		return fmt.Sprintf("%.2g×", r)
 	}
 	return fmt.Sprintf("%.2f×", a/b)
 }
