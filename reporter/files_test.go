@@ -59,7 +59,18 @@ func TestReportFiles(t *testing.T) {
 	}
 
 	file := func(name string) string { return string(e.store.read(t, streams.ExperimentPrefix("files")+name)) }
-	index := file("index.html")
+	// results.json is stored first and the other files follow it, the
+	// per-prefix pages no more often than the page cadence: wait for each
+	// to show the last result.
+	settled := func(name string) string {
+		text := file(name)
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(text, "11 / 12 builds") && time.Now().Before(deadline); {
+			time.Sleep(50 * time.Millisecond)
+			text = file(name)
+		}
+		return text
+	}
+	index := settled("index.html")
 	for _, want := range []string{
 		"root cause serde: 1 dependent regressed because it did",
 		"11 / 12 builds (91.7%), 2.0 builds/min, 30s left",
@@ -73,7 +84,7 @@ func TestReportFiles(t *testing.T) {
 		t.Errorf("index.html: the root serde (at %d) must come before its dependent (at %d)", s, u)
 	}
 
-	md := file("markdown.md")
+	md := settled("markdown.md")
 	for _, want := range []string{"| regressed | 3 |", "uses\\-serde 1\\.0\\.0: build\\-fail (depends\\-on\\(serde\\)), root cause serde",
 		"\\<script\\>", "\\|\\*\\_\\`\\[x\\]\\(javascript:alert\\(1\\)\\)", "11 / 12 builds"} {
 		if !strings.Contains(md, want) {
@@ -103,7 +114,7 @@ func TestReportFiles(t *testing.T) {
 		t.Errorf("config.json: %+v", cfg)
 	}
 	for _, name := range []string{"index.html", "full.html", "full-ho.html"} {
-		page := file(name)
+		page := settled(name)
 		if strings.Contains(page, "<script>") || !strings.Contains(page, "11 / 12 builds") {
 			t.Errorf("%s: unescaped script, or no progress", name)
 		}
