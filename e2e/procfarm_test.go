@@ -257,21 +257,45 @@ func (f *procFarm) audit(ctx context.Context) {
 // log subject, from the audit stream.
 func (f *procFarm) ends(ctx context.Context) map[string]streams.LogEnd {
 	f.t.Helper()
+	// Right after a cluster lost a node the audit stream may have no
+	// leader yet, or its consumer may move ("no responders"): read it all
+	// again for a while.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Second) {
+		out, err := f.readEnds(ctx)
+		if err == nil {
+			return out
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			f.t.Fatalf("read audit stream: %v", err)
+		}
+	}
+}
+
+func (f *procFarm) readEnds(ctx context.Context) (map[string]streams.LogEnd, error) {
 	lctx, cancel := context.WithTimeout(ctx, lookTimeout)
 	defer cancel()
+	// The audit stream copies the logs stream asynchronously; a copy that
+	// fell behind while a node was down catches up later.
+	s, err := f.js.Stream(lctx, "FAULT_AUDIT")
+	if err != nil {
+		return nil, err
+	}
+	if src := s.CachedInfo().Sources; len(src) != 1 || src[0].Lag > 0 {
+		return nil, fmt.Errorf("the audit stream is behind the logs stream: %+v", src)
+	}
 	cons, err := f.js.OrderedConsumer(lctx, "FAULT_AUDIT", jetstream.OrderedConsumerConfig{})
 	if err != nil {
-		f.t.Fatalf("read audit stream: %v", err)
+		return nil, err
 	}
 	info, err := cons.Info(lctx)
 	if err != nil {
-		f.t.Fatal(err)
+		return nil, err
 	}
 	out := map[string]streams.LogEnd{}
 	for left := info.NumPending; left > 0; left-- {
 		msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
 		if err != nil {
-			f.t.Fatalf("read audit stream: %v", err)
+			return nil, err
 		}
 		_, end, err := streams.ParseLogMsg(msg.Headers(), msg.Data())
 		if err != nil {
@@ -281,7 +305,7 @@ func (f *procFarm) ends(ctx context.Context) map[string]streams.LogEnd {
 			out[msg.Subject()] = *end
 		}
 	}
-	return out
+	return out, nil
 }
 
 // lookTimeout bounds each request of the test's own polling: a request in
