@@ -3,6 +3,8 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -11,6 +13,10 @@ import (
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 )
+
+// EnvSmallLogs, set to a number, makes the rss benchmark store that many
+// small logs instead of its default.
+const EnvSmallLogs = "EJECTA_BENCH_SMALL_LOGS"
 
 // maxReplicaRSS is the goal for an uploader's resident memory whatever
 // the size and number of the logs it stores.
@@ -30,6 +36,9 @@ func RSS(t testing.TB, full bool) []Row {
 		// 100k would be the goal's size, but at the ~17 logs/s one replica
 		// reaches with 100k logs waiting (BENCHMARKS.md) it takes 1.5 hours.
 		bigSize, small = 1<<30, 10_000
+	}
+	if n, err := strconv.Atoi(os.Getenv(EnvSmallLogs)); err == nil && n > 0 {
+		small = n
 	}
 	m := testenv.StartMinIO(t)
 	t.Setenv(store.EnvS3AccessKey, m.AccessKey)

@@ -100,6 +100,9 @@ func ExperimentResultsFilter(exp string) string {
 // AllResultsFilter matches every result of every experiment.
 const AllResultsFilter = resultsPrefix + ".>"
 
+// AllUploadsFilter matches every upload request.
+const AllUploadsFilter = uploadsPrefix + ".>"
+
 // ParseLogSubject returns the build and attempt a log subject names.
 func ParseLogSubject(subj string) (BuildKey, int, error) {
 	return parseAttemptSubject(logsPrefix, subj)
