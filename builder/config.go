@@ -230,7 +230,7 @@ func (c Config) Validate() error {
 			return fmt.Errorf("toolchain path %s: no bin/rustc in it: %w", p, err)
 		}
 		if sandbox.Hides(p) {
-			return fmt.Errorf("toolchain path %s: builds do not see it (their /tmp, /run and /dev are their own); use a directory elsewhere", p)
+			return fmt.Errorf("toolchain path %s: builds do not see it (they have their own /tmp, /run, /dev, /proc and /sys); use a directory elsewhere", p)
 		}
 	}
 	if fi, err := os.Stat(c.CargoPath); err != nil || fi.IsDir() {

@@ -42,9 +42,8 @@ type tailSegment struct {
 const logTailMax = 1 << 20
 
 // newLogCap caps the task output written into out at maxBytes (0 or less:
-// no cap);
-// the tail kept per step is a quarter of it, at most logTailMax. counted
-// adds up the bytes left out.
+// no cap); the tail kept per step is a quarter of it, at most logTailMax.
+// counted adds up the bytes left out.
 func newLogCap(out *chunker, sys io.Writer, maxBytes int64, counted prometheus.Counter) *logCap {
 	c := &logCap{out: out, sys: sys, counted: counted}
 	if maxBytes > 0 {

@@ -31,14 +31,14 @@ func TestLogCap(t *testing.T) {
 			"0123456789abc", 0},
 		{"no cap", 0, [][]write{{out("o", strings.Repeat("x", 100))}},
 			strings.Repeat("x", 100), 0},
-		{"past the head in one write", max, [][]write{{out("o", strings.Repeat("h", 30) + "dropped---0123456789")}},
+		{"past the head in one write", max, [][]write{{out("o", strings.Repeat("h", 30)+"dropped---0123456789")}},
 			strings.Repeat("h", 30) + "[ejecta] log cap: 10 bytes of output left out here; the log keeps the first 30 bytes of the build's output and the last 10 bytes of each step's\n0123456789", 10},
 		{"over the tail but nothing dropped", max, [][]write{{out("o", strings.Repeat("h", 30)), out("e", "tail")}},
 			strings.Repeat("h", 30) + "tail", 0},
 		{"tail kept across streams and writes", max, [][]write{{out("o", strings.Repeat("h", 35)), out("e", "EEEEE"), out("o", "ooo"), out("e", "ee")}},
 			strings.Repeat("h", 30) + "[ejecta] log cap: 5 bytes of output left out here; the log keeps the first 30 bytes of the build's output and the last 10 bytes of each step's\nEEEEEoooee", 5},
 		{"each later step keeps its own tail", max, [][]write{
-			{out("o", strings.Repeat("h", 30) + "0123456789")},
+			{out("o", strings.Repeat("h", 30)+"0123456789")},
 			{out("o", "step two: "), out("o", "a long line nobody needs, 0123456789")},
 		}, strings.Repeat("h", 30) + "0123456789" + "$ step\n" +
 			"[ejecta] log cap: 36 bytes of output left out here; the log keeps the first 30 bytes of the build's output and the last 10 bytes of each step's\n0123456789", 36},

@@ -29,15 +29,15 @@ import (
 // cluster of nats-server processes), a private containerd and a real
 // MinIO. The test's own client reconnects forever, like the components.
 type procFarm struct {
-	t        *testing.T
-	bin      string // the ejecta binary
-	dir      string // logs of the processes, NATS data
-	natsDir  string
-	natsPort int
-	nats     *testenv.NATS // nil on a cluster
-	cluster  *natsCluster  // nil on the single in-process server
-	url      string        // every server's client URL, comma-separated
-	nc       *nats.Conn
+	t          *testing.T
+	bin        string // the ejecta binary
+	dir        string // logs of the processes, NATS data
+	natsDir    string
+	natsPort   int
+	nats       *testenv.NATS // nil on a cluster
+	cluster    *natsCluster  // nil on the single in-process server
+	url        string        // every server's client URL, comma-separated
+	nc         *nats.Conn
 	js         jetstream.JetStream
 	containerd string
 	namespace  string

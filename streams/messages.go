@@ -123,7 +123,7 @@ func ValidateVersion(s string) error {
 // in cargo +/opt/rust/stage2). Either is escaped wherever it becomes a
 // subject token or an object key.
 func ValidateToolchain(s string) error {
-	if strings.HasPrefix(s, "/") {
+	if IsToolchainPath(s) {
 		if len(s) > 255 || !toolchainPathRE.MatchString(s) || path.Clean(s) != s {
 			return fmt.Errorf("toolchain path %s: want an absolute directory of A-Z, a-z, 0-9, '.', '_', '+' or '-', with no '.' or '..' segment, at most 255 bytes", Bounded(s))
 		}
