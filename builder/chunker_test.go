@@ -23,6 +23,20 @@ func newTestLog(t *testing.T, ctx context.Context) (*chunker, *logPublisher, str
 	return newChunker(pub, streams.MaxChunkBytes, chunkDelay), pub, subj
 }
 
+// endAndRead ends the log c writes through pub, publishes its end marker
+// and reads the log back from subj as a reader would (see readLog).
+func endAndRead(t *testing.T, c *chunker, pub *logPublisher, subj string, wait time.Duration) ([]streams.Chunk, *streams.LogEnd) {
+	t.Helper()
+	sum, err := c.end()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pub.writeEnd(sum, verdict{status: streams.StatusTestPass}); err != nil {
+		t.Fatal(err)
+	}
+	return readLog(t, pub.js, subj, wait)
+}
+
 func TestChunkerReassembles(t *testing.T) {
 	ctx := context.Background()
 	c, pub, subj := newTestLog(t, ctx)
@@ -39,15 +53,7 @@ func TestChunkerReassembles(t *testing.T) {
 		}
 		rest = rest[n:]
 	}
-	sum, err := c.end()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pub.writeEnd(sum, verdict{status: streams.StatusTestPass}); err != nil {
-		t.Fatal(err)
-	}
-
-	chunks, end := readLog(t, pub.js, subj, 10*time.Second)
+	chunks, end := endAndRead(t, c, pub, subj, 10*time.Second)
 	if end == nil {
 		t.Fatalf("no end marker after %d chunks", len(chunks))
 	}
@@ -116,14 +122,7 @@ func TestChunkerConcurrentStreams(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	sum, err := c.end()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pub.writeEnd(sum, verdict{status: streams.StatusTestPass}); err != nil {
-		t.Fatal(err)
-	}
-	chunks, end := readLog(t, pub.js, subj, 10*time.Second)
+	chunks, end := endAndRead(t, c, pub, subj, 10*time.Second)
 	if end == nil {
 		t.Fatal("no end marker")
 	}

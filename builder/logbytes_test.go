@@ -55,14 +55,7 @@ func TestLogBytesExact(t *testing.T) {
 	if err != nil || exit.Code != 0 {
 		t.Fatalf("cat in the sandbox: %+v, %v", exit, err)
 	}
-	sum, err := c.end()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pub.writeEnd(sum, verdict{status: streams.StatusTestPass}); err != nil {
-		t.Fatal(err)
-	}
-	chunks, end := readLog(t, pub.js, subj, 30*time.Second)
+	chunks, end := endAndRead(t, c, pub, subj, 30*time.Second)
 	if end == nil {
 		t.Fatalf("no end marker after %d chunks", len(chunks))
 	}

@@ -64,14 +64,7 @@ func TestLogCap(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			sum, err := c.end()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := pub.writeEnd(sum, verdict{status: streams.StatusTestPass}); err != nil {
-				t.Fatal(err)
-			}
-			chunks, _ := readLog(t, pub.js, subj, 10*time.Second)
+			chunks, _ := endAndRead(t, c, pub, subj, 10*time.Second)
 			if got := checkSequence(t, chunks); !bytes.Equal(got, []byte(tt.want)) {
 				t.Errorf("log:\n%q\nwant:\n%q", got, tt.want)
 			}

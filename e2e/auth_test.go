@@ -450,7 +450,7 @@ func runAsRoles(t *testing.T, s *authServer, sec streams.Security, rr roleRun) {
 	for {
 		// A request in flight when its server dies is never answered:
 		// each look gets a deadline of its own.
-		sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
+		sctx, scancel := context.WithTimeout(ctx, lookTimeout)
 		stat, err := status.Get(sctx, viewer, exp)
 		scancel()
 		if err == nil && stat.Finished() {
