@@ -57,12 +57,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-// backlog records what a sweep found waiting; uploads is nil when its
-// state could not be read.
-func (m *metrics) backlog(logs *jetstream.StreamInfo, uploads *jetstream.StreamInfo) {
+// backlog records what a sweep found waiting: logs on the stream and
+// upload requests queued.
+func (m *metrics) backlog(logs, uploads *jetstream.StreamInfo) {
 	m.backlogLogs.Set(float64(len(logs.State.Subjects)))
 	m.backlogBytes.Set(float64(logs.State.Bytes))
-	if uploads != nil {
-		m.backlogRequests.Set(float64(uploads.State.Msgs))
-	}
+	m.backlogRequests.Set(float64(uploads.State.Msgs))
 }

@@ -47,8 +47,8 @@ func (u *Uploader) sweepOnce(ctx context.Context, logs, uploads jetstream.Stream
 	}
 	// A log with an upload request waiting is complete (its builder asked)
 	// or already asked for: one listing of the requests spares a request
-	// per such log, which with a backlog of 100k logs took the server most
-	// of every sweep interval, on every replica.
+	// per such log, which with 100k logs waiting was 100k requests a
+	// sweep, on every replica.
 	queued, err := uploads.Info(ctx, jetstream.WithSubjectFilter(streams.AllUploadsFilter))
 	if err != nil {
 		return fmt.Errorf("list upload requests on %s: %w", streams.UploadsStream, err)
