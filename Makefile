@@ -13,7 +13,10 @@ all: build
 build:
 	$(GO) build -o bin/ejecta ./cmd/ejecta
 
+# vet also fails on a file gofmt would change, naming it.
 vet:
+	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
+	if [ -n "$$unformatted" ]; then echo "not gofmt'd (run gofmt -w):"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
 setup:
