@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -234,78 +235,33 @@ func (f *procFarm) create(ctx context.Context, exp, crates string) {
 	}
 }
 
-// audit keeps a copy of every log message (chunks and end markers) in a
-// stream of the test's own, sourced from the logs stream by the server: the
-// uploader removes stored logs, and a plain subscription would miss what a
-// builder publishes while the test's client is reconnecting.
-func (f *procFarm) audit(ctx context.Context) {
-	f.t.Helper()
-	replicas := 1
-	if f.cluster != nil {
-		replicas = 3 // like the logs stream: it must outlive a node
-	}
-	_, err := f.js.CreateStream(ctx, jetstream.StreamConfig{
-		Name: "FAULT_AUDIT", Storage: jetstream.FileStorage, Replicas: replicas,
-		Sources: []*jetstream.StreamSource{{Name: streams.LogsStream}},
-	})
-	if err != nil {
-		f.t.Fatalf("create audit stream: %v", err)
-	}
-}
-
 // ends returns the end marker of every attempt the builders finished, by
-// log subject, from the audit stream.
-func (f *procFarm) ends(ctx context.Context) map[string]streams.LogEnd {
+// log subject, from the builders' own logs ("log ended"): a witness of
+// what each task wrote that does not go through NATS, whose faults are
+// what the suite injects.
+func (f *procFarm) ends() map[string]streams.LogEnd {
 	f.t.Helper()
-	// Right after a cluster lost a node the audit stream may have no
-	// leader yet, or its consumer may move ("no responders"): read it all
-	// again for a while.
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Second) {
-		out, err := f.readEnds(ctx)
-		if err == nil {
-			return out
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			f.t.Fatalf("read audit stream: %v", err)
-		}
-	}
-}
-
-func (f *procFarm) readEnds(ctx context.Context) (map[string]streams.LogEnd, error) {
-	lctx, cancel := context.WithTimeout(ctx, lookTimeout)
-	defer cancel()
-	// The audit stream copies the logs stream asynchronously; a copy that
-	// fell behind while a node was down catches up later.
-	s, err := f.js.Stream(lctx, "FAULT_AUDIT")
-	if err != nil {
-		return nil, err
-	}
-	if src := s.CachedInfo().Sources; len(src) != 1 || src[0].Lag > 0 {
-		return nil, fmt.Errorf("the audit stream is behind the logs stream: %+v", src)
-	}
-	cons, err := f.js.OrderedConsumer(lctx, "FAULT_AUDIT", jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		return nil, err
-	}
-	info, err := cons.Info(lctx)
-	if err != nil {
-		return nil, err
-	}
 	out := map[string]streams.LogEnd{}
-	for left := info.NumPending; left > 0; left-- {
-		msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
-		if err != nil {
-			return nil, err
+	for _, p := range f.procs {
+		if p.name != "builder" {
+			continue
 		}
-		_, end, err := streams.ParseLogMsg(msg.Headers(), msg.Data())
+		data, err := os.ReadFile(p.log)
 		if err != nil {
-			f.t.Fatalf("audit: %s: %v", msg.Subject(), err)
+			f.t.Fatalf("read builder log: %v", err)
 		}
-		if end != nil {
-			out[msg.Subject()] = *end
+		for line := range strings.Lines(string(data)) {
+			var rec struct {
+				Message, Log, SHA256 string
+				Chunks, Bytes        uint64
+			}
+			if json.Unmarshal([]byte(line), &rec) != nil || rec.Message != "log ended" {
+				continue
+			}
+			out[rec.Log] = streams.LogEnd{Chunks: rec.Chunks, Bytes: rec.Bytes, SHA256: rec.SHA256}
 		}
 	}
-	return out, nil
+	return out
 }
 
 // lookTimeout bounds each request of the test's own polling: a request in
@@ -400,7 +356,9 @@ func (f *procFarm) waitForChunk(ctx context.Context, exp, crate string) {
 	f.t.Helper()
 	for {
 		lctx, cancel := context.WithTimeout(ctx, lookTimeout)
-		info, err := f.js.Stream(lctx, "FAULT_AUDIT")
+		// The build is under way for as long as its log is on the stream:
+		// the uploader removes it only once the end marker is there.
+		info, err := f.js.Stream(lctx, streams.LogsStream)
 		if err == nil {
 			si, err := info.Info(lctx, jetstream.WithSubjectFilter(streams.LogsFilter))
 			if err == nil {
