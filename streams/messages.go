@@ -210,8 +210,10 @@ func (e *Experiment) Validate() error {
 type Job struct {
 	V int `json:"v"`
 	BuildKey
-	Mode        Mode   `json:"mode"`
-	CapLints    string `json:"cap_lints,omitempty"`
+	Mode     Mode   `json:"mode"`
+	CapLints string `json:"cap_lints,omitempty"`
+	// CrateSource is a directory source or a sparse registry
+	// (ValidateCrateSource).
 	CrateSource string `json:"crate_source"`
 	// Limits are the experiment's; zero fields take the builder's defaults.
 	Limits
@@ -243,8 +245,8 @@ func (j *Job) Validate() error {
 	if j.CapLints != "" && !slices.Contains(CapLints, j.CapLints) {
 		return fmt.Errorf("job: cap_lints: unknown level %q", j.CapLints)
 	}
-	if j.CrateSource == "" || !strings.HasPrefix(j.CrateSource, "/") {
-		return fmt.Errorf("job: crate_source %q: want an absolute directory", j.CrateSource)
+	if err := ValidateCrateSource(j.CrateSource); err != nil {
+		return fmt.Errorf("job: crate_source: %w", err)
 	}
 	if err := j.Limits.Validate(); err != nil {
 		return fmt.Errorf("job: %w", err)
