@@ -267,6 +267,20 @@ func TestRunNoNetwork(t *testing.T) {
 			t.Errorf("listener accepted %d connections from the sandbox", n)
 		}
 		t.Logf("dial from sandbox: exit %d: %s", r.exit.Code, strings.TrimSpace(r.stderr))
+
+		// A prepare step that downloads is given the host's network; the
+		// same dial then gets through.
+		tk = task(t)
+		tk.Args = []string{helperBinary(t, tk.Dir), ln.Addr().String()}
+		tk.Env = append(tk.Env, helperEnv+"=dial")
+		tk.Network = true
+		r = e.mustRun(t, tk)
+		if r.exit.Code != 0 {
+			t.Errorf("with Network, dial from the sandbox failed: exit %d: %s", r.exit.Code, r.stderr)
+		}
+		if n := accepted.Load() - before; n != 1 {
+			t.Errorf("with Network, listener accepted %d connections, want 1", n)
+		}
 	})
 }
 

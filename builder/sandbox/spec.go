@@ -47,6 +47,12 @@ func specOpts(t Task, image bool) []oci.SpecOpts {
 	if t.CPUs != "" {
 		opts = append(opts, oci.WithCPUs(t.CPUs))
 	}
+	if t.Network {
+		opts = append(opts, oci.WithHostNamespace(specs.NetworkNamespace), withHostSysfs)
+		if image {
+			opts = append(opts, oci.WithHostResolvconf, oci.WithHostHostsFile)
+		}
+	}
 	return opts
 }
 
@@ -108,4 +114,17 @@ func Hides(path string) bool {
 		}
 	}
 	return false
+}
+
+// withHostSysfs binds the host's /sys read-only in place of a new sysfs:
+// a container in the host's network namespace may not mount one (the
+// kernel ties sysfs to the namespace), as `nerdctl run --network host` does.
+func withHostSysfs(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+	for i, m := range s.Mounts {
+		if m.Destination == "/sys" {
+			s.Mounts[i] = specs.Mount{Destination: "/sys", Type: "bind", Source: "/sys",
+				Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
+		}
+	}
+	return nil
 }

@@ -12,17 +12,21 @@ import (
 
 // Task is one command to run in a fresh sandbox.
 type Task struct {
-	ID           string    // container id, unique while it runs: [A-Za-z0-9_-], <= 64 chars
-	Args         []string  // argv; Args[0] absolute path or looked up in Env's PATH
-	Env          []string  // KEY=VALUE, the whole environment
-	Dir          string    // working directory inside the sandbox (a host path that is also mounted)
-	WritableDirs []string  // host directories bind-mounted read-write at the same path
-	MemoryBytes  int64     // 0 = no limit
-	CPUs         string    // cpuset such as "0" or "1"; "" = no pinning
-	PidsLimit    int64     // 0 = no limit
-	TmpBytes     int64     // size of the private tmpfs /tmp; 0 = DefaultTmpBytes
-	Stdout       io.Writer // required; written from its own goroutine
-	Stderr       io.Writer // required; written from its own goroutine, concurrently with Stdout
+	ID           string   // container id, unique while it runs: [A-Za-z0-9_-], <= 64 chars
+	Args         []string // argv; Args[0] absolute path or looked up in Env's PATH
+	Env          []string // KEY=VALUE, the whole environment
+	Dir          string   // working directory inside the sandbox (a host path that is also mounted)
+	WritableDirs []string // host directories bind-mounted read-write at the same path
+	MemoryBytes  int64    // 0 = no limit
+	CPUs         string   // cpuset such as "0" or "1"; "" = no pinning
+	PidsLimit    int64    // 0 = no limit
+	TmpBytes     int64    // size of the private tmpfs /tmp; 0 = DefaultTmpBytes
+	// Network shares the host's network namespace. Only steps that run no
+	// code of the crate may have it (resolving against a remote registry);
+	// everything else runs in a namespace with no interface but loopback.
+	Network bool
+	Stdout  io.Writer // required; written from its own goroutine
+	Stderr  io.Writer // required; written from its own goroutine, concurrently with Stdout
 }
 
 // Exit is how a task ended.
