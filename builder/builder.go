@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/ejecta-build/ejecta/registry"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -37,6 +38,10 @@ type Builder struct {
 	abortOnce sync.Once
 
 	queues *queues
+	// registries and cache serve jobs whose crates come from a remote
+	// registry (source.go); the cache is opened by the first such job.
+	registries map[string]*registry.Client
+	cache      *registry.Cache
 	// removals are job dirs being removed in the background (removeJobDir).
 	removals sync.WaitGroup
 
@@ -69,11 +74,12 @@ func New(cfg Config, nc *nats.Conn, run Runner, log zerolog.Logger) (*Builder, e
 	}
 	b := &Builder{
 		cfg: cfg, nc: nc, js: js, run: run, met: met,
-		log:     log.With().Str("builder", cfg.ID).Logger(),
-		running: map[int]streams.RunningBuild{},
-		changed: make(chan struct{}, 1),
-		stops:   map[int]context.CancelCauseFunc{},
-		abort:   make(chan struct{}),
+		log:        log.With().Str("builder", cfg.ID).Logger(),
+		running:    map[int]streams.RunningBuild{},
+		changed:    make(chan struct{}, 1),
+		stops:      map[int]context.CancelCauseFunc{},
+		registries: map[string]*registry.Client{},
+		abort:      make(chan struct{}),
 	}
 	b.queues = newQueues(b)
 	return b, nil

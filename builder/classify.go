@@ -28,6 +28,12 @@ const (
 	// reasonToolchainMissing: rustup does not have the job's toolchain. An
 	// infrastructure error, not the crate's fault.
 	reasonToolchainMissing = "toolchain-missing"
+	// reasonDownload: the remote registry could not be read, or a .crate
+	// file could not be downloaded from it.
+	reasonDownload = "download-failed"
+	// reasonChecksum: a downloaded .crate file does not match the sha256
+	// the registry's index gives for it.
+	reasonChecksum = "checksum-mismatch"
 )
 
 // maxDiagLine bounds how much of one line is kept for matching; the
@@ -62,6 +68,9 @@ var (
 	// networkRE matches what a connection attempt prints in a sandbox that
 	// has only a loopback interface and no resolver it can reach.
 	networkRE = regexp.MustCompile(`Network is unreachable|os error 101\b|Temporary failure in name resolution|failed to lookup address information|Could not resolve host|Couldn't resolve host`)
+	// registryDownRE matches cargo failing to reach a remote registry (the
+	// one step that has the network): the registry's fault, not the crate's.
+	registryDownRE = regexp.MustCompile(`Couldn't connect to server|failed to get successful HTTP response|download of \S+ failed|Timeout was reached|spurious network error`)
 )
 
 // spurious reports whether reason blames the environment rather than the
@@ -69,7 +78,7 @@ var (
 // is not evidence that the crate is broken.
 func spurious(reason string) bool {
 	switch reason {
-	case reasonOOM, reasonTimeout, reasonNoOutputTimeout, reasonNoSpace, reasonNetworkAccess, reasonSandboxError:
+	case reasonOOM, reasonTimeout, reasonNoOutputTimeout, reasonNoSpace, reasonNetworkAccess, reasonSandboxError, reasonDownload:
 		return true
 	}
 	return false
@@ -84,8 +93,10 @@ type diagnostics struct {
 	// noSpace, network: the output said the disk was full, or a
 	// connection could not be made.
 	noSpace, network bool
-	codes            map[string]bool
-	failed           map[string]bool // packages cargo could not compile
+	// registryDown: cargo could not read the remote registry.
+	registryDown bool
+	codes        map[string]bool
+	failed       map[string]bool // packages cargo could not compile
 	// noToolchain: rustup refused to run cargo at all.
 	noToolchain bool
 	// ub: Miri reported undefined behaviour.
@@ -158,6 +169,10 @@ func (d *diagnostics) line(raw []byte) {
 	}
 	if mayMatchNetwork(l) && networkRE.MatchString(l) {
 		d.network = true
+	}
+	if (strings.Contains(l, "connect") || strings.Contains(l, "HTTP") || strings.Contains(l, "download of") ||
+		strings.Contains(l, "Timeout") || strings.Contains(l, "network error")) && registryDownRE.MatchString(l) {
+		d.registryDown = true
 	}
 	if strings.HasPrefix(l, "error") {
 		if m := errorCodeRE.FindStringSubmatch(l); m != nil {
@@ -259,6 +274,13 @@ func (d *diagnostics) noTests() bool {
 }
 
 // toolchainMissing reports whether rustup said the toolchain is not installed.
+// registryUnreachable says cargo could not read the remote registry.
+func (d *diagnostics) registryUnreachable() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.registryDown
+}
+
 func (d *diagnostics) toolchainMissing() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()

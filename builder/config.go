@@ -72,6 +72,12 @@ type Config struct {
 	// last part of each step's output is logged (see logCap); default 64
 	// MiB, -1 for no cap.
 	MaxLogBytes int64
+	// CrateCacheDir keeps the .crate files downloaded from remote
+	// registries, for every slot of this builder (only one builder may use
+	// it); default <WorkDir>/crate-cache-<ID>. CrateCacheBytes bounds it:
+	// past it the least recently used files go; default 4 GiB.
+	CrateCacheDir   string
+	CrateCacheBytes int64
 	// PidsLimit bounds processes per build; default 4096.
 	PidsLimit int64
 	// InProgressEvery is how often a running job's ack deadline is pushed
@@ -101,6 +107,7 @@ const (
 	DefaultPidsLimit         = 4096
 	DefaultLogWindow         = 64
 	DefaultMaxLogBytes       = 64 << 20
+	DefaultCrateCacheBytes   = 4 << 30
 	DefaultInProgressEvery   = 15 * time.Second
 	DefaultSandboxRetryDelay = 10 * time.Second
 	DefaultHeartbeatEvery    = 5 * time.Second
@@ -160,6 +167,12 @@ func (c Config) withDefaults() Config {
 	if c.MaxLogBytes == 0 {
 		c.MaxLogBytes = DefaultMaxLogBytes
 	}
+	if c.CrateCacheDir == "" && c.WorkDir != "" {
+		c.CrateCacheDir = filepath.Join(c.WorkDir, "crate-cache-"+c.ID)
+	}
+	if c.CrateCacheBytes == 0 {
+		c.CrateCacheBytes = DefaultCrateCacheBytes
+	}
 	if c.SandboxRetryDelay == 0 {
 		c.SandboxRetryDelay = DefaultSandboxRetryDelay
 	}
@@ -213,6 +226,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("tmp bytes %d: want 1 MiB to 1 TiB", c.TmpBytes)
 	case c.MaxLogBytes != -1 && (c.MaxLogBytes < 1<<20 || c.MaxLogBytes > 1<<40):
 		return fmt.Errorf("max log bytes %d: want 1 MiB to 1 TiB", c.MaxLogBytes)
+	case !filepath.IsAbs(c.CrateCacheDir):
+		return fmt.Errorf("crate cache dir %q: want an absolute path", c.CrateCacheDir)
+	case c.CrateCacheBytes < 1<<20:
+		return fmt.Errorf("crate cache bytes %d: want at least 1 MiB", c.CrateCacheBytes)
 	case c.PidsLimit < 16:
 		return fmt.Errorf("pids limit %d: want at least 16", c.PidsLimit)
 	case c.SandboxRetryDelay < 0:

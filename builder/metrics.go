@@ -23,6 +23,9 @@ type metrics struct {
 	// handedBack counts attempts ended by a sandbox failure without a
 	// result, their job left to be built again.
 	handedBack prometheus.Counter
+	// crates counts .crate files a registry job needed, by where they
+	// came from: the download cache or the registry.
+	crates *prometheus.CounterVec
 }
 
 // durationBuckets span a check of a tiny crate (seconds) to the default
@@ -55,16 +58,29 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "ejecta_builder_jobs_handed_back_total",
 			Help: "Attempts whose sandbox failed (containerd restarted, a shim died), ended without a result and their job handed back to be built again.",
 		}),
+		crates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ejecta_builder_crate_files_total",
+			Help: "Crate files the jobs from a remote registry used, by origin: cache (the builder's download cache) or download (fetched and checked against the index's sha256).",
+		}, []string{"origin"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.running, m.done, m.duration, m.logBytes, m.logChunks, m.logOmitted, m.handedBack} {
+	for _, c := range []prometheus.Collector{m.running, m.done, m.duration, m.logBytes, m.logChunks, m.logOmitted, m.handedBack, m.crates} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register builder metrics: %w", err)
 		}
 	}
 	return m, nil
+}
+
+// crateFetched counts a .crate file a job used.
+func (m *metrics) crateFetched(cached bool) {
+	origin := "download"
+	if cached {
+		origin = "cache"
+	}
+	m.crates.WithLabelValues(origin).Inc()
 }
 
 // finished counts an attempt whose result was published.

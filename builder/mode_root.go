@@ -29,14 +29,17 @@ type rootCrate struct {
 // the crate is then resolved without them (see trimForResolution) rather
 // than called broken, since the wrapper resolved it fine.
 func (a *attempt) rootCrate(ctx context.Context) (rootCrate, verdict, bool) {
-	dir, err := findCrateDir(a.job.CrateSource, a.job.Crate, a.job.Version)
+	dir, err := findCrateDir(a.crateSource(), a.job.Crate, a.job.Version)
 	if err == nil {
-		err = a.ws.copyCrate(dir, a.job.CrateSource)
+		err = a.ws.copyCrate(dir, a.crateSource())
 	}
 	if err != nil {
 		return rootCrate{}, a.workspaceError(err), false
 	}
-	o := a.step(ctx, a.ws.crate(), "generate-lockfile", "--offline")
+	o, err := a.resolve(ctx, a.ws.crate())
+	if err != nil {
+		return rootCrate{}, a.fetchFailure(err), false
+	}
 	v, failed := a.failure(ctx, o, streams.StatusBroken)
 	if !failed {
 		return rootCrate{devDeps: true}, verdict{}, true
@@ -51,7 +54,9 @@ func (a *attempt) rootCrate(ctx context.Context) (rootCrate, verdict, bool) {
 	if len(dropped) > 0 {
 		fmt.Fprintf(a.sys, "the crate as the root package cannot be resolved from %s: resolving it without %s\n",
 			a.job.CrateSource, strings.Join(dropped, ", "))
-		o = a.step(ctx, a.ws.crate(), "generate-lockfile", "--offline")
+		if o, err = a.resolve(ctx, a.ws.crate()); err != nil {
+			return rootCrate{}, a.fetchFailure(err), false
+		}
 		v, failed = a.failure(ctx, o, streams.StatusBroken)
 		if !failed {
 			return rootCrate{devDeps: !slices.Contains(dropped, "dev-dependencies")}, verdict{}, true

@@ -21,7 +21,7 @@ const maxScanBytes = 16 << 20
 // the result is test-pass with one "unstable-feature: NAME" line per
 // feature in the log.
 func (a *attempt) unstableFeatures() verdict {
-	dir, err := findCrateDir(a.job.CrateSource, a.job.Crate, a.job.Version)
+	dir, err := findCrateDir(a.crateSource(), a.job.Crate, a.job.Version)
 	if err != nil {
 		return a.workspaceError(err)
 	}

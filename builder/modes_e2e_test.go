@@ -30,11 +30,7 @@ func TestBuilderModes(t *testing.T) {
 	}
 	stableDir := toolchainDir(home, "stable")
 
-	type want struct {
-		status streams.Status
-		reason string
-		lines  []string // each somewhere in the log
-	}
+	type want = jobWant
 	tests := []struct {
 		name string
 		job  streams.Job
@@ -98,28 +94,10 @@ func TestBuilderModes(t *testing.T) {
 	}
 	startBuilder(t, nc, Config{ID: "modes", Slots: 2, InProgressEvery: time.Second, ToolchainPaths: []string{stableDir}})
 
-	results, err := js.OrderedConsumer(context.Background(), streams.ResultsStream, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[streams.BuildKey]streams.Result{}
-	for range tests {
-		var r streams.Result
-		nextJSON(t, results, 3*time.Minute, &r)
-		got[r.BuildKey] = r
-	}
+	got := awaitResults(t, js, len(tests), 3*time.Minute)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := got[tt.job.BuildKey]
-			if r.Status != tt.want.status || r.Reason != tt.want.reason {
-				t.Errorf("result %s %q, want %s %q", r.Status, r.Reason, tt.want.status, tt.want.reason)
-			}
-			text := logText(t, js, tt.job.BuildKey, 1, tt.want.status)
-			for _, l := range tt.want.lines {
-				if !strings.Contains(text, l) {
-					t.Errorf("log lacks %q:\n%s", l, text)
-				}
-			}
+			text := tt.want.check(t, js, tt.job.BuildKey, got[tt.job.BuildKey])
 			// The log starts with the toolchain's rustc -vV, exactly.
 			vV, err := exec.Command("rustc", "+"+tt.job.Toolchain, "-vV").Output()
 			if err != nil {
@@ -159,6 +137,44 @@ func modeRegistry(t *testing.T) string {
 		}
 	}
 	return dir
+}
+
+// jobWant is what a test expects of a job's first attempt.
+type jobWant struct {
+	status streams.Status
+	reason string
+	lines  []string // each somewhere in the log
+}
+
+// check compares r and the attempt's log with w and returns the log.
+func (w jobWant) check(t *testing.T, js jetstream.JetStream, key streams.BuildKey, r streams.Result) string {
+	t.Helper()
+	text := logText(t, js, key, 1, w.status)
+	if r.Status != w.status || r.Reason != w.reason {
+		t.Errorf("result %s %q, want %s %q; log:\n%s", r.Status, r.Reason, w.status, w.reason, text)
+	}
+	for _, l := range w.lines {
+		if !strings.Contains(text, l) {
+			t.Errorf("log lacks %q:\n%s", l, text)
+		}
+	}
+	return text
+}
+
+// awaitResults waits for the next n results, each within wait, by build.
+func awaitResults(t *testing.T, js jetstream.JetStream, n int, wait time.Duration) map[streams.BuildKey]streams.Result {
+	t.Helper()
+	results, err := js.OrderedConsumer(context.Background(), streams.ResultsStream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[streams.BuildKey]streams.Result{}
+	for range n {
+		var r streams.Result
+		nextJSON(t, results, wait, &r)
+		got[r.BuildKey] = r
+	}
+	return got
 }
 
 func mkJob(exp, crate, tc string, mode streams.Mode, reg, capLints string) streams.Job {

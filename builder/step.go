@@ -30,8 +30,22 @@ func containerPrefix(id string) string { return "ejecta-" + id + "-" }
 // step runs `cargo +<toolchain> args...` in dir inside the sandbox, its
 // output streaming into the log and past the diagnostics.
 func (a *attempt) step(ctx context.Context, dir string, args ...string) outcome {
+	return a.runStep(ctx, dir, false, args...)
+}
+
+// networkStep is a step with the host's network: only for resolving
+// against a remote registry, which runs no code of any crate.
+func (a *attempt) networkStep(ctx context.Context, dir string, args ...string) outcome {
+	return a.runStep(ctx, dir, true, args...)
+}
+
+func (a *attempt) runStep(ctx context.Context, dir string, network bool, args ...string) outcome {
 	tc := a.job.Toolchain
-	fmt.Fprintf(a.sys, "$ cargo +%s %s\n", tc, strings.Join(args, " "))
+	note := ""
+	if network {
+		note = "  (with network)"
+	}
+	fmt.Fprintf(a.sys, "$ cargo +%s %s%s\n", tc, strings.Join(args, " "), note)
 	diag := newDiagnostics()
 	t := sandbox.Task{
 		ID:           containerPrefix(a.b.cfg.ID) + strconv.Itoa(a.slot) + "-" + strconv.FormatUint(a.b.tasks.Add(1), 10),
@@ -43,6 +57,7 @@ func (a *attempt) step(ctx context.Context, dir string, args ...string) outcome 
 		CPUs:         a.cpus(),
 		PidsLimit:    a.b.cfg.PidsLimit,
 		TmpBytes:     a.lim.tmpBytes,
+		Network:      network,
 		Stdout:       io.MultiWriter(a.capped.writer(streams.StreamStdout), diag.writer(), a.quiet),
 		Stderr:       io.MultiWriter(a.capped.writer(streams.StreamStderr), diag.writer(), a.quiet),
 	}
@@ -90,6 +105,9 @@ func (a *attempt) failure(ctx context.Context, o outcome, failStatus streams.Sta
 		v.status, v.reason = streams.StatusError, reasonToolchainMissing
 	case o.diag.missingComponent() != "":
 		return a.componentMissing(o.diag.missingComponent()), true
+	case o.diag.registryUnreachable():
+		fmt.Fprintf(a.sys, "the registry %s could not be read\n", a.job.CrateSource)
+		v.status, v.reason = streams.StatusPrepareFail, reasonDownload
 	default:
 		v.reason = o.diag.reason(a.job.Crate)
 	}

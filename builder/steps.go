@@ -70,7 +70,10 @@ func modeComponents(m streams.Mode) []string {
 // crater's prepare step does for every mode. A crate that cannot be
 // resolved is broken, not a failure of either toolchain.
 func (a *attempt) prepare(ctx context.Context) (verdict, bool) {
-	o := a.step(ctx, a.ws.wrapper(), "generate-lockfile", "--offline")
+	o, err := a.resolve(ctx, a.ws.wrapper())
+	if err != nil {
+		return a.fetchFailure(err), false
+	}
 	if v, failed := a.failure(ctx, o, streams.StatusPrepareFail); failed {
 		if v.status == streams.StatusPrepareFail && !spurious(v.reason) {
 			fmt.Fprintf(a.sys, "cannot resolve %s %s from %s: crate broken\n", a.job.Crate, a.job.Version, a.job.CrateSource)
@@ -85,9 +88,9 @@ func (a *attempt) prepare(ctx context.Context) (verdict, bool) {
 // dependency's tests cannot be run through the wrapper, and only the root
 // package gets its dev-dependencies.
 func (a *attempt) test(ctx context.Context) verdict {
-	dir, err := findCrateDir(a.job.CrateSource, a.job.Crate, a.job.Version)
+	dir, err := findCrateDir(a.crateSource(), a.job.Crate, a.job.Version)
 	if err == nil {
-		err = a.ws.copyCrate(dir, a.job.CrateSource)
+		err = a.ws.copyCrate(dir, a.crateSource())
 	}
 	if errors.Is(err, errCrateNotFound) {
 		fmt.Fprintf(a.sys, "tests skipped: %v\n", err)
@@ -97,7 +100,10 @@ func (a *attempt) test(ctx context.Context) verdict {
 		return a.workspaceError(err)
 	}
 
-	o := a.step(ctx, a.ws.crate(), "generate-lockfile", "--offline")
+	o, err := a.resolve(ctx, a.ws.crate())
+	if err != nil {
+		return a.fetchFailure(err)
+	}
 	if v, failed := a.failure(ctx, o, streams.StatusTestFail); failed {
 		if v.status == streams.StatusTestFail && !spurious(v.reason) {
 			// Usually dev-dependencies the local source does not have.

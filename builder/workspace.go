@@ -28,6 +28,7 @@ const wrapperPackage = "ejecta-wrapper"
 //	<dir>/target       CARGO_TARGET_DIR, shared by both
 //	<dir>/home         HOME
 //	<dir>/cargo-home   CARGO_HOME
+//	<dir>/vendor       the crates fetched from a remote registry, a directory source
 type workspace struct {
 	dir string
 }
@@ -37,6 +38,7 @@ func (w workspace) crate() string     { return filepath.Join(w.dir, "crate") }
 func (w workspace) target() string    { return filepath.Join(w.dir, "target") }
 func (w workspace) home() string      { return filepath.Join(w.dir, "home") }
 func (w workspace) cargoHome() string { return filepath.Join(w.dir, "cargo-home") }
+func (w workspace) vendor() string    { return filepath.Join(w.dir, "vendor") }
 
 // jobDirName is "<id>-<slot>-<attempt>-<random>". The random part keeps a
 // retried attempt from meeting a dir a slow removal has not finished with.
@@ -91,7 +93,11 @@ func removeJobDirs(workDir, id string) (int, error) {
 // newWorkspace creates the job dir and the wrapper package for job.
 func newWorkspace(dir string, job *streams.Job) (workspace, error) {
 	w := workspace{dir: dir}
-	for _, d := range []string{w.wrapper() + "/src", w.home(), w.cargoHome(), w.target()} {
+	source := job.CrateSource
+	if streams.IsRegistrySource(source) {
+		source = w.vendor() // see builder/source.go
+	}
+	for _, d := range []string{w.wrapper() + "/src", w.home(), w.cargoHome(), w.target(), w.vendor()} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return w, fmt.Errorf("create job dir: %w", err)
 		}
@@ -103,7 +109,7 @@ func newWorkspace(dir string, job *streams.Job) (workspace, error) {
 	files := map[string]string{
 		"Cargo.toml":         manifest,
 		"src/lib.rs":         "",
-		".cargo/config.toml": cargoConfig(job.CrateSource),
+		".cargo/config.toml": cargoConfig(source),
 	}
 	for name, text := range files {
 		if err := writeFile(filepath.Join(w.wrapper(), name), text); err != nil {
@@ -187,7 +193,12 @@ func (w workspace) copyCrate(src, source string) error {
 		to := filepath.Join(dst, rel)
 		switch {
 		case d.IsDir():
-			if rel == "target" {
+			// A crate's own cargo config (.cargo/config, which cargo
+			// prefers to the .cargo/config.toml written below) could
+			// replace the sources, or name programs for cargo to run
+			// where the job has the network: the builder's config is
+			// the only one.
+			if rel == "target" || rel == ".cargo" {
 				return filepath.SkipDir
 			}
 			return os.MkdirAll(to, 0o755)

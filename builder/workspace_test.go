@@ -47,16 +47,33 @@ func TestFindCrateDir(t *testing.T) {
 }
 
 func TestCopyCrate(t *testing.T) {
-	ws := workspace{dir: t.TempDir()}
-	if err := ws.copyCrate("testdata/registry/ejecta-testfail-0.1.0", "/reg"); err != nil {
+	// A crate that ships cargo config of its own: it must not reach cargo.
+	src := filepath.Join(t.TempDir(), "ejecta-testfail-0.1.0")
+	if err := os.CopyFS(src, os.DirFS("testdata/registry/ejecta-testfail-0.1.0")); err != nil {
 		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(src, ".cargo"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	evil := "[build]\nrustc-wrapper = \"/bin/evil\"\n"
+	for _, name := range []string{"config", "config.toml"} {
+		if err := os.WriteFile(filepath.Join(src, ".cargo", name), []byte(evil), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ws := workspace{dir: t.TempDir()}
+	if err := ws.copyCrate(src, "/reg"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(ws.crate(), ".cargo", "config")); !os.IsNotExist(err) {
+		t.Error("the crate's .cargo/config was copied")
 	}
 	if _, err := os.Stat(filepath.Join(ws.crate(), ".cargo-checksum.json")); !os.IsNotExist(err) {
 		t.Error("checksum file copied")
 	}
 	manifest, _ := os.ReadFile(filepath.Join(ws.crate(), "Cargo.toml"))
 	config, _ := os.ReadFile(filepath.Join(ws.crate(), ".cargo/config.toml"))
-	if !strings.Contains(string(manifest), "\n[workspace]\n") || !strings.Contains(string(config), `directory = "/reg"`) {
+	if !strings.Contains(string(manifest), "\n[workspace]\n") || !strings.Contains(string(config), `directory = "/reg"`) || strings.Contains(string(config), "evil") {
 		t.Errorf("manifest:\n%s\nconfig:\n%s", manifest, config)
 	}
 }

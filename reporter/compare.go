@@ -68,7 +68,7 @@ const (
 // a change between toolchains caused by one of them is reported apart so
 // that nobody bisects rustc for an out-of-memory kill.
 var spuriousReasons = []string{
-	"oom", "no-space", "timeout", "network-access", "sandbox-error", "compiler-diagnostic-change",
+	"oom", "no-space", "timeout", "network-access", "sandbox-error", "download-failed", "compiler-diagnostic-change",
 }
 
 // IsSpurious reports whether a failure with this reason is probably not

@@ -1,0 +1,161 @@
+package builder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/ejecta-build/ejecta/registry"
+	"github.com/ejecta-build/ejecta/streams"
+)
+
+// Crates from a remote registry (a job whose crate source is
+// "sparse+https://…/") are prepared as crater prepares them, in two
+// parts:
+//
+//  1. `cargo generate-lockfile` resolves the dependencies against the
+//     registry's index. It is the only step with the network, and it runs
+//     no code of any crate.
+//  2. The builder fetches every registry package of the lockfile, checks
+//     each file against the index's sha256 (the lockfile's checksum), keeps
+//     it in its download cache and unpacks it into the job's vendor dir.
+//
+// Every later step then runs offline against the vendor dir, a directory
+// source like any local one.
+
+// crateSource is the local directory source the attempt's steps build
+// from: the job's own, or the vendor dir its registry crates went to.
+func (a *attempt) crateSource() string {
+	if streams.IsRegistrySource(a.job.CrateSource) {
+		return a.ws.vendor()
+	}
+	return a.job.CrateSource
+}
+
+// resolve makes dir's lockfile. From a local source it is offline. From a
+// registry it has the network, and then the lockfile's packages are
+// fetched into the vendor dir and dir is pointed at it; a failed fetch
+// is returned as fetchErr, the step's outcome being a success.
+func (a *attempt) resolve(ctx context.Context, dir string) (o outcome, fetchErr error) {
+	if !streams.IsRegistrySource(a.job.CrateSource) {
+		return a.step(ctx, dir, "generate-lockfile", "--offline"), nil
+	}
+	if err := writeFile(filepath.Join(dir, ".cargo/config.toml"), registryConfig(a.job.CrateSource)); err != nil {
+		return outcome{}, fmt.Errorf("write cargo config: %w", err)
+	}
+	o = a.networkStep(ctx, dir, "generate-lockfile")
+	if o.err != nil || o.exit.Code != 0 {
+		return o, nil
+	}
+	if err := a.vendor(ctx, filepath.Join(dir, "Cargo.lock")); err != nil {
+		return o, err
+	}
+	if err := writeFile(filepath.Join(dir, ".cargo/config.toml"), cargoConfig(a.ws.vendor())); err != nil {
+		return o, fmt.Errorf("write cargo config: %w", err)
+	}
+	return o, nil
+}
+
+// registryConfig makes cargo read crates.io from the job's registry
+// instead; the lockfile still says crates.io, as after `cargo vendor`, so
+// the vendor dir can stand in for it later.
+func registryConfig(source string) string {
+	return fmt.Sprintf("[source.crates-io]\nreplace-with = \"ejecta-registry\"\n\n[source.ejecta-registry]\nregistry = %q\n", source)
+}
+
+// cratesIOSource is how a lockfile names crates.io, and so the job's
+// registry standing in for it.
+const cratesIOSource = "registry+https://github.com/rust-lang/crates.io-index"
+
+// vendor fetches and unpacks every registry package of lockfile.
+func (a *attempt) vendor(ctx context.Context, lockfile string) error {
+	var lock struct {
+		Package []struct {
+			Name, Version, Source, Checksum string
+		}
+	}
+	if _, err := toml.DecodeFile(lockfile, &lock); err != nil {
+		return fmt.Errorf("read %s: %w", lockfile, err)
+	}
+	reg, err := a.b.registryClient(a.job.CrateSource)
+	if err != nil {
+		return err
+	}
+	cache, err := a.b.crateCache()
+	if err != nil {
+		return err
+	}
+	fetched, cached := 0, 0
+	for _, p := range lock.Package {
+		if p.Source != cratesIOSource {
+			continue // the wrapper, the crate under test copied in, path dependencies
+		}
+		if p.Checksum == "" {
+			return fmt.Errorf("%s: package %s %s has no checksum", lockfile, p.Name, p.Version)
+		}
+		v := registry.Version{Name: p.Name, Vers: p.Version, Cksum: p.Checksum}
+		f, hit, err := cache.Fetch(ctx, reg, v)
+		if err != nil {
+			return err
+		}
+		err = registry.Unpack(f, a.ws.vendor(), v)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		if hit {
+			cached++
+		} else {
+			fetched++
+		}
+		a.b.met.crateFetched(hit)
+	}
+	fmt.Fprintf(a.sys, "crates from %s: %d downloaded, %d from the download cache, sha256 checked against the index\n",
+		a.job.CrateSource, fetched, cached)
+	return nil
+}
+
+// fetchFailure ends an attempt whose crates could not be fetched.
+func (a *attempt) fetchFailure(err error) verdict {
+	fmt.Fprintf(a.sys, "cannot fetch the crates: %v\n", err)
+	reason := reasonDownload
+	if errors.Is(err, registry.ErrChecksum) {
+		reason = reasonChecksum
+	}
+	a.log.Warn().Err(err).Str("reason", reason).Msg("fetching crates failed")
+	return verdict{status: streams.StatusPrepareFail, reason: reason, exitCode: -1}
+}
+
+// registryClient returns the builder's client of a registry, one per
+// registry so its config.json is read once.
+func (b *Builder) registryClient(source string) (*registry.Client, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if c, ok := b.registries[source]; ok {
+		return c, nil
+	}
+	c, err := registry.NewClient(source)
+	if err != nil {
+		return nil, err
+	}
+	b.registries[source] = c
+	return c, nil
+}
+
+// crateCache opens the download cache the first time a job needs it.
+func (b *Builder) crateCache() (*registry.Cache, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cache != nil {
+		return b.cache, nil
+	}
+	c, err := registry.OpenCache(b.cfg.CrateCacheDir, b.cfg.CrateCacheBytes)
+	if err != nil {
+		return nil, err
+	}
+	b.cache = c
+	return c, nil
+}
