@@ -110,8 +110,11 @@ func (r Request) Validate() error {
 	if r.Priority < 0 || r.Priority > 100 {
 		return fmt.Errorf("priority: %d, want 0 to 100", r.Priority)
 	}
+	if streams.IsRegistrySource(r.CrateSource) {
+		return streams.ValidateCrateSource(r.CrateSource)
+	}
 	if st, err := os.Stat(r.CrateSource); err != nil || !st.IsDir() {
-		return fmt.Errorf("crate-source: %q is not a directory", r.CrateSource)
+		return fmt.Errorf("crate-source: %q is not a directory, nor a sparse registry (sparse+https://host/index/)", r.CrateSource)
 	}
 	return nil
 }
@@ -121,9 +124,22 @@ func (p *Producer) Create(ctx context.Context, r Request) (Outcome, error) {
 	if err := r.Validate(); err != nil {
 		return Outcome{}, invalid(err)
 	}
-	src, err := ScanSource(r.CrateSource)
+	var src *Source
+	var err error
+	if streams.IsRegistrySource(r.CrateSource) {
+		// A registry that cannot be read is not the request's fault; a
+		// selection it cannot serve is.
+		if src, err = RegistrySource(ctx, r.CrateSource, r.Crates, r.Skip); errors.Is(err, ErrRegistryUnreadable) {
+			return Outcome{}, err
+		}
+	} else {
+		src, err = ScanSource(r.CrateSource)
+		if err != nil {
+			err = fmt.Errorf("crate-source: %w", err)
+		}
+	}
 	if err != nil {
-		return Outcome{}, invalid(fmt.Errorf("crate-source: %w", err))
+		return Outcome{}, invalid(err)
 	}
 	opts := SelectOptions{Skip: r.Skip}
 	if r.Downloads != "" {

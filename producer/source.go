@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/BurntSushi/toml"
 )
@@ -134,7 +135,16 @@ func (s *Source) Lookup(name, version string) (Crate, error) {
 		return Crate{}, fmt.Errorf("unknown crate %q: not in crate source %s", name, s.Dir)
 	}
 	if version == "" {
-		return Crate{Name: name, Version: vers[len(vers)-1]}, nil
+		// The newest release; a pre-release only if there is nothing else,
+		// as cargo picks for a bare version requirement.
+		newest := vers[len(vers)-1]
+		for _, v := range slices.Backward(vers) {
+			if !strings.Contains(strings.SplitN(v, "+", 2)[0], "-") {
+				newest = v
+				break
+			}
+		}
+		return Crate{Name: name, Version: newest}, nil
 	}
 	if !slices.Contains(vers, version) {
 		return Crate{}, fmt.Errorf("unknown crate %s@%s: crate source %s has versions %v", name, version, s.Dir, vers)
@@ -146,13 +156,27 @@ func compareCrates(a, b Crate) int {
 	return cmp.Or(cmp.Compare(a.Name, b.Name), compareVersions(a.Version, b.Version))
 }
 
-// compareVersions orders x.y.z numerically, falling back to the string for
-// anything after the numbers; good enough to pick "the newest" in a local
-// registry, which rarely holds pre-releases.
+// compareVersions orders x.y.z numerically; with equal numbers a
+// pre-release ("-rc.1") comes before the release, and pre-releases (and
+// build metadata) compare as strings, which is good enough to pick "the
+// newest" of a crate.
 func compareVersions(a, b string) int {
 	var am, an, ap, bm, bn, bp int
 	var ar, br string
 	fmt.Sscanf(a, "%d.%d.%d%s", &am, &an, &ap, &ar)
 	fmt.Sscanf(b, "%d.%d.%d%s", &bm, &bn, &bp, &br)
-	return cmp.Or(cmp.Compare(am, bm), cmp.Compare(an, bn), cmp.Compare(ap, bp), cmp.Compare(ar, br), cmp.Compare(a, b))
+	apre, bpre := strings.HasPrefix(ar, "-"), strings.HasPrefix(br, "-")
+	return cmp.Or(cmp.Compare(am, bm), cmp.Compare(an, bn), cmp.Compare(ap, bp),
+		-compareBool(apre, bpre), cmp.Compare(ar, br), cmp.Compare(a, b))
+}
+
+// compareBool orders false before true.
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }

@@ -38,6 +38,8 @@ type builderFlags struct {
 	rootfs     string
 	tmpSize    string
 	maxLog     string
+	cacheDir   string
+	cacheSize  string
 	tcPaths    []string
 	logWindow  int
 	// sandboxRetry is how long a job whose sandbox failed waits to be
@@ -60,6 +62,8 @@ func (f *builderFlags) register(fs *pflag.FlagSet, defaultWorkDir string) {
 	fs.StringVar(&f.tmpSize, "tmp-size", envOr("EJECTA_TMP_SIZE", "512MiB"), "size of each build's private /tmp (a tmpfs, counted against its memory), unless the experiment sets one (env EJECTA_TMP_SIZE)")
 	fs.StringSliceVar(&f.tcPaths, "toolchain-path", splitList(os.Getenv("EJECTA_TOOLCHAIN_PATHS")), "a toolchain directory (bin/rustc, bin/cargo, lib/) this builder offers to experiments that name it by path, e.g. a compiler built from a branch; repeat or comma-separate (env EJECTA_TOOLCHAIN_PATHS)")
 	fs.StringVar(&f.maxLog, "max-log-bytes", envOr("EJECTA_MAX_LOG_BYTES", "64MiB"), "task output a build log keeps, e.g. 64MiB: past it the log keeps only the last part of each step's output (at most 1MiB) after a line saying how much was left out; 0 for no cap (env EJECTA_MAX_LOG_BYTES)")
+	fs.StringVar(&f.cacheDir, "crate-cache-dir", os.Getenv("EJECTA_CRATE_CACHE_DIR"), "where .crate files downloaded from a remote registry (--crate-source sparse+https://...) are kept, checked against the index's sha256; one builder per directory (default WORK_DIR/crate-cache-ID; env EJECTA_CRATE_CACHE_DIR)")
+	fs.StringVar(&f.cacheSize, "crate-cache-size", envOr("EJECTA_CRATE_CACHE_SIZE", "4GiB"), "bound on the crate download cache, e.g. 4GiB: past it the least recently used files are removed (env EJECTA_CRATE_CACHE_SIZE)")
 	f.logWindow = envInt("EJECTA_LOG_WINDOW", builder.DefaultLogWindow)
 	fs.Var(boundedInt{v: &f.logWindow, min: 1, max: 4096}, "log-window", "log chunks of one build published ahead of their acknowledgements, 1 to 4096; when that many are in flight the build's output waits; 1 publishes each chunk synchronously (env EJECTA_LOG_WINDOW)")
 	fs.DurationVar(&f.sandboxRetry, "sandbox-retry-delay", envDuration("EJECTA_SANDBOX_RETRY_DELAY", builder.DefaultSandboxRetryDelay),
@@ -90,6 +94,13 @@ func (f *builderFlags) config() (builder.Config, error) {
 	if err != nil {
 		return builder.Config{}, badInput(fmt.Errorf("--tmp-size: %w", err))
 	}
+	cacheSize, err := parseBytes(f.cacheSize)
+	if err != nil {
+		return builder.Config{}, badInput(fmt.Errorf("--crate-cache-size: %w", err))
+	}
+	if f.cacheDir != "" && !filepath.IsAbs(f.cacheDir) {
+		return builder.Config{}, badInput(fmt.Errorf("--crate-cache-dir %q: want an absolute path", f.cacheDir))
+	}
 	if !filepath.IsAbs(f.workDir) {
 		return builder.Config{}, badInput(fmt.Errorf("--work-dir %q: want an absolute path", f.workDir))
 	}
@@ -97,7 +108,7 @@ func (f *builderFlags) config() (builder.Config, error) {
 		ID: f.id, Slots: f.slots, WorkDir: f.workDir, MemoryBytes: mem, Timeout: f.timeout,
 		NoOutputTimeout: f.noOutput, MinFreeDiskBytes: minFree, TmpBytes: tmpSize, DrainGrace: f.drainGrace,
 		LogWindow: f.logWindow, SandboxRetryDelay: f.sandboxRetry, MaxLogBytes: maxLog,
-		ToolchainPaths: f.tcPaths,
+		ToolchainPaths: f.tcPaths, CrateCacheDir: f.cacheDir, CrateCacheBytes: cacheSize,
 	}
 	if err := builder.CheckConfig(cfg); err != nil {
 		return builder.Config{}, badInput(err)

@@ -111,7 +111,7 @@ other arguments is refused.
 	f.StringVar(&req.Crates, "crates", "", "crate selection: a,b@1.0.0,c | @FILE | all | top-N | random-N:SEED")
 	f.StringVar(&req.Skip, "skip", "", "crates to leave out, applied before top-N and random-N: a,b@1.0.0 | @FILE")
 	f.StringVar(&req.Downloads, "downloads", "", "file of \"crate,downloads\" lines ranking top-N (default: rank by reverse dependencies in the crate source)")
-	f.StringVar(&req.CrateSource, "crate-source", envOr("EJECTA_CRATE_SOURCE", DefaultCrateSource), "directory registry holding the crates' sources (env EJECTA_CRATE_SOURCE)")
+	f.StringVar(&req.CrateSource, "crate-source", envOr("EJECTA_CRATE_SOURCE", DefaultCrateSource), "where the crates come from: a directory registry holding their sources, or a crates.io-style sparse registry, sparse+https://host/index/, whose .crate files the builders download, check and cache (env EJECTA_CRATE_SOURCE)")
 	f.StringVar(&req.CapLints, "cap-lints", "", "pass --cap-lints LEVEL to rustc: "+strings.Join(streams.CapLints, ", "))
 	f.IntVar(&req.Priority, "priority", 0, "priority 0 (default) to 100")
 	f.BoolVar(&req.NoToolchainCheck, "no-toolchain-check", false, "queue the jobs even if no live builder has a toolchain (with no builder live, the check is skipped with a warning)")
