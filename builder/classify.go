@@ -42,8 +42,6 @@ const (
 const maxDiagLine = 4 << 10
 
 var (
-	// ansiRE matches the escape sequences cargo emits with CARGO_TERM_COLOR=always.
-	ansiRE = regexp.MustCompile("\x1b\\[[0-9;?]*[ -/]*[@-~]")
 	// errorCodeRE matches rustc's "error[E0308]: mismatched types" header.
 	errorCodeRE = regexp.MustCompile(`^error\[(E[0-9]{4})\]`)
 	// couldNotCompileRE matches cargo's "error: could not compile `x` (lib) due to ...".
@@ -93,8 +91,9 @@ type diagnostics struct {
 	// noSpace, network: the output said the disk was full, or a
 	// connection could not be made.
 	noSpace, network bool
-	// registryDown: cargo could not read the remote registry.
-	registryDown bool
+	// remote: the step reads a remote registry, whose failures
+	// registryDown records; other steps skip those patterns.
+	remote, registryDown bool
 	codes        map[string]bool
 	failed       map[string]bool // packages cargo could not compile
 	// noToolchain: rustup refused to run cargo at all.
@@ -156,7 +155,7 @@ func (d *diagnostics) line(raw []byte) {
 	// an escape.
 	l := string(raw)
 	if strings.IndexByte(l, '\x1b') >= 0 {
-		l = ansiRE.ReplaceAllString(l, "")
+		l = stripANSI(l)
 	}
 	l = strings.TrimRight(l, "\r")
 	d.mu.Lock()
@@ -170,7 +169,7 @@ func (d *diagnostics) line(raw []byte) {
 	if mayMatchNetwork(l) && networkRE.MatchString(l) {
 		d.network = true
 	}
-	if (strings.Contains(l, "connect") || strings.Contains(l, "HTTP") || strings.Contains(l, "download of") ||
+	if d.remote && (strings.Contains(l, "connect") || strings.Contains(l, "HTTP") || strings.Contains(l, "download of") ||
 		strings.Contains(l, "Timeout") || strings.Contains(l, "network error")) && registryDownRE.MatchString(l) {
 		d.registryDown = true
 	}
@@ -204,6 +203,33 @@ func (d *diagnostics) line(raw []byte) {
 			d.tests += n
 		}
 	}
+}
+
+// stripANSI removes the escape sequences cargo emits with
+// CARGO_TERM_COLOR=always (CSI: ESC [ params intermediates final), as the
+// regexp "\x1b\[[0-9;?]*[ -/]*[@-~]" would, without a regexp: it runs on
+// every coloured line of every log.
+func stripANSI(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		if s[i] == 0x1b && i+1 < len(s) && s[i+1] == '[' {
+			j := i + 2
+			for j < len(s) && (s[j] >= '0' && s[j] <= '9' || s[j] == ';' || s[j] == '?') {
+				j++
+			}
+			for j < len(s) && s[j] >= ' ' && s[j] <= '/' {
+				j++
+			}
+			if j < len(s) && s[j] >= '@' && s[j] <= '~' {
+				i = j + 1
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+		i++
+	}
+	return b.String()
 }
 
 // mayMatchNoSpace is false for a line noSpaceRE cannot match.

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 )
 
@@ -88,5 +89,33 @@ func BenchmarkDiagnosticsLine(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		d.line(lines[i%len(lines)])
+	}
+}
+
+// stripANSI removes exactly what the regexp it replaced removed.
+func TestStripANSI(t *testing.T) {
+	reference := regexp.MustCompile("\x1b\\[[0-9;?]*[ -/]*[@-~]")
+	for _, s := range []string{
+		"", "plain", "\x1b[0m\x1b[1m\x1b[33mwarning\x1b[0m: unused variable",
+		"\x1b[38;5;196mred\x1b[0m", "\x1b[?25l hidden cursor \x1b[?25h", "\x1b[2 q", // intermediate byte
+		"\x1b[", "\x1b[12", "\x1b[12;", "\x1b[1\x1b[0m", "\x1bx", "\x1b]0;title\x07", // incomplete and non-CSI stay
+		"\x1b[1;2 !@tail", "a\x1b[0mb\x1b[1mc", "\x1b[0;\x1b[0m", "\x1b[1\x00m", "é\x1b[1mé",
+	} {
+		if got, want := stripANSI(s), reference.ReplaceAllString(s, ""); got != want {
+			t.Errorf("stripANSI(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
+
+// Only a step that reads a remote registry blames it for a failed
+// connection; elsewhere the line is the crate's own output.
+func TestRegistryUnreachable(t *testing.T) {
+	for _, remote := range []bool{false, true} {
+		d := newDiagnostics()
+		d.remote = remote
+		d.writer().Write([]byte("error: failed to get `scopeguard` as a dependency\n  [7] Couldn't connect to server (Failed to connect to 127.0.0.1 port 1)\n"))
+		if got := d.registryUnreachable(); got != remote {
+			t.Errorf("remote step %v: registryUnreachable %v", remote, got)
+		}
 	}
 }

@@ -47,6 +47,7 @@ func (a *attempt) runStep(ctx context.Context, dir string, network bool, args ..
 	}
 	fmt.Fprintf(a.sys, "$ cargo +%s %s%s\n", tc, strings.Join(args, " "), note)
 	diag := newDiagnostics()
+	diag.remote = network
 	t := sandbox.Task{
 		ID:           containerPrefix(a.b.cfg.ID) + strconv.Itoa(a.slot) + "-" + strconv.FormatUint(a.b.tasks.Add(1), 10),
 		Args:         append([]string{a.b.cfg.CargoPath, "+" + tc}, args...),
