@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -141,13 +140,9 @@ func (a *attempt) abandon() {
 // attempt's timeout.
 func (a *attempt) build(ctx context.Context) verdict {
 	key := a.job.BuildKey
-	vV, err := a.b.rustc.get(ctx, a.b.cfg, key.Toolchain)
+	vV, version, err := a.b.rustc.get(ctx, a.b.cfg, key.Toolchain)
 	if err != nil {
 		a.log.Warn().Err(err).Msg("rustc -vV")
-	}
-	version, _, _ := strings.Cut(strings.TrimPrefix(vV, "rustc "), "\n")
-	if version == "" {
-		version = toolchainVersion(a.b.cfg.RustupHome, key.Toolchain)
 	}
 	if version == "" {
 		version = "version unknown"

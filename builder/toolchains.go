@@ -120,21 +120,24 @@ type rustcVersions struct {
 type rustcVersion struct {
 	stamp time.Time
 	text  string
+	line  string // rustc's version line, from text or else from the channel manifest
 	err   error
 }
 
 // get returns the output of `rustc +tc -vV`, run with the rustc next to
-// cfg.CargoPath (rustup's proxy), without its trailing newline. A failure is
-// cached too: a broken toolchain costs one try per manifest change, not one
-// per job.
-func (r *rustcVersions) get(ctx context.Context, cfg Config, tc string) (string, error) {
+// cfg.CargoPath (rustup's proxy), without its trailing newline, and the
+// version line ("1.95.0 (59807616e 2026-04-14)"), which comes from the
+// channel manifest when rustc cannot be run (toolchainVersion; "" if
+// neither tells). A failure is cached too: a broken toolchain costs one
+// try, and one read of its 1 MB manifest, per manifest change, not per job.
+func (r *rustcVersions) get(ctx context.Context, cfg Config, tc string) (text, line string, err error) {
 	// Without the toolchain or its rustc, rustup only fails, and slowly.
 	dir := toolchainDir(cfg.RustupHome, tc)
 	if dir == "" {
-		return "", fmt.Errorf("rustc +%s -vV: toolchain not installed in %s", tc, cfg.RustupHome)
+		return "", "", fmt.Errorf("rustc +%s -vV: toolchain not installed in %s", tc, cfg.RustupHome)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "bin", "rustc")); err != nil {
-		return "", fmt.Errorf("rustc +%s -vV: %w", tc, err)
+		return "", "", fmt.Errorf("rustc +%s -vV: %w", tc, err)
 	}
 	var stamp time.Time
 	if fi, err := os.Stat(filepath.Join(dir, "lib/rustlib/multirust-channel-manifest.toml")); err == nil {
@@ -144,7 +147,7 @@ func (r *rustcVersions) get(ctx context.Context, cfg Config, tc string) (string,
 	v, ok := r.m[tc]
 	r.mu.Unlock()
 	if ok && v.stamp.Equal(stamp) {
-		return v.text, v.err
+		return v.text, v.line, v.err
 	}
 	ctx, cancel := context.WithTimeout(ctx, rustcVersionTimeout)
 	defer cancel()
@@ -156,23 +159,27 @@ func (r *rustcVersions) get(ctx context.Context, cfg Config, tc string) (string,
 		"RUSTUP_AUTO_INSTALL=0",
 	}
 	out, err := cmd.Output()
-	text := strings.TrimRight(string(out), "\n")
+	text = strings.TrimRight(string(out), "\n")
 	if err == nil && !strings.HasPrefix(text, "rustc ") {
 		err = errors.New("not rustc's version")
 	}
 	if err != nil {
 		text, err = "", fmt.Errorf("rustc +%s -vV: %w (output %q)", tc, err, text)
 		if ctx.Err() != nil {
-			return "", err // the attempt ended, or rustc hung: try again next time
+			return "", toolchainVersion(cfg.RustupHome, tc), err // the attempt ended, or rustc hung: try again next time
 		}
+	}
+	line, _, _ = strings.Cut(strings.TrimPrefix(text, "rustc "), "\n")
+	if line == "" {
+		line = toolchainVersion(cfg.RustupHome, tc)
 	}
 	r.mu.Lock()
 	if r.m == nil {
 		r.m = map[string]rustcVersion{}
 	}
-	r.m[tc] = rustcVersion{stamp: stamp, text: text, err: err}
+	r.m[tc] = rustcVersion{stamp: stamp, text: text, line: line, err: err}
 	r.mu.Unlock()
-	return text, err
+	return text, line, err
 }
 
 // componentMissing ends an attempt whose toolchain lacks a component the

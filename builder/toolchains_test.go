@@ -91,34 +91,44 @@ func TestRustcVersions(t *testing.T) {
 		t.Fatal(err)
 	}
 	var r rustcVersions
-	got, err := r.get(context.Background(), cfg, "stable")
-	if err != nil || got+"\n" != string(want) {
-		t.Fatalf("get = %q, %v; want %q", got, err, want)
+	got, line, err := r.get(context.Background(), cfg, "stable")
+	wantLine, _, _ := strings.Cut(strings.TrimPrefix(string(want), "rustc "), "\n")
+	if err != nil || got+"\n" != string(want) || line != wantLine {
+		t.Fatalf("get = %q, %q, %v; want %q, %q", got, line, err, want, wantLine)
 	}
 	// A cached answer survives rustc disappearing; a changed stamp does not.
 	cfg.CargoPath = filepath.Join(t.TempDir(), "cargo")
-	if again, err := r.get(context.Background(), cfg, "stable"); err != nil || again != got {
+	if again, _, err := r.get(context.Background(), cfg, "stable"); err != nil || again != got {
 		t.Errorf("cached get = %q, %v", again, err)
 	}
 	r.m["stable"] = rustcVersion{text: got} // zero stamp: as if the toolchain had been updated since
-	if _, err := r.get(context.Background(), cfg, "stable"); err == nil {
+	if _, _, err := r.get(context.Background(), cfg, "stable"); err == nil {
 		t.Error("a stale entry was used instead of asking rustc again")
 	}
-	if _, err := r.get(context.Background(), Config{RustupHome: home, CargoPath: cargo}, "no-such-toolchain"); err == nil ||
+	if _, _, err := r.get(context.Background(), Config{RustupHome: home, CargoPath: cargo}, "no-such-toolchain"); err == nil ||
 		!strings.Contains(err.Error(), "no-such-toolchain") {
 		t.Errorf("unknown toolchain: err %v", err)
 	}
-	// A toolchain rustc cannot run fails once; the failure is cached.
+	// A toolchain rustc cannot run fails once; the failure is cached, with
+	// the version line its channel manifest gives.
 	broken := t.TempDir()
-	os.MkdirAll(filepath.Join(broken, "toolchains", "stable-x86_64-unknown-linux-gnu", "bin"), 0o755)
-	os.WriteFile(filepath.Join(broken, "toolchains", "stable-x86_64-unknown-linux-gnu", "bin", "rustc"), nil, 0o755)
+	tcDir := filepath.Join(broken, "toolchains", "stable-x86_64-unknown-linux-gnu")
+	os.MkdirAll(filepath.Join(tcDir, "bin"), 0o755)
+	os.MkdirAll(filepath.Join(tcDir, "lib", "rustlib"), 0o755)
+	os.WriteFile(filepath.Join(tcDir, "bin", "rustc"), nil, 0o755)
+	os.WriteFile(filepath.Join(tcDir, "lib", "rustlib", "multirust-channel-manifest.toml"),
+		[]byte("[pkg.cargo]\nversion = \"0.1.0\"\n[pkg.rustc]\nversion = \"1.2.3 (abcdef012 2026-01-01)\"\n"), 0o644)
 	var b rustcVersions
 	bcfg := Config{RustupHome: broken, CargoPath: cargo}
-	if _, err := b.get(context.Background(), bcfg, "stable"); err == nil {
+	_, line, err = b.get(context.Background(), bcfg, "stable")
+	if err == nil {
 		t.Fatal("rustc of an empty toolchain dir answered")
 	}
-	if e, ok := b.m["stable"]; !ok || e.err == nil {
-		t.Errorf("failure not cached: %+v", b.m)
+	if line != "1.2.3 (abcdef012 2026-01-01)" {
+		t.Errorf("version line %q, want the manifest's rustc version", line)
+	}
+	if e, ok := b.m["stable"]; !ok || e.err == nil || e.line != line {
+		t.Errorf("failure not cached with its version line: %+v", b.m)
 	}
 }
 
