@@ -93,11 +93,13 @@ func removeJobDirs(workDir, id string) (int, error) {
 // newWorkspace creates the job dir and the wrapper package for job.
 func newWorkspace(dir string, job *streams.Job) (workspace, error) {
 	w := workspace{dir: dir}
+	dirs := []string{w.wrapper() + "/src", w.home(), w.cargoHome(), w.target()}
 	source := job.CrateSource
 	if streams.IsRegistrySource(source) {
 		source = w.vendor() // see builder/source.go
+		dirs = append(dirs, w.vendor())
 	}
-	for _, d := range []string{w.wrapper() + "/src", w.home(), w.cargoHome(), w.target(), w.vendor()} {
+	for _, d := range dirs {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return w, fmt.Errorf("create job dir: %w", err)
 		}
