@@ -94,8 +94,8 @@ type diagnostics struct {
 	// remote: the step reads a remote registry, whose failures
 	// registryDown records; other steps skip those patterns.
 	remote, registryDown bool
-	codes        map[string]bool
-	failed       map[string]bool // packages cargo could not compile
+	codes                map[string]bool
+	failed               map[string]bool // packages cargo could not compile
 	// noToolchain: rustup refused to run cargo at all.
 	noToolchain bool
 	// ub: Miri reported undefined behaviour.
