@@ -299,7 +299,6 @@ func (d *diagnostics) noTests() bool {
 	return d.testBinaries > 0 && d.tests == 0 && d.launched <= d.testBinaries
 }
 
-// toolchainMissing reports whether rustup said the toolchain is not installed.
 // registryUnreachable says cargo could not read the remote registry.
 func (d *diagnostics) registryUnreachable() bool {
 	d.mu.Lock()
@@ -307,6 +306,7 @@ func (d *diagnostics) registryUnreachable() bool {
 	return d.registryDown
 }
 
+// toolchainMissing reports whether rustup said the toolchain is not installed.
 func (d *diagnostics) toolchainMissing() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
