@@ -66,12 +66,18 @@ func newChunker(sink chunkSink, max int, delay time.Duration) *chunker {
 // writer returns the io.Writer for one output stream.
 func (c *chunker) writer(stream string) io.Writer { return streamWriter{c, stream} }
 
+// streamOut takes the output of several named streams (the chunker, the
+// log cap); streamWriter is one stream's io.Writer into it.
+type streamOut interface {
+	write(stream string, p []byte) (int, error)
+}
+
 type streamWriter struct {
-	c      *chunker
+	out    streamOut
 	stream string
 }
 
-func (w streamWriter) Write(p []byte) (int, error) { return w.c.write(w.stream, p) }
+func (w streamWriter) Write(p []byte) (int, error) { return w.out.write(w.stream, p) }
 
 func (c *chunker) write(stream string, p []byte) (int, error) {
 	c.mu.Lock()

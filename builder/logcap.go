@@ -55,14 +55,7 @@ func newLogCap(out *chunker, sys io.Writer, maxBytes int64, counted prometheus.C
 }
 
 // writer returns the io.Writer of one task output stream.
-func (c *logCap) writer(stream string) io.Writer { return capWriter{c, stream} }
-
-type capWriter struct {
-	c      *logCap
-	stream string
-}
-
-func (w capWriter) Write(p []byte) (int, error) { return w.c.write(w.stream, p) }
+func (c *logCap) writer(stream string) io.Writer { return streamWriter{c, stream} }
 
 func (c *logCap) write(stream string, p []byte) (int, error) {
 	c.mu.Lock()
