@@ -28,12 +28,7 @@ import (
 
 // crateSource is the local directory source the attempt's steps build
 // from: the job's own, or the vendor dir its registry crates went to.
-func (a *attempt) crateSource() string {
-	if streams.IsRegistrySource(a.job.CrateSource) {
-		return a.ws.vendor()
-	}
-	return a.job.CrateSource
-}
+func (a *attempt) crateSource() string { return a.ws.localSource(a.job.CrateSource) }
 
 // resolve makes dir's lockfile. From a local source it is offline. From a
 // registry it has the network, and then the lockfile's packages are

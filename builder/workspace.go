@@ -40,6 +40,16 @@ func (w workspace) home() string      { return filepath.Join(w.dir, "home") }
 func (w workspace) cargoHome() string { return filepath.Join(w.dir, "cargo-home") }
 func (w workspace) vendor() string    { return filepath.Join(w.dir, "vendor") }
 
+// localSource is the directory source the job's steps build from: the
+// job's crate source, or the vendor dir when its crates come from a
+// registry (see builder/source.go).
+func (w workspace) localSource(crateSource string) string {
+	if streams.IsRegistrySource(crateSource) {
+		return w.vendor()
+	}
+	return crateSource
+}
+
 // jobDirName is "<id>-<slot>-<attempt>-<random>". The random part keeps a
 // retried attempt from meeting a dir a slow removal has not finished with.
 func jobDirName(id string, slot, attempt int) (string, error) {
@@ -94,10 +104,9 @@ func removeJobDirs(workDir, id string) (int, error) {
 func newWorkspace(dir string, job *streams.Job) (workspace, error) {
 	w := workspace{dir: dir}
 	dirs := []string{w.wrapper() + "/src", w.home(), w.cargoHome(), w.target()}
-	source := job.CrateSource
-	if streams.IsRegistrySource(source) {
-		source = w.vendor() // see builder/source.go
-		dirs = append(dirs, w.vendor())
+	source := w.localSource(job.CrateSource)
+	if source == w.vendor() {
+		dirs = append(dirs, source)
 	}
 	for _, d := range dirs {
 		if err := os.MkdirAll(d, 0o755); err != nil {
