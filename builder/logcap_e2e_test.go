@@ -1,14 +1,11 @@
 package builder
 
 import (
-	"context"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -32,20 +29,11 @@ func TestBuildLogCapped(t *testing.T) {
 	const maxLog = 4 << 20
 	startBuilder(t, nc, Config{ID: "cap", Slots: 1, MaxLogBytes: maxLog, InProgressEvery: time.Second})
 
-	results, err := js.OrderedConsumer(context.Background(), streams.ResultsStream, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]streams.Result{}
-	for range 2 {
-		var r streams.Result
-		nextJSON(t, results, 5*time.Minute, &r)
-		got[r.Crate] = r
-	}
-	if r := got["ejecta-spew"]; r.Status != streams.StatusTestPass {
+	got := awaitResults(t, js, 2, 5*time.Minute)
+	if r := got[spew.BuildKey]; r.Status != streams.StatusTestPass {
 		t.Errorf("ejecta-spew: %s (%s), want test-pass: the cap must not change the verdict", r.Status, r.Reason)
 	}
-	if r := got["ejecta-testfail"]; r.Status != streams.StatusTestFail {
+	if r := got[next.BuildKey]; r.Status != streams.StatusTestFail {
 		t.Errorf("the job after it: %s (%s), want test-fail", r.Status, r.Reason)
 	}
 
