@@ -29,7 +29,7 @@ func (r *Reporter) handle(ctx context.Context, st *run, msg jetstream.Msg) {
 		}
 	}
 	var res streams.Result
-	if err := streams.Decode(msg.Data(), &res); err != nil {
+	if err := st.decoder.Decode(msg.Data(), &res); err != nil {
 		r.deadLetter(ctx, msg, err)
 		return
 	}

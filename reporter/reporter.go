@@ -97,6 +97,9 @@ type run struct {
 	// still in flight, and are ignored.
 	dropped map[string]uint64
 
+	// decoder decodes every result, reusing its buffers.
+	decoder streams.Decoder
+
 	// startSeq is the results stream's last sequence when Run started;
 	// caughtUp is set once the replay has reached it.
 	startSeq uint64

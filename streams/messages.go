@@ -1,8 +1,6 @@
 package streams
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
@@ -354,14 +352,12 @@ type Progress struct {
 
 // Decode unmarshals data into v (a pointer to one of the message types) and
 // validates it. Unknown fields are refused so that a typo in a hand-written
-// message is an error, not a silently ignored field.
+// message is an error, not a silently ignored field; so is anything but
+// white space after the JSON value. A Decoder does the same for many
+// messages at a lower cost.
 func Decode[T interface{ Validate() error }](data []byte, v T) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("decode %T: %w", v, err)
-	}
-	return v.Validate()
+	var d Decoder
+	return d.Decode(data, v)
 }
 
 // boundedLen is how much of a bad value an error message quotes.
