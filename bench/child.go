@@ -37,6 +37,9 @@ type childSpec struct {
 	Store string `json:"store"` // a store URL, as for store.Open
 	// Confirmations is the reporter's (reporter.Config.Confirmations).
 	Confirmations int `json:"confirmations,omitempty"`
+	// LogFile, if set, is where the child writes its log at debug level,
+	// for a benchmark that reads the component's own timings.
+	LogFile string `json:"log_file,omitempty"`
 }
 
 // ChildMain runs the component a parent benchmark asked for when the
@@ -52,6 +55,15 @@ func ChildMain() (int, bool) {
 	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
 		log.Error().Err(err).Str("env", childEnv).Msg("bad child spec")
 		return 2, true
+	}
+	if spec.LogFile != "" {
+		f, err := os.OpenFile(spec.LogFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			log.Error().Err(err).Msg("open the child's log file")
+			return 2, true
+		}
+		defer f.Close()
+		log = zerolog.New(f).Level(zerolog.DebugLevel).With().Timestamp().Logger()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()

@@ -1,9 +1,11 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -35,7 +37,7 @@ func Report(t testing.TB, full bool) []Row {
 			Ejecta:  f.lag.Round(time.Millisecond).String(),
 			Goal:    "≤ 2 s",
 			Verdict: judge(full, f.lag <= 2*time.Second),
-			Note:    fmt.Sprintf("results published in %s", f.publish.Round(time.Millisecond)),
+			Note:    f.note(),
 		}
 	}
 	r := float64(b.cpuPerResult) / float64(a.cpuPerResult)
@@ -53,6 +55,56 @@ type reportFigure struct {
 	crates       int
 	publish, lag time.Duration
 	cpuPerResult time.Duration
+	// split is the reporter's own account of the write that stored every
+	// result; ok is false if its log did not have it.
+	split lagSplit
+	ok    bool
+}
+
+// lagSplit is where the report lag went, from the reporter's "report
+// written" log line (reporter/flush.go): waiting from the newest result to
+// the write (the debounce, or a previous write still running), rendering
+// the files, storing results.json, which the reporter stores first and the
+// lag is measured to.
+type lagSplit struct {
+	Done     int     `json:"done"`
+	Waited   float64 `json:"waited"`
+	Rendered float64 `json:"rendered_in"`
+	Stored   float64 `json:"first_stored_in"`
+	Message  string  `json:"message"`
+}
+
+func ms(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
+
+func (f reportFigure) note() string {
+	n := fmt.Sprintf("results published in %s", f.publish.Round(time.Millisecond))
+	if !f.ok {
+		return n
+	}
+	s := f.split
+	inReporter := ms(s.Waited + s.Rendered + s.Stored)
+	// The rest is the reporter reading the results still in flight when
+	// the last publish was acknowledged.
+	reading := max(f.lag-inReporter, 0)
+	return fmt.Sprintf("%s; the lag is reading the last results %s, waiting to write %s, rendering %s, storing results.json %s",
+		n, reading.Round(time.Millisecond), ms(s.Waited).Round(time.Millisecond),
+		ms(s.Rendered).Round(time.Millisecond), ms(s.Stored).Round(time.Millisecond))
+}
+
+// finalWrite finds, in the reporter's log at path, the first write whose
+// report counted done results.
+func finalWrite(path string, done int) (lagSplit, bool) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return lagSplit{}, false
+	}
+	for line := range bytes.Lines(data) {
+		var s lagSplit
+		if json.Unmarshal(line, &s) == nil && s.Message == "report written" && s.Done == done {
+			return s, true
+		}
+	}
+	return lagSplit{}, false
 }
 
 func reportFigures(t testing.TB, crates int) reportFigure {
@@ -77,7 +129,9 @@ func reportFigures(t testing.TB, crates int) reportFigure {
 	}
 
 	dir := t.TempDir()
-	c := startChild(t, childSpec{Kind: "reporter", NATS: f.nats.URL, Store: "file://" + dir, Confirmations: -1})
+	logFile := filepath.Join(t.TempDir(), "reporter.log")
+	c := startChild(t, childSpec{Kind: "reporter", NATS: f.nats.URL, Store: "file://" + dir, Confirmations: -1,
+		LogFile: logFile})
 	time.Sleep(500 * time.Millisecond) // let it start and settle
 	cpu0, err := measure.CPU(c.pid())
 	if err != nil {
@@ -122,8 +176,9 @@ func reportFigures(t testing.TB, crates int) reportFigure {
 		t.Fatal(err)
 	}
 	c.stop()
+	split, ok := finalWrite(logFile, 2*crates)
 	return reportFigure{crates: crates, publish: published.Sub(start), lag: done.Sub(published),
-		cpuPerResult: (cpu - cpu0) / time.Duration(2*crates)}
+		cpuPerResult: (cpu - cpu0) / time.Duration(2*crates), split: split, ok: ok}
 }
 
 // syntheticResults is both results of every crate of an experiment, most

@@ -59,8 +59,12 @@ type batch struct {
 	pages  []string
 	config bool
 	// resultAt is when the newest result in it arrived and storedAt when
-	// the write ended: the report lag.
-	resultAt, storedAt time.Time
+	// the write ended: the report lag. startAt, renderedAt and firstAt
+	// (results.json stored) split it: waiting for the write to be due,
+	// rendering, storing.
+	resultAt, startAt, renderedAt, firstAt, storedAt time.Time
+	// done is how many builds had a result when it was rendered.
+	done int
 	// final is set when the report is final: its write starts the log
 	// archives.
 	final bool
@@ -98,6 +102,7 @@ func (r *Reporter) flushDue(ctx context.Context, st *run) {
 		if b == nil {
 			continue
 		}
+		b.startAt, b.renderedAt = now, time.Now()
 		st.writing = true
 		e.lastWrite = now
 		go func() {
@@ -139,7 +144,13 @@ func (r *Reporter) collect(st *run, wait bool) {
 	}
 	if w.err == nil {
 		e.arch.stored(w.b.final)
-		r.log.Debug().Str("experiment", e.name).Int("done", e.done).Int("objects", len(w.b.objects)).
+		ev := r.log.Debug().Str("experiment", e.name).Int("done", w.b.done).Int("objects", len(w.b.objects))
+		if !w.b.resultAt.IsZero() {
+			ev = ev.Dur("waited", w.b.startAt.Sub(w.b.resultAt))
+		}
+		ev.Dur("rendered_in", w.b.renderedAt.Sub(w.b.startAt)).
+			Dur("first_stored_in", w.b.firstAt.Sub(w.b.renderedAt)).Str("first", w.b.objects[0].key).
+			Dur("stored_in", w.b.storedAt.Sub(w.b.renderedAt)).
 			Msg("report written")
 		return
 	}
@@ -186,7 +197,7 @@ func (r *Reporter) prepare(ctx context.Context, st *run, e *experiment, now time
 		r.log.Info().Str("experiment", e.name).Strs("toolchains", rec.Toolchains).
 			Int("jobs", rec.Jobs).Msg("experiment record found")
 	}
-	b := &batch{exp: e.name, resultAt: e.lastResult, final: e.arch.writing(e.finished())}
+	b := &batch{exp: e.name, resultAt: e.lastResult, done: e.done, final: e.arch.writing(e.finished())}
 	add := func(name string, parts net.Buffers, contentType string) {
 		b.objects = append(b.objects, object{streams.ExperimentPrefix(e.name) + name, parts, contentType})
 	}
@@ -256,6 +267,7 @@ func (r *Reporter) write(ctx context.Context, st *run, b *batch) error {
 	if err := r.put(ctx, first); err != nil {
 		return err
 	}
+	b.firstAt = time.Now()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(parallelPuts)
 	for _, o := range b.objects[1:] {
