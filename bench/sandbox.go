@@ -37,29 +37,36 @@ func Sandbox(t testing.TB, full bool) []Row {
 	}
 	t.Cleanup(func() { sb.Close() })
 	var boxed, direct []time.Duration
+	var create, newTask, start, ran, teardown []time.Duration
 	for i := range runs {
 		dir := t.TempDir()
 		tk := sandbox.Task{ID: fmt.Sprintf("bench-%d", i), Args: []string{"/bin/true"}, Env: []string{"PATH=/usr/bin:/bin"},
 			Dir: dir, WritableDirs: []string{dir}, Stdout: io.Discard, Stderr: io.Discard}
-		start := time.Now()
+		begin := time.Now()
 		exit, err := sb.Run(ctx, tk)
 		if err != nil || exit.Code != 0 {
 			t.Fatalf("sandboxed /bin/true: %+v, %v", exit, err)
 		}
-		boxed = append(boxed, time.Since(start))
+		boxed = append(boxed, time.Since(begin))
+		s := exit.Steps
+		create, newTask, start = append(create, s.Create), append(newTask, s.NewTask), append(start, s.Start)
+		ran, teardown = append(ran, s.Ran), append(teardown, s.Teardown)
 
-		start = time.Now()
+		begin = time.Now()
 		if err := exec.CommandContext(ctx, "/bin/true").Run(); err != nil {
 			t.Fatal(err)
 		}
-		direct = append(direct, time.Since(start))
+		direct = append(direct, time.Since(begin))
 	}
 	mb, md := measure.Median(boxed), measure.Median(direct)
 	row.Ejecta = fmt.Sprintf("%s median, overhead %s (p90 %s)", round(mb), round(mb-md), round(measure.Quantile(boxed, 0.9)))
 	row.Baseline = round(md) + " run directly"
 	row.Ratio = ratio(float64(mb), float64(md))
 	row.Verdict = judge(full, mb-md <= 300*time.Millisecond)
-	row.Note = fmt.Sprintf("%d runs each, alternating", runs)
+	// Where the time goes (builder/sandbox.Steps), each step's median.
+	m := measure.Median
+	row.Note = fmt.Sprintf("%d runs each, alternating; median steps: container %s, task (shim, runc create) %s, start %s, run %s, teardown (task, shim, container) %s",
+		runs, round(m(create)), round(m(newTask)), round(m(start)), round(m(ran)), round(m(teardown)))
 	return []Row{row}
 }
 

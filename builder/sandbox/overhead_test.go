@@ -28,10 +28,19 @@ func TestSandboxOverhead(t *testing.T) {
 		tk.Stdout, tk.Stderr = io.Discard, io.Discard
 		start := time.Now()
 		exit, err := e.sb.Run(context.Background(), tk)
+		took := time.Since(start)
 		if err != nil || exit.Code != 0 {
 			t.Fatalf("sandboxed true: %+v, %v", exit, err)
 		}
-		boxed = append(boxed, time.Since(start))
+		boxed = append(boxed, took)
+		// The steps account for the whole run, each of them for some.
+		s := exit.Steps
+		if sum := s.Overhead() + s.Ran; sum > took || sum < took-10*time.Millisecond {
+			t.Errorf("steps %+v add up to %s; the run took %s", s, sum, took)
+		}
+		if s.Create <= 0 || s.NewTask <= 0 || s.Start <= 0 || s.Ran <= 0 || s.Teardown <= 0 {
+			t.Errorf("a step without time: %+v", s)
+		}
 
 		start = time.Now()
 		if err := exec.Command("/bin/true").Run(); err != nil {

@@ -33,10 +33,14 @@ const (
 // failed, or ctx ended, in which case the task is killed and Exit says how
 // it ended. The container is always deleted before Run returns, and all of
 // its output has been written to t.Stdout and t.Stderr.
-func (c *Containerd) Run(ctx context.Context, t Task) (_ Exit, err error) {
+func (c *Containerd) Run(ctx context.Context, t Task) (exit Exit, err error) {
 	if err := t.validate(); err != nil {
 		return Exit{}, err
 	}
+	// steps collects the timings; the deferred teardown adds its own and
+	// copies them into exit, whichever way Run returns.
+	var steps Steps
+	lap := stopwatch()
 	ctx = namespaces.WithNamespace(ctx, c.namespace)
 	// keep outlives ctx: when the caller gives up, the task must still be
 	// killed, waited for and deleted.
@@ -44,6 +48,11 @@ func (c *Containerd) Run(ctx context.Context, t Task) (_ Exit, err error) {
 	fail := func(step string, err error) (Exit, error) {
 		return Exit{}, stepError(ctx, t.ID, step, err)
 	}
+	// Deferred first, so it runs after both deletions.
+	defer func() {
+		steps.Teardown = lap()
+		exit.Steps = steps
+	}()
 
 	w := c.watchEvents(keep, t.ID)
 	defer w.stop()
@@ -60,6 +69,7 @@ func (c *Containerd) Run(ctx context.Context, t Task) (_ Exit, err error) {
 	if err := w.ready(ctx); err != nil {
 		return fail("subscribe to events", err)
 	}
+	steps.Create = lap()
 
 	fifoDir := filepath.Join(c.fifoDir, t.ID)
 	defer os.RemoveAll(fifoDir)
@@ -70,6 +80,7 @@ func (c *Containerd) Run(ctx context.Context, t Task) (_ Exit, err error) {
 	if err != nil {
 		return fail("new task", err)
 	}
+	steps.NewTask = lap()
 	defer func() {
 		if derr := deleteTask(keep, task); derr != nil {
 			err = errors.Join(err, fmt.Errorf("sandbox: task %s: %w", t.ID, derr))
@@ -84,21 +95,25 @@ func (c *Containerd) Run(ctx context.Context, t Task) (_ Exit, err error) {
 	if err := task.Start(ctx); err != nil {
 		return fail("start task", err)
 	}
+	steps.Start = lap()
 
 	var status containerd.ExitStatus
 	select {
 	case status = <-statusC:
+		steps.Ran = lap()
 	case <-ctx.Done():
 		select {
 		case status = <-statusC: // it had exited anyway: not cancelled
+			steps.Ran = lap()
 		default:
 			status, err = killTask(keep, task, statusC)
+			steps.Ran = lap()
 			if err != nil {
 				return fail("kill task", err)
 			}
 			code, _, _ := status.Result()
-			exit := Exit{Code: int(code), OOMKilled: w.oomKilled()}
-			return exit, fmt.Errorf("sandbox: task %s killed: %w", t.ID, ctx.Err())
+			killed := Exit{Code: int(code), OOMKilled: w.oomKilled()}
+			return killed, fmt.Errorf("sandbox: task %s killed: %w", t.ID, ctx.Err())
 		}
 	}
 	code, _, err := status.Result()
@@ -106,6 +121,18 @@ func (c *Containerd) Run(ctx context.Context, t Task) (_ Exit, err error) {
 		return fail("wait for task", err)
 	}
 	return Exit{Code: int(code), OOMKilled: w.oomKilled()}, nil
+}
+
+// stopwatch returns a function that returns the time since it was last
+// called, or since stopwatch was.
+func stopwatch() func() time.Duration {
+	last := time.Now()
+	return func() time.Duration {
+		now := time.Now()
+		d := now.Sub(last)
+		last = now
+		return d
+	}
 }
 
 // killTask kills every process of the task's container and waits for the

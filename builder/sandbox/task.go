@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Task is one command to run in a fresh sandbox.
@@ -33,7 +34,28 @@ type Task struct {
 type Exit struct {
 	Code      int  // exit status (128+signal when killed by a signal)
 	OOMKilled bool // the cgroup saw an OOM kill (from containerd's /tasks/oom event, never guessed from 137)
+	// Steps is how long each part of Run took, as far as it got.
+	Steps Steps
 }
+
+// Steps splits the time of one Run: the cost of the sandbox is all but Ran.
+type Steps struct {
+	// Create is creating the container (its spec, and its snapshot with an
+	// image) and subscribing to its events.
+	Create time.Duration
+	// NewTask is starting the task's shim, which creates the container's
+	// namespaces and cgroup with runc, and its output FIFOs.
+	NewTask time.Duration
+	// Start is starting the task's process.
+	Start time.Duration
+	// Ran is from the start to the exit seen.
+	Ran time.Duration
+	// Teardown is deleting the task (its shim stops) and the container.
+	Teardown time.Duration
+}
+
+// Overhead is the sandbox's share: every step but Ran.
+func (s Steps) Overhead() time.Duration { return s.Create + s.NewTask + s.Start + s.Teardown }
 
 // ErrInvalidTask is wrapped by the errors Run returns for a Task it refuses
 // to run; the message names the field.
