@@ -39,7 +39,7 @@ func (a *attempt) resolve(ctx context.Context, dir string) (o outcome, fetchErr 
 		return a.step(ctx, dir, "generate-lockfile", "--offline"), nil
 	}
 	if err := writeFile(filepath.Join(dir, ".cargo/config.toml"), registryConfig(a.job.CrateSource)); err != nil {
-		return outcome{}, fmt.Errorf("write cargo config: %w", err)
+		return outcome{}, workspaceFault{fmt.Errorf("write cargo config: %w", err)}
 	}
 	o = a.networkStep(ctx, dir, "generate-lockfile")
 	if o.err != nil || o.exit.Code != 0 {
@@ -49,7 +49,7 @@ func (a *attempt) resolve(ctx context.Context, dir string) (o outcome, fetchErr 
 		return o, err
 	}
 	if err := writeFile(filepath.Join(dir, ".cargo/config.toml"), cargoConfig(a.ws.vendor())); err != nil {
-		return o, fmt.Errorf("write cargo config: %w", err)
+		return o, workspaceFault{fmt.Errorf("write cargo config: %w", err)}
 	}
 	return o, nil
 }
@@ -81,7 +81,7 @@ func (a *attempt) vendor(ctx context.Context, lockfile string) error {
 	}
 	cache, err := a.b.crateCache()
 	if err != nil {
-		return err
+		return workspaceFault{err}
 	}
 	fetched, cached := 0, 0
 	for _, p := range lock.Package {
@@ -113,8 +113,18 @@ func (a *attempt) vendor(ctx context.Context, lockfile string) error {
 	return nil
 }
 
+// workspaceFault marks an error of resolve that is the builder's own (its
+// disk, its cache), not the registry's: the attempt is an error, not a
+// prepare failure of the crate.
+type workspaceFault struct{ error }
+
+func (w workspaceFault) Unwrap() error { return w.error }
+
 // fetchFailure ends an attempt whose crates could not be fetched.
 func (a *attempt) fetchFailure(err error) verdict {
+	if wf := (workspaceFault{}); errors.As(err, &wf) {
+		return a.workspaceError(wf.error)
+	}
 	fmt.Fprintf(a.sys, "cannot fetch the crates: %v\n", err)
 	reason := reasonDownload
 	if errors.Is(err, registry.ErrChecksum) {
