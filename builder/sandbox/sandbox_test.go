@@ -62,7 +62,10 @@ func task(t *testing.T, args ...string) Task {
 }
 
 type result struct {
+	// exit is how the task ended, without its timings, which are in steps:
+	// tests compare it whole.
 	exit           Exit
+	steps          Steps
 	stdout, stderr string
 	err            error
 }
@@ -71,7 +74,9 @@ func (e *env) run(ctx context.Context, tk Task) result {
 	var stdout, stderr bytes.Buffer
 	tk.Stdout, tk.Stderr = &stdout, &stderr
 	exit, err := e.sb.Run(ctx, tk)
-	return result{exit, stdout.String(), stderr.String(), err}
+	steps := exit.Steps
+	exit.Steps = Steps{}
+	return result{exit, steps, stdout.String(), stderr.String(), err}
 }
 
 // mustRun runs tk and fails t on a sandbox error.
