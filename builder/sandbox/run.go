@@ -100,11 +100,9 @@ func (c *Containerd) Run(ctx context.Context, t Task) (exit Exit, err error) {
 	var status containerd.ExitStatus
 	select {
 	case status = <-statusC:
-		steps.Ran = lap()
 	case <-ctx.Done():
 		select {
 		case status = <-statusC: // it had exited anyway: not cancelled
-			steps.Ran = lap()
 		default:
 			status, err = killTask(keep, task, statusC)
 			steps.Ran = lap()
@@ -116,6 +114,7 @@ func (c *Containerd) Run(ctx context.Context, t Task) (exit Exit, err error) {
 			return killed, fmt.Errorf("sandbox: task %s killed: %w", t.ID, ctx.Err())
 		}
 	}
+	steps.Ran = lap()
 	code, _, err := status.Result()
 	if err != nil {
 		return fail("wait for task", err)
