@@ -35,6 +35,19 @@ func fakeRegistry(t *testing.T, crates ...string) string {
 	return dir
 }
 
+// wantInvalid fails t unless err is an InvalidError, the kind of error
+// for bad input, and its message contains want.
+func wantInvalid(t *testing.T, err error, want string) {
+	t.Helper()
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Create: %v\nwant an error containing %q", err, want)
+	}
+	var ie *producer.InvalidError
+	if !errors.As(err, &ie) {
+		t.Errorf("error %v is not an InvalidError", err)
+	}
+}
+
 func setup(t *testing.T) (context.Context, jetstream.JetStream, *producer.Producer) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -171,13 +184,7 @@ func TestCreateRefusesBadRequestsNamingTheField(t *testing.T) {
 			r.Name = "fresh"
 			tc.mut(&r)
 			_, err := p.Create(ctx, r)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Create: %v\nwant an error containing %q", err, tc.want)
-			}
-			var ie *producer.InvalidError
-			if !errors.As(err, &ie) {
-				t.Errorf("error %v is not an InvalidError", err)
-			}
+			wantInvalid(t, err, tc.want)
 		})
 	}
 }

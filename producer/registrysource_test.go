@@ -48,13 +48,7 @@ func TestCreateFromRegistry(t *testing.T) {
 			r := req
 			r.Name, r.Crates, r.Skip, r.CrateSource = "fresh", tc.crates, "", tc.source
 			_, err := p.Create(ctx, r)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Create: %v\nwant an error containing %q", err, tc.want)
-			}
-			var ie *producer.InvalidError
-			if !errors.As(err, &ie) {
-				t.Errorf("error %v is not an InvalidError", err)
-			}
+			wantInvalid(t, err, tc.want)
 		})
 	}
 
