@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ejecta-build/ejecta/bench/measure"
+	"github.com/ejecta-build/ejecta/builder"
 	"github.com/ejecta-build/ejecta/builder/sandbox"
 	"github.com/ejecta-build/ejecta/internal/testenv"
 )
@@ -40,8 +41,13 @@ func Sandbox(t testing.TB, full bool) []Row {
 	var create, newTask, start, ran, teardown []time.Duration
 	for i := range runs {
 		dir := t.TempDir()
+		// As a builder's slot runs: its own user, owner of the job dir.
+		if err := os.Chown(dir, builder.DefaultBuildUID, builder.DefaultBuildUID); err != nil {
+			t.Fatal(err)
+		}
 		tk := sandbox.Task{ID: fmt.Sprintf("bench-%d", i), Args: []string{"/bin/true"}, Env: []string{"PATH=/usr/bin:/bin"},
-			Dir: dir, WritableDirs: []string{dir}, Stdout: io.Discard, Stderr: io.Discard}
+			Dir: dir, WritableDirs: []string{dir}, UID: builder.DefaultBuildUID, GID: builder.DefaultBuildUID,
+			Stdout: io.Discard, Stderr: io.Discard}
 		begin := time.Now()
 		exit, err := sb.Run(ctx, tk)
 		if err != nil || exit.Code != 0 {

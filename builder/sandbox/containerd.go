@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/containerd/containerd"
@@ -25,6 +26,10 @@ type Config struct {
 	// containerd's default for the platform (overlayfs on Linux). Unused
 	// with the host root.
 	Snapshotter string
+	// Hide are host paths tasks do not see on the host root, besides
+	// DefaultHidden: the builder's work dir (other jobs' directories), its
+	// credentials and keys. Each is covered by an empty directory or file.
+	Hide []string
 }
 
 const (
@@ -46,6 +51,10 @@ type Containerd struct {
 	snapshotter string
 	image       containerd.Image // nil: the host's root
 	rootfs      rootfsSource
+	hide        []string
+	// swapLimit: the host's cgroups can limit swap (cgroup v1 needs
+	// swap accounting for it; v2 always can), so tasks get none.
+	swapLimit bool
 }
 
 // New connects to containerd and checks that it answers.
@@ -64,6 +73,9 @@ func New(ctx context.Context, cfg Config) (*Containerd, error) {
 	}
 	src, err := parseRootfs(cfg.Rootfs)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkHidden(cfg.Hide); err != nil {
 		return nil, err
 	}
 	if err := identifiers.Validate(cfg.Namespace); err != nil {
@@ -91,7 +103,8 @@ func New(ctx context.Context, cfg Config) (*Containerd, error) {
 		client.Close()
 		return nil, fmt.Errorf("sandbox: containerd at %s: version: %w", cfg.Address, err)
 	}
-	c := &Containerd{client: client, namespace: cfg.Namespace, fifoDir: cfg.FIFODir, snapshotter: cfg.Snapshotter, rootfs: src}
+	c := &Containerd{client: client, namespace: cfg.Namespace, fifoDir: cfg.FIFODir, snapshotter: cfg.Snapshotter, rootfs: src,
+		hide: slices.Clone(cfg.Hide), swapLimit: canLimitSwap()}
 	if src.image != "" {
 		if c.image, err = c.loadImage(ctx, src); err != nil {
 			client.Close()
@@ -99,6 +112,31 @@ func New(ctx context.Context, cfg Config) (*Containerd, error) {
 		}
 	}
 	return c, nil
+}
+
+// canLimitSwap reports whether runc can limit a task's swap here: on cgroup
+// v2 always (it ignores a swap limit of 0 where swap is off), on v1 only
+// with swap accounting (memory.memsw.*), without which the limit fails
+// the task.
+func canLimitSwap() bool {
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		return true
+	}
+	_, err := os.Stat("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")
+	return err == nil
+}
+
+// Hardening says what every task runs under besides its root (Rootfs)
+// and its own user, for the line each build log starts with.
+func (c *Containerd) Hardening() string {
+	s := "no capabilities, seccomp, no new privileges"
+	if c.image == nil {
+		s += ", secrets hidden"
+	}
+	if c.swapLimit {
+		return s + ", no swap"
+	}
+	return s + ", swap not limited (no swap accounting in this kernel's cgroups)"
 }
 
 // Close closes the connection to containerd. Runs in progress fail.

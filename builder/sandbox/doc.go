@@ -1,7 +1,31 @@
 // Package sandbox runs one command in a fresh, throw-away containerd
 // container and reports how it ended. The builder uses it to run cargo on
-// untrusted crates: no network, a read-only view of the host, writable only
-// where the job's own directories are, with memory, pid and CPU limits.
+// untrusted crates: no network, a read-only view of the host with its
+// secrets hidden, writable only where the job's own directories are, as an
+// unprivileged user with nothing to gain, with memory, pid and CPU limits.
+//
+// # Nothing to gain
+//
+// A task runs as the Task's own user and group (never root), with every
+// capability dropped (the bounding set too, so no setuid program can bring
+// one back), no_new_privs, containerd's default seccomp profile (no new
+// user namespaces, no keyctl, no bpf, no mount), in a cgroup namespace of
+// its own, without swap where the host's cgroups can limit it, without
+// core dumps. Every writable mount is nosuid and nodev; so is the host
+// root. runc's masked and read-only /proc and /sys paths stay as
+// containerd's default spec has them. The user owns nothing on the host but
+// what its caller gave it: a job's writable directories.
+//
+// # Hidden paths
+//
+// The host root shows everything readable by all, which includes
+// credentials an operator left readable, other jobs' directories and
+// daemons' state. DefaultHidden and Config.Hide name what tasks must not
+// see: each directory is covered by an empty read-only one, each file by
+// /dev/null (hidden.go). A task's ReadOnlyDirs and WritableDirs are bound
+// after the covers, so a toolchain in a hidden /root or a job dir in a
+// hidden work dir is still seen, and the directories on the way to them
+// that the user could not pass through are covered the same way.
 //
 // # Why the host root, read-only, and no image
 //
@@ -12,8 +36,8 @@
 // the first mount in the spec binds the host's "/" read-only (recursively, so
 // mounts below "/" are read-only too). runc mounts in spec order, so the
 // default /proc, /dev, /sys and /run mounts come next and hide the host's;
-// then a tmpfs on /tmp; then the job's writable directories at their host
-// paths.
+// then the covers of hidden paths, a tmpfs on /tmp, and the task's read-only
+// and writable directories at their host paths, parents first.
 // Pointing the rootfs at "/" instead (oci.WithRootFSPath) fails in pivot_root,
 // and appending the root bind after the defaults would hide the container's
 // own /proc and /dev behind the host's.

@@ -26,6 +26,9 @@ func TestMain(m *testing.M) {
 		os.Exit(helperAlloc(os.Args[1]))
 	case "dial":
 		os.Exit(helperDial(os.Args[1]))
+	case "euid":
+		fmt.Printf("euid %d\n", os.Geteuid())
+		os.Exit(0)
 	default:
 		fmt.Fprintf(os.Stderr, "unknown %s=%q\n", helperEnv, mode)
 		os.Exit(2)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -57,7 +58,14 @@ func (c *Containerd) Run(ctx context.Context, t Task) (exit Exit, err error) {
 	w := c.watchEvents(keep, t.ID)
 	defer w.stop()
 
-	ctr, err := c.client.NewContainer(ctx, t.ID, c.containerOpts(t)...)
+	// The task's FIFOs and the covers of its hidden paths.
+	fifoDir := filepath.Join(c.fifoDir, t.ID)
+	defer os.RemoveAll(fifoDir)
+	covers, err := c.covers(t, filepath.Join(fifoDir, "cover"))
+	if err != nil {
+		return fail("hide host paths", err)
+	}
+	ctr, err := c.client.NewContainer(ctx, t.ID, c.containerOpts(t, covers)...)
 	if err != nil {
 		return fail("create container", err)
 	}
@@ -71,8 +79,6 @@ func (c *Containerd) Run(ctx context.Context, t Task) (exit Exit, err error) {
 	}
 	steps.Create = lap()
 
-	fifoDir := filepath.Join(c.fifoDir, t.ID)
-	defer os.RemoveAll(fifoDir)
 	task, err := ctr.NewTask(ctx, cio.NewCreator(
 		cio.WithStreams(nil, t.Stdout, t.Stderr),
 		cio.WithFIFODir(fifoDir),
@@ -165,16 +171,28 @@ func deleteTask(ctx context.Context, task containerd.Task) error {
 	return fmt.Errorf("delete task: %w", err)
 }
 
+// covers makes, under dir, the covers that hide the host's secrets and
+// the directories t's user could not pass through on the way to its own
+// dirs (see hidden.go). An image holds none of the host's paths: nothing
+// to cover there.
+func (c *Containerd) covers(t Task, dir string) ([]cover, error) {
+	if c.image != nil {
+		return nil, nil
+	}
+	binds := slices.Concat(t.ReadOnlyDirs, t.WritableDirs)
+	return makeCovers(dir, hiddenPaths(slices.Concat(c.hide, unsearchable(binds))), binds)
+}
+
 // containerOpts are t's container: its spec and, with an image, its own
 // snapshot of the image, keyed by the task ID like the container.
-func (c *Containerd) containerOpts(t Task) []containerd.NewContainerOpts {
+func (c *Containerd) containerOpts(t Task, covers []cover) []containerd.NewContainerOpts {
 	if c.image == nil {
-		return []containerd.NewContainerOpts{containerd.WithNewSpec(specOpts(t, false)...)}
+		return []containerd.NewContainerOpts{containerd.WithNewSpec(specOpts(t, false, covers, c.swapLimit)...)}
 	}
 	return []containerd.NewContainerOpts{
 		containerd.WithSnapshotter(c.snapshotter),
 		containerd.WithNewSnapshot(t.ID, c.image),
-		containerd.WithNewSpec(specOpts(t, true)...),
+		containerd.WithNewSpec(specOpts(t, true, covers, c.swapLimit)...),
 	}
 }
 

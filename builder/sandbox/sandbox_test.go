@@ -31,12 +31,19 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, func(*Config) {})
+}
+
+// newEnvWith is newEnv with the sandbox's Config changed by set.
+func newEnvWith(t *testing.T, set func(*Config)) *env {
+	t.Helper()
 	addr := testenv.StartContainerd(t)
 	cfg := Config{
 		Address:   addr,
 		Namespace: testenv.ContainerdNamespace(t),
 		FIFODir:   filepath.Join(t.TempDir(), "fifo"),
 	}
+	set(&cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	sb, err := New(ctx, cfg)
@@ -49,15 +56,25 @@ func newEnv(t *testing.T) *env {
 
 var taskSeq atomic.Int64
 
-// task returns a Task running args in a fresh writable directory.
+// testUID and testGID are the unprivileged user tasks run as, owner of
+// their writable directory only.
+const testUID, testGID = 1000000001, 1000000001
+
+// task returns a Task running args as testUID in a fresh writable
+// directory that user owns.
 func task(t *testing.T, args ...string) Task {
 	dir := t.TempDir()
+	if err := os.Chown(dir, testUID, testGID); err != nil {
+		t.Fatal(err)
+	}
 	return Task{
 		ID:           fmt.Sprintf("job-%d", taskSeq.Add(1)),
 		Args:         args,
 		Env:          []string{testPath, "HOME=" + dir},
 		Dir:          dir,
 		WritableDirs: []string{dir},
+		UID:          testUID,
+		GID:          testGID,
 	}
 }
 
@@ -216,6 +233,10 @@ func TestRunSubmountsReadOnly(t *testing.T) {
 	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
 	if err := os.WriteFile(filepath.Join(dir, "host"), []byte("x"), 0o644); err != nil {
 		t.Fatalf("submount not writable on the host: %v", err)
+	}
+	// Writable by the task's user on the host, so only the mount stops it.
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
 	}
 
 	r := e.mustRun(t, task(t, "/bin/sh", "-c", "test -e "+dir+"/host && touch "+dir+"/sandbox"))
@@ -514,7 +535,8 @@ func TestRunValidation(t *testing.T) {
 	dir := t.TempDir()
 	valid := Task{
 		ID: "job-1", Args: []string{"/bin/true"}, Env: []string{testPath}, Dir: dir,
-		WritableDirs: []string{dir}, Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{},
+		WritableDirs: []string{dir}, ReadOnlyDirs: []string{"/usr"}, UID: testUID, GID: testGID,
+		Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{},
 	}
 	tests := []struct {
 		field  string
@@ -534,6 +556,12 @@ func TestRunValidation(t *testing.T) {
 		{"WritableDirs[0]", func(t *Task) { t.WritableDirs = []string{"work"} }},
 		{"WritableDirs[0]", func(t *Task) { t.WritableDirs = []string{"/"} }},
 		{"WritableDirs[1]", func(t *Task) { t.WritableDirs = []string{dir, filepath.Join(dir, "missing")} }},
+		{"WritableDirs[0]", func(t *Task) { t.WritableDirs = []string{dir + "/../x"} }},
+		{"ReadOnlyDirs[0]", func(t *Task) { t.ReadOnlyDirs = []string{"usr"} }},
+		{"ReadOnlyDirs[1]", func(t *Task) { t.ReadOnlyDirs = []string{"/usr", "/nonexistent-ejecta"} }},
+		{"UID", func(t *Task) { t.UID = 0 }},
+		{"UID", func(t *Task) { t.GID = 0 }},
+		{"UID", func(t *Task) { t.UID = 1 << 31 }},
 		{"MemoryBytes", func(t *Task) { t.MemoryBytes = -1 }},
 		{"PidsLimit", func(t *Task) { t.PidsLimit = -1 }},
 		{"TmpBytes", func(t *Task) { t.TmpBytes = -1 }},
@@ -574,7 +602,7 @@ func TestNewUnreachable(t *testing.T) {
 // task or reads its FIFOs (under fifoDir).
 func leaveStarted(t *testing.T, ctx context.Context, sb *Containerd, fifoDir string, tk Task) {
 	t.Helper()
-	ctr, err := sb.client.NewContainer(ctx, tk.ID, sb.containerOpts(tk)...)
+	ctr, err := sb.client.NewContainer(ctx, tk.ID, sb.containerOpts(tk, nil)...)
 	if err != nil {
 		t.Fatal(err)
 	}

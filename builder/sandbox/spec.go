@@ -3,10 +3,13 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/containerd/containerd/containers"
+	"github.com/containerd/containerd/contrib/seccomp"
 	"github.com/containerd/containerd/oci"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -17,12 +20,17 @@ const DefaultTmpBytes = 512 << 20
 
 // specOpts turns t into the OCI spec options for its container, on top of
 // containerd's default spec (own pid, ipc, uts, mount and network
-// namespaces; default capabilities; no new privileges; /proc, /dev, /sys,
-// and a tmpfs on /run, which hides the host's containerd and shim sockets).
-// With image, the root is the container's own snapshot of the image, made
+// namespaces; no new privileges; /proc, /dev, /sys, and a tmpfs on /run,
+// which hides the host's containerd and shim sockets; runc's masked and
+// read-only /proc and /sys paths). On top of that a task runs as t's
+// unprivileged user with no capability at all, under containerd's default
+// seccomp profile, in a cgroup namespace of its own, without swap.
+//
+// The mounts, in the order runc makes them: the root, the defaults, then
+// the task's own (see mounts). With image, the root is the container's own snapshot of the image, made
 // read-only by runc once the mount points are in place; without, it is
 // the host's root.
-func specOpts(t Task, image bool) []oci.SpecOpts {
+func specOpts(t Task, image bool, covers []cover, noSwap bool) []oci.SpecOpts {
 	root := withReadOnlyHostRoot
 	if image {
 		// A view snapshot would be read-only from the start, but then
@@ -32,14 +40,28 @@ func specOpts(t Task, image bool) []oci.SpecOpts {
 	}
 	opts := []oci.SpecOpts{
 		root,
-		oci.WithMounts(scratchMounts(t.tmpBytes())),
-		oci.WithMounts(writableMounts(t.WritableDirs)),
+		oci.WithMounts(mounts(t, covers)),
 		oci.WithProcessArgs(t.Args...),
 		oci.WithEnv(t.Env),
 		oci.WithProcessCwd(t.Dir),
+		oci.WithUIDGID(t.UID, t.GID),
+		withOnlyGroup(t.GID),
+		// No capability, not even in the bounding set, so that nothing
+		// the task runs (a setuid binary included) can gain one.
+		oci.WithCapabilities(nil),
+		// After the capabilities: the profile allows by what they permit.
+		seccomp.WithDefaultProfile(),
+		oci.WithNoNewPrivileges,
+		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.CgroupNamespace}),
+		withRlimit("RLIMIT_CORE", 0), // no core dumps filling the job dir
 	}
 	if t.MemoryBytes > 0 {
 		opts = append(opts, oci.WithMemoryLimit(uint64(t.MemoryBytes)))
+		if noSwap {
+			// Memory plus swap equal to memory: no swap at all, so a
+			// build over its limit is killed, not slowed to a crawl.
+			opts = append(opts, oci.WithMemorySwap(t.MemoryBytes))
+		}
 	}
 	if t.PidsLimit > 0 {
 		opts = append(opts, oci.WithPidsLimit(t.PidsLimit))
@@ -60,7 +82,8 @@ func specOpts(t Task, image bool) []oci.SpecOpts {
 // default /proc, /dev and /sys mounts that follow land on top of it (see
 // the package comment for why not oci.WithRootFSPath or oci.WithMounts).
 // "rro" makes the mounts below "/" read-only as well; "ro" alone would only
-// cover the top one.
+// cover the top one. nosuid and nodev: a setuid binary or device node of
+// the host is of no use to a build, and no_new_privs stops the former too.
 func withReadOnlyHostRoot(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
 	if s.Root == nil || s.Root.Path == "" {
 		return fmt.Errorf("spec has no rootfs to bind the host root over")
@@ -69,61 +92,81 @@ func withReadOnlyHostRoot(_ context.Context, _ oci.Client, _ *containers.Contain
 		Destination: "/",
 		Type:        "bind",
 		Source:      "/",
-		Options:     []string{"rbind", "ro", "rro"},
+		Options:     []string{"rbind", "ro", "rro", "nosuid", "nodev"},
 	}
 	s.Mounts = append([]specs.Mount{root}, s.Mounts...)
 	return nil
 }
 
-// scratchMounts gives the job a private, empty /tmp, so concurrent jobs do
-// not see each other's files. It comes before the writable directories so
-// that a job directory under /tmp is not hidden by the tmpfs.
-func scratchMounts(size int64) []specs.Mount {
-	return []specs.Mount{{
+// mounts are the task's own mounts, after the default ones:
+//
+//   - the covers of the hidden paths;
+//   - a private tmpfs on /tmp, so concurrent jobs do not see each other's
+//     files;
+//   - the read-only dirs, then the writable dirs, bound at their own paths
+//     so that paths in a build (and in its logs) are the same inside and
+//     out; seen wherever they are: a toolchain under a hidden /root, a
+//     crate source under /tmp, a job dir under the hidden work dir.
+//
+// runc makes them in order, so they are sorted parents first (stably: at
+// equal depth in the order above). A dir bound below a cover is seen
+// through it; a hidden path below a bound dir is covered after the bind.
+func mounts(t Task, covers []cover) []specs.Mount {
+	var out []specs.Mount
+	for _, c := range covers {
+		out = append(out, specs.Mount{Destination: c.path, Type: "bind", Source: c.source,
+			Options: []string{"rbind", "ro", "nosuid", "nodev", "noexec"}})
+	}
+	out = append(out, specs.Mount{
 		Destination: "/tmp",
 		Type:        "tmpfs",
 		Source:      "tmpfs",
-		Options:     []string{"nosuid", "nodev", "mode=1777", "size=" + strconv.FormatInt(size, 10)},
-	}}
+		Options:     []string{"nosuid", "nodev", "mode=1777", "size=" + strconv.FormatInt(t.tmpBytes(), 10)},
+	})
+	for _, dir := range t.ReadOnlyDirs {
+		out = append(out, specs.Mount{Destination: dir, Type: "bind", Source: dir,
+			Options: []string{"rbind", "ro", "rro", "nosuid", "nodev"}})
+	}
+	for _, dir := range t.WritableDirs {
+		out = append(out, specs.Mount{Destination: dir, Type: "bind", Source: dir,
+			Options: []string{"rbind", "rw", "nosuid", "nodev"}})
+	}
+	slices.SortStableFunc(out, func(a, b specs.Mount) int {
+		return depth(a.Destination) - depth(b.Destination)
+	})
+	return out
 }
 
-// writableMounts binds each directory read-write at its own path, so paths
-// in the build (and in its logs) are the same inside and out.
-func writableMounts(dirs []string) []specs.Mount {
-	mounts := make([]specs.Mount, 0, len(dirs))
-	for _, dir := range dirs {
-		mounts = append(mounts, specs.Mount{
-			Destination: dir,
-			Type:        "bind",
-			Source:      dir,
-			Options:     []string{"rbind", "rw"},
-		})
+func depth(p string) int { return strings.Count(filepath.Clean(p), "/") }
+
+// withOnlyGroup leaves the task its primary group only: WithUIDGID keeps
+// none but the primary one anyway; this says so where it matters.
+func withOnlyGroup(gid uint32) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		s.Process.User.AdditionalGids = []uint32{gid}
+		return nil
 	}
-	return mounts
 }
 
-// ownMounts are the directories a task gets its own of, hiding the host's.
-var ownMounts = []string{"/tmp", "/run", "/dev", "/proc", "/sys"}
-
-// Hides reports whether a host path is out of a task's sight because the
-// task has its own directory there (its /tmp, /run, /dev, /proc or /sys).
-func Hides(path string) bool {
-	for _, m := range ownMounts {
-		if path == m || strings.HasPrefix(path, m+"/") {
-			return true
-		}
+// withRlimit sets one resource limit, soft and hard.
+func withRlimit(kind string, n uint64) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		s.Process.Rlimits = slices.DeleteFunc(s.Process.Rlimits, func(r specs.POSIXRlimit) bool { return r.Type == kind })
+		s.Process.Rlimits = append(s.Process.Rlimits, specs.POSIXRlimit{Type: kind, Hard: n, Soft: n})
+		return nil
 	}
-	return false
 }
 
 // withHostSysfs binds the host's /sys read-only in place of a new sysfs:
 // a container in the host's network namespace may not mount one (the
 // kernel ties sysfs to the namespace), as `nerdctl run --network host` does.
+// "rro" keeps the mounts below it (the cgroup hierarchies under
+// /sys/fs/cgroup) read-only too.
 func withHostSysfs(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
 	for i, m := range s.Mounts {
 		if m.Destination == "/sys" {
 			s.Mounts[i] = specs.Mount{Destination: "/sys", Type: "bind", Source: "/sys",
-				Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
+				Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro", "rro"}}
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,11 +18,19 @@ type Task struct {
 	Args         []string // argv; Args[0] absolute path or looked up in Env's PATH
 	Env          []string // KEY=VALUE, the whole environment
 	Dir          string   // working directory inside the sandbox (a host path that is also mounted)
-	WritableDirs []string // host directories bind-mounted read-write at the same path
-	MemoryBytes  int64    // 0 = no limit
-	CPUs         string   // cpuset such as "0" or "1"; "" = no pinning
-	PidsLimit    int64    // 0 = no limit
-	TmpBytes     int64    // size of the private tmpfs /tmp; 0 = DefaultTmpBytes
+	WritableDirs []string // host directories bind-mounted read-write (nosuid, nodev) at the same path
+	// ReadOnlyDirs are host directories bind-mounted read-only at the same
+	// path, seen wherever they are (under a hidden path or /tmp): the
+	// toolchains and the crate source a build reads.
+	ReadOnlyDirs []string
+	// UID and GID the task runs as. Never 0: a task is unprivileged, and
+	// can write only where the caller gave that user the right to (its
+	// job dir's own directories).
+	UID, GID    uint32
+	MemoryBytes int64  // 0 = no limit
+	CPUs        string // cpuset such as "0" or "1"; "" = no pinning
+	PidsLimit   int64  // 0 = no limit
+	TmpBytes    int64  // size of the private tmpfs /tmp; 0 = DefaultTmpBytes
 	// Network shares the host's network namespace. Only steps that run no
 	// code of the crate may have it (resolving against a remote registry);
 	// everything else runs in a namespace with no interface but loopback.
@@ -87,6 +96,10 @@ func (t *Task) validate() error {
 		return invalid("Args[0] %q: relative path", t.Args[0])
 	case !filepath.IsAbs(t.Dir):
 		return invalid("Dir %q: want an absolute path", t.Dir)
+	case t.UID == 0 || t.GID == 0:
+		return invalid("UID %d, GID %d: want an unprivileged user, never root", t.UID, t.GID)
+	case t.UID > math.MaxInt32 || t.GID > math.MaxInt32:
+		return invalid("UID %d, GID %d: want at most %d (runc's bound)", t.UID, t.GID, math.MaxInt32)
 	case t.MemoryBytes < 0:
 		return invalid("MemoryBytes %d: negative", t.MemoryBytes)
 	case t.PidsLimit < 0:
@@ -105,14 +118,22 @@ func (t *Task) validate() error {
 			return invalid("Env[%d] %q: want KEY=VALUE", i, kv)
 		}
 	}
-	for i, dir := range t.WritableDirs {
-		if !filepath.IsAbs(dir) || filepath.Clean(dir) == "/" {
-			return invalid("WritableDirs[%d] %q: want an absolute path below /", i, dir)
+	if err := checkDirs("WritableDirs", t.WritableDirs); err != nil {
+		return err
+	}
+	return checkDirs("ReadOnlyDirs", t.ReadOnlyDirs)
+}
+
+// checkDirs checks the host directories of a Task field.
+func checkDirs(field string, dirs []string) error {
+	for i, dir := range dirs {
+		if !filepath.IsAbs(dir) || filepath.Clean(dir) != dir || dir == "/" {
+			return invalid("%s[%d] %q: want a clean absolute path below /", field, i, dir)
 		}
 		// runc would fail on a missing source too, but later and as a
 		// sandbox error; this is the caller's mistake.
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-			return invalid("WritableDirs[%d] %q: not a directory on the host", i, dir)
+			return invalid("%s[%d] %q: not a directory on the host", field, i, dir)
 		}
 	}
 	return nil
