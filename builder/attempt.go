@@ -33,8 +33,9 @@ type attempt struct {
 	attempts  int
 	log       zerolog.Logger
 
-	ws       workspace
+	ws       *workspace
 	env      []string
+	readOnly []string // host dirs the build reads (readOnlyDirs)
 	out      *chunker // the build log
 	capped   *logCap  // task output into out
 	pub      *logPublisher
@@ -99,7 +100,8 @@ func (a *attempt) run(ctx context.Context) {
 	stopBuild(nil)
 	cancelQuiet(nil)
 	cancelTimeout()
-	if a.ws.dir != "" {
+	if a.ws != nil {
+		a.ws.close()
 		a.b.removeJobDir(a.ws.dir, a.log)
 	}
 	if aborted && ctx.Err() == nil {
@@ -140,7 +142,8 @@ func (a *attempt) abandon() {
 // attempt's timeout.
 func (a *attempt) build(ctx context.Context) verdict {
 	key := a.job.BuildKey
-	vV, version, err := a.b.rustc.get(ctx, a.b.cfg, key.Toolchain)
+	a.readOnly = readOnlyDirs(a.b.cfg, key.Toolchain, a.job.CrateSource)
+	vV, version, err := a.b.rustc.get(ctx, a.b.cfg, key.Toolchain, a.probe)
 	if err != nil {
 		a.log.Warn().Err(err).Msg("rustc -vV")
 	}
@@ -155,17 +158,16 @@ func (a *attempt) build(ctx context.Context) verdict {
 	if a.job.CapLints != "" {
 		fmt.Fprintf(a.sys, "lints capped at %s\n", a.job.CapLints)
 	}
-	fmt.Fprintf(a.sys, "sandbox: %s, no network (loopback only), cpu %s, memory %d MiB, pids %d, /tmp %d MiB; timeout %s, no-output timeout %s; %s\n",
-		a.b.rootfs(), a.cpus(), a.lim.memoryBytes>>20, a.b.cfg.PidsLimit, a.lim.tmpBytes>>20, a.lim.timeout, a.lim.noOutput, logCapText(a.b.cfg.MaxLogBytes))
+	fmt.Fprintf(a.sys, "sandbox: %s; user %d, %s; no network (loopback only), cpu %s, memory %d MiB, pids %d, /tmp %d MiB; timeout %s, no-output timeout %s; %s\n",
+		a.b.rootfs(), a.b.cfg.buildUser(a.slot), a.b.hardening(), a.cpus(), a.lim.memoryBytes>>20, a.b.cfg.PidsLimit, a.lim.tmpBytes>>20, a.lim.timeout, a.lim.noOutput, logCapText(a.b.cfg.MaxLogBytes))
 
 	name, err := jobDirName(a.b.cfg.ID, a.slot, a.n)
 	if err == nil {
-		a.ws, err = newWorkspace(filepath.Join(a.b.cfg.WorkDir, name), a.job)
+		uid := int(a.b.cfg.buildUser(a.slot))
+		a.ws, err = newWorkspace(filepath.Join(a.b.cfg.WorkDir, name), a.job, uid, uid)
 	}
 	if err != nil {
-		a.log.Error().Err(err).Msg("prepare workspace")
-		fmt.Fprintf(a.sys, "builder error: %v\n", err)
-		return verdict{status: streams.StatusError, reason: "workspace-error", exitCode: -1}
+		return a.workspaceError(err)
 	}
 	a.env = sandboxEnv(a.b.cfg, a.ws, key.Toolchain, a.job.CapLints)
 	return a.steps(ctx)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,9 @@ func (f *fakeRunner) Run(ctx context.Context, t sandbox.Task) (sandbox.Exit, err
 	f.mu.Lock()
 	f.tasks = append(f.tasks, t)
 	f.mu.Unlock()
+	if len(t.Args) < 3 {
+		return f.step(ctx, "", t)
+	}
 	return f.step(ctx, t.Args[2], t)
 }
 
@@ -82,7 +86,7 @@ func runFake(t *testing.T, r *fakeRunner, cfg Config, n int, publish func(js jet
 
 func fakeJob(crate string, mode streams.Mode) streams.Job {
 	return streams.Job{V: 1, BuildKey: streams.BuildKey{Experiment: "fake", Crate: crate, Version: "1.0.0", Toolchain: "stable"},
-		Mode: mode, CrateSource: "/nonexistent"}
+		Mode: mode, CrateSource: "/usr/share"} // a directory builds can read; the fake cargo ignores it
 }
 
 // The mapping from what the sandbox reports to crater's results.
@@ -178,12 +182,22 @@ func TestBuilderTasks(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(work, "fake-x-0-3-0123abcd")); err != nil {
 		t.Errorf("job dir of builder fake-x removed: %v", err)
 	}
-	if len(r.tasks) != 2 {
-		t.Fatalf("%d tasks, want generate-lockfile and check", len(r.tasks))
+	if len(r.tasks) != 3 {
+		t.Fatalf("%d tasks, want rustc -vV, generate-lockfile and check", len(r.tasks))
 	}
-	ids := map[string]bool{}
-	for _, task := range r.tasks {
+	// The toolchain's own program runs in the sandbox too, as the slot's
+	// user, without the job dir.
+	probe := r.tasks[0]
+	if !slices.Equal(probe.Args, []string{"/root/.cargo/bin/rustc", "+stable", "-vV"}) || len(probe.WritableDirs) != 0 ||
+		probe.UID != DefaultBuildUID || probe.GID != DefaultBuildUID {
+		t.Errorf("first task %+v, want rustc +stable -vV as the slot's user, nothing writable", probe)
+	}
+	ids := map[string]bool{probe.ID: true}
+	for _, task := range r.tasks[1:] {
 		ids[task.ID] = true
+		if task.UID != DefaultBuildUID || task.GID != DefaultBuildUID || !slices.Contains(task.ReadOnlyDirs, "/root/.rustup") {
+			t.Errorf("task runs as %d:%d seeing %v, want the slot's user and rustup's home", task.UID, task.GID, task.ReadOnlyDirs)
+		}
 		dir := task.WritableDirs[0]
 		want := map[string]bool{
 			"PATH=/root/.cargo/bin:/usr/local/bin:/usr/bin:/bin": true, "HOME=" + dir + "/home": true,
@@ -211,7 +225,7 @@ func TestBuilderTasks(t *testing.T) {
 			t.Errorf("job dir %s not removed after the attempt", dir)
 		}
 	}
-	if len(ids) != 2 || !ids["ejecta-fake-0-1"] {
+	if len(ids) != 3 || !ids["ejecta-fake-0-1"] {
 		t.Errorf("task IDs %v, want unique ejecta-fake-0-<n>", ids)
 	}
 }

@@ -34,6 +34,10 @@ const (
 	// reasonChecksum: a downloaded .crate file does not match the sha256
 	// the registry's index gives for it.
 	reasonChecksum = "checksum-mismatch"
+	// reasonSourceUnreadable: builds cannot read the job's directory crate
+	// source (missing, or closed to their user): the builder's setup is
+	// wrong, the crate has not been looked at.
+	reasonSourceUnreadable = "crate-source-unreadable"
 )
 
 // maxDiagLine bounds how much of one line is kept for matching; the
@@ -69,6 +73,8 @@ var (
 	// registryDownRE matches cargo failing to reach a remote registry (the
 	// one step that has the network): the registry's fault, not the crate's.
 	registryDownRE = regexp.MustCompile(`Couldn't connect to server|failed to get successful HTTP response|download of \S+ failed|Timeout was reached|spurious network error`)
+	// sourceUnreadableRE matches cargo failing to list a directory source.
+	sourceUnreadableRE = regexp.MustCompile(`failed to read root of directory source`)
 )
 
 // spurious reports whether reason blames the environment rather than the
@@ -98,6 +104,10 @@ type diagnostics struct {
 	failed               map[string]bool // packages cargo could not compile
 	// noToolchain: rustup refused to run cargo at all.
 	noToolchain bool
+	// resolving: the step only resolves (generate-lockfile), runs no crate
+	// code, so what it prints about the crate source is cargo's own; noSource
+	// records that it could not read the directory source.
+	resolving, noSource bool
 	// ub: Miri reported undefined behaviour.
 	ub bool
 	// noComponent: the tool rustup said the toolchain does not have.
@@ -183,6 +193,9 @@ func (d *diagnostics) line(raw []byte) {
 		if m := componentMissingRE.FindStringSubmatch(l); m != nil {
 			d.noComponent = strings.TrimPrefix(m[1], "cargo-")
 		}
+	}
+	if d.resolving && sourceUnreadableRE.MatchString(l) {
+		d.noSource = true
 	}
 	if strings.Contains(l, "could not compile `") {
 		if m := couldNotCompileRE.FindStringSubmatch(l); m != nil {
@@ -304,6 +317,14 @@ func (d *diagnostics) registryUnreachable() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.registryDown
+}
+
+// sourceUnreadable reports whether cargo, resolving, could not read the
+// directory crate source.
+func (d *diagnostics) sourceUnreadable() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.noSource
 }
 
 // toolchainMissing reports whether rustup said the toolchain is not installed.

@@ -3,6 +3,7 @@ package builder
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -80,6 +81,12 @@ type Config struct {
 	CrateCacheBytes int64
 	// PidsLimit bounds processes per build; default 4096.
 	PidsLimit int64
+	// BuildUID is the first of the unprivileged users builds run as:
+	// slot s runs as user and group BuildUID+s, which own nothing on the
+	// host but the directories of their job dir that builds write to
+	// (workspace.go). Default DefaultBuildUID; it must not be a real
+	// user's, and builders sharing a host need ranges of their own.
+	BuildUID uint32
 	// InProgressEvery is how often a running job's ack deadline is pushed
 	// back; default 15s. It must stay well under the consumer's AckWait.
 	InProgressEvery time.Duration
@@ -93,6 +100,20 @@ type Config struct {
 	// Metrics is where the builder registers its collectors (metrics.go);
 	// nil: nowhere.
 	Metrics prometheus.Registerer
+}
+
+// minBuildUID keeps builds clear of system and login users.
+const minBuildUID = 100_000
+
+// buildUser is the user and group slot's builds run as.
+func (c Config) buildUser(slot int) uint32 { return c.BuildUID + uint32(slot) }
+
+// HiddenPaths are the builder's own host paths that builds must not see
+// (sandbox.Config.Hide): its work dir, with every other job's dir, and its
+// download cache. The caller adds its credentials and keys.
+func (c Config) HiddenPaths() []string {
+	c = c.withDefaults()
+	return []string{c.WorkDir, c.CrateCacheDir}
 }
 
 // containerIDRE is what containerd accepts as a container ID.
@@ -111,6 +132,9 @@ const (
 	DefaultInProgressEvery   = 15 * time.Second
 	DefaultSandboxRetryDelay = 10 * time.Second
 	DefaultHeartbeatEvery    = 5 * time.Second
+	// DefaultBuildUID is far above the ranges login users, system users
+	// and subordinate ids (user namespaces) are given.
+	DefaultBuildUID = 2_000_000_000
 )
 
 // withDefaults fills zero fields. Looking up cargo can fail; that is
@@ -157,6 +181,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PidsLimit == 0 {
 		c.PidsLimit = DefaultPidsLimit
+	}
+	if c.BuildUID == 0 {
+		c.BuildUID = DefaultBuildUID
 	}
 	if c.LogWindow == 0 {
 		c.LogWindow = DefaultLogWindow
@@ -232,6 +259,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("crate cache bytes %d: want at least 1 MiB", c.CrateCacheBytes)
 	case c.PidsLimit < 16:
 		return fmt.Errorf("pids limit %d: want at least 16", c.PidsLimit)
+	case c.BuildUID < minBuildUID || uint64(c.BuildUID)+uint64(c.Slots) > math.MaxInt32:
+		return fmt.Errorf("build uid %d: want %d to %d less the slots, a range no real user has", c.BuildUID, minBuildUID, math.MaxInt32)
 	case c.SandboxRetryDelay < 0:
 		return fmt.Errorf("sandbox retry delay %s: want 0 or more", c.SandboxRetryDelay)
 	case c.InProgressEvery < 100*time.Millisecond:
@@ -245,9 +274,6 @@ func (c Config) Validate() error {
 		}
 		if _, err := os.Stat(filepath.Join(p, "bin", "rustc")); err != nil {
 			return fmt.Errorf("toolchain path %s: no bin/rustc in it: %w", p, err)
-		}
-		if sandbox.Hides(p) {
-			return fmt.Errorf("toolchain path %s: builds do not see it (they have their own /tmp, /run, /dev, /proc and /sys); use a directory elsewhere", p)
 		}
 	}
 	if fi, err := os.Stat(c.CargoPath); err != nil || fi.IsDir() {

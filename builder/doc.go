@@ -17,20 +17,33 @@
 //	check     the mode's rustup components (clippy; miri, rust-src) ──missing──▶ error
 //	   │
 //	   ▼
-//	prepare   wrapper package in a fresh job dir;
-//	   │      cargo generate-lockfile --offline ──fails──▶ broken
-//	   ▼
+//	prepare   rustc -vV (in the sandbox, once per toolchain); a crate source
+//	   │      builds cannot read ──▶ error; wrapper package in a fresh job dir;
+//	   │      cargo generate-lockfile --offline ──fails──▶ broken; the modes
+//	   │      that need the crate as root package copy and resolve it now too
+//	   │      (build-and-test: for its tests; clippy, rustdoc, fix, miri)
+//	   ▼      ── from here on crate code runs: the job dir is hostile ──
 //	build     check-only:  cargo check --frozen  → test-pass  | build-fail(reason)
 //	   │      build-only:  cargo build --frozen  → test-skipped | build-fail(reason)
 //	   │      build-and-test: cargo build --frozen ──fails──▶ build-fail(reason)
-//	   │      clippy, rustdoc, fix, miri: on a copy of the crate as root package
-//	   │      (mode_*.go); unstable-features: scan the sources, no compiler
+//	   │      clippy, rustdoc, fix, miri: on the crate's copy (mode_*.go);
+//	   │      unstable-features: scan the sources, no compiler
 //	   ▼
-//	test      (build-and-test) copy of the crate as root package;
-//	   │      generate-lockfile fails → test-skipped; cargo test → test-pass | test-fail(reason),
+//	test      (build-and-test) tests skipped when the crate's copy could not
+//	   │      be resolved; cargo test → test-pass | test-fail(reason),
 //	   │      test-skipped when libtest ran no test
 //	   ▼
 //	finish    log end marker → upload request → result → DoubleAck → job dir removed
+//
+// Builds are hostile code. Each slot's builds run as an unprivileged user
+// of their own (Config.BuildUID) that owns only the parts of the job dir
+// builds write to; the builder reads and writes the job dir only through
+// an os.Root on it, and only before the first step that runs crate code
+// (workspace.go). The one step with the network, resolving against a
+// remote registry, runs no crate code and comes before any that does
+// (resolveStep refuses otherwise). The toolchains and a local crate source
+// are bound read-only into the sandbox; the work dir, the builder's
+// credentials and the sandbox.DefaultHidden paths are hidden from it.
 //
 // Every step is one sandbox task; the attempt as a whole has a wall timeout
 // (reason "timeout") and a no-output timeout (its tasks print nothing for

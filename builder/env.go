@@ -1,13 +1,18 @@
 package builder
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
+
+	"github.com/ejecta-build/ejecta/streams"
 )
 
 // sandboxEnv is the whole environment of a build: nothing of the builder's
 // own environment leaks in, so a build depends only on the job and the
 // builder's configuration.
-func sandboxEnv(cfg Config, ws workspace, toolchain, capLints string) []string {
+func sandboxEnv(cfg Config, ws *workspace, toolchain, capLints string) []string {
 	env := []string{
 		// The cargo proxy's dir first so rustc and friends resolve through
 		// the same rustup as cargo.
@@ -28,4 +33,64 @@ func sandboxEnv(cfg Config, ws workspace, toolchain, capLints string) []string {
 		env = append(env, "RUSTFLAGS=--cap-lints="+capLints, "RUSTDOCFLAGS=--cap-lints="+capLints)
 	}
 	return env
+}
+
+// readOnlyDirs are the host directories a build of toolchain tc from
+// crateSource reads, bound read-only into its sandbox at their own paths
+// wherever they are (in a hidden /root, under /tmp): rustup's home and
+// the cargo proxy's directory (and those of cargo and rustc themselves
+// where they are links), the toolchain's own directory where it is
+// not in rustup's home (a linked or path toolchain), and a local crate
+// source (a registry's crates are in the job dir). A directory source
+// must hold its crates itself: a crate that is a link to a directory a
+// build cannot read cannot be built.
+func readOnlyDirs(cfg Config, tc, crateSource string) []string {
+	dirs := []string{cfg.RustupHome, filepath.Dir(cfg.CargoPath)}
+	// The programs the builder runs, cargo and the rustc beside it, where
+	// they really are when they are links.
+	for _, prog := range []string{cfg.CargoPath, filepath.Join(filepath.Dir(cfg.CargoPath), "rustc")} {
+		if real, err := filepath.EvalSymlinks(prog); err == nil {
+			dirs = append(dirs, filepath.Dir(real))
+		}
+	}
+	if d := toolchainDir(cfg.RustupHome, tc); d != "" {
+		dirs = append(dirs, d)
+	}
+	if !streams.IsRegistrySource(crateSource) {
+		dirs = append(dirs, crateSource)
+	}
+	var out []string
+	for _, d := range dirs {
+		real, err := filepath.EvalSymlinks(d)
+		if err != nil {
+			continue // not there: the build will say what is missing
+		}
+		out = append(out, filepath.Clean(d))
+		if real != d && !within(real, cfg.RustupHome) {
+			out = append(out, real)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// within reports whether path is dir or below it.
+func within(path, dir string) bool {
+	return path == dir || len(path) > len(dir) && path[:len(dir)] == dir && path[len(dir)] == '/'
+}
+
+// checkSourceReadable makes sure builds can read a directory crate source
+// before any is run on it: one they cannot (missing, or closed to others:
+// builds run as users of their own) would make every crate look broken.
+func checkSourceReadable(source string) error {
+	fi, err := os.Stat(source)
+	switch {
+	case err != nil:
+		return err
+	case !fi.IsDir():
+		return fmt.Errorf("%s is not a directory", source)
+	case fi.Mode().Perm()&0o005 != 0o005:
+		return fmt.Errorf("%s has mode %v: builds run as unprivileged users and cannot list it", source, fi.Mode().Perm())
+	}
+	return nil
 }

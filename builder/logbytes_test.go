@@ -26,6 +26,7 @@ func TestLogBytesExact(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dir := testenv.DurableTempDir(t)
+	os.Chmod(dir, 0o755) // the task's user reads the file in it
 	sb, err := sandbox.New(ctx, sandbox.Config{Address: addr, Namespace: testenv.ContainerdNamespace(t), FIFODir: filepath.Join(dir, "fifo")})
 	if err != nil {
 		t.Fatal(err)
@@ -50,6 +51,7 @@ func TestLogBytesExact(t *testing.T) {
 	before := time.Now()
 	exit, err := sb.Run(ctx, sandbox.Task{
 		ID: "bytes-exact", Args: []string{"/bin/cat", file}, Env: []string{"PATH=/usr/bin:/bin"}, Dir: dir,
+		ReadOnlyDirs: []string{dir}, UID: testBuildUID, GID: testBuildUID,
 		Stdout: c.writer(streams.StreamStdout), Stderr: c.writer(streams.StreamStderr),
 	})
 	if err != nil || exit.Code != 0 {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -31,12 +30,14 @@ type rootCrate struct {
 func (a *attempt) rootCrate(ctx context.Context) (rootCrate, verdict, bool) {
 	dir, err := findCrateDir(a.crateSource(), a.job.Crate, a.job.Version)
 	if err == nil {
-		err = a.ws.copyCrate(dir, a.crateSource())
+		// cargo fix rewrites the crate's sources; the other modes only
+		// read them, as from the crate source itself.
+		err = a.ws.copyCrate(dir, a.crateSource(), a.job.Mode == streams.ModeFix)
 	}
 	if err != nil {
 		return rootCrate{}, a.workspaceError(err), false
 	}
-	o, err := a.resolve(ctx, a.ws.crate())
+	o, err := a.resolve(ctx, crateDir)
 	if err != nil {
 		return rootCrate{}, a.fetchFailure(err), false
 	}
@@ -47,14 +48,14 @@ func (a *attempt) rootCrate(ctx context.Context) (rootCrate, verdict, bool) {
 	if v.status != streams.StatusBroken || spurious(v.reason) {
 		return rootCrate{}, v, false
 	}
-	dropped, err := trimForResolution(filepath.Join(a.ws.crate(), "Cargo.toml"))
+	dropped, err := a.ws.trimForResolution(filepath.Join(crateDir, "Cargo.toml"))
 	if err != nil {
 		return rootCrate{}, a.workspaceError(err), false
 	}
 	if len(dropped) > 0 {
 		fmt.Fprintf(a.sys, "the crate as the root package cannot be resolved from %s: resolving it without %s\n",
 			a.job.CrateSource, strings.Join(dropped, ", "))
-		if o, err = a.resolve(ctx, a.ws.crate()); err != nil {
+		if o, err = a.resolve(ctx, crateDir); err != nil {
 			return rootCrate{}, a.fetchFailure(err), false
 		}
 		v, failed = a.failure(ctx, o, streams.StatusBroken)
@@ -76,9 +77,9 @@ func (a *attempt) rootCrate(ctx context.Context) (rootCrate, verdict, bool) {
 // lockfile must resolve every optional dependency, a dependency's only the
 // enabled ones). Feature entries naming a dropped dependency go too. It
 // returns what it dropped, nothing if there was nothing to drop.
-func trimForResolution(manifest string) ([]string, error) {
+func (w *workspace) trimForResolution(manifest string) ([]string, error) {
 	var m map[string]any
-	if _, err := toml.DecodeFile(manifest, &m); err != nil {
+	if err := w.decodeTOML(manifest, &m); err != nil {
 		return nil, nil // cargo has already said what is wrong with it
 	}
 	tables := []map[string]any{m}
@@ -135,7 +136,7 @@ func trimForResolution(manifest string) ([]string, error) {
 	if err := toml.NewEncoder(&buf).Encode(m); err != nil {
 		return nil, fmt.Errorf("rewrite manifest for resolution: %w", err)
 	}
-	if err := os.WriteFile(manifest, buf.Bytes(), 0o644); err != nil {
+	if err := w.writeFile(manifest, buf.String()); err != nil {
 		return nil, fmt.Errorf("rewrite manifest for resolution: %w", err)
 	}
 	slices.Sort(dropped)

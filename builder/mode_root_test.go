@@ -10,8 +10,8 @@ import (
 )
 
 func TestTrimForResolution(t *testing.T) {
-	dir := t.TempDir()
-	manifest := filepath.Join(dir, "Cargo.toml")
+	ws := testWorkspace(t)
+	manifest := filepath.Join(ws.dir, "Cargo.toml")
 	os.WriteFile(manifest, []byte(`[package]
 name = "x"
 version = "1.0.0"
@@ -40,7 +40,7 @@ tempfile = "3"
 
 [workspace]
 `), 0o644)
-	dropped, err := trimForResolution(manifest)
+	dropped, err := ws.trimForResolution("Cargo.toml")
 	if want := []string{"core", "dev-dependencies", "extra"}; err != nil || !slices.Equal(dropped, want) {
 		t.Fatalf("dropped %q, err %v; want %q", dropped, err, want)
 	}
@@ -73,7 +73,7 @@ tempfile = "3"
 		t.Errorf("features %v", m.Features)
 	}
 	// Nothing left to drop: the manifest is left as it is.
-	if dropped, err := trimForResolution(manifest); err != nil || dropped != nil {
+	if dropped, err := ws.trimForResolution("Cargo.toml"); err != nil || dropped != nil {
 		t.Errorf("second trim: dropped %q, err %v", dropped, err)
 	}
 }

@@ -65,7 +65,7 @@ func TestBuilderFailureReasons(t *testing.T) {
 				t.Errorf("result %s %q (exit %d), want build-fail %q", r.Status, r.Reason, r.ExitCode, tt.wantReason)
 			}
 			text := logText(t, js, tt.job.BuildKey, 1, streams.StatusBuildFail)
-			if !strings.Contains(text, systemPrefix+"sandbox: host root read-only, no network") {
+			if !strings.Contains(text, systemPrefix+"sandbox: host root read-only; user ") {
 				t.Errorf("log lacks the sandbox settings line:\n%s", text)
 			}
 			if !strings.Contains(text, tt.wantLine) {

@@ -34,6 +34,11 @@ func (r *timedRunner) Run(ctx context.Context, t sandbox.Task) (sandbox.Exit, er
 	start := time.Now()
 	exit, err := r.Runner.Run(ctx, t)
 	end := time.Now()
+	if len(t.WritableDirs) == 0 {
+		// rustc -vV, once per toolchain before the first job's steps:
+		// part of that job, not a step of its own.
+		return exit, err
+	}
 	// Task IDs are <prefix><slot>-<n> (step.go).
 	slot, _, _ := strings.Cut(strings.TrimPrefix(t.ID, containerPrefix(slotGapBuilder)), "-")
 	n, convErr := strconv.Atoi(slot)
@@ -46,8 +51,13 @@ func (r *timedRunner) Run(ctx context.Context, t sandbox.Task) (sandbox.Exit, er
 	return exit, err
 }
 
-// Rootfs forwards to the real runner: it is what the log's sandbox line says.
+// Rootfs and Hardening forward to the real runner: they are what the log's
+// sandbox line says.
 func (r *timedRunner) Rootfs() string { return r.Runner.(rootfsDescriber).Rootfs() }
+
+func (r *timedRunner) Hardening() string {
+	return r.Runner.(interface{ Hardening() string }).Hardening()
+}
 
 const slotGapBuilder = "gap-builder"
 
@@ -104,7 +114,7 @@ func TestSlotIdleGap(t *testing.T) {
 	}
 	// The log says which root the task had, in the sandbox's own words.
 	text := logText(t, js, last.BuildKey, last.Attempt, streams.StatusTestPass)
-	wantLine := systemPrefix + "sandbox: host root read-only, no network (loopback only), cpu "
+	wantLine := systemPrefix + "sandbox: host root read-only; user "
 	if !strings.Contains(text, "\n"+wantLine) {
 		t.Errorf("log of %s has no line starting %q:\n%s", last.BuildKey, wantLine, text)
 	}

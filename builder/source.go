@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/BurntSushi/toml"
-
 	"github.com/ejecta-build/ejecta/registry"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -30,25 +28,30 @@ import (
 // from: the job's own, or the vendor dir its registry crates went to.
 func (a *attempt) crateSource() string { return a.ws.localSource(a.job.CrateSource) }
 
-// resolve makes dir's lockfile. From a local source it is offline. From a
-// registry it has the network, and then the lockfile's packages are
-// fetched into the vendor dir and dir is pointed at it; a failed fetch
-// is returned as fetchErr, the step's outcome being a success.
-func (a *attempt) resolve(ctx context.Context, dir string) (o outcome, fetchErr error) {
+// resolve makes the lockfile of pkg (wrapperDir or crateDir). From a
+// local source it is offline. From a registry it has the network, and then
+// the lockfile's packages are fetched into the vendor dir and pkg is
+// pointed at it; a failed fetch is returned as fetchErr, the step's
+// outcome being a success. It runs no crate code, and must come before
+// any step that does (resolveStep refuses otherwise): cargo would read a
+// config a build script had planted, in the one step with the network.
+func (a *attempt) resolve(ctx context.Context, pkg string) (o outcome, fetchErr error) {
+	dir := filepath.Join(a.ws.dir, pkg)
 	if !streams.IsRegistrySource(a.job.CrateSource) {
-		return a.step(ctx, dir, "generate-lockfile", "--offline"), nil
+		return a.resolveStep(ctx, dir, false), nil
 	}
-	if err := writeFile(filepath.Join(dir, ".cargo/config.toml"), registryConfig(a.job.CrateSource)); err != nil {
+	config := filepath.Join(pkg, ".cargo/config.toml")
+	if err := a.ws.writeFile(config, registryConfig(a.job.CrateSource)); err != nil {
 		return outcome{}, workspaceFault{fmt.Errorf("write cargo config: %w", err)}
 	}
-	o = a.networkStep(ctx, dir, "generate-lockfile")
+	o = a.resolveStep(ctx, dir, true)
 	if o.err != nil || o.exit.Code != 0 {
 		return o, nil
 	}
-	if err := a.vendor(ctx, filepath.Join(dir, "Cargo.lock")); err != nil {
+	if err := a.vendor(ctx, filepath.Join(pkg, "Cargo.lock")); err != nil {
 		return o, err
 	}
-	if err := writeFile(filepath.Join(dir, ".cargo/config.toml"), cargoConfig(a.ws.vendor())); err != nil {
+	if err := a.ws.writeFile(config, cargoConfig(a.ws.vendor())); err != nil {
 		return o, workspaceFault{fmt.Errorf("write cargo config: %w", err)}
 	}
 	return o, nil
@@ -65,14 +68,15 @@ func registryConfig(source string) string {
 // registry standing in for it.
 const cratesIOSource = "registry+https://github.com/rust-lang/crates.io-index"
 
-// vendor fetches and unpacks every registry package of lockfile.
+// vendor fetches and unpacks every registry package of lockfile (relative
+// to the job dir).
 func (a *attempt) vendor(ctx context.Context, lockfile string) error {
 	var lock struct {
 		Package []struct {
 			Name, Version, Source, Checksum string
 		}
 	}
-	if _, err := toml.DecodeFile(lockfile, &lock); err != nil {
+	if err := a.ws.decodeTOML(lockfile, &lock); err != nil {
 		return fmt.Errorf("read %s: %w", lockfile, err)
 	}
 	reg, err := a.b.registryClient(a.job.CrateSource)

@@ -1,13 +1,16 @@
 package builder
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ejecta-build/ejecta/builder/sandbox"
 	"github.com/ejecta-build/ejecta/streams"
@@ -28,15 +31,100 @@ func (a *attempt) cpus() string { return strconv.Itoa(a.slot % runtime.NumCPU())
 func containerPrefix(id string) string { return "ejecta-" + id + "-" }
 
 // step runs `cargo +<toolchain> args...` in dir inside the sandbox, its
-// output streaming into the log and past the diagnostics.
+// output streaming into the log and past the diagnostics. It runs crate
+// code (build scripts, proc macros, tests): from now on the job dir is
+// hostile (see workspace).
 func (a *attempt) step(ctx context.Context, dir string, args ...string) outcome {
+	a.ws.markHostile()
 	return a.runStep(ctx, dir, false, args...)
 }
 
-// networkStep is a step with the host's network: only for resolving
-// against a remote registry, which runs no code of any crate.
-func (a *attempt) networkStep(ctx context.Context, dir string, args ...string) outcome {
-	return a.runStep(ctx, dir, true, args...)
+// errNetworkAfterCrateCode refuses a step with the network once crate
+// code ran in the job dir: cargo would read whatever config a build
+// script planted there, and run the programs it names, on the network.
+var errNetworkAfterCrateCode = errors.New("builder error: a step with the network after crate code ran")
+
+// resolveStep runs `cargo generate-lockfile` in dir, which runs no code
+// of any crate. Only it may have the network (network: resolving against
+// a remote registry), and only before any step ran crate code.
+func (a *attempt) resolveStep(ctx context.Context, dir string, network bool) outcome {
+	if network && a.ws.hostile {
+		fmt.Fprintf(a.sys, "%v\n", errNetworkAfterCrateCode)
+		return outcome{err: errNetworkAfterCrateCode, diag: newDiagnostics()}
+	}
+	if network {
+		return a.runStep(ctx, dir, true, "generate-lockfile")
+	}
+	return a.runStep(ctx, dir, false, "generate-lockfile", "--offline")
+}
+
+// maxProbeOutput bounds what probe keeps of a program's output.
+const maxProbeOutput = 64 << 10
+
+// probe runs one of the toolchain's programs (rustc -vV) in the sandbox as
+// the slot's user, outside the job dir (it may run before there is one),
+// and returns its standard output. A non-zero exit is an error carrying
+// what it printed on stderr.
+func (a *attempt) probe(ctx context.Context, args ...string) (string, error) {
+	uid := a.b.cfg.buildUser(a.slot)
+	var stdout, stderr cappedBuffer
+	stdout.max, stderr.max = maxProbeOutput, maxProbeOutput
+	t := sandbox.Task{
+		ID:   a.taskID(),
+		Args: args,
+		Env: []string{
+			"PATH=" + filepath.Dir(a.b.cfg.CargoPath) + ":/usr/local/bin:/usr/bin:/bin",
+			"RUSTUP_HOME=" + a.b.cfg.RustupHome,
+			"RUSTUP_AUTO_INSTALL=0",
+		},
+		Dir:          "/",
+		ReadOnlyDirs: a.readOnly,
+		UID:          uid,
+		GID:          uid,
+		MemoryBytes:  a.lim.memoryBytes,
+		CPUs:         a.cpus(),
+		PidsLimit:    a.b.cfg.PidsLimit,
+		TmpBytes:     a.lim.tmpBytes,
+		Stdout:       &stdout,
+		Stderr:       &stderr,
+	}
+	exit, err := a.b.run.Run(ctx, t)
+	switch {
+	case err != nil:
+		return "", err
+	case exit.Code != 0:
+		return stdout.String(), fmt.Errorf("exit code %d: %s", exit.Code, streams.Bounded(strings.TrimSpace(stderr.String())))
+	}
+	return stdout.String(), nil
+}
+
+// taskID names a new sandbox task of the attempt's slot: unique within the
+// builder's life, and recognisable as its own after a crash (isTaskOf).
+func (a *attempt) taskID() string {
+	return containerPrefix(a.b.cfg.ID) + strconv.Itoa(a.slot) + "-" + strconv.FormatUint(a.b.tasks.Add(1), 10)
+}
+
+// cappedBuffer keeps the first max bytes written to it and drops the
+// rest, so a program cannot make the builder hold more.
+type cappedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+	max int
+}
+
+func (c *cappedBuffer) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if room := c.max - c.buf.Len(); room > 0 {
+		c.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+func (c *cappedBuffer) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.String()
 }
 
 func (a *attempt) runStep(ctx context.Context, dir string, network bool, args ...string) outcome {
@@ -48,12 +136,17 @@ func (a *attempt) runStep(ctx context.Context, dir string, network bool, args ..
 	fmt.Fprintf(a.sys, "$ cargo +%s %s%s\n", tc, strings.Join(args, " "), note)
 	diag := newDiagnostics()
 	diag.remote = network
+	diag.resolving = args[0] == "generate-lockfile"
+	uid := a.b.cfg.buildUser(a.slot)
 	t := sandbox.Task{
-		ID:           containerPrefix(a.b.cfg.ID) + strconv.Itoa(a.slot) + "-" + strconv.FormatUint(a.b.tasks.Add(1), 10),
+		ID:           a.taskID(),
 		Args:         append([]string{a.b.cfg.CargoPath, "+" + tc}, args...),
 		Env:          a.env,
 		Dir:          dir,
 		WritableDirs: []string{a.ws.dir},
+		ReadOnlyDirs: a.readOnly,
+		UID:          uid,
+		GID:          uid,
 		MemoryBytes:  a.lim.memoryBytes,
 		CPUs:         a.cpus(),
 		PidsLimit:    a.b.cfg.PidsLimit,
@@ -101,6 +194,8 @@ func (a *attempt) failure(ctx context.Context, o outcome, failStatus streams.Sta
 	case o.exit.OOMKilled:
 		fmt.Fprintf(a.sys, "killed: out of memory (limit %d MiB)\n", a.lim.memoryBytes>>20)
 		v.reason = reasonOOM
+	case o.diag.sourceUnreadable():
+		return a.sourceUnreadable(fmt.Errorf("cargo could not read it (see above)")), true
 	case o.diag.toolchainMissing():
 		fmt.Fprintf(a.sys, "toolchain %s is not installed on this builder\n", a.job.Toolchain)
 		v.status, v.reason = streams.StatusError, reasonToolchainMissing

@@ -16,6 +16,11 @@ func (a *attempt) steps(ctx context.Context) verdict {
 	if c := missingComponent(a.b.cfg.RustupHome, a.job.Toolchain, modeComponents(a.job.Mode)...); c != "" {
 		return a.componentMissing(c)
 	}
+	if !streams.IsRegistrySource(a.job.CrateSource) {
+		if err := checkSourceReadable(a.job.CrateSource); err != nil {
+			return a.sourceUnreadable(err)
+		}
+	}
 	if v, ok := a.prepare(ctx); !ok {
 		return v
 	}
@@ -34,11 +39,17 @@ func (a *attempt) steps(ctx context.Context) verdict {
 		fmt.Fprintf(a.sys, "tests skipped: mode %s runs no tests\n", a.job.Mode)
 		return verdict{status: streams.StatusTestSkipped}
 	case streams.ModeBuildAndTest:
+		// The crate's own package for its tests is made and resolved now,
+		// before the build runs crate code (see workspace).
+		tests, v, ok := a.prepareTests(ctx)
+		if !ok {
+			return v
+		}
 		o := a.step(ctx, a.ws.wrapper(), "build", "--frozen")
 		if v, failed := a.failure(ctx, o, streams.StatusBuildFail); failed {
 			return v
 		}
-		return a.test(ctx)
+		return a.test(ctx, tests)
 	case streams.ModeClippy:
 		return a.clippy(ctx)
 	case streams.ModeRustdoc:
@@ -70,7 +81,7 @@ func modeComponents(m streams.Mode) []string {
 // crater's prepare step does for every mode. A crate that cannot be
 // resolved is broken, not a failure of either toolchain.
 func (a *attempt) prepare(ctx context.Context) (verdict, bool) {
-	o, err := a.resolve(ctx, a.ws.wrapper())
+	o, err := a.resolve(ctx, wrapperDir)
 	if err != nil {
 		return a.fetchFailure(err), false
 	}
@@ -84,35 +95,51 @@ func (a *attempt) prepare(ctx context.Context) (verdict, bool) {
 	return verdict{}, true
 }
 
-// test runs the crate's own tests with the crate as the root package: a
-// dependency's tests cannot be run through the wrapper, and only the root
-// package gets its dev-dependencies.
-func (a *attempt) test(ctx context.Context) verdict {
+// testPlan is what prepareTests found: the crate's tests can run, or why
+// they are skipped.
+type testPlan struct {
+	skip string // "": run them
+}
+
+// prepareTests copies the crate as the root package and resolves it, its
+// dev-dependencies included, for build-and-test: a dependency's tests
+// cannot be run through the wrapper, and only the root package gets its
+// dev-dependencies. It runs before the build, since the builder touches
+// nothing in the job dir once crate code has run. A crate whose tests
+// cannot be set up has them skipped; ok is false only when the attempt
+// ends here (the sandbox or the registry failed).
+func (a *attempt) prepareTests(ctx context.Context) (testPlan, verdict, bool) {
 	dir, err := findCrateDir(a.crateSource(), a.job.Crate, a.job.Version)
 	if err == nil {
-		err = a.ws.copyCrate(dir, a.crateSource())
+		err = a.ws.copyCrate(dir, a.crateSource(), false)
 	}
 	if errors.Is(err, errCrateNotFound) {
-		fmt.Fprintf(a.sys, "tests skipped: %v\n", err)
-		return verdict{status: streams.StatusTestSkipped}
+		return testPlan{skip: err.Error()}, verdict{}, true
 	}
 	if err != nil {
-		return a.workspaceError(err)
+		return testPlan{}, a.workspaceError(err), false
 	}
-
-	o, err := a.resolve(ctx, a.ws.crate())
+	o, err := a.resolve(ctx, crateDir)
 	if err != nil {
-		return a.fetchFailure(err)
+		return testPlan{}, a.fetchFailure(err), false
 	}
 	if v, failed := a.failure(ctx, o, streams.StatusTestFail); failed {
 		if v.status == streams.StatusTestFail && !spurious(v.reason) {
 			// Usually dev-dependencies the local source does not have.
-			fmt.Fprintf(a.sys, "tests skipped: the crate's own dependencies (dev-dependencies included) cannot be resolved from %s\n", a.job.CrateSource)
-			return verdict{status: streams.StatusTestSkipped}
+			return testPlan{skip: "the crate's own dependencies (dev-dependencies included) cannot be resolved from " + a.job.CrateSource}, verdict{}, true
 		}
-		return v
+		return testPlan{}, v, false
 	}
-	o = a.step(ctx, a.ws.crate(), "test", "--frozen")
+	return testPlan{}, verdict{}, true
+}
+
+// test runs the crate's own tests in the package prepareTests made.
+func (a *attempt) test(ctx context.Context, plan testPlan) verdict {
+	if plan.skip != "" {
+		fmt.Fprintf(a.sys, "tests skipped: %s\n", plan.skip)
+		return verdict{status: streams.StatusTestSkipped}
+	}
+	o := a.step(ctx, a.ws.crate(), "test", "--frozen")
 	if v, failed := a.failure(ctx, o, streams.StatusTestFail); failed {
 		return v
 	}
@@ -121,6 +148,15 @@ func (a *attempt) test(ctx context.Context) verdict {
 		return verdict{status: streams.StatusTestSkipped}
 	}
 	return verdict{status: streams.StatusTestPass}
+}
+
+// sourceUnreadable ends an attempt whose directory crate source builds
+// cannot read: the builder's setup is wrong, and nothing is known of the
+// crate.
+func (a *attempt) sourceUnreadable(err error) verdict {
+	a.log.Error().Err(err).Str("crate_source", a.job.CrateSource).Msg("builds cannot read the crate source")
+	fmt.Fprintf(a.sys, "builder error: builds cannot read the crate source %s: %v\n", a.job.CrateSource, err)
+	return verdict{status: streams.StatusError, reason: reasonSourceUnreadable, exitCode: -1}
 }
 
 // workspaceError ends an attempt whose job dir could not be set up.

@@ -57,6 +57,14 @@ type rootfsDescriber interface {
 
 // rootfs is what the sandbox line of a build log says about the task's
 // root: the runner's own words, or that it did not say.
+// hardening says what else isolates builds, if the runner tells.
+func (b *Builder) hardening() string {
+	if d, ok := b.run.(interface{ Hardening() string }); ok {
+		return d.Hardening()
+	}
+	return "isolation as the runner provides it"
+}
+
 func (b *Builder) rootfs() string {
 	if d, ok := b.run.(rootfsDescriber); ok {
 		if s := d.Rootfs(); s != "" {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -124,13 +123,14 @@ type rustcVersion struct {
 	err   error
 }
 
-// get returns the output of `rustc +tc -vV`, run with the rustc next to
-// cfg.CargoPath (rustup's proxy), without its trailing newline, and the
-// version line ("1.95.0 (59807616e 2026-04-14)"), which comes from the
-// channel manifest when rustc cannot be run (toolchainVersion; "" if
-// neither tells). A failure is cached too: a broken toolchain costs one
-// try, and one read of its 1 MB manifest, per manifest change, not per job.
-func (r *rustcVersions) get(ctx context.Context, cfg Config, tc string) (text, line string, err error) {
+// get returns the output of `rustc +tc -vV`, run by probe (in the
+// sandbox: a toolchain's programs run nowhere else, rustup's proxy
+// included), without its trailing newline, and the version line ("1.95.0
+// (59807616e 2026-04-14)"), which comes from the channel manifest when
+// rustc cannot be run (toolchainVersion; "" if neither tells). A failure
+// is cached too: a broken toolchain costs one try, and one read of its
+// 1 MB manifest, per manifest change, not per job.
+func (r *rustcVersions) get(ctx context.Context, cfg Config, tc string, probe func(context.Context, ...string) (string, error)) (text, line string, err error) {
 	// Without the toolchain or its rustc, rustup only fails, and slowly.
 	dir := toolchainDir(cfg.RustupHome, tc)
 	if dir == "" {
@@ -151,20 +151,13 @@ func (r *rustcVersions) get(ctx context.Context, cfg Config, tc string) (text, l
 	}
 	ctx, cancel := context.WithTimeout(ctx, rustcVersionTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(filepath.Dir(cfg.CargoPath), "rustc"), "+"+tc, "-vV")
-	cmd.Env = []string{
-		"PATH=" + filepath.Dir(cfg.CargoPath) + ":/usr/local/bin:/usr/bin:/bin",
-		"HOME=" + os.Getenv("HOME"),
-		"RUSTUP_HOME=" + cfg.RustupHome,
-		"RUSTUP_AUTO_INSTALL=0",
-	}
-	out, err := cmd.Output()
-	text = strings.TrimRight(string(out), "\n")
+	out, err := probe(ctx, filepath.Join(filepath.Dir(cfg.CargoPath), "rustc"), "+"+tc, "-vV")
+	text = strings.TrimRight(out, "\n")
 	if err == nil && !strings.HasPrefix(text, "rustc ") {
 		err = errors.New("not rustc's version")
 	}
 	if err != nil {
-		text, err = "", fmt.Errorf("rustc +%s -vV: %w (output %q)", tc, err, text)
+		text, err = "", fmt.Errorf("rustc +%s -vV: %w (output %s)", tc, err, streams.Bounded(text))
 		if ctx.Err() != nil {
 			return "", toolchainVersion(cfg.RustupHome, tc), err // the attempt ended, or rustc hung: try again next time
 		}

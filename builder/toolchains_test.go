@@ -90,22 +90,34 @@ func TestRustcVersions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// What the sandbox would run, run here: the caching is under test.
+	calls := 0
+	probeIn := func(home string) func(context.Context, ...string) (string, error) {
+		return func(ctx context.Context, args ...string) (string, error) {
+			calls++
+			cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+			cmd.Env = append(os.Environ(), "RUSTUP_HOME="+home, "RUSTUP_AUTO_INSTALL=0")
+			out, err := cmd.Output()
+			return string(out), err
+		}
+	}
+	probe := probeIn(home)
 	var r rustcVersions
-	got, line, err := r.get(context.Background(), cfg, "stable")
+	got, line, err := r.get(context.Background(), cfg, "stable", probe)
 	wantLine, _, _ := strings.Cut(strings.TrimPrefix(string(want), "rustc "), "\n")
-	if err != nil || got+"\n" != string(want) || line != wantLine {
-		t.Fatalf("get = %q, %q, %v; want %q, %q", got, line, err, want, wantLine)
+	if err != nil || got+"\n" != string(want) || line != wantLine || calls != 1 {
+		t.Fatalf("get = %q, %q, %v after %d runs; want %q, %q after one", got, line, err, calls, want, wantLine)
 	}
 	// A cached answer survives rustc disappearing; a changed stamp does not.
 	cfg.CargoPath = filepath.Join(t.TempDir(), "cargo")
-	if again, _, err := r.get(context.Background(), cfg, "stable"); err != nil || again != got {
-		t.Errorf("cached get = %q, %v", again, err)
+	if again, _, err := r.get(context.Background(), cfg, "stable", probe); err != nil || again != got || calls != 1 {
+		t.Errorf("cached get = %q, %v, after %d runs", again, err, calls)
 	}
 	r.m["stable"] = rustcVersion{text: got} // zero stamp: as if the toolchain had been updated since
-	if _, _, err := r.get(context.Background(), cfg, "stable"); err == nil {
+	if _, _, err := r.get(context.Background(), cfg, "stable", probe); err == nil || calls != 2 {
 		t.Error("a stale entry was used instead of asking rustc again")
 	}
-	if _, _, err := r.get(context.Background(), Config{RustupHome: home, CargoPath: cargo}, "no-such-toolchain"); err == nil ||
+	if _, _, err := r.get(context.Background(), Config{RustupHome: home, CargoPath: cargo}, "no-such-toolchain", probe); err == nil ||
 		!strings.Contains(err.Error(), "no-such-toolchain") {
 		t.Errorf("unknown toolchain: err %v", err)
 	}
@@ -120,7 +132,7 @@ func TestRustcVersions(t *testing.T) {
 		[]byte("[pkg.cargo]\nversion = \"0.1.0\"\n[pkg.rustc]\nversion = \"1.2.3 (abcdef012 2026-01-01)\"\n"), 0o644)
 	var b rustcVersions
 	bcfg := Config{RustupHome: broken, CargoPath: cargo}
-	_, line, err = b.get(context.Background(), bcfg, "stable")
+	_, line, err = b.get(context.Background(), bcfg, "stable", probeIn(broken))
 	if err == nil {
 		t.Fatal("rustc of an empty toolchain dir answered")
 	}
@@ -134,7 +146,7 @@ func TestRustcVersions(t *testing.T) {
 
 // A builder offers rustup's toolchains and the toolchain directories it was
 // given, and no other directory, whatever it holds; it refuses a directory
-// without a rustc, or one its builds would not see.
+// without a rustc. One under /tmp is bound into the builds' own /tmp.
 func TestToolchainPaths(t *testing.T) {
 	home := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(home, "toolchains", "stable-x86_64-unknown-linux-gnu"), 0o755); err != nil {
@@ -155,6 +167,10 @@ func TestToolchainPaths(t *testing.T) {
 	if got := cfg.toolchains(); !slices.Equal(got, []string{"stable-x86_64-unknown-linux-gnu", given}) {
 		t.Errorf("toolchains() = %v, want rustup's stable and %s", got, given)
 	}
+	inTmp := mk(filepath.Join(t.TempDir(), "stage3"))
+	if err := (Config{ID: "b1", WorkDir: "/var/tmp/x", CargoPath: "/bin/sh", RustupHome: home, ToolchainPaths: []string{inTmp}}).withDefaults().Validate(); err != nil {
+		t.Errorf("toolchain path under /tmp: %v", err)
+	}
 	for tc, want := range map[string]bool{"stable": true, given: true, other: false, "nightly": false} {
 		if got := cfg.offers(tc); got != want {
 			t.Errorf("offers(%s) = %v, want %v", tc, got, want)
@@ -165,7 +181,6 @@ func TestToolchainPaths(t *testing.T) {
 		{"relative/stage2", "want the absolute path of a toolchain directory"},
 		{base, "no bin/rustc in it"},
 		{"/tmp/stage2", "no bin/rustc in it"},
-		{mk(filepath.Join(t.TempDir(), "hidden")), "builds do not see it"},
 	} {
 		c := Config{ID: "b1", WorkDir: "/var/tmp/x", CargoPath: "/bin/sh", RustupHome: home}.withDefaults()
 		c.ToolchainPaths = []string{tt.path}

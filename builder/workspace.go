@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -21,29 +22,68 @@ import (
 // the crate under test; its failures are never blamed on a dependency.
 const wrapperPackage = "ejecta-wrapper"
 
-// workspace is one attempt's job dir, the only place the sandbox may write:
+// workspace is one attempt's job dir, the only place a build may write:
 //
 //	<dir>/wrapper      a package depending on exactly the crate version under test
-//	<dir>/crate        a copy of the crate itself, for build-and-test
+//	<dir>/crate        a copy of the crate itself, for the modes that need it as root package
 //	<dir>/target       CARGO_TARGET_DIR, shared by both
 //	<dir>/home         HOME
 //	<dir>/cargo-home   CARGO_HOME
 //	<dir>/vendor       the crates fetched from a remote registry, a directory source
+//
+// # Who may write what
+//
+// The job dir is mounted writable into every step, but builds run as the
+// slot's unprivileged user (Config.BuildUID), which owns only target,
+// home, cargo-home and the packages' Cargo.lock (and the crate copy in fix
+// mode, which rewrites its sources). Everything else is the builder's, so
+// no build can put a cargo config, a symlink or anything else where the
+// builder or a later step would read it: the job dir itself (a
+// <dir>/.cargo/config.toml would be read by every cargo run below it),
+// the packages and their .cargo dirs, the vendor dir.
+//
+// # The host never follows what a build wrote
+//
+// Every file the builder makes or reads in the job dir goes through
+// root, an os.Root on it, so no symlink can lead outside, and reads are
+// bounded. Even so, all of it happens before any crate code runs (the
+// crate copy, the lockfiles, the vendor dir): once a step has run a build
+// script, a proc macro or a test (markHostile), the builder touches
+// nothing in the job dir but to remove it (os.RemoveAll, which follows no
+// symlink).
 type workspace struct {
-	dir string
+	dir      string
+	root     *os.Root
+	uid, gid int // the slot's build user
+	hostile  bool
 }
 
-func (w workspace) wrapper() string   { return filepath.Join(w.dir, "wrapper") }
-func (w workspace) crate() string     { return filepath.Join(w.dir, "crate") }
-func (w workspace) target() string    { return filepath.Join(w.dir, "target") }
-func (w workspace) home() string      { return filepath.Join(w.dir, "home") }
-func (w workspace) cargoHome() string { return filepath.Join(w.dir, "cargo-home") }
-func (w workspace) vendor() string    { return filepath.Join(w.dir, "vendor") }
+func (w *workspace) wrapper() string   { return filepath.Join(w.dir, wrapperDir) }
+func (w *workspace) crate() string     { return filepath.Join(w.dir, crateDir) }
+func (w *workspace) target() string    { return filepath.Join(w.dir, "target") }
+func (w *workspace) home() string      { return filepath.Join(w.dir, "home") }
+func (w *workspace) cargoHome() string { return filepath.Join(w.dir, "cargo-home") }
+func (w *workspace) vendor() string    { return filepath.Join(w.dir, vendorDir) }
+
+// The packages and the vendor dir, relative to the job dir.
+const (
+	wrapperDir = "wrapper"
+	crateDir   = "crate"
+	vendorDir  = "vendor"
+)
+
+// errHostile is returned for any access to a job dir after crate code ran
+// in it: a bug of the builder's, never to be worked around.
+var errHostile = errors.New("builder error: the job dir was touched after crate code ran in it")
+
+// maxManifestBytes bounds what the builder reads of a Cargo.toml or a
+// Cargo.lock: a real one is kilobytes.
+const maxManifestBytes = 16 << 20
 
 // localSource is the directory source the job's steps build from: the
 // job's crate source, or the vendor dir when its crates come from a
 // registry (see builder/source.go).
-func (w workspace) localSource(crateSource string) string {
+func (w *workspace) localSource(crateSource string) string {
 	if streams.IsRegistrySource(crateSource) {
 		return w.vendor()
 	}
@@ -100,17 +140,33 @@ func removeJobDirs(workDir, id string) (int, error) {
 	return n, nil
 }
 
-// newWorkspace creates the job dir and the wrapper package for job.
-func newWorkspace(dir string, job *streams.Job) (workspace, error) {
-	w := workspace{dir: dir}
-	dirs := []string{w.wrapper() + "/src", w.home(), w.cargoHome(), w.target()}
-	source := w.localSource(job.CrateSource)
-	if source == w.vendor() {
-		dirs = append(dirs, source)
+// newWorkspace creates the job dir at dir (which must not exist) and the
+// wrapper package for job, for builds running as uid:gid.
+func newWorkspace(dir string, job *streams.Job, uid, gid int) (*workspace, error) {
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create job dir: %w", err)
 	}
-	for _, d := range dirs {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return w, fmt.Errorf("create job dir: %w", err)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open job dir: %w", err)
+	}
+	w := &workspace{dir: dir, root: root, uid: uid, gid: gid}
+	if err := w.populate(job); err != nil {
+		w.close()
+		return nil, fmt.Errorf("create job dir: %w", err)
+	}
+	return w, nil
+}
+
+func (w *workspace) populate(job *streams.Job) error {
+	for _, d := range []string{"target", "home", "cargo-home"} {
+		if err := w.buildDir(d); err != nil {
+			return err
+		}
+	}
+	if streams.IsRegistrySource(job.CrateSource) {
+		if err := w.root.Mkdir(vendorDir, 0o755); err != nil {
+			return err
 		}
 	}
 	// An empty [workspace] makes the wrapper its own workspace root, so
@@ -120,14 +176,93 @@ func newWorkspace(dir string, job *streams.Job) (workspace, error) {
 	files := map[string]string{
 		"Cargo.toml":         manifest,
 		"src/lib.rs":         "",
-		".cargo/config.toml": cargoConfig(source),
+		".cargo/config.toml": cargoConfig(w.localSource(job.CrateSource)),
 	}
 	for name, text := range files {
-		if err := writeFile(filepath.Join(w.wrapper(), name), text); err != nil {
-			return w, fmt.Errorf("write wrapper package: %w", err)
+		if err := w.writeFile(filepath.Join(wrapperDir, name), text); err != nil {
+			return fmt.Errorf("write wrapper package: %w", err)
 		}
 	}
-	return w, nil
+	return w.buildFile(filepath.Join(wrapperDir, "Cargo.lock"))
+}
+
+// close releases the job dir's handle; the dir itself is removed later.
+func (w *workspace) close() {
+	if w != nil && w.root != nil {
+		w.root.Close()
+	}
+}
+
+// markHostile records that crate code is about to run in the job dir.
+func (w *workspace) markHostile() { w.hostile = true }
+
+// buildDir makes rel, a directory the build writes to, owned by its user.
+func (w *workspace) buildDir(rel string) error {
+	if w.hostile {
+		return errHostile
+	}
+	if err := w.root.Mkdir(rel, 0o755); err != nil {
+		return err
+	}
+	return w.root.Chown(rel, w.uid, w.gid)
+}
+
+// buildFile makes rel, a file cargo writes to (a Cargo.lock), or takes
+// the one there, owned by the build's user.
+func (w *workspace) buildFile(rel string) error {
+	if w.hostile {
+		return errHostile
+	}
+	f, err := w.root.OpenFile(rel, os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	err = f.Chown(w.uid, w.gid)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// writeFile writes rel, the builder's own file, making its directories.
+func (w *workspace) writeFile(rel, text string) error {
+	if w.hostile {
+		return errHostile
+	}
+	if err := w.root.MkdirAll(filepath.Dir(rel), 0o755); err != nil {
+		return err
+	}
+	return w.root.WriteFile(rel, []byte(text), 0o644)
+}
+
+// readFile reads rel, at most maxManifestBytes of it.
+func (w *workspace) readFile(rel string) ([]byte, error) {
+	if w.hostile {
+		return nil, errHostile
+	}
+	f, err := w.root.Open(rel)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxManifestBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxManifestBytes {
+		return nil, fmt.Errorf("%s: larger than %d MiB", rel, maxManifestBytes>>20)
+	}
+	return b, nil
+}
+
+// decodeTOML reads rel into v.
+func (w *workspace) decodeTOML(rel string, v any) error {
+	b, err := w.readFile(rel)
+	if err != nil {
+		return err
+	}
+	_, err = toml.NewDecoder(bytes.NewReader(b)).Decode(v)
+	return err
 }
 
 // cargoConfig makes cargo resolve crates.io from the local directory source
@@ -136,19 +271,14 @@ func cargoConfig(source string) string {
 	return fmt.Sprintf("[source.crates-io]\nreplace-with = \"local\"\n\n[source.local]\ndirectory = %q\n\n[net]\noffline = true\n", source)
 }
 
-func writeFile(path, text string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(path, []byte(text), 0o644)
-}
-
 // errCrateNotFound: the directory source has no dir for the crate version.
 var errCrateNotFound = errors.New("crate source not found")
 
 // findCrateDir returns the crate's dir in a directory source: normally
 // <name>-<version>, otherwise whichever dir's Cargo.toml names that package
-// and version (sources are not obliged to follow the naming).
+// and version (sources are not obliged to follow the naming). The source
+// is the operator's or the vendor dir the builder filled before any crate
+// code ran.
 func findCrateDir(source, name, version string) (string, error) {
 	naive := filepath.Join(source, name+"-"+version)
 	if matchesManifest(naive, name, version) {
@@ -183,15 +313,25 @@ func matchesManifest(dir, name, version string) bool {
 }
 
 // copyCrate copies the crate's source into the workspace so it can be
-// tested as the root package, with the same offline cargo config.
-func (w workspace) copyCrate(src, source string) error {
-	dst := w.crate()
-	// A registry may hold its crates as symlinks (testenv.CrateRegistry,
-	// scripts/demo.sh): copy what the link points to, never the link, or
-	// the crate's files would be written to in the source itself.
+// built as the root package, with the same offline cargo config. The copy
+// is the builder's, read-only to builds, as the crate source is; writable
+// (fix mode) gives it to the build's user.
+func (w *workspace) copyCrate(src, source string, writable bool) error {
+	if w.hostile {
+		return errHostile
+	}
+	// A registry may hold its crates as symlinks: copy what the link
+	// points to, never the link, or the crate's files would be written
+	// to in the source itself.
 	src, err := filepath.EvalSymlinks(src)
 	if err != nil {
 		return fmt.Errorf("copy crate source: %w", err)
+	}
+	own := func(rel string) error {
+		if !writable {
+			return nil
+		}
+		return w.root.Lchown(rel, w.uid, w.gid)
 	}
 	err = filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -201,7 +341,7 @@ func (w workspace) copyCrate(src, source string) error {
 		if err != nil {
 			return err
 		}
-		to := filepath.Join(dst, rel)
+		to := filepath.Join(crateDir, rel)
 		switch {
 		case d.IsDir():
 			// A crate's own cargo config (.cargo/config, which cargo
@@ -212,7 +352,10 @@ func (w workspace) copyCrate(src, source string) error {
 			if rel == "target" || rel == ".cargo" {
 				return filepath.SkipDir
 			}
-			return os.MkdirAll(to, 0o755)
+			if err := w.root.Mkdir(to, 0o755); err != nil {
+				return err
+			}
+			return own(to)
 		case rel == ".cargo-checksum.json":
 			return nil // a directory source's bookkeeping, not part of the crate
 		case d.Type()&fs.ModeSymlink != 0:
@@ -220,32 +363,41 @@ func (w workspace) copyCrate(src, source string) error {
 			if err != nil {
 				return err
 			}
-			return os.Symlink(target, to)
+			if err := w.root.Symlink(target, to); err != nil {
+				return err
+			}
+			return own(to)
 		case d.Type().IsRegular():
-			return copyFile(path, to)
+			if err := w.copyFile(path, to); err != nil {
+				return err
+			}
+			return own(to)
 		}
 		return nil // devices, sockets: nothing a crate needs
 	})
 	if err != nil {
 		return fmt.Errorf("copy crate source: %w", err)
 	}
-	if err := writeFile(filepath.Join(dst, ".cargo/config.toml"), cargoConfig(source)); err != nil {
+	if err := w.writeFile(filepath.Join(crateDir, ".cargo/config.toml"), cargoConfig(source)); err != nil {
 		return fmt.Errorf("write crate cargo config: %w", err)
 	}
-	return ensureWorkspaceRoot(filepath.Join(dst, "Cargo.toml"))
+	if err := w.buildFile(filepath.Join(crateDir, "Cargo.lock")); err != nil {
+		return fmt.Errorf("copy crate source: %w", err)
+	}
+	return w.ensureWorkspaceRoot(filepath.Join(crateDir, "Cargo.toml"))
 }
 
 // ensureWorkspaceRoot appends an empty [workspace] to a manifest that has
 // none, for the same reason as the wrapper's.
-func ensureWorkspaceRoot(manifest string) error {
+func (w *workspace) ensureWorkspaceRoot(manifest string) error {
 	var m map[string]any
-	if _, err := toml.DecodeFile(manifest, &m); err != nil {
+	if err := w.decodeTOML(manifest, &m); err != nil {
 		return nil // cargo will report the broken manifest itself, in the log
 	}
 	if _, ok := m["workspace"]; ok {
 		return nil
 	}
-	f, err := os.OpenFile(manifest, os.O_APPEND|os.O_WRONLY, 0)
+	f, err := w.root.OpenFile(manifest, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		return fmt.Errorf("make crate a workspace root: %w", err)
 	}
@@ -259,7 +411,9 @@ func ensureWorkspaceRoot(manifest string) error {
 	return nil
 }
 
-func copyFile(from, to string) error {
+// copyFile copies the host file from to rel in the job dir, keeping its
+// permission bits but for setuid and setgid.
+func (w *workspace) copyFile(from, rel string) error {
 	in, err := os.Open(from)
 	if err != nil {
 		return err
@@ -269,7 +423,7 @@ func copyFile(from, to string) error {
 	if err != nil {
 		return err
 	}
-	out, err := os.OpenFile(to, os.O_CREATE|os.O_EXCL|os.O_WRONLY, fi.Mode().Perm()|0o200)
+	out, err := w.root.OpenFile(rel, os.O_CREATE|os.O_EXCL|os.O_WRONLY, fi.Mode().Perm()|0o200)
 	if err != nil {
 		return err
 	}

@@ -19,8 +19,8 @@ func TestCopyCrateThroughSymlink(t *testing.T) {
 	if err := os.Symlink(orig, link); err != nil {
 		t.Fatal(err)
 	}
-	ws := workspace{dir: t.TempDir()}
-	if err := ws.copyCrate(link, reg); err != nil {
+	ws := testWorkspace(t)
+	if err := ws.copyCrate(link, reg, false); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Lstat(ws.crate()); err != nil || !fi.IsDir() {

@@ -5,7 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/ejecta-build/ejecta/streams"
 )
 
 func TestIsJobDirOf(t *testing.T) {
@@ -61,8 +64,8 @@ func TestCopyCrate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ws := workspace{dir: t.TempDir()}
-	if err := ws.copyCrate(src, "/reg"); err != nil {
+	ws := testWorkspace(t)
+	if err := ws.copyCrate(src, "/reg", false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(ws.crate(), ".cargo", "config")); !os.IsNotExist(err) {
@@ -93,6 +96,100 @@ func TestToolchainDir(t *testing.T) {
 		}
 		if got != want {
 			t.Errorf("toolchainDir(%q) = %q, want %q", tc, got, want)
+		}
+	}
+}
+
+// testWorkspace is an empty job dir for builds of a made-up user.
+func testWorkspace(t *testing.T) *workspace {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "job")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { root.Close() })
+	return &workspace{dir: dir, root: root, uid: testBuildUID, gid: testBuildUID}
+}
+
+const testBuildUID = 2_000_000_100
+
+// A new job dir is the builder's but for what builds write: a build can
+// plant nothing where the builder or cargo would read it.
+func TestNewWorkspaceOwnership(t *testing.T) {
+	for _, source := range []string{"/usr/share/cargo/registry", "sparse+http://127.0.0.1:1/index/"} {
+		dir := filepath.Join(t.TempDir(), "job")
+		job := &streams.Job{BuildKey: streams.BuildKey{Crate: "cfg-if", Version: "1.0.0"}, CrateSource: source}
+		ws, err := newWorkspace(dir, job, testBuildUID, testBuildUID+1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(ws.close)
+		want := map[string]int{ // path: owner
+			".": 0, "wrapper": 0, "wrapper/Cargo.toml": 0, "wrapper/src": 0, "wrapper/.cargo": 0,
+			"wrapper/.cargo/config.toml": 0, "wrapper/Cargo.lock": testBuildUID,
+			"target": testBuildUID, "home": testBuildUID, "cargo-home": testBuildUID,
+		}
+		if streams.IsRegistrySource(source) {
+			want["vendor"] = 0
+		}
+		for rel, uid := range want {
+			fi, err := os.Lstat(filepath.Join(dir, rel))
+			if err != nil {
+				t.Errorf("%s: %v", rel, err)
+				continue
+			}
+			st := fi.Sys().(*syscall.Stat_t)
+			if int(st.Uid) != uid || (uid != 0 && int(st.Gid) != testBuildUID+1) || fi.Mode().Perm()&0o022 != 0 {
+				t.Errorf("%s: owner %d:%d mode %v, want owner %d and writable by its owner only", rel, st.Uid, st.Gid, fi.Mode(), uid)
+			}
+		}
+	}
+}
+
+// Nothing the builder does in a job dir leaves it, whatever a build made
+// of it: a package dir turned into a symlink to a host dir, a Cargo.lock
+// turned into a link to /dev/zero or an endless file; and once crate code
+// ran it touches nothing at all.
+func TestWorkspaceStaysInJobDir(t *testing.T) {
+	outside := t.TempDir()
+	src := filepath.Join("testdata/registry/ejecta-testfail-0.1.0")
+
+	ws := testWorkspace(t)
+	os.Symlink(outside, filepath.Join(ws.dir, crateDir))
+	if err := ws.copyCrate(src, "/reg", false); err == nil {
+		t.Error("copyCrate through a symlinked crate dir succeeded")
+	}
+	if err := ws.writeFile("crate/.cargo/config.toml", "x"); err == nil {
+		t.Error("writeFile through a symlinked crate dir succeeded")
+	}
+	os.Symlink("/dev/zero", filepath.Join(ws.dir, "zero.lock"))
+	if _, err := ws.readFile("zero.lock"); err == nil {
+		t.Error("readFile followed a link to /dev/zero")
+	}
+	big, _ := os.Create(filepath.Join(ws.dir, "big.lock"))
+	big.Truncate(maxManifestBytes + 1)
+	big.Close()
+	if _, err := ws.readFile("big.lock"); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("readFile of a huge file: %v", err)
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Errorf("the builder wrote %d entries outside the job dir", len(ents))
+	}
+
+	ws = testWorkspace(t)
+	ws.markHostile()
+	for name, err := range map[string]error{
+		"copyCrate": ws.copyCrate(src, "/reg", false),
+		"writeFile": ws.writeFile("wrapper/.cargo/config.toml", "x"),
+		"buildFile": ws.buildFile("wrapper/Cargo.lock"),
+		"readFile":  func() error { _, err := ws.readFile("wrapper/Cargo.lock"); return err }(),
+	} {
+		if !errors.Is(err, errHostile) {
+			t.Errorf("%s after crate code ran: %v, want errHostile", name, err)
 		}
 	}
 }

@@ -18,11 +18,16 @@ bash scripts/setup.sh
 sock=$(bash scripts/containerd.sh "$data/containerd")
 echo "demo: containerd at $sock"
 
-# One directory registry: Debian's crate sources plus the demo crates.
+# One directory registry: Debian's crate sources (links: builds see /usr)
+# plus copies of the demo crates (builds may not see this checkout).
 reg=$data/registry
 mkdir -p "$reg"
-for d in /usr/share/cargo/registry/* "$PWD"/testdata/crates/*; do
+for d in /usr/share/cargo/registry/*; do
 	[ -e "$reg/$(basename "$d")" ] || ln -s "$d" "$reg/"
+done
+for d in "$PWD"/testdata/crates/*; do
+	rm -rf "$reg/$(basename "$d")"
+	cp -r "$d" "$reg/"
 done
 
 export EJECTA_NATS_URL=nats://127.0.0.1:$port

@@ -30,6 +30,12 @@ func (a *authFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&a.keyFile, "tls-key", envOr("EJECTA_TLS_KEY", ""), "client certificate's key (env EJECTA_TLS_KEY)")
 }
 
+// secretFiles are the files of these flags no build may read: the
+// credentials file and the TLS client key.
+func (a *authFlags) secretFiles() []string {
+	return []string{a.credentials, a.keyFile}
+}
+
 // security resolves the flags: a credentials file sets user and password,
 // which explicit flags override.
 func (a *authFlags) security() (streams.Security, error) {

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -41,6 +43,8 @@ type builderFlags struct {
 	cacheDir   string
 	cacheSize  string
 	tcPaths    []string
+	hide       []string
+	buildUID   uint
 	logWindow  int
 	// sandboxRetry is how long a job whose sandbox failed waits to be
 	// delivered again.
@@ -64,6 +68,8 @@ func (f *builderFlags) register(fs *pflag.FlagSet, defaultWorkDir string) {
 	fs.StringVar(&f.maxLog, "max-log-bytes", envOr("EJECTA_MAX_LOG_BYTES", "64MiB"), "task output a build log keeps, e.g. 64MiB: past it the log keeps only the last part of each step's output (at most 1MiB) after a line saying how much was left out; 0 for no cap (env EJECTA_MAX_LOG_BYTES)")
 	fs.StringVar(&f.cacheDir, "crate-cache-dir", os.Getenv("EJECTA_CRATE_CACHE_DIR"), "where .crate files downloaded from a remote registry (--crate-source sparse+https://...) are kept, checked against the index's sha256; one builder per directory (default WORK_DIR/crate-cache-ID; env EJECTA_CRATE_CACHE_DIR)")
 	fs.StringVar(&f.cacheSize, "crate-cache-size", envOr("EJECTA_CRATE_CACHE_SIZE", "4GiB"), "bound on the crate download cache, e.g. 4GiB: past it the least recently used files are removed (env EJECTA_CRATE_CACHE_SIZE)")
+	fs.StringSliceVar(&f.hide, "sandbox-hide", splitList(os.Getenv("EJECTA_SANDBOX_HIDE")), "a host path builds must not see, besides the work dir, this builder's credentials and "+strings.Join(sandbox.DefaultHidden, ", ")+"; repeat or comma-separate (env EJECTA_SANDBOX_HIDE)")
+	fs.UintVar(&f.buildUID, "build-uid", uint(envInt("EJECTA_BUILD_UID", builder.DefaultBuildUID)), "first of the unprivileged user ids builds run as, one per slot (uid and gid BUILD_UID+slot); pick a range no real user or other builder on the host has (env EJECTA_BUILD_UID)")
 	f.logWindow = envInt("EJECTA_LOG_WINDOW", builder.DefaultLogWindow)
 	fs.Var(boundedInt{v: &f.logWindow, min: 1, max: 4096}, "log-window", "log chunks of one build published ahead of their acknowledgements, 1 to 4096; when that many are in flight the build's output waits; 1 publishes each chunk synchronously (env EJECTA_LOG_WINDOW)")
 	fs.DurationVar(&f.sandboxRetry, "sandbox-retry-delay", envDuration("EJECTA_SANDBOX_RETRY_DELAY", builder.DefaultSandboxRetryDelay),
@@ -110,6 +116,15 @@ func (f *builderFlags) config() (builder.Config, error) {
 		LogWindow: f.logWindow, SandboxRetryDelay: f.sandboxRetry, MaxLogBytes: maxLog,
 		ToolchainPaths: f.tcPaths, CrateCacheDir: f.cacheDir, CrateCacheBytes: cacheSize,
 	}
+	if f.buildUID > math.MaxInt32 {
+		return builder.Config{}, badInput(fmt.Errorf("--build-uid %d: want at most %d", f.buildUID, math.MaxInt32))
+	}
+	cfg.BuildUID = uint32(f.buildUID)
+	for _, p := range f.hide {
+		if !filepath.IsAbs(p) {
+			return builder.Config{}, badInput(fmt.Errorf("--sandbox-hide %q: want an absolute path", p))
+		}
+	}
 	if err := builder.CheckConfig(cfg); err != nil {
 		return builder.Config{}, badInput(err)
 	}
@@ -117,13 +132,24 @@ func (f *builderFlags) config() (builder.Config, error) {
 }
 
 // start builds the builder of cfg, registering its metrics in reg; the
-// returned close releases containerd.
-func (f *builderFlags) start(ctx context.Context, cfg builder.Config, nc *nats.Conn, log zerolog.Logger, reg prometheus.Registerer) (*builder.Builder, func(), error) {
+// returned close releases containerd. Builds see none of secrets (the
+// process's credentials and keys, more in up's case), the builder's own
+// hidden paths (its work dir), --sandbox-hide nor containerd's socket.
+func (f *builderFlags) start(ctx context.Context, cfg builder.Config, nc *nats.Conn, log zerolog.Logger, reg prometheus.Registerer, secrets []string) (*builder.Builder, func(), error) {
 	if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
 		return nil, nil, fmt.Errorf("--work-dir: %w", err)
 	}
+	var hide []string
+	for _, p := range slices.Concat(cfg.HiddenPaths(), secrets, f.hide, []string{f.containerd}) {
+		if p != "" {
+			if abs, err := filepath.Abs(p); err == nil {
+				hide = append(hide, abs)
+			}
+		}
+	}
 	sb, err := sandbox.New(ctx, sandbox.Config{
 		Address: f.containerd, Namespace: f.namespace, FIFODir: filepath.Join(cfg.WorkDir, ".fifo"), Rootfs: f.rootfs,
+		Hide: hide,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("--containerd/--rootfs: %w", err)
@@ -162,7 +188,7 @@ func newBuilderCmd(g *globals) *cobra.Command {
 			}
 			defer nc.Close()
 			reg := metrics.NewRegistry()
-			b, closeSandbox, err := f.start(cmd.Context(), cfg, nc, log, reg)
+			b, closeSandbox, err := f.start(cmd.Context(), cfg, nc, log, reg, g.auth.secretFiles())
 			if err != nil {
 				return err
 			}

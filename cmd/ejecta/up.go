@@ -94,7 +94,9 @@ registry on the web UI's /metrics (and on --metrics-addr when it is set).`,
 			reg := metrics.NewRegistry()
 			reg.MustRegister(metrics.NewJetStream(js, log))
 			blog, _ := g.logger("builder")
-			b, closeSandbox, err := bf.start(ctx, bcfg, nc, blog, reg)
+			// The data dir holds the NATS store (every job and log), the
+			// store and the work dir: builds see their own job dir only.
+			b, closeSandbox, err := bf.start(ctx, bcfg, nc, blog, reg, append(g.auth.secretFiles(), dataDir))
 			if err != nil {
 				return err
 			}

@@ -10,13 +10,17 @@ import (
 // DebianRegistry is where Debian's librust-*-dev packages put crate sources.
 const DebianRegistry = "/usr/share/cargo/registry"
 
-// DurableTempDir is like t.TempDir but outside /tmp: sandboxes mount their
-// own tmpfs on /tmp, so anything a sandboxed build must see (job dirs, crate
-// sources) cannot live there.
+// DurableTempDir is like t.TempDir but outside /tmp, and readable by all:
+// for job dirs, and for crate sources builds read without binding them.
 func DurableTempDir(t testing.TB) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("/var/tmp", "ejecta-test-")
 	if err != nil {
+		t.Fatalf("temp dir: %v", err)
+	}
+	// Builds run as unprivileged users: a crate source here must be
+	// readable by them, as the operator's would be.
+	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatalf("temp dir: %v", err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
@@ -24,8 +28,10 @@ func DurableTempDir(t testing.TB) string {
 }
 
 // CrateRegistry returns a directory registry holding every crate of
-// Debian's registry plus the project's testdata/crates (demo crates whose
-// result differs between stable and nightly), as symlinks.
+// Debian's registry, as symlinks, plus copies of the project's
+// testdata/crates (demo crates whose result differs between stable and
+// nightly): builds see the host's /usr but not necessarily the checkout
+// (it may be under a home directory, which the sandbox hides).
 func CrateRegistry(t testing.TB) string {
 	t.Helper()
 	debian, _ := filepath.Glob(filepath.Join(DebianRegistry, "*", "Cargo.toml"))
@@ -40,10 +46,16 @@ func CrateRegistry(t testing.TB) string {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range append(debian, ours...) {
+	for _, m := range debian {
 		crate := filepath.Dir(m)
 		if err := os.Symlink(crate, filepath.Join(dir, filepath.Base(crate))); err != nil {
 			t.Fatalf("link %s: %v", crate, err)
+		}
+	}
+	for _, m := range ours {
+		crate := filepath.Dir(m)
+		if err := os.CopyFS(filepath.Join(dir, filepath.Base(crate)), os.DirFS(crate)); err != nil {
+			t.Fatalf("copy %s: %v", crate, err)
 		}
 	}
 	return dir

@@ -38,6 +38,10 @@ type Config struct {
 	// Log is the components' logger. The uploader and reporter name
 	// themselves in it; the builder's is named here.
 	Log zerolog.Logger
+	// WorkDir is the builder's work dir; default a new directory.
+	WorkDir string
+	// Hide are host paths builds must not see, besides the builder's own.
+	Hide []string
 }
 
 // Start starts a private containerd and the components of cfg under ctx.
@@ -46,12 +50,17 @@ func Start(t *testing.T, ctx context.Context, cfg Config) {
 	t.Helper()
 	address := testenv.StartContainerd(t)
 	work := testenv.DurableTempDir(t)
-	sb, err := sandbox.New(ctx, sandbox.Config{Address: address, Namespace: cfg.Namespace, FIFODir: filepath.Join(work, "fifo")})
+	if cfg.WorkDir == "" {
+		cfg.WorkDir = filepath.Join(work, "jobs")
+	}
+	bcfg := builder.Config{ID: cfg.Name, Slots: 2, WorkDir: cfg.WorkDir, Metrics: cfg.Metrics}
+	sb, err := sandbox.New(ctx, sandbox.Config{Address: address, Namespace: cfg.Namespace, FIFODir: filepath.Join(work, "fifo"),
+		Hide: append(bcfg.HiddenPaths(), cfg.Hide...)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sb.Close() })
-	b, err := builder.New(builder.Config{ID: cfg.Name, Slots: 2, WorkDir: filepath.Join(work, "jobs"), Metrics: cfg.Metrics},
+	b, err := builder.New(bcfg,
 		cfg.BuilderConn, sb, cfg.Log.With().Str("component", "builder").Logger())
 	if err != nil {
 		t.Fatal(err)
