@@ -30,15 +30,22 @@ type farm struct {
 // openStore once NATS runs; everything stops when t ends.
 func startFarm(t *testing.T, ctx context.Context, name string, openStore func(*testing.T) store.Store, rcfg reporter.Config) *farm {
 	t.Helper()
+	return startFarmWith(t, ctx, testfarm.Config{Name: name, Reporter: rcfg}, openStore)
+}
+
+// startFarmWith is startFarm with more of the farm's configuration: its
+// name, reporter, builder work dir and hidden paths are taken from cfg.
+func startFarmWith(t *testing.T, ctx context.Context, cfg testfarm.Config, openStore func(*testing.T) store.Store) *farm {
+	t.Helper()
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel).With().Timestamp().Logger()
 	nc, js := testenv.StartNATS(t).Connect(t)
 	if err := streams.Ensure(ctx, js, streams.DefaultConfig()); err != nil {
 		t.Fatal(err)
 	}
 	f := &farm{js: js, registry: testenv.CrateRegistry(t), log: log, metrics: prometheus.NewRegistry()}
-	testfarm.Start(t, ctx, testfarm.Config{
-		Name: name, Namespace: "ejecta-" + name, BuilderConn: nc, UploaderConn: nc, ReporterConn: nc,
-		Store: openStore(t), Reporter: rcfg, Metrics: f.metrics, Log: log,
-	})
+	cfg.Namespace = "ejecta-" + cfg.Name
+	cfg.BuilderConn, cfg.UploaderConn, cfg.ReporterConn = nc, nc, nc
+	cfg.Store, cfg.Metrics, cfg.Log = openStore(t), f.metrics, log
+	testfarm.Start(t, ctx, cfg)
 	return f
 }
