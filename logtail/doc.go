@@ -11,5 +11,5 @@
 // job, a log or a result, so that "crate X of experiment E" can be resolved
 // to a version, toolchain and attempt, and it provides the writers that
 // present a log on a terminal: a per-line prefixer for many builds at once
-// and an ANSI stripper for output that is not a terminal.
+// and a sanitizer that passes on text and colours and no other control.
 package logtail

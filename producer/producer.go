@@ -161,6 +161,11 @@ func (p *Producer) Create(ctx context.Context, r Request) (Outcome, error) {
 		return Outcome{}, invalid(err)
 	}
 	var warnings []string
+	if w := streams.CrateSourceWarning(r.CrateSource); w != "" {
+		p.log.Warn().Str("crate_source", r.CrateSource).Str("experiment", r.Name).
+			Msg("crate source read over plain HTTP: the crates are only as trustworthy as the index, which anyone on the network path can change")
+		warnings = append(warnings, w)
+	}
 	if !r.NoToolchainCheck {
 		w, err := p.checkToolchains(ctx, r.Toolchains)
 		if err != nil {

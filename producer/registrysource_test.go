@@ -1,12 +1,14 @@
 package producer_test
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
 
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/producer"
+	"github.com/rs/zerolog"
 )
 
 // TestCreateFromRegistry selects crates from a sparse registry served on
@@ -59,5 +61,33 @@ func TestCreateFromRegistry(t *testing.T) {
 	var ie *producer.InvalidError
 	if err == nil || errors.As(err, &ie) || !errors.Is(err, producer.ErrRegistryUnreadable) {
 		t.Errorf("unreachable registry: %v, want ErrRegistryUnreadable and not an InvalidError", err)
+	}
+}
+
+// A registry read over plain HTTP is accepted with a warning naming it, in
+// the outcome and in the producer's log; a directory source gets none.
+func TestCreateWarnsOfPlainHTTPRegistry(t *testing.T) {
+	ctx, js, _ := setup(t)
+	var logged bytes.Buffer
+	p := producer.New(js, zerolog.New(&logged))
+	src := fakeRegistry(t, "a@1.0.0")
+	reg := testenv.ServeSparseRegistry(t, src)
+	req := producer.Request{Name: "plain-http", Toolchains: []string{"stable", "nightly"}, Mode: "check-only",
+		Crates: "a", CrateSource: reg.Source, NoToolchainCheck: true}
+	out, err := p.Create(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Warnings) != 1 || !strings.Contains(out.Warnings[0], reg.Source) || !strings.Contains(out.Warnings[0], "only as trustworthy as the index") {
+		t.Errorf("warnings %q, want one naming %s", out.Warnings, reg.Source)
+	}
+	if l := logged.String(); !strings.Contains(l, `"level":"warn"`) || !strings.Contains(l, `"crate_source":"`+reg.Source+`"`) {
+		t.Errorf("log %q, want a warning with the crate source", l)
+	}
+
+	logged.Reset()
+	req.Name, req.CrateSource = "from-dir", src
+	if out, err = p.Create(ctx, req); err != nil || len(out.Warnings) != 0 || strings.Contains(logged.String(), "warn") {
+		t.Errorf("directory source: %v, warnings %q, log %q; want none", err, out.Warnings, logged.String())
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sync"
 	"syscall"
 )
 
@@ -19,7 +20,22 @@ import (
 // file outside the directory.
 type File struct {
 	dir string // absolute, cleaned
+
+	// syncDir makes a directory's entries durable; tests replace it.
+	syncDir func(root *os.Root, dir string) error
+
+	mu sync.Mutex
+	// onDisk holds directories whose own entry is known to be durable: their
+	// parent was synced after they were made. A Put syncs the parent of each
+	// directory above its object that is not in it: the directories it made,
+	// and those a concurrent Put made and has not synced yet. (A directory
+	// removed and made again behind the store's back is not noticed.)
+	onDisk map[string]bool
 }
+
+// maxOnDisk bounds File.onDisk: past it the set starts over, which costs
+// a few syncs more, not durability.
+const maxOnDisk = 4096
 
 var _ Store = (*File)(nil)
 
@@ -29,16 +45,32 @@ func NewFile(dir string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("file store %s: %w", dir, err)
 	}
+	var made []string // the directories MkdirAll makes, deepest first
+	for d := abs; d != filepath.Dir(d); d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil {
+			break
+		}
+		made = append(made, d)
+	}
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return nil, fmt.Errorf("file store %s: %w", abs, err)
 	}
-	return &File{dir: abs}, nil
+	// Every object lives under them: they must survive a crash as the
+	// objects do.
+	for _, d := range made {
+		if err := syncPath(filepath.Dir(d)); err != nil {
+			return nil, fmt.Errorf("file store %s: sync directory %s: %w", abs, filepath.Dir(d), err)
+		}
+	}
+	return &File{dir: abs, syncDir: syncDir, onDisk: map[string]bool{}}, nil
 }
 
 // Put writes r to a temporary file beside the object and renames it into
 // place once it is complete and synced, so a reader (or a crash) sees the
-// old object or the new one, never a part. The content type is not kept:
-// a file has none.
+// old object or the new one, never a part. Before it returns it syncs the
+// object's directory, and each directory above it not yet known to be on
+// disk, so that a crash cannot lose an object Put said was stored. The
+// content type is not kept: a file has none.
 func (f *File) Put(ctx context.Context, key string, r io.Reader, size int64, _ string) (err error) {
 	if err := ValidateKey(key); err != nil {
 		return fmt.Errorf("put: %w", err)
@@ -87,7 +119,66 @@ func (f *File) Put(ctx context.Context, key string, r io.Reader, size int64, _ s
 	if err := root.Rename(tmp, key); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
+	return f.syncDirs(root, key)
+}
+
+// syncDirs makes the rename of key durable: it syncs key's directory, whose
+// entry is the new name, then walks up syncing the parent of each directory
+// whose own entry may not be on disk yet.
+func (f *File) syncDirs(root *os.Root, key string) error {
+	syncOne := func(dir string) error {
+		if err := f.syncDir(root, dir); err != nil {
+			return fmt.Errorf("put %s: sync directory %s: %w", key, filepath.Join(f.dir, filepath.FromSlash(dir)), err)
+		}
+		return nil
+	}
+	dir := path.Dir(key)
+	if err := syncOne(dir); err != nil {
+		return err
+	}
+	for ; dir != "." && !f.knownOnDisk(dir); dir = path.Dir(dir) {
+		if err := syncOne(path.Dir(dir)); err != nil {
+			return err
+		}
+		f.markOnDisk(dir)
+	}
 	return nil
+}
+
+func (f *File) knownOnDisk(dir string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.onDisk[dir]
+}
+
+func (f *File) markOnDisk(dir string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.onDisk) >= maxOnDisk {
+		clear(f.onDisk)
+	}
+	f.onDisk[dir] = true
+}
+
+// syncDir fsyncs dir, so that the entries it holds (a renamed file, a new
+// directory) survive a crash.
+func syncDir(root *os.Root, dir string) error {
+	d, err := root.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// syncPath is syncDir for a directory outside the store.
+func syncPath(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // Get opens the object at key.

@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -78,5 +81,83 @@ func TestFileFailedPutLeavesNoTemp(t *testing.T) {
 	}
 	for _, e := range entries {
 		t.Errorf("left behind: %s", e.Name())
+	}
+}
+
+// A Put syncs its object's directory, and the directories above it until
+// one already known to be on disk, with the real fsync; it leaves no
+// temporary file.
+func TestFilePutSyncsDirectories(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "made", "by", "NewFile")
+	st, err := NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var synced []string
+	st.syncDir = func(root *os.Root, d string) error {
+		synced = append(synced, d)
+		return syncDir(root, d)
+	}
+	for _, tc := range []struct {
+		key  string
+		want []string
+	}{
+		{"a/b/c/k", []string{"a/b/c", "a/b", "a", "."}},
+		{"a/b/c/k2", []string{"a/b/c"}},
+		{"a/b/x/k", []string{"a/b/x", "a/b"}},
+		{"top", []string{"."}},
+	} {
+		synced = nil
+		if err := st.Put(context.Background(), tc.key, strings.NewReader("data"), 4, ""); err != nil {
+			t.Fatalf("Put %s: %v", tc.key, err)
+		}
+		if !slices.Equal(synced, tc.want) {
+			t.Errorf("Put %s synced %q, want %q", tc.key, synced, tc.want)
+		}
+	}
+	var files []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			files = append(files, filepath.ToSlash(rel))
+		}
+		return err
+	})
+	if want := []string{"a/b/c/k", "a/b/c/k2", "a/b/x/k", "top"}; !slices.Equal(files, want) {
+		t.Errorf("files %q, want %q", files, want)
+	}
+}
+
+// A directory that cannot be synced fails the Put with an error naming it,
+// and is synced again by the next Put.
+func TestFilePutReportsDirectorySyncError(t *testing.T) {
+	dir := t.TempDir()
+	st, err := NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eio := errors.New("input/output error")
+	var synced []string
+	st.syncDir = func(_ *os.Root, d string) error {
+		synced = append(synced, d)
+		if d == "d" {
+			return eio
+		}
+		return nil
+	}
+	err = st.Put(context.Background(), "d/e/k", strings.NewReader("x"), 1, "")
+	if want := "put d/e/k: sync directory " + filepath.Join(dir, "d") + ": input/output error"; !errors.Is(err, eio) || err.Error() != want {
+		t.Fatalf("Put: %v, want %q wrapping the sync's error", err, want)
+	}
+	st.syncDir = func(_ *os.Root, d string) error {
+		synced = append(synced, d)
+		return nil
+	}
+	synced = nil
+	if err := st.Put(context.Background(), "d/e/k2", strings.NewReader("x"), 1, ""); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"d/e", "d", "."}; !slices.Equal(synced, want) {
+		t.Errorf("the Put after the failure synced %q, want %q", synced, want)
 	}
 }

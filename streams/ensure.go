@@ -16,6 +16,9 @@ type Config struct {
 	// LogMaxBytes caps LogsStream. When it is full, publishes are refused
 	// (discard-new) so builders wait instead of logs being dropped.
 	LogMaxBytes int64
+	// ResultsMaxBytes caps ResultsStream, discard-new as LogMaxBytes (see
+	// DefaultResultsMaxBytes).
+	ResultsMaxBytes int64
 	// JobAckWait is how long a builder may stay silent about a job before it
 	// is handed to another builder; builders send InProgress well within it
 	// (every 15s by default), so a killed builder's job is built again
@@ -30,7 +33,7 @@ type Config struct {
 
 // DefaultConfig suits a single server.
 func DefaultConfig() Config {
-	return Config{Replicas: 1, LogMaxBytes: 4 << 30, JobAckWait: 45 * time.Second, JobMaxDeliver: 3}
+	return Config{Replicas: 1, LogMaxBytes: 4 << 30, ResultsMaxBytes: DefaultResultsMaxBytes, JobAckWait: 45 * time.Second, JobMaxDeliver: 3}
 }
 
 // Validate names the first bad field.
@@ -40,6 +43,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("replicas %d: want 1 to 5", c.Replicas)
 	case c.LogMaxBytes < 1<<20:
 		return fmt.Errorf("log max bytes %d: want at least 1 MiB", c.LogMaxBytes)
+	case c.ResultsMaxBytes < 1<<20:
+		return fmt.Errorf("results max bytes %d: want at least 1 MiB", c.ResultsMaxBytes)
 	case c.JobAckWait < 5*time.Second:
 		return fmt.Errorf("job ack wait %s: want at least 5s", c.JobAckWait)
 	case c.JobMaxDeliver < 1:
@@ -96,11 +101,15 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 			Name: ResultsStream, Subjects: []string{resultsPrefix + ".>"},
 			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
 			Duplicates: 10 * time.Minute, Replicas: r, MaxMsgSize: MaxMessageBytes,
+			MaxBytes: cfg.ResultsMaxBytes, Discard: jetstream.DiscardNew,
+			MaxMsgsPerSubject: ResultsMaxMsgsPerSubject, DiscardNewPerSubject: true,
 			Description: "result of every attempt",
 		},
 		{
 			Name: DeadStream, Subjects: []string{deadPrefix + ".>"},
 			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage, Replicas: r,
+			MaxBytes: DeadMaxBytes, Discard: jetstream.DiscardOld,
+			MaxMsgsPerSubject: DeadMaxPerExperiment, MaxAge: DeadMaxAge,
 			Description: "poison messages, kept for an operator to inspect",
 		},
 	} {

@@ -83,3 +83,87 @@ func TestOversizedMessagesRefused(t *testing.T) {
 		t.Errorf("publish after the refusals: %v", err)
 	}
 }
+
+// Ensure bounds the results and dead-letter streams, also when it updates
+// streams an earlier version made without bounds. Results are refused, never
+// dropped, when the stream or one attempt's subject is full; a result
+// larger than any result is refused.
+func TestEnsureBoundsResultsAndDeadLetters(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, js := testenv.StartNATS(t).Connect(t)
+	for _, sc := range []jetstream.StreamConfig{
+		{Name: streams.ResultsStream, Subjects: []string{"ejecta.results.>"}, Storage: jetstream.FileStorage},
+		{Name: streams.DeadStream, Subjects: []string{"ejecta.dead.>"}, Storage: jetstream.FileStorage},
+	} {
+		if _, err := js.CreateStream(ctx, sc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	k := streams.BuildKey{Experiment: "e", Crate: "c", Version: "1.0.0", Toolchain: "stable"}
+	old, err := js.Publish(ctx, streams.ResultSubject(k, 1), []byte("stored before the bounds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := streams.Ensure(ctx, js, streams.DefaultConfig()); err != nil {
+		t.Fatal(err)
+	}
+	config := func(name string) jetstream.StreamConfig {
+		s, err := js.Stream(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.CachedInfo().Config
+	}
+	if c := config(streams.ResultsStream); c.MaxBytes != streams.DefaultResultsMaxBytes || c.Discard != jetstream.DiscardNew ||
+		c.MaxMsgsPerSubject != streams.ResultsMaxMsgsPerSubject || !c.DiscardNewPerSubject || c.MaxMsgSize != streams.MaxMessageBytes || c.MaxAge != 0 {
+		t.Errorf("results stream: max bytes %d, discard %v, per subject %d (discard new %v), max msg size %d, max age %s",
+			c.MaxBytes, c.Discard, c.MaxMsgsPerSubject, c.DiscardNewPerSubject, c.MaxMsgSize, c.MaxAge)
+	}
+	if c := config(streams.DeadStream); c.MaxBytes != streams.DeadMaxBytes || c.Discard != jetstream.DiscardOld ||
+		c.MaxMsgsPerSubject != streams.DeadMaxPerExperiment || c.MaxAge != streams.DeadMaxAge {
+		t.Errorf("dead stream: max bytes %d, discard %v, per subject %d, max age %s", c.MaxBytes, c.Discard, c.MaxMsgsPerSubject, c.MaxAge)
+	}
+
+	cfg := streams.DefaultConfig()
+	cfg.ResultsMaxBytes = 1 << 20
+	if err := streams.Ensure(ctx, js, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if c := config(streams.ResultsStream); c.MaxBytes != 1<<20 {
+		t.Fatalf("results max bytes %d after Ensure with %d", c.MaxBytes, 1<<20)
+	}
+	if _, err := js.Publish(ctx, streams.ResultSubject(k, 2), bytes.Repeat([]byte("x"), streams.MaxMessageBytes+1)); !errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum) {
+		t.Errorf("over-size result: %v, want %v", err, jetstream.ErrStreamMessageExceedsMaximum)
+	}
+	subj := streams.ResultSubject(k, 3)
+	for i := range streams.ResultsMaxMsgsPerSubject {
+		if _, err := js.Publish(ctx, subj, []byte{byte('0' + i)}); err != nil {
+			t.Fatalf("result %d on one subject: %v", i+1, err)
+		}
+	}
+	if _, err := js.Publish(ctx, subj, []byte("one too many")); err == nil || !strings.Contains(err.Error(), "maximum messages per subject exceeded") {
+		t.Errorf("result %d on one subject: %v, want it refused", streams.ResultsMaxMsgsPerSubject+1, err)
+	}
+	var full error
+	for a := 4; full == nil && a < 100; a++ {
+		_, full = js.Publish(ctx, streams.ResultSubject(k, a), bytes.Repeat([]byte("r"), 60<<10))
+	}
+	if full == nil || !strings.Contains(full.Error(), "maximum bytes exceeded") {
+		t.Errorf("publishing past the results' max bytes: %v, want it refused", full)
+	}
+	s, err := js.Stream(ctx, streams.ResultsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := s.GetMsg(ctx, old.Sequence); err != nil || string(m.Data) != "stored before the bounds" {
+		t.Errorf("the first result after the refusals: %v, want it kept", err)
+	}
+	if m, err := s.GetLastMsgForSubject(ctx, subj); err != nil || string(m.Data) != string(rune('0'+streams.ResultsMaxMsgsPerSubject-1)) {
+		t.Errorf("last result on the full subject: %v, want the last one accepted", err)
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(subj))
+	if err != nil || info.State.Subjects[subj] != streams.ResultsMaxMsgsPerSubject {
+		t.Errorf("results on the full subject: %v, %v; want %d kept", info.State.Subjects, err, streams.ResultsMaxMsgsPerSubject)
+	}
+}

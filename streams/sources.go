@@ -44,3 +44,20 @@ func ValidateCrateSource(source string) error {
 	}
 	return nil
 }
+
+// CrateSourceWarning says why a valid crate source is unsafe, or "" when it
+// is not. A sparse registry read over plain HTTP is: the builders check each
+// .crate against the sha256 the index lists, so whoever can change the index
+// on its way (anyone on the network path) chooses the code that is built.
+func CrateSourceWarning(source string) string {
+	if !IsRegistrySource(source) {
+		return ""
+	}
+	u, err := url.Parse(strings.TrimPrefix(source, registryScheme))
+	if err != nil || u.Scheme != "http" {
+		return ""
+	}
+	return fmt.Sprintf("crate source %s is read over plain HTTP: anyone on the network path can change its index, "+
+		"and the builders check each .crate only against the index's sha256, so the crates built are only as trustworthy "+
+		"as the index; use sparse+https:// unless the registry is on a network you trust", Bounded(source))
+}

@@ -38,3 +38,23 @@ func TestValidateCrateSource(t *testing.T) {
 		}
 	}
 }
+
+func TestCrateSourceWarning(t *testing.T) {
+	for _, tc := range []struct {
+		source string
+		warn   bool
+	}{
+		{"sparse+http://127.0.0.1:8080/index/", true},
+		{"sparse+HTTP://mirror.example/index/", true},
+		{"sparse+https://index.crates.io/", false},
+		{"/usr/share/cargo/registry", false},
+	} {
+		w := CrateSourceWarning(tc.source)
+		switch {
+		case !tc.warn && w != "":
+			t.Errorf("%s: warning %q, want none", tc.source, w)
+		case tc.warn && (!strings.Contains(w, tc.source) || !strings.Contains(w, "read over plain HTTP") || !strings.Contains(w, "only as trustworthy as the index")):
+			t.Errorf("%s: warning %q, want one naming it and the index's trust", tc.source, w)
+		}
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -150,5 +152,27 @@ func TestBuilderFlagsCheckedBeforeConnecting(t *testing.T) {
 				t.Errorf("error %v does not exit with the usage code 2", err)
 			}
 		})
+	}
+}
+
+// A sparse registry over plain HTTP is accepted, with a warning on stderr
+// naming it; a directory source gets none.
+func TestExperimentCreateWarnsOfPlainHTTPRegistry(t *testing.T) {
+	nats := testenv.StartNATS(t)
+	src := t.TempDir()
+	os.MkdirAll(filepath.Join(src, "a-1.0.0"), 0o755)
+	os.WriteFile(filepath.Join(src, "a-1.0.0", "Cargo.toml"), []byte("[package]\nname = \"a\"\nversion = \"1.0.0\"\n"), 0o644)
+	reg := testenv.ServeSparseRegistry(t, src)
+	create := func(name, source string) (string, error) {
+		return run(t, "--nats", nats.URL, "--log-level", "error", "experiment", "create", name, "--toolchains", "stable,nightly",
+			"--mode", "check-only", "--crates", "a", "--crate-source", source, "--no-toolchain-check")
+	}
+	out, err := create("plain-http", reg.Source)
+	want := `warning: crate source "` + reg.Source + `" is read over plain HTTP`
+	if err != nil || !strings.Contains(out, want) || !strings.Contains(out, "only as trustworthy as the index") {
+		t.Errorf("create from %s: %q, %v; want %q", reg.Source, out, err, want)
+	}
+	if out, err := create("from-dir", src); err != nil || strings.Contains(out, "warning") {
+		t.Errorf("create from a directory: %q, %v; want no warning", out, err)
 	}
 }

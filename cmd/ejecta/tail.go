@@ -17,6 +17,7 @@ type logFlags struct {
 	toolchain string
 	attempt   int
 	color     string
+	raw       bool
 	storeURL  string
 }
 
@@ -25,6 +26,7 @@ func (f *logFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.toolchain, "toolchain", "", "the toolchain whose build to read (needed when the crate ran with both and none is running)")
 	fs.IntVar(&f.attempt, "attempt", 0, "the attempt to read (default: the latest)")
 	fs.StringVar(&f.color, "color", "auto", "ANSI colours: auto (only to a terminal), always or never")
+	fs.BoolVar(&f.raw, "raw", false, "write the log's bytes unchanged, terminal controls included (default: only text and, with colours, SGR colour sequences)")
 	storeFlag(fs, &f.storeURL, "file://"+defaultUpStore())
 	_ = cmd.RegisterFlagCompletionFunc("color", cobra.FixedCompletions([]string{"auto", "always", "never"}, cobra.ShellCompDirectiveNoFileComp))
 }
@@ -33,6 +35,9 @@ func (f *logFlags) register(cmd *cobra.Command) {
 func (f *logFlags) validate() error {
 	if f.color != "auto" && f.color != "always" && f.color != "never" {
 		return badInput(fmt.Errorf("--color %q: want auto, always or never", f.color))
+	}
+	if f.raw && f.color != "auto" {
+		return badInput(fmt.Errorf("--raw writes every byte as it is, colours included: drop --color %s", f.color))
 	}
 	if f.attempt < 0 {
 		return badInput(fmt.Errorf("--attempt %d: want 1 or more (0: the latest)", f.attempt))
@@ -45,21 +50,32 @@ func (f *logFlags) validate() error {
 	return nil
 }
 
-// output is where log bytes go: w itself when colours are kept, else
-// through an ANSI stripper.
-func (f *logFlags) output(w io.Writer) io.Writer {
-	keep := f.color == "always"
+// presenter returns what log bytes pass through on their way to out: a
+// build's output is the crate's own, and may hold controls that retitle the
+// window, write the clipboard, or make the terminal type into the shell's
+// input. Only text and, when colours are kept, SGR colour sequences reach
+// out, unless --raw. Colours are kept when out is a terminal (--color auto).
+func (f *logFlags) presenter(out io.Writer) func(io.Writer) io.Writer {
+	if f.raw {
+		return func(w io.Writer) io.Writer { return w }
+	}
+	colours := f.color == "always"
 	if f.color == "auto" {
-		file, ok := w.(*os.File)
+		file, ok := out.(*os.File)
 		if ok {
 			fi, err := file.Stat()
-			keep = err == nil && fi.Mode()&os.ModeCharDevice != 0
+			colours = err == nil && fi.Mode()&os.ModeCharDevice != 0
 		}
 	}
-	if keep {
-		return w
-	}
-	return logtail.StripANSI(w)
+	return func(w io.Writer) io.Writer { return logtail.Sanitize(w, colours) }
+}
+
+// printable is s without terminal controls: build names and end statuses
+// come from the logs stream, as the log bytes do.
+func printable(s string) string {
+	var b strings.Builder
+	logtail.Sanitize(&b, false).Write([]byte(s))
+	return b.String()
 }
 
 // parseCrateArg reads CRATE[@VERSION].
@@ -112,7 +128,10 @@ print the logs of every build of the experiment in flight, each line
 prefixed with its build.
 
 Colours are kept when the output is a terminal and stripped otherwise
-(--color always keeps them, e.g. for 'less -R').`,
+(--color always keeps them, e.g. for 'less -R'). Every other terminal
+control in the log (window titles, clipboard writes, cursor movement,
+queries the terminal answers on its input) is removed; --raw writes the
+log's bytes unchanged.`,
 		Example: `  ejecta tail demo cfg-if -f
   ejecta tail demo itoa@1.0.1 --toolchain nightly --attempt 2
   ejecta tail demo -f`,
@@ -126,7 +145,7 @@ Colours are kept when the output is a terminal and stripped otherwise
 				if f.toolchain != "" || f.attempt != 0 {
 					return badInput(errors.New("--toolchain and --attempt need a CRATE"))
 				}
-				return tailExperiment(cmd, g, args[0], follow, f.output(cmd.OutOrStdout()))
+				return tailExperiment(cmd, g, args[0], follow, cmd.OutOrStdout(), f.presenter(cmd.OutOrStdout()))
 			}
 			return printLog(cmd, g, &f, args, follow)
 		},
@@ -180,7 +199,8 @@ func printLog(cmd *cobra.Command, g *globals, f *logFlags, args []string, follow
 	if err != nil {
 		return badInput(err)
 	}
-	res, err := logtail.New(js, st).Copy(ctx, k, attempt, f.output(cmd.OutOrStdout()), logtail.Options{Follow: follow})
+	out := cmd.OutOrStdout()
+	res, err := logtail.New(js, st).Copy(ctx, k, attempt, f.presenter(out)(out), logtail.Options{Follow: follow})
 	if errors.Is(err, logtail.ErrNoLog) {
 		return badInput(fmt.Errorf("%w (the build has not started; --follow waits for it)", err))
 	}
@@ -191,40 +211,49 @@ func printLog(cmd *cobra.Command, g *globals, f *logFlags, args []string, follow
 		return err
 	}
 	if res.End != nil {
-		fmt.Fprintf(cmd.ErrOrStderr(), "-- %s attempt %d ended: %s, %d bytes\n", k, attempt, res.End.Status, res.End.Bytes)
+		fmt.Fprintln(cmd.ErrOrStderr(), printable(fmt.Sprintf("-- %s attempt %d ended: %s, %d bytes", k, attempt, res.End.Status, res.End.Bytes)))
 	}
 	return nil
 }
 
-// tailExperiment prints every live log of exp, a prefix on each line.
-func tailExperiment(cmd *cobra.Command, g *globals, exp string, follow bool, out io.Writer) error {
+// tailExperiment prints every live log of exp, a prefix on each line. Each
+// build's bytes pass through a presenter of their own before they are cut
+// into lines, so that a sequence one build leaves open cannot swallow the
+// lines of another.
+func tailExperiment(cmd *cobra.Command, g *globals, exp string, follow bool, out io.Writer, present func(io.Writer) io.Writer) error {
 	ctx := cmd.Context()
 	js, done, err := g.reader(ctx, "text")
 	if err != nil {
 		return err
 	}
 	defer done()
-	prefixers := map[string]*logtail.Prefixer{}
+	type build struct {
+		lines *logtail.Prefixer
+		w     io.Writer // present(lines)
+	}
+	builds := map[string]build{}
 	err = logtail.FollowExperiment(ctx, js, exp, follow, func(p logtail.Piece) error {
-		name := fmt.Sprintf("%s@%s/%s#%d", p.Build.Crate, p.Build.Version, p.Build.Toolchain, p.Attempt)
-		pf := prefixers[name]
-		if pf == nil {
-			pf = logtail.NewPrefixer(out, name+" | ")
-			prefixers[name] = pf
+		key := fmt.Sprintf("%s@%s/%s#%d", p.Build.Crate, p.Build.Version, p.Build.Toolchain, p.Attempt)
+		name := printable(key)
+		b, ok := builds[key]
+		if !ok {
+			b.lines = logtail.NewPrefixer(out, name+" | ")
+			b.w = present(b.lines)
+			builds[key] = b
 		}
 		if p.Chunk != nil {
-			_, err := pf.Write(p.Chunk.Data)
+			_, err := b.w.Write(p.Chunk.Data)
 			return err
 		}
-		delete(prefixers, name)
-		if err := pf.Flush(); err != nil {
+		delete(builds, key)
+		if err := b.lines.Flush(); err != nil {
 			return err
 		}
-		_, err := fmt.Fprintf(out, "%s | -- ended: %s, %d bytes\n", name, p.End.Status, p.End.Bytes)
+		_, err := fmt.Fprintf(out, "%s | -- ended: %s, %d bytes\n", name, printable(string(p.End.Status)), p.End.Bytes)
 		return err
 	})
-	for _, pf := range prefixers {
-		pf.Flush()
+	for _, b := range builds {
+		b.lines.Flush()
 	}
 	return err
 }

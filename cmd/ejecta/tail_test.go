@@ -86,6 +86,53 @@ func TestTailAndLogs(t *testing.T) {
 	}
 }
 
+// A build's output is the crate's own: tail and logs pass only text and,
+// with colours, SGR sequences to the terminal, whatever chunks cut the
+// controls; --raw passes the bytes as they are.
+func TestTailKeepsTerminalControlsOut(t *testing.T) {
+	nats := testenv.StartNATS(t)
+	_, js := nats.Connect(t)
+	logtailtest.Ensure(t, js)
+	k := func(crate string) streams.BuildKey {
+		return streams.BuildKey{Experiment: "t3", Crate: crate, Version: "1.0.0", Toolchain: "stable"}
+	}
+	evil := logtailtest.NewLog(t, js, k("evil"), 1)
+	evil.Write("\x1b]0;pwned\x07\x1b[1;31mred\x1b[0m\x1b[2J\x1b[6n\x1bP$q m\x1b\\\x1b]5") // an OSC 52 cut in two chunks
+	evil.Write("2;c;cm0gLXJmIH4K\x07 ok\n")
+	evil.Write("\x1b]0;never terminated\n")
+	plain := logtailtest.NewLog(t, js, k("plain"), 1)
+	plain.Write("plain line\n")
+
+	g := []string{"--nats", nats.URL, "--log-level", "warn"}
+	stor := []string{"--store", "file://" + t.TempDir()}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"piped: text only", []string{"tail", "t3", "evil"}, "red ok\n"},
+		{"colours: SGR kept, nothing else", []string{"logs", "t3", "evil", "--color", "always"}, "\x1b[1;31mred\x1b[0m ok\n"},
+		{"raw", []string{"logs", "t3", "evil", "--raw"}, evil.String()},
+		{"every build: one's open sequence swallows no other's lines", []string{"tail", "t3", "--color", "always"},
+			"evil@1.0.0/stable#1 | \x1b[1;31mred\x1b[0m ok\nplain@1.0.0/stable#1 | plain line\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append(append([]string{}, g...), tc.args...)
+			if len(tc.args) > 2 {
+				args = append(args, stor...)
+			}
+			out, err := run(t, args...)
+			if err != nil || out != tc.want {
+				t.Fatalf("output %q (%v)\nwant %q", out, err, tc.want)
+			}
+		})
+	}
+	if _, err := run(t, append(append(append([]string{}, g...), "tail", "t3", "evil", "--raw", "--color", "never"), stor...)...); err == nil ||
+		!strings.Contains(err.Error(), "--raw writes every byte as it is, colours included: drop --color never") {
+		t.Errorf("--raw with --color: %v", err)
+	}
+}
+
 // tail -f prints a build's lines as they are published and returns at its end.
 func TestTailFollowsToTheEnd(t *testing.T) {
 	nats := testenv.StartNATS(t)
