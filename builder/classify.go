@@ -34,6 +34,10 @@ const (
 	// reasonChecksum: a downloaded .crate file does not match the sha256
 	// the registry's index gives for it.
 	reasonChecksum = "checksum-mismatch"
+	// reasonLogUnavailable: the build's log could not be published (the
+	// logs stream full, NATS unreachable) for so long that the attempt
+	// says nothing about the crate (logstall.go). An infrastructure error.
+	reasonLogUnavailable = "log-unavailable"
 )
 
 // maxDiagLine bounds how much of one line is kept for matching; the
@@ -76,7 +80,7 @@ var (
 // is not evidence that the crate is broken.
 func spurious(reason string) bool {
 	switch reason {
-	case reasonOOM, reasonTimeout, reasonNoOutputTimeout, reasonNoSpace, reasonNetworkAccess, reasonSandboxError, reasonDownload:
+	case reasonOOM, reasonTimeout, reasonNoOutputTimeout, reasonNoSpace, reasonNetworkAccess, reasonSandboxError, reasonDownload, reasonLogUnavailable:
 		return true
 	}
 	return false
