@@ -61,6 +61,13 @@
 // abandoned in its metadata and page. The sweep also logs the backlog, as
 // a warning while uploads fail.
 //
+// A log judged abandoned that goes on after all (a slow builder, a blocked
+// log stream) has its start in the store only. Its next upload stitches:
+// the stored abandoned bytes, checked against their metadata, then the rest
+// from the stream, the whole checked against the end marker, replace the
+// abandoned objects. A log that cannot be joined so is not stored over the
+// abandoned one; its request is dead-lettered (stitch.go).
+//
 // A failed attempt is given back with a delay (Nak) that doubles with each
 // delivery up to Config.MaxRetryDelay, spread by ±20% so that requests failed
 // by one storage outage do not all return at once; meanwhile their chunks
