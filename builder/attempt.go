@@ -43,6 +43,7 @@ type attempt struct {
 	exitCode int       // of the last step run
 	lim      limits
 	quiet    *watchdog // the no-output timeout
+	stall    *logStall // the log's waits (logstall.go)
 }
 
 // verdict is how an attempt ended. abandoned means the builder is stopping:
@@ -60,12 +61,16 @@ func (a *attempt) open(ctx context.Context) {
 	key := a.job.BuildKey
 	a.log = a.b.log.With().Int("slot", a.slot).Str("experiment", key.Experiment).Str("crate", key.Crate).
 		Str("version", key.Version).Str("toolchain", key.Toolchain).Int("attempt", a.n).Logger()
-	a.pub = &logPublisher{ctx: ctx, js: a.b.js, subject: streams.LogSubject(key, a.n), bo: defaultBackoff, log: a.log, met: a.b.met, window: a.b.cfg.LogWindow}
+	a.quiet = newWatchdog()
+	// The log is given up, ending its publisher's waits, when it stays
+	// blocked too long (logStall).
+	pctx, stop := context.WithCancelCause(ctx)
+	a.stall = newLogStall(a.quiet, a.b.met.logBlocked, stop)
+	a.pub = &logPublisher{ctx: pctx, js: a.b.js, subject: streams.LogSubject(key, a.n), bo: defaultBackoff, log: a.log, met: a.b.met, window: a.b.cfg.LogWindow, stall: a.stall}
 	a.out = newChunker(a.pub, streams.MaxChunkBytes, chunkDelay)
 	a.sys = newPrefixer(a.out.writer(streams.StreamSystem), systemPrefix)
 	a.capped = newLogCap(a.out, a.sys, a.b.cfg.MaxLogBytes, a.b.met.logOmitted)
 	a.lim = a.b.limits(a.job)
-	a.quiet = newWatchdog()
 }
 
 // run carries the attempt through the state machine described in doc.go.
@@ -73,6 +78,7 @@ func (a *attempt) open(ctx context.Context) {
 func (a *attempt) run(ctx context.Context) {
 	start := time.Now()
 	a.open(ctx)
+	defer a.stall.close()
 	key := a.job.BuildKey
 	a.log.Info().Str("mode", string(a.job.Mode)).Msg("build started")
 
@@ -93,8 +99,17 @@ func (a *attempt) run(ctx context.Context) {
 	actx, stopBuild := context.WithCancelCause(actx)
 	a.b.setStop(a.slot, key.Experiment, stopBuild)
 	stopWatch := a.quiet.watch(actx, time.Duration(a.lim.noOutput), func() { cancelQuiet(errNoOutput) })
+	// A log blocked too long stops the build too; it is watched until the
+	// killed task's last write returns.
+	stopStall := a.stall.watch(ctx, a.logBlockLimit(), func() { cancelQuiet(errLogUnavailable) })
+	stopKill := context.AfterFunc(actx, a.stall.killed)
 	v := a.build(actx)
+	stopKill()
+	stopStall()
 	stopWatch()
+	if ctx.Err() == nil {
+		v = a.logVerdict(v, context.Cause(actx))
+	}
 	a.b.setStop(a.slot, key.Experiment, nil)
 	aborted := errors.Is(context.Cause(actx), errExperimentAborted)
 	stopBuild(nil)
@@ -112,8 +127,12 @@ func (a *attempt) run(ctx context.Context) {
 		a.abandon()
 		return
 	}
-	if v.reason == reasonSandboxError && a.mayRetry() {
+	if (v.reason == reasonSandboxError || v.reason == reasonLogUnavailable) && a.mayRetry() {
 		a.handBack(ctx, v, start)
+		return
+	}
+	if a.stall.isLost() {
+		a.finishUnlogged(ctx, v, start)
 		return
 	}
 	if err := a.finish(ctx, v, start); err != nil {
@@ -241,11 +260,13 @@ func (a *attempt) mayRetry() bool {
 	return a.delivered < uint64(limit)
 }
 
-// handBack ends an attempt whose sandbox failed without a result: the
-// failure says nothing about the crate (containerd restarted, a shim
-// died), and a result would count as the crate's. Its log is stored, and
-// the job is delivered again after Config.SandboxRetryDelay, to this builder or
-// another. The last attempt the job gets publishes the error instead.
+// handBack ends an attempt that failed for the farm's reasons without a
+// result: its sandbox failed (containerd restarted, a shim died) or its log
+// could not be published (logstall.go). The failure says nothing about the
+// crate, and a result would count as the crate's. Its log is stored, if it
+// can be ended, and the job is delivered again after
+// Config.SandboxRetryDelay, to this builder or another. The last attempt
+// the job gets publishes the error instead.
 func (a *attempt) handBack(ctx context.Context, v verdict, start time.Time) {
 	fmt.Fprintf(a.sys, "finished: %s (%s) after %s; no result: the job is handed back to be built again in %s\n",
 		v.status, v.reason, time.Since(start).Round(time.Millisecond), a.b.cfg.SandboxRetryDelay)
@@ -254,11 +275,15 @@ func (a *attempt) handBack(ctx context.Context, v verdict, start time.Time) {
 			a.abandon()
 			return
 		}
-		a.log.Error().Err(err).Msg("cannot close the log of an attempt whose sandbox failed; leaving the job for redelivery")
+		ev := a.log.Error()
+		if a.stall.isLost() {
+			ev = a.log.Warn() // known: the stream keeps what it got, stored as abandoned
+		}
+		ev.Err(err).Msg("cannot close the log of an attempt handed back; leaving the job for redelivery")
 	}
 	_ = a.msg.NakWithDelay(a.b.cfg.SandboxRetryDelay)
 	a.b.met.handedBack.Inc()
-	a.log.Warn().Dur("retry_in", a.b.cfg.SandboxRetryDelay).Msg("sandbox failed; job handed back for another attempt")
+	a.log.Warn().Str("reason", v.reason).Dur("retry_in", a.b.cfg.SandboxRetryDelay).Msg("infrastructure failed; job handed back for another attempt")
 }
 
 // publishJSON publishes v on subj, deduplicated by subject: an attempt has

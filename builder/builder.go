@@ -52,6 +52,9 @@ type Builder struct {
 	// changed wakes the heartbeat when running or paused change, so a
 	// build shows in `ejecta status` when it starts, not up to a period later.
 	changed chan struct{}
+
+	// logBlockLimit overrides attempt.logBlockLimit when not 0 (tests).
+	logBlockLimit time.Duration
 }
 
 // New checks cfg (after filling defaults) and returns a builder that does

@@ -38,6 +38,10 @@ const (
 	// source (missing, or closed to their user): the builder's setup is
 	// wrong, the crate has not been looked at.
 	reasonSourceUnreadable = "crate-source-unreadable"
+	// reasonLogUnavailable: the build's log could not be published (the
+	// logs stream full, NATS unreachable) for so long that the attempt
+	// says nothing about the crate (logstall.go). An infrastructure error.
+	reasonLogUnavailable = "log-unavailable"
 )
 
 // maxDiagLine bounds how much of one line is kept for matching; the
@@ -82,7 +86,7 @@ var (
 // is not evidence that the crate is broken.
 func spurious(reason string) bool {
 	switch reason {
-	case reasonOOM, reasonTimeout, reasonNoOutputTimeout, reasonNoSpace, reasonNetworkAccess, reasonSandboxError, reasonDownload:
+	case reasonOOM, reasonTimeout, reasonNoOutputTimeout, reasonNoSpace, reasonNetworkAccess, reasonSandboxError, reasonDownload, reasonLogUnavailable:
 		return true
 	}
 	return false

@@ -51,7 +51,8 @@
 // streams.Limits set them and the memory limit, else Config's defaults. A
 // task killed for memory gives "oom" (from containerd's OOM event), and a
 // sandbox that fails gives status error ("sandbox-error"), never a crate
-// failure. Otherwise the reason is read from cargo's output as it streams
+// failure; so does a log that cannot be published ("log-unavailable", see
+// The log below). Otherwise the reason is read from cargo's output as it streams
 // past (no-space, ice, network-access, depends-on(...),
 // compiler-error(...), unknown; see classify.go).
 //
@@ -79,4 +80,14 @@
 // waiting for each ack. A full LogsStream refuses publishes; the chunker
 // then retries until uploaders make room, and meanwhile blocks the writers,
 // so the compiler waits on its pipe: bytes are delayed, never dropped.
+//
+// That wait is the farm's, not the crate's (logstall.go): the no-output
+// timeout does not count it, and an attempt it spoils ends as status error
+// ("log-unavailable") and is handed back like a sandbox failure. It does
+// when the log stays blocked for the attempt's no-output timeout (at most
+// its wall timeout: the log is then given up and the build stopped), when a
+// timeout kills the build while its output waits a second or more, or when
+// the log cannot be published at all. Each wait of a second or more is
+// told in the log ("log stream blocked for ..."), and all of them in
+// ejecta_builder_log_blocked_seconds_total.
 package builder

@@ -22,6 +22,7 @@ import (
 func (a *attempt) giveUp(ctx context.Context, attempts int, seq uint64) {
 	start := time.Now()
 	a.open(ctx)
+	defer a.stall.close()
 	why := fmt.Sprintf("gave up after %d attempts", attempts)
 	fmt.Fprintf(a.sys, "%s of %s %s with %s: none of them ended (the builder running it was killed or stopped each time); not building it again\n",
 		why, a.job.Crate, a.job.Version, a.job.Toolchain)

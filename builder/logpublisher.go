@@ -27,7 +27,8 @@ var (
 // logPublisher is the chunkSink that puts one attempt's chunks on its
 // LogSubject. It holds the builder's context, not the attempt's: a build
 // that timed out still has its log delivered; only the builder stopping
-// abandons it.
+// abandons it, or the attempt giving its log up after it was blocked too
+// long (logStall).
 //
 // Chunks are published asynchronously, up to window of them unacknowledged
 // at once (0 or 1: each waits for its ack). writeChunk blocks while the
@@ -43,6 +44,9 @@ type logPublisher struct {
 	log     zerolog.Logger
 	met     *metrics
 	window  int
+	// stall is told when writers start and stop waiting for acks; nil:
+	// nobody is.
+	stall *logStall
 
 	pending []inflight // published, not yet acknowledged, in sequence order
 	round   int        // repairs so far; part of the Nats-Msg-Id of what is published after one
@@ -62,17 +66,21 @@ func (p *logPublisher) writeChunk(c streams.Chunk) error {
 		fut = nil
 	}
 	p.pending = append(p.pending, inflight{chunk: c, fut: fut, sent: time.Now()})
-	for len(p.pending) >= max(p.window, 1) {
-		if err := p.settleOldest(); err != nil {
-			return err
-		}
-	}
-	return nil
+	return p.settle(max(p.window, 1) - 1)
 }
 
 // sync returns once every chunk written so far is acknowledged.
-func (p *logPublisher) sync() error {
-	for len(p.pending) > 0 {
+func (p *logPublisher) sync() error { return p.settle(0) }
+
+// settle waits until at most n chunks are in flight. The writers wait with
+// it: that is the time the stall measures.
+func (p *logPublisher) settle(n int) (err error) {
+	if len(p.pending) <= n {
+		return nil
+	}
+	p.stall.block()
+	defer func() { p.stall.unblock(err) }()
+	for len(p.pending) > n {
 		if err := p.settleOldest(); err != nil {
 			return err
 		}

@@ -20,9 +20,11 @@ type metrics struct {
 	logChunks prometheus.Counter
 	// logOmitted counts task output left out of logs by the log cap.
 	logOmitted prometheus.Counter
-	// handedBack counts attempts ended by a sandbox failure without a
-	// result, their job left to be built again.
+	// handedBack counts attempts ended by a sandbox failure or an
+	// unavailable log without a result, their job left to be built again.
 	handedBack prometheus.Counter
+	// logBlocked counts the seconds task output waited on the logs stream.
+	logBlocked prometheus.Counter
 	// crates counts .crate files a registry job needed, by where they
 	// came from: the download cache or the registry.
 	crates *prometheus.CounterVec
@@ -56,7 +58,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		handedBack: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ejecta_builder_jobs_handed_back_total",
-			Help: "Attempts whose sandbox failed (containerd restarted, a shim died), ended without a result and their job handed back to be built again.",
+			Help: "Attempts that failed for the farm's reasons (sandbox failed: containerd restarted, a shim died; log stream unavailable), ended without a result and their job handed back to be built again.",
+		}),
+		logBlocked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ejecta_builder_log_blocked_seconds_total",
+			Help: "Time build output waited on the logs stream (full, or NATS unreachable). The no-output timeout does not count it; a build it holds up too long ends as error log-unavailable and is built again.",
 		}),
 		crates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ejecta_builder_crate_files_total",
@@ -66,7 +72,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.running, m.done, m.duration, m.logBytes, m.logChunks, m.logOmitted, m.handedBack, m.crates} {
+	for _, c := range []prometheus.Collector{m.running, m.done, m.duration, m.logBytes, m.logChunks, m.logOmitted, m.handedBack, m.logBlocked, m.crates} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register builder metrics: %w", err)
 		}

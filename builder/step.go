@@ -161,6 +161,7 @@ func (a *attempt) runStep(ctx context.Context, dir string, network bool, args ..
 	exit, err := a.b.run.Run(ctx, t)
 	// A failed write stays in the chunker and ends the log with an error.
 	_ = a.capped.endStep()
+	a.noteLogBlocked()
 	if err == nil {
 		a.exitCode = exit.Code
 	} else {

@@ -3,7 +3,7 @@ package builder
 import (
 	"context"
 	"errors"
-	"sync/atomic"
+	"sync"
 	"time"
 )
 
@@ -32,8 +32,17 @@ func (d durationText) String() string {
 // 5 minutes"): it is an io.Writer fed alongside the log with the tasks'
 // output, and ends the attempt once nothing has been written for the
 // limit. A hung build otherwise holds its slot until the wall timeout.
+//
+// While the log stream keeps the task's output waiting (logStall) the
+// watchdog is paused: that silence is the farm's, not the build's, and the
+// time paused does not count.
 type watchdog struct {
-	last atomic.Int64 // unix nanoseconds of the last output (or reset)
+	mu sync.Mutex
+	// last is when the quiet period began: the last output or reset,
+	// moved forward by the time paused since.
+	last time.Time
+	// paused is when the current pause began; zero when not paused.
+	paused time.Time
 }
 
 func newWatchdog() *watchdog {
@@ -48,7 +57,44 @@ func (w *watchdog) Write(p []byte) (int, error) {
 }
 
 // reset starts the quiet period afresh, as when a new task starts.
-func (w *watchdog) reset() { w.last.Store(time.Now().UnixNano()) }
+func (w *watchdog) reset() {
+	now := time.Now()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.last = now
+	if !w.paused.IsZero() {
+		w.paused = now
+	}
+}
+
+// pause stops the quiet period from growing until resume.
+func (w *watchdog) pause(now time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.paused.IsZero() {
+		w.paused = now
+	}
+}
+
+// resume lets the quiet period grow again from where pause left it.
+func (w *watchdog) resume(now time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.paused.IsZero() {
+		w.last = w.last.Add(now.Sub(w.paused))
+		w.paused = time.Time{}
+	}
+}
+
+// quiet is how long the tasks have been silent at now, pauses left out.
+func (w *watchdog) quiet(now time.Time) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.paused.IsZero() {
+		now = w.paused
+	}
+	return now.Sub(w.last)
+}
 
 // watch calls fire once when nothing was written for limit, checking a few
 // times per limit, until ctx ends or stop is called.
@@ -64,7 +110,7 @@ func (w *watchdog) watch(ctx context.Context, limit time.Duration, fire func()) 
 			case <-ctx.Done():
 				return
 			case now := <-t.C:
-				if now.Sub(time.Unix(0, w.last.Load())) >= limit {
+				if w.quiet(now) >= limit {
 					fire()
 					return
 				}

@@ -69,6 +69,9 @@ const (
 // that nobody bisects rustc for an out-of-memory kill.
 var spuriousReasons = []string{
 	"oom", "no-space", "timeout", "network-access", "sandbox-error", "download-failed", "compiler-diagnostic-change",
+	// The builder could not publish the build's log (logs stream full, NATS
+	// unreachable): an infrastructure error, like sandbox-error.
+	"log-unavailable",
 }
 
 // IsSpurious reports whether a failure with this reason is probably not

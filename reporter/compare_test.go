@@ -118,6 +118,7 @@ func TestCompare(t *testing.T) {
 		{oPass, tf("timeout"), ClassSpuriousRegressed},
 		{oTSkip, bf("network-access"), ClassSpuriousRegressed},
 		{oTest, bf("sandbox-error"), ClassSpuriousRegressed},
+		{oTest, bf("log-unavailable"), ClassSpuriousRegressed},
 		{tf("oom"), bf("compiler-error(E0308)"), ClassSpuriousRegressed},
 		{oPass, bf("compiler-diagnostic-change"), ClassSpuriousRegressed},
 		{bf("oom"), oPass, ClassSpuriousFixed},

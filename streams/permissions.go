@@ -174,6 +174,9 @@ func RolePermissions(role Role) (Permissions, error) {
 		pub = append(pub, streamInfo(UploadsStream))
 		pub = append(pub, msgGet(UploadsStream)...)
 		pub = append(pub, readStream(LogsStream)...)
+		// An experiment's no-output timeout says how long its logs may be
+		// silent before they are judged abandoned.
+		pub = append(pub, kvRead(ExperimentsBucket)...)
 		// Chunks of a stored log are purged, and only by uploaders.
 		pub = append(pub, jsAPI+"STREAM.PURGE."+LogsStream)
 	case RoleReporter:

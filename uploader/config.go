@@ -46,8 +46,11 @@ type Config struct {
 	// the hole marked in it and listed in its metadata.
 	LenientAfter int
 	// AbandonAfter is how long a log without an end marker may stay silent
-	// before it is judged abandoned (its builder died) and stored as it is.
-	// A later attempt of the same build on the stream abandons it at once.
+	// before it is judged abandoned (its builder died) and stored as it is,
+	// at least: an experiment's own no-output timeout may make it longer
+	// (silence.go). It must cover the builders' default no-output timeout
+	// twice over, which the uploader cannot know. A later attempt of the
+	// same build on the stream abandons a log at once.
 	AbandonAfter time.Duration
 	// SweepInterval is how often the logs stream is scanned for abandoned
 	// logs and the backlog reported.

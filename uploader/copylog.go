@@ -52,6 +52,17 @@ type copyOpts struct {
 	// untilSeq, when not 0, is the stream sequence of the log's last
 	// message: an abandoned log has no end marker to stop at.
 	untilSeq uint64
+	// resume, when set, continues a log whose start is written already
+	// (stitch.go); never lenient.
+	resume *resumePoint
+}
+
+// resumePoint is where a copy takes a log up: bytes of it are written and
+// summed in sum. Chunks that end before it are skipped, the first one
+// after it must start there, and its sequence number is taken as is.
+type resumePoint struct {
+	bytes uint64
+	sum   hash.Hash
 }
 
 // copyResult is what copyLog learnt about a log.
@@ -87,6 +98,9 @@ func (u *Uploader) copyLog(ctx context.Context, subj string, w io.Writer, opts c
 	defer u.dropConsumer(ctx, it, cons)
 	sum := sha256.New()
 	lc := &logCopy{subj: subj, next: 1, sum: sum, out: io.MultiWriter(sum, w), lenient: opts.lenient, lastNL: true}
+	if r := opts.resume; r != nil {
+		lc.next, lc.bytes, lc.sum, lc.out, lc.lenient = 0, r.bytes, r.sum, io.MultiWriter(r.sum, w), false
+	}
 	var res copyResult
 	for {
 		msg, err := next(ctx, it, u.cfg.IdleTimeout)
@@ -142,7 +156,19 @@ func (lc *logCopy) add(h nats.Header, data []byte) (*streams.LogEnd, error) {
 		return nil, lc.fault(lc.next, err.Error())
 	}
 	if end != nil {
+		if lc.next == 0 { // resumed: every chunk was in the written start
+			lc.next = end.Chunks + 1
+		}
 		return end, lc.checkEnd(end)
+	}
+	if lc.next == 0 {
+		switch {
+		case chunk.Offset+uint64(len(chunk.Data)) <= lc.bytes:
+			return nil, nil // in the written start; the final sha256 checks it
+		case chunk.Offset != lc.bytes:
+			return nil, lc.fault(chunk.Seq, fmt.Sprintf("chunk at offset %d, the written start ends at %d", chunk.Offset, lc.bytes))
+		}
+		lc.next = chunk.Seq
 	}
 	switch {
 	case chunk.Seq < lc.next:

@@ -53,11 +53,20 @@
 // A builder that dies leaves a log without an end marker and asks for no
 // upload. Every replica sweeps LogsStream each Config.SweepInterval: a log
 // whose last message is not an end marker, when a later attempt of the same
-// build has started or it has been silent for Config.AbandonAfter, gets an
-// upload request with the streams.HdrAbandoned header (its Nats-Msg-Id
-// keeps replicas from asking twice). It is stored as far as the stream
-// holds it and marked abandoned in its metadata and page. The sweep also
-// logs the backlog, as a warning while uploads fail.
+// build has started or it has been silent for Config.AbandonAfter or, if
+// longer, as long as its experiment's no-output timeout lets a live build
+// be (silence.go, from the experiment's record), gets an upload request
+// with the streams.HdrAbandoned header (its Nats-Msg-Id keeps replicas from
+// asking twice). It is stored as far as the stream holds it and marked
+// abandoned in its metadata and page. The sweep also logs the backlog, as
+// a warning while uploads fail.
+//
+// A log judged abandoned that goes on after all (a slow builder, a blocked
+// log stream) has its start in the store only. Its next upload stitches:
+// the stored abandoned bytes, checked against their metadata, then the rest
+// from the stream, the whole checked against the end marker, replace the
+// abandoned objects. A log that cannot be joined so is not stored over the
+// abandoned one; its request is dead-lettered (stitch.go).
 //
 // A failed attempt is given back with a delay (Nak) that doubles with each
 // delivery up to Config.MaxRetryDelay, spread by ±20% so that requests failed

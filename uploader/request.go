@@ -69,7 +69,7 @@ func (u *Uploader) handle(ctx context.Context, logs jetstream.Stream, msg jetstr
 		// than after AckWait.
 		msg.Nak()
 		log.Info().Msg("upload interrupted by shutdown; request given back")
-	case errors.Is(err, errLost):
+	case errors.Is(err, errLost), errors.Is(err, errUnstitchable):
 		u.deadLetter(ctx, msg, err)
 	default:
 		u.failures.Add(1)
@@ -123,16 +123,32 @@ func (u *Uploader) upload(ctx context.Context, logs jetstream.Stream, req stream
 	if how.abandoned != "" {
 		opts.untilSeq = last.Sequence
 	}
+	// A log stored as abandoned may go on: its start is then in the store
+	// only (stitch.go).
+	start, err := u.abandonedStart(ctx, logs, subj, metaKey)
+	if err != nil {
+		return 0, false, fmt.Errorf("upload %s: %w", subj, err)
+	}
 	sink, err := u.newSink(ctx, req.BuildKey, req.Attempt)
 	if err != nil {
 		return 0, false, fmt.Errorf("upload %s: %w", subj, err)
 	}
-	res, err := u.copyLog(ctx, subj, sink, opts)
+	var res copyResult
+	if start != nil {
+		opts.resume, err = u.writeStart(ctx, sink, req.BuildKey, req.Attempt, start, endOf(last))
+	}
+	if err == nil {
+		res, err = u.copyLog(ctx, subj, sink, opts)
+	}
 	if err != nil {
 		sink.abort(err)
-		return 0, false, fmt.Errorf("upload %s: %w", subj, err)
+		return 0, false, fmt.Errorf("upload %s: %w", subj, stitchFailure(start, how, err))
 	}
 	meta := streams.LogMeta{FirstAt: res.first, LastAt: res.last, Gaps: res.gaps}
+	if start != nil {
+		meta.FirstAt = start.FirstAt
+		log.Info().Uint64("stored_bytes", start.Bytes).Msg("log judged abandoned went on; storing it whole over its abandoned start")
+	}
 	if res.end != nil {
 		meta.Status, meta.ExitCode = res.end.Status, res.end.ExitCode
 		if how.abandoned == "" && req.End != *res.end {

@@ -39,7 +39,8 @@ type attemptLog struct {
 // sweepOnce asks for every abandoned log to be stored. A log is abandoned
 // when its last message is not an end marker and either a later attempt of
 // the same build has started (the job went to another builder, so this
-// attempt's builder is gone) or nothing was added for AbandonAfter.
+// attempt's builder is gone) or nothing was added for as long as its
+// experiment allows (silence.go).
 func (u *Uploader) sweepOnce(ctx context.Context, logs, uploads jetstream.Stream) error {
 	info, err := logs.Info(ctx, jetstream.WithSubjectFilter(streams.LogsFilter))
 	if err != nil {
@@ -56,6 +57,7 @@ func (u *Uploader) sweepOnce(ctx context.Context, logs, uploads jetstream.Stream
 	u.reportBacklog(info, queued)
 
 	var all []attemptLog
+	sil := u.newSilences()
 	latest := map[streams.BuildKey]int{}
 	for subj := range info.State.Subjects {
 		k, a, err := streams.ParseLogSubject(subj)
@@ -86,7 +88,7 @@ func (u *Uploader) sweepOnce(ctx context.Context, logs, uploads jetstream.Stream
 		switch idle := time.Since(last.Time); {
 		case latest[l.key] > l.attempt:
 			reason = fmt.Sprintf("attempt %d of the same build started", latest[l.key])
-		case idle >= u.cfg.AbandonAfter:
+		case sil.abandoned(ctx, l.key.Experiment, idle):
 			reason = fmt.Sprintf("no output for %s", idle.Round(time.Second))
 		default:
 			continue
