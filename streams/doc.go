@@ -10,6 +10,9 @@
 // role (RolePermissions, derived from the same names) call Lookup instead:
 // only the admin role may create or update streams.
 //
+// Results and upload requests are tied to the builder handed their job by
+// job tickets (tickets.go).
+//
 // # Subjects
 //
 //	ejecta.jobs.<exp>.<crate>.<version>.<toolchain>               job to build (work queue)
