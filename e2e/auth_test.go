@@ -227,8 +227,11 @@ var (
 	publishLog    = publishTo("publish a log chunk", streams.LogSubject(probeKey, 1))
 	publishResult = publishTo("publish a result", streams.ResultSubject(probeKey, 1))
 	publishUpload = publishTo("publish an upload request", streams.UploadSubject(probeKey, 1))
-	publishDead   = publishTo("publish a dead letter", streams.DeadSubject(probeKey.Experiment))
-	createStream  = action{"create a stream", "$JS.API.STREAM.CREATE.EVIL", func(ctx context.Context, js jetstream.JetStream) error {
+	// Only uploaders judge a log abandoned: a builder asking would have
+	// another builder's live log stored as it stands and purged.
+	publishAbandoned = publishTo("ask to store a log as abandoned", streams.AbandonedUploadSubject(probeKey, 1))
+	publishDead      = publishTo("publish a dead letter", streams.DeadSubject(probeKey.Experiment))
+	createStream     = action{"create a stream", "$JS.API.STREAM.CREATE.EVIL", func(ctx context.Context, js jetstream.JetStream) error {
 		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "EVIL", Subjects: []string{"evil.>"}})
 		return err
 	}}
@@ -266,15 +269,15 @@ var readReplies = []action{
 // forbidden is, per role, what the server must refuse it, besides
 // readReplies.
 var forbidden = map[streams.Role][]action{
-	streams.RoleBuilder: {publishJob, createStream, updateJobs, deleteLogs, consumeJobs,
+	streams.RoleBuilder: {publishJob, publishAbandoned, createStream, updateJobs, deleteLogs, consumeJobs,
 		kvPut(streams.ExperimentsBucket), kvPut(streams.ProgressBucket), takeUpload},
-	streams.RoleProducer: {publishLog, publishResult, publishUpload, publishDead, purgeLogs, createStream,
+	streams.RoleProducer: {publishLog, publishResult, publishUpload, publishAbandoned, publishDead, purgeLogs, createStream,
 		kvPut(streams.ProgressBucket), kvPut(streams.BuildersBucket), takeUpload},
-	streams.RoleUploader: {publishJob, publishLog, publishResult, createStream, deleteLogs, consumeJobs,
+	streams.RoleUploader: {publishJob, publishLog, publishResult, publishUpload, createStream, deleteLogs, consumeJobs,
 		kvPut(streams.ExperimentsBucket)},
-	streams.RoleReporter: {publishLog, publishResult, publishUpload, purgeLogs, createStream, consumeJobs,
+	streams.RoleReporter: {publishLog, publishResult, publishUpload, publishAbandoned, purgeLogs, createStream, consumeJobs,
 		kvPut(streams.ExperimentsBucket), kvPut(streams.BuildersBucket)},
-	streams.RoleViewer: {publishJob, publishLog, publishResult, publishUpload, publishDead,
+	streams.RoleViewer: {publishJob, publishLog, publishResult, publishUpload, publishAbandoned, publishDead,
 		corePublish("publish a log chunk", streams.LogSubject(probeKey, 2)),
 		createStream, updateJobs, deleteLogs, purgeLogs, consumeJobs, takeUpload,
 		kvPut(streams.ExperimentsBucket), kvPut(streams.BuildersBucket), kvPut(streams.ProgressBucket)},

@@ -18,6 +18,8 @@
 //	ejecta.jobs.<exp>.<crate>.<version>.<toolchain>               job to build (work queue)
 //	ejecta.logs.<exp>.<crate>.<version>.<toolchain>.<attempt>     log chunks of one attempt
 //	ejecta.uploads.<exp>.<crate>.<version>.<toolchain>.<attempt>  "this log is complete" (work queue)
+//	ejecta.uploads-abandoned.<exp>.<crate>.<version>.<toolchain>.<attempt>
+//	                                                              "store this abandoned log" (same queue; uploaders only)
 //	ejecta.results.<exp>.<crate>.<version>.<toolchain>.<attempt>  result of one attempt
 //	ejecta.dead.<exp>                                             dead letters (poison messages)
 //

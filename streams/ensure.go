@@ -64,6 +64,10 @@ const MaxMessageBytes = 64 << 10
 // a builder that stops renewing disappears from `ejecta builders`.
 const HeartbeatTTL = 30 * time.Second
 
+// uploadsSubjects are UploadsStream's: the builders' requests and the
+// uploaders' own for abandoned logs. The one uploaders' consumer sees both.
+var uploadsSubjects = []string{uploadsPrefix + ".>", abandonedPrefix + ".>"}
+
 // Ensure creates or updates every stream, consumer and KV bucket. It is
 // idempotent and every component calls it at start-up.
 func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
@@ -87,7 +91,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 			Description: "log chunks of builds in flight; removed once stored",
 		},
 		{
-			Name: UploadsStream, Subjects: []string{uploadsPrefix + ".>"},
+			Name: UploadsStream, Subjects: uploadsSubjects,
 			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
 			Duplicates: 2 * time.Minute, Replicas: r, MaxMsgSize: MaxMessageBytes,
 			Description: "complete logs waiting for an uploader (work queue)",
@@ -110,7 +114,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 	}
 	for stream, cc := range map[string]jetstream.ConsumerConfig{
 		UploadsStream: {
-			Durable: UploadersConsumer, FilterSubject: uploadsPrefix + ".>",
+			Durable: UploadersConsumer, FilterSubjects: uploadsSubjects,
 			AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Minute,
 			MaxDeliver: -1, MaxAckPending: 100000, Replicas: r,
 			Description: "shared by every uploader replica",

@@ -307,7 +307,8 @@ type UploadRequest struct {
 	Attempt int    `json:"attempt"`
 	End     LogEnd `json:"end"`
 	// MAC signs the request with the job's ticket (UploadRequest.Sign);
-	// empty for a job without one, and for an abandoned log's request.
+	// empty for a job without one, and for an abandoned log's request,
+	// which only uploaders may publish (AbandonedUploadSubject).
 	MAC string `json:"mac,omitempty"`
 }
 

@@ -18,7 +18,8 @@ const (
 	// results, dead letters and its heartbeat.
 	RoleBuilder Role = "builder"
 	// RoleUploader stores complete logs: it takes upload requests, reads and
-	// purges log chunks, and asks for abandoned logs to be stored.
+	// purges log chunks, and asks for abandoned logs to be stored (alone:
+	// AbandonedUploadSubject is its own).
 	RoleUploader Role = "uploader"
 	// RoleReporter replays results, keeps progress and publishes re-run
 	// jobs that confirm regressions.
@@ -169,7 +170,9 @@ func RolePermissions(role Role) (Permissions, error) {
 		// New jobs wake idle builders up (a core subscription).
 		sub = append(sub, jobsPrefix+".>")
 	case RoleUploader:
-		pub = append(pub, uploadsPrefix+".>", deadPrefix+".>")
+		// Only uploaders judge a log abandoned; they publish no other
+		// upload request.
+		pub = append(pub, abandonedPrefix+".>", deadPrefix+".>")
 		pub = append(pub, pullFrom(UploadsStream, UploadersConsumer)...)
 		pub = append(pub, streamInfo(UploadsStream))
 		pub = append(pub, msgGet(UploadsStream)...)

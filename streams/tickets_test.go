@@ -198,3 +198,21 @@ func TestDeadJobHidesTicket(t *testing.T) {
 		}
 	}
 }
+
+func TestParseUploadSubject(t *testing.T) {
+	for _, tc := range []struct {
+		subj      string
+		abandoned bool
+	}{
+		{UploadSubject(ticketBuild, 3), false},
+		{AbandonedUploadSubject(ticketBuild, 3), true},
+	} {
+		k, a, ab, err := ParseUploadSubject(tc.subj)
+		if err != nil || k != ticketBuild || a != 3 || ab != tc.abandoned {
+			t.Errorf("ParseUploadSubject(%s) = %v, %d, %v, %v", tc.subj, k, a, ab, err)
+		}
+	}
+	if _, _, _, err := ParseUploadSubject(ResultSubject(ticketBuild, 3)); err == nil {
+		t.Error("a result subject parsed as an upload request's")
+	}
+}

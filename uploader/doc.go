@@ -54,9 +54,12 @@
 // upload. Every replica sweeps LogsStream each Config.SweepInterval: a log
 // whose last message is not an end marker, when a later attempt of the same
 // build has started or it has been silent for Config.AbandonAfter, gets an
-// upload request with the streams.HdrAbandoned header (its Nats-Msg-Id
-// keeps replicas from asking twice). It is stored as far as the stream
-// holds it and marked abandoned in its metadata and page. The sweep also
+// upload request on streams.AbandonedUploadSubject with the
+// streams.HdrAbandoned header (its Nats-Msg-Id keeps replicas from asking
+// twice). It is stored as far as the stream holds it and marked abandoned
+// in its metadata and page. Only uploaders may publish on that subject; the
+// header on a builder's request is ignored, so that no builder can have
+// another's live log stored as abandoned and purged. The sweep also
 // logs the backlog, as a warning while uploads fail.
 //
 // A failed attempt is given back with a delay (Nak) that doubles with each

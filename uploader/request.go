@@ -1,6 +1,7 @@
 package uploader
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -27,11 +28,30 @@ func (u *Uploader) handle(ctx context.Context, logs jetstream.Stream, msg jetstr
 		u.deadLetter(ctx, msg, err)
 		return
 	}
+	// The subject is what the stream deduplicates by and what the
+	// permissions judge: only uploaders publish on the abandoned one.
+	k, attempt, abandoned, err := streams.ParseUploadSubject(msg.Subject())
+	if err == nil && (k != req.BuildKey || attempt != req.Attempt) {
+		err = fmt.Errorf("upload request for %s attempt %d arrived on subject %q", req.BuildKey, req.Attempt, msg.Subject())
+	}
+	if err != nil {
+		u.deadLetter(ctx, msg, err)
+		return
+	}
 	log := u.log.With().
 		Str("experiment", req.Experiment).Str("crate", req.Crate).Str("version", req.Version).
 		Str("toolchain", req.Toolchain).Int("attempt", req.Attempt).Logger()
 
-	how := uploadHow{abandoned: msg.Headers().Get(streams.HdrAbandoned), lenient: deliveries(msg) > uint64(u.cfg.LenientAfter)}
+	how := uploadHow{lenient: deliveries(msg) > uint64(u.cfg.LenientAfter)}
+	switch reason := msg.Headers().Get(streams.HdrAbandoned); {
+	case abandoned:
+		how.abandoned = cmp.Or(reason, "abandoned by its builder")
+	case reason != "":
+		// Builders may publish here: one must not have another's live
+		// log stored as abandoned and purged.
+		log.Warn().Str("header", streams.Bounded(reason)).
+			Msg("ignoring an abandoned header on a builder's upload request: only uploaders judge a log abandoned, on a subject of their own")
+	}
 	stop := keepAlive(msg, u.cfg.ProgressInterval, log)
 	start := time.Now()
 	u.met.inFlight.Inc()
@@ -88,7 +108,8 @@ func (u *Uploader) handle(ctx context.Context, logs jetstream.Stream, msg jetstr
 // uploadHow says how a request is to be done.
 type uploadHow struct {
 	// abandoned is the reason the attempt was judged abandoned, from the
-	// request's streams.HdrAbandoned header; "" for a finished log.
+	// streams.HdrAbandoned header of a request on
+	// streams.AbandonedUploadSubject; "" for a finished log.
 	abandoned string
 	// lenient stores a log with holes (marked) instead of failing: the
 	// request has been retried Config.LenientAfter times already.
