@@ -231,7 +231,18 @@ var (
 	// another builder's live log stored as it stands and purged.
 	publishAbandoned = publishTo("ask to store a log as abandoned", streams.AbandonedUploadSubject(probeKey, 1))
 	publishDead      = publishTo("publish a dead letter", streams.DeadSubject(probeKey.Experiment))
-	createStream     = action{"create a stream", "$JS.API.STREAM.CREATE.EVIL", func(ctx context.Context, js jetstream.JetStream) error {
+	// A job's body holds its ticket: only the builder that fetches the
+	// job may read it, and the viewer never.
+	subscribeJobs = subscribe("receive every job as it is queued", "ejecta.jobs.>")
+	readJob       = action{"read a queued job", "$JS.API.STREAM.MSG.GET." + streams.JobsStream, func(ctx context.Context, js jetstream.JetStream) error {
+		s, err := js.Stream(ctx, streams.JobsStream)
+		if err != nil {
+			return err
+		}
+		_, err = s.GetLastMsgForSubject(ctx, streams.JobSubject(probeKey))
+		return err
+	}}
+	createStream = action{"create a stream", "$JS.API.STREAM.CREATE.EVIL", func(ctx context.Context, js jetstream.JetStream) error {
 		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "EVIL", Subjects: []string{"evil.>"}})
 		return err
 	}}
@@ -269,17 +280,17 @@ var readReplies = []action{
 // forbidden is, per role, what the server must refuse it, besides
 // readReplies.
 var forbidden = map[streams.Role][]action{
-	streams.RoleBuilder: {publishJob, publishAbandoned, createStream, updateJobs, deleteLogs, consumeJobs,
+	streams.RoleBuilder: {publishJob, publishAbandoned, subscribeJobs, createStream, updateJobs, deleteLogs, consumeJobs,
 		kvPut(streams.ExperimentsBucket), kvPut(streams.ProgressBucket), takeUpload},
 	streams.RoleProducer: {publishLog, publishResult, publishUpload, publishAbandoned, publishDead, purgeLogs, createStream,
 		kvPut(streams.ProgressBucket), kvPut(streams.BuildersBucket), takeUpload},
-	streams.RoleUploader: {publishJob, publishLog, publishResult, publishUpload, createStream, deleteLogs, consumeJobs,
+	streams.RoleUploader: {publishJob, publishLog, publishResult, publishUpload, subscribeJobs, readJob, createStream, deleteLogs, consumeJobs,
 		kvPut(streams.ExperimentsBucket)},
 	streams.RoleReporter: {publishLog, publishResult, publishUpload, publishAbandoned, purgeLogs, createStream, consumeJobs,
 		kvPut(streams.ExperimentsBucket), kvPut(streams.BuildersBucket)},
 	streams.RoleViewer: {publishJob, publishLog, publishResult, publishUpload, publishAbandoned, publishDead,
 		corePublish("publish a log chunk", streams.LogSubject(probeKey, 2)),
-		createStream, updateJobs, deleteLogs, purgeLogs, consumeJobs, takeUpload,
+		subscribeJobs, readJob, createStream, updateJobs, deleteLogs, purgeLogs, consumeJobs, takeUpload,
 		kvPut(streams.ExperimentsBucket), kvPut(streams.BuildersBucket), kvPut(streams.ProgressBucket)},
 }
 
@@ -342,6 +353,41 @@ func TestRolesForbiddenActionsAreRefused(t *testing.T) {
 	}
 	if _, err := admin.js.Consumer(ctx, streams.JobsStream, "thief"); !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		t.Errorf("consumer thief on %s: %v, want not found", streams.JobsStream, err)
+	}
+}
+
+// TestBuilderLearnsOfJobsWithoutTheirBodies checks the builder's wake-up
+// under the generated permissions: it may follow the notices the jobs
+// stream republishes, which carry a job's subject and no body.
+func TestBuilderLearnsOfJobsWithoutTheirBodies(t *testing.T) {
+	s := startAuthServer(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	admin := s.connect(t, streams.RoleAdmin, streams.Security{})
+	if err := streams.Ensure(ctx, admin.js, streams.DefaultConfig()); err != nil {
+		t.Fatal(err)
+	}
+	b := s.connect(t, streams.RoleBuilder, streams.Security{})
+	sub, err := b.nc.SubscribeSync(streams.JobsQueuedFilter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.nc.FlushWithContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p := s.connect(t, streams.RoleProducer, streams.Security{})
+	if _, err := p.js.Publish(ctx, streams.JobSubject(probeKey), []byte(`{"v":1,"ticket":"not for builders"}`)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := sub.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatalf("builder got no notice of the job: %v (refused: %v)", err, b.violations())
+	}
+	if len(m.Data) != 0 || m.Header.Get("Nats-Subject") != streams.JobSubject(probeKey) {
+		t.Errorf("notice on %s: data %q, subject header %q", m.Subject, m.Data, m.Header.Get("Nats-Subject"))
+	}
+	if v := b.violations(); len(v) != 0 {
+		t.Errorf("builder refused: %v", v)
 	}
 }
 

@@ -20,6 +20,7 @@
 //	ejecta.uploads.<exp>.<crate>.<version>.<toolchain>.<attempt>  "this log is complete" (work queue)
 //	ejecta.uploads-abandoned.<exp>.<crate>.<version>.<toolchain>.<attempt>
 //	                                                              "store this abandoned log" (same queue; uploaders only)
+//	ejecta.queued.<exp>.<crate>.<version>.<toolchain>             a job's headers, republished by the jobs stream (no body)
 //	ejecta.results.<exp>.<crate>.<version>.<toolchain>.<attempt>  result of one attempt
 //	ejecta.dead.<exp>                                             dead letters (poison messages)
 //

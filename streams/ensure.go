@@ -64,6 +64,16 @@ const MaxMessageBytes = 64 << 10
 // a builder that stops renewing disappears from `ejecta builders`.
 const HeartbeatTTL = 30 * time.Second
 
+// jobsQueued wakes idle builders when a job is queued. The server
+// republishes the headers of every job it stores (the job's subject among
+// them) to JobsQueuedFilter, without the body: builders subscribe there,
+// so a job's body and its ticket reach a builder only when it fetches the
+// job. This rather than a notice every publisher sends besides the job:
+// the stream itself does it, for every publisher (producer, reporter,
+// retry, an operator's nats CLI), only for jobs actually stored (not for
+// duplicates), and nothing new needs a publish permission.
+var jobsQueued = &jetstream.RePublish{Source: jobsPrefix + ".>", Destination: queuedPrefix + ".>", HeadersOnly: true}
+
 // uploadsSubjects are UploadsStream's: the builders' requests and the
 // uploaders' own for abandoned logs. The one uploaders' consumer sees both.
 var uploadsSubjects = []string{uploadsPrefix + ".>", abandonedPrefix + ".>"}
@@ -82,6 +92,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 			Duplicates: JobsDuplicateWindow, Replicas: r, MaxMsgSize: MaxMessageBytes,
 			Description: "jobs waiting for a builder (work queue, one consumer per experiment and toolchain)",
 			Metadata:    cfg.jobsPolicy().metadata(),
+			RePublish:   jobsQueued,
 		},
 		{
 			Name: LogsStream, Subjects: []string{logsPrefix + ".>"},

@@ -7,11 +7,50 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/streams"
 )
+
+// A job stored on the jobs stream is announced on JobsQueuedFilter with its
+// subject and headers and without its body; a duplicate is not announced.
+func TestJobsQueuedCarriesNoBody(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	nc, js := testenv.StartNATS(t).Connect(t)
+	if err := streams.Ensure(ctx, js, streams.DefaultConfig()); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := nc.SubscribeSync(streams.JobsQueuedFilter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	k := streams.BuildKey{Experiment: "e", Crate: "c", Version: "1.0.0", Toolchain: "stable"}
+	body := []byte(`{"v":1,"ticket":"secret-ticket"}`)
+	for range 2 {
+		if _, err := js.Publish(ctx, streams.JobSubject(k), body, jetstream.WithMsgID("one")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := sub.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatalf("no notice of a queued job: %v", err)
+	}
+	if len(m.Data) != 0 {
+		t.Errorf("notice carries the job's body: %q", m.Data)
+	}
+	if got := m.Header.Get("Nats-Subject"); got != streams.JobSubject(k) {
+		t.Errorf("notice names subject %q, want %q", got, streams.JobSubject(k))
+	}
+	if _, err := sub.NextMsg(300 * time.Millisecond); !errors.Is(err, nats.ErrTimeout) {
+		t.Errorf("a duplicate job was announced: %v", err)
+	}
+}
 
 // Ensure brings the uploads stream and its consumer of an earlier version
 // (builders' requests only) to both subjects, and Lookup asks for that.

@@ -224,7 +224,8 @@ type Job struct {
 	AttemptBase int `json:"attempt_base,omitempty"`
 	// Ticket is what the builder signs the job's result and upload
 	// request with (JobKey.SignJob); empty when the publisher had no key.
-	// It travels in the body only, never in a header.
+	// It travels in the body only, never in a header: the jobs stream
+	// republishes headers to every builder (JobsQueuedFilter).
 	Ticket string `json:"ticket,omitempty"`
 }
 

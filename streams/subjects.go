@@ -34,9 +34,12 @@ const (
 	// abandonedPrefix is the uploads stream's other subject: requests to
 	// store a log its builder abandoned, which only uploaders may publish.
 	abandonedPrefix = prefix + ".uploads-abandoned"
-	resultsPrefix   = prefix + ".results"
-	deadPrefix      = prefix + ".dead"
-	invalidExpName  = "_invalid" // experiment names start with [a-z0-9], so this cannot collide
+	// queuedPrefix is where the jobs stream republishes the headers of
+	// every job it stores, to wake idle builders (see Ensure).
+	queuedPrefix   = prefix + ".queued"
+	resultsPrefix  = prefix + ".results"
+	deadPrefix     = prefix + ".dead"
+	invalidExpName = "_invalid" // experiment names start with [a-z0-9], so this cannot collide
 )
 
 // BuildKey names one build: a crate version under one toolchain in one
@@ -127,6 +130,12 @@ const AllUploadsFilter = uploadsPrefix + ".>"
 
 // AllAbandonedUploadsFilter matches every request to store an abandoned log.
 const AllAbandonedUploadsFilter = abandonedPrefix + ".>"
+
+// JobsQueuedFilter matches the notices that a job was queued: the jobs
+// stream republishes each job's headers there, without its body (Ensure).
+// Builders subscribe to it to wake idle slots; they never receive a job's
+// body, hence its ticket, except by fetching the job.
+const JobsQueuedFilter = queuedPrefix + ".>"
 
 // ParseLogSubject returns the build and attempt a log subject names.
 func ParseLogSubject(subj string) (BuildKey, int, error) {
