@@ -66,7 +66,7 @@ func (r *Reporter) requestReruns(ctx context.Context, st *run, e *experiment) bo
 					return false
 				}
 				if !exists {
-					if _, err := producer.RetryRerun(ctx, r.js, e.rec, k, cs.gen, round); err != nil {
+					if _, err := producer.RetryRerun(ctx, r.js, r.cfg.JobKey, e.rec, k, cs.gen, round); err != nil {
 						log.Warn().Err(err).Msg("queueing a re-run; will try again")
 						return false
 					}

@@ -170,7 +170,7 @@ func TestRerunExists(t *testing.T) {
 	if exists(1) {
 		t.Error("round 1 exists before it was queued")
 	}
-	if _, err := producer.Rerun(ctx, e.js, rec, k, 1); err != nil {
+	if _, err := producer.Rerun(ctx, e.js, streams.JobKey{}, rec, k, 1); err != nil {
 		t.Fatal(err)
 	}
 	if !exists(1) || exists(2) {
@@ -187,10 +187,10 @@ func TestRerunExists(t *testing.T) {
 	if !exists(1) || exists(2) {
 		t.Errorf("round 1 ran: exists(1) %v, exists(2) %v; want true, false", exists(1), exists(2))
 	}
-	if dup, err := producer.Rerun(ctx, e.js, rec, k, 1); err != nil || !dup {
+	if dup, err := producer.Rerun(ctx, e.js, streams.JobKey{}, rec, k, 1); err != nil || !dup {
 		t.Errorf("queueing round 1 again: duplicate %v, %v; want a duplicate", dup, err)
 	}
-	if _, err := producer.Rerun(ctx, e.js, rec, k, 0); err == nil || !strings.Contains(err.Error(), "round") {
+	if _, err := producer.Rerun(ctx, e.js, streams.JobKey{}, rec, k, 0); err == nil || !strings.Contains(err.Error(), "round") {
 		t.Errorf("round 0: %v, want an error naming the round", err)
 	}
 }
