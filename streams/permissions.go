@@ -177,6 +177,8 @@ func RolePermissions(role Role) (Permissions, error) {
 		// Only uploaders judge a log abandoned; they publish no other
 		// upload request.
 		pub = append(pub, abandonedPrefix+".>", deadPrefix+".>")
+		// Whether an experiment's upload requests must be signed.
+		pub = append(pub, kvRead(ExperimentsBucket)...)
 		pub = append(pub, pullFrom(UploadsStream, UploadersConsumer)...)
 		pub = append(pub, streamInfo(UploadsStream))
 		pub = append(pub, msgGet(UploadsStream)...)

@@ -19,6 +19,10 @@
 //     version) are published unchanged to streams.DeadSubject with an
 //     Ejecta-Dead-Reason header and the request is terminated: redelivering
 //     it could never succeed.
+//     A request of an experiment whose jobs carry tickets must be signed
+//     with its job's ticket (streams.JobKey, vouch.go), else it is
+//     dead-lettered; a signed one is stored only if the log on the stream
+//     is exactly what it says (end marker, length, sha256).
 //  2. If LogsStream holds nothing on the log's subject, an earlier delivery
 //     already stored and purged it: if the object is in the store, ack. If it
 //     is not, the log is lost and the request is dead-lettered.

@@ -52,6 +52,20 @@ func (u *Uploader) handle(ctx context.Context, logs jetstream.Stream, msg jetstr
 		log.Warn().Str("header", streams.Bounded(reason)).
 			Msg("ignoring an abandoned header on a builder's upload request: only uploaders judge a log abandoned, on a subject of their own")
 	}
+	if !abandoned {
+		signed, refused, err := u.vouch(ctx, &req)
+		switch {
+		case refused:
+			u.deadLetter(ctx, msg, err)
+			return
+		case err != nil:
+			delay := u.cfg.retryDelay(deliveries(msg))
+			log.Warn().Err(err).Dur("retry_in", delay).Msg("cannot tell whether the request must be signed; retrying")
+			msg.NakWithDelay(delay)
+			return
+		}
+		how.signed = signed
+	}
 	stop := keepAlive(msg, u.cfg.ProgressInterval, log)
 	start := time.Now()
 	u.met.inFlight.Inc()
@@ -89,7 +103,7 @@ func (u *Uploader) handle(ctx context.Context, logs jetstream.Stream, msg jetstr
 		// than after AckWait.
 		msg.Nak()
 		log.Info().Msg("upload interrupted by shutdown; request given back")
-	case errors.Is(err, errLost):
+	case errors.Is(err, errLost), errors.Is(err, errNotAsSigned):
 		u.deadLetter(ctx, msg, err)
 	default:
 		u.failures.Add(1)
@@ -114,6 +128,9 @@ type uploadHow struct {
 	// lenient stores a log with holes (marked) instead of failing: the
 	// request has been retried Config.LenientAfter times already.
 	lenient bool
+	// signed says the request carries a valid MAC (vouch.go): the log is
+	// stored only if it is what the request says.
+	signed bool
 }
 
 // upload stores the log req names, purges it from the stream, and returns
@@ -153,10 +170,16 @@ func (u *Uploader) upload(ctx context.Context, logs jetstream.Stream, req stream
 		sink.abort(err)
 		return 0, false, fmt.Errorf("upload %s: %w", subj, err)
 	}
+	if how.signed {
+		if err := checkSigned(req.End, res, sink); err != nil {
+			sink.abort(err)
+			return 0, false, fmt.Errorf("upload %s: %w", subj, err)
+		}
+	}
 	meta := streams.LogMeta{FirstAt: res.first, LastAt: res.last, Gaps: res.gaps}
 	if res.end != nil {
 		meta.Status, meta.ExitCode = res.end.Status, res.end.ExitCode
-		if how.abandoned == "" && req.End != *res.end {
+		if how.abandoned == "" && !how.signed && req.End != *res.end {
 			// The stream's end marker is what the bytes were checked
 			// against; the copy in the request is informational.
 			log.Warn().Interface("request_end", req.End).Interface("marker_end", *res.end).
