@@ -35,6 +35,16 @@ import (
 // build it was never handed, nor of another run of a build it held: each
 // run (first run, re-run, retry) has a ticket of its own.
 
+// RoleHoldsJobKey reports whether role is given the job key: the roles that
+// publish jobs or check what comes back. Never builders nor viewers.
+func RoleHoldsJobKey(role Role) bool {
+	switch role {
+	case RoleProducer, RoleReporter, RoleUploader, RoleAdmin:
+		return true
+	}
+	return false
+}
+
 // JobKeySize is the size of a job key in bytes.
 const JobKeySize = 32
 
