@@ -81,6 +81,16 @@ func (s *authServer) credentials(t *testing.T, role streams.Role) streams.Securi
 	return streams.Security{User: c.User, Password: c.Password}
 }
 
+// jobKey is the job key in role's credentials file (zero if none).
+func (s *authServer) jobKey(t *testing.T, role streams.Role) streams.JobKey {
+	t.Helper()
+	c, err := auth.ReadCredentials(filepath.Join(s.dir, auth.CredentialsFile(role)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.JobKey
+}
+
 // connect connects as role with sec's TLS settings (its user and password
 // are the role's).
 func (s *authServer) connect(t *testing.T, role streams.Role, sec streams.Security) *roleClient {
@@ -469,11 +479,19 @@ func runAsRoles(t *testing.T, s *authServer, sec streams.Security, rr roleRun) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The job key as auth init gave it to each role that holds it: the
+	// experiment's results and logs count only when signed by the builder.
+	key := s.jobKey(t, streams.RoleProducer)
+	for _, role := range []streams.Role{streams.RoleReporter, streams.RoleUploader} {
+		if s.jobKey(t, role).Encode() != key.Encode() {
+			t.Fatalf("%s has another job key than the producer", role)
+		}
+	}
 	log := s.log
 	testfarm.Start(t, ctx, testfarm.Config{
 		Name: "roles", Namespace: testenv.ContainerdNamespace(t), BuilderConn: clients[streams.RoleBuilder].nc,
 		UploaderConn: clients[streams.RoleUploader].nc, ReporterConn: clients[streams.RoleReporter].nc,
-		Store: st, Reporter: reporter.Config{Debounce: 200 * time.Millisecond}, Log: log,
+		Store: st, Reporter: reporter.Config{Debounce: 200 * time.Millisecond}, Log: log, JobKey: key,
 	})
 
 	// A refused request only times out: fail on the violation instead.
@@ -486,7 +504,7 @@ func runAsRoles(t *testing.T, s *authServer, sec streams.Security, rr roleRun) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}()
-	if _, err := producer.New(clients[streams.RoleProducer].js, log).Create(ctx, producer.Request{
+	if _, err := producer.New(clients[streams.RoleProducer].js, log, producer.WithJobKey(key)).Create(ctx, producer.Request{
 		Name: exp, Toolchains: []string{"stable", "nightly"}, Mode: string(streams.ModeCheckOnly),
 		Crates: rr.crates, CrateSource: testenv.CrateRegistry(t),
 	}); err != nil {
@@ -566,8 +584,8 @@ func runAsRoles(t *testing.T, s *authServer, sec streams.Security, rr roleRun) {
 	if atts, err := logtail.Attempts(ctx, viewer, exp); err != nil || len(atts) == 0 {
 		t.Errorf("viewer: attempts of %s = %+v, %v", exp, atts, err)
 	}
-	if list, err := status.List(ctx, viewer); err != nil || len(list) != 1 {
-		t.Errorf("viewer: experiments = %+v, %v", list, err)
+	if list, err := status.List(ctx, viewer); err != nil || len(list) != 1 || !list[0].Tickets {
+		t.Errorf("viewer: experiments = %+v, %v; want the one, with tickets", list, err)
 	}
 	for role, c := range clients {
 		if v := c.violations(); len(v) != 0 {

@@ -19,6 +19,7 @@ import (
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/reporter"
 	"github.com/ejecta-build/ejecta/store"
+	"github.com/ejecta-build/ejecta/streams"
 	"github.com/ejecta-build/ejecta/uploader"
 )
 
@@ -38,6 +39,8 @@ type Config struct {
 	// Log is the components' logger. The uploader and reporter name
 	// themselves in it; the builder's is named here.
 	Log zerolog.Logger
+	// JobKey is the uploader's and reporter's job key (zero: tickets off).
+	JobKey streams.JobKey
 }
 
 // Start starts a private containerd and the components of cfg under ctx.
@@ -56,12 +59,12 @@ func Start(t *testing.T, ctx context.Context, cfg Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := uploader.New(uploader.Config{Name: cfg.Name, Metrics: cfg.Metrics}, cfg.UploaderConn, cfg.Store, cfg.Log)
+	u, err := uploader.New(uploader.Config{Name: cfg.Name, Metrics: cfg.Metrics, JobKey: cfg.JobKey}, cfg.UploaderConn, cfg.Store, cfg.Log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rcfg := cfg.Reporter
-	rcfg.Metrics = cfg.Metrics
+	rcfg.Metrics, rcfg.JobKey = cfg.Metrics, cfg.JobKey
 	r, err := reporter.New(rcfg, cfg.ReporterConn, cfg.Store, cfg.Log)
 	if err != nil {
 		t.Fatal(err)
