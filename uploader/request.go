@@ -1,7 +1,6 @@
 package uploader
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -28,44 +27,15 @@ func (u *Uploader) handle(ctx context.Context, logs jetstream.Stream, msg jetstr
 		u.deadLetter(ctx, msg, err)
 		return
 	}
-	// The subject is what the stream deduplicates by and what the
-	// permissions judge: only uploaders publish on the abandoned one.
-	k, attempt, abandoned, err := streams.ParseUploadSubject(msg.Subject())
-	if err == nil && (k != req.BuildKey || attempt != req.Attempt) {
-		err = fmt.Errorf("upload request for %s attempt %d arrived on subject %q", req.BuildKey, req.Attempt, msg.Subject())
-	}
-	if err != nil {
-		u.deadLetter(ctx, msg, err)
-		return
-	}
 	log := u.log.With().
 		Str("experiment", req.Experiment).Str("crate", req.Crate).Str("version", req.Version).
 		Str("toolchain", req.Toolchain).Int("attempt", req.Attempt).Logger()
 
-	how := uploadHow{lenient: deliveries(msg) > uint64(u.cfg.LenientAfter)}
-	switch reason := msg.Headers().Get(streams.HdrAbandoned); {
-	case abandoned:
-		how.abandoned = cmp.Or(reason, "abandoned by its builder")
-	case reason != "":
-		// Builders may publish here: one must not have another's live
-		// log stored as abandoned and purged.
-		log.Warn().Str("header", streams.Bounded(reason)).
-			Msg("ignoring an abandoned header on a builder's upload request: only uploaders judge a log abandoned, on a subject of their own")
+	how, ok := u.judge(ctx, msg, &req, log)
+	if !ok {
+		return
 	}
-	if !abandoned {
-		signed, refused, err := u.vouch(ctx, &req)
-		switch {
-		case refused:
-			u.deadLetter(ctx, msg, err)
-			return
-		case err != nil:
-			delay := u.cfg.retryDelay(deliveries(msg))
-			log.Warn().Err(err).Dur("retry_in", delay).Msg("cannot tell whether the request must be signed; retrying")
-			msg.NakWithDelay(delay)
-			return
-		}
-		how.signed = signed
-	}
+	how.lenient = deliveries(msg) > uint64(u.cfg.LenientAfter)
 	stop := keepAlive(msg, u.cfg.ProgressInterval, log)
 	start := time.Now()
 	u.met.inFlight.Inc()

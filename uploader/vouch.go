@@ -1,6 +1,7 @@
 package uploader
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -18,6 +20,44 @@ import (
 // is then stored only if its bytes are what the signed request says. An
 // end marker alone vouches for nothing: any builder may publish one on any
 // log subject.
+
+// judge decides how msg, which decoded to req, is to be done, from its
+// subject and its signature; it settles a request that is not to be done
+// at all (dead letter, or retry) and reports false.
+func (u *Uploader) judge(ctx context.Context, msg jetstream.Msg, req *streams.UploadRequest, log zerolog.Logger) (uploadHow, bool) {
+	// The subject is what the stream deduplicates by and what the
+	// permissions judge: only uploaders publish on the abandoned one.
+	k, attempt, abandoned, err := streams.ParseUploadSubject(msg.Subject())
+	if err == nil && (k != req.BuildKey || attempt != req.Attempt) {
+		err = fmt.Errorf("upload request for %s attempt %d arrived on subject %q", req.BuildKey, req.Attempt, msg.Subject())
+	}
+	if err != nil {
+		u.deadLetter(ctx, msg, err)
+		return uploadHow{}, false
+	}
+	reason := msg.Headers().Get(streams.HdrAbandoned)
+	if abandoned {
+		return uploadHow{abandoned: cmp.Or(reason, "abandoned by its builder")}, true
+	}
+	if reason != "" {
+		// Builders may publish here: one must not have another's live
+		// log stored as abandoned and purged.
+		log.Warn().Str("header", streams.Bounded(reason)).
+			Msg("ignoring an abandoned header on a builder's upload request: only uploaders judge a log abandoned, on a subject of their own")
+	}
+	signed, refused, err := u.vouch(ctx, req)
+	switch {
+	case refused:
+		u.deadLetter(ctx, msg, err)
+		return uploadHow{}, false
+	case err != nil:
+		delay := u.cfg.retryDelay(deliveries(msg))
+		log.Warn().Err(err).Dur("retry_in", delay).Msg("cannot tell whether the request must be signed; retrying")
+		msg.NakWithDelay(delay)
+		return uploadHow{}, false
+	}
+	return uploadHow{signed: signed}, true
+}
 
 // errNotAsSigned marks a log on the stream that is not the one its signed
 // request describes: no redelivery can make it so.
