@@ -43,8 +43,13 @@ type Options struct {
 	StoreDir string
 	// TLS, when set, makes the server require verified client certificates.
 	TLS *ServerTLS
-	// Force overwrites existing files: new passwords for every role.
+	// Force overwrites existing files: new passwords for every role. The
+	// job key is kept (see NewJobKey).
 	Force bool
+	// NewJobKey writes a new job key even where Force finds one. Results
+	// and upload requests of jobs queued under the old key are then
+	// refused: rotate it between experiments.
+	NewJobKey bool
 }
 
 // Validate names the first bad field.
@@ -100,6 +105,10 @@ func Init(o Options) error {
 			}
 		}
 	}
+	key, err := o.jobKey()
+	if err != nil {
+		return err
+	}
 	var users []user
 	for _, r := range streams.Roles {
 		perms, err := streams.RolePermissions(r)
@@ -115,7 +124,7 @@ func Init(o Options) error {
 			return fmt.Errorf("hash password of %s: %w", r, err)
 		}
 		users = append(users, user{name: string(r), hash: string(hash), perms: perms})
-		if err := writeFile(filepath.Join(o.Dir, CredentialsFile(r)), credentials(r, pw)); err != nil {
+		if err := writeFile(filepath.Join(o.Dir, CredentialsFile(r)), credentials(r, pw, key)); err != nil {
 			return err
 		}
 	}
@@ -123,6 +132,30 @@ func Init(o Options) error {
 		return err
 	}
 	return writeFile(filepath.Join(o.Dir, ServerConfigFile), serverConfig(o))
+}
+
+// jobKey is the key Init writes: a fresh one, or, with Force, the one the
+// existing files hold unless NewJobKey. New passwords must not make the
+// results of every experiment running unverifiable: jobs already queued
+// carry tickets derived from the key they were published under.
+func (o Options) jobKey() (streams.JobKey, error) {
+	if o.Force && !o.NewJobKey {
+		for _, r := range streams.Roles {
+			if !streams.RoleHoldsJobKey(r) {
+				continue
+			}
+			c, err := ReadCredentials(filepath.Join(o.Dir, CredentialsFile(r)))
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				continue
+			case err != nil:
+				return streams.JobKey{}, fmt.Errorf("read the job key to keep: %w (or ask for a new one)", err)
+			case !c.JobKey.IsZero():
+				return c.JobKey, nil
+			}
+		}
+	}
+	return streams.NewJobKey()
 }
 
 // newPassword is 32 random URL-safe characters: nothing an env file or a

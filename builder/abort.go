@@ -46,7 +46,8 @@ func (a *attempt) endLog(ctx context.Context, v verdict) error {
 	a.log.Info().Str("log", streams.LogSubject(a.job.BuildKey, a.n)).Uint64("chunks", end.Chunks).
 		Uint64("bytes", end.Bytes).Str("sha256", end.SHA256).Msg("log ended")
 	up := streams.UploadRequest{V: streams.SchemaVersion, BuildKey: a.job.BuildKey, Attempt: a.n, End: end}
-	if err := a.publishJSON(ctx, streams.UploadSubject(a.job.BuildKey, a.n), up); err != nil {
+	up.Sign(a.job.Ticket)
+	if err := a.publishJSON(ctx, streams.UploadSubject(a.job.BuildKey, a.n), up.MAC, up); err != nil {
 		return fmt.Errorf("upload request: %w", err)
 	}
 	return nil

@@ -218,9 +218,9 @@ func (a *attempt) keepInProgress(ctx context.Context) (stop func()) {
 // finish publishes, in this order, the log's end marker, the upload
 // request, the result, and only then acknowledges the job: a builder that
 // dies in between leaves the job to be built again, never a result without
-// its log.
+// its log. The upload request and the result are signed with the job's
+// ticket, if it has one (streams.JobKey).
 func (a *attempt) finish(ctx context.Context, v verdict, start time.Time) error {
-	key := a.job.BuildKey
 	outcome := string(v.status)
 	if v.reason != "" {
 		outcome += " (" + v.reason + ")"
@@ -229,18 +229,26 @@ func (a *attempt) finish(ctx context.Context, v verdict, start time.Time) error 
 	if err := a.endLog(ctx, v); err != nil {
 		return err
 	}
+	return a.publishResult(ctx, v, start)
+}
+
+// publishResult publishes the attempt's result, signed with the job's
+// ticket if it has one, then acknowledges the job. DoubleAck: the job
+// leaves the work queue only once the server has confirmed the ack, so a
+// lost ack cannot mean a job built twice without our knowing, nor one
+// never built.
+func (a *attempt) publishResult(ctx context.Context, v verdict, start time.Time) error {
+	key := a.job.BuildKey
 	res := streams.Result{
 		V: streams.SchemaVersion, BuildKey: key, Attempt: a.n,
 		Status: v.status, Reason: v.reason, ExitCode: v.exitCode,
 		DurationMS: time.Since(start).Milliseconds(), Builder: a.b.cfg.ID,
 		LogKey: streams.LogObjectKey(key, a.n), FinishedAt: time.Now().UTC(),
 	}
-	if err := a.publishJSON(ctx, streams.ResultSubject(key, a.n), res); err != nil {
+	res.Sign(a.job.Ticket)
+	if err := a.publishJSON(ctx, streams.ResultSubject(key, a.n), res.MAC, res); err != nil {
 		return fmt.Errorf("result: %w", err)
 	}
-	// DoubleAck: the job leaves the work queue only once the server has
-	// confirmed the ack, so a lost ack cannot mean a job built twice
-	// without our knowing, nor one never built.
 	if err := a.msg.DoubleAck(ctx); err != nil {
 		return fmt.Errorf("ack job: %w", err)
 	}
@@ -286,15 +294,16 @@ func (a *attempt) handBack(ctx context.Context, v verdict, start time.Time) {
 	a.log.Warn().Str("reason", v.reason).Dur("retry_in", a.b.cfg.SandboxRetryDelay).Msg("infrastructure failed; job handed back for another attempt")
 }
 
-// publishJSON publishes v on subj, deduplicated by subject: an attempt has
-// one upload request and one result, however often the publish is retried.
-func (a *attempt) publishJSON(ctx context.Context, subj string, v any) error {
+// publishJSON publishes v, signed with mac, on subj, deduplicated by
+// subject and MAC: an attempt has one upload request and one result,
+// however often the publish is retried (streams.SignedMsgID).
+func (a *attempt) publishJSON(ctx context.Context, subj, mac string, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode: %w", err)
 	}
 	m := nats.NewMsg(subj)
 	m.Data = data
-	m.Header.Set(nats.MsgIdHdr, subj)
+	m.Header.Set(nats.MsgIdHdr, streams.SignedMsgID(subj, mac))
 	return publishRetry(ctx, a.b.js, m, defaultBackoff, a.log)
 }

@@ -115,9 +115,11 @@ func (b *Builder) Run(ctx context.Context) error {
 	// running builds to stop; they are followed while builds run.
 	var watch sync.WaitGroup
 	watch.Go(func() { b.queues.watch(hbctx) })
-	// A job published wakes idle slots at once; without it they would
-	// notice it at their next look (queues.idle).
-	if sub, err := b.nc.Subscribe(streams.AllJobsFilter, func(*nats.Msg) { b.queues.notify() }); err != nil {
+	// A job queued wakes idle slots at once; without it they would notice
+	// it at their next look (queues.idle). The notice is the job's
+	// headers, republished by the stream: never its body, whose ticket
+	// only the builder that fetches the job may see.
+	if sub, err := b.nc.Subscribe(streams.JobsQueuedFilter, func(*nats.Msg) { b.queues.notify() }); err != nil {
 		b.log.Warn().Err(err).Msg("cannot follow job publishes; idle slots will poll")
 	} else {
 		defer sub.Unsubscribe()

@@ -12,7 +12,8 @@
 // # One attempt, as a state machine
 //
 //	fetched ──decode fails──▶ buried: raw bytes to the dead stream, Term
-//	   │
+//	   │    ──body names another build than the subject, or a toolchain
+//	   │      this builder does not offer──▶ buried likewise, never run
 //	   ▼
 //	check     the mode's rustup components (clippy; miri, rust-src) ──missing──▶ error
 //	   │

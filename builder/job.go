@@ -2,6 +2,7 @@ package builder
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -14,6 +15,10 @@ import (
 func (b *Builder) handle(ctx context.Context, slot int, msg jetstream.Msg, attempts int) {
 	var job streams.Job
 	if err := streams.Decode(msg.Data(), &job); err != nil {
+		b.bury(ctx, msg, err)
+		return
+	}
+	if err := b.accept(msg.Subject(), &job); err != nil {
 		b.bury(ctx, msg, err)
 		return
 	}
@@ -31,4 +36,23 @@ func (b *Builder) handle(ctx context.Context, slot int, msg jetstream.Msg, attem
 		return
 	}
 	a.run(ctx)
+}
+
+// accept checks a decoded job against what it arrived on and what this
+// builder offers. The consumer a builder binds to is chosen by subject
+// (experiment and toolchain), but the body decides what is built: a body
+// naming another build, or a toolchain this builder never advertised
+// (a directory anywhere on the host), is refused, never run.
+func (b *Builder) accept(subject string, job *streams.Job) error {
+	k, err := streams.ParseJobSubject(subject)
+	if err != nil {
+		return fmt.Errorf("job for %s: %w", job.BuildKey, err)
+	}
+	if k != job.BuildKey {
+		return fmt.Errorf("job for %s arrived on subject %q, which names %s", job.BuildKey, subject, k)
+	}
+	if !b.cfg.offers(job.Toolchain) {
+		return fmt.Errorf("job for %s: toolchain %s is not one builder %s offers", job.BuildKey, streams.Bounded(job.Toolchain), b.cfg.ID)
+	}
+	return nil
 }

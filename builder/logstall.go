@@ -244,18 +244,7 @@ func (a *attempt) logVerdict(v verdict, cause error) verdict {
 // request, since the stream does not hold the log whole. What it holds is
 // stored by the uploaders as an abandoned log (their sweep).
 func (a *attempt) finishUnlogged(ctx context.Context, v verdict, start time.Time) {
-	key := a.job.BuildKey
-	res := streams.Result{
-		V: streams.SchemaVersion, BuildKey: key, Attempt: a.n,
-		Status: v.status, Reason: v.reason, ExitCode: v.exitCode,
-		DurationMS: time.Since(start).Milliseconds(), Builder: a.b.cfg.ID,
-		LogKey: streams.LogObjectKey(key, a.n), FinishedAt: time.Now().UTC(),
-	}
-	err := a.publishJSON(ctx, streams.ResultSubject(key, a.n), res)
-	if err == nil {
-		err = a.msg.DoubleAck(ctx)
-	}
-	if err != nil {
+	if err := a.publishResult(ctx, v, start); err != nil {
 		if ctx.Err() != nil {
 			a.abandon()
 			return

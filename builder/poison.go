@@ -10,7 +10,9 @@ import (
 )
 
 // bury moves a job that can never be built (not JSON, another schema
-// version, an invalid field) to the dead stream for an operator, then
+// version, an invalid field) or must not be (a body that disagrees with its
+// subject, a toolchain this builder does not offer) to the dead stream for
+// an operator, then
 // terminates it so JetStream stops redelivering it. If the dead letter
 // cannot be stored the job is left unacknowledged instead: losing it
 // silently would be worse than seeing it again.

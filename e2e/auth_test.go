@@ -81,6 +81,16 @@ func (s *authServer) credentials(t *testing.T, role streams.Role) streams.Securi
 	return streams.Security{User: c.User, Password: c.Password}
 }
 
+// jobKey is the job key in role's credentials file (zero if none).
+func (s *authServer) jobKey(t *testing.T, role streams.Role) streams.JobKey {
+	t.Helper()
+	c, err := auth.ReadCredentials(filepath.Join(s.dir, auth.CredentialsFile(role)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.JobKey
+}
+
 // connect connects as role with sec's TLS settings (its user and password
 // are the role's).
 func (s *authServer) connect(t *testing.T, role streams.Role, sec streams.Security) *roleClient {
@@ -227,8 +237,22 @@ var (
 	publishLog    = publishTo("publish a log chunk", streams.LogSubject(probeKey, 1))
 	publishResult = publishTo("publish a result", streams.ResultSubject(probeKey, 1))
 	publishUpload = publishTo("publish an upload request", streams.UploadSubject(probeKey, 1))
-	publishDead   = publishTo("publish a dead letter", streams.DeadSubject(probeKey.Experiment))
-	createStream  = action{"create a stream", "$JS.API.STREAM.CREATE.EVIL", func(ctx context.Context, js jetstream.JetStream) error {
+	// Only uploaders judge a log abandoned: a builder asking would have
+	// another builder's live log stored as it stands and purged.
+	publishAbandoned = publishTo("ask to store a log as abandoned", streams.AbandonedUploadSubject(probeKey, 1))
+	publishDead      = publishTo("publish a dead letter", streams.DeadSubject(probeKey.Experiment))
+	// A job's body holds its ticket: only the builder that fetches the
+	// job may read it, and the viewer never.
+	subscribeJobs = subscribe("receive every job as it is queued", "ejecta.jobs.>")
+	readJob       = action{"read a queued job", "$JS.API.STREAM.MSG.GET." + streams.JobsStream, func(ctx context.Context, js jetstream.JetStream) error {
+		s, err := js.Stream(ctx, streams.JobsStream)
+		if err != nil {
+			return err
+		}
+		_, err = s.GetLastMsgForSubject(ctx, streams.JobSubject(probeKey))
+		return err
+	}}
+	createStream = action{"create a stream", "$JS.API.STREAM.CREATE.EVIL", func(ctx context.Context, js jetstream.JetStream) error {
 		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "EVIL", Subjects: []string{"evil.>"}})
 		return err
 	}}
@@ -266,17 +290,17 @@ var readReplies = []action{
 // forbidden is, per role, what the server must refuse it, besides
 // readReplies.
 var forbidden = map[streams.Role][]action{
-	streams.RoleBuilder: {publishJob, createStream, updateJobs, deleteLogs, consumeJobs,
+	streams.RoleBuilder: {publishJob, publishAbandoned, subscribeJobs, createStream, updateJobs, deleteLogs, consumeJobs,
 		kvPut(streams.ExperimentsBucket), kvPut(streams.ProgressBucket), takeUpload},
-	streams.RoleProducer: {publishLog, publishResult, publishUpload, publishDead, purgeLogs, createStream,
+	streams.RoleProducer: {publishLog, publishResult, publishUpload, publishAbandoned, publishDead, purgeLogs, createStream,
 		kvPut(streams.ProgressBucket), kvPut(streams.BuildersBucket), takeUpload},
-	streams.RoleUploader: {publishJob, publishLog, publishResult, createStream, deleteLogs, consumeJobs,
+	streams.RoleUploader: {publishJob, publishLog, publishResult, publishUpload, subscribeJobs, readJob, createStream, deleteLogs, consumeJobs,
 		kvPut(streams.ExperimentsBucket)},
-	streams.RoleReporter: {publishLog, publishResult, publishUpload, purgeLogs, createStream, consumeJobs,
+	streams.RoleReporter: {publishLog, publishResult, publishUpload, publishAbandoned, purgeLogs, createStream, consumeJobs,
 		kvPut(streams.ExperimentsBucket), kvPut(streams.BuildersBucket)},
-	streams.RoleViewer: {publishJob, publishLog, publishResult, publishUpload, publishDead,
+	streams.RoleViewer: {publishJob, publishLog, publishResult, publishUpload, publishAbandoned, publishDead,
 		corePublish("publish a log chunk", streams.LogSubject(probeKey, 2)),
-		createStream, updateJobs, deleteLogs, purgeLogs, consumeJobs, takeUpload,
+		subscribeJobs, readJob, createStream, updateJobs, deleteLogs, purgeLogs, consumeJobs, takeUpload,
 		kvPut(streams.ExperimentsBucket), kvPut(streams.BuildersBucket), kvPut(streams.ProgressBucket)},
 }
 
@@ -339,6 +363,41 @@ func TestRolesForbiddenActionsAreRefused(t *testing.T) {
 	}
 	if _, err := admin.js.Consumer(ctx, streams.JobsStream, "thief"); !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		t.Errorf("consumer thief on %s: %v, want not found", streams.JobsStream, err)
+	}
+}
+
+// TestBuilderLearnsOfJobsWithoutTheirBodies checks the builder's wake-up
+// under the generated permissions: it may follow the notices the jobs
+// stream republishes, which carry a job's subject and no body.
+func TestBuilderLearnsOfJobsWithoutTheirBodies(t *testing.T) {
+	s := startAuthServer(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	admin := s.connect(t, streams.RoleAdmin, streams.Security{})
+	if err := streams.Ensure(ctx, admin.js, streams.DefaultConfig()); err != nil {
+		t.Fatal(err)
+	}
+	b := s.connect(t, streams.RoleBuilder, streams.Security{})
+	sub, err := b.nc.SubscribeSync(streams.JobsQueuedFilter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.nc.FlushWithContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p := s.connect(t, streams.RoleProducer, streams.Security{})
+	if _, err := p.js.Publish(ctx, streams.JobSubject(probeKey), []byte(`{"v":1,"ticket":"not for builders"}`)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := sub.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatalf("builder got no notice of the job: %v (refused: %v)", err, b.violations())
+	}
+	if len(m.Data) != 0 || m.Header.Get("Nats-Subject") != streams.JobSubject(probeKey) {
+		t.Errorf("notice on %s: data %q, subject header %q", m.Subject, m.Data, m.Header.Get("Nats-Subject"))
+	}
+	if v := b.violations(); len(v) != 0 {
+		t.Errorf("builder refused: %v", v)
 	}
 }
 
@@ -420,11 +479,19 @@ func runAsRoles(t *testing.T, s *authServer, sec streams.Security, rr roleRun) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The job key as auth init gave it to each role that holds it: the
+	// experiment's results and logs count only when signed by the builder.
+	key := s.jobKey(t, streams.RoleProducer)
+	for _, role := range []streams.Role{streams.RoleReporter, streams.RoleUploader} {
+		if s.jobKey(t, role).Encode() != key.Encode() {
+			t.Fatalf("%s has another job key than the producer", role)
+		}
+	}
 	log := s.log
 	testfarm.Start(t, ctx, testfarm.Config{
 		Name: "roles", Namespace: testenv.ContainerdNamespace(t), BuilderConn: clients[streams.RoleBuilder].nc,
 		UploaderConn: clients[streams.RoleUploader].nc, ReporterConn: clients[streams.RoleReporter].nc,
-		Store: st, Reporter: reporter.Config{Debounce: 200 * time.Millisecond}, Log: log,
+		Store: st, Reporter: reporter.Config{Debounce: 200 * time.Millisecond}, Log: log, JobKey: key,
 	})
 
 	// A refused request only times out: fail on the violation instead.
@@ -437,7 +504,7 @@ func runAsRoles(t *testing.T, s *authServer, sec streams.Security, rr roleRun) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}()
-	if _, err := producer.New(clients[streams.RoleProducer].js, log).Create(ctx, producer.Request{
+	if _, err := producer.New(clients[streams.RoleProducer].js, log, producer.WithJobKey(key)).Create(ctx, producer.Request{
 		Name: exp, Toolchains: []string{"stable", "nightly"}, Mode: string(streams.ModeCheckOnly),
 		Crates: rr.crates, CrateSource: testenv.CrateRegistry(t),
 	}); err != nil {
@@ -517,8 +584,8 @@ func runAsRoles(t *testing.T, s *authServer, sec streams.Security, rr roleRun) {
 	if atts, err := logtail.Attempts(ctx, viewer, exp); err != nil || len(atts) == 0 {
 		t.Errorf("viewer: attempts of %s = %+v, %v", exp, atts, err)
 	}
-	if list, err := status.List(ctx, viewer); err != nil || len(list) != 1 {
-		t.Errorf("viewer: experiments = %+v, %v", list, err)
+	if list, err := status.List(ctx, viewer); err != nil || len(list) != 1 || !list[0].Tickets {
+		t.Errorf("viewer: experiments = %+v, %v; want the one, with tickets", list, err)
 	}
 	for role, c := range clients {
 		if v := c.violations(); len(v) != 0 {

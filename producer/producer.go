@@ -71,7 +71,21 @@ type Producer struct {
 	log zerolog.Logger
 	now func() time.Time
 	met *Metrics // nil: not counted
+	// key signs every job's ticket (streams.JobKey); zero: jobs carry
+	// none, and experiments are created without tickets.
+	key streams.JobKey
 }
+
+// WithJobKey gives every job the producer publishes a ticket derived from
+// key, and records new experiments as carrying tickets: their results and
+// upload requests must then be signed by the builder handed the job.
+func WithJobKey(key streams.JobKey) Option {
+	return func(p *Producer) { p.key = key }
+}
+
+// errNoJobKey is why a producer without a key may not publish jobs of an
+// experiment whose jobs carry tickets: their results would all be refused.
+var errNoJobKey = errors.New("its jobs carry tickets and this producer has no job key: give it the one the reporter and uploaders have (EJECTA_JOB_KEY)")
 
 // New returns a Producer publishing through js (streams already Ensured).
 func New(js jetstream.JetStream, log zerolog.Logger, opts ...Option) *Producer {
@@ -155,7 +169,7 @@ func (p *Producer) Create(ctx context.Context, r Request) (Outcome, error) {
 		V: streams.SchemaVersion, Name: r.Name, Toolchains: r.Toolchains, Mode: streams.Mode(r.Mode),
 		CapLints: r.CapLints, Priority: r.Priority, CrateSource: src.Dir, Selection: r.Crates, Skip: r.Skip,
 		Crates: len(crates), Jobs: len(crates) * len(r.Toolchains), CreatedAt: p.now().UTC(),
-		Limits: r.Limits,
+		Limits: r.Limits, Tickets: !p.key.IsZero(),
 	}
 	if err := exp.Validate(); err != nil {
 		return Outcome{}, invalid(err)
@@ -185,6 +199,9 @@ func (p *Producer) Create(ctx context.Context, r Request) (Outcome, error) {
 	}
 	if rec.exp.State == streams.ExperimentAborted {
 		return Outcome{}, invalid(fmt.Errorf("name: %w: %q was aborted; delete it first (experiment delete %s)", ErrNameTaken, rec.exp.Name, rec.exp.Name))
+	}
+	if rec.exp.Tickets && p.key.IsZero() {
+		return Outcome{}, fmt.Errorf("experiment %s: %w", rec.exp.Name, errNoJobKey)
 	}
 	// Builders take jobs through these; they exist before the first job.
 	if err := streams.EnsureJobsConsumers(ctx, p.js, &rec.exp); err != nil {
@@ -231,7 +248,8 @@ func (p *Producer) record(ctx context.Context, kv jetstream.KeyValue, exp stream
 	return record{exp: old, revision: entry.Revision()}, true, nil
 }
 
-// sameConfig leaves out the priority: `experiment priority` changes it.
+// sameConfig leaves out the priority (`experiment priority` changes it)
+// and whether jobs carry tickets (the first create decided, for good).
 func sameConfig(a, b streams.Experiment) bool {
 	return slices.Equal(a.Toolchains, b.Toolchains) && a.Mode == b.Mode && a.CapLints == b.CapLints &&
 		a.CrateSource == b.CrateSource && a.Selection == b.Selection && a.Skip == b.Skip &&
@@ -255,6 +273,7 @@ func (p *Producer) publish(ctx context.Context, kv jetstream.KeyValue, rec *reco
 			Mode: exp.Mode, CapLints: exp.CapLints, CrateSource: exp.CrateSource,
 			Limits: exp.Limits,
 		}
+		p.key.SignJob(&job)
 		data, err := json.Marshal(job)
 		if err != nil {
 			return added, fmt.Errorf("encode job %s: %w", job.BuildKey, err)

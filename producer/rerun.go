@@ -13,27 +13,32 @@ import (
 
 // Rerun queues confirmation re-run round of build k of experiment exp (round
 // 1 or more): an ordinary job whose attempts are numbered from
-// streams.RerunAttemptBase(round), so they get their own logs and results.
-// Its Nats-Msg-Id names the round, so asking twice within the duplicate
-// window queues it once. duplicate reports whether the stream said so.
-func Rerun(ctx context.Context, js jetstream.JetStream, exp *streams.Experiment, k streams.BuildKey, round int) (duplicate bool, err error) {
-	return RetryRerun(ctx, js, exp, k, 0, round)
+// streams.RerunAttemptBase(round), so they get their own logs and results,
+// and whose ticket (from key, as for every job) is the round's own. Its
+// Nats-Msg-Id names the round, so asking twice within the duplicate window
+// queues it once. duplicate reports whether the stream said so.
+func Rerun(ctx context.Context, js jetstream.JetStream, key streams.JobKey, exp *streams.Experiment, k streams.BuildKey, round int) (duplicate bool, err error) {
+	return RetryRerun(ctx, js, key, exp, k, 0, round)
 }
 
 // RetryRerun is Rerun for the builds of retry generation gen
 // (streams.RetryAttemptBase): its re-runs confirm that generation's results.
-func RetryRerun(ctx context.Context, js jetstream.JetStream, exp *streams.Experiment, k streams.BuildKey, gen, round int) (duplicate bool, err error) {
+func RetryRerun(ctx context.Context, js jetstream.JetStream, key streams.JobKey, exp *streams.Experiment, k streams.BuildKey, gen, round int) (duplicate bool, err error) {
 	if round < 1 || round > streams.MaxRerunRound {
 		return false, fmt.Errorf("re-run %s: round %d: want 1 to %d", k, round, streams.MaxRerunRound)
 	}
 	if k.Experiment != exp.Name {
 		return false, fmt.Errorf("re-run %s: build is not of experiment %s", k, exp.Name)
 	}
+	if exp.Tickets && key.IsZero() {
+		return false, fmt.Errorf("re-run %s: experiment %s: %w", k, exp.Name, errNoJobKey)
+	}
 	job := streams.Job{
 		V: streams.SchemaVersion, BuildKey: k,
 		Mode: exp.Mode, CapLints: exp.CapLints, CrateSource: exp.CrateSource, Limits: exp.Limits,
 		AttemptBase: streams.AttemptBase(gen, round),
 	}
+	key.SignJob(&job)
 	if err := job.Validate(); err != nil {
 		return false, fmt.Errorf("re-run %s: %w", k, err)
 	}

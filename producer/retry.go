@@ -87,6 +87,9 @@ func (p *Producer) Retry(ctx context.Context, name string, crates []Crate) (Retr
 	if len(crates) == 0 {
 		return out, invalid(errors.New("crates: none given"))
 	}
+	if exp.Tickets && p.key.IsZero() {
+		return out, fmt.Errorf("experiment %s: %w", name, errNoJobKey)
+	}
 	jobs, err := p.js.Stream(ctx, streams.JobsStream)
 	if err != nil {
 		return out, fmt.Errorf("open stream %s: %w", streams.JobsStream, err)
@@ -142,6 +145,7 @@ func (p *Producer) Retry(ctx context.Context, name string, crates []Crate) (Retr
 				Mode: exp.Mode, CapLints: exp.CapLints, CrateSource: exp.CrateSource, Limits: exp.Limits,
 				AttemptBase: streams.RetryAttemptBase(pl.gen),
 			}
+			p.key.SignJob(&job)
 			if err := job.Validate(); err != nil {
 				return out, fmt.Errorf("retry %s: %w", k, err)
 			}

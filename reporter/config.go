@@ -30,6 +30,10 @@ type Config struct {
 	// Metrics is where the reporter registers its collectors (metrics.go);
 	// nil: nowhere.
 	Metrics prometheus.Registerer
+	// JobKey gives the re-runs the reporter queues their tickets, and
+	// checks the results of experiments whose jobs carry tickets
+	// (streams.JobKey). Zero: re-runs carry none and no result is checked.
+	JobKey streams.JobKey
 }
 
 func (c Config) withDefaults() Config {

@@ -28,6 +28,11 @@
 // the stream is already the durable record of every result; the price is a
 // replay at start, a few seconds per 100k results.
 //
+// For an experiment whose jobs carry tickets (streams.JobKey) a result
+// counts only when signed with the ticket of its build and run, which only
+// the builder handed that job knows; any other goes to the dead stream
+// (tickets.go). Re-runs the reporter queues carry tickets of their own.
+//
 // # Verdicts
 //
 // Each crate version is classified by comparing its result under the

@@ -193,6 +193,7 @@ func (r *Reporter) prepare(ctx context.Context, st *run, e *experiment, now time
 		if err != nil {
 			return nil, err
 		}
+		r.settleUnsigned(ctx, e, rec)
 		e.setRecord(rec, r.strayLogger(e.name))
 		r.log.Info().Str("experiment", e.name).Strs("toolchains", rec.Toolchains).
 			Int("jobs", rec.Jobs).Msg("experiment record found")

@@ -11,8 +11,9 @@ import (
 )
 
 // handle takes one message of the results stream into st. A message that
-// is not a valid result is set aside on the dead stream; it never stops
-// the reporter.
+// is not a valid result, or not one signed by the builder handed its job
+// (tickets.go), is set aside on the dead stream; it never stops the
+// reporter.
 func (r *Reporter) handle(ctx context.Context, st *run, msg jetstream.Msg) {
 	var seq uint64
 	if md, err := msg.Metadata(); err == nil {
@@ -44,16 +45,28 @@ func (r *Reporter) handle(ctx context.Context, st *run, msg jetstream.Msg) {
 	if st.isDropped(res.Experiment, seq) {
 		return // a deleted experiment's, delivered before its purge
 	}
-	r.met.ingested.Inc()
 	e := st.exps[res.Experiment]
+	var rec *streams.Experiment
+	if e != nil {
+		rec = e.rec
+	}
+	wait, err := r.vouch(rec, &res)
+	if err != nil {
+		r.deadLetter(ctx, msg, err)
+		return
+	}
+	r.met.ingested.Inc()
 	if e == nil {
 		e = newExperiment(res.Experiment, r.cfg.confirmations())
 		st.exps[res.Experiment] = e
 	}
 	changed := false
-	if e.rec == nil {
+	switch {
+	case wait:
+		changed = e.holdUnsigned(&res, seq)
+	case e.rec == nil:
 		changed = e.hold(&res)
-	} else {
+	default:
 		changed = e.apply(&res, r.strayLogger(e.name))
 	}
 	if changed {
@@ -79,11 +92,17 @@ func (r *Reporter) deadLetter(ctx context.Context, msg jetstream.Msg, reason err
 	if md, err := msg.Metadata(); err == nil {
 		seq = md.Sequence.Stream
 	}
-	log := r.log.With().Str("subject", msg.Subject()).Uint64("seq", seq).
-		Int("bytes", len(msg.Data())).Logger()
+	r.refuse(ctx, msg.Subject(), msg.Data(), seq, reason)
+}
+
+// refuse is deadLetter for a message of the results stream given as its
+// subject, data and sequence.
+func (r *Reporter) refuse(ctx context.Context, subject string, data []byte, seq uint64, reason error) {
+	log := r.log.With().Str("subject", subject).Uint64("seq", seq).
+		Int("bytes", len(data)).Logger()
 	log.Warn().Err(reason).Msg("refusing result, moving it to the dead stream")
 	r.met.refused.Inc()
-	dead := streams.NewDeadMsg(msg.Subject(), msg.Data(), streams.ResultsStream, seq, reason)
+	dead := streams.NewDeadMsg(subject, data, streams.ResultsStream, seq, reason)
 	if _, err := r.js.PublishMsg(ctx, dead); err != nil && ctx.Err() == nil {
 		// The message is still in the results stream; nothing is lost.
 		log.Error().Err(err).Msg("publishing dead letter")

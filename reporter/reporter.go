@@ -181,6 +181,9 @@ func (r *Reporter) Run(ctx context.Context) (runErr error) {
 	stop := context.AfterFunc(ctx, feed.stop)
 	defer stop()
 
+	if r.cfg.JobKey.IsZero() {
+		r.log.Warn().Msg("no job key (EJECTA_JOB_KEY): results are not tied to the builders handed their jobs, and re-runs carry no ticket")
+	}
 	r.log.Info().Str("stream", streams.ResultsStream).Msg("following results from the start of the stream")
 	for {
 		r.followRecords(ctx, st)

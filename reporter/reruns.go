@@ -60,13 +60,13 @@ func (r *Reporter) requestReruns(ctx context.Context, st *run, e *experiment) bo
 				}
 				k := streams.BuildKey{Experiment: e.name, Crate: cs.key.name, Version: cs.key.version, Toolchain: tc}
 				log := r.log.With().Str("build", k.String()).Int("round", round).Logger()
-				exists, err := r.rerunExists(ctx, st, k, streams.AttemptBase(cs.gen, round))
+				exists, err := r.rerunExists(ctx, st, e.rec, k, streams.AttemptBase(cs.gen, round))
 				if err != nil {
 					log.Warn().Err(err).Msg("looking for a re-run; will ask again")
 					return false
 				}
 				if !exists {
-					if _, err := producer.RetryRerun(ctx, r.js, e.rec, k, cs.gen, round); err != nil {
+					if _, err := producer.RetryRerun(ctx, r.js, r.cfg.JobKey, e.rec, k, cs.gen, round); err != nil {
 						log.Warn().Err(err).Msg("queueing a re-run; will try again")
 						return false
 					}
@@ -79,9 +79,11 @@ func (r *Reporter) requestReruns(ctx context.Context, st *run, e *experiment) bo
 	return true
 }
 
-// rerunExists reports whether the re-run of k whose attempts start after
-// base is queued or has a result.
-func (r *Reporter) rerunExists(ctx context.Context, st *run, k streams.BuildKey, base int) (bool, error) {
+// rerunExists reports whether the re-run of k (of experiment rec) whose
+// attempts start after base is queued or has a result. A result that would
+// be refused does not count: a forgery must not keep a regression from its
+// re-runs.
+func (r *Reporter) rerunExists(ctx context.Context, st *run, rec *streams.Experiment, k streams.BuildKey, base int) (bool, error) {
 	msg, err := st.jobs.GetLastMsgForSubject(ctx, streams.JobSubject(k))
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
@@ -103,8 +105,15 @@ func (r *Reporter) rerunExists(ctx context.Context, st *run, k streams.BuildKey,
 		return false, fmt.Errorf("look up results of %s: %w", k, err)
 	}
 	_, attempt, err := streams.ParseResultSubject(msg.Subject)
-	if err != nil {
+	if err != nil || attempt <= base {
 		return false, nil
 	}
-	return attempt > base, nil
+	var res streams.Result
+	if streams.Decode(msg.Data, &res) != nil {
+		return false, nil
+	}
+	if _, err := r.vouch(rec, &res); err != nil {
+		return false, nil
+	}
+	return true, nil
 }

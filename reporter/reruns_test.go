@@ -160,7 +160,7 @@ func TestRerunExists(t *testing.T) {
 	k := streams.BuildKey{Experiment: "ex", Crate: "c", Version: "1.0.0", Toolchain: "nightly"}
 	exists := func(round int) bool {
 		t.Helper()
-		ok, err := r.rerunExists(ctx, st, k, streams.RerunAttemptBase(round))
+		ok, err := r.rerunExists(ctx, st, rec, k, streams.RerunAttemptBase(round))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -170,7 +170,7 @@ func TestRerunExists(t *testing.T) {
 	if exists(1) {
 		t.Error("round 1 exists before it was queued")
 	}
-	if _, err := producer.Rerun(ctx, e.js, rec, k, 1); err != nil {
+	if _, err := producer.Rerun(ctx, e.js, streams.JobKey{}, rec, k, 1); err != nil {
 		t.Fatal(err)
 	}
 	if !exists(1) || exists(2) {
@@ -187,10 +187,31 @@ func TestRerunExists(t *testing.T) {
 	if !exists(1) || exists(2) {
 		t.Errorf("round 1 ran: exists(1) %v, exists(2) %v; want true, false", exists(1), exists(2))
 	}
-	if dup, err := producer.Rerun(ctx, e.js, rec, k, 1); err != nil || !dup {
+	if dup, err := producer.Rerun(ctx, e.js, streams.JobKey{}, rec, k, 1); err != nil || !dup {
 		t.Errorf("queueing round 1 again: duplicate %v, %v; want a duplicate", dup, err)
 	}
-	if _, err := producer.Rerun(ctx, e.js, rec, k, 0); err == nil || !strings.Contains(err.Error(), "round") {
+	if _, err := producer.Rerun(ctx, e.js, streams.JobKey{}, rec, k, 0); err == nil || !strings.Contains(err.Error(), "round") {
 		t.Errorf("round 0: %v, want an error naming the round", err)
+	}
+
+	// Where jobs carry tickets, a forged result does not count as a
+	// re-run that ran: it would keep the regression from its re-run.
+	key, err := streams.NewJobKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err = New(Config{JobKey: key}, e.nc, e.store, testLogger(t)); err != nil {
+		t.Fatal(err)
+	}
+	rec.Tickets = true
+	e.publish(result("ex", "c", "1.0.0", "nightly", streams.RerunAttemptBase(2)+1, streams.StatusTestPass, ""))
+	if exists(2) {
+		t.Error("an unsigned result stands for round 2 of an experiment with tickets")
+	}
+	genuine := result("ex", "c", "1.0.0", "nightly", streams.RerunAttemptBase(2)+2, streams.StatusTestPass, "")
+	genuine.Sign(key.Ticket(k, streams.RerunAttemptBase(2)))
+	e.publish(genuine)
+	if !exists(2) {
+		t.Error("round 2's signed result not seen")
 	}
 }

@@ -90,6 +90,9 @@ type experiment struct {
 	// experiments bucket. Until then results wait in held.
 	rec  *streams.Experiment
 	held map[heldKey]*streams.Result
+	// unsigned are results without a MAC waiting for rec, which says
+	// whether they count (tickets.go).
+	unsigned map[heldKey]unsignedResult
 
 	crates map[crateKey]*crateState
 	pages  map[string]*page

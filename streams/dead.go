@@ -9,7 +9,7 @@ import (
 )
 
 // Headers of a dead letter on DeadStream. The payload is the refused
-// message's data, unchanged up to MaxDeadDataBytes.
+// message's data, unchanged up to MaxDeadDataBytes (but for a job's ticket).
 const (
 	HdrDeadReason  = "Ejecta-Dead-Reason"  // why it was refused
 	HdrDeadSubject = "Ejecta-Dead-Subject" // the subject it arrived on
@@ -30,8 +30,12 @@ const maxReasonBytes = 1024
 // NewDeadMsg files a refused message (data, as received on subject, at
 // sequence seq of stream) under the dead subject of the experiment it names,
 // if any. Its Nats-Msg-Id is derived from stream and seq, so dead-lettering
-// the same message twice (a retry, a replay) stores it once.
+// the same message twice (a retry, a replay) stores it once. A job's
+// ticket is hidden in the copy: viewers read the dead stream.
 func NewDeadMsg(subject string, data []byte, stream string, seq uint64, reason error) *nats.Msg {
+	if stream == JobsStream {
+		data = redactTicket(data)
+	}
 	m := nats.NewMsg(DeadSubject(ExperimentHint(data)))
 	m.Data = data
 	if len(data) > MaxDeadDataBytes {

@@ -10,11 +10,17 @@
 // role (RolePermissions, derived from the same names) call Lookup instead:
 // only the admin role may create or update streams.
 //
+// Results and upload requests are tied to the builder handed their job by
+// job tickets (tickets.go).
+//
 // # Subjects
 //
 //	ejecta.jobs.<exp>.<crate>.<version>.<toolchain>               job to build (work queue)
 //	ejecta.logs.<exp>.<crate>.<version>.<toolchain>.<attempt>     log chunks of one attempt
 //	ejecta.uploads.<exp>.<crate>.<version>.<toolchain>.<attempt>  "this log is complete" (work queue)
+//	ejecta.uploads-abandoned.<exp>.<crate>.<version>.<toolchain>.<attempt>
+//	                                                              "store this abandoned log" (same queue; uploaders only)
+//	ejecta.queued.<exp>.<crate>.<version>.<toolchain>             a job's headers, republished by the jobs stream (no body)
 //	ejecta.results.<exp>.<crate>.<version>.<toolchain>.<attempt>  result of one attempt
 //	ejecta.dead.<exp>                                             dead letters (poison messages)
 //

@@ -69,6 +69,20 @@ const MaxMessageBytes = 64 << 10
 // a builder that stops renewing disappears from `ejecta builders`.
 const HeartbeatTTL = 30 * time.Second
 
+// jobsQueued wakes idle builders when a job is queued. The server
+// republishes the headers of every job it stores (the job's subject among
+// them) to JobsQueuedFilter, without the body: builders subscribe there,
+// so a job's body and its ticket reach a builder only when it fetches the
+// job. This rather than a notice every publisher sends besides the job:
+// the stream itself does it, for every publisher (producer, reporter,
+// retry, an operator's nats CLI), only for jobs actually stored (not for
+// duplicates), and nothing new needs a publish permission.
+var jobsQueued = &jetstream.RePublish{Source: jobsPrefix + ".>", Destination: queuedPrefix + ".>", HeadersOnly: true}
+
+// uploadsSubjects are UploadsStream's: the builders' requests and the
+// uploaders' own for abandoned logs. The one uploaders' consumer sees both.
+var uploadsSubjects = []string{uploadsPrefix + ".>", abandonedPrefix + ".>"}
+
 // Ensure creates or updates every stream, consumer and KV bucket. It is
 // idempotent and every component calls it at start-up.
 func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
@@ -83,6 +97,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 			Duplicates: JobsDuplicateWindow, Replicas: r, MaxMsgSize: MaxMessageBytes,
 			Description: "jobs waiting for a builder (work queue, one consumer per experiment and toolchain)",
 			Metadata:    cfg.jobsPolicy().metadata(),
+			RePublish:   jobsQueued,
 		},
 		{
 			Name: LogsStream, Subjects: []string{logsPrefix + ".>"},
@@ -92,7 +107,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 			Description: "log chunks of builds in flight; removed once stored",
 		},
 		{
-			Name: UploadsStream, Subjects: []string{uploadsPrefix + ".>"},
+			Name: UploadsStream, Subjects: uploadsSubjects,
 			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
 			Duplicates: 2 * time.Minute, Replicas: r, MaxMsgSize: MaxMessageBytes,
 			Description: "complete logs waiting for an uploader (work queue)",
@@ -119,7 +134,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 	}
 	for stream, cc := range map[string]jetstream.ConsumerConfig{
 		UploadsStream: {
-			Durable: UploadersConsumer, FilterSubject: uploadsPrefix + ".>",
+			Durable: UploadersConsumer, FilterSubjects: uploadsSubjects,
 			AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Minute,
 			MaxDeliver: -1, MaxAckPending: 100000, Replicas: r,
 			Description: "shared by every uploader replica",

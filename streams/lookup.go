@@ -20,7 +20,7 @@ var ErrNotEnsured = errors.New("streams not ensured")
 func Lookup(ctx context.Context, js jetstream.JetStream) error {
 	want := map[string][]string{
 		JobsStream: {jobsPrefix + ".>"}, LogsStream: {logsPrefix + ".>"},
-		UploadsStream: {uploadsPrefix + ".>"}, ResultsStream: {resultsPrefix + ".>"},
+		UploadsStream: uploadsSubjects, ResultsStream: {resultsPrefix + ".>"},
 		DeadStream: {deadPrefix + ".>"},
 	}
 	for _, b := range allBuckets {

@@ -165,6 +165,10 @@ type Experiment struct {
 	// State is empty while the experiment runs, or ExperimentAborted
 	// (lifecycle.go).
 	State ExperimentState `json:"state,omitempty"`
+	// Tickets says the experiment's jobs carry tickets (tickets.go): its
+	// results and upload requests must be signed. Experiments created
+	// before tickets existed have none, and are taken as they come.
+	Tickets bool `json:"tickets,omitempty"`
 }
 
 // Validate checks every field and names the first bad one.
@@ -218,6 +222,11 @@ type Job struct {
 	// AttemptBase is added to the delivery count to number attempts: 0 for
 	// a build's first run, RerunAttemptBase(r) for confirmation re-run r.
 	AttemptBase int `json:"attempt_base,omitempty"`
+	// Ticket is what the builder signs the job's result and upload
+	// request with (JobKey.SignJob); empty when the publisher had no key.
+	// It travels in the body only, never in a header: the jobs stream
+	// republishes headers to every builder (JobsQueuedFilter).
+	Ticket string `json:"ticket,omitempty"`
 }
 
 // Validate checks every field and names the first bad one.
@@ -252,7 +261,7 @@ func (j *Job) Validate() error {
 	if err := validateAttemptBase(j.AttemptBase); err != nil {
 		return err
 	}
-	return nil
+	return validateSigned("job: ticket", j.Ticket)
 }
 
 // Result is the outcome of one attempt of one build.
@@ -268,6 +277,9 @@ type Result struct {
 	Builder    string    `json:"builder"`
 	LogKey     string    `json:"log_key"` // LogObjectKey, relative to the experiment prefix
 	FinishedAt time.Time `json:"finished_at"`
+	// MAC signs the result with the job's ticket (Result.Sign); empty for
+	// a job without one.
+	MAC string `json:"mac,omitempty"`
 }
 
 // Validate checks every field and names the first bad one.
@@ -285,7 +297,7 @@ func (r *Result) Validate() error {
 	if !slices.Contains(Statuses, r.Status) {
 		return fmt.Errorf("result: unknown status %q", r.Status)
 	}
-	return nil
+	return validateSigned("result: mac", r.MAC)
 }
 
 // UploadRequest says that the log of one attempt is complete on LogsStream
@@ -295,6 +307,10 @@ type UploadRequest struct {
 	BuildKey
 	Attempt int    `json:"attempt"`
 	End     LogEnd `json:"end"`
+	// MAC signs the request with the job's ticket (UploadRequest.Sign);
+	// empty for a job without one, and for an abandoned log's request,
+	// which only uploaders may publish (AbandonedUploadSubject).
+	MAC string `json:"mac,omitempty"`
 }
 
 // Validate checks every field and names the first bad one.
@@ -306,7 +322,7 @@ func (u *UploadRequest) Validate() error {
 	if err := r.Validate(); err != nil {
 		return fmt.Errorf("upload request: %w", err)
 	}
-	return nil
+	return validateSigned("upload request: mac", u.MAC)
 }
 
 // Heartbeat is what a builder keeps in BuildersBucket under its id.

@@ -32,9 +32,12 @@ func logObjectBase(k BuildKey, attempt int) string {
 // archive holding every log of one comparison class.
 func ArchiveKey(class string) string { return "logs-archives/" + EscapeToken(class) + ".tar.zst" }
 
-// HdrAbandoned on an UploadRequest marks the log of an attempt that never
-// got its end marker (the builder died); its value says why it was judged
-// abandoned. The uploader stores what the stream holds and marks it so.
+// HdrAbandoned on an upload request on AbandonedUploadSubject marks the log
+// of an attempt that never got its end marker (the builder died); its value
+// says why it was judged abandoned. The uploader stores what the stream
+// holds and marks it so. On any other subject the header means nothing:
+// builders may publish there, and a builder must not have another's live
+// log stored as abandoned and purged.
 const HdrAbandoned = "Ejecta-Abandoned"
 
 // NewAbandonedUploadMsg asks for the log of an abandoned attempt to be
@@ -45,7 +48,7 @@ func NewAbandonedUploadMsg(k BuildKey, attempt int, reason string) (*nats.Msg, e
 	if err != nil {
 		return nil, fmt.Errorf("encode upload request: %w", err)
 	}
-	m := nats.NewMsg(UploadSubject(k, attempt))
+	m := nats.NewMsg(AbandonedUploadSubject(k, attempt))
 	m.Header.Set(HdrAbandoned, strings.NewReplacer("\r", " ", "\n", " ").Replace(reason))
 	m.Header.Set(nats.MsgIdHdr, "abandoned:"+LogSubject(k, attempt))
 	m.Data = data

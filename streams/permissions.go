@@ -15,10 +15,12 @@ const (
 	// publishes jobs and creates the consumers builders take them from.
 	RoleProducer Role = "producer"
 	// RoleBuilder takes jobs and publishes their logs, upload requests,
-	// results, dead letters and its heartbeat.
+	// results, dead letters and its heartbeat. It never holds the job key
+	// (tickets.go), and receives a job's body only by fetching it.
 	RoleBuilder Role = "builder"
 	// RoleUploader stores complete logs: it takes upload requests, reads and
-	// purges log chunks, and asks for abandoned logs to be stored.
+	// purges log chunks, and asks for abandoned logs to be stored (alone:
+	// AbandonedUploadSubject is its own).
 	RoleUploader Role = "uploader"
 	// RoleReporter replays results, keeps progress and publishes re-run
 	// jobs that confirm regressions.
@@ -166,10 +168,17 @@ func RolePermissions(role Role) (Permissions, error) {
 		// after it are read back and deleted first.
 		pub = append(pub, msgGet(LogsStream)...)
 		pub = append(pub, streamInfo(LogsStream), jsAPI+"STREAM.MSG.DELETE."+LogsStream)
-		// New jobs wake idle builders up (a core subscription).
-		sub = append(sub, jobsPrefix+".>")
+		// New jobs wake idle builders up: a core subscription to the
+		// stream's republished headers. Never to the job subjects, which
+		// would deliver every job's body, ticket included, to every
+		// builder.
+		sub = append(sub, JobsQueuedFilter)
 	case RoleUploader:
-		pub = append(pub, uploadsPrefix+".>", deadPrefix+".>")
+		// Only uploaders judge a log abandoned; they publish no other
+		// upload request.
+		pub = append(pub, abandonedPrefix+".>", deadPrefix+".>")
+		// Whether an experiment's upload requests must be signed.
+		pub = append(pub, kvRead(ExperimentsBucket)...)
 		pub = append(pub, pullFrom(UploadsStream, UploadersConsumer)...)
 		pub = append(pub, streamInfo(UploadsStream))
 		pub = append(pub, msgGet(UploadsStream)...)
@@ -189,9 +198,16 @@ func RolePermissions(role Role) (Permissions, error) {
 		pub = append(pub, kvWrite(ProgressBucket)...)
 	case RoleViewer:
 		for _, s := range allStreams {
-			if s == JobsStream || s == UploadsStream {
-				// Work queues: stream info only; a consumer on them could
-				// take messages away from the workers.
+			if s == JobsStream {
+				// Stream info only (how many jobs wait, on which
+				// subjects): a consumer could take jobs away from the
+				// builders, and a job's body holds its ticket.
+				pub = append(pub, streamInfo(s))
+				continue
+			}
+			if s == UploadsStream {
+				// A work queue: stream info and single requests; a
+				// consumer could take requests away from the uploaders.
 				pub = append(pub, streamInfo(s))
 				pub = append(pub, msgGet(s)...)
 				continue

@@ -27,10 +27,16 @@ const (
 )
 
 const (
-	prefix         = "ejecta"
-	jobsPrefix     = prefix + ".jobs"
-	logsPrefix     = prefix + ".logs"
-	uploadsPrefix  = prefix + ".uploads"
+	prefix        = "ejecta"
+	jobsPrefix    = prefix + ".jobs"
+	logsPrefix    = prefix + ".logs"
+	uploadsPrefix = prefix + ".uploads"
+	// abandonedPrefix is the uploads stream's other subject: requests to
+	// store a log its builder abandoned, which only uploaders may publish.
+	abandonedPrefix = prefix + ".uploads-abandoned"
+	// queuedPrefix is where the jobs stream republishes the headers of
+	// every job it stores, to wake idle builders (see Ensure).
+	queuedPrefix   = prefix + ".queued"
 	resultsPrefix  = prefix + ".results"
 	deadPrefix     = prefix + ".dead"
 	invalidExpName = "_invalid" // experiment names start with [a-z0-9], so this cannot collide
@@ -68,6 +74,25 @@ func UploadSubject(k BuildKey, attempt int) string {
 	return uploadsPrefix + "." + k.tokens() + "." + strconv.Itoa(attempt)
 }
 
+// AbandonedUploadSubject is where an uploader asks for the log of an
+// attempt of k whose builder abandoned it (no end marker) to be stored as
+// it is. Only uploaders may publish there: an upload request on
+// UploadSubject is never taken as abandoned, whatever its headers say.
+func AbandonedUploadSubject(k BuildKey, attempt int) string {
+	return abandonedPrefix + "." + k.tokens() + "." + strconv.Itoa(attempt)
+}
+
+// ParseUploadSubject returns the build and attempt an upload request's
+// subject names, and whether it is AbandonedUploadSubject.
+func ParseUploadSubject(subj string) (k BuildKey, attempt int, abandoned bool, err error) {
+	if strings.HasPrefix(subj, abandonedPrefix+".") {
+		k, attempt, err = parseAttemptSubject(abandonedPrefix, subj)
+		return k, attempt, true, err
+	}
+	k, attempt, err = parseAttemptSubject(uploadsPrefix, subj)
+	return k, attempt, false, err
+}
+
 // ResultSubject is where the result of one attempt of k is published.
 func ResultSubject(k BuildKey, attempt int) string {
 	return resultsPrefix + "." + k.tokens() + "." + strconv.Itoa(attempt)
@@ -100,8 +125,17 @@ func ExperimentResultsFilter(exp string) string {
 // AllResultsFilter matches every result of every experiment.
 const AllResultsFilter = resultsPrefix + ".>"
 
-// AllUploadsFilter matches every upload request.
+// AllUploadsFilter matches every upload request a builder publishes.
 const AllUploadsFilter = uploadsPrefix + ".>"
+
+// AllAbandonedUploadsFilter matches every request to store an abandoned log.
+const AllAbandonedUploadsFilter = abandonedPrefix + ".>"
+
+// JobsQueuedFilter matches the notices that a job was queued: the jobs
+// stream republishes each job's headers there, without its body (Ensure).
+// Builders subscribe to it to wake idle slots; they never receive a job's
+// body, hence its ticket, except by fetching the job.
+const JobsQueuedFilter = queuedPrefix + ".>"
 
 // ParseLogSubject returns the build and attempt a log subject names.
 func ParseLogSubject(subj string) (BuildKey, int, error) {

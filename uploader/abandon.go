@@ -51,9 +51,10 @@ func (u *Uploader) abandonEarlier(ctx context.Context, logs jetstream.Stream, k 
 }
 
 // askAbandoned publishes the request to store l as abandoned for reason,
-// unless one was published already.
+// unless one was published already. A builder's request for a log without
+// an end marker does not count: it waits for a marker that may never come.
 func (u *Uploader) askAbandoned(ctx context.Context, uploads jetstream.Stream, l attemptLog, reason string) error {
-	_, err := uploads.GetLastMsgForSubject(ctx, streams.UploadSubject(l.key, l.attempt))
+	_, err := uploads.GetLastMsgForSubject(ctx, streams.AbandonedUploadSubject(l.key, l.attempt))
 	if err == nil {
 		return nil // already asked for
 	}

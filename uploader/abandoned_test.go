@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -157,5 +159,79 @@ func TestAbandonedLogStoredWhenLaterAttemptFinishes(t *testing.T) {
 	}
 	if s := storedLog(t, e.st, k, 2); !bytes.Equal(s.raw, retry) || s.meta.Abandoned {
 		t.Errorf("attempt 2 stored as %d bytes with %+v", len(s.raw), s.meta)
+	}
+}
+
+// An upload request on the builders' subject is never taken as abandoned,
+// whatever its headers say: a builder could otherwise have another's live
+// log stored as it stands and purged. It waits for the end marker like any
+// request, and the log is then stored complete.
+func TestAbandonedHeaderFromBuildersIgnored(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	k := buildKey("exp8", "live")
+	data := randomBytes(30_000, 5)
+	cs := chunks(data, 10_000)
+	e.publishChunks(k, 1, cs[:2])
+	req, err := jsonRequest(k, 1, streams.LogEnd{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := nats.NewMsg(streams.UploadSubject(k, 1))
+	forged.Header.Set(streams.HdrAbandoned, "says a builder")
+	forged.Data = req
+	if _, err := e.js.PublishMsg(ctx, forged); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fastConfig("u")
+	cfg.AbandonAfter = time.Hour
+	e.run(cfg, e.st)
+
+	time.Sleep(2 * time.Second) // several deliveries of the request
+	if _, ok := object(t, e.st, k, 1); ok {
+		t.Fatal("a live log was stored on a builder's word that it was abandoned")
+	}
+	if n := e.logMsgs(k, 1); n != 2 {
+		t.Fatalf("the live log has %d chunks on the stream, want its 2", n)
+	}
+	// The build goes on and ends its log: the request is an ordinary one.
+	e.publishChunks(k, 1, cs[2:])
+	end, err := streams.NewEndMsg(streams.LogSubject(k, 1), uint64(len(cs))+1, endFor(data, len(cs)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.js.PublishMsg(ctx, end); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the log stored once complete", func() bool {
+		_, ok := object(t, e.st, k, 1)
+		return ok && e.streamMsgs(streams.UploadsStream) == 0
+	})
+	if s := storedLog(t, e.st, k, 1); s.meta.Abandoned || !bytes.Equal(s.plain, data) {
+		t.Errorf("stored %d bytes, abandoned=%v; want the whole log, not abandoned", len(s.plain), s.meta.Abandoned)
+	}
+}
+
+// A request whose body names another build or attempt than its subject
+// is dead-lettered.
+func TestRequestOnAnotherSubjectDeadLettered(t *testing.T) {
+	e := newEnv(t)
+	k := buildKey("exp8", "moved")
+	data := []byte("done\n")
+	e.publishLog(k, 2, chunks(data, 100), endFor(data, 1))
+	moved, err := jsonRequest(k, 2, endFor(data, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.js.Publish(context.Background(), streams.UploadSubject(k, 3), moved); err != nil {
+		t.Fatal(err)
+	}
+	e.run(fastConfig("u"), e.st)
+	eventually(t, 10*time.Second, "requests settled", func() bool { return e.streamMsgs(streams.UploadsStream) == 0 })
+	if n := e.streamMsgs(streams.DeadStream); n != 1 {
+		t.Errorf("%d dead letters, want the moved request's", n)
+	}
+	if _, ok := object(t, e.st, k, 3); ok {
+		t.Error("attempt 3 stored")
 	}
 }

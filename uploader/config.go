@@ -58,6 +58,9 @@ type Config struct {
 	// Metrics is where the uploader registers its collectors (metrics.go);
 	// nil: nowhere.
 	Metrics prometheus.Registerer
+	// JobKey checks the upload requests of experiments whose jobs carry
+	// tickets (streams.JobKey); zero: none is checked.
+	JobKey streams.JobKey
 }
 
 // DefaultMemoryLimit is the soft memory limit (runtime/debug.SetMemoryLimit)

@@ -19,6 +19,10 @@
 //     version) are published unchanged to streams.DeadSubject with an
 //     Ejecta-Dead-Reason header and the request is terminated: redelivering
 //     it could never succeed.
+//     A request of an experiment whose jobs carry tickets must be signed
+//     with its job's ticket (streams.JobKey, vouch.go), else it is
+//     dead-lettered; a signed one is stored only if the log on the stream
+//     is exactly what it says (end marker, length, sha256).
 //  2. If LogsStream holds nothing on the log's subject, an earlier delivery
 //     already stored and purged it: if the object is in the store, ack. If it
 //     is not, the log is lost and the request is dead-lettered.
@@ -55,11 +59,14 @@
 // whose last message is not an end marker, when a later attempt of the same
 // build has started or it has been silent for Config.AbandonAfter or, if
 // longer, as long as its experiment's no-output timeout lets a live build
-// be (silence.go, from the experiment's record), gets an upload request
-// with the streams.HdrAbandoned header (its Nats-Msg-Id keeps replicas from
-// asking twice). It is stored as far as the stream holds it and marked
-// abandoned in its metadata and page. The sweep also logs the backlog, as
-// a warning while uploads fail.
+// be (silence.go, from the experiment's record), gets an upload request on
+// streams.AbandonedUploadSubject with the streams.HdrAbandoned header (its
+// Nats-Msg-Id keeps replicas from asking twice). It is stored as far as the
+// stream holds it and marked abandoned in its metadata and page. Only
+// uploaders may publish on that subject; the header on a builder's request
+// is ignored, so that no builder can have another's live log stored as
+// abandoned and purged. The sweep also logs the backlog, as a warning
+// while uploads fail.
 //
 // A log judged abandoned that goes on after all (a slow builder, a blocked
 // log stream) has its start in the store only. Its next upload stitches:

@@ -31,7 +31,11 @@ func (u *Uploader) handle(ctx context.Context, logs jetstream.Stream, msg jetstr
 		Str("experiment", req.Experiment).Str("crate", req.Crate).Str("version", req.Version).
 		Str("toolchain", req.Toolchain).Int("attempt", req.Attempt).Logger()
 
-	how := uploadHow{abandoned: msg.Headers().Get(streams.HdrAbandoned), lenient: deliveries(msg) > uint64(u.cfg.LenientAfter)}
+	how, ok := u.judge(ctx, msg, &req, log)
+	if !ok {
+		return
+	}
+	how.lenient = deliveries(msg) > uint64(u.cfg.LenientAfter)
 	stop := keepAlive(msg, u.cfg.ProgressInterval, log)
 	start := time.Now()
 	u.met.inFlight.Inc()
@@ -69,7 +73,7 @@ func (u *Uploader) handle(ctx context.Context, logs jetstream.Stream, msg jetstr
 		// than after AckWait.
 		msg.Nak()
 		log.Info().Msg("upload interrupted by shutdown; request given back")
-	case errors.Is(err, errLost), errors.Is(err, errUnstitchable):
+	case errors.Is(err, errLost), errors.Is(err, errUnstitchable), errors.Is(err, errNotAsSigned):
 		u.deadLetter(ctx, msg, err)
 	default:
 		u.failures.Add(1)
@@ -88,11 +92,15 @@ func (u *Uploader) handle(ctx context.Context, logs jetstream.Stream, msg jetstr
 // uploadHow says how a request is to be done.
 type uploadHow struct {
 	// abandoned is the reason the attempt was judged abandoned, from the
-	// request's streams.HdrAbandoned header; "" for a finished log.
+	// streams.HdrAbandoned header of a request on
+	// streams.AbandonedUploadSubject; "" for a finished log.
 	abandoned string
 	// lenient stores a log with holes (marked) instead of failing: the
 	// request has been retried Config.LenientAfter times already.
 	lenient bool
+	// signed says the request carries a valid MAC (vouch.go): the log is
+	// stored only if it is what the request says.
+	signed bool
 }
 
 // upload stores the log req names, purges it from the stream, and returns
@@ -144,6 +152,12 @@ func (u *Uploader) upload(ctx context.Context, logs jetstream.Stream, req stream
 		sink.abort(err)
 		return 0, false, fmt.Errorf("upload %s: %w", subj, stitchFailure(start, how, err))
 	}
+	if how.signed {
+		if err := checkSigned(req.End, res, sink); err != nil {
+			sink.abort(err)
+			return 0, false, fmt.Errorf("upload %s: %w", subj, err)
+		}
+	}
 	meta := streams.LogMeta{FirstAt: res.first, LastAt: res.last, Gaps: res.gaps}
 	if start != nil {
 		meta.FirstAt = start.FirstAt
@@ -151,7 +165,7 @@ func (u *Uploader) upload(ctx context.Context, logs jetstream.Stream, req stream
 	}
 	if res.end != nil {
 		meta.Status, meta.ExitCode = res.end.Status, res.end.ExitCode
-		if how.abandoned == "" && req.End != *res.end {
+		if how.abandoned == "" && !how.signed && req.End != *res.end {
 			// The stream's end marker is what the bytes were checked
 			// against; the copy in the request is informational.
 			log.Warn().Interface("request_end", req.End).Interface("marker_end", *res.end).

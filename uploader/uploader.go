@@ -25,6 +25,9 @@ type Uploader struct {
 	// failures counts uploads failed since the last success: while it is
 	// not 0 the sweep reports the backlog at warning level.
 	failures atomic.Int64
+	// experiments says which experiments' jobs carry tickets (vouch.go);
+	// bound by Run.
+	experiments jetstream.KeyValue
 }
 
 // New returns an uploader storing logs in st. cfg's zero fields take their
@@ -81,6 +84,12 @@ func (u *Uploader) Run(ctx context.Context) error {
 	uploads, err := u.js.Stream(ctx, streams.UploadsStream)
 	if err != nil {
 		return fmt.Errorf("uploader: bind stream %s: %w", streams.UploadsStream, err)
+	}
+	if u.experiments, err = u.js.KeyValue(ctx, streams.ExperimentsBucket); err != nil {
+		return fmt.Errorf("uploader: bind bucket %s: %w", streams.ExperimentsBucket, err)
+	}
+	if u.cfg.JobKey.IsZero() {
+		u.log.Warn().Msg("no job key (EJECTA_JOB_KEY): upload requests are not tied to the builders handed their jobs")
 	}
 	u.log.Info().Int("concurrency", u.cfg.Concurrency).Msg("uploader running")
 	var wg sync.WaitGroup

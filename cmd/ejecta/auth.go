@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -56,6 +57,44 @@ func (a *authFlags) security() (streams.Security, error) {
 		return s, badInput(fmt.Errorf("--nats-user/--nats-password/--tls-*: %w", err))
 	}
 	return s, nil
+}
+
+// jobKey is the job key a command that publishes jobs or checks results
+// and upload requests uses (streams.JobKey): $EJECTA_JOB_KEY, else the
+// credentials file's. A command running as a role must have one; without
+// credentials and without a key, tickets are off (what says so is the
+// command's to log).
+func (a *authFlags) jobKey(command string) (streams.JobKey, error) {
+	sec, err := a.security()
+	if err != nil {
+		return streams.JobKey{}, err
+	}
+	k, err := a.givenJobKey()
+	if err == nil && k.IsZero() && sec.Authenticated() {
+		err = badInput(fmt.Errorf("%s as %s needs the job key: set %s, or pass --nats-credentials a producer, reporter, uploader or admin file from 'ejecta auth init', which holds it",
+			command, sec.User, auth.JobKeyEnv))
+	}
+	return k, err
+}
+
+// givenJobKey is the job key in $EJECTA_JOB_KEY, else in the credentials
+// file; zero if neither has one.
+func (a *authFlags) givenJobKey() (streams.JobKey, error) {
+	if enc := os.Getenv(auth.JobKeyEnv); enc != "" {
+		k, err := streams.ParseJobKey(enc)
+		if err != nil {
+			return streams.JobKey{}, badInput(fmt.Errorf("environment %s: %w", auth.JobKeyEnv, err))
+		}
+		return k, nil
+	}
+	if a.credentials == "" {
+		return streams.JobKey{}, nil
+	}
+	c, err := auth.ReadCredentials(a.credentials)
+	if err != nil {
+		return streams.JobKey{}, badInput(fmt.Errorf("--nats-credentials: %w", err))
+	}
+	return c.JobKey, nil
 }
 
 // natsOptions are the connection options every command uses.
@@ -179,7 +218,13 @@ permissions allow only what that component does.
   DIR/nats-server.conf  start the server with 'nats-server -c DIR/nats-server.conf'
   DIR/users.conf        the users alone (bcrypt hashes), included by the above
   DIR/<role>.env        EJECTA_NATS_USER and EJECTA_NATS_PASSWORD of one role, mode 0600:
-                        pass it with --nats-credentials, or as an EnvironmentFile
+                        pass it with --nats-credentials, or as an EnvironmentFile;
+                        producer, reporter, uploader and admin also get EJECTA_JOB_KEY
+
+The job key ties results and upload requests to the builder handed their job
+(job tickets). --force writes new passwords and keeps the job key: replacing it
+(--new-job-key) makes results of jobs queued under the old one refused, so do
+it between experiments.
 
 With --server-tls-cert, --server-tls-key and --server-tls-ca the server requires
 TLS and a client certificate signed by that CA.`,
@@ -219,7 +264,8 @@ TLS and a client certificate signed by that CA.`,
 	f.StringVar(&t.CertFile, "server-tls-cert", "", "server certificate; with key and CA the server requires verified client certificates")
 	f.StringVar(&t.KeyFile, "server-tls-key", "", "server certificate's key")
 	f.StringVar(&t.CAFile, "server-tls-ca", "", "CA that signs client certificates")
-	f.BoolVar(&o.Force, "force", false, "replace existing files: new passwords for every role")
+	f.BoolVar(&o.Force, "force", false, "replace existing files: new passwords for every role (the job key is kept)")
+	f.BoolVar(&o.NewJobKey, "new-job-key", false, "with --force, also a new job key: results and upload requests of jobs queued under the old one are then refused")
 	return cmd
 }
 

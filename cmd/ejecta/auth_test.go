@@ -141,3 +141,66 @@ func TestAuthClusterValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestJobKeyFromCredentials: a command that queues jobs or checks results
+// runs as a role only with the job key. `auth init` gives it to the roles
+// that need it, and a producer with it records its experiments as carrying
+// tickets; one without it, as a role, refuses to start, naming
+// EJECTA_JOB_KEY.
+func TestJobKeyFromCredentials(t *testing.T) {
+	t.Setenv(auth.JobKeyEnv, "")
+	dir := filepath.Join(t.TempDir(), "nats")
+	if out, err := run(t, "auth", "init", dir, "--store-dir", t.TempDir()); err != nil {
+		t.Fatalf("auth init: %v\n%s", err, out)
+	}
+	opts, err := server.ProcessConfigFile(filepath.Join(dir, auth.ServerConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Port, opts.NoSigs = -1, true
+	s, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	as := func(role string, args ...string) []string {
+		return append([]string{"--nats", s.ClientURL(), "--log-level", "error", "--nats-credentials", filepath.Join(dir, role+".env")}, args...)
+	}
+	if out, err := run(t, as("admin", "streams", "ensure")...); err != nil {
+		t.Fatalf("admin streams ensure: %v\n%s", err, out)
+	}
+	src := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(src, "a-1.0.0"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "a-1.0.0", "Cargo.toml"), []byte("[package]\nname = \"a\"\nversion = \"1.0.0\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	create := func(name string) []string {
+		return []string{"experiment", "create", name, "--toolchains", "stable,nightly", "--mode", "check-only",
+			"--crates", "a", "--crate-source", src, "--no-toolchain-check"}
+	}
+	store := "file://" + t.TempDir()
+	for _, args := range [][]string{
+		as("viewer", create("nokey")...),
+		as("builder", "reporter", "--store", store),
+		as("builder", "uploader", "--store", store),
+	} {
+		_, err := run(t, args...)
+		var ue usageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), auth.JobKeyEnv) {
+			t.Errorf("%v: %v, want a usage error naming %s", args[len(args)-3:], err, auth.JobKeyEnv)
+		}
+	}
+	if out, err := run(t, as("producer", create("signed")...)...); err != nil {
+		t.Fatalf("create as producer: %v\n%s", err, out)
+	}
+	out, err := run(t, as("viewer", "experiment", "list", "--output", "json")...)
+	if err != nil || !strings.Contains(out, `"tickets": true`) || strings.Contains(out, "nokey") {
+		t.Errorf("experiments: %v\n%s\nwant only signed, with tickets", err, out)
+	}
+}

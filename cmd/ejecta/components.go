@@ -245,6 +245,10 @@ func newUploaderCmd(g *globals) *cobra.Command {
 			if err := checkMetricsAddr(metricsAddr); err != nil {
 				return err
 			}
+			key, err := g.auth.jobKey("the uploader")
+			if err != nil {
+				return err
+			}
 			st, err := openStore(cmd.Context(), storeURL)
 			if err != nil {
 				return err
@@ -255,7 +259,7 @@ func newUploaderCmd(g *globals) *cobra.Command {
 			}
 			defer nc.Close()
 			reg := metrics.NewRegistry()
-			u, err := uploader.New(uploader.Config{Name: name, Metrics: reg}, nc, st, log)
+			u, err := uploader.New(uploader.Config{Name: name, Metrics: reg, JobKey: key}, nc, st, log)
 			if err != nil {
 				return badInput(err)
 			}
@@ -285,6 +289,10 @@ func newReporterCmd(g *globals) *cobra.Command {
 			if err := checkMetricsAddr(metricsAddr); err != nil {
 				return err
 			}
+			key, err := g.auth.jobKey("the reporter")
+			if err != nil {
+				return err
+			}
 			st, err := openStore(cmd.Context(), storeURL)
 			if err != nil {
 				return err
@@ -297,7 +305,7 @@ func newReporterCmd(g *globals) *cobra.Command {
 			// The reporter, one per farm, also reports the streams' state.
 			reg := metrics.NewRegistry()
 			reg.MustRegister(metrics.NewJetStream(js, log))
-			r, err := reporter.New(reporter.Config{Confirmations: confirmations, Metrics: reg}, nc, st, log)
+			r, err := reporter.New(reporter.Config{Confirmations: confirmations, Metrics: reg, JobKey: key}, nc, st, log)
 			if err != nil {
 				return badInput(err)
 			}

@@ -85,7 +85,7 @@ other arguments is refused.
 			if err := req.Validate(); err != nil {
 				return badInput(err)
 			}
-			return withProducer(cmd, g, "text", func(p *producer.Producer, _ jetstream.JetStream) (any, func(io.Writer), error) {
+			return withProducer(cmd, g, "text", true, func(p *producer.Producer, _ jetstream.JetStream) (any, func(io.Writer), error) {
 				out, err := p.Create(cmd.Context(), req)
 				if err != nil {
 					return nil, nil, err

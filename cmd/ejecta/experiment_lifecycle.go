@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
+	"github.com/ejecta-build/ejecta/auth"
 	"github.com/ejecta-build/ejecta/producer"
 	"github.com/ejecta-build/ejecta/reporter"
 	"github.com/ejecta-build/ejecta/store"
@@ -24,8 +25,9 @@ func lifecycleCmds(g *globals) []*cobra.Command {
 }
 
 // withProducer connects and runs f with a producer; errors in what the
-// user asked for exit with code 2.
-func withProducer(cmd *cobra.Command, g *globals, format string, f func(*producer.Producer, jetstream.JetStream) (any, func(io.Writer), error)) error {
+// user asked for exit with code 2. A command that queues jobs (jobs) gives
+// the producer the job key, which it must have when it runs as a role.
+func withProducer(cmd *cobra.Command, g *globals, format string, jobs bool, f func(*producer.Producer, jetstream.JetStream) (any, func(io.Writer), error)) error {
 	if err := checkOutput(format); err != nil {
 		return err
 	}
@@ -33,12 +35,23 @@ func withProducer(cmd *cobra.Command, g *globals, format string, f func(*produce
 	if err != nil {
 		return err
 	}
+	var opts []producer.Option
+	if jobs {
+		key, err := g.auth.jobKey("experiment " + cmd.Name())
+		if err != nil {
+			return err
+		}
+		if key.IsZero() {
+			log.Warn().Msgf("no job key (%s): the jobs carry no ticket, so their results are not tied to the builders handed them", auth.JobKeyEnv)
+		}
+		opts = append(opts, producer.WithJobKey(key))
+	}
 	nc, js, err := g.connect(cmd.Context(), "ejecta-producer", log)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	v, text, err := f(producer.New(js, log), js)
+	v, text, err := f(producer.New(js, log, opts...), js)
 	if err != nil {
 		if isInputError(err) {
 			return badInput(err)
@@ -63,7 +76,7 @@ what it had. An aborted experiment cannot be retried; delete it to reuse
 its name.`,
 		Args: experimentArg("experiment abort"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withProducer(cmd, g, format, func(p *producer.Producer, _ jetstream.JetStream) (any, func(io.Writer), error) {
+			return withProducer(cmd, g, format, false, func(p *producer.Producer, _ jetstream.JetStream) (any, func(io.Writer), error) {
 				out, err := p.Abort(cmd.Context(), args[0])
 				return out, func(w io.Writer) {
 					if out.Already {
@@ -96,7 +109,7 @@ func newExperimentPriorityCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return badInput(fmt.Errorf("priority %q: want a whole number from %d to %d", args[1], streams.MinPriority, streams.MaxPriority))
 			}
-			return withProducer(cmd, g, format, func(p *producer.Producer, _ jetstream.JetStream) (any, func(io.Writer), error) {
+			return withProducer(cmd, g, format, false, func(p *producer.Producer, _ jetstream.JetStream) (any, func(io.Writer), error) {
 				exp, err := p.SetPriority(cmd.Context(), args[0], n)
 				return exp, func(w io.Writer) { fmt.Fprintf(w, "experiment %s: priority %d\n", exp.Name, exp.Priority) }, err
 			})
@@ -134,7 +147,7 @@ experiment) or @FILE, one per line, such as the report's retry-regressed-list.tx
 			if err != nil {
 				return badInput(err)
 			}
-			return withProducer(cmd, g, format, func(p *producer.Producer, _ jetstream.JetStream) (any, func(io.Writer), error) {
+			return withProducer(cmd, g, format, true, func(p *producer.Producer, _ jetstream.JetStream) (any, func(io.Writer), error) {
 				out, err := p.Retry(cmd.Context(), args[0], list)
 				return out, func(w io.Writer) {
 					fmt.Fprintf(w, "experiment %s: %d crates retried (%d jobs): %s\n", args[0], len(out.Crates), out.Jobs, strings.Join(out.Crates, ", "))
@@ -194,7 +207,7 @@ The stored report and logs stay in the store. While builds of it run it
 refuses, unless --force: then it is aborted first.`,
 		Args: experimentArg("experiment delete"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withProducer(cmd, g, format, func(p *producer.Producer, _ jetstream.JetStream) (any, func(io.Writer), error) {
+			return withProducer(cmd, g, format, false, func(p *producer.Producer, _ jetstream.JetStream) (any, func(io.Writer), error) {
 				out, err := p.Delete(cmd.Context(), args[0], force)
 				return out, func(w io.Writer) {
 					fmt.Fprintf(w, "experiment %s deleted", args[0])

@@ -9,8 +9,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ejecta-build/ejecta/auth"
 	"github.com/ejecta-build/ejecta/metrics"
 	"github.com/ejecta-build/ejecta/reporter"
+	"github.com/ejecta-build/ejecta/streams"
 	"github.com/ejecta-build/ejecta/uploader"
 	"github.com/ejecta-build/ejecta/web"
 	"github.com/nats-io/nats-server/v2/server"
@@ -39,7 +41,12 @@ The NATS server listens on --nats-port (4222 by default) so 'ejecta experiment',
 cleanly; a second 'ejecta up' on the same --data resumes where it stopped.
 
 Every component's Prometheus metrics, and the streams' state, are served from one
-registry on the web UI's /metrics (and on --metrics-addr when it is set).`,
+registry on the web UI's /metrics (and on --metrics-addr when it is set).
+
+The reporter and the uploader check job tickets with the job key in
+EJECTA_JOB_KEY, else the one kept in --data/job.key (made on the first start).
+Give 'experiment create' the same key (EJECTA_JOB_KEY=$(cat DIR/job.key)) and
+the experiment's results count only when signed by the builder handed the job.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := g.logger("up")
@@ -67,6 +74,10 @@ registry on the web UI's /metrics (and on --metrics-addr when it is set).`,
 				bf.workDir = filepath.Join(dataDir, "work")
 			}
 			bcfg, err := bf.config()
+			if err != nil {
+				return err
+			}
+			key, err := upJobKey(&g.auth, dataDir)
 			if err != nil {
 				return err
 			}
@@ -102,12 +113,12 @@ registry on the web UI's /metrics (and on --metrics-addr when it is set).`,
 			}
 			defer closeSandbox()
 			ulog, _ := g.logger("uploader")
-			u, err := uploader.New(uploader.Config{Name: "up", Metrics: reg}, nc, st, ulog)
+			u, err := uploader.New(uploader.Config{Name: "up", Metrics: reg, JobKey: key}, nc, st, ulog)
 			if err != nil {
 				return err
 			}
 			rlog, _ := g.logger("reporter")
-			r, err := reporter.New(reporter.Config{Metrics: reg}, nc, st, rlog)
+			r, err := reporter.New(reporter.Config{Metrics: reg, JobKey: key}, nc, st, rlog)
 			if err != nil {
 				return err
 			}
@@ -142,7 +153,7 @@ registry on the web UI's /metrics (and on --metrics-addr when it is set).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&dataDir, "data", envOr("EJECTA_DATA", ".data"), "directory for the NATS store, job dirs and (by default) the object store (env EJECTA_DATA)")
+	f.StringVar(&dataDir, "data", envOr("EJECTA_DATA", ".data"), "directory for the NATS store, job dirs, the job key and (by default) the object store (env EJECTA_DATA)")
 	f.StringVar(&host, "nats-host", "127.0.0.1", "address the embedded NATS server listens on")
 	f.IntVar(&port, "nats-port", 4222, "client port of the embedded NATS server (0: any free port)")
 	storeFlag(f, &storeURL, "")
@@ -150,6 +161,26 @@ registry on the web UI's /metrics (and on --metrics-addr when it is set).`,
 	metricsFlag(f, &metAddr, ", besides the web UI's /metrics")
 	bf.register(f, "")
 	return cmd
+}
+
+// upJobKey is the job key of `ejecta up`'s reporter and uploader: the one
+// given ($EJECTA_JOB_KEY, the credentials file), else the one kept in the
+// data directory, made on its first start (mode 0600), so that a restart
+// still checks the results of jobs queued before it. Jobs carry tickets
+// when whoever creates the experiment has the same key.
+func upJobKey(a *authFlags, dataDir string) (streams.JobKey, error) {
+	key, err := a.givenJobKey()
+	if err != nil || !key.IsZero() {
+		return key, err
+	}
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return streams.JobKey{}, fmt.Errorf("--data: %w", err)
+	}
+	key, _, err = auth.LoadOrCreateJobKey(filepath.Join(dataDir, auth.JobKeyFile))
+	if err != nil {
+		return streams.JobKey{}, fmt.Errorf("--data: %w", err)
+	}
+	return key, nil
 }
 
 // startEmbeddedNATS starts a JetStream-enabled server storing under dir.

@@ -6,12 +6,14 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/auth"
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/metrics/metricstest"
 	"github.com/ejecta-build/ejecta/streams"
@@ -108,10 +110,21 @@ func TestUpRunsAnExperimentStopsAndResumes(t *testing.T) {
 
 	up, _ := startUp(t, upArgs...)
 	waitAnswers(t, url)
+	// The reporter's and uploader's job key, kept under --data: created
+	// with it, the experiment's results must be signed by the builder.
+	keyFile := filepath.Join(data, auth.JobKeyFile)
+	key, err := os.ReadFile(keyFile)
+	if fi, serr := os.Stat(keyFile); err != nil || serr != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("job key under --data: %v, %v (mode %v); want a file of mode 0600", err, serr, fi.Mode())
+	}
+	t.Setenv(auth.JobKeyEnv, strings.TrimSpace(string(key)))
 	out, err := run(t, append(cli, "experiment", "create", "up1", "--toolchains", "stable,nightly",
 		"--mode", "check-only", "--crates", "cfg-if", "--crate-source", reg)...)
 	if err != nil {
 		t.Fatalf("create: %v\n%s", err, out)
+	}
+	if out, err := run(t, append(cli, "experiment", "list", "--output", "json")...); err != nil || !strings.Contains(out, `"tickets": true`) {
+		t.Errorf("experiment up1 not recorded with tickets: %v\n%s", err, out)
 	}
 	out, err = run(t, append(cli, "experiment", "status", "up1", "--watch", "--timeout", "3m")...)
 	if err != nil || !strings.Contains(out, "2 done") {
@@ -130,8 +143,12 @@ func TestUpRunsAnExperimentStopsAndResumes(t *testing.T) {
 	checkUpMetrics(t, "http://"+upArgs[len(upArgs)-1]+"/metrics")
 	stopUp(t, up)
 
-	// A second `ejecta up` on the same data has the experiment and its results.
+	// A second `ejecta up` on the same data has the experiment and its
+	// results, and the same job key.
 	up, _ = startUp(t, upArgs...)
+	if again, err := os.ReadFile(keyFile); err != nil || string(again) != string(key) {
+		t.Errorf("job key after a restart: %v, changed %v", err, string(again) != string(key))
+	}
 	waitAnswers(t, url)
 	out, err = run(t, append(cli, "experiment", "status", "up1")...)
 	if err != nil || !strings.Contains(out, "jobs: 2 total, 0 queued, 0 running, 2 done") || !strings.Contains(out, "same-test-pass=1") {

@@ -19,6 +19,7 @@ import (
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/reporter"
 	"github.com/ejecta-build/ejecta/store"
+	"github.com/ejecta-build/ejecta/streams"
 	"github.com/ejecta-build/ejecta/uploader"
 )
 
@@ -42,6 +43,8 @@ type Config struct {
 	WorkDir string
 	// Hide are host paths builds must not see, besides the builder's own.
 	Hide []string
+	// JobKey is the uploader's and reporter's job key (zero: tickets off).
+	JobKey streams.JobKey
 }
 
 // Start starts a private containerd and the components of cfg under ctx.
@@ -65,12 +68,12 @@ func Start(t *testing.T, ctx context.Context, cfg Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := uploader.New(uploader.Config{Name: cfg.Name, Metrics: cfg.Metrics}, cfg.UploaderConn, cfg.Store, cfg.Log)
+	u, err := uploader.New(uploader.Config{Name: cfg.Name, Metrics: cfg.Metrics, JobKey: cfg.JobKey}, cfg.UploaderConn, cfg.Store, cfg.Log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rcfg := cfg.Reporter
-	rcfg.Metrics = cfg.Metrics
+	rcfg.Metrics, rcfg.JobKey = cfg.Metrics, cfg.JobKey
 	r, err := reporter.New(rcfg, cfg.ReporterConn, cfg.Store, cfg.Log)
 	if err != nil {
 		t.Fatal(err)
