@@ -43,6 +43,9 @@ type attempt struct {
 	exitCode int       // of the last step run
 	lim      limits
 	quiet    *watchdog // the no-output timeout
+	// kill ends the attempt with its cause (the no-output timeout, a log
+	// blocked too long, the disk quota), killing the running task.
+	kill func(error)
 	stall    *logStall // the log's waits (logstall.go)
 }
 
@@ -98,6 +101,7 @@ func (a *attempt) run(ctx context.Context) {
 	// An abort of the experiment ends the build too (Builder.stopExperiment).
 	actx, stopBuild := context.WithCancelCause(actx)
 	a.b.setStop(a.slot, key.Experiment, stopBuild)
+	a.kill = cancelQuiet
 	stopWatch := a.quiet.watch(actx, time.Duration(a.lim.noOutput), func() { cancelQuiet(errNoOutput) })
 	// A log blocked too long stops the build too; it is watched until the
 	// killed task's last write returns.
@@ -189,6 +193,8 @@ func (a *attempt) build(ctx context.Context) verdict {
 		return a.workspaceError(err)
 	}
 	a.env = sandboxEnv(a.b.cfg, a.ws, key.Toolchain, a.job.CapLints)
+	stopQuota := a.watchQuota(ctx)
+	defer stopQuota()
 	return a.steps(ctx)
 }
 

@@ -55,6 +55,9 @@ type Builder struct {
 
 	// logBlockLimit overrides attempt.logBlockLimit when not 0 (tests).
 	logBlockLimit time.Duration
+	// diskQuotaEvery is how often a job dir is measured against
+	// Config.JobDiskBytes (diskquota.go).
+	diskQuotaEvery time.Duration
 }
 
 // New checks cfg (after filling defaults) and returns a builder that does
@@ -83,6 +86,8 @@ func New(cfg Config, nc *nats.Conn, run Runner, log zerolog.Logger) (*Builder, e
 		stops:      map[int]context.CancelCauseFunc{},
 		registries: map[string]*registry.Client{},
 		abort:      make(chan struct{}),
+
+		diskQuotaEvery: diskQuotaEvery,
 	}
 	b.queues = newQueues(b)
 	return b, nil

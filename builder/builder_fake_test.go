@@ -49,6 +49,12 @@ func (f *fakeRunner) Cleanup(_ context.Context, owns func(string) bool) error {
 // results have arrived, and returns them in order.
 func runFake(t *testing.T, r *fakeRunner, cfg Config, n int, publish func(js jetstream.JetStream)) ([]streams.Result, jetstream.JetStream) {
 	t.Helper()
+	return runFakeWith(t, r, cfg, func(*Builder) {}, n, publish)
+}
+
+// runFakeWith is runFake with the builder changed by set before it runs.
+func runFakeWith(t *testing.T, r *fakeRunner, cfg Config, set func(*Builder), n int, publish func(js jetstream.JetStream)) ([]streams.Result, jetstream.JetStream) {
+	t.Helper()
 	nc, js := startJetStream(t, streams.DefaultConfig())
 	publish(js)
 	if cfg.ID == "" {
@@ -62,6 +68,7 @@ func runFake(t *testing.T, r *fakeRunner, cfg Config, n int, publish func(js jet
 	if err != nil {
 		t.Fatal(err)
 	}
+	set(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- b.Run(ctx) }()

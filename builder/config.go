@@ -81,6 +81,11 @@ type Config struct {
 	CrateCacheBytes int64
 	// PidsLimit bounds processes per build; default 4096.
 	PidsLimit int64
+	// JobDiskBytes bounds what a build may keep in its job dir, which
+	// shares a disk with every other slot's: past it the build is killed
+	// and fails with reason no-space; default 20 GiB, negative for no
+	// bound. Measured every few seconds, so a build may briefly pass it.
+	JobDiskBytes int64
 	// BuildUID is the first of the unprivileged users builds run as:
 	// slot s runs as user and group BuildUID+s, which own nothing on the
 	// host but the directories of their job dir that builds write to
@@ -126,6 +131,7 @@ const (
 	DefaultNoOutputTimeout   = 5 * time.Minute
 	DefaultMinFreeDisk       = 2 << 30
 	DefaultPidsLimit         = 4096
+	DefaultJobDiskBytes      = 20 << 30
 	DefaultLogWindow         = 64
 	DefaultMaxLogBytes       = 64 << 20
 	DefaultCrateCacheBytes   = 4 << 30
@@ -181,6 +187,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PidsLimit == 0 {
 		c.PidsLimit = DefaultPidsLimit
+	}
+	if c.JobDiskBytes == 0 {
+		c.JobDiskBytes = DefaultJobDiskBytes
 	}
 	if c.BuildUID == 0 {
 		c.BuildUID = DefaultBuildUID
@@ -257,6 +266,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("crate cache dir %q: want an absolute path", c.CrateCacheDir)
 	case c.CrateCacheBytes < 1<<20:
 		return fmt.Errorf("crate cache bytes %d: want at least 1 MiB", c.CrateCacheBytes)
+	case c.JobDiskBytes >= 0 && c.JobDiskBytes < 64<<20:
+		return fmt.Errorf("job disk bytes %d: want at least 64 MiB, or negative for no bound", c.JobDiskBytes)
 	case c.PidsLimit < 16:
 		return fmt.Errorf("pids limit %d: want at least 16", c.PidsLimit)
 	case c.BuildUID < minBuildUID || uint64(c.BuildUID)+uint64(c.Slots) > math.MaxInt32:

@@ -179,6 +179,9 @@ func (a *attempt) failure(ctx context.Context, o outcome, failStatus streams.Sta
 	case o.err != nil && errors.Is(context.Cause(ctx), errAttemptTimeout):
 		fmt.Fprintf(a.sys, "timed out after %s; the build was killed\n", a.lim.timeout)
 		v.reason = reasonTimeout
+	case o.err != nil && errors.Is(context.Cause(ctx), errDiskQuota):
+		// watchQuota said so in the log.
+		v.reason = reasonNoSpace
 	case o.err != nil && errors.Is(context.Cause(ctx), errNoOutput):
 		fmt.Fprintf(a.sys, "no output for %s; the build was killed\n", a.lim.noOutput)
 		v.reason = reasonNoOutputTimeout

@@ -45,6 +45,7 @@ type builderFlags struct {
 	tcPaths    []string
 	hide       []string
 	buildUID   uint
+	jobDisk    string
 	logWindow  int
 	// sandboxRetry is how long a job whose sandbox failed waits to be
 	// delivered again.
@@ -69,6 +70,7 @@ func (f *builderFlags) register(fs *pflag.FlagSet, defaultWorkDir string) {
 	fs.StringVar(&f.cacheDir, "crate-cache-dir", os.Getenv("EJECTA_CRATE_CACHE_DIR"), "where .crate files downloaded from a remote registry (--crate-source sparse+https://...) are kept, checked against the index's sha256; one builder per directory (default WORK_DIR/crate-cache-ID; env EJECTA_CRATE_CACHE_DIR)")
 	fs.StringVar(&f.cacheSize, "crate-cache-size", envOr("EJECTA_CRATE_CACHE_SIZE", "4GiB"), "bound on the crate download cache, e.g. 4GiB: past it the least recently used files are removed (env EJECTA_CRATE_CACHE_SIZE)")
 	fs.StringSliceVar(&f.hide, "sandbox-hide", splitList(os.Getenv("EJECTA_SANDBOX_HIDE")), "a host path builds must not see, besides the work dir, this builder's credentials and "+strings.Join(sandbox.DefaultHidden, ", ")+"; repeat or comma-separate (env EJECTA_SANDBOX_HIDE)")
+	fs.StringVar(&f.jobDisk, "job-disk", envOr("EJECTA_JOB_DISK", "20GiB"), "disk space one build may fill in its job dir, e.g. 20GiB: past it the build is killed and fails with no-space; 0 for no bound (env EJECTA_JOB_DISK)")
 	fs.UintVar(&f.buildUID, "build-uid", uint(envInt("EJECTA_BUILD_UID", builder.DefaultBuildUID)), "first of the unprivileged user ids builds run as, one per slot (uid and gid BUILD_UID+slot); pick a range no real user or other builder on the host has (env EJECTA_BUILD_UID)")
 	f.logWindow = envInt("EJECTA_LOG_WINDOW", builder.DefaultLogWindow)
 	fs.Var(boundedInt{v: &f.logWindow, min: 1, max: 4096}, "log-window", "log chunks of one build published ahead of their acknowledgements, 1 to 4096; when that many are in flight the build's output waits; 1 publishes each chunk synchronously (env EJECTA_LOG_WINDOW)")
@@ -120,6 +122,12 @@ func (f *builderFlags) config() (builder.Config, error) {
 		return builder.Config{}, badInput(fmt.Errorf("--build-uid %d: want at most %d", f.buildUID, math.MaxInt32))
 	}
 	cfg.BuildUID = uint32(f.buildUID)
+	cfg.JobDiskBytes = -1 // "0": no bound
+	if strings.TrimSpace(f.jobDisk) != "0" {
+		if cfg.JobDiskBytes, err = parseBytes(f.jobDisk); err != nil {
+			return builder.Config{}, badInput(fmt.Errorf("--job-disk: %w", err))
+		}
+	}
 	for _, p := range f.hide {
 		if !filepath.IsAbs(p) {
 			return builder.Config{}, badInput(fmt.Errorf("--sandbox-hide %q: want an absolute path", p))

@@ -1,0 +1,82 @@
+package builder
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ejecta-build/ejecta/builder/sandbox"
+	"github.com/ejecta-build/ejecta/streams"
+)
+
+// A build that fills its job dir past the quota is killed and fails for
+// want of space; the log says why.
+func TestJobDiskQuota(t *testing.T) {
+	fill := func(ctx context.Context, task sandbox.Task) (sandbox.Exit, error) {
+		f, err := os.Create(filepath.Join(task.WritableDirs[0], "target", "fill"))
+		if err != nil {
+			return sandbox.Exit{}, err
+		}
+		defer f.Close()
+		chunk := make([]byte, 1<<20)
+		for i := 0; i < 200; i++ {
+			chunk[0] = byte(i) // real blocks, not a sparse file
+			if _, err := f.Write(chunk); err != nil {
+				return sandbox.Exit{}, err
+			}
+		}
+		f.Sync()
+		<-ctx.Done()
+		return sandbox.Exit{Code: 137}, ctx.Err()
+	}
+	r := &fakeRunner{step: func(ctx context.Context, sub string, task sandbox.Task) (sandbox.Exit, error) {
+		if sub == "check" {
+			return fill(ctx, task)
+		}
+		return sandbox.Exit{}, nil
+	}}
+	job := fakeJob("filler", streams.ModeCheckOnly)
+	res, js := runFakeWith(t, r, Config{JobDiskBytes: 64 << 20}, func(b *Builder) { b.diskQuotaEvery = 50 * time.Millisecond }, 1,
+		func(js jetstream.JetStream) { publishJob(t, js, job) })
+	if res[0].Status != streams.StatusBuildFail || res[0].Reason != reasonNoSpace {
+		t.Errorf("result %s %q, want build-fail %q", res[0].Status, res[0].Reason, reasonNoSpace)
+	}
+	if text := logText(t, js, job.BuildKey, 1, streams.StatusBuildFail); !strings.Contains(text, "past its 64 MiB disk quota; the build was killed") {
+		t.Errorf("log does not say the quota killed the build:\n%s", text)
+	}
+}
+
+// The measure counts what files take on disk, follows no link out of the
+// job dir, and survives a tree deeper than it looks.
+func TestDiskUsed(t *testing.T) {
+	dir := t.TempDir()
+	outside := t.TempDir()
+	big := make([]byte, 1<<20)
+	big[0] = 1
+	os.WriteFile(filepath.Join(outside, "big"), big, 0o644)
+	os.MkdirAll(filepath.Join(dir, "a", "b"), 0o755)
+	os.WriteFile(filepath.Join(dir, "a", "b", "data"), big, 0o644)
+	os.Symlink(outside, filepath.Join(dir, "link"))
+	sparse, _ := os.Create(filepath.Join(dir, "sparse"))
+	sparse.Truncate(1 << 30)
+	sparse.Close()
+	deep := dir
+	for range maxQuotaDepth + 10 {
+		deep = filepath.Join(deep, "d")
+	}
+	os.MkdirAll(deep, 0o755)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	used := diskUsed(root, 0)
+	if used < 1<<20 || used > 3<<20 {
+		t.Errorf("diskUsed = %d bytes, want about the 1 MiB file: not the sparse GiB, not the MiB behind the link", used)
+	}
+}
