@@ -45,8 +45,8 @@ type attempt struct {
 	quiet    *watchdog // the no-output timeout
 	// kill ends the attempt with its cause (the no-output timeout, a log
 	// blocked too long, the disk quota), killing the running task.
-	kill func(error)
-	stall    *logStall // the log's waits (logstall.go)
+	kill  func(error)
+	stall *logStall // the log's waits (logstall.go)
 }
 
 // verdict is how an attempt ended. abandoned means the builder is stopping:
