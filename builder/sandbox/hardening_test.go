@@ -53,6 +53,26 @@ func TestRunUnprivileged(t *testing.T) {
 	}
 }
 
+// A task with the host's network (resolving against a remote registry)
+// gets the host's /sys bound instead of a sysfs of its own: every mount
+// under it, the cgroup hierarchies included, must be read-only.
+func TestRunNetworkSysfsReadOnly(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tk := task(t, "/bin/sh", "-c", `awk '$5 ~ "^/sys" { print $5, $6 }' /proc/self/mountinfo`)
+	tk.Network = true
+	r := e.mustRun(t, tk)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.exit.Code != 0 || len(lines) < 2 {
+		t.Fatalf("mounts under /sys: %q (exit %d, stderr %q), want the host's /sys and its submounts", r.stdout, r.exit.Code, r.stderr)
+	}
+	for _, l := range lines {
+		if mount, opts, _ := strings.Cut(l, " "); !strings.HasPrefix(opts, "ro,") && opts != "ro" {
+			t.Errorf("%s mounted %s in a task with the network, want read-only", mount, opts)
+		}
+	}
+}
+
 // A setuid-root program, in the host's root, in a read-only dir or in the
 // job dir, runs with the task's own user: nosuid mounts, no_new_privs and
 // an empty bounding set each stop it.
