@@ -144,7 +144,7 @@ registry on the web UI's /metrics (and on --metrics-addr when it is set).`,
 	f.StringVar(&host, "nats-host", "127.0.0.1", "address the embedded NATS server listens on")
 	f.IntVar(&port, "nats-port", 4222, "client port of the embedded NATS server (0: any free port)")
 	storeFlag(f, &storeURL, "")
-	f.StringVar(&httpAddr, "http", envOr("EJECTA_HTTP", "127.0.0.1:8080"), "address of the web UI and its /metrics (loopback by default; :8080 for every interface); empty: no web UI (env EJECTA_HTTP)")
+	f.StringVar(&httpAddr, "http", envOr("EJECTA_HTTP", defaultWebAddr), "address of the web UI and its /metrics (loopback by default; :8080 for every interface); empty: no web UI (env EJECTA_HTTP)")
 	metricsFlag(f, &metAddr, ", besides the web UI's /metrics")
 	bf.register(f, "")
 	return cmd

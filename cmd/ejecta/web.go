@@ -6,6 +6,11 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// defaultWebAddr is where `ejecta web` and `ejecta up` serve the UI unless
+// told otherwise: loopback, so that a UI nobody meant to publish is not
+// reachable from the network.
+const defaultWebAddr = "127.0.0.1:8080"
+
 func newWebCmd(g *globals) *cobra.Command {
 	var addr, storeURL, metricsAddr string
 	cmd := &cobra.Command{
@@ -15,10 +20,14 @@ func newWebCmd(g *globals) *cobra.Command {
 builds, the live builders, and each build's log with its colours, streamed live
 while the build runs. No page changes anything. 'ejecta up' serves it too.
 
+It listens on 127.0.0.1:8080, this machine only, unless --http says otherwise:
+--http :8080 serves every interface.
+
 Prometheus metrics are served on /metrics beside the pages, and also on
 --metrics-addr when it is set.`,
-		Example: `  ejecta web --http :8080 --store 's3://ejecta-logs?endpoint=minio:9000&secure=false'`,
-		Args:    cobra.NoArgs,
+		Example: `  ejecta web --store 's3://ejecta-logs?endpoint=minio:9000&secure=false'
+  ejecta web --http :8080    # every interface, not only this machine`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := g.logger("web")
 			if err != nil {
@@ -47,7 +56,7 @@ Prometheus metrics are served on /metrics beside the pages, and also on
 			return runWithMetrics(cmd.Context(), metricsAddr, reg, log, srv.Run)
 		},
 	}
-	cmd.Flags().StringVar(&addr, "http", envOr("EJECTA_HTTP", ":8080"), "address to serve on, e.g. :8080 or 127.0.0.1:8080 (env EJECTA_HTTP)")
+	cmd.Flags().StringVar(&addr, "http", envOr("EJECTA_HTTP", defaultWebAddr), "address to serve on: loopback by default; :8080 for every interface (env EJECTA_HTTP)")
 	storeFlag(cmd.Flags(), &storeURL, "file:///var/lib/ejecta/store")
 	metricsFlag(cmd.Flags(), &metricsAddr, " (they are on --http's /metrics too)")
 	return cmd
