@@ -133,7 +133,16 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		// Every route is a GET; a request still being read after this long
+		// is a slow client holding a connection, not a big upload. The
+		// deadline ends with the request: an event stream outlives it.
+		ReadTimeout:    30 * time.Second,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		// No WriteTimeout: it would cut every log event stream at that age.
+		// Each event of a stream has a write deadline of its own instead
+		// (sse.go), so a reader that stops reading loses its stream.
+		BaseContext: func(net.Listener) context.Context { return ctx },
 	}
 	s.log.Info().Str("addr", l.Addr().String()).Msg("web ui listening")
 	errc := make(chan error, 1)

@@ -70,11 +70,18 @@ func (s *Server) logEvents(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // nginx: pass events on at once
 	ev := &eventWriter{w: w, rc: http.NewResponseController(w)}
+	// The connection may serve another request after this stream.
+	defer ev.rc.SetWriteDeadline(time.Time{})
 	ev.comment("stream of " + k.String())
 
 	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	go ev.keepAlive(ctx, s.cfg.KeepAlive)
+	pinging := make(chan struct{})
+	go func() {
+		defer close(pinging)
+		ev.keepAlive(ctx, s.cfg.KeepAlive)
+	}()
+	// No ping may be written once the handler has returned.
+	defer func() { cancel(); <-pinging }()
 
 	send := func(b batch) error {
 		if len(b.HTML) == 0 {
@@ -141,6 +148,12 @@ func (f timedSink) WriteTimed(p []byte, at time.Time) (int, error) {
 	return len(p), nil
 }
 
+// frameWriteTimeout bounds the write of one SSE frame: a reader that has
+// stopped reading (a suspended laptop, a stalled proxy) fills the socket's
+// buffers and then holds a stream, and its ordered consumer, until this
+// deadline ends it.
+const frameWriteTimeout = 30 * time.Second
+
 // eventWriter writes SSE frames; pings and events come from two goroutines.
 type eventWriter struct {
 	mu sync.Mutex
@@ -166,6 +179,9 @@ func (e *eventWriter) comment(s string) error { return e.write(": " + s + "\n\n"
 func (e *eventWriter) write(frame string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if err := e.rc.SetWriteDeadline(time.Now().Add(frameWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
 	if _, err := e.w.Write([]byte(frame)); err != nil {
 		return err
 	}
