@@ -31,6 +31,11 @@ type Config struct {
 	// Poll is how often a log follower checks whether the log moved to the
 	// store when no chunk comes (default 2s).
 	Poll time.Duration
+	// LogWait is how long a request for a log that is neither on the
+	// stream nor in the store waits for it to appear, as the log of a build
+	// that has just started does, before it is answered with 404 (default
+	// 5s).
+	LogWait time.Duration
 	// Metrics is where the server registers its collectors (metrics.go),
 	// and what it serves on /metrics; nil: no /metrics.
 	Metrics *prometheus.Registry
@@ -46,6 +51,9 @@ func (c Config) Validate() error {
 	}
 	if c.KeepAlive < 0 || c.Poll < 0 {
 		return fmt.Errorf("keep-alive %s, poll %s: want positive durations", c.KeepAlive, c.Poll)
+	}
+	if c.LogWait < 0 {
+		return fmt.Errorf("log wait %s: want a positive duration", c.LogWait)
 	}
 	return nil
 }
@@ -73,6 +81,9 @@ func New(cfg Config, js jetstream.JetStream, st store.Store, log zerolog.Logger)
 	}
 	if cfg.Poll == 0 {
 		cfg.Poll = 2 * time.Second
+	}
+	if cfg.LogWait == 0 {
+		cfg.LogWait = 5 * time.Second
 	}
 	pages, err := parsePages()
 	if err != nil {

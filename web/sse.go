@@ -28,6 +28,10 @@ import (
 // it. The log is read from its first byte either way, because line numbers
 // depend on everything before; lines before the start are counted, not
 // rendered.
+//
+// A log that does not exist yet is waited for up to Config.LogWait, then
+// answered with 404 (to which a browser's EventSource gives up rather than
+// reconnecting).
 func (s *Server) logEvents(w http.ResponseWriter, r *http.Request) {
 	k, attempt, err := buildFromPath(r)
 	if err != nil {
@@ -45,20 +49,20 @@ func (s *Server) logEvents(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	if id := r.Header.Get("Last-Event-ID"); id != "" {
+	id := r.Header.Get("Last-Event-ID")
+	if id != "" {
 		if start, err = strconv.ParseUint(id, 10, 64); err != nil {
 			http.Error(w, fmt.Sprintf("Last-Event-ID %q: want a log offset", id), http.StatusBadRequest)
 			return
 		}
-	} else if tail > 0 {
-		size, err := s.logs.Size(r.Context(), k, attempt)
-		switch {
-		case err == nil && size.Bytes > tail:
-			start = max(start, size.Bytes-tail)
-		case err != nil && !errors.Is(err, logtail.ErrNoLog):
-			s.fail(w, "size of log", err)
-			return
-		}
+	}
+	size, err := s.waitForLog(r.Context(), k, attempt)
+	if err != nil {
+		s.logError(w, r, "size of log", err)
+		return
+	}
+	if id == "" && tail > 0 && size.Bytes > tail {
+		start = max(start, size.Bytes-tail)
 	}
 	lr, err := newLineRenderer(start)
 	if err != nil {

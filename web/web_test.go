@@ -45,6 +45,9 @@ func start(t *testing.T, cfg web.Config) env {
 	if cfg.Poll == 0 {
 		cfg.Poll = 200 * time.Millisecond
 	}
+	if cfg.LogWait == 0 {
+		cfg.LogWait = 300 * time.Millisecond
+	}
 	srv, err := web.New(cfg, js, st, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +158,14 @@ func readEvents(t *testing.T, url, lastID string) <-chan sseEvent {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return eventsOf(t, resp)
+}
+
+// eventsOf reads the events of an SSE response, as readEvents does.
+func eventsOf(t *testing.T, resp *http.Response) <-chan sseEvent {
+	t.Helper()
 	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || ct != "text/event-stream" {
+		resp.Body.Close()
 		t.Fatalf("events: %d %s", resp.StatusCode, ct)
 	}
 	ch := make(chan sseEvent, 100)
