@@ -36,6 +36,16 @@ type Config struct {
 	// that has just started does, before it is answered with 404 (default
 	// 5s).
 	LogWait time.Duration
+	// MaxStreams caps the log event streams open at once (default 256),
+	// MaxStreamsPerClient those from one client address (default 16); a
+	// stream past either is refused with 429. Each open stream holds a
+	// connection and an ordered consumer on the NATS server.
+	MaxStreams, MaxStreamsPerClient int
+	// TrustForwardedFor counts a stream against the address that the
+	// reverse proxy in front of the server appended to X-Forwarded-For,
+	// rather than against the proxy's own. Only for a server behind such a
+	// proxy: without one, a client can write any address there.
+	TrustForwardedFor bool
 	// Metrics is where the server registers its collectors (metrics.go),
 	// and what it serves on /metrics; nil: no /metrics.
 	Metrics *prometheus.Registry
@@ -51,6 +61,12 @@ func (c Config) Validate() error {
 	}
 	if c.KeepAlive < 0 || c.Poll < 0 {
 		return fmt.Errorf("keep-alive %s, poll %s: want positive durations", c.KeepAlive, c.Poll)
+	}
+	if c.MaxStreams < 0 {
+		return fmt.Errorf("max streams %d: want 1 or more", c.MaxStreams)
+	}
+	if c.MaxStreamsPerClient < 0 {
+		return fmt.Errorf("max streams per client %d: want 1 or more", c.MaxStreamsPerClient)
 	}
 	if c.LogWait < 0 {
 		return fmt.Errorf("log wait %s: want a positive duration", c.LogWait)
@@ -68,6 +84,7 @@ type Server struct {
 	log    zerolog.Logger
 	static http.Handler
 	met    *webMetrics
+	slots  *streamSlots
 	regs   regressionCache
 }
 
@@ -85,6 +102,12 @@ func New(cfg Config, js jetstream.JetStream, st store.Store, log zerolog.Logger)
 	if cfg.LogWait == 0 {
 		cfg.LogWait = 5 * time.Second
 	}
+	if cfg.MaxStreams == 0 {
+		cfg.MaxStreams = 256
+	}
+	if cfg.MaxStreamsPerClient == 0 {
+		cfg.MaxStreamsPerClient = 16
+	}
 	pages, err := parsePages()
 	if err != nil {
 		return nil, err
@@ -97,7 +120,7 @@ func New(cfg Config, js jetstream.JetStream, st store.Store, log zerolog.Logger)
 	return &Server{
 		cfg: cfg, js: js, st: st, logs: logtail.New(js, st, logtail.WithPoll(cfg.Poll)),
 		pages: pages, log: log, static: http.StripPrefix("/assets/", http.FileServerFS(assets)),
-		met: met,
+		met: met, slots: newStreamSlots(cfg.MaxStreams, cfg.MaxStreamsPerClient, met),
 	}, nil
 }
 
@@ -110,7 +133,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /builders", s.builders)
 	mux.HandleFunc("GET /logs/{exp}/{crate}/{version}/{toolchain}/{attempt}", s.logPage)
 	mux.HandleFunc("GET /logs/{exp}/{crate}/{version}/{toolchain}/{attempt}/raw", s.logRaw)
-	mux.Handle("GET /logs/{exp}/{crate}/{version}/{toolchain}/{attempt}/events", s.met.stream(s.logEvents))
+	mux.Handle("GET /logs/{exp}/{crate}/{version}/{toolchain}/{attempt}/events", s.limitStreams(s.logEvents))
 	mux.HandleFunc("GET /logs/{exp}/{crate}/{version}/{toolchain}/{attempt}/range", s.logRange)
 	mux.Handle("GET /assets/", s.static)
 	s.met.route(mux)

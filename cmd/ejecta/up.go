@@ -27,6 +27,7 @@ func newUpCmd(g *globals) *cobra.Command {
 		httpAddr string
 		metAddr  string
 		bf       builderFlags
+		wf       webFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -52,10 +53,9 @@ registry on the web UI's /metrics (and on --metrics-addr when it is set).`,
 			if port < 0 || port > 65535 {
 				return badInput(fmt.Errorf("--nats-port %d: want 0 to 65535", port))
 			}
-			if httpAddr != "" {
-				if err := (web.Config{Addr: httpAddr}).Validate(); err != nil {
-					return badInput(fmt.Errorf("--http: %w", err))
-				}
+			wcfg, err := wf.config(httpAddr)
+			if err != nil {
+				return err
 			}
 			if err := checkMetricsAddr(metAddr); err != nil {
 				return err
@@ -121,7 +121,8 @@ registry on the web UI's /metrics (and on --metrics-addr when it is set).`,
 			eg.Go(func() error { return r.Run(ctx) })
 			if httpAddr != "" {
 				wlog, _ := g.logger("web")
-				w, err := web.New(web.Config{Addr: httpAddr, Metrics: reg}, js, st, wlog)
+				wcfg.Metrics = reg
+				w, err := web.New(wcfg, js, st, wlog)
 				if err != nil {
 					return err
 				}
@@ -147,6 +148,7 @@ registry on the web UI's /metrics (and on --metrics-addr when it is set).`,
 	f.StringVar(&httpAddr, "http", envOr("EJECTA_HTTP", defaultWebAddr), "address of the web UI and its /metrics (loopback by default; :8080 for every interface); empty: no web UI (env EJECTA_HTTP)")
 	metricsFlag(f, &metAddr, ", besides the web UI's /metrics")
 	bf.register(f, "")
+	wf.register(f)
 	return cmd
 }
 

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/ejecta-build/ejecta/metrics"
 	"github.com/ejecta-build/ejecta/web"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // defaultWebAddr is where `ejecta web` and `ejecta up` serve the UI unless
@@ -12,7 +15,10 @@ import (
 const defaultWebAddr = "127.0.0.1:8080"
 
 func newWebCmd(g *globals) *cobra.Command {
-	var addr, storeURL, metricsAddr string
+	var (
+		addr, storeURL, metricsAddr string
+		wf                          webFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "web",
 		Short: "Serve the read-only web UI: experiments, builders, live build logs",
@@ -33,8 +39,9 @@ Prometheus metrics are served on /metrics beside the pages, and also on
 			if err != nil {
 				return err
 			}
-			if err := (web.Config{Addr: addr}).Validate(); err != nil {
-				return badInput(err)
+			wcfg, err := wf.config(addr)
+			if err != nil {
+				return err
 			}
 			if err := checkMetricsAddr(metricsAddr); err != nil {
 				return err
@@ -49,7 +56,8 @@ Prometheus metrics are served on /metrics beside the pages, and also on
 			}
 			defer nc.Close()
 			reg := metrics.NewRegistry()
-			srv, err := web.New(web.Config{Addr: addr, Metrics: reg}, js, st, log)
+			wcfg.Metrics = reg
+			srv, err := web.New(wcfg, js, st, log)
 			if err != nil {
 				return badInput(err)
 			}
@@ -59,5 +67,40 @@ Prometheus metrics are served on /metrics beside the pages, and also on
 	cmd.Flags().StringVar(&addr, "http", envOr("EJECTA_HTTP", defaultWebAddr), "address to serve on: loopback by default; :8080 for every interface (env EJECTA_HTTP)")
 	storeFlag(cmd.Flags(), &storeURL, "file:///var/lib/ejecta/store")
 	metricsFlag(cmd.Flags(), &metricsAddr, " (they are on --http's /metrics too)")
+	wf.register(cmd.Flags())
 	return cmd
+}
+
+// webFlags configure the web UI, of `ejecta web` and of `ejecta up`.
+type webFlags struct {
+	maxStreams, maxStreamsPerClient int
+	trustForwardedFor               bool
+}
+
+func (f *webFlags) register(fs *pflag.FlagSet) {
+	f.maxStreams = envInt("EJECTA_WEB_MAX_STREAMS", 256)
+	fs.Var(boundedInt{v: &f.maxStreams, min: 1, max: 1 << 20}, "max-streams",
+		"live log streams the web UI serves at once; past it a log page's stream is refused (429) until one ends (env EJECTA_WEB_MAX_STREAMS)")
+	f.maxStreamsPerClient = envInt("EJECTA_WEB_MAX_STREAMS_PER_CLIENT", 16)
+	fs.Var(boundedInt{v: &f.maxStreamsPerClient, min: 1, max: 1 << 20}, "max-streams-per-client",
+		"live log streams the web UI serves to one client address (an IPv6 /64) at once (env EJECTA_WEB_MAX_STREAMS_PER_CLIENT)")
+	fs.BoolVar(&f.trustForwardedFor, "trust-forwarded-for", envBool("EJECTA_WEB_TRUST_FORWARDED_FOR", false),
+		"count streams per client by the last X-Forwarded-For address, which the reverse proxy in front of the web UI appends; only behind such a proxy, as clients can write any address there (env EJECTA_WEB_TRUST_FORWARDED_FOR)")
+}
+
+// config is the web UI's configuration, serving on addr, checked; an error
+// names the flag. An empty addr (`ejecta up --http ""`) serves no UI.
+func (f *webFlags) config(addr string) (web.Config, error) {
+	cfg := web.Config{
+		Addr:       addr,
+		MaxStreams: f.maxStreams, MaxStreamsPerClient: f.maxStreamsPerClient,
+		TrustForwardedFor: f.trustForwardedFor,
+	}
+	if addr == "" {
+		return cfg, nil
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, badInput(fmt.Errorf("--http: %w", err))
+	}
+	return cfg, nil
 }
