@@ -41,6 +41,9 @@ type Config struct {
 	// stream past either is refused with 429. Each open stream holds a
 	// connection and an ordered consumer on the NATS server.
 	MaxStreams, MaxStreamsPerClient int
+	// MaxStreamLifetime ends a log event stream after this long (default
+	// 30m); the browser reconnects and resumes after the last line it got.
+	MaxStreamLifetime time.Duration
 	// TrustForwardedFor counts a stream against the address that the
 	// reverse proxy in front of the server appended to X-Forwarded-For,
 	// rather than against the proxy's own. Only for a server behind such a
@@ -67,6 +70,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxStreamsPerClient < 0 {
 		return fmt.Errorf("max streams per client %d: want 1 or more", c.MaxStreamsPerClient)
+	}
+	if c.MaxStreamLifetime < 0 {
+		return fmt.Errorf("max stream lifetime %s: want a positive duration", c.MaxStreamLifetime)
 	}
 	if c.LogWait < 0 {
 		return fmt.Errorf("log wait %s: want a positive duration", c.LogWait)
@@ -101,6 +107,9 @@ func New(cfg Config, js jetstream.JetStream, st store.Store, log zerolog.Logger)
 	}
 	if cfg.LogWait == 0 {
 		cfg.LogWait = 5 * time.Second
+	}
+	if cfg.MaxStreamLifetime == 0 {
+		cfg.MaxStreamLifetime = 30 * time.Minute
 	}
 	if cfg.MaxStreams == 0 {
 		cfg.MaxStreams = 256

@@ -29,6 +29,9 @@ import (
 // depend on everything before; lines before the start are counted, not
 // rendered.
 //
+// The stream ends after Config.MaxStreamLifetime, without an end event;
+// the browser's EventSource then reconnects by itself with Last-Event-ID.
+//
 // A log that does not exist yet is waited for up to Config.LogWait, then
 // answered with 404 (to which a browser's EventSource gives up rather than
 // reconnecting).
@@ -78,7 +81,11 @@ func (s *Server) logEvents(w http.ResponseWriter, r *http.Request) {
 	defer ev.rc.SetWriteDeadline(time.Time{})
 	ev.comment("stream of " + k.String())
 
-	ctx, cancel := context.WithCancel(r.Context())
+	// A stream ends at its lifetime, cleanly: the browser reconnects with
+	// the id of the last lines it got and carries on from there, and the
+	// slot and the ordered consumer this stream held are taken afresh, so
+	// a page left open all week holds neither all week.
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.MaxStreamLifetime)
 	pinging := make(chan struct{})
 	go func() {
 		defer close(pinging)
@@ -95,10 +102,14 @@ func (s *Server) logEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	sink := timedSink(func(p []byte, at time.Time) error { return send(lr.write(p, at)) })
 	res, err := s.logs.Copy(ctx, k, attempt, sink, logtail.Options{Follow: true})
-	if err != nil {
-		if ctx.Err() == nil {
-			ev.send("failure", "", map[string]string{"error": err.Error()})
-		}
+	switch {
+	case err != nil && r.Context().Err() != nil:
+		return // the client left
+	case err != nil && ctx.Err() != nil:
+		s.log.Debug().Str("build", k.String()).Dur("lifetime", s.cfg.MaxStreamLifetime).Msg("log stream reached its lifetime")
+		return // lines cut at the lifetime follow on the next stream
+	case err != nil:
+		ev.send("failure", "", map[string]string{"error": err.Error()})
 		return
 	}
 	if b, ok := lr.rest(); ok {

@@ -33,6 +33,13 @@ type env struct {
 
 func start(t *testing.T, cfg web.Config) env {
 	t.Helper()
+	return startWrapped(t, cfg, nil)
+}
+
+// startWrapped is start with the server's handler inside wrap (nil: none),
+// for a test that watches the requests.
+func startWrapped(t *testing.T, cfg web.Config, wrap func(http.Handler) http.Handler) env {
+	t.Helper()
 	_, js := testenv.StartNATS(t).Connect(t)
 	logtailtest.Ensure(t, js)
 	st, err := store.NewFile(t.TempDir())
@@ -52,7 +59,11 @@ func start(t *testing.T, cfg web.Config) env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv.Handler())
+	h := srv.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
 	return env{js: js, st: st, url: hs.URL}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/ejecta-build/ejecta/metrics"
 	"github.com/ejecta-build/ejecta/web"
@@ -74,6 +75,7 @@ Prometheus metrics are served on /metrics beside the pages, and also on
 // webFlags configure the web UI, of `ejecta web` and of `ejecta up`.
 type webFlags struct {
 	maxStreams, maxStreamsPerClient int
+	streamLifetime                  time.Duration
 	trustForwardedFor               bool
 }
 
@@ -84,6 +86,8 @@ func (f *webFlags) register(fs *pflag.FlagSet) {
 	f.maxStreamsPerClient = envInt("EJECTA_WEB_MAX_STREAMS_PER_CLIENT", 16)
 	fs.Var(boundedInt{v: &f.maxStreamsPerClient, min: 1, max: 1 << 20}, "max-streams-per-client",
 		"live log streams the web UI serves to one client address (an IPv6 /64) at once (env EJECTA_WEB_MAX_STREAMS_PER_CLIENT)")
+	fs.DurationVar(&f.streamLifetime, "max-stream-lifetime", envDuration("EJECTA_WEB_MAX_STREAM_LIFETIME", 30*time.Minute),
+		"end a live log stream after this long, so that no page holds one for days; the browser reconnects by itself and carries on after the last line it got (env EJECTA_WEB_MAX_STREAM_LIFETIME)")
 	fs.BoolVar(&f.trustForwardedFor, "trust-forwarded-for", envBool("EJECTA_WEB_TRUST_FORWARDED_FOR", false),
 		"count streams per client by the last X-Forwarded-For address, which the reverse proxy in front of the web UI appends; only behind such a proxy, as clients can write any address there (env EJECTA_WEB_TRUST_FORWARDED_FOR)")
 }
@@ -94,7 +98,11 @@ func (f *webFlags) config(addr string) (web.Config, error) {
 	cfg := web.Config{
 		Addr:       addr,
 		MaxStreams: f.maxStreams, MaxStreamsPerClient: f.maxStreamsPerClient,
+		MaxStreamLifetime: f.streamLifetime,
 		TrustForwardedFor: f.trustForwardedFor,
+	}
+	if f.streamLifetime <= 0 {
+		return cfg, badInput(fmt.Errorf("--max-stream-lifetime %s: want a positive duration", f.streamLifetime))
 	}
 	if addr == "" {
 		return cfg, nil

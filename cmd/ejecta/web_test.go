@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ejecta-build/ejecta/web"
 	"github.com/spf13/pflag"
@@ -45,13 +46,17 @@ func TestWebFlags(t *testing.T) {
 		want    web.Config
 		wantErr string
 	}{
-		{"defaults", nil, nil, web.Config{Addr: defaultWebAddr, MaxStreams: 256, MaxStreamsPerClient: 16}, ""},
-		{"flags", []string{"--max-streams", "40", "--max-streams-per-client", "4", "--trust-forwarded-for"}, nil,
-			web.Config{Addr: defaultWebAddr, MaxStreams: 40, MaxStreamsPerClient: 4, TrustForwardedFor: true}, ""},
-		{"environment", nil, map[string]string{"EJECTA_WEB_MAX_STREAMS": "50", "EJECTA_WEB_MAX_STREAMS_PER_CLIENT": "5", "EJECTA_WEB_TRUST_FORWARDED_FOR": "true"},
-			web.Config{Addr: defaultWebAddr, MaxStreams: 50, MaxStreamsPerClient: 5, TrustForwardedFor: true}, ""},
+		{"defaults", nil, nil, web.Config{Addr: defaultWebAddr, MaxStreams: 256, MaxStreamsPerClient: 16, MaxStreamLifetime: 30 * time.Minute}, ""},
+		{"flags", []string{"--max-streams", "40", "--max-streams-per-client", "4", "--max-stream-lifetime", "5m", "--trust-forwarded-for"}, nil,
+			web.Config{Addr: defaultWebAddr, MaxStreams: 40, MaxStreamsPerClient: 4, MaxStreamLifetime: 5 * time.Minute, TrustForwardedFor: true}, ""},
+		{"environment", nil, map[string]string{"EJECTA_WEB_MAX_STREAMS": "50", "EJECTA_WEB_MAX_STREAMS_PER_CLIENT": "5",
+			"EJECTA_WEB_MAX_STREAM_LIFETIME": "1h", "EJECTA_WEB_TRUST_FORWARDED_FOR": "true"},
+			web.Config{Addr: defaultWebAddr, MaxStreams: 50, MaxStreamsPerClient: 5, MaxStreamLifetime: time.Hour, TrustForwardedFor: true}, ""},
 		{"flag over environment", []string{"--max-streams", "7"}, map[string]string{"EJECTA_WEB_MAX_STREAMS": "50"},
-			web.Config{Addr: defaultWebAddr, MaxStreams: 7, MaxStreamsPerClient: 16}, ""},
+			web.Config{Addr: defaultWebAddr, MaxStreams: 7, MaxStreamsPerClient: 16, MaxStreamLifetime: 30 * time.Minute}, ""},
+		{"no lifetime", []string{"--max-stream-lifetime", "0s"}, nil, web.Config{}, "--max-stream-lifetime 0s: want a positive duration"},
+		{"bad lifetime", nil, map[string]string{"EJECTA_WEB_MAX_STREAM_LIFETIME": "forever"}, web.Config{},
+			`environment EJECTA_WEB_MAX_STREAM_LIFETIME="forever" (for --max-stream-lifetime)`},
 		{"no streams", []string{"--max-streams", "0"}, nil, web.Config{}, `invalid argument "0" for "--max-streams" flag: 0: want 1 to 1048576`},
 		{"bad environment", nil, map[string]string{"EJECTA_WEB_MAX_STREAMS_PER_CLIENT": "-1"}, web.Config{},
 			`environment EJECTA_WEB_MAX_STREAMS_PER_CLIENT="-1" (for --max-streams-per-client): -1: want 1 to 1048576`},
