@@ -49,6 +49,10 @@ type Config struct {
 	// rather than against the proxy's own. Only for a server behind such a
 	// proxy: without one, a client can write any address there.
 	TrustForwardedFor bool
+	// AccessToken, when set, is required by every route, /metrics
+	// included (see RequireToken); empty: the UI is open to whoever reaches
+	// Addr.
+	AccessToken string
 	// Metrics is where the server registers its collectors (metrics.go),
 	// and what it serves on /metrics; nil: no /metrics.
 	Metrics *prometheus.Registry
@@ -73,6 +77,11 @@ func (c Config) Validate() error {
 	}
 	if c.MaxStreamLifetime < 0 {
 		return fmt.Errorf("max stream lifetime %s: want a positive duration", c.MaxStreamLifetime)
+	}
+	if c.AccessToken != "" {
+		if err := checkToken(c.AccessToken); err != nil {
+			return fmt.Errorf("access token: %w", err)
+		}
 	}
 	if c.LogWait < 0 {
 		return fmt.Errorf("log wait %s: want a positive duration", c.LogWait)
@@ -133,7 +142,8 @@ func New(cfg Config, js jetstream.JetStream, st store.Store, log zerolog.Logger)
 	}, nil
 }
 
-// Handler is the UI's routes behind the security headers.
+// Handler is the UI's routes behind the security headers and, when one is
+// set, the access token.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.experiments)
@@ -146,7 +156,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /logs/{exp}/{crate}/{version}/{toolchain}/{attempt}/range", s.logRange)
 	mux.Handle("GET /assets/", s.static)
 	s.met.route(mux)
-	return s.met.instrument(secure(mux))
+	return s.met.instrument(secure(RequireToken(s.cfg.AccessToken, s.log)(mux)))
 }
 
 // secure adds the headers every response carries. The policy allows

@@ -129,7 +129,7 @@ registry on the web UI's /metrics (and on --metrics-addr when it is set).`,
 				eg.Go(func() error { return w.Run(ctx) })
 			}
 			if metListener != nil {
-				eg.Go(func() error { return metrics.Serve(ctx, metListener, reg, log) })
+				eg.Go(func() error { return metrics.Serve(ctx, metListener, reg, log, metricsGuard(wcfg, log)) })
 			}
 			log.Info().Int("slots", bf.slots).Msg("ejecta is up; stop with Ctrl-C")
 			err = eg.Wait()

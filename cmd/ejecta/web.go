@@ -6,6 +6,7 @@ import (
 
 	"github.com/ejecta-build/ejecta/metrics"
 	"github.com/ejecta-build/ejecta/web"
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -62,7 +63,7 @@ Prometheus metrics are served on /metrics beside the pages, and also on
 			if err != nil {
 				return badInput(err)
 			}
-			return runWithMetrics(cmd.Context(), metricsAddr, reg, log, srv.Run)
+			return runWithMetrics(cmd.Context(), metricsAddr, reg, log, srv.Run, metricsGuard(wcfg, log))
 		},
 	}
 	cmd.Flags().StringVar(&addr, "http", envOr("EJECTA_HTTP", defaultWebAddr), "address to serve on: loopback by default; :8080 for every interface (env EJECTA_HTTP)")
@@ -77,6 +78,7 @@ type webFlags struct {
 	maxStreams, maxStreamsPerClient int
 	streamLifetime                  time.Duration
 	trustForwardedFor               bool
+	tokenFile                       string
 }
 
 func (f *webFlags) register(fs *pflag.FlagSet) {
@@ -86,6 +88,8 @@ func (f *webFlags) register(fs *pflag.FlagSet) {
 	f.maxStreamsPerClient = envInt("EJECTA_WEB_MAX_STREAMS_PER_CLIENT", 16)
 	fs.Var(boundedInt{v: &f.maxStreamsPerClient, min: 1, max: 1 << 20}, "max-streams-per-client",
 		"live log streams the web UI serves to one client address (an IPv6 /64) at once (env EJECTA_WEB_MAX_STREAMS_PER_CLIENT)")
+	fs.StringVar(&f.tokenFile, "access-token-file", envOr("EJECTA_WEB_TOKEN_FILE", ""),
+		"file holding the token every page, log stream and /metrics then requires (also on --metrics-addr): browsers open a page once with ?token=TOKEN and keep a cookie, scripts send 'Authorization: Bearer TOKEN'; empty: no token (env EJECTA_WEB_TOKEN_FILE)")
 	fs.DurationVar(&f.streamLifetime, "max-stream-lifetime", envDuration("EJECTA_WEB_MAX_STREAM_LIFETIME", 30*time.Minute),
 		"end a live log stream after this long, so that no page holds one for days; the browser reconnects by itself and carries on after the last line it got (env EJECTA_WEB_MAX_STREAM_LIFETIME)")
 	fs.BoolVar(&f.trustForwardedFor, "trust-forwarded-for", envBool("EJECTA_WEB_TRUST_FORWARDED_FOR", false),
@@ -101,6 +105,13 @@ func (f *webFlags) config(addr string) (web.Config, error) {
 		MaxStreamLifetime: f.streamLifetime,
 		TrustForwardedFor: f.trustForwardedFor,
 	}
+	if f.tokenFile != "" {
+		tok, err := web.ReadTokenFile(f.tokenFile)
+		if err != nil {
+			return cfg, badInput(fmt.Errorf("--access-token-file: %w", err))
+		}
+		cfg.AccessToken = tok
+	}
 	if f.streamLifetime <= 0 {
 		return cfg, badInput(fmt.Errorf("--max-stream-lifetime %s: want a positive duration", f.streamLifetime))
 	}
@@ -111,4 +122,11 @@ func (f *webFlags) config(addr string) (web.Config, error) {
 		return cfg, badInput(fmt.Errorf("--http: %w", err))
 	}
 	return cfg, nil
+}
+
+// metricsGuard requires the web UI's access token on --metrics-addr too:
+// the metrics name every experiment, and a token that guards them on one
+// address only would guard nothing.
+func metricsGuard(cfg web.Config, log zerolog.Logger) metrics.ServeOption {
+	return metrics.Wrap(web.RequireToken(cfg.AccessToken, log))
 }

@@ -2,18 +2,25 @@ package main
 
 import (
 	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/web"
 	"github.com/spf13/pflag"
 )
 
 // TestWebListensOnLoopbackByDefault checks that `ejecta web` and `ejecta
 // up`, given no --http, serve the UI to this machine only, and say so in
-// their help.
+// their help; and that both take the web UI's other flags.
 func TestWebListensOnLoopbackByDefault(t *testing.T) {
 	t.Setenv("EJECTA_HTTP", "")
 	for _, command := range []string{"web", "up"} {
@@ -31,14 +38,29 @@ func TestWebListensOnLoopbackByDefault(t *testing.T) {
 			if !strings.Contains(line, `(default "127.0.0.1:8080")`) {
 				t.Errorf("--http in the help of %s: %q, want the default 127.0.0.1:8080", command, line)
 			}
+			for _, flag := range []string{"--access-token-file", "--max-streams ", "--max-streams-per-client", "--max-stream-lifetime", "--trust-forwarded-for"} {
+				if !strings.Contains(out, flag) {
+					t.Errorf("%s takes no %s", command, flag)
+				}
+			}
 		})
 	}
 }
+
+const testToken = "a-web-token-for-tests-0123456789"
 
 // TestWebFlags checks that the web UI's flags, or their environment
 // variables, reach its configuration, and that a bad value is refused
 // naming the flag or the variable.
 func TestWebFlags(t *testing.T) {
+	dir := t.TempDir()
+	tokenFile, shortFile := filepath.Join(dir, "token"), filepath.Join(dir, "short")
+	if err := os.WriteFile(tokenFile, []byte(testToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(shortFile, []byte("letmein"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name    string
 		args    []string
@@ -62,6 +84,14 @@ func TestWebFlags(t *testing.T) {
 			`environment EJECTA_WEB_MAX_STREAMS_PER_CLIENT="-1" (for --max-streams-per-client): -1: want 1 to 1048576`},
 		{"bad boolean", nil, map[string]string{"EJECTA_WEB_TRUST_FORWARDED_FOR": "perhaps"}, web.Config{},
 			`environment EJECTA_WEB_TRUST_FORWARDED_FOR="perhaps" (for --trust-forwarded-for)`},
+		{"token file", []string{"--access-token-file", tokenFile}, nil,
+			web.Config{Addr: defaultWebAddr, MaxStreams: 256, MaxStreamsPerClient: 16, MaxStreamLifetime: 30 * time.Minute, AccessToken: testToken}, ""},
+		{"token file from the environment", nil, map[string]string{"EJECTA_WEB_TOKEN_FILE": tokenFile},
+			web.Config{Addr: defaultWebAddr, MaxStreams: 256, MaxStreamsPerClient: 16, MaxStreamLifetime: 30 * time.Minute, AccessToken: testToken}, ""},
+		{"missing token file", []string{"--access-token-file", tokenFile + ".missing"}, nil, web.Config{},
+			"--access-token-file: access token: open " + tokenFile + ".missing: no such file or directory"},
+		{"short token", []string{"--access-token-file", shortFile}, nil, web.Config{},
+			"--access-token-file: access token in " + shortFile + ": 7 bytes, want at least 16"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for k, v := range tc.env {
@@ -92,5 +122,82 @@ func TestWebFlags(t *testing.T) {
 				t.Errorf("config %+v, want %+v", cfg, tc.want)
 			}
 		})
+	}
+}
+
+// TestWebAccessTokenProcess runs `ejecta web --access-token-file
+// --metrics-addr` as its own process: without the token its pages and
+// /metrics, on --http and on --metrics-addr alike, answer 401; with it as
+// a bearer token, 200.
+func TestWebAccessTokenProcess(t *testing.T) {
+	srv := testenv.StartNATS(t)
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(testToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ui := "http://127.0.0.1:" + strconv.Itoa(freePort(t))
+	met := "http://127.0.0.1:" + strconv.Itoa(freePort(t))
+	cmd := exec.Command(os.Args[0], "--nats", srv.URL, "--log-format", "json", "web",
+		"--http", strings.TrimPrefix(ui, "http://"), "--metrics-addr", strings.TrimPrefix(met, "http://"),
+		"--store", "file://"+t.TempDir(), "--access-token-file", tokenFile)
+	cmd.Env = append(os.Environ(), "EJECTA_TEST_RUN_MAIN=1")
+	var logs strings.Builder
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("output:\n%s", logs.String())
+		}
+	})
+	status := func(url, token string) int {
+		req, _ := http.NewRequest("GET", url, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		c := http.Client{Timeout: 5 * time.Second}
+		resp, err := c.Do(req)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for status(ui+"/metrics", testToken) != 200 || status(met+"/metrics", testToken) != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("ejecta web did not serve within 30s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, tc := range []struct {
+		url, token string
+		want       int
+	}{
+		{ui + "/", "", 401},
+		{ui + "/builders", "", 401},
+		{ui + "/metrics", "", 401},
+		{met + "/metrics", "", 401},
+		{met + "/metrics", "wrong-token-0123456789", 401},
+		{ui + "/", testToken, 200},
+		{ui + "/metrics", testToken, 200},
+		{met + "/metrics", testToken, 200},
+	} {
+		if got := status(tc.url, tc.token); got != tc.want {
+			t.Errorf("GET %s with token %q: %d, want %d", tc.url, tc.token, got, tc.want)
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("after Ctrl-C: %v", err)
 	}
 }
