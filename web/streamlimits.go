@@ -18,8 +18,9 @@ const (
 
 // streamRetryAfter is what a refused stream is told to wait before it
 // tries again: streams end when their build does, or at the lifetime, so
-// slots come free within seconds on a busy server.
-const streamRetryAfter = 10 * time.Second
+// slots come free within seconds on a busy server. The log page's script
+// waits as long (retrySeconds in log.js).
+const streamRetryAfter = 5 * time.Second
 
 // streamSlots caps the log event streams open at once, in all and per
 // client. Each stream holds a connection, a goroutine and an ordered

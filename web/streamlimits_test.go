@@ -73,8 +73,8 @@ func TestStreamCaps(t *testing.T) {
 	mustRefuse := func(c *http.Client, want string) {
 		t.Helper()
 		s := openStream(t, c, e.url, "")
-		if s.status != http.StatusTooManyRequests || s.retryAfter != "10" || !strings.Contains(s.body, want) {
-			t.Fatalf("stream: %d, Retry-After %q, %q; want 429, Retry-After 10, %q", s.status, s.retryAfter, s.body, want)
+		if s.status != http.StatusTooManyRequests || s.retryAfter != "5" || !strings.Contains(s.body, want) {
+			t.Fatalf("stream: %d, Retry-After %q, %q; want 429, Retry-After 5, %q", s.status, s.retryAfter, s.body, want)
 		}
 	}
 	a1 := mustOpen(a)

@@ -115,8 +115,8 @@
   }
 
   // A stream the server refuses (429: too many open; the browser does not
-  // retry that by itself) is opened again after retrySeconds, up to
-  // maxRetries times in a row.
+  // retry that by itself) is opened again after retrySeconds, the server's
+  // Retry-After, up to maxRetries times in a row.
   var retrySeconds = 5;
   var maxRetries = 60;
 
