@@ -73,7 +73,15 @@ func Serve(ctx context.Context, l net.Listener, g prometheus.Gatherer, log zerol
 	if o.wrap != nil {
 		h = o.wrap(mux)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// A scrape is bounded: the JetStream collector gives up after
+		// scrapeTimeout.
+		WriteTimeout: time.Minute,
+		IdleTimeout:  2 * time.Minute,
+	}
 	log.Info().Str("addr", l.Addr().String()).Msg("serving /metrics")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
