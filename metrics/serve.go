@@ -48,11 +48,40 @@ func Listen(addr string) (net.Listener, error) {
 	return l, nil
 }
 
+// ServeOption changes what Serve serves.
+type ServeOption func(*serveOptions)
+
+type serveOptions struct {
+	wrap func(http.Handler) http.Handler
+}
+
+// Wrap puts every request Serve answers through wrap first: the web UI's
+// access token guards its metrics on --metrics-addr as on its own address.
+func Wrap(wrap func(http.Handler) http.Handler) ServeOption {
+	return func(o *serveOptions) { o.wrap = wrap }
+}
+
 // Serve serves /metrics from g on l until ctx ends.
-func Serve(ctx context.Context, l net.Listener, g prometheus.Gatherer, log zerolog.Logger) error {
+func Serve(ctx context.Context, l net.Listener, g prometheus.Gatherer, log zerolog.Logger, opts ...ServeOption) error {
+	var o serveOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", Handler(g))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	var h http.Handler = mux
+	if o.wrap != nil {
+		h = o.wrap(mux)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// A scrape is bounded: the JetStream collector gives up after
+		// scrapeTimeout.
+		WriteTimeout: time.Minute,
+		IdleTimeout:  2 * time.Minute,
+	}
 	log.Info().Str("addr", l.Addr().String()).Msg("serving /metrics")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()

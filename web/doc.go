@@ -10,6 +10,14 @@
 // after a reconnect from the Last-Event-ID the browser sends back, with
 // keep-alive pings), and loads the bytes between on demand.
 //
+// A live log stream holds a connection and an ordered consumer on the NATS
+// server, so streams are capped, in all and per client address
+// (streamlimits.go), and each ends after a lifetime, from which the
+// browser resumes (sse.go); a log that does not exist is a 404 after a
+// short wait (logwait.go). With Config.AccessToken every route, /metrics
+// included, requires the token, as a bearer token or as the cookie a first
+// visit with ?token= sets (access.go).
+//
 // No endpoint changes state; templates, styles and the one script are
 // embedded in the binary, and every response carries a
 // Content-Security-Policy that allows no inline script.

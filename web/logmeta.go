@@ -24,15 +24,11 @@ type storedLog struct {
 // more with many gaps.
 const maxMetaBytes = 1 << 20
 
-// storedLog describes the log of attempt of k if it is stored; nil while it
-// is live or does not exist yet.
-func (s *Server) storedLog(ctx context.Context, k streams.BuildKey, attempt int) (*storedLog, error) {
-	size, err := s.logs.Size(ctx, k, attempt)
-	if errors.Is(err, logtail.ErrNoLog) || (err == nil && !size.Stored) {
+// storedLog describes the log of attempt of k, whose size is size, if it is
+// stored; nil while it is live.
+func (s *Server) storedLog(ctx context.Context, k streams.BuildKey, attempt int, size logtail.Size) (*storedLog, error) {
+	if !size.Stored {
 		return nil, nil
-	}
-	if err != nil {
-		return nil, err
 	}
 	out := &storedLog{Bytes: size.Bytes}
 	key := streams.ExperimentPrefix(k.Experiment) + streams.LogMetaKey(k, attempt)

@@ -72,13 +72,9 @@ func (s *Server) logRange(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ctx := r.Context()
-	size, err := s.logs.Size(ctx, k, attempt)
-	if errors.Is(err, logtail.ErrNoLog) {
-		http.Error(w, err.Error(), http.StatusNotFound)
-		return
-	}
+	size, err := s.waitForLog(ctx, k, attempt)
 	if err != nil {
-		s.fail(w, "size of log", err)
+		s.logError(w, r, "size of log", err)
 		return
 	}
 	if offset > size.Bytes {

@@ -42,7 +42,12 @@ func (s *Server) logPage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	stored, err := s.storedLog(r.Context(), k, attempt)
+	size, err := s.waitForLog(r.Context(), k, attempt)
+	if err != nil {
+		s.logError(w, r, "size of log", err)
+		return
+	}
+	stored, err := s.storedLog(r.Context(), k, attempt, size)
 	if err != nil {
 		s.fail(w, "read log metadata", err)
 		return
@@ -65,6 +70,10 @@ func (s *Server) logRaw(w http.ResponseWriter, r *http.Request) {
 	k, attempt, err := buildFromPath(r)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if _, err := s.waitForLog(r.Context(), k, attempt); err != nil {
+		s.logError(w, r, "size of log", err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

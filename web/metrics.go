@@ -14,6 +14,7 @@ import (
 type webMetrics struct {
 	requests *prometheus.CounterVec
 	streams  prometheus.Gauge
+	refused  *prometheus.CounterVec
 	// gatherer serves /metrics; nil: no /metrics route.
 	gatherer prometheus.Gatherer
 }
@@ -28,11 +29,18 @@ func newMetrics(reg *prometheus.Registry) (*webMetrics, error) {
 		streams: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ejecta_web_log_streams", Help: "Live log event streams (Server-Sent Events) open now.",
 		}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ejecta_web_log_streams_refused_total",
+			Help: "Log event streams refused with 429 because the server's cap (limit=server) or the client's (limit=client) was reached.",
+		}, []string{"limit"}),
+	}
+	for _, l := range []string{capServer, capClient} {
+		m.refused.WithLabelValues(l)
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.streams} {
+	for _, c := range []prometheus.Collector{m.requests, m.streams, m.refused} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register web metrics: %w", err)
 		}
@@ -44,11 +52,6 @@ func newMetrics(reg *prometheus.Registry) (*webMetrics, error) {
 // instrument counts every request h answers.
 func (m *webMetrics) instrument(h http.Handler) http.Handler {
 	return promhttp.InstrumentHandlerCounter(m.requests, h)
-}
-
-// stream counts h's open requests as live log streams.
-func (m *webMetrics) stream(h http.HandlerFunc) http.Handler {
-	return promhttp.InstrumentHandlerInFlight(m.streams, h)
 }
 
 // route adds GET /metrics to mux when there is a registry to serve.

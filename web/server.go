@@ -31,6 +31,28 @@ type Config struct {
 	// Poll is how often a log follower checks whether the log moved to the
 	// store when no chunk comes (default 2s).
 	Poll time.Duration
+	// LogWait is how long a request for a log that is neither on the
+	// stream nor in the store waits for it to appear, as the log of a build
+	// that has just started does, before it is answered with 404 (default
+	// 5s).
+	LogWait time.Duration
+	// MaxStreams caps the log event streams open at once (default 256),
+	// MaxStreamsPerClient those from one client address (default 16); a
+	// stream past either is refused with 429. Each open stream holds a
+	// connection and an ordered consumer on the NATS server.
+	MaxStreams, MaxStreamsPerClient int
+	// MaxStreamLifetime ends a log event stream after this long (default
+	// 30m); the browser reconnects and resumes after the last line it got.
+	MaxStreamLifetime time.Duration
+	// TrustForwardedFor counts a stream against the address that the
+	// reverse proxy in front of the server appended to X-Forwarded-For,
+	// rather than against the proxy's own. Only for a server behind such a
+	// proxy: without one, a client can write any address there.
+	TrustForwardedFor bool
+	// AccessToken, when set, is required by every route, /metrics
+	// included (see RequireToken); empty: the UI is open to whoever reaches
+	// Addr.
+	AccessToken string
 	// Metrics is where the server registers its collectors (metrics.go),
 	// and what it serves on /metrics; nil: no /metrics.
 	Metrics *prometheus.Registry
@@ -47,6 +69,23 @@ func (c Config) Validate() error {
 	if c.KeepAlive < 0 || c.Poll < 0 {
 		return fmt.Errorf("keep-alive %s, poll %s: want positive durations", c.KeepAlive, c.Poll)
 	}
+	if c.MaxStreams < 0 {
+		return fmt.Errorf("max streams %d: want 1 or more", c.MaxStreams)
+	}
+	if c.MaxStreamsPerClient < 0 {
+		return fmt.Errorf("max streams per client %d: want 1 or more", c.MaxStreamsPerClient)
+	}
+	if c.MaxStreamLifetime < 0 {
+		return fmt.Errorf("max stream lifetime %s: want a positive duration", c.MaxStreamLifetime)
+	}
+	if c.AccessToken != "" {
+		if err := checkToken(c.AccessToken); err != nil {
+			return fmt.Errorf("access token: %w", err)
+		}
+	}
+	if c.LogWait < 0 {
+		return fmt.Errorf("log wait %s: want a positive duration", c.LogWait)
+	}
 	return nil
 }
 
@@ -60,6 +99,7 @@ type Server struct {
 	log    zerolog.Logger
 	static http.Handler
 	met    *webMetrics
+	slots  *streamSlots
 	regs   regressionCache
 }
 
@@ -74,6 +114,18 @@ func New(cfg Config, js jetstream.JetStream, st store.Store, log zerolog.Logger)
 	if cfg.Poll == 0 {
 		cfg.Poll = 2 * time.Second
 	}
+	if cfg.LogWait == 0 {
+		cfg.LogWait = 5 * time.Second
+	}
+	if cfg.MaxStreamLifetime == 0 {
+		cfg.MaxStreamLifetime = 30 * time.Minute
+	}
+	if cfg.MaxStreams == 0 {
+		cfg.MaxStreams = 256
+	}
+	if cfg.MaxStreamsPerClient == 0 {
+		cfg.MaxStreamsPerClient = 16
+	}
 	pages, err := parsePages()
 	if err != nil {
 		return nil, err
@@ -86,11 +138,12 @@ func New(cfg Config, js jetstream.JetStream, st store.Store, log zerolog.Logger)
 	return &Server{
 		cfg: cfg, js: js, st: st, logs: logtail.New(js, st, logtail.WithPoll(cfg.Poll)),
 		pages: pages, log: log, static: http.StripPrefix("/assets/", http.FileServerFS(assets)),
-		met: met,
+		met: met, slots: newStreamSlots(cfg.MaxStreams, cfg.MaxStreamsPerClient, met),
 	}, nil
 }
 
-// Handler is the UI's routes behind the security headers.
+// Handler is the UI's routes behind the security headers and, when one is
+// set, the access token.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.experiments)
@@ -99,11 +152,11 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /builders", s.builders)
 	mux.HandleFunc("GET /logs/{exp}/{crate}/{version}/{toolchain}/{attempt}", s.logPage)
 	mux.HandleFunc("GET /logs/{exp}/{crate}/{version}/{toolchain}/{attempt}/raw", s.logRaw)
-	mux.Handle("GET /logs/{exp}/{crate}/{version}/{toolchain}/{attempt}/events", s.met.stream(s.logEvents))
+	mux.Handle("GET /logs/{exp}/{crate}/{version}/{toolchain}/{attempt}/events", s.limitStreams(s.logEvents))
 	mux.HandleFunc("GET /logs/{exp}/{crate}/{version}/{toolchain}/{attempt}/range", s.logRange)
 	mux.Handle("GET /assets/", s.static)
 	s.met.route(mux)
-	return s.met.instrument(secure(mux))
+	return s.met.instrument(secure(RequireToken(s.cfg.AccessToken, s.log)(mux)))
 }
 
 // secure adds the headers every response carries. The policy allows
@@ -133,7 +186,16 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		// Every route is a GET; a request still being read after this long
+		// is a slow client holding a connection, not a big upload. The
+		// deadline ends with the request: an event stream outlives it.
+		ReadTimeout:    30 * time.Second,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		// No WriteTimeout: it would cut every log event stream at that age.
+		// Each event of a stream has a write deadline of its own instead
+		// (sse.go), so a reader that stops reading loses its stream.
+		BaseContext: func(net.Listener) context.Context { return ctx },
 	}
 	s.log.Info().Str("addr", l.Addr().String()).Msg("web ui listening")
 	errc := make(chan error, 1)

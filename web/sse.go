@@ -28,6 +28,13 @@ import (
 // it. The log is read from its first byte either way, because line numbers
 // depend on everything before; lines before the start are counted, not
 // rendered.
+//
+// The stream ends after Config.MaxStreamLifetime, without an end event;
+// the browser's EventSource then reconnects by itself with Last-Event-ID.
+//
+// A log that does not exist yet is waited for up to Config.LogWait, then
+// answered with 404 (to which a browser's EventSource gives up rather than
+// reconnecting).
 func (s *Server) logEvents(w http.ResponseWriter, r *http.Request) {
 	k, attempt, err := buildFromPath(r)
 	if err != nil {
@@ -45,20 +52,20 @@ func (s *Server) logEvents(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	if id := r.Header.Get("Last-Event-ID"); id != "" {
+	id := r.Header.Get("Last-Event-ID")
+	if id != "" {
 		if start, err = strconv.ParseUint(id, 10, 64); err != nil {
 			http.Error(w, fmt.Sprintf("Last-Event-ID %q: want a log offset", id), http.StatusBadRequest)
 			return
 		}
-	} else if tail > 0 {
-		size, err := s.logs.Size(r.Context(), k, attempt)
-		switch {
-		case err == nil && size.Bytes > tail:
-			start = max(start, size.Bytes-tail)
-		case err != nil && !errors.Is(err, logtail.ErrNoLog):
-			s.fail(w, "size of log", err)
-			return
-		}
+	}
+	size, err := s.waitForLog(r.Context(), k, attempt)
+	if err != nil {
+		s.logError(w, r, "size of log", err)
+		return
+	}
+	if id == "" && tail > 0 && size.Bytes > tail {
+		start = max(start, size.Bytes-tail)
 	}
 	lr, err := newLineRenderer(start)
 	if err != nil {
@@ -70,11 +77,22 @@ func (s *Server) logEvents(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // nginx: pass events on at once
 	ev := &eventWriter{w: w, rc: http.NewResponseController(w)}
+	// The connection may serve another request after this stream.
+	defer ev.rc.SetWriteDeadline(time.Time{})
 	ev.comment("stream of " + k.String())
 
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	go ev.keepAlive(ctx, s.cfg.KeepAlive)
+	// A stream ends at its lifetime, cleanly: the browser reconnects with
+	// the id of the last lines it got and carries on from there, and the
+	// slot and the ordered consumer this stream held are taken afresh, so
+	// a page left open all week holds neither all week.
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.MaxStreamLifetime)
+	pinging := make(chan struct{})
+	go func() {
+		defer close(pinging)
+		ev.keepAlive(ctx, s.cfg.KeepAlive)
+	}()
+	// No ping may be written once the handler has returned.
+	defer func() { cancel(); <-pinging }()
 
 	send := func(b batch) error {
 		if len(b.HTML) == 0 {
@@ -84,10 +102,14 @@ func (s *Server) logEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	sink := timedSink(func(p []byte, at time.Time) error { return send(lr.write(p, at)) })
 	res, err := s.logs.Copy(ctx, k, attempt, sink, logtail.Options{Follow: true})
-	if err != nil {
-		if ctx.Err() == nil {
-			ev.send("failure", "", map[string]string{"error": err.Error()})
-		}
+	switch {
+	case err != nil && r.Context().Err() != nil:
+		return // the client left
+	case err != nil && ctx.Err() != nil:
+		s.log.Debug().Str("build", k.String()).Dur("lifetime", s.cfg.MaxStreamLifetime).Msg("log stream reached its lifetime")
+		return // lines cut at the lifetime follow on the next stream
+	case err != nil:
+		ev.send("failure", "", map[string]string{"error": err.Error()})
 		return
 	}
 	if b, ok := lr.rest(); ok {
@@ -141,6 +163,12 @@ func (f timedSink) WriteTimed(p []byte, at time.Time) (int, error) {
 	return len(p), nil
 }
 
+// frameWriteTimeout bounds the write of one SSE frame: a reader that has
+// stopped reading (a suspended laptop, a stalled proxy) fills the socket's
+// buffers and then holds a stream, and its ordered consumer, until this
+// deadline ends it.
+const frameWriteTimeout = 30 * time.Second
+
 // eventWriter writes SSE frames; pings and events come from two goroutines.
 type eventWriter struct {
 	mu sync.Mutex
@@ -166,6 +194,9 @@ func (e *eventWriter) comment(s string) error { return e.write(": " + s + "\n\n"
 func (e *eventWriter) write(frame string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if err := e.rc.SetWriteDeadline(time.Now().Add(frameWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
 	if _, err := e.w.Write([]byte(frame)); err != nil {
 		return err
 	}

@@ -33,6 +33,13 @@ type env struct {
 
 func start(t *testing.T, cfg web.Config) env {
 	t.Helper()
+	return startWrapped(t, cfg, nil)
+}
+
+// startWrapped is start with the server's handler inside wrap (nil: none),
+// for a test that watches the requests.
+func startWrapped(t *testing.T, cfg web.Config, wrap func(http.Handler) http.Handler) env {
+	t.Helper()
 	_, js := testenv.StartNATS(t).Connect(t)
 	logtailtest.Ensure(t, js)
 	st, err := store.NewFile(t.TempDir())
@@ -45,11 +52,18 @@ func start(t *testing.T, cfg web.Config) env {
 	if cfg.Poll == 0 {
 		cfg.Poll = 200 * time.Millisecond
 	}
+	if cfg.LogWait == 0 {
+		cfg.LogWait = 300 * time.Millisecond
+	}
 	srv, err := web.New(cfg, js, st, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv.Handler())
+	h := srv.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
 	return env{js: js, st: st, url: hs.URL}
 }
@@ -155,7 +169,14 @@ func readEvents(t *testing.T, url, lastID string) <-chan sseEvent {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return eventsOf(t, resp)
+}
+
+// eventsOf reads the events of an SSE response, as readEvents does.
+func eventsOf(t *testing.T, resp *http.Response) <-chan sseEvent {
+	t.Helper()
 	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || ct != "text/event-stream" {
+		resp.Body.Close()
 		t.Fatalf("events: %d %s", resp.StatusCode, ct)
 	}
 	ch := make(chan sseEvent, 100)

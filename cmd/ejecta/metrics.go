@@ -29,9 +29,9 @@ func checkMetricsAddr(addr string) error {
 }
 
 // runWithMetrics runs a component's run(ctx) while serving reg's metrics
-// on addr ("": not served). The metrics outlive ctx until run returns, so
-// a builder draining after SIGTERM can still be watched.
-func runWithMetrics(ctx context.Context, addr string, reg *prometheus.Registry, log zerolog.Logger, run func(context.Context) error) error {
+// on addr ("": not served), as opts say. The metrics outlive ctx until run
+// returns, so a builder draining after SIGTERM can still be watched.
+func runWithMetrics(ctx context.Context, addr string, reg *prometheus.Registry, log zerolog.Logger, run func(context.Context) error, opts ...metrics.ServeOption) error {
 	if addr == "" {
 		return run(ctx)
 	}
@@ -41,7 +41,7 @@ func runWithMetrics(ctx context.Context, addr string, reg *prometheus.Registry, 
 	}
 	mctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	served := make(chan error, 1)
-	go func() { served <- metrics.Serve(mctx, l, reg, log) }()
+	go func() { served <- metrics.Serve(mctx, l, reg, log, opts...) }()
 	err = run(ctx)
 	stop()
 	if serr := <-served; serr != nil {

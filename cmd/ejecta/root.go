@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -124,6 +125,15 @@ func envInt(name string, def int) int {
 		if _, err := fmt.Sscan(v, &n); err == nil {
 			return n
 		}
+	}
+	return def
+}
+
+// envBool is the boolean in environment variable name (1, true, 0, false,
+// ...), or def when it is unset or not one; checkEnv reports the latter.
+func envBool(name string, def bool) bool {
+	if b, err := strconv.ParseBool(os.Getenv(name)); err == nil {
+		return b
 	}
 	return def
 }

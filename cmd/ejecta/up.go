@@ -29,6 +29,7 @@ func newUpCmd(g *globals) *cobra.Command {
 		httpAddr string
 		metAddr  string
 		bf       builderFlags
+		wf       webFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -59,10 +60,9 @@ the experiment's results count only when signed by the builder handed the job.`,
 			if port < 0 || port > 65535 {
 				return badInput(fmt.Errorf("--nats-port %d: want 0 to 65535", port))
 			}
-			if httpAddr != "" {
-				if err := (web.Config{Addr: httpAddr}).Validate(); err != nil {
-					return badInput(fmt.Errorf("--http: %w", err))
-				}
+			wcfg, err := wf.config(httpAddr)
+			if err != nil {
+				return err
 			}
 			if err := checkMetricsAddr(metAddr); err != nil {
 				return err
@@ -134,14 +134,15 @@ the experiment's results count only when signed by the builder handed the job.`,
 			eg.Go(func() error { return r.Run(ctx) })
 			if httpAddr != "" {
 				wlog, _ := g.logger("web")
-				w, err := web.New(web.Config{Addr: httpAddr, Metrics: reg}, js, st, wlog)
+				wcfg.Metrics = reg
+				w, err := web.New(wcfg, js, st, wlog)
 				if err != nil {
 					return err
 				}
 				eg.Go(func() error { return w.Run(ctx) })
 			}
 			if metListener != nil {
-				eg.Go(func() error { return metrics.Serve(ctx, metListener, reg, log) })
+				eg.Go(func() error { return metrics.Serve(ctx, metListener, reg, log, metricsGuard(wcfg, log)) })
 			}
 			log.Info().Int("slots", bf.slots).Msg("ejecta is up; stop with Ctrl-C")
 			err = eg.Wait()
@@ -157,9 +158,10 @@ the experiment's results count only when signed by the builder handed the job.`,
 	f.StringVar(&host, "nats-host", "127.0.0.1", "address the embedded NATS server listens on")
 	f.IntVar(&port, "nats-port", 4222, "client port of the embedded NATS server (0: any free port)")
 	storeFlag(f, &storeURL, "")
-	f.StringVar(&httpAddr, "http", envOr("EJECTA_HTTP", "127.0.0.1:8080"), "address of the web UI and its /metrics (loopback by default; :8080 for every interface); empty: no web UI (env EJECTA_HTTP)")
+	f.StringVar(&httpAddr, "http", envOr("EJECTA_HTTP", defaultWebAddr), "address of the web UI and its /metrics (loopback by default; :8080 for every interface); empty: no web UI (env EJECTA_HTTP)")
 	metricsFlag(f, &metAddr, ", besides the web UI's /metrics")
 	bf.register(f, "")
+	wf.register(f)
 	return cmd
 }
 

@@ -1,13 +1,26 @@
 package main
 
 import (
+	"fmt"
+	"time"
+
 	"github.com/ejecta-build/ejecta/metrics"
 	"github.com/ejecta-build/ejecta/web"
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
+// defaultWebAddr is where `ejecta web` and `ejecta up` serve the UI unless
+// told otherwise: loopback, so that a UI nobody meant to publish is not
+// reachable from the network.
+const defaultWebAddr = "127.0.0.1:8080"
+
 func newWebCmd(g *globals) *cobra.Command {
-	var addr, storeURL, metricsAddr string
+	var (
+		addr, storeURL, metricsAddr string
+		wf                          webFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "web",
 		Short: "Serve the read-only web UI: experiments, builders, live build logs",
@@ -15,17 +28,22 @@ func newWebCmd(g *globals) *cobra.Command {
 builds, the live builders, and each build's log with its colours, streamed live
 while the build runs. No page changes anything. 'ejecta up' serves it too.
 
+It listens on 127.0.0.1:8080, this machine only, unless --http says otherwise:
+--http :8080 serves every interface.
+
 Prometheus metrics are served on /metrics beside the pages, and also on
 --metrics-addr when it is set.`,
-		Example: `  ejecta web --http :8080 --store 's3://ejecta-logs?endpoint=minio:9000&secure=false'`,
-		Args:    cobra.NoArgs,
+		Example: `  ejecta web --store 's3://ejecta-logs?endpoint=minio:9000&secure=false'
+  ejecta web --http :8080    # every interface, not only this machine`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := g.logger("web")
 			if err != nil {
 				return err
 			}
-			if err := (web.Config{Addr: addr}).Validate(); err != nil {
-				return badInput(err)
+			wcfg, err := wf.config(addr)
+			if err != nil {
+				return err
 			}
 			if err := checkMetricsAddr(metricsAddr); err != nil {
 				return err
@@ -40,15 +58,75 @@ Prometheus metrics are served on /metrics beside the pages, and also on
 			}
 			defer nc.Close()
 			reg := metrics.NewRegistry()
-			srv, err := web.New(web.Config{Addr: addr, Metrics: reg}, js, st, log)
+			wcfg.Metrics = reg
+			srv, err := web.New(wcfg, js, st, log)
 			if err != nil {
 				return badInput(err)
 			}
-			return runWithMetrics(cmd.Context(), metricsAddr, reg, log, srv.Run)
+			return runWithMetrics(cmd.Context(), metricsAddr, reg, log, srv.Run, metricsGuard(wcfg, log))
 		},
 	}
-	cmd.Flags().StringVar(&addr, "http", envOr("EJECTA_HTTP", ":8080"), "address to serve on, e.g. :8080 or 127.0.0.1:8080 (env EJECTA_HTTP)")
+	cmd.Flags().StringVar(&addr, "http", envOr("EJECTA_HTTP", defaultWebAddr), "address to serve on: loopback by default; :8080 for every interface (env EJECTA_HTTP)")
 	storeFlag(cmd.Flags(), &storeURL, "file:///var/lib/ejecta/store")
 	metricsFlag(cmd.Flags(), &metricsAddr, " (they are on --http's /metrics too)")
+	wf.register(cmd.Flags())
 	return cmd
+}
+
+// webFlags configure the web UI, of `ejecta web` and of `ejecta up`.
+type webFlags struct {
+	maxStreams, maxStreamsPerClient int
+	streamLifetime                  time.Duration
+	trustForwardedFor               bool
+	tokenFile                       string
+}
+
+func (f *webFlags) register(fs *pflag.FlagSet) {
+	f.maxStreams = envInt("EJECTA_WEB_MAX_STREAMS", 256)
+	fs.Var(boundedInt{v: &f.maxStreams, min: 1, max: 1 << 20}, "max-streams",
+		"live log streams the web UI serves at once; past it a log page's stream is refused (429) until one ends (env EJECTA_WEB_MAX_STREAMS)")
+	f.maxStreamsPerClient = envInt("EJECTA_WEB_MAX_STREAMS_PER_CLIENT", 16)
+	fs.Var(boundedInt{v: &f.maxStreamsPerClient, min: 1, max: 1 << 20}, "max-streams-per-client",
+		"live log streams the web UI serves to one client address (an IPv6 /64) at once (env EJECTA_WEB_MAX_STREAMS_PER_CLIENT)")
+	fs.StringVar(&f.tokenFile, "access-token-file", envOr("EJECTA_WEB_TOKEN_FILE", ""),
+		"file holding the token every page, log stream and /metrics then requires (also on --metrics-addr): browsers open a page once with ?token=TOKEN and keep a cookie, scripts send 'Authorization: Bearer TOKEN'; empty: no token (env EJECTA_WEB_TOKEN_FILE)")
+	fs.DurationVar(&f.streamLifetime, "max-stream-lifetime", envDuration("EJECTA_WEB_MAX_STREAM_LIFETIME", 30*time.Minute),
+		"end a live log stream after this long, so that no page holds one for days; the browser reconnects by itself and carries on after the last line it got (env EJECTA_WEB_MAX_STREAM_LIFETIME)")
+	fs.BoolVar(&f.trustForwardedFor, "trust-forwarded-for", envBool("EJECTA_WEB_TRUST_FORWARDED_FOR", false),
+		"count streams per client by the last X-Forwarded-For address, which the reverse proxy in front of the web UI appends; only behind such a proxy, as clients can write any address there (env EJECTA_WEB_TRUST_FORWARDED_FOR)")
+}
+
+// config is the web UI's configuration, serving on addr, checked; an error
+// names the flag. An empty addr (`ejecta up --http ""`) serves no UI.
+func (f *webFlags) config(addr string) (web.Config, error) {
+	cfg := web.Config{
+		Addr:       addr,
+		MaxStreams: f.maxStreams, MaxStreamsPerClient: f.maxStreamsPerClient,
+		MaxStreamLifetime: f.streamLifetime,
+		TrustForwardedFor: f.trustForwardedFor,
+	}
+	if f.tokenFile != "" {
+		tok, err := web.ReadTokenFile(f.tokenFile)
+		if err != nil {
+			return cfg, badInput(fmt.Errorf("--access-token-file: %w", err))
+		}
+		cfg.AccessToken = tok
+	}
+	if f.streamLifetime <= 0 {
+		return cfg, badInput(fmt.Errorf("--max-stream-lifetime %s: want a positive duration", f.streamLifetime))
+	}
+	if addr == "" {
+		return cfg, nil
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, badInput(fmt.Errorf("--http: %w", err))
+	}
+	return cfg, nil
+}
+
+// metricsGuard requires the web UI's access token on --metrics-addr too:
+// the metrics name every experiment, and a token that guards them on one
+// address only would guard nothing.
+func metricsGuard(cfg web.Config, log zerolog.Logger) metrics.ServeOption {
+	return metrics.Wrap(web.RequireToken(cfg.AccessToken, log))
 }

@@ -114,14 +114,20 @@
       });
   }
 
+  // A stream the server refuses (429: too many open; the browser does not
+  // retry that by itself) is opened again after retrySeconds, the server's
+  // Retry-After, up to maxRetries times in a row.
+  var retrySeconds = 5;
+  var maxRetries = 60;
+
+  // stream follows the log from headEnd. EventSource reconnects by itself
+  // when a stream ends (the server ends each after its lifetime) and the
+  // server resumes after the Last-Event-ID it sends; a new EventSource
+  // after a refusal resumes from the same id, given as ?from=.
   function stream(headEnd, headNext) {
-    var url = log.dataset.events + "?from=" + headEnd + "&tail=" + tailBytes;
-    var es = new EventSource(url);
     var first = true;
-    es.addEventListener("open", function () { state.textContent = "live"; });
-    es.addEventListener("error", function () {
-      if (es.readyState !== EventSource.CLOSED) { state.textContent = "reconnecting…"; }
-    });
+    var lastId = "";
+    var retries = 0;
     // Lines are added once per frame however many events came meanwhile,
     // so that a fast build or a long tail costs one layout per frame.
     var pending = null;
@@ -130,27 +136,51 @@
       pending = null;
       if (follow) { window.scrollTo(0, document.body.scrollHeight); }
     }
-    es.addEventListener("lines", function (ev) {
-      var msg = JSON.parse(ev.data);
-      if (first && msg.offset > headEnd) {
-        log.appendChild(showGap(headEnd, headNext, msg.offset));
-      }
-      first = false;
-      if (!pending) {
-        pending = document.createDocumentFragment();
-        window.requestAnimationFrame(flush);
-      }
-      pending.appendChild(rows(msg));
-    });
-    es.addEventListener("end", function (ev) {
-      var msg = JSON.parse(ev.data);
-      state.textContent = "finished: " + msg.status;
-      es.close();
-    });
-    es.addEventListener("failure", function (ev) {
-      state.textContent = "error: " + JSON.parse(ev.data).error;
-      es.close();
-    });
+    function open(url) {
+      var es = new EventSource(url);
+      es.addEventListener("open", function () {
+        state.textContent = "live";
+        retries = 0;
+      });
+      es.addEventListener("error", function () {
+        if (es.readyState !== EventSource.CLOSED) {
+          state.textContent = "reconnecting…";
+          return;
+        }
+        if (retries >= maxRetries) {
+          state.textContent = "disconnected: reload the page to follow the log";
+          return;
+        }
+        retries++;
+        state.textContent = "disconnected; trying again in " + retrySeconds + " s";
+        window.setTimeout(function () {
+          open(lastId ? log.dataset.events + "?from=" + lastId : url);
+        }, retrySeconds * 1000);
+      });
+      es.addEventListener("lines", function (ev) {
+        var msg = JSON.parse(ev.data);
+        lastId = ev.lastEventId || lastId;
+        if (first && msg.offset > headEnd) {
+          log.appendChild(showGap(headEnd, headNext, msg.offset));
+        }
+        first = false;
+        if (!pending) {
+          pending = document.createDocumentFragment();
+          window.requestAnimationFrame(flush);
+        }
+        pending.appendChild(rows(msg));
+      });
+      es.addEventListener("end", function (ev) {
+        var msg = JSON.parse(ev.data);
+        state.textContent = "finished: " + msg.status;
+        es.close();
+      });
+      es.addEventListener("failure", function (ev) {
+        state.textContent = "error: " + JSON.parse(ev.data).error;
+        es.close();
+      });
+    }
+    open(log.dataset.events + "?from=" + headEnd + "&tail=" + tailBytes);
   }
 
   // The head first; a log that has not started yet is followed from its
