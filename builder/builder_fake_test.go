@@ -49,13 +49,34 @@ func (f *fakeRunner) Cleanup(_ context.Context, owns func(string) bool) error {
 // results have arrived, and returns them in order.
 func runFake(t *testing.T, r *fakeRunner, cfg Config, n int, publish func(js jetstream.JetStream)) ([]streams.Result, jetstream.JetStream) {
 	t.Helper()
-	return runFakeWith(t, r, cfg, func(*Builder) {}, n, publish)
+	return runFakeWith(t, r, cfg, streams.DefaultConfig(), func(*Builder) {}, n, publish)
 }
 
-// runFakeWith is runFake with the builder changed by set before it runs.
-func runFakeWith(t *testing.T, r *fakeRunner, cfg Config, set func(*Builder), n int, publish func(js jetstream.JetStream)) ([]streams.Result, jetstream.JetStream) {
+// runFakeWith is runFake over streams made with scfg, with the builder
+// changed by set before it runs.
+func runFakeWith(t *testing.T, r *fakeRunner, cfg Config, scfg streams.Config, set func(*Builder), n int, publish func(js jetstream.JetStream)) ([]streams.Result, jetstream.JetStream) {
 	t.Helper()
-	nc, js := startJetStream(t, streams.DefaultConfig())
+	f := startFake(t, r, cfg, scfg, set, publish)
+	defer f.stop()
+	return f.next(t, n), f.js
+}
+
+// fakeBuilder is a one-slot builder with a fake runner over a fresh
+// server, and the results it publishes.
+type fakeBuilder struct {
+	js      jetstream.JetStream
+	results jetstream.Consumer
+	// stop stops the builder and waits for Run to return; again, it
+	// does nothing. The test's end calls it too.
+	stop func()
+}
+
+// startFake starts a fakeBuilder with r, cfg (its ID, work dir and
+// slots filled in) and streams made with scfg, after publish has put what
+// it wants on the server, and set has changed the builder.
+func startFake(t *testing.T, r *fakeRunner, cfg Config, scfg streams.Config, set func(*Builder), publish func(js jetstream.JetStream)) *fakeBuilder {
+	t.Helper()
+	nc, js := startJetStream(t, scfg)
 	publish(js)
 	if cfg.ID == "" {
 		cfg.ID = "fake"
@@ -69,26 +90,33 @@ func runFakeWith(t *testing.T, r *fakeRunner, cfg Config, set func(*Builder), n 
 		t.Fatal(err)
 	}
 	set(b)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
 	results, err := js.OrderedConsumer(context.Background(), streams.ResultsStream, jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	stop := sync.OnceFunc(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	t.Cleanup(stop)
+	return &fakeBuilder{js: js, results: results, stop: stop}
+}
+
+// next returns the builder's next n results, in order.
+func (f *fakeBuilder) next(t *testing.T, n int) []streams.Result {
+	t.Helper()
 	var out []streams.Result
 	for range n {
 		var r streams.Result
-		nextJSON(t, results, 10*time.Second, &r)
+		nextJSON(t, f.results, 30*time.Second, &r)
 		out = append(out, r)
 	}
-	return out, js
+	return out
 }
 
 func fakeJob(crate string, mode streams.Mode) streams.Job {

@@ -41,7 +41,7 @@ func TestJobDiskQuota(t *testing.T) {
 		return sandbox.Exit{}, nil
 	}}
 	job := fakeJob("filler", streams.ModeCheckOnly)
-	res, js := runFakeWith(t, r, Config{JobDiskBytes: 64 << 20}, func(b *Builder) { b.diskQuotaEvery = 50 * time.Millisecond }, 1,
+	res, js := runFakeWith(t, r, Config{JobDiskBytes: 64 << 20}, streams.DefaultConfig(), func(b *Builder) { b.diskQuotaEvery = 50 * time.Millisecond }, 1,
 		func(js jetstream.JetStream) { publishJob(t, js, job) })
 	if res[0].Status != streams.StatusBuildFail || res[0].Reason != reasonNoSpace {
 		t.Errorf("result %s %q, want build-fail %q", res[0].Status, res[0].Reason, reasonNoSpace)

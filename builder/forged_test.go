@@ -93,25 +93,9 @@ func TestBuilderRefusesToolchainItDoesNotOffer(t *testing.T) {
 	}
 	r := &fakeRunner{step: func(context.Context, string, sandbox.Task) (sandbox.Exit, error) { return sandbox.Exit{}, nil }}
 	first, second := fakeJob("first", streams.ModeCheckOnly), fakeJob("second", streams.ModeCheckOnly)
-	nc, js := startJetStream(t, streams.DefaultConfig())
-	ensureExperiment(t, js, first.Experiment, first.Toolchain)
-	b, err := New(Config{ID: "fake", WorkDir: t.TempDir(), Slots: 1, RustupHome: rustup}, nc, r, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-	results, err := js.OrderedConsumer(context.Background(), streams.ResultsStream, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := startFake(t, r, Config{RustupHome: rustup}, streams.DefaultConfig(), func(*Builder) {},
+		func(js jetstream.JetStream) { ensureExperiment(t, js, first.Experiment, first.Toolchain) })
+	js, results := f.js, f.results
 	publish := func(j streams.Job) {
 		data, err := json.Marshal(j)
 		if err != nil {

@@ -50,35 +50,10 @@ func runStalled(t *testing.T, r *fakeRunner, cfg Config, logMax int64, limit tim
 	t.Helper()
 	scfg := streams.DefaultConfig()
 	scfg.LogMaxBytes = logMax
-	nc, js := startJetStream(t, scfg)
-	publish(js)
 	reg := prometheus.NewRegistry()
-	cfg.ID, cfg.WorkDir, cfg.Slots, cfg.Metrics = "fake", t.TempDir(), 1, reg
-	b, err := New(cfg, nc, r, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.logBlockLimit = limit
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-	results, err := js.OrderedConsumer(context.Background(), streams.ResultsStream, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []streams.Result
-	for range n {
-		var r streams.Result
-		nextJSON(t, results, 30*time.Second, &r)
-		out = append(out, r)
-	}
-	return out, js, reg
+	cfg.Metrics = reg
+	res, js := runFakeWith(t, r, cfg, scfg, func(b *Builder) { b.logBlockLimit = limit }, n, publish)
+	return res, js, reg
 }
 
 // printing is a cargo step that prints lines, a 16 KiB write every pause,
