@@ -26,25 +26,14 @@ const maxQuotaDepth = 64
 // calls over once with what it holds when that passes max bytes. It reads
 // the dir only through root, following no link out of it.
 func watchDisk(ctx context.Context, root *os.Root, max int64, period time.Duration, over func(used int64)) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(period)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			if used := diskUsed(root, 0); used > max {
-				over(used)
-				return
-			}
+	return poll(ctx, period, func(time.Time) bool {
+		used := diskUsed(root, 0)
+		if used <= max {
+			return false
 		}
-	}()
-	return func() { cancel(); <-done }
+		over(used)
+		return true
+	})
 }
 
 // diskUsed adds up the disk space the files under root take (allocated

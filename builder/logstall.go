@@ -159,36 +159,23 @@ func (s *logStall) note() time.Duration {
 // or the publisher has failed; it checks a few times per limit until ctx
 // ends or stop is called.
 func (s *logStall) watch(ctx context.Context, limit time.Duration, fire func()) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(min(limit/4, time.Second))
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case now := <-t.C:
-				s.mu.Lock()
-				s.account(now)
-				over := !s.since.IsZero() && now.Sub(s.since) >= limit
-				if over {
-					s.lost = true
-				}
-				lost := s.lost
-				s.mu.Unlock()
-				if over {
-					s.stop(errLogUnavailable)
-				}
-				if lost {
-					fire()
-					return
-				}
-			}
+	return poll(ctx, checkEvery(limit), func(now time.Time) bool {
+		s.mu.Lock()
+		s.account(now)
+		over := !s.since.IsZero() && now.Sub(s.since) >= limit
+		if over {
+			s.lost = true
 		}
-	}()
-	return func() { cancel(); <-done }
+		lost := s.lost
+		s.mu.Unlock()
+		if over {
+			s.stop(errLogUnavailable)
+		}
+		if lost {
+			fire()
+		}
+		return lost
+	})
 }
 
 // close releases the publisher's context once the attempt is over.

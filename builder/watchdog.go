@@ -99,23 +99,11 @@ func (w *watchdog) quiet(now time.Time) time.Duration {
 // watch calls fire once when nothing was written for limit, checking a few
 // times per limit, until ctx ends or stop is called.
 func (w *watchdog) watch(ctx context.Context, limit time.Duration, fire func()) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(min(limit/4, time.Second))
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case now := <-t.C:
-				if w.quiet(now) >= limit {
-					fire()
-					return
-				}
-			}
+	return poll(ctx, checkEvery(limit), func(now time.Time) bool {
+		if w.quiet(now) < limit {
+			return false
 		}
-	}()
-	return func() { cancel(); <-done }
+		fire()
+		return true
+	})
 }
