@@ -58,6 +58,10 @@ func (a *attempt) resolveStep(ctx context.Context, dir string, network bool) out
 	return a.runStep(ctx, dir, false, "generate-lockfile", "--offline")
 }
 
+// errNotRun marks a probe the sandbox could not run (containerd
+// restarting, a shim dying): it says nothing about the toolchain.
+var errNotRun = errors.New("not run")
+
 // maxProbeOutput bounds what probe keeps of a program's output.
 const maxProbeOutput = 64 << 10
 
@@ -91,7 +95,7 @@ func (a *attempt) probe(ctx context.Context, args ...string) (string, error) {
 	exit, err := a.b.run.Run(ctx, t)
 	switch {
 	case err != nil:
-		return "", err
+		return "", fmt.Errorf("%w: %w", errNotRun, err)
 	case exit.Code != 0:
 		return stdout.String(), fmt.Errorf("exit code %d: %s", exit.Code, streams.Bounded(strings.TrimSpace(stderr.String())))
 	}

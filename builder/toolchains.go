@@ -158,8 +158,10 @@ func (r *rustcVersions) get(ctx context.Context, cfg Config, tc string, probe fu
 	}
 	if err != nil {
 		text, err = "", fmt.Errorf("rustc +%s -vV: %w (output %s)", tc, err, streams.Bounded(text))
-		if ctx.Err() != nil {
-			return "", toolchainVersion(cfg.RustupHome, tc), err // the attempt ended, or rustc hung: try again next time
+		if ctx.Err() != nil || errors.Is(err, errNotRun) {
+			// The attempt ended, rustc hung or the sandbox failed: try
+			// again next time.
+			return "", toolchainVersion(cfg.RustupHome, tc), err
 		}
 	}
 	line, _, _ = strings.Cut(strings.TrimPrefix(text, "rustc "), "\n")

@@ -2,6 +2,7 @@ package builder
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -120,6 +121,21 @@ func TestRustcVersions(t *testing.T) {
 	if _, _, err := r.get(context.Background(), Config{RustupHome: home, CargoPath: cargo}, "no-such-toolchain", probe); err == nil ||
 		!strings.Contains(err.Error(), "no-such-toolchain") {
 		t.Errorf("unknown toolchain: err %v", err)
+	}
+	// A probe the sandbox could not run says nothing: it is asked again.
+	var s rustcVersions
+	sandboxDown := 0
+	down := func(context.Context, ...string) (string, error) {
+		sandboxDown++
+		return "", fmt.Errorf("%w: containerd restarting", errNotRun)
+	}
+	for range 2 {
+		if _, line, err := s.get(context.Background(), cfg, "stable", down); err == nil || line == "" {
+			t.Errorf("sandbox down: line %q, err %v; want the manifest's line and the error", line, err)
+		}
+	}
+	if sandboxDown != 2 {
+		t.Errorf("a probe the sandbox could not run was cached: %d runs for 2 gets", sandboxDown)
 	}
 	// A toolchain rustc cannot run fails once; the failure is cached, with
 	// the version line its channel manifest gives.
