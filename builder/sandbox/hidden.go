@@ -29,6 +29,10 @@ var DefaultHidden = []string{
 type hiddenPath struct {
 	path string
 	file bool // covered by /dev/null; a directory by an empty one
+	// open: others may read the file, or list or pass through the
+	// directory. A closed one needs no cover unless a task's own dir is
+	// bound below it: the task's user is nobody on the host.
+	open bool
 }
 
 // hiddenPaths resolves DefaultHidden and extra (absolute, cleaned; Config
@@ -49,7 +53,7 @@ func hiddenPaths(extra []string) []hiddenPath {
 		if err != nil {
 			continue
 		}
-		out = append(out, hiddenPath{path: p, file: !fi.IsDir()})
+		out = append(out, hiddenPath{path: p, file: !fi.IsDir(), open: fi.Mode().Perm()&0o005 != 0})
 	}
 	return out
 }
@@ -71,6 +75,9 @@ type cover struct {
 func makeCovers(dir string, hidden []hiddenPath, binds []string) ([]cover, error) {
 	out := make([]cover, 0, len(hidden))
 	for i, h := range hidden {
+		if !h.open && !slices.ContainsFunc(binds, func(b string) bool { return within(b, h.path) }) {
+			continue // nothing to see, nothing to reach through it
+		}
 		if h.file {
 			out = append(out, cover{path: h.path, source: "/dev/null"})
 			continue
