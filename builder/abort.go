@@ -8,10 +8,6 @@ import (
 	"github.com/ejecta-build/ejecta/streams"
 )
 
-// reasonAborted ends the log of a build stopped because its experiment was
-// aborted or deleted.
-const reasonAborted = "experiment-aborted"
-
 // stopAborted ends an attempt whose experiment was aborted while it ran:
 // its log is closed with an end marker and stored like any other, so the
 // operator sees how far it got, but no result is published, since the
@@ -22,12 +18,12 @@ func (a *attempt) stopAborted(ctx context.Context, start time.Time) {
 	key := a.job.BuildKey
 	fmt.Fprintf(a.sys, "experiment %s aborted: build stopped after %s; no result is recorded\n",
 		key.Experiment, time.Since(start).Round(time.Millisecond))
-	v := verdict{status: streams.StatusError, reason: reasonAborted, exitCode: a.exitCode}
+	v := verdict{status: streams.StatusError, reason: streams.ReasonExperimentAborted, exitCode: a.exitCode}
 	err := a.endLog(ctx, v)
 	if err != nil {
 		a.log.Warn().Err(err).Msg("closing the log of an aborted build")
 	}
-	_ = a.msg.TermWithReason(reasonAborted)
+	_ = a.msg.TermWithReason(string(streams.ReasonExperimentAborted))
 	a.log.Info().Msg("build stopped: experiment aborted")
 }
 

@@ -53,7 +53,7 @@ type attempt struct {
 // nothing is published and the job is left for another builder.
 type verdict struct {
 	status    streams.Status
-	reason    string
+	reason    streams.Reason
 	exitCode  int
 	abandoned bool
 }
@@ -131,7 +131,7 @@ func (a *attempt) run(ctx context.Context) {
 		a.abandon()
 		return
 	}
-	if (v.reason == reasonSandboxError || v.reason == reasonLogUnavailable) && a.mayRetry() {
+	if (v.reason == streams.ReasonSandboxError || v.reason == streams.ReasonLogUnavailable) && a.mayRetry() {
 		a.handBack(ctx, v, start)
 		return
 	}
@@ -149,7 +149,7 @@ func (a *attempt) run(ctx context.Context) {
 		return
 	}
 	a.b.met.finished(v, time.Since(start))
-	a.log.Info().Str("status", string(v.status)).Str("reason", v.reason).
+	a.log.Info().Str("status", string(v.status)).Str("reason", string(v.reason)).
 		Dur("duration", time.Since(start)).Msg("build finished")
 }
 
@@ -229,7 +229,7 @@ func (a *attempt) keepInProgress(ctx context.Context) (stop func()) {
 func (a *attempt) finish(ctx context.Context, v verdict, start time.Time) error {
 	outcome := string(v.status)
 	if v.reason != "" {
-		outcome += " (" + v.reason + ")"
+		outcome += " (" + string(v.reason) + ")"
 	}
 	fmt.Fprintf(a.sys, "finished: %s, exit code %d, after %s\n", outcome, v.exitCode, time.Since(start).Round(time.Millisecond))
 	if err := a.endLog(ctx, v); err != nil {
@@ -297,7 +297,7 @@ func (a *attempt) handBack(ctx context.Context, v verdict, start time.Time) {
 	}
 	_ = a.msg.NakWithDelay(a.b.cfg.SandboxRetryDelay)
 	a.b.met.handedBack.Inc()
-	a.log.Warn().Str("reason", v.reason).Dur("retry_in", a.b.cfg.SandboxRetryDelay).Msg("infrastructure failed; job handed back for another attempt")
+	a.log.Warn().Str("reason", string(v.reason)).Dur("retry_in", a.b.cfg.SandboxRetryDelay).Msg("infrastructure failed; job handed back for another attempt")
 }
 
 // publishJSON publishes v, signed with mac, on subj, deduplicated by

@@ -133,7 +133,7 @@ func TestBuilderVerdicts(t *testing.T) {
 		steps      map[string]func(ctx context.Context, t sandbox.Task) (sandbox.Exit, error)
 		timeout    time.Duration
 		wantStatus streams.Status
-		wantReason string
+		wantReason streams.Reason
 		// wantAttempt is the attempt whose result counts (0: the first).
 		wantAttempt int
 	}{

@@ -4,44 +4,11 @@ import (
 	"bytes"
 	"io"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
-)
 
-// Failure reasons, as crater names them. The parametrised ones are built
-// by diagnostics.reason.
-const (
-	reasonUnknown = "unknown"
-	reasonOOM     = "oom"
-	reasonTimeout = "timeout"
-	// reasonNoOutputTimeout: the build printed nothing for the no-output
-	// timeout and was killed (crater: 5 minutes).
-	reasonNoOutputTimeout = "no-output-timeout"
-	reasonNoSpace         = "no-space"
-	// reasonNetworkAccess: the build tried to reach the network, which the
-	// sandbox does not have.
-	reasonNetworkAccess = "network-access"
-	reasonICE           = "ice"
-	reasonSandboxError  = "sandbox-error"
-	// reasonToolchainMissing: rustup does not have the job's toolchain. An
-	// infrastructure error, not the crate's fault.
-	reasonToolchainMissing = "toolchain-missing"
-	// reasonDownload: the remote registry could not be read, or a .crate
-	// file could not be downloaded from it.
-	reasonDownload = "download-failed"
-	// reasonChecksum: a downloaded .crate file does not match the sha256
-	// the registry's index gives for it.
-	reasonChecksum = "checksum-mismatch"
-	// reasonSourceUnreadable: builds cannot read the job's directory crate
-	// source (missing, or closed to their user): the builder's setup is
-	// wrong, the crate has not been looked at.
-	reasonSourceUnreadable = "crate-source-unreadable"
-	// reasonLogUnavailable: the build's log could not be published (the
-	// logs stream full, NATS unreachable) for so long that the attempt
-	// says nothing about the crate (logstall.go). An infrastructure error.
-	reasonLogUnavailable = "log-unavailable"
+	"github.com/ejecta-build/ejecta/streams"
 )
 
 // maxDiagLine bounds how much of one line is kept for matching; the
@@ -80,17 +47,6 @@ var (
 	// sourceUnreadableRE matches cargo failing to list a directory source.
 	sourceUnreadableRE = regexp.MustCompile(`failed to read root of directory source`)
 )
-
-// spurious reports whether reason blames the environment rather than the
-// crate (crater's spurious reasons): such a failure in a preparation step
-// is not evidence that the crate is broken.
-func spurious(reason string) bool {
-	switch reason {
-	case reasonOOM, reasonTimeout, reasonNoOutputTimeout, reasonNoSpace, reasonNetworkAccess, reasonSandboxError, reasonDownload, reasonLogUnavailable:
-		return true
-	}
-	return false
-}
 
 // diagnostics reads a step's output as it streams past (it is an
 // io.Writer, fed alongside the log) and keeps only the facts a failure
@@ -345,16 +301,16 @@ func (d *diagnostics) toolchainMissing() bool {
 // refused network access (a build script downloading something); then
 // failed dependencies, since the crate's own errors may only be knock-on;
 // then the crate's own error codes.
-func (d *diagnostics) reason(crate string) string {
+func (d *diagnostics) reason(crate string) streams.Reason {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	switch {
 	case d.noSpace:
-		return reasonNoSpace
+		return streams.ReasonNoSpace
 	case d.ice:
-		return reasonICE
+		return streams.ReasonICE
 	case d.network:
-		return reasonNetworkAccess
+		return streams.ReasonNetworkAccess
 	}
 	var deps []string
 	for name := range d.failed {
@@ -362,19 +318,18 @@ func (d *diagnostics) reason(crate string) string {
 			deps = append(deps, name)
 		}
 	}
-	if len(deps) > 0 {
-		slices.Sort(deps)
-		return "depends-on(" + strings.Join(deps, ",") + ")"
+	// A name no reason can carry (a crate printed it) is left out.
+	if r := streams.DependsOn(deps...); r != streams.ReasonUnknown {
+		return r
 	}
 	if len(d.codes) > 0 {
 		codes := make([]string, 0, len(d.codes))
 		for c := range d.codes {
 			codes = append(codes, c)
 		}
-		slices.Sort(codes)
-		return "compiler-error(" + strings.Join(codes, ",") + ")"
+		return streams.CompilerError(codes...)
 	}
-	return reasonUnknown
+	return streams.ReasonUnknown
 }
 
 // samePackage compares package names as crates.io does: '-' and '_' are

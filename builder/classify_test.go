@@ -50,7 +50,7 @@ func TestDiagnosticsReason(t *testing.T) {
 				}
 				rest = rest[n:]
 			}
-			if got := d.reason(tc.crate); got != tc.want {
+			if got := d.reason(tc.crate); string(got) != tc.want {
 				t.Errorf("reason(%q) = %q, want %q", tc.crate, got, tc.want)
 			}
 			if got := d.toolchainMissing(); got != tc.noToolchain {

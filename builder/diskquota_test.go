@@ -43,8 +43,8 @@ func TestJobDiskQuota(t *testing.T) {
 	job := fakeJob("filler", streams.ModeCheckOnly)
 	res, js := runFakeWith(t, r, Config{JobDiskBytes: 64 << 20}, streams.DefaultConfig(), func(b *Builder) { b.diskQuotaEvery = 50 * time.Millisecond }, 1,
 		func(js jetstream.JetStream) { publishJob(t, js, job) })
-	if res[0].Status != streams.StatusBuildFail || res[0].Reason != reasonNoSpace {
-		t.Errorf("result %s %q, want build-fail %q", res[0].Status, res[0].Reason, reasonNoSpace)
+	if res[0].Status != streams.StatusBuildFail || res[0].Reason != streams.ReasonNoSpace {
+		t.Errorf("result %s %q, want build-fail %q", res[0].Status, res[0].Reason, streams.ReasonNoSpace)
 	}
 	if text := logText(t, js, job.BuildKey, 1, streams.StatusBuildFail); !strings.Contains(text, "past its 64 MiB disk quota; the build was killed") {
 		t.Errorf("log does not say the quota killed the build:\n%s", text)

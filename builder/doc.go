@@ -55,7 +55,8 @@
 // failure; so does a log that cannot be published ("log-unavailable", see
 // The log below). Otherwise the reason is read from cargo's output as it streams
 // past (no-space, ice, network-access, depends-on(...),
-// compiler-error(...), unknown; see classify.go).
+// compiler-error(...), unknown; see classify.go). Every reason, and whether
+// it is spurious, is in streams/reasons.go.
 //
 // While an attempt runs the job is kept with InProgress every
 // Config.InProgressEvery. When Run's context ends the builder drains: it
@@ -66,7 +67,7 @@
 // its sandbox tasks and its job dirs are removed at start; its jobs come
 // back after the consumer's AckWait. A job delivered more times than it
 // has attempts (streams.JobAttempts) was never finished by anyone: it ends
-// as error "gave up after N attempts" and goes to the dead stream.
+// as error gave-up(N) and goes to the dead stream.
 //
 // Below Config.MinFreeDiskBytes on the work dir's disk the builder takes
 // no new jobs; its heartbeat says so, with the free space and its version.

@@ -33,7 +33,7 @@ func (a *attempt) giveUp(ctx context.Context, attempts int, seq uint64) {
 		a.abandon()
 		return
 	}
-	v := verdict{status: streams.StatusError, reason: why, exitCode: -1}
+	v := verdict{status: streams.StatusError, reason: streams.GaveUp(attempts), exitCode: -1}
 	if err := a.finish(ctx, v, start); err != nil {
 		if ctx.Err() != nil {
 			a.abandon()

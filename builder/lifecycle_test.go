@@ -177,8 +177,8 @@ func TestAbortStopsBuilds(t *testing.T) {
 			}
 		}
 	}
-	if end == nil || end.Reason != reasonAborted {
-		t.Fatalf("running build's log end %+v within 5s, want reason %s", end, reasonAborted)
+	if end == nil || end.Reason != streams.ReasonExperimentAborted {
+		t.Fatalf("running build's log end %+v within 5s, want reason %s", end, streams.ReasonExperimentAborted)
 	}
 	t.Logf("running build stopped %s after abort", time.Since(start))
 	if m, err := f.results.Next(jetstream.FetchMaxWait(time.Second)); err == nil {

@@ -210,20 +210,20 @@ func (a *attempt) logVerdict(v verdict, cause error) verdict {
 	timedOut := errors.Is(cause, errAttemptTimeout) || errors.Is(cause, errNoOutput)
 	switch {
 	case a.stall.isLost():
-		a.log.Warn().Dur("limit", a.logBlockLimit()).Str("verdict", string(v.status)+" "+v.reason).
+		a.log.Warn().Dur("limit", a.logBlockLimit()).Str("verdict", string(v.status)+" "+string(v.reason)).
 			Msg("build log could not be published; the attempt ends as an infrastructure error")
 		// Written only if the log works again, which it rarely does.
 		fmt.Fprintf(a.sys, "the log could not be published whole (blocked for %s, or refused): the build was stopped; an infrastructure error, not the crate's\n",
 			durationText(a.logBlockLimit()))
-	case timedOut && blocked >= stallMin && (v.reason == reasonTimeout || v.reason == reasonNoOutputTimeout):
-		a.log.Warn().Dur("blocked", blocked).Str("verdict", v.reason).
+	case timedOut && blocked >= stallMin && (v.reason == streams.ReasonTimeout || v.reason == streams.ReasonNoOutputTimeout):
+		a.log.Warn().Dur("blocked", blocked).Str("verdict", string(v.reason)).
 			Msg("build killed while its log was blocked; the attempt ends as an infrastructure error")
 		fmt.Fprintf(a.sys, "log stream blocked for %s when the build was killed: the %s is not the crate's; an infrastructure error\n",
 			blocked.Round(time.Second), v.reason)
 	default:
 		return v
 	}
-	return verdict{status: streams.StatusError, reason: reasonLogUnavailable, exitCode: v.exitCode}
+	return verdict{status: streams.StatusError, reason: streams.ReasonLogUnavailable, exitCode: v.exitCode}
 }
 
 // finishUnlogged ends the last attempt a job gets when its log could not
@@ -241,6 +241,6 @@ func (a *attempt) finishUnlogged(ctx context.Context, v verdict, start time.Time
 		return
 	}
 	a.b.met.finished(v, time.Since(start))
-	a.log.Warn().Str("status", string(v.status)).Str("reason", v.reason).
+	a.log.Warn().Str("status", string(v.status)).Str("reason", string(v.reason)).
 		Dur("duration", time.Since(start)).Msg("build finished without its log")
 }

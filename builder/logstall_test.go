@@ -149,7 +149,7 @@ func TestLogBlockedPausesNoOutputTimeout(t *testing.T) {
 		name       string
 		thenSilent bool
 		wantStatus streams.Status
-		wantReason string
+		wantReason streams.Reason
 	}{
 		{"prints and exits", false, streams.StatusTestPass, ""},
 		{"prints then falls silent", true, streams.StatusBuildFail, "no-output-timeout"},

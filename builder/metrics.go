@@ -2,7 +2,6 @@ package builder
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -106,14 +105,6 @@ func (m *metrics) chunk(c streams.Chunk) {
 }
 
 // reasonClass drops a reason's arguments ("compiler-error(E0277,E0308)"
-// becomes "compiler-error") and a give-up's count, which would make one
+// becomes "compiler-error", "gave-up(3)" "gave-up"), which would make one
 // series per crate or error code.
-func reasonClass(reason string) string {
-	if i := strings.IndexByte(reason, '('); i >= 0 {
-		reason = reason[:i]
-	}
-	if strings.HasPrefix(reason, "gave up") {
-		return "gave-up"
-	}
-	return reason
-}
+func reasonClass(reason streams.Reason) string { return string(reason.Kind()) }

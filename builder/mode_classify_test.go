@@ -40,7 +40,7 @@ func TestDiagnosticsModes(t *testing.T) {
 	} {
 		t.Run(tt.file, func(t *testing.T) {
 			d := diagnose(t, tt.file)
-			if got := d.reason(tt.crate); got != tt.reason {
+			if got := d.reason(tt.crate); string(got) != tt.reason {
 				t.Errorf("reason = %q, want %q", got, tt.reason)
 			}
 			if got := d.missingComponent(); got != tt.component {
@@ -69,7 +69,7 @@ func TestDiagnosticsLintNotes(t *testing.T) {
 		for _, l := range tt.lines {
 			d.line([]byte(l))
 		}
-		if got := d.reason("c"); got != tt.want {
+		if got := d.reason("c"); string(got) != tt.want {
 			t.Errorf("%q: reason %q, want %q", tt.lines, got, tt.want)
 		}
 	}

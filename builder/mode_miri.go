@@ -7,9 +7,6 @@ import (
 	"github.com/ejecta-build/ejecta/streams"
 )
 
-// reasonUB: Miri found undefined behaviour while running a test.
-const reasonUB = "undefined-behavior"
-
 // miri runs the crate's tests under Miri, as crater-at-home does. steps
 // has checked that the toolchain has the miri and rust-src components.
 // Building the tests for Miri (which first builds Miri's own sysroot into
@@ -38,7 +35,7 @@ func (a *attempt) miri(ctx context.Context) verdict {
 	o = a.step(ctx, a.ws.crate(), "miri", "test", "--frozen")
 	if v, failed := a.failure(ctx, o, streams.StatusTestFail); failed {
 		if v.status == streams.StatusTestFail && o.diag.undefinedBehavior() {
-			v.reason = reasonUB
+			v.reason = streams.ReasonUndefinedBehavior
 		}
 		return v
 	}

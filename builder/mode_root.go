@@ -45,7 +45,7 @@ func (a *attempt) rootCrate(ctx context.Context) (rootCrate, verdict, bool) {
 	if !failed {
 		return rootCrate{devDeps: true}, verdict{}, true
 	}
-	if v.status != streams.StatusBroken || spurious(v.reason) {
+	if v.status != streams.StatusBroken || streams.Spurious(v.reason) {
 		return rootCrate{}, v, false
 	}
 	dropped, err := a.ws.trimForResolution(filepath.Join(crateDir, "Cargo.toml"))
@@ -62,7 +62,7 @@ func (a *attempt) rootCrate(ctx context.Context) (rootCrate, verdict, bool) {
 		if !failed {
 			return rootCrate{devDeps: !slices.Contains(dropped, "dev-dependencies")}, verdict{}, true
 		}
-		if v.status != streams.StatusBroken || spurious(v.reason) {
+		if v.status != streams.StatusBroken || streams.Spurious(v.reason) {
 			return rootCrate{}, v, false
 		}
 	}

@@ -142,7 +142,7 @@ func modeRegistry(t *testing.T) string {
 // jobWant is what a test expects of a job's first attempt.
 type jobWant struct {
 	status streams.Status
-	reason string
+	reason streams.Reason
 	lines  []string // each somewhere in the log
 }
 

@@ -29,7 +29,7 @@ func TestBuilderFailureReasons(t *testing.T) {
 	}
 	tests := []struct {
 		job        streams.Job
-		wantReason string
+		wantReason streams.Reason
 		wantLine   string // a system line of the log
 	}{
 		// ejecta-slow prints "Compiling" and then nothing for ten minutes.

@@ -207,7 +207,7 @@ func TestBuilderDrain(t *testing.T) {
 
 // A job whose every attempt ended without a result (its builders stopped
 // each time) is not built again: the delivery after the last attempt ends
-// as an error "gave up after N attempts", with a log, and a dead letter.
+// as an error gave-up(N), with a log saying why, and a dead letter.
 func TestBuilderGivesUp(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs cargo in containerd")
@@ -224,8 +224,8 @@ func TestBuilderGivesUp(t *testing.T) {
 	}
 	startBuilder(t, nc, Config{ID: "giveup", Slots: 1, InProgressEvery: time.Second})
 	res := resultsFor(t, js, job.BuildKey, 30*time.Second)
-	if len(res) != 1 || res[0].Attempt != 2 || res[0].Status != streams.StatusError || res[0].Reason != "gave up after 1 attempts" {
-		t.Fatalf("results %+v, want one: attempt 2, error, gave up after 1 attempts", res)
+	if len(res) != 1 || res[0].Attempt != 2 || res[0].Status != streams.StatusError || res[0].Reason != streams.GaveUp(1) {
+		t.Fatalf("results %+v, want one: attempt 2, error, %s", res, streams.GaveUp(1))
 	}
 	if text := logText(t, js, job.BuildKey, 2, streams.StatusError); !strings.Contains(text, "gave up after 1 attempts of ejecta-nap 0.1.0 with stable") {
 		t.Errorf("log of the given-up delivery:\n%s", text)

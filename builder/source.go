@@ -130,11 +130,11 @@ func (a *attempt) fetchFailure(err error) verdict {
 		return a.workspaceError(wf.error)
 	}
 	fmt.Fprintf(a.sys, "cannot fetch the crates: %v\n", err)
-	reason := reasonDownload
+	reason := streams.ReasonDownloadFailed
 	if errors.Is(err, registry.ErrChecksum) {
-		reason = reasonChecksum
+		reason = streams.ReasonChecksumMismatch
 	}
-	a.log.Warn().Err(err).Str("reason", reason).Msg("fetching crates failed")
+	a.log.Warn().Err(err).Str("reason", string(reason)).Msg("fetching crates failed")
 	return verdict{status: streams.StatusPrepareFail, reason: reason, exitCode: -1}
 }
 

@@ -39,12 +39,13 @@ func TestCrateSourceWherever(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {
-		exp, source        string
-		status             streams.Status
-		reason, logContent string
+		exp, source string
+		status      streams.Status
+		reason      streams.Reason
+		logContent  string
 	}{
 		{"tmp", inTmp, streams.StatusTestPass, "", "Checking ejecta-testfail v0.1.0"},
-		{"closed", closed, streams.StatusError, reasonSourceUnreadable, "builds cannot read the crate source " + closed},
+		{"closed", closed, streams.StatusError, streams.ReasonCrateSourceUnreadable, "builds cannot read the crate source " + closed},
 	} {
 		job := streams.Job{V: 1, BuildKey: streams.BuildKey{Experiment: tt.exp, Crate: "ejecta-testfail", Version: "0.1.0", Toolchain: "stable"},
 			Mode: streams.ModeCheckOnly, CrateSource: tt.source}

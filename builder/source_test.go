@@ -20,13 +20,13 @@ func TestFetchFailure(t *testing.T) {
 		name       string
 		err        error
 		status     streams.Status
-		reason     string
+		reason     streams.Reason
 		logMention string
 	}{
 		{"registry down", errors.New("get http://reg/config.json: connection refused"),
-			streams.StatusPrepareFail, reasonDownload, "cannot fetch the crates: get http://reg/config.json"},
+			streams.StatusPrepareFail, streams.ReasonDownloadFailed, "cannot fetch the crates: get http://reg/config.json"},
 		{"checksum", fmt.Errorf("itoa 1.0.0: %w", registry.ErrChecksum),
-			streams.StatusPrepareFail, reasonChecksum, "cannot fetch the crates: itoa 1.0.0"},
+			streams.StatusPrepareFail, streams.ReasonChecksumMismatch, "cannot fetch the crates: itoa 1.0.0"},
 		{"cargo config", workspaceFault{errors.New("write cargo config: no space left on device")},
 			streams.StatusError, "workspace-error", "builder error: write cargo config: no space left on device"},
 		{"cache, wrapped", fmt.Errorf("vendor: %w", workspaceFault{errors.New("open crate cache /c: not a directory")}),

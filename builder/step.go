@@ -182,36 +182,36 @@ func (a *attempt) failure(ctx context.Context, o outcome, failStatus streams.Sta
 	switch {
 	case o.err != nil && errors.Is(context.Cause(ctx), errAttemptTimeout):
 		fmt.Fprintf(a.sys, "timed out after %s; the build was killed\n", a.lim.timeout)
-		v.reason = reasonTimeout
+		v.reason = streams.ReasonTimeout
 	case o.err != nil && errors.Is(context.Cause(ctx), errDiskQuota):
 		// watchQuota said so in the log.
-		v.reason = reasonNoSpace
+		v.reason = streams.ReasonNoSpace
 	case o.err != nil && errors.Is(context.Cause(ctx), errNoOutput):
 		fmt.Fprintf(a.sys, "no output for %s; the build was killed\n", a.lim.noOutput)
-		v.reason = reasonNoOutputTimeout
+		v.reason = streams.ReasonNoOutputTimeout
 	case o.err != nil && ctx.Err() != nil:
 		v.abandoned = true
 	case o.err != nil:
 		a.log.Error().Err(o.err).Msg("sandbox failed")
 		fmt.Fprintf(a.sys, "sandbox error: %v\n", o.err)
-		v.status, v.reason = streams.StatusError, reasonSandboxError
+		v.status, v.reason = streams.StatusError, streams.ReasonSandboxError
 	case o.exit.Code == 0:
 		// A child may have been OOM-killed and survived by cargo (a build
 		// script retried); the step still succeeded.
 		return verdict{}, false
 	case o.exit.OOMKilled:
 		fmt.Fprintf(a.sys, "killed: out of memory (limit %d MiB)\n", a.lim.memoryBytes>>20)
-		v.reason = reasonOOM
+		v.reason = streams.ReasonOOM
 	case o.diag.sourceUnreadable():
 		return a.sourceUnreadable(fmt.Errorf("cargo could not read it (see above)")), true
 	case o.diag.toolchainMissing():
 		fmt.Fprintf(a.sys, "toolchain %s is not installed on this builder\n", a.job.Toolchain)
-		v.status, v.reason = streams.StatusError, reasonToolchainMissing
+		v.status, v.reason = streams.StatusError, streams.ReasonToolchainMissing
 	case o.diag.missingComponent() != "":
 		return a.componentMissing(o.diag.missingComponent()), true
 	case o.diag.registryUnreachable():
 		fmt.Fprintf(a.sys, "the registry %s could not be read\n", a.job.CrateSource)
-		v.status, v.reason = streams.StatusPrepareFail, reasonDownload
+		v.status, v.reason = streams.StatusPrepareFail, streams.ReasonDownloadFailed
 	default:
 		v.reason = o.diag.reason(a.job.Crate)
 	}

@@ -63,7 +63,7 @@ func (a *attempt) steps(ctx context.Context) verdict {
 	}
 	// Decode validated the mode; a new mode reaching here is a bug here.
 	fmt.Fprintf(a.sys, "builder error: mode %q not implemented\n", a.job.Mode)
-	return verdict{status: streams.StatusError, reason: "unsupported-mode", exitCode: -1}
+	return verdict{status: streams.StatusError, reason: streams.ReasonUnsupportedMode, exitCode: -1}
 }
 
 // modeComponents are the rustup components mode needs beyond rustc and cargo.
@@ -86,7 +86,7 @@ func (a *attempt) prepare(ctx context.Context) (verdict, bool) {
 		return a.fetchFailure(err), false
 	}
 	if v, failed := a.failure(ctx, o, streams.StatusPrepareFail); failed {
-		if v.status == streams.StatusPrepareFail && !spurious(v.reason) {
+		if v.status == streams.StatusPrepareFail && !streams.Spurious(v.reason) {
 			fmt.Fprintf(a.sys, "cannot resolve %s %s from %s: crate broken\n", a.job.Crate, a.job.Version, a.job.CrateSource)
 			return verdict{status: streams.StatusBroken, exitCode: v.exitCode}, false
 		}
@@ -124,7 +124,7 @@ func (a *attempt) prepareTests(ctx context.Context) (testPlan, verdict, bool) {
 		return testPlan{}, a.fetchFailure(err), false
 	}
 	if v, failed := a.failure(ctx, o, streams.StatusTestFail); failed {
-		if v.status == streams.StatusTestFail && !spurious(v.reason) {
+		if v.status == streams.StatusTestFail && !streams.Spurious(v.reason) {
 			// Usually dev-dependencies the local source does not have.
 			return testPlan{skip: "the crate's own dependencies (dev-dependencies included) cannot be resolved from " + a.job.CrateSource}, verdict{}, true
 		}
@@ -156,12 +156,12 @@ func (a *attempt) test(ctx context.Context, plan testPlan) verdict {
 func (a *attempt) sourceUnreadable(err error) verdict {
 	a.log.Error().Err(err).Str("crate_source", a.job.CrateSource).Msg("builds cannot read the crate source")
 	fmt.Fprintf(a.sys, "builder error: builds cannot read the crate source %s: %v\n", a.job.CrateSource, err)
-	return verdict{status: streams.StatusError, reason: reasonSourceUnreadable, exitCode: -1}
+	return verdict{status: streams.StatusError, reason: streams.ReasonCrateSourceUnreadable, exitCode: -1}
 }
 
 // workspaceError ends an attempt whose job dir could not be set up.
 func (a *attempt) workspaceError(err error) verdict {
 	a.log.Error().Err(err).Msg("prepare workspace")
 	fmt.Fprintf(a.sys, "builder error: %v\n", err)
-	return verdict{status: streams.StatusError, reason: "workspace-error", exitCode: -1}
+	return verdict{status: streams.StatusError, reason: streams.ReasonWorkspaceError, exitCode: -1}
 }

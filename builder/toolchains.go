@@ -184,7 +184,7 @@ func (a *attempt) componentMissing(component string) verdict {
 	tc := a.job.Toolchain
 	fmt.Fprintf(a.sys, "toolchain %s does not have the %s component, which %s needs (rustup component add --toolchain %s %s)\n",
 		tc, component, a.job.Mode, tc, component)
-	return verdict{status: streams.StatusError, reason: "component-missing(" + component + ")", exitCode: a.exitCode}
+	return verdict{status: streams.StatusError, reason: streams.ComponentMissing(component), exitCode: a.exitCode}
 }
 
 // missingComponent returns the first of components (rustup component

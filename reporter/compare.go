@@ -48,7 +48,7 @@ var Classes = []Class{
 // the build has not finished.
 type Outcome struct {
 	Status streams.Status
-	Reason string // a FailureReason: "ice", "oom", "compiler-error(E0308)", "depends-on(foo)", ...
+	Reason streams.Reason
 }
 
 // Comparison is the verdict on a pair of outcomes. Note says, for a person,
@@ -57,26 +57,6 @@ type Comparison struct {
 	Class Class
 	Note  string
 }
-
-// Failure reasons Compare treats specially.
-const (
-	ReasonICE       = "ice"
-	reasonDependsOn = "depends-on("
-)
-
-// spuriousReasons are failures that are probably not the compiler's fault:
-// a change between toolchains caused by one of them is reported apart so
-// that nobody bisects rustc for an out-of-memory kill.
-var spuriousReasons = []string{
-	"oom", "no-space", "timeout", "network-access", "sandbox-error", "download-failed", "compiler-diagnostic-change",
-	// The builder could not publish the build's log (logs stream full, NATS
-	// unreachable): an infrastructure error, like sandbox-error.
-	"log-unavailable",
-}
-
-// IsSpurious reports whether a failure with this reason is probably not
-// caused by the compiler.
-func IsSpurious(reason string) bool { return slices.Contains(spuriousReasons, reason) }
 
 // Compare classifies a crate version from its baseline outcome a and its
 // outcome b under the new toolchain, with crater's precedence:
@@ -155,7 +135,7 @@ func compareBuilt(a, b Outcome) (Comparison, bool) {
 		return Comparison{}, false
 	}
 	if a.Status == streams.StatusBuildFail && b.Status == streams.StatusBuildFail {
-		if b.Reason == ReasonICE && a.Reason != ReasonICE {
+		if b.Reason == streams.ReasonICE && a.Reason != streams.ReasonICE {
 			return Comparison{ClassRegressed, "internal compiler error with the new toolchain"}, true
 		}
 		return Comparison{Class: ClassSameBuildFail}, true
@@ -191,8 +171,8 @@ func compareBuilt(a, b Outcome) (Comparison, bool) {
 	}
 	var spurious []string
 	for _, f := range failures {
-		if IsSpurious(f.Reason) && !slices.Contains(spurious, f.Reason) {
-			spurious = append(spurious, f.Reason)
+		if streams.Spurious(f.Reason) && !slices.Contains(spurious, string(f.Reason)) {
+			spurious = append(spurious, string(f.Reason))
 		}
 	}
 	note := ""
@@ -210,9 +190,9 @@ func compareBuilt(a, b Outcome) (Comparison, bool) {
 	default:
 		c = Comparison{Class: ClassRegressed}
 	}
-	if !fixed && strings.HasPrefix(b.Reason, reasonDependsOn) && c.Note == "" {
+	if !fixed && b.Reason.Kind() == streams.ReasonDependsOn && c.Note == "" {
 		// Crater groups these under the dependency ("dependent", not "root").
-		c.Note = "a dependency failed: " + b.Reason
+		c.Note = "a dependency failed: " + string(b.Reason)
 	}
 	return c, true
 }

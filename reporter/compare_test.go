@@ -21,8 +21,12 @@ var (
 	oNone    = Outcome{}
 )
 
-func bf(reason string) Outcome { return Outcome{Status: streams.StatusBuildFail, Reason: reason} }
-func tf(reason string) Outcome { return Outcome{Status: streams.StatusTestFail, Reason: reason} }
+func bf(reason streams.Reason) Outcome {
+	return Outcome{Status: streams.StatusBuildFail, Reason: reason}
+}
+func tf(reason streams.Reason) Outcome {
+	return Outcome{Status: streams.StatusTestFail, Reason: reason}
+}
 
 func TestCompare(t *testing.T) {
 	tests := []struct {
@@ -121,6 +125,12 @@ func TestCompare(t *testing.T) {
 		{oTest, bf("log-unavailable"), ClassSpuriousRegressed},
 		{tf("oom"), bf("compiler-error(E0308)"), ClassSpuriousRegressed},
 		{oPass, bf("compiler-diagnostic-change"), ClassSpuriousRegressed},
+		// A build that hangs silently under the new toolchain: crater's
+		// no-output timeout is a timeout.
+		{oPass, bf(streams.ReasonNoOutputTimeout), ClassSpuriousRegressed},
+		{oPass, tf(streams.ReasonNoOutputTimeout), ClassSpuriousRegressed},
+		// A reason this build does not know is the crate's failure.
+		{oPass, bf("some-reason-crater-adds"), ClassRegressed},
 		{bf("oom"), oPass, ClassSpuriousFixed},
 		{tf("timeout"), oPass, ClassSpuriousFixed},
 		{bf("no-space"), oTSkip, ClassSpuriousFixed},

@@ -132,7 +132,7 @@ func (e *env) putExperiment(name string, crates int) {
 }
 
 // result is a Result of experiment exp with a log where builders put it.
-func result(exp, crate, version, tc string, attempt int, status streams.Status, reason string) streams.Result {
+func result(exp, crate, version, tc string, attempt int, status streams.Status, reason streams.Reason) streams.Result {
 	k := streams.BuildKey{Experiment: exp, Crate: crate, Version: version, Toolchain: tc}
 	return streams.Result{V: 1, BuildKey: k, Attempt: attempt, Status: status, Reason: reason,
 		ExitCode: 101, DurationMS: 1234, Builder: "b1", LogKey: streams.LogObjectKey(k, attempt),

@@ -114,7 +114,7 @@ func writeCell(b *bytes.Buffer, r *streams.Result) {
 	b.WriteString(html.EscapeString(string(r.Status)))
 	if r.Reason != "" {
 		b.WriteString(" (")
-		b.WriteString(html.EscapeString(r.Reason))
+		b.WriteString(html.EscapeString(string(r.Reason)))
 		b.WriteString(")")
 	}
 	if r.Attempt > 1 {

@@ -57,7 +57,7 @@ func (e *experiment) markdownMD(now time.Time) []byte {
 			if r := cs.runs[1]; r != nil {
 				fmt.Fprintf(&b, ": %s", mdEscape(string(r.Status)))
 				if r.Reason != "" {
-					fmt.Fprintf(&b, " (%s)", mdEscape(r.Reason))
+					fmt.Fprintf(&b, " (%s)", mdEscape(string(r.Reason)))
 				}
 			}
 			if cs.v.Confirmation != "" {

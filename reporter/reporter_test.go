@@ -15,7 +15,8 @@ import (
 	"github.com/ejecta-build/ejecta/streams"
 )
 
-const hostile = `<script>alert(1)</script>`
+// hostile is a well-formed reason (streams.ParseReason) that is markup.
+const hostile = `compiler-error(<script>alert'1'</script>)`
 
 func TestReportClassesLinksAndProgress(t *testing.T) {
 	e := newEnv(t)
@@ -85,7 +86,7 @@ func TestReportClassesLinksAndProgress(t *testing.T) {
 	}
 	gamma := string(e.store.read(t, streams.ExperimentPrefix("exp1")+"full-ga.html"))
 	delta := string(e.store.read(t, streams.ExperimentPrefix("exp1")+"full-de.html"))
-	if !strings.Contains(gamma, "&lt;script&gt;alert(1)&lt;/script&gt;") || !strings.Contains(gamma, "same-build-fail") ||
+	if !strings.Contains(gamma, "&lt;script&gt;alert&#39;1&#39;&lt;/script&gt;") || !strings.Contains(gamma, "same-build-fail") ||
 		!strings.Contains(delta, "pending") || !strings.Contains(delta, `href="logs/nightly/delta/1%252E0%252E0/1.log"`) {
 		t.Errorf("pages lack gamma's escaped reason or delta:\n%s\n%s", gamma, delta)
 	}
@@ -185,6 +186,10 @@ func TestGarbageGoesToDeadStream(t *testing.T) {
 	bad := result("exp4", "alpha", "1.0.0", "stable", 1, "exploded", "")
 	badJSON, _ := json.Marshal(bad)
 	e.publishRaw(streams.ResultSubject(bad.BuildKey, 1), badJSON, "bad-status")
+	// A reason no builder writes is refused with its result.
+	badReason := result("exp4", "alpha", "1.0.0", "stable", 1, streams.StatusBuildFail, "<script>alert(1)</script>")
+	badReasonJSON, _ := json.Marshal(badReason)
+	e.publishRaw(streams.ResultSubject(badReason.BuildKey, 1), badReasonJSON, "bad-reason")
 	misfiled := result("exp4", "alpha", "1.0.0", "stable", 1, streams.StatusTestPass, "")
 	misJSON, _ := json.Marshal(misfiled)
 	e.publishRaw(streams.ResultSubject(streams.BuildKey{Experiment: "exp4", Crate: "other", Version: "1.0.0",
@@ -200,18 +205,18 @@ func TestGarbageGoesToDeadStream(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	dead := map[string][]jetstream.RawStreamMsg{}
-	waitFor(t, "three dead letters", func() bool {
+	waitFor(t, "four dead letters", func() bool {
 		info, err := e.js.Stream(ctx, streams.DeadStream)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return info.CachedInfo().State.Msgs == 3
+		return info.CachedInfo().State.Msgs == 4
 	})
 	s, err := e.js.Stream(ctx, streams.DeadStream)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for seq := uint64(1); seq <= 3; seq++ {
+	for seq := uint64(1); seq <= 4; seq++ {
 		m, err := s.GetMsg(ctx, seq)
 		if err != nil {
 			t.Fatal(err)
@@ -224,13 +229,16 @@ func TestGarbageGoesToDeadStream(t *testing.T) {
 		t.Errorf("dead letter of the garbage: %+v", inv)
 	}
 	exp := dead[streams.DeadSubject("exp4")]
-	if len(exp) != 2 {
-		t.Fatalf("dead letters of exp4: %d, want 2 (%v)", len(exp), dead)
+	if len(exp) != 3 {
+		t.Fatalf("dead letters of exp4: %d, want 3 (%v)", len(exp), dead)
 	}
 	if r := exp[0].Header.Get(streams.HdrDeadReason); !strings.Contains(r, "exploded") {
 		t.Errorf("dead reason %q does not name the bad status", r)
 	}
-	if r := exp[1].Header.Get(streams.HdrDeadReason); !strings.Contains(r, "subject") {
+	if r := exp[1].Header.Get(streams.HdrDeadReason); !strings.Contains(r, "reason") || !strings.Contains(r, "script") {
+		t.Errorf("dead reason %q does not name the bad reason", r)
+	}
+	if r := exp[2].Header.Get(streams.HdrDeadReason); !strings.Contains(r, "subject") {
 		t.Errorf("dead reason %q does not mention the subject mismatch", r)
 	}
 }

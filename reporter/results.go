@@ -74,7 +74,7 @@ type CrateResult struct {
 type RunResult struct {
 	Toolchain  string         `json:"toolchain"`
 	Status     streams.Status `json:"status"`
-	Reason     string         `json:"reason"`
+	Reason     streams.Reason `json:"reason"`
 	Attempt    int            `json:"attempt"`
 	ExitCode   int            `json:"exit_code"`
 	DurationMS int64          `json:"duration_ms"`

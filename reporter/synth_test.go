@@ -66,7 +66,7 @@ func synthetic(exp string, n int, seed uint64) []streams.Result {
 			tc := []string{"stable", "nightly"}[j]
 			r := result(exp, name, "1.0."+itoa(i%7), tc, 1, o.Status, o.Reason)
 			if o.Reason == "depends-on(ROOT)" {
-				r.Reason = "depends-on(" + lastRoot + ")"
+				r.Reason = streams.DependsOn(lastRoot)
 			}
 			r.FinishedAt = start.Add(time.Duration(2*i+j) * time.Second)
 			out = append(out, r)

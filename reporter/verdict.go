@@ -3,6 +3,8 @@ package reporter
 import (
 	"fmt"
 	"strings"
+
+	"github.com/ejecta-build/ejecta/streams"
 )
 
 // ClassFlaky is not one of crater's classes: a regression that a
@@ -94,18 +96,12 @@ func describe(c Comparison) string {
 // reason is not depends-on(...). Crater writes several dependencies
 // comma-separated; the first one is the group. A dependency may be spelled
 // "name", "name@version" or "name version".
-func rootCause(reason string) string {
-	inner, ok := strings.CutPrefix(reason, reasonDependsOn)
-	if !ok {
+func rootCause(reason streams.Reason) string {
+	args := reason.Args()
+	if reason.Kind() != streams.ReasonDependsOn || len(args) == 0 {
 		return ""
 	}
-	inner, ok = strings.CutSuffix(inner, ")")
-	if !ok {
-		return ""
-	}
-	first, _, _ := strings.Cut(inner, ",")
-	first = strings.TrimSpace(first)
-	first, _, _ = strings.Cut(first, "@")
+	first, _, _ := strings.Cut(args[0], "@")
 	first, _, _ = strings.Cut(first, " ")
 	return first
 }

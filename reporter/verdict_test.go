@@ -74,7 +74,7 @@ func TestJudge(t *testing.T) {
 }
 
 func TestRootCause(t *testing.T) {
-	for reason, want := range map[string]string{
+	for reason, want := range map[streams.Reason]string{
 		"depends-on(foo)":            "foo",
 		"depends-on(foo@1.0.0)":      "foo",
 		"depends-on(foo 1.0.0, bar)": "foo",
@@ -94,7 +94,7 @@ func TestRootCause(t *testing.T) {
 func TestRootGroups(t *testing.T) {
 	e := newExperiment("exp", 0)
 	e.setRecord(testRecord(), func(string) {})
-	reg := func(name, reason string) {
+	reg := func(name string, reason streams.Reason) {
 		e.apply(res(name, "stable", 1, streams.StatusTestPass), nil)
 		r := res(name, "nightly", 1, streams.StatusBuildFail)
 		r.Reason = reason

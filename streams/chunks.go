@@ -54,7 +54,7 @@ type LogEnd struct {
 	Bytes    uint64 `json:"bytes"`
 	SHA256   string `json:"sha256"`
 	// Reason is the failure reason of the attempt, if it has one.
-	Reason string `json:"reason,omitempty"`
+	Reason Reason `json:"reason,omitempty"`
 }
 
 // NewChunkMsg frames c for subject subj. The Nats-Msg-Id makes a retried
@@ -111,6 +111,9 @@ func ParseLogMsg(h nats.Header, data []byte) (*Chunk, *LogEnd, error) {
 		var end LogEnd
 		if err := json.Unmarshal(data, &end); err != nil {
 			return nil, nil, fmt.Errorf("log message %d: decode end marker: %w", seq, err)
+		}
+		if _, err := ParseReason(string(end.Reason)); err != nil {
+			return nil, nil, fmt.Errorf("log end marker: %w", err)
 		}
 		if end.Chunks != seq-1 {
 			return nil, nil, fmt.Errorf("log end marker: seq %d but %d chunks", seq, end.Chunks)

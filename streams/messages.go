@@ -270,7 +270,7 @@ type Result struct {
 	BuildKey
 	Attempt  int    `json:"attempt"`
 	Status   Status `json:"status"`
-	Reason   string `json:"reason,omitempty"`
+	Reason   Reason `json:"reason,omitempty"` // ParseReason's rules
 	ExitCode int    `json:"exit_code"`
 	// DurationMS is the wall time of the whole attempt, prepare included.
 	DurationMS int64     `json:"duration_ms"`
@@ -297,6 +297,9 @@ func (r *Result) Validate() error {
 	if !slices.Contains(Statuses, r.Status) {
 		return fmt.Errorf("result: unknown status %q", r.Status)
 	}
+	if _, err := ParseReason(string(r.Reason)); err != nil {
+		return fmt.Errorf("result: %w", err)
+	}
 	return validateSigned("result: mac", r.MAC)
 }
 
@@ -318,7 +321,7 @@ func (u *UploadRequest) Validate() error {
 	if u.V != SchemaVersion {
 		return fmt.Errorf("upload request: v=%d: %w", u.V, ErrSchemaVersion)
 	}
-	r := Result{V: SchemaVersion, BuildKey: u.BuildKey, Attempt: u.Attempt, Status: StatusError}
+	r := Result{V: SchemaVersion, BuildKey: u.BuildKey, Attempt: u.Attempt, Status: StatusError, Reason: u.End.Reason}
 	if err := r.Validate(); err != nil {
 		return fmt.Errorf("upload request: %w", err)
 	}

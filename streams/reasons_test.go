@@ -203,3 +203,38 @@ func TestParseReason(t *testing.T) {
 		}
 	}
 }
+
+// TestResultReasonIsValidated: a result is refused for a malformed reason,
+// kept with one this build does not know.
+func TestResultReasonIsValidated(t *testing.T) {
+	res := func(reason string) string {
+		return `{"v":1,"experiment":"e","crate":"c","version":"1.0.0","toolchain":"stable","attempt":1,` +
+			`"status":"build-fail","reason":"` + reason + `","exit_code":101,"duration_ms":1,"builder":"b","log_key":"k","finished_at":"2026-01-01T00:00:00Z"}`
+	}
+	for reason, ok := range map[string]bool{
+		"compiler-error(E0308)": true, "some-new-reason": true, "": true,
+		"compiler-error(E0308": false, "Out Of Memory": false,
+	} {
+		var r Result
+		err := Decode([]byte(res(reason)), &r)
+		if ok && (err != nil || r.Reason != Reason(reason)) {
+			t.Errorf("result with reason %q: %v (%q), want it kept", reason, err, r.Reason)
+		}
+		if !ok && (err == nil || !strings.Contains(err.Error(), "reason")) {
+			t.Errorf("result with reason %q: %v, want refused for its reason", reason, err)
+		}
+	}
+
+	k := BuildKey{Experiment: "e", Crate: "c", Version: "1.0.0", Toolchain: "stable"}
+	up := UploadRequest{V: SchemaVersion, BuildKey: k, Attempt: 1, End: LogEnd{Status: StatusBuildFail, Reason: "x("}}
+	if err := up.Validate(); err == nil || !strings.Contains(err.Error(), "reason") {
+		t.Errorf("upload request whose log end has reason x(: %v, want refused", err)
+	}
+	em, err := NewEndMsg(LogSubject(k, 1), 1, LogEnd{Status: StatusBuildFail, Reason: "x("})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ParseLogMsg(em.Header, em.Data); err == nil || !strings.Contains(err.Error(), "reason") {
+		t.Errorf("log end marker with reason x(: %v, want refused", err)
+	}
+}

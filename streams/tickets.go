@@ -214,7 +214,7 @@ func resultMAC(ticket string, r *Result) string {
 	in.build(r.BuildKey)
 	in.num(int64(r.Attempt))
 	in.str(string(r.Status))
-	in.str(r.Reason)
+	in.str(string(r.Reason))
 	in.num(int64(r.ExitCode))
 	in.str(r.Builder)
 	return sign([]byte(ticket), in, macBytes)
