@@ -3,7 +3,6 @@ package reporter
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -59,17 +58,20 @@ type Comparison struct {
 }
 
 // Compare classifies a crate version from its baseline outcome a and its
-// outcome b under the new toolchain, with crater's precedence:
+// outcome b under the new toolchain with crater's rules (rust-lang/crater
+// src/report/mod.rs, compare(); crater_test.go holds its test table):
 //
 //  1. build-fail(ice) → build-fail(ice) is same-build-fail, but any other
 //     build failure → build-fail(ice) is regressed;
 //  2. the same status on both sides is same-*;
-//  3. a change towards success is fixed, towards failure regressed, unless
-//     the failure reason is spurious (spurious-fixed, spurious-regressed).
-//     Between build-fail and test-fail either side's spurious reason makes
-//     the change spurious;
-//  4. otherwise error, skipped, broken, prepare-fail if either side has it,
-//     checked in that order.
+//  3. a change towards success (build-fail → test-*, test-fail →
+//     test-pass) is fixed, spurious-fixed if the OLD side's reason is
+//     spurious: the failure that went away is what the fix is about;
+//  4. a change towards failure (test-* → build-fail, test-pass →
+//     test-fail) is regressed, spurious-regressed if the NEW side's reason
+//     is spurious: the failure that appeared is what the regression is;
+//  5. otherwise skipped, broken, prepare-fail, error if either side has
+//     it, checked in that order.
 //
 // A test-skipped result against test-fail or test-pass means the two
 // toolchains ran in different modes. Crater panics there; Compare says
@@ -95,10 +97,10 @@ func Compare(a, b Outcome) Comparison {
 		status streams.Status
 		class  Class
 	}{
-		{streams.StatusError, ClassError},
 		{streams.StatusSkipped, ClassSkipped},
 		{streams.StatusBroken, ClassBroken},
 		{streams.StatusPrepareFail, ClassPrepareFail},
+		{streams.StatusError, ClassError},
 	} {
 		if a.Status == p.status || b.Status == p.status {
 			return Comparison{Class: p.class}
@@ -109,90 +111,53 @@ func Compare(a, b Outcome) Comparison {
 		"%s vs %s: the toolchains did not run the same mode, the results cannot be compared", a.Status, b.Status)}
 }
 
-// level orders the statuses of a crate that got as far as building: a
-// higher level is closer to success. Test-skipped sits beside test-pass
-// (the build worked, the tests were not run) and is not comparable with
-// either test outcome.
-func level(s streams.Status) (int, bool) {
-	switch s {
-	case streams.StatusBuildFail:
-		return 0, true
-	case streams.StatusTestFail:
-		return 1, true
-	case streams.StatusTestPass, streams.StatusTestSkipped:
-		return 2, true
-	}
-	return 0, false
-}
-
 // compareBuilt handles pairs where both sides got as far as building.
 // ok is false when it has no verdict: a side did not build, or a
 // test-skipped mix.
 func compareBuilt(a, b Outcome) (Comparison, bool) {
-	la, okA := level(a.Status)
-	lb, okB := level(b.Status)
-	if !okA || !okB {
-		return Comparison{}, false
-	}
-	if a.Status == streams.StatusBuildFail && b.Status == streams.StatusBuildFail {
+	switch {
+	case a.Status == streams.StatusBuildFail && b.Status == streams.StatusBuildFail:
 		if b.Reason == streams.ReasonICE && a.Reason != streams.ReasonICE {
 			return Comparison{ClassRegressed, "internal compiler error with the new toolchain"}, true
 		}
 		return Comparison{Class: ClassSameBuildFail}, true
-	}
-	if a.Status == b.Status {
+	case a.Status == b.Status:
 		switch a.Status {
 		case streams.StatusTestFail:
 			return Comparison{Class: ClassSameTestFail}, true
 		case streams.StatusTestSkipped:
 			return Comparison{Class: ClassSameTestSkipped}, true
-		default:
+		case streams.StatusTestPass:
 			return Comparison{Class: ClassSameTestPass}, true
 		}
-	}
-	if la == lb { // test-skipped against test-pass: no verdict here.
-		return Comparison{}, false
-	}
-	if (a.Status == streams.StatusTestSkipped && b.Status == streams.StatusTestFail) ||
-		(a.Status == streams.StatusTestFail && b.Status == streams.StatusTestSkipped) {
-		return Comparison{}, false
-	}
-
-	// The failure that changed: the old one when fixed, the new one when
-	// regressed. Between build-fail and test-fail both sides failed, and
-	// crater calls the change spurious if either reason is.
-	fixed := lb > la
-	failures := []Outcome{b}
-	switch {
-	case la+lb == 1: // build-fail and test-fail
-		failures = []Outcome{a, b}
-	case fixed:
-		failures = []Outcome{a}
-	}
-	var spurious []string
-	for _, f := range failures {
-		if streams.Spurious(f.Reason) && !slices.Contains(spurious, string(f.Reason)) {
-			spurious = append(spurious, string(f.Reason))
+	case fixes(a.Status, b.Status):
+		if streams.Spurious(a.Reason) {
+			return Comparison{ClassSpuriousFixed, "spurious failure reason: " + string(a.Reason)}, true
 		}
+		return Comparison{Class: ClassFixed}, true
+	case fixes(b.Status, a.Status):
+		switch {
+		case streams.Spurious(b.Reason):
+			return Comparison{ClassSpuriousRegressed, "spurious failure reason: " + string(b.Reason)}, true
+		case b.Reason.Kind() == streams.ReasonDependsOn:
+			// Crater groups these under the dependency ("dependent", not "root").
+			return Comparison{ClassRegressed, "a dependency failed: " + string(b.Reason)}, true
+		}
+		return Comparison{Class: ClassRegressed}, true
 	}
-	note := ""
-	if len(spurious) > 0 {
-		note = "spurious failure reason: " + strings.Join(spurious, ", ")
+	return Comparison{}, false
+}
+
+// fixes reports whether going from status a to status b is a change
+// towards success: build-fail to any test outcome, test-fail to
+// test-pass. Test-skipped sits beside test-pass (the build worked, the
+// tests were not run) and is comparable with neither test outcome.
+func fixes(a, b streams.Status) bool {
+	switch a {
+	case streams.StatusBuildFail:
+		return b == streams.StatusTestFail || b == streams.StatusTestSkipped || b == streams.StatusTestPass
+	case streams.StatusTestFail:
+		return b == streams.StatusTestPass
 	}
-	var c Comparison
-	switch {
-	case fixed && note != "":
-		c = Comparison{ClassSpuriousFixed, note}
-	case fixed:
-		c = Comparison{Class: ClassFixed}
-	case note != "":
-		c = Comparison{ClassSpuriousRegressed, note}
-	default:
-		c = Comparison{Class: ClassRegressed}
-	}
-	if !fixed && b.Reason.Kind() == streams.ReasonDependsOn && c.Note == "" {
-		// Crater groups these under the dependency ("dependent", not "root").
-		c.Note = "a dependency failed: " + string(b.Reason)
-	}
-	return c, true
+	return false
 }

@@ -41,7 +41,7 @@ func TestCompare(t *testing.T) {
 		{oBroken, oTSkip, ClassBroken},
 		{oBroken, oPass, ClassBroken},
 		{oBroken, oSkipped, ClassSkipped},
-		{oBroken, oError, ClassError},
+		{oBroken, oError, ClassBroken},
 
 		{oPrepare, oBroken, ClassBroken},
 		{oPrepare, oPrepare, ClassPrepareFail},
@@ -50,7 +50,7 @@ func TestCompare(t *testing.T) {
 		{oPrepare, oTSkip, ClassPrepareFail},
 		{oPrepare, oPass, ClassPrepareFail},
 		{oPrepare, oSkipped, ClassSkipped},
-		{oPrepare, oError, ClassError},
+		{oPrepare, oError, ClassPrepareFail},
 
 		{oBuild, oBroken, ClassBroken},
 		{oBuild, oPrepare, ClassPrepareFail},
@@ -95,15 +95,15 @@ func TestCompare(t *testing.T) {
 		{oSkipped, oTSkip, ClassSkipped},
 		{oSkipped, oPass, ClassSkipped},
 		{oSkipped, oSkipped, ClassSkipped},
-		{oSkipped, oError, ClassError},
+		{oSkipped, oError, ClassSkipped},
 
-		{oError, oBroken, ClassError},
-		{oError, oPrepare, ClassError},
+		{oError, oBroken, ClassBroken},
+		{oError, oPrepare, ClassPrepareFail},
 		{oError, oBuild, ClassError},
 		{oError, oTest, ClassError},
 		{oError, oTSkip, ClassError},
 		{oError, oPass, ClassError},
-		{oError, oSkipped, ClassError},
+		{oError, oSkipped, ClassSkipped},
 		{oError, oError, ClassError},
 
 		// Internal compiler errors.
@@ -116,14 +116,14 @@ func TestCompare(t *testing.T) {
 		{bf("ice"), oPass, ClassFixed},
 
 		// Spurious reasons: the new failure when regressed, the old one
-		// when fixed, either between build-fail and test-fail.
+		// when fixed, between build-fail and test-fail too.
 		{oPass, bf("oom"), ClassSpuriousRegressed},
 		{oPass, bf("no-space"), ClassSpuriousRegressed},
 		{oPass, tf("timeout"), ClassSpuriousRegressed},
 		{oTSkip, bf("network-access"), ClassSpuriousRegressed},
 		{oTest, bf("sandbox-error"), ClassSpuriousRegressed},
 		{oTest, bf("log-unavailable"), ClassSpuriousRegressed},
-		{tf("oom"), bf("compiler-error(E0308)"), ClassSpuriousRegressed},
+		{tf("oom"), bf("compiler-error(E0308)"), ClassRegressed},
 		{oPass, bf("compiler-diagnostic-change"), ClassSpuriousRegressed},
 		// A build that hangs silently under the new toolchain: crater's
 		// no-output timeout is a timeout.
@@ -135,7 +135,7 @@ func TestCompare(t *testing.T) {
 		{tf("timeout"), oPass, ClassSpuriousFixed},
 		{bf("no-space"), oTSkip, ClassSpuriousFixed},
 		{bf("oom"), oTest, ClassSpuriousFixed},
-		{bf("compiler-error(E0308)"), tf("timeout"), ClassSpuriousFixed},
+		{bf("compiler-error(E0308)"), tf("timeout"), ClassFixed},
 		{bf("oom"), bf("timeout"), ClassSameBuildFail},
 		{tf("oom"), tf("unknown"), ClassSameTestFail},
 		{oPass, bf("depends-on(foo)"), ClassRegressed},
@@ -173,7 +173,8 @@ func TestCompareNotes(t *testing.T) {
 		{oPass, oTSkip, Comparison{ClassUnknown,
 			"test-pass vs test-skipped: the toolchains did not run the same mode, the results cannot be compared"}},
 		{oPass, bf("oom"), Comparison{ClassSpuriousRegressed, "spurious failure reason: oom"}},
-		{bf("timeout"), tf("oom"), Comparison{ClassSpuriousFixed, "spurious failure reason: timeout, oom"}},
+		{bf("timeout"), tf("oom"), Comparison{ClassSpuriousFixed, "spurious failure reason: timeout"}},
+		{tf("timeout"), bf("oom"), Comparison{ClassSpuriousRegressed, "spurious failure reason: oom"}},
 		{bf("unknown"), bf("ice"), Comparison{ClassRegressed, "internal compiler error with the new toolchain"}},
 		{oPass, bf("depends-on(foo)"), Comparison{ClassRegressed, "a dependency failed: depends-on(foo)"}},
 		{oPass, oNone, Comparison{ClassPending, "waiting for the new toolchain"}},
