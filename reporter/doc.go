@@ -37,11 +37,13 @@
 //
 // Each crate version is classified by comparing its result under the
 // experiment's baseline toolchain with its result under the new one, with
-// crater's rules (Compare). A regression whose failure is depends-on(dep)
-// is grouped under dep, its root cause. Every regression is re-run on both
-// toolchains (Config.Confirmations times, default 1) before it shows as
-// confirmed; a re-run that does not regress again makes the crate flaky. A
-// spurious regression gets one re-run and is cleared if it passes. Re-runs
+// crater's rules (Compare; crater_test.go is crater's own table); the
+// failure reasons, and which of them are spurious, are streams.Reason's. A
+// regression whose failure is depends-on(dep) is grouped under dep, its
+// root cause. Every regression is re-run on both toolchains
+// (Config.Confirmations times, default 1) before it shows as confirmed; a
+// re-run that does not regress again makes the crate flaky. A spurious
+// regression gets one re-run and is cleared if it passes. Re-runs
 // are ordinary jobs whose attempts are numbered from
 // streams.RerunAttemptBase, so they have logs of their own and are never
 // counted as builds.

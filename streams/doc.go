@@ -13,6 +13,10 @@
 // Results and upload requests are tied to the builder handed their job by
 // job tickets (tickets.go).
 //
+// The failure reasons builders give and reports show are one vocabulary,
+// reasons.go: each reason with crater's name for it, whether it is spurious,
+// and ParseReason, which every decoded result's reason passes.
+//
 // # Subjects
 //
 //	ejecta.jobs.<exp>.<crate>.<version>.<toolchain>               job to build (work queue)
