@@ -145,7 +145,7 @@ func (d *diagnostics) line(raw []byte) {
 	}
 	if strings.HasPrefix(l, "error") {
 		if m := errorCodeRE.FindStringSubmatch(l); m != nil {
-			d.codes[m[1]] = true
+			addBounded(d.codes, m[1])
 		}
 		if toolchainMissingRE.MatchString(l) {
 			d.noToolchain = true
@@ -159,7 +159,7 @@ func (d *diagnostics) line(raw []byte) {
 	}
 	if strings.Contains(l, "could not compile `") {
 		if m := couldNotCompileRE.FindStringSubmatch(l); m != nil {
-			d.failed[m[1]] = true
+			addBounded(d.failed, m[1])
 		}
 	}
 	if strings.Contains(l, "Undefined Behavior:") {
@@ -245,7 +245,23 @@ func (d *diagnostics) lints(l string) {
 // clippy::needless-return" is the lint clippy::needless_return.
 func (d *diagnostics) addLint(name string) {
 	if name = strings.TrimSpace(name); name != "" && name != "warnings" {
-		d.codes[strings.ReplaceAll(name, "-", "_")] = true
+		addBounded(d.codes, strings.ReplaceAll(name, "-", "_"))
+	}
+}
+
+// Bounds on the names a step's diagnostics keep: a build prints what it
+// likes, as much as it likes, and the builder's memory is not its to
+// fill. A reason names a few crates or codes (streams.MaxReasonBytes
+// cuts it anyway); a real failure rarely names more than a dozen.
+const (
+	maxDiagNames   = 64
+	maxDiagNameLen = 128
+)
+
+// addBounded adds name to set, unless it is too long or set is full.
+func addBounded(set map[string]bool, name string) {
+	if len(name) <= maxDiagNameLen && len(set) < maxDiagNames {
+		set[name] = true
 	}
 }
 

@@ -2,11 +2,15 @@ package builder
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
+
+	"github.com/ejecta-build/ejecta/streams"
 )
 
 // The samples in testdata/output were captured from real cargo runs on the
@@ -69,6 +73,28 @@ func TestDiagnosticsLongLine(t *testing.T) {
 	w.Write([]byte("\nerror[E0599]: no method named `foo`\n"))
 	if got := d.reason("c"); got != "compiler-error(E0599)" {
 		t.Errorf("reason = %q", got)
+	}
+}
+
+// A build that prints thousands of distinct failed packages, codes and
+// lints, long and short, costs the builder a bounded set of names and
+// makes a reason that fits a message.
+func TestDiagnosticsBounded(t *testing.T) {
+	d := newDiagnostics()
+	w := d.writer()
+	long := strings.Repeat("n", 4000)
+	for i := range 20000 {
+		fmt.Fprintf(w, "error: could not compile `dep%05d` (lib)\n", i)
+		fmt.Fprintf(w, "error: could not compile `%s%d` (lib)\n", long, i)
+		fmt.Fprintf(w, "error[E%04d]: made up\n", i%10000)
+		fmt.Fprintf(w, "  = note: `#[deny(made_up_lint_%d)]` on by default\n", i)
+	}
+	if len(d.failed) > maxDiagNames || len(d.codes) > maxDiagNames {
+		t.Errorf("kept %d failed packages and %d codes, want at most %d each", len(d.failed), len(d.codes), maxDiagNames)
+	}
+	r := d.reason("c")
+	if r.Kind() != streams.ReasonDependsOn || len(r) > streams.MaxReasonBytes || !strings.Contains(string(r), "dep00000") {
+		t.Errorf("reason %s (%d bytes), want depends-on(...) of at most %d bytes naming the first", streams.Bounded(string(r)), len(r), streams.MaxReasonBytes)
 	}
 }
 

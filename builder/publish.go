@@ -2,6 +2,7 @@ package builder
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go"
@@ -10,7 +11,8 @@ import (
 )
 
 // publishRetry publishes m to JetStream and waits for the stream's ack,
-// retrying every failure until it succeeds or ctx ends.
+// retrying every failure until it succeeds or ctx ends, but for a message
+// too large to be taken at all.
 //
 // Waiting for the ack is what makes a full LogsStream (discard-new,
 // "maximum bytes exceeded") back-pressure rather than loss: the publish is
@@ -30,6 +32,10 @@ func publishRetry(ctx context.Context, js jetstream.JetStream, m *nats.Msg, bo b
 		if ctx.Err() != nil {
 			return fmt.Errorf("publish to %s: %w", m.Subject, ctx.Err())
 		}
+		if tooLarge(err) {
+			// No retry makes it fit: a bug of ours, not a full stream.
+			return fmt.Errorf("publish to %s (%d bytes): %w", m.Subject, len(m.Data), err)
+		}
 		// Log the first failure and then every 20th: a stream full for
 		// minutes must not flood the builder's log.
 		if n%20 == 0 {
@@ -39,4 +45,10 @@ func publishRetry(ctx context.Context, js jetstream.JetStream, m *nats.Msg, bo b
 			return fmt.Errorf("publish to %s: %w", m.Subject, err)
 		}
 	}
+}
+
+// tooLarge reports whether err refuses a message for its size: the
+// server's max_payload or the stream's MaxMsgSize.
+func tooLarge(err error) bool {
+	return errors.Is(err, nats.ErrMaxPayload) || errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum)
 }
