@@ -191,7 +191,8 @@ func (b *Builder) cleanup(ctx context.Context) error {
 	}
 	removed, err := removeJobDirs(b.cfg.WorkDir, b.cfg.ID)
 	if err != nil {
-		return fmt.Errorf("clean up leftover job dirs: %w", err)
+		// The builder works on: its new job dirs have names of their own.
+		b.log.Error().Err(err).Msg("some job dirs left by a previous run cannot be removed; remove them by hand")
 	}
 	if removed > 0 {
 		b.log.Info().Int("dirs", removed).Msg("removed job dirs left by a previous run")

@@ -121,23 +121,27 @@ func isJobDirOf(name, id string) bool {
 	return err == nil && len(toks[2]) == 8
 }
 
-// removeJobDirs removes every job dir of builder id under workDir.
+// removeJobDirs removes every job dir of builder id under workDir. One it
+// cannot remove is left, its error joined to the others: a job dir a
+// build made hard to remove must not keep the builder from starting.
 func removeJobDirs(workDir, id string) (int, error) {
 	ents, err := os.ReadDir(workDir)
 	if err != nil {
 		return 0, fmt.Errorf("list %s: %w", workDir, err)
 	}
 	n := 0
+	var errs []error
 	for _, e := range ents {
 		if !e.IsDir() || !isJobDirOf(e.Name(), id) {
 			continue
 		}
-		if err := os.RemoveAll(filepath.Join(workDir, e.Name())); err != nil {
-			return n, fmt.Errorf("remove job dir: %w", err)
+		if err := removeTree(filepath.Join(workDir, e.Name())); err != nil {
+			errs = append(errs, fmt.Errorf("remove job dir: %w", err))
+			continue
 		}
 		n++
 	}
-	return n, nil
+	return n, errors.Join(errs...)
 }
 
 // newWorkspace creates the job dir at dir (which must not exist) and the
