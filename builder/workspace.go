@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/BurntSushi/toml"
 
@@ -310,10 +311,36 @@ func matchesManifest(dir, name, version string) bool {
 			Version string `toml:"version"`
 		} `toml:"package"`
 	}
-	if _, err := toml.DecodeFile(filepath.Join(dir, "Cargo.toml"), &m); err != nil {
+	data, err := readManifest(filepath.Join(dir, "Cargo.toml"))
+	if err != nil {
+		return false
+	}
+	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&m); err != nil {
 		return false
 	}
 	return m.Package.Name == name && m.Package.Version == version
+}
+
+// readManifest reads a crate's manifest in a crate source: a regular
+// file, not a link (its crate's directory may be one) nor a FIFO that
+// would block the slot, of at most maxManifestBytes. A registry's crate is
+// whatever its author packed.
+func readManifest(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	switch {
+	case err != nil:
+		return nil, err
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	case fi.Size() > maxManifestBytes:
+		return nil, fmt.Errorf("%s: larger than %d MiB", path, maxManifestBytes>>20)
+	}
+	return io.ReadAll(io.LimitReader(f, maxManifestBytes))
 }
 
 // copyCrate copies the crate's source into the workspace so it can be

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -191,5 +192,47 @@ func TestWorkspaceStaysInJobDir(t *testing.T) {
 		if !errors.Is(err, errHostile) {
 			t.Errorf("%s after crate code ran: %v, want errHostile", name, err)
 		}
+	}
+}
+
+// A crate source's manifest that is huge, a link or a FIFO (which would
+// block the slot for ever) is not the crate's manifest; a real one is.
+func TestFindCrateDirBoundedReads(t *testing.T) {
+	reg := t.TempDir()
+	mk := func(dir string) string {
+		d := filepath.Join(reg, dir)
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return filepath.Join(d, "Cargo.toml")
+	}
+	manifest := "[package]\nname = \"foo\"\nversion = \"1.0.0\"\n"
+	big := mk("foo-1.0.0")
+	f, _ := os.Create(big)
+	f.WriteString(manifest)
+	f.Truncate(maxManifestBytes + 1)
+	f.Close()
+	if err := syscall.Mkfifo(mk("fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	real := filepath.Join(t.TempDir(), "Cargo.toml")
+	os.WriteFile(real, []byte(manifest), 0o644)
+	os.Symlink(real, mk("link"))
+
+	done := make(chan error, 1)
+	go func() { _, err := findCrateDir(reg, "foo", "1.0.0"); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, errCrateNotFound) {
+			t.Errorf("findCrateDir over a huge, a FIFO and a linked manifest: %v, want not found", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("findCrateDir blocked on a FIFO")
+	}
+	os.WriteFile(filepath.Join(reg, "ok"), nil, 0o644)
+	os.Mkdir(filepath.Join(reg, "good"), 0o755)
+	os.WriteFile(filepath.Join(reg, "good", "Cargo.toml"), []byte(manifest), 0o644)
+	if d, err := findCrateDir(reg, "foo", "1.0.0"); err != nil || d != filepath.Join(reg, "good") {
+		t.Errorf("findCrateDir = %q, %v; want the real manifest's dir", d, err)
 	}
 }
