@@ -80,18 +80,26 @@ func TestLogBackPressure(t *testing.T) {
 	}
 }
 
-// A publish that can never succeed gives up only when its context ends.
+// A publish refused by a stream that stays full gives up only when its
+// context ends (one too large for any stream gives up at once:
+// TestPublishRetryGivesUpOnTooLarge).
 func TestPublishGivesUpWithContext(t *testing.T) {
 	cfg := streams.DefaultConfig()
 	cfg.LogMaxBytes = 1 << 20
 	_, js := startJetStream(t, cfg)
+	// Another log fills the stream, and no uploader makes room.
+	for range (1 << 20) / streams.MaxChunkBytes {
+		if _, err := js.Publish(context.Background(), streams.LogSubject(testKey, 2), make([]byte, streams.MaxChunkBytes)); err != nil {
+			break // full
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	pub := &logPublisher{ctx: ctx, js: js, subject: streams.LogSubject(testKey, 1), bo: defaultBackoff, log: testLogger(t)}
-	big := streams.Chunk{Seq: 1, Stream: streams.StreamStdout, Data: make([]byte, 2<<20)} // larger than the stream
+	chunk := streams.Chunk{Seq: 1, Stream: streams.StreamStdout, Data: make([]byte, streams.MaxChunkBytes)}
 	start := time.Now()
-	if err := pub.writeChunk(big); err == nil {
-		t.Fatal("publish of a chunk larger than the stream succeeded")
+	if err := pub.writeChunk(chunk); err == nil {
+		t.Fatal("publish to a full stream succeeded")
 	}
 	if took := time.Since(start); took < 250*time.Millisecond {
 		t.Errorf("gave up after %s, before its context ended", took)

@@ -84,7 +84,7 @@ func startBuilderWith(t *testing.T, nc *nats.Conn, cfg Config, wrap func(*sandbo
 
 func publishJob(t *testing.T, js jetstream.JetStream, job streams.Job) {
 	t.Helper()
-	ensureExperiment(t, js, job.Experiment, job.Toolchain)
+	ensureExperiment(t, js, job)
 	data, err := json.Marshal(job)
 	if err != nil {
 		t.Fatal(err)
@@ -139,9 +139,11 @@ func TestBuilderEndToEnd(t *testing.T) {
 		Mode: streams.ModeCheckOnly, CrateSource: testenv.DebianRegistry}
 	missing := streams.Job{V: 1, BuildKey: streams.BuildKey{Experiment: "e2e", Crate: "no-such-crate", Version: "1.0.0", Toolchain: "stable"},
 		Mode: streams.ModeCheckOnly, CrateSource: testenv.DebianRegistry}
-	typeErr := streams.Job{V: 1, BuildKey: streams.BuildKey{Experiment: "e2e", Crate: "ejecta-typeerr", Version: "0.1.0", Toolchain: "stable"},
+	// Jobs of other settings are of experiments of their own, as the
+	// producer makes them.
+	typeErr := streams.Job{V: 1, BuildKey: streams.BuildKey{Experiment: "e2e-capped", Crate: "ejecta-typeerr", Version: "0.1.0", Toolchain: "stable"},
 		Mode: streams.ModeCheckOnly, CrateSource: reg, CapLints: "warn"}
-	testFail := streams.Job{V: 1, BuildKey: streams.BuildKey{Experiment: "e2e", Crate: "ejecta-testfail", Version: "0.1.0", Toolchain: "nightly"},
+	testFail := streams.Job{V: 1, BuildKey: streams.BuildKey{Experiment: "e2e-tests", Crate: "ejecta-testfail", Version: "0.1.0", Toolchain: "nightly"},
 		Mode: streams.ModeBuildAndTest, CrateSource: reg}
 
 	publishJob(t, js, pass)

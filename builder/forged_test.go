@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -56,7 +57,7 @@ func TestBuilderBuriesJobsNotMatchingTheirSubject(t *testing.T) {
 		forge(func(j *streams.Job) { j.Toolchain = "/opt/evil" }),
 	}
 	res, js := runFake(t, r, Config{}, 1, func(js jetstream.JetStream) {
-		ensureExperiment(t, js, good.Experiment, good.Toolchain)
+		ensureExperiment(t, js, good)
 		for _, f := range forged {
 			if _, err := js.Publish(context.Background(), streams.JobSubject(good.BuildKey), []byte(f)); err != nil {
 				t.Fatal(err)
@@ -81,6 +82,56 @@ func TestBuilderBuriesJobsNotMatchingTheirSubject(t *testing.T) {
 	}
 }
 
+// A job on its own subject whose body disagrees with its experiment's
+// record (only the producer writes it) is buried: a publisher of jobs that
+// is not the producer cannot point builds at another directory (a hidden
+// one: the sandbox binds a crate source read-only over its cover), nor
+// lift their limits, nor change what they run.
+func TestBuilderBuriesJobsNotMatchingTheirExperiment(t *testing.T) {
+	r := &fakeRunner{step: func(context.Context, string, sandbox.Task) (sandbox.Exit, error) { return sandbox.Exit{}, nil }}
+	good := fakeJob("good", streams.ModeCheckOnly)
+	var forged []string
+	for _, mut := range []func(*streams.Job){
+		func(j *streams.Job) { j.CrateSource = "/home" },
+		func(j *streams.Job) { j.MemoryBytes = streams.MaxMemoryBytes; j.TmpBytes = streams.MaxTmpBytes },
+		func(j *streams.Job) { j.Mode = streams.ModeBuildAndTest },
+		func(j *streams.Job) { j.CapLints = "allow" },
+	} {
+		j := good
+		mut(&j)
+		data, err := json.Marshal(j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		forged = append(forged, string(data))
+	}
+	res, js := runFake(t, r, Config{}, 1, func(js jetstream.JetStream) {
+		ensureExperiment(t, js, good)
+		for _, f := range forged {
+			if _, err := js.Publish(context.Background(), streams.JobSubject(good.BuildKey), []byte(f)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		publishJob(t, js, good)
+	})
+	if res[0].Crate != "good" || res[0].Status != streams.StatusTestPass {
+		t.Errorf("result %+v, want the good job's", res[0])
+	}
+	for i, m := range deadLetters(t, js, len(forged)) {
+		reason := m.Headers().Get(streams.HdrDeadReason)
+		if string(m.Data()) != forged[i] || !strings.Contains(reason, "experiment fake has") {
+			t.Errorf("dead letter %q (reason %q), want %q refused for its experiment", m.Data(), reason, forged[i])
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, task := range r.tasks {
+		if slices.Contains(task.ReadOnlyDirs, "/home") || task.MemoryBytes != DefaultMemoryBytes {
+			t.Errorf("a forged job ran: %+v", task)
+		}
+	}
+}
+
 // A job for a toolchain this builder does not offer is refused with a
 // reason naming the toolchain, never run. Builders take only from the
 // queues of toolchains they offer, so such a job reaches one only when the
@@ -94,7 +145,7 @@ func TestBuilderRefusesToolchainItDoesNotOffer(t *testing.T) {
 	r := &fakeRunner{step: func(context.Context, string, sandbox.Task) (sandbox.Exit, error) { return sandbox.Exit{}, nil }}
 	first, second := fakeJob("first", streams.ModeCheckOnly), fakeJob("second", streams.ModeCheckOnly)
 	f := startFake(t, r, Config{RustupHome: rustup}, streams.DefaultConfig(), func(*Builder) {},
-		func(js jetstream.JetStream) { ensureExperiment(t, js, first.Experiment, first.Toolchain) })
+		func(js jetstream.JetStream) { ensureExperiment(t, js, first) })
 	js, results := f.js, f.results
 	publish := func(j streams.Job) {
 		data, err := json.Marshal(j)

@@ -54,5 +54,19 @@ func (b *Builder) accept(subject string, job *streams.Job) error {
 	if !b.cfg.offers(job.Toolchain) {
 		return fmt.Errorf("job for %s: toolchain %s is not one builder %s offers", job.BuildKey, streams.Bounded(job.Toolchain), b.cfg.ID)
 	}
+	// What is built, from where and under which limits is the
+	// experiment's, as its record says (only the producer writes it); a
+	// job is only a copy. A publisher of jobs that is not the producer
+	// (the reporter's re-runs) cannot make builds read another directory
+	// or run with other limits.
+	rec := b.queues.record(job.Experiment)
+	switch {
+	case rec == nil:
+		return fmt.Errorf("job for %s: no record of experiment %s", job.BuildKey, job.Experiment)
+	case job.Mode != rec.Mode || job.CapLints != rec.CapLints || job.CrateSource != rec.CrateSource || job.Limits != rec.Limits:
+		return fmt.Errorf("job for %s: mode %s, cap-lints %q, crate source %s, limits %+v; experiment %s has mode %s, cap-lints %q, crate source %s, limits %+v",
+			job.BuildKey, job.Mode, job.CapLints, streams.Bounded(job.CrateSource), job.Limits,
+			rec.Name, rec.Mode, rec.CapLints, streams.Bounded(rec.CrateSource), rec.Limits)
+	}
 	return nil
 }

@@ -28,13 +28,9 @@ type rootCrate struct {
 // the crate is then resolved without them (see trimForResolution) rather
 // than called broken, since the wrapper resolved it fine.
 func (a *attempt) rootCrate(ctx context.Context) (rootCrate, verdict, bool) {
-	dir, err := findCrateDir(a.crateSource(), a.job.Crate, a.job.Version)
-	if err == nil {
-		// cargo fix rewrites the crate's sources; the other modes only
-		// read them, as from the crate source itself.
-		err = a.ws.copyCrate(dir, a.crateSource(), a.job.Mode == streams.ModeFix)
-	}
-	if err != nil {
+	// cargo fix rewrites the crate's sources; the other modes only read
+	// them, as from the crate source itself.
+	if err := a.copyRootCrate(a.job.Mode == streams.ModeFix); err != nil {
 		return rootCrate{}, a.workspaceError(err), false
 	}
 	o, err := a.resolve(ctx, crateDir)
@@ -68,6 +64,97 @@ func (a *attempt) rootCrate(ctx context.Context) (rootCrate, verdict, bool) {
 	}
 	fmt.Fprintf(a.sys, "cannot resolve %s %s as the root package from %s: crate broken\n", a.job.Crate, a.job.Version, a.job.CrateSource)
 	return rootCrate{}, verdict{status: streams.StatusBroken, exitCode: v.exitCode}, false
+}
+
+// copyRootCrate copies the crate under test into the job dir as a package
+// of its own (workspace.copyCrate). A crate from a remote registry is
+// resolved with the network, and what its manifest names is fetched: it
+// keeps only what comes from the registry (registryOnly).
+func (a *attempt) copyRootCrate(writable bool) error {
+	dir, err := findCrateDir(a.crateSource(), a.job.Crate, a.job.Version)
+	if err != nil {
+		return err
+	}
+	if err := a.ws.copyCrate(dir, a.crateSource(), writable); err != nil {
+		return err
+	}
+	if !streams.IsRegistrySource(a.job.CrateSource) {
+		return nil
+	}
+	dropped, err := a.ws.registryOnly(filepath.Join(crateDir, "Cargo.toml"))
+	if err != nil {
+		return err
+	}
+	if len(dropped) > 0 {
+		fmt.Fprintf(a.sys, "the crate's manifest names sources other than %s, which are left out: %s\n",
+			a.job.CrateSource, strings.Join(dropped, ", "))
+	}
+	return nil
+}
+
+// registryOnly rewrites the manifest of a crate from a remote registry so
+// that resolving it, with the network, fetches from that registry alone:
+// out go the dependencies on git repositories, paths and other registries
+// (in every dependency table, target-specific ones included), [patch] and
+// [replace], and a workspace's members. A registry's crates cannot name
+// any of them (crates.io refuses them, and cargo ignores [patch] and
+// [replace] of a dependency); a hostile one would make the builder's
+// network fetch from wherever it likes, the host's own services included.
+// It returns what it dropped.
+func (w *workspace) registryOnly(manifest string) ([]string, error) {
+	var m map[string]any
+	if err := w.decodeTOML(manifest, &m); err != nil {
+		return nil, nil // cargo will say what is wrong with it
+	}
+	var dropped []string
+	for _, k := range []string{"patch", "replace"} {
+		if _, ok := m[k]; ok {
+			delete(m, k)
+			dropped = append(dropped, "["+k+"]")
+		}
+	}
+	if ws, ok := m["workspace"].(map[string]any); ok && len(ws) > 0 {
+		m["workspace"] = map[string]any{}
+		dropped = append(dropped, "[workspace] members")
+	}
+	tables := []map[string]any{m}
+	if targets, ok := m["target"].(map[string]any); ok {
+		for _, t := range targets {
+			if t, ok := t.(map[string]any); ok {
+				tables = append(tables, t)
+			}
+		}
+	}
+	for _, t := range tables {
+		for _, k := range []string{"dependencies", "dev-dependencies", "dev_dependencies", "build-dependencies", "build_dependencies"} {
+			deps, _ := t[k].(map[string]any)
+			for name, d := range deps {
+				d, ok := d.(map[string]any)
+				if !ok {
+					continue // a version requirement: the registry's
+				}
+				for _, src := range []string{"git", "path", "registry", "registry-index"} {
+					if _, ok := d[src]; ok {
+						delete(deps, name)
+						dropped = append(dropped, name+" ("+src+")")
+						break
+					}
+				}
+			}
+		}
+	}
+	if len(dropped) == 0 {
+		return nil, nil
+	}
+	var buf bytes.Buffer
+	if err := toml.NewEncoder(&buf).Encode(m); err != nil {
+		return nil, fmt.Errorf("rewrite manifest for the registry: %w", err)
+	}
+	if err := w.writeFile(manifest, buf.String()); err != nil {
+		return nil, fmt.Errorf("rewrite manifest for the registry: %w", err)
+	}
+	slices.Sort(dropped)
+	return dropped, nil
 }
 
 // trimForResolution rewrites a manifest so that it resolves with fewer

@@ -77,3 +77,60 @@ tempfile = "3"
 		t.Errorf("second trim: dropped %q, err %v", dropped, err)
 	}
 }
+
+// A registry crate's manifest keeps only what its registry serves.
+func TestRegistryOnly(t *testing.T) {
+	ws := testWorkspace(t)
+	os.WriteFile(filepath.Join(ws.dir, "Cargo.toml"), []byte(`[package]
+name = "x"
+version = "1.0.0"
+
+[dependencies]
+cfg-if = "1"
+log = { version = "0.4", features = ["std"] }
+near = { path = "../near" }
+remote = { git = "http://127.0.0.1:4222/remote.git" }
+other = { version = "1", registry = "intranet" }
+
+[dev-dependencies]
+fixture = { git = "ssh://git@intranet/fixture.git", branch = "main" }
+
+[target.'cfg(unix)'.build-dependencies]
+cc = "1"
+local = { path = "/etc" }
+
+[patch.crates-io]
+cfg-if = { git = "http://169.254.169.254/latest" }
+
+[replace]
+"log:0.4.0" = { git = "http://127.0.0.1/log.git" }
+
+[workspace]
+members = ["../../../etc"]
+`), 0o644)
+	dropped, err := ws.registryOnly("Cargo.toml")
+	want := []string{"[patch]", "[replace]", "[workspace] members", "fixture (git)", "local (path)", "near (path)", "other (registry)", "remote (git)"}
+	if err != nil || !slices.Equal(dropped, want) {
+		t.Fatalf("dropped %q, %v; want %q", dropped, err, want)
+	}
+	var m struct {
+		Dependencies map[string]any            `toml:"dependencies"`
+		DevDeps      map[string]any            `toml:"dev-dependencies"`
+		Target       map[string]map[string]any `toml:"target"`
+		Patch        any                       `toml:"patch"`
+		Replace      any                       `toml:"replace"`
+		Workspace    map[string]any            `toml:"workspace"`
+	}
+	if _, err := toml.DecodeFile(filepath.Join(ws.dir, "Cargo.toml"), &m); err != nil {
+		t.Fatal(err)
+	}
+	build, _ := m.Target["cfg(unix)"]["build-dependencies"].(map[string]any)
+	if len(m.Dependencies) != 2 || m.Dependencies["cfg-if"] == nil || m.Dependencies["log"] == nil || len(m.DevDeps) != 0 ||
+		len(build) != 1 || build["cc"] == nil || m.Patch != nil || m.Replace != nil || m.Workspace == nil || len(m.Workspace) != 0 {
+		t.Errorf("manifest after: %+v", m)
+	}
+	// A manifest with nothing to leave out is not rewritten.
+	if dropped, err := ws.registryOnly("Cargo.toml"); err != nil || dropped != nil {
+		t.Errorf("second pass: %q, %v", dropped, err)
+	}
+}

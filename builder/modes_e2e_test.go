@@ -45,7 +45,7 @@ func TestBuilderModes(t *testing.T) {
 				"finished: build-fail (compiler-error(clippy::approx_constant)), exit code 101"}}},
 		// A real corpus crate: cfg-if's tests deny warnings that newer
 		// toolchains raise; with lints capped it passes.
-		{"clippy on a corpus crate, lints capped", mkJob("clippy", "cfg-if", "stable", streams.ModeClippy, reg, "warn"),
+		{"clippy on a corpus crate, lints capped", mkJob("clippy-capped", "cfg-if", "stable", streams.ModeClippy, reg, "warn"),
 			want{streams.StatusTestPass, "", []string{"Checking cfg-if v1.0.0", "$ cargo +stable clippy --frozen --workspace --all-targets\n"}}},
 		{"rustdoc fails on a broken link", mkJob("rustdoc", "ejecta-mode-rustdoc", "stable", streams.ModeRustdoc, reg, ""),
 			want{streams.StatusBuildFail, "compiler-error(rustdoc::broken_intra_doc_links)", []string{

@@ -109,6 +109,13 @@ func (q *queues) aborted(exp string) bool {
 	return e == nil || e.State == streams.ExperimentAborted
 }
 
+// record returns experiment exp's record as last seen, or nil.
+func (q *queues) record(exp string) *streams.Experiment {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.exps[exp]
+}
+
 // watch follows the experiments bucket until ctx ends, keeping the order
 // of the queues and stopping the builds of experiments aborted or deleted.
 func (q *queues) watch(ctx context.Context) {

@@ -24,7 +24,8 @@ func TestBuilderFailureReasons(t *testing.T) {
 	nc, js := startJetStream(t, streams.DefaultConfig())
 	reg := testdataRegistry(t)
 	job := func(crate string, l streams.Limits) streams.Job {
-		return streams.Job{V: 1, BuildKey: streams.BuildKey{Experiment: "reasons", Crate: crate, Version: "0.1.0", Toolchain: "stable"},
+		// An experiment per crate: each has limits of its own.
+		return streams.Job{V: 1, BuildKey: streams.BuildKey{Experiment: crate, Crate: crate, Version: "0.1.0", Toolchain: "stable"},
 			Mode: streams.ModeCheckOnly, CrateSource: reg, Limits: l}
 	}
 	tests := []struct {

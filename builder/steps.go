@@ -109,10 +109,7 @@ type testPlan struct {
 // cannot be set up has them skipped; ok is false only when the attempt
 // ends here (the sandbox or the registry failed).
 func (a *attempt) prepareTests(ctx context.Context) (testPlan, verdict, bool) {
-	dir, err := findCrateDir(a.crateSource(), a.job.Crate, a.job.Version)
-	if err == nil {
-		err = a.ws.copyCrate(dir, a.crateSource(), false)
-	}
+	err := a.copyRootCrate(false)
 	if errors.Is(err, errCrateNotFound) {
 		return testPlan{skip: err.Error()}, verdict{}, true
 	}

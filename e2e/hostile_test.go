@@ -51,6 +51,8 @@ var hostileClass = map[string]string{
 	"ejecta-hostile-setuid":  "same-build-fail",
 	"ejecta-hostile-escape":  "same-build-fail",
 	"ejecta-hostile-uid":     "same-build-fail",
+	// Only from the registry: its manifest's other sources are left out.
+	"ejecta-hostile-fetch": "same-test-pass",
 }
 
 // TestHostileCrates runs the crates of testdata/hostile, each an attack on
@@ -78,15 +80,16 @@ func TestHostileCrates(t *testing.T) {
 		}
 		return st
 	})
-	local := h.registry(t, "", slices.Collect(maps.Keys(hostileClass))...)
-	remote := testenv.ServeSparseRegistry(t, h.registry(t, "sparse", "ejecta-hostile-config", "ejecta-hostile-symlink"))
+	local := h.registry(t, "", "ejecta-hostile-symlink", "ejecta-hostile-config", "ejecta-hostile-cgroup",
+		"ejecta-hostile-secrets", "ejecta-hostile-setuid", "ejecta-hostile-escape", "ejecta-hostile-uid")
+	remote := testenv.ServeSparseRegistry(t, h.registry(t, "sparse", "ejecta-hostile-config", "ejecta-hostile-symlink", "ejecta-hostile-fetch"))
 	before := listing(t, local)
 
-	all := strings.Join(slices.Sorted(maps.Keys(hostileClass)), ",")
+	all := strings.Join(slices.DeleteFunc(slices.Sorted(maps.Keys(hostileClass)), func(c string) bool { return c == "ejecta-hostile-fetch" }), ",")
 	exps := []producer.Request{
 		{Name: "hostile-test", Mode: string(streams.ModeBuildAndTest), Crates: all, CrateSource: local},
 		{Name: "hostile-check", Mode: string(streams.ModeCheckOnly), Crates: all, CrateSource: local},
-		{Name: "hostile-registry", Mode: string(streams.ModeBuildAndTest), Crates: "ejecta-hostile-config,ejecta-hostile-symlink", CrateSource: remote.Source},
+		{Name: "hostile-registry", Mode: string(streams.ModeBuildAndTest), Crates: "ejecta-hostile-config,ejecta-hostile-fetch,ejecta-hostile-symlink", CrateSource: remote.Source},
 	}
 	p := producer.New(f.js, f.log)
 	for i := range exps {
@@ -267,8 +270,20 @@ func (h *hostileHost) registry(t *testing.T, name string, crates ...string) stri
 		}
 		plant(t, filepath.Join(dst, "hostile.txt"), params)
 		plant(t, filepath.Join(dst, ".cargo-checksum.json"), `{"package":"","files":{}}`)
-		if c == "ejecta-hostile-setuid" {
+		switch c {
+		case "ejecta-hostile-setuid":
 			setuidRoot(t, filepath.Join(dst, "suid-euid"))
+		case "ejecta-hostile-fetch":
+			// Sources only the host's network reaches: a git repository on
+			// its loopback, for a [patch] and a dev-dependency, and a
+			// registry there.
+			f, err := os.OpenFile(filepath.Join(dst, "Cargo.toml"), os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(f, "\n[dev-dependencies]\nhost-service = { git = \"http://%s/private.git\" }\n"+
+				"\n[patch.crates-io]\nhost-patched = { git = \"http://%s/patched.git\" }\n", h.addrs[0], h.addrs[0])
+			f.Close()
 		}
 	}
 	return dir
