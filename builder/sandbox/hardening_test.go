@@ -53,6 +53,21 @@ func TestRunUnprivileged(t *testing.T) {
 	}
 }
 
+// io_uring, one of the kernel's most exploited interfaces, is refused to
+// a task, whether or not the host allows it to its own processes.
+func TestRunNoIOUring(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	t.Logf("on the host, io_uring_setup: %s", ioUringSetup())
+	tk := task(t)
+	tk.Args = []string{helperBinary(t, tk.Dir)}
+	tk.Env = append(tk.Env, helperEnv+"=io_uring")
+	r := e.mustRun(t, tk)
+	if got := strings.TrimSpace(r.stdout); r.exit.Code != 0 || got != "operation not permitted" && got != "function not implemented" {
+		t.Errorf("in a task, io_uring_setup: %q (exit %d, stderr %q), want EPERM or ENOSYS", got, r.exit.Code, r.stderr)
+	}
+}
+
 // A task with the host's network (resolving against a remote registry)
 // gets the host's /sys bound instead of a sysfs of its own: every mount
 // under it, the cgroup hierarchies included, must be read-only.
@@ -209,7 +224,14 @@ func TestSpecHardening(t *testing.T) {
 				t.Error("no_new_privs not set")
 			}
 			if s.Linux.Seccomp == nil || s.Linux.Seccomp.DefaultAction != specs.ActErrno {
-				t.Errorf("seccomp = %+v, want containerd's default profile", s.Linux.Seccomp)
+				t.Fatalf("seccomp = %+v, want containerd's default profile", s.Linux.Seccomp)
+			}
+			for _, r := range s.Linux.Seccomp.Syscalls {
+				for _, n := range r.Names {
+					if strings.HasPrefix(n, "io_uring") && r.Action != specs.ActErrno {
+						t.Errorf("seccomp: %s %s, want it refused", n, r.Action)
+					}
+				}
 			}
 			if !slices.ContainsFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.CgroupNamespace }) {
 				t.Error("no cgroup namespace")
