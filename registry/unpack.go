@@ -14,9 +14,12 @@ import (
 	"strings"
 )
 
-// MaxUnpackedBytes bounds what one .crate file may unpack to: the disk
-// its files and directories take, counted as the disk does: a file its
-// size in 4 KiB blocks and at least one, a directory one block.
+// MaxUnpackedBytes bounds what one .crate file may unpack to, twice: the
+// tar stream it decompresses to, headers and skipped entries included
+// (cargo, unpacking a .crate itself, stops at 512 MiB or 20 times the
+// .crate's size, whichever is more), and the disk its files and
+// directories take, counted as the disk does: a file its size in 4 KiB
+// blocks and at least one, a directory one block.
 const MaxUnpackedBytes = 1 << 30
 
 // MaxUnpackedEntries bounds the files and directories (inodes) one .crate
@@ -32,7 +35,7 @@ const blockSize = 4096
 
 // bounds are what one .crate file may unpack to.
 type bounds struct {
-	bytes   int64 // of the disk taken
+	bytes   int64 // of the tar stream, and of the disk taken
 	entries int64 // files and directories
 }
 
@@ -77,7 +80,7 @@ func unpack(r io.Reader, dest, prefix string, limit bounds) error {
 	if err != nil {
 		return fmt.Errorf("not a gzip file: %w", err)
 	}
-	tr := tar.NewReader(zr)
+	tr := tar.NewReader(&boundedReader{r: zr, max: limit.bytes})
 	u := unpacker{dest: dest, limit: limit}
 	for {
 		h, err := tr.Next()
@@ -180,6 +183,26 @@ func (u *unpacker) mkdirs(rel string) error {
 		return err
 	}
 	return os.MkdirAll(filepath.Join(u.dest, filepath.FromSlash(rel)), 0o755)
+}
+
+// boundedReader reads the decompressed tar and fails once it passes max
+// bytes: a gzip file of a few MiB inflates to hundreds of GiB, which the
+// tar reader would read through to skip an entry that makes nothing.
+type boundedReader struct {
+	r         io.Reader
+	max, read int64
+}
+
+func (b *boundedReader) Read(p []byte) (int, error) {
+	if left := b.max - b.read; int64(len(p)) > left+1 {
+		p = p[:left+1] // one byte past the bound tells
+	}
+	n, err := b.r.Read(p)
+	b.read += int64(n)
+	if b.read > b.max {
+		return n, fmt.Errorf("decompresses to more than %d MiB", b.max>>20)
+	}
+	return n, err
 }
 
 func writeEntry(to string, r io.Reader, h *tar.Header) error {

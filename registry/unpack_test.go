@@ -93,6 +93,39 @@ func TestUnpackManyFiles(t *testing.T) {
 	}
 }
 
+// A .crate of a few MiB that inflates past MaxUnpackedBytes is refused
+// once the bound is passed, not read to the end: here an entry of a type
+// that makes nothing, 1 GiB of zeros the tar reader would read through
+// to skip. (Gzip members concatenated make one stream.)
+func TestUnpackInflateBomb(t *testing.T) {
+	var head bytes.Buffer
+	tw := tar.NewWriter(&head)
+	tw.WriteHeader(file("bomb-1.0.0/Cargo.toml", 2))
+	tw.Write([]byte("[]"))
+	tw.WriteHeader(&tar.Header{Name: "bomb-1.0.0/skipped", Typeflag: 'Z', Size: MaxUnpackedBytes})
+	// No tw.Close: the entry's data follows as zeros, then the end of
+	// the archive, two blocks of zeros.
+	var data bytes.Buffer
+	member := func(b []byte) {
+		zw, _ := gzip.NewWriterLevel(&data, gzip.BestCompression)
+		zw.Write(b)
+		zw.Close()
+	}
+	member(head.Bytes())
+	start := data.Len()
+	member(make([]byte, 16<<20))
+	zeros := data.Bytes()[start:]
+	for range (MaxUnpackedBytes >> 24) + 1 {
+		data.Write(zeros)
+	}
+	v := Version{Name: "bomb", Vers: "1.0.0", Cksum: strings.Repeat("0", 64)}
+	err := Unpack(bytes.NewReader(data.Bytes()), t.TempDir(), v)
+	t.Logf("a %d KiB .crate inflating to %d MiB: %v", data.Len()>>10, (MaxUnpackedBytes+16<<20)>>20, err)
+	if want := fmt.Sprintf("decompresses to more than %d MiB", MaxUnpackedBytes>>20); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Unpack: %v, want an error containing %q", err, want)
+	}
+}
+
 // Each bound, small: what counts against it.
 func TestUnpackBounds(t *testing.T) {
 	const mib = 1 << 20
@@ -121,6 +154,7 @@ func TestUnpackBounds(t *testing.T) {
 		{"a file takes whole blocks", bytesBound, []*tar.Header{file("c-1.0.0/a", 512<<10+1), file("c-1.0.0/b", 512<<10-blockSize-1)}, "more than 1 MiB"},
 		{"files and the unpack dir count", entriesBound, files, "more than 100 files and directories"},
 		{"so do the directories on a file's path", entriesBound, []*tar.Header{file(deep, 1)}, "more than 100 files and directories"},
+		{"the tar stream counts", bytesBound, []*tar.Header{file("c-1.0.0/Cargo.toml", 1), {Name: "c-1.0.0/x", Typeflag: 'Z', Size: mib}}, "decompresses to more than 1 MiB"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
