@@ -31,10 +31,12 @@ import (
 // a task may hold its memory limit in memory and as much again in TCP
 // buffers, on loopback or (with Task.Network) the host's network. Past it
 // the task's sockets are under memory pressure, as all are at the host's
-// tcp_mem limit: writes wait. It bounds TCP alone; the buffers of unix
-// sockets are charged to no cgroup, v1 or v2. The per-namespace sysctls
-// net.ipv4.tcp_rmem and tcp_wmem would not do instead: they bound the
-// buffers the kernel sizes itself, not those a program asks for with
+// tcp_mem limit: writes wait. It bounds TCP's buffers, not those of unix
+// sockets, which the kernel keeps no such account of.
+//
+// The per-namespace sysctls net.ipv4.tcp_rmem and tcp_wmem would not do
+// instead (tried: set in the spec, they changed nothing here): they bound
+// the buffers the kernel sizes itself, not those a program asks for with
 // SO_SNDBUF and SO_RCVBUF (up to the host's net.core.wmem_max and
 // rmem_max, which a network namespace cannot lower), and neither bounds
 // how many sockets a task opens.
