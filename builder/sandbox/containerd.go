@@ -55,6 +55,7 @@ type Containerd struct {
 	// swapLimit: the host's cgroups can limit swap (cgroup v1 needs
 	// swap accounting for it; v2 always can), so tasks get none.
 	swapLimit bool
+	tcp       tcpMemory // how tasks' TCP buffers are bounded (tcpmem.go)
 }
 
 // New connects to containerd and checks that it answers.
@@ -104,7 +105,7 @@ func New(ctx context.Context, cfg Config) (*Containerd, error) {
 		return nil, fmt.Errorf("sandbox: containerd at %s: version: %w", cfg.Address, err)
 	}
 	c := &Containerd{client: client, namespace: cfg.Namespace, fifoDir: cfg.FIFODir, snapshotter: cfg.Snapshotter, rootfs: src,
-		hide: slices.Clone(cfg.Hide), swapLimit: canLimitSwap()}
+		hide: slices.Clone(cfg.Hide), swapLimit: canLimitSwap(), tcp: probeTCPMemory()}
 	if src.image != "" {
 		if c.image, err = c.loadImage(ctx, src); err != nil {
 			client.Close()
@@ -132,6 +133,9 @@ func (c *Containerd) Hardening() string {
 	s := "no capabilities, seccomp, no new privileges"
 	if c.image == nil {
 		s += ", secrets hidden"
+	}
+	if c.tcp == tcpUnbounded {
+		s += ", TCP buffers not limited (no kmem.tcp in this kernel's cgroups)"
 	}
 	if c.swapLimit {
 		return s + ", no swap"

@@ -9,9 +9,10 @@
 // A task runs as the Task's own user and group (never root), with every
 // capability dropped (the bounding set too, so no setuid program can bring
 // one back), no_new_privs, containerd's default seccomp profile (no new
-// user namespaces, no keyctl, no bpf, no mount), in a cgroup namespace of
-// its own, without swap where the host's cgroups can limit it, without
-// core dumps. Every writable mount is nosuid and nodev; so is the host
+// user namespaces, no keyctl, no bpf, no mount) less io_uring, in a
+// cgroup namespace of its own, without swap where the host's cgroups can
+// limit it, without core dumps. Its TCP buffers are bounded by its memory
+// limit on cgroup v2, and beside it on v1 (tcpmem.go). Every writable mount is nosuid and nodev; so is the host
 // root. runc's masked and read-only /proc and /sys paths stay as
 // containerd's default spec has them. The user owns nothing on the host but
 // what its caller gave it: a job's writable directories.

@@ -5,12 +5,15 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/containerd/containerd/containers"
 	"github.com/containerd/containerd/namespaces"
 	"github.com/containerd/containerd/oci"
+	"github.com/ejecta-build/ejecta/internal/testenv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -51,6 +54,97 @@ func TestRunUnprivileged(t *testing.T) {
 	if _, err := os.Stat("/var/tmp/ejecta-sandbox-hardening"); err == nil {
 		t.Error("a task wrote /var/tmp/ejecta-sandbox-hardening on the host")
 	}
+}
+
+// io_uring, one of the kernel's most exploited interfaces, is refused to
+// a task, whether or not the host allows it to its own processes.
+func TestRunNoIOUring(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	t.Logf("on the host, io_uring_setup: %s", ioUringSetup())
+	tk := task(t)
+	tk.Args = []string{helperBinary(t, tk.Dir)}
+	tk.Env = append(tk.Env, helperEnv+"=io_uring")
+	r := e.mustRun(t, tk)
+	if got := strings.TrimSpace(r.stdout); r.exit.Code != 0 || got != "operation not permitted" && got != "function not implemented" {
+		t.Errorf("in a task, io_uring_setup: %q (exit %d, stderr %q), want EPERM or ENOSYS", got, r.exit.Code, r.stderr)
+	}
+}
+
+// Socket buffers are memory a task holds as surely as its heap: a task
+// that fills the buffers of loopback connections in its own network
+// namespace must not pin much more of the host's TCP memory than its
+// memory limit (on cgroup v1 the kernel charges none of it to the
+// limit by itself). The connections ask for ~400 MiB in all, well below
+// the host's tcp_mem pressure threshold.
+func TestRunSocketBuffersWithinMemoryLimit(t *testing.T) {
+	e := newEnv(t)
+	if e.sb.tcp == tcpUnbounded {
+		testenv.Unavailable(t, "this kernel's cgroups cannot limit TCP buffers (cgroup v1 without memory.kmem.tcp)")
+	}
+	const limit = 64 << 20
+	tk := task(t)
+	tk.Args = []string{helperBinary(t, tk.Dir), "24", tk.Dir}
+	tk.Env = append(tk.Env, helperEnv+"=sockets")
+	tk.MemoryBytes = limit
+	before := hostTCPBytes(t)
+	done := make(chan result, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		done <- e.run(ctx, tk)
+	}()
+	var during int64
+	for {
+		if _, err := os.Stat(filepath.Join(tk.Dir, "filled")); err == nil {
+			during = hostTCPBytes(t)
+			break
+		}
+		select {
+		case r := <-done:
+			t.Fatalf("task ended before it filled its sockets: exit %d, %v\nstdout: %s\nstderr: %s", r.exit.Code, r.err, r.stdout, r.stderr)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	// The task's cgroup v1 TCP accounting, where it has one.
+	cg := filepath.Join(memoryV1, e.cfg.Namespace, tk.ID)
+	tcpUsage, _ := os.ReadFile(filepath.Join(cg, "memory.kmem.tcp.usage_in_bytes"))
+	tcpLimit, _ := os.ReadFile(filepath.Join(cg, "memory.kmem.tcp.limit_in_bytes"))
+	os.WriteFile(filepath.Join(tk.Dir, "release"), nil, 0o644)
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("Run: %v\nstderr: %s", r.err, r.stderr)
+	}
+	grown := during - before
+	t.Logf("exit %d, %s; the host's TCP memory grew by %d MiB; the task's kmem.tcp: usage %q, limit %q",
+		r.exit.Code, strings.TrimSpace(r.stdout), grown>>20, strings.TrimSpace(string(tcpUsage)), strings.TrimSpace(string(tcpLimit)))
+	// The limit, and slack for what the kernel lets a socket overshoot
+	// and for the TCP memory of whatever else runs on the host.
+	if bound := int64(limit + 32<<20); grown > bound {
+		t.Errorf("the host's TCP memory grew by %d MiB for a task limited to %d MiB, want at most %d MiB",
+			grown>>20, limit>>20, bound>>20)
+	}
+}
+
+// hostTCPBytes is the TCP memory in use on the host, in every network
+// namespace: the pool net.ipv4.tcp_mem bounds.
+func hostTCPBytes(t *testing.T) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/net/sockstat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 2 && f[0] == "TCP:" && f[len(f)-2] == "mem" {
+			pages, err := strconv.ParseInt(f[len(f)-1], 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return pages * int64(os.Getpagesize())
+		}
+	}
+	t.Fatalf("no TCP memory in /proc/net/sockstat:\n%s", b)
+	return 0
 }
 
 // A task with the host's network (resolving against a remote registry)
@@ -209,7 +303,14 @@ func TestSpecHardening(t *testing.T) {
 				t.Error("no_new_privs not set")
 			}
 			if s.Linux.Seccomp == nil || s.Linux.Seccomp.DefaultAction != specs.ActErrno {
-				t.Errorf("seccomp = %+v, want containerd's default profile", s.Linux.Seccomp)
+				t.Fatalf("seccomp = %+v, want containerd's default profile", s.Linux.Seccomp)
+			}
+			for _, r := range s.Linux.Seccomp.Syscalls {
+				for _, n := range r.Names {
+					if strings.HasPrefix(n, "io_uring") && r.Action != specs.ActErrno {
+						t.Errorf("seccomp: %s %s, want it refused", n, r.Action)
+					}
+				}
 			}
 			if !slices.ContainsFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.CgroupNamespace }) {
 				t.Error("no cgroup namespace")

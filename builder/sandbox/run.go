@@ -86,12 +86,19 @@ func (c *Containerd) Run(ctx context.Context, t Task) (exit Exit, err error) {
 	if err != nil {
 		return fail("new task", err)
 	}
-	steps.NewTask = lap()
 	defer func() {
 		if derr := deleteTask(keep, task); derr != nil {
 			err = errors.Join(err, fmt.Errorf("sandbox: task %s: %w", t.ID, derr))
 		}
 	}()
+	// Before Start: a socket is charged to the cgroup it was made in
+	// only if the limit was there first (tcpmem.go).
+	if c.tcp == tcpLimitWritten && t.MemoryBytes > 0 {
+		if err := limitTCP(task.Pid(), t.MemoryBytes); err != nil {
+			return fail("limit TCP buffers", err)
+		}
+	}
+	steps.NewTask = lap()
 
 	// Wait before Start, or a quick task could exit unobserved.
 	statusC, err := task.Wait(keep)

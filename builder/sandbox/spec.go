@@ -24,7 +24,8 @@ const DefaultTmpBytes = 512 << 20
 // which hides the host's containerd and shim sockets; runc's masked and
 // read-only /proc and /sys paths). On top of that a task runs as t's
 // unprivileged user with no capability at all, under containerd's default
-// seccomp profile, in a cgroup namespace of its own, without swap.
+// seccomp profile less io_uring, in a cgroup namespace of its own, without
+// swap.
 //
 // The mounts, in the order runc makes them: the root, the defaults, then
 // the task's own (see mounts). With image, the root is the container's own snapshot of the image, made
@@ -51,6 +52,7 @@ func specOpts(t Task, image bool, covers []cover, noSwap bool) []oci.SpecOpts {
 		oci.WithCapabilities(nil),
 		// After the capabilities: the profile allows by what they permit.
 		seccomp.WithDefaultProfile(),
+		withoutSyscalls(ioUringSyscalls...),
 		oci.WithNoNewPrivileges,
 		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.CgroupNamespace}),
 		withRlimit("RLIMIT_CORE", 0), // no core dumps filling the job dir
@@ -76,6 +78,36 @@ func specOpts(t Task, image bool, covers []cover, noSwap bool) []oci.SpecOpts {
 		}
 	}
 	return opts
+}
+
+// ioUringSyscalls are the whole of io_uring. containerd's default profile
+// (v1.7) allows them; Docker's has denied them since 2023: io_uring is one
+// of the kernel's most exploited interfaces (CVE-2022-29582,
+// CVE-2023-2598, CVE-2024-0582...), and no build needs it (a program that
+// probes for it falls back to plain syscalls).
+var ioUringSyscalls = []string{"io_uring_setup", "io_uring_enter", "io_uring_register"}
+
+// withoutSyscalls takes names out of the seccomp profile's allow rules,
+// so that the profile's default action (EPERM) refuses them. It comes
+// after the profile.
+func withoutSyscalls(names ...string) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		if s.Linux == nil || s.Linux.Seccomp == nil {
+			return fmt.Errorf("no seccomp profile to take %v out of", names)
+		}
+		rules := s.Linux.Seccomp.Syscalls[:0]
+		for _, r := range s.Linux.Seccomp.Syscalls {
+			if r.Action == specs.ActAllow {
+				r.Names = slices.DeleteFunc(slices.Clone(r.Names), func(n string) bool { return slices.Contains(names, n) })
+				if len(r.Names) == 0 {
+					continue
+				}
+			}
+			rules = append(rules, r)
+		}
+		s.Linux.Seccomp.Syscalls = rules
+		return nil
+	}
 }
 
 // withReadOnlyHostRoot puts the host's "/" first among the mounts, so the
