@@ -79,10 +79,21 @@ func within(path, dir string) bool {
 	return path == dir || len(path) > len(dir) && path[:len(dir)] == dir && path[len(dir)] == '/'
 }
 
-// checkSourceReadable makes sure builds can read a directory crate source
-// before any is run on it: one they cannot (missing, or closed to others:
-// builds run as users of their own) would make every crate look broken.
-func checkSourceReadable(source string) error {
+// checkSource makes sure builds may and can read a directory crate
+// source before any is run on it. It is bound read-only into the sandbox
+// after the covers of the hidden paths, so one that is, holds or lies in
+// a hidden path (or is "/") would show builds what is hidden from them.
+// One builds cannot read (missing, or closed to others: builds run as
+// users of their own) would make every crate look broken.
+func checkSource(source string, hidden []string) error {
+	if source == "/" {
+		return fmt.Errorf("%s: the host's root is no crate source", source)
+	}
+	for _, h := range hidden {
+		if within(source, h) || within(h, source) {
+			return fmt.Errorf("%s would show builds %s, which is hidden from them", source, h)
+		}
+	}
 	fi, err := os.Stat(source)
 	switch {
 	case err != nil:

@@ -31,6 +31,14 @@ func TestCrateSourceWherever(t *testing.T) {
 	}
 	inTmp := copyCrate(t.TempDir(), 0o755)
 	closed := copyCrate(testenv.DurableTempDir(t), 0o700)
+	// Under /home, which the sandbox hides: binding it would show it.
+	os.MkdirAll("/home", 0o755)
+	home, err := os.MkdirTemp("/home", "ejecta-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(home) })
+	hidden := copyCrate(home, 0o755)
 
 	nc, js := startJetStream(t, streams.DefaultConfig())
 	startBuilder(t, nc, Config{ID: "src", Slots: 1})
@@ -46,6 +54,7 @@ func TestCrateSourceWherever(t *testing.T) {
 	}{
 		{"tmp", inTmp, streams.StatusTestPass, "", "Checking ejecta-testfail v0.1.0"},
 		{"closed", closed, streams.StatusError, streams.ReasonCrateSourceUnreadable, "builds cannot read the crate source " + closed},
+		{"hidden", hidden, streams.StatusError, streams.ReasonCrateSourceUnreadable, hidden + " would show builds /home, which is hidden from them"},
 	} {
 		job := streams.Job{V: 1, BuildKey: streams.BuildKey{Experiment: tt.exp, Crate: "ejecta-testfail", Version: "0.1.0", Toolchain: "stable"},
 			Mode: streams.ModeCheckOnly, CrateSource: tt.source}

@@ -17,7 +17,7 @@ func (a *attempt) steps(ctx context.Context) verdict {
 		return a.componentMissing(c)
 	}
 	if !streams.IsRegistrySource(a.job.CrateSource) {
-		if err := checkSourceReadable(a.job.CrateSource); err != nil {
+		if err := checkSource(a.job.CrateSource, a.b.hidden()); err != nil {
 			return a.sourceUnreadable(err)
 		}
 	}

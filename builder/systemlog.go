@@ -57,6 +57,14 @@ type rootfsDescriber interface {
 
 // rootfs is what the sandbox line of a build log says about the task's
 // root: the runner's own words, or that it did not say.
+// hidden are the host paths the runner hides from builds, if it tells.
+func (b *Builder) hidden() []string {
+	if d, ok := b.run.(interface{ Hidden() []string }); ok {
+		return d.Hidden()
+	}
+	return nil
+}
+
 // hardening says what else isolates builds, if the runner tells.
 func (b *Builder) hardening() string {
 	if d, ok := b.run.(interface{ Hardening() string }); ok {

@@ -127,6 +127,12 @@ func canLimitSwap() bool {
 	return err == nil
 }
 
+// Hidden are the host paths tasks do not see: DefaultHidden and
+// Config.Hide. A caller binding a directory a message named (a crate
+// source) checks it against them: a bind comes after the covers and
+// would show what they hide.
+func (c *Containerd) Hidden() []string { return slices.Concat(DefaultHidden, c.hide) }
+
 // Hardening says what every task runs under besides its root (Rootfs)
 // and its own user, for the line each build log starts with.
 func (c *Containerd) Hardening() string {
