@@ -131,6 +131,15 @@ func TestHostileCrates(t *testing.T) {
 	if after := listing(t, local); !slices.Equal(before, after) {
 		t.Errorf("the crate source changed:\nbefore %v\nafter  %v", before, after)
 	}
+	agents, _ := filepath.Glob("/sys/fs/cgroup/*/release_agent")
+	for _, a := range agents {
+		if b, _ := os.ReadFile(a); strings.Contains(string(b), "ejecta-hostile") {
+			t.Errorf("a build set %s to %q", a, b)
+		}
+	}
+	if thp, _ := os.ReadFile(thpPath); string(thp) != string(h.thp) {
+		t.Errorf("a build changed %s from %q to %q", thpPath, h.thp, thp)
+	}
 	if made, _ := filepath.Glob("/sys/fs/cgroup/*/ejecta-hostile-cgroup-made"); len(made) != 0 {
 		t.Errorf("builds made cgroups %v", made)
 	}
@@ -159,13 +168,18 @@ type hostileHost struct {
 	addrs   []string // where the host listens: builds must not connect
 	// connections counts what the listener accepted.
 	connections atomic.Int64
+	thp         []byte // the host's transparent huge page setting, before
 }
+
+// thpPath is a kernel setting of the host's the cgroup crate tries.
+const thpPath = "/sys/kernel/mm/transparent_hugepage/enabled"
 
 func newHostileHost(t *testing.T) *hostileHost {
 	t.Helper()
 	var r [8]byte
 	rand.Read(r[:])
 	h := &hostileHost{canary: "EJECTA-CANARY-" + hex.EncodeToString(r[:])}
+	h.thp, _ = os.ReadFile(thpPath)
 	base := testenv.DurableTempDir(t)
 	h.workDir = filepath.Join(base, "jobs")
 	h.target = filepath.Join(base, "target")

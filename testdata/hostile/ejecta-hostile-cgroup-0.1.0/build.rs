@@ -10,7 +10,7 @@ fn main() {
             tries.push(format!("mkdir {}", e.path().join("ejecta-hostile-cgroup-made").display()));
             let r = fs::create_dir(e.path().join("ejecta-hostile-cgroup-made"));
             tries.push(format!("  -> {r:?}"));
-            let r = fs::write(e.path().join("release_agent"), "/tmp/evil");
+            let r = fs::write(e.path().join("release_agent"), "/ejecta-hostile-release-agent");
             tries.push(format!("  release_agent -> {r:?}"));
         }
     }
