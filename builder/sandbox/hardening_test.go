@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -304,6 +305,9 @@ func TestSpecHardening(t *testing.T) {
 			}
 			if s.Linux.Seccomp == nil || s.Linux.Seccomp.DefaultAction != specs.ActErrno {
 				t.Fatalf("seccomp = %+v, want containerd's default profile", s.Linux.Seccomp)
+			}
+			if archs := s.Linux.Seccomp.Architectures; runtime.GOARCH == "amd64" && !slices.Equal(archs, []specs.Arch{specs.ArchX86_64}) {
+				t.Errorf("seccomp architectures %v, want the native one only", archs)
 			}
 			for _, r := range s.Linux.Seccomp.Syscalls {
 				for _, n := range r.Names {
