@@ -49,3 +49,16 @@ func startFarmWith(t *testing.T, ctx context.Context, cfg testfarm.Config, openS
 	testfarm.Start(t, ctx, cfg)
 	return f
 }
+
+// fileStore is an openStore for startFarm: a file store in a new
+// directory, also kept in *st for the test to read.
+func fileStore(st *store.Store) func(*testing.T) store.Store {
+	return func(t *testing.T) store.Store {
+		s, err := store.NewFile(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		*st = s
+		return s
+	}
+}

@@ -71,15 +71,8 @@ func TestHostileCrates(t *testing.T) {
 	defer cancel()
 	h := newHostileHost(t)
 
-	storeDir := testenv.DurableTempDir(t)
 	var st store.Store
-	f := startFarmWith(t, ctx, testfarm.Config{Name: "hostile", WorkDir: h.workDir, Hide: h.hidden}, func(t *testing.T) store.Store {
-		var err error
-		if st, err = store.Open(ctx, "file://"+storeDir); err != nil {
-			t.Fatal(err)
-		}
-		return st
-	})
+	f := startFarmWith(t, ctx, testfarm.Config{Name: "hostile", WorkDir: h.workDir, Hide: h.hidden}, fileStore(&st))
 	local := h.registry(t, "", "ejecta-hostile-symlink", "ejecta-hostile-config", "ejecta-hostile-cgroup",
 		"ejecta-hostile-secrets", "ejecta-hostile-setuid", "ejecta-hostile-escape", "ejecta-hostile-uid")
 	remote := testenv.ServeSparseRegistry(t, h.registry(t, "sparse", "ejecta-hostile-config", "ejecta-hostile-symlink", "ejecta-hostile-fetch"))

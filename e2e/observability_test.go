@@ -34,13 +34,7 @@ func TestMetricsAndStockTools(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	var st store.Store
-	f := startFarm(t, ctx, "obs", func(t *testing.T) store.Store {
-		var err error
-		if st, err = store.Open(ctx, "file://"+t.TempDir()); err != nil {
-			t.Fatal(err)
-		}
-		return st
-	}, reporter.Config{Confirmations: -1})
+	f := startFarm(t, ctx, "obs", fileStore(&st), reporter.Config{Confirmations: -1})
 	f.metrics.MustRegister(metrics.NewJetStream(f.js, f.log))
 	w, err := web.New(web.Config{Addr: "127.0.0.1:0", Metrics: f.metrics}, f.js, st, f.log)
 	if err != nil {

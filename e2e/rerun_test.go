@@ -24,13 +24,7 @@ func TestRegressionIsConfirmedByARerun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	var st store.Store
-	fm := startFarm(t, ctx, "e2e-rerun", func(t *testing.T) store.Store {
-		var err error
-		if st, err = store.NewFile(t.TempDir()); err != nil {
-			t.Fatal(err)
-		}
-		return st
-	}, reporter.Config{Debounce: 200 * time.Millisecond})
+	fm := startFarm(t, ctx, "e2e-rerun", fileStore(&st), reporter.Config{Debounce: 200 * time.Millisecond})
 	js, registry, log := fm.js, fm.registry, fm.log
 
 	if _, err := producer.New(js, log).Create(ctx, producer.Request{

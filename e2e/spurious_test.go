@@ -26,13 +26,7 @@ func TestSilentHangIsSpuriousRegression(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	var st store.Store
-	fm := startFarm(t, ctx, "e2e-hang", func(t *testing.T) store.Store {
-		var err error
-		if st, err = store.NewFile(t.TempDir()); err != nil {
-			t.Fatal(err)
-		}
-		return st
-	}, reporter.Config{Debounce: 200 * time.Millisecond})
+	fm := startFarm(t, ctx, "e2e-hang", fileStore(&st), reporter.Config{Debounce: 200 * time.Millisecond})
 
 	const noOutput = 15 * time.Second
 	if _, err := producer.New(fm.js, fm.log).Create(ctx, producer.Request{
