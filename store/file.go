@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"iter"
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 )
@@ -222,6 +224,96 @@ func (f *File) Location(key string) string {
 	return filepath.Join(f.dir, filepath.FromSlash(key))
 }
 
+// List walks the directory below prefix. A temporary file of a Put under
+// way (tempName) is not an object yet; a symlink, a directory or anything
+// but a regular file is none either. The walk goes through an os.Root, so
+// no link leads it out of the store.
+func (f *File) List(ctx context.Context, prefix string) iter.Seq2[Object, error] {
+	return func(yield func(Object, error) bool) {
+		if err := ValidatePrefix(prefix); err != nil {
+			yield(Object{}, fmt.Errorf("list: %w", err))
+			return
+		}
+		root, err := os.OpenRoot(f.dir)
+		if err != nil {
+			yield(Object{}, fmt.Errorf("list %s: %w", prefix, err))
+			return
+		}
+		defer root.Close()
+		// The deepest directory holding every key with the prefix.
+		start := "."
+		if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
+			start = prefix[:i]
+		}
+		err = fs.WalkDir(root.FS(), start, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil // nothing there, or gone since the listing
+				}
+				return err
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if d.IsDir() {
+				// Below a directory the prefix rules out, nothing matches.
+				if p != "." && !strings.HasPrefix(p+"/", prefix) && !strings.HasPrefix(prefix, p+"/") {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			if !d.Type().IsRegular() || !strings.HasPrefix(p, prefix) || isTempName(path.Base(p)) {
+				return nil
+			}
+			fi, err := d.Info()
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if !yield(Object{Key: p, Size: fi.Size(), Modified: fi.ModTime()}, nil) {
+				return errStopList
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStopList) {
+			yield(Object{}, fmt.Errorf("list %s: %w", prefix, err))
+		}
+	}
+}
+
+// errStopList ends a walk whose caller stopped asking.
+var errStopList = errors.New("list stopped")
+
+// Delete removes key's file, then the directories above it that it left
+// empty, up to the store's own.
+func (f *File) Delete(ctx context.Context, key string) error {
+	if err := ValidateKey(key); err != nil {
+		return fmt.Errorf("delete: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	root, err := os.OpenRoot(f.dir)
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	defer root.Close()
+	if fi, err := root.Lstat(key); err == nil && fi.IsDir() {
+		return nil // a directory is where objects live, not an object
+	}
+	if err := root.Remove(key); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	for dir := path.Dir(key); dir != "."; dir = path.Dir(dir) {
+		if root.Remove(dir) != nil {
+			break // not empty (or gone): the others above it are not either
+		}
+	}
+	return nil
+}
+
 // tempName is a name beside key that no other Put uses: hidden, so a
 // directory listing of finished objects does not show it.
 func tempName(key string) (string, error) {
@@ -230,7 +322,16 @@ func tempName(key string) (string, error) {
 		return "", err
 	}
 	dir, base := path.Split(key)
-	return dir + "." + base + ".tmp-" + hex.EncodeToString(b[:]), nil
+	return dir + "." + base + tempMark + hex.EncodeToString(b[:]), nil
+}
+
+// tempMark is in every temporary file's name (tempName).
+const tempMark = ".tmp-"
+
+// isTempName reports whether a file's base name is one tempName makes.
+func isTempName(base string) bool {
+	i := strings.LastIndex(base, tempMark)
+	return strings.HasPrefix(base, ".") && i > 0 && len(base)-i-len(tempMark) == 16
 }
 
 // ctxReader stops a copy when ctx ends: io.Copy has no context of its own.

@@ -161,3 +161,38 @@ func TestFilePutReportsDirectorySyncError(t *testing.T) {
 		t.Errorf("the Put after the failure synced %q, want %q", synced, want)
 	}
 }
+
+// List shows objects only: not a Put's temporary file, not what a link
+// planted in the directory leads to; Delete leaves no empty directory.
+func TestFileListAndDelete(t *testing.T) {
+	dir, outside := t.TempDir(), t.TempDir()
+	st, err := NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	put(t, st, "exp/logs/a/1.log", "x")
+	os.WriteFile(filepath.Join(dir, "exp/logs/a/.2.log"+tempMark+"0123456789abcdef"), []byte("half"), 0o644)
+	os.WriteFile(filepath.Join(outside, "secret"), []byte("s"), 0o644)
+	os.Symlink(outside, filepath.Join(dir, "exp/link"))
+	var keys []string
+	for o, err := range st.List(ctx, "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, o.Key)
+	}
+	if !slices.Equal(keys, []string{"exp/logs/a/1.log"}) {
+		t.Errorf("List = %q, want the one object", keys)
+	}
+	os.Remove(filepath.Join(dir, "exp/logs/a/.2.log"+tempMark+"0123456789abcdef"))
+	if err := st.Delete(ctx, "exp/logs/a/1.log"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "exp/logs")); !os.IsNotExist(err) {
+		t.Errorf("empty directories left after Delete: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "exp")); err != nil {
+		t.Errorf("exp, which holds the link, removed: %v", err)
+	}
+}

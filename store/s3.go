@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"strings"
 
 	"github.com/minio/minio-go/v7"
@@ -151,6 +152,46 @@ func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("get %s: %w", s.Location(key), notFound(err))
 	}
 	return obj, nil
+}
+
+// List lists the bucket below the store's prefix and prefix, a page of
+// keys at a time (minio-go's ListObjects).
+func (s *S3) List(ctx context.Context, prefix string) iter.Seq2[Object, error] {
+	return func(yield func(Object, error) bool) {
+		if err := ValidatePrefix(prefix); err != nil {
+			yield(Object{}, fmt.Errorf("list: %w", err))
+			return
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel() // stops minio-go's listing goroutine when the caller stops early
+		for o := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix + prefix, Recursive: true}) {
+			if o.Err != nil {
+				yield(Object{}, fmt.Errorf("list %s: %w", s.Location(strings.TrimSuffix(prefix, "/")), o.Err))
+				return
+			}
+			key := strings.TrimPrefix(o.Key, s.prefix)
+			if ValidateKey(key) != nil {
+				continue // not an object this store could have written
+			}
+			if !yield(Object{Key: key, Size: o.Size, Modified: o.LastModified}, nil) {
+				return
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			yield(Object{}, fmt.Errorf("list %s: %w", prefix, err))
+		}
+	}
+}
+
+// Delete removes the object at key; S3 says nothing of a missing one.
+func (s *S3) Delete(ctx context.Context, key string) error {
+	if err := ValidateKey(key); err != nil {
+		return fmt.Errorf("delete: %w", err)
+	}
+	if err := s.client.RemoveObject(ctx, s.bucket, s.prefix+key, minio.RemoveObjectOptions{}); err != nil && notFound(err) != ErrNotFound {
+		return fmt.Errorf("delete %s: %w", s.Location(key), err)
+	}
+	return nil
 }
 
 // Location is key's s3:// URL, or "" for a key ValidateKey refuses.

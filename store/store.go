@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"strings"
+	"time"
 )
 
 // ErrNotFound is returned by Get for a key that holds no object.
@@ -24,6 +26,33 @@ type Store interface {
 	Get(ctx context.Context, key string) (io.ReadCloser, error)
 	// Location is where a person finds key: a file path or an s3:// URL.
 	Location(key string) string
+	// List yields every object whose key starts with prefix ("": all),
+	// one at a time, in no promised order; an error ends it. Nothing is
+	// held but what is being yielded, so a store of millions of objects
+	// lists in bounded memory. An object being written is not listed.
+	List(ctx context.Context, prefix string) iter.Seq2[Object, error]
+	// Delete removes the object at key. One that is not there is no
+	// error: deleting is idempotent, as retries need.
+	Delete(ctx context.Context, key string) error
+}
+
+// Object is one stored object, as List yields it.
+type Object struct {
+	Key      string
+	Size     int64
+	Modified time.Time
+}
+
+// ValidatePrefix checks a List prefix: "" or a key's start, which may end
+// in '/' but otherwise follows ValidateKey.
+func ValidatePrefix(prefix string) error {
+	if prefix == "" {
+		return nil
+	}
+	if err := ValidateKey(strings.TrimSuffix(prefix, "/")); err != nil {
+		return fmt.Errorf("prefix: %w", err)
+	}
+	return nil
 }
 
 // ValidateKey refuses keys that are empty, absolute, contain empty, "." or

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -136,6 +137,97 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 			if loc := st.Location(key); loc != "" {
 				t.Errorf("Location(%q) = %q, want empty", key, loc)
 			}
+			if err := st.Delete(ctx, key); err == nil || !strings.Contains(err.Error(), "object key") {
+				t.Errorf("Delete(%q) = %v, want a key error", key, err)
+			}
+		}
+		for _, prefix := range []string{"../", "/abs/", "a//"} {
+			for _, err := range st.List(ctx, prefix) {
+				if err == nil || !strings.Contains(err.Error(), "object key") {
+					t.Errorf("List(%q) yielded %v, want a key error", prefix, err)
+				}
+			}
+		}
+	})
+
+	t.Run("List", func(t *testing.T) {
+		st := newStore(t)
+		keys := []string{"exp/logs/stable/a/1.log", "exp/logs/stable/a/1.json", "exp/logs/nightly/b/2.log",
+			"exp/results.json", "exp-2/results.json", "expo", "other/x"}
+		for _, k := range keys {
+			put(t, st, k, k)
+		}
+		for _, tc := range []struct {
+			prefix string
+			want   []string
+		}{
+			{"", keys},
+			{"exp/", keys[:4]},
+			{"exp", keys[:6]},
+			{"exp/logs/stable/", keys[:2]},
+			{"exp/logs/st", keys[:2]},
+			{"exp/results.json", keys[3:4]},
+			{"missing/", nil},
+			{"exp/logs/stable/a/1.log/", nil},
+		} {
+			var got []string
+			for o, err := range st.List(ctx, tc.prefix) {
+				if err != nil {
+					t.Fatalf("List(%q): %v", tc.prefix, err)
+				}
+				if o.Size != int64(len(o.Key)) || o.Modified.IsZero() {
+					t.Errorf("List(%q): %+v, want its size and time", tc.prefix, o)
+				}
+				got = append(got, o.Key)
+			}
+			slices.Sort(got)
+			want := slices.Sorted(slices.Values(tc.want))
+			if !slices.Equal(got, want) {
+				t.Errorf("List(%q) = %q, want %q", tc.prefix, got, want)
+			}
+		}
+		// A caller that stops early stops the listing.
+		n := 0
+		for range st.List(ctx, "") {
+			if n++; n == 2 {
+				break
+			}
+		}
+		if n != 2 {
+			t.Errorf("listing went on after the caller stopped: %d", n)
+		}
+	})
+
+	t.Run("Delete", func(t *testing.T) {
+		st := newStore(t)
+		put(t, st, "exp/logs/a/1.log", "x")
+		put(t, st, "exp/results.json", "y")
+		for range 2 { // the second time, there is nothing to delete: no error
+			if err := st.Delete(ctx, "exp/logs/a/1.log"); err != nil {
+				t.Fatalf("Delete: %v", err)
+			}
+		}
+		if rc, err := st.Get(ctx, "exp/logs/a/1.log"); !errors.Is(err, ErrNotFound) {
+			if err == nil {
+				rc.Close()
+			}
+			t.Errorf("Get of a deleted object: %v, want ErrNotFound", err)
+		}
+		var left []string
+		for o, err := range st.List(ctx, "exp/") {
+			if err != nil {
+				t.Fatal(err)
+			}
+			left = append(left, o.Key)
+		}
+		if !slices.Equal(left, []string{"exp/results.json"}) {
+			t.Errorf("left after Delete: %q", left)
+		}
+		if err := st.Delete(ctx, "exp"); err != nil {
+			t.Errorf("Delete of a key that is only a prefix: %v", err)
+		}
+		if got := string(get(t, st, "exp/results.json")); got != "y" {
+			t.Errorf("an object below the prefix deleted: %q", got)
 		}
 	})
 }
