@@ -57,7 +57,7 @@ func TestDecoderReused(t *testing.T) {
 }
 
 func BenchmarkDecodeResult(b *testing.B) {
-	data := []byte(`{"v":1,"experiment":"e","crate":"serde","version":"1.0.0","toolchain":"stable","attempt":1,"status":"test-pass","exit_code":0,"duration_ms":1234,"builder":"b1","log_key":"experiments/e/logs/serde/1.0.0/stable/1.log","finished_at":"2026-01-01T00:00:00Z"}`)
+	data := []byte(`{"v":1,"experiment":"e","crate":"serde","version":"1.0.0","toolchain":"stable","attempt":1,"status":"test-pass","exit_code":0,"duration_ms":1234,"builder":"b1","log_key":"logs/stable/serde/1%2E0%2E0/1.log","finished_at":"2026-01-01T00:00:00Z"}`)
 	b.Run("Decode", func(b *testing.B) {
 		for b.Loop() {
 			var r Result

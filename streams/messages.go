@@ -282,25 +282,45 @@ type Result struct {
 	MAC string `json:"mac,omitempty"`
 }
 
-// Validate checks every field and names the first bad one.
+// Validate checks every field and names the first bad one. Every field is
+// bounded: a builder credential can publish any result, and the reporter
+// may hold one for a while before it can tell (a result waiting for its
+// experiment's record).
 func (r *Result) Validate() error {
+	if err := r.validateRun(); err != nil {
+		return fmt.Errorf("result: %w", err)
+	}
+	if err := ValidateBuilderID(r.Builder); err != nil {
+		return fmt.Errorf("result: %w", err)
+	}
+	// The log a report links is the attempt's own, where builders store
+	// it; empty when there is none.
+	if want := LogObjectKey(r.BuildKey, r.Attempt); r.LogKey != "" && r.LogKey != want {
+		return fmt.Errorf("result: log_key %s: want %q or none", Bounded(r.LogKey), want)
+	}
+	return validateSigned("result: mac", r.MAC)
+}
+
+// validateRun checks what a result and an upload request both say: the
+// build, the attempt, its status and reason.
+func (r *Result) validateRun() error {
 	if r.V != SchemaVersion {
-		return fmt.Errorf("result: v=%d: %w", r.V, ErrSchemaVersion)
+		return fmt.Errorf("v=%d: %w", r.V, ErrSchemaVersion)
 	}
 	j := Job{V: SchemaVersion, BuildKey: r.BuildKey, Mode: ModeCheckOnly, CrateSource: "/"}
 	if err := j.Validate(); err != nil {
-		return fmt.Errorf("result: %w", err)
+		return err
 	}
 	if r.Attempt < 1 {
-		return fmt.Errorf("result: attempt %d: want >= 1", r.Attempt)
+		return fmt.Errorf("attempt %d: want >= 1", r.Attempt)
 	}
 	if !slices.Contains(Statuses, r.Status) {
-		return fmt.Errorf("result: unknown status %q", r.Status)
+		return fmt.Errorf("unknown status %q", r.Status)
 	}
 	if _, err := ParseReason(string(r.Reason)); err != nil {
-		return fmt.Errorf("result: %w", err)
+		return err
 	}
-	return validateSigned("result: mac", r.MAC)
+	return nil
 }
 
 // UploadRequest says that the log of one attempt is complete on LogsStream
@@ -322,8 +342,8 @@ func (u *UploadRequest) Validate() error {
 		return fmt.Errorf("upload request: v=%d: %w", u.V, ErrSchemaVersion)
 	}
 	r := Result{V: SchemaVersion, BuildKey: u.BuildKey, Attempt: u.Attempt, Status: StatusError, Reason: u.End.Reason}
-	if err := r.Validate(); err != nil {
-		return fmt.Errorf("upload request: %w", err)
+	if err := r.validateRun(); err != nil {
+		return fmt.Errorf("upload request: result: %w", err)
 	}
 	return validateSigned("upload request: mac", u.MAC)
 }

@@ -94,3 +94,48 @@ func TestLogMsgRoundTrip(t *testing.T) {
 		t.Error("unknown kind accepted")
 	}
 }
+
+// A result names its builder and its log, both bounded: a result held while
+// its experiment's record is awaited costs what its fields hold, and a
+// builder credential must not make one of 60 KiB, nor link another build's
+// log from the report.
+func TestResultValidateBoundsBuilderAndLogKey(t *testing.T) {
+	k := BuildKey{Experiment: "e", Crate: "c", Version: "1.0.0", Toolchain: "nightly"}
+	base := func() Result {
+		return Result{V: 1, BuildKey: k, Attempt: 2, Status: StatusTestPass, Builder: "host-1", LogKey: LogObjectKey(k, 2)}
+	}
+	other := k
+	other.Crate = "d"
+	for _, tc := range []struct {
+		name string
+		mut  func(*Result)
+		want string
+	}{
+		{"ok", func(*Result) {}, ""},
+		{"no log", func(r *Result) { r.LogKey = "" }, ""},
+		{"no builder", func(r *Result) { r.Builder = "" }, "builder id"},
+		{"long builder", func(r *Result) { r.Builder = strings.Repeat("B", 60_000) }, "builder id"},
+		{"builder markup", func(r *Result) { r.Builder = "<b>" }, "builder id"},
+		{"another build's log", func(r *Result) { r.LogKey = LogObjectKey(other, 2) }, "log_key"},
+		{"another attempt's log", func(r *Result) { r.LogKey = LogObjectKey(k, 1) }, "log_key"},
+		{"long log key", func(r *Result) { r.LogKey = "logs/" + strings.Repeat("x", 60_000) }, "log_key"},
+	} {
+		r := base()
+		tc.mut(&r)
+		err := r.Validate()
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) || len(err.Error()) > 512 {
+			t.Errorf("%s: %.600v, want a short error naming %q", tc.name, err, tc.want)
+		}
+	}
+	// An upload request names no builder.
+	u := UploadRequest{V: 1, BuildKey: k, Attempt: 1}
+	if err := u.Validate(); err != nil {
+		t.Errorf("upload request: %v", err)
+	}
+}

@@ -209,7 +209,7 @@ func TestParseReason(t *testing.T) {
 func TestResultReasonIsValidated(t *testing.T) {
 	res := func(reason string) string {
 		return `{"v":1,"experiment":"e","crate":"c","version":"1.0.0","toolchain":"stable","attempt":1,` +
-			`"status":"build-fail","reason":"` + reason + `","exit_code":101,"duration_ms":1,"builder":"b","log_key":"k","finished_at":"2026-01-01T00:00:00Z"}`
+			`"status":"build-fail","reason":"` + reason + `","exit_code":101,"duration_ms":1,"builder":"b","log_key":"logs/stable/c/1%2E0%2E0/1.log","finished_at":"2026-01-01T00:00:00Z"}`
 	}
 	for reason, ok := range map[string]bool{
 		"compiler-error(E0308)": true, "some-new-reason": true, "": true,

@@ -164,7 +164,7 @@ func TestSignedFieldsValidate(t *testing.T) {
 		if err := j.Validate(); err == nil || !strings.Contains(err.Error(), "ticket") {
 			t.Errorf("ticket %q: %v, want an error naming the ticket", bad, err)
 		}
-		r := Result{V: 1, BuildKey: ticketBuild, Attempt: 1, Status: StatusTestPass, MAC: bad}
+		r := Result{V: 1, BuildKey: ticketBuild, Attempt: 1, Status: StatusTestPass, Builder: "b", MAC: bad}
 		if err := r.Validate(); err == nil || !strings.Contains(err.Error(), "mac") {
 			t.Errorf("result mac %q: %v, want an error naming the mac", bad, err)
 		}
