@@ -15,6 +15,13 @@ const DefaultDebounce = time.Second
 // DefaultConfirmations is Config.Confirmations when left zero.
 const DefaultConfirmations = 1
 
+// DefaultRecordGrace is Config.RecordGrace when left zero. The producer
+// writes an experiment's record before it queues a job, and the reporter
+// follows the records bucket, so a genuine result finds its record at once
+// or, having raced the watch, within a second or so; two minutes leave
+// room for a reconnect to the server or a cluster's failover.
+const DefaultRecordGrace = 2 * time.Minute
+
 // Config tunes a Reporter.
 type Config struct {
 	// Debounce is how long results of an experiment are gathered before its
@@ -34,6 +41,16 @@ type Config struct {
 	// checks the results of experiments whose jobs carry tickets
 	// (streams.JobKey). Zero: re-runs carry none and no result is checked.
 	JobKey streams.JobKey
+	// RecordGrace is how long a result waits for its experiment's record
+	// (counted from when the results stream stored it) before it is
+	// refused: without a record it cannot be judged, and with a job key
+	// an experiment without one is taken as one whose results must be
+	// signed (pending.go). Zero means DefaultRecordGrace.
+	RecordGrace time.Duration
+
+	// maxPending and maxPendingBytes bound the results waiting for a
+	// record, in all; zero means maxPendingResults and maxPendingBytes.
+	maxPending, maxPendingBytes int
 }
 
 func (c Config) withDefaults() Config {
@@ -42,6 +59,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Confirmations == 0 {
 		c.Confirmations = DefaultConfirmations
+	}
+	if c.RecordGrace == 0 {
+		c.RecordGrace = DefaultRecordGrace
+	}
+	if c.maxPending == 0 {
+		c.maxPending = maxPendingResults
+	}
+	if c.maxPendingBytes == 0 {
+		c.maxPendingBytes = maxPendingBytes
 	}
 	return c
 }
@@ -57,6 +83,9 @@ func (c Config) Validate() error {
 	}
 	if c.Confirmations < -1 || c.Confirmations > streams.MaxRerunRound {
 		return fmt.Errorf("confirmations %d: want 1 to %d, or -1 for none", c.Confirmations, streams.MaxRerunRound)
+	}
+	if c.RecordGrace < time.Millisecond || c.RecordGrace > 24*time.Hour {
+		return fmt.Errorf("record grace %s: want 1ms to 24h", c.RecordGrace)
 	}
 	return nil
 }

@@ -28,10 +28,19 @@
 // the stream is already the durable record of every result; the price is a
 // replay at start, a few seconds per 100k results.
 //
+// Every experiment record is read, with one watch of the bucket, before
+// the first result, and followed from then on (records.go). A result whose
+// experiment has no record waits for it apart, for at most
+// Config.RecordGrace from when the stream stored it, and bounded in count
+// and bytes in all; it is then refused (pending.go). A replay refuses at
+// once what waited longer than that.
+//
 // For an experiment whose jobs carry tickets (streams.JobKey) a result
 // counts only when signed with the ticket of its build and run, which only
 // the builder handed that job knows; any other goes to the dead stream
-// (tickets.go). Re-runs the reporter queues carry tickets of their own.
+// (tickets.go). With a job key, an experiment without a record is taken as
+// one whose jobs carry tickets. Re-runs the reporter queues carry tickets
+// of their own.
 //
 // # Verdicts
 //

@@ -3,13 +3,11 @@ package reporter
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"net"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ejecta-build/ejecta/streams"
@@ -84,6 +82,7 @@ func (r *Reporter) flushDue(ctx context.Context, st *run) {
 	r.collect(st, false)
 	r.archives(ctx, st)
 	now := time.Now()
+	r.refuseExpired(ctx, st, now)
 	for _, e := range st.exps {
 		if due := e.dueAt(); due.IsZero() || due.After(now) {
 			continue
@@ -93,13 +92,10 @@ func (r *Reporter) flushDue(ctx context.Context, st *run) {
 			continue
 		}
 		e.retryAt(time.Time{})
-		b, err := r.prepare(ctx, st, e, now)
+		b, err := r.prepare(e, now)
 		if err != nil {
 			r.log.Error().Err(err).Str("experiment", e.name).Msg("rendering report; will retry")
 			e.retryAt(now.Add(r.cfg.Debounce))
-			continue
-		}
-		if b == nil {
 			continue
 		}
 		b.startAt, b.renderedAt = now, time.Now()
@@ -166,11 +162,7 @@ func (r *Reporter) collect(st *run, wait bool) {
 	e.retryAt(time.Now().Add(r.cfg.Debounce))
 }
 
-// errNoRecord means the experiment's record is not in the bucket yet.
-var errNoRecord = errors.New("experiment record not found")
-
-// prepare renders what changed in e's report. It returns nil while the
-// experiment's record is missing.
+// prepare renders what changed in e's report.
 //
 // The cost is proportional to what changed, not to the experiment: crates
 // changed since the last write are encoded and rendered once (their rows
@@ -178,26 +170,7 @@ var errNoRecord = errors.New("experiment record not found")
 // index.html, markdown.md and the retry list hold only the regressions and
 // fixes. results.json is the one file with every crate; it is assembled
 // by copying cached entries.
-func (r *Reporter) prepare(ctx context.Context, st *run, e *experiment, now time.Time) (*batch, error) {
-	if e.rec == nil {
-		rec, err := r.loadRecord(ctx, st, e)
-		if errors.Is(err, errNoRecord) {
-			// Results came before their experiment's record (the producer
-			// publishes jobs first, or the record was lost): keep them and
-			// look again at the next debounce.
-			r.log.Debug().Str("experiment", e.name).Int("held", len(e.held)).
-				Msg("results waiting for the experiment record")
-			e.retryAt(now.Add(r.cfg.Debounce))
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		r.settleUnsigned(ctx, e, rec)
-		e.setRecord(rec, r.strayLogger(e.name))
-		r.log.Info().Str("experiment", e.name).Strs("toolchains", rec.Toolchains).
-			Int("jobs", rec.Jobs).Msg("experiment record found")
-	}
+func (r *Reporter) prepare(e *experiment, now time.Time) (*batch, error) {
 	b := &batch{exp: e.name, resultAt: e.lastResult, done: e.done, final: e.arch.writing(e.finished())}
 	add := func(name string, parts net.Buffers, contentType string) {
 		b.objects = append(b.objects, object{streams.ExperimentPrefix(e.name) + name, parts, contentType})
@@ -321,31 +294,4 @@ func (e *experiment) progressJSON(now time.Time) ([]byte, error) {
 		return nil, fmt.Errorf("encode progress of %s: %w", e.name, err)
 	}
 	return data, nil
-}
-
-// loadRecord reads e's record from the experiments bucket. It returns
-// errNoRecord while there is none or while the record there is invalid (an
-// invalid record is logged once per revision, then waited on to be fixed).
-func (r *Reporter) loadRecord(ctx context.Context, st *run, e *experiment) (*streams.Experiment, error) {
-	entry, err := st.experiments.Get(ctx, e.name)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, errNoRecord
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get record %s from %s: %w", e.name, streams.ExperimentsBucket, err)
-	}
-	var rec streams.Experiment
-	err = streams.Decode(entry.Value(), &rec)
-	if err == nil && rec.Name != e.name {
-		err = fmt.Errorf("record names experiment %q", rec.Name)
-	}
-	if err != nil {
-		if entry.Revision() != e.badRevision {
-			e.badRevision = entry.Revision()
-			r.log.Error().Err(err).Str("experiment", e.name).Uint64("revision", entry.Revision()).
-				Msg("invalid experiment record; holding its results until it is fixed")
-		}
-		return nil, errNoRecord
-	}
-	return &rec, nil
 }

@@ -1,6 +1,7 @@
 package reporter
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"time"
@@ -46,32 +47,101 @@ func (r *Reporter) handle(ctx context.Context, st *run, msg jetstream.Msg) {
 		return // a deleted experiment's, delivered before its purge
 	}
 	e := st.exps[res.Experiment]
-	var rec *streams.Experiment
+	rec := st.known[res.Experiment]
 	if e != nil {
 		rec = e.rec
 	}
-	wait, err := r.vouch(rec, &res)
-	if err != nil {
+	if rec == nil {
+		r.await(ctx, st, msg, &res, seq)
+		return
+	}
+	if err := r.vouch(rec, &res); err != nil {
 		r.deadLetter(ctx, msg, err)
 		return
 	}
 	r.met.ingested.Inc()
 	if e == nil {
-		e = newExperiment(res.Experiment, r.cfg.confirmations())
-		st.exps[res.Experiment] = e
+		e = r.open(st, rec)
 	}
-	changed := false
-	switch {
-	case wait:
-		changed = e.holdUnsigned(&res, seq)
-	case e.rec == nil:
-		changed = e.hold(&res)
-	default:
-		changed = e.apply(&res, r.strayLogger(e.name))
-	}
-	if changed {
+	if e.apply(&res, r.strayLogger(e.name)) {
 		e.lastResult = time.Now()
 		e.markDirty(e.lastResult, r.cfg.Debounce)
+	}
+}
+
+// open starts the state of the experiment whose record is rec.
+func (r *Reporter) open(st *run, rec *streams.Experiment) *experiment {
+	e := newExperiment(rec.Name, r.cfg.confirmations())
+	e.setRecord(rec)
+	st.exps[rec.Name] = e
+	r.log.Info().Str("experiment", e.name).Strs("toolchains", rec.Toolchains).
+		Int("jobs", rec.Jobs).Msg("experiment record found")
+	return e
+}
+
+// await sets res aside until its experiment's record comes (pending.go).
+// A signed result is checked at once: its MAC does not depend on the
+// record.
+func (r *Reporter) await(ctx context.Context, st *run, msg jetstream.Msg, res *streams.Result, seq uint64) {
+	signed := res.MAC != ""
+	if key := r.cfg.JobKey; signed && !key.IsZero() {
+		if err := key.VerifyResult(res); err != nil {
+			r.deadLetter(ctx, msg, err)
+			return
+		}
+	}
+	// The grace counts from when the stream stored the result, so that a
+	// restarted reporter does not hold again what it refused before.
+	now := time.Now()
+	stored := now
+	if md, err := msg.Metadata(); err == nil && md.Timestamp.Before(now) {
+		stored = md.Timestamp
+	}
+	p := pendingResult{subject: msg.Subject(), data: bytes.Clone(msg.Data()), seq: seq, signed: signed}
+	if err := st.pending.add(res.Experiment, p, stored.Add(r.cfg.RecordGrace)); err != nil {
+		r.deadLetter(ctx, msg, err)
+	}
+}
+
+// settle judges the results that waited for record rec, now come.
+func (r *Reporter) settle(ctx context.Context, st *run, rec *streams.Experiment, w *waiting) {
+	var e *experiment
+	for _, p := range w.results {
+		var res streams.Result
+		err := st.decoder.Decode(p.data, &res)
+		if err == nil {
+			err = r.vouch(rec, &res)
+		}
+		if err != nil {
+			r.refuse(ctx, p.subject, p.data, p.seq, err)
+			continue
+		}
+		r.met.ingested.Inc()
+		if e == nil {
+			if e = st.exps[rec.Name]; e == nil {
+				e = r.open(st, rec)
+			}
+		}
+		if e.apply(&res, r.strayLogger(e.name)) {
+			e.lastResult = time.Now()
+			e.markDirty(e.lastResult, r.cfg.Debounce)
+		}
+	}
+}
+
+// refuseExpired refuses a batch of the results whose record did not come
+// within the grace: without one they cannot be judged, and with a job key
+// an experiment without a record is taken as one whose results must be
+// signed.
+func (r *Reporter) refuseExpired(ctx context.Context, st *run, now time.Time) {
+	for _, w := range st.pending.expired(now, refuseBatch) {
+		for _, p := range w.results {
+			err := fmt.Errorf("%w: none for experiment %q within %s of the result", errNoRecord, w.name, r.cfg.RecordGrace)
+			if !p.signed && !r.cfg.JobKey.IsZero() {
+				err = fmt.Errorf("%w, so it is taken as one whose jobs carry tickets: %w", err, streams.ErrNoMAC)
+			}
+			r.refuse(ctx, p.subject, p.data, p.seq, err)
+		}
 	}
 }
 

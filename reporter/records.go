@@ -13,24 +13,66 @@ import (
 
 // An experiment's record changes after it is created: `experiment abort`
 // marks it aborted, `experiment priority` and a resumed create update it,
-// `experiment delete` removes it. The reporter reads a record once, when
-// the experiment's first results need it, and follows the bucket from then
-// on so that its report says the experiment was aborted, it asks for no
-// re-run of an aborted experiment, and it forgets a deleted one.
+// `experiment delete` removes it. The reporter follows the whole bucket
+// with one watch: it reads every record when it starts, before the first
+// result, and every change from then on, so that a result's record is at
+// hand as the result comes (no lookup per experiment), its report says the
+// experiment was aborted, it asks for no re-run of an aborted experiment,
+// and it forgets a deleted one. Records are small, and only the producer
+// writes them.
 
-// watchRecords follows changes of the experiments bucket from now on; the
-// records as they are now are read when an experiment needs its own
-// (loadRecord), which is after the watch started, so no change is missed.
+// watchRecords follows the experiments bucket: every record in it first,
+// then each change.
 func watchRecords(ctx context.Context, js jetstream.JetStream) (jetstream.KeyWatcher, error) {
 	kv, err := js.KeyValue(ctx, streams.ExperimentsBucket)
 	if err != nil {
 		return nil, fmt.Errorf("reporter: open bucket %s: %w", streams.ExperimentsBucket, err)
 	}
-	w, err := kv.WatchAll(ctx, jetstream.UpdatesOnly())
+	w, err := kv.WatchAll(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reporter: watch bucket %s: %w", streams.ExperimentsBucket, err)
 	}
 	return w, nil
+}
+
+// loadRecords takes in the records the watch delivers first, every one in
+// the bucket, up to the empty entry that ends them.
+func (r *Reporter) loadRecords(ctx context.Context, st *run) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case entry, ok := <-st.records.Updates():
+			if !ok {
+				return fmt.Errorf("reporter: the watch of bucket %s ended", streams.ExperimentsBucket)
+			}
+			if entry == nil {
+				r.log.Info().Int("experiments", len(st.known)).Msg("experiment records read")
+				return nil
+			}
+			if op := entry.Operation(); op == jetstream.KeyValueDelete || op == jetstream.KeyValuePurge {
+				continue
+			}
+			if rec, err := decodeRecord(entry); err != nil {
+				r.log.Error().Err(err).Str("experiment", entry.Key()).Uint64("revision", entry.Revision()).
+					Msg("invalid experiment record; its results wait until it is fixed")
+			} else {
+				st.known[entry.Key()] = rec
+			}
+		}
+	}
+}
+
+// decodeRecord is the record entry holds, checked.
+func decodeRecord(entry jetstream.KeyValueEntry) (*streams.Experiment, error) {
+	var rec streams.Experiment
+	if err := streams.Decode(entry.Value(), &rec); err != nil {
+		return nil, err
+	}
+	if rec.Name != entry.Key() {
+		return nil, fmt.Errorf("record names experiment %q", rec.Name)
+	}
+	return &rec, nil
 }
 
 // followRecords takes in every record change that has arrived, without
@@ -57,36 +99,35 @@ func (r *Reporter) followRecords(ctx context.Context, st *run) {
 func (r *Reporter) recordChanged(ctx context.Context, st *run, entry jetstream.KeyValueEntry) {
 	name := entry.Key()
 	if op := entry.Operation(); op == jetstream.KeyValueDelete || op == jetstream.KeyValuePurge {
+		delete(st.known, name)
 		r.drop(ctx, st, name)
 		return
 	}
+	rec, err := decodeRecord(entry)
 	e := st.exps[name]
-	if e == nil {
-		return // no result yet: the record is read when one comes
-	}
-	now := time.Now()
-	if e.rec == nil {
-		// Results wait for this record: read it at the next write.
-		e.markDirty(now, r.cfg.Debounce)
-		return
-	}
-	var rec streams.Experiment
-	err := streams.Decode(entry.Value(), &rec)
-	if err == nil && (rec.Name != name || !slices.Equal(rec.Toolchains, e.rec.Toolchains)) {
-		err = fmt.Errorf("record names experiment %q with toolchains %q, was %q", rec.Name, rec.Toolchains, e.rec.Toolchains)
+	if err == nil && e != nil && !slices.Equal(rec.Toolchains, e.rec.Toolchains) {
+		err = fmt.Errorf("record names toolchains %q, was %q", rec.Toolchains, e.rec.Toolchains)
 	}
 	if err != nil {
 		r.log.Error().Err(err).Str("experiment", name).Uint64("revision", entry.Revision()).
 			Msg("ignoring an invalid change of the experiment record")
 		return
 	}
+	st.known[name] = rec
+	if e == nil {
+		// Results that came before the record are judged now.
+		if w := st.pending.take(name); w != nil {
+			r.settle(ctx, st, rec, w)
+		}
+		return
+	}
 	if rec.State == streams.ExperimentAborted && e.rec.State != streams.ExperimentAborted {
 		r.log.Info().Str("experiment", name).Int("confirming", len(e.unconfirmed)).
 			Msg("experiment aborted: its report says so, no more re-runs are asked for")
 	}
-	e.rec = &rec
+	e.rec = rec
 	e.configWritten = false // config.json holds the record
-	e.markDirty(now, r.cfg.Debounce)
+	e.markDirty(time.Now(), r.cfg.Debounce)
 }
 
 // drop forgets deleted experiment name. Its results still on their way
@@ -106,6 +147,8 @@ func (r *Reporter) drop(ctx context.Context, st *run, name string) {
 		}
 	}
 	st.dropped[name] = last
+	// What waited for its record is the deleted experiment's too.
+	st.pending.take(name)
 	if e == nil {
 		return
 	}

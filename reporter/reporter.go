@@ -82,14 +82,18 @@ func New(cfg Config, nc *nats.Conn, st store.Store, log zerolog.Logger) (*Report
 // run is the state of one call of Run. Everything is rebuilt from the
 // stream on each call, so nothing outlives it.
 type run struct {
-	experiments kv
-	progress    kv
-	jobs        lastMsgGetter
-	results     lastMsgGetter
-	exps        map[string]*experiment
-	// records follows changes of experiment records (records.go); nil
-	// once it stopped.
+	progress kv
+	jobs     lastMsgGetter
+	results  lastMsgGetter
+	// exps are the experiments with results, each with its record.
+	exps map[string]*experiment
+	// records follows the experiment records (records.go); nil once it
+	// stopped. known is every valid record it delivered, by name.
 	records jetstream.KeyWatcher
+	known   map[string]*streams.Experiment
+	// pending are results whose experiment's record is not known
+	// (pending.go).
+	pending pending
 	// resultsStream is the results stream, for its last sequence.
 	resultsStream jetstream.Stream
 	// dropped are deleted experiments and the results stream's last
@@ -122,7 +126,6 @@ type lastMsgGetter interface {
 
 // kv is the part of jetstream.KeyValue the reporter uses.
 type kv interface {
-	Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error)
 	Put(ctx context.Context, key string, value []byte) (uint64, error)
 	Purge(ctx context.Context, key string, opts ...jetstream.KVDeleteOpt) error
 }
@@ -145,14 +148,12 @@ func (r *Reporter) Run(ctx context.Context) (runErr error) {
 		}
 	}()
 	st := &run{exps: make(map[string]*experiment), requested: make(map[rerunKey]bool), done: make(chan written, 1),
-		dropped: make(map[string]uint64)}
+		dropped: make(map[string]uint64), known: make(map[string]*streams.Experiment),
+		pending: newPending(r.cfg.maxPending, r.cfg.maxPendingBytes)}
 	// No goroutine outlives Run: a batch being written is waited for.
 	defer r.collect(st, true)
 	defer st.arch.stop()
 	var err error
-	if st.experiments, err = r.js.KeyValue(ctx, streams.ExperimentsBucket); err != nil {
-		return fmt.Errorf("reporter: open bucket %s: %w", streams.ExperimentsBucket, err)
-	}
 	if st.progress, err = r.js.KeyValue(ctx, streams.ProgressBucket); err != nil {
 		return fmt.Errorf("reporter: open bucket %s: %w", streams.ProgressBucket, err)
 	}
@@ -161,6 +162,10 @@ func (r *Reporter) Run(ctx context.Context) (runErr error) {
 	}
 	watcher := st.records
 	defer func() { _ = watcher.Stop() }()
+	// Every record is known before the first result is read.
+	if err := r.loadRecords(ctx, st); err != nil {
+		return err
+	}
 	jobs, err := r.js.Stream(ctx, streams.JobsStream)
 	if err != nil {
 		return fmt.Errorf("reporter: open stream %s: %w", streams.JobsStream, err)
@@ -195,6 +200,12 @@ func (r *Reporter) Run(ctx context.Context) (runErr error) {
 				r.flushDue(ctx, st)
 				continue
 			}
+		}
+		if due, ok := st.pending.next(); ok {
+			// Results waiting for a record are refused a batch at a
+			// time, each batch after a look at the stream, so that
+			// however many are due a result that counts is not held up.
+			wait = min(wait, max(time.Until(due), time.Millisecond))
 		}
 		msg, err := feed.next(wait)
 		switch {

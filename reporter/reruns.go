@@ -112,7 +112,7 @@ func (r *Reporter) rerunExists(ctx context.Context, st *run, rec *streams.Experi
 	if streams.Decode(msg.Data, &res) != nil {
 		return false, nil
 	}
-	if _, err := r.vouch(rec, &res); err != nil {
+	if err := r.vouch(rec, &res); err != nil {
 		return false, nil
 	}
 	return true, nil

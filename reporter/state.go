@@ -73,12 +73,6 @@ func compareCrates(a, b *crateState) int {
 	return compareVersions(a.key.version, b.key.version)
 }
 
-// heldKey is a run of a build whose experiment record is not known yet.
-type heldKey struct {
-	streams.BuildKey
-	round int
-}
-
 // experiment is everything the reporter knows about one experiment. Counts,
 // class lists and pages are kept up to date result by result, so the cost
 // of a result does not grow with the size of the experiment.
@@ -86,13 +80,9 @@ type experiment struct {
 	name string
 	// confirmations is how many re-runs confirm a regression; 0 disables.
 	confirmations int
-	// rec is the experiment's record; nil until it has been read from the
-	// experiments bucket. Until then results wait in held.
-	rec  *streams.Experiment
-	held map[heldKey]*streams.Result
-	// unsigned are results without a MAC waiting for rec, which says
-	// whether they count (tickets.go).
-	unsigned map[heldKey]unsignedResult
+	// rec is the experiment's record (setRecord). Results that come
+	// before it wait apart (pending.go).
+	rec *streams.Experiment
 
 	crates map[crateKey]*crateState
 	pages  map[string]*page
@@ -136,7 +126,6 @@ func newExperiment(name string, confirmations int) *experiment {
 	return &experiment{
 		name:          name,
 		confirmations: confirmations,
-		held:          make(map[heldKey]*streams.Result),
 		crates:        make(map[crateKey]*crateState),
 		pages:         make(map[string]*page),
 		statuses:      make(map[streams.Status]int),
@@ -147,27 +136,8 @@ func newExperiment(name string, confirmations int) *experiment {
 	}
 }
 
-// hold keeps r until the experiment's record is known. Like apply, it keeps
-// only the highest attempt per build and run. It reports whether r was kept.
-func (e *experiment) hold(r *streams.Result) bool {
-	// The run index: retry generation and re-run round together.
-	k := heldKey{r.BuildKey, (r.Attempt - 1) / streams.RerunStride}
-	if old := e.held[k]; old != nil && old.Attempt >= r.Attempt {
-		return false
-	}
-	e.held[k] = r
-	return true
-}
-
-// setRecord makes rec the experiment's record and applies the held results.
-// stray is called for each toolchain a result names that rec does not list.
-func (e *experiment) setRecord(rec *streams.Experiment, stray func(toolchain string)) {
-	e.rec = rec
-	for _, r := range e.held {
-		e.apply(r, stray)
-	}
-	e.held = nil
-}
+// setRecord makes rec the experiment's record.
+func (e *experiment) setRecord(rec *streams.Experiment) { e.rec = rec }
 
 // apply records r if it is the highest attempt of its build and run seen so
 // far and reports whether anything changed. A repeated delivery of the same

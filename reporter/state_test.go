@@ -20,7 +20,7 @@ func res(crate, tc string, attempt int, status streams.Status) *streams.Result {
 
 func TestApplyKeepsHighestAttempt(t *testing.T) {
 	e := newExperiment("exp", 0)
-	e.setRecord(testRecord(), func(string) { t.Error("unexpected stray") })
+	e.setRecord(testRecord())
 	steps := []struct {
 		r       *streams.Result
 		changed bool
@@ -51,22 +51,6 @@ func TestApplyKeepsHighestAttempt(t *testing.T) {
 	}
 	if c := e.crates[crateKey{"b", "1.0.0"}].v.Class; c != ClassPending {
 		t.Errorf("b: class %q, want pending", c)
-	}
-}
-
-func TestHeldResultsApplyOnRecord(t *testing.T) {
-	e := newExperiment("exp", 0)
-	e.hold(res("a", "nightly", 2, streams.StatusTestPass))
-	e.hold(res("a", "nightly", 1, streams.StatusBuildFail))
-	e.hold(res("a", "stable", 1, streams.StatusBuildFail))
-	e.hold(res("a", "beta", 1, streams.StatusBuildFail))
-	var strays []string
-	e.setRecord(testRecord(), func(tc string) { strays = append(strays, tc) })
-	if e.done != 2 || !maps.Equal(e.classes, map[Class]int{ClassFixed: 1}) {
-		t.Errorf("done %d classes %v, want 2 and one fixed", e.done, e.classes)
-	}
-	if len(strays) != 1 || strays[0] != "beta" {
-		t.Errorf("strays = %q, want [beta]", strays)
 	}
 }
 

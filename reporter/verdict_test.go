@@ -93,7 +93,7 @@ func TestRootCause(t *testing.T) {
 // most dependents first, and dependents are counted under their root.
 func TestRootGroups(t *testing.T) {
 	e := newExperiment("exp", 0)
-	e.setRecord(testRecord(), func(string) {})
+	e.setRecord(testRecord())
 	reg := func(name string, reason streams.Reason) {
 		e.apply(res(name, "stable", 1, streams.StatusTestPass), nil)
 		r := res(name, "nightly", 1, streams.StatusBuildFail)
