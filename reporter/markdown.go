@@ -11,26 +11,50 @@ import (
 // still fits a GitHub comment (65536 characters) in a bad run.
 const markdownMaxRows = 200
 
-// markdownReplacer escapes what CommonMark would read as markup, and HTML:
-// a reason is text from a log and must stay text when pasted.
-var markdownReplacer = func() *strings.Replacer {
-	var pairs []string
-	for _, c := range "\\`*_{}[]()<>#+-.!|~&" {
-		pairs = append(pairs, string(c), "\\"+string(c))
-	}
-	return strings.NewReplacer(append(pairs, "\n", " ", "\r", " ")...)
-}()
+// markdown.md is made to be pasted into a GitHub comment, where more than
+// markup acts: after rendering, GitHub turns "@name" and "@org/team" in
+// text into mentions that notify them, "#123", "GH-123" and "owner/repo#123"
+// into references that leave a trace on that issue, a commit hash and
+// "www." or "https://" into links. A backslash does not stop them: they
+// act on the rendered text, only not inside code. So everything that comes
+// from a build, a crate or an experiment (names, versions, toolchains,
+// reasons) is written as inline code, and only the report's own words and
+// vocabulary (classes, statuses, modes) are text.
 
-func mdEscape(s string) string { return markdownReplacer.Replace(s) }
+// mdCode is s as a CommonMark code span: shown as it is, never markup, a
+// mention, a reference or a link, whatever bytes it holds.
+func mdCode(s string) string {
+	if s == "" {
+		return ""
+	}
+	s = strings.NewReplacer("\n", " ", "\r", " ").Replace(s)
+	// The fence is one backtick longer than any run of them inside, and
+	// set apart by a space (which CommonMark takes away) when s starts or
+	// ends with one, or with a space.
+	longest, run := 0, 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	fence := strings.Repeat("`", longest+1)
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") || strings.HasPrefix(s, " ") || strings.HasSuffix(s, " ") {
+		s = " " + s + " "
+	}
+	return fence + s + fence
+}
 
 // markdownMD renders markdown.md: progress, counts and the regressions and
 // fixes, for pasting into a GitHub comment.
 func (e *experiment) markdownMD(now time.Time) []byte {
 	var b bytes.Buffer
 	p := e.progressView(now)
-	fmt.Fprintf(&b, "# Experiment %s\n\n", mdEscape(e.name))
-	fmt.Fprintf(&b, "%s → %s, %s. Progress: %d / %d builds (%s)", mdEscape(p.Baseline), mdEscape(p.New),
-		mdEscape(p.Mode), p.Done, p.Total, p.Percent)
+	fmt.Fprintf(&b, "# Experiment %s\n\n", mdCode(e.name))
+	fmt.Fprintf(&b, "%s → %s, %s. Progress: %d / %d builds (%s)", mdCode(p.Baseline), mdCode(p.New),
+		p.Mode, p.Done, p.Total, p.Percent)
 	if p.Rate != "" {
 		fmt.Fprintf(&b, ", %s builds/min, %s left", p.Rate, p.ETA)
 	}
@@ -53,18 +77,18 @@ func (e *experiment) markdownMD(now time.Time) []byte {
 				fmt.Fprintf(&b, "- … and %d more, see index.html\n", len(crates)-i)
 				break
 			}
-			fmt.Fprintf(&b, "- %s %s", mdEscape(cs.key.name), mdEscape(cs.key.version))
+			fmt.Fprintf(&b, "- %s %s", mdCode(cs.key.name), mdCode(cs.key.version))
 			if r := cs.runs[1]; r != nil {
-				fmt.Fprintf(&b, ": %s", mdEscape(string(r.Status)))
+				fmt.Fprintf(&b, ": %s", r.Status)
 				if r.Reason != "" {
-					fmt.Fprintf(&b, " (%s)", mdEscape(string(r.Reason)))
+					fmt.Fprintf(&b, " (%s)", mdCode(string(r.Reason)))
 				}
 			}
 			if cs.v.Confirmation != "" {
 				fmt.Fprintf(&b, ", %s", cs.v.Confirmation)
 			}
 			if cs.v.Root != "" {
-				fmt.Fprintf(&b, ", root cause %s", mdEscape(cs.v.Root))
+				fmt.Fprintf(&b, ", root cause %s", mdCode(cs.v.Root))
 			}
 			b.WriteByte('\n')
 		}

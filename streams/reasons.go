@@ -237,9 +237,32 @@ const ellipsis = "..."
 func CompilerError(codes ...string) Reason { return withArgs(ReasonCompilerError, codes) }
 
 // DependsOn is the reason of a crate whose dependencies (package names,
-// "name@version" or "name version") failed to build: sorted, each once.
-// With no valid name it is ReasonUnknown.
-func DependsOn(crates ...string) Reason { return withArgs(ReasonDependsOn, crates) }
+// "name@version", "name version" or "name vversion") failed to build:
+// sorted, each once. Anything else is left out: the names come from what a
+// build printed, and a report must not name whatever the crate chose (an
+// "@org/team" its markdown would mention). With no valid name it is
+// ReasonUnknown.
+func DependsOn(crates ...string) Reason {
+	var ok []string
+	for _, c := range crates {
+		if c = strings.TrimSpace(c); isPackage(c) {
+			ok = append(ok, c)
+		}
+	}
+	return withArgs(ReasonDependsOn, ok)
+}
+
+// isPackage reports whether s names a package as cargo prints one: a
+// crate name, optionally with its version after '@', ' ' or " v".
+func isPackage(s string) bool {
+	name, version, ok := strings.Cut(s, "@")
+	if !ok {
+		if name, version, ok = strings.Cut(s, " "); ok {
+			version = strings.TrimPrefix(version, "v")
+		}
+	}
+	return ValidateCrateName(name) == nil && (!ok || ValidateVersion(version) == nil)
+}
 
 // ComponentMissing is the reason of a job whose toolchain lacks the rustup
 // component name ("clippy", "miri").

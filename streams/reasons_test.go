@@ -119,6 +119,11 @@ func TestReasonConstructors(t *testing.T) {
 		// What a crate prints cannot break a reason's syntax.
 		{DependsOn("x)(y", "ok", "a,b", "\x1b[31m"), "depends-on(ok)"},
 		{DependsOn("x)(y"), ReasonUnknown},
+		// Only crate names, with a version or not: a crate printing
+		// "could not compile `@org/team`" names no one in a report.
+		{DependsOn("@rust-lang/security"), ReasonUnknown},
+		{DependsOn("serde@1.0.0", "serde_json v1.0.1", "@org", "#123", "a/b", "x@y", "www.evil.example", "https://evil.example"),
+			"depends-on(serde@1.0.0,serde_json v1.0.1)"},
 		{ComponentMissing("clippy"), "component-missing(clippy)"},
 		{GaveUp(3), "gave-up(3)"},
 	} {
