@@ -63,8 +63,10 @@ func (c *Cache) Bytes() (int64, error) {
 // Fetch returns v's .crate file, open for reading, from the cache or else
 // downloaded from the registry and verified against the index's sha256;
 // hit says which. The caller closes the file. A file the index's cksum
-// does not match is never cached: the error wraps ErrChecksum and names
-// both sums.
+// does not match is never cached: the error wraps ErrChecksum. What an
+// error says is fit for a public build log: what came back from the
+// registry (its size, hash or HTTP status) is only in what it logs as
+// (fetchError).
 func (c *Cache) Fetch(ctx context.Context, reg *Client, v Version) (f *os.File, hit bool, err error) {
 	sum := strings.ToLower(v.Cksum)
 	if _, err := hex.DecodeString(sum); err != nil || len(sum) != 64 {
@@ -104,12 +106,18 @@ func (c *Cache) open(path string) (*os.File, error) {
 // place only once its sha256 matched.
 func (c *Cache) download(ctx context.Context, reg *Client, v Version, sum, path string) error {
 	u, err := reg.downloadURL(ctx, v)
+	if fe := (*fetchError)(nil); errors.As(err, &fe) {
+		return &fetchError{msg: fmt.Sprintf("download crate %s %s: %s", v.Name, v.Vers, fe.msg), kind: fe.kind, detail: fe.detail}
+	}
 	if err != nil {
 		return fmt.Errorf("download crate %s %s: %w", v.Name, v.Vers, err)
 	}
+	failed := func(kind, detail error, what string) error {
+		return &fetchError{msg: fmt.Sprintf("download crate %s %s from %s: %s", v.Name, v.Vers, u, what), kind: kind, detail: detail}
+	}
 	resp, err := reg.open(ctx, u)
 	if err != nil {
-		return fmt.Errorf("download crate %s %s from %s: %w", v.Name, v.Vers, u, err)
+		return failed(nil, err, "the download failed")
 	}
 	defer resp.Body.Close()
 	tmp, err := os.CreateTemp(c.dir, ".partial-*")
@@ -124,13 +132,13 @@ func (c *Cache) download(ctx context.Context, reg *Client, v Version, sum, path 
 	}
 	switch {
 	case err != nil:
-		return fmt.Errorf("download crate %s %s from %s: %w", v.Name, v.Vers, u, err)
+		return failed(nil, err, "the download failed")
 	case n > MaxCrateBytes:
-		return fmt.Errorf("download crate %s %s from %s: larger than %d MiB", v.Name, v.Vers, u, MaxCrateBytes>>20)
+		return failed(nil, fmt.Errorf("larger than %d MiB", MaxCrateBytes>>20), "the download failed")
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
-		return fmt.Errorf("download crate %s %s from %s: %w: the index says sha256 %s, the %d bytes downloaded hash to %s",
-			v.Name, v.Vers, u, ErrChecksum, sum, n, got)
+		return failed(ErrChecksum, fmt.Errorf("the %d bytes downloaded hash to %s", n, got),
+			fmt.Sprintf("%v: the index says sha256 %s", ErrChecksum, sum))
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("crate cache: %w", err)

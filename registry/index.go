@@ -16,7 +16,8 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -36,12 +37,47 @@ type Version struct {
 	Yanked bool   `json:"yanked"`
 }
 
+// fetchError is a failed download of the registry's config.json or of a
+// .crate file. The builder writes its message into the build's public log,
+// so it names what was fetched and from which URL the registry's template
+// made, and nothing a registry could learn of the builder host's network
+// from: no address, HTTP status, size or hash of what came back. Those are
+// its detail, which the builder's own log gets (zerolog calls
+// MarshalZerologObject for an error that has it).
+type fetchError struct {
+	msg    string
+	kind   error // ErrChecksum, or nil
+	detail error
+}
+
+func (e *fetchError) Error() string { return e.msg }
+
+func (e *fetchError) Unwrap() []error {
+	var out []error
+	for _, err := range []error{e.kind, e.detail} {
+		if err != nil {
+			out = append(out, err)
+		}
+	}
+	return out
+}
+
+// MarshalZerologObject logs the message and the detail.
+func (e *fetchError) MarshalZerologObject(ev *zerolog.Event) {
+	ev.Str("message", e.msg)
+	if e.detail != nil {
+		ev.Str("detail", e.detail.Error())
+	}
+}
+
 // Client reads one sparse registry.
 type Client struct {
 	// Index is the index URL, cargo's notation without the "sparse+":
 	// "https://index.crates.io/".
 	Index string
-	HTTP  *http.Client
+	// HTTP connects only where the index is, or to public addresses
+	// (dial.go).
+	HTTP *http.Client
 
 	mu sync.Mutex
 	dl string // the download template of the registry's config.json, once read
@@ -53,7 +89,12 @@ func NewClient(source string) (*Client, error) {
 	if err := streams.ValidateCrateSource(source); err != nil || !streams.IsRegistrySource(source) {
 		return nil, fmt.Errorf("registry %q: want sparse+http(s)://host/path/", streams.Bounded(source))
 	}
-	return &Client{Index: strings.TrimPrefix(source, "sparse+"), HTTP: &http.Client{Timeout: 5 * time.Minute}}, nil
+	index := strings.TrimPrefix(source, "sparse+")
+	u, err := url.Parse(index)
+	if err != nil {
+		return nil, fmt.Errorf("registry %q: %w", streams.Bounded(source), err)
+	}
+	return &Client{Index: index, HTTP: newHTTPClient(u)}, nil
 }
 
 // IndexPath is where the index keeps a crate's file, relative to the
@@ -128,13 +169,13 @@ func (c *Client) downloadURL(ctx context.Context, v Version) (string, error) {
 	if c.dl == "" {
 		data, err := c.get(ctx, c.Index+"config.json", 1<<20)
 		if err != nil {
-			return "", fmt.Errorf("registry config.json: %w", err)
+			return "", &fetchError{msg: fmt.Sprintf("registry config.json at %s: could not be read", c.Index), detail: err}
 		}
 		var cfg struct {
 			DL string `json:"dl"`
 		}
 		if err := json.Unmarshal(data, &cfg); err != nil || cfg.DL == "" {
-			return "", fmt.Errorf("registry config.json at %s: want a JSON object with \"dl\"", c.Index)
+			return "", &fetchError{msg: fmt.Sprintf("registry config.json at %s: want a JSON object with \"dl\"", c.Index), detail: err}
 		}
 		c.dl = cfg.DL
 	}
