@@ -11,6 +11,8 @@ import (
 	"strconv"
 
 	terminal "github.com/buildkite/terminal-to-html/v3"
+
+	"github.com/ejecta-build/ejecta/logtail"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -25,13 +27,17 @@ const pageContentType = "text/html; charset=utf-8"
 // more than about headBytes+tailBytes of text, and the renderer's own state
 // (which grows with an unterminated escape sequence) stays bounded too.
 //
-// Every byte of the log reaches the page through terminal-to-html, which
-// escapes HTML: a log holding "<script>" shows it as text.
+// Every byte of the log reaches the page through logtail.Sanitize, which
+// keeps only text and colours (terminal-to-html makes OSC 8 and its own
+// 1339 and 1338 sequences live links and images, with the crate's text and
+// URL), then through terminal-to-html, which escapes HTML: a log holding
+// "<script>" shows it as text.
 type page struct {
 	f       *os.File
 	bw      *bufio.Writer
 	screen  *terminal.Screen
-	head    int // head bytes still to render as they come
+	in      io.Writer // the screen behind logtail.Sanitize
+	head    int       // head bytes still to render as they come
 	tail    ring
 	omitted uint64 // bytes neither in the head nor in the tail
 	err     error  // first write error; reported by close
@@ -44,7 +50,7 @@ func newPage(dir string, headBytes, tailBytes int, title string, links pageLinks
 		return nil, fmt.Errorf("stage log page: %w", err)
 	}
 	p := &page{f: f, bw: bufio.NewWriterSize(f, 64<<10), head: headBytes, tail: ring{buf: make([]byte, tailBytes)}}
-	p.screen = p.newScreen()
+	p.screen, p.in = p.newScreen()
 	p.printf(pageHeader, html.EscapeString(title), html.EscapeString(title), links.html())
 	p.printf(`<pre class="term-container">`)
 	return p, nil
@@ -70,7 +76,9 @@ func linksFor(k streams.BuildKey, attempt int, plain bool) pageLinks {
 	return l
 }
 
-func (p *page) newScreen() *terminal.Screen {
+// newScreen is a screen rendering into the page, and the writer in front
+// of it that log bytes go to.
+func (p *page) newScreen() (*terminal.Screen, io.Writer) {
 	// maxLines bounds the screen; lines scrolling out of it are written to
 	// the page at once.
 	s, err := terminal.NewScreen(terminal.WithMaxSize(0, 300))
@@ -80,7 +88,7 @@ func (p *page) newScreen() *terminal.Screen {
 	}
 	s.Timestamps = false
 	s.ScrollOutFunc = func(line string) { p.printf("%s", line) }
-	return s
+	return s, logtail.Sanitize(s, true)
 }
 
 // Write renders the head and keeps the tail. It never fails: a staging
@@ -89,7 +97,7 @@ func (p *page) Write(b []byte) (int, error) {
 	n := len(b)
 	if p.head > 0 {
 		h := min(p.head, len(b))
-		p.screen.Write(b[:h])
+		p.in.Write(b[:h])
 		p.head -= h
 		b = b[h:]
 	}
@@ -107,7 +115,7 @@ func (p *page) truncated() bool { return p.omitted > 0 }
 func (p *page) finish(note string) (*os.File, int64, error) {
 	if p.omitted == 0 {
 		// Everything fitted: the tail continues the head seamlessly.
-		p.screen.Write(p.tail.bytes())
+		p.in.Write(p.tail.bytes())
 		p.printf("%s</pre>\n", p.screen.AsHTMLWithTimestamps(false))
 	} else {
 		p.printf("%s</pre>\n", p.screen.AsHTMLWithTimestamps(false))
@@ -119,8 +127,8 @@ func (p *page) finish(note string) (*os.File, int64, error) {
 		}
 		p.printf(`<p class="omitted">… %s bytes omitted here. The page shows the first and last part of the log; the raw log has every byte.</p>`+"\n",
 			strconv.FormatUint(p.omitted, 10))
-		p.screen = p.newScreen()
-		p.screen.Write(tail)
+		p.screen, p.in = p.newScreen()
+		p.in.Write(tail)
 		p.printf(`<pre class="term-container">%s</pre>`+"\n", p.screen.AsHTMLWithTimestamps(false))
 	}
 	p.printf(`<p class="note">%s</p>`+"\n</body>\n</html>\n", html.EscapeString(note))
@@ -200,6 +208,7 @@ const pageHeader = `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>%s</title>
 <style>

@@ -3,6 +3,7 @@ package uploader
 import (
 	"bytes"
 	"io"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -126,5 +127,41 @@ func TestPageLinksFollowKeys(t *testing.T) {
 	l := linksFor(k, 3, false)
 	if l.raw != "3.log.zst" || l.meta != "3.json" || l.plain != "" {
 		t.Errorf("links = %+v", l)
+	}
+}
+
+// linkingLog is a crate's output that terminal-to-html would turn into
+// live links and images: OSC 8 hyperlinks, its own 1339 links and 1338
+// images, with text that reads like the farm's own page.
+const linkingLog = "test result: FAILED\n" +
+	"\x1b]8;;https://evil.example/login\x1b\\[ejecta] this log was cut: full log here\x1b]8;;\x1b\\\n" +
+	"\x1b]1339;url=data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==;content=raw log\x07\n" +
+	"\x1b]1338;url=https://evil.example/pixel.gif;alt=x\x07\n" +
+	"\x1b_bk;t=0\x07\x1bP+q\x1b\\\x1b[31mred\x1b[0m after\n"
+
+// No link or image in a stored log page comes from the log: every OSC,
+// APC, DCS, PM and SOS sequence is dropped before rendering, colours kept.
+// Before, the crate's links and images were live on the page, in the
+// head and in the tail alike.
+func TestPageCarriesNoLinksFromTheLog(t *testing.T) {
+	filler := strings.Repeat("filler line\n", 2000)
+	for name, log := range map[string]string{"head": linkingLog, "tail": filler + linkingLog} {
+		out, p := render(t, []byte(log), 1<<10, 1<<10, 7)
+		if name == "tail" && !p.truncated() {
+			t.Fatal("the page of the long log shows all of it")
+		}
+		body := out[strings.Index(out, `<pre class="term-container">`):]
+		if m := regexp.MustCompile(`<a[ >]|<img|href=|src=|evil\.example|data:`).FindString(body); m != "" {
+			t.Errorf("VULNERABLE: %s: the crate's output made %q in the stored log page:\n%s", name, m, body)
+		}
+		// Read straight from the bucket, the page has its own policy.
+		if !strings.Contains(out, `<meta http-equiv="Content-Security-Policy" content="default-src 'none';`) {
+			t.Errorf("%s: the page has no content security policy of its own", name)
+		}
+		for _, want := range []string{"[ejecta] this log was cut: full log here", `<span class="term-fg31">red</span> after`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s: the page lacks %q:\n%s", name, want, body)
+			}
+		}
 	}
 }

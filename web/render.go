@@ -2,10 +2,13 @@ package web
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"time"
 
 	terminal "github.com/buildkite/terminal-to-html/v3"
+
+	"github.com/ejecta-build/ejecta/logtail"
 )
 
 // lineRenderer turns log bytes into one HTML line per log line, colours
@@ -20,6 +23,11 @@ import (
 // are not carried over.
 type lineRenderer struct {
 	screen *terminal.Screen
+	// in is what log bytes are written to: the screen behind
+	// logtail.Sanitize, which keeps text and colours only. terminal-to-html
+	// would make OSC 8 and its own 1339 and 1338 sequences links and
+	// images, with the crate's text and URL.
+	in     io.Writer
 	from   uint64
 	offset uint64 // log offset of the next byte
 	lines  int    // lines completed so far
@@ -53,7 +61,7 @@ func newRendererAt(offset uint64, line int, from uint64) (*lineRenderer, error) 
 	if err != nil {
 		return nil, err
 	}
-	lr := &lineRenderer{screen: s, offset: offset, lines: line - 1, from: from}
+	lr := &lineRenderer{screen: s, in: logtail.Sanitize(s, true), offset: offset, lines: line - 1, from: from}
 	s.Timestamps = false
 	s.ScrollOutFunc = func(html string) { lr.frags = append(lr.frags, strings.TrimSuffix(html, "\n")) }
 	return lr, nil
@@ -117,12 +125,12 @@ func (lr *lineRenderer) write(p []byte, at time.Time) batch {
 		}
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
-			lr.screen.Write(p)
+			lr.in.Write(p)
 			lr.offset += uint64(len(p))
 			lr.partial = true
 			break
 		}
-		lr.screen.Write(p[:i+1])
+		lr.in.Write(p[:i+1])
 		lr.screen.Write(forceScrollOut)
 		lr.offset += uint64(i + 1)
 		lr.partial = false

@@ -89,3 +89,36 @@ func TestLineTimes(t *testing.T) {
 		t.Fatalf("range batch %+v", b)
 	}
 }
+
+// No link or image in a line of the web UI's log page comes from the log:
+// every OSC, APC, DCS, PM and SOS sequence is dropped before rendering,
+// colours kept. Before, an OSC 8 hyperlink was a live <a href> with the
+// crate's text ("full log here") and URL.
+func TestRenderedLinesCarryNoLinks(t *testing.T) {
+	log := "test result: FAILED\n" +
+		"\x1b]8;;https://evil.example/login\x1b\\[ejecta] log cut: full log here\x1b]8;;\x1b\\\n" +
+		"\x1b]1339;url=data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==;content=raw log\x07\n" +
+		"\x1b]1338;url=https://evil.example/pixel.gif;alt=x\x07\n" +
+		"\x1b_bk;t=0\x07\x1bP+q\x1b\\\x1b[31mred\x1b[0m after\n"
+	for _, step := range []int{len(log), 3} {
+		lr, err := newLineRenderer(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		for p := []byte(log); len(p) > 0; {
+			n := min(step, len(p))
+			lines = append(lines, lr.write(p[:n], time.Time{}).HTML...)
+			p = p[n:]
+		}
+		all := strings.Join(lines, "\n")
+		for _, bad := range []string{"<a", "<img", "href", "src=", "evil.example", "data:"} {
+			if strings.Contains(all, bad) {
+				t.Errorf("VULNERABLE: written %d bytes at a time, the crate's output made %q in the lines served:\n%s", step, bad, all)
+			}
+		}
+		if len(lines) != 5 || lines[1] != "[ejecta] log cut: full log here" || lines[4] != `<span class="term-fg31">red</span> after` {
+			t.Errorf("written %d bytes at a time: lines %q", step, lines)
+		}
+	}
+}
