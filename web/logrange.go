@@ -14,12 +14,18 @@ import (
 )
 
 // Bounds of one range of a log, in log bytes. The page asks for the head
-// and each "load more" with the default; a range's HTML is at most a small
-// multiple of its bytes (escaping, colour spans).
+// and each "load more" with the default.
 const (
 	defaultRangeBytes = 1 << 20
 	maxRangeBytes     = 4 << 20
 )
+
+// maxRangeHTML bounds the HTML of one range. A log's HTML is a small
+// multiple of its bytes, unless a crate wrote it to expand (every byte its
+// own colour: tens of bytes of HTML each); past the bound the range ends
+// as at its byte limit, after its last whole line or, with none, inside
+// the line, and the next range carries on from there.
+const maxRangeHTML = 2 << 20
 
 // rangeReply is a range of a log: rendered lines plus where they lie.
 type rangeReply struct {
@@ -38,7 +44,9 @@ type rangeReply struct {
 // of the log from byte offset on, at most limit bytes of them, cut after the
 // last whole line. line is the number of the line at offset when the caller
 // knows it (from the range before); without it the lines before offset are
-// counted. Read-only, live or stored alike.
+// counted. Read-only, live or stored alike. A range takes a log stream's
+// slot while it is answered (server.go): each reads the log, from its first
+// byte to count lines when line is not given, and renders it.
 func (s *Server) logRange(w http.ResponseWriter, r *http.Request) {
 	k, attempt, err := buildFromPath(r)
 	if err != nil {
@@ -72,6 +80,14 @@ func (s *Server) logRange(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ctx := r.Context()
+	// Rendering is the work: at most a few ranges are rendered at once,
+	// the others wait their turn (each holding its stream slot).
+	select {
+	case s.renders <- struct{}{}:
+		defer func() { <-s.renders }()
+	case <-ctx.Done():
+		return
+	}
 	size, err := s.waitForLog(ctx, k, attempt)
 	if err != nil {
 		s.logError(w, r, "size of log", err)
@@ -94,6 +110,7 @@ func (s *Server) logRange(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, "log renderer", err)
 		return
 	}
+	lr.maxLine = 0 // the window bounds the range's HTML, in a line or not
 	win := &window{lr: lr, left: limit}
 	res, err := s.logs.Copy(ctx, k, attempt, win, logtail.Options{From: offset})
 	full := errors.Is(err, errWindowFull)
@@ -112,7 +129,11 @@ func (s *Server) logRange(w http.ResponseWriter, r *http.Request) {
 		reply.First, reply.Offset, reply.End = line, offset, offset
 	}
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(reply); err != nil {
+	enc := json.NewEncoder(&buf)
+	// The lines are HTML: escaped for a script, each '<' would be six
+	// bytes. The reply is application/json, never sniffed (secure).
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(reply); err != nil {
 		s.fail(w, "encode range", err)
 		return
 	}
@@ -147,26 +168,44 @@ func (s *Server) countLines(r *http.Request, n uint64) (int, error) {
 // errWindowFull stops a Copy once a range has its bytes.
 var errWindowFull = errors.New("range complete")
 
-// window renders at most left bytes, then stops the copy.
+// window renders at most left bytes, and about maxRangeHTML of HTML, then
+// stops the copy.
 type window struct {
 	lr   *lineRenderer
 	left uint64
+	html int // HTML of the lines in got
 	got  batch
 }
 
 func (w *window) Write(p []byte) (int, error) { return w.WriteTimed(p, time.Time{}) }
 
+// WriteTimed renders p a piece at a time, and stops before a piece once
+// the HTML so far, whole lines and the current one, has reached
+// maxRangeHTML.
 func (w *window) WriteTimed(p []byte, at time.Time) (int, error) {
-	full := uint64(len(p)) >= w.left
-	if full {
-		p = p[:w.left]
+	n := 0
+	for len(p) > 0 {
+		if w.html+w.lr.fragBytes >= maxRangeHTML {
+			return n, errWindowFull
+		}
+		piece := p[:min(len(p), renderPiece)]
+		full := uint64(len(piece)) >= w.left
+		if full {
+			piece = piece[:w.left]
+		}
+		w.left -= uint64(len(piece))
+		b := w.lr.write(piece, at)
+		for _, h := range b.HTML {
+			w.html += len(h)
+		}
+		w.got.merge(b)
+		n += len(piece)
+		p = p[len(piece):]
+		if full {
+			return n, errWindowFull
+		}
 	}
-	w.left -= uint64(len(p))
-	w.got.merge(w.lr.write(p, at))
-	if full {
-		return len(p), errWindowFull
-	}
-	return len(p), nil
+	return n, nil
 }
 
 // offsetParam reads a byte count from the query, def when absent, with an

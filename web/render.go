@@ -24,20 +24,58 @@ import (
 type lineRenderer struct {
 	screen *terminal.Screen
 	// in is what log bytes are written to: the screen behind
-	// logtail.Sanitize, which keeps text and colours only. terminal-to-html
+	// logtail.Sanitize, which keeps text and colours only (terminal-to-html
 	// would make OSC 8 and its own 1339 and 1338 sequences links and
-	// images, with the crate's text and URL.
+	// images, with the crate's text and URL), behind gate.
 	in     io.Writer
+	gate   *lineGate
 	from   uint64
 	offset uint64 // log offset of the next byte
 	lines  int    // lines completed so far
-	frags  []string
+	// frags are the pieces of the current line the screen scrolled out
+	// (a line wider than the screen comes in several), fragBytes their
+	// length.
+	frags     []string
+	fragBytes int
+	// maxLine bounds the HTML of one line (maxLineHTML; 0: no bound).
+	maxLine int
 	// partial is true when bytes were written after the last newline.
 	partial bool
 	// rendering is true once a line at or after from has started.
 	rendering bool
 	lineStart uint64    // offset of the current line's first byte
 	lineTime  time.Time // time of the chunk holding it
+}
+
+// maxLineHTML bounds the HTML of one line. A line a crate wrote to expand
+// (every byte its own colour: tens of bytes of HTML each) would otherwise
+// grow without bound until its newline came, held whole in memory and sent
+// as one event. Past it the rest of the line is left out, with a note.
+const maxLineHTML = 1 << 20
+
+// renderPiece is how many bytes reach the screen at once, so that what a
+// line has become is looked at often.
+const renderPiece = 4 << 10
+
+// lineCut ends a line whose HTML reached maxLineHTML.
+const lineCut = " … (the rest of this line is longer than the page shows; the raw log has it)"
+
+// lineGate passes the sanitized bytes on to the screen while the line is
+// within its bound, and notes whether a newline went through.
+type lineGate struct {
+	screen  *terminal.Screen
+	shut    bool
+	newline bool
+}
+
+func (g *lineGate) Write(p []byte) (int, error) {
+	if g.shut {
+		return len(p), nil
+	}
+	if bytes.IndexByte(p, '\n') >= 0 {
+		g.newline = true
+	}
+	return g.screen.Write(p)
 }
 
 // forceScrollOut makes the screen hand over the line just ended: the screen
@@ -61,10 +99,46 @@ func newRendererAt(offset uint64, line int, from uint64) (*lineRenderer, error) 
 	if err != nil {
 		return nil, err
 	}
-	lr := &lineRenderer{screen: s, in: logtail.Sanitize(s, true), offset: offset, lines: line - 1, from: from}
+	g := &lineGate{screen: s}
+	lr := &lineRenderer{screen: s, in: logtail.Sanitize(g, true), gate: g, offset: offset, lines: line - 1, from: from,
+		maxLine: maxLineHTML}
 	s.Timestamps = false
-	s.ScrollOutFunc = func(html string) { lr.frags = append(lr.frags, strings.TrimSuffix(html, "\n")) }
+	s.ScrollOutFunc = func(html string) {
+		html = strings.TrimSuffix(html, "\n")
+		lr.frags = append(lr.frags, html)
+		lr.fragBytes += len(html)
+	}
 	return lr, nil
+}
+
+// feed writes p, part of one line and maybe its newline, to the screen, a
+// piece at a time, and shuts the gate once the line is past its bound.
+func (lr *lineRenderer) feed(p []byte) {
+	for len(p) > 0 {
+		if lr.maxLine > 0 && lr.fragBytes >= lr.maxLine {
+			lr.gate.shut = true
+		}
+		n := min(len(p), renderPiece)
+		lr.in.Write(p[:n])
+		p = p[n:]
+	}
+}
+
+// endLine hands over the line just ended, its HTML cut if it had to be.
+func (lr *lineRenderer) endLine() string {
+	if !lr.gate.newline {
+		// The sanitizer keeps a newline inside a sequence to itself; the
+		// screen still has to move on.
+		lr.screen.Write([]byte{'\n'})
+	}
+	lr.screen.Write(forceScrollOut)
+	html := strings.Join(lr.frags, "")
+	if lr.gate.shut {
+		html += lineCut
+	}
+	lr.frags, lr.fragBytes = lr.frags[:0], 0
+	lr.gate.shut, lr.gate.newline = false, false
+	return html
 }
 
 // batch is lines completed by one write.
@@ -125,18 +199,16 @@ func (lr *lineRenderer) write(p []byte, at time.Time) batch {
 		}
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
-			lr.in.Write(p)
+			lr.feed(p)
 			lr.offset += uint64(len(p))
 			lr.partial = true
 			break
 		}
-		lr.in.Write(p[:i+1])
-		lr.screen.Write(forceScrollOut)
+		lr.feed(p[:i+1])
 		lr.offset += uint64(i + 1)
 		lr.partial = false
 		p = p[i+1:]
-		html := strings.Join(lr.frags, "")
-		lr.frags = lr.frags[:0]
+		html := lr.endLine()
 		lr.lines++
 		b.add(lr.lines, lr.lineStart, lr.offset, html, lr.lineTime)
 	}
@@ -150,6 +222,10 @@ func (lr *lineRenderer) rest() (batch, bool) {
 	if !lr.partial || !lr.rendering {
 		return b, false
 	}
-	b.add(lr.lines+1, lr.lineStart, lr.offset, strings.Join(lr.frags, "")+lr.screen.AsHTMLWithTimestamps(false), lr.lineTime)
+	html := strings.Join(lr.frags, "") + lr.screen.AsHTMLWithTimestamps(false)
+	if lr.gate.shut {
+		html += lineCut
+	}
+	b.add(lr.lines+1, lr.lineStart, lr.offset, html, lr.lineTime)
 	return b, true
 }

@@ -122,3 +122,26 @@ func TestRenderedLinesCarryNoLinks(t *testing.T) {
 		}
 	}
 }
+
+// A line written to expand (every byte its own colour) is cut once its
+// HTML reaches maxLineHTML, whatever its length, and the lines after it
+// render as usual: a live log stream sends each line whole, in one event.
+func TestLongExpandingLineIsCut(t *testing.T) {
+	lr, err := newLineRenderer(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Repeat("\x1b[1;3;4;9;31;42m<\x1b[0m>", (4<<20)/22)
+	var lines []string
+	for p := []byte(line + "\nnext\n"); len(p) > 0; {
+		n := min(32<<10, len(p))
+		lines = append(lines, lr.write(p[:n], time.Time{}).HTML...)
+		p = p[n:]
+	}
+	if len(lines) != 2 || lines[1] != "next" {
+		t.Fatalf("%d lines, the last %.80q", len(lines), lines[len(lines)-1])
+	}
+	if n := len(lines[0]); n > maxLineHTML+(renderPiece+4096)*100 || !strings.HasSuffix(lines[0], lineCut) {
+		t.Errorf("a %d-byte line rendered to %d bytes of HTML (ending %q), want about %d and a note", len(line), n, lines[0][max(0, n-80):], maxLineHTML)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/ejecta-build/ejecta/logtail"
@@ -39,7 +40,10 @@ type Config struct {
 	// MaxStreams caps the log event streams open at once (default 256),
 	// MaxStreamsPerClient those from one client address (default 16); a
 	// stream past either is refused with 429. Each open stream holds a
-	// connection and an ordered consumer on the NATS server.
+	// connection and an ordered consumer on the NATS server. A log range
+	// being answered takes a slot too: it reads and renders up to
+	// maxRangeBytes of a log, and counts the lines before them; as many
+	// are rendered at once as there are CPUs, the others wait.
 	MaxStreams, MaxStreamsPerClient int
 	// MaxStreamLifetime ends a log event stream after this long (default
 	// 30m); the browser reconnects and resumes after the last line it got.
@@ -100,7 +104,9 @@ type Server struct {
 	static http.Handler
 	met    *webMetrics
 	slots  *streamSlots
-	regs   regressionCache
+	// renders are the log ranges being read and rendered (logrange.go).
+	renders chan struct{}
+	regs    regressionCache
 }
 
 // New returns a server reading NATS through js and stored logs from st.
@@ -139,6 +145,7 @@ func New(cfg Config, js jetstream.JetStream, st store.Store, log zerolog.Logger)
 		cfg: cfg, js: js, st: st, logs: logtail.New(js, st, logtail.WithPoll(cfg.Poll)),
 		pages: pages, log: log, static: http.StripPrefix("/assets/", http.FileServerFS(assets)),
 		met: met, slots: newStreamSlots(cfg.MaxStreams, cfg.MaxStreamsPerClient, met),
+		renders: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 	}, nil
 }
 
@@ -153,7 +160,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /logs/{exp}/{crate}/{version}/{toolchain}/{attempt}", s.logPage)
 	mux.HandleFunc("GET /logs/{exp}/{crate}/{version}/{toolchain}/{attempt}/raw", s.logRaw)
 	mux.Handle("GET /logs/{exp}/{crate}/{version}/{toolchain}/{attempt}/events", s.limitStreams(s.logEvents))
-	mux.HandleFunc("GET /logs/{exp}/{crate}/{version}/{toolchain}/{attempt}/range", s.logRange)
+	mux.Handle("GET /logs/{exp}/{crate}/{version}/{toolchain}/{attempt}/range", s.limitStreams(s.logRange))
 	mux.Handle("GET /assets/", s.static)
 	s.met.route(mux)
 	return s.met.instrument(secure(RequireToken(s.cfg.AccessToken, s.log)(mux)))

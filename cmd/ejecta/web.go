@@ -84,10 +84,10 @@ type webFlags struct {
 func (f *webFlags) register(fs *pflag.FlagSet) {
 	f.maxStreams = envInt("EJECTA_WEB_MAX_STREAMS", 256)
 	fs.Var(boundedInt{v: &f.maxStreams, min: 1, max: 1 << 20}, "max-streams",
-		"live log streams the web UI serves at once; past it a log page's stream is refused (429) until one ends (env EJECTA_WEB_MAX_STREAMS)")
+		"live log streams and log ranges the web UI serves at once; past it a log page's stream or range is refused (429) until one ends (env EJECTA_WEB_MAX_STREAMS)")
 	f.maxStreamsPerClient = envInt("EJECTA_WEB_MAX_STREAMS_PER_CLIENT", 16)
 	fs.Var(boundedInt{v: &f.maxStreamsPerClient, min: 1, max: 1 << 20}, "max-streams-per-client",
-		"live log streams the web UI serves to one client address (an IPv6 /64) at once (env EJECTA_WEB_MAX_STREAMS_PER_CLIENT)")
+		"live log streams and log ranges the web UI serves to one client address (an IPv6 /64) at once (env EJECTA_WEB_MAX_STREAMS_PER_CLIENT)")
 	fs.StringVar(&f.tokenFile, "access-token-file", envOr("EJECTA_WEB_TOKEN_FILE", ""),
 		"file holding the token every page, log stream and /metrics then requires (also on --metrics-addr): browsers open a page once with ?token=TOKEN and keep a cookie, scripts send 'Authorization: Bearer TOKEN'; empty: no token (env EJECTA_WEB_TOKEN_FILE)")
 	fs.DurationVar(&f.streamLifetime, "max-stream-lifetime", envDuration("EJECTA_WEB_MAX_STREAM_LIFETIME", 30*time.Minute),
