@@ -73,21 +73,36 @@ func checkToken(tok string) error {
 // with ?token=, which is answered with the cookie and a redirect to the same
 // URL without the token. Tokens are compared in constant time. An empty
 // token lets every request through.
-func RequireToken(token string, log zerolog.Logger) func(http.Handler) http.Handler {
+func RequireToken(token string, log zerolog.Logger, opts ...TokenOption) func(http.Handler) http.Handler {
 	if token == "" {
 		return func(h http.Handler) http.Handler { return h }
 	}
-	g := &tokenGate{sum: sha256.Sum256([]byte(token)), log: log}
+	g := &tokenGate{sum: sha256.Sum256([]byte(token)), log: log, secure: func(r *http.Request) bool { return r.TLS != nil }}
+	for _, o := range opts {
+		o(g)
+	}
 	mac := hmac.New(sha256.New, []byte(token))
 	mac.Write([]byte("ejecta web UI cookie"))
 	g.cookie = hex.EncodeToString(mac.Sum(nil))
 	return g.wrap
 }
 
+// TokenOption configures RequireToken.
+type TokenOption func(*tokenGate)
+
+// SecureCookieIf marks the cookie Secure (sent over HTTPS only) when
+// overHTTPS says the request that signs in came over HTTPS; by default,
+// when it came over TLS, which a server behind a TLS reverse proxy never
+// sees.
+func SecureCookieIf(overHTTPS func(*http.Request) bool) TokenOption {
+	return func(g *tokenGate) { g.secure = overHTTPS }
+}
+
 type tokenGate struct {
 	sum    [sha256.Size]byte // of the token: comparing hashes takes the same time whatever the length given
 	cookie string            // the value of tokenCookie that proves the token
 	log    zerolog.Logger
+	secure func(*http.Request) bool
 }
 
 func (g *tokenGate) wrap(next http.Handler) http.Handler {
@@ -130,7 +145,7 @@ func (g *tokenGate) isToken(s string) bool {
 func (g *tokenGate) signIn(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{
 		Name: tokenCookie, Value: g.cookie, Path: "/",
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: g.secure(r),
 	})
 	w.Header().Set("Cache-Control", "no-store")
 	to := withoutToken(r)

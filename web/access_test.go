@@ -200,3 +200,39 @@ func readSome(t *testing.T, resp *http.Response) string {
 	}
 	return string(b)
 }
+
+// The cookie a browser gets is Secure when the UI is reached over HTTPS:
+// served with TLS, or behind a TLS reverse proxy, which --cookie-secure
+// says, or which says so itself (X-Forwarded-Proto) when it is trusted
+// with --trust-forwarded-for. Before, behind a proxy the cookie was never
+// Secure, and a browser would send it over plain HTTP too.
+func TestCookieSecureBehindAProxy(t *testing.T) {
+	https := http.Header{"X-Forwarded-Proto": {"https"}}
+	for _, tc := range []struct {
+		name   string
+		cfg    web.Config
+		header http.Header
+		secure bool
+	}{
+		{"plain HTTP", web.Config{}, nil, false},
+		{"--cookie-secure", web.Config{CookieSecure: true}, nil, true},
+		{"a trusted proxy says https", web.Config{TrustForwardedFor: true}, https, true},
+		{"a trusted proxy says http", web.Config{TrustForwardedFor: true}, http.Header{"X-Forwarded-Proto": {"https, http"}}, false},
+		{"no proxy is trusted", web.Config{}, https, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.AccessToken = token
+			e := start(t, tc.cfg)
+			resp := do(t, "GET", e.url+"/?token="+token, tc.header)
+			var cookie *http.Cookie
+			for _, c := range resp.Cookies() {
+				if c.Name == "ejecta_token" {
+					cookie = c
+				}
+			}
+			if cookie == nil || cookie.Secure != tc.secure {
+				t.Errorf("cookie %q: want Secure %v", resp.Header.Get("Set-Cookie"), tc.secure)
+			}
+		})
+	}
+}

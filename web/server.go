@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/ejecta-build/ejecta/logtail"
@@ -53,6 +54,12 @@ type Config struct {
 	// rather than against the proxy's own. Only for a server behind such a
 	// proxy: without one, a client can write any address there.
 	TrustForwardedFor bool
+	// CookieSecure marks the cookie a browser gets for the access token
+	// Secure, sent over HTTPS only: the UI is served over HTTPS by a
+	// reverse proxy in front of it. Without it the cookie is Secure when
+	// the request came over TLS, or when, with TrustForwardedFor, the
+	// proxy's X-Forwarded-Proto says https.
+	CookieSecure bool
 	// AccessToken, when set, is required by every route, /metrics
 	// included (see RequireToken); empty: the UI is open to whoever reaches
 	// Addr.
@@ -163,7 +170,26 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /logs/{exp}/{crate}/{version}/{toolchain}/{attempt}/range", s.limitStreams(s.logRange))
 	mux.Handle("GET /assets/", s.static)
 	s.met.route(mux)
-	return s.met.instrument(secure(RequireToken(s.cfg.AccessToken, s.log)(mux)))
+	return s.met.instrument(secure(RequireToken(s.cfg.AccessToken, s.log, SecureCookieIf(s.overHTTPS))(mux)))
+}
+
+// overHTTPS reports whether r reached the UI over HTTPS: with TLS, or
+// through a reverse proxy that serves HTTPS (CookieSecure), or that says
+// so in X-Forwarded-Proto when it is trusted.
+func (s *Server) overHTTPS(r *http.Request) bool {
+	if r.TLS != nil || s.cfg.CookieSecure {
+		return true
+	}
+	if !s.cfg.TrustForwardedFor {
+		return false
+	}
+	// The last value is the one the proxy in front of this server set.
+	vals := r.Header.Values("X-Forwarded-Proto")
+	if len(vals) == 0 {
+		return false
+	}
+	entries := strings.Split(vals[len(vals)-1], ",")
+	return strings.EqualFold(strings.TrimSpace(entries[len(entries)-1]), "https")
 }
 
 // secure adds the headers every response carries. The policy allows

@@ -77,7 +77,7 @@ Prometheus metrics are served on /metrics beside the pages, and also on
 type webFlags struct {
 	maxStreams, maxStreamsPerClient int
 	streamLifetime                  time.Duration
-	trustForwardedFor               bool
+	trustForwardedFor, cookieSecure bool
 	tokenFile                       string
 }
 
@@ -93,7 +93,9 @@ func (f *webFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.streamLifetime, "max-stream-lifetime", envDuration("EJECTA_WEB_MAX_STREAM_LIFETIME", 30*time.Minute),
 		"end a live log stream after this long, so that no page holds one for days; the browser reconnects by itself and carries on after the last line it got (env EJECTA_WEB_MAX_STREAM_LIFETIME)")
 	fs.BoolVar(&f.trustForwardedFor, "trust-forwarded-for", envBool("EJECTA_WEB_TRUST_FORWARDED_FOR", false),
-		"count streams per client by the last X-Forwarded-For address, which the reverse proxy in front of the web UI appends; only behind such a proxy, as clients can write any address there (env EJECTA_WEB_TRUST_FORWARDED_FOR)")
+		"count streams per client by the last X-Forwarded-For address, which the reverse proxy in front of the web UI appends, and take the proxy's X-Forwarded-Proto: https as HTTPS (the token's cookie is then Secure); only behind such a proxy, as clients can write any address there (env EJECTA_WEB_TRUST_FORWARDED_FOR)")
+	fs.BoolVar(&f.cookieSecure, "cookie-secure", envBool("EJECTA_WEB_COOKIE_SECURE", false),
+		"mark the access token's cookie Secure (sent over HTTPS only) whatever the request says: the UI is served over HTTPS by a reverse proxy in front of it (env EJECTA_WEB_COOKIE_SECURE)")
 }
 
 // config is the web UI's configuration, serving on addr, checked; an error
@@ -104,6 +106,7 @@ func (f *webFlags) config(addr string) (web.Config, error) {
 		MaxStreams: f.maxStreams, MaxStreamsPerClient: f.maxStreamsPerClient,
 		MaxStreamLifetime: f.streamLifetime,
 		TrustForwardedFor: f.trustForwardedFor,
+		CookieSecure:      f.cookieSecure,
 	}
 	if f.tokenFile != "" {
 		tok, err := web.ReadTokenFile(f.tokenFile)

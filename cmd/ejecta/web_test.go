@@ -38,7 +38,7 @@ func TestWebListensOnLoopbackByDefault(t *testing.T) {
 			if !strings.Contains(line, `(default "127.0.0.1:8080")`) {
 				t.Errorf("--http in the help of %s: %q, want the default 127.0.0.1:8080", command, line)
 			}
-			for _, flag := range []string{"--access-token-file", "--max-streams ", "--max-streams-per-client", "--max-stream-lifetime", "--trust-forwarded-for"} {
+			for _, flag := range []string{"--access-token-file", "--max-streams ", "--max-streams-per-client", "--max-stream-lifetime", "--trust-forwarded-for", "--cookie-secure"} {
 				if !strings.Contains(out, flag) {
 					t.Errorf("%s takes no %s", command, flag)
 				}
@@ -69,11 +69,11 @@ func TestWebFlags(t *testing.T) {
 		wantErr string
 	}{
 		{"defaults", nil, nil, web.Config{Addr: defaultWebAddr, MaxStreams: 256, MaxStreamsPerClient: 16, MaxStreamLifetime: 30 * time.Minute}, ""},
-		{"flags", []string{"--max-streams", "40", "--max-streams-per-client", "4", "--max-stream-lifetime", "5m", "--trust-forwarded-for"}, nil,
-			web.Config{Addr: defaultWebAddr, MaxStreams: 40, MaxStreamsPerClient: 4, MaxStreamLifetime: 5 * time.Minute, TrustForwardedFor: true}, ""},
+		{"flags", []string{"--max-streams", "40", "--max-streams-per-client", "4", "--max-stream-lifetime", "5m", "--trust-forwarded-for", "--cookie-secure"}, nil,
+			web.Config{Addr: defaultWebAddr, MaxStreams: 40, MaxStreamsPerClient: 4, MaxStreamLifetime: 5 * time.Minute, TrustForwardedFor: true, CookieSecure: true}, ""},
 		{"environment", nil, map[string]string{"EJECTA_WEB_MAX_STREAMS": "50", "EJECTA_WEB_MAX_STREAMS_PER_CLIENT": "5",
-			"EJECTA_WEB_MAX_STREAM_LIFETIME": "1h", "EJECTA_WEB_TRUST_FORWARDED_FOR": "true"},
-			web.Config{Addr: defaultWebAddr, MaxStreams: 50, MaxStreamsPerClient: 5, MaxStreamLifetime: time.Hour, TrustForwardedFor: true}, ""},
+			"EJECTA_WEB_MAX_STREAM_LIFETIME": "1h", "EJECTA_WEB_TRUST_FORWARDED_FOR": "true", "EJECTA_WEB_COOKIE_SECURE": "true"},
+			web.Config{Addr: defaultWebAddr, MaxStreams: 50, MaxStreamsPerClient: 5, MaxStreamLifetime: time.Hour, TrustForwardedFor: true, CookieSecure: true}, ""},
 		{"flag over environment", []string{"--max-streams", "7"}, map[string]string{"EJECTA_WEB_MAX_STREAMS": "50"},
 			web.Config{Addr: defaultWebAddr, MaxStreams: 7, MaxStreamsPerClient: 16, MaxStreamLifetime: 30 * time.Minute}, ""},
 		{"no lifetime", []string{"--max-stream-lifetime", "0s"}, nil, web.Config{}, "--max-stream-lifetime 0s: want a positive duration"},
