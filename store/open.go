@@ -45,6 +45,13 @@ func Open(ctx context.Context, rawURL string) (Store, error) {
 	return NewFile(dir)
 }
 
+// CheckURL names what is wrong with a store URL, as Open would, without
+// opening anything.
+func CheckURL(rawURL string) error {
+	_, _, err := parseURL(rawURL, os.Getenv)
+	return err
+}
+
 // parseURL reads rawURL into a directory or an S3 configuration (exactly
 // one is set). getenv is os.Getenv outside tests.
 func parseURL(rawURL string, getenv func(string) string) (string, *S3Config, error) {

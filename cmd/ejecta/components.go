@@ -140,10 +140,10 @@ func (f *builderFlags) config() (builder.Config, error) {
 }
 
 // start builds the builder of cfg, registering its metrics in reg; the
-// returned close releases containerd. Builds see none of secrets (the
+// returned sandbox is closed to release containerd. Builds see none of secrets (the
 // process's credentials and keys, more in up's case), the builder's own
 // hidden paths (its work dir), --sandbox-hide nor containerd's socket.
-func (f *builderFlags) start(ctx context.Context, cfg builder.Config, nc *nats.Conn, log zerolog.Logger, reg prometheus.Registerer, secrets []string) (*builder.Builder, func(), error) {
+func (f *builderFlags) start(ctx context.Context, cfg builder.Config, nc *nats.Conn, log zerolog.Logger, reg prometheus.Registerer, secrets []string) (*builder.Builder, *sandbox.Containerd, error) {
 	if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
 		return nil, nil, fmt.Errorf("--work-dir: %w", err)
 	}
@@ -168,7 +168,7 @@ func (f *builderFlags) start(ctx context.Context, cfg builder.Config, nc *nats.C
 		sb.Close()
 		return nil, nil, badInput(err)
 	}
-	return b, func() { sb.Close() }, nil
+	return b, sb, nil
 }
 
 func newBuilderCmd(g *globals) *cobra.Command {
@@ -190,17 +190,19 @@ func newBuilderCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			nc, _, err := g.connect(cmd.Context(), "ejecta-builder-"+f.id, log)
+			nc, js, err := g.connectWait(cmd.Context(), "ejecta-builder-"+f.id, log)
 			if err != nil {
 				return err
 			}
 			defer nc.Close()
 			reg := metrics.NewRegistry()
-			b, closeSandbox, err := f.start(cmd.Context(), cfg, nc, log, reg, g.auth.secretFiles())
+			b, sb, err := f.start(cmd.Context(), cfg, nc, log, reg, g.auth.secretFiles())
 			if err != nil {
 				return err
 			}
-			defer closeSandbox()
+			defer sb.Close()
+			health := metrics.NewHealth(log, metrics.NATSConnected(nc), metrics.StreamsPresent(js),
+				metrics.Check{Name: "containerd", Probe: sb.Ping})
 			// The first SIGTERM (or Ctrl-C) ends cmd.Context(): the builder
 			// drains. The second aborts the drain.
 			sigs := make(chan os.Signal, 2)
@@ -213,7 +215,7 @@ func newBuilderCmd(g *globals) *cobra.Command {
 					b.Abort()
 				}
 			}()
-			return runWithMetrics(cmd.Context(), metricsAddr, reg, log, b.Run)
+			return runWithMetrics(cmd.Context(), metricsAddr, reg, log, b.Run, metrics.WithHealth(health))
 		},
 	}
 	f.register(cmd.Flags(), "/var/lib/ejecta/work")
@@ -257,11 +259,11 @@ func newUploaderCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := openStore(cmd.Context(), storeURL)
+			st, err := openStoreWait(cmd.Context(), storeURL, log)
 			if err != nil {
 				return err
 			}
-			nc, _, err := g.connect(cmd.Context(), "ejecta-uploader-"+name, log)
+			nc, js, err := g.connectWait(cmd.Context(), "ejecta-uploader-"+name, log)
 			if err != nil {
 				return err
 			}
@@ -271,7 +273,8 @@ func newUploaderCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return badInput(err)
 			}
-			return runWithMetrics(cmd.Context(), metricsAddr, reg, log, u.Run)
+			health := metrics.NewHealth(log, metrics.NATSConnected(nc), metrics.StreamsPresent(js), metrics.StoreReachable(st))
+			return runWithMetrics(cmd.Context(), metricsAddr, reg, log, u.Run, metrics.WithHealth(health))
 		},
 	}
 	host, _ := os.Hostname()
@@ -301,11 +304,11 @@ func newReporterCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := openStore(cmd.Context(), storeURL)
+			st, err := openStoreWait(cmd.Context(), storeURL, log)
 			if err != nil {
 				return err
 			}
-			nc, js, err := g.connect(cmd.Context(), "ejecta-reporter", log)
+			nc, js, err := g.connectWait(cmd.Context(), "ejecta-reporter", log)
 			if err != nil {
 				return err
 			}
@@ -317,7 +320,8 @@ func newReporterCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return badInput(err)
 			}
-			return runWithMetrics(cmd.Context(), metricsAddr, reg, log, r.Run)
+			health := metrics.NewHealth(log, metrics.NATSConnected(nc), metrics.StreamsPresent(js), metrics.StoreReachable(st))
+			return runWithMetrics(cmd.Context(), metricsAddr, reg, log, r.Run, metrics.WithHealth(health))
 		},
 	}
 	storeFlag(cmd.Flags(), &storeURL, "file:///var/lib/ejecta/store")
