@@ -35,5 +35,5 @@ func Refused(err error) bool {
 	case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidBucketName", "AllAccessDisabled", "InvalidToken", "ExpiredToken":
 		return true
 	}
-	return errors.Is(err, fs.ErrPermission)
+	return errors.Is(err, fs.ErrPermission) || errors.Is(err, ErrNoCredentials)
 }

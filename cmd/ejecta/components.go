@@ -228,7 +228,7 @@ func newBuilderCmd(g *globals) *cobra.Command {
 
 func storeFlag(fs *pflag.FlagSet, dst *string, def string) {
 	fs.StringVar(dst, "store", envOr("EJECTA_STORE", def),
-		"where logs and reports go: file:///DIR or s3://BUCKET[/PREFIX]?endpoint=HOST:PORT&secure=false; S3 credentials from EJECTA_S3_ACCESS_KEY/EJECTA_S3_SECRET_KEY (env EJECTA_STORE)")
+		"where logs and reports go: file:///DIR or s3://BUCKET[/PREFIX]?endpoint=HOST:PORT&secure=false; S3 credentials from EJECTA_S3_ACCESS_KEY/EJECTA_S3_SECRET_KEY, else the standard chain (AWS_* variables, ~/.aws/credentials, an IAM role) (env EJECTA_STORE)")
 }
 
 func openStore(ctx context.Context, url string) (store.Store, error) {
