@@ -106,6 +106,7 @@ func (r *Reporter) drop(ctx context.Context, st *run, name string) {
 		}
 	}
 	st.dropped[name] = last
+	r.met.forget(name)
 	if e == nil {
 		return
 	}
