@@ -197,6 +197,7 @@ func newBuilderCmd(g *globals) *cobra.Command {
 			}
 			defer nc.Close()
 			reg := metrics.NewRegistry()
+			reg.MustRegister(metrics.NewDisk(cfg.WorkDir))
 			b, sb, err := f.start(cmd.Context(), cfg, nc, log, reg, g.auth.secretFiles())
 			if err != nil {
 				return err
@@ -270,6 +271,7 @@ func newUploaderCmd(g *globals) *cobra.Command {
 			}
 			defer nc.Close()
 			reg := metrics.NewRegistry()
+			reg.MustRegister(metrics.NewDisk(os.TempDir())) // where it stages log pages
 			u, err := uploader.New(uploader.Config{Name: name, Metrics: reg, JobKey: key}, nc, st, log)
 			if err != nil {
 				return badInput(err)

@@ -67,6 +67,9 @@ func TestMetricsAddr(t *testing.T) {
 				t.Errorf("ejecta_jetstream_up = %v (present: %v), want present: %v and 1", up, ok, tc.up)
 			}
 			fams.Must(t, "process_resident_memory_bytes")
+			if c := tc.command[0]; c == "builder" || c == "uploader" {
+				fams.Must(t, "ejecta_disk_free_bytes") // its work or staging dir
+			}
 			if !answers("http://" + addr + "/readyz") {
 				t.Error("/readyz: not ready")
 			}

@@ -103,7 +103,7 @@ the experiment's results count only when signed by the builder handed the job.`,
 
 			// One registry for every component: the web UI serves it.
 			reg := metrics.NewRegistry()
-			reg.MustRegister(metrics.NewJetStream(js, log))
+			reg.MustRegister(metrics.NewJetStream(js, log), metrics.NewDisk(bcfg.WorkDir, dataDir))
 			blog, _ := g.logger("builder")
 			// The data dir holds the NATS store (every job and log), the
 			// store and the work dir: builds see their own job dir only.
