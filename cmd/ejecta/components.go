@@ -44,6 +44,7 @@ type builderFlags struct {
 	cacheSize  string
 	tcPaths    []string
 	hide       []string
+	hostRoot   string
 	buildUID   uint
 	jobDisk    string
 	logWindow  int
@@ -70,6 +71,7 @@ func (f *builderFlags) register(fs *pflag.FlagSet, defaultWorkDir string) {
 	fs.StringVar(&f.cacheDir, "crate-cache-dir", os.Getenv("EJECTA_CRATE_CACHE_DIR"), "where .crate files downloaded from a remote registry (--crate-source sparse+https://...) are kept, checked against the index's sha256; one builder per directory (default WORK_DIR/crate-cache-ID; env EJECTA_CRATE_CACHE_DIR)")
 	fs.StringVar(&f.cacheSize, "crate-cache-size", envOr("EJECTA_CRATE_CACHE_SIZE", "4GiB"), "bound on the crate download cache, e.g. 4GiB: past it the least recently used files are removed (env EJECTA_CRATE_CACHE_SIZE)")
 	fs.StringSliceVar(&f.hide, "sandbox-hide", splitList(os.Getenv("EJECTA_SANDBOX_HIDE")), "a host path builds must not see, besides the work dir, this builder's credentials and "+strings.Join(sandbox.DefaultHidden, ", ")+"; repeat or comma-separate (env EJECTA_SANDBOX_HIDE)")
+	fs.StringVar(&f.hostRoot, "host-root", envOr("EJECTA_HOST_ROOT", "/"), "where this builder sees the host's root: / unless it runs in a container that mounts the host's root elsewhere read-only (compose.yaml: /host), so that what builds must not see is read from the host; job dirs, toolchains and the crate source must still be at their host paths (env EJECTA_HOST_ROOT)")
 	fs.StringVar(&f.jobDisk, "job-disk", envOr("EJECTA_JOB_DISK", "20GiB"), "disk space one build may fill in its job dir, e.g. 20GiB: past it the build is killed and fails with no-space; 0 for no bound (env EJECTA_JOB_DISK)")
 	fs.UintVar(&f.buildUID, "build-uid", uint(envInt("EJECTA_BUILD_UID", builder.DefaultBuildUID)), "first of the unprivileged user ids builds run as, one per slot (uid and gid BUILD_UID+slot); pick a range no real user or other builder on the host has (env EJECTA_BUILD_UID)")
 	f.logWindow = envInt("EJECTA_LOG_WINDOW", builder.DefaultLogWindow)
@@ -158,7 +160,7 @@ func (f *builderFlags) start(ctx context.Context, cfg builder.Config, nc *nats.C
 	}
 	sb, err := sandbox.New(ctx, sandbox.Config{
 		Address: f.containerd, Namespace: f.namespace, FIFODir: filepath.Join(cfg.WorkDir, ".fifo"), Rootfs: f.rootfs,
-		Hide: hide,
+		Hide: hide, HostRoot: f.hostRoot,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("--containerd/--rootfs: %w", err)
