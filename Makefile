@@ -22,9 +22,14 @@ vet:
 setup:
 	bash scripts/setup.sh
 
+# What the tests need besides: a container engine for the compose test,
+# debootstrap for the build environment's.
+setup-test:
+	bash scripts/setup.sh --test
+
 # Installs what is missing (as root), then runs every test. Under
 # EJECTA_REQUIRE_ALL=1 (as .ci/run sets it) a missing dependency fails.
-test: setup vet
+test: setup-test vet
 	$(GO) test $(TEST_FLAGS) ./...
 
 test-short: vet
