@@ -23,7 +23,7 @@ setup:
 	bash scripts/setup.sh
 
 # What the tests need besides: a container engine for the compose test,
-# debootstrap for the build environment's.
+# debootstrap for the build environment's, promtool for the alert rules'.
 setup-test:
 	bash scripts/setup.sh --test
 

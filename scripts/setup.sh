@@ -3,7 +3,8 @@
 # is missing: containerd and runc, a pinned MinIO server and nats CLI, crate sources from
 # Debian's librust-*-dev packages. `make demo` and `make test` both call it;
 # with --test (`make test`) also what only tests need: Docker and compose,
-# for the compose test, and debootstrap, for the build environment's.
+# for the compose test, debootstrap, for the build environment's, and
+# promtool, for the alert rules'.
 #
 # As root it installs; otherwise it only reports what is missing. With
 # EJECTA_REQUIRE_ALL=1 anything still missing at the end is an error.
@@ -106,6 +107,11 @@ if [ -n "$for_tests" ]; then
 	# debootstrap, to make the build environment image (deploy/build-env).
 	if ! command -v debootstrap >/dev/null; then
 		apt_install debootstrap || missing+=("debootstrap (apt-get install debootstrap)")
+	fi
+	# promtool, to check and unit-test the alert rules (deploy/prometheus);
+	# Debian ships it in prometheus, whose server is not started.
+	if ! command -v promtool >/dev/null; then
+		APT_OPTS=--no-install-recommends without_services apt_install prometheus || missing+=("promtool (apt-get install prometheus)")
 	fi
 fi
 
