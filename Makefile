@@ -6,7 +6,7 @@ export PATH := $(PATH):$(HOME)/.cargo/bin:$(shell $(GO) env GOPATH)/bin
 TEST_FLAGS ?= -count=1 -timeout 25m
 DATA ?= $(CURDIR)/.data
 
-.PHONY: all build test test-short bench faults vet setup setup-test demo up clean image image-nats image-minio images
+.PHONY: all build test test-short bench faults vet setup setup-test demo up clean image image-nats image-minio images image-tags
 
 all: build
 
@@ -64,6 +64,11 @@ MINIO_VERSION = $(shell sed -n 's/^MINIO_VERSION=//p' scripts/setup.sh)
 MINIO_IMAGE ?= ejecta/minio:$(MINIO_VERSION)
 
 images: image image-nats image-minio
+
+# The tags `make images` gives, as compose.yaml's variables:
+# export $$(make -s image-tags)
+image-tags:
+	@echo EJECTA_IMAGE=$(EJECTA_IMAGE) EJECTA_NATS_IMAGE=$(NATS_IMAGE) EJECTA_MINIO_IMAGE=$(MINIO_IMAGE)
 
 image:
 	rm -rf $(IMAGE_DIR)/ejecta

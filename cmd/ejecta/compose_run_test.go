@@ -124,15 +124,39 @@ func TestComposeRunsAnExperiment(t *testing.T) {
 	d := testenv.StartDocker(t)
 	c := &composeRun{t: t, docker: d, repo: testenv.RepoRoot(t), project: fmt.Sprintf("ejecta-test-%d", os.Getpid())}
 
-	// The images, built here from static binaries.
-	const natsImage, minioImage = "ejecta-test/nats:go.mod", "ejecta-test/minio:setup.sh"
-	mk := exec.CommandContext(ctx, "make", "--no-print-directory", "images", "IMAGE_DIR="+t.TempDir(), "DOCKER="+d.Client,
-		"EJECTA_IMAGE=ejecta:latest", "NATS_IMAGE="+natsImage, "MINIO_IMAGE="+minioImage)
+	// The steps deploy/README.md gives are the ones this test runs, in
+	// directories and on ports of its own.
+	guide, err := os.ReadFile(filepath.Join(c.repo, "deploy", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []string{
+		"ejecta auth init deploy/nats --store-dir /data",
+		"make images && export $(make -s image-tags)",
+		"docker compose up -d",
+		"docker compose down --volumes",
+	} {
+		if !strings.Contains(string(guide), step) {
+			t.Errorf("deploy/README.md does not say %q, which this test does", step)
+		}
+	}
+
+	// The images, built here from static binaries, and their tags.
+	makeVars := []string{"IMAGE_DIR=" + t.TempDir(), "DOCKER=" + d.Client,
+		"EJECTA_IMAGE=ejecta:latest", "NATS_IMAGE=ejecta-test/nats:go.mod", "MINIO_IMAGE=ejecta-test/minio:setup.sh"}
+	mk := exec.CommandContext(ctx, "make", append([]string{"--no-print-directory", "images"}, makeVars...)...)
 	mk.Dir, mk.Env = c.repo, append(os.Environ(), d.Env()...)
 	if out, err := mk.CombinedOutput(); err != nil {
 		t.Fatalf("make images: %v\n%s", err, out)
 	}
-	t.Logf("engine up and images built in %s", time.Since(start).Round(time.Second))
+	tags := exec.CommandContext(ctx, "make", append([]string{"-s", "image-tags"}, makeVars...)...)
+	tags.Dir = c.repo
+	out, err := tags.Output()
+	if err != nil {
+		t.Fatalf("make -s image-tags: %v", err)
+	}
+	c.env = strings.Fields(string(out))
+	t.Logf("engine up and images built in %s: %s", time.Since(start).Round(time.Second), out)
 
 	// The operator's steps (README.md, compose.yaml), in directories of
 	// the test's own.
@@ -175,7 +199,6 @@ func TestComposeRunsAnExperiment(t *testing.T) {
 	c.env = append(c.env,
 		"EJECTA_AUTH_DIR="+authDir,
 		"MINIO_ROOT_USER=ejecta", "MINIO_ROOT_PASSWORD="+minioPassword,
-		"EJECTA_NATS_IMAGE="+natsImage, "EJECTA_MINIO_IMAGE="+minioImage,
 		"EJECTA_WORK_DIR="+filepath.Join(work, "jobs"),
 		"EJECTA_CONTAINERD_DIR="+filepath.Dir(d.Containerd),
 		"EJECTA_CONTAINERD_NAMESPACE="+testenv.ContainerdNamespace(t),
@@ -211,10 +234,10 @@ func TestComposeRunsAnExperiment(t *testing.T) {
 	as := func(role streams.Role) []string {
 		return []string{"--nats", natsURL, "--nats-credentials", filepath.Join(authDir, auth.CredentialsFile(role)), "--log-level", "error"}
 	}
-	out, err := run(t, append(as(streams.RoleProducer), "experiment", "create", "compose", "--toolchains", "stable,nightly",
+	created, err := run(t, append(as(streams.RoleProducer), "experiment", "create", "compose", "--toolchains", "stable,nightly",
 		"--mode", "check-only", "--crates", "cfg-if,ejecta-hostile-secrets", "--crate-source", source)...)
 	if err != nil {
-		t.Fatalf("experiment create: %v\n%s", err, out)
+		t.Fatalf("experiment create: %v\n%s", err, created)
 	}
 	if out, err := runFor(t, 6*time.Minute, append(as(streams.RoleViewer), "experiment", "status", "compose", "--watch", "--timeout", "5m")...); err != nil || !strings.Contains(out, "4 done") {
 		t.Fatalf("experiment status --watch: %v\n%s", err, out)
@@ -281,7 +304,7 @@ func TestComposeRunsAnExperiment(t *testing.T) {
 	}
 
 	downStart := time.Now()
-	if out, err := c.compose(ctx, "down", "--volumes", "--remove-orphans"); err != nil {
+	if out, err := c.compose(ctx, "down", "--volumes"); err != nil {
 		t.Fatalf("compose down: %v\n%s", err, out)
 	}
 	t.Logf("compose down in %s", time.Since(downStart).Round(time.Second))
