@@ -142,8 +142,8 @@ func (f *builderFlags) config() (builder.Config, error) {
 	return cfg, nil
 }
 
-// start builds the builder of cfg, registering its metrics in reg; the
-// returned sandbox is closed to release containerd. Builds see none of secrets (the
+// start builds the builder of cfg, registering its metrics in reg; closing
+// the returned sandbox releases containerd. Builds see none of secrets (the
 // process's credentials and keys, more in up's case), the builder's own
 // hidden paths (its work dir), --sandbox-hide nor containerd's socket.
 func (f *builderFlags) start(ctx context.Context, cfg builder.Config, nc *nats.Conn, log zerolog.Logger, reg prometheus.Registerer, secrets []string) (*builder.Builder, *sandbox.Containerd, error) {
