@@ -6,7 +6,7 @@ export PATH := $(PATH):$(HOME)/.cargo/bin:$(shell $(GO) env GOPATH)/bin
 TEST_FLAGS ?= -count=1 -timeout 25m
 DATA ?= $(CURDIR)/.data
 
-.PHONY: all build test test-short bench faults vet setup demo up clean
+.PHONY: all build test test-short bench faults vet setup setup-test demo up clean image image-nats image-minio images image-tags
 
 all: build
 
@@ -22,9 +22,14 @@ vet:
 setup:
 	bash scripts/setup.sh
 
+# What the tests need besides: a container engine for the compose test,
+# debootstrap for the build environment's, promtool for the alert rules'.
+setup-test:
+	bash scripts/setup.sh --test
+
 # Installs what is missing (as root), then runs every test. Under
 # EJECTA_REQUIRE_ALL=1 (as .ci/run sets it) a missing dependency fails.
-test: setup vet
+test: setup-test vet
 	$(GO) test $(TEST_FLAGS) ./...
 
 test-short: vet
@@ -44,6 +49,48 @@ bench:
 # compared with a fault-free run. See e2e/faults_test.go.
 faults: setup
 	$(GO) test -count=1 -timeout 40m -v -run '^TestFaults$$' ./e2e/
+
+# Images FROM scratch with static binaries built here, for machines that
+# cannot pull from a registry (the compose test builds and runs these):
+# ejecta (the Dockerfile's `prebuilt` stage), nats-server at the version
+# go.mod names, MinIO at the release scripts/setup.sh pins. IMAGE_DIR
+# holds their build contexts; DOCKER is the client that builds them.
+IMAGE_DIR ?= bin/image
+DOCKER ?= docker
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+EJECTA_IMAGE ?= ejecta:latest
+NATS_IMAGE ?= ejecta/nats:$(patsubst v%,%,$(shell $(GO) list -m -f '{{.Version}}' github.com/nats-io/nats-server/v2))
+MINIO_VERSION = $(shell sed -n 's/^MINIO_VERSION=//p' scripts/setup.sh)
+MINIO_IMAGE ?= ejecta/minio:$(MINIO_VERSION)
+
+images: image image-nats image-minio
+
+# The tags `make images` gives, as compose.yaml's variables:
+# export $$(make -s image-tags)
+image-tags:
+	@echo EJECTA_IMAGE=$(EJECTA_IMAGE) EJECTA_NATS_IMAGE=$(NATS_IMAGE) EJECTA_MINIO_IMAGE=$(MINIO_IMAGE)
+
+image:
+	rm -rf $(IMAGE_DIR)/ejecta
+	mkdir -p $(IMAGE_DIR)/ejecta/files/etc/ssl/certs $(IMAGE_DIR)/ejecta/files/tmp
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(IMAGE_DIR)/ejecta/files/usr/local/bin/ejecta ./cmd/ejecta
+	cp deploy/image/etc/passwd deploy/image/etc/group $(IMAGE_DIR)/ejecta/files/etc/
+	cp /etc/ssl/certs/ca-certificates.crt $(IMAGE_DIR)/ejecta/files/etc/ssl/certs/
+	chmod 1777 $(IMAGE_DIR)/ejecta/files/tmp
+	DOCKER_BUILDKIT=1 $(DOCKER) build -q -f Dockerfile --build-arg EJECTA_FILES=prebuilt --build-arg VERSION=$(VERSION) -t $(EJECTA_IMAGE) $(IMAGE_DIR)/ejecta
+
+image-nats:
+	rm -rf $(IMAGE_DIR)/nats
+	mkdir -p $(IMAGE_DIR)/nats
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(IMAGE_DIR)/nats/nats-server github.com/nats-io/nats-server/v2
+	DOCKER_BUILDKIT=1 $(DOCKER) build -q -f deploy/images/nats/Dockerfile -t $(NATS_IMAGE) $(IMAGE_DIR)/nats
+
+image-minio:
+	rm -rf $(IMAGE_DIR)/minio
+	mkdir -p $(IMAGE_DIR)/minio/rootfs/usr/bin $(IMAGE_DIR)/minio/rootfs/tmp
+	CGO_ENABLED=0 GOBIN=$(abspath $(IMAGE_DIR))/minio/rootfs/usr/bin $(GO) install github.com/minio/minio@$(MINIO_VERSION)
+	chmod 1777 $(IMAGE_DIR)/minio/rootfs/tmp
+	DOCKER_BUILDKIT=1 $(DOCKER) build -q -f deploy/images/minio/Dockerfile -t $(MINIO_IMAGE) $(IMAGE_DIR)/minio
 
 demo: build
 	bash scripts/demo.sh

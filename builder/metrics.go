@@ -68,6 +68,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Crate files the jobs from a remote registry used, by origin: cache (the builder's download cache) or download (fetched and checked against the index's sha256).",
 		}, []string{"origin"}),
 	}
+	// Both origins exist from the start, so a dashboard's rate is 0 rather
+	// than missing on a farm that reads only directory sources.
+	m.crates.WithLabelValues("download")
+	m.crates.WithLabelValues("cache")
 	if reg == nil {
 		return m, nil
 	}

@@ -26,7 +26,8 @@ import (
 // `ejecta up` serves it, with the stock nats CLI watching. It checks what
 // an operator would: the counters agree with the report and the stored
 // logs, `nats sub` shows the build output live, and `nats stream ls` and
-// `nats kv ls` list what ejecta created.
+// `nats kv ls` list what ejecta created. Every metric deploy/'s Grafana
+// dashboard and alert rules name is in the scrape.
 func TestMetricsAndStockTools(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test: slow")
@@ -35,7 +36,7 @@ func TestMetricsAndStockTools(t *testing.T) {
 	defer cancel()
 	var st store.Store
 	f := startFarm(t, ctx, "obs", fileStore(&st), reporter.Config{Confirmations: -1})
-	f.metrics.MustRegister(metrics.NewJetStream(f.js, f.log))
+	f.metrics.MustRegister(metrics.NewJetStream(f.js, f.log), metrics.NewDisk(t.TempDir()))
 	w, err := web.New(web.Config{Addr: "127.0.0.1:0", Metrics: f.metrics}, f.js, st, f.log)
 	if err != nil {
 		t.Fatal(err)
@@ -163,6 +164,8 @@ func TestMetricsAndStockTools(t *testing.T) {
 		if got := final.Must(t, "ejecta_web_requests_total", "code", "200"); got < 1 {
 			t.Errorf("web requests answered 200 = %v: the scrapes themselves count", got)
 		}
+		// What deploy/'s dashboard and alerts name is all here.
+		checkDeployMetrics(t, final)
 	})
 
 	t.Run("nats-cli", func(t *testing.T) {

@@ -22,6 +22,8 @@ var (
 		"Messages stored in an ejecta stream.", []string{"stream"}, nil)
 	streamBytesDesc = prometheus.NewDesc("ejecta_stream_bytes",
 		"Bytes stored in an ejecta stream.", []string{"stream"}, nil)
+	streamMaxBytesDesc = prometheus.NewDesc("ejecta_stream_max_bytes",
+		"The byte limit of an ejecta stream (streams with no limit have no series): a full logs stream holds builds' output, a full results stream their results.", []string{"stream"}, nil)
 	streamLastSeqDesc = prometheus.NewDesc("ejecta_stream_last_sequence",
 		"Sequence of the last message stored in an ejecta stream: how many messages it has taken in, duplicates excluded.", []string{"stream"}, nil)
 	consumerPendingDesc = prometheus.NewDesc("ejecta_consumer_pending",
@@ -55,7 +57,7 @@ func NewJetStream(js jetstream.JetStream, log zerolog.Logger) *JetStream {
 
 // Describe implements prometheus.Collector.
 func (c *JetStream) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{upDesc, streamMsgsDesc, streamBytesDesc, streamLastSeqDesc,
+	for _, d := range []*prometheus.Desc{upDesc, streamMsgsDesc, streamBytesDesc, streamMaxBytesDesc, streamLastSeqDesc,
 		consumerPendingDesc, consumerAckPendingDesc, consumerRedeliveredDesc, consumerWaitingDesc,
 		kvValuesDesc, kvBytesDesc} {
 		ch <- d
@@ -91,13 +93,17 @@ func (c *JetStream) collectStream(ctx context.Context, ch chan<- prometheus.Metr
 	if err != nil {
 		return err
 	}
-	st := s.CachedInfo().State
+	info := s.CachedInfo()
+	st := info.State
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
 	gauge(streamMsgsDesc, float64(st.Msgs), name)
 	gauge(streamBytesDesc, float64(st.Bytes), name)
 	gauge(streamLastSeqDesc, float64(st.LastSeq), name)
+	if info.Config.MaxBytes > 0 {
+		gauge(streamMaxBytesDesc, float64(info.Config.MaxBytes), name)
+	}
 	infos := s.ListConsumers(ctx)
 	for ci := range infos.Info() {
 		if ci.Config.Durable == "" {

@@ -59,6 +59,7 @@ func TestJetStreamCollector(t *testing.T) {
 		{"ejecta_consumer_pending", []string{"stream", streams.UploadsStream, "consumer", streams.UploadersConsumer}, 1},
 		{"ejecta_consumer_ack_pending", []string{"stream", streams.UploadsStream, "consumer", streams.UploadersConsumer}, 0},
 		{"ejecta_kv_values", []string{"bucket", streams.ExperimentsBucket}, 0},
+		{"ejecta_stream_max_bytes", []string{"stream", streams.LogsStream}, float64(streams.DefaultConfig().LogMaxBytes)},
 	} {
 		if got := fams.Must(t, c.name, c.labels...); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)

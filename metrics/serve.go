@@ -52,7 +52,8 @@ func Listen(addr string) (net.Listener, error) {
 type ServeOption func(*serveOptions)
 
 type serveOptions struct {
-	wrap func(http.Handler) http.Handler
+	wrap   func(http.Handler) http.Handler
+	health *Health
 }
 
 // Wrap puts every request Serve answers through wrap first: the web UI's
@@ -61,20 +62,30 @@ func Wrap(wrap func(http.Handler) http.Handler) ServeOption {
 	return func(o *serveOptions) { o.wrap = wrap }
 }
 
+// WithHealth serves h's /healthz and /readyz beside /metrics. Wrap does
+// not guard them: probers carry no token, and they say only which checks
+// fail.
+func WithHealth(h *Health) ServeOption {
+	return func(o *serveOptions) { o.health = h }
+}
+
 // Serve serves /metrics from g on l until ctx ends.
 func Serve(ctx context.Context, l net.Listener, g prometheus.Gatherer, log zerolog.Logger, opts ...ServeOption) error {
 	var o serveOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", Handler(g))
-	var h http.Handler = mux
+	var metrics http.Handler = Handler(g)
 	if o.wrap != nil {
-		h = o.wrap(mux)
+		metrics = o.wrap(metrics)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
+	if o.health != nil {
+		o.health.Route(mux)
 	}
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		// A scrape is bounded: the JetStream collector gives up after

@@ -134,8 +134,9 @@ func (r *Reporter) collect(st *run, wait bool) {
 	e := st.exps[w.b.exp]
 	if e == nil {
 		// Deleted while its batch was written: that write put its progress
-		// entry back, which the deletion had removed.
+		// entry and its metrics back, which the deletion had removed.
 		r.purgeProgress(st, w.b.exp)
+		r.met.forget(w.b.exp)
 		return
 	}
 	if w.err == nil {

@@ -3,6 +3,7 @@ package reporter
 import (
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,7 +25,9 @@ type metrics struct {
 
 	// lagged is, per experiment, the newest result whose lag was observed:
 	// a later write of the same results (pages, a retry) is not a new lag.
-	// Only written uses it.
+	// written (on the writing goroutine) and forget (on the reporter's)
+	// share it.
+	mu     sync.Mutex
 	lagged map[string]time.Time
 }
 
@@ -85,12 +88,14 @@ func (m *metrics) written(b *batch, err error) {
 		return
 	}
 	m.writes.WithLabelValues("ok").Inc()
+	m.mu.Lock()
 	if !b.resultAt.IsZero() && b.resultAt.After(m.lagged[b.exp]) {
 		m.lagged[b.exp] = b.resultAt
 		lag := b.storedAt.Sub(b.resultAt).Seconds()
 		m.lag.Observe(lag)
 		m.lastLag.Set(lag)
 	}
+	m.mu.Unlock()
 	// The counts are the stored progress entry's, not e's: results may
 	// have come in while the batch was being written.
 	var p streams.Progress
@@ -104,4 +109,17 @@ func (m *metrics) written(b *batch, err error) {
 	}
 	m.done.WithLabelValues(b.exp).Set(float64(p.Done))
 	m.total.WithLabelValues(b.exp).Set(float64(p.Total))
+}
+
+// forget removes deleted experiment exp's series: a dashboard must not
+// show, nor an alert count, crates of an experiment that is gone, and a
+// farm running experiment after experiment must not grow its series for
+// ever.
+func (m *metrics) forget(exp string) {
+	m.mu.Lock()
+	delete(m.lagged, exp)
+	m.mu.Unlock()
+	m.crates.DeletePartialMatch(prometheus.Labels{"experiment": exp})
+	m.done.DeleteLabelValues(exp)
+	m.total.DeleteLabelValues(exp)
 }

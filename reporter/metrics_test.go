@@ -1,12 +1,14 @@
 package reporter
 
 import (
+	"context"
 	"net/http/httptest"
 	"testing"
 	"time"
 
 	promserve "github.com/ejecta-build/ejecta/metrics"
 	"github.com/ejecta-build/ejecta/metrics/metricstest"
+	"github.com/ejecta-build/ejecta/producer"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -79,4 +81,52 @@ func TestMetrics(t *testing.T) {
 	if lag := fams.Must(t, "ejecta_reporter_last_report_lag_seconds"); lag <= 0 || lag > lagBound {
 		t.Errorf("last report lag %vs, want more than 0 and at most the %vs the test waited for the report", lag, lagBound)
 	}
+}
+
+// `experiment delete` removes the experiment's series from /metrics; the
+// other experiments' stay.
+func TestMetricsOfDeletedExperimentRemoved(t *testing.T) {
+	e := newEnv(t)
+	e.putExperiment("gone", 1)
+	e.putExperiment("kept", 1)
+	for _, exp := range []string{"gone", "kept"} {
+		e.publish(result(exp, "alpha", "1.0.0", "stable", 1, streams.StatusTestPass, ""))
+		e.publish(result(exp, "alpha", "1.0.0", "nightly", 1, streams.StatusTestPass, ""))
+	}
+	reg := promserve.NewRegistry()
+	e.startReporterWith(Config{Debounce: testDebounce, Confirmations: -1, Metrics: reg})
+	srv := httptest.NewServer(promserve.Handler(reg))
+	defer srv.Close()
+	e.waitResults("gone", 2)
+	e.waitResults("kept", 2)
+	waitFor(t, "both experiments in the metrics", func() bool {
+		fams := metricstest.Scrape(t, srv.URL)
+		gone, _ := fams.Value("ejecta_reporter_builds_done", "experiment", "gone")
+		kept, _ := fams.Value("ejecta_reporter_builds_done", "experiment", "kept")
+		return gone == 2 && kept == 2
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := producer.New(e.js, testLogger(t)).Delete(ctx, "gone", false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the deleted experiment's series gone", func() bool {
+		fams := metricstest.Scrape(t, srv.URL)
+		for _, name := range []string{"ejecta_reporter_builds_done", "ejecta_reporter_builds_total", "ejecta_reporter_crates"} {
+			if _, ok := fams.Value(name, "experiment", "gone"); ok {
+				return false
+			}
+		}
+		return true
+	})
+	time.Sleep(5 * testDebounce) // a write in flight must not bring them back
+	fams := metricstest.Scrape(t, srv.URL)
+	if _, ok := fams.Value("ejecta_reporter_crates", "experiment", "gone"); ok {
+		t.Error("ejecta_reporter_crates{experiment=gone} came back")
+	}
+	if v := fams.Must(t, "ejecta_reporter_crates", "experiment", "kept", "class", string(ClassSameTestPass)); v != 1 {
+		t.Errorf("crates{kept, same-test-pass} = %v, want 1", v)
+	}
+	fams.Must(t, "ejecta_reporter_builds_total", "experiment", "kept")
 }

@@ -149,6 +149,7 @@ func (r *Reporter) drop(ctx context.Context, st *run, name string) {
 	st.dropped[name] = last
 	// What waited for its record is the deleted experiment's too.
 	st.pending.take(name)
+	r.met.forget(name)
 	if e == nil {
 		return
 	}

@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
 # Installs what ejecta's demo and tests need on a Debian 12 machine, when it
 # is missing: containerd and runc, a pinned MinIO server and nats CLI, crate sources from
-# Debian's librust-*-dev packages. `make demo` and `make test` both call it.
+# Debian's librust-*-dev packages. `make demo` and `make test` both call it;
+# with --test (`make test`) also what only tests need: Docker and compose,
+# for the compose test, debootstrap, for the build environment's, and
+# promtool, for the alert rules'.
 #
 # As root it installs; otherwise it only reports what is missing. With
 # EJECTA_REQUIRE_ALL=1 anything still missing at the end is an error.
 set -euo pipefail
+
+for_tests=
+case "${1:-}" in
+--test) for_tests=1 ;;
+"") ;;
+*) echo "usage: $0 [--test]" >&2; exit 2 ;;
+esac
 
 # MinIO has no semver tags; this pseudo-version is release 2026-02-12.
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
@@ -27,10 +37,29 @@ apt_install() {
 		apt-get update -qq
 	fi
 	log "apt-get install $*"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null || {
+	# shellcheck disable=SC2086 # APT_OPTS: options, word-split on purpose
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${APT_OPTS:-} "$@" >/dev/null || {
 		# A stale package list is the usual cause: refresh once and retry.
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${APT_OPTS:-} "$@" >/dev/null
 	}
+}
+
+# without_services runs a command (an install) with Debian's service start-up
+# turned off: a docker.io package would otherwise start a dockerd with its
+# defaults (iptables rules, a docker0 bridge, IP forwarding on) on a machine
+# others share. The compose test starts a private one that changes none of
+# it. An existing policy-rc.d is the machine's own and is left alone.
+without_services() {
+	if [ -e /usr/sbin/policy-rc.d ] || [ "$(id -u)" != 0 ]; then
+		"$@"
+		return
+	fi
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod 755 /usr/sbin/policy-rc.d
+	local rc=0
+	"$@" || rc=$?
+	rm -f /usr/sbin/policy-rc.d
+	return $rc
 }
 
 # containerd and runc
@@ -52,17 +81,38 @@ if [ ${#need[@]} -gt 0 ]; then
 	apt_install "${need[@]}" || missing+=("crate sources (apt-get install ${need[*]})")
 fi
 
-# MinIO server, for the S3 tests
+# MinIO server, for the S3 tests. Static (CGO_ENABLED=0), as `make
+# image-minio` builds it for the compose test: that build then only links.
 gobin="$(go env GOPATH)/bin"
 if ! command -v minio >/dev/null && [ ! -x "$gobin/minio" ]; then
 	log "go install github.com/minio/minio@$MINIO_VERSION (takes a few minutes)"
-	go install "github.com/minio/minio@$MINIO_VERSION" || missing+=("minio (go install github.com/minio/minio@$MINIO_VERSION)")
+	CGO_ENABLED=0 go install "github.com/minio/minio@$MINIO_VERSION" || missing+=("minio (CGO_ENABLED=0 go install github.com/minio/minio@$MINIO_VERSION)")
 fi
 
 # the stock nats CLI
 if ! command -v nats >/dev/null && [ ! -x "$gobin/nats" ]; then
 	log "go install github.com/nats-io/natscli/nats@$NATSCLI_VERSION"
 	go install "github.com/nats-io/natscli/nats@$NATSCLI_VERSION" || missing+=("nats (go install github.com/nats-io/natscli/nats@$NATSCLI_VERSION)")
+fi
+
+if [ -n "$for_tests" ]; then
+	# A container engine for the compose test; Debian's docker.io brings
+	# dockerd and its client, docker-compose the (v1) compose.
+	# (Without recommends: no AppArmor, no needrestart.)
+	have_compose() { command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1; }
+	if ! command -v dockerd >/dev/null || ! have_compose; then
+		APT_OPTS=--no-install-recommends without_services apt_install docker.io docker-compose ||
+			missing+=("docker (apt-get install docker.io docker-compose)")
+	fi
+	# debootstrap, to make the build environment image (deploy/build-env).
+	if ! command -v debootstrap >/dev/null; then
+		apt_install debootstrap || missing+=("debootstrap (apt-get install debootstrap)")
+	fi
+	# promtool, to check and unit-test the alert rules (deploy/prometheus);
+	# Debian ships it in prometheus, whose server is not started.
+	if ! command -v promtool >/dev/null; then
+		APT_OPTS=--no-install-recommends without_services apt_install prometheus || missing+=("promtool (apt-get install prometheus)")
+	fi
 fi
 
 # Rust toolchains come with the machine (rustup); they cannot be downloaded here.

@@ -13,9 +13,10 @@ import (
 	"strings"
 )
 
-// Environment variables Open reads S3 credentials from, in order of
-// preference: ejecta's own pair, then the AWS SDK's, so a machine already
-// set up for the aws CLI needs nothing more.
+// Environment variables Open reads S3 credentials from. ejecta's own pair
+// is taken as it is; without it the AWS pair, or else the rest of the
+// standard chain (s3creds.go), so a machine already set up for the aws CLI
+// or running with an IAM role needs nothing more.
 const (
 	EnvS3AccessKey  = "EJECTA_S3_ACCESS_KEY"
 	EnvS3SecretKey  = "EJECTA_S3_SECRET_KEY"
@@ -32,8 +33,9 @@ const defaultS3Endpoint = "s3.amazonaws.com"
 //	s3://bucket[/prefix]?endpoint=host:port&secure=false&region=us-east-1
 //
 // For s3, endpoint defaults to AWS and secure to true; credentials come from
-// EJECTA_S3_ACCESS_KEY and EJECTA_S3_SECRET_KEY, or else AWS_ACCESS_KEY_ID
-// and AWS_SECRET_ACCESS_KEY, never from the URL (URLs end up in logs).
+// EJECTA_S3_ACCESS_KEY and EJECTA_S3_SECRET_KEY, or else the standard chain
+// (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, the shared credentials file,
+// an IAM role), never from the URL (URLs end up in logs).
 func Open(ctx context.Context, rawURL string) (Store, error) {
 	dir, s3cfg, err := parseURL(rawURL, os.Getenv)
 	if err != nil {
@@ -43,6 +45,13 @@ func Open(ctx context.Context, rawURL string) (Store, error) {
 		return NewS3(ctx, *s3cfg)
 	}
 	return NewFile(dir)
+}
+
+// CheckURL names what is wrong with a store URL, as Open would, without
+// opening anything.
+func CheckURL(rawURL string) error {
+	_, _, err := parseURL(rawURL, os.Getenv)
+	return err
 }
 
 // parseURL reads rawURL into a directory or an S3 configuration (exactly
@@ -131,14 +140,19 @@ func parseS3URL(u *url.URL, getenv func(string) string) (*S3Config, error) {
 	return cfg, nil
 }
 
-// s3Credentials takes both keys from the same pair of variables: mixing an
-// ejecta access key with an AWS secret would only fail later, obscurely.
+// s3Credentials takes both keys from ejecta's pair of variables, or none:
+// the standard chain then finds them (s3creds.go). A half-set pair, ejecta's
+// or AWS's, is an error: mixing an ejecta access key with an AWS secret
+// would only fail later, obscurely.
 func s3Credentials(getenv func(string) string) (string, string, error) {
 	for _, pair := range [][2]string{{EnvS3AccessKey, EnvS3SecretKey}, {EnvAWSAccessKey, EnvAWSSecretKey}} {
 		ak, sk := getenv(pair[0]), getenv(pair[1])
 		switch {
 		case ak != "" && sk != "":
-			return ak, sk, nil
+			if pair[0] == EnvS3AccessKey {
+				return ak, sk, nil
+			}
+			return "", "", nil // the chain reads them, with AWS_SESSION_TOKEN
 		case ak != "" || sk != "":
 			set, unset := pair[0], pair[1]
 			if ak == "" {
@@ -147,8 +161,7 @@ func s3Credentials(getenv func(string) string) (string, string, error) {
 			return "", "", fmt.Errorf("missing credentials: %s is set but %s is not", set, unset)
 		}
 	}
-	return "", "", fmt.Errorf("missing credentials: set %s and %s (or %s and %s)",
-		EnvS3AccessKey, EnvS3SecretKey, EnvAWSAccessKey, EnvAWSSecretKey)
+	return "", "", nil
 }
 
 // onlyParams refuses query parameters outside accepted, so that a typo such

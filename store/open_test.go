@@ -27,7 +27,6 @@ func TestParseURLErrors(t *testing.T) {
 		{"s3://bucket?secure=maybe", ejectaCreds, `secure="maybe": want true or false`},
 		{"s3://bucket?endpiont=h:1", ejectaCreds, "unknown parameter endpiont (accepted: endpoint, region, secure)"},
 		{"s3://bucket/a/../b", ejectaCreds, "prefix"},
-		{"s3://bucket", nil, "missing credentials: set EJECTA_S3_ACCESS_KEY and EJECTA_S3_SECRET_KEY"},
 		{"s3://bucket", map[string]string{EnvS3AccessKey: "ak"}, "EJECTA_S3_ACCESS_KEY is set but EJECTA_S3_SECRET_KEY is not"},
 		{"s3://bucket", map[string]string{EnvAWSSecretKey: "sk"}, "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not"},
 		{"s3://key:hunter2@bucket", ejectaCreds, "credentials in the URL are not accepted"},
@@ -63,10 +62,16 @@ func TestParseURL(t *testing.T) {
 			wantS3: &S3Config{Endpoint: "s3.amazonaws.com", Bucket: "logs", Secure: true, AccessKey: "ak", SecretKey: "sk"},
 		},
 		{
+			// The AWS pair is the standard chain's to read (with
+			// AWS_SESSION_TOKEN), as is everything else.
 			url: "s3://logs/ejecta/prod/?endpoint=127.0.0.1:9000&secure=false&region=us-east-1",
 			env: map[string]string{EnvAWSAccessKey: "aws-ak", EnvAWSSecretKey: "aws-sk"},
 			wantS3: &S3Config{Endpoint: "127.0.0.1:9000", Bucket: "logs", Prefix: "ejecta/prod",
-				Region: "us-east-1", AccessKey: "aws-ak", SecretKey: "aws-sk"},
+				Region: "us-east-1"},
+		},
+		{
+			url:    "s3://logs",
+			wantS3: &S3Config{Endpoint: "s3.amazonaws.com", Bucket: "logs", Secure: true},
 		},
 		{
 			// ejecta's own pair wins over the AWS one.

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
 // S3PartSize is the part size of multipart uploads: S3's smallest. A
@@ -26,7 +25,7 @@ type S3Config struct {
 	Prefix    string // optional, '/'-separated, no leading or trailing '/'
 	Secure    bool   // https
 	Region    string // optional
-	AccessKey string
+	AccessKey string // static credentials; both keys empty: the standard chain (s3creds.go)
 	SecretKey string
 }
 
@@ -39,8 +38,8 @@ func (c S3Config) Validate() error {
 		return fmt.Errorf("s3 endpoint %q: want host:port without a scheme", c.Endpoint)
 	case c.Bucket == "":
 		return errors.New("s3 bucket is empty")
-	case c.AccessKey == "" || c.SecretKey == "":
-		return errors.New("s3 credentials: access key and secret key are both required")
+	case (c.AccessKey == "") != (c.SecretKey == ""):
+		return errors.New("s3 credentials: an access key and a secret key, or neither (the standard chain)")
 	}
 	if c.Prefix != "" {
 		if err := ValidateKey(c.Prefix); err != nil {
@@ -64,8 +63,12 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	creds, err := s3Creds(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
 	client, err := minio.New(cfg.Endpoint, &minio.Options{
-		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Creds:  creds,
 		Secure: cfg.Secure,
 		Region: cfg.Region,
 	})

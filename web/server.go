@@ -67,6 +67,9 @@ type Config struct {
 	// Metrics is where the server registers its collectors (metrics.go),
 	// and what it serves on /metrics; nil: no /metrics.
 	Metrics *prometheus.Registry
+	// Health, when set, serves /healthz and /readyz beside the UI, without
+	// the access token: probers carry none.
+	Health interface{ Route(*http.ServeMux) }
 }
 
 // Validate names the first bad field.
@@ -170,7 +173,14 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /logs/{exp}/{crate}/{version}/{toolchain}/{attempt}/range", s.limitStreams(s.logRange))
 	mux.Handle("GET /assets/", s.static)
 	s.met.route(mux)
-	return s.met.instrument(secure(RequireToken(s.cfg.AccessToken, s.log, SecureCookieIf(s.overHTTPS))(mux)))
+	guarded := RequireToken(s.cfg.AccessToken, s.log, SecureCookieIf(s.overHTTPS))(mux)
+	if s.cfg.Health == nil {
+		return s.met.instrument(secure(guarded))
+	}
+	outer := http.NewServeMux()
+	outer.Handle("/", guarded)
+	s.cfg.Health.Route(outer)
+	return s.met.instrument(secure(outer))
 }
 
 // overHTTPS reports whether r reached the UI over HTTPS: with TLS, or

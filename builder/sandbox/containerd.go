@@ -30,6 +30,13 @@ type Config struct {
 	// DefaultHidden: the builder's work dir (other jobs' directories), its
 	// credentials and keys. Each is covered by an empty directory or file.
 	Hide []string
+	// HostRoot is where this process sees the host's root, to tell which
+	// host paths exist and which a task's user can pass through: "/" (the
+	// default) unless the builder runs in a container of its own, which
+	// then mounts the host's root there read-only (compose.yaml: /host).
+	// Every path a task binds (job dirs, toolchains, FIFOs) must still be
+	// at the same path here as on the host.
+	HostRoot string
 }
 
 const (
@@ -52,6 +59,7 @@ type Containerd struct {
 	image       containerd.Image // nil: the host's root
 	rootfs      rootfsSource
 	hide        []string
+	hostRoot    string
 	// swapLimit: the host's cgroups can limit swap (cgroup v1 needs
 	// swap accounting for it; v2 always can), so tasks get none.
 	swapLimit bool
@@ -71,6 +79,12 @@ func New(ctx context.Context, cfg Config) (*Containerd, error) {
 	}
 	if cfg.Snapshotter == "" {
 		cfg.Snapshotter = containerd.DefaultSnapshotter
+	}
+	if cfg.HostRoot == "" {
+		cfg.HostRoot = "/"
+	}
+	if fi, err := os.Stat(cfg.HostRoot); err != nil || !fi.IsDir() || !filepath.IsAbs(cfg.HostRoot) {
+		return nil, fmt.Errorf("sandbox: Config.HostRoot %q: want the absolute path of a directory", cfg.HostRoot)
 	}
 	src, err := parseRootfs(cfg.Rootfs)
 	if err != nil {
@@ -105,7 +119,7 @@ func New(ctx context.Context, cfg Config) (*Containerd, error) {
 		return nil, fmt.Errorf("sandbox: containerd at %s: version: %w", cfg.Address, err)
 	}
 	c := &Containerd{client: client, namespace: cfg.Namespace, fifoDir: cfg.FIFODir, snapshotter: cfg.Snapshotter, rootfs: src,
-		hide: slices.Clone(cfg.Hide), swapLimit: canLimitSwap(), tcp: probeTCPMemory()}
+		hide: slices.Clone(cfg.Hide), hostRoot: cfg.HostRoot, swapLimit: canLimitSwap(), tcp: probeTCPMemory()}
 	if src.image != "" {
 		if c.image, err = c.loadImage(ctx, src); err != nil {
 			client.Close()

@@ -40,8 +40,8 @@ type hiddenPath struct {
 // has nothing to hide; one below a hidden directory, or below a directory
 // the task has its own of (/tmp, ...), is hidden already. It is worked
 // out for every task: a work dir or a credentials file may appear after
-// New.
-func hiddenPaths(extra []string) []hiddenPath {
+// New. The host's paths are looked at below hostRoot (Config.HostRoot).
+func hiddenPaths(hostRoot string, extra []string) []hiddenPath {
 	all := slices.Concat(DefaultHidden, extra)
 	slices.Sort(all) // a parent sorts before its children
 	var out []hiddenPath
@@ -49,7 +49,7 @@ func hiddenPaths(extra []string) []hiddenPath {
 		if ownedByTask(p) || slices.ContainsFunc(out, func(h hiddenPath) bool { return !h.file && within(p, h.path) }) {
 			continue
 		}
-		fi, err := os.Stat(p)
+		fi, err := os.Stat(filepath.Join(hostRoot, p))
 		if err != nil {
 			continue
 		}
@@ -125,7 +125,8 @@ func mkdirSearchable(root, rel string) error {
 // ancestor could not be reached, so the ancestor is covered like a hidden
 // path: the user could not have read it anyway, and the tmpfs over it
 // lets runc make the mount points of the binds below. "/" is never one.
-func unsearchable(dirs []string) []string {
+// The host's directories are looked at below hostRoot.
+func unsearchable(hostRoot string, dirs []string) []string {
 	var out []string
 	for _, d := range dirs {
 		// Walk down from the top so the topmost blocker is found first.
@@ -133,7 +134,7 @@ func unsearchable(dirs []string) []string {
 		p := ""
 		for _, part := range parts[:len(parts)-1] {
 			p += "/" + part
-			fi, err := os.Stat(p)
+			fi, err := os.Stat(filepath.Join(hostRoot, p))
 			if err == nil && fi.Mode().Perm()&0o001 == 0 {
 				out = append(out, p)
 				break

@@ -187,7 +187,7 @@ func (c *Containerd) covers(t Task, dir string) ([]cover, error) {
 		return nil, nil
 	}
 	binds := slices.Concat(t.ReadOnlyDirs, t.WritableDirs)
-	return makeCovers(dir, hiddenPaths(slices.Concat(c.hide, unsearchable(binds))), binds)
+	return makeCovers(dir, hiddenPaths(c.hostRoot, slices.Concat(c.hide, unsearchable(c.hostRoot, binds))), binds)
 }
 
 // containerOpts are t's container: its spec and, with an image, its own

@@ -274,14 +274,18 @@ func newStreamsCmd(g *globals) *cobra.Command {
 		Use:   "streams",
 		Short: "Manage ejecta's streams and buckets",
 	}
-	cmd.AddCommand(&cobra.Command{
+	var wait time.Duration
+	ensure := &cobra.Command{
 		Use:   "ensure",
 		Short: "Create or update every stream, bucket and shared consumer (admin)",
 		Long: `Create or update every stream, bucket and shared consumer with --replicas.
 
 Without credentials every component does this at start-up. Components that
 run as a role (--nats-user or --nats-credentials) only check that the streams
-exist, so an admin runs this once per deployment and after each upgrade.`,
+exist, so an admin runs this once per deployment and after each upgrade.
+
+--wait retries while NATS does not answer (or a cluster has no JetStream
+leader yet), as a deployment's first step started beside the servers needs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := g.logger("streams")
@@ -289,7 +293,14 @@ exist, so an admin runs this once per deployment and after each upgrade.`,
 				return err
 			}
 			g.ensureStreams = true
-			nc, _, err := g.connect(cmd.Context(), "ejecta-streams-ensure", log)
+			ctx, connect := cmd.Context(), g.connect
+			if wait > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, wait)
+				defer cancel()
+				connect = g.connectWait
+			}
+			nc, _, err := connect(ctx, "ejecta-streams-ensure", log)
 			if err != nil {
 				return err
 			}
@@ -297,6 +308,8 @@ exist, so an admin runs this once per deployment and after each upgrade.`,
 			fmt.Fprintf(cmd.OutOrStdout(), "streams and buckets ensured with %d replicas\n", g.replicas)
 			return nil
 		},
-	})
+	}
+	ensure.Flags().DurationVar(&wait, "wait", 0, "retry for this long while NATS does not answer; 0: fail at once")
+	cmd.AddCommand(ensure)
 	return cmd
 }

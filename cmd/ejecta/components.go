@@ -44,6 +44,7 @@ type builderFlags struct {
 	cacheSize  string
 	tcPaths    []string
 	hide       []string
+	hostRoot   string
 	buildUID   uint
 	jobDisk    string
 	logWindow  int
@@ -70,6 +71,7 @@ func (f *builderFlags) register(fs *pflag.FlagSet, defaultWorkDir string) {
 	fs.StringVar(&f.cacheDir, "crate-cache-dir", os.Getenv("EJECTA_CRATE_CACHE_DIR"), "where .crate files downloaded from a remote registry (--crate-source sparse+https://...) are kept, checked against the index's sha256; one builder per directory (default WORK_DIR/crate-cache-ID; env EJECTA_CRATE_CACHE_DIR)")
 	fs.StringVar(&f.cacheSize, "crate-cache-size", envOr("EJECTA_CRATE_CACHE_SIZE", "4GiB"), "bound on the crate download cache, e.g. 4GiB: past it the least recently used files are removed (env EJECTA_CRATE_CACHE_SIZE)")
 	fs.StringSliceVar(&f.hide, "sandbox-hide", splitList(os.Getenv("EJECTA_SANDBOX_HIDE")), "a host path builds must not see, besides the work dir, this builder's credentials and "+strings.Join(sandbox.DefaultHidden, ", ")+"; repeat or comma-separate (env EJECTA_SANDBOX_HIDE)")
+	fs.StringVar(&f.hostRoot, "host-root", envOr("EJECTA_HOST_ROOT", "/"), "where this builder sees the host's root: / unless it runs in a container that mounts the host's root elsewhere read-only (compose.yaml: /host), so that what builds must not see is read from the host; job dirs, toolchains and the crate source must still be at their host paths (env EJECTA_HOST_ROOT)")
 	fs.StringVar(&f.jobDisk, "job-disk", envOr("EJECTA_JOB_DISK", "20GiB"), "disk space one build may fill in its job dir, e.g. 20GiB: past it the build is killed and fails with no-space; 0 for no bound (env EJECTA_JOB_DISK)")
 	fs.UintVar(&f.buildUID, "build-uid", uint(envInt("EJECTA_BUILD_UID", builder.DefaultBuildUID)), "first of the unprivileged user ids builds run as, one per slot (uid and gid BUILD_UID+slot); pick a range no real user or other builder on the host has (env EJECTA_BUILD_UID)")
 	f.logWindow = envInt("EJECTA_LOG_WINDOW", builder.DefaultLogWindow)
@@ -117,6 +119,7 @@ func (f *builderFlags) config() (builder.Config, error) {
 		NoOutputTimeout: f.noOutput, MinFreeDiskBytes: minFree, TmpBytes: tmpSize, DrainGrace: f.drainGrace,
 		LogWindow: f.logWindow, SandboxRetryDelay: f.sandboxRetry, MaxLogBytes: maxLog,
 		ToolchainPaths: f.tcPaths, CrateCacheDir: f.cacheDir, CrateCacheBytes: cacheSize,
+		Version: buildVersion(),
 	}
 	if f.buildUID > math.MaxInt32 {
 		return builder.Config{}, badInput(fmt.Errorf("--build-uid %d: want at most %d", f.buildUID, math.MaxInt32))
@@ -139,11 +142,11 @@ func (f *builderFlags) config() (builder.Config, error) {
 	return cfg, nil
 }
 
-// start builds the builder of cfg, registering its metrics in reg; the
-// returned close releases containerd. Builds see none of secrets (the
+// start builds the builder of cfg, registering its metrics in reg; closing
+// the returned sandbox releases containerd. Builds see none of secrets (the
 // process's credentials and keys, more in up's case), the builder's own
 // hidden paths (its work dir), --sandbox-hide nor containerd's socket.
-func (f *builderFlags) start(ctx context.Context, cfg builder.Config, nc *nats.Conn, log zerolog.Logger, reg prometheus.Registerer, secrets []string) (*builder.Builder, func(), error) {
+func (f *builderFlags) start(ctx context.Context, cfg builder.Config, nc *nats.Conn, log zerolog.Logger, reg prometheus.Registerer, secrets []string) (*builder.Builder, *sandbox.Containerd, error) {
 	if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
 		return nil, nil, fmt.Errorf("--work-dir: %w", err)
 	}
@@ -157,7 +160,7 @@ func (f *builderFlags) start(ctx context.Context, cfg builder.Config, nc *nats.C
 	}
 	sb, err := sandbox.New(ctx, sandbox.Config{
 		Address: f.containerd, Namespace: f.namespace, FIFODir: filepath.Join(cfg.WorkDir, ".fifo"), Rootfs: f.rootfs,
-		Hide: hide,
+		Hide: hide, HostRoot: f.hostRoot,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("--containerd/--rootfs: %w", err)
@@ -168,7 +171,7 @@ func (f *builderFlags) start(ctx context.Context, cfg builder.Config, nc *nats.C
 		sb.Close()
 		return nil, nil, badInput(err)
 	}
-	return b, func() { sb.Close() }, nil
+	return b, sb, nil
 }
 
 func newBuilderCmd(g *globals) *cobra.Command {
@@ -190,17 +193,20 @@ func newBuilderCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			nc, _, err := g.connect(cmd.Context(), "ejecta-builder-"+f.id, log)
+			nc, js, err := g.connectWait(cmd.Context(), "ejecta-builder-"+f.id, log)
 			if err != nil {
 				return err
 			}
 			defer nc.Close()
 			reg := metrics.NewRegistry()
-			b, closeSandbox, err := f.start(cmd.Context(), cfg, nc, log, reg, g.auth.secretFiles())
+			reg.MustRegister(metrics.NewDisk(cfg.WorkDir))
+			b, sb, err := f.start(cmd.Context(), cfg, nc, log, reg, g.auth.secretFiles())
 			if err != nil {
 				return err
 			}
-			defer closeSandbox()
+			defer sb.Close()
+			health := metrics.NewHealth(log, metrics.NATSConnected(nc), metrics.StreamsPresent(js),
+				metrics.Check{Name: "containerd", Probe: sb.Ping})
 			// The first SIGTERM (or Ctrl-C) ends cmd.Context(): the builder
 			// drains. The second aborts the drain.
 			sigs := make(chan os.Signal, 2)
@@ -213,7 +219,7 @@ func newBuilderCmd(g *globals) *cobra.Command {
 					b.Abort()
 				}
 			}()
-			return runWithMetrics(cmd.Context(), metricsAddr, reg, log, b.Run)
+			return runWithMetrics(cmd.Context(), metricsAddr, reg, log, b.Run, metrics.WithHealth(health))
 		},
 	}
 	f.register(cmd.Flags(), "/var/lib/ejecta/work")
@@ -225,7 +231,7 @@ func newBuilderCmd(g *globals) *cobra.Command {
 
 func storeFlag(fs *pflag.FlagSet, dst *string, def string) {
 	fs.StringVar(dst, "store", envOr("EJECTA_STORE", def),
-		"where logs and reports go: file:///DIR or s3://BUCKET[/PREFIX]?endpoint=HOST:PORT&secure=false; S3 credentials from EJECTA_S3_ACCESS_KEY/EJECTA_S3_SECRET_KEY (env EJECTA_STORE)")
+		"where logs and reports go: file:///DIR or s3://BUCKET[/PREFIX]?endpoint=HOST:PORT&secure=false; S3 credentials from EJECTA_S3_ACCESS_KEY/EJECTA_S3_SECRET_KEY, else the standard chain (AWS_* variables, ~/.aws/credentials, an IAM role) (env EJECTA_STORE)")
 }
 
 func openStore(ctx context.Context, url string) (store.Store, error) {
@@ -257,21 +263,23 @@ func newUploaderCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := openStore(cmd.Context(), storeURL)
+			st, err := openStoreWait(cmd.Context(), storeURL, log)
 			if err != nil {
 				return err
 			}
-			nc, _, err := g.connect(cmd.Context(), "ejecta-uploader-"+name, log)
+			nc, js, err := g.connectWait(cmd.Context(), "ejecta-uploader-"+name, log)
 			if err != nil {
 				return err
 			}
 			defer nc.Close()
 			reg := metrics.NewRegistry()
+			reg.MustRegister(metrics.NewDisk(os.TempDir())) // where it stages log pages
 			u, err := uploader.New(uploader.Config{Name: name, Metrics: reg, JobKey: key}, nc, st, log)
 			if err != nil {
 				return badInput(err)
 			}
-			return runWithMetrics(cmd.Context(), metricsAddr, reg, log, u.Run)
+			health := metrics.NewHealth(log, metrics.NATSConnected(nc), metrics.StreamsPresent(js), metrics.StoreReachable(st))
+			return runWithMetrics(cmd.Context(), metricsAddr, reg, log, u.Run, metrics.WithHealth(health))
 		},
 	}
 	host, _ := os.Hostname()
@@ -301,11 +309,11 @@ func newReporterCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := openStore(cmd.Context(), storeURL)
+			st, err := openStoreWait(cmd.Context(), storeURL, log)
 			if err != nil {
 				return err
 			}
-			nc, js, err := g.connect(cmd.Context(), "ejecta-reporter", log)
+			nc, js, err := g.connectWait(cmd.Context(), "ejecta-reporter", log)
 			if err != nil {
 				return err
 			}
@@ -317,7 +325,8 @@ func newReporterCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return badInput(err)
 			}
-			return runWithMetrics(cmd.Context(), metricsAddr, reg, log, r.Run)
+			health := metrics.NewHealth(log, metrics.NATSConnected(nc), metrics.StreamsPresent(js), metrics.StoreReachable(st))
+			return runWithMetrics(cmd.Context(), metricsAddr, reg, log, r.Run, metrics.WithHealth(health))
 		},
 	}
 	storeFlag(cmd.Flags(), &storeURL, "file:///var/lib/ejecta/store")

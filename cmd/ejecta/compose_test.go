@@ -23,7 +23,11 @@ type composeFile struct {
 }
 
 type composeService struct {
-	Image       string            `yaml:"image"`
+	Image       string `yaml:"image"`
+	Restart     string `yaml:"restart"`
+	Healthcheck struct {
+		Test []string `yaml:"test"`
+	} `yaml:"healthcheck"`
 	Command     []string          `yaml:"command"`
 	Environment map[string]string `yaml:"environment"`
 	EnvFile     stringList        `yaml:"env_file"`
@@ -80,6 +84,14 @@ var composeRoles = map[string]streams.Role{
 	"builder":        streams.RoleBuilder,
 	"uploader":       streams.RoleUploader,
 	"reporter":       streams.RoleReporter,
+	"web":            streams.RoleViewer,
+}
+
+// isEjecta reports whether svc runs the ejecta image (by default, with
+// none of compose's variables set).
+func (svc composeService) isEjecta() bool {
+	image, _ := interpolate(svc.Image)
+	return strings.HasPrefix(image, "ejecta:")
 }
 
 func readCompose(t *testing.T) (composeFile, string) {
@@ -112,12 +124,14 @@ func interpolate(s string) (out string, required []string) {
 	return out, required
 }
 
-// No container engine runs on the build machines, so compose.yaml is
-// checked statically: every ejecta service runs a real subcommand with
-// flags that subcommand accepts, and is wired to NATS and the store.
+// compose.yaml, read without an engine (TestComposeRunsAnExperiment runs
+// it on one): every ejecta service runs a real subcommand with flags that
+// subcommand accepts, is wired to NATS and the store, and every
+// long-running one restarts and is probed on its /readyz.
 func TestComposeServicesRunRealSubcommands(t *testing.T) {
 	doc, _ := readCompose(t)
-	for _, want := range []string{"nats", "minio", "streams-ensure", "builder", "uploader", "reporter"} {
+	ejecta := 0
+	for _, want := range []string{"nats", "minio", "streams-ensure", "builder", "uploader", "reporter", "web"} {
 		if _, ok := doc.Services[want]; !ok {
 			t.Errorf("compose.yaml has no %s service", want)
 		}
@@ -129,13 +143,23 @@ func TestComposeServicesRunRealSubcommands(t *testing.T) {
 		t.Errorf("uploader replicas %d, want 2", r)
 	}
 	for name, svc := range doc.Services {
-		if !strings.HasPrefix(svc.Image, "ejecta") {
+		if !svc.isEjecta() {
 			continue
+		}
+		ejecta++
+		if name != "streams-ensure" {
+			if svc.Restart != "unless-stopped" {
+				t.Errorf("%s: restart %q, want unless-stopped", name, svc.Restart)
+			}
+			if probe := strings.Join(svc.Healthcheck.Test, " "); !strings.Contains(probe, "ejecta healthcheck http://127.0.0.1:9090/readyz") ||
+				svc.Environment["EJECTA_METRICS_ADDR"] != ":9090" {
+				t.Errorf("%s: healthcheck %q with EJECTA_METRICS_ADDR %q, want `ejecta healthcheck` on :9090's /readyz", name, probe, svc.Environment["EJECTA_METRICS_ADDR"])
+			}
 		}
 		if svc.Environment["EJECTA_NATS_URL"] != "nats://nats:4222" {
 			t.Errorf("%s: EJECTA_NATS_URL %q, want nats://nats:4222", name, svc.Environment["EJECTA_NATS_URL"])
 		}
-		if (name == "uploader" || name == "reporter") && !strings.HasPrefix(svc.Environment["EJECTA_STORE"], "s3://") {
+		if (name == "uploader" || name == "reporter" || name == "web") && !strings.HasPrefix(svc.Environment["EJECTA_STORE"], "s3://") {
 			t.Errorf("%s: EJECTA_STORE %q, want an s3:// store", name, svc.Environment["EJECTA_STORE"])
 		}
 		if name != "streams-ensure" && svc.DependsOn["streams-ensure"] != "service_completed_successfully" {
@@ -153,6 +177,27 @@ func TestComposeServicesRunRealSubcommands(t *testing.T) {
 		if runs := strings.ReplaceAll(strings.TrimPrefix(cmd.CommandPath(), root.Name()+" "), " ", "-"); runs != name {
 			t.Errorf("service %s runs `%s`", name, cmd.CommandPath())
 		}
+	}
+	if ejecta != len(composeRoles) {
+		t.Errorf("%d services run the ejecta image, want %d (%v)", ejecta, len(composeRoles), composeRoles)
+	}
+}
+
+// The NATS image compose.yaml names by default is the nats-server version
+// go.mod names: the one every test runs.
+func TestComposeNATSImageIsTheTestedVersion(t *testing.T) {
+	doc, _ := readCompose(t)
+	image, _ := interpolate(doc.Services["nats"].Image)
+	data, err := os.ReadFile(filepath.Join("..", "..", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`github.com/nats-io/nats-server/v2 v(\S+)`).FindSubmatch(data)
+	if m == nil {
+		t.Fatal("go.mod names no nats-server")
+	}
+	if want := "nats:" + string(m[1]); image != want {
+		t.Errorf("nats image %s, want %s (go.mod's nats-server)", image, want)
 	}
 }
 
@@ -246,7 +291,7 @@ func TestComposeNATSRequiresEveryRole(t *testing.T) {
 	}
 
 	for name, svc := range doc.Services {
-		if !strings.HasPrefix(svc.Image, "ejecta") {
+		if !svc.isEjecta() {
 			continue
 		}
 		role, ok := composeRoles[name]

@@ -17,7 +17,8 @@ import (
 
 // TestMetricsAddr runs each component as its own process with
 // --metrics-addr and scrapes it: each serves its own metrics (the
-// reporter also the streams' state), and stops cleanly on Ctrl-C.
+// reporter also the streams' state) and is ready (/readyz: NATS, streams,
+// and its store or containerd), and stops cleanly on Ctrl-C.
 func TestMetricsAddr(t *testing.T) {
 	srv := testenv.StartNATS(t)
 	store := "file://" + t.TempDir()
@@ -66,6 +67,12 @@ func TestMetricsAddr(t *testing.T) {
 				t.Errorf("ejecta_jetstream_up = %v (present: %v), want present: %v and 1", up, ok, tc.up)
 			}
 			fams.Must(t, "process_resident_memory_bytes")
+			if c := tc.command[0]; c == "builder" || c == "uploader" {
+				fams.Must(t, "ejecta_disk_free_bytes") // its work or staging dir
+			}
+			if !answers("http://" + addr + "/readyz") {
+				t.Error("/readyz: not ready")
+			}
 			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 				t.Fatal(err)
 			}

@@ -43,6 +43,7 @@ Start everything on one machine with 'ejecta up', then create an experiment with
 variable named in its help text.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildVersion(),
 	}
 	root.SetOut(os.Stdout)
 	pf := root.PersistentFlags()
@@ -69,6 +70,7 @@ variable named in its help text.`,
 		newArchiveCmd(g),
 		newAuthCmd(),
 		newStreamsCmd(g),
+		newHealthcheckCmd(),
 	)
 	return root
 }

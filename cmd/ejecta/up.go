@@ -103,15 +103,17 @@ the experiment's results count only when signed by the builder handed the job.`,
 
 			// One registry for every component: the web UI serves it.
 			reg := metrics.NewRegistry()
-			reg.MustRegister(metrics.NewJetStream(js, log))
+			reg.MustRegister(metrics.NewJetStream(js, log), metrics.NewDisk(bcfg.WorkDir, dataDir))
 			blog, _ := g.logger("builder")
 			// The data dir holds the NATS store (every job and log), the
 			// store and the work dir: builds see their own job dir only.
-			b, closeSandbox, err := bf.start(ctx, bcfg, nc, blog, reg, append(g.auth.secretFiles(), dataDir))
+			b, sb, err := bf.start(ctx, bcfg, nc, blog, reg, append(g.auth.secretFiles(), dataDir))
 			if err != nil {
 				return err
 			}
-			defer closeSandbox()
+			defer sb.Close()
+			health := metrics.NewHealth(log, metrics.NATSConnected(nc), metrics.StreamsPresent(js), metrics.StoreReachable(st),
+				metrics.Check{Name: "containerd", Probe: sb.Ping})
 			ulog, _ := g.logger("uploader")
 			u, err := uploader.New(uploader.Config{Name: "up", Metrics: reg, JobKey: key}, nc, st, ulog)
 			if err != nil {
@@ -134,7 +136,7 @@ the experiment's results count only when signed by the builder handed the job.`,
 			eg.Go(func() error { return r.Run(ctx) })
 			if httpAddr != "" {
 				wlog, _ := g.logger("web")
-				wcfg.Metrics = reg
+				wcfg.Metrics, wcfg.Health = reg, health
 				w, err := web.New(wcfg, js, st, wlog)
 				if err != nil {
 					return err
@@ -142,7 +144,9 @@ the experiment's results count only when signed by the builder handed the job.`,
 				eg.Go(func() error { return w.Run(ctx) })
 			}
 			if metListener != nil {
-				eg.Go(func() error { return metrics.Serve(ctx, metListener, reg, log, metricsGuard(wcfg, log)) })
+				eg.Go(func() error {
+					return metrics.Serve(ctx, metListener, reg, log, metricsGuard(wcfg, log), metrics.WithHealth(health))
+				})
 			}
 			log.Info().Int("slots", bf.slots).Msg("ejecta is up; stop with Ctrl-C")
 			err = eg.Wait()

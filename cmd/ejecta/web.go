@@ -48,22 +48,23 @@ Prometheus metrics are served on /metrics beside the pages, and also on
 			if err := checkMetricsAddr(metricsAddr); err != nil {
 				return err
 			}
-			st, err := openStore(cmd.Context(), storeURL)
+			st, err := openStoreWait(cmd.Context(), storeURL, log)
 			if err != nil {
 				return err
 			}
-			nc, js, err := g.connect(cmd.Context(), "ejecta-web", log)
+			nc, js, err := g.connectWait(cmd.Context(), "ejecta-web", log)
 			if err != nil {
 				return err
 			}
 			defer nc.Close()
 			reg := metrics.NewRegistry()
-			wcfg.Metrics = reg
+			health := metrics.NewHealth(log, metrics.NATSConnected(nc), metrics.StreamsPresent(js), metrics.StoreReachable(st))
+			wcfg.Metrics, wcfg.Health = reg, health
 			srv, err := web.New(wcfg, js, st, log)
 			if err != nil {
 				return badInput(err)
 			}
-			return runWithMetrics(cmd.Context(), metricsAddr, reg, log, srv.Run, metricsGuard(wcfg, log))
+			return runWithMetrics(cmd.Context(), metricsAddr, reg, log, srv.Run, metricsGuard(wcfg, log), metrics.WithHealth(health))
 		},
 	}
 	cmd.Flags().StringVar(&addr, "http", envOr("EJECTA_HTTP", defaultWebAddr), "address to serve on: loopback by default; :8080 for every interface (env EJECTA_HTTP)")

@@ -128,7 +128,8 @@ func TestWebFlags(t *testing.T) {
 // TestWebAccessTokenProcess runs `ejecta web --access-token-file
 // --metrics-addr` as its own process: without the token its pages and
 // /metrics, on --http and on --metrics-addr alike, answer 401; with it as
-// a bearer token, 200.
+// a bearer token, 200. Health probes carry no token: /healthz and /readyz
+// answer on both addresses without one.
 func TestWebAccessTokenProcess(t *testing.T) {
 	srv := testenv.StartNATS(t)
 	tokenFile := filepath.Join(t.TempDir(), "token")
@@ -189,6 +190,10 @@ func TestWebAccessTokenProcess(t *testing.T) {
 		{ui + "/", testToken, 200},
 		{ui + "/metrics", testToken, 200},
 		{met + "/metrics", testToken, 200},
+		{ui + "/healthz", "", 200},
+		{ui + "/readyz", "", 200},
+		{met + "/healthz", "", 200},
+		{met + "/readyz", "", 200},
 	} {
 		if got := status(tc.url, tc.token); got != tc.want {
 			t.Errorf("GET %s with token %q: %d, want %d", tc.url, tc.token, got, tc.want)

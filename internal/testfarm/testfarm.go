@@ -43,6 +43,9 @@ type Config struct {
 	WorkDir string
 	// Hide are host paths builds must not see, besides the builder's own.
 	Hide []string
+	// Rootfs is what builds see as their root (sandbox.Config.Rootfs):
+	// "" for the host's, "image:PATH" for an image tarball.
+	Rootfs string
 	// JobKey is the uploader's and reporter's job key (zero: tickets off).
 	JobKey streams.JobKey
 }
@@ -58,7 +61,7 @@ func Start(t *testing.T, ctx context.Context, cfg Config) {
 	}
 	bcfg := builder.Config{ID: cfg.Name, Slots: 2, WorkDir: cfg.WorkDir, Metrics: cfg.Metrics}
 	sb, err := sandbox.New(ctx, sandbox.Config{Address: address, Namespace: cfg.Namespace, FIFODir: filepath.Join(work, "fifo"),
-		Hide: append(bcfg.HiddenPaths(), cfg.Hide...)})
+		Hide: append(bcfg.HiddenPaths(), cfg.Hide...), Rootfs: cfg.Rootfs})
 	if err != nil {
 		t.Fatal(err)
 	}
