@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/ejecta-build/ejecta/backoff"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -40,7 +41,7 @@ type logPublisher struct {
 	ctx     context.Context
 	js      jetstream.JetStream
 	subject string
-	bo      backoff
+	bo      backoff.Policy
 	log     zerolog.Logger
 	met     *metrics
 	window  int
@@ -184,7 +185,7 @@ func (p *logPublisher) dropAfter(last uint64) error {
 		if n%20 == 0 {
 			p.log.Warn().Err(err).Uint64("after_chunk", last).Msg("deleting out-of-order chunks failed, retrying")
 		}
-		if err := sleep(p.ctx, p.bo.delay(n)); err != nil {
+		if err := backoff.Sleep(p.ctx, p.bo.Delay(n)); err != nil {
 			return fmt.Errorf("delete chunks after %d: %w", last, err)
 		}
 	}

@@ -4,11 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+
+	"github.com/ejecta-build/ejecta/backoff"
 )
+
+// defaultBackoff is the retry policy for everything the builder must not
+// give up on while it runs (publishing log bytes, results, fetching jobs):
+// it keeps a builder waiting on a full LogsStream responsive (a purge is
+// noticed within its Max) without hammering the server.
+var defaultBackoff = backoff.Policy{First: 50 * time.Millisecond, Max: 2 * time.Second, Jitter: retryJitter}
+
+// retryJitter draws each of the builder's waits from the upper half of
+// its length, d/2 to d, so that a farm of builders hitting the same full
+// stream does not retry in lock-step.
+var retryJitter = backoff.Jitter{Low: 0.5, High: 1}
 
 // publishRetry publishes m to JetStream and waits for the stream's ack,
 // retrying every failure until it succeeds or ctx ends, but for a message
@@ -20,7 +34,7 @@ import (
 // errors (no responders while the server restarts, timeouts) are retried the
 // same way; every message carries a Nats-Msg-Id, so a retry of a publish
 // whose ack was lost is deduplicated by the stream.
-func publishRetry(ctx context.Context, js jetstream.JetStream, m *nats.Msg, bo backoff, log zerolog.Logger) error {
+func publishRetry(ctx context.Context, js jetstream.JetStream, m *nats.Msg, bo backoff.Policy, log zerolog.Logger) error {
 	for n := 0; ; n++ {
 		_, err := js.PublishMsg(ctx, m)
 		if err == nil {
@@ -41,7 +55,7 @@ func publishRetry(ctx context.Context, js jetstream.JetStream, m *nats.Msg, bo b
 		if n%20 == 0 {
 			log.Warn().Err(err).Str("subject", m.Subject).Int("retries", n).Msg("publish refused, retrying")
 		}
-		if err := sleep(ctx, bo.delay(n)); err != nil {
+		if err := backoff.Sleep(ctx, bo.Delay(n)); err != nil {
 			return fmt.Errorf("publish to %s: %w", m.Subject, err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ejecta-build/ejecta/archive"
+	"github.com/ejecta-build/ejecta/backoff"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -158,13 +159,16 @@ type classArchive struct {
 // rewrite fails (the object changed under it).
 const resultsReads = 4
 
+// resultsBackoff spaces those reads: 200ms, 400ms, 600ms.
+var resultsBackoff = backoff.Policy{First: 200 * time.Millisecond, Step: 200 * time.Millisecond, Max: time.Second}
+
 func readArchiveClassesRetrying(ctx context.Context, st store.Store, exp string) (map[Class]*classArchive, string, error) {
 	for i := 1; ; i++ {
 		classes, hash, err := readArchiveClasses(ctx, st, exp)
 		if err == nil || i == resultsReads || errors.Is(err, ErrUnknownExperiment) || errors.Is(err, ErrNotFinished) {
 			return classes, hash, err
 		}
-		if !sleep(ctx, time.Duration(i)*200*time.Millisecond) {
+		if backoff.Sleep(ctx, resultsBackoff.Delay(i-1)) != nil {
 			return nil, "", ctx.Err()
 		}
 	}

@@ -7,18 +7,16 @@ import (
 	"time"
 
 	"github.com/ejecta-build/ejecta/archive"
+	"github.com/ejecta-build/ejecta/backoff"
 )
 
 // archiveLogWait is how long the reporter waits for a log the final report
 // names to be stored: an upload may finish after the result that names it.
 const archiveLogWait = 2 * time.Minute
 
-// Retries of a failed archive build back off from archiveRetryMin to
-// archiveRetryMax.
-const (
-	archiveRetryMin = 10 * time.Second
-	archiveRetryMax = 10 * time.Minute
-)
+// archiveBackoff spaces the retries of a failed archive build: from 10s,
+// doubling, to 10 minutes.
+var archiveBackoff = backoff.Policy{First: 10 * time.Second, Max: 10 * time.Minute}
 
 // archiveState is where the log archives of one experiment stand in this
 // run of the reporter. Archives are built once the final report (every
@@ -154,7 +152,7 @@ func (r *Reporter) archived(e *experiment, out archiveOutcome, now time.Time) {
 	if out.err != nil {
 		a.failures++
 		a.wanted = true
-		a.retry = now.Add(min(archiveRetryMin<<min(a.failures-1, 10), archiveRetryMax))
+		a.retry = now.Add(archiveBackoff.Delay(a.failures - 1))
 		r.log.Error().Err(out.err).Str("experiment", e.name).Time("retry", a.retry).
 			Msg("building log archives; will retry")
 		return

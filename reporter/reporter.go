@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/ejecta-build/ejecta/backoff"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -215,7 +216,7 @@ func (r *Reporter) Run(ctx context.Context) (runErr error) {
 			// The ordered consumer recreates itself after gaps and
 			// reconnects; anything else is worth a line and a pause.
 			r.log.Warn().Err(err).Msg("reading results")
-			if !sleep(ctx, r.cfg.Debounce) {
+			if backoff.Sleep(ctx, r.cfg.Debounce) != nil {
 				return nil
 			}
 		}
@@ -235,17 +236,6 @@ func (st *run) nextDue() (time.Time, bool) {
 		}
 	}
 	return first, !first.IsZero()
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // RetryListKey is the object key of experiment exp's retry-regressed-list.txt.

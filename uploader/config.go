@@ -2,11 +2,11 @@ package uploader
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ejecta-build/ejecta/backoff"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -158,10 +158,6 @@ func (c Config) Validate() error {
 // ±20% at random so that the requests failed by one outage do not all come
 // back at the same instant when it ends.
 func (c Config) retryDelay(delivered uint64) time.Duration {
-	d := c.RetryDelay
-	for i := uint64(1); i < delivered && d < c.MaxRetryDelay; i++ {
-		d *= 2
-	}
-	d = min(d, c.MaxRetryDelay)
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	p := backoff.Policy{First: c.RetryDelay, Max: c.MaxRetryDelay, Jitter: backoff.Jitter{Low: 0.8, High: 1.2}}
+	return p.Delay(int(min(max(delivered, 1)-1, 64)))
 }
