@@ -28,7 +28,7 @@ func (a *attempt) giveUp(ctx context.Context, attempts int, seq uint64) {
 		why, a.job.Crate, a.job.Version, a.job.Toolchain)
 
 	dead := streams.NewDeadMsg(a.msg.Subject(), a.msg.Data(), streams.JobsStream, seq, fmt.Errorf("%s", why))
-	if err := publishRetry(ctx, a.b.js, dead, defaultBackoff, a.log); err != nil {
+	if err := streams.PublishAcked(ctx, a.b.js, dead, defaultBackoff, a.log); err != nil {
 		// ctx ended: the builder is stopping; the next delivery tries again.
 		a.abandon()
 		return

@@ -136,7 +136,7 @@ func (p *logPublisher) await(f inflight) error {
 // connection): the stream would then hold k+1 before k. So repair lets
 // every publish in flight land or fail, deletes whatever this log has on
 // the stream after k-1, and publishes k and all after it again, one by
-// one, each retried until it is acknowledged (publishRetry). A failure is
+// one, each retried until it is acknowledged (streams.PublishAcked). A failure is
 // final only when the builder's context ends.
 func (p *logPublisher) repair(cause error) error {
 	failed := p.pending[0].chunk.Seq
@@ -153,7 +153,7 @@ func (p *logPublisher) repair(cause error) error {
 	}
 	p.round++
 	for _, f := range p.pending {
-		if err := publishRetry(p.ctx, p.js, p.msg(f.chunk), p.bo, p.log); err != nil {
+		if err := streams.PublishAcked(p.ctx, p.js, p.msg(f.chunk), p.bo, p.log); err != nil {
 			return fmt.Errorf("log chunk %d: %w", f.chunk.Seq, err)
 		}
 		p.met.chunk(f.chunk)
@@ -225,7 +225,7 @@ func (p *logPublisher) writeEnd(s logSummary, v verdict) (streams.LogEnd, error)
 	if err != nil {
 		return end, err
 	}
-	if err := publishRetry(p.ctx, p.js, m, p.bo, p.log); err != nil {
+	if err := streams.PublishAcked(p.ctx, p.js, m, p.bo, p.log); err != nil {
 		return end, fmt.Errorf("log end marker: %w", err)
 	}
 	return end, nil

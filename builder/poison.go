@@ -25,7 +25,7 @@ func (b *Builder) bury(ctx context.Context, msg jetstream.Msg, why error) {
 	log := b.log.With().Str("subject", msg.Subject()).Str("dead_subject", dead.Subject).Logger()
 	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := publishRetry(pctx, b.js, dead, defaultBackoff, log); err != nil {
+	if err := streams.PublishAcked(pctx, b.js, dead, defaultBackoff, log); err != nil {
 		log.Error().Err(err).AnErr("poison", why).Msg("cannot store a poison job on the dead stream; leaving it for redelivery")
 		return
 	}
