@@ -14,6 +14,7 @@ import (
 
 	"github.com/ejecta-build/ejecta/archive"
 	"github.com/ejecta-build/ejecta/backoff"
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -56,7 +57,7 @@ type ArchivesManifest struct {
 
 // ClassArchive is the archive of one class.
 type ClassArchive struct {
-	Class Class `json:"class"`
+	Class results.Class `json:"class"`
 	// Key is relative to the experiment's prefix, like the links of
 	// results.json.
 	Key    string `json:"key"`
@@ -109,7 +110,7 @@ func BuildArchives(ctx context.Context, st store.Store, exp string, opts Archive
 	}
 	m := &ArchivesManifest{V: ArchivesManifestVersion, Experiment: exp, CratesSHA256: hash}
 	prefix := streams.ExperimentPrefix(exp)
-	for _, c := range Classes {
+	for _, c := range results.Classes {
 		ca := classes[c]
 		if ca == nil {
 			continue
@@ -162,7 +163,7 @@ const resultsReads = 4
 // resultsBackoff spaces those reads: 200ms, 400ms, 600ms.
 var resultsBackoff = backoff.Policy{First: 200 * time.Millisecond, Step: 200 * time.Millisecond, Max: time.Second}
 
-func readArchiveClassesRetrying(ctx context.Context, st store.Store, exp string) (map[Class]*classArchive, string, error) {
+func readArchiveClassesRetrying(ctx context.Context, st store.Store, exp string) (map[results.Class]*classArchive, string, error) {
 	for i := 1; ; i++ {
 		classes, hash, err := readArchiveClasses(ctx, st, exp)
 		if err == nil || i == resultsReads || errors.Is(err, ErrUnknownExperiment) || errors.Is(err, ErrNotFinished) {
@@ -177,8 +178,8 @@ func readArchiveClassesRetrying(ctx context.Context, st store.Store, exp string)
 // readArchiveClasses reads results.json of exp, crate by crate without
 // holding the file, and returns the archive entries of each class and a
 // hash of the crates. It refuses an experiment that is not finished.
-func readArchiveClasses(ctx context.Context, st store.Store, exp string) (map[Class]*classArchive, string, error) {
-	key := ResultsKey(exp)
+func readArchiveClasses(ctx context.Context, st store.Store, exp string) (map[results.Class]*classArchive, string, error) {
+	key := results.Key(exp)
 	rc, err := st.Get(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, "", fmt.Errorf("experiment %q: no results.json at %s: %w", exp, st.Location(key), ErrUnknownExperiment)
@@ -188,23 +189,18 @@ func readArchiveClasses(ctx context.Context, st store.Store, exp string) (map[Cl
 	}
 	defer rc.Close()
 	var (
-		head       ResultsFile
-		classes    = make(map[Class]*classArchive)
+		classes    = make(map[results.Class]*classArchive)
 		pending    int
 		confirming int
 		h          = sha256.New()
 	)
-	err = decodeResults(rc, &head, func(raw json.RawMessage) error {
+	head, err := results.Read(rc, func(c results.CrateResult, raw json.RawMessage) error {
 		h.Write(raw)
-		var c CrateResult
-		if err := json.Unmarshal(raw, &c); err != nil {
-			return err
-		}
 		switch {
-		case c.Class == ClassPending:
+		case c.Class == results.ClassPending:
 			pending++
 			return nil
-		case c.Confirmation == ConfirmationPending:
+		case c.Confirmation == results.ConfirmationPending:
 			confirming++
 			return nil
 		}
@@ -234,72 +230,10 @@ func readArchiveClasses(ctx context.Context, st store.Store, exp string) (map[Cl
 	return classes, hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// decodeResults reads a results.json: its header fields into head, and
-// each crate, as it comes, to crate.
-func decodeResults(r io.Reader, head *ResultsFile, crate func(json.RawMessage) error) error {
-	dec := json.NewDecoder(r)
-	if err := expectDelim(dec, '{'); err != nil {
-		return err
-	}
-	fields := make(map[string]json.RawMessage)
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		name, _ := tok.(string)
-		if name != "crates" {
-			var raw json.RawMessage
-			if err := dec.Decode(&raw); err != nil {
-				return fmt.Errorf("field %q: %w", name, err)
-			}
-			fields[name] = raw
-			continue
-		}
-		if err := expectDelim(dec, '['); err != nil {
-			return fmt.Errorf("crates: %w", err)
-		}
-		for i := 0; dec.More(); i++ {
-			var raw json.RawMessage
-			if err := dec.Decode(&raw); err != nil {
-				return fmt.Errorf("crate %d: %w", i, err)
-			}
-			if err := crate(raw); err != nil {
-				return fmt.Errorf("crate %d: %w", i, err)
-			}
-		}
-		if err := expectDelim(dec, ']'); err != nil {
-			return fmt.Errorf("crates: %w", err)
-		}
-	}
-	data, err := json.Marshal(fields)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(data, head); err != nil {
-		return fmt.Errorf("header: %w", err)
-	}
-	if head.V != ResultsFileVersion {
-		return fmt.Errorf("version %d, want %d", head.V, ResultsFileVersion)
-	}
-	return nil
-}
-
-func expectDelim(dec *json.Decoder, d json.Delim) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if tok != d {
-		return fmt.Errorf("found %v, want %q", tok, d)
-	}
-	return nil
-}
-
 // crateEntries are the archive entries of c's logs: the latest attempt of
 // each toolchain, then each confirmation re-run. Results that name no
 // stored log are left out.
-func crateEntries(exp string, c *CrateResult) ([]archive.Entry, error) {
+func crateEntries(exp string, c *results.CrateResult) ([]archive.Entry, error) {
 	if err := streams.ValidateCrateName(c.Name); err != nil {
 		return nil, err
 	}
@@ -308,7 +242,7 @@ func crateEntries(exp string, c *CrateResult) ([]archive.Entry, error) {
 	}
 	dir := string(c.Class) + "/" + c.Name + "-" + c.Version + "/"
 	var out []archive.Entry
-	add := func(sub string, rs []RunResult) error {
+	add := func(sub string, rs []results.RunResult) error {
 		for _, r := range rs {
 			if r.Log == "" {
 				continue

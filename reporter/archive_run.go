@@ -8,6 +8,7 @@ import (
 
 	"github.com/ejecta-build/ejecta/archive"
 	"github.com/ejecta-build/ejecta/backoff"
+	"github.com/ejecta-build/ejecta/results"
 )
 
 // archiveLogWait is how long the reporter waits for a log the final report
@@ -169,7 +170,7 @@ func (r *Reporter) archived(e *experiment, out archiveOutcome, now time.Time) {
 
 // archiveHref is the link from index.html to class c's archive; empty
 // while it is not built.
-func (e *experiment) archiveHref(c Class) string {
+func (e *experiment) archiveHref(c results.Class) string {
 	if e.arch.manifest == nil {
 		return ""
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/ejecta-build/ejecta/internal/testenv"
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/store/storetest"
 	"github.com/ejecta-build/ejecta/streams"
@@ -96,7 +97,7 @@ func unpack(t *testing.T, st store.Store, key string) map[string][]byte {
 // re-runs of the regression answered.
 type finishedRun struct {
 	exp  string
-	logs map[Class]map[string][]byte // the archive entries each class must hold
+	logs map[results.Class]map[string][]byte // the archive entries each class must hold
 }
 
 func runFinishedExperiment(t *testing.T, e *env, exp string) finishedRun {
@@ -104,17 +105,17 @@ func runFinishedExperiment(t *testing.T, e *env, exp string) finishedRun {
 	crates := []struct {
 		name string
 		a, b Outcome
-		want Class
+		want results.Class
 	}{
-		{"reg", oPass, oBuild, ClassRegressed},
-		{"fix", oBuild, oPass, ClassFixed},
-		{"broke", oBuild, oBuild, ClassSameBuildFail},
-		{"ok-a", oPass, oPass, ClassSameTestPass},
-		{"ok-b", oPass, oPass, ClassSameTestPass},
+		{"reg", oPass, oBuild, results.ClassRegressed},
+		{"fix", oBuild, oPass, results.ClassFixed},
+		{"broke", oBuild, oBuild, results.ClassSameBuildFail},
+		{"ok-a", oPass, oPass, results.ClassSameTestPass},
+		{"ok-b", oPass, oPass, results.ClassSameTestPass},
 	}
-	run := finishedRun{exp: exp, logs: make(map[Class]map[string][]byte)}
+	run := finishedRun{exp: exp, logs: make(map[results.Class]map[string][]byte)}
 	e.putExperiment(exp, len(crates))
-	publish := func(name, tc string, attempt int, o Outcome, want Class, dir string) {
+	publish := func(name, tc string, attempt int, o Outcome, want results.Class, dir string) {
 		r := result(exp, name, "1.0.0", tc, attempt, o.Status, o.Reason)
 		data := storeLog(t, e.store, r.BuildKey, attempt)
 		if run.logs[want] == nil {
@@ -131,8 +132,8 @@ func runFinishedExperiment(t *testing.T, e *env, exp string) finishedRun {
 	}
 	// The confirmation re-run of the regression, once the reporter asks.
 	waitFor(t, "re-run jobs", func() bool { return len(e.queuedJobs()) == 2 })
-	publish("reg", "stable", streams.RerunAttemptBase(1)+1, oPass, ClassRegressed, "rerun-1/")
-	publish("reg", "nightly", streams.RerunAttemptBase(1)+1, oBuild, ClassRegressed, "rerun-1/")
+	publish("reg", "stable", streams.RerunAttemptBase(1)+1, oPass, results.ClassRegressed, "rerun-1/")
+	publish("reg", "nightly", streams.RerunAttemptBase(1)+1, oBuild, results.ClassRegressed, "rerun-1/")
 	return run
 }
 
@@ -140,7 +141,7 @@ func runFinishedExperiment(t *testing.T, e *env, exp string) finishedRun {
 // byte-identical, and that the manifest says so.
 func (run finishedRun) check(t *testing.T, st store.Store, m *ArchivesManifest) {
 	t.Helper()
-	var classes []Class
+	var classes []results.Class
 	for _, a := range m.Archives {
 		classes = append(classes, a.Class)
 		want := run.logs[a.Class]
@@ -158,7 +159,7 @@ func (run finishedRun) check(t *testing.T, st store.Store, m *ArchivesManifest) 
 			}
 		}
 	}
-	wantClasses := []Class{ClassRegressed, ClassFixed, ClassSameBuildFail, ClassSameTestPass}
+	wantClasses := []results.Class{results.ClassRegressed, results.ClassFixed, results.ClassSameBuildFail, results.ClassSameTestPass}
 	if !slices.Equal(classes, wantClasses) {
 		t.Errorf("archives of %v, want %v", classes, wantClasses)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -209,7 +210,7 @@ func (r *Reporter) prepare(ctx context.Context, st *run, e *experiment, now time
 	if err != nil {
 		return nil, err
 	}
-	add(resultsFileName, parts, "application/json")
+	add(results.FileName, parts, "application/json")
 	data, err := e.indexHTML(r.tmpl, now)
 	if err != nil {
 		return nil, err

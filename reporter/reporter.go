@@ -18,16 +18,12 @@ import (
 
 // Names of the report files under an experiment's prefix.
 const (
-	resultsFileName  = "results.json"
 	indexFileName    = "index.html"
 	fullFileName     = "full.html"
 	configFileName   = "config.json"
 	markdownFileName = "markdown.md"
 	retryFileName    = "retry-regressed-list.txt"
 )
-
-// ResultsKey is the object key of experiment exp's results.json.
-func ResultsKey(exp string) string { return streams.ExperimentPrefix(exp) + resultsFileName }
 
 // IndexKey is the object key of experiment exp's index.html.
 func IndexKey(exp string) string { return streams.ExperimentPrefix(exp) + indexFileName }
