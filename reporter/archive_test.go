@@ -18,6 +18,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/ejecta-build/ejecta/archive"
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/store"
@@ -139,7 +140,7 @@ func runFinishedExperiment(t *testing.T, e *env, exp string) finishedRun {
 
 // check asserts that every class has its archive holding exactly its logs,
 // byte-identical, and that the manifest says so.
-func (run finishedRun) check(t *testing.T, st store.Store, m *ArchivesManifest) {
+func (run finishedRun) check(t *testing.T, st store.Store, m *archive.Manifest) {
 	t.Helper()
 	var classes []results.Class
 	for _, a := range m.Archives {
@@ -181,12 +182,12 @@ func tryRead(st store.Store, key string) []byte {
 }
 
 // waitManifest waits for the reporter to store exp's archive manifest.
-func waitManifest(t *testing.T, st store.Store, exp string) *ArchivesManifest {
+func waitManifest(t *testing.T, st store.Store, exp string) *archive.Manifest {
 	t.Helper()
-	var m *ArchivesManifest
+	var m *archive.Manifest
 	waitFor(t, "archive manifest of "+exp, func() bool {
 		var err error
-		m, err = ReadArchivesManifest(context.Background(), st, exp)
+		m, err = archive.ReadManifest(context.Background(), st, exp)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			t.Fatal(err)
 		}
@@ -197,7 +198,7 @@ func waitManifest(t *testing.T, st store.Store, exp string) *ArchivesManifest {
 
 // TestFinishedExperimentGetsLogArchives runs an experiment to its end on
 // a directory and on MinIO: the reporter builds one archive per class by
-// itself, index.html links them, and `ejecta archive` (BuildArchives)
+// itself, index.html links them, and `ejecta archive` (archive.Build)
 // rebuilds them to the same entries.
 func TestFinishedExperimentGetsLogArchives(t *testing.T) {
 	for _, backend := range []string{"file", "minio"} {
@@ -228,7 +229,7 @@ func TestFinishedExperimentGetsLogArchives(t *testing.T) {
 			}
 
 			// Rebuilding on demand replaces the objects with the same entries.
-			m2, err := BuildArchives(context.Background(), e.store, "arch", ArchiveOptions{Force: true})
+			m2, err := archive.Build(context.Background(), e.store, "arch", archive.BuildOptions{Force: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -280,13 +281,13 @@ func TestArchivesRefuseBadInput(t *testing.T) {
 		sentinel error
 		want     string
 	}{
-		{"nosuch", ErrUnknownExperiment, `experiment "nosuch": no results.json`},
-		{"half", ErrNotFinished, "experiment half: 2 of 4 builds done"},
+		{"nosuch", archive.ErrUnknownExperiment, `experiment "nosuch": no results.json`},
+		{"half", archive.ErrNotFinished, "experiment half: 2 of 4 builds done"},
 		{"Bad/Name", nil, `experiment name "Bad/Name"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.exp, func(t *testing.T) {
-			_, err := BuildArchives(context.Background(), e.store, tt.exp, ArchiveOptions{})
+			_, err := archive.Build(context.Background(), e.store, tt.exp, archive.BuildOptions{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v, want one containing %q", err, tt.want)
 			}
@@ -297,7 +298,7 @@ func TestArchivesRefuseBadInput(t *testing.T) {
 	}
 	// Nor did the reporter build any for the unfinished experiment.
 	time.Sleep(5 * testDebounce)
-	if _, err := ReadArchivesManifest(context.Background(), e.store, "half"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := archive.ReadManifest(context.Background(), e.store, "half"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("manifest of an unfinished experiment: %v", err)
 	}
 }

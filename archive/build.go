@@ -1,4 +1,4 @@
-package reporter
+package archive
 
 import (
 	"bytes"
@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/ejecta-build/ejecta/archive"
 	"github.com/ejecta-build/ejecta/backoff"
 	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/store"
@@ -22,7 +21,7 @@ import (
 // The log archives of an experiment, under its prefix:
 //
 //	logs-archives/<class>.tar.zst   every log of the crates of one class
-//	logs-archives/manifest.json     ArchivesManifest, written last
+//	logs-archives/manifest.json     Manifest, written last
 //
 // Inside an archive, each crate version of the class has a directory with
 // the log of the latest attempt of each toolchain, and of each
@@ -33,19 +32,19 @@ import (
 //
 // so that unpacking every archive of an experiment in one directory gives
 // one tree, a directory per class, as crater's archives do.
-const archivesManifestName = "logs-archives/manifest.json"
+const manifestName = "logs-archives/manifest.json"
 
-// ArchivesManifestKey is the object key of experiment exp's archive manifest.
-func ArchivesManifestKey(exp string) string {
-	return streams.ExperimentPrefix(exp) + archivesManifestName
+// ManifestKey is the object key of experiment exp's archive manifest.
+func ManifestKey(exp string) string {
+	return streams.ExperimentPrefix(exp) + manifestName
 }
 
-// ArchivesManifestVersion is the "v" of ArchivesManifest.
-const ArchivesManifestVersion = 1
+// ManifestVersion is the "v" of Manifest.
+const ManifestVersion = 1
 
-// ArchivesManifest describes the log archives of an experiment. It is
-// written after every archive, so its presence means they are complete.
-type ArchivesManifest struct {
+// Manifest describes the log archives of an experiment. It is written
+// after every archive, so its presence means they are complete.
+type Manifest struct {
 	V          int    `json:"v"`
 	Experiment string `json:"experiment"`
 	// CratesSHA256 identifies the crates of the results.json the archives
@@ -67,28 +66,28 @@ type ClassArchive struct {
 	Bytes int64 `json:"bytes"`
 }
 
-// ArchiveOptions tune BuildArchives.
-type ArchiveOptions struct {
-	archive.Options
+// BuildOptions tune Build.
+type BuildOptions struct {
+	Options
 	// Force rebuilds the archives even when the manifest says they were
 	// built from the same results.
 	Force bool
 }
 
-// Errors BuildArchives returns (wrapped, naming the experiment) for a
-// request it cannot satisfy.
+// Errors Build returns (wrapped, naming the experiment) for a request it
+// cannot satisfy.
 var (
 	ErrUnknownExperiment = errors.New("unknown experiment")
 	ErrNotFinished       = errors.New("experiment not finished")
 )
 
-// BuildArchives (re)builds the log archives of experiment exp from its
+// Build (re)builds the log archives of experiment exp from its
 // results.json in st, one per class with crates, then the manifest. The
 // experiment must be finished: every build has a result and every
-// regression its confirmation re-runs. Unless opts.Force is set, nothing
-// is rebuilt when the manifest already matches the results. Each archive
+// regression its confirmation re-runs. Unless opts.Force is set, nothing is
+// rebuilt when the manifest already matches the results. Each archive
 // replaces the previous object of its class.
-func BuildArchives(ctx context.Context, st store.Store, exp string, opts ArchiveOptions) (*ArchivesManifest, error) {
+func Build(ctx context.Context, st store.Store, exp string, opts BuildOptions) (*Manifest, error) {
 	if err := streams.ValidateExperimentName(exp); err != nil {
 		return nil, err
 	}
@@ -100,7 +99,7 @@ func BuildArchives(ctx context.Context, st store.Store, exp string, opts Archive
 		return nil, err
 	}
 	if !opts.Force {
-		old, err := ReadArchivesManifest(ctx, st, exp)
+		old, err := ReadManifest(ctx, st, exp)
 		if err == nil && old.CratesSHA256 == hash {
 			return old, nil
 		}
@@ -108,14 +107,14 @@ func BuildArchives(ctx context.Context, st store.Store, exp string, opts Archive
 			return nil, err
 		}
 	}
-	m := &ArchivesManifest{V: ArchivesManifestVersion, Experiment: exp, CratesSHA256: hash}
+	m := &Manifest{V: ManifestVersion, Experiment: exp, CratesSHA256: hash}
 	prefix := streams.ExperimentPrefix(exp)
 	for _, c := range results.Classes {
 		ca := classes[c]
 		if ca == nil {
 			continue
 		}
-		sum, err := archive.Write(ctx, st, prefix, prefix+streams.ArchiveKey(string(c)), ca.entries, opts.Options)
+		sum, err := Write(ctx, st, prefix, prefix+streams.ArchiveKey(string(c)), ca.entries, opts.Options)
 		if err != nil {
 			return nil, fmt.Errorf("experiment %s: %s archive: %w", exp, c, err)
 		}
@@ -128,23 +127,23 @@ func BuildArchives(ctx context.Context, st store.Store, exp string, opts Archive
 		return nil, fmt.Errorf("encode archive manifest of %s: %w", exp, err)
 	}
 	data = append(data, '\n')
-	if err := st.Put(ctx, ArchivesManifestKey(exp), bytes.NewReader(data), int64(len(data)), "application/json"); err != nil {
+	if err := st.Put(ctx, ManifestKey(exp), bytes.NewReader(data), int64(len(data)), "application/json"); err != nil {
 		return nil, fmt.Errorf("store archive manifest of %s: %w", exp, err)
 	}
 	return m, nil
 }
 
-// ReadArchivesManifest reads experiment exp's archive manifest; an error
+// ReadManifest reads experiment exp's archive manifest; an error
 // wrapping store.ErrNotFound if there is none.
-func ReadArchivesManifest(ctx context.Context, st store.Store, exp string) (*ArchivesManifest, error) {
-	rc, err := st.Get(ctx, ArchivesManifestKey(exp))
+func ReadManifest(ctx context.Context, st store.Store, exp string) (*Manifest, error) {
+	rc, err := st.Get(ctx, ManifestKey(exp))
 	if err != nil {
 		return nil, fmt.Errorf("read archive manifest of %s: %w", exp, err)
 	}
 	defer rc.Close()
-	var m ArchivesManifest
+	var m Manifest
 	if err := json.NewDecoder(io.LimitReader(rc, 1<<20)).Decode(&m); err != nil {
-		return nil, fmt.Errorf("read archive manifest %s: %w", st.Location(ArchivesManifestKey(exp)), err)
+		return nil, fmt.Errorf("read archive manifest %s: %w", st.Location(ManifestKey(exp)), err)
 	}
 	return &m, nil
 }
@@ -152,7 +151,7 @@ func ReadArchivesManifest(ctx context.Context, st store.Store, exp string) (*Arc
 // classArchive is what goes into one class's archive.
 type classArchive struct {
 	crates  int
-	entries []archive.Entry
+	entries []Entry
 }
 
 // resultsReads is how many times results.json is read before giving up:
@@ -233,7 +232,7 @@ func readArchiveClasses(ctx context.Context, st store.Store, exp string) (map[re
 // crateEntries are the archive entries of c's logs: the latest attempt of
 // each toolchain, then each confirmation re-run. Results that name no
 // stored log are left out.
-func crateEntries(exp string, c *results.CrateResult) ([]archive.Entry, error) {
+func crateEntries(exp string, c *results.CrateResult) ([]Entry, error) {
 	if err := streams.ValidateCrateName(c.Name); err != nil {
 		return nil, err
 	}
@@ -241,7 +240,7 @@ func crateEntries(exp string, c *results.CrateResult) ([]archive.Entry, error) {
 		return nil, fmt.Errorf("%s: %w", c.Name, err)
 	}
 	dir := string(c.Class) + "/" + c.Name + "-" + c.Version + "/"
-	var out []archive.Entry
+	var out []Entry
 	add := func(sub string, rs []results.RunResult) error {
 		for _, r := range rs {
 			if r.Log == "" {
@@ -251,7 +250,7 @@ func crateEntries(exp string, c *results.CrateResult) ([]archive.Entry, error) {
 				return fmt.Errorf("%s@%s: %w", c.Name, c.Version, err)
 			}
 			k := streams.BuildKey{Experiment: exp, Crate: c.Name, Version: c.Version, Toolchain: r.Toolchain}
-			out = append(out, archive.Entry{Name: dir + sub + r.Toolchain + ".log", Meta: streams.LogMetaKey(k, r.Attempt)})
+			out = append(out, Entry{Name: dir + sub + r.Toolchain + ".log", Meta: streams.LogMetaKey(k, r.Attempt)})
 		}
 		return nil
 	}

@@ -23,7 +23,7 @@ var archiveBackoff = backoff.Policy{First: 10 * time.Second, Max: 10 * time.Minu
 // run of the reporter. Archives are built once the final report (every
 // result in, every confirmation re-run done) is stored; a later final
 // report (a result replaced after the end) builds them again only if the
-// crates changed, which BuildArchives tells from the manifest, so a
+// crates changed, which archive.Build tells from the manifest, so a
 // restarted reporter does not rebuild them either.
 type archiveState struct {
 	// finalWriting is set while a final report is being written; wanted
@@ -37,11 +37,11 @@ type archiveState struct {
 	retry    time.Time
 	// manifest is that of the archives built or found; index.html links
 	// them.
-	manifest *ArchivesManifest
+	manifest *archive.Manifest
 }
 
 type archiveOutcome struct {
-	m   *ArchivesManifest
+	m   *archive.Manifest
 	err error
 }
 
@@ -130,7 +130,7 @@ func (r *Reporter) archives(ctx context.Context, st *run) {
 		st.arch.wg.Add(1)
 		go func(done chan<- archiveOutcome) {
 			defer st.arch.wg.Done()
-			m, err := BuildArchives(ctx, r.store, e.name, ArchiveOptions{Options: archiveOptions()})
+			m, err := archive.Build(ctx, r.store, e.name, archive.BuildOptions{Options: archiveOptions()})
 			done <- archiveOutcome{m, err}
 		}(a.done)
 	}
@@ -144,7 +144,7 @@ func archiveOptions() (o archive.Options) {
 // archived takes the outcome of a build.
 func (r *Reporter) archived(e *experiment, out archiveOutcome, now time.Time) {
 	a := &e.arch
-	if errors.Is(out.err, ErrNotFinished) {
+	if errors.Is(out.err, archive.ErrNotFinished) {
 		// results.json changed since (a new generation of results): the
 		// next final report asks again.
 		r.log.Info().Err(out.err).Str("experiment", e.name).Msg("log archives wait for the experiment to finish")
