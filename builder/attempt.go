@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -70,8 +71,8 @@ func (a *attempt) open(ctx context.Context) {
 	pctx, stop := context.WithCancelCause(ctx)
 	a.stall = newLogStall(a.quiet, a.b.met.logBlocked, stop)
 	a.pub = &logPublisher{ctx: pctx, js: a.b.js, subject: streams.LogSubject(key, a.n), bo: defaultBackoff, log: a.log, met: a.b.met, window: a.b.cfg.LogWindow, stall: a.stall}
-	a.out = newChunker(a.pub, streams.MaxChunkBytes, chunkDelay)
-	a.sys = newPrefixer(a.out.writer(streams.StreamSystem), systemPrefix)
+	a.out = newChunker(a.pub, buildlog.MaxChunkBytes, chunkDelay)
+	a.sys = newPrefixer(a.out.writer(buildlog.StreamSystem), systemPrefix)
 	a.capped = newLogCap(a.out, a.sys, a.b.cfg.MaxLogBytes, a.b.met.logOmitted)
 	a.lim = a.b.limits(a.job)
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -18,8 +19,8 @@ func TestLogBackPressure(t *testing.T) {
 	ctx := context.Background()
 	subj := streams.LogSubject(testKey, 1)
 	pub := &logPublisher{ctx: ctx, js: js, subject: subj, bo: defaultBackoff, log: testLogger(t)}
-	c := newChunker(pub, streams.MaxChunkBytes, chunkDelay)
-	w := c.writer(streams.StreamStdout)
+	c := newChunker(pub, buildlog.MaxChunkBytes, chunkDelay)
+	w := c.writer(buildlog.StreamStdout)
 
 	// Fill the stream: each chunk costs its payload plus headers, so 1 MiB
 	// of payload cannot all fit.
@@ -27,7 +28,7 @@ func TestLogBackPressure(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		for i := range 40 {
-			p := bytes.Repeat([]byte{byte('a' + i%26)}, streams.MaxChunkBytes)
+			p := bytes.Repeat([]byte{byte('a' + i%26)}, buildlog.MaxChunkBytes)
 			wrote.Write(p)
 			if _, err := w.Write(p); err != nil {
 				done <- err
@@ -88,15 +89,15 @@ func TestPublishGivesUpWithContext(t *testing.T) {
 	cfg.LogMaxBytes = 1 << 20
 	_, js := startJetStream(t, cfg)
 	// Another log fills the stream, and no uploader makes room.
-	for range (1 << 20) / streams.MaxChunkBytes {
-		if _, err := js.Publish(context.Background(), streams.LogSubject(testKey, 2), make([]byte, streams.MaxChunkBytes)); err != nil {
+	for range (1 << 20) / buildlog.MaxChunkBytes {
+		if _, err := js.Publish(context.Background(), streams.LogSubject(testKey, 2), make([]byte, buildlog.MaxChunkBytes)); err != nil {
 			break // full
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	pub := &logPublisher{ctx: ctx, js: js, subject: streams.LogSubject(testKey, 1), bo: defaultBackoff, log: testLogger(t)}
-	chunk := streams.Chunk{Seq: 1, Stream: streams.StreamStdout, Data: make([]byte, streams.MaxChunkBytes)}
+	chunk := buildlog.Chunk{Seq: 1, Stream: buildlog.StreamStdout, Data: make([]byte, buildlog.MaxChunkBytes)}
 	start := time.Now()
 	if err := pub.writeChunk(chunk); err == nil {
 		t.Fatal("publish to a full stream succeeded")

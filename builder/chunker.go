@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ejecta-build/ejecta/streams"
+	"github.com/ejecta-build/ejecta/buildlog"
 )
 
 // chunkSink receives the chunks a chunker cuts, in order, one at a time.
@@ -17,7 +17,7 @@ import (
 // long as it keeps the order and blocks when too many are not; an error
 // means a chunk can never be safe, and a chunker stops at the first one.
 type chunkSink interface {
-	writeChunk(c streams.Chunk) error
+	writeChunk(c buildlog.Chunk) error
 }
 
 // syncer is a chunkSink that can wait until every chunk it took is safe;
@@ -133,7 +133,7 @@ func (c *chunker) flushLocked() error {
 	c.timer.Stop()
 	data := c.buf
 	c.buf = nil
-	chunk := streams.Chunk{Seq: c.seq + 1, Offset: c.off, Stream: c.stream, Data: data, Time: c.first}
+	chunk := buildlog.Chunk{Seq: c.seq + 1, Offset: c.off, Stream: c.stream, Data: data, Time: c.first}
 	if err := c.sink.writeChunk(chunk); err != nil {
 		// The bytes are lost for this attempt's log; say so to every later
 		// writer rather than leave a silent hole in the sequence.

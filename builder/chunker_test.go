@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -20,12 +21,12 @@ func newTestLog(t *testing.T, ctx context.Context) (*chunker, *logPublisher, str
 	_, js := startJetStream(t, streams.DefaultConfig())
 	subj := streams.LogSubject(testKey, 1)
 	pub := &logPublisher{ctx: ctx, js: js, subject: subj, bo: defaultBackoff, log: testLogger(t)}
-	return newChunker(pub, streams.MaxChunkBytes, chunkDelay), pub, subj
+	return newChunker(pub, buildlog.MaxChunkBytes, chunkDelay), pub, subj
 }
 
 // endAndRead ends the log c writes through pub, publishes its end marker
 // and reads the log back from subj as a reader would (see readLog).
-func endAndRead(t *testing.T, c *chunker, pub *logPublisher, subj string, wait time.Duration) ([]streams.Chunk, *streams.LogEnd) {
+func endAndRead(t *testing.T, c *chunker, pub *logPublisher, subj string, wait time.Duration) ([]buildlog.Chunk, *streams.LogEnd) {
 	t.Helper()
 	sum, err := c.end()
 	if err != nil {
@@ -45,7 +46,7 @@ func TestChunkerReassembles(t *testing.T) {
 	for i := range want {
 		want[i] = byte(rand.IntN(256))
 	}
-	w := c.writer(streams.StreamStdout)
+	w := c.writer(buildlog.StreamStdout)
 	for rest := want; len(rest) > 0; {
 		n := min(len(rest), 1+rand.IntN(70<<10)) // some writes larger than a chunk
 		if k, err := w.Write(rest[:n]); err != nil || k != n {
@@ -65,7 +66,7 @@ func TestChunkerReassembles(t *testing.T) {
 	if end.SHA256 != hex.EncodeToString(h[:]) || end.Bytes != uint64(len(want)) || end.Chunks != uint64(len(chunks)) {
 		t.Errorf("end marker %+v does not match the log (%d chunks)", end, len(chunks))
 	}
-	if len(chunks) < len(want)/streams.MaxChunkBytes {
+	if len(chunks) < len(want)/buildlog.MaxChunkBytes {
 		t.Errorf("%d chunks for %d bytes: more than MaxChunkBytes each?", len(chunks), len(want))
 	}
 }
@@ -78,7 +79,7 @@ func TestChunkerFlushesAfterDelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	if _, err := c.writer(streams.StreamStderr).Write([]byte("abc")); err != nil {
+	if _, err := c.writer(buildlog.StreamStderr).Write([]byte("abc")); err != nil {
 		t.Fatal(err)
 	}
 	m, err := sub.NextMsg(time.Second)
@@ -86,8 +87,8 @@ func TestChunkerFlushesAfterDelay(t *testing.T) {
 		t.Fatalf("3 bytes not flushed within 1s: %v", err)
 	}
 	took := time.Since(start)
-	if string(m.Data) != "abc" || m.Header.Get(streams.HdrStream) != streams.StreamStderr {
-		t.Errorf("got %q on %s", m.Data, m.Header.Get(streams.HdrStream))
+	if string(m.Data) != "abc" || m.Header.Get(buildlog.HdrStream) != buildlog.StreamStderr {
+		t.Errorf("got %q on %s", m.Data, m.Header.Get(buildlog.HdrStream))
 	}
 	if took < chunkDelay-5*time.Millisecond || took > chunkDelay+100*time.Millisecond {
 		t.Errorf("flushed after %s, want about %s", took, chunkDelay)
@@ -98,7 +99,7 @@ func TestChunkerFlushesAfterDelay(t *testing.T) {
 // each stream's chunks reassemble into exactly what that stream wrote.
 func TestChunkerConcurrentStreams(t *testing.T) {
 	c, pub, subj := newTestLog(t, context.Background())
-	names := []string{streams.StreamStdout, streams.StreamStderr, streams.StreamSystem}
+	names := []string{buildlog.StreamStdout, buildlog.StreamStderr, buildlog.StreamSystem}
 	wrote := map[string]*bytes.Buffer{}
 	var wg sync.WaitGroup
 	for _, name := range names {
@@ -147,17 +148,17 @@ func TestChunkerConcurrentStreams(t *testing.T) {
 
 // After end, writes fail instead of vanishing.
 func TestChunkerEnded(t *testing.T) {
-	c := newChunker(sinkFunc(func(streams.Chunk) error { return nil }), 16, time.Hour)
-	c.writer(streams.StreamStdout).Write([]byte("0123456789abcdefXYZ"))
+	c := newChunker(sinkFunc(func(buildlog.Chunk) error { return nil }), 16, time.Hour)
+	c.writer(buildlog.StreamStdout).Write([]byte("0123456789abcdefXYZ"))
 	sum, err := c.end()
 	if err != nil || sum.Chunks != 2 || sum.Bytes != 19 {
 		t.Fatalf("end = %+v, %v; want 2 chunks, 19 bytes", sum, err)
 	}
-	if _, err := c.writer(streams.StreamStdout).Write([]byte("x")); err == nil {
+	if _, err := c.writer(buildlog.StreamStdout).Write([]byte("x")); err == nil {
 		t.Error("write after end succeeded")
 	}
 }
 
-type sinkFunc func(streams.Chunk) error
+type sinkFunc func(buildlog.Chunk) error
 
-func (f sinkFunc) writeChunk(c streams.Chunk) error { return f(c) }
+func (f sinkFunc) writeChunk(c buildlog.Chunk) error { return f(c) }

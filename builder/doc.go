@@ -76,7 +76,7 @@
 //
 // A task's stdout and stderr and the builder's own system lines ("[ejecta] "
 // prefixed) share one log sequence: a chunker cuts the bytes into chunks
-// tagged with their stream, at most streams.MaxChunkBytes each and at most
+// tagged with their stream, at most buildlog.MaxChunkBytes each and at most
 // 50 ms old, each stamped with the time of its first byte, and publishes
 // them in order on the attempt's LogSubject,
 // waiting for each ack. A full LogsStream refuses publishes; the chunker

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -36,7 +37,7 @@ func testLogger(t *testing.T) zerolog.Logger {
 
 // readLog reads one attempt's log back from LogsStream as a reader would:
 // every chunk up to the end marker (nil if none arrives within wait).
-func readLog(t *testing.T, js jetstream.JetStream, subj string, wait time.Duration) ([]streams.Chunk, *streams.LogEnd) {
+func readLog(t *testing.T, js jetstream.JetStream, subj string, wait time.Duration) ([]buildlog.Chunk, *streams.LogEnd) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
@@ -46,7 +47,7 @@ func readLog(t *testing.T, js jetstream.JetStream, subj string, wait time.Durati
 	if err != nil {
 		t.Fatalf("ordered consumer on %s: %v", subj, err)
 	}
-	var chunks []streams.Chunk
+	var chunks []buildlog.Chunk
 	for {
 		m, err := cons.Next(jetstream.FetchContext(ctx))
 		if err != nil {
@@ -55,7 +56,7 @@ func readLog(t *testing.T, js jetstream.JetStream, subj string, wait time.Durati
 			}
 			t.Fatalf("read log %s: %v", subj, err)
 		}
-		c, end, err := streams.ParseLogMsg(m.Headers(), m.Data())
+		c, end, err := buildlog.ParseMsg(m.Headers(), m.Data())
 		if err != nil {
 			t.Fatalf("parse log message: %v", err)
 		}
@@ -68,7 +69,7 @@ func readLog(t *testing.T, js jetstream.JetStream, subj string, wait time.Durati
 
 // checkSequence fails t unless chunks are numbered 1..n with contiguous
 // offsets and none is larger than MaxChunkBytes; it returns the log's bytes.
-func checkSequence(t *testing.T, chunks []streams.Chunk) []byte {
+func checkSequence(t *testing.T, chunks []buildlog.Chunk) []byte {
 	t.Helper()
 	var all bytes.Buffer
 	for i, c := range chunks {
@@ -78,7 +79,7 @@ func checkSequence(t *testing.T, chunks []streams.Chunk) []byte {
 		if c.Offset != uint64(all.Len()) {
 			t.Fatalf("chunk %d at offset %d, want %d", c.Seq, c.Offset, all.Len())
 		}
-		if len(c.Data) == 0 || len(c.Data) > streams.MaxChunkBytes {
+		if len(c.Data) == 0 || len(c.Data) > buildlog.MaxChunkBytes {
 			t.Fatalf("chunk %d has %d bytes", c.Seq, len(c.Data))
 		}
 		all.Write(c.Data)

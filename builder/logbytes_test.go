@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/ejecta-build/ejecta/builder/sandbox"
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/internal/testenv"
-	"github.com/ejecta-build/ejecta/streams"
 )
 
 // A 10 MiB line with no newline at all, with invalid UTF-8, NUL bytes and
@@ -52,7 +52,7 @@ func TestLogBytesExact(t *testing.T) {
 	exit, err := sb.Run(ctx, sandbox.Task{
 		ID: "bytes-exact", Args: []string{"/bin/cat", file}, Env: []string{"PATH=/usr/bin:/bin"}, Dir: dir,
 		ReadOnlyDirs: []string{dir}, UID: testBuildUID, GID: testBuildUID,
-		Stdout: c.writer(streams.StreamStdout), Stderr: c.writer(streams.StreamStderr),
+		Stdout: c.writer(buildlog.StreamStdout), Stderr: c.writer(buildlog.StreamStderr),
 	})
 	if err != nil || exit.Code != 0 {
 		t.Fatalf("cat in the sandbox: %+v, %v", exit, err)

@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/ejecta-build/ejecta/streams"
+	"github.com/ejecta-build/ejecta/buildlog"
 )
 
 // The log cap keeps the head of a build's output as it comes and, past it,
@@ -46,16 +46,16 @@ func TestLogCap(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, pub, subj := newTestLog(t, context.Background())
-			sys := newPrefixer(c.writer(streams.StreamSystem), systemPrefix)
+			sys := newPrefixer(c.writer(buildlog.StreamSystem), systemPrefix)
 			omitted := prometheus.NewCounter(prometheus.CounterOpts{Name: "omitted"})
 			lc := newLogCap(c, sys, tt.max, omitted)
 			for i, step := range tt.steps {
 				if i > 0 {
 					// The builder's own lines go straight in, between steps.
-					fmt.Fprintf(c.writer(streams.StreamSystem), "$ step\n")
+					fmt.Fprintf(c.writer(buildlog.StreamSystem), "$ step\n")
 				}
 				for _, w := range step {
-					stream := map[string]string{"o": streams.StreamStdout, "e": streams.StreamStderr}[w.stream]
+					stream := map[string]string{"o": buildlog.StreamStdout, "e": buildlog.StreamStderr}[w.stream]
 					if n, err := lc.writer(stream).Write([]byte(w.text)); err != nil || n != len(w.text) {
 						t.Fatalf("write %q: %d, %v", w.text, n, err)
 					}

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ejecta-build/ejecta/backoff"
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -55,12 +56,12 @@ type logPublisher struct {
 
 // inflight is one chunk on its way.
 type inflight struct {
-	chunk streams.Chunk
+	chunk buildlog.Chunk
 	fut   jetstream.PubAckFuture // nil when the client refused to send it
 	sent  time.Time
 }
 
-func (p *logPublisher) writeChunk(c streams.Chunk) error {
+func (p *logPublisher) writeChunk(c buildlog.Chunk) error {
 	fut, err := p.js.PublishMsgAsync(p.msg(c))
 	if err != nil {
 		// Settled as a failure, in its turn: repaired in order.
@@ -91,8 +92,8 @@ func (p *logPublisher) settle(n int) (err error) {
 
 // msg frames c; after a repair the Nats-Msg-Id changes, or the stream
 // would drop the republished chunks as duplicates of deleted ones.
-func (p *logPublisher) msg(c streams.Chunk) *nats.Msg {
-	m := streams.NewChunkMsg(p.subject, c)
+func (p *logPublisher) msg(c buildlog.Chunk) *nats.Msg {
+	m := buildlog.NewChunkMsg(p.subject, c)
 	if p.round > 0 {
 		m.Header.Set(nats.MsgIdHdr, m.Header.Get(nats.MsgIdHdr)+"~"+strconv.Itoa(p.round))
 	}
@@ -204,7 +205,7 @@ func (p *logPublisher) tryDropAfter(last uint64) error {
 		if err != nil {
 			return err
 		}
-		c, _, err := streams.ParseLogMsg(raw.Header, raw.Data)
+		c, _, err := buildlog.ParseMsg(raw.Header, raw.Data)
 		if err != nil || c == nil || c.Seq <= last {
 			return nil
 		}
@@ -221,7 +222,7 @@ func (p *logPublisher) writeEnd(s logSummary, v verdict) (streams.LogEnd, error)
 	if err := p.sync(); err != nil {
 		return end, err
 	}
-	m, err := streams.NewEndMsg(p.subject, s.Chunks+1, end)
+	m, err := buildlog.NewEndMsg(p.subject, s.Chunks+1, end)
 	if err != nil {
 		return end, err
 	}

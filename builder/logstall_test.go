@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ejecta-build/ejecta/builder/sandbox"
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -98,7 +99,7 @@ func whenLogsFull(t *testing.T, js jetstream.JetStream, hold time.Duration, then
 				t.Error(err)
 				return
 			}
-			if s.CachedInfo().State.Bytes+2*streams.MaxChunkBytes >= uint64(s.CachedInfo().Config.MaxBytes) {
+			if s.CachedInfo().State.Bytes+2*buildlog.MaxChunkBytes >= uint64(s.CachedInfo().Config.MaxBytes) {
 				break
 			}
 			time.Sleep(20 * time.Millisecond)

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/internal/testenv"
 
 	"github.com/ejecta-build/ejecta/streams"
@@ -19,7 +20,7 @@ import (
 func newWindowLog(log zerolog.Logger, js jetstream.JetStream, window, attempt int) (*chunker, *logPublisher, string) {
 	subj := streams.LogSubject(testKey, attempt)
 	pub := &logPublisher{ctx: context.Background(), js: js, subject: subj, bo: defaultBackoff, log: log, window: window}
-	return newChunker(pub, streams.MaxChunkBytes, chunkDelay), pub, subj
+	return newChunker(pub, buildlog.MaxChunkBytes, chunkDelay), pub, subj
 }
 
 // A log of many chunks arrives complete and in order, whatever the window;
@@ -30,12 +31,12 @@ func TestLogWindowInOrder(t *testing.T) {
 		t.Run(fmt.Sprintf("window=%d", window), func(t *testing.T) {
 			c, pub, subj := newWindowLog(testLogger(t), js, window, i+1)
 			var want bytes.Buffer
-			w := c.writer(streams.StreamStdout)
+			w := c.writer(buildlog.StreamStdout)
 			for n := range 500 {
 				// Chunk-sized writes with distinct content, so a reordering or
 				// a duplicate shows in the bytes.
 				p := fmt.Appendf(nil, "chunk %06d ", n)
-				p = append(p, bytes.Repeat([]byte{byte('a' + n%26)}, streams.MaxChunkBytes-len(p))...)
+				p = append(p, bytes.Repeat([]byte{byte('a' + n%26)}, buildlog.MaxChunkBytes-len(p))...)
 				want.Write(p)
 				if _, err := w.Write(p); err != nil {
 					t.Fatal(err)
@@ -75,13 +76,13 @@ func TestLogWindowBackPressure(t *testing.T) {
 	_, js := startJetStream(t, cfg)
 	ctx := context.Background()
 	c, _, subj := newWindowLog(testLogger(t), js, 16, 1)
-	w := c.writer(streams.StreamStdout)
+	w := c.writer(buildlog.StreamStdout)
 	var wrote bytes.Buffer
 	done := make(chan error, 1)
 	go func() {
 		for i := range 60 {
 			p := fmt.Appendf(nil, "chunk %03d ", i)
-			p = append(p, bytes.Repeat([]byte{byte('a' + i%26)}, streams.MaxChunkBytes-len(p))...)
+			p = append(p, bytes.Repeat([]byte{byte('a' + i%26)}, buildlog.MaxChunkBytes-len(p))...)
 			wrote.Write(p)
 			if _, err := w.Write(p); err != nil {
 				done <- err
@@ -95,7 +96,7 @@ func TestLogWindowBackPressure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []streams.Chunk
+	var got []buildlog.Chunk
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		select {
@@ -135,11 +136,11 @@ func BenchmarkLogChunks(b *testing.B) {
 	if err := streams.Ensure(ctx, js, streams.DefaultConfig()); err != nil {
 		b.Fatal(err)
 	}
-	p := bytes.Repeat([]byte{'x'}, streams.MaxChunkBytes)
+	p := bytes.Repeat([]byte{'x'}, buildlog.MaxChunkBytes)
 	for i, window := range []int{1, DefaultLogWindow} {
 		b.Run(fmt.Sprintf("window=%d", window), func(b *testing.B) {
 			c, _, _ := newWindowLog(zerolog.Nop(), js, window, 1000+i)
-			w := c.writer(streams.StreamStdout)
+			w := c.writer(buildlog.StreamStdout)
 			b.SetBytes(int64(len(p)))
 			b.ResetTimer()
 			start := time.Now()
@@ -163,12 +164,12 @@ func BenchmarkLogChunks(b *testing.B) {
 func TestLogWindowRepairsOrder(t *testing.T) {
 	_, js := startJetStream(t, streams.DefaultConfig())
 	_, pub, subj := newWindowLog(testLogger(t), js, 8, 1)
-	chunk := func(seq uint64) streams.Chunk {
-		return streams.Chunk{Seq: seq, Offset: (seq - 1) * 4, Stream: streams.StreamStdout, Data: fmt.Appendf(nil, "c%03d", seq)}
+	chunk := func(seq uint64) buildlog.Chunk {
+		return buildlog.Chunk{Seq: seq, Offset: (seq - 1) * 4, Stream: buildlog.StreamStdout, Data: fmt.Appendf(nil, "c%03d", seq)}
 	}
 	ctx := context.Background()
 	for _, seq := range []uint64{1, 3, 4} {
-		if _, err := js.PublishMsg(ctx, streams.NewChunkMsg(subj, chunk(seq))); err != nil {
+		if _, err := js.PublishMsg(ctx, buildlog.NewChunkMsg(subj, chunk(seq))); err != nil {
 			t.Fatal(err)
 		}
 	}

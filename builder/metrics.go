@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -96,7 +97,7 @@ func (m *metrics) finished(v verdict, took time.Duration) {
 
 // chunk counts a chunk on the logs stream. A publisher made without
 // metrics (nil) counts nothing.
-func (m *metrics) chunk(c streams.Chunk) {
+func (m *metrics) chunk(c buildlog.Chunk) {
 	if m == nil {
 		return
 	}

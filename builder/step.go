@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/ejecta-build/ejecta/builder/sandbox"
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -156,8 +157,8 @@ func (a *attempt) runStep(ctx context.Context, dir string, network bool, args ..
 		PidsLimit:    a.b.cfg.PidsLimit,
 		TmpBytes:     a.lim.tmpBytes,
 		Network:      network,
-		Stdout:       io.MultiWriter(a.capped.writer(streams.StreamStdout), diag.writer(), a.quiet),
-		Stderr:       io.MultiWriter(a.capped.writer(streams.StreamStderr), diag.writer(), a.quiet),
+		Stdout:       io.MultiWriter(a.capped.writer(buildlog.StreamStdout), diag.writer(), a.quiet),
+		Stderr:       io.MultiWriter(a.capped.writer(buildlog.StreamStderr), diag.writer(), a.quiet),
 	}
 	// The quiet period counts from the task's start, not from the last
 	// output of the step before.

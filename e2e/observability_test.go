@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/metrics"
 	"github.com/ejecta-build/ejecta/metrics/metricstest"
@@ -192,8 +193,8 @@ func TestMetricsAndStockTools(t *testing.T) {
 			t.Errorf("nats sub --raw printed %q, which starts none of the stored logs", first)
 		}
 		// Without --raw it shows the subject and ejecta's headers.
-		if v := verbose.wait(t); !strings.Contains(v, "ejecta.logs."+exp+".") || !strings.Contains(v, streams.HdrKind+": "+streams.KindChunk) {
-			t.Errorf("nats sub printed no log subject or %s header:\n%s", streams.HdrKind, v)
+		if v := verbose.wait(t); !strings.Contains(v, "ejecta.logs."+exp+".") || !strings.Contains(v, buildlog.HdrKind+": "+buildlog.KindChunk) {
+			t.Errorf("nats sub printed no log subject or %s header:\n%s", buildlog.HdrKind, v)
 		}
 
 		ls := cli.Run(t, ctx, "stream", "ls")

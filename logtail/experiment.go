@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -14,7 +15,7 @@ import (
 type Piece struct {
 	Build   streams.BuildKey
 	Attempt int
-	Chunk   *streams.Chunk  // a chunk of data, or
+	Chunk   *buildlog.Chunk // a chunk of data, or
 	End     *streams.LogEnd // the end of the log
 }
 
@@ -58,7 +59,7 @@ func FollowExperiment(ctx context.Context, js jetstream.JetStream, exp string, f
 			return fmt.Errorf("read logs of %s: %w", exp, err)
 		}
 		k, attempt, kerr := streams.ParseLogSubject(msg.Subject())
-		chunk, end, perr := streams.ParseLogMsg(msg.Headers(), msg.Data())
+		chunk, end, perr := buildlog.ParseMsg(msg.Headers(), msg.Data())
 		if kerr == nil && perr == nil {
 			if err := fn(Piece{Build: k, Attempt: attempt, Chunk: chunk, End: end}); err != nil {
 				return err

@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/nats-io/nats.go/jetstream"
@@ -96,7 +97,7 @@ func (r *Reader) Size(ctx context.Context, k streams.BuildKey, attempt int) (Siz
 	if err != nil {
 		return Size{}, fmt.Errorf("look up %s: %w", subj, err)
 	}
-	chunk, end, err := streams.ParseLogMsg(msg.Header, msg.Data)
+	chunk, end, err := buildlog.ParseMsg(msg.Header, msg.Data)
 	if err != nil {
 		return Size{}, fmt.Errorf("log %s: %w", subj, err)
 	}

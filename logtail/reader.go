@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/nats-io/nats.go/jetstream"
@@ -107,7 +108,7 @@ func (r *Reader) fromStore(ctx context.Context, k streams.BuildKey, attempt int,
 	if err := skipTo(rc, from); err != nil {
 		return Result{}, fmt.Errorf("stored log of %s attempt %d: %w", k, attempt, err)
 	}
-	buf := make([]byte, streams.MaxChunkBytes)
+	buf := make([]byte, buildlog.MaxChunkBytes)
 	n, err := io.CopyBuffer(onlyWriter{w}, onlyReader{rc}, buf)
 	res := Result{Offset: from + uint64(n), Complete: err == nil, Stored: true}
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -65,7 +66,7 @@ func (r *Reader) fromStream(ctx context.Context, k streams.BuildKey, attempt int
 		if err != nil {
 			return Result{Offset: max(off, opt.From)}, fmt.Errorf("read log %s: %w", subj, err)
 		}
-		chunk, end, err := streams.ParseLogMsg(msg.Headers(), msg.Data())
+		chunk, end, err := buildlog.ParseMsg(msg.Headers(), msg.Data())
 		if err != nil {
 			return Result{Offset: max(off, opt.From)}, fmt.Errorf("log %s: %w", subj, err)
 		}

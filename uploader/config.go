@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ejecta-build/ejecta/backoff"
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -137,8 +138,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("retry delay %s: want more than 0", c.RetryDelay)
 	case c.MaxRetryDelay < c.RetryDelay:
 		return fmt.Errorf("max retry delay %s: want at least the retry delay %s", c.MaxRetryDelay, c.RetryDelay)
-	case c.ReadAheadBytes < 2*streams.MaxChunkBytes:
-		return fmt.Errorf("read-ahead bytes %d: want at least %d", c.ReadAheadBytes, 2*streams.MaxChunkBytes)
+	case c.ReadAheadBytes < 2*buildlog.MaxChunkBytes:
+		return fmt.Errorf("read-ahead bytes %d: want at least %d", c.ReadAheadBytes, 2*buildlog.MaxChunkBytes)
 	case c.PageHeadBytes < 1024 || c.PageHeadBytes > 64<<20:
 		return fmt.Errorf("page head bytes %d: want 1 KiB to 64 MiB", c.PageHeadBytes)
 	case c.PageTailBytes < 1024 || c.PageTailBytes > 64<<20:

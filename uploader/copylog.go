@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -143,11 +144,11 @@ func (u *Uploader) copyLog(ctx context.Context, subj string, w io.Writer, opts c
 // once retries are exhausted the copy is redone leniently, which stores the
 // log with the hole marked (GapMarkerPrefix) and listed in the metadata.
 func (lc *logCopy) add(h nats.Header, data []byte) (*streams.LogEnd, error) {
-	chunk, end, err := streams.ParseLogMsg(h, data)
+	chunk, end, err := buildlog.ParseMsg(h, data)
 	if err != nil {
 		if lc.lenient {
 			// A message that cannot be read is a hole of its own.
-			seq, _ := strconv.ParseUint(h.Get(streams.HdrSeq), 10, 64)
+			seq, _ := strconv.ParseUint(h.Get(buildlog.HdrSeq), 10, 64)
 			if seq >= lc.next {
 				return nil, lc.gap(lc.next, seq, 0, "unreadable message: "+err.Error())
 			}
@@ -236,7 +237,7 @@ func (lc *logCopy) gap(firstSeq, lastSeq, resume uint64, what string) error {
 // shortfall before the marker is a gap, and a log with gaps cannot match
 // the marker's checksum, which is then not compared.
 func (lc *logCopy) checkEnd(end *streams.LogEnd) error {
-	seq := end.Chunks + 1 // ParseLogMsg checked that this is the marker's seq
+	seq := end.Chunks + 1 // buildlog.ParseMsg checked that this is the marker's seq
 	if lc.lenient && seq > lc.next {
 		if err := lc.gap(lc.next, seq-1, end.Bytes, fmt.Sprintf("chunks %d to %d missing", lc.next, seq-1)); err != nil {
 			return err

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/ejecta-build/ejecta/streams"
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/nats-io/nats.go"
 )
 
@@ -24,14 +24,14 @@ func FuzzLogCopyAdd(f *testing.F) {
 		lc := &logCopy{subj: "s", next: 1, sum: sha256.New()}
 		lc.out = &out
 		h := nats.Header{}
-		h.Set(streams.HdrKind, kind)
-		h.Set(streams.HdrSeq, seq)
-		h.Set(streams.HdrOffset, offset)
+		h.Set(buildlog.HdrKind, kind)
+		h.Set(buildlog.HdrSeq, seq)
+		h.Set(buildlog.HdrOffset, offset)
 		_, err := lc.add(h, data)
 		if err != nil && out.Len() != 0 {
 			t.Errorf("refused message but wrote %d bytes", out.Len())
 		}
-		if err == nil && kind == streams.KindChunk && (seq != "1" || offset != "0") {
+		if err == nil && kind == buildlog.KindChunk && (seq != "1" || offset != "0") {
 			if n, _ := strconv.ParseUint(seq, 10, 64); n == 1 {
 				return // "01" and such parse to 1
 			}

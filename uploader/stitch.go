@@ -13,6 +13,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -45,7 +46,7 @@ func (u *Uploader) abandonedStart(ctx context.Context, logs jetstream.Stream, su
 	if err != nil {
 		return nil, fmt.Errorf("first message: %w", err)
 	}
-	c, end, err := streams.ParseLogMsg(first.Header, first.Data)
+	c, end, err := buildlog.ParseMsg(first.Header, first.Data)
 	if err != nil || (c != nil && c.Seq == 1) || (end != nil && end.Chunks == 0) {
 		return nil, nil // the start is on the stream, or the copy reports what is wrong
 	}
@@ -116,10 +117,10 @@ func (u *Uploader) writeStart(ctx context.Context, w io.Writer, k streams.BuildK
 
 // endOf returns the end marker m is, or nil.
 func endOf(m *jetstream.RawStreamMsg) *streams.LogEnd {
-	if m == nil || m.Header.Get(streams.HdrKind) != streams.KindEnd {
+	if m == nil || m.Header.Get(buildlog.HdrKind) != buildlog.KindEnd {
 		return nil
 	}
-	_, end, err := streams.ParseLogMsg(m.Header, m.Data)
+	_, end, err := buildlog.ParseMsg(m.Header, m.Data)
 	if err != nil {
 		return nil
 	}

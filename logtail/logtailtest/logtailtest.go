@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/nats-io/nats.go/jetstream"
@@ -44,8 +45,8 @@ func (l *Log) Write(s string) {
 func (l *Log) WriteAt(s string, at time.Time) {
 	l.t.Helper()
 	l.seq++
-	m := streams.NewChunkMsg(streams.LogSubject(l.Build, l.Attempt), streams.Chunk{
-		Seq: l.seq, Offset: l.bytes, Stream: streams.StreamStdout, Data: []byte(s), Time: at,
+	m := buildlog.NewChunkMsg(streams.LogSubject(l.Build, l.Attempt), buildlog.Chunk{
+		Seq: l.seq, Offset: l.bytes, Stream: buildlog.StreamStdout, Data: []byte(s), Time: at,
 	})
 	if _, err := l.js.PublishMsg(ctx(l.t), m); err != nil {
 		l.t.Fatalf("publish chunk %d of %s: %v", l.seq, l.Build, err)
@@ -59,7 +60,7 @@ func (l *Log) WriteAt(s string, at time.Time) {
 func (l *Log) End(status streams.Status) streams.LogEnd {
 	l.t.Helper()
 	end := streams.LogEnd{Status: status, Chunks: l.seq, Bytes: l.bytes, SHA256: hex.EncodeToString(l.sum.Sum(nil))}
-	m, err := streams.NewEndMsg(streams.LogSubject(l.Build, l.Attempt), l.seq+1, end)
+	m, err := buildlog.NewEndMsg(streams.LogSubject(l.Build, l.Attempt), l.seq+1, end)
 	if err != nil {
 		l.t.Fatal(err)
 	}

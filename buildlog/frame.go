@@ -1,4 +1,4 @@
-package streams
+package buildlog
 
 import (
 	"encoding/json"
@@ -7,12 +7,15 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/ejecta-build/ejecta/streams"
 )
 
-// A log travels on LogSubject as a sequence of messages. Data chunks carry
-// the raw bytes as their payload, so `nats sub 'ejecta.logs.<exp>.>'` shows
-// the log itself; the framing is in headers. The last message of a complete
-// log is an end marker whose payload is a JSON LogEnd.
+// A log travels on streams.LogSubject as a sequence of messages. Data
+// chunks carry the raw bytes as their payload, so `nats sub
+// 'ejecta.logs.<exp>.>'` shows the log itself; the framing is in headers.
+// The last message of a complete log is an end marker whose payload is a
+// JSON streams.LogEnd.
 const (
 	HdrKind   = "Ejecta-Kind"   // "chunk" or "end"
 	HdrSeq    = "Ejecta-Seq"    // 1, 2, 3, ... per attempt, end marker included
@@ -46,17 +49,6 @@ type Chunk struct {
 	Time time.Time
 }
 
-// LogEnd closes a log: what a reader must have seen to hold it complete.
-type LogEnd struct {
-	Status   Status `json:"status"`
-	ExitCode int    `json:"exit_code"`
-	Chunks   uint64 `json:"chunks"` // data chunks before the end marker
-	Bytes    uint64 `json:"bytes"`
-	SHA256   string `json:"sha256"`
-	// Reason is the failure reason of the attempt, if it has one.
-	Reason Reason `json:"reason,omitempty"`
-}
-
 // NewChunkMsg frames c for subject subj. The Nats-Msg-Id makes a retried
 // publish of the same chunk a no-op.
 func NewChunkMsg(subj string, c Chunk) *nats.Msg {
@@ -74,7 +66,7 @@ func NewChunkMsg(subj string, c Chunk) *nats.Msg {
 }
 
 // NewEndMsg frames the end marker of the log on subj; seq follows the last chunk.
-func NewEndMsg(subj string, seq uint64, end LogEnd) (*nats.Msg, error) {
+func NewEndMsg(subj string, seq uint64, end streams.LogEnd) (*nats.Msg, error) {
 	data, err := json.Marshal(end)
 	if err != nil {
 		return nil, fmt.Errorf("encode log end: %w", err)
@@ -87,9 +79,9 @@ func NewEndMsg(subj string, seq uint64, end LogEnd) (*nats.Msg, error) {
 	return m, nil
 }
 
-// ParseLogMsg reads a message from LogsStream. Exactly one of the returned
+// ParseMsg reads a message from LogsStream. Exactly one of the returned
 // chunk and end is non-nil on success.
-func ParseLogMsg(h nats.Header, data []byte) (*Chunk, *LogEnd, error) {
+func ParseMsg(h nats.Header, data []byte) (*Chunk, *streams.LogEnd, error) {
 	seq, err := strconv.ParseUint(h.Get(HdrSeq), 10, 64)
 	if err != nil || seq == 0 {
 		return nil, nil, fmt.Errorf("log message: bad %s %q", HdrSeq, h.Get(HdrSeq))
@@ -108,11 +100,11 @@ func ParseLogMsg(h nats.Header, data []byte) (*Chunk, *LogEnd, error) {
 		}
 		return c, nil, nil
 	case KindEnd:
-		var end LogEnd
+		var end streams.LogEnd
 		if err := json.Unmarshal(data, &end); err != nil {
 			return nil, nil, fmt.Errorf("log message %d: decode end marker: %w", seq, err)
 		}
-		if _, err := ParseReason(string(end.Reason)); err != nil {
+		if _, err := streams.ParseReason(string(end.Reason)); err != nil {
 			return nil, nil, fmt.Errorf("log end marker: %w", err)
 		}
 		if end.Chunks != seq-1 {
