@@ -29,11 +29,11 @@ func (a *attempt) stopAborted(ctx context.Context, start time.Time) {
 
 // endLog flushes the log, publishes its end marker and asks for its upload.
 func (a *attempt) endLog(ctx context.Context, v verdict) error {
-	sum, err := a.out.end()
+	sum, err := a.out.End()
 	if err != nil {
 		return fmt.Errorf("flush log: %w", err)
 	}
-	end, err := a.pub.writeEnd(sum, v)
+	end, err := a.pub.WriteEnd(sum, streams.LogEnd{Status: v.status, ExitCode: v.exitCode, Reason: v.reason})
 	if err != nil {
 		return err
 	}

@@ -17,10 +17,6 @@ import (
 	"github.com/ejecta-build/ejecta/streams"
 )
 
-// chunkDelay is how long the first byte of a chunk may wait for company
-// before it is sent: a live log is at most this far behind the build.
-const chunkDelay = 50 * time.Millisecond
-
 // attempt is one delivery of one job to one slot.
 type attempt struct {
 	b    *Builder
@@ -36,12 +32,14 @@ type attempt struct {
 
 	ws       *workspace
 	env      []string
-	readOnly []string // host dirs the build reads (readOnlyDirs)
-	out      *chunker // the build log
-	capped   *logCap  // task output into out
-	pub      *logPublisher
-	sys      io.Writer // system lines into out
-	exitCode int       // of the last step run
+	readOnly []string          // host dirs the build reads (readOnlyDirs)
+	out      *buildlog.Chunker // the build log
+	pub      *buildlog.Publisher
+	capped   *buildlog.Cap // task output into out
+	stdout   io.Writer     // the tasks' stdout, capped, into out
+	stderr   io.Writer     // and their stderr
+	sys      io.Writer     // system lines into out
+	exitCode int           // of the last step run
 	lim      limits
 	quiet    *watchdog // the no-output timeout
 	// kill ends the attempt with its cause (the no-output timeout, a log
@@ -70,10 +68,15 @@ func (a *attempt) open(ctx context.Context) {
 	// blocked too long (logStall).
 	pctx, stop := context.WithCancelCause(ctx)
 	a.stall = newLogStall(a.quiet, a.b.met.logBlocked, stop)
-	a.pub = &logPublisher{ctx: pctx, js: a.b.js, subject: streams.LogSubject(key, a.n), bo: defaultBackoff, log: a.log, met: a.b.met, window: a.b.cfg.LogWindow, stall: a.stall}
-	a.out = newChunker(a.pub, buildlog.MaxChunkBytes, chunkDelay)
-	a.sys = newPrefixer(a.out.writer(buildlog.StreamSystem), systemPrefix)
-	a.capped = newLogCap(a.out, a.sys, a.b.cfg.MaxLogBytes, a.b.met.logOmitted)
+	a.pub = buildlog.NewPublisher(pctx, a.b.js, streams.LogSubject(key, a.n), buildlog.PublisherConfig{
+		Window: a.b.cfg.LogWindow, Retry: defaultBackoff, Log: a.log, Waits: a.stall,
+		Chunks: a.b.met.logChunks, Bytes: a.b.met.logBytes,
+	})
+	a.out = buildlog.NewChunker(a.pub, buildlog.MaxChunkBytes, buildlog.ChunkDelay)
+	a.sys = buildlog.NewPrefixer(a.out.Writer(buildlog.StreamSystem), buildlog.SystemPrefix)
+	a.capped = buildlog.NewCap(a.sys, a.b.cfg.MaxLogBytes, a.b.met.logOmitted)
+	a.stdout = a.capped.Wrap(a.out.Writer(buildlog.StreamStdout))
+	a.stderr = a.capped.Wrap(a.out.Writer(buildlog.StreamStderr))
 	a.lim = a.b.limits(a.job)
 }
 
@@ -183,7 +186,7 @@ func (a *attempt) build(ctx context.Context) verdict {
 		fmt.Fprintf(a.sys, "lints capped at %s\n", a.job.CapLints)
 	}
 	fmt.Fprintf(a.sys, "sandbox: %s; user %d, %s; no network (loopback only), cpu %s, memory %d MiB, pids %d, /tmp %d MiB; timeout %s, no-output timeout %s; %s\n",
-		a.b.rootfs(), a.b.cfg.buildUser(a.slot), a.b.hardening(), a.cpus(), a.lim.memoryBytes>>20, a.b.cfg.PidsLimit, a.lim.tmpBytes>>20, a.lim.timeout, a.lim.noOutput, logCapText(a.b.cfg.MaxLogBytes))
+		a.b.rootfs(), a.b.cfg.buildUser(a.slot), a.b.hardening(), a.cpus(), a.lim.memoryBytes>>20, a.b.cfg.PidsLimit, a.lim.tmpBytes>>20, a.lim.timeout, a.lim.noOutput, buildlog.CapText(a.b.cfg.MaxLogBytes))
 
 	name, err := jobDirName(a.b.cfg.ID, a.slot, a.n)
 	if err == nil {

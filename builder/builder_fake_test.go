@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ejecta-build/ejecta/builder/sandbox"
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -186,7 +187,7 @@ func TestBuilderVerdicts(t *testing.T) {
 			// no result of its own.
 			for a := 1; a < res[0].Attempt; a++ {
 				text := logText(t, js, job.BuildKey, a, streams.StatusError)
-				if !strings.Contains(text, systemPrefix+"finished: error (sandbox-error)") ||
+				if !strings.Contains(text, buildlog.SystemPrefix+"finished: error (sandbox-error)") ||
 					!strings.Contains(text, "no result: the job is handed back to be built again") {
 					t.Errorf("log of attempt %d does not say it was handed back:\n%s", a, text)
 				}

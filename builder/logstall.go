@@ -68,11 +68,8 @@ func newLogStall(quiet *watchdog, blocked prometheus.Counter, stop context.Cance
 	return &logStall{quiet: quiet, blocked: blocked, stop: stop}
 }
 
-// block says the writers start waiting for the publisher.
-func (s *logStall) block() {
-	if s == nil {
-		return
-	}
+// Block says the writers start waiting for the publisher.
+func (s *logStall) Block() {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -82,11 +79,8 @@ func (s *logStall) block() {
 	}
 }
 
-// unblock says the wait is over; err is how it ended.
-func (s *logStall) unblock(err error) {
-	if s == nil {
-		return
-	}
+// Unblock says the wait is over; err is how it ended.
+func (s *logStall) Unblock(err error) {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -6,7 +6,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -93,16 +92,6 @@ func (m *metrics) crateFetched(cached bool) {
 func (m *metrics) finished(v verdict, took time.Duration) {
 	m.done.WithLabelValues(string(v.status), reasonClass(v.reason)).Inc()
 	m.duration.WithLabelValues(string(v.status)).Observe(took.Seconds())
-}
-
-// chunk counts a chunk on the logs stream. A publisher made without
-// metrics (nil) counts nothing.
-func (m *metrics) chunk(c buildlog.Chunk) {
-	if m == nil {
-		return
-	}
-	m.logChunks.Inc()
-	m.logBytes.Add(float64(len(c.Data)))
 }
 
 // reasonClass drops a reason's arguments ("compiler-error(E0277,E0308)"

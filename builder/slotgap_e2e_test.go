@@ -16,6 +16,7 @@ import (
 
 	"github.com/ejecta-build/ejecta/bench/measure"
 	"github.com/ejecta-build/ejecta/builder/sandbox"
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -114,7 +115,7 @@ func TestSlotIdleGap(t *testing.T) {
 	}
 	// The log says which root the task had, in the sandbox's own words.
 	text := logText(t, js, last.BuildKey, last.Attempt, streams.StatusTestPass)
-	wantLine := systemPrefix + "sandbox: host root read-only; user "
+	wantLine := buildlog.SystemPrefix + "sandbox: host root read-only; user "
 	if !strings.Contains(text, "\n"+wantLine) {
 		t.Errorf("log of %s has no line starting %q:\n%s", last.BuildKey, wantLine, text)
 	}

@@ -13,7 +13,6 @@ import (
 	"sync"
 
 	"github.com/ejecta-build/ejecta/builder/sandbox"
-	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -157,15 +156,15 @@ func (a *attempt) runStep(ctx context.Context, dir string, network bool, args ..
 		PidsLimit:    a.b.cfg.PidsLimit,
 		TmpBytes:     a.lim.tmpBytes,
 		Network:      network,
-		Stdout:       io.MultiWriter(a.capped.writer(buildlog.StreamStdout), diag.writer(), a.quiet),
-		Stderr:       io.MultiWriter(a.capped.writer(buildlog.StreamStderr), diag.writer(), a.quiet),
+		Stdout:       io.MultiWriter(a.stdout, diag.writer(), a.quiet),
+		Stderr:       io.MultiWriter(a.stderr, diag.writer(), a.quiet),
 	}
 	// The quiet period counts from the task's start, not from the last
 	// output of the step before.
 	a.quiet.reset()
 	exit, err := a.b.run.Run(ctx, t)
 	// A failed write stays in the chunker and ends the log with an error.
-	_ = a.capped.endStep()
+	_ = a.capped.EndStep()
 	a.noteLogBlocked()
 	if err == nil {
 		a.exitCode = exit.Code

@@ -1,4 +1,4 @@
-package builder
+package buildlog_test
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ejecta-build/ejecta/buildlog"
+	"github.com/ejecta-build/ejecta/buildlog/buildlogtest"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -15,12 +16,12 @@ import (
 func TestLogBackPressure(t *testing.T) {
 	cfg := streams.DefaultConfig()
 	cfg.LogMaxBytes = 1 << 20 // the smallest Ensure accepts
-	_, js := startJetStream(t, cfg)
+	js := startJetStream(t, cfg)
 	ctx := context.Background()
 	subj := streams.LogSubject(testKey, 1)
-	pub := &logPublisher{ctx: ctx, js: js, subject: subj, bo: defaultBackoff, log: testLogger(t)}
-	c := newChunker(pub, buildlog.MaxChunkBytes, chunkDelay)
-	w := c.writer(buildlog.StreamStdout)
+	pub := buildlog.NewPublisher(ctx, js, subj, buildlog.PublisherConfig{Retry: testRetry, Log: testLogger(t)})
+	c := buildlog.NewChunker(pub, buildlog.MaxChunkBytes, buildlog.ChunkDelay)
+	w := c.Writer(buildlog.StreamStdout)
 
 	// Fill the stream: each chunk costs its payload plus headers, so 1 MiB
 	// of payload cannot all fit.
@@ -55,7 +56,7 @@ func TestLogBackPressure(t *testing.T) {
 
 	// An uploader would now store the log and purge it; do the same, and
 	// collect what was stored so far.
-	first, _ := readLog(t, js, subj, 500*time.Millisecond)
+	first, _ := buildlogtest.Chunks(t, js, subj, 500*time.Millisecond)
 	if uint64(len(first)) != stored {
 		t.Fatalf("read %d chunks, stream holds %d", len(first), stored)
 	}
@@ -70,12 +71,12 @@ func TestLogBackPressure(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("writer still blocked 10s after the purge")
 	}
-	sum, err := c.end()
+	sum, err := c.End()
 	if err != nil {
 		t.Fatal(err)
 	}
-	rest, _ := readLog(t, js, subj, 500*time.Millisecond)
-	all := checkSequence(t, append(first, rest...))
+	rest, _ := buildlogtest.Chunks(t, js, subj, 500*time.Millisecond)
+	all := buildlogtest.Sequence(t, append(first, rest...))
 	if !bytes.Equal(all, wrote.Bytes()) || sum.Bytes != uint64(wrote.Len()) {
 		t.Fatalf("read back %d bytes (summary %d), wrote %d", len(all), sum.Bytes, wrote.Len())
 	}
@@ -83,11 +84,11 @@ func TestLogBackPressure(t *testing.T) {
 
 // A publish refused by a stream that stays full gives up only when its
 // context ends (one too large for any stream gives up at once:
-// TestPublishRetryGivesUpOnTooLarge).
+// streams.TestPublishAckedGivesUpOnTooLarge).
 func TestPublishGivesUpWithContext(t *testing.T) {
 	cfg := streams.DefaultConfig()
 	cfg.LogMaxBytes = 1 << 20
-	_, js := startJetStream(t, cfg)
+	js := startJetStream(t, cfg)
 	// Another log fills the stream, and no uploader makes room.
 	for range (1 << 20) / buildlog.MaxChunkBytes {
 		if _, err := js.Publish(context.Background(), streams.LogSubject(testKey, 2), make([]byte, buildlog.MaxChunkBytes)); err != nil {
@@ -96,10 +97,10 @@ func TestPublishGivesUpWithContext(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	pub := &logPublisher{ctx: ctx, js: js, subject: streams.LogSubject(testKey, 1), bo: defaultBackoff, log: testLogger(t)}
+	pub := buildlog.NewPublisher(ctx, js, streams.LogSubject(testKey, 1), buildlog.PublisherConfig{Retry: testRetry, Log: testLogger(t)})
 	chunk := buildlog.Chunk{Seq: 1, Stream: buildlog.StreamStdout, Data: make([]byte, buildlog.MaxChunkBytes)}
 	start := time.Now()
-	if err := pub.writeChunk(chunk); err == nil {
+	if err := pub.WriteChunk(chunk); err == nil {
 		t.Fatal("publish to a full stream succeeded")
 	}
 	if took := time.Since(start); took < 250*time.Millisecond {

@@ -1,4 +1,4 @@
-package builder
+package buildlog
 
 import (
 	"fmt"
@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// logCap keeps a build log within a size, as crater's 5 MB cap does, but
+// Cap keeps a build log within a size, as crater's 5 MB cap does, but
 // without losing the end, where the error usually is: the first head bytes
 // of the attempt's task output are logged as they come; past that, only
 // the last tail bytes of a step's output are kept, and they are logged when
@@ -17,8 +17,9 @@ import (
 // verdict does not depend on the cap. A task that prints gigabytes (crater
 // once stored a 1.36 GB log) costs the builder at most tail bytes of memory
 // and the farm at most head bytes per log.
-type logCap struct {
-	out *chunker
+//
+// Each output stream's writer is wrapped (Wrap); the streams share the cap.
+type Cap struct {
 	sys io.Writer // system lines
 
 	mu      sync.Mutex // stdout and stderr are copied by goroutines of their own
@@ -34,18 +35,18 @@ type logCap struct {
 
 // tailSegment is kept output of one stream.
 type tailSegment struct {
-	stream string
-	data   []byte
+	w    *capWriter
+	data []byte
 }
 
 // logTailMax bounds the tail kept per step: enough for cargo's last errors.
 const logTailMax = 1 << 20
 
-// newLogCap caps the task output written into out at maxBytes (0 or less:
+// NewCap caps the task output written through it at maxBytes (0 or less:
 // no cap); the tail kept per step is a quarter of it, at most logTailMax.
-// counted adds up the bytes left out.
-func newLogCap(out *chunker, sys io.Writer, maxBytes int64, counted prometheus.Counter) *logCap {
-	c := &logCap{out: out, sys: sys, counted: counted}
+// Its system lines go to sys; counted adds up the bytes left out.
+func NewCap(sys io.Writer, maxBytes int64, counted prometheus.Counter) *Cap {
+	c := &Cap{sys: sys, counted: counted}
 	if maxBytes > 0 {
 		c.tailMax = int(min(maxBytes/4, logTailMax))
 		c.headMax = uint64(maxBytes) - uint64(c.tailMax)
@@ -54,40 +55,47 @@ func newLogCap(out *chunker, sys io.Writer, maxBytes int64, counted prometheus.C
 	return c
 }
 
-// writer returns the io.Writer of one task output stream.
-func (c *logCap) writer(stream string) io.Writer { return streamWriter{c, stream} }
+// Wrap returns the capped writer of one task output stream, w.
+func (c *Cap) Wrap(w io.Writer) io.Writer { return &capWriter{c: c, w: w} }
 
-func (c *logCap) write(stream string, p []byte) (int, error) {
+type capWriter struct {
+	c *Cap
+	w io.Writer
+}
+
+func (cw *capWriter) Write(p []byte) (int, error) { return cw.c.write(cw, p) }
+
+func (c *Cap) write(cw *capWriter, p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.tailMax == 0 {
-		return c.out.write(stream, p)
+		return cw.w.Write(p)
 	}
 	n := len(p)
 	if c.room > 0 {
 		head := p[:min(uint64(len(p)), c.room)]
-		if _, err := c.out.write(stream, head); err != nil {
+		if _, err := cw.w.Write(head); err != nil {
 			return 0, err
 		}
 		c.room -= uint64(len(head))
 		p = p[len(head):]
 	}
 	if len(p) > 0 {
-		c.keep(stream, p)
+		c.keep(cw, p)
 	}
 	return n, nil
 }
 
 // keep adds p to the tail and drops its oldest bytes beyond tailMax.
-func (c *logCap) keep(stream string, p []byte) {
+func (c *Cap) keep(cw *capWriter, p []byte) {
 	if len(p) > c.tailMax {
 		c.omitted += uint64(len(p) - c.tailMax)
 		p = p[len(p)-c.tailMax:]
 	}
-	if last := len(c.tail) - 1; last >= 0 && c.tail[last].stream == stream {
+	if last := len(c.tail) - 1; last >= 0 && c.tail[last].w == cw {
 		c.tail[last].data = append(c.tail[last].data, p...)
 	} else {
-		c.tail = append(c.tail, tailSegment{stream: stream, data: append([]byte(nil), p...)})
+		c.tail = append(c.tail, tailSegment{w: cw, data: append([]byte(nil), p...)})
 	}
 	c.tailLen += len(p)
 	for c.tailLen > c.tailMax {
@@ -101,10 +109,10 @@ func (c *logCap) keep(stream string, p []byte) {
 	}
 }
 
-// endStep logs what the step printed past the head: a line saying how much
+// EndStep logs what the step printed past the head: a line saying how much
 // was left out, then the kept tail. Call it once the task has exited and
 // its output is all written.
-func (c *logCap) endStep() error {
+func (c *Cap) EndStep() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.tailLen == 0 && c.omitted == 0 {
@@ -117,7 +125,7 @@ func (c *logCap) endStep() error {
 		}
 	}
 	for _, s := range c.tail {
-		if _, err := c.out.write(s.stream, s.data); err != nil {
+		if _, err := s.w.w.Write(s.data); err != nil {
 			return err
 		}
 	}
@@ -126,8 +134,8 @@ func (c *logCap) endStep() error {
 	return nil
 }
 
-// logCapText is what the sandbox line of a log says about the cap.
-func logCapText(maxBytes int64) string {
+// CapText is what the sandbox line of a log says about a cap of maxBytes.
+func CapText(maxBytes int64) string {
 	if maxBytes <= 0 {
 		return "log not capped"
 	}

@@ -1,4 +1,4 @@
-package builder
+package buildlog_test
 
 import (
 	"bytes"
@@ -11,8 +11,12 @@ import (
 
 	"github.com/ejecta-build/ejecta/builder/sandbox"
 	"github.com/ejecta-build/ejecta/buildlog"
+	"github.com/ejecta-build/ejecta/buildlog/buildlogtest"
 	"github.com/ejecta-build/ejecta/internal/testenv"
 )
+
+// testBuildUID is a user no one is, as the builder's slots run as.
+const testBuildUID = 2_000_000_100
 
 // A 10 MiB line with no newline at all, with invalid UTF-8, NUL bytes and
 // escape sequences in it, printed by a real sandboxed task, arrives on the
@@ -47,21 +51,21 @@ func TestLogBytesExact(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	c, pub, subj := newTestLog(t, ctx)
+	c, pub, js, subj := newTestLog(t, ctx)
 	before := time.Now()
 	exit, err := sb.Run(ctx, sandbox.Task{
 		ID: "bytes-exact", Args: []string{"/bin/cat", file}, Env: []string{"PATH=/usr/bin:/bin"}, Dir: dir,
 		ReadOnlyDirs: []string{dir}, UID: testBuildUID, GID: testBuildUID,
-		Stdout: c.writer(buildlog.StreamStdout), Stderr: c.writer(buildlog.StreamStderr),
+		Stdout: c.Writer(buildlog.StreamStdout), Stderr: c.Writer(buildlog.StreamStderr),
 	})
 	if err != nil || exit.Code != 0 {
 		t.Fatalf("cat in the sandbox: %+v, %v", exit, err)
 	}
-	chunks, end := endAndRead(t, c, pub, subj, 30*time.Second)
+	chunks, end := endAndRead(t, c, pub, js, subj, 30*time.Second)
 	if end == nil {
 		t.Fatalf("no end marker after %d chunks", len(chunks))
 	}
-	got := checkSequence(t, chunks)
+	got := buildlogtest.Sequence(t, chunks)
 	if !bytes.Equal(got, want) {
 		i := 0
 		for i < min(len(got), len(want)) && got[i] == want[i] {
@@ -69,7 +73,7 @@ func TestLogBytesExact(t *testing.T) {
 		}
 		t.Fatalf("log differs from the task's output: %d bytes read back, %d printed, first difference at %d", len(got), len(want), i)
 	}
-	if end.Bytes != uint64(len(want)) || end.SHA256 != sha256Hex(want) {
+	if end.Bytes != uint64(len(want)) || end.SHA256 != buildlogtest.SHA256(want) {
 		t.Errorf("end marker %+v does not describe the %d bytes", end, len(want))
 	}
 	last := before

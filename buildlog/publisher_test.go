@@ -1,4 +1,4 @@
-package builder
+package buildlog_test
 
 import (
 	"bytes"
@@ -11,27 +11,27 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ejecta-build/ejecta/buildlog"
+	"github.com/ejecta-build/ejecta/buildlog/buildlogtest"
 	"github.com/ejecta-build/ejecta/internal/testenv"
-
 	"github.com/ejecta-build/ejecta/streams"
 )
 
 // newWindowLog is newTestLog with a publish window of window chunks.
-func newWindowLog(log zerolog.Logger, js jetstream.JetStream, window, attempt int) (*chunker, *logPublisher, string) {
+func newWindowLog(log zerolog.Logger, js jetstream.JetStream, window, attempt int) (*buildlog.Chunker, *buildlog.Publisher, string) {
 	subj := streams.LogSubject(testKey, attempt)
-	pub := &logPublisher{ctx: context.Background(), js: js, subject: subj, bo: defaultBackoff, log: log, window: window}
-	return newChunker(pub, buildlog.MaxChunkBytes, chunkDelay), pub, subj
+	pub := buildlog.NewPublisher(context.Background(), js, subj, buildlog.PublisherConfig{Window: window, Retry: testRetry, Log: log})
+	return buildlog.NewChunker(pub, buildlog.MaxChunkBytes, buildlog.ChunkDelay), pub, subj
 }
 
 // A log of many chunks arrives complete and in order, whatever the window;
 // the end marker comes after every chunk.
 func TestLogWindowInOrder(t *testing.T) {
-	_, js := startJetStream(t, streams.DefaultConfig())
+	js := startJetStream(t, streams.DefaultConfig())
 	for i, window := range []int{1, 64} {
 		t.Run(fmt.Sprintf("window=%d", window), func(t *testing.T) {
 			c, pub, subj := newWindowLog(testLogger(t), js, window, i+1)
 			var want bytes.Buffer
-			w := c.writer(buildlog.StreamStdout)
+			w := c.Writer(buildlog.StreamStdout)
 			for n := range 500 {
 				// Chunk-sized writes with distinct content, so a reordering or
 				// a duplicate shows in the bytes.
@@ -42,25 +42,25 @@ func TestLogWindowInOrder(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			sum, err := c.end()
+			sum, err := c.End()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(pub.pending) != 0 {
-				t.Errorf("%d chunks unacknowledged after end", len(pub.pending))
+			if pub.InFlight() != 0 {
+				t.Errorf("%d chunks unacknowledged after end", pub.InFlight())
 			}
-			if _, err := pub.writeEnd(sum, verdict{status: streams.StatusTestPass}); err != nil {
+			if _, err := pub.WriteEnd(sum, streams.LogEnd{Status: streams.StatusTestPass}); err != nil {
 				t.Fatal(err)
 			}
-			chunks, end := readLog(t, js, subj, 20*time.Second)
+			chunks, end := buildlogtest.Chunks(t, js, subj, 20*time.Second)
 			if end == nil {
 				t.Fatalf("no end marker after %d chunks", len(chunks))
 			}
-			got := checkSequence(t, chunks)
+			got := buildlogtest.Sequence(t, chunks)
 			if len(chunks) != 500 || !bytes.Equal(got, want.Bytes()) {
 				t.Fatalf("read back %d chunks, %d bytes; wrote 500 chunks, %d bytes", len(chunks), len(got), want.Len())
 			}
-			if end.Chunks != 500 || end.SHA256 != sha256Hex(want.Bytes()) {
+			if end.Chunks != 500 || end.SHA256 != buildlogtest.SHA256(want.Bytes()) {
 				t.Errorf("end marker %+v", end)
 			}
 		})
@@ -73,10 +73,10 @@ func TestLogWindowInOrder(t *testing.T) {
 func TestLogWindowBackPressure(t *testing.T) {
 	cfg := streams.DefaultConfig()
 	cfg.LogMaxBytes = 1 << 20
-	_, js := startJetStream(t, cfg)
+	js := startJetStream(t, cfg)
 	ctx := context.Background()
 	c, _, subj := newWindowLog(testLogger(t), js, 16, 1)
-	w := c.writer(buildlog.StreamStdout)
+	w := c.Writer(buildlog.StreamStdout)
 	var wrote bytes.Buffer
 	done := make(chan error, 1)
 	go func() {
@@ -89,7 +89,7 @@ func TestLogWindowBackPressure(t *testing.T) {
 				return
 			}
 		}
-		_, err := c.end()
+		_, err := c.End()
 		done <- err
 	}()
 	logs, err := js.Stream(ctx, streams.LogsStream)
@@ -104,8 +104,8 @@ func TestLogWindowBackPressure(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rest, _ := readLog(t, js, subj, 500*time.Millisecond)
-			all := checkSequence(t, append(got, rest...))
+			rest, _ := buildlogtest.Chunks(t, js, subj, 500*time.Millisecond)
+			all := buildlogtest.Sequence(t, append(got, rest...))
 			if !bytes.Equal(all, wrote.Bytes()) {
 				t.Fatalf("read back %d bytes, wrote %d", len(all), wrote.Len())
 			}
@@ -116,7 +116,7 @@ func TestLogWindowBackPressure(t *testing.T) {
 			t.Fatal("writer still blocked after 60s of purging")
 		}
 		// Play the uploader: take what is stored, in stream order, then purge.
-		chunks, _ := readLog(t, js, subj, 300*time.Millisecond)
+		chunks, _ := buildlogtest.Chunks(t, js, subj, 300*time.Millisecond)
 		if len(chunks) > 0 && chunks[0].Seq != uint64(len(got)+1) {
 			t.Fatalf("stream starts at chunk %d after %d were taken", chunks[0].Seq, len(got))
 		}
@@ -126,6 +126,9 @@ func TestLogWindowBackPressure(t *testing.T) {
 		}
 	}
 }
+
+// defaultLogWindow is the builder's default window (builder.DefaultLogWindow).
+const defaultLogWindow = 64
 
 // BenchmarkLogChunks measures chunk throughput to an in-process server,
 // synchronous (window 1) against the default window.
@@ -137,10 +140,10 @@ func BenchmarkLogChunks(b *testing.B) {
 		b.Fatal(err)
 	}
 	p := bytes.Repeat([]byte{'x'}, buildlog.MaxChunkBytes)
-	for i, window := range []int{1, DefaultLogWindow} {
+	for i, window := range []int{1, defaultLogWindow} {
 		b.Run(fmt.Sprintf("window=%d", window), func(b *testing.B) {
 			c, _, _ := newWindowLog(zerolog.Nop(), js, window, 1000+i)
-			w := c.writer(buildlog.StreamStdout)
+			w := c.Writer(buildlog.StreamStdout)
 			b.SetBytes(int64(len(p)))
 			b.ResetTimer()
 			start := time.Now()
@@ -149,7 +152,7 @@ func BenchmarkLogChunks(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			if _, err := c.end(); err != nil {
+			if _, err := c.End(); err != nil {
 				b.Fatal(err)
 			}
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "chunks/s")
@@ -162,7 +165,7 @@ func BenchmarkLogChunks(b *testing.B) {
 // later ones are deleted and everything from the failed one is published
 // again, so the stream holds each chunk once, in sequence order.
 func TestLogWindowRepairsOrder(t *testing.T) {
-	_, js := startJetStream(t, streams.DefaultConfig())
+	js := startJetStream(t, streams.DefaultConfig())
 	_, pub, subj := newWindowLog(testLogger(t), js, 8, 1)
 	chunk := func(seq uint64) buildlog.Chunk {
 		return buildlog.Chunk{Seq: seq, Offset: (seq - 1) * 4, Stream: buildlog.StreamStdout, Data: fmt.Appendf(nil, "c%03d", seq)}
@@ -176,21 +179,21 @@ func TestLogWindowRepairsOrder(t *testing.T) {
 	// Chunk 2 was refused; 3 and 4 went through but their acks are still
 	// to be collected (fut nil: treated as refused too, as after a lost
 	// connection); 5 is still to come.
-	pub.pending = []inflight{{chunk: chunk(2)}, {chunk: chunk(3)}, {chunk: chunk(4)}}
-	if err := pub.sync(); err != nil {
+	pub.SetRefused(chunk(2), chunk(3), chunk(4))
+	if err := pub.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	if err := pub.writeChunk(chunk(5)); err != nil {
+	if err := pub.WriteChunk(chunk(5)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pub.writeEnd(logSummary{Chunks: 5, Bytes: 20}, verdict{status: streams.StatusTestPass}); err != nil {
+	if _, err := pub.WriteEnd(buildlog.Summary{Chunks: 5, Bytes: 20}, streams.LogEnd{Status: streams.StatusTestPass}); err != nil {
 		t.Fatal(err)
 	}
-	chunks, end := readLog(t, js, subj, 5*time.Second)
+	chunks, end := buildlogtest.Chunks(t, js, subj, 5*time.Second)
 	if end == nil {
 		t.Fatalf("no end marker after %d chunks", len(chunks))
 	}
-	if got := string(checkSequence(t, chunks)); got != "c001c002c003c004c005" {
+	if got := string(buildlogtest.Sequence(t, chunks)); got != "c001c002c003c004c005" {
 		t.Errorf("log = %q, want chunks 1 to 5 once each", got)
 	}
 }

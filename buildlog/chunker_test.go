@@ -1,4 +1,4 @@
-package builder
+package buildlog_test
 
 import (
 	"bytes"
@@ -12,41 +12,18 @@ import (
 	"time"
 
 	"github.com/ejecta-build/ejecta/buildlog"
-	"github.com/ejecta-build/ejecta/streams"
+	"github.com/ejecta-build/ejecta/buildlog/buildlogtest"
 )
-
-var testKey = streams.BuildKey{Experiment: "exp", Crate: "cfg-if", Version: "1.0.0", Toolchain: "stable"}
-
-func newTestLog(t *testing.T, ctx context.Context) (*chunker, *logPublisher, string) {
-	_, js := startJetStream(t, streams.DefaultConfig())
-	subj := streams.LogSubject(testKey, 1)
-	pub := &logPublisher{ctx: ctx, js: js, subject: subj, bo: defaultBackoff, log: testLogger(t)}
-	return newChunker(pub, buildlog.MaxChunkBytes, chunkDelay), pub, subj
-}
-
-// endAndRead ends the log c writes through pub, publishes its end marker
-// and reads the log back from subj as a reader would (see readLog).
-func endAndRead(t *testing.T, c *chunker, pub *logPublisher, subj string, wait time.Duration) ([]buildlog.Chunk, *streams.LogEnd) {
-	t.Helper()
-	sum, err := c.end()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pub.writeEnd(sum, verdict{status: streams.StatusTestPass}); err != nil {
-		t.Fatal(err)
-	}
-	return readLog(t, pub.js, subj, wait)
-}
 
 func TestChunkerReassembles(t *testing.T) {
 	ctx := context.Background()
-	c, pub, subj := newTestLog(t, ctx)
+	c, pub, js, subj := newTestLog(t, ctx)
 
 	want := make([]byte, 1<<20)
 	for i := range want {
 		want[i] = byte(rand.IntN(256))
 	}
-	w := c.writer(buildlog.StreamStdout)
+	w := c.Writer(buildlog.StreamStdout)
 	for rest := want; len(rest) > 0; {
 		n := min(len(rest), 1+rand.IntN(70<<10)) // some writes larger than a chunk
 		if k, err := w.Write(rest[:n]); err != nil || k != n {
@@ -54,11 +31,11 @@ func TestChunkerReassembles(t *testing.T) {
 		}
 		rest = rest[n:]
 	}
-	chunks, end := endAndRead(t, c, pub, subj, 10*time.Second)
+	chunks, end := endAndRead(t, c, pub, js, subj, 10*time.Second)
 	if end == nil {
 		t.Fatalf("no end marker after %d chunks", len(chunks))
 	}
-	got := checkSequence(t, chunks)
+	got := buildlogtest.Sequence(t, chunks)
 	if !bytes.Equal(got, want) {
 		t.Fatalf("reassembled %d bytes differ from the %d written", len(got), len(want))
 	}
@@ -71,15 +48,15 @@ func TestChunkerReassembles(t *testing.T) {
 	}
 }
 
-// A few bytes and then silence still reach readers, after about chunkDelay.
+// A few bytes and then silence still reach readers, after about ChunkDelay.
 func TestChunkerFlushesAfterDelay(t *testing.T) {
-	c, pub, subj := newTestLog(t, context.Background())
-	sub, err := pub.js.Conn().SubscribeSync(subj)
+	c, _, js, subj := newTestLog(t, context.Background())
+	sub, err := js.Conn().SubscribeSync(subj)
 	if err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	if _, err := c.writer(buildlog.StreamStderr).Write([]byte("abc")); err != nil {
+	if _, err := c.Writer(buildlog.StreamStderr).Write([]byte("abc")); err != nil {
 		t.Fatal(err)
 	}
 	m, err := sub.NextMsg(time.Second)
@@ -90,15 +67,15 @@ func TestChunkerFlushesAfterDelay(t *testing.T) {
 	if string(m.Data) != "abc" || m.Header.Get(buildlog.HdrStream) != buildlog.StreamStderr {
 		t.Errorf("got %q on %s", m.Data, m.Header.Get(buildlog.HdrStream))
 	}
-	if took < chunkDelay-5*time.Millisecond || took > chunkDelay+100*time.Millisecond {
-		t.Errorf("flushed after %s, want about %s", took, chunkDelay)
+	if took < buildlog.ChunkDelay-5*time.Millisecond || took > buildlog.ChunkDelay+100*time.Millisecond {
+		t.Errorf("flushed after %s, want about %s", took, buildlog.ChunkDelay)
 	}
 }
 
 // Writers of different streams writing at once share one sequence, and
 // each stream's chunks reassemble into exactly what that stream wrote.
 func TestChunkerConcurrentStreams(t *testing.T) {
-	c, pub, subj := newTestLog(t, context.Background())
+	c, pub, js, subj := newTestLog(t, context.Background())
 	names := []string{buildlog.StreamStdout, buildlog.StreamStderr, buildlog.StreamSystem}
 	wrote := map[string]*bytes.Buffer{}
 	var wg sync.WaitGroup
@@ -108,7 +85,7 @@ func TestChunkerConcurrentStreams(t *testing.T) {
 	for _, name := range names {
 		buf := wrote[name]
 		wg.Go(func() {
-			w := c.writer(name)
+			w := c.Writer(name)
 			for i := range 2000 {
 				line := fmt.Appendf(nil, "%s line %d %s\n", name, i, bytes.Repeat([]byte{'.'}, rand.IntN(200)))
 				buf.Write(line)
@@ -117,17 +94,17 @@ func TestChunkerConcurrentStreams(t *testing.T) {
 					return
 				}
 				if i%300 == 0 {
-					time.Sleep(chunkDelay + 10*time.Millisecond) // let the timer flush too
+					time.Sleep(buildlog.ChunkDelay + 10*time.Millisecond) // let the timer flush too
 				}
 			}
 		})
 	}
 	wg.Wait()
-	chunks, end := endAndRead(t, c, pub, subj, 10*time.Second)
+	chunks, end := endAndRead(t, c, pub, js, subj, 10*time.Second)
 	if end == nil {
 		t.Fatal("no end marker")
 	}
-	all := checkSequence(t, chunks)
+	all := buildlogtest.Sequence(t, chunks)
 	got := map[string]*bytes.Buffer{}
 	for _, ch := range chunks {
 		if got[ch.Stream] == nil {
@@ -148,17 +125,17 @@ func TestChunkerConcurrentStreams(t *testing.T) {
 
 // After end, writes fail instead of vanishing.
 func TestChunkerEnded(t *testing.T) {
-	c := newChunker(sinkFunc(func(buildlog.Chunk) error { return nil }), 16, time.Hour)
-	c.writer(buildlog.StreamStdout).Write([]byte("0123456789abcdefXYZ"))
-	sum, err := c.end()
+	c := buildlog.NewChunker(sinkFunc(func(buildlog.Chunk) error { return nil }), 16, time.Hour)
+	c.Writer(buildlog.StreamStdout).Write([]byte("0123456789abcdefXYZ"))
+	sum, err := c.End()
 	if err != nil || sum.Chunks != 2 || sum.Bytes != 19 {
 		t.Fatalf("end = %+v, %v; want 2 chunks, 19 bytes", sum, err)
 	}
-	if _, err := c.writer(buildlog.StreamStdout).Write([]byte("x")); err == nil {
+	if _, err := c.Writer(buildlog.StreamStdout).Write([]byte("x")); err == nil {
 		t.Error("write after end succeeded")
 	}
 }
 
 type sinkFunc func(buildlog.Chunk) error
 
-func (f sinkFunc) writeChunk(c buildlog.Chunk) error { return f(c) }
+func (f sinkFunc) WriteChunk(c buildlog.Chunk) error { return f(c) }

@@ -1,9 +1,10 @@
-package builder
+package buildlog_test
 
 import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/ejecta-build/ejecta/buildlog"
+	"github.com/ejecta-build/ejecta/buildlog/buildlogtest"
 )
 
 // The log cap keeps the head of a build's output as it comes and, past it,
@@ -45,27 +47,31 @@ func TestLogCap(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, pub, subj := newTestLog(t, context.Background())
-			sys := newPrefixer(c.writer(buildlog.StreamSystem), systemPrefix)
+			c, pub, js, subj := newTestLog(t, context.Background())
+			sys := buildlog.NewPrefixer(c.Writer(buildlog.StreamSystem), buildlog.SystemPrefix)
 			omitted := prometheus.NewCounter(prometheus.CounterOpts{Name: "omitted"})
-			lc := newLogCap(c, sys, tt.max, omitted)
+			lc := buildlog.NewCap(sys, tt.max, omitted)
+			capped := map[string]io.Writer{
+				buildlog.StreamStdout: lc.Wrap(c.Writer(buildlog.StreamStdout)),
+				buildlog.StreamStderr: lc.Wrap(c.Writer(buildlog.StreamStderr)),
+			}
 			for i, step := range tt.steps {
 				if i > 0 {
 					// The builder's own lines go straight in, between steps.
-					fmt.Fprintf(c.writer(buildlog.StreamSystem), "$ step\n")
+					fmt.Fprintf(c.Writer(buildlog.StreamSystem), "$ step\n")
 				}
 				for _, w := range step {
 					stream := map[string]string{"o": buildlog.StreamStdout, "e": buildlog.StreamStderr}[w.stream]
-					if n, err := lc.writer(stream).Write([]byte(w.text)); err != nil || n != len(w.text) {
+					if n, err := capped[stream].Write([]byte(w.text)); err != nil || n != len(w.text) {
 						t.Fatalf("write %q: %d, %v", w.text, n, err)
 					}
 				}
-				if err := lc.endStep(); err != nil {
+				if err := lc.EndStep(); err != nil {
 					t.Fatal(err)
 				}
 			}
-			chunks, _ := endAndRead(t, c, pub, subj, 10*time.Second)
-			if got := checkSequence(t, chunks); !bytes.Equal(got, []byte(tt.want)) {
+			chunks, _ := endAndRead(t, c, pub, js, subj, 10*time.Second)
+			if got := buildlogtest.Sequence(t, chunks); !bytes.Equal(got, []byte(tt.want)) {
 				t.Errorf("log:\n%q\nwant:\n%q", got, tt.want)
 			}
 			var m dto.Metric

@@ -1,4 +1,4 @@
-package builder
+package buildlog
 
 import (
 	"crypto/sha256"
@@ -8,29 +8,31 @@ import (
 	"io"
 	"sync"
 	"time"
-
-	"github.com/ejecta-build/ejecta/buildlog"
 )
 
-// chunkSink receives the chunks a chunker cuts, in order, one at a time.
-// It may return before the chunk is safe (published and acknowledged), as
-// long as it keeps the order and blocks when too many are not; an error
-// means a chunk can never be safe, and a chunker stops at the first one.
-type chunkSink interface {
-	writeChunk(c buildlog.Chunk) error
+// ChunkDelay is how long the first byte of a chunk may wait for company
+// before it is sent: a live log is at most this far behind the build.
+const ChunkDelay = 50 * time.Millisecond
+
+// Sink receives the chunks a Chunker cuts, in order, one at a time. It may
+// return before the chunk is safe (published and acknowledged), as long as
+// it keeps the order and blocks when too many are not; an error means a
+// chunk can never be safe, and a Chunker stops at the first one.
+type Sink interface {
+	WriteChunk(c Chunk) error
 }
 
-// syncer is a chunkSink that can wait until every chunk it took is safe;
-// the chunker's end waits for it.
-type syncer interface {
-	sync() error
+// Syncer is a Sink that can wait until every chunk it took is safe; a
+// Chunker's End waits for it.
+type Syncer interface {
+	Sync() error
 }
 
-// errLogClosed is returned by writes after the log has been ended.
-var errLogClosed = errors.New("log already ended")
+// ErrEnded is returned by writes after the log has been ended.
+var ErrEnded = errors.New("log already ended")
 
-// chunker is the one log sequence of an attempt. Every output stream
-// (stdout, stderr, system) writes into it through writer(stream); it cuts
+// Chunker is the one log sequence of an attempt. Every output stream
+// (stdout, stderr, system) writes into it through Writer(stream); it cuts
 // the bytes into chunks of one stream each, numbered from 1, with the byte
 // offset of their first byte in the whole log, and hands them to the sink.
 //
@@ -41,8 +43,8 @@ var errLogClosed = errors.New("log already ended")
 // and the hash are consistent however the writers interleave, and a sink
 // that blocks (a full stream) blocks the writers, which is the
 // back-pressure that reaches the compiler through its pipe.
-type chunker struct {
-	sink  chunkSink
+type Chunker struct {
+	sink  Sink
 	max   int
 	delay time.Duration
 
@@ -59,31 +61,26 @@ type chunker struct {
 	ended  bool
 }
 
-func newChunker(sink chunkSink, max int, delay time.Duration) *chunker {
-	return &chunker{sink: sink, max: max, delay: delay, sum: sha256.New()}
+// NewChunker cuts chunks of at most max bytes, at most delay old, for sink.
+func NewChunker(sink Sink, max int, delay time.Duration) *Chunker {
+	return &Chunker{sink: sink, max: max, delay: delay, sum: sha256.New()}
 }
 
-// writer returns the io.Writer for one output stream.
-func (c *chunker) writer(stream string) io.Writer { return streamWriter{c, stream} }
-
-// streamOut takes the output of several named streams (the chunker, the
-// log cap); streamWriter is one stream's io.Writer into it.
-type streamOut interface {
-	write(stream string, p []byte) (int, error)
-}
+// Writer returns the io.Writer of one output stream.
+func (c *Chunker) Writer(stream string) io.Writer { return streamWriter{c, stream} }
 
 type streamWriter struct {
-	out    streamOut
+	c      *Chunker
 	stream string
 }
 
-func (w streamWriter) Write(p []byte) (int, error) { return w.out.write(w.stream, p) }
+func (w streamWriter) Write(p []byte) (int, error) { return w.c.write(w.stream, p) }
 
-func (c *chunker) write(stream string, p []byte) (int, error) {
+func (c *Chunker) write(stream string, p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ended {
-		return 0, errLogClosed
+		return 0, ErrEnded
 	}
 	if c.err != nil {
 		return 0, c.err
@@ -116,7 +113,7 @@ func (c *chunker) write(stream string, p []byte) (int, error) {
 }
 
 // flushIfGen is the timer's flush: only if no flush happened since it was armed.
-func (c *chunker) flushIfGen(gen uint64) {
+func (c *Chunker) flushIfGen(gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen == gen && c.err == nil {
@@ -125,7 +122,7 @@ func (c *chunker) flushIfGen(gen uint64) {
 	}
 }
 
-func (c *chunker) flushLocked() error {
+func (c *Chunker) flushLocked() error {
 	if len(c.buf) == 0 {
 		return nil
 	}
@@ -133,8 +130,8 @@ func (c *chunker) flushLocked() error {
 	c.timer.Stop()
 	data := c.buf
 	c.buf = nil
-	chunk := buildlog.Chunk{Seq: c.seq + 1, Offset: c.off, Stream: c.stream, Data: data, Time: c.first}
-	if err := c.sink.writeChunk(chunk); err != nil {
+	chunk := Chunk{Seq: c.seq + 1, Offset: c.off, Stream: c.stream, Data: data, Time: c.first}
+	if err := c.sink.WriteChunk(chunk); err != nil {
 		// The bytes are lost for this attempt's log; say so to every later
 		// writer rather than leave a silent hole in the sequence.
 		c.err = err
@@ -146,37 +143,27 @@ func (c *chunker) flushLocked() error {
 	return nil
 }
 
-// flush sends what is buffered now.
-func (c *chunker) flush() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.err != nil {
-		return c.err
-	}
-	return c.flushLocked()
-}
-
-// logSummary is what the end marker records about a complete log.
-type logSummary struct {
+// Summary is what the end marker records about a complete log.
+type Summary struct {
 	Chunks uint64
 	Bytes  uint64
 	SHA256 string
 }
 
-// end flushes, waits until the sink has every chunk safe, refuses further
+// End flushes, waits until the sink has every chunk safe, refuses further
 // writes and returns the log's summary.
-func (c *chunker) end() (logSummary, error) {
+func (c *Chunker) End() (Summary, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err == nil {
 		c.err = c.flushLocked()
 	}
-	if s, ok := c.sink.(syncer); ok && c.err == nil && !c.ended {
-		c.err = s.sync()
+	if s, ok := c.sink.(Syncer); ok && c.err == nil && !c.ended {
+		c.err = s.Sync()
 	}
 	c.ended = true
 	if c.timer != nil {
 		c.timer.Stop()
 	}
-	return logSummary{Chunks: c.seq, Bytes: c.off, SHA256: hex.EncodeToString(c.sum.Sum(nil))}, c.err
+	return Summary{Chunks: c.seq, Bytes: c.off, SHA256: hex.EncodeToString(c.sum.Sum(nil))}, c.err
 }
