@@ -40,7 +40,11 @@ func newTestLog(t *testing.T, ctx context.Context) (*buildlog.Chunker, *buildlog
 	js := startJetStream(t, streams.DefaultConfig())
 	subj := streams.LogSubject(testKey, 1)
 	pub := buildlog.NewPublisher(ctx, js, subj, buildlog.PublisherConfig{Retry: testRetry, Log: testLogger(t)})
-	return buildlog.NewChunker(pub, buildlog.MaxChunkBytes, buildlog.ChunkDelay), pub, js, subj
+	c := buildlog.NewChunker(pub, buildlog.MaxChunkBytes, buildlog.ChunkDelay)
+	// No publish may still wait for its ack, and log, once the test and
+	// its server are gone.
+	t.Cleanup(func() { c.End() })
+	return c, pub, js, subj
 }
 
 // endAndRead ends the log c writes through pub, publishes its end marker

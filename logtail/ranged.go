@@ -5,23 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/nats-io/nats.go/jetstream"
 )
-
-// TimedWriter is a writer that also wants to know when the bytes it is
-// given were written by the task. Copy calls WriteTimed instead of Write
-// for every chunk it reads from the stream, with the chunk's time (zero
-// when the builder did not record one); bytes read from the store carry no
-// time and arrive through Write.
-type TimedWriter interface {
-	io.Writer
-	WriteTimed(p []byte, at time.Time) (int, error)
-}
 
 // skipTo moves r to offset from. A stored object that can seek (a file, an
 // S3 object, which then asks for a byte range) is not read up to from, so

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/buildlog/buildlogtest"
 	"github.com/ejecta-build/ejecta/logtail"
-	"github.com/ejecta-build/ejecta/logtail/logtailtest"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -16,7 +16,7 @@ func TestSize(t *testing.T) {
 	js, st := setup(t)
 	ctx := context.Background()
 	r := logtail.New(js, st)
-	l := logtailtest.NewLog(t, js, build, 1)
+	l := buildlogtest.NewLog(t, js, build, 1)
 	check := func(what string, want logtail.Size) {
 		t.Helper()
 		got, err := r.Size(ctx, build, 1)
@@ -50,7 +50,7 @@ func (b *timedBuffer) WriteTimed(p []byte, at time.Time) (int, error) {
 func TestCopyHandsChunkTimesToATimedWriter(t *testing.T) {
 	js, st := setup(t)
 	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	l := logtailtest.NewLog(t, js, build, 1)
+	l := buildlogtest.NewLog(t, js, build, 1)
 	l.WriteAt("a\n", t0)
 	l.WriteAt("b\n", t0.Add(time.Second))
 	var out timedBuffer

@@ -68,7 +68,8 @@ var errNotStored = errors.New("log not stored")
 // Copy writes the log of attempt of k to w from opt.From on. Each Write
 // carries the bytes of one chunk (or one buffer of a stored log), so a
 // writer that frames its output (an SSE event per write) sees pieces in
-// the order and size they travelled.
+// the order and size they travelled; a buildlog.TimedWriter gets each
+// chunk's time with it (bytes from the store carry none).
 func (r *Reader) Copy(ctx context.Context, k streams.BuildKey, attempt int, w io.Writer, opt Options) (Result, error) {
 	res, err := r.fromStore(ctx, k, attempt, w, opt.From)
 	if !errors.Is(err, errNotStored) {

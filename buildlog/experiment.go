@@ -1,4 +1,4 @@
-package logtail
+package buildlog
 
 import (
 	"context"
@@ -6,16 +6,16 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ejecta-build/ejecta/buildlog"
-	"github.com/ejecta-build/ejecta/streams"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ejecta-build/ejecta/streams"
 )
 
 // Piece is one message of some build's log, as FollowExperiment hands it on.
 type Piece struct {
 	Build   streams.BuildKey
 	Attempt int
-	Chunk   *buildlog.Chunk // a chunk of data, or
+	Chunk   *Chunk          // a chunk of data, or
 	End     *streams.LogEnd // the end of the log
 }
 
@@ -24,32 +24,29 @@ type Piece struct {
 // first byte (finished logs leave the stream once stored). With follow it
 // then waits for new messages until ctx ends; without, it returns once it
 // has read what is there. Messages that are not ejecta log messages are
-// skipped.
+// skipped. The pieces of many logs interleave, as the builds wrote them:
+// they are handed on as they come, not checked as one log is (Reader).
 func FollowExperiment(ctx context.Context, js jetstream.JetStream, exp string, follow bool, fn func(Piece) error) error {
-	cons, err := js.OrderedConsumer(ctx, streams.LogsStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{streams.ExperimentLogsFilter(exp)}, DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
+	src, err := newSource(ctx, js, streams.ExperimentLogsFilter(exp))
 	if err != nil {
 		return fmt.Errorf("read logs of %s: %w", exp, err)
 	}
+	defer src.close(ctx)
 	if !follow {
-		info, err := cons.Info(ctx)
+		empty, err := src.empty(ctx)
 		if err != nil {
 			return fmt.Errorf("read logs of %s: %w", exp, err)
 		}
-		if info.NumPending == 0 {
+		if empty {
 			return nil
 		}
 	}
-	it, err := cons.Messages()
-	if err != nil {
+	if err := src.start(); err != nil {
 		return fmt.Errorf("read logs of %s: %w", exp, err)
 	}
-	r := &Reader{js: js}
-	defer r.drop(it, cons)
 	for {
-		msg, err := next1(ctx, it, time.Hour)
-		if errors.Is(err, errIdle) {
+		msg, err := src.next(ctx, time.Hour)
+		if errors.Is(err, errNoMessage) {
 			continue
 		}
 		if err != nil {
@@ -59,7 +56,7 @@ func FollowExperiment(ctx context.Context, js jetstream.JetStream, exp string, f
 			return fmt.Errorf("read logs of %s: %w", exp, err)
 		}
 		k, attempt, kerr := streams.ParseLogSubject(msg.Subject())
-		chunk, end, perr := buildlog.ParseMsg(msg.Headers(), msg.Data())
+		chunk, end, perr := ParseMsg(msg.Headers(), msg.Data())
 		if kerr == nil && perr == nil {
 			if err := fn(Piece{Build: k, Attempt: attempt, Chunk: chunk, End: end}); err != nil {
 				return err

@@ -1,4 +1,4 @@
-package uploader
+package buildlog
 
 import (
 	"bytes"
@@ -6,14 +6,13 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/nats-io/nats.go"
 )
 
-// FuzzLogCopyAdd feeds arbitrary messages to the log checker: it must
+// FuzzReaderAdd feeds arbitrary messages to the log checker: it must
 // return an error or accept them, never panic, and never write bytes of a
 // message it refused.
-func FuzzLogCopyAdd(f *testing.F) {
+func FuzzReaderAdd(f *testing.F) {
 	f.Add("chunk", "1", "0", []byte("hello"))
 	f.Add("end", "1", "", []byte(`{"chunks":0,"bytes":0,"sha256":""}`))
 	f.Add("end", "2", "", []byte(`{"chunks":1`))
@@ -21,17 +20,16 @@ func FuzzLogCopyAdd(f *testing.F) {
 	f.Add("", "0", "x", []byte(nil))
 	f.Fuzz(func(t *testing.T, kind, seq, offset string, data []byte) {
 		var out bytes.Buffer
-		lc := &logCopy{subj: "s", next: 1, sum: sha256.New()}
-		lc.out = &out
+		r := &Reader{subj: "s", next: 1, sum: sha256.New(), lastNL: true}
 		h := nats.Header{}
-		h.Set(buildlog.HdrKind, kind)
-		h.Set(buildlog.HdrSeq, seq)
-		h.Set(buildlog.HdrOffset, offset)
-		_, err := lc.add(h, data)
+		h.Set(HdrKind, kind)
+		h.Set(HdrSeq, seq)
+		h.Set(HdrOffset, offset)
+		err := r.add(h, data, &out)
 		if err != nil && out.Len() != 0 {
 			t.Errorf("refused message but wrote %d bytes", out.Len())
 		}
-		if err == nil && kind == buildlog.KindChunk && (seq != "1" || offset != "0") {
+		if err == nil && kind == KindChunk && (seq != "1" || offset != "0") {
 			if n, _ := strconv.ParseUint(seq, 10, 64); n == 1 {
 				return // "01" and such parse to 1
 			}
