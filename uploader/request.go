@@ -164,7 +164,7 @@ func (u *Uploader) upload(ctx context.Context, logs jetstream.Stream, req stream
 			return 0, false, fmt.Errorf("upload %s: %w", subj, err)
 		}
 	}
-	meta := streams.LogMeta{FirstAt: res.First(), LastAt: res.Last(), Gaps: res.Gaps()}
+	meta := streams.LogMeta{FirstAt: res.First(), LastAt: res.Last(), Gaps: res.Gaps(), SHA256: res.SHA256()}
 	if start != nil {
 		meta.FirstAt = start.FirstAt
 		log.Info().Uint64("stored_bytes", start.Bytes).Msg("log judged abandoned went on; storing it whole over its abandoned start")

@@ -3,7 +3,6 @@ package uploader
 import (
 	"cmp"
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -123,7 +122,7 @@ func checkSigned(want streams.LogEnd, res *buildlog.Reader, s *logSink) error {
 	if len(res.Gaps()) > 0 {
 		return nil
 	}
-	if sum := hex.EncodeToString(s.sum.Sum(nil)); s.bytes != want.Bytes || !strings.EqualFold(sum, want.SHA256) {
+	if sum := res.SHA256(); s.bytes != want.Bytes || !strings.EqualFold(sum, want.SHA256) {
 		return fmt.Errorf("%w: read %d bytes with sha256 %s, the request says %d bytes with sha256 %s",
 			errNotAsSigned, s.bytes, sum, want.Bytes, streams.Bounded(want.SHA256))
 	}
