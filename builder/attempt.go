@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/ejecta-build/ejecta/builder/workspace"
 	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -30,7 +31,7 @@ type attempt struct {
 	attempts  int
 	log       zerolog.Logger
 
-	ws       *workspace
+	ws       *workspace.Workspace
 	env      []string
 	readOnly []string          // host dirs the build reads (readOnlyDirs)
 	out      *buildlog.Chunker // the build log
@@ -124,8 +125,8 @@ func (a *attempt) run(ctx context.Context) {
 	cancelQuiet(nil)
 	cancelTimeout()
 	if a.ws != nil {
-		a.ws.close()
-		a.b.removeJobDir(a.ws.dir, a.log)
+		a.ws.Close()
+		a.b.removeJobDir(a.ws.Dir(), a.log)
 	}
 	if aborted && ctx.Err() == nil {
 		a.stopAborted(ctx, start)
@@ -188,10 +189,10 @@ func (a *attempt) build(ctx context.Context) verdict {
 	fmt.Fprintf(a.sys, "sandbox: %s; user %d, %s; no network (loopback only), cpu %s, memory %d MiB, pids %d, /tmp %d MiB; timeout %s, no-output timeout %s; %s\n",
 		a.b.rootfs(), a.b.cfg.buildUser(a.slot), a.b.hardening(), a.cpus(), a.lim.memoryBytes>>20, a.b.cfg.PidsLimit, a.lim.tmpBytes>>20, a.lim.timeout, a.lim.noOutput, buildlog.CapText(a.b.cfg.MaxLogBytes))
 
-	name, err := jobDirName(a.b.cfg.ID, a.slot, a.n)
+	name, err := workspace.DirName(a.b.cfg.ID, a.slot, a.n)
 	if err == nil {
 		uid := int(a.b.cfg.buildUser(a.slot))
-		a.ws, err = newWorkspace(filepath.Join(a.b.cfg.WorkDir, name), a.job, uid, uid)
+		a.ws, err = workspace.New(filepath.Join(a.b.cfg.WorkDir, name), a.job, uid, uid)
 	}
 	if err != nil {
 		return a.workspaceError(err)

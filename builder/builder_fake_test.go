@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ejecta-build/ejecta/builder/sandbox"
+	"github.com/ejecta-build/ejecta/builder/workspace"
 	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -251,7 +252,7 @@ func TestBuilderTasks(t *testing.T) {
 		if len(want) > 0 {
 			t.Errorf("env lacks %v", want)
 		}
-		if !isJobDirOf(filepath.Base(dir), "fake") || filepath.Dir(dir) != work || task.Dir != dir+"/wrapper" {
+		if !workspace.IsDirOf(filepath.Base(dir), "fake") || filepath.Dir(dir) != work || task.Dir != dir+"/wrapper" {
 			t.Errorf("job dir %q, task dir %q", dir, task.Dir)
 		}
 		if task.CPUs != "0" || task.MemoryBytes != DefaultMemoryBytes || task.PidsLimit != DefaultPidsLimit {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/ejecta-build/ejecta/builder/workspace"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -330,7 +331,7 @@ func (d *diagnostics) reason(crate string) streams.Reason {
 	}
 	var deps []string
 	for name := range d.failed {
-		if !samePackage(name, crate) && !samePackage(name, wrapperPackage) {
+		if !samePackage(name, crate) && !samePackage(name, workspace.WrapperPackage) {
 			deps = append(deps, name)
 		}
 	}

@@ -89,7 +89,7 @@ type Config struct {
 	// BuildUID is the first of the unprivileged users builds run as:
 	// slot s runs as user and group BuildUID+s, which own nothing on the
 	// host but the directories of their job dir that builds write to
-	// (workspace.go). Default DefaultBuildUID; it must not be a real
+	// (builder/workspace). Default DefaultBuildUID; it must not be a real
 	// user's, and builders sharing a host need ranges of their own.
 	BuildUID uint32
 	// InProgressEvery is how often a running job's ack deadline is pushed

@@ -40,7 +40,7 @@
 // of their own (Config.BuildUID) that owns only the parts of the job dir
 // builds write to; the builder reads and writes the job dir only through
 // an os.Root on it, and only before the first step that runs crate code
-// (workspace.go). The one step with the network, resolving against a
+// (builder/workspace). The one step with the network, resolving against a
 // remote registry, runs no crate code and comes before any that does
 // (resolveStep refuses otherwise). The toolchains and a local crate source
 // are bound read-only into the sandbox; the work dir, the builder's

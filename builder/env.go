@@ -6,21 +6,22 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/ejecta-build/ejecta/builder/workspace"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
 // sandboxEnv is the whole environment of a build: nothing of the builder's
 // own environment leaks in, so a build depends only on the job and the
 // builder's configuration.
-func sandboxEnv(cfg Config, ws *workspace, toolchain, capLints string) []string {
+func sandboxEnv(cfg Config, ws *workspace.Workspace, toolchain, capLints string) []string {
 	env := []string{
 		// The cargo proxy's dir first so rustc and friends resolve through
 		// the same rustup as cargo.
 		"PATH=" + filepath.Dir(cfg.CargoPath) + ":/usr/local/bin:/usr/bin:/bin",
-		"HOME=" + ws.home(),
+		"HOME=" + ws.Home(),
 		"RUSTUP_HOME=" + cfg.RustupHome, // read-only in the sandbox
-		"CARGO_HOME=" + ws.cargoHome(),
-		"CARGO_TARGET_DIR=" + ws.target(),
+		"CARGO_HOME=" + ws.CargoHome(),
+		"CARGO_TARGET_DIR=" + ws.Target(),
 		// Colours without a TTY: stdout and stderr stay apart in the log.
 		"CARGO_TERM_COLOR=always",
 		// Never try to install a missing toolchain into a read-only home;

@@ -14,7 +14,7 @@ func (a *attempt) clippy(ctx context.Context) verdict {
 	if !ok {
 		return v
 	}
-	o := a.step(ctx, a.ws.crate(), root.allTargets("clippy", "--frozen", "--workspace")...)
+	o := a.step(ctx, a.ws.Crate(), root.allTargets("clippy", "--frozen", "--workspace")...)
 	if v, failed := a.failure(ctx, o, streams.StatusBuildFail); failed {
 		return v
 	}

@@ -23,7 +23,7 @@ func (a *attempt) fix(ctx context.Context) verdict {
 		return strings.HasPrefix(kv, "RUSTFLAGS=") || strings.HasPrefix(kv, "RUSTDOCFLAGS=")
 	})
 	defer func() { a.env = env }()
-	o := a.step(ctx, a.ws.crate(), root.allTargets("fix", "--allow-no-vcs", "--allow-dirty", "--frozen", "--workspace")...)
+	o := a.step(ctx, a.ws.Crate(), root.allTargets("fix", "--allow-no-vcs", "--allow-dirty", "--frozen", "--workspace")...)
 	if v, failed := a.failure(ctx, o, streams.StatusBuildFail); failed {
 		return v
 	}

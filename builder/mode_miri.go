@@ -28,11 +28,11 @@ func (a *attempt) miri(ctx context.Context) verdict {
 		fmt.Fprintf(a.sys, "tests skipped: Miri runs the crate's tests, which need the dev-dependencies\n")
 		return verdict{status: streams.StatusTestSkipped}
 	}
-	o := a.step(ctx, a.ws.crate(), "miri", "test", "--frozen", "--no-run")
+	o := a.step(ctx, a.ws.Crate(), "miri", "test", "--frozen", "--no-run")
 	if v, failed := a.failure(ctx, o, streams.StatusBuildFail); failed {
 		return v
 	}
-	o = a.step(ctx, a.ws.crate(), "miri", "test", "--frozen")
+	o = a.step(ctx, a.ws.Crate(), "miri", "test", "--frozen")
 	if v, failed := a.failure(ctx, o, streams.StatusTestFail); failed {
 		if v.status == streams.StatusTestFail && o.diag.undefinedBehavior() {
 			v.reason = streams.ReasonUndefinedBehavior

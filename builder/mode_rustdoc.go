@@ -15,7 +15,7 @@ func (a *attempt) rustdoc(ctx context.Context) verdict {
 	if _, v, ok := a.rootCrate(ctx); !ok {
 		return v
 	}
-	o := a.step(ctx, a.ws.crate(), "doc", "--frozen", "--no-deps", "--document-private-items")
+	o := a.step(ctx, a.ws.Crate(), "doc", "--frozen", "--no-deps", "--document-private-items")
 	if v, failed := a.failure(ctx, o, streams.StatusBuildFail); failed {
 		return v
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ejecta-build/ejecta/builder/workspace"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -21,7 +22,7 @@ const maxScanBytes = 16 << 20
 // the result is test-pass with one "unstable-feature: NAME" line per
 // feature in the log.
 func (a *attempt) unstableFeatures() verdict {
-	dir, err := findCrateDir(a.crateSource(), a.job.Crate, a.job.Version)
+	dir, err := workspace.FindCrate(a.crateSource(), a.job.Crate, a.job.Version)
 	if err != nil {
 		return a.workspaceError(err)
 	}

@@ -26,9 +26,9 @@ import (
 
 // crateSource is the local directory source the attempt's steps build
 // from: the job's own, or the vendor dir its registry crates went to.
-func (a *attempt) crateSource() string { return a.ws.localSource(a.job.CrateSource) }
+func (a *attempt) crateSource() string { return a.ws.LocalSource(a.job.CrateSource) }
 
-// resolve makes the lockfile of pkg (wrapperDir or crateDir). From a
+// resolve makes the lockfile of pkg (workspace.WrapperDir or workspace.CrateDir). From a
 // local source it is offline. From a registry it has the network, and then
 // the lockfile's packages are fetched into the vendor dir and pkg is
 // pointed at it; a failed fetch is returned as fetchErr, the step's
@@ -36,12 +36,11 @@ func (a *attempt) crateSource() string { return a.ws.localSource(a.job.CrateSour
 // any step that does (resolveStep refuses otherwise): cargo would read a
 // config a build script had planted, in the one step with the network.
 func (a *attempt) resolve(ctx context.Context, pkg string) (o outcome, fetchErr error) {
-	dir := filepath.Join(a.ws.dir, pkg)
+	dir := filepath.Join(a.ws.Dir(), pkg)
 	if !streams.IsRegistrySource(a.job.CrateSource) {
 		return a.resolveStep(ctx, dir, false), nil
 	}
-	config := filepath.Join(pkg, ".cargo/config.toml")
-	if err := a.ws.writeFile(config, registryConfig(a.job.CrateSource)); err != nil {
+	if err := a.ws.UseRegistry(pkg, a.job.CrateSource); err != nil {
 		return outcome{}, workspaceFault{fmt.Errorf("write cargo config: %w", err)}
 	}
 	o = a.resolveStep(ctx, dir, true)
@@ -51,17 +50,10 @@ func (a *attempt) resolve(ctx context.Context, pkg string) (o outcome, fetchErr 
 	if err := a.vendor(ctx, filepath.Join(pkg, "Cargo.lock")); err != nil {
 		return o, err
 	}
-	if err := a.ws.writeFile(config, cargoConfig(a.ws.vendor())); err != nil {
+	if err := a.ws.UseVendor(pkg); err != nil {
 		return o, workspaceFault{fmt.Errorf("write cargo config: %w", err)}
 	}
 	return o, nil
-}
-
-// registryConfig makes cargo read crates.io from the job's registry
-// instead; the lockfile still says crates.io, as after `cargo vendor`, so
-// the vendor dir can stand in for it later.
-func registryConfig(source string) string {
-	return fmt.Sprintf("[source.crates-io]\nreplace-with = \"ejecta-registry\"\n\n[source.ejecta-registry]\nregistry = %q\n", source)
 }
 
 // cratesIOSource is how a lockfile names crates.io, and so the job's
@@ -76,7 +68,7 @@ func (a *attempt) vendor(ctx context.Context, lockfile string) error {
 			Name, Version, Source, Checksum string
 		}
 	}
-	if err := a.ws.decodeTOML(lockfile, &lock); err != nil {
+	if err := a.ws.DecodeTOML(lockfile, &lock); err != nil {
 		return fmt.Errorf("read %s: %w", lockfile, err)
 	}
 	reg, err := a.b.registryClient(a.job.CrateSource)
@@ -100,7 +92,7 @@ func (a *attempt) vendor(ctx context.Context, lockfile string) error {
 		if err != nil {
 			return err
 		}
-		err = registry.Unpack(f, a.ws.vendor(), v)
+		err = registry.Unpack(f, a.ws.Vendor(), v)
 		f.Close()
 		if err != nil {
 			return err

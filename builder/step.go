@@ -33,9 +33,9 @@ func containerPrefix(id string) string { return "ejecta-" + id + "-" }
 // step runs `cargo +<toolchain> args...` in dir inside the sandbox, its
 // output streaming into the log and past the diagnostics. It runs crate
 // code (build scripts, proc macros, tests): from now on the job dir is
-// hostile (see workspace).
+// hostile (see workspace.Workspace).
 func (a *attempt) step(ctx context.Context, dir string, args ...string) outcome {
-	a.ws.markHostile()
+	a.ws.MarkHostile()
 	return a.runStep(ctx, dir, false, args...)
 }
 
@@ -48,7 +48,7 @@ var errNetworkAfterCrateCode = errors.New("builder error: a step with the networ
 // of any crate. Only it may have the network (network: resolving against
 // a remote registry), and only before any step ran crate code.
 func (a *attempt) resolveStep(ctx context.Context, dir string, network bool) outcome {
-	if network && a.ws.hostile {
+	if network && a.ws.Hostile() {
 		fmt.Fprintf(a.sys, "%v\n", errNetworkAfterCrateCode)
 		return outcome{err: errNetworkAfterCrateCode, diag: newDiagnostics()}
 	}
@@ -147,7 +147,7 @@ func (a *attempt) runStep(ctx context.Context, dir string, network bool, args ..
 		Args:         append([]string{a.b.cfg.CargoPath, "+" + tc}, args...),
 		Env:          a.env,
 		Dir:          dir,
-		WritableDirs: []string{a.ws.dir},
+		WritableDirs: []string{a.ws.Dir()},
 		ReadOnlyDirs: a.readOnly,
 		UID:          uid,
 		GID:          uid,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/ejecta-build/ejecta/builder/workspace"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -26,13 +27,13 @@ func (a *attempt) steps(ctx context.Context) verdict {
 	}
 	switch a.job.Mode {
 	case streams.ModeCheckOnly:
-		o := a.step(ctx, a.ws.wrapper(), "check", "--frozen")
+		o := a.step(ctx, a.ws.Wrapper(), "check", "--frozen")
 		if v, failed := a.failure(ctx, o, streams.StatusBuildFail); failed {
 			return v
 		}
 		return verdict{status: streams.StatusTestPass}
 	case streams.ModeBuildOnly:
-		o := a.step(ctx, a.ws.wrapper(), "build", "--frozen")
+		o := a.step(ctx, a.ws.Wrapper(), "build", "--frozen")
 		if v, failed := a.failure(ctx, o, streams.StatusBuildFail); failed {
 			return v
 		}
@@ -40,12 +41,12 @@ func (a *attempt) steps(ctx context.Context) verdict {
 		return verdict{status: streams.StatusTestSkipped}
 	case streams.ModeBuildAndTest:
 		// The crate's own package for its tests is made and resolved now,
-		// before the build runs crate code (see workspace).
+		// before the build runs crate code (see workspace.Workspace).
 		tests, v, ok := a.prepareTests(ctx)
 		if !ok {
 			return v
 		}
-		o := a.step(ctx, a.ws.wrapper(), "build", "--frozen")
+		o := a.step(ctx, a.ws.Wrapper(), "build", "--frozen")
 		if v, failed := a.failure(ctx, o, streams.StatusBuildFail); failed {
 			return v
 		}
@@ -81,7 +82,7 @@ func modeComponents(m streams.Mode) []string {
 // crater's prepare step does for every mode. A crate that cannot be
 // resolved is broken, not a failure of either toolchain.
 func (a *attempt) prepare(ctx context.Context) (verdict, bool) {
-	o, err := a.resolve(ctx, wrapperDir)
+	o, err := a.resolve(ctx, workspace.WrapperDir)
 	if err != nil {
 		return a.fetchFailure(err), false
 	}
@@ -110,13 +111,13 @@ type testPlan struct {
 // ends here (the sandbox or the registry failed).
 func (a *attempt) prepareTests(ctx context.Context) (testPlan, verdict, bool) {
 	err := a.copyRootCrate(false)
-	if errors.Is(err, errCrateNotFound) {
+	if errors.Is(err, workspace.ErrCrateNotFound) {
 		return testPlan{skip: err.Error()}, verdict{}, true
 	}
 	if err != nil {
 		return testPlan{}, a.workspaceError(err), false
 	}
-	o, err := a.resolve(ctx, crateDir)
+	o, err := a.resolve(ctx, workspace.CrateDir)
 	if err != nil {
 		return testPlan{}, a.fetchFailure(err), false
 	}
@@ -136,7 +137,7 @@ func (a *attempt) test(ctx context.Context, plan testPlan) verdict {
 		fmt.Fprintf(a.sys, "tests skipped: %s\n", plan.skip)
 		return verdict{status: streams.StatusTestSkipped}
 	}
-	o := a.step(ctx, a.ws.crate(), "test", "--frozen")
+	o := a.step(ctx, a.ws.Crate(), "test", "--frozen")
 	if v, failed := a.failure(ctx, o, streams.StatusTestFail); failed {
 		return v
 	}

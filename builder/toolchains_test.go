@@ -205,3 +205,22 @@ func TestToolchainPaths(t *testing.T) {
 		}
 	}
 }
+
+func TestToolchainDir(t *testing.T) {
+	home := t.TempDir()
+	for _, d := range []string{"stable-x86_64-unknown-linux-gnu", "nightly-2026-01-01-x86_64-unknown-linux-gnu", "1.80.0-x86_64-unknown-linux-gnu"} {
+		os.MkdirAll(filepath.Join(home, "toolchains", d), 0o755)
+	}
+	for tc, want := range map[string]string{
+		"stable": "stable-x86_64-unknown-linux-gnu", "nightly": "", "nightly-2026-01-01": "nightly-2026-01-01-x86_64-unknown-linux-gnu",
+		"1.80": "", "1.80.0": "1.80.0-x86_64-unknown-linux-gnu",
+	} {
+		got := toolchainDir(home, tc)
+		if want != "" {
+			want = filepath.Join(home, "toolchains", want)
+		}
+		if got != want {
+			t.Errorf("toolchainDir(%q) = %q, want %q", tc, got, want)
+		}
+	}
+}

@@ -1,28 +1,14 @@
-package builder
+package workspace
 
 import (
 	"errors"
 	"fmt"
 	"os"
 
-	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 )
 
-// removeJobDir removes a finished attempt's job dir in the background. A
-// target dir holds thousands of files; removing them before the result is
-// published and the next job is taken would leave the slot idle that long
-// (issue 4: no idle gap over 100 ms between jobs). Job dirs never collide
-// (jobDirName), and Run waits for every removal before it returns.
-func (b *Builder) removeJobDir(dir string, log zerolog.Logger) {
-	b.removals.Go(func() {
-		if err := removeTree(dir); err != nil {
-			log.Error().Err(err).Str("dir", dir).Msg("remove job dir")
-		}
-	})
-}
-
-// removeTree removes dir and everything below it, a job dir a build
+// RemoveTree removes dir and everything below it, a job dir a build
 // shaped as it liked. os.RemoveAll does it in the common case, but it
 // holds a file open per level: a build can make a tree deeper than the
 // builder may open files, and the dir would stay for ever. Then the tree
@@ -30,14 +16,14 @@ func (b *Builder) removeJobDir(dir string, log zerolog.Logger) {
 // is emptied by moving its subdirectories up into dir, so the depth goes
 // down by one a round. No link is followed, and nothing writes to the
 // tree any more (its build is over).
-func removeTree(dir string) error {
+func RemoveTree(dir string) error {
 	if err := os.RemoveAll(dir); err == nil {
 		return nil
 	}
 	return takeApart(dir)
 }
 
-// takeApart is removeTree's way for trees of any depth.
+// takeApart is RemoveTree's way for trees of any depth.
 func takeApart(dir string) error {
 	hoisted := 0
 	for {

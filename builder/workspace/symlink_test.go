@@ -1,4 +1,4 @@
-package builder
+package workspace
 
 import (
 	"os"
@@ -9,7 +9,7 @@ import (
 // A registry of symlinks (as testenv.CrateRegistry and the demo make):
 // the copy is a real directory and the source stays untouched.
 func TestCopyCrateThroughSymlink(t *testing.T) {
-	orig, err := filepath.Abs("testdata/registry/ejecta-testfail-0.1.0")
+	orig, err := filepath.Abs("../testdata/registry/ejecta-testfail-0.1.0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,10 +20,10 @@ func TestCopyCrateThroughSymlink(t *testing.T) {
 		t.Fatal(err)
 	}
 	ws := testWorkspace(t)
-	if err := ws.copyCrate(link, reg, false); err != nil {
+	if err := ws.CopyCrate(link, reg, false); err != nil {
 		t.Fatal(err)
 	}
-	if fi, err := os.Lstat(ws.crate()); err != nil || !fi.IsDir() {
+	if fi, err := os.Lstat(ws.Crate()); err != nil || !fi.IsDir() {
 		t.Fatalf("crate copy is not a directory: %v %v", fi, err)
 	}
 	after, _ := os.ReadFile(filepath.Join(orig, "Cargo.toml"))

@@ -1,4 +1,4 @@
-package builder
+package workspace
 
 import (
 	"os"
@@ -40,7 +40,7 @@ tempfile = "3"
 
 [workspace]
 `), 0o644)
-	dropped, err := ws.trimForResolution("Cargo.toml")
+	dropped, err := ws.TrimForResolution("Cargo.toml")
 	if want := []string{"core", "dev-dependencies", "extra"}; err != nil || !slices.Equal(dropped, want) {
 		t.Fatalf("dropped %q, err %v; want %q", dropped, err, want)
 	}
@@ -73,7 +73,7 @@ tempfile = "3"
 		t.Errorf("features %v", m.Features)
 	}
 	// Nothing left to drop: the manifest is left as it is.
-	if dropped, err := ws.trimForResolution("Cargo.toml"); err != nil || dropped != nil {
+	if dropped, err := ws.TrimForResolution("Cargo.toml"); err != nil || dropped != nil {
 		t.Errorf("second trim: dropped %q, err %v", dropped, err)
 	}
 }
@@ -108,7 +108,7 @@ cfg-if = { git = "http://169.254.169.254/latest" }
 [workspace]
 members = ["../../../etc"]
 `), 0o644)
-	dropped, err := ws.registryOnly("Cargo.toml")
+	dropped, err := ws.RegistryOnly("Cargo.toml")
 	want := []string{"[patch]", "[replace]", "[workspace] members", "fixture (git)", "local (path)", "near (path)", "other (registry)", "remote (git)"}
 	if err != nil || !slices.Equal(dropped, want) {
 		t.Fatalf("dropped %q, %v; want %q", dropped, err, want)
@@ -130,7 +130,7 @@ members = ["../../../etc"]
 		t.Errorf("manifest after: %+v", m)
 	}
 	// A manifest with nothing to leave out is not rewritten.
-	if dropped, err := ws.registryOnly("Cargo.toml"); err != nil || dropped != nil {
+	if dropped, err := ws.RegistryOnly("Cargo.toml"); err != nil || dropped != nil {
 		t.Errorf("second pass: %q, %v", dropped, err)
 	}
 }

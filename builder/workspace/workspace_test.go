@@ -1,4 +1,4 @@
-package builder
+package workspace
 
 import (
 	"errors"
@@ -24,12 +24,12 @@ func TestIsJobDirOf(t *testing.T) {
 		{"b-0-1", "b", false},
 		{"bb-0-1-0123abcd", "b", false},
 	} {
-		if got := isJobDirOf(tc.name, tc.id); got != tc.want {
-			t.Errorf("isJobDirOf(%q, %q) = %v", tc.name, tc.id, got)
+		if got := IsDirOf(tc.name, tc.id); got != tc.want {
+			t.Errorf("IsDirOf(%q, %q) = %v", tc.name, tc.id, got)
 		}
 	}
-	name, err := jobDirName("b-1", 2, 3)
-	if err != nil || !isJobDirOf(name, "b-1") || isJobDirOf(name, "b") {
+	name, err := DirName("b-1", 2, 3)
+	if err != nil || !IsDirOf(name, "b-1") || IsDirOf(name, "b") {
 		t.Errorf("jobDirName = %q, %v", name, err)
 	}
 }
@@ -39,13 +39,13 @@ func TestFindCrateDir(t *testing.T) {
 	// A dir not named <crate>-<version> is found by its manifest.
 	os.MkdirAll(filepath.Join(reg, "odd-name/src"), 0o755)
 	os.WriteFile(filepath.Join(reg, "odd-name/Cargo.toml"), []byte("[package]\nname = \"foo\"\nversion = \"1.2.3\"\n"), 0o644)
-	if d, err := findCrateDir(reg, "foo", "1.2.3"); err != nil || d != filepath.Join(reg, "odd-name") {
+	if d, err := FindCrate(reg, "foo", "1.2.3"); err != nil || d != filepath.Join(reg, "odd-name") {
 		t.Errorf("findCrateDir = %q, %v", d, err)
 	}
-	if _, err := findCrateDir(reg, "foo", "1.2.4"); !errors.Is(err, errCrateNotFound) {
+	if _, err := FindCrate(reg, "foo", "1.2.4"); !errors.Is(err, ErrCrateNotFound) {
 		t.Errorf("wrong version: %v", err)
 	}
-	if d, err := findCrateDir("testdata/registry", "ejecta-typeerr", "0.1.0"); err != nil || !strings.HasSuffix(d, "ejecta-typeerr-0.1.0") {
+	if d, err := FindCrate("../testdata/registry", "ejecta-typeerr", "0.1.0"); err != nil || !strings.HasSuffix(d, "ejecta-typeerr-0.1.0") {
 		t.Errorf("findCrateDir = %q, %v", d, err)
 	}
 }
@@ -53,7 +53,7 @@ func TestFindCrateDir(t *testing.T) {
 func TestCopyCrate(t *testing.T) {
 	// A crate that ships cargo config of its own: it must not reach cargo.
 	src := filepath.Join(t.TempDir(), "ejecta-testfail-0.1.0")
-	if err := os.CopyFS(src, os.DirFS("testdata/registry/ejecta-testfail-0.1.0")); err != nil {
+	if err := os.CopyFS(src, os.DirFS("../testdata/registry/ejecta-testfail-0.1.0")); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.MkdirAll(filepath.Join(src, ".cargo"), 0o755); err != nil {
@@ -66,43 +66,24 @@ func TestCopyCrate(t *testing.T) {
 		}
 	}
 	ws := testWorkspace(t)
-	if err := ws.copyCrate(src, "/reg", false); err != nil {
+	if err := ws.CopyCrate(src, "/reg", false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(ws.crate(), ".cargo", "config")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(ws.Crate(), ".cargo", "config")); !os.IsNotExist(err) {
 		t.Error("the crate's .cargo/config was copied")
 	}
-	if _, err := os.Stat(filepath.Join(ws.crate(), ".cargo-checksum.json")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(ws.Crate(), ".cargo-checksum.json")); !os.IsNotExist(err) {
 		t.Error("checksum file copied")
 	}
-	manifest, _ := os.ReadFile(filepath.Join(ws.crate(), "Cargo.toml"))
-	config, _ := os.ReadFile(filepath.Join(ws.crate(), ".cargo/config.toml"))
+	manifest, _ := os.ReadFile(filepath.Join(ws.Crate(), "Cargo.toml"))
+	config, _ := os.ReadFile(filepath.Join(ws.Crate(), ".cargo/config.toml"))
 	if !strings.Contains(string(manifest), "\n[workspace]\n") || !strings.Contains(string(config), `directory = "/reg"`) || strings.Contains(string(config), "evil") {
 		t.Errorf("manifest:\n%s\nconfig:\n%s", manifest, config)
 	}
 }
 
-func TestToolchainDir(t *testing.T) {
-	home := t.TempDir()
-	for _, d := range []string{"stable-x86_64-unknown-linux-gnu", "nightly-2026-01-01-x86_64-unknown-linux-gnu", "1.80.0-x86_64-unknown-linux-gnu"} {
-		os.MkdirAll(filepath.Join(home, "toolchains", d), 0o755)
-	}
-	for tc, want := range map[string]string{
-		"stable": "stable-x86_64-unknown-linux-gnu", "nightly": "", "nightly-2026-01-01": "nightly-2026-01-01-x86_64-unknown-linux-gnu",
-		"1.80": "", "1.80.0": "1.80.0-x86_64-unknown-linux-gnu",
-	} {
-		got := toolchainDir(home, tc)
-		if want != "" {
-			want = filepath.Join(home, "toolchains", want)
-		}
-		if got != want {
-			t.Errorf("toolchainDir(%q) = %q, want %q", tc, got, want)
-		}
-	}
-}
-
 // testWorkspace is an empty job dir for builds of a made-up user.
-func testWorkspace(t *testing.T) *workspace {
+func testWorkspace(t *testing.T) *Workspace {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "job")
 	if err := os.Mkdir(dir, 0o755); err != nil {
@@ -113,7 +94,7 @@ func testWorkspace(t *testing.T) *workspace {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { root.Close() })
-	return &workspace{dir: dir, root: root, uid: testBuildUID, gid: testBuildUID}
+	return &Workspace{dir: dir, root: root, uid: testBuildUID, gid: testBuildUID}
 }
 
 const testBuildUID = 2_000_000_100
@@ -124,11 +105,11 @@ func TestNewWorkspaceOwnership(t *testing.T) {
 	for _, source := range []string{"/usr/share/cargo/registry", "sparse+http://127.0.0.1:1/index/"} {
 		dir := filepath.Join(t.TempDir(), "job")
 		job := &streams.Job{BuildKey: streams.BuildKey{Crate: "cfg-if", Version: "1.0.0"}, CrateSource: source}
-		ws, err := newWorkspace(dir, job, testBuildUID, testBuildUID+1)
+		ws, err := New(dir, job, testBuildUID, testBuildUID+1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(ws.close)
+		t.Cleanup(ws.Close)
 		want := map[string]int{ // path: owner
 			".": 0, "wrapper": 0, "wrapper/Cargo.toml": 0, "wrapper/src": 0, "wrapper/.cargo": 0,
 			"wrapper/.cargo/config.toml": 0, "wrapper/Cargo.lock": testBuildUID,
@@ -157,11 +138,11 @@ func TestNewWorkspaceOwnership(t *testing.T) {
 // ran it touches nothing at all.
 func TestWorkspaceStaysInJobDir(t *testing.T) {
 	outside := t.TempDir()
-	src := filepath.Join("testdata/registry/ejecta-testfail-0.1.0")
+	src := filepath.Join("../testdata/registry/ejecta-testfail-0.1.0")
 
 	ws := testWorkspace(t)
-	os.Symlink(outside, filepath.Join(ws.dir, crateDir))
-	if err := ws.copyCrate(src, "/reg", false); err == nil {
+	os.Symlink(outside, filepath.Join(ws.dir, CrateDir))
+	if err := ws.CopyCrate(src, "/reg", false); err == nil {
 		t.Error("copyCrate through a symlinked crate dir succeeded")
 	}
 	if err := ws.writeFile("crate/.cargo/config.toml", "x"); err == nil {
@@ -182,15 +163,15 @@ func TestWorkspaceStaysInJobDir(t *testing.T) {
 	}
 
 	ws = testWorkspace(t)
-	ws.markHostile()
+	ws.MarkHostile()
 	for name, err := range map[string]error{
-		"copyCrate": ws.copyCrate(src, "/reg", false),
+		"copyCrate": ws.CopyCrate(src, "/reg", false),
 		"writeFile": ws.writeFile("wrapper/.cargo/config.toml", "x"),
 		"buildFile": ws.buildFile("wrapper/Cargo.lock"),
 		"readFile":  func() error { _, err := ws.readFile("wrapper/Cargo.lock"); return err }(),
 	} {
-		if !errors.Is(err, errHostile) {
-			t.Errorf("%s after crate code ran: %v, want errHostile", name, err)
+		if !errors.Is(err, ErrHostile) {
+			t.Errorf("%s after crate code ran: %v, want ErrHostile", name, err)
 		}
 	}
 }
@@ -220,10 +201,10 @@ func TestFindCrateDirBoundedReads(t *testing.T) {
 	os.Symlink(real, mk("link"))
 
 	done := make(chan error, 1)
-	go func() { _, err := findCrateDir(reg, "foo", "1.0.0"); done <- err }()
+	go func() { _, err := FindCrate(reg, "foo", "1.0.0"); done <- err }()
 	select {
 	case err := <-done:
-		if !errors.Is(err, errCrateNotFound) {
+		if !errors.Is(err, ErrCrateNotFound) {
 			t.Errorf("findCrateDir over a huge, a FIFO and a linked manifest: %v, want not found", err)
 		}
 	case <-time.After(5 * time.Second):
@@ -232,7 +213,7 @@ func TestFindCrateDirBoundedReads(t *testing.T) {
 	os.WriteFile(filepath.Join(reg, "ok"), nil, 0o644)
 	os.Mkdir(filepath.Join(reg, "good"), 0o755)
 	os.WriteFile(filepath.Join(reg, "good", "Cargo.toml"), []byte(manifest), 0o644)
-	if d, err := findCrateDir(reg, "foo", "1.0.0"); err != nil || d != filepath.Join(reg, "good") {
+	if d, err := FindCrate(reg, "foo", "1.0.0"); err != nil || d != filepath.Join(reg, "good") {
 		t.Errorf("findCrateDir = %q, %v; want the real manifest's dir", d, err)
 	}
 }
