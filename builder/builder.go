@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/ejecta-build/ejecta/builder/cargo"
 	"github.com/ejecta-build/ejecta/builder/workspace"
 	"github.com/ejecta-build/ejecta/registry"
 	"github.com/ejecta-build/ejecta/streams"
@@ -32,7 +33,7 @@ type Builder struct {
 	// this process; a restart first cleans up every ID of this builder.
 	tasks atomic.Uint64
 	// rustc caches `rustc -vV` per toolchain for the logs' first lines.
-	rustc rustcVersions
+	rustc cargo.Versions
 
 	// abort ends a drain early (Abort).
 	abort     chan struct{}
@@ -40,7 +41,7 @@ type Builder struct {
 
 	queues *queues
 	// registries and cache serve jobs whose crates come from a remote
-	// registry (source.go); the cache is opened by the first such job.
+	// registry (registries.go); the cache is opened by the first such job.
 	registries map[string]*registry.Client
 	cache      *registry.Cache
 	// removals are job dirs being removed in the background (removeJobDir).

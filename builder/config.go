@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ejecta-build/ejecta/builder/cargo"
 	"github.com/ejecta-build/ejecta/builder/sandbox"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -112,6 +113,21 @@ const minBuildUID = 100_000
 
 // buildUser is the user and group slot's builds run as.
 func (c Config) buildUser(slot int) uint32 { return c.BuildUID + uint32(slot) }
+
+// host is the cargo and rustup builds use.
+func (c Config) host() cargo.Host {
+	return cargo.Host{CargoPath: c.CargoPath, RustupHome: c.RustupHome}
+}
+
+// toolchains lists what the builder offers: rustup's toolchains and the
+// toolchain directories it was given that hold a rustc.
+func (c Config) toolchains() []string { return cargo.Toolchains(c.RustupHome, c.ToolchainPaths) }
+
+// offers reports whether the builder builds with toolchain tc: one rustup
+// has, or one of its toolchain directories. Any other directory is not
+// offered, whatever it holds: an experiment cannot point builders at
+// arbitrary host paths.
+func (c Config) offers(tc string) bool { return cargo.Offers(c.RustupHome, c.ToolchainPaths, tc) }
 
 // HiddenPaths are the builder's own host paths that builds must not see
 // (sandbox.Config.Hide): its work dir, with every other job's dir, and its

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ejecta-build/ejecta/builder/cargo"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -34,7 +35,7 @@ func (a *attempt) giveUp(ctx context.Context, attempts int) {
 		a.abandon()
 		return
 	}
-	v := verdict{status: streams.StatusError, reason: streams.GaveUp(attempts), exitCode: -1}
+	v := cargo.Verdict{Status: streams.StatusError, Reason: streams.GaveUp(attempts), ExitCode: -1}
 	if err := a.finish(ctx, v, start); err != nil {
 		if ctx.Err() != nil {
 			a.abandon()

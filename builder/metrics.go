@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ejecta-build/ejecta/builder/cargo"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -89,9 +90,9 @@ func (m *metrics) crateFetched(cached bool) {
 }
 
 // finished counts an attempt whose result was published.
-func (m *metrics) finished(v verdict, took time.Duration) {
-	m.done.WithLabelValues(string(v.status), reasonClass(v.reason)).Inc()
-	m.duration.WithLabelValues(string(v.status)).Observe(took.Seconds())
+func (m *metrics) finished(v cargo.Verdict, took time.Duration) {
+	m.done.WithLabelValues(string(v.Status), reasonClass(v.Reason)).Inc()
+	m.duration.WithLabelValues(string(v.Status)).Observe(took.Seconds())
 }
 
 // reasonClass drops a reason's arguments ("compiler-error(E0277,E0308)"

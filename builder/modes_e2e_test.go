@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ejecta-build/ejecta/builder/cargo"
 	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/streams"
@@ -25,11 +26,11 @@ func TestBuilderModes(t *testing.T) {
 	nc, js := startJetStream(t, streams.DefaultConfig())
 	reg := modeRegistry(t)
 	home, _ := realRustup(t)
-	nightlyMiri := missingComponent(home, "nightly", "miri", "rust-src") == ""
-	if toolchainDir(home, "nightly") == "" {
+	nightlyMiri := cargo.MissingComponent(home, "nightly", "miri", "rust-src") == ""
+	if cargo.ToolchainDir(home, "nightly") == "" {
 		testenv.Unavailable(t, "rustup has no nightly toolchain")
 	}
-	stableDir := toolchainDir(home, "stable")
+	stableDir := cargo.ToolchainDir(home, "stable")
 
 	type want = jobWant
 	tests := []struct {

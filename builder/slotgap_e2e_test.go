@@ -40,7 +40,7 @@ func (r *timedRunner) Run(ctx context.Context, t sandbox.Task) (sandbox.Exit, er
 		// part of that job, not a step of its own.
 		return exit, err
 	}
-	// Task IDs are <prefix><slot>-<n> (step.go).
+	// Task IDs are <prefix><slot>-<n> (taskid.go).
 	slot, _, _ := strings.Cut(strings.TrimPrefix(t.ID, containerPrefix(slotGapBuilder)), "-")
 	n, convErr := strconv.Atoi(slot)
 	if convErr != nil {

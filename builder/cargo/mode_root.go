@@ -1,4 +1,4 @@
-package builder
+package cargo
 
 import (
 	"context"
@@ -25,67 +25,67 @@ type rootCrate struct {
 // libraries need), or an optional dependency no default feature enables;
 // the crate is then resolved without them (see trimForResolution) rather
 // than called broken, since the wrapper resolved it fine.
-func (a *attempt) rootCrate(ctx context.Context) (rootCrate, verdict, bool) {
+func (b *Build) rootCrate(ctx context.Context) (rootCrate, Verdict, bool) {
 	// cargo fix rewrites the crate's sources; the other modes only read
 	// them, as from the crate source itself.
-	if err := a.copyRootCrate(a.job.Mode == streams.ModeFix); err != nil {
-		return rootCrate{}, a.workspaceError(err), false
+	if err := b.copyRootCrate(b.Job.Mode == streams.ModeFix); err != nil {
+		return rootCrate{}, b.WorkspaceError(err), false
 	}
-	o, err := a.resolve(ctx, workspace.CrateDir)
+	o, err := b.resolve(ctx, workspace.CrateDir)
 	if err != nil {
-		return rootCrate{}, a.fetchFailure(err), false
+		return rootCrate{}, b.fetchFailure(err), false
 	}
-	v, failed := a.failure(ctx, o, streams.StatusBroken)
+	v, failed := b.failure(ctx, o, streams.StatusBroken)
 	if !failed {
-		return rootCrate{devDeps: true}, verdict{}, true
+		return rootCrate{devDeps: true}, Verdict{}, true
 	}
-	if v.status != streams.StatusBroken || streams.Spurious(v.reason) {
+	if v.Status != streams.StatusBroken || streams.Spurious(v.Reason) {
 		return rootCrate{}, v, false
 	}
-	dropped, err := a.ws.TrimForResolution(filepath.Join(workspace.CrateDir, "Cargo.toml"))
+	dropped, err := b.ws.TrimForResolution(filepath.Join(workspace.CrateDir, "Cargo.toml"))
 	if err != nil {
-		return rootCrate{}, a.workspaceError(err), false
+		return rootCrate{}, b.WorkspaceError(err), false
 	}
 	if len(dropped) > 0 {
-		fmt.Fprintf(a.sys, "the crate as the root package cannot be resolved from %s: resolving it without %s\n",
-			a.job.CrateSource, strings.Join(dropped, ", "))
-		if o, err = a.resolve(ctx, workspace.CrateDir); err != nil {
-			return rootCrate{}, a.fetchFailure(err), false
+		fmt.Fprintf(b.Log.System, "the crate as the root package cannot be resolved from %s: resolving it without %s\n",
+			b.Job.CrateSource, strings.Join(dropped, ", "))
+		if o, err = b.resolve(ctx, workspace.CrateDir); err != nil {
+			return rootCrate{}, b.fetchFailure(err), false
 		}
-		v, failed = a.failure(ctx, o, streams.StatusBroken)
+		v, failed = b.failure(ctx, o, streams.StatusBroken)
 		if !failed {
-			return rootCrate{devDeps: !slices.Contains(dropped, "dev-dependencies")}, verdict{}, true
+			return rootCrate{devDeps: !slices.Contains(dropped, "dev-dependencies")}, Verdict{}, true
 		}
-		if v.status != streams.StatusBroken || streams.Spurious(v.reason) {
+		if v.Status != streams.StatusBroken || streams.Spurious(v.Reason) {
 			return rootCrate{}, v, false
 		}
 	}
-	fmt.Fprintf(a.sys, "cannot resolve %s %s as the root package from %s: crate broken\n", a.job.Crate, a.job.Version, a.job.CrateSource)
-	return rootCrate{}, verdict{status: streams.StatusBroken, exitCode: v.exitCode}, false
+	fmt.Fprintf(b.Log.System, "cannot resolve %s %s as the root package from %s: crate broken\n", b.Job.Crate, b.Job.Version, b.Job.CrateSource)
+	return rootCrate{}, Verdict{Status: streams.StatusBroken, ExitCode: v.ExitCode}, false
 }
 
 // copyRootCrate copies the crate under test into the job dir as a package
 // of its own (workspace.copyCrate). A crate from a remote registry is
 // resolved with the network, and what its manifest names is fetched: it
 // keeps only what comes from the registry (registryOnly).
-func (a *attempt) copyRootCrate(writable bool) error {
-	dir, err := workspace.FindCrate(a.crateSource(), a.job.Crate, a.job.Version)
+func (b *Build) copyRootCrate(writable bool) error {
+	dir, err := workspace.FindCrate(b.crateSource(), b.Job.Crate, b.Job.Version)
 	if err != nil {
 		return err
 	}
-	if err := a.ws.CopyCrate(dir, a.crateSource(), writable); err != nil {
+	if err := b.ws.CopyCrate(dir, b.crateSource(), writable); err != nil {
 		return err
 	}
-	if !streams.IsRegistrySource(a.job.CrateSource) {
+	if !streams.IsRegistrySource(b.Job.CrateSource) {
 		return nil
 	}
-	dropped, err := a.ws.RegistryOnly(filepath.Join(workspace.CrateDir, "Cargo.toml"))
+	dropped, err := b.ws.RegistryOnly(filepath.Join(workspace.CrateDir, "Cargo.toml"))
 	if err != nil {
 		return err
 	}
 	if len(dropped) > 0 {
-		fmt.Fprintf(a.sys, "the crate's manifest names sources other than %s, which are left out: %s\n",
-			a.job.CrateSource, strings.Join(dropped, ", "))
+		fmt.Fprintf(b.Log.System, "the crate's manifest names sources other than %s, which are left out: %s\n",
+			b.Job.CrateSource, strings.Join(dropped, ", "))
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package builder
+package cargo
 
 import (
 	"os"
@@ -30,7 +30,7 @@ func TestParseFeatures(t *testing.T) {
 // The scan covers every .rs file of the fixture, nested modules included,
 // and lists each feature once, sorted.
 func TestScanFeatures(t *testing.T) {
-	got, err := scanFeatures(filepath.Join("..", "testdata", "crates", "ejecta-mode-features-0.1.0"))
+	got, err := scanFeatures(filepath.Join("..", "..", "testdata", "crates", "ejecta-mode-features-0.1.0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestScanFeatures(t *testing.T) {
 }
 
 func TestScanFeaturesThroughSymlink(t *testing.T) {
-	abs, _ := filepath.Abs(filepath.Join("..", "testdata", "crates", "ejecta-mode-features-0.1.0"))
+	abs, _ := filepath.Abs(filepath.Join("..", "..", "testdata", "crates", "ejecta-mode-features-0.1.0"))
 	link := filepath.Join(t.TempDir(), "ejecta-mode-features-0.1.0")
 	if err := os.Symlink(abs, link); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package builder
+package cargo
 
 import (
 	"bufio"
@@ -34,34 +34,35 @@ func installedToolchains(rustupHome string) []string {
 	return out
 }
 
-// toolchains lists what the builder offers: rustup's toolchains and the
-// toolchain directories it was given that hold a rustc.
-func (c Config) toolchains() []string {
-	out := installedToolchains(c.RustupHome)
-	for _, p := range c.ToolchainPaths {
-		if toolchainDir(c.RustupHome, p) != "" {
+// Toolchains lists what a builder offers: rustup's toolchains in
+// rustupHome and, of the toolchain directories it was given (paths),
+// those that hold a rustc.
+func Toolchains(rustupHome string, paths []string) []string {
+	out := installedToolchains(rustupHome)
+	for _, p := range paths {
+		if ToolchainDir(rustupHome, p) != "" {
 			out = append(out, p)
 		}
 	}
 	return out
 }
 
-// offers reports whether the builder builds with toolchain tc: one rustup
-// has, or one of its toolchain directories. Any other directory is not
-// offered, whatever it holds: an experiment cannot point builders at
-// arbitrary host paths.
-func (c Config) offers(tc string) bool {
-	if streams.IsToolchainPath(tc) && !slices.Contains(c.ToolchainPaths, tc) {
+// Offers reports whether a builder with rustupHome and the toolchain
+// directories paths builds with toolchain tc: one rustup has, or one of
+// those directories. Any other directory is not offered, whatever it
+// holds: an experiment cannot point builders at arbitrary host paths.
+func Offers(rustupHome string, paths []string, tc string) bool {
+	if streams.IsToolchainPath(tc) && !slices.Contains(paths, tc) {
 		return false
 	}
-	return toolchainDir(c.RustupHome, tc) != ""
+	return ToolchainDir(rustupHome, tc) != ""
 }
 
 // toolchainVersion returns rustc's version line for toolchain tc (say
 // "1.95.0 (59807616e 2026-04-14)") from the channel manifest rustup keeps,
 // or "" if it cannot tell. It stands in when `rustc -vV` cannot be run.
 func toolchainVersion(rustupHome, tc string) string {
-	dir := toolchainDir(rustupHome, tc)
+	dir := ToolchainDir(rustupHome, tc)
 	if dir == "" {
 		return ""
 	}
@@ -85,10 +86,10 @@ func toolchainVersion(rustupHome, tc string) string {
 	return ""
 }
 
-// toolchainDir finds tc's directory ("stable" is installed as
+// ToolchainDir finds tc's directory ("stable" is installed as
 // "stable-<host triple>"; a toolchain given as a path is that directory),
 // or "" if there is no such toolchain.
-func toolchainDir(rustupHome, tc string) string {
+func ToolchainDir(rustupHome, tc string) string {
 	if streams.IsToolchainPath(tc) {
 		if _, err := os.Stat(filepath.Join(tc, "bin", "rustc")); err != nil {
 			return ""
@@ -106,12 +107,12 @@ func toolchainDir(rustupHome, tc string) string {
 // rustcVersionTimeout bounds one `rustc -vV`; it answers in milliseconds.
 const rustcVersionTimeout = 10 * time.Second
 
-// rustcVersions caches `rustc +<toolchain> -vV` per toolchain: every log
+// Versions caches `rustc +<toolchain> -vV` per toolchain: every log
 // starts with it, and one run per toolchain and builder is enough. An entry
 // is keyed by the toolchain's channel manifest's modification time, which
 // `rustup update` changes, so an updated nightly is asked again. The zero
 // value is ready to use.
-type rustcVersions struct {
+type Versions struct {
 	mu sync.Mutex
 	m  map[string]rustcVersion
 }
@@ -123,18 +124,18 @@ type rustcVersion struct {
 	err   error
 }
 
-// get returns the output of `rustc +tc -vV`, run by probe (in the
+// Get returns the output of `rustc +tc -vV`, run by probe (in the
 // sandbox: a toolchain's programs run nowhere else, rustup's proxy
 // included), without its trailing newline, and the version line ("1.95.0
 // (59807616e 2026-04-14)"), which comes from the channel manifest when
 // rustc cannot be run (toolchainVersion; "" if neither tells). A failure
 // is cached too: a broken toolchain costs one try, and one read of its
 // 1 MB manifest, per manifest change, not per job.
-func (r *rustcVersions) get(ctx context.Context, cfg Config, tc string, probe func(context.Context, ...string) (string, error)) (text, line string, err error) {
+func (r *Versions) Get(ctx context.Context, h Host, tc string, probe func(context.Context, ...string) (string, error)) (text, line string, err error) {
 	// Without the toolchain or its rustc, rustup only fails, and slowly.
-	dir := toolchainDir(cfg.RustupHome, tc)
+	dir := ToolchainDir(h.RustupHome, tc)
 	if dir == "" {
-		return "", "", fmt.Errorf("rustc +%s -vV: toolchain not installed in %s", tc, cfg.RustupHome)
+		return "", "", fmt.Errorf("rustc +%s -vV: toolchain not installed in %s", tc, h.RustupHome)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "bin", "rustc")); err != nil {
 		return "", "", fmt.Errorf("rustc +%s -vV: %w", tc, err)
@@ -151,7 +152,7 @@ func (r *rustcVersions) get(ctx context.Context, cfg Config, tc string, probe fu
 	}
 	ctx, cancel := context.WithTimeout(ctx, rustcVersionTimeout)
 	defer cancel()
-	out, err := probe(ctx, filepath.Join(filepath.Dir(cfg.CargoPath), "rustc"), "+"+tc, "-vV")
+	out, err := probe(ctx, filepath.Join(filepath.Dir(h.CargoPath), "rustc"), "+"+tc, "-vV")
 	text = strings.TrimRight(out, "\n")
 	if err == nil && !strings.HasPrefix(text, "rustc ") {
 		err = errors.New("not rustc's version")
@@ -161,12 +162,12 @@ func (r *rustcVersions) get(ctx context.Context, cfg Config, tc string, probe fu
 		if ctx.Err() != nil || errors.Is(err, errNotRun) {
 			// The attempt ended, rustc hung or the sandbox failed: try
 			// again next time.
-			return "", toolchainVersion(cfg.RustupHome, tc), err
+			return "", toolchainVersion(h.RustupHome, tc), err
 		}
 	}
 	line, _, _ = strings.Cut(strings.TrimPrefix(text, "rustc "), "\n")
 	if line == "" {
-		line = toolchainVersion(cfg.RustupHome, tc)
+		line = toolchainVersion(h.RustupHome, tc)
 	}
 	r.mu.Lock()
 	if r.m == nil {
@@ -180,19 +181,19 @@ func (r *rustcVersions) get(ctx context.Context, cfg Config, tc string, probe fu
 // componentMissing ends an attempt whose toolchain lacks a component the
 // mode needs: an infrastructure error (this builder's toolchain is
 // incomplete), not the crate's failure.
-func (a *attempt) componentMissing(component string) verdict {
-	tc := a.job.Toolchain
-	fmt.Fprintf(a.sys, "toolchain %s does not have the %s component, which %s needs (rustup component add --toolchain %s %s)\n",
-		tc, component, a.job.Mode, tc, component)
-	return verdict{status: streams.StatusError, reason: streams.ComponentMissing(component), exitCode: a.exitCode}
+func (b *Build) componentMissing(component string) Verdict {
+	tc := b.Job.Toolchain
+	fmt.Fprintf(b.Log.System, "toolchain %s does not have the %s component, which %s needs (rustup component add --toolchain %s %s)\n",
+		tc, component, b.Job.Mode, tc, component)
+	return Verdict{Status: streams.StatusError, Reason: streams.ComponentMissing(component), ExitCode: b.exitCode}
 }
 
-// missingComponent returns the first of components (rustup component
+// MissingComponent returns the first of components (rustup component
 // names) that toolchain tc lacks, judged by the files each one installs,
 // or "" if it has them all or rustup does not know tc (the first step will
 // then say the toolchain is missing).
-func missingComponent(rustupHome, tc string, components ...string) string {
-	dir := toolchainDir(rustupHome, tc)
+func MissingComponent(rustupHome, tc string, components ...string) string {
+	dir := ToolchainDir(rustupHome, tc)
 	if dir == "" {
 		return ""
 	}

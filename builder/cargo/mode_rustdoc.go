@@ -1,4 +1,4 @@
-package builder
+package cargo
 
 import (
 	"context"
@@ -11,13 +11,13 @@ import (
 // failure is a build failure, crater having no class of its own for it.
 // Crater's second pass, `cargo rustdoc` with the crate's docs.rs metadata,
 // is not run.
-func (a *attempt) rustdoc(ctx context.Context) verdict {
-	if _, v, ok := a.rootCrate(ctx); !ok {
+func (b *Build) rustdoc(ctx context.Context) Verdict {
+	if _, v, ok := b.rootCrate(ctx); !ok {
 		return v
 	}
-	o := a.step(ctx, a.ws.Crate(), "doc", "--frozen", "--no-deps", "--document-private-items")
-	if v, failed := a.failure(ctx, o, streams.StatusBuildFail); failed {
+	o := b.step(ctx, b.ws.Crate(), "doc", "--frozen", "--no-deps", "--document-private-items")
+	if v, failed := b.failure(ctx, o, streams.StatusBuildFail); failed {
 		return v
 	}
-	return verdict{status: streams.StatusTestPass}
+	return Verdict{Status: streams.StatusTestPass}
 }

@@ -1,4 +1,4 @@
-package builder
+package cargo
 
 import (
 	"fmt"
@@ -21,21 +21,21 @@ const maxScanBytes = 16 << 20
 // file (hidden directories skipped) is scanned for #![feature(...)], and
 // the result is test-pass with one "unstable-feature: NAME" line per
 // feature in the log.
-func (a *attempt) unstableFeatures() verdict {
-	dir, err := workspace.FindCrate(a.crateSource(), a.job.Crate, a.job.Version)
+func (b *Build) unstableFeatures() Verdict {
+	dir, err := workspace.FindCrate(b.crateSource(), b.Job.Crate, b.Job.Version)
 	if err != nil {
-		return a.workspaceError(err)
+		return b.WorkspaceError(err)
 	}
-	fmt.Fprintf(a.sys, "scanning %s %s for #![feature(...)]\n", a.job.Crate, a.job.Version)
+	fmt.Fprintf(b.Log.System, "scanning %s %s for #![feature(...)]\n", b.Job.Crate, b.Job.Version)
 	features, err := scanFeatures(dir)
 	if err != nil {
-		return a.workspaceError(err)
+		return b.WorkspaceError(err)
 	}
 	for _, f := range features {
-		fmt.Fprintf(a.sys, "unstable-feature: %s\n", f)
+		fmt.Fprintf(b.Log.System, "unstable-feature: %s\n", f)
 	}
-	fmt.Fprintf(a.sys, "%d unstable features\n", len(features))
-	return verdict{status: streams.StatusTestPass}
+	fmt.Fprintf(b.Log.System, "%d unstable features\n", len(features))
+	return Verdict{Status: streams.StatusTestPass}
 }
 
 // scanFeatures returns the sorted, distinct features named in

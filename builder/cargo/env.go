@@ -1,4 +1,4 @@
-package builder
+package cargo
 
 import (
 	"fmt"
@@ -13,13 +13,13 @@ import (
 // sandboxEnv is the whole environment of a build: nothing of the builder's
 // own environment leaks in, so a build depends only on the job and the
 // builder's configuration.
-func sandboxEnv(cfg Config, ws *workspace.Workspace, toolchain, capLints string) []string {
+func sandboxEnv(h Host, ws *workspace.Workspace, toolchain, capLints string) []string {
 	env := []string{
 		// The cargo proxy's dir first so rustc and friends resolve through
 		// the same rustup as cargo.
-		"PATH=" + filepath.Dir(cfg.CargoPath) + ":/usr/local/bin:/usr/bin:/bin",
+		"PATH=" + filepath.Dir(h.CargoPath) + ":/usr/local/bin:/usr/bin:/bin",
 		"HOME=" + ws.Home(),
-		"RUSTUP_HOME=" + cfg.RustupHome, // read-only in the sandbox
+		"RUSTUP_HOME=" + h.RustupHome, // read-only in the sandbox
 		"CARGO_HOME=" + ws.CargoHome(),
 		"CARGO_TARGET_DIR=" + ws.Target(),
 		// Colours without a TTY: stdout and stderr stay apart in the log.
@@ -36,7 +36,7 @@ func sandboxEnv(cfg Config, ws *workspace.Workspace, toolchain, capLints string)
 	return env
 }
 
-// readOnlyDirs are the host directories a build of toolchain tc from
+// ReadOnlyDirs are the host directories a build of toolchain tc from
 // crateSource reads, bound read-only into its sandbox at their own paths
 // wherever they are (in a hidden /root, under /tmp): rustup's home and
 // the cargo proxy's directory (and those of cargo and rustc themselves
@@ -45,16 +45,16 @@ func sandboxEnv(cfg Config, ws *workspace.Workspace, toolchain, capLints string)
 // source (a registry's crates are in the job dir). A directory source
 // must hold its crates itself: a crate that is a link to a directory a
 // build cannot read cannot be built.
-func readOnlyDirs(cfg Config, tc, crateSource string) []string {
-	dirs := []string{cfg.RustupHome, filepath.Dir(cfg.CargoPath)}
+func ReadOnlyDirs(h Host, tc, crateSource string) []string {
+	dirs := []string{h.RustupHome, filepath.Dir(h.CargoPath)}
 	// The programs the builder runs, cargo and the rustc beside it, where
 	// they really are when they are links.
-	for _, prog := range []string{cfg.CargoPath, filepath.Join(filepath.Dir(cfg.CargoPath), "rustc")} {
+	for _, prog := range []string{h.CargoPath, filepath.Join(filepath.Dir(h.CargoPath), "rustc")} {
 		if real, err := filepath.EvalSymlinks(prog); err == nil {
 			dirs = append(dirs, filepath.Dir(real))
 		}
 	}
-	if d := toolchainDir(cfg.RustupHome, tc); d != "" {
+	if d := ToolchainDir(h.RustupHome, tc); d != "" {
 		dirs = append(dirs, d)
 	}
 	if !streams.IsRegistrySource(crateSource) {
@@ -67,7 +67,7 @@ func readOnlyDirs(cfg Config, tc, crateSource string) []string {
 			continue // not there: the build will say what is missing
 		}
 		out = append(out, filepath.Clean(d))
-		if real != d && !within(real, cfg.RustupHome) {
+		if real != d && !within(real, h.RustupHome) {
 			out = append(out, real)
 		}
 	}

@@ -1,4 +1,4 @@
-package builder
+package cargo
 
 import (
 	"context"
@@ -19,29 +19,29 @@ import (
 // own crates.io dependencies, which the offline sandbox cannot fetch: a
 // builder will need a sysroot prepared ahead (MIRI_SYSROOT), not yet
 // supported.
-func (a *attempt) miri(ctx context.Context) verdict {
-	root, v, ok := a.rootCrate(ctx)
+func (b *Build) miri(ctx context.Context) Verdict {
+	root, v, ok := b.rootCrate(ctx)
 	if !ok {
 		return v
 	}
 	if !root.devDeps {
-		fmt.Fprintf(a.sys, "tests skipped: Miri runs the crate's tests, which need the dev-dependencies\n")
-		return verdict{status: streams.StatusTestSkipped}
+		fmt.Fprintf(b.Log.System, "tests skipped: Miri runs the crate's tests, which need the dev-dependencies\n")
+		return Verdict{Status: streams.StatusTestSkipped}
 	}
-	o := a.step(ctx, a.ws.Crate(), "miri", "test", "--frozen", "--no-run")
-	if v, failed := a.failure(ctx, o, streams.StatusBuildFail); failed {
+	o := b.step(ctx, b.ws.Crate(), "miri", "test", "--frozen", "--no-run")
+	if v, failed := b.failure(ctx, o, streams.StatusBuildFail); failed {
 		return v
 	}
-	o = a.step(ctx, a.ws.Crate(), "miri", "test", "--frozen")
-	if v, failed := a.failure(ctx, o, streams.StatusTestFail); failed {
-		if v.status == streams.StatusTestFail && o.diag.undefinedBehavior() {
-			v.reason = streams.ReasonUndefinedBehavior
+	o = b.step(ctx, b.ws.Crate(), "miri", "test", "--frozen")
+	if v, failed := b.failure(ctx, o, streams.StatusTestFail); failed {
+		if v.Status == streams.StatusTestFail && o.diag.undefinedBehavior() {
+			v.Reason = streams.ReasonUndefinedBehavior
 		}
 		return v
 	}
 	if o.diag.noTests() {
-		fmt.Fprintf(a.sys, "tests skipped: the crate has no tests (cargo miri test ran 0)\n")
-		return verdict{status: streams.StatusTestSkipped}
+		fmt.Fprintf(b.Log.System, "tests skipped: the crate has no tests (cargo miri test ran 0)\n")
+		return Verdict{Status: streams.StatusTestSkipped}
 	}
-	return verdict{status: streams.StatusTestPass}
+	return Verdict{Status: streams.StatusTestPass}
 }

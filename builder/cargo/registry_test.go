@@ -1,4 +1,4 @@
-package builder
+package cargo
 
 import (
 	"bytes"
@@ -34,10 +34,10 @@ func TestFetchFailure(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var sys bytes.Buffer
-			a := &attempt{sys: &sys, log: zerolog.Nop()}
-			v := a.fetchFailure(tc.err)
-			if v.status != tc.status || v.reason != tc.reason {
-				t.Errorf("verdict %s (%s), want %s (%s)", v.status, v.reason, tc.status, tc.reason)
+			b := &Build{Log: Log{System: &sys}, Logger: zerolog.Nop()}
+			v := b.fetchFailure(tc.err)
+			if v.Status != tc.status || v.Reason != tc.reason {
+				t.Errorf("verdict %s (%s), want %s (%s)", v.Status, v.Reason, tc.status, tc.reason)
 			}
 			if !strings.Contains(sys.String(), tc.logMention) {
 				t.Errorf("log says %q, want it to contain %q", sys.String(), tc.logMention)

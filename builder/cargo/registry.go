@@ -1,4 +1,4 @@
-package builder
+package cargo
 
 import (
 	"context"
@@ -26,31 +26,32 @@ import (
 
 // crateSource is the local directory source the attempt's steps build
 // from: the job's own, or the vendor dir its registry crates went to.
-func (a *attempt) crateSource() string { return a.ws.LocalSource(a.job.CrateSource) }
+func (b *Build) crateSource() string { return b.ws.LocalSource(b.Job.CrateSource) }
 
-// resolve makes the lockfile of pkg (workspace.WrapperDir or workspace.CrateDir). From a
-// local source it is offline. From a registry it has the network, and then
-// the lockfile's packages are fetched into the vendor dir and pkg is
-// pointed at it; a failed fetch is returned as fetchErr, the step's
-// outcome being a success. It runs no crate code, and must come before
-// any step that does (resolveStep refuses otherwise): cargo would read a
-// config a build script had planted, in the one step with the network.
-func (a *attempt) resolve(ctx context.Context, pkg string) (o outcome, fetchErr error) {
-	dir := filepath.Join(a.ws.Dir(), pkg)
-	if !streams.IsRegistrySource(a.job.CrateSource) {
-		return a.resolveStep(ctx, dir, false), nil
+// resolve makes the lockfile of pkg (workspace.WrapperDir or
+// workspace.CrateDir). From a local source it is offline. From a registry
+// it has the network, and then the lockfile's packages are fetched into
+// the vendor dir and pkg is pointed at it; a failed fetch is returned as
+// fetchErr, the step's outcome being a success. It runs no crate code, and
+// must come before any step that does (resolveStep refuses otherwise):
+// cargo would read a config a build script had planted, in the one step
+// with the network.
+func (b *Build) resolve(ctx context.Context, pkg string) (o outcome, fetchErr error) {
+	dir := filepath.Join(b.ws.Dir(), pkg)
+	if !streams.IsRegistrySource(b.Job.CrateSource) {
+		return b.resolveStep(ctx, dir, false), nil
 	}
-	if err := a.ws.UseRegistry(pkg, a.job.CrateSource); err != nil {
+	if err := b.ws.UseRegistry(pkg, b.Job.CrateSource); err != nil {
 		return outcome{}, workspaceFault{fmt.Errorf("write cargo config: %w", err)}
 	}
-	o = a.resolveStep(ctx, dir, true)
+	o = b.resolveStep(ctx, dir, true)
 	if o.err != nil || o.exit.Code != 0 {
 		return o, nil
 	}
-	if err := a.vendor(ctx, filepath.Join(pkg, "Cargo.lock")); err != nil {
+	if err := b.vendor(ctx, filepath.Join(pkg, "Cargo.lock")); err != nil {
 		return o, err
 	}
-	if err := a.ws.UseVendor(pkg); err != nil {
+	if err := b.ws.UseVendor(pkg); err != nil {
 		return o, workspaceFault{fmt.Errorf("write cargo config: %w", err)}
 	}
 	return o, nil
@@ -62,20 +63,20 @@ const cratesIOSource = "registry+https://github.com/rust-lang/crates.io-index"
 
 // vendor fetches and unpacks every registry package of lockfile (relative
 // to the job dir).
-func (a *attempt) vendor(ctx context.Context, lockfile string) error {
+func (b *Build) vendor(ctx context.Context, lockfile string) error {
 	var lock struct {
 		Package []struct {
 			Name, Version, Source, Checksum string
 		}
 	}
-	if err := a.ws.DecodeTOML(lockfile, &lock); err != nil {
+	if err := b.ws.DecodeTOML(lockfile, &lock); err != nil {
 		return fmt.Errorf("read %s: %w", lockfile, err)
 	}
-	reg, err := a.b.registryClient(a.job.CrateSource)
+	reg, err := b.Registries.Client(b.Job.CrateSource)
 	if err != nil {
 		return err
 	}
-	cache, err := a.b.crateCache()
+	cache, err := b.Registries.Cache()
 	if err != nil {
 		return workspaceFault{err}
 	}
@@ -92,7 +93,7 @@ func (a *attempt) vendor(ctx context.Context, lockfile string) error {
 		if err != nil {
 			return err
 		}
-		err = registry.Unpack(f, a.ws.Vendor(), v)
+		err = registry.Unpack(f, b.ws.Vendor(), v)
 		f.Close()
 		if err != nil {
 			return err
@@ -102,10 +103,10 @@ func (a *attempt) vendor(ctx context.Context, lockfile string) error {
 		} else {
 			fetched++
 		}
-		a.b.met.crateFetched(hit)
+		b.Registries.Fetched(hit)
 	}
-	fmt.Fprintf(a.sys, "crates from %s: %d downloaded, %d from the download cache, sha256 checked against the index\n",
-		a.job.CrateSource, fetched, cached)
+	fmt.Fprintf(b.Log.System, "crates from %s: %d downloaded, %d from the download cache, sha256 checked against the index\n",
+		b.Job.CrateSource, fetched, cached)
 	return nil
 }
 
@@ -117,46 +118,15 @@ type workspaceFault struct{ error }
 func (w workspaceFault) Unwrap() error { return w.error }
 
 // fetchFailure ends an attempt whose crates could not be fetched.
-func (a *attempt) fetchFailure(err error) verdict {
+func (b *Build) fetchFailure(err error) Verdict {
 	if wf := (workspaceFault{}); errors.As(err, &wf) {
-		return a.workspaceError(wf.error)
+		return b.WorkspaceError(wf.error)
 	}
-	fmt.Fprintf(a.sys, "cannot fetch the crates: %v\n", err)
+	fmt.Fprintf(b.Log.System, "cannot fetch the crates: %v\n", err)
 	reason := streams.ReasonDownloadFailed
 	if errors.Is(err, registry.ErrChecksum) {
 		reason = streams.ReasonChecksumMismatch
 	}
-	a.log.Warn().Err(err).Str("reason", string(reason)).Msg("fetching crates failed")
-	return verdict{status: streams.StatusPrepareFail, reason: reason, exitCode: -1}
-}
-
-// registryClient returns the builder's client of a registry, one per
-// registry so its config.json is read once.
-func (b *Builder) registryClient(source string) (*registry.Client, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if c, ok := b.registries[source]; ok {
-		return c, nil
-	}
-	c, err := registry.NewClient(source)
-	if err != nil {
-		return nil, err
-	}
-	b.registries[source] = c
-	return c, nil
-}
-
-// crateCache opens the download cache the first time a job needs it.
-func (b *Builder) crateCache() (*registry.Cache, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.cache != nil {
-		return b.cache, nil
-	}
-	c, err := registry.OpenCache(b.cfg.CrateCacheDir, b.cfg.CrateCacheBytes)
-	if err != nil {
-		return nil, err
-	}
-	b.cache = c
-	return c, nil
+	b.Logger.Warn().Err(err).Str("reason", string(reason)).Msg("fetching crates failed")
+	return Verdict{Status: streams.StatusPrepareFail, Reason: reason, ExitCode: -1}
 }

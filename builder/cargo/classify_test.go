@@ -1,4 +1,4 @@
-package builder
+package cargo
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 )
 
 // The samples in testdata/output were captured from real cargo runs on the
-// fixtures in testdata/registry (CARGO_TERM_COLOR=always unless named
+// fixtures in builder/testdata/registry (CARGO_TERM_COLOR=always unless named
 // -nocolor); check-ice-nightly.txt comes from nightly with
 // RUSTFLAGS="-Z treat-err-as-bug=1", the one reliable way to make rustc panic.
 // check-network.txt ran under `unshare -n`; check-no-space.txt with
