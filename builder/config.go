@@ -71,7 +71,7 @@ type Config struct {
 	// branch. Builds see them read-only through the host root.
 	ToolchainPaths []string
 	// MaxLogBytes caps the task output a build log keeps: past it only the
-	// last part of each step's output is logged (see logCap); default 64
+	// last part of each step's output is logged (see buildlog.Cap); default 64
 	// MiB, -1 for no cap.
 	MaxLogBytes int64
 	// CrateCacheDir keeps the .crate files downloaded from remote

@@ -45,8 +45,8 @@ var errLogUnavailable = errors.New("log stream unavailable")
 const stallMin = time.Second
 
 // logStall measures how long an attempt's log publisher keeps its writers
-// waiting. Blocks do not nest: the publisher is only entered under the
-// chunker's lock.
+// waiting (it is the publisher's buildlog.Waits). Blocks do not nest: the
+// publisher is only entered under the chunker's lock.
 type logStall struct {
 	quiet   *watchdog               // paused while blocked
 	blocked prometheus.Counter      // seconds blocked; nil: not counted

@@ -23,8 +23,9 @@ type rootCrate struct {
 // rootCrate copies the crate and resolves it as the root package. The
 // local source often lacks a dev-dependency (Debian packages only what
 // libraries need), or an optional dependency no default feature enables;
-// the crate is then resolved without them (see trimForResolution) rather
-// than called broken, since the wrapper resolved it fine.
+// the crate is then resolved without them (see
+// workspace.Workspace.TrimForResolution) rather than called broken, since
+// the wrapper resolved it fine.
 func (b *Build) rootCrate(ctx context.Context) (rootCrate, Verdict, bool) {
 	// cargo fix rewrites the crate's sources; the other modes only read
 	// them, as from the crate source itself.
@@ -67,7 +68,7 @@ func (b *Build) rootCrate(ctx context.Context) (rootCrate, Verdict, bool) {
 // copyRootCrate copies the crate under test into the job dir as a package
 // of its own (workspace.copyCrate). A crate from a remote registry is
 // resolved with the network, and what its manifest names is fetched: it
-// keeps only what comes from the registry (registryOnly).
+// keeps only what comes from the registry (Workspace.RegistryOnly).
 func (b *Build) copyRootCrate(writable bool) error {
 	dir, err := workspace.FindCrate(b.crateSource(), b.Job.Crate, b.Job.Version)
 	if err != nil {
