@@ -25,7 +25,7 @@ func TestBuilderModes(t *testing.T) {
 	}
 	nc, js := startJetStream(t, streams.DefaultConfig())
 	reg := modeRegistry(t)
-	home, _ := realRustup(t)
+	home, _ := testenv.Rustup(t)
 	nightlyMiri := cargo.MissingComponent(home, "nightly", "miri", "rust-src") == ""
 	if cargo.ToolchainDir(home, "nightly") == "" {
 		testenv.Unavailable(t, "rustup has no nightly toolchain")

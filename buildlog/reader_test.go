@@ -209,24 +209,13 @@ func TestReaderReadAndTimes(t *testing.T) {
 		t.Fatalf("ReadAll: %q, %v", got, err)
 	}
 
-	var tw timedBuffer
+	var tw buildlogtest.TimedBuffer
 	r2, err := buildlog.Open(context.Background(), js, streams.LogSubject(testKey, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r2.Close()
-	if _, err := r2.WriteTo(&tw); err != nil || tw.String() != l.String() || len(tw.times) != 2 || !tw.times[1].Equal(t0.Add(time.Second)) {
-		t.Errorf("timed read %q (%v) with times %v", tw.String(), err, tw.times)
+	if _, err := r2.WriteTo(&tw); err != nil || tw.String() != l.String() || len(tw.Times) != 2 || !tw.Times[1].Equal(t0.Add(time.Second)) {
+		t.Errorf("timed read %q (%v) with times %v", tw.String(), err, tw.Times)
 	}
-}
-
-// timedBuffer records the time each write came with.
-type timedBuffer struct {
-	bytes.Buffer
-	times []time.Time
-}
-
-func (b *timedBuffer) WriteTimed(p []byte, at time.Time) (int, error) {
-	b.times = append(b.times, at)
-	return b.Write(p)
 }

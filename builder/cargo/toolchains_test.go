@@ -12,27 +12,6 @@ import (
 	"github.com/ejecta-build/ejecta/internal/testenv"
 )
 
-// realRustup returns the machine's rustup home and cargo proxy.
-func realRustup(t *testing.T) (home, cargo string) {
-	t.Helper()
-	cargo, err := exec.LookPath("cargo")
-	if err != nil {
-		testenv.Unavailable(t, "cargo not on PATH")
-	}
-	home = os.Getenv("RUSTUP_HOME")
-	if home == "" {
-		dir, err := os.UserHomeDir()
-		if err != nil {
-			testenv.Unavailable(t, "no home directory: %v", err)
-		}
-		home = filepath.Join(dir, ".rustup")
-	}
-	if ToolchainDir(home, "stable") == "" {
-		testenv.Unavailable(t, "rustup has no stable toolchain in %s", home)
-	}
-	return home, cargo
-}
-
 // A rustup home whose stable toolchain has every file of the real one but
 // those of the components named: what a minimal profile install looks like.
 func rustupWithout(t *testing.T, realHome string, drop ...string) string {
@@ -58,7 +37,7 @@ func rustupWithout(t *testing.T, realHome string, drop ...string) string {
 }
 
 func TestMissingComponent(t *testing.T) {
-	home, _ := realRustup(t)
+	home, _ := testenv.Rustup(t)
 	if c := MissingComponent(home, "stable", "clippy"); c != "" {
 		t.Skipf("this machine's stable lacks %s", c)
 	}
@@ -91,7 +70,7 @@ func TestMissingComponent(t *testing.T) {
 // rustc -vV runs once per toolchain and is asked again after the
 // toolchain's manifest changes (rustup update).
 func TestRustcVersions(t *testing.T) {
-	home, cargo := realRustup(t)
+	home, cargo := testenv.Rustup(t)
 	cfg := Host{RustupHome: home, CargoPath: cargo}
 	want, err := exec.Command("rustc", "+stable", "-vV").Output()
 	if err != nil {

@@ -176,3 +176,16 @@ func ctx(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return c
 }
+
+// TimedBuffer is a buildlog.TimedWriter that records the time each write
+// came with (zero for a plain Write).
+type TimedBuffer struct {
+	bytes.Buffer
+	Times []time.Time
+}
+
+// WriteTimed writes p and records at.
+func (b *TimedBuffer) WriteTimed(p []byte, at time.Time) (int, error) {
+	b.Times = append(b.Times, at)
+	return b.Write(p)
+}

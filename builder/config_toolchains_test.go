@@ -2,29 +2,13 @@ package builder
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/ejecta-build/ejecta/builder/cargo"
 	"github.com/ejecta-build/ejecta/internal/testenv"
 )
-
-// realRustup returns the machine's rustup home and cargo proxy.
-func realRustup(t *testing.T) (home, cargoPath string) {
-	t.Helper()
-	cargoPath, err := exec.LookPath("cargo")
-	if err != nil {
-		testenv.Unavailable(t, "cargo not on PATH")
-	}
-	cfg := Config{}.withDefaults()
-	if cargo.ToolchainDir(cfg.RustupHome, "stable") == "" {
-		testenv.Unavailable(t, "rustup has no stable toolchain in %s", cfg.RustupHome)
-	}
-	return cfg.RustupHome, cargoPath
-}
 
 // A builder offers rustup's toolchains and the toolchain directories it was
 // given, and no other directory, whatever it holds; it refuses a directory
