@@ -103,18 +103,3 @@ func TestSanitizeWriteError(t *testing.T) {
 type failingWriter struct{ err error }
 
 func (f failingWriter) Write([]byte) (int, error) { return 0, f.err }
-
-func TestPrefixerKeepsLinesWhole(t *testing.T) {
-	var out bytes.Buffer
-	a := logtail.NewPrefixer(&out, "[a] ")
-	b := logtail.NewPrefixer(&out, "[b] ")
-	a.Write([]byte("one "))
-	b.Write([]byte("x\ny"))
-	a.Write([]byte("two\nthree\n"))
-	b.Flush()
-	a.Flush()
-	want := "[b] x\n[a] one two\n[a] three\n[b] y\n"
-	if out.String() != want {
-		t.Fatalf("got %q, want %q", out.String(), want)
-	}
-}
