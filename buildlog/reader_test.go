@@ -17,6 +17,17 @@ import (
 	"github.com/ejecta-build/ejecta/streams"
 )
 
+// publishLog starts a server and publishes the first chunks of a log on it.
+func publishLog(t *testing.T, chunks ...string) (jetstream.JetStream, *buildlogtest.Log) {
+	t.Helper()
+	js := startJetStream(t, streams.DefaultConfig())
+	l := buildlogtest.NewLog(t, js, testKey, 1)
+	for _, c := range chunks {
+		l.Write(c)
+	}
+	return js, l
+}
+
 // readAll opens the log of l and writes it all to a buffer.
 func readAll(t *testing.T, js jetstream.JetStream, l *buildlogtest.Log, opts ...buildlog.Option) (*buildlog.Reader, string, error) {
 	t.Helper()
@@ -33,10 +44,7 @@ func readAll(t *testing.T, js jetstream.JetStream, l *buildlogtest.Log, opts ...
 }
 
 func TestReaderStrict(t *testing.T) {
-	js := startJetStream(t, streams.DefaultConfig())
-	l := buildlogtest.NewLog(t, js, testKey, 1)
-	l.Write("one\n")
-	l.Write("two\n")
+	js, l := publishLog(t, "one\n", "two\n")
 	end := l.End(streams.StatusTestPass)
 	r, got, err := readAll(t, js, l)
 	if err != nil || got != "one\ntwo\n" {
@@ -106,9 +114,7 @@ func TestReaderStrictFaults(t *testing.T) {
 // Leniently, holes are marked in the bytes and listed, and the read goes
 // on to the end marker.
 func TestReaderLenient(t *testing.T) {
-	js := startJetStream(t, streams.DefaultConfig())
-	l := buildlogtest.NewLog(t, js, testKey, 1)
-	l.Write("a\n")
+	js, l := publishLog(t, "a\n")
 	l.Lose("lost")
 	l.Write("c\n")
 	l.End(streams.StatusTestPass)
@@ -128,9 +134,7 @@ func TestReaderLenient(t *testing.T) {
 // A follower waits for chunks to come; a read idle for its period says so
 // and is taken up again where it was.
 func TestReaderIdleAndFollow(t *testing.T) {
-	js := startJetStream(t, streams.DefaultConfig())
-	l := buildlogtest.NewLog(t, js, testKey, 1)
-	l.Write("first\n")
+	js, l := publishLog(t, "first\n")
 	r, err := buildlog.Open(context.Background(), js, streams.LogSubject(testKey, 1), buildlog.Idle(200*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -150,11 +154,7 @@ func TestReaderIdleAndFollow(t *testing.T) {
 // UpToNow and Until end a read without an end marker; From writes only
 // what lies past an offset.
 func TestReaderStops(t *testing.T) {
-	js := startJetStream(t, streams.DefaultConfig())
-	l := buildlogtest.NewLog(t, js, testKey, 1)
-	l.Write("0123456789")
-	l.Write("abcdef")
-	l.Write("ABC")
+	js, l := publishLog(t, "0123456789", "abcdef", "ABC")
 	r, got, err := readAll(t, js, l, buildlog.UpToNow())
 	if err != nil || got != l.String() || r.End() != nil {
 		t.Errorf("up to now: %q, %v, end %v", got, err, r.End())
@@ -170,11 +170,7 @@ func TestReaderStops(t *testing.T) {
 // A resumed read takes a log up after bytes already written and summed,
 // and checks the whole against the end marker.
 func TestReaderResume(t *testing.T) {
-	js := startJetStream(t, streams.DefaultConfig())
-	l := buildlogtest.NewLog(t, js, testKey, 1)
-	l.Write("stored ")
-	l.Write("start, ")
-	l.Write("then the rest\n")
+	js, l := publishLog(t, "stored ", "start, ", "then the rest\n")
 	l.End(streams.StatusTestPass)
 	sum := sha256.New()
 	sum.Write([]byte("stored start, "))
