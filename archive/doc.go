@@ -1,8 +1,14 @@
-// Package archive builds a tar.zst archive of stored logs by streaming:
-// each log is read from the store (its zstd-compressed raw object
-// decompressed, or the plain object), written as one tar entry, and the tar
-// stream is compressed with zstd and piped into a store Put of unknown size
-// (a multipart upload on S3, a file write on disk). Neither a whole log nor
+// Package archive builds the log archives of a finished experiment, one
+// tar.zst per comparison class with the logs of its crates, from its
+// results.json and the stored logs, and their manifest, written last
+// (Build, build.go); the reporter asks for them once an experiment is
+// finished, `ejecta archive` on demand.
+//
+// Each archive is written by streaming (Write): each log is read from the
+// store (its zstd-compressed raw object decompressed, or the plain object),
+// written as one tar entry, and the tar stream is compressed with zstd and
+// piped into a store Put of unknown size (a multipart upload on S3, a file
+// write on disk). Neither a whole log nor
 // the archive is ever held in memory; crater built its log tarballs in
 // memory and its report generation ran out of it.
 //

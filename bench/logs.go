@@ -10,6 +10,7 @@ import (
 
 	"github.com/ejecta-build/ejecta/bench/measure"
 	"github.com/ejecta-build/ejecta/builder/sandbox"
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -39,7 +40,7 @@ func Logs(t testing.TB, full bool) []Row {
 	f.startBuilder(stepRunner{step: func(tk sandbox.Task) {
 		if len(tk.Args) > 2 && tk.Args[1] == "+stable" && tk.Args[2] == "check" {
 			first.mark()
-			writeN(tk.Stdout, measure.NewGenerated(7), size, streams.MaxChunkBytes)
+			writeN(tk.Stdout, measure.NewGenerated(7), size, buildlog.MaxChunkBytes)
 			written.mark()
 		}
 	}}, 1)
@@ -80,8 +81,8 @@ func rawPublish(t testing.TB, js jetstream.JetStream, size int64) time.Duration 
 	defer js.DeleteStream(context.Background(), "BENCH_RAW")
 	src := measure.NewGenerated(7)
 	start := time.Now()
-	for off := int64(0); off < size; off += streams.MaxChunkBytes {
-		data := make([]byte, min(streams.MaxChunkBytes, size-off))
+	for off := int64(0); off < size; off += buildlog.MaxChunkBytes {
+		data := make([]byte, min(buildlog.MaxChunkBytes, size-off))
 		src.Read(data)
 		if js.PublishAsyncPending() >= 2048 {
 			if err := measure.WaitPublished(ctx, js); err != nil {

@@ -14,7 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/ejecta-build/ejecta/bench/measure"
-	"github.com/ejecta-build/ejecta/reporter"
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -159,7 +159,7 @@ func reportFigures(t testing.TB, crates int) reportFigure {
 		t.Fatal(err)
 	}
 	published := time.Now()
-	path := filepath.Join(dir, reporter.ResultsKey(exp))
+	path := filepath.Join(dir, results.Key(exp))
 	done := waitUntil(t, 5*time.Minute, "results.json with every result", func() bool { return measure.DoneJobs(path) == 2*crates })
 	// The rest of that write (pages, progress) is work per result too.
 	waitUntil(t, time.Minute, "the progress entry", func() bool {

@@ -15,8 +15,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ejecta-build/ejecta/bench/measure"
+	"github.com/ejecta-build/ejecta/buildlog/buildlogtest"
 	"github.com/ejecta-build/ejecta/logtail"
-	"github.com/ejecta-build/ejecta/logtail/logtailtest"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/ejecta-build/ejecta/web"
@@ -54,12 +54,12 @@ func Tail(t testing.TB, full bool) []Row {
 		t.Fatal(err)
 	}
 	t.Cleanup(cc.Stop)
-	rtt := latencies(t, logtailtest.NewLog(t, f.js, k, 1), n, seen)
+	rtt := latencies(t, buildlogtest.NewLog(t, f.js, k, 1), n, seen)
 
 	// `ejecta tail -f`: logtail.Copy following attempt 2.
 	cli := make(chan int, 16)
 	go logtail.New(f.js, st).Copy(ctx, k, 2, writerFunc(func(p []byte) { lineNumbers(string(p), cli) }), logtail.Options{Follow: true})
-	tail := latencies(t, logtailtest.NewLog(t, f.js, k, 2), n, cli)
+	tail := latencies(t, buildlogtest.NewLog(t, f.js, k, 2), n, cli)
 
 	// The web UI: Server-Sent Events of attempt 3's log page.
 	srv, err := web.New(web.Config{Addr: ":0"}, f.js, st, quiet(t))
@@ -69,7 +69,7 @@ func Tail(t testing.TB, full bool) []Row {
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	sse := make(chan int, 16)
-	log3 := logtailtest.NewLog(t, f.js, k, 3)
+	log3 := buildlogtest.NewLog(t, f.js, k, 3)
 	log3.Write("line -1\n") // the page exists once the log has a first chunk
 	url := fmt.Sprintf("%s/logs/%s/%s/%s/%s/3/events", hs.URL, k.Experiment, k.Crate, k.Version, k.Toolchain)
 	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
@@ -118,7 +118,7 @@ func lineNumbers(s string, ch chan<- int) {
 
 // latencies writes n numbered lines to log one at a time and returns, for
 // each, the time from its publish to its number arriving on seen.
-func latencies(t testing.TB, log *logtailtest.Log, n int, seen <-chan int) []time.Duration {
+func latencies(t testing.TB, log *buildlogtest.Log, n int, seen <-chan int) []time.Duration {
 	t.Helper()
 	out := make([]time.Duration, 0, n)
 	for i := range n {

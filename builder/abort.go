@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ejecta-build/ejecta/builder/cargo"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -18,7 +19,7 @@ func (a *attempt) stopAborted(ctx context.Context, start time.Time) {
 	key := a.job.BuildKey
 	fmt.Fprintf(a.sys, "experiment %s aborted: build stopped after %s; no result is recorded\n",
 		key.Experiment, time.Since(start).Round(time.Millisecond))
-	v := verdict{status: streams.StatusError, reason: streams.ReasonExperimentAborted, exitCode: a.exitCode}
+	v := cargo.Verdict{Status: streams.StatusError, Reason: streams.ReasonExperimentAborted, ExitCode: a.exitCode()}
 	err := a.endLog(ctx, v)
 	if err != nil {
 		a.log.Warn().Err(err).Msg("closing the log of an aborted build")
@@ -28,12 +29,12 @@ func (a *attempt) stopAborted(ctx context.Context, start time.Time) {
 }
 
 // endLog flushes the log, publishes its end marker and asks for its upload.
-func (a *attempt) endLog(ctx context.Context, v verdict) error {
-	sum, err := a.out.end()
+func (a *attempt) endLog(ctx context.Context, v cargo.Verdict) error {
+	sum, err := a.out.End()
 	if err != nil {
 		return fmt.Errorf("flush log: %w", err)
 	}
-	end, err := a.pub.writeEnd(sum, v)
+	end, err := a.pub.WriteEnd(sum, streams.LogEnd{Status: v.Status, ExitCode: v.ExitCode, Reason: v.Reason})
 	if err != nil {
 		return err
 	}

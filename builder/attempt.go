@@ -13,12 +13,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/ejecta-build/ejecta/builder/cargo"
+	"github.com/ejecta-build/ejecta/builder/workspace"
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 )
-
-// chunkDelay is how long the first byte of a chunk may wait for company
-// before it is sent: a live log is at most this far behind the build.
-const chunkDelay = 50 * time.Millisecond
 
 // attempt is one delivery of one job to one slot.
 type attempt struct {
@@ -33,29 +32,20 @@ type attempt struct {
 	attempts  int
 	log       zerolog.Logger
 
-	ws       *workspace
-	env      []string
-	readOnly []string // host dirs the build reads (readOnlyDirs)
-	out      *chunker // the build log
-	capped   *logCap  // task output into out
-	pub      *logPublisher
-	sys      io.Writer // system lines into out
-	exitCode int       // of the last step run
-	lim      limits
-	quiet    *watchdog // the no-output timeout
+	ws     *workspace.Workspace
+	cargo  *cargo.Build      // the job's steps (build)
+	out    *buildlog.Chunker // the build log
+	pub    *buildlog.Publisher
+	capped *buildlog.Cap // task output into out
+	stdout io.Writer     // the tasks' stdout, capped, into out
+	stderr io.Writer     // and their stderr
+	sys    io.Writer     // system lines into out
+	lim    cargo.Limits
+	quiet  *watchdog // the no-output timeout
 	// kill ends the attempt with its cause (the no-output timeout, a log
 	// blocked too long, the disk quota), killing the running task.
 	kill  func(error)
 	stall *logStall // the log's waits (logstall.go)
-}
-
-// verdict is how an attempt ended. abandoned means the builder is stopping:
-// nothing is published and the job is left for another builder.
-type verdict struct {
-	status    streams.Status
-	reason    streams.Reason
-	exitCode  int
-	abandoned bool
 }
 
 // open starts the attempt's log. ctx is the jobs' context: the log is
@@ -69,10 +59,15 @@ func (a *attempt) open(ctx context.Context) {
 	// blocked too long (logStall).
 	pctx, stop := context.WithCancelCause(ctx)
 	a.stall = newLogStall(a.quiet, a.b.met.logBlocked, stop)
-	a.pub = &logPublisher{ctx: pctx, js: a.b.js, subject: streams.LogSubject(key, a.n), bo: defaultBackoff, log: a.log, met: a.b.met, window: a.b.cfg.LogWindow, stall: a.stall}
-	a.out = newChunker(a.pub, streams.MaxChunkBytes, chunkDelay)
-	a.sys = newPrefixer(a.out.writer(streams.StreamSystem), systemPrefix)
-	a.capped = newLogCap(a.out, a.sys, a.b.cfg.MaxLogBytes, a.b.met.logOmitted)
+	a.pub = buildlog.NewPublisher(pctx, a.b.js, streams.LogSubject(key, a.n), buildlog.PublisherConfig{
+		Window: a.b.cfg.LogWindow, Retry: defaultBackoff, Log: a.log, Waits: a.stall,
+		Chunks: a.b.met.logChunks, Bytes: a.b.met.logBytes,
+	})
+	a.out = buildlog.NewChunker(a.pub, buildlog.MaxChunkBytes, buildlog.ChunkDelay)
+	a.sys = buildlog.NewPrefixer(a.out.Writer(buildlog.StreamSystem), buildlog.SystemPrefix)
+	a.capped = buildlog.NewCap(a.sys, a.b.cfg.MaxLogBytes, a.b.met.logOmitted)
+	a.stdout = a.capped.Wrap(a.out.Writer(buildlog.StreamStdout))
+	a.stderr = a.capped.Wrap(a.out.Writer(buildlog.StreamStderr))
 	a.lim = a.b.limits(a.job)
 }
 
@@ -96,13 +91,13 @@ func (a *attempt) run(ctx context.Context) {
 
 	// The attempt ends early, with its cause, on the wall timeout or when
 	// its tasks go quiet for too long; either kills the running task.
-	actx, cancelTimeout := context.WithTimeoutCause(ctx, time.Duration(a.lim.timeout), errAttemptTimeout)
+	actx, cancelTimeout := context.WithTimeoutCause(ctx, time.Duration(a.lim.Timeout), cargo.ErrTimeout)
 	actx, cancelQuiet := context.WithCancelCause(actx)
 	// An abort of the experiment ends the build too (Builder.stopExperiment).
 	actx, stopBuild := context.WithCancelCause(actx)
 	a.b.setStop(a.slot, key.Experiment, stopBuild)
 	a.kill = cancelQuiet
-	stopWatch := a.quiet.watch(actx, time.Duration(a.lim.noOutput), func() { cancelQuiet(errNoOutput) })
+	stopWatch := a.quiet.watch(actx, time.Duration(a.lim.NoOutput), func() { cancelQuiet(cargo.ErrNoOutput) })
 	// A log blocked too long stops the build too; it is watched until the
 	// killed task's last write returns.
 	stopStall := a.stall.watch(ctx, a.logBlockLimit(), func() { cancelQuiet(errLogUnavailable) })
@@ -120,18 +115,18 @@ func (a *attempt) run(ctx context.Context) {
 	cancelQuiet(nil)
 	cancelTimeout()
 	if a.ws != nil {
-		a.ws.close()
-		a.b.removeJobDir(a.ws.dir, a.log)
+		a.ws.Close()
+		a.b.removeJobDir(a.ws.Dir(), a.log)
 	}
 	if aborted && ctx.Err() == nil {
 		a.stopAborted(ctx, start)
 		return
 	}
-	if ctx.Err() != nil || v.abandoned {
+	if ctx.Err() != nil || v.Abandoned {
 		a.abandon()
 		return
 	}
-	if (v.reason == streams.ReasonSandboxError || v.reason == streams.ReasonLogUnavailable) && a.mayRetry() {
+	if (v.Reason == streams.ReasonSandboxError || v.Reason == streams.ReasonLogUnavailable) && a.mayRetry() {
 		a.handBack(ctx, v, start)
 		return
 	}
@@ -149,7 +144,7 @@ func (a *attempt) run(ctx context.Context) {
 		return
 	}
 	a.b.met.finished(v, time.Since(start))
-	a.log.Info().Str("status", string(v.status)).Str("reason", string(v.reason)).
+	a.log.Info().Str("status", string(v.Status)).Str("reason", string(v.Reason)).
 		Dur("duration", time.Since(start)).Msg("build finished")
 }
 
@@ -163,10 +158,27 @@ func (a *attempt) abandon() {
 
 // build prepares the workspace and runs the mode's steps. ctx carries the
 // attempt's timeout.
-func (a *attempt) build(ctx context.Context) verdict {
+func (a *attempt) build(ctx context.Context) cargo.Verdict {
 	key := a.job.BuildKey
-	a.readOnly = readOnlyDirs(a.b.cfg, key.Toolchain, a.job.CrateSource)
-	vV, version, err := a.b.rustc.get(ctx, a.b.cfg, key.Toolchain, a.probe)
+	host := a.b.cfg.host()
+	a.cargo = &cargo.Build{
+		Job: a.job, Tasks: a.b.run, Host: host,
+		User: a.b.cfg.buildUser(a.slot), CPUs: a.cpus(), PidsLimit: a.b.cfg.PidsLimit, Limits: a.lim,
+		ReadOnly: cargo.ReadOnlyDirs(host, key.Toolchain, a.job.CrateSource), Hidden: a.b.hidden(),
+		TaskID: a.taskID, Registries: registries{a.b}, Logger: a.log,
+		Log: cargo.Log{
+			System: a.sys,
+			// The no-output watchdog sees every byte, the log cap or not.
+			Stdout: io.MultiWriter(a.stdout, a.quiet), Stderr: io.MultiWriter(a.stderr, a.quiet),
+			// The quiet period counts from the task's start, not from the
+			// last output of the step before.
+			TaskStarted: a.quiet.reset,
+			// A failed write stays in the chunker and ends the log with an
+			// error.
+			TaskEnded: func() { _ = a.capped.EndStep(); a.noteLogBlocked() },
+		},
+	}
+	vV, version, err := a.b.rustc.Get(ctx, host, key.Toolchain, a.cargo.Probe)
 	if err != nil {
 		a.log.Warn().Err(err).Msg("rustc -vV")
 	}
@@ -182,20 +194,27 @@ func (a *attempt) build(ctx context.Context) verdict {
 		fmt.Fprintf(a.sys, "lints capped at %s\n", a.job.CapLints)
 	}
 	fmt.Fprintf(a.sys, "sandbox: %s; user %d, %s; no network (loopback only), cpu %s, memory %d MiB, pids %d, /tmp %d MiB; timeout %s, no-output timeout %s; %s\n",
-		a.b.rootfs(), a.b.cfg.buildUser(a.slot), a.b.hardening(), a.cpus(), a.lim.memoryBytes>>20, a.b.cfg.PidsLimit, a.lim.tmpBytes>>20, a.lim.timeout, a.lim.noOutput, logCapText(a.b.cfg.MaxLogBytes))
+		a.b.rootfs(), a.b.cfg.buildUser(a.slot), a.b.hardening(), a.cpus(), a.lim.MemoryBytes>>20, a.b.cfg.PidsLimit, a.lim.TmpBytes>>20, a.lim.Timeout, a.lim.NoOutput, buildlog.CapText(a.b.cfg.MaxLogBytes))
 
-	name, err := jobDirName(a.b.cfg.ID, a.slot, a.n)
+	name, err := workspace.DirName(a.b.cfg.ID, a.slot, a.n)
 	if err == nil {
 		uid := int(a.b.cfg.buildUser(a.slot))
-		a.ws, err = newWorkspace(filepath.Join(a.b.cfg.WorkDir, name), a.job, uid, uid)
+		a.ws, err = workspace.New(filepath.Join(a.b.cfg.WorkDir, name), a.job, uid, uid)
 	}
 	if err != nil {
-		return a.workspaceError(err)
+		return a.cargo.WorkspaceError(err)
 	}
-	a.env = sandboxEnv(a.b.cfg, a.ws, key.Toolchain, a.job.CapLints)
 	stopQuota := a.watchQuota(ctx)
 	defer stopQuota()
-	return a.steps(ctx)
+	return a.cargo.Steps(ctx, a.ws)
+}
+
+// exitCode is the exit code of the attempt's last step.
+func (a *attempt) exitCode() int {
+	if a.cargo == nil {
+		return 0
+	}
+	return a.cargo.ExitCode()
 }
 
 // keepInProgress tells JetStream every InProgressEvery that the job is
@@ -226,12 +245,12 @@ func (a *attempt) keepInProgress(ctx context.Context) (stop func()) {
 // dies in between leaves the job to be built again, never a result without
 // its log. The upload request and the result are signed with the job's
 // ticket, if it has one (streams.JobKey).
-func (a *attempt) finish(ctx context.Context, v verdict, start time.Time) error {
-	outcome := string(v.status)
-	if v.reason != "" {
-		outcome += " (" + string(v.reason) + ")"
+func (a *attempt) finish(ctx context.Context, v cargo.Verdict, start time.Time) error {
+	outcome := string(v.Status)
+	if v.Reason != "" {
+		outcome += " (" + string(v.Reason) + ")"
 	}
-	fmt.Fprintf(a.sys, "finished: %s, exit code %d, after %s\n", outcome, v.exitCode, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(a.sys, "finished: %s, exit code %d, after %s\n", outcome, v.ExitCode, time.Since(start).Round(time.Millisecond))
 	if err := a.endLog(ctx, v); err != nil {
 		return err
 	}
@@ -243,11 +262,11 @@ func (a *attempt) finish(ctx context.Context, v verdict, start time.Time) error 
 // leaves the work queue only once the server has confirmed the ack, so a
 // lost ack cannot mean a job built twice without our knowing, nor one
 // never built.
-func (a *attempt) publishResult(ctx context.Context, v verdict, start time.Time) error {
+func (a *attempt) publishResult(ctx context.Context, v cargo.Verdict, start time.Time) error {
 	key := a.job.BuildKey
 	res := streams.Result{
 		V: streams.SchemaVersion, BuildKey: key, Attempt: a.n,
-		Status: v.status, Reason: v.reason, ExitCode: v.exitCode,
+		Status: v.Status, Reason: v.Reason, ExitCode: v.ExitCode,
 		DurationMS: time.Since(start).Milliseconds(), Builder: a.b.cfg.ID,
 		LogKey: streams.LogObjectKey(key, a.n), FinishedAt: time.Now().UTC(),
 	}
@@ -281,9 +300,9 @@ func (a *attempt) mayRetry() bool {
 // can be ended, and the job is delivered again after
 // Config.SandboxRetryDelay, to this builder or another. The last attempt
 // the job gets publishes the error instead.
-func (a *attempt) handBack(ctx context.Context, v verdict, start time.Time) {
+func (a *attempt) handBack(ctx context.Context, v cargo.Verdict, start time.Time) {
 	fmt.Fprintf(a.sys, "finished: %s (%s) after %s; no result: the job is handed back to be built again in %s\n",
-		v.status, v.reason, time.Since(start).Round(time.Millisecond), a.b.cfg.SandboxRetryDelay)
+		v.Status, v.Reason, time.Since(start).Round(time.Millisecond), a.b.cfg.SandboxRetryDelay)
 	if err := a.endLog(ctx, v); err != nil {
 		if ctx.Err() != nil {
 			a.abandon()
@@ -297,7 +316,7 @@ func (a *attempt) handBack(ctx context.Context, v verdict, start time.Time) {
 	}
 	_ = a.msg.NakWithDelay(a.b.cfg.SandboxRetryDelay)
 	a.b.met.handedBack.Inc()
-	a.log.Warn().Str("reason", string(v.reason)).Dur("retry_in", a.b.cfg.SandboxRetryDelay).Msg("infrastructure failed; job handed back for another attempt")
+	a.log.Warn().Str("reason", string(v.Reason)).Dur("retry_in", a.b.cfg.SandboxRetryDelay).Msg("infrastructure failed; job handed back for another attempt")
 }
 
 // publishJSON publishes v, signed with mac, on subj, deduplicated by
@@ -311,5 +330,5 @@ func (a *attempt) publishJSON(ctx context.Context, subj, mac string, v any) erro
 	m := nats.NewMsg(subj)
 	m.Data = data
 	m.Header.Set(nats.MsgIdHdr, streams.SignedMsgID(subj, mac))
-	return publishRetry(ctx, a.b.js, m, defaultBackoff, a.log)
+	return streams.PublishAcked(ctx, a.b.js, m, defaultBackoff, a.log)
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/ejecta-build/ejecta/builder/cargo"
+	"github.com/ejecta-build/ejecta/builder/workspace"
 	"github.com/ejecta-build/ejecta/registry"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -31,7 +33,7 @@ type Builder struct {
 	// this process; a restart first cleans up every ID of this builder.
 	tasks atomic.Uint64
 	// rustc caches `rustc -vV` per toolchain for the logs' first lines.
-	rustc rustcVersions
+	rustc cargo.Versions
 
 	// abort ends a drain early (Abort).
 	abort     chan struct{}
@@ -39,7 +41,7 @@ type Builder struct {
 
 	queues *queues
 	// registries and cache serve jobs whose crates come from a remote
-	// registry (source.go); the cache is opened by the first such job.
+	// registry (registries.go); the cache is opened by the first such job.
 	registries map[string]*registry.Client
 	cache      *registry.Cache
 	// removals are job dirs being removed in the background (removeJobDir).
@@ -56,7 +58,7 @@ type Builder struct {
 	// logBlockLimit overrides attempt.logBlockLimit when not 0 (tests).
 	logBlockLimit time.Duration
 	// diskQuotaEvery is how often a job dir is measured against
-	// Config.JobDiskBytes (diskquota.go).
+	// Config.JobDiskBytes (quota.go).
 	diskQuotaEvery time.Duration
 }
 
@@ -189,7 +191,7 @@ func (b *Builder) cleanup(ctx context.Context) error {
 	if err := b.run.Cleanup(ctx, isTaskOf(b.cfg.ID)); err != nil {
 		return fmt.Errorf("clean up leftover sandbox tasks: %w", err)
 	}
-	removed, err := removeJobDirs(b.cfg.WorkDir, b.cfg.ID)
+	removed, err := workspace.RemoveDirs(b.cfg.WorkDir, b.cfg.ID)
 	if err != nil {
 		// The builder works on: its new job dirs have names of their own.
 		b.log.Error().Err(err).Msg("some job dirs left by a previous run cannot be removed; remove them by hand")
@@ -198,6 +200,19 @@ func (b *Builder) cleanup(ctx context.Context) error {
 		b.log.Info().Int("dirs", removed).Msg("removed job dirs left by a previous run")
 	}
 	return nil
+}
+
+// removeJobDir removes a finished attempt's job dir in the background. A
+// target dir holds thousands of files; removing them before the result is
+// published and the next job is taken would leave the slot idle that long
+// (issue 4: no idle gap over 100 ms between jobs). Job dirs never collide
+// (workspace.DirName), and Run waits for every removal before it returns.
+func (b *Builder) removeJobDir(dir string, log zerolog.Logger) {
+	b.removals.Go(func() {
+		if err := workspace.RemoveTree(dir); err != nil {
+			log.Error().Err(err).Str("dir", dir).Msg("remove job dir")
+		}
+	})
 }
 
 // setRunning records (rb non-nil) or forgets what a slot is building.

@@ -15,6 +15,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ejecta-build/ejecta/builder/sandbox"
+	"github.com/ejecta-build/ejecta/buildlog"
+	"github.com/ejecta-build/ejecta/buildlog/buildlogtest"
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -115,12 +117,12 @@ var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
 // marker and returns it without colours.
 func logText(t *testing.T, js jetstream.JetStream, key streams.BuildKey, attempt int, want streams.Status) string {
 	t.Helper()
-	chunks, end := readLog(t, js, streams.LogSubject(key, attempt), 5*time.Second)
+	chunks, end := buildlogtest.Chunks(t, js, streams.LogSubject(key, attempt), 5*time.Second)
 	if end == nil {
 		t.Fatalf("log of %s: no end marker after %d chunks", key, len(chunks))
 	}
-	all := checkSequence(t, chunks)
-	sum := sha256Hex(all)
+	all := buildlogtest.Sequence(t, chunks)
+	sum := buildlogtest.SHA256(all)
 	if end.SHA256 != sum || end.Bytes != uint64(len(all)) || end.Chunks != uint64(len(chunks)) || end.Status != want {
 		t.Errorf("log of %s: end marker %+v, log has %d chunks, %d bytes, sha256 %s", key, end, len(chunks), len(all), sum)
 	}
@@ -181,10 +183,10 @@ func TestBuilderEndToEnd(t *testing.T) {
 		if !strings.Contains(text, "Checking cfg-if v1.0.0") {
 			t.Errorf("log lacks cargo's Checking line:\n%s", text)
 		}
-		if first, _, _ := strings.Cut(text, "\n"); !strings.HasPrefix(first, systemPrefix+"toolchain stable (rustc 1.") {
+		if first, _, _ := strings.Cut(text, "\n"); !strings.HasPrefix(first, buildlog.SystemPrefix+"toolchain stable (rustc 1.") {
 			t.Errorf("first log line %q does not record the toolchain", first)
 		}
-		if !strings.Contains(text, systemPrefix+"$ cargo +stable check --frozen\n") {
+		if !strings.Contains(text, buildlog.SystemPrefix+"$ cargo +stable check --frozen\n") {
 			t.Errorf("log lacks the system line for the check step:\n%s", text)
 		}
 	})

@@ -16,6 +16,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ejecta-build/ejecta/builder/sandbox"
+	"github.com/ejecta-build/ejecta/builder/workspace"
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -186,7 +188,7 @@ func TestBuilderVerdicts(t *testing.T) {
 			// no result of its own.
 			for a := 1; a < res[0].Attempt; a++ {
 				text := logText(t, js, job.BuildKey, a, streams.StatusError)
-				if !strings.Contains(text, systemPrefix+"finished: error (sandbox-error)") ||
+				if !strings.Contains(text, buildlog.SystemPrefix+"finished: error (sandbox-error)") ||
 					!strings.Contains(text, "no result: the job is handed back to be built again") {
 					t.Errorf("log of attempt %d does not say it was handed back:\n%s", a, text)
 				}
@@ -250,7 +252,7 @@ func TestBuilderTasks(t *testing.T) {
 		if len(want) > 0 {
 			t.Errorf("env lacks %v", want)
 		}
-		if !isJobDirOf(filepath.Base(dir), "fake") || filepath.Dir(dir) != work || task.Dir != dir+"/wrapper" {
+		if !workspace.IsDirOf(filepath.Base(dir), "fake") || filepath.Dir(dir) != work || task.Dir != dir+"/wrapper" {
 			t.Errorf("job dir %q, task dir %q", dir, task.Dir)
 		}
 		if task.CPUs != "0" || task.MemoryBytes != DefaultMemoryBytes || task.PidsLimit != DefaultPidsLimit {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ejecta-build/ejecta/buildlog"
+	"github.com/ejecta-build/ejecta/buildlog/buildlogtest"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -34,7 +36,7 @@ func TestBuilderTimeoutAndStop(t *testing.T) {
 		t.Errorf("result %s %q, want build-fail timeout", r.Status, r.Reason)
 	}
 	text := logText(t, js, slow.BuildKey, 1, streams.StatusBuildFail)
-	if !strings.Contains(text, "Compiling ejecta-slow v0.1.0") || !strings.Contains(text, systemPrefix+"timed out after 8s") {
+	if !strings.Contains(text, "Compiling ejecta-slow v0.1.0") || !strings.Contains(text, buildlog.SystemPrefix+"timed out after 8s") {
 		t.Errorf("log lacks the build script's output or the timeout line:\n%s", text)
 	}
 
@@ -47,7 +49,7 @@ func TestBuilderTimeoutAndStop(t *testing.T) {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		chunks, _ := readLog(t, js, streams.LogSubject(slow.BuildKey, 1), time.Second)
+		chunks, _ := buildlogtest.Chunks(t, js, streams.LogSubject(slow.BuildKey, 1), time.Second)
 		var b strings.Builder
 		for _, c := range chunks {
 			b.Write(c.Data)
@@ -77,7 +79,7 @@ func TestBuilderTimeoutAndStop(t *testing.T) {
 	if md, _ := m.Metadata(); md == nil || md.NumDelivered != 2 || !strings.Contains(string(m.Data()), `"stop2"`) {
 		t.Errorf("redelivered %s with metadata %+v", m.Data(), md)
 	}
-	if _, end := readLog(t, js, streams.LogSubject(slow.BuildKey, 1), time.Second); end != nil {
+	if _, end := buildlogtest.Chunks(t, js, streams.LogSubject(slow.BuildKey, 1), time.Second); end != nil {
 		t.Errorf("abandoned attempt's log has an end marker %+v", end)
 	}
 	if m, err := results.Next(jetstream.FetchMaxWait(500 * time.Millisecond)); err == nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ejecta-build/ejecta/builder/cargo"
 	"github.com/ejecta-build/ejecta/builder/sandbox"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -70,7 +71,7 @@ type Config struct {
 	// branch. Builds see them read-only through the host root.
 	ToolchainPaths []string
 	// MaxLogBytes caps the task output a build log keeps: past it only the
-	// last part of each step's output is logged (see logCap); default 64
+	// last part of each step's output is logged (see buildlog.Cap); default 64
 	// MiB, -1 for no cap.
 	MaxLogBytes int64
 	// CrateCacheDir keeps the .crate files downloaded from remote
@@ -89,7 +90,7 @@ type Config struct {
 	// BuildUID is the first of the unprivileged users builds run as:
 	// slot s runs as user and group BuildUID+s, which own nothing on the
 	// host but the directories of their job dir that builds write to
-	// (workspace.go). Default DefaultBuildUID; it must not be a real
+	// (builder/workspace). Default DefaultBuildUID; it must not be a real
 	// user's, and builders sharing a host need ranges of their own.
 	BuildUID uint32
 	// InProgressEvery is how often a running job's ack deadline is pushed
@@ -112,6 +113,21 @@ const minBuildUID = 100_000
 
 // buildUser is the user and group slot's builds run as.
 func (c Config) buildUser(slot int) uint32 { return c.BuildUID + uint32(slot) }
+
+// host is the cargo and rustup builds use.
+func (c Config) host() cargo.Host {
+	return cargo.Host{CargoPath: c.CargoPath, RustupHome: c.RustupHome}
+}
+
+// toolchains lists what the builder offers: rustup's toolchains and the
+// toolchain directories it was given that hold a rustc.
+func (c Config) toolchains() []string { return cargo.Toolchains(c.RustupHome, c.ToolchainPaths) }
+
+// offers reports whether the builder builds with toolchain tc: one rustup
+// has, or one of its toolchain directories. Any other directory is not
+// offered, whatever it holds: an experiment cannot point builders at
+// arbitrary host paths.
+func (c Config) offers(tc string) bool { return cargo.Offers(c.RustupHome, c.ToolchainPaths, tc) }
 
 // HiddenPaths are the builder's own host paths that builds must not see
 // (sandbox.Config.Hide): its work dir, with every other job's dir, and its

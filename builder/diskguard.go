@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"syscall"
 	"time"
+
+	"github.com/ejecta-build/ejecta/backoff"
 )
 
 // diskCheckEvery is how often a builder short of disk looks again.
@@ -45,7 +47,7 @@ func (b *Builder) waitForDisk(ctx context.Context) error {
 			b.log.Warn().Uint64("free_bytes", free).Int64("min_free_bytes", b.cfg.MinFreeDiskBytes).Msg("low disk: taking no new jobs")
 			warned = true
 		}
-		if err := sleep(ctx, diskCheckEvery); err != nil {
+		if err := backoff.Sleep(ctx, diskCheckEvery); err != nil {
 			return err
 		}
 	}

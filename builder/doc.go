@@ -9,6 +9,14 @@
 // deleted while its builds run has them stopped: their logs end with reason
 // "experiment-aborted" and no result is published.
 //
+// This package is the builder's intake and its attempts: slots, queues,
+// heartbeats and the drain (builder.go, slot.go, queues.go, job.go,
+// heartbeat.go), and each attempt's course below (attempt.go, with its
+// watchers: watchdog.go, logstall.go, quota.go). What an attempt runs is
+// builder/cargo's (the mode's steps, their verdict, the toolchains); where
+// it runs is builder/workspace's (the job dir) in builder/sandbox's tasks;
+// its log is buildlog's.
+//
 // # One attempt, as a state machine
 //
 //	fetched ──decode fails──▶ buried: raw bytes to the dead stream, Term
@@ -27,7 +35,7 @@
 //	build     check-only:  cargo check --frozen  → test-pass  | build-fail(reason)
 //	   │      build-only:  cargo build --frozen  → test-skipped | build-fail(reason)
 //	   │      build-and-test: cargo build --frozen ──fails──▶ build-fail(reason)
-//	   │      clippy, rustdoc, fix, miri: on the crate's copy (mode_*.go);
+//	   │      clippy, rustdoc, fix, miri: on the crate's copy (cargo/mode_*.go);
 //	   │      unstable-features: scan the sources, no compiler
 //	   ▼
 //	test      (build-and-test) tests skipped when the crate's copy could not
@@ -40,7 +48,7 @@
 // of their own (Config.BuildUID) that owns only the parts of the job dir
 // builds write to; the builder reads and writes the job dir only through
 // an os.Root on it, and only before the first step that runs crate code
-// (workspace.go). The one step with the network, resolving against a
+// (builder/workspace). The one step with the network, resolving against a
 // remote registry, runs no crate code and comes before any that does
 // (resolveStep refuses otherwise). The toolchains and a local crate source
 // are bound read-only into the sandbox; the work dir, the builder's
@@ -53,10 +61,10 @@
 // task killed for memory gives "oom" (from containerd's OOM event), and a
 // sandbox that fails gives status error ("sandbox-error"), never a crate
 // failure; so does a log that cannot be published ("log-unavailable", see
-// The log below). Otherwise the reason is read from cargo's output as it streams
-// past (no-space, ice, network-access, depends-on(...),
-// compiler-error(...), unknown; see classify.go). Every reason, and whether
-// it is spurious, is in streams/reasons.go.
+// The log below). Otherwise the reason is read from cargo's output as it
+// streams past (no-space, ice, network-access, depends-on(...),
+// compiler-error(...), unknown; see cargo/classify.go). Every reason, and
+// whether it is spurious, is in streams/reasons.go.
 //
 // While an attempt runs the job is kept with InProgress every
 // Config.InProgressEvery. When Run's context ends the builder drains: it
@@ -75,13 +83,16 @@
 // # The log
 //
 // A task's stdout and stderr and the builder's own system lines ("[ejecta] "
-// prefixed) share one log sequence: a chunker cuts the bytes into chunks
-// tagged with their stream, at most streams.MaxChunkBytes each and at most
-// 50 ms old, each stamped with the time of its first byte, and publishes
-// them in order on the attempt's LogSubject,
-// waiting for each ack. A full LogsStream refuses publishes; the chunker
-// then retries until uploaders make room, and meanwhile blocks the writers,
-// so the compiler waits on its pipe: bytes are delayed, never dropped.
+// prefixed) share one log sequence (buildlog): a Chunker cuts the bytes
+// into chunks tagged with their stream, at most buildlog.MaxChunkBytes each
+// and at most 50 ms old, each stamped with the time of its first byte, and
+// a Publisher publishes them in order on the attempt's LogSubject, up to
+// Config.LogWindow of them unacknowledged at once. When the window is full
+// the writers wait for acks; a chunk whose publish fails is published
+// again, with every one after it, in order. A full LogsStream refuses
+// publishes; the publisher then retries until uploaders make room, and
+// meanwhile blocks the writers, so the compiler waits on its pipe: bytes
+// are delayed, never dropped.
 //
 // That wait is the farm's, not the crate's (logstall.go): the no-output
 // timeout does not count it, and an attempt it spoils ends as status error
@@ -92,4 +103,7 @@
 // the log cannot be published at all. Each wait of a second or more is
 // told in the log ("log stream blocked for ..."), and all of them in
 // ejecta_builder_log_blocked_seconds_total.
+//
+// Past Config.MaxLogBytes of task output only the head and each step's
+// tail are logged (buildlog.Cap); the verdict still reads every byte.
 package builder

@@ -2,9 +2,11 @@ package builder
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/ejecta-build/ejecta/builder/cargo"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -19,7 +21,7 @@ import (
 // The consumer delivers a job once more than its attempts (see
 // streams.JobAttempts) precisely so that this delivery reaches a builder;
 // without it JetStream would drop the job silently.
-func (a *attempt) giveUp(ctx context.Context, attempts int, seq uint64) {
+func (a *attempt) giveUp(ctx context.Context, attempts int) {
 	start := time.Now()
 	a.open(ctx)
 	defer a.stall.close()
@@ -27,13 +29,13 @@ func (a *attempt) giveUp(ctx context.Context, attempts int, seq uint64) {
 	fmt.Fprintf(a.sys, "%s of %s %s with %s: none of them ended (the builder running it was killed or stopped each time); not building it again\n",
 		why, a.job.Crate, a.job.Version, a.job.Toolchain)
 
-	dead := streams.NewDeadMsg(a.msg.Subject(), a.msg.Data(), streams.JobsStream, seq, fmt.Errorf("%s", why))
-	if err := publishRetry(ctx, a.b.js, dead, defaultBackoff, a.log); err != nil {
+	dead := streams.DeadLetter(a.msg, streams.JobsStream, errors.New(why))
+	if err := streams.PublishAcked(ctx, a.b.js, dead, defaultBackoff, a.log); err != nil {
 		// ctx ended: the builder is stopping; the next delivery tries again.
 		a.abandon()
 		return
 	}
-	v := verdict{status: streams.StatusError, reason: streams.GaveUp(attempts), exitCode: -1}
+	v := cargo.Verdict{Status: streams.StatusError, Reason: streams.GaveUp(attempts), ExitCode: -1}
 	if err := a.finish(ctx, v, start); err != nil {
 		if ctx.Err() != nil {
 			a.abandon()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ejecta-build/ejecta/backoff"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -57,7 +58,7 @@ func (b *Builder) heartbeats(ctx context.Context) {
 		case <-b.changed:
 			// Slots starting and ending builds together make one
 			// heartbeat, not one each.
-			if sleep(ctx, heartbeatCoalesce) != nil {
+			if backoff.Sleep(ctx, heartbeatCoalesce) != nil {
 				return
 			}
 		}

@@ -32,7 +32,7 @@ func (b *Builder) handle(ctx context.Context, slot int, msg jetstream.Msg, attem
 	a := &attempt{b: b, slot: slot, job: &job, msg: msg, n: job.AttemptBase + int(md.NumDelivered),
 		delivered: md.NumDelivered, attempts: attempts}
 	if attempts > 0 && md.NumDelivered > uint64(attempts) {
-		a.giveUp(ctx, attempts, md.Sequence.Stream)
+		a.giveUp(ctx, attempts)
 		return
 	}
 	a.run(ctx)

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ejecta-build/ejecta/builder/sandbox"
+	"github.com/ejecta-build/ejecta/buildlog/buildlogtest"
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/producer"
 	"github.com/ejecta-build/ejecta/status"
@@ -172,7 +173,7 @@ func TestAbortStopsBuilds(t *testing.T) {
 	for end == nil && time.Since(start) < 5*time.Second {
 		for _, tc := range []string{"stable", "nightly"} {
 			k := streams.BuildKey{Experiment: "ab", Crate: "cfg-if", Version: "1.0.0", Toolchain: tc}
-			if _, e := readLog(t, f.js, streams.LogSubject(k, 1), 100*time.Millisecond); e != nil {
+			if _, e := buildlogtest.Chunks(t, f.js, streams.LogSubject(k, 1), 100*time.Millisecond); e != nil {
 				end = e
 			}
 		}

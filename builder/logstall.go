@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ejecta-build/ejecta/builder/cargo"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -44,8 +45,8 @@ var errLogUnavailable = errors.New("log stream unavailable")
 const stallMin = time.Second
 
 // logStall measures how long an attempt's log publisher keeps its writers
-// waiting. Blocks do not nest: the publisher is only entered under the
-// chunker's lock.
+// waiting (it is the publisher's buildlog.Waits). Blocks do not nest: the
+// publisher is only entered under the chunker's lock.
 type logStall struct {
 	quiet   *watchdog               // paused while blocked
 	blocked prometheus.Counter      // seconds blocked; nil: not counted
@@ -68,11 +69,8 @@ func newLogStall(quiet *watchdog, blocked prometheus.Counter, stop context.Cance
 	return &logStall{quiet: quiet, blocked: blocked, stop: stop}
 }
 
-// block says the writers start waiting for the publisher.
-func (s *logStall) block() {
-	if s == nil {
-		return
-	}
+// Block says the writers start waiting for the publisher.
+func (s *logStall) Block() {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -82,11 +80,8 @@ func (s *logStall) block() {
 	}
 }
 
-// unblock says the wait is over; err is how it ended.
-func (s *logStall) unblock(err error) {
-	if s == nil {
-		return
-	}
+// Unblock says the wait is over; err is how it ended.
+func (s *logStall) Unblock(err error) {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -188,7 +183,7 @@ func (a *attempt) logBlockLimit() time.Duration {
 	if a.b.logBlockLimit > 0 {
 		return a.b.logBlockLimit
 	}
-	return min(time.Duration(a.lim.noOutput), time.Duration(a.lim.timeout))
+	return min(time.Duration(a.lim.NoOutput), time.Duration(a.lim.Timeout))
 }
 
 // noteLogBlocked writes a system line for the stalls since the last one.
@@ -204,33 +199,33 @@ func (a *attempt) noteLogBlocked() {
 // the attempt: the log cannot be completed, or a timeout killed the build
 // while its output waited on the log stream. cause is why the attempt's
 // context ended.
-func (a *attempt) logVerdict(v verdict, cause error) verdict {
+func (a *attempt) logVerdict(v cargo.Verdict, cause error) cargo.Verdict {
 	a.noteLogBlocked()
 	blocked := a.stall.blockedAtKill(time.Now())
-	timedOut := errors.Is(cause, errAttemptTimeout) || errors.Is(cause, errNoOutput)
+	timedOut := errors.Is(cause, cargo.ErrTimeout) || errors.Is(cause, cargo.ErrNoOutput)
 	switch {
 	case a.stall.isLost():
-		a.log.Warn().Dur("limit", a.logBlockLimit()).Str("verdict", string(v.status)+" "+string(v.reason)).
+		a.log.Warn().Dur("limit", a.logBlockLimit()).Str("verdict", string(v.Status)+" "+string(v.Reason)).
 			Msg("build log could not be published; the attempt ends as an infrastructure error")
 		// Written only if the log works again, which it rarely does.
 		fmt.Fprintf(a.sys, "the log could not be published whole (blocked for %s, or refused): the build was stopped; an infrastructure error, not the crate's\n",
-			durationText(a.logBlockLimit()))
-	case timedOut && blocked >= stallMin && (v.reason == streams.ReasonTimeout || v.reason == streams.ReasonNoOutputTimeout):
-		a.log.Warn().Dur("blocked", blocked).Str("verdict", string(v.reason)).
+			cargo.Duration(a.logBlockLimit()))
+	case timedOut && blocked >= stallMin && (v.Reason == streams.ReasonTimeout || v.Reason == streams.ReasonNoOutputTimeout):
+		a.log.Warn().Dur("blocked", blocked).Str("verdict", string(v.Reason)).
 			Msg("build killed while its log was blocked; the attempt ends as an infrastructure error")
 		fmt.Fprintf(a.sys, "log stream blocked for %s when the build was killed: the %s is not the crate's; an infrastructure error\n",
-			blocked.Round(time.Second), v.reason)
+			blocked.Round(time.Second), v.Reason)
 	default:
 		return v
 	}
-	return verdict{status: streams.StatusError, reason: streams.ReasonLogUnavailable, exitCode: v.exitCode}
+	return cargo.Verdict{Status: streams.StatusError, Reason: streams.ReasonLogUnavailable, ExitCode: v.ExitCode}
 }
 
 // finishUnlogged ends the last attempt a job gets when its log could not
 // be published: the result says so, with no end marker and no upload
 // request, since the stream does not hold the log whole. What it holds is
 // stored by the uploaders as an abandoned log (their sweep).
-func (a *attempt) finishUnlogged(ctx context.Context, v verdict, start time.Time) {
+func (a *attempt) finishUnlogged(ctx context.Context, v cargo.Verdict, start time.Time) {
 	if err := a.publishResult(ctx, v, start); err != nil {
 		if ctx.Err() != nil {
 			a.abandon()
@@ -241,6 +236,6 @@ func (a *attempt) finishUnlogged(ctx context.Context, v verdict, start time.Time
 		return
 	}
 	a.b.met.finished(v, time.Since(start))
-	a.log.Warn().Str("status", string(v.status)).Str("reason", string(v.reason)).
+	a.log.Warn().Str("status", string(v.Status)).Str("reason", string(v.Reason)).
 		Dur("duration", time.Since(start)).Msg("build finished without its log")
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ejecta-build/ejecta/builder/sandbox"
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -98,7 +99,7 @@ func whenLogsFull(t *testing.T, js jetstream.JetStream, hold time.Duration, then
 				t.Error(err)
 				return
 			}
-			if s.CachedInfo().State.Bytes+2*streams.MaxChunkBytes >= uint64(s.CachedInfo().Config.MaxBytes) {
+			if s.CachedInfo().State.Bytes+2*buildlog.MaxChunkBytes >= uint64(s.CachedInfo().Config.MaxBytes) {
 				break
 			}
 			time.Sleep(20 * time.Millisecond)
@@ -179,7 +180,7 @@ func TestLogBlockedPausesNoOutputTimeout(t *testing.T) {
 				t.Errorf("%d bytes printed when room was made, %d in all: the task was not held up and then let go", g, printed.Load())
 			}
 			text := logText(t, js, job.BuildKey, 1, tc.wantStatus)
-			if !strings.Contains(text, systemPrefix+"log stream blocked for ") {
+			if !strings.Contains(text, buildlog.SystemPrefix+"log stream blocked for ") {
 				t.Errorf("log does not say it was blocked:\n%s", tail(text))
 			}
 			if got := blockedSeconds(t, reg); got < 2.5 {
@@ -240,10 +241,10 @@ func TestTimeoutWhileLogBlocked(t *testing.T) {
 	}
 	text := logText(t, js, job.BuildKey, 1, streams.StatusError)
 	for _, want := range []string{
-		systemPrefix + "timed out after 1s",
-		systemPrefix + "log stream blocked for ",
+		buildlog.SystemPrefix + "timed out after 1s",
+		buildlog.SystemPrefix + "log stream blocked for ",
 		"the timeout is not the crate's",
-		systemPrefix + "finished: error (log-unavailable)",
+		buildlog.SystemPrefix + "finished: error (log-unavailable)",
 		"no result: the job is handed back",
 	} {
 		if !strings.Contains(text, want) {
@@ -277,7 +278,7 @@ func TestSilentTaskNoOutputTimeout(t *testing.T) {
 func tail(text string) string {
 	var keep []string
 	for _, l := range strings.Split(text, "\n") {
-		if strings.HasPrefix(l, systemPrefix) {
+		if strings.HasPrefix(l, buildlog.SystemPrefix) {
 			keep = append(keep, l)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ejecta-build/ejecta/builder/cargo"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -93,19 +94,9 @@ func (m *metrics) crateFetched(cached bool) {
 }
 
 // finished counts an attempt whose result was published.
-func (m *metrics) finished(v verdict, took time.Duration) {
-	m.done.WithLabelValues(string(v.status), reasonClass(v.reason)).Inc()
-	m.duration.WithLabelValues(string(v.status)).Observe(took.Seconds())
-}
-
-// chunk counts a chunk on the logs stream. A publisher made without
-// metrics (nil) counts nothing.
-func (m *metrics) chunk(c streams.Chunk) {
-	if m == nil {
-		return
-	}
-	m.logChunks.Inc()
-	m.logBytes.Add(float64(len(c.Data)))
+func (m *metrics) finished(v cargo.Verdict, took time.Duration) {
+	m.done.WithLabelValues(string(v.Status), reasonClass(v.Reason)).Inc()
+	m.duration.WithLabelValues(string(v.Status)).Observe(took.Seconds())
 }
 
 // reasonClass drops a reason's arguments ("compiler-error(E0277,E0308)"

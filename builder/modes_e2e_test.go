@@ -11,6 +11,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ejecta-build/ejecta/builder/cargo"
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -23,12 +25,12 @@ func TestBuilderModes(t *testing.T) {
 	}
 	nc, js := startJetStream(t, streams.DefaultConfig())
 	reg := modeRegistry(t)
-	home, _ := realRustup(t)
-	nightlyMiri := missingComponent(home, "nightly", "miri", "rust-src") == ""
-	if toolchainDir(home, "nightly") == "" {
+	home, _ := testenv.Rustup(t)
+	nightlyMiri := cargo.MissingComponent(home, "nightly", "miri", "rust-src") == ""
+	if cargo.ToolchainDir(home, "nightly") == "" {
 		testenv.Unavailable(t, "rustup has no nightly toolchain")
 	}
-	stableDir := toolchainDir(home, "stable")
+	stableDir := cargo.ToolchainDir(home, "stable")
 
 	type want = jobWant
 	tests := []struct {
@@ -56,25 +58,25 @@ func TestBuilderModes(t *testing.T) {
 			want{streams.StatusTestPass, "", []string{"lints capped at warn\n", "warning: unresolved link to `NoSuchItem`"}}},
 		{"unstable features listed", mkJob("features", "ejecta-mode-features", "nightly", streams.ModeUnstableFeatures, reg, ""),
 			want{streams.StatusTestPass, "", []string{
-				systemPrefix + "unstable-feature: box_patterns\n" + systemPrefix + "unstable-feature: decl_macro\n" +
-					systemPrefix + "unstable-feature: never_type\n" + systemPrefix + "unstable-feature: test\n" +
-					systemPrefix + "4 unstable features\n"}}},
+				buildlog.SystemPrefix + "unstable-feature: box_patterns\n" + buildlog.SystemPrefix + "unstable-feature: decl_macro\n" +
+					buildlog.SystemPrefix + "unstable-feature: never_type\n" + buildlog.SystemPrefix + "unstable-feature: test\n" +
+					buildlog.SystemPrefix + "4 unstable features\n"}}},
 		{"fix applies a suggestion", mkJob("fix", "ejecta-mode-fix", "stable", streams.ModeFix, reg, "allow"),
 			want{streams.StatusTestPass, "", []string{
 				"$ cargo +stable fix --allow-no-vcs --allow-dirty --frozen --workspace --all-targets\n",
 				"Fixed src/lib.rs (1 fix)"}}},
 		{"no tests", mkJob("notests", "ejecta-mode-notests", "stable", streams.ModeBuildAndTest, reg, ""),
-			want{streams.StatusTestSkipped, "", []string{"running 0 tests", systemPrefix + "tests skipped: the crate has no tests (cargo test ran 0)\n"}}},
+			want{streams.StatusTestSkipped, "", []string{"running 0 tests", buildlog.SystemPrefix + "tests skipped: the crate has no tests (cargo test ran 0)\n"}}},
 		{"tests need a missing dev-dependency", mkJob("devdep", "ejecta-mode-devdep", "stable", streams.ModeBuildAndTest, reg, ""),
 			want{streams.StatusTestSkipped, "", []string{"no matching package named `ejecta-no-such-dev-dependency` found",
-				systemPrefix + "tests skipped: the crate's own dependencies (dev-dependencies included) cannot be resolved from " + reg + "\n"}}},
+				buildlog.SystemPrefix + "tests skipped: the crate's own dependencies (dev-dependencies included) cannot be resolved from " + reg + "\n"}}},
 		// clippy resolves the crate without them, and lints what builds.
 		{"clippy without the dev-dependencies", mkJob("clippy", "ejecta-mode-devdep", "stable", streams.ModeClippy, reg, ""),
 			want{streams.StatusTestPass, "", []string{
-				systemPrefix + "the crate as the root package cannot be resolved from " + reg + ": resolving it without dev-dependencies\n",
-				systemPrefix + "$ cargo +stable clippy --frozen --workspace\n"}}},
+				buildlog.SystemPrefix + "the crate as the root package cannot be resolved from " + reg + ": resolving it without dev-dependencies\n",
+				buildlog.SystemPrefix + "$ cargo +stable clippy --frozen --workspace\n"}}},
 		{"build-only", mkJob("buildonly", "ejecta-mode-notests", "stable", streams.ModeBuildOnly, reg, ""),
-			want{streams.StatusTestSkipped, "", []string{systemPrefix + "tests skipped: mode build-only runs no tests\n"}}},
+			want{streams.StatusTestSkipped, "", []string{buildlog.SystemPrefix + "tests skipped: mode build-only runs no tests\n"}}},
 		// A toolchain named by its directory, as a compiler built from a
 		// branch would be: rustup runs it as a custom toolchain.
 		{"toolchain given as a path", mkJob("path", "ejecta-mode-clippy", stableDir, streams.ModeCheckOnly, reg, ""),
@@ -87,7 +89,7 @@ func TestBuilderModes(t *testing.T) {
 			want want
 		}{"miri without the component", mkJob("miri", "cfg-if", "nightly", streams.ModeMiri, reg, ""),
 			want{streams.StatusError, "component-missing(miri)", []string{
-				systemPrefix + "toolchain nightly does not have the miri component, which miri needs (rustup component add --toolchain nightly miri)\n"}}})
+				buildlog.SystemPrefix + "toolchain nightly does not have the miri component, which miri needs (rustup component add --toolchain nightly miri)\n"}}})
 	}
 	for _, tt := range tests {
 		publishJob(t, js, tt.job)
@@ -104,12 +106,12 @@ func TestBuilderModes(t *testing.T) {
 				t.Fatal(err)
 			}
 			version, _, _ := strings.Cut(strings.TrimPrefix(string(vV), "rustc "), "\n")
-			head := systemPrefix + "toolchain " + tt.job.Toolchain + " (rustc " + version + "); " + tt.job.Crate + " 0.1.0"
+			head := buildlog.SystemPrefix + "toolchain " + tt.job.Toolchain + " (rustc " + version + "); " + tt.job.Crate + " 0.1.0"
 			if tt.job.Crate == "cfg-if" {
-				head = systemPrefix + "toolchain " + tt.job.Toolchain + " (rustc " + version + "); cfg-if 1.0.0"
+				head = buildlog.SystemPrefix + "toolchain " + tt.job.Toolchain + " (rustc " + version + "); cfg-if 1.0.0"
 			}
-			block := systemPrefix + "$ rustc +" + tt.job.Toolchain + " -vV\n" + systemPrefix +
-				strings.ReplaceAll(strings.TrimSuffix(string(vV), "\n"), "\n", "\n"+systemPrefix) + "\n"
+			block := buildlog.SystemPrefix + "$ rustc +" + tt.job.Toolchain + " -vV\n" + buildlog.SystemPrefix +
+				strings.ReplaceAll(strings.TrimSuffix(string(vV), "\n"), "\n", "\n"+buildlog.SystemPrefix) + "\n"
 			first, rest, _ := strings.Cut(text, "\n")
 			if !strings.HasPrefix(first, head) || !strings.HasPrefix(rest, block) {
 				t.Errorf("log does not start with the toolchain line and rustc -vV:\nwant %s...\n%s\ngot:\n%s", head, block, text)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -34,9 +35,9 @@ func TestBuilderTmpFull(t *testing.T) {
 	}
 	text := logText(t, js, job.BuildKey, 1, streams.StatusBuildFail)
 	for _, want := range []string{
-		systemPrefix + "sandbox: ", ", /tmp 4 MiB;",
+		buildlog.SystemPrefix + "sandbox: ", ", /tmp 4 MiB;",
 		"to /tmp/ejecta-fill: No space left on device (os error 28)",
-		systemPrefix + "finished: build-fail (no-space)",
+		buildlog.SystemPrefix + "finished: build-fail (no-space)",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("log lacks %q:\n%s", want, text)

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ejecta-build/ejecta/backoff"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -25,8 +26,8 @@ import (
 // Idle slots: one of them (the poller) looks again after idleBackoff,
 // growing to its max; the others wait for a wake-up: a job published, a
 // record changed, or the poller finding work. So an idle builder costs the
-// server one pass over the queues per idleBackoff.max, whatever its slots.
-var idleBackoff = backoff{min: 20 * time.Millisecond, max: 5 * time.Second}
+// server one pass over the queues per idleBackoff.Max, whatever its slots.
+var idleBackoff = backoff.Policy{First: 20 * time.Millisecond, Max: 5 * time.Second, Jitter: retryJitter}
 
 // idleFallback bounds a non-polling idle slot's wait, in case a wake-up
 // was lost.
@@ -89,7 +90,7 @@ func (q *queues) idle(ctx context.Context, wake <-chan struct{}, n int) {
 	d := idleFallback
 	if q.poller.CompareAndSwap(false, true) {
 		defer q.poller.Store(false)
-		d = idleBackoff.delay(n)
+		d = idleBackoff.Delay(n)
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -127,7 +128,7 @@ func (q *queues) watch(ctx context.Context) {
 		if failures%10 == 0 {
 			q.b.log.Warn().Err(err).Int("failures", failures).Msg("watching experiments failed, retrying")
 		}
-		if sleep(ctx, defaultBackoff.delay(failures)) != nil {
+		if backoff.Sleep(ctx, defaultBackoff.Delay(failures)) != nil {
 			return
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -66,13 +67,13 @@ func TestBuilderFailureReasons(t *testing.T) {
 				t.Errorf("result %s %q (exit %d), want build-fail %q", r.Status, r.Reason, r.ExitCode, tt.wantReason)
 			}
 			text := logText(t, js, tt.job.BuildKey, 1, streams.StatusBuildFail)
-			if !strings.Contains(text, systemPrefix+"sandbox: host root read-only; user ") {
+			if !strings.Contains(text, buildlog.SystemPrefix+"sandbox: host root read-only; user ") {
 				t.Errorf("log lacks the sandbox settings line:\n%s", text)
 			}
 			if !strings.Contains(text, tt.wantLine) {
 				t.Errorf("log lacks %q:\n%s", tt.wantLine, text)
 			}
-			if !strings.HasSuffix(text, "\n") || !strings.Contains(text[strings.LastIndex(text[:len(text)-1], "\n")+1:], systemPrefix+"finished: build-fail") {
+			if !strings.HasSuffix(text, "\n") || !strings.Contains(text[strings.LastIndex(text[:len(text)-1], "\n")+1:], buildlog.SystemPrefix+"finished: build-fail") {
 				t.Errorf("log does not end with the finished line:\n%s", text)
 			}
 		})
@@ -120,7 +121,7 @@ func TestBuilderTaskCannotStart(t *testing.T) {
 	}
 	for a := 1; a <= 3; a++ {
 		text := logText(t, js, j.BuildKey, a, streams.StatusError)
-		if !strings.Contains(text, systemPrefix+"sandbox error: ") || !strings.Contains(text, systemPrefix+"finished: error (sandbox-error)") {
+		if !strings.Contains(text, buildlog.SystemPrefix+"sandbox error: ") || !strings.Contains(text, buildlog.SystemPrefix+"finished: error (sandbox-error)") {
 			t.Errorf("log of attempt %d lacks the sandbox error or the finished line:\n%s", a, text)
 		}
 		if handedBack := strings.Contains(text, "no result: the job is handed back"); handedBack != (a < 3) {

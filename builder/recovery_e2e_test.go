@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ejecta-build/ejecta/builder/sandbox"
+	"github.com/ejecta-build/ejecta/buildlog/buildlogtest"
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -57,7 +58,7 @@ func waitForLog(t *testing.T, js jetstream.JetStream, key streams.BuildKey, atte
 	t.Helper()
 	deadline := time.Now().Add(wait)
 	for time.Now().Before(deadline) {
-		chunks, _ := readLog(t, js, streams.LogSubject(key, attempt), 500*time.Millisecond)
+		chunks, _ := buildlogtest.Chunks(t, js, streams.LogSubject(key, attempt), 500*time.Millisecond)
 		var b strings.Builder
 		for _, c := range chunks {
 			b.Write(c.Data)
@@ -136,7 +137,7 @@ func TestBuilderKilledMidJob(t *testing.T) {
 		t.Fatalf("results %+v, want one: attempt 2, test-pass", res)
 	}
 	t.Logf("result of attempt 2 %s after the kill", time.Since(killed).Round(time.Millisecond))
-	if _, end := readLog(t, js, streams.LogSubject(job.BuildKey, 1), time.Second); end != nil {
+	if _, end := buildlogtest.Chunks(t, js, streams.LogSubject(job.BuildKey, 1), time.Second); end != nil {
 		t.Errorf("the killed attempt's log has an end marker %+v", end)
 	}
 	logText(t, js, job.BuildKey, 2, streams.StatusTestPass)

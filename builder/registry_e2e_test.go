@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -39,11 +40,11 @@ func TestBuildFromRegistry(t *testing.T) {
 		{"a crate with a dependency", job("deps", "lock_api", "0.4.9", "stable", streams.ModeCheckOnly),
 			want{streams.StatusTestPass, "", []string{
 				"$ cargo +stable generate-lockfile  (with network)\n",
-				systemPrefix + "crates from " + srv.Source + ": 3 downloaded, 0 from the download cache, sha256 checked against the index\n",
+				buildlog.SystemPrefix + "crates from " + srv.Source + ": 3 downloaded, 0 from the download cache, sha256 checked against the index\n",
 				"$ cargo +stable check --frozen\n", "Checking scopeguard v1.1.0", "Compiling lock_api v0.4.9"}}},
 		{"the same crates again, from the cache", job("deps", "lock_api", "0.4.9", "nightly", streams.ModeCheckOnly),
 			want{streams.StatusTestPass, "", []string{
-				systemPrefix + "crates from " + srv.Source + ": 0 downloaded, 3 from the download cache, sha256 checked against the index\n"}}},
+				buildlog.SystemPrefix + "crates from " + srv.Source + ": 0 downloaded, 3 from the download cache, sha256 checked against the index\n"}}},
 		// Tests need the crate as the root package: resolved with the
 		// network as well, its dev-dependencies come from the registry.
 		{"tests of a crate from the registry", withCapLints(job("test", "cfg-if", "1.0.0", "stable", streams.ModeBuildAndTest), "warn"),
@@ -56,7 +57,7 @@ func TestBuildFromRegistry(t *testing.T) {
 				"cannot resolve ejecta-no-such-crate 1.0.0 from " + srv.Source + ": crate broken"}}},
 		{"a registry that does not answer", streams.Job{V: 1, BuildKey: streams.BuildKey{Experiment: "registry-down", Crate: "cfg-if", Version: "1.0.0", Toolchain: "stable"},
 			Mode: streams.ModeCheckOnly, CrateSource: "sparse+http://127.0.0.1:1/index/"},
-			want{streams.StatusPrepareFail, "download-failed", []string{systemPrefix + "the registry sparse+http://127.0.0.1:1/index/ could not be read\n"}}},
+			want{streams.StatusPrepareFail, "download-failed", []string{buildlog.SystemPrefix + "the registry sparse+http://127.0.0.1:1/index/ could not be read\n"}}},
 	}
 	for _, tt := range tests {
 		publishJob(t, js, tt.job)

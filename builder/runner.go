@@ -18,3 +18,37 @@ type Runner interface {
 	// left running.
 	Cleanup(ctx context.Context, owns func(id string) bool) error
 }
+
+// rootfsDescriber is a Runner that can say what its tasks see as "/"
+// (*sandbox.Containerd can). It is not part of Runner so that a runner
+// which cannot tell need not pretend.
+type rootfsDescriber interface {
+	Rootfs() string
+}
+
+// hidden are the host paths the runner hides from builds, if it tells.
+func (b *Builder) hidden() []string {
+	if d, ok := b.run.(interface{ Hidden() []string }); ok {
+		return d.Hidden()
+	}
+	return nil
+}
+
+// hardening says what else isolates builds, if the runner tells.
+func (b *Builder) hardening() string {
+	if d, ok := b.run.(interface{ Hardening() string }); ok {
+		return d.Hardening()
+	}
+	return "isolation as the runner provides it"
+}
+
+// rootfs is what the sandbox line of a build log says about the task's
+// root: the runner's own words, or that it did not say.
+func (b *Builder) rootfs() string {
+	if d, ok := b.run.(rootfsDescriber); ok {
+		if s := d.Rootfs(); s != "" {
+			return s
+		}
+	}
+	return "root as the runner provides it"
+}

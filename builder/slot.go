@@ -2,6 +2,8 @@ package builder
 
 import (
 	"context"
+
+	"github.com/ejecta-build/ejecta/backoff"
 )
 
 // slot takes one job at a time until ctx ends; the job is built under
@@ -34,7 +36,7 @@ func (b *Builder) slot(ctx, jobs context.Context, slot int) {
 			if failures%10 == 0 {
 				log.Warn().Err(err).Int("failures", failures).Msg("fetching a job failed, retrying")
 			}
-			if sleep(ctx, defaultBackoff.delay(failures)) != nil {
+			if backoff.Sleep(ctx, defaultBackoff.Delay(failures)) != nil {
 				return
 			}
 			failures++

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ejecta-build/ejecta/bench/measure"
 	"github.com/ejecta-build/ejecta/builder/sandbox"
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -39,7 +40,7 @@ func (r *timedRunner) Run(ctx context.Context, t sandbox.Task) (sandbox.Exit, er
 		// part of that job, not a step of its own.
 		return exit, err
 	}
-	// Task IDs are <prefix><slot>-<n> (step.go).
+	// Task IDs are <prefix><slot>-<n> (taskid.go).
 	slot, _, _ := strings.Cut(strings.TrimPrefix(t.ID, containerPrefix(slotGapBuilder)), "-")
 	n, convErr := strconv.Atoi(slot)
 	if convErr != nil {
@@ -114,7 +115,7 @@ func TestSlotIdleGap(t *testing.T) {
 	}
 	// The log says which root the task had, in the sandbox's own words.
 	text := logText(t, js, last.BuildKey, last.Attempt, streams.StatusTestPass)
-	wantLine := systemPrefix + "sandbox: host root read-only; user "
+	wantLine := buildlog.SystemPrefix + "sandbox: host root read-only; user "
 	if !strings.Contains(text, "\n"+wantLine) {
 		t.Errorf("log of %s has no line starting %q:\n%s", last.BuildKey, wantLine, text)
 	}

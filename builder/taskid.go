@@ -1,9 +1,23 @@
 package builder
 
 import (
+	"runtime"
 	"strconv"
 	"strings"
 )
+
+// containerPrefix starts every sandbox task ID of builder id.
+func containerPrefix(id string) string { return "ejecta-" + id + "-" }
+
+// taskID names a new sandbox task of the attempt's slot: unique within the
+// builder's life, and recognisable as its own after a crash (isTaskOf).
+func (a *attempt) taskID() string {
+	return containerPrefix(a.b.cfg.ID) + strconv.Itoa(a.slot) + "-" + strconv.FormatUint(a.b.tasks.Add(1), 10)
+}
+
+// cpus is the slot's CPU: one per slot, distinct while slots <= CPUs, so
+// that parallel builds do not slow each other down unevenly.
+func (a *attempt) cpus() string { return strconv.Itoa(a.slot % runtime.NumCPU()) }
 
 // isTaskOf returns whether a sandbox task ID (also its container, snapshot
 // and FIFO dir name) was made by builder id: containerPrefix(id), then

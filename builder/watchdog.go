@@ -2,31 +2,9 @@ package builder
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 )
-
-// Why an attempt's context was ended by the builder itself, as its
-// context.Cause: the attempt is a failure of the build, not abandoned.
-var (
-	errAttemptTimeout = errors.New("attempt timed out")
-	errNoOutput       = errors.New("no output")
-)
-
-// durationText is a time.Duration that prints without trailing zero units
-// ("5m", not "5m0s") in the log's system lines.
-type durationText time.Duration
-
-func (d durationText) String() string {
-	s := time.Duration(d).String()
-	for _, z := range []string{"0s", "0m"} {
-		if len(s) > len(z) && s[len(s)-len(z):] == z && s[len(s)-len(z)-1] >= 'a' {
-			s = s[:len(s)-len(z)]
-		}
-	}
-	return s
-}
 
 // watchdog notices a build that has gone quiet (crater's "no output for
 // 5 minutes"): it is an io.Writer fed alongside the log with the tasks'

@@ -17,6 +17,7 @@ import (
 	"github.com/ejecta-build/ejecta/logtail"
 	"github.com/ejecta-build/ejecta/producer"
 	"github.com/ejecta-build/ejecta/reporter"
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/status"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
@@ -443,14 +444,14 @@ func TestRolesRunAnExperiment(t *testing.T) {
 	}
 	s := startAuthServer(t, nil)
 	runAsRoles(t, s, streams.Security{}, roleRun{exp: "roles", crates: "cfg-if,ejecta-demo-regress",
-		want: map[string]reporter.Class{"cfg-if": reporter.ClassSameTestPass, "ejecta-demo-regress": reporter.ClassRegressed}})
+		want: map[string]results.Class{"cfg-if": results.ClassSameTestPass, "ejecta-demo-regress": results.ClassRegressed}})
 }
 
 // roleRun is an experiment runAsRoles runs.
 type roleRun struct {
 	exp, crates string
 	// want is every crate's class in the final report.
-	want map[string]reporter.Class
+	want map[string]results.Class
 }
 
 // runAsRoles runs experiment rr with each component connected as its role
@@ -533,15 +534,15 @@ func runAsRoles(t *testing.T, s *authServer, sec streams.Security, rr roleRun) {
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	var f reporter.ResultsFile
+	var f results.File
 	for {
-		data, err := readObject(ctx, t, st, reporter.ResultsKey(exp))
+		data, err := readObject(ctx, t, st, results.Key(exp))
 		if err == nil {
-			f = reporter.ResultsFile{}
+			f = results.File{}
 			err = json.Unmarshal([]byte(data), &f)
 		}
-		if err == nil && f.DoneJobs == f.TotalJobs && len(f.Crates) == len(want) && !slices.ContainsFunc(f.Crates, func(c reporter.CrateResult) bool {
-			return c.Confirmation == reporter.ConfirmationPending
+		if err == nil && f.DoneJobs == f.TotalJobs && len(f.Crates) == len(want) && !slices.ContainsFunc(f.Crates, func(c results.CrateResult) bool {
+			return c.Confirmation == results.ConfirmationPending
 		}) {
 			break
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/ejecta-build/ejecta/internal/testfarm"
 	"github.com/ejecta-build/ejecta/producer"
 	"github.com/ejecta-build/ejecta/reporter"
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -67,7 +68,7 @@ func TestBuildEnvironmentImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep := waitReport(ctx, t, f, st, "buildenv", 2)
-	if c := rep.Crates[0]; c.Class != string(reporter.ClassSameTestPass) {
+	if c := rep.Crates[0]; c.Class != string(results.ClassSameTestPass) {
 		t.Errorf("ejecta-buildenv-zlib: %s, want same-test-pass", c.Class)
 	}
 	for _, tc := range []string{"stable", "nightly"} {

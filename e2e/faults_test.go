@@ -17,7 +17,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/ejecta-build/ejecta/internal/testenv"
-	"github.com/ejecta-build/ejecta/reporter"
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/status"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -68,7 +68,7 @@ func TestFaults(t *testing.T) {
 	registry := testenv.CrateRegistry(t)
 	bin := buildEjecta(t, t.TempDir())
 
-	var baseline map[string]reporter.Class
+	var baseline map[string]results.Class
 	run := func(t *testing.T, fc faultCase, bucket string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 		defer cancel()
@@ -212,7 +212,7 @@ func waitPaused(ctx context.Context, t *testing.T, f *procFarm, p *proc, id stri
 
 // checkLogs checks every result's log: stored, complete, and byte-identical
 // to what the builder saw its task write (the sha256 of its end marker).
-func (f *procFarm) checkLogs(ctx context.Context, exp string, rf *reporter.ResultsFile) {
+func (f *procFarm) checkLogs(ctx context.Context, exp string, rf *results.File) {
 	t := f.t
 	t.Helper()
 	ends := f.ends()
@@ -250,7 +250,7 @@ func (f *procFarm) checkLogs(ctx context.Context, exp string, rf *reporter.Resul
 // checkInterrupted checks the first attempt of the slow crate's build whose
 // result came from a later attempt: the one the fault interrupted. Its
 // stored log's metadata must satisfy want.
-func (f *procFarm) checkInterrupted(ctx context.Context, exp string, rf *reporter.ResultsFile, want func(streams.LogMeta) string) {
+func (f *procFarm) checkInterrupted(ctx context.Context, exp string, rf *results.File, want func(streams.LogMeta) string) {
 	t := f.t
 	t.Helper()
 	for _, c := range rf.Crates {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/ejecta-build/ejecta/producer"
 	"github.com/ejecta-build/ejecta/reporter"
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -177,7 +178,7 @@ func (f *ghostFarm) deadCount() int {
 }
 
 func (f *ghostFarm) results(exp string) []byte {
-	rc, err := f.st.Get(context.Background(), reporter.ResultsKey(exp))
+	rc, err := f.st.Get(context.Background(), results.Key(exp))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}

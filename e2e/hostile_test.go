@@ -21,7 +21,7 @@ import (
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/internal/testfarm"
 	"github.com/ejecta-build/ejecta/producer"
-	"github.com/ejecta-build/ejecta/reporter"
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/status"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
@@ -375,7 +375,7 @@ func waitReport(ctx context.Context, t *testing.T, f *farm, st store.Store, exp 
 			t.Fatalf("%s not done in time: %+v", exp, s)
 		}
 		time.Sleep(500 * time.Millisecond)
-		data, err := readObject(ctx, t, st, reporter.ResultsKey(exp))
+		data, err := readObject(ctx, t, st, results.Key(exp))
 		if err != nil {
 			continue
 		}

@@ -10,11 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/metrics"
 	"github.com/ejecta-build/ejecta/metrics/metricstest"
 	"github.com/ejecta-build/ejecta/producer"
 	"github.com/ejecta-build/ejecta/reporter"
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/status"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
@@ -136,8 +138,8 @@ func TestMetricsAndStockTools(t *testing.T) {
 		if classes["fixed"] != 1 || classes["same-test-pass"] != 1 {
 			t.Fatalf("report classes %v, want 1 fixed and 1 same-test-pass", classes)
 		}
-		for _, class := range reporter.Classes {
-			if class == reporter.ClassPending {
+		for _, class := range results.Classes {
+			if class == results.ClassPending {
 				continue
 			}
 			if got := fams.Must(t, "ejecta_reporter_crates", "experiment", exp, "class", string(class)); got != classes[string(class)] {
@@ -188,8 +190,8 @@ func TestMetricsAndStockTools(t *testing.T) {
 			t.Errorf("nats sub --raw printed %q, which starts none of the stored logs", first)
 		}
 		// Without --raw it shows the subject and ejecta's headers.
-		if v := verbose.wait(t); !strings.Contains(v, "ejecta.logs."+exp+".") || !strings.Contains(v, streams.HdrKind+": "+streams.KindChunk) {
-			t.Errorf("nats sub printed no log subject or %s header:\n%s", streams.HdrKind, v)
+		if v := verbose.wait(t); !strings.Contains(v, "ejecta.logs."+exp+".") || !strings.Contains(v, buildlog.HdrKind+": "+buildlog.KindChunk) {
+			t.Errorf("nats sub printed no log subject or %s header:\n%s", buildlog.HdrKind, v)
 		}
 
 		ls := cli.Run(t, ctx, "stream", "ls")
@@ -284,7 +286,7 @@ func (s *sub) wait(t *testing.T) string {
 // readReport reads and decodes exp's results.json.
 func readReport(ctx context.Context, t *testing.T, st store.Store, exp string) report {
 	t.Helper()
-	data, err := readObject(ctx, t, st, reporter.ResultsKey(exp))
+	data, err := readObject(ctx, t, st, results.Key(exp))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/producer"
 	"github.com/ejecta-build/ejecta/reporter"
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/status"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
@@ -101,7 +102,7 @@ func TestExperimentEndToEnd(t *testing.T) {
 		if err != nil || s.Done < 6 || s.DeadLetters < 1 {
 			continue
 		}
-		data, err := readObject(ctx, t, st, reporter.ResultsKey("e2e"))
+		data, err := readObject(ctx, t, st, results.Key("e2e"))
 		if err != nil {
 			continue
 		}

@@ -18,7 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ejecta-build/ejecta/internal/testenv"
-	"github.com/ejecta-build/ejecta/reporter"
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/status"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
@@ -272,7 +272,7 @@ const lookTimeout = 10 * time.Second
 
 // waitFinished waits until the experiment has nothing left to do and its
 // report says so: every job done.
-func (f *procFarm) waitFinished(ctx context.Context, exp string) *reporter.ResultsFile {
+func (f *procFarm) waitFinished(ctx context.Context, exp string) *results.File {
 	f.t.Helper()
 	var last string
 	for {
@@ -324,13 +324,13 @@ func (f *procFarm) dumpStacks() string {
 }
 
 // results reads the experiment's results.json from the store.
-func (f *procFarm) results(ctx context.Context, exp string) (*reporter.ResultsFile, error) {
+func (f *procFarm) results(ctx context.Context, exp string) (*results.File, error) {
 	r, err := f.st.Get(ctx, streams.ExperimentPrefix(exp)+"results.json")
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	var rf reporter.ResultsFile
+	var rf results.File
 	if err := json.NewDecoder(r).Decode(&rf); err != nil {
 		return nil, fmt.Errorf("decode results.json: %w", err)
 	}
@@ -381,8 +381,8 @@ func (f *procFarm) waitForChunk(ctx context.Context, exp, crate string) {
 }
 
 // crateClasses maps name@version to its comparison class.
-func crateClasses(rf *reporter.ResultsFile) map[string]reporter.Class {
-	out := map[string]reporter.Class{}
+func crateClasses(rf *results.File) map[string]results.Class {
+	out := map[string]results.Class{}
 	for _, c := range rf.Crates {
 		out[c.Name+"@"+c.Version] = c.Class
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ejecta-build/ejecta/producer"
 	"github.com/ejecta-build/ejecta/reporter"
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/status"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
@@ -34,22 +35,22 @@ func TestRegressionIsConfirmedByARerun(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var f reporter.ResultsFile
+	var f results.File
 	deadline := time.Now().Add(8 * time.Minute)
 	for {
 		if time.Now().After(deadline) {
 			t.Fatalf("regression not confirmed in time: %+v", f)
 		}
 		time.Sleep(500 * time.Millisecond)
-		data, err := readObject(ctx, t, st, reporter.ResultsKey("rerun"))
+		data, err := readObject(ctx, t, st, results.Key("rerun"))
 		if err != nil {
 			continue
 		}
-		f = reporter.ResultsFile{}
+		f = results.File{}
 		if err := json.Unmarshal([]byte(data), &f); err != nil {
 			t.Fatalf("results.json: %v\n%s", err, data)
 		}
-		if len(f.Crates) == 1 && f.Crates[0].Confirmation == reporter.ConfirmationConfirmed {
+		if len(f.Crates) == 1 && f.Crates[0].Confirmation == results.ConfirmationConfirmed {
 			break
 		}
 	}
@@ -69,7 +70,7 @@ func TestRegressionIsConfirmedByARerun(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	c := f.Crates[0]
-	if c.Class != reporter.ClassRegressed || f.DoneJobs != 2 || len(c.Reruns) != 1 || len(c.Reruns[0]) != 2 {
+	if c.Class != results.ClassRegressed || f.DoneJobs != 2 || len(c.Reruns) != 1 || len(c.Reruns[0]) != 2 {
 		t.Fatalf("after the re-run: done %d, crate %+v", f.DoneJobs, c)
 	}
 	for i, run := range c.Reruns[0] {

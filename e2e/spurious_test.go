@@ -9,6 +9,7 @@ import (
 
 	"github.com/ejecta-build/ejecta/producer"
 	"github.com/ejecta-build/ejecta/reporter"
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -37,32 +38,32 @@ func TestSilentHangIsSpuriousRegression(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var f reporter.ResultsFile
+	var f results.File
 	deadline := time.Now().Add(8 * time.Minute)
 	for {
 		if time.Now().After(deadline) {
 			t.Fatalf("no settled verdict in time: %+v", f)
 		}
 		time.Sleep(500 * time.Millisecond)
-		data, err := readObject(ctx, t, st, reporter.ResultsKey("hang"))
+		data, err := readObject(ctx, t, st, results.Key("hang"))
 		if err != nil {
 			continue
 		}
-		f = reporter.ResultsFile{}
+		f = results.File{}
 		if err := json.Unmarshal([]byte(data), &f); err != nil {
 			t.Fatalf("results.json: %v\n%s", err, data)
 		}
-		if len(f.Crates) == 1 && f.Crates[0].Confirmation != "" && f.Crates[0].Confirmation != reporter.ConfirmationPending {
+		if len(f.Crates) == 1 && f.Crates[0].Confirmation != "" && f.Crates[0].Confirmation != results.ConfirmationPending {
 			break
 		}
 	}
 	c := f.Crates[0]
-	if c.Class != reporter.ClassSpuriousRegressed || c.Confirmation != reporter.ConfirmationReproduced ||
+	if c.Class != results.ClassSpuriousRegressed || c.Confirmation != results.ConfirmationReproduced ||
 		!strings.Contains(c.Note, string(streams.ReasonNoOutputTimeout)) {
 		t.Errorf("class %s, confirmation %s, note %q: want spurious-regressed, reproduced, the note naming %s",
 			c.Class, c.Confirmation, c.Note, streams.ReasonNoOutputTimeout)
 	}
-	for round, runs := range append([][]reporter.RunResult{c.Results}, c.Reruns...) {
+	for round, runs := range append([][]results.RunResult{c.Results}, c.Reruns...) {
 		if len(runs) != 2 {
 			t.Fatalf("round %d: %d results, want 2: %+v", round, len(runs), c)
 		}

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/ejecta-build/ejecta/auth"
-	"github.com/ejecta-build/ejecta/reporter"
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/nats-io/nats.go"
 )
@@ -134,5 +134,5 @@ func TestTLSRequiresVerifiedClientCertificates(t *testing.T) {
 		}
 		return
 	}
-	runAsRoles(t, s, sec, roleRun{exp: "tls", crates: "cfg-if", want: map[string]reporter.Class{"cfg-if": reporter.ClassSameTestPass}})
+	runAsRoles(t, s, sec, roleRun{exp: "tls", crates: "cfg-if", want: map[string]results.Class{"cfg-if": results.ClassSameTestPass}})
 }

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ejecta-build/ejecta/buildlog/buildlogtest"
 	"github.com/ejecta-build/ejecta/logtail"
-	"github.com/ejecta-build/ejecta/logtail/logtailtest"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -29,7 +29,7 @@ func TestAttemptsAndResolve(t *testing.T) {
 	publish(t, js, streams.ResultSubject(key("itoa", "1.0.1", "stable"), 1), map[string]int{"v": 1})
 	publish(t, js, streams.ResultSubject(key("itoa", "1.0.1", "stable"), 2), map[string]int{"v": 1})
 	publish(t, js, streams.JobSubject(key("itoa", "1.0.1", "nightly")), map[string]int{"v": 1})
-	logtailtest.NewLog(t, js, key("itoa", "1.0.1", "nightly"), 1).Write("building\n")
+	buildlogtest.NewLog(t, js, key("itoa", "1.0.1", "nightly"), 1).Write("building\n")
 	// either: queued on both toolchains, two versions.
 	publish(t, js, streams.JobSubject(key("either", "1.9.0", "stable")), map[string]int{"v": 1})
 	publish(t, js, streams.JobSubject(key("either", "1.9.0", "nightly")), map[string]int{"v": 1})
@@ -79,39 +79,5 @@ func TestAttemptsAndResolve(t *testing.T) {
 				t.Fatalf("resolved %s#%d (%v), want %s", k, n, err, tc.want)
 			}
 		})
-	}
-}
-
-func TestFollowExperimentReadsEveryLiveLog(t *testing.T) {
-	js, _ := setup(t)
-	a := logtailtest.NewLog(t, js, streams.BuildKey{Experiment: "e1", Crate: "a", Version: "1.0.0", Toolchain: "stable"}, 1)
-	b := logtailtest.NewLog(t, js, streams.BuildKey{Experiment: "e1", Crate: "b", Version: "2.0.0", Toolchain: "nightly"}, 2)
-	other := logtailtest.NewLog(t, js, streams.BuildKey{Experiment: "e2", Crate: "a", Version: "1.0.0", Toolchain: "stable"}, 1)
-	a.Write("a1\n")
-	b.Write("b1\n")
-	other.Write("not e1\n")
-	a.Write("a2\n")
-	a.End(streams.StatusTestPass)
-
-	var got []string
-	err := logtail.FollowExperiment(context.Background(), js, "e1", false, func(p logtail.Piece) error {
-		if p.End != nil {
-			got = append(got, p.Build.Crate+" end")
-		} else {
-			got = append(got, p.Build.Crate+" "+strings.TrimSpace(string(p.Chunk.Data)))
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s := strings.Join(got, ", "); s != "a a1, b b1, a a2, a end" {
-		t.Fatalf("read %s", s)
-	}
-	if err := logtail.FollowExperiment(context.Background(), js, "e3", false, func(logtail.Piece) error {
-		t.Error("a piece of an experiment with no log")
-		return nil
-	}); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -1,8 +1,8 @@
 // Package logtail reads a build's log from its first byte, whether the
 // build is still running or long finished: while the log is on
-// streams.LogsStream it is read there with an ordered consumer and followed
-// live; once an uploader has stored it (and purged the chunks) it is read
-// from the store. A reader that is following a log when it moves switches
+// streams.LogsStream it is read there (a buildlog.Reader, which checks it)
+// and followed live; once an uploader has stored it (and purged the
+// chunks) it is read from the store. A reader that is following a log when it moves switches
 // from the stream to the store at the byte it had reached, so one call
 // serves live and archived logs alike, as LUCI LogDog's read API does.
 //

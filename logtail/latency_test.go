@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/ejecta-build/ejecta/bench/measure"
+	"github.com/ejecta-build/ejecta/buildlog/buildlogtest"
 	"github.com/ejecta-build/ejecta/logtail"
-	"github.com/ejecta-build/ejecta/logtail/logtailtest"
 )
 
 // latencyWriter notes when each numbered line arrives.
@@ -44,7 +44,7 @@ func (w *latencyWriter) has(i int) bool {
 // goal (p99 within 100 ms) is judged by `make bench` (row "tail").
 func TestLiveTailLatency(t *testing.T) {
 	js, st := setup(t)
-	log := logtailtest.NewLog(t, js, build, 1)
+	log := buildlogtest.NewLog(t, js, build, 1)
 	w := &latencyWriter{arrived: map[int]time.Time{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -5,22 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/nats-io/nats.go/jetstream"
 )
-
-// TimedWriter is a writer that also wants to know when the bytes it is
-// given were written by the task. Copy calls WriteTimed instead of Write
-// for every chunk it reads from the stream, with the chunk's time (zero
-// when the builder did not record one); bytes read from the store carry no
-// time and arrive through Write.
-type TimedWriter interface {
-	io.Writer
-	WriteTimed(p []byte, at time.Time) (int, error)
-}
 
 // skipTo moves r to offset from. A stored object that can seek (a file, an
 // S3 object, which then asks for a byte range) is not read up to from, so
@@ -96,7 +86,7 @@ func (r *Reader) Size(ctx context.Context, k streams.BuildKey, attempt int) (Siz
 	if err != nil {
 		return Size{}, fmt.Errorf("look up %s: %w", subj, err)
 	}
-	chunk, end, err := streams.ParseLogMsg(msg.Header, msg.Data)
+	chunk, end, err := buildlog.ParseMsg(msg.Header, msg.Data)
 	if err != nil {
 		return Size{}, fmt.Errorf("log %s: %w", subj, err)
 	}

@@ -1,14 +1,13 @@
 package logtail_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/buildlog/buildlogtest"
 	"github.com/ejecta-build/ejecta/logtail"
-	"github.com/ejecta-build/ejecta/logtail/logtailtest"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -16,7 +15,7 @@ func TestSize(t *testing.T) {
 	js, st := setup(t)
 	ctx := context.Background()
 	r := logtail.New(js, st)
-	l := logtailtest.NewLog(t, js, build, 1)
+	l := buildlogtest.NewLog(t, js, build, 1)
 	check := func(what string, want logtail.Size) {
 		t.Helper()
 		got, err := r.Size(ctx, build, 1)
@@ -36,28 +35,17 @@ func TestSize(t *testing.T) {
 	check("stored", logtail.Size{Bytes: 9, Complete: true, Stored: true})
 }
 
-// timedBuffer records the time each write came with.
-type timedBuffer struct {
-	bytes.Buffer
-	times []time.Time
-}
-
-func (b *timedBuffer) WriteTimed(p []byte, at time.Time) (int, error) {
-	b.times = append(b.times, at)
-	return b.Write(p)
-}
-
 func TestCopyHandsChunkTimesToATimedWriter(t *testing.T) {
 	js, st := setup(t)
 	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	l := logtailtest.NewLog(t, js, build, 1)
+	l := buildlogtest.NewLog(t, js, build, 1)
 	l.WriteAt("a\n", t0)
 	l.WriteAt("b\n", t0.Add(time.Second))
-	var out timedBuffer
+	var out buildlogtest.TimedBuffer
 	if _, err := logtail.New(js, st).Copy(context.Background(), build, 1, &out, logtail.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	if out.String() != "a\nb\n" || len(out.times) != 2 || !out.times[0].Equal(t0) || !out.times[1].Equal(t0.Add(time.Second)) {
-		t.Fatalf("read %q with times %v", out.String(), out.times)
+	if out.String() != "a\nb\n" || len(out.Times) != 2 || !out.Times[0].Equal(t0) || !out.Times[1].Equal(t0.Add(time.Second)) {
+		t.Fatalf("read %q with times %v", out.String(), out.Times)
 	}
 }

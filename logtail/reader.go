@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/nats-io/nats.go/jetstream"
@@ -67,7 +68,8 @@ var errNotStored = errors.New("log not stored")
 // Copy writes the log of attempt of k to w from opt.From on. Each Write
 // carries the bytes of one chunk (or one buffer of a stored log), so a
 // writer that frames its output (an SSE event per write) sees pieces in
-// the order and size they travelled.
+// the order and size they travelled; a buildlog.TimedWriter gets each
+// chunk's time with it (bytes from the store carry none).
 func (r *Reader) Copy(ctx context.Context, k streams.BuildKey, attempt int, w io.Writer, opt Options) (Result, error) {
 	res, err := r.fromStore(ctx, k, attempt, w, opt.From)
 	if !errors.Is(err, errNotStored) {
@@ -107,7 +109,7 @@ func (r *Reader) fromStore(ctx context.Context, k streams.BuildKey, attempt int,
 	if err := skipTo(rc, from); err != nil {
 		return Result{}, fmt.Errorf("stored log of %s attempt %d: %w", k, attempt, err)
 	}
-	buf := make([]byte, streams.MaxChunkBytes)
+	buf := make([]byte, buildlog.MaxChunkBytes)
 	n, err := io.CopyBuffer(onlyWriter{w}, onlyReader{rc}, buf)
 	res := Result{Offset: from + uint64(n), Complete: err == nil, Stored: true}
 	if err != nil {

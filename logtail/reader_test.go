@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/buildlog/buildlogtest"
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/logtail"
-	"github.com/ejecta-build/ejecta/logtail/logtailtest"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/nats-io/nats.go/jetstream"
@@ -23,7 +23,7 @@ var build = streams.BuildKey{Experiment: "e1", Crate: "cfg-if", Version: "1.0.0"
 func setup(t *testing.T) (jetstream.JetStream, store.Store) {
 	t.Helper()
 	_, js := testenv.StartNATS(t).Connect(t)
-	logtailtest.Ensure(t, js)
+	buildlogtest.Ensure(t, js)
 	st, err := store.NewFile(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -64,11 +64,11 @@ func TestCopyReadsWhatIsThere(t *testing.T) {
 	js, st := setup(t)
 	ctx := context.Background()
 	r := logtail.New(js, st)
-	live := logtailtest.NewLog(t, js, build, 1)
+	live := buildlogtest.NewLog(t, js, build, 1)
 	live.Write("\x1b[1mCompiling\x1b[0m cfg-if\n")
 	live.Write("warning: unused\n")
 
-	stored := logtailtest.NewLog(t, js, build, 2)
+	stored := buildlogtest.NewLog(t, js, build, 2)
 	stored.Write("first line\n")
 	stored.Write("second line\n")
 	stored.End(streams.StatusTestPass)
@@ -114,7 +114,7 @@ func TestCopyReadsWhatIsThere(t *testing.T) {
 
 func TestCopyFollowsLiveLogToItsEnd(t *testing.T) {
 	js, st := setup(t)
-	log := logtailtest.NewLog(t, js, build, 1)
+	log := buildlogtest.NewLog(t, js, build, 1)
 	var out syncBuffer
 	type done struct {
 		res logtail.Result
@@ -146,7 +146,7 @@ func TestCopyFollowsLiveLogToItsEnd(t *testing.T) {
 // store at the byte it had reached.
 func TestCopySwitchesToTheStoreWhenTheLogLeavesTheStream(t *testing.T) {
 	js, st := setup(t)
-	log := logtailtest.NewLog(t, js, build, 1)
+	log := buildlogtest.NewLog(t, js, build, 1)
 	log.Write("before the purge\n")
 	var out syncBuffer
 	ch := make(chan error, 1)

@@ -5,137 +5,64 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
-// errIdle is returned by next when no message came within the poll period.
-var errIdle = errors.New("no message within the poll period")
-
-// fromStream reads the log from LogsStream with an ordered consumer from
-// its first message. When the log leaves the stream underneath (an uploader
-// stored and purged it) it carries on from the store at the offset reached.
+// fromStream reads the log from LogsStream (buildlog.Reader, which checks
+// it), waiting for new chunks when opt.Follow. When the log leaves the
+// stream underneath (an uploader stored and purged it), or the stream no
+// longer holds it whole, it carries on from the store at the offset
+// reached.
 func (r *Reader) fromStream(ctx context.Context, k streams.BuildKey, attempt int, w io.Writer, opt Options) (Result, error) {
 	subj := streams.LogSubject(k, attempt)
-	cons, err := r.js.OrderedConsumer(ctx, streams.LogsStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{subj}, DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
-	if err != nil {
-		return Result{}, fmt.Errorf("read log %s: %w", subj, err)
+	opts := []buildlog.Option{buildlog.From(opt.From), buildlog.Idle(r.poll)}
+	if !opt.Follow {
+		opts = append(opts, buildlog.UpToNow())
 	}
-	it, err := cons.Messages()
+	lr, err := buildlog.Open(ctx, r.js, subj, opts...)
 	if err != nil {
-		return Result{}, fmt.Errorf("read log %s: %w", subj, err)
+		return Result{}, err
 	}
-	defer r.drop(it, cons)
-
-	var next uint64 = 1 // seq expected next
-	var off uint64      // log offset of the next chunk
+	defer lr.Close()
+	reached := func() uint64 { return max(lr.Offset(), opt.From) }
 	// switchToStore finishes from the store, or says why it cannot.
 	switchToStore := func(why string) (Result, error) {
-		res, err := r.fromStore(ctx, k, attempt, w, max(off, opt.From))
+		res, err := r.fromStore(ctx, k, attempt, w, reached())
 		if errors.Is(err, errNotStored) {
-			return Result{Offset: max(off, opt.From)}, fmt.Errorf("log %s after %d bytes: %s, and it is not stored", subj, off, why)
+			return Result{Offset: reached()}, fmt.Errorf("log %s after %d bytes: %s, and it is not stored", subj, lr.Offset(), why)
 		}
 		return res, err
 	}
 	for {
-		msg, err := next1(ctx, it, r.poll)
-		if errors.Is(err, errIdle) {
-			on, err := r.onStream(ctx, subj)
-			switch {
-			case err != nil:
-				return Result{Offset: max(off, opt.From)}, err
-			case on && opt.Follow:
-				continue
-			case on:
-				return Result{Offset: max(off, opt.From)}, nil
-			}
-			res, err := r.fromStore(ctx, k, attempt, w, max(off, opt.From))
-			if errors.Is(err, errNotStored) && opt.Follow && off == 0 {
-				continue // not started yet
-			}
-			if errors.Is(err, errNotStored) {
-				return switchToStore("it left the stream")
-			}
-			return res, err
-		}
-		if err != nil {
-			return Result{Offset: max(off, opt.From)}, fmt.Errorf("read log %s: %w", subj, err)
-		}
-		chunk, end, err := streams.ParseLogMsg(msg.Headers(), msg.Data())
-		if err != nil {
-			return Result{Offset: max(off, opt.From)}, fmt.Errorf("log %s: %w", subj, err)
-		}
-		if end != nil {
-			if end.Chunks+1 != next {
-				return switchToStore(fmt.Sprintf("end marker after %d chunks, %d read", end.Chunks, next-1))
-			}
-			return Result{Offset: max(off, opt.From), Complete: true, End: end}, nil
-		}
+		_, err := lr.WriteTo(w)
+		var fault *buildlog.Error
 		switch {
-		case chunk.Seq < next:
-			continue // a re-published duplicate
-		case chunk.Seq > next:
-			return switchToStore(fmt.Sprintf("chunk %d missing", next))
-		case chunk.Offset != off:
-			return Result{Offset: max(off, opt.From)}, fmt.Errorf("log %s: chunk %d at offset %d, want %d", subj, chunk.Seq, chunk.Offset, off)
+		case err == nil:
+			return Result{Offset: reached(), Complete: lr.End() != nil, End: lr.End()}, nil
+		case errors.Is(err, buildlog.ErrIdle):
+		case errors.As(err, &fault):
+			return switchToStore(fault.Problem)
+		default:
+			return Result{Offset: reached()}, err
 		}
-		data := chunk.Data
-		if end := off + uint64(len(data)); end > opt.From {
-			if off < opt.From {
-				data = data[opt.From-off:]
-			}
-			if err := writeChunk(w, data, chunk.Time); err != nil {
-				return Result{Offset: max(off, opt.From)}, fmt.Errorf("write log %s: %w", subj, err)
-			}
+		on, err := r.onStream(ctx, subj)
+		switch {
+		case err != nil:
+			return Result{Offset: reached()}, err
+		case on && opt.Follow:
+			continue
+		case on:
+			return Result{Offset: reached()}, nil
 		}
-		off += uint64(len(chunk.Data))
-		next++
-		if !opt.Follow {
-			if md, err := msg.Metadata(); err == nil && md.NumPending == 0 {
-				return Result{Offset: max(off, opt.From)}, nil
-			}
+		res, err := r.fromStore(ctx, k, attempt, w, reached())
+		if errors.Is(err, errNotStored) && opt.Follow && lr.Offset() == 0 {
+			continue // not started yet
 		}
+		if errors.Is(err, errNotStored) {
+			return switchToStore("it left the stream")
+		}
+		return res, err
 	}
-}
-
-// writeChunk hands data to w, with its time if w wants it.
-func writeChunk(w io.Writer, data []byte, at time.Time) error {
-	if tw, ok := w.(TimedWriter); ok {
-		_, err := tw.WriteTimed(data, at)
-		return err
-	}
-	_, err := w.Write(data)
-	return err
-}
-
-// next1 waits up to poll for the next message.
-func next1(ctx context.Context, it jetstream.MessagesContext, poll time.Duration) (jetstream.Msg, error) {
-	nctx, cancel := context.WithTimeout(ctx, poll)
-	defer cancel()
-	msg, err := it.Next(jetstream.NextContext(nctx))
-	if err != nil && ctx.Err() == nil && nctx.Err() != nil {
-		return nil, errIdle
-	}
-	if err != nil && ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
-	return msg, err
-}
-
-// drop stops reading and deletes the ordered consumer now rather than
-// leaving it to the server's inactivity clean-up: every open log page has
-// one, and they add up.
-func (r *Reader) drop(it jetstream.MessagesContext, cons jetstream.Consumer) {
-	it.Stop()
-	info := cons.CachedInfo()
-	if info == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = r.js.DeleteConsumer(ctx, streams.LogsStream, info.Name)
 }

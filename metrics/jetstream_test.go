@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/metrics"
 	"github.com/ejecta-build/ejecta/metrics/metricstest"
@@ -29,7 +30,7 @@ func TestJetStreamCollector(t *testing.T) {
 	key := streams.BuildKey{Experiment: "m1", Crate: "cfg-if", Version: "1.0.0", Toolchain: "stable"}
 	chunk := []byte("   Compiling cfg-if v1.0.0\n")
 	for seq := uint64(1); seq <= 3; seq++ {
-		m := streams.NewChunkMsg(streams.LogSubject(key, 1), streams.Chunk{Seq: seq, Offset: (seq - 1) * uint64(len(chunk)), Stream: streams.StreamStdout, Data: chunk})
+		m := buildlog.NewChunkMsg(streams.LogSubject(key, 1), buildlog.Chunk{Seq: seq, Offset: (seq - 1) * uint64(len(chunk)), Stream: buildlog.StreamStdout, Data: chunk})
 		if _, err := js.PublishMsg(ctx, m); err != nil {
 			t.Fatal(err)
 		}

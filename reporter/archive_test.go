@@ -18,7 +18,9 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/ejecta-build/ejecta/archive"
 	"github.com/ejecta-build/ejecta/internal/testenv"
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/store/storetest"
 	"github.com/ejecta-build/ejecta/streams"
@@ -96,7 +98,7 @@ func unpack(t *testing.T, st store.Store, key string) map[string][]byte {
 // re-runs of the regression answered.
 type finishedRun struct {
 	exp  string
-	logs map[Class]map[string][]byte // the archive entries each class must hold
+	logs map[results.Class]map[string][]byte // the archive entries each class must hold
 }
 
 func runFinishedExperiment(t *testing.T, e *env, exp string) finishedRun {
@@ -104,17 +106,17 @@ func runFinishedExperiment(t *testing.T, e *env, exp string) finishedRun {
 	crates := []struct {
 		name string
 		a, b Outcome
-		want Class
+		want results.Class
 	}{
-		{"reg", oPass, oBuild, ClassRegressed},
-		{"fix", oBuild, oPass, ClassFixed},
-		{"broke", oBuild, oBuild, ClassSameBuildFail},
-		{"ok-a", oPass, oPass, ClassSameTestPass},
-		{"ok-b", oPass, oPass, ClassSameTestPass},
+		{"reg", oPass, oBuild, results.ClassRegressed},
+		{"fix", oBuild, oPass, results.ClassFixed},
+		{"broke", oBuild, oBuild, results.ClassSameBuildFail},
+		{"ok-a", oPass, oPass, results.ClassSameTestPass},
+		{"ok-b", oPass, oPass, results.ClassSameTestPass},
 	}
-	run := finishedRun{exp: exp, logs: make(map[Class]map[string][]byte)}
+	run := finishedRun{exp: exp, logs: make(map[results.Class]map[string][]byte)}
 	e.putExperiment(exp, len(crates))
-	publish := func(name, tc string, attempt int, o Outcome, want Class, dir string) {
+	publish := func(name, tc string, attempt int, o Outcome, want results.Class, dir string) {
 		r := result(exp, name, "1.0.0", tc, attempt, o.Status, o.Reason)
 		data := storeLog(t, e.store, r.BuildKey, attempt)
 		if run.logs[want] == nil {
@@ -131,16 +133,16 @@ func runFinishedExperiment(t *testing.T, e *env, exp string) finishedRun {
 	}
 	// The confirmation re-run of the regression, once the reporter asks.
 	waitFor(t, "re-run jobs", func() bool { return len(e.queuedJobs()) == 2 })
-	publish("reg", "stable", streams.RerunAttemptBase(1)+1, oPass, ClassRegressed, "rerun-1/")
-	publish("reg", "nightly", streams.RerunAttemptBase(1)+1, oBuild, ClassRegressed, "rerun-1/")
+	publish("reg", "stable", streams.RerunAttemptBase(1)+1, oPass, results.ClassRegressed, "rerun-1/")
+	publish("reg", "nightly", streams.RerunAttemptBase(1)+1, oBuild, results.ClassRegressed, "rerun-1/")
 	return run
 }
 
 // check asserts that every class has its archive holding exactly its logs,
 // byte-identical, and that the manifest says so.
-func (run finishedRun) check(t *testing.T, st store.Store, m *ArchivesManifest) {
+func (run finishedRun) check(t *testing.T, st store.Store, m *archive.Manifest) {
 	t.Helper()
-	var classes []Class
+	var classes []results.Class
 	for _, a := range m.Archives {
 		classes = append(classes, a.Class)
 		want := run.logs[a.Class]
@@ -158,7 +160,7 @@ func (run finishedRun) check(t *testing.T, st store.Store, m *ArchivesManifest) 
 			}
 		}
 	}
-	wantClasses := []Class{ClassRegressed, ClassFixed, ClassSameBuildFail, ClassSameTestPass}
+	wantClasses := []results.Class{results.ClassRegressed, results.ClassFixed, results.ClassSameBuildFail, results.ClassSameTestPass}
 	if !slices.Equal(classes, wantClasses) {
 		t.Errorf("archives of %v, want %v", classes, wantClasses)
 	}
@@ -180,12 +182,12 @@ func tryRead(st store.Store, key string) []byte {
 }
 
 // waitManifest waits for the reporter to store exp's archive manifest.
-func waitManifest(t *testing.T, st store.Store, exp string) *ArchivesManifest {
+func waitManifest(t *testing.T, st store.Store, exp string) *archive.Manifest {
 	t.Helper()
-	var m *ArchivesManifest
+	var m *archive.Manifest
 	waitFor(t, "archive manifest of "+exp, func() bool {
 		var err error
-		m, err = ReadArchivesManifest(context.Background(), st, exp)
+		m, err = archive.ReadManifest(context.Background(), st, exp)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			t.Fatal(err)
 		}
@@ -196,7 +198,7 @@ func waitManifest(t *testing.T, st store.Store, exp string) *ArchivesManifest {
 
 // TestFinishedExperimentGetsLogArchives runs an experiment to its end on
 // a directory and on MinIO: the reporter builds one archive per class by
-// itself, index.html links them, and `ejecta archive` (BuildArchives)
+// itself, index.html links them, and `ejecta archive` (archive.Build)
 // rebuilds them to the same entries.
 func TestFinishedExperimentGetsLogArchives(t *testing.T) {
 	for _, backend := range []string{"file", "minio"} {
@@ -227,7 +229,7 @@ func TestFinishedExperimentGetsLogArchives(t *testing.T) {
 			}
 
 			// Rebuilding on demand replaces the objects with the same entries.
-			m2, err := BuildArchives(context.Background(), e.store, "arch", ArchiveOptions{Force: true})
+			m2, err := archive.Build(context.Background(), e.store, "arch", archive.BuildOptions{Force: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -279,13 +281,13 @@ func TestArchivesRefuseBadInput(t *testing.T) {
 		sentinel error
 		want     string
 	}{
-		{"nosuch", ErrUnknownExperiment, `experiment "nosuch": no results.json`},
-		{"half", ErrNotFinished, "experiment half: 2 of 4 builds done"},
+		{"nosuch", archive.ErrUnknownExperiment, `experiment "nosuch": no results.json`},
+		{"half", archive.ErrNotFinished, "experiment half: 2 of 4 builds done"},
 		{"Bad/Name", nil, `experiment name "Bad/Name"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.exp, func(t *testing.T) {
-			_, err := BuildArchives(context.Background(), e.store, tt.exp, ArchiveOptions{})
+			_, err := archive.Build(context.Background(), e.store, tt.exp, archive.BuildOptions{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v, want one containing %q", err, tt.want)
 			}
@@ -296,7 +298,7 @@ func TestArchivesRefuseBadInput(t *testing.T) {
 	}
 	// Nor did the reporter build any for the unfinished experiment.
 	time.Sleep(5 * testDebounce)
-	if _, err := ReadArchivesManifest(context.Background(), e.store, "half"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := archive.ReadManifest(context.Background(), e.store, "half"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("manifest of an unfinished experiment: %v", err)
 	}
 }

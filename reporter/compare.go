@@ -4,44 +4,9 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/streams"
 )
-
-// Class is how a crate version's two results compare, as crater names it
-// (crater spells the "same-*" classes without the prefix).
-type Class string
-
-// The comparison classes.
-const (
-	ClassRegressed         Class = "regressed"
-	ClassSpuriousRegressed Class = "spurious-regressed"
-	ClassFixed             Class = "fixed"
-	ClassSpuriousFixed     Class = "spurious-fixed"
-	ClassSameBuildFail     Class = "same-build-fail"
-	ClassSameTestFail      Class = "same-test-fail"
-	ClassSameTestSkipped   Class = "same-test-skipped"
-	ClassSameTestPass      Class = "same-test-pass"
-	ClassBroken            Class = "broken"
-	ClassPrepareFail       Class = "prepare-fail"
-	ClassSkipped           Class = "skipped"
-	ClassError             Class = "error"
-	ClassUnknown           Class = "unknown"
-
-	// ClassPending is not one of crater's classes: crater compares only at
-	// the end, ejecta reports while builds are still running. A crate is
-	// pending until both toolchains have a result. Pending crates are listed
-	// in the report but never counted in streams.Progress.Classes.
-	ClassPending Class = "pending"
-)
-
-// Classes lists every class in the order a report shows them: what needs a
-// person's attention first, pending last.
-var Classes = []Class{
-	ClassRegressed, ClassFlaky, ClassFixed, ClassSpuriousRegressed, ClassSpuriousFixed,
-	ClassUnknown, ClassError, ClassPrepareFail, ClassBroken, ClassSkipped,
-	ClassSameBuildFail, ClassSameTestFail, ClassSameTestSkipped, ClassSameTestPass,
-	ClassPending,
-}
 
 // Outcome is one toolchain's result for a crate version. A zero Status means
 // the build has not finished.
@@ -53,7 +18,7 @@ type Outcome struct {
 // Comparison is the verdict on a pair of outcomes. Note says, for a person,
 // why a pair got a class that is not obvious from the two statuses.
 type Comparison struct {
-	Class Class
+	Class results.Class
 	Note  string
 }
 
@@ -79,15 +44,15 @@ type Comparison struct {
 func Compare(a, b Outcome) Comparison {
 	switch {
 	case a.Status == "" && b.Status == "":
-		return Comparison{ClassPending, "no result from either toolchain yet"}
+		return Comparison{results.ClassPending, "no result from either toolchain yet"}
 	case a.Status == "":
-		return Comparison{ClassPending, "waiting for the baseline toolchain"}
+		return Comparison{results.ClassPending, "waiting for the baseline toolchain"}
 	case b.Status == "":
-		return Comparison{ClassPending, "waiting for the new toolchain"}
+		return Comparison{results.ClassPending, "waiting for the new toolchain"}
 	}
 	for _, s := range []streams.Status{a.Status, b.Status} {
 		if !slices.Contains(streams.Statuses, s) {
-			return Comparison{ClassUnknown, fmt.Sprintf("unrecognised status %q", s)}
+			return Comparison{results.ClassUnknown, fmt.Sprintf("unrecognised status %q", s)}
 		}
 	}
 	if c, ok := compareBuilt(a, b); ok {
@@ -95,19 +60,19 @@ func Compare(a, b Outcome) Comparison {
 	}
 	for _, p := range []struct {
 		status streams.Status
-		class  Class
+		class  results.Class
 	}{
-		{streams.StatusSkipped, ClassSkipped},
-		{streams.StatusBroken, ClassBroken},
-		{streams.StatusPrepareFail, ClassPrepareFail},
-		{streams.StatusError, ClassError},
+		{streams.StatusSkipped, results.ClassSkipped},
+		{streams.StatusBroken, results.ClassBroken},
+		{streams.StatusPrepareFail, results.ClassPrepareFail},
+		{streams.StatusError, results.ClassError},
 	} {
 		if a.Status == p.status || b.Status == p.status {
 			return Comparison{Class: p.class}
 		}
 	}
 	// Only the test-skipped mixes are left.
-	return Comparison{ClassUnknown, fmt.Sprintf(
+	return Comparison{results.ClassUnknown, fmt.Sprintf(
 		"%s vs %s: the toolchains did not run the same mode, the results cannot be compared", a.Status, b.Status)}
 }
 
@@ -118,32 +83,32 @@ func compareBuilt(a, b Outcome) (Comparison, bool) {
 	switch {
 	case a.Status == streams.StatusBuildFail && b.Status == streams.StatusBuildFail:
 		if b.Reason == streams.ReasonICE && a.Reason != streams.ReasonICE {
-			return Comparison{ClassRegressed, "internal compiler error with the new toolchain"}, true
+			return Comparison{results.ClassRegressed, "internal compiler error with the new toolchain"}, true
 		}
-		return Comparison{Class: ClassSameBuildFail}, true
+		return Comparison{Class: results.ClassSameBuildFail}, true
 	case a.Status == b.Status:
 		switch a.Status {
 		case streams.StatusTestFail:
-			return Comparison{Class: ClassSameTestFail}, true
+			return Comparison{Class: results.ClassSameTestFail}, true
 		case streams.StatusTestSkipped:
-			return Comparison{Class: ClassSameTestSkipped}, true
+			return Comparison{Class: results.ClassSameTestSkipped}, true
 		case streams.StatusTestPass:
-			return Comparison{Class: ClassSameTestPass}, true
+			return Comparison{Class: results.ClassSameTestPass}, true
 		}
 	case fixes(a.Status, b.Status):
 		if streams.Spurious(a.Reason) {
-			return Comparison{ClassSpuriousFixed, "spurious failure reason: " + string(a.Reason)}, true
+			return Comparison{results.ClassSpuriousFixed, "spurious failure reason: " + string(a.Reason)}, true
 		}
-		return Comparison{Class: ClassFixed}, true
+		return Comparison{Class: results.ClassFixed}, true
 	case fixes(b.Status, a.Status):
 		switch {
 		case streams.Spurious(b.Reason):
-			return Comparison{ClassSpuriousRegressed, "spurious failure reason: " + string(b.Reason)}, true
+			return Comparison{results.ClassSpuriousRegressed, "spurious failure reason: " + string(b.Reason)}, true
 		case b.Reason.Kind() == streams.ReasonDependsOn:
 			// Crater groups these under the dependency ("dependent", not "root").
-			return Comparison{ClassRegressed, "a dependency failed: " + string(b.Reason)}, true
+			return Comparison{results.ClassRegressed, "a dependency failed: " + string(b.Reason)}, true
 		}
-		return Comparison{Class: ClassRegressed}, true
+		return Comparison{Class: results.ClassRegressed}, true
 	}
 	return Comparison{}, false
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -45,81 +46,81 @@ var (
 // before error (e3fbe04, 2025-07).
 var craterCompareTable = []struct {
 	a, b Outcome
-	want Class
+	want results.Class
 }{
-	{craterBuildFail(craterUnknown), craterBuildFail(craterUnknown), ClassSameBuildFail},
-	{craterTestFail(craterUnknown), craterTestFail(craterUnknown), ClassSameTestFail},
-	{craterTestSkipped, craterTestSkipped, ClassSameTestSkipped},
-	{craterTestPass, craterTestPass, ClassSameTestPass},
+	{craterBuildFail(craterUnknown), craterBuildFail(craterUnknown), results.ClassSameBuildFail},
+	{craterTestFail(craterUnknown), craterTestFail(craterUnknown), results.ClassSameTestFail},
+	{craterTestSkipped, craterTestSkipped, results.ClassSameTestSkipped},
+	{craterTestPass, craterTestPass, results.ClassSameTestPass},
 
 	// Non-spurious fixes/regressions
-	{craterBuildFail(craterUnknown), craterTestFail(craterUnknown), ClassFixed},
-	{craterBuildFail(craterUnknown), craterTestFail(craterOOM), ClassFixed}, // crater eb860bd
-	{craterBuildFail(craterUnknown), craterTestSkipped, ClassFixed},
-	{craterBuildFail(craterUnknown), craterTestPass, ClassFixed},
-	{craterTestFail(craterUnknown), craterTestPass, ClassFixed},
-	{craterTestPass, craterTestFail(craterUnknown), ClassRegressed},
-	{craterTestPass, craterBuildFail(craterUnknown), ClassRegressed},
-	{craterTestSkipped, craterBuildFail(craterUnknown), ClassRegressed},
-	{craterTestFail(craterUnknown), craterBuildFail(craterUnknown), ClassRegressed},
-	{craterTestFail(craterOOM), craterBuildFail(craterUnknown), ClassRegressed}, // crater 1ba0233
+	{craterBuildFail(craterUnknown), craterTestFail(craterUnknown), results.ClassFixed},
+	{craterBuildFail(craterUnknown), craterTestFail(craterOOM), results.ClassFixed}, // crater eb860bd
+	{craterBuildFail(craterUnknown), craterTestSkipped, results.ClassFixed},
+	{craterBuildFail(craterUnknown), craterTestPass, results.ClassFixed},
+	{craterTestFail(craterUnknown), craterTestPass, results.ClassFixed},
+	{craterTestPass, craterTestFail(craterUnknown), results.ClassRegressed},
+	{craterTestPass, craterBuildFail(craterUnknown), results.ClassRegressed},
+	{craterTestSkipped, craterBuildFail(craterUnknown), results.ClassRegressed},
+	{craterTestFail(craterUnknown), craterBuildFail(craterUnknown), results.ClassRegressed},
+	{craterTestFail(craterOOM), craterBuildFail(craterUnknown), results.ClassRegressed}, // crater 1ba0233
 
 	// ICE is special
-	{craterBuildFail(craterUnknown), craterBuildFail(craterICE), ClassRegressed},
-	{craterBuildFail(craterOOM), craterBuildFail(craterICE), ClassRegressed},
-	{craterBuildFail(craterICE), craterBuildFail(craterICE), ClassSameBuildFail},
+	{craterBuildFail(craterUnknown), craterBuildFail(craterICE), results.ClassRegressed},
+	{craterBuildFail(craterOOM), craterBuildFail(craterICE), results.ClassRegressed},
+	{craterBuildFail(craterICE), craterBuildFail(craterICE), results.ClassSameBuildFail},
 
 	// Spurious fixes/regressions
-	{craterBuildFail(craterOOM), craterTestFail(craterUnknown), ClassSpuriousFixed},
-	{craterBuildFail(craterOOM), craterTestSkipped, ClassSpuriousFixed},
-	{craterBuildFail(craterOOM), craterTestPass, ClassSpuriousFixed},
-	{craterTestFail(craterOOM), craterTestPass, ClassSpuriousFixed},
-	{craterTestPass, craterTestFail(craterOOM), ClassSpuriousRegressed},
-	{craterTestPass, craterBuildFail(craterOOM), ClassSpuriousRegressed},
-	{craterTestSkipped, craterBuildFail(craterOOM), ClassSpuriousRegressed},
-	{craterTestFail(craterUnknown), craterBuildFail(craterOOM), ClassSpuriousRegressed},
+	{craterBuildFail(craterOOM), craterTestFail(craterUnknown), results.ClassSpuriousFixed},
+	{craterBuildFail(craterOOM), craterTestSkipped, results.ClassSpuriousFixed},
+	{craterBuildFail(craterOOM), craterTestPass, results.ClassSpuriousFixed},
+	{craterTestFail(craterOOM), craterTestPass, results.ClassSpuriousFixed},
+	{craterTestPass, craterTestFail(craterOOM), results.ClassSpuriousRegressed},
+	{craterTestPass, craterBuildFail(craterOOM), results.ClassSpuriousRegressed},
+	{craterTestSkipped, craterBuildFail(craterOOM), results.ClassSpuriousRegressed},
+	{craterTestFail(craterUnknown), craterBuildFail(craterOOM), results.ClassSpuriousRegressed},
 
 	// PrepareFail
-	{craterPrepareFail(craterUnknown), craterBuildFail(craterUnknown), ClassPrepareFail},
-	{craterBuildFail(craterUnknown), craterPrepareFail(craterUnknown), ClassPrepareFail},
-	{craterPrepareFail(craterUnknown), craterError, ClassPrepareFail}, // crater e3fbe04
-	{craterError, craterPrepareFail(craterUnknown), ClassPrepareFail}, // crater e3fbe04
+	{craterPrepareFail(craterUnknown), craterBuildFail(craterUnknown), results.ClassPrepareFail},
+	{craterBuildFail(craterUnknown), craterPrepareFail(craterUnknown), results.ClassPrepareFail},
+	{craterPrepareFail(craterUnknown), craterError, results.ClassPrepareFail}, // crater e3fbe04
+	{craterError, craterPrepareFail(craterUnknown), results.ClassPrepareFail}, // crater e3fbe04
 
 	// Errors
-	{craterError, craterTestPass, ClassError},
-	{craterError, craterTestSkipped, ClassError},
-	{craterError, craterTestFail(craterUnknown), ClassError},
-	{craterError, craterBuildFail(craterUnknown), ClassError},
-	{craterTestPass, craterError, ClassError},
-	{craterTestSkipped, craterError, ClassError},
-	{craterTestFail(craterUnknown), craterError, ClassError},
-	{craterBuildFail(craterUnknown), craterError, ClassError},
+	{craterError, craterTestPass, results.ClassError},
+	{craterError, craterTestSkipped, results.ClassError},
+	{craterError, craterTestFail(craterUnknown), results.ClassError},
+	{craterError, craterBuildFail(craterUnknown), results.ClassError},
+	{craterTestPass, craterError, results.ClassError},
+	{craterTestSkipped, craterError, results.ClassError},
+	{craterTestFail(craterUnknown), craterError, results.ClassError},
+	{craterBuildFail(craterUnknown), craterError, results.ClassError},
 
 	// Skipped
-	{craterSkipped, craterSkipped, ClassSkipped},
-	{craterSkipped, craterTestPass, ClassSkipped},
-	{craterSkipped, craterTestSkipped, ClassSkipped},
-	{craterSkipped, craterTestFail(craterUnknown), ClassSkipped},
-	{craterSkipped, craterBuildFail(craterUnknown), ClassSkipped},
-	{craterTestPass, craterSkipped, ClassSkipped},
-	{craterTestSkipped, craterSkipped, ClassSkipped},
-	{craterTestFail(craterUnknown), craterSkipped, ClassSkipped},
-	{craterBuildFail(craterUnknown), craterSkipped, ClassSkipped},
+	{craterSkipped, craterSkipped, results.ClassSkipped},
+	{craterSkipped, craterTestPass, results.ClassSkipped},
+	{craterSkipped, craterTestSkipped, results.ClassSkipped},
+	{craterSkipped, craterTestFail(craterUnknown), results.ClassSkipped},
+	{craterSkipped, craterBuildFail(craterUnknown), results.ClassSkipped},
+	{craterTestPass, craterSkipped, results.ClassSkipped},
+	{craterTestSkipped, craterSkipped, results.ClassSkipped},
+	{craterTestFail(craterUnknown), craterSkipped, results.ClassSkipped},
+	{craterBuildFail(craterUnknown), craterSkipped, results.ClassSkipped},
 
 	// Broken
-	{craterBrokenCrate(), craterTestPass, ClassBroken},
-	{craterBrokenCrate(), craterTestSkipped, ClassBroken},
-	{craterBrokenCrate(), craterTestFail(craterUnknown), ClassBroken},
-	{craterBrokenCrate(), craterBuildFail(craterUnknown), ClassBroken},
-	{craterTestPass, craterBrokenCrate(), ClassBroken},
-	{craterTestSkipped, craterBrokenCrate(), ClassBroken},
-	{craterTestFail(craterUnknown), craterBrokenCrate(), ClassBroken},
-	{craterBuildFail(craterUnknown), craterBrokenCrate(), ClassBroken},
+	{craterBrokenCrate(), craterTestPass, results.ClassBroken},
+	{craterBrokenCrate(), craterTestSkipped, results.ClassBroken},
+	{craterBrokenCrate(), craterTestFail(craterUnknown), results.ClassBroken},
+	{craterBrokenCrate(), craterBuildFail(craterUnknown), results.ClassBroken},
+	{craterTestPass, craterBrokenCrate(), results.ClassBroken},
+	{craterTestSkipped, craterBrokenCrate(), results.ClassBroken},
+	{craterTestFail(craterUnknown), craterBrokenCrate(), results.ClassBroken},
+	{craterBuildFail(craterUnknown), craterBrokenCrate(), results.ClassBroken},
 
-	{craterPrepareFail(craterUnknown), craterBrokenCrate(), ClassBroken},
-	{craterBrokenCrate(), craterPrepareFail(craterUnknown), ClassBroken},
-	{craterBrokenCrate(), craterError, ClassBroken}, // crater e3fbe04
-	{craterError, craterBrokenCrate(), ClassBroken}, // crater e3fbe04
+	{craterPrepareFail(craterUnknown), craterBrokenCrate(), results.ClassBroken},
+	{craterBrokenCrate(), craterPrepareFail(craterUnknown), results.ClassBroken},
+	{craterBrokenCrate(), craterError, results.ClassBroken}, // crater e3fbe04
+	{craterError, craterBrokenCrate(), results.ClassBroken}, // crater e3fbe04
 }
 
 // TestCompareMatchesCrater runs crater's own comparison table through
@@ -151,7 +152,7 @@ func TestCompareWhereCraterPanics(t *testing.T) {
 		{craterTestSkipped, craterTestFail(craterOOM)},
 	} {
 		got := Compare(tt.a, tt.b)
-		if got.Class != ClassUnknown || got.Note == "" {
+		if got.Class != results.ClassUnknown || got.Note == "" {
 			t.Errorf("Compare(%+v, %+v) = %+v, want unknown with a note", tt.a, tt.b, got)
 		}
 	}
@@ -178,21 +179,21 @@ func TestCompareEveryCraterReason(t *testing.T) {
 		{streams.CompilerError("E0277", "E0308"), false},
 		{streams.DependsOn("serde"), false},
 	} {
-		reg, fix := ClassRegressed, ClassFixed
+		reg, fix := results.ClassRegressed, results.ClassFixed
 		if tt.spurious {
-			reg, fix = ClassSpuriousRegressed, ClassSpuriousFixed
+			reg, fix = results.ClassSpuriousRegressed, results.ClassSpuriousFixed
 		}
 		for _, c := range []struct {
 			a, b Outcome
-			want Class
+			want results.Class
 		}{
 			{craterTestPass, craterBuildFail(tt.reason), reg},
 			{craterTestPass, craterTestFail(tt.reason), reg},
 			{craterTestFail(craterUnknown), craterBuildFail(tt.reason), reg},
-			{craterTestFail(tt.reason), craterBuildFail(craterUnknown), ClassRegressed},
+			{craterTestFail(tt.reason), craterBuildFail(craterUnknown), results.ClassRegressed},
 			{craterBuildFail(tt.reason), craterTestPass, fix},
 			{craterBuildFail(tt.reason), craterTestFail(craterUnknown), fix},
-			{craterBuildFail(craterUnknown), craterTestFail(tt.reason), ClassFixed},
+			{craterBuildFail(craterUnknown), craterTestFail(tt.reason), results.ClassFixed},
 		} {
 			if got := Compare(c.a, c.b); got.Class != c.want {
 				t.Errorf("Compare(%+v, %+v) = %q, want %q", c.a, c.b, got.Class, c.want)

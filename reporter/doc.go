@@ -8,7 +8,8 @@
 //	markdown.md                a summary to paste into a GitHub comment
 //	retry-regressed-list.txt   regressions, for `experiment create --crates @FILE`
 //	logs-archives/<class>.tar.zst, logs-archives/manifest.json
-//	                           every log by class, once the experiment is finished (archive.go)
+//	                           every log by class, once the experiment is finished
+//	                           (archives.go; package archive builds them)
 //
 // and a streams.Progress summary in the progress KV bucket, which
 // `experiment status` reads. Every page carries progress (done / total,

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ejecta-build/ejecta/internal/testenv"
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/store/storetest"
 	"github.com/ejecta-build/ejecta/streams"
@@ -162,13 +163,13 @@ func (e *env) publishRaw(subj string, data []byte, msgID string) {
 }
 
 // readResults returns the experiment's results.json, or nil if there is none.
-func (e *env) readResults(exp string) *ResultsFile {
+func (e *env) readResults(exp string) *results.File {
 	e.t.Helper()
-	data := e.store.read(e.t, ResultsKey(exp))
+	data := e.store.read(e.t, results.Key(exp))
 	if data == nil {
 		return nil
 	}
-	var f ResultsFile
+	var f results.File
 	if err := json.Unmarshal(data, &f); err != nil {
 		e.t.Fatalf("results.json: %v\n%s", err, data)
 	}
@@ -177,9 +178,9 @@ func (e *env) readResults(exp string) *ResultsFile {
 
 // waitResults waits until results.json reports done builds, and the rest
 // of that write is stored: the progress entry, written last, says so too.
-func (e *env) waitResults(exp string, done int) *ResultsFile {
+func (e *env) waitResults(exp string, done int) *results.File {
 	e.t.Helper()
-	var f *ResultsFile
+	var f *results.File
 	waitFor(e.t, fmt.Sprintf("results.json of %s with %d done", exp, done), func() bool {
 		f = e.readResults(exp)
 		if f == nil || f.DoneJobs != done {
@@ -239,7 +240,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func crateByName(t *testing.T, f *ResultsFile, name string) CrateResult {
+func crateByName(t *testing.T, f *results.File, name string) results.CrateResult {
 	t.Helper()
 	for _, c := range f.Crates {
 		if c.Name == name {
@@ -247,7 +248,7 @@ func crateByName(t *testing.T, f *ResultsFile, name string) CrateResult {
 		}
 	}
 	t.Fatalf("crate %s not in results.json", name)
-	return CrateResult{}
+	return results.CrateResult{}
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

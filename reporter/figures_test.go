@@ -9,6 +9,8 @@ import (
 	"time"
 
 	procstat "github.com/ejecta-build/ejecta/bench/measure"
+
+	"github.com/ejecta-build/ejecta/results"
 )
 
 // figure is what TestReportFigures measures for one experiment size.
@@ -24,9 +26,9 @@ type figure struct {
 // at full speed to a reporter process with the default debounce, and
 // measures how long after the last result was stored results.json showed
 // it, and the reporter's CPU time per result.
-func measure(t *testing.T, results int) figure {
+func measure(t *testing.T, nResults int) figure {
 	e := newEnv(t)
-	crates := results / 2
+	crates := nResults / 2
 	e.putExperiment("fig", crates)
 	rs := synthetic("fig", crates, 1)
 	dir := t.TempDir()
@@ -37,7 +39,7 @@ func measure(t *testing.T, results int) figure {
 	start := time.Now()
 	e.publishAll(rs, "")
 	published := time.Now()
-	path := filepath.Join(dir, ResultsKey("fig"))
+	path := filepath.Join(dir, results.Key("fig"))
 	t.Logf("published %d results in %v; results.json then had %d", len(rs), published.Sub(start), procstat.DoneJobs(path))
 	deadline := published.Add(time.Minute)
 	for procstat.DoneJobs(path) != len(rs) {
@@ -64,7 +66,7 @@ func measure(t *testing.T, results int) figure {
 	restart := time.Now()
 	replayDir := t.TempDir()
 	e.startChild(replayDir, 0, -1)
-	replayPath := filepath.Join(replayDir, ResultsKey("fig"))
+	replayPath := filepath.Join(replayDir, results.Key("fig"))
 	for procstat.DoneJobs(replayPath) != len(rs) {
 		if time.Since(restart) > time.Minute {
 			t.Fatalf("a restarted reporter had %d of %d results after a minute", procstat.DoneJobs(replayPath), len(rs))

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -41,7 +42,7 @@ func TestReportFiles(t *testing.T) {
 	if f.RatePerMinute != 2 || f.ETASeconds != 30 {
 		t.Errorf("rate %v per minute, ETA %d s; want 2 and 30", f.RatePerMinute, f.ETASeconds)
 	}
-	wantClasses := map[Class]int{ClassRegressed: 3, ClassSpuriousRegressed: 1, ClassFixed: 1}
+	wantClasses := map[results.Class]int{results.ClassRegressed: 3, results.ClassSpuriousRegressed: 1, results.ClassFixed: 1}
 	if !maps.Equal(f.Classes, wantClasses) {
 		t.Errorf("results.json classes %v, want %v", f.Classes, wantClasses)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -183,7 +184,7 @@ func (r *Reporter) prepare(e *experiment, now time.Time) (*batch, error) {
 	if err != nil {
 		return nil, err
 	}
-	add(resultsFileName, parts, "application/json")
+	add(results.FileName, parts, "application/json")
 	data, err := e.indexHTML(r.tmpl, now)
 	if err != nil {
 		return nil, err

@@ -7,11 +7,13 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/ejecta-build/ejecta/results"
 )
 
 // indexClasses are the classes index.html lists crate by crate, in order;
 // the others are only counted there (full.html has every crate).
-var indexClasses = []Class{ClassRegressed, ClassFlaky, ClassSpuriousRegressed, ClassFixed, ClassSpuriousFixed, ClassUnknown}
+var indexClasses = []results.Class{results.ClassRegressed, results.ClassFlaky, results.ClassSpuriousRegressed, results.ClassFixed, results.ClassSpuriousFixed, results.ClassUnknown}
 
 type indexView struct {
 	pageView
@@ -20,7 +22,7 @@ type indexView struct {
 }
 
 type classCount struct {
-	Class Class
+	Class results.Class
 	N     int
 	Shown bool
 	// Archive links the class's log archive once it is built.
@@ -28,7 +30,7 @@ type classCount struct {
 }
 
 type sectionView struct {
-	Class  Class
+	Class  results.Class
 	N      int
 	Groups []groupView
 }
@@ -42,7 +44,7 @@ type groupView struct {
 
 // sorted returns the crates index.html shows for class c, in crate order.
 // The lists hold regressions and fixes, a small part of an experiment.
-func (e *experiment) sorted(c Class) []*crateState {
+func (e *experiment) sorted(c results.Class) []*crateState {
 	return slices.SortedFunc(maps.Keys(e.shown[c]), compareCrates)
 }
 
@@ -112,14 +114,14 @@ func plural(n int) string {
 func (e *experiment) counts() []classCount {
 	var out []classCount
 	listed := 0
-	for _, c := range Classes {
-		if n := e.classes[c]; n > 0 && c != ClassPending {
+	for _, c := range results.Classes {
+		if n := e.classes[c]; n > 0 && c != results.ClassPending {
 			out = append(out, classCount{c, n, slices.Contains(indexClasses, c), e.archiveHref(c)})
 			listed += n
 		}
 	}
 	if n := len(e.crates) - listed; n > 0 {
-		out = append(out, classCount{Class: ClassPending, N: n})
+		out = append(out, classCount{Class: results.ClassPending, N: n})
 	}
 	return out
 }
@@ -135,12 +137,12 @@ func (e *experiment) indexHTML(t *template.Template, now time.Time) ([]byte, err
 			continue
 		}
 		verb := "regressed"
-		if c == ClassFixed || c == ClassSpuriousFixed {
+		if c == results.ClassFixed || c == results.ClassSpuriousFixed {
 			verb = "fixed"
 		}
 		var groups []groupView
 		var err error
-		if c == ClassRegressed || c == ClassFixed {
+		if c == results.ClassRegressed || c == results.ClassFixed {
 			groups, err = rootGroups(crates, verb)
 		} else {
 			groups, err = plainGroup(crates)

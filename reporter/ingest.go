@@ -16,10 +16,7 @@ import (
 // (tickets.go), is set aside on the dead stream; it never stops the
 // reporter.
 func (r *Reporter) handle(ctx context.Context, st *run, msg jetstream.Msg) {
-	var seq uint64
-	if md, err := msg.Metadata(); err == nil {
-		seq = md.Sequence.Stream
-	}
+	seq := streams.StreamSeq(msg)
 	if seq > 0 && seq >= st.startSeq && !st.caughtUp {
 		// Re-runs wait for the replay to end (requestReruns): now is the
 		// time to look at every experiment that has some to ask for.
@@ -158,15 +155,13 @@ func (r *Reporter) strayLogger(exp string) func(string) {
 // The copy's Nats-Msg-Id is derived from the stream sequence, so replays
 // within the dead stream's duplicate window do not store it twice.
 func (r *Reporter) deadLetter(ctx context.Context, msg jetstream.Msg, reason error) {
-	var seq uint64
-	if md, err := msg.Metadata(); err == nil {
-		seq = md.Sequence.Stream
-	}
-	r.refuse(ctx, msg.Subject(), msg.Data(), seq, reason)
+	r.refuse(ctx, msg.Subject(), msg.Data(), streams.StreamSeq(msg), reason)
 }
 
 // refuse is deadLetter for a message of the results stream given as its
-// subject, data and sequence.
+// subject, data and sequence. The dead letter is published once, and the
+// message is not terminated: the reporter reads the results stream with
+// an ordered consumer, and a refused result stays on it.
 func (r *Reporter) refuse(ctx context.Context, subject string, data []byte, seq uint64, reason error) {
 	log := r.log.With().Str("subject", subject).Uint64("seq", seq).
 		Int("bytes", len(data)).Logger()

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/ejecta-build/ejecta/results"
 )
 
 // markdownMaxRows bounds the crates markdown.md lists per class, so that it
@@ -102,7 +104,7 @@ func (e *experiment) markdownMD(now time.Time) []byte {
 func (e *experiment) retryList() []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# regressed, flaky and spurious-regressed crates of experiment %s\n", e.name)
-	for _, c := range []Class{ClassRegressed, ClassFlaky, ClassSpuriousRegressed} {
+	for _, c := range []results.Class{results.ClassRegressed, results.ClassFlaky, results.ClassSpuriousRegressed} {
 		for _, cs := range e.sorted(c) {
 			fmt.Fprintf(&b, "%s@%s\n", cs.key.name, cs.key.version)
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -102,8 +103,8 @@ func (m *metrics) written(b *batch, err error) {
 	if err := json.Unmarshal(b.progress, &p); err != nil {
 		return // progressJSON encoded it; nothing to count if it did not
 	}
-	for _, c := range Classes {
-		if c != ClassPending {
+	for _, c := range results.Classes {
+		if c != results.ClassPending {
 			m.crates.WithLabelValues(b.exp, string(c)).Set(float64(p.Classes[string(c)]))
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	promserve "github.com/ejecta-build/ejecta/metrics"
 	"github.com/ejecta-build/ejecta/metrics/metricstest"
 	"github.com/ejecta-build/ejecta/producer"
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -19,7 +20,7 @@ import (
 func TestMetrics(t *testing.T) {
 	e := newEnv(t)
 	e.putExperiment("exp1", 4)
-	results := []streams.Result{
+	rs := []streams.Result{
 		result("exp1", "alpha", "1.0.0", "stable", 1, streams.StatusTestPass, ""),
 		result("exp1", "alpha", "1.0.0", "nightly", 1, streams.StatusBuildFail, "compiler-error(E0308)"),
 		result("exp1", "beta", "0.2.0", "stable", 1, streams.StatusBuildFail, "unknown"),
@@ -27,10 +28,10 @@ func TestMetrics(t *testing.T) {
 		result("exp1", "gamma", "2.0.0", "stable", 1, streams.StatusTestPass, ""),
 		result("exp1", "gamma", "2.0.0", "nightly", 1, streams.StatusTestPass, ""),
 	}
-	for _, r := range results {
+	for _, r := range rs {
 		e.publish(r)
 	}
-	e.publishRaw(streams.ResultSubject(results[0].BuildKey, 7), []byte("not json"), "garbage")
+	e.publishRaw(streams.ResultSubject(rs[0].BuildKey, 7), []byte("not json"), "garbage")
 	reg := promserve.NewRegistry()
 	e.startReporterWith(Config{Debounce: testDebounce, Confirmations: -1, Metrics: reg})
 	srv := httptest.NewServer(promserve.Handler(reg))
@@ -49,8 +50,8 @@ func TestMetrics(t *testing.T) {
 	})
 	lagBound := time.Since(published).Seconds()
 	f := e.readResults("exp1")
-	for _, class := range Classes {
-		if class == ClassPending {
+	for _, class := range results.Classes {
+		if class == results.ClassPending {
 			continue
 		}
 		got := fams.Must(t, "ejecta_reporter_crates", "experiment", "exp1", "class", string(class))
@@ -58,7 +59,7 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("crates{class=%s} = %v, the report says %d", class, got, f.Classes[class])
 		}
 	}
-	if f.Classes[ClassRegressed] != 1 || f.Classes[ClassFixed] != 1 || f.Classes[ClassSameTestPass] != 1 {
+	if f.Classes[results.ClassRegressed] != 1 || f.Classes[results.ClassFixed] != 1 || f.Classes[results.ClassSameTestPass] != 1 {
 		t.Errorf("report classes %v, want 1 regressed, 1 fixed, 1 same-test-pass", f.Classes)
 	}
 	for _, c := range []struct {
@@ -125,7 +126,7 @@ func TestMetricsOfDeletedExperimentRemoved(t *testing.T) {
 	if _, ok := fams.Value("ejecta_reporter_crates", "experiment", "gone"); ok {
 		t.Error("ejecta_reporter_crates{experiment=gone} came back")
 	}
-	if v := fams.Must(t, "ejecta_reporter_crates", "experiment", "kept", "class", string(ClassSameTestPass)); v != 1 {
+	if v := fams.Must(t, "ejecta_reporter_crates", "experiment", "kept", "class", string(results.ClassSameTestPass)); v != 1 {
 		t.Errorf("crates{kept, same-test-pass} = %v, want 1", v)
 	}
 	fams.Must(t, "ejecta_reporter_builds_total", "experiment", "kept")

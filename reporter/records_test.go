@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ejecta-build/ejecta/producer"
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -46,7 +47,7 @@ func TestAbortedExperimentReportSaysSoAndQueuesNoReruns(t *testing.T) {
 	e.publish(result("live", "reg", "1.0.0", "stable", 1, streams.StatusTestPass, ""))
 	e.publish(result("live", "reg", "1.0.0", "nightly", 1, streams.StatusBuildFail, ""))
 	f := e.waitResults("ab", 4)
-	if reg := crateByName(t, f, "reg"); reg.Class != ClassRegressed || f.State != streams.ExperimentAborted {
+	if reg := crateByName(t, f, "reg"); reg.Class != results.ClassRegressed || f.State != streams.ExperimentAborted {
 		t.Errorf("after the abort: reg %+v, state %q; want it listed as regressed in an aborted report", reg, f.State)
 	}
 	e.waitResults("live", 2)
@@ -85,7 +86,7 @@ func TestDeletedExperimentIsForgotten(t *testing.T) {
 	e.publish(result("dx", "c", "1.0.0", "stable", 1, streams.StatusTestPass, ""))
 	e.publish(result("dx", "c", "1.0.0", "nightly", 1, streams.StatusBuildFail, ""))
 	f := e.waitResults("dx", 2)
-	if f.TotalJobs != 2 || len(f.Crates) != 1 || f.Crates[0].Name != "c" || f.Classes[ClassRegressed] != 1 || len(f.Classes) != 1 {
+	if f.TotalJobs != 2 || len(f.Crates) != 1 || f.Crates[0].Name != "c" || f.Classes[results.ClassRegressed] != 1 || len(f.Classes) != 1 {
 		t.Errorf("the new dx: %+v, want only crate c", f)
 	}
 }

@@ -11,22 +11,19 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/ejecta-build/ejecta/backoff"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
 // Names of the report files under an experiment's prefix.
 const (
-	resultsFileName  = "results.json"
 	indexFileName    = "index.html"
 	fullFileName     = "full.html"
 	configFileName   = "config.json"
 	markdownFileName = "markdown.md"
 	retryFileName    = "retry-regressed-list.txt"
 )
-
-// ResultsKey is the object key of experiment exp's results.json.
-func ResultsKey(exp string) string { return streams.ExperimentPrefix(exp) + resultsFileName }
 
 // IndexKey is the object key of experiment exp's index.html.
 func IndexKey(exp string) string { return streams.ExperimentPrefix(exp) + indexFileName }
@@ -226,7 +223,7 @@ func (r *Reporter) Run(ctx context.Context) (runErr error) {
 			// The ordered consumer recreates itself after gaps and
 			// reconnects; anything else is worth a line and a pause.
 			r.log.Warn().Err(err).Msg("reading results")
-			if !sleep(ctx, r.cfg.Debounce) {
+			if backoff.Sleep(ctx, r.cfg.Debounce) != nil {
 				return nil
 			}
 		}
@@ -246,17 +243,6 @@ func (st *run) nextDue() (time.Time, bool) {
 		}
 	}
 	return first, !first.IsZero()
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // RetryListKey is the object key of experiment exp's retry-regressed-list.txt.

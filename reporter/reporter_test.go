@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -46,8 +47,8 @@ func TestReportClassesLinksAndProgress(t *testing.T) {
 	if got := strings.Join(names, ","); got != "alpha,beta,delta,gamma" {
 		t.Errorf("crates in order %s, want alpha,beta,delta,gamma", got)
 	}
-	for name, want := range map[string]Class{
-		"alpha": ClassRegressed, "beta": ClassFixed, "gamma": ClassSameBuildFail, "delta": ClassPending,
+	for name, want := range map[string]results.Class{
+		"alpha": results.ClassRegressed, "beta": results.ClassFixed, "gamma": results.ClassSameBuildFail, "delta": results.ClassPending,
 	} {
 		if c := crateByName(t, f, name); c.Class != want {
 			t.Errorf("%s: class %q, want %q", name, c.Class, want)
@@ -123,7 +124,7 @@ func TestRetriedAttemptReplacesWithoutDoubleCounting(t *testing.T) {
 	first := result("exp2", "alpha", "1.0.0", "nightly", 1, streams.StatusError, "oom")
 	e.publish(first)
 	f := e.waitResults("exp2", 2)
-	if c := crateByName(t, f, "alpha"); c.Class != ClassError {
+	if c := crateByName(t, f, "alpha"); c.Class != results.ClassError {
 		t.Fatalf("after attempt 1: class %q, want error", c.Class)
 	}
 
@@ -137,7 +138,7 @@ func TestRetriedAttemptReplacesWithoutDoubleCounting(t *testing.T) {
 	time.Sleep(5 * testDebounce) // let the late copy of attempt 1 through
 	f = e.readResults("exp2")
 	c := crateByName(t, f, "alpha")
-	if f.DoneJobs != 2 || len(f.Crates) != 1 || c.Class != ClassRegressed || c.Results[1].Attempt != 2 ||
+	if f.DoneJobs != 2 || len(f.Crates) != 1 || c.Class != results.ClassRegressed || c.Results[1].Attempt != 2 ||
 		c.Results[1].Log != "logs/nightly/alpha/1%2E0%2E0/2.log" {
 		t.Errorf("after attempt 2: done %d, crates %d, %+v", f.DoneJobs, len(f.Crates), c)
 	}
@@ -160,7 +161,7 @@ func TestRestartedReporterWritesTheSameReport(t *testing.T) {
 	before := e.waitResults("exp3", 6)
 	stop()
 
-	if err := os.Remove(e.store.Location(ResultsKey("exp3"))); err != nil {
+	if err := os.Remove(e.store.Location(results.Key("exp3"))); err != nil {
 		t.Fatal(err)
 	}
 	e.startReporter()
@@ -171,7 +172,7 @@ func TestRestartedReporterWritesTheSameReport(t *testing.T) {
 	if string(a) != string(b) {
 		t.Errorf("results.json differs after restart:\nbefore %s\nafter  %s", b, a)
 	}
-	if c := crateByName(t, after, "beta"); c.Class != ClassSameTestPass {
+	if c := crateByName(t, after, "beta"); c.Class != results.ClassSameTestPass {
 		t.Errorf("beta: class %q, want same-test-pass", c.Class)
 	}
 }
@@ -198,7 +199,7 @@ func TestGarbageGoesToDeadStream(t *testing.T) {
 	e.publish(result("exp4", "alpha", "1.0.0", "stable", 1, streams.StatusTestPass, ""))
 	e.publish(result("exp4", "alpha", "1.0.0", "nightly", 1, streams.StatusTestPass, ""))
 	f := e.waitResults("exp4", 2)
-	if c := crateByName(t, f, "alpha"); c.Class != ClassSameTestPass {
+	if c := crateByName(t, f, "alpha"); c.Class != results.ClassSameTestPass {
 		t.Errorf("alpha: class %q, want same-test-pass", c.Class)
 	}
 
@@ -254,7 +255,7 @@ func TestResultsWaitForTheExperimentRecord(t *testing.T) {
 	}
 	e.putExperiment("exp5", 1)
 	f := e.waitResults("exp5", 2)
-	if c := crateByName(t, f, "alpha"); c.Class != ClassRegressed {
+	if c := crateByName(t, f, "alpha"); c.Class != results.ClassRegressed {
 		t.Errorf("alpha: class %q, want regressed", c.Class)
 	}
 	if p := e.progress("exp5"); p.Done != 2 || p.Classes["regressed"] != 1 {
@@ -281,7 +282,7 @@ func TestBurstIsOneWrite(t *testing.T) {
 	}
 	e.waitResults("exp6", 40)
 	time.Sleep(time.Second)
-	if n := e.store.Puts(ResultsKey("exp6")); n > 2 {
+	if n := e.store.Puts(results.Key("exp6")); n > 2 {
 		t.Errorf("a burst of 40 results caused %d writes of results.json, want 1 or 2", n)
 	}
 }
@@ -307,7 +308,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestKeys(t *testing.T) {
-	if got := ResultsKey("exp-1"); got != "exp-1/results.json" {
+	if got := results.Key("exp-1"); got != "exp-1/results.json" {
 		t.Errorf("ResultsKey = %q", got)
 	}
 	if got := IndexKey("exp-1"); got != "exp-1/index.html" {

@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ejecta-build/ejecta/producer"
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -21,7 +22,7 @@ type rerunKey struct {
 
 // rounds is how many re-runs a crate's verdict waits for.
 func (e *experiment) rounds(cs *crateState) int {
-	if cs.runs.compare().Class == ClassSpuriousRegressed {
+	if cs.runs.compare().Class == results.ClassSpuriousRegressed {
 		return 1
 	}
 	return e.confirmations

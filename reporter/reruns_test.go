@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/ejecta-build/ejecta/producer"
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -59,8 +60,8 @@ func TestRegressionsAreConfirmedByReruns(t *testing.T) {
 	}
 	stop := e.startReporter()
 	f := e.waitResults("rr", 8)
-	for name, want := range map[string]string{"reg": ConfirmationPending, "flk": ConfirmationPending,
-		"spur": ConfirmationPending, "same": ""} {
+	for name, want := range map[string]string{"reg": results.ConfirmationPending, "flk": results.ConfirmationPending,
+		"spur": results.ConfirmationPending, "same": ""} {
 		if c := crateByName(t, f, name); c.Confirmation != want {
 			t.Errorf("%s: confirmation %q, want %q", name, c.Confirmation, want)
 		}
@@ -106,19 +107,19 @@ func TestRegressionsAreConfirmedByReruns(t *testing.T) {
 	rerun("spur", "nightly", oPass)
 	waitFor(t, "every re-run in results.json", func() bool {
 		f = e.readResults("rr")
-		return crateByName(t, f, "reg").Confirmation == ConfirmationConfirmed &&
-			crateByName(t, f, "flk").Class == ClassFlaky && crateByName(t, f, "spur").Confirmation == ConfirmationCleared
+		return crateByName(t, f, "reg").Confirmation == results.ConfirmationConfirmed &&
+			crateByName(t, f, "flk").Class == results.ClassFlaky && crateByName(t, f, "spur").Confirmation == results.ConfirmationCleared
 	})
 	f = e.waitResults("rr", 8) // re-runs are not builds of their own: still 8
-	if c := crateByName(t, f, "spur"); c.Class != ClassSameTestPass {
+	if c := crateByName(t, f, "spur"); c.Class != results.ClassSameTestPass {
 		t.Errorf("spur: class %q after passing its re-run, want same-test-pass", c.Class)
 	}
 	reg := crateByName(t, f, "reg")
-	if reg.Class != ClassRegressed || len(reg.Reruns) != 1 || len(reg.Reruns[0]) != 2 ||
+	if reg.Class != results.ClassRegressed || len(reg.Reruns) != 1 || len(reg.Reruns[0]) != 2 ||
 		reg.Reruns[0][1].Log != "logs/nightly/reg/1%2E0%2E0/1001.log" || reg.Results[1].Attempt != 1 {
 		t.Errorf("reg: %+v", reg)
 	}
-	wantClasses := map[Class]int{ClassRegressed: 1, ClassFlaky: 1, ClassSameTestPass: 2}
+	wantClasses := map[results.Class]int{results.ClassRegressed: 1, results.ClassFlaky: 1, results.ClassSameTestPass: 2}
 	if !maps.Equal(f.Classes, wantClasses) {
 		t.Errorf("classes %v, want %v", f.Classes, wantClasses)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -18,16 +19,16 @@ var updatedRE = regexp.MustCompile(`"updated":"[^"]*"`)
 
 // readResultsFile reads results.json of exp under a store directory; nil
 // when there is none yet.
-func readResultsFile(t *testing.T, dir, exp string) ([]byte, *ResultsFile) {
+func readResultsFile(t *testing.T, dir, exp string) ([]byte, *results.File) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, ResultsKey(exp)))
+	data, err := os.ReadFile(filepath.Join(dir, results.Key(exp)))
 	if os.IsNotExist(err) {
 		return nil, nil
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	var f ResultsFile
+	var f results.File
 	if err := json.Unmarshal(data, &f); err != nil {
 		t.Fatalf("results.json: %v", err)
 	}
@@ -48,7 +49,7 @@ func withRetriesAndReruns(rs []streams.Result) []streams.Result {
 	reruns := 0
 	for i := 0; i+1 < len(rs) && reruns < 40; i += 2 {
 		a, b := rs[i], rs[i+1]
-		if Compare(outcome(&a), outcome(&b)).Class != ClassRegressed {
+		if Compare(outcome(&a), outcome(&b)).Class != results.ClassRegressed {
 			continue
 		}
 		for _, r := range []streams.Result{a, b} {
@@ -94,7 +95,7 @@ func TestKilledReporterWritesTheSameReport(t *testing.T) {
 	waitDone := func(dir string) []byte {
 		var data []byte
 		waitFor(t, "results.json with every build in "+dir, func() bool {
-			var f *ResultsFile
+			var f *results.File
 			data, f = readResultsFile(t, dir, "kill")
 			return f != nil && f.DoneJobs == len(rs)
 		})
@@ -114,7 +115,7 @@ func TestKilledReporterWritesTheSameReport(t *testing.T) {
 			restarted, reference)
 	}
 	// The comparison covered retries and re-runs, not just first results.
-	var f ResultsFile
+	var f results.File
 	if err := json.Unmarshal(reference, &f); err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +129,7 @@ func TestKilledReporterWritesTheSameReport(t *testing.T) {
 			}
 		}
 	}
-	if confirmations[ConfirmationConfirmed] == 0 || confirmations[ConfirmationFlaky] == 0 || retried == 0 {
+	if confirmations[results.ConfirmationConfirmed] == 0 || confirmations[results.ConfirmationFlaky] == 0 || retried == 0 {
 		t.Errorf("report lacks confirmed, flaky or retried crates: %v, %d retried", confirmations, retried)
 	}
 	if f.DoneJobs != 2*n || len(f.Crates) != n {

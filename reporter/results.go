@@ -11,81 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
-// ResultsFileVersion is the "v" of results.json.
-const ResultsFileVersion = 2
-
-// ResultsFile is results.json: every crate version with at least one result.
-// Everything in it derives from the results and the experiment's record,
-// except Updated, so a reporter that replays the same results writes the
-// same file.
-type ResultsFile struct {
-	V          int          `json:"v"`
-	Experiment string       `json:"experiment"`
-	Toolchains []string     `json:"toolchains"` // baseline first
-	Mode       streams.Mode `json:"mode"`
-	TotalJobs  int          `json:"total_jobs"`
-	DoneJobs   int          `json:"done_jobs"`
-	// RatePerMinute is builds finished per minute, from the first to the
-	// last finish time of a result; ETASeconds is the rest at that rate.
-	// Both are zero until two results finished at different times.
-	RatePerMinute float64 `json:"rate_per_minute"`
-	ETASeconds    int64   `json:"eta_seconds"`
-	// Classes counts crate versions with both results by class.
-	Classes map[Class]int `json:"classes"`
-	// Confirmations is how many re-runs confirm a regression (0: none).
-	Confirmations int `json:"confirmations"`
-	// Updated is when the reporter wrote the file.
-	Updated time.Time `json:"updated"`
-	// State is the experiment record's: "aborted" once `experiment abort`
-	// stopped it (its crates are what it had then), else empty.
-	State streams.ExperimentState `json:"state,omitempty"`
-	// Crates are sorted by lower-case name, then name, then version
-	// (semver order). Crates must stay the last field: the file is written
-	// as this header followed by each crate's cached entry.
-	Crates []CrateResult `json:"crates"`
-}
-
-// CrateResult is one crate version. Class is ClassPending until both
-// toolchains have a result.
-type CrateResult struct {
-	Name    string `json:"name"`
-	Version string `json:"version"`
-	Class   Class  `json:"class"`
-	Note    string `json:"note"`
-	// Root is the dependency a depends-on(...) regression or fix is
-	// grouped under in index.html; empty for a root cause.
-	Root string `json:"root,omitempty"`
-	// Confirmation is where a regression stands with its re-runs:
-	// pending, confirmed, flaky, cleared or reproduced.
-	Confirmation string `json:"confirmation,omitempty"`
-	// Results holds the latest attempt of each toolchain that has one, in
-	// the order of ResultsFile.Toolchains.
-	Results []RunResult `json:"results"`
-	// Reruns holds the confirmation re-runs, round by round, each like
-	// Results.
-	Reruns [][]RunResult `json:"reruns,omitempty"`
-}
-
-// RunResult is the latest attempt of one build.
-type RunResult struct {
-	Toolchain  string         `json:"toolchain"`
-	Status     streams.Status `json:"status"`
-	Reason     streams.Reason `json:"reason"`
-	Attempt    int            `json:"attempt"`
-	ExitCode   int            `json:"exit_code"`
-	DurationMS int64          `json:"duration_ms"`
-	// Log is the object key of the attempt's log relative to the
-	// experiment's prefix, so relative to results.json itself; empty when
-	// the result named no usable log.
-	Log string `json:"log"`
-}
-
-func (cs *crateState) result() CrateResult {
-	c := CrateResult{Name: cs.key.name, Version: cs.key.version, Class: cs.v.Class, Note: cs.v.Note,
+func (cs *crateState) result() results.CrateResult {
+	c := results.CrateResult{Name: cs.key.name, Version: cs.key.version, Class: cs.v.Class, Note: cs.v.Note,
 		Root: cs.v.Root, Confirmation: cs.v.Confirmation, Results: cs.runs.results()}
 	for i := range cs.reruns {
 		c.Reruns = append(c.Reruns, cs.reruns[i].results())
@@ -93,8 +25,8 @@ func (cs *crateState) result() CrateResult {
 	return c
 }
 
-func (p *pair) results() []RunResult {
-	out := make([]RunResult, 0, 2)
+func (p *pair) results() []results.RunResult {
+	out := make([]results.RunResult, 0, 2)
 	for _, r := range p {
 		if r != nil {
 			out = append(out, runResult(r))
@@ -116,10 +48,10 @@ func (cs *crateState) entry() ([]byte, error) {
 }
 
 // header is results.json without its crates.
-func (e *experiment) header(now time.Time) *ResultsFile {
+func (e *experiment) header(now time.Time) *results.File {
 	rate, eta := e.rate()
-	return &ResultsFile{
-		V:             ResultsFileVersion,
+	return &results.File{
+		V:             results.FileVersion,
 		Experiment:    e.name,
 		Toolchains:    slices.Clone(e.rec.Toolchains),
 		Mode:          e.rec.Mode,
@@ -155,11 +87,11 @@ func (e *experiment) rate() (perMinute float64, etaSeconds int64) {
 func (e *experiment) resultsJSON(now time.Time) (net.Buffers, error) {
 	head, err := json.Marshal(e.header(now))
 	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", ResultsKey(e.name), err)
+		return nil, fmt.Errorf("encode %s: %w", results.Key(e.name), err)
 	}
 	head, ok := bytes.CutSuffix(head, []byte("null}"))
 	if !ok {
-		return nil, fmt.Errorf("encode %s: crates is not the last field", ResultsKey(e.name))
+		return nil, fmt.Errorf("encode %s: crates is not the last field", results.Key(e.name))
 	}
 	parts := make(net.Buffers, 0, 2*len(e.crates)+2)
 	parts = append(parts, append(head, '['))
@@ -182,8 +114,8 @@ func (e *experiment) resultsJSON(now time.Time) (net.Buffers, error) {
 
 var comma = []byte(",")
 
-func runResult(r *streams.Result) RunResult {
-	return RunResult{
+func runResult(r *streams.Result) results.RunResult {
+	return results.RunResult{
 		Toolchain:  r.Toolchain,
 		Status:     r.Status,
 		Reason:     r.Reason,
@@ -213,7 +145,7 @@ type ConfigFile struct {
 }
 
 func (e *experiment) configJSON() ([]byte, error) {
-	b, err := json.MarshalIndent(ConfigFile{V: ResultsFileVersion, Experiment: *e.rec, Confirmations: e.confirmations}, "", "  ")
+	b, err := json.MarshalIndent(ConfigFile{V: results.FileVersion, Experiment: *e.rec, Confirmations: e.confirmations}, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encode config.json of %s: %w", e.name, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ejecta-build/ejecta/producer"
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -44,7 +45,7 @@ func TestRetryReplacesTheReportEntry(t *testing.T) {
 	e.publish(result("rt", "reg", "1.0.0", "nightly", rerun, streams.StatusBuildFail, "compiler-error(E0308)"))
 	waitFor(t, "reg confirmed", func() bool {
 		f := e.readResults("rt")
-		return f != nil && crateByName(t, f, "reg").Confirmation == ConfirmationConfirmed
+		return f != nil && crateByName(t, f, "reg").Confirmation == results.ConfirmationConfirmed
 	})
 
 	p := producer.New(e.js, testLogger(t))
@@ -72,12 +73,12 @@ func TestRetryReplacesTheReportEntry(t *testing.T) {
 		t.Helper()
 		f := e.waitResults("rt", 4)
 		reg := crateByName(t, f, "reg")
-		if f.TotalJobs != 4 || reg.Class != ClassSameTestPass || reg.Confirmation != "" || len(reg.Reruns) != 0 ||
+		if f.TotalJobs != 4 || reg.Class != results.ClassSameTestPass || reg.Confirmation != "" || len(reg.Reruns) != 0 ||
 			len(reg.Results) != 2 || reg.Results[0].Attempt != first || reg.Results[1].Attempt != first ||
 			reg.Results[1].Log != "logs/nightly/reg/1%2E0%2E0/10001.log" {
 			t.Errorf("%s: reg %+v, want the retry's two passes and nothing of the first run", when, reg)
 		}
-		if f.Classes[ClassRegressed] != 0 || f.Classes[ClassSameTestPass] != 2 {
+		if f.Classes[results.ClassRegressed] != 0 || f.Classes[results.ClassSameTestPass] != 2 {
 			t.Errorf("%s: classes %v, want 2 same-test-pass and no regression", when, f.Classes)
 		}
 		pr := e.progress("rt")
@@ -134,7 +135,7 @@ func TestRetryRegressionIsConfirmedAgain(t *testing.T) {
 		return len(reg.Results) == 2 && reg.Results[0].Attempt == first && reg.Results[1].Attempt == first
 	})
 	f := e.waitResults("rg", 2)
-	if reg := crateByName(t, f, "reg"); reg.Class != ClassRegressed || reg.Confirmation != ConfirmationPending {
+	if reg := crateByName(t, f, "reg"); reg.Class != results.ClassRegressed || reg.Confirmation != results.ConfirmationPending {
 		t.Errorf("reg %+v: want the retry's regression, pending its confirmation", reg)
 	}
 	again := streams.AttemptBase(1, 1) + 1
@@ -142,7 +143,7 @@ func TestRetryRegressionIsConfirmedAgain(t *testing.T) {
 	e.publish(result("rg", "reg", "1.0.0", "nightly", again, streams.StatusBuildFail, ""))
 	waitFor(t, "the retry's regression confirmed", func() bool {
 		reg := crateByName(t, e.readResults("rg"), "reg")
-		return reg.Confirmation == ConfirmationConfirmed && len(reg.Reruns) == 1 && reg.Reruns[0][1].Attempt == again
+		return reg.Confirmation == results.ConfirmationConfirmed && len(reg.Reruns) == 1 && reg.Reruns[0][1].Attempt == again
 	})
 	if f := e.waitResults("rg", 2); f.DoneJobs != f.TotalJobs {
 		t.Errorf("done %d of %d", f.DoneJobs, f.TotalJobs)

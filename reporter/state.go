@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -91,9 +92,9 @@ type experiment struct {
 
 	done     int                    // builds of the first run with a result
 	statuses map[streams.Status]int // latest first-run attempt per build
-	classes  map[Class]int          // listed crates by verdict
+	classes  map[results.Class]int  // listed crates by verdict
 	// shown are the crates index.html lists, by class.
-	shown map[Class]map[*crateState]struct{}
+	shown map[results.Class]map[*crateState]struct{}
 	// unconfirmed are crates waiting for a confirmation re-run.
 	unconfirmed map[*crateState]struct{}
 	// finished spans the first-run results' FinishedAt times: the rate and
@@ -129,8 +130,8 @@ func newExperiment(name string, confirmations int) *experiment {
 		crates:        make(map[crateKey]*crateState),
 		pages:         make(map[string]*page),
 		statuses:      make(map[streams.Status]int),
-		classes:       make(map[Class]int),
-		shown:         make(map[Class]map[*crateState]struct{}),
+		classes:       make(map[results.Class]int),
+		shown:         make(map[results.Class]map[*crateState]struct{}),
 		unconfirmed:   make(map[*crateState]struct{}),
 		strays:        make(map[string]bool),
 	}
@@ -212,7 +213,7 @@ func (e *experiment) uncount(cs *crateState) {
 
 // count puts cs back into the counts and lists after it changed.
 func (e *experiment) count(cs *crateState) {
-	if cs.v.Confirmation == ConfirmationPending {
+	if cs.v.Confirmation == results.ConfirmationPending {
 		e.unconfirmed[cs] = struct{}{}
 	}
 	if !cs.listed() {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -45,11 +46,11 @@ func TestApplyKeepsHighestAttempt(t *testing.T) {
 	if !maps.Equal(e.statuses, wantStatuses) {
 		t.Errorf("statuses = %v, want %v", e.statuses, wantStatuses)
 	}
-	wantClasses := map[Class]int{ClassRegressed: 1}
+	wantClasses := map[results.Class]int{results.ClassRegressed: 1}
 	if !maps.Equal(e.classes, wantClasses) {
 		t.Errorf("classes = %v, want %v", e.classes, wantClasses)
 	}
-	if c := e.crates[crateKey{"b", "1.0.0"}].v.Class; c != ClassPending {
+	if c := e.crates[crateKey{"b", "1.0.0"}].v.Class; c != results.ClassPending {
 		t.Errorf("b: class %q, want pending", c)
 	}
 }

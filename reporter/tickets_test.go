@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -98,10 +99,10 @@ func TestResultsMustBeSignedForTicketedExperiments(t *testing.T) {
 
 	f := e.waitResults("tix", 2)
 	c := crateByName(t, f, "alpha")
-	if c.Class != ClassRegressed || len(c.Results) != 2 || c.Results[1].Attempt != 1 || c.Results[1].Status != streams.StatusBuildFail {
+	if c.Class != results.ClassRegressed || len(c.Results) != 2 || c.Results[1].Attempt != 1 || c.Results[1].Status != streams.StatusBuildFail {
 		t.Errorf("alpha after the forgeries: class %q, results %+v; want the genuine regression", c.Class, c.Results)
 	}
-	if old := crateByName(t, e.waitResults("old", 2), "alpha"); old.Class != ClassSameTestPass {
+	if old := crateByName(t, e.waitResults("old", 2), "alpha"); old.Class != results.ClassSameTestPass {
 		t.Errorf("experiment without tickets: alpha %q, want its unsigned results counted", old.Class)
 	}
 	reasons := e.deadReasons(len(forged))
@@ -125,7 +126,7 @@ func TestResultsMustBeSignedForTicketedExperiments(t *testing.T) {
 		t.Errorf("dead letter of the late forgery: %q", r[len(forged)])
 	}
 	time.Sleep(5 * testDebounce)
-	if c := crateByName(t, e.readResults("tix"), "alpha"); c.Class != ClassRegressed || c.Results[1].Attempt != 1 {
+	if c := crateByName(t, e.readResults("tix"), "alpha"); c.Class != results.ClassRegressed || c.Results[1].Attempt != 1 {
 		t.Errorf("alpha after the late forgery: %q, %+v", c.Class, c.Results)
 	}
 
@@ -154,7 +155,7 @@ func TestResultsMustBeSignedForTicketedExperiments(t *testing.T) {
 	}
 	waitFor(t, "the re-runs counted", func() bool {
 		c := crateByName(t, e.readResults("tix"), "alpha")
-		return c.Confirmation == ConfirmationConfirmed
+		return c.Confirmation == results.ConfirmationConfirmed
 	})
 	if n := e.deadReasons(len(forged) + 1); len(n) != len(forged)+1 {
 		t.Errorf("genuine re-run results dead-lettered: %q", n)

@@ -4,27 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/streams"
-)
-
-// ClassFlaky is not one of crater's classes: a regression that a
-// confirmation re-run did not reproduce.
-const ClassFlaky Class = "flaky"
-
-// Confirmation says where a regression stands with its re-runs.
-const (
-	// ConfirmationPending: a re-run is queued or running.
-	ConfirmationPending = "pending"
-	// ConfirmationConfirmed: every re-run regressed the same way.
-	ConfirmationConfirmed = "confirmed"
-	// ConfirmationFlaky: a re-run disagreed; the class is flaky.
-	ConfirmationFlaky = "flaky"
-	// ConfirmationCleared: a spurious regression that passed its re-run;
-	// the class is the re-run's.
-	ConfirmationCleared = "cleared"
-	// ConfirmationReproduced: a spurious regression that regressed again
-	// in its re-run.
-	ConfirmationReproduced = "reproduced"
 )
 
 // verdict is what a report says about a crate version.
@@ -42,44 +23,44 @@ type verdict struct {
 func judge(cs *crateState, confirmations int) verdict {
 	v := verdict{Comparison: cs.runs.compare()}
 	switch v.Class {
-	case ClassRegressed:
+	case results.ClassRegressed:
 		v.Root = rootCause(outcome(cs.runs[1]).Reason)
-	case ClassFixed:
+	case results.ClassFixed:
 		v.Root = rootCause(outcome(cs.runs[0]).Reason)
 	}
 	if confirmations <= 0 {
 		return v
 	}
 	switch v.Class {
-	case ClassRegressed:
+	case results.ClassRegressed:
 		for round := 1; round <= confirmations; round++ {
 			if round > len(cs.reruns) || !cs.reruns[round-1].complete() {
-				v.Confirmation = ConfirmationPending
+				v.Confirmation = results.ConfirmationPending
 				return v
 			}
 			c := cs.reruns[round-1].compare()
-			if c.Class != ClassRegressed {
+			if c.Class != results.ClassRegressed {
 				return verdict{
-					Comparison: Comparison{ClassFlaky, fmt.Sprintf(
+					Comparison: Comparison{results.ClassFlaky, fmt.Sprintf(
 						"regressed (%s), but re-run %d was %s", describe(v.Comparison), round, c.Class)},
-					Confirmation: ConfirmationFlaky,
+					Confirmation: results.ConfirmationFlaky,
 				}
 			}
 		}
-		v.Confirmation = ConfirmationConfirmed
-	case ClassSpuriousRegressed:
+		v.Confirmation = results.ConfirmationConfirmed
+	case results.ClassSpuriousRegressed:
 		if len(cs.reruns) < 1 || !cs.reruns[0].complete() {
-			v.Confirmation = ConfirmationPending
+			v.Confirmation = results.ConfirmationPending
 			return v
 		}
 		c := cs.reruns[0].compare()
-		if c.Class == ClassRegressed || c.Class == ClassSpuriousRegressed {
-			v.Confirmation = ConfirmationReproduced
+		if c.Class == results.ClassRegressed || c.Class == results.ClassSpuriousRegressed {
+			v.Confirmation = results.ConfirmationReproduced
 			return v
 		}
 		return verdict{
 			Comparison:   Comparison{c.Class, fmt.Sprintf("spurious regression (%s) cleared by a re-run", v.Note)},
-			Confirmation: ConfirmationCleared,
+			Confirmation: results.ConfirmationCleared,
 		}
 	}
 	return v

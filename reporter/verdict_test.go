@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -33,34 +34,34 @@ func TestJudge(t *testing.T) {
 		name          string
 		cs            *crateState
 		confirmations int
-		class         Class
+		class         results.Class
 		confirmation  string
 		root          string
 	}{
-		{"no confirmation asked", crateWith(regressed), 0, ClassRegressed, "", ""},
-		{"waiting for the re-run", crateWith(regressed), 1, ClassRegressed, ConfirmationPending, ""},
-		{"re-run half done", crateWith(regressed, [2]Outcome{oPass, {}}), 1, ClassRegressed, ConfirmationPending, ""},
-		{"re-run agrees", crateWith(regressed, regressed), 1, ClassRegressed, ConfirmationConfirmed, ""},
-		{"re-run disagrees", crateWith(regressed, [2]Outcome{oPass, oPass}), 1, ClassFlaky, ConfirmationFlaky, ""},
-		{"re-run fails on both", crateWith(regressed, [2]Outcome{oBuild, oBuild}), 1, ClassFlaky, ConfirmationFlaky, ""},
-		{"re-run spuriously regressed", crateWith(regressed, [2]Outcome{oPass, bf("oom")}), 1, ClassFlaky, ConfirmationFlaky, ""},
-		{"two of two agree", crateWith(regressed, regressed, regressed), 2, ClassRegressed, ConfirmationConfirmed, ""},
-		{"second of two pending", crateWith(regressed, regressed), 2, ClassRegressed, ConfirmationPending, ""},
-		{"second of two disagrees", crateWith(regressed, regressed, [2]Outcome{oPass, oPass}), 2, ClassFlaky, ConfirmationFlaky, ""},
+		{"no confirmation asked", crateWith(regressed), 0, results.ClassRegressed, "", ""},
+		{"waiting for the re-run", crateWith(regressed), 1, results.ClassRegressed, results.ConfirmationPending, ""},
+		{"re-run half done", crateWith(regressed, [2]Outcome{oPass, {}}), 1, results.ClassRegressed, results.ConfirmationPending, ""},
+		{"re-run agrees", crateWith(regressed, regressed), 1, results.ClassRegressed, results.ConfirmationConfirmed, ""},
+		{"re-run disagrees", crateWith(regressed, [2]Outcome{oPass, oPass}), 1, results.ClassFlaky, results.ConfirmationFlaky, ""},
+		{"re-run fails on both", crateWith(regressed, [2]Outcome{oBuild, oBuild}), 1, results.ClassFlaky, results.ConfirmationFlaky, ""},
+		{"re-run spuriously regressed", crateWith(regressed, [2]Outcome{oPass, bf("oom")}), 1, results.ClassFlaky, results.ConfirmationFlaky, ""},
+		{"two of two agree", crateWith(regressed, regressed, regressed), 2, results.ClassRegressed, results.ConfirmationConfirmed, ""},
+		{"second of two pending", crateWith(regressed, regressed), 2, results.ClassRegressed, results.ConfirmationPending, ""},
+		{"second of two disagrees", crateWith(regressed, regressed, [2]Outcome{oPass, oPass}), 2, results.ClassFlaky, results.ConfirmationFlaky, ""},
 		{"dependent regression", crateWith([2]Outcome{oPass, bf("depends-on(foo)")}, [2]Outcome{oPass, bf("depends-on(foo)")}), 1,
-			ClassRegressed, ConfirmationConfirmed, "foo"},
-		{"dependent fix", crateWith([2]Outcome{bf("depends-on(bar@1.2.3, baz)"), oPass}), 1, ClassFixed, "", "bar"},
-		{"spurious, waiting", crateWith([2]Outcome{oPass, bf("oom")}), 1, ClassSpuriousRegressed, ConfirmationPending, ""},
+			results.ClassRegressed, results.ConfirmationConfirmed, "foo"},
+		{"dependent fix", crateWith([2]Outcome{bf("depends-on(bar@1.2.3, baz)"), oPass}), 1, results.ClassFixed, "", "bar"},
+		{"spurious, waiting", crateWith([2]Outcome{oPass, bf("oom")}), 1, results.ClassSpuriousRegressed, results.ConfirmationPending, ""},
 		{"spurious, re-run passes", crateWith([2]Outcome{oPass, bf("oom")}, [2]Outcome{oPass, oPass}), 1,
-			ClassSameTestPass, ConfirmationCleared, ""},
+			results.ClassSameTestPass, results.ConfirmationCleared, ""},
 		{"spurious, re-run regresses", crateWith([2]Outcome{oPass, bf("oom")}, [2]Outcome{oPass, bf("oom")}), 1,
-			ClassSpuriousRegressed, ConfirmationReproduced, ""},
+			results.ClassSpuriousRegressed, results.ConfirmationReproduced, ""},
 		{"spurious gets one re-run whatever the count", crateWith([2]Outcome{oPass, bf("timeout")}, [2]Outcome{oPass, oPass}), 3,
-			ClassSameTestPass, ConfirmationCleared, ""},
-		{"spurious, re-runs off", crateWith([2]Outcome{oPass, bf("oom")}), 0, ClassSpuriousRegressed, "", ""},
-		{"fixed is not re-run", crateWith([2]Outcome{oBuild, oPass}), 1, ClassFixed, "", ""},
-		{"re-run results of an unchanged crate are ignored", crateWith([2]Outcome{oPass, oPass}, regressed), 1, ClassSameTestPass, "", ""},
-		{"pending", crateWith([2]Outcome{oPass, {}}), 1, ClassPending, "", ""},
+			results.ClassSameTestPass, results.ConfirmationCleared, ""},
+		{"spurious, re-runs off", crateWith([2]Outcome{oPass, bf("oom")}), 0, results.ClassSpuriousRegressed, "", ""},
+		{"fixed is not re-run", crateWith([2]Outcome{oBuild, oPass}), 1, results.ClassFixed, "", ""},
+		{"re-run results of an unchanged crate are ignored", crateWith([2]Outcome{oPass, oPass}, regressed), 1, results.ClassSameTestPass, "", ""},
+		{"pending", crateWith([2]Outcome{oPass, {}}), 1, results.ClassPending, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,7 +109,7 @@ func TestRootGroups(t *testing.T) {
 	reg("uses-gone", "depends-on(gone)")
 	reg("uses-lonely", "depends-on(lonely)")
 
-	groups, err := rootGroups(e.sorted(ClassRegressed), "regressed")
+	groups, err := rootGroups(e.sorted(results.ClassRegressed), "regressed")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,14 @@
 package streams
 
 import (
+	"context"
 	"encoding/json"
 	"strconv"
 	"strings"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 )
 
 // Headers of a dead letter on DeadStream. The payload is the refused
@@ -50,6 +53,46 @@ func NewDeadMsg(subject string, data []byte, stream string, seq uint64, reason e
 		m.Header.Set(nats.MsgIdHdr, "dead:"+stream+"#"+s)
 	}
 	return m
+}
+
+// DeadLetter is the dead letter of msg, a message of stream refused for
+// reason: NewDeadMsg with msg's subject, data and stream sequence.
+func DeadLetter(msg jetstream.Msg, stream string, reason error) *nats.Msg {
+	return NewDeadMsg(msg.Subject(), msg.Data(), stream, StreamSeq(msg), reason)
+}
+
+// StreamSeq is msg's sequence in its stream, 0 when it has no JetStream
+// metadata.
+func StreamSeq(msg jetstream.Msg) uint64 {
+	md, err := msg.Metadata()
+	if err != nil {
+		return 0
+	}
+	return md.Sequence.Stream
+}
+
+// Bury moves msg, a message of stream refused for reason, to the dead
+// stream for an operator: it publishes msg's dead letter (DeadLetter) with
+// publish, which is the caller's policy (once, or retried until
+// acknowledged), then terminates msg with the letter's reason so that
+// JetStream stops delivering it. It says on log what became of msg and
+// reports whether the letter is stored; when it is not, msg is left alone,
+// for the caller to have it delivered again: a refused message is evidence
+// and must not vanish.
+func Bury(ctx context.Context, msg jetstream.Msg, stream string, reason error, publish func(context.Context, *nats.Msg) error, log zerolog.Logger) bool {
+	dead := DeadLetter(msg, stream, reason)
+	log = log.With().Str("subject", msg.Subject()).Str("dead_subject", dead.Subject).
+		Str("reason", dead.Header.Get(HdrDeadReason)).Logger()
+	if err := publish(ctx, dead); err != nil {
+		log.Error().Err(err).Msg("cannot store a refused message on the dead stream; it stays where it is")
+		return false
+	}
+	if err := msg.TermWithReason(dead.Header.Get(HdrDeadReason)); err != nil {
+		log.Warn().Err(err).Msg("refused message stored on the dead stream, but not terminated: it may come again")
+		return true
+	}
+	log.Warn().Msg("refused message moved to the dead stream")
+	return true
 }
 
 // ExperimentHint digs the experiment name out of a message that failed to

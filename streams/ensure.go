@@ -60,9 +60,9 @@ const JobsDuplicateWindow = time.Hour
 
 // MaxMessageBytes bounds a message (data and headers) on every stream but
 // the dead letters': a job, result or upload request is a few hundred
-// bytes and a log chunk at most MaxChunkBytes with its headers, so anything
-// larger is refused by the server at publish, with "message size exceeds
-// maximum allowed", instead of reaching a component.
+// bytes and a log chunk at most buildlog.MaxChunkBytes with its headers,
+// so anything larger is refused by the server at publish, with "message
+// size exceeds maximum allowed", instead of reaching a component.
 const MaxMessageBytes = 64 << 10
 
 // HeartbeatTTL is how long a builder's heartbeat lives without renewal:

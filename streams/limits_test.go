@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go"
 )
 
 // Limits travel in a job as readable JSON, are omitted when unset (jobs of
@@ -36,23 +34,5 @@ func TestJobLimitsJSON(t *testing.T) {
 	}
 	if err := Decode([]byte(`{"v":1,"experiment":"e","crate":"c","version":"1.0.0","toolchain":"stable","mode":"check-only","crate_source":"/s","timeout":"soon"}`), &Job{}); err == nil || !strings.Contains(err.Error(), "duration") {
 		t.Errorf("bad timeout accepted: %v", err)
-	}
-}
-
-// A chunk's time survives the headers, to the nanosecond.
-func TestChunkTime(t *testing.T) {
-	at := time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC)
-	m := NewChunkMsg("ejecta.logs.x", Chunk{Seq: 1, Offset: 0, Stream: StreamStdout, Data: []byte("x"), Time: at})
-	c, _, err := ParseLogMsg(m.Header, m.Data)
-	if err != nil || !c.Time.Equal(at) {
-		t.Errorf("chunk time %v (%v), want %v", c.Time, err, at)
-	}
-	h := nats.Header{}
-	for k, v := range m.Header {
-		h[k] = v
-	}
-	h.Set(HdrTime, "yesterday")
-	if _, _, err := ParseLogMsg(h, m.Data); err == nil || !strings.Contains(err.Error(), HdrTime) {
-		t.Errorf("bad %s accepted: %v", HdrTime, err)
 	}
 }

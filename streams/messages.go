@@ -323,6 +323,17 @@ func (r *Result) validateRun() error {
 	return nil
 }
 
+// LogEnd closes a log: what a reader must have seen to hold it complete.
+type LogEnd struct {
+	Status   Status `json:"status"`
+	ExitCode int    `json:"exit_code"`
+	Chunks   uint64 `json:"chunks"` // data chunks before the end marker
+	Bytes    uint64 `json:"bytes"`
+	SHA256   string `json:"sha256"`
+	// Reason is the failure reason of the attempt, if it has one.
+	Reason Reason `json:"reason,omitempty"`
+}
+
 // UploadRequest says that the log of one attempt is complete on LogsStream
 // and should be stored. Uploaders share these through UploadersConsumer.
 type UploadRequest struct {

@@ -69,32 +69,6 @@ func TestExperimentValidate(t *testing.T) {
 	}
 }
 
-func TestLogMsgRoundTrip(t *testing.T) {
-	k := BuildKey{Experiment: "e", Crate: "c", Version: "1.0.0", Toolchain: "stable"}
-	subj := LogSubject(k, 1)
-	m := NewChunkMsg(subj, Chunk{Seq: 1, Offset: 0, Stream: StreamStderr, Data: []byte("<b>hi\x1b[31m")})
-	c, end, err := ParseLogMsg(m.Header, m.Data)
-	if err != nil || end != nil || c.Seq != 1 || c.Stream != StreamStderr || string(c.Data) != "<b>hi\x1b[31m" {
-		t.Fatalf("ParseLogMsg(chunk) = %+v, %+v, %v", c, end, err)
-	}
-	em, err := NewEndMsg(subj, 2, LogEnd{Status: StatusTestPass, Chunks: 1, Bytes: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, end, err = ParseLogMsg(em.Header, em.Data)
-	if err != nil || c != nil || end.Bytes != 10 {
-		t.Fatalf("ParseLogMsg(end) = %+v, %+v, %v", c, end, err)
-	}
-	em.Header.Set(HdrSeq, "7")
-	if _, _, err := ParseLogMsg(em.Header, em.Data); err == nil {
-		t.Error("end marker whose seq disagrees with its chunk count was accepted")
-	}
-	em.Header.Set(HdrKind, "bogus")
-	if _, _, err := ParseLogMsg(em.Header, em.Data); err == nil {
-		t.Error("unknown kind accepted")
-	}
-}
-
 // A result names its builder and its log, both bounded: a result held while
 // its experiment's record is awaited costs what its fields hold, and a
 // builder credential must not make one of 60 KiB, nor link another build's

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -34,7 +35,7 @@ func (u *Uploader) abandonEarlier(ctx context.Context, logs jetstream.Stream, k 
 		if err != nil {
 			return fmt.Errorf("last message of %s: %w", subj, err)
 		}
-		if last.Header.Get(streams.HdrKind) == streams.KindEnd {
+		if last.Header.Get(buildlog.HdrKind) == buildlog.KindEnd {
 			continue // complete: its builder asked for its upload itself
 		}
 		if uploads == nil {

@@ -9,14 +9,15 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
 // publishChunks publishes cs on the attempt's log subject, no end marker.
-func (e *env) publishChunks(k streams.BuildKey, attempt int, cs []streams.Chunk) {
+func (e *env) publishChunks(k streams.BuildKey, attempt int, cs []buildlog.Chunk) {
 	e.t.Helper()
 	for _, c := range cs {
-		if _, err := e.js.PublishMsg(context.Background(), streams.NewChunkMsg(streams.LogSubject(k, attempt), c)); err != nil {
+		if _, err := e.js.PublishMsg(context.Background(), buildlog.NewChunkMsg(streams.LogSubject(k, attempt), c)); err != nil {
 			e.t.Fatal(err)
 		}
 	}
@@ -51,9 +52,9 @@ func TestAbandonedLogsAreStoredAndMarked(t *testing.T) {
 				return
 			case <-time.After(500 * time.Millisecond):
 			}
-			e.js.PublishMsg(context.Background(), streams.NewChunkMsg(streams.LogSubject(running, 1), cs[i]))
+			e.js.PublishMsg(context.Background(), buildlog.NewChunkMsg(streams.LogSubject(running, 1), cs[i]))
 			if i > 0 {
-				e.js.PublishMsg(context.Background(), streams.NewChunkMsg(streams.LogSubject(retried, 2), cs[i]))
+				e.js.PublishMsg(context.Background(), buildlog.NewChunkMsg(streams.LogSubject(retried, 2), cs[i]))
 			}
 		}
 	}()
@@ -109,7 +110,7 @@ func TestHoleStoredMarkedAfterRetries(t *testing.T) {
 		data = append(data, []byte(strings.Repeat("y", i%40)+"\n")...)
 	}
 	cs := chunks(data, 1000)
-	holey := append(append([]streams.Chunk(nil), cs[:4]...), cs[6:]...)
+	holey := append(append([]buildlog.Chunk(nil), cs[:4]...), cs[6:]...)
 	e.publishLog(k, 1, holey, endFor(data, len(cs)))
 	cfg := fastConfig("u")
 	cfg.LenientAfter = 2
@@ -196,7 +197,7 @@ func TestAbandonedHeaderFromBuildersIgnored(t *testing.T) {
 	}
 	// The build goes on and ends its log: the request is an ordinary one.
 	e.publishChunks(k, 1, cs[2:])
-	end, err := streams.NewEndMsg(streams.LogSubject(k, 1), uint64(len(cs))+1, endFor(data, len(cs)))
+	end, err := buildlog.NewEndMsg(streams.LogSubject(k, 1), uint64(len(cs))+1, endFor(data, len(cs)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,11 +2,12 @@ package uploader
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ejecta-build/ejecta/backoff"
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -137,8 +138,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("retry delay %s: want more than 0", c.RetryDelay)
 	case c.MaxRetryDelay < c.RetryDelay:
 		return fmt.Errorf("max retry delay %s: want at least the retry delay %s", c.MaxRetryDelay, c.RetryDelay)
-	case c.ReadAheadBytes < 2*streams.MaxChunkBytes:
-		return fmt.Errorf("read-ahead bytes %d: want at least %d", c.ReadAheadBytes, 2*streams.MaxChunkBytes)
+	case c.ReadAheadBytes < 2*buildlog.MaxChunkBytes:
+		return fmt.Errorf("read-ahead bytes %d: want at least %d", c.ReadAheadBytes, 2*buildlog.MaxChunkBytes)
 	case c.PageHeadBytes < 1024 || c.PageHeadBytes > 64<<20:
 		return fmt.Errorf("page head bytes %d: want 1 KiB to 64 MiB", c.PageHeadBytes)
 	case c.PageTailBytes < 1024 || c.PageTailBytes > 64<<20:
@@ -158,10 +159,6 @@ func (c Config) Validate() error {
 // ±20% at random so that the requests failed by one outage do not all come
 // back at the same instant when it ends.
 func (c Config) retryDelay(delivered uint64) time.Duration {
-	d := c.RetryDelay
-	for i := uint64(1); i < delivered && d < c.MaxRetryDelay; i++ {
-		d *= 2
-	}
-	d = min(d, c.MaxRetryDelay)
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	p := backoff.Policy{First: c.RetryDelay, Max: c.MaxRetryDelay, Jitter: backoff.Jitter{Low: 0.8, High: 1.2}}
+	return p.Delay(int(min(max(delivered, 1)-1, 64)))
 }

@@ -3,31 +3,24 @@ package uploader
 import (
 	"context"
 
-	"github.com/ejecta-build/ejecta/streams"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ejecta-build/ejecta/streams"
 )
 
 // deadLetter keeps msg, unchanged, on the dead stream of the experiment it
-// names with the reason it cannot be processed, then terminates it. If the
-// dead letter cannot be published the request is retried later instead: a
-// poison message is evidence and must not vanish.
+// names with the reason it cannot be processed, then terminates it
+// (streams.Bury). The dead letter is published once; if it cannot be, the
+// request is delivered again after the retry delay.
 func (u *Uploader) deadLetter(ctx context.Context, msg jetstream.Msg, reason error) {
-	var seq uint64
-	if md, err := msg.Metadata(); err == nil {
-		seq = md.Sequence.Stream
+	publish := func(ctx context.Context, m *nats.Msg) error {
+		_, err := u.js.PublishMsg(ctx, m)
+		return err
 	}
-	dm := streams.NewDeadMsg(msg.Subject(), msg.Data(), streams.UploadsStream, seq, reason)
-	why := dm.Header.Get(streams.HdrDeadReason)
-	log := u.log.With().Str("subject", msg.Subject()).Str("dead_subject", dm.Subject).Str("reason", why).Logger()
-	if _, err := u.js.PublishMsg(ctx, dm); err != nil {
+	if !streams.Bury(ctx, msg, streams.UploadsStream, reason, publish, u.log) {
 		delay := u.cfg.retryDelay(deliveries(msg))
-		log.Error().Err(err).Dur("retry_in", delay).Msg("poison upload request; could not dead-letter it, will retry")
+		u.log.Info().Str("subject", msg.Subject()).Dur("retry_in", delay).Msg("poison upload request given back, to be dead-lettered later")
 		msg.NakWithDelay(delay)
-		return
 	}
-	if err := msg.TermWithReason(why); err != nil {
-		log.Warn().Err(err).Msg("dead-lettered upload request but could not terminate it")
-		return
-	}
-	log.Error().Msg("poison upload request dead-lettered")
 }

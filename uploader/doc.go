@@ -26,14 +26,15 @@
 //  2. If LogsStream holds nothing on the log's subject, an earlier delivery
 //     already stored and purged it: if the object is in the store, ack. If it
 //     is not, the log is lost and the request is dead-lettered.
-//  3. Otherwise read the subject from the start with an ordered consumer,
-//     checking that sequence numbers run 1, 2, 3, ... and that each chunk's
-//     offset is the number of bytes before it, and pass the data once to a
-//     logSink, which in the same pass zstd-compresses it into one store Put
-//     (size -1: a streamed, multipart upload), streams the plain bytes into
-//     another (the key results link to), renders the HTML page (head and
-//     tail only for a long log) into a staging file, and counts bytes,
-//     lines and sha256. The log is never held in memory: what is in flight
+//  3. Otherwise read the subject from the start (buildlog.Reader, an
+//     ordered consumer that checks that sequence numbers run 1, 2, 3, ...
+//     and that each chunk's offset is the number of bytes before it, and
+//     hashes every byte once, for the end marker and the metadata) and
+//     pass the data once to a logSink, which in the same pass
+//     zstd-compresses it into one store Put (size -1: a streamed, multipart
+//     upload), streams the plain bytes into another (the key results link
+//     to), renders the HTML page (head and tail only for a long log) into a
+//     staging file, and counts bytes and lines. The log is never held in memory: what is in flight
 //     is bounded by Config.ReadAheadBytes, one part buffer per streamed
 //     object, the compressor's window and the page's head and tail.
 //  4. At the end marker, compare its byte count and sha256 with what was

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
@@ -71,11 +72,11 @@ func buildKey(exp, crate string) streams.BuildKey {
 }
 
 // chunks cuts data into chunks of at most size bytes.
-func chunks(data []byte, size int) []streams.Chunk {
-	var cs []streams.Chunk
+func chunks(data []byte, size int) []buildlog.Chunk {
+	var cs []buildlog.Chunk
 	for off := 0; off < len(data); off += size {
 		n := min(size, len(data)-off)
-		cs = append(cs, streams.Chunk{Seq: uint64(len(cs) + 1), Offset: uint64(off), Stream: streams.StreamStdout, Data: data[off : off+n]})
+		cs = append(cs, buildlog.Chunk{Seq: uint64(len(cs) + 1), Offset: uint64(off), Stream: buildlog.StreamStdout, Data: data[off : off+n]})
 	}
 	return cs
 }
@@ -88,16 +89,16 @@ func endFor(data []byte, nchunks int) streams.LogEnd {
 
 // publishLog publishes cs and end as a builder would, then the upload
 // request.
-func (e *env) publishLog(k streams.BuildKey, attempt int, cs []streams.Chunk, end streams.LogEnd) {
+func (e *env) publishLog(k streams.BuildKey, attempt int, cs []buildlog.Chunk, end streams.LogEnd) {
 	e.t.Helper()
 	ctx := context.Background()
 	subj := streams.LogSubject(k, attempt)
 	for _, c := range cs {
-		if _, err := e.js.PublishMsg(ctx, streams.NewChunkMsg(subj, c)); err != nil {
+		if _, err := e.js.PublishMsg(ctx, buildlog.NewChunkMsg(subj, c)); err != nil {
 			e.t.Fatalf("publish chunk %d: %v", c.Seq, err)
 		}
 	}
-	m, err := streams.NewEndMsg(subj, end.Chunks+1, end)
+	m, err := buildlog.NewEndMsg(subj, end.Chunks+1, end)
 	if err != nil {
 		e.t.Fatal(err)
 	}

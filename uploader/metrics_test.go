@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	promserve "github.com/ejecta-build/ejecta/metrics"
 	"github.com/ejecta-build/ejecta/metrics/metricstest"
-	"github.com/ejecta-build/ejecta/streams"
 )
 
 // TestMetrics scrapes an uploader's /metrics while one build is still
@@ -31,7 +31,7 @@ func TestMetrics(t *testing.T) {
 	var total int
 	for i, size := range []int{3000, 200_000} {
 		data := randomBytes(size, byte(i))
-		cs := chunks(data, streams.MaxChunkBytes)
+		cs := chunks(data, buildlog.MaxChunkBytes)
 		e.publishLog(buildKey("met", crateName(i)), 1, cs, endFor(data, len(cs)))
 		total += size
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -28,7 +29,7 @@ func TestMinIOOutage(t *testing.T) {
 	want := make([][]byte, n)
 	publish := func(i int) {
 		want[i] = append(append([]byte(nil), hostile...), randomBytes(1000+i*37_000, byte(i))...)
-		cs := chunks(want[i], streams.MaxChunkBytes)
+		cs := chunks(want[i], buildlog.MaxChunkBytes)
 		e.publishLog(buildKey("outage", crateName(i)), 1, cs, endFor(want[i], len(cs)))
 	}
 	for i := range n / 3 {

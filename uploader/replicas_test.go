@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/minio/minio-go/v7"
@@ -51,7 +52,7 @@ func TestReplicasSurviveSIGKILL(t *testing.T) {
 		data := randomBytes(size, byte(i))
 		copy(data, fmt.Sprintf("log %d\n", i))
 		sums[i], sizes[i] = sha256.Sum256(data), size
-		cs := chunks(data, streams.MaxChunkBytes)
+		cs := chunks(data, buildlog.MaxChunkBytes)
 		e.publishLog(buildKey("replicas", fmt.Sprintf("crate-%03d", i)), 1, cs, endFor(data, len(cs)))
 	}
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/nats-io/nats.go/jetstream"
@@ -80,7 +81,7 @@ func (u *Uploader) handle(ctx context.Context, logs jetstream.Stream, msg jetstr
 		u.met.failed.Inc()
 		delay := u.cfg.retryDelay(deliveries(msg))
 		ev := log.Error().Err(err).Dur("retry_in", delay)
-		var le *logError
+		var le *buildlog.Error
 		if errors.As(err, &le) {
 			ev = ev.Uint64("seq", le.Seq).Uint64("bytes", le.Bytes)
 		}
@@ -127,9 +128,12 @@ func (u *Uploader) upload(ctx context.Context, logs jetstream.Stream, req stream
 		return 0, false, fmt.Errorf("upload %s: look up log: %w", subj, err)
 	}
 
-	opts := copyOpts{lenient: how.lenient || how.abandoned != ""}
+	var opts []buildlog.Option
+	if how.lenient || how.abandoned != "" {
+		opts = append(opts, buildlog.Lenient())
+	}
 	if how.abandoned != "" {
-		opts.untilSeq = last.Sequence
+		opts = append(opts, buildlog.Until(last.Sequence))
 	}
 	// A log stored as abandoned may go on: its start is then in the store
 	// only (stitch.go).
@@ -141,12 +145,14 @@ func (u *Uploader) upload(ctx context.Context, logs jetstream.Stream, req stream
 	if err != nil {
 		return 0, false, fmt.Errorf("upload %s: %w", subj, err)
 	}
-	var res copyResult
 	if start != nil {
-		opts.resume, err = u.writeStart(ctx, sink, req.BuildKey, req.Attempt, start, endOf(last))
+		var resume buildlog.Option
+		resume, err = u.writeStart(ctx, sink, req.BuildKey, req.Attempt, start, endOf(last))
+		opts = append(opts, resume)
 	}
+	var res *buildlog.Reader
 	if err == nil {
-		res, err = u.copyLog(ctx, subj, sink, opts)
+		res, err = u.copyLog(ctx, subj, sink, opts...)
 	}
 	if err != nil {
 		sink.abort(err)
@@ -158,17 +164,17 @@ func (u *Uploader) upload(ctx context.Context, logs jetstream.Stream, req stream
 			return 0, false, fmt.Errorf("upload %s: %w", subj, err)
 		}
 	}
-	meta := streams.LogMeta{FirstAt: res.first, LastAt: res.last, Gaps: res.gaps}
+	meta := streams.LogMeta{FirstAt: res.First(), LastAt: res.Last(), Gaps: res.Gaps(), SHA256: res.SHA256()}
 	if start != nil {
 		meta.FirstAt = start.FirstAt
 		log.Info().Uint64("stored_bytes", start.Bytes).Msg("log judged abandoned went on; storing it whole over its abandoned start")
 	}
-	if res.end != nil {
-		meta.Status, meta.ExitCode = res.end.Status, res.end.ExitCode
-		if how.abandoned == "" && !how.signed && req.End != *res.end {
+	if end := res.End(); end != nil {
+		meta.Status, meta.ExitCode = end.Status, end.ExitCode
+		if how.abandoned == "" && !how.signed && req.End != *end {
 			// The stream's end marker is what the bytes were checked
 			// against; the copy in the request is informational.
-			log.Warn().Interface("request_end", req.End).Interface("marker_end", *res.end).
+			log.Warn().Interface("request_end", req.End).Interface("marker_end", *end).
 				Msg("upload request and end marker disagree; stored what the end marker vouches for")
 		}
 	} else {
@@ -177,8 +183,8 @@ func (u *Uploader) upload(ctx context.Context, logs jetstream.Stream, req stream
 	if err := sink.commit(meta); err != nil {
 		return 0, false, fmt.Errorf("upload %s: %w", subj, err)
 	}
-	if len(res.gaps) > 0 {
-		log.Error().Int("gaps", len(res.gaps)).Interface("first_gap", res.gaps[0]).
+	if gaps := res.Gaps(); len(gaps) > 0 {
+		log.Error().Int("gaps", len(gaps)).Interface("first_gap", gaps[0]).
 			Msg("log stored with missing chunks marked: they were gone from the stream")
 	}
 	if meta.Abandoned {
@@ -189,7 +195,7 @@ func (u *Uploader) upload(ctx context.Context, logs jetstream.Stream, req stream
 	// judged abandoned that was only slow keeps what it publishes next.
 	fctx, cancel := finishing(ctx)
 	defer cancel()
-	if err := logs.Purge(fctx, jetstream.WithPurgeSubject(subj), jetstream.WithPurgeSequence(res.lastSeq+1)); err != nil {
+	if err := logs.Purge(fctx, jetstream.WithPurgeSubject(subj), jetstream.WithPurgeSequence(res.LastSeq()+1)); err != nil {
 		return 0, false, fmt.Errorf("upload %s: stored, but purge: %w", subj, err)
 	}
 	return sink.bytes, true, nil

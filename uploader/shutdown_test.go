@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/rs/zerolog"
@@ -32,7 +33,7 @@ func TestShutdownGivesRequestBack(t *testing.T) {
 	e := newEnv(t)
 	k := buildKey("exp8", "slow")
 	data := randomBytes(2<<20, 8)
-	cs := chunks(data, streams.MaxChunkBytes)
+	cs := chunks(data, buildlog.MaxChunkBytes)
 	e.publishLog(k, 1, cs, endFor(data, len(cs)))
 
 	u, err := New(fastConfig("u"), e.nc, slowStore{e.st}, zerolog.New(zerolog.NewTestWriter(t)))

@@ -3,12 +3,9 @@ package uploader
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"time"
 
 	"github.com/ejecta-build/ejecta/store"
@@ -30,8 +27,10 @@ const zstdWindow = 1 << 20
 // logSink receives a log's bytes once and turns them, in the same pass,
 // into every stored object: the raw bytes zstd-compressed and streamed into
 // the store, optionally the plain bytes streamed likewise, the HTML page
-// staged on disk, and the counts and checksum for the metadata. Nothing in
-// it grows with the log.
+// staged on disk, and the counts for the metadata. Their sha256 is not
+// the sink's: the reader that checks the log against its end marker
+// hashes every byte it hands on, once (buildlog.Reader.SHA256). Nothing in
+// the sink grows with the log.
 type logSink struct {
 	ctx    context.Context
 	st     store.Store
@@ -42,14 +41,13 @@ type logSink struct {
 	zw     *zstd.Encoder
 	plain  *store.PutStream // nil with Config.NoPlainLog
 	page   *page
-	sum    hash.Hash
 	bytes  uint64
 	lines  uint64
 	lastNL bool
 }
 
 func (u *Uploader) newSink(ctx context.Context, k streams.BuildKey, attempt int) (*logSink, error) {
-	s := &logSink{ctx: ctx, st: u.st, key: k, att: attempt, exp: streams.ExperimentPrefix(k.Experiment), sum: sha256.New()}
+	s := &logSink{ctx: ctx, st: u.st, key: k, att: attempt, exp: streams.ExperimentPrefix(k.Experiment)}
 	title := fmt.Sprintf("%s %s on %s, attempt %d (%s)", k.Crate, k.Version, k.Toolchain, attempt, k.Experiment)
 	pg, err := newPage(u.cfg.TempDir, u.cfg.PageHeadBytes, u.cfg.PageTailBytes, title, linksFor(k, attempt, !u.cfg.NoPlainLog))
 	if err != nil {
@@ -83,7 +81,6 @@ func (s *logSink) Write(b []byte) (int, error) {
 		}
 	}
 	s.page.Write(b)
-	s.sum.Write(b)
 	s.bytes += uint64(len(b))
 	s.lines += uint64(bytes.Count(b, []byte{'\n'}))
 	if len(b) > 0 {
@@ -106,7 +103,8 @@ func (s *logSink) abort(cause error) {
 
 // commit completes every object, the metadata last, so that a reader (or a
 // later delivery of the request) that finds the metadata finds the rest.
-// meta carries what the sink cannot know (outcome, timestamps, gaps).
+// meta carries what the sink cannot know (outcome, timestamps, gaps, and
+// the sha256 of the bytes written).
 func (s *logSink) commit(meta streams.LogMeta) error {
 	defer s.page.discard()
 	errZ := s.zw.Close()
@@ -124,7 +122,7 @@ func (s *logSink) commit(meta streams.LogMeta) error {
 		s.lines++ // an unfinished last line counts
 	}
 	meta.V, meta.BuildKey, meta.Attempt = streams.LogMetaVersion, s.key, s.att
-	meta.Bytes, meta.SHA256 = s.bytes, hex.EncodeToString(s.sum.Sum(nil))
+	meta.Bytes = s.bytes
 	meta.Lines = s.lines
 	meta.Raw, meta.Page = streams.LogRawKey(s.key, s.att), streams.LogPageKey(s.key, s.att)
 	if s.plain != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -45,7 +46,7 @@ func (u *Uploader) abandonedStart(ctx context.Context, logs jetstream.Stream, su
 	if err != nil {
 		return nil, fmt.Errorf("first message: %w", err)
 	}
-	c, end, err := streams.ParseLogMsg(first.Header, first.Data)
+	c, end, err := buildlog.ParseMsg(first.Header, first.Data)
 	if err != nil || (c != nil && c.Seq == 1) || (end != nil && end.Chunks == 0) {
 		return nil, nil // the start is on the stream, or the copy reports what is wrong
 	}
@@ -68,11 +69,12 @@ func (u *Uploader) abandonedStart(ctx context.Context, logs jetstream.Stream, su
 }
 
 // writeStart streams the stored abandoned log of attempt of k, which meta
-// describes, into w and returns where the copy from the stream takes up. The bytes must be the
-// ones meta vouches for, without gap markers; or, when a stitch was cut
-// short after the log objects were replaced but before the metadata was,
-// the whole log end (from the stream) vouches for.
-func (u *Uploader) writeStart(ctx context.Context, w io.Writer, k streams.BuildKey, attempt int, meta *streams.LogMeta, end *streams.LogEnd) (*resumePoint, error) {
+// describes, into w and returns where the copy from the stream takes up
+// (buildlog.Resume). The bytes must be the ones meta vouches for, without
+// gap markers; or, when a stitch was cut short after the log objects were
+// replaced but before the metadata was, the whole log end (from the
+// stream) vouches for.
+func (u *Uploader) writeStart(ctx context.Context, w io.Writer, k streams.BuildKey, attempt int, meta *streams.LogMeta, end *streams.LogEnd) (buildlog.Option, error) {
 	if len(meta.Gaps) > 0 {
 		return nil, fmt.Errorf("%w: it was stored with %d gap(s) marked in it", errUnstitchable, len(meta.Gaps))
 	}
@@ -111,15 +113,15 @@ func (u *Uploader) writeStart(ctx context.Context, w io.Writer, k streams.BuildK
 		return nil, fmt.Errorf("%w: stored %s has %d bytes with sha256 %s, its metadata says %d bytes with sha256 %s",
 			errUnstitchable, key, n, got, meta.Bytes, meta.SHA256)
 	}
-	return &resumePoint{bytes: uint64(n), sum: sum}, nil
+	return buildlog.Resume(uint64(n), sum), nil
 }
 
 // endOf returns the end marker m is, or nil.
 func endOf(m *jetstream.RawStreamMsg) *streams.LogEnd {
-	if m == nil || m.Header.Get(streams.HdrKind) != streams.KindEnd {
+	if m == nil || m.Header.Get(buildlog.HdrKind) != buildlog.KindEnd {
 		return nil
 	}
-	_, end, err := streams.ParseLogMsg(m.Header, m.Data)
+	_, end, err := buildlog.ParseMsg(m.Header, m.Data)
 	if err != nil {
 		return nil
 	}
@@ -131,7 +133,7 @@ func endOf(m *jetstream.RawStreamMsg) *streams.LogEnd {
 // stored leniently, so a fault in it that outlasted the retries means the
 // abandoned log stays as it is.
 func stitchFailure(start *streams.LogMeta, how uploadHow, err error) error {
-	var le *logError
+	var le *buildlog.Error
 	if start != nil && how.lenient && errors.As(err, &le) && !errors.Is(err, errUnstitchable) {
 		return fmt.Errorf("%w: %w", errUnstitchable, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -81,7 +82,7 @@ func (u *Uploader) sweepOnce(ctx context.Context, logs, uploads jetstream.Stream
 		if err != nil {
 			return fmt.Errorf("last message of %s: %w", l.subj, err)
 		}
-		if last.Header.Get(streams.HdrKind) == streams.KindEnd {
+		if last.Header.Get(buildlog.HdrKind) == buildlog.KindEnd {
 			continue // complete; its builder asks for the upload
 		}
 		var reason string

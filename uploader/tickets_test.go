@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -33,10 +34,10 @@ func (e *env) putRecord(name string, tickets bool) {
 
 // publishMarked publishes cs and the end marker end on the attempt's log
 // subject, as a builder does, without the upload request.
-func (e *env) publishMarked(k streams.BuildKey, attempt int, cs []streams.Chunk, end streams.LogEnd) {
+func (e *env) publishMarked(k streams.BuildKey, attempt int, cs []buildlog.Chunk, end streams.LogEnd) {
 	e.t.Helper()
 	e.publishChunks(k, attempt, cs)
-	m, err := streams.NewEndMsg(streams.LogSubject(k, attempt), end.Chunks+1, end)
+	m, err := buildlog.NewEndMsg(streams.LogSubject(k, attempt), end.Chunks+1, end)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ejecta-build/ejecta/backoff"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/nats-io/nats.go"
@@ -125,16 +126,11 @@ func (u *Uploader) work(ctx context.Context, cons jetstream.Consumer, logs jetst
 				u.log.Warn().Err(err).Msg("fetch upload request; retrying")
 			}
 			failures++
-			sleep(ctx, min(time.Duration(failures)*time.Second, 10*time.Second))
+			backoff.Sleep(ctx, fetchBackoff.Delay(failures-1))
 		}
 	}
 }
 
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-}
+// fetchBackoff spaces the fetches of a replica that cannot reach the
+// uploads consumer: a second longer each time, up to 10s.
+var fetchBackoff = backoff.Policy{First: time.Second, Step: time.Second, Max: 10 * time.Second}

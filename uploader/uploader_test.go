@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/store/storetest"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/nats-io/nats.go/jetstream"
@@ -32,9 +33,9 @@ func TestUploadStoresExactBytes(t *testing.T) {
 		chunkSize int
 	}{
 		{"hostile", hostile, 7},
-		{"one-chunk", []byte("Compiling foo v1.0.0\n"), streams.MaxChunkBytes},
-		{"empty", nil, streams.MaxChunkBytes},
-		{"multi-mib", randomBytes(3<<20+12345, 1), streams.MaxChunkBytes},
+		{"one-chunk", []byte("Compiling foo v1.0.0\n"), buildlog.MaxChunkBytes},
+		{"empty", nil, buildlog.MaxChunkBytes},
+		{"multi-mib", randomBytes(3<<20+12345, 1), buildlog.MaxChunkBytes},
 	}
 	for _, l := range logs {
 		cs := chunks(l.data, l.chunkSize)
@@ -88,7 +89,7 @@ func TestTwoReplicasStoreEachLogOnce(t *testing.T) {
 	want := make([][]byte, n)
 	for i := range n {
 		want[i] = randomBytes(50_000+i*10_000, byte(i))
-		c := chunks(want[i], streams.MaxChunkBytes)
+		c := chunks(want[i], buildlog.MaxChunkBytes)
 		e.publishLog(buildKey("exp2", crateName(i)), 1, c, endFor(want[i], len(c)))
 	}
 	eventually(t, 30*time.Second, "every request acked", func() bool {
@@ -184,15 +185,15 @@ func TestBadLogsAreNotStored(t *testing.T) {
 	corruptSum.SHA256 = strings.Repeat("0", 64)
 	wrongBytes := endFor(data, len(good))
 	wrongBytes.Bytes++
-	badOffset := append([]streams.Chunk(nil), good...)
+	badOffset := append([]buildlog.Chunk(nil), good...)
 	badOffset[3].Offset += 1
 	// A hole: chunk 5 never published, later ones renumbered to close the
 	// seq gap would hide it, so keep their seqs.
-	hole := append(append([]streams.Chunk(nil), good[:4]...), good[5:]...)
+	hole := append(append([]buildlog.Chunk(nil), good[:4]...), good[5:]...)
 
 	cases := []struct {
 		crate string
-		cs    []streams.Chunk
+		cs    []buildlog.Chunk
 		end   streams.LogEnd
 	}{
 		{"corrupt-sha256", good, corruptSum},
@@ -256,12 +257,12 @@ func TestWaitsForLateMessages(t *testing.T) {
 	e := newEnv(t)
 	k := buildKey("exp6", "late")
 	data := randomBytes(70_000, 3)
-	cs := chunks(data, streams.MaxChunkBytes)
+	cs := chunks(data, buildlog.MaxChunkBytes)
 	end := endFor(data, len(cs))
 	subj := streams.LogSubject(k, 1)
 	ctx := context.Background()
 	for _, c := range cs[:2] {
-		if _, err := e.js.PublishMsg(ctx, streams.NewChunkMsg(subj, c)); err != nil {
+		if _, err := e.js.PublishMsg(ctx, buildlog.NewChunkMsg(subj, c)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -271,10 +272,10 @@ func TestWaitsForLateMessages(t *testing.T) {
 	e.run(cfg, e.st)
 
 	time.Sleep(300 * time.Millisecond)
-	if _, err := e.js.PublishMsg(ctx, streams.NewChunkMsg(subj, cs[2])); err != nil {
+	if _, err := e.js.PublishMsg(ctx, buildlog.NewChunkMsg(subj, cs[2])); err != nil {
 		t.Fatal(err)
 	}
-	m, err := streams.NewEndMsg(subj, end.Chunks+1, end)
+	m, err := buildlog.NewEndMsg(subj, end.Chunks+1, end)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +298,7 @@ func TestMinIO(t *testing.T) {
 	e := newEnv(t)
 	k := buildKey("exp7", "on-minio")
 	data := append(append([]byte(nil), hostile...), randomBytes(2<<20, 7)...)
-	cs := chunks(data, streams.MaxChunkBytes)
+	cs := chunks(data, buildlog.MaxChunkBytes)
 	e.publishLog(k, 1, cs, endFor(data, len(cs)))
 	bad := buildKey("exp7", "corrupt")
 	corrupt := endFor(data, len(cs))

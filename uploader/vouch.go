@@ -3,7 +3,6 @@ package uploader
 import (
 	"cmp"
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -108,21 +108,21 @@ func (u *Uploader) ticketed(ctx context.Context, exp string) (bool, error) {
 // checkSigned compares what was read of a log with the signed request's
 // end: the end marker on the stream, and the bytes themselves (those of a
 // log stored with gaps, marked, cannot match and are not compared).
-func checkSigned(want streams.LogEnd, res copyResult, s *logSink) error {
-	if res.end == nil {
+func checkSigned(want streams.LogEnd, res *buildlog.Reader, s *logSink) error {
+	if res.End() == nil {
 		return fmt.Errorf("%w: no end marker", errNotAsSigned)
 	}
-	got := *res.end
+	got := *res.End()
 	if got.Status != want.Status || got.ExitCode != want.ExitCode || got.Chunks != want.Chunks ||
 		got.Bytes != want.Bytes || !strings.EqualFold(got.SHA256, want.SHA256) {
 		return fmt.Errorf("%w: the end marker says %s, exit code %d, %d chunks, %d bytes, sha256 %s; the request %s, exit code %d, %d chunks, %d bytes, sha256 %s",
 			errNotAsSigned, got.Status, got.ExitCode, got.Chunks, got.Bytes, streams.Bounded(got.SHA256),
 			want.Status, want.ExitCode, want.Chunks, want.Bytes, streams.Bounded(want.SHA256))
 	}
-	if len(res.gaps) > 0 {
+	if len(res.Gaps()) > 0 {
 		return nil
 	}
-	if sum := hex.EncodeToString(s.sum.Sum(nil)); s.bytes != want.Bytes || !strings.EqualFold(sum, want.SHA256) {
+	if sum := res.SHA256(); s.bytes != want.Bytes || !strings.EqualFold(sum, want.SHA256) {
 		return fmt.Errorf("%w: read %d bytes with sha256 %s, the request says %d bytes with sha256 %s",
 			errNotAsSigned, s.bytes, sum, want.Bytes, streams.Bounded(want.SHA256))
 	}

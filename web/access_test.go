@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ejecta-build/ejecta/logtail/logtailtest"
+	"github.com/ejecta-build/ejecta/buildlog/buildlogtest"
 	"github.com/ejecta-build/ejecta/metrics"
 	"github.com/ejecta-build/ejecta/web"
 )
@@ -25,7 +25,7 @@ var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Reques
 func TestAccessToken(t *testing.T) {
 	e := start(t, web.Config{AccessToken: token, Metrics: metrics.NewRegistry()})
 	putExperiment(t, e.js, "e1")
-	logtailtest.NewLog(t, e.js, build, 1).Write("compiling\n")
+	buildlogtest.NewLog(t, e.js, build, 1).Write("compiling\n")
 
 	// A first visit with the token: the cookie, and the same URL without it.
 	resp := do(t, "GET", e.url+"/experiments/e1?token="+token+"&x=1", nil)

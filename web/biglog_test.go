@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/buildlog/buildlogtest"
 	"github.com/ejecta-build/ejecta/logtail"
-	"github.com/ejecta-build/ejecta/logtail/logtailtest"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/ejecta-build/ejecta/web"
 )
@@ -206,7 +206,7 @@ func TestBigStoredLog(t *testing.T) {
 
 func TestLogRangeBadParameters(t *testing.T) {
 	e := start(t, web.Config{})
-	l := logtailtest.NewLog(t, e.js, build, 1)
+	l := buildlogtest.NewLog(t, e.js, build, 1)
 	l.Write("one\ntwo\n")
 	for _, tc := range []struct {
 		query  string
@@ -242,7 +242,7 @@ func TestLogRangeBadParameters(t *testing.T) {
 func TestLiveLogRangeAndTimes(t *testing.T) {
 	e := start(t, web.Config{})
 	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	l := logtailtest.NewLog(t, e.js, build, 1)
+	l := buildlogtest.NewLog(t, e.js, build, 1)
 	l.WriteAt("one\ntw", t0)
 	l.WriteAt("o\nthree\npart", t0.Add(time.Second))
 

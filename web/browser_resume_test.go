@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/ejecta-build/ejecta/logtail/logtailtest"
+	"github.com/ejecta-build/ejecta/buildlog/buildlogtest"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/ejecta-build/ejecta/web"
 )
@@ -34,7 +34,7 @@ func TestBrowserResumesRefusedAndExpiredStreams(t *testing.T) {
 			h.ServeHTTP(w, r)
 		})
 	})
-	l := logtailtest.NewLog(t, e.js, build, 1)
+	l := buildlogtest.NewLog(t, e.js, build, 1)
 	l.Write("line 1\n")
 
 	eval := func(js string) string {

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/ejecta-build/ejecta/buildlog/buildlogtest"
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/logtail"
-	"github.com/ejecta-build/ejecta/logtail/logtailtest"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/ejecta-build/ejecta/web"
 )
@@ -56,7 +56,7 @@ func TestBrowserSeesLiveLinesAppear(t *testing.T) {
 	}
 	ctx := browser(t)
 	e := start(t, web.Config{})
-	l := logtailtest.NewLog(t, e.js, build, 1)
+	l := buildlogtest.NewLog(t, e.js, build, 1)
 	l.Write("\x1b[1m\x1b[92m    Checking\x1b[0m cfg-if v1.0.0\n")
 
 	lineCount := func() int {
@@ -209,7 +209,7 @@ func TestBrowserLoadsMoreAndShowsTimes(t *testing.T) {
 
 	// A live log: each line shows the time of the chunk its first byte came in.
 	t0 := time.Date(2026, 5, 1, 12, 34, 56, 789000000, time.UTC)
-	live := logtailtest.NewLog(t, e.js, build, 2)
+	live := buildlogtest.NewLog(t, e.js, build, 2)
 	live.WriteAt("\x1b[1m\x1b[92m    Checking\x1b[0m cfg-if v1.0.0\nwarning: unused", t0)
 	live.WriteAt(" import\n", t0.Add(time.Second))
 	if err := chromedp.Do(ctx, chromedp.Navigate(e.url+strings.TrimSuffix(logPath, "1")+"2")); err != nil {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/ejecta-build/ejecta/logtail/logtailtest"
+	"github.com/ejecta-build/ejecta/buildlog/buildlogtest"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/ejecta-build/ejecta/web"
 )
@@ -27,7 +27,7 @@ func TestBrowserAccessToken(t *testing.T) {
 	ctx := browser(t)
 	e := start(t, web.Config{AccessToken: token})
 	putExperiment(t, e.js, "e1")
-	l := logtailtest.NewLog(t, e.js, build, 1)
+	l := buildlogtest.NewLog(t, e.js, build, 1)
 	l.Write("line 1\n")
 
 	eval := func(js string) string {
@@ -89,7 +89,7 @@ func TestBrowserAccessTokenFromAnotherSite(t *testing.T) {
 	}
 	ctx := browser(t)
 	e := start(t, web.Config{AccessToken: token})
-	l := logtailtest.NewLog(t, e.js, build, 1)
+	l := buildlogtest.NewLog(t, e.js, build, 1)
 	l.Write("line 1\n")
 	// The UI is at 127.0.0.1; the other site is "localhost", another host
 	// and so another site.

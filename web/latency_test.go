@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/ejecta-build/ejecta/bench/measure"
-	"github.com/ejecta-build/ejecta/logtail/logtailtest"
+	"github.com/ejecta-build/ejecta/buildlog/buildlogtest"
 	"github.com/ejecta-build/ejecta/web"
 )
 
@@ -17,7 +17,7 @@ import (
 // (p99 within 100 ms) is judged by `make bench` (row "tail").
 func TestSSELatency(t *testing.T) {
 	e := start(t, web.Config{})
-	log := logtailtest.NewLog(t, e.js, build, 1)
+	log := buildlogtest.NewLog(t, e.js, build, 1)
 	log.Write("line 0\n")
 	ch := readEvents(t, e.url+logPath+"/events", "")
 	next(t, ch, true)

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ejecta-build/ejecta/logtail/logtailtest"
+	"github.com/ejecta-build/ejecta/buildlog/buildlogtest"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/ejecta-build/ejecta/web"
 )
@@ -42,7 +42,7 @@ func drain(t *testing.T, ch <-chan sseEvent) []sseEvent {
 func TestStreamLifetimeEndsAndResumes(t *testing.T) {
 	const lifetime = 600 * time.Millisecond
 	e := start(t, web.Config{MaxStreamLifetime: lifetime, KeepAlive: 100 * time.Millisecond})
-	log := logtailtest.NewLog(t, e.js, build, 1)
+	log := buildlogtest.NewLog(t, e.js, build, 1)
 	log.Write("line 1\nline 2\nli")
 
 	var (

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ejecta-build/ejecta/logtail/logtailtest"
+	"github.com/ejecta-build/ejecta/buildlog/buildlogtest"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/ejecta-build/ejecta/web"
 )
@@ -21,13 +21,13 @@ import (
 func TestMissingLogIs404AfterTheWait(t *testing.T) {
 	const wait = time.Second
 	e := start(t, web.Config{LogWait: wait})
-	stored := logtailtest.NewLog(t, e.js, build, 1)
+	stored := buildlogtest.NewLog(t, e.js, build, 1)
 	stored.Write("done\n")
 	stored.End(streams.StatusTestPass)
 	stored.StoreAndPurge(e.st)
 	running := build
 	running.Toolchain = "stable"
-	logtailtest.NewLog(t, e.js, running, 1).Write("compiling\n")
+	buildlogtest.NewLog(t, e.js, running, 1).Write("compiling\n")
 
 	for _, base := range []string{
 		"/logs/e1/cfg-if/1.0.0/nightly/2", // the stored log's next attempt
@@ -88,7 +88,7 @@ func TestLogThatAppearsDuringTheWaitIsServed(t *testing.T) {
 		t.Fatalf("answered before the log existed: %+v", a)
 	default:
 	}
-	logtailtest.NewLog(t, e.js, build, 1).Write("first line\n")
+	buildlogtest.NewLog(t, e.js, build, 1).Write("first line\n")
 	var a answer
 	select {
 	case a = <-answered:

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/buildlog/buildlogtest"
 	"github.com/ejecta-build/ejecta/logtail"
-	"github.com/ejecta-build/ejecta/logtail/logtailtest"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/ejecta-build/ejecta/web"
 )
@@ -112,7 +112,7 @@ func boolInt(b bool) int {
 // with 429 and a Retry-After, as a stream is.
 func TestRangeTakesAStreamSlot(t *testing.T) {
 	e := start(t, web.Config{MaxStreams: 1})
-	logtailtest.NewLog(t, e.js, build, 1).Write("compiling\n")
+	buildlogtest.NewLog(t, e.js, build, 1).Write("compiling\n")
 	if s := openStream(t, http.DefaultClient, e.url, ""); s.status != http.StatusOK {
 		t.Fatalf("stream: %d %s", s.status, s.body)
 	}

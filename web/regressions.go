@@ -5,11 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
-	"github.com/ejecta-build/ejecta/reporter"
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -22,9 +21,9 @@ const maxRegressionsShown = 500
 const maxCachedExperiments = 64
 
 // regressionClasses are the comparisons the experiment page lists.
-var regressionClasses = map[reporter.Class]bool{
-	reporter.ClassRegressed:         true,
-	reporter.ClassSpuriousRegressed: true,
+var regressionClasses = map[results.Class]bool{
+	results.ClassRegressed:         true,
+	results.ClassSpuriousRegressed: true,
 }
 
 // regressions is the experiment page's list, read from the reporter's
@@ -32,7 +31,7 @@ var regressionClasses = map[reporter.Class]bool{
 type regressions struct {
 	// Crates are the first maxRegressionsShown regressed crate versions in
 	// results.json's order (by name, then version).
-	Crates []reporter.CrateResult
+	Crates []results.CrateResult
 	// Total counts every regressed crate version.
 	Total int
 	// Missing is set when the report has no results.json yet.
@@ -90,7 +89,7 @@ func (s *Server) regressions(ctx context.Context, exp string, updated time.Time)
 // readRegressions streams results.json and keeps the regressions only, so
 // that an experiment of many crates is not decoded into memory whole.
 func readRegressions(ctx context.Context, st store.Store, exp string) (regressions, error) {
-	key := reporter.ResultsKey(exp)
+	key := results.Key(exp)
 	rc, err := st.Get(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
 		return regressions{Missing: true}, nil
@@ -100,14 +99,15 @@ func readRegressions(ctx context.Context, st store.Store, exp string) (regressio
 	}
 	defer rc.Close()
 	var out regressions
-	err = eachCrate(rc, func(c reporter.CrateResult) {
+	_, err = results.Read(rc, func(c results.CrateResult, _ json.RawMessage) error {
 		if !regressionClasses[c.Class] {
-			return
+			return nil
 		}
 		out.Total++
 		if len(out.Crates) < maxRegressionsShown {
 			out.Crates = append(out.Crates, c)
 		}
+		return nil
 	})
 	if err != nil {
 		return regressions{}, fmt.Errorf("read %s: %w", key, err)
@@ -115,55 +115,8 @@ func readRegressions(ctx context.Context, st store.Store, exp string) (regressio
 	return out, nil
 }
 
-// eachCrate calls fn with every entry of the "crates" array of a
-// results.json read from r, one at a time; other fields are skipped.
-func eachCrate(r io.Reader, fn func(reporter.CrateResult)) error {
-	dec := json.NewDecoder(r)
-	if err := expectDelim(dec, '{'); err != nil {
-		return err
-	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		if tok != "crates" {
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := expectDelim(dec, '['); err != nil {
-			return fmt.Errorf("crates: %w", err)
-		}
-		for dec.More() {
-			var c reporter.CrateResult
-			if err := dec.Decode(&c); err != nil {
-				return fmt.Errorf("crates: %w", err)
-			}
-			fn(c)
-		}
-		if err := expectDelim(dec, ']'); err != nil {
-			return fmt.Errorf("crates: %w", err)
-		}
-	}
-	return nil
-}
-
-func expectDelim(dec *json.Decoder, want json.Delim) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if tok != want {
-		return fmt.Errorf("want %q, found %v", want, tok)
-	}
-	return nil
-}
-
 // regressionLog is the log page of one toolchain's result of a crate.
-func regressionLog(exp string, c reporter.CrateResult, r reporter.RunResult) string {
+func regressionLog(exp string, c results.CrateResult, r results.RunResult) string {
 	if r.Attempt < 1 {
 		return ""
 	}

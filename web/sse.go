@@ -150,7 +150,7 @@ func linesJSON(b batch) lines {
 	return l
 }
 
-// timedSink adapts a function to logtail.TimedWriter: chunks from the
+// timedSink adapts a function to buildlog.TimedWriter: chunks from the
 // stream come with their time, bytes from the store without.
 type timedSink func(p []byte, at time.Time) error
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ejecta-build/ejecta/logtail/logtailtest"
+	"github.com/ejecta-build/ejecta/buildlog/buildlogtest"
 	"github.com/ejecta-build/ejecta/metrics"
 	"github.com/ejecta-build/ejecta/metrics/metricstest"
 	"github.com/ejecta-build/ejecta/web"
@@ -59,7 +59,7 @@ func openStream(t *testing.T, c *http.Client, url, forwardedFor string) stream {
 // stream that ends gives its slot back; /metrics counts both.
 func TestStreamCaps(t *testing.T) {
 	e := start(t, web.Config{MaxStreams: 3, MaxStreamsPerClient: 2, Metrics: metrics.NewRegistry()})
-	logtailtest.NewLog(t, e.js, build, 1).Write("compiling\n")
+	buildlogtest.NewLog(t, e.js, build, 1).Write("compiling\n")
 	a, b := clientFrom("127.0.0.1"), clientFrom("127.0.0.2")
 
 	mustOpen := func(c *http.Client) stream {
@@ -129,7 +129,7 @@ func TestStreamCapsForwardedFor(t *testing.T) {
 	} {
 		t.Run(map[bool]string{false: "untrusted", true: "trusted"}[tc.trust], func(t *testing.T) {
 			e := start(t, web.Config{MaxStreamsPerClient: 1, TrustForwardedFor: tc.trust})
-			logtailtest.NewLog(t, e.js, build, 1).Write("compiling\n")
+			buildlogtest.NewLog(t, e.js, build, 1).Write("compiling\n")
 			for i, xff := range []string{"10.0.0.1", "10.0.0.2", "10.0.0.3, 10.0.0.1"} {
 				s := openStream(t, http.DefaultClient, e.url, xff)
 				if s.status != tc.want[i] || (s.status == 429 && !strings.Contains(s.body, tc.body)) {

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/buildlog/buildlogtest"
 	"github.com/ejecta-build/ejecta/internal/testenv"
-	"github.com/ejecta-build/ejecta/logtail/logtailtest"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/ejecta-build/ejecta/web"
@@ -41,7 +41,7 @@ func start(t *testing.T, cfg web.Config) env {
 func startWrapped(t *testing.T, cfg web.Config, wrap func(http.Handler) http.Handler) env {
 	t.Helper()
 	_, js := testenv.StartNATS(t).Connect(t)
-	logtailtest.Ensure(t, js)
+	buildlogtest.Ensure(t, js)
 	st, err := store.NewFile(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +96,7 @@ func putExperiment(t *testing.T, js jetstream.JetStream, name string) {
 func TestPagesAndSecurityHeaders(t *testing.T) {
 	e := start(t, web.Config{})
 	putExperiment(t, e.js, "e1")
-	logtailtest.NewLog(t, e.js, build, 1).Write("compiling\n")
+	buildlogtest.NewLog(t, e.js, build, 1).Write("compiling\n")
 
 	for _, tc := range []struct {
 		path   string
@@ -140,7 +140,7 @@ func TestPagesAndSecurityHeaders(t *testing.T) {
 
 func TestRawLogLiveAndStored(t *testing.T) {
 	e := start(t, web.Config{})
-	log := logtailtest.NewLog(t, e.js, build, 1)
+	log := buildlogtest.NewLog(t, e.js, build, 1)
 	log.Write("\x1b[31merror\x1b[0m: <oops>\n")
 	if _, body := get(t, e.url+logPath+"/raw"); body != log.String() {
 		t.Fatalf("live raw %q, want %q", body, log.String())
@@ -244,7 +244,7 @@ func decodeLines(t *testing.T, ev sseEvent) lines {
 
 func TestLogEventsStreamLiveResumeAndEnd(t *testing.T) {
 	e := start(t, web.Config{KeepAlive: 50 * time.Millisecond})
-	log := logtailtest.NewLog(t, e.js, build, 1)
+	log := buildlogtest.NewLog(t, e.js, build, 1)
 	log.Write("\x1b[31mred <b>\n")
 	log.Write("still red\x1b[0m\npart")
 

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -19,7 +20,7 @@ import (
 const maxPending = 2048
 
 // PublishLog publishes size bytes read from r as one attempt's log, as a
-// builder does: chunks of streams.MaxChunkBytes, the end marker, then the
+// builder does: chunks of buildlog.MaxChunkBytes, the end marker, then the
 // upload request. It returns once the server has stored every message,
 // with the log's sha256 and its number of chunks.
 func PublishLog(ctx context.Context, js jetstream.JetStream, k streams.BuildKey, attempt int, r io.Reader, size int64) (sum []byte, chunks int, err error) {
@@ -41,21 +42,21 @@ func PublishLogAsync(ctx context.Context, js jetstream.JetStream, k streams.Buil
 	h := sha256.New()
 	var off int64
 	for off < size {
-		data := make([]byte, min(int64(streams.MaxChunkBytes), size-off))
+		data := make([]byte, min(int64(buildlog.MaxChunkBytes), size-off))
 		if _, err := io.ReadFull(r, data); err != nil {
 			return nil, 0, fmt.Errorf("read the log to publish: %w", err)
 		}
 		h.Write(data)
 		chunks++
-		c := streams.Chunk{Seq: uint64(chunks), Offset: uint64(off), Stream: streams.StreamStdout, Data: data}
-		if err := publishAsync(ctx, js, streams.NewChunkMsg(subj, c)); err != nil {
+		c := buildlog.Chunk{Seq: uint64(chunks), Offset: uint64(off), Stream: buildlog.StreamStdout, Data: data}
+		if err := publishAsync(ctx, js, buildlog.NewChunkMsg(subj, c)); err != nil {
 			return nil, 0, fmt.Errorf("publish chunk %d of %s: %w", chunks, subj, err)
 		}
 		off += int64(len(data))
 	}
 	sum = h.Sum(nil)
 	end := streams.LogEnd{Status: streams.StatusTestPass, Chunks: uint64(chunks), Bytes: uint64(size), SHA256: hex.EncodeToString(sum)}
-	m, err := streams.NewEndMsg(subj, end.Chunks+1, end)
+	m, err := buildlog.NewEndMsg(subj, end.Chunks+1, end)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ejecta-build/ejecta/archive"
-	"github.com/ejecta-build/ejecta/reporter"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -34,7 +33,7 @@ few MiB whatever the logs' sizes.`,
 			if err != nil {
 				return badInput(fmt.Errorf("--memory-budget: %w", err))
 			}
-			opts := reporter.ArchiveOptions{Force: true, Options: archive.Options{Parallel: parallel, Budget: mem, Wait: wait}}
+			opts := archive.BuildOptions{Force: true, Options: archive.Options{Parallel: parallel, Budget: mem, Wait: wait}}
 			if err := opts.Validate(); err != nil {
 				return badInput(err)
 			}
@@ -42,8 +41,8 @@ few MiB whatever the logs' sizes.`,
 			if err != nil {
 				return err
 			}
-			m, err := reporter.BuildArchives(cmd.Context(), st, args[0], opts)
-			if errors.Is(err, reporter.ErrUnknownExperiment) || errors.Is(err, reporter.ErrNotFinished) {
+			m, err := archive.Build(cmd.Context(), st, args[0], opts)
+			if errors.Is(err, archive.ErrUnknownExperiment) || errors.Is(err, archive.ErrNotFinished) {
 				return badInput(err)
 			}
 			if err != nil {
@@ -54,7 +53,7 @@ few MiB whatever the logs' sizes.`,
 				fmt.Fprintf(out, "%-20s %5d crates %6d logs %12d bytes  %s\n", a.Class, a.Crates, a.Logs, a.Bytes,
 					st.Location(streams.ExperimentPrefix(args[0])+a.Key))
 			}
-			fmt.Fprintln(out, st.Location(reporter.ArchivesManifestKey(args[0])))
+			fmt.Fprintln(out, st.Location(archive.ManifestKey(args[0])))
 			return nil
 		},
 	}

@@ -17,14 +17,14 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/ejecta-build/ejecta/reporter"
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
 // writeReport stores a report as a reporter and uploaders leave it: a
 // results.json and each result's log.
-func writeReport(t *testing.T, st store.Store, exp string, total int, crates []reporter.CrateResult) {
+func writeReport(t *testing.T, st store.Store, exp string, total int, crates []results.CrateResult) {
 	t.Helper()
 	ctx := context.Background()
 	done := 0
@@ -45,18 +45,18 @@ func writeReport(t *testing.T, st store.Store, exp string, total int, crates []r
 			done++
 		}
 	}
-	data, err := json.Marshal(reporter.ResultsFile{V: reporter.ResultsFileVersion, Experiment: exp,
+	data, err := json.Marshal(results.File{V: results.FileVersion, Experiment: exp,
 		Toolchains: []string{"stable", "nightly"}, TotalJobs: total, DoneJobs: done, Crates: crates})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Put(ctx, reporter.ResultsKey(exp), bytes.NewReader(data), int64(len(data)), ""); err != nil {
+	if err := st.Put(ctx, results.Key(exp), bytes.NewReader(data), int64(len(data)), ""); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func both() []reporter.RunResult {
-	return []reporter.RunResult{{Toolchain: "stable", Attempt: 1}, {Toolchain: "nightly", Attempt: 1}}
+func both() []results.RunResult {
+	return []results.RunResult{{Toolchain: "stable", Attempt: 1}, {Toolchain: "nightly", Attempt: 1}}
 }
 
 // tarNames lists the entries of a tar.zst file.
@@ -92,13 +92,13 @@ func TestArchiveCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeReport(t, st, "done", 6, []reporter.CrateResult{
-		{Name: "a", Version: "1.0.0", Class: reporter.ClassRegressed, Confirmation: reporter.ConfirmationConfirmed, Results: both()},
-		{Name: "b", Version: "2.0.0", Class: reporter.ClassFixed, Results: both()},
-		{Name: "c", Version: "0.1.0", Class: reporter.ClassSameTestPass, Results: both()},
+	writeReport(t, st, "done", 6, []results.CrateResult{
+		{Name: "a", Version: "1.0.0", Class: results.ClassRegressed, Confirmation: results.ConfirmationConfirmed, Results: both()},
+		{Name: "b", Version: "2.0.0", Class: results.ClassFixed, Results: both()},
+		{Name: "c", Version: "0.1.0", Class: results.ClassSameTestPass, Results: both()},
 	})
-	writeReport(t, st, "half", 6, []reporter.CrateResult{
-		{Name: "a", Version: "1.0.0", Class: reporter.ClassRegressed, Confirmation: reporter.ConfirmationPending, Results: both()},
+	writeReport(t, st, "half", 6, []results.CrateResult{
+		{Name: "a", Version: "1.0.0", Class: results.ClassRegressed, Confirmation: results.ConfirmationPending, Results: both()},
 	})
 	storeArg := "--store=file://" + dir
 

@@ -20,7 +20,7 @@ import (
 
 	"github.com/ejecta-build/ejecta/auth"
 	"github.com/ejecta-build/ejecta/internal/testenv"
-	"github.com/ejecta-build/ejecta/reporter"
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -247,16 +247,16 @@ func TestComposeRunsAnExperiment(t *testing.T) {
 	t.Setenv(store.EnvS3AccessKey, "ejecta")
 	t.Setenv(store.EnvS3SecretKey, minioPassword)
 	storeURL := "s3://ejecta?endpoint=127.0.0.1:" + strconv.Itoa(ports["EJECTA_MINIO_PORT"]) + "&secure=false"
-	var rf reporter.ResultsFile
+	var rf results.File
 	waitUntil(t, "the report with both crates", func() bool {
 		out, err := run(t, "report", "compose", "--store", storeURL, "--output", "json")
-		return err == nil && json.Unmarshal([]byte(out), &rf) == nil && len(rf.Crates) == 2 && rf.Classes[reporter.ClassPending] == 0
+		return err == nil && json.Unmarshal([]byte(out), &rf) == nil && len(rf.Crates) == 2 && rf.Classes[results.ClassPending] == 0
 	})
-	classes := map[string]reporter.Class{}
+	classes := map[string]results.Class{}
 	for _, cr := range rf.Crates {
 		classes[cr.Name] = cr.Class
 	}
-	if classes["cfg-if"] != reporter.ClassSameTestPass || classes["ejecta-hostile-secrets"] != reporter.ClassSameBuildFail {
+	if classes["cfg-if"] != results.ClassSameTestPass || classes["ejecta-hostile-secrets"] != results.ClassSameBuildFail {
 		t.Errorf("classes %v, want cfg-if same-test-pass, ejecta-hostile-secrets same-build-fail", classes)
 	}
 	st, err := store.Open(ctx, storeURL)

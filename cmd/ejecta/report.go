@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/ejecta-build/ejecta/reporter"
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/spf13/cobra"
 )
@@ -27,12 +28,12 @@ func newReportCmd(g *globals) *cobra.Command {
 			name := args[0]
 			if format == "text" {
 				fmt.Fprintln(cmd.OutOrStdout(), st.Location(reporter.IndexKey(name)))
-				fmt.Fprintln(cmd.OutOrStdout(), st.Location(reporter.ResultsKey(name)))
+				fmt.Fprintln(cmd.OutOrStdout(), st.Location(results.Key(name)))
 				return nil
 			}
-			rc, err := st.Get(cmd.Context(), reporter.ResultsKey(name))
+			rc, err := st.Get(cmd.Context(), results.Key(name))
 			if errors.Is(err, store.ErrNotFound) {
-				return badInput(fmt.Errorf("report %s: no results.json yet in %s (unknown experiment, or no result so far)", name, st.Location(reporter.ResultsKey(name))))
+				return badInput(fmt.Errorf("report %s: no results.json yet in %s (unknown experiment, or no result so far)", name, st.Location(results.Key(name))))
 			}
 			if err != nil {
 				return fmt.Errorf("read report of %s: %w", name, err)

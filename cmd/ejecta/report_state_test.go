@@ -13,7 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ejecta-build/ejecta/internal/testenv"
-	"github.com/ejecta-build/ejecta/reporter"
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/status"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -76,7 +76,7 @@ func TestReportAndStatusAgree(t *testing.T) {
 		}
 	}
 
-	var rep reporter.ResultsFile
+	var rep results.File
 	var st status.Status
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -88,7 +88,7 @@ func TestReportAndStatusAgree(t *testing.T) {
 		if err != nil {
 			continue
 		}
-		rep = reporter.ResultsFile{}
+		rep = results.File{}
 		if err := json.Unmarshal([]byte(out), &rep); err != nil {
 			t.Fatalf("report --output json: %v\n%s", err, out)
 		}

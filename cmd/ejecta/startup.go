@@ -12,14 +12,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
-	"github.com/ejecta-build/ejecta/internal/retry"
+	"github.com/ejecta-build/ejecta/backoff"
 	"github.com/ejecta-build/ejecta/store"
 )
 
 // Long-running components (builder, uploader, reporter, web) may start
 // before NATS, before an admin ran `ejecta streams ensure`, or before the
 // store: under compose, systemd or a host reboot nothing orders them. They
-// wait with retry.Startup's back-off, logging each try, and stop only at an
+// wait with backoff.Startup's back-off, logging each try, and stop only at an
 // error waiting cannot mend.
 
 // connectWait is connect, retried until NATS answers and the streams exist
@@ -27,11 +27,11 @@ import (
 func (g *globals) connectWait(ctx context.Context, name string, log zerolog.Logger) (*nats.Conn, jetstream.JetStream, error) {
 	var nc *nats.Conn
 	var js jetstream.JetStream
-	err := retry.Do(ctx, retry.Startup, func(ctx context.Context) error {
+	err := backoff.Do(ctx, backoff.Startup, func(ctx context.Context) error {
 		var err error
 		nc, js, err = g.connect(ctx, name, log)
 		if err != nil && !natsTransient(err) {
-			return retry.Permanent(err)
+			return backoff.Permanent(err)
 		}
 		return err
 	}, waiting(log, "NATS and its streams"))
@@ -46,11 +46,11 @@ func openStoreWait(ctx context.Context, url string, log zerolog.Logger) (store.S
 		return nil, badInput(fmt.Errorf("--store: %w", err))
 	}
 	var st store.Store
-	err := retry.Do(ctx, retry.Startup, func(ctx context.Context) error {
+	err := backoff.Do(ctx, backoff.Startup, func(ctx context.Context) error {
 		var err error
 		st, err = store.Open(ctx, url)
 		if store.Refused(err) {
-			return retry.Permanent(badInput(fmt.Errorf("--store: %w", err)))
+			return backoff.Permanent(badInput(fmt.Errorf("--store: %w", err)))
 		}
 		return err
 	}, waiting(log, "the store"))

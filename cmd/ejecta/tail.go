@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/logtail"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/spf13/cobra"
@@ -232,7 +233,7 @@ func tailExperiment(cmd *cobra.Command, g *globals, exp string, follow bool, out
 		w     io.Writer // present(lines)
 	}
 	builds := map[string]build{}
-	err = logtail.FollowExperiment(ctx, js, exp, follow, func(p logtail.Piece) error {
+	err = buildlog.FollowExperiment(ctx, js, exp, follow, func(p buildlog.Piece) error {
 		key := fmt.Sprintf("%s@%s/%s#%d", p.Build.Crate, p.Build.Version, p.Build.Toolchain, p.Attempt)
 		name := printable(key)
 		b, ok := builds[key]

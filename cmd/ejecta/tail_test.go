@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/buildlog/buildlogtest"
 	"github.com/ejecta-build/ejecta/internal/testenv"
-	"github.com/ejecta-build/ejecta/logtail/logtailtest"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -16,7 +16,7 @@ import (
 func TestTailAndLogs(t *testing.T) {
 	nats := testenv.StartNATS(t)
 	_, js := nats.Connect(t)
-	logtailtest.Ensure(t, js)
+	buildlogtest.Ensure(t, js)
 	dir := t.TempDir()
 	st, err := store.NewFile(dir)
 	if err != nil {
@@ -25,12 +25,12 @@ func TestTailAndLogs(t *testing.T) {
 	k := func(crate, tc string) streams.BuildKey {
 		return streams.BuildKey{Experiment: "t1", Crate: crate, Version: "1.0.0", Toolchain: tc}
 	}
-	running := logtailtest.NewLog(t, js, k("itoa", "nightly"), 1)
+	running := buildlogtest.NewLog(t, js, k("itoa", "nightly"), 1)
 	running.Write("\x1b[1m\x1b[32m   Compiling\x1b[0m itoa\n")
 	running.Write("half a li")
-	other := logtailtest.NewLog(t, js, k("either", "stable"), 1)
+	other := buildlogtest.NewLog(t, js, k("either", "stable"), 1)
 	other.Write("either line\n")
-	done := logtailtest.NewLog(t, js, k("itoa", "stable"), 1)
+	done := buildlogtest.NewLog(t, js, k("itoa", "stable"), 1)
 	done.Write("stored line 1\nstored line 2\n")
 	done.End(streams.StatusTestPass)
 	done.StoreAndPurge(st)
@@ -92,15 +92,15 @@ func TestTailAndLogs(t *testing.T) {
 func TestTailKeepsTerminalControlsOut(t *testing.T) {
 	nats := testenv.StartNATS(t)
 	_, js := nats.Connect(t)
-	logtailtest.Ensure(t, js)
+	buildlogtest.Ensure(t, js)
 	k := func(crate string) streams.BuildKey {
 		return streams.BuildKey{Experiment: "t3", Crate: crate, Version: "1.0.0", Toolchain: "stable"}
 	}
-	evil := logtailtest.NewLog(t, js, k("evil"), 1)
+	evil := buildlogtest.NewLog(t, js, k("evil"), 1)
 	evil.Write("\x1b]0;pwned\x07\x1b[1;31mred\x1b[0m\x1b[2J\x1b[6n\x1bP$q m\x1b\\\x1b]5") // an OSC 52 cut in two chunks
 	evil.Write("2;c;cm0gLXJmIH4K\x07 ok\n")
 	evil.Write("\x1b]0;never terminated\n")
-	plain := logtailtest.NewLog(t, js, k("plain"), 1)
+	plain := buildlogtest.NewLog(t, js, k("plain"), 1)
 	plain.Write("plain line\n")
 
 	g := []string{"--nats", nats.URL, "--log-level", "warn"}
@@ -137,8 +137,8 @@ func TestTailKeepsTerminalControlsOut(t *testing.T) {
 func TestTailFollowsToTheEnd(t *testing.T) {
 	nats := testenv.StartNATS(t)
 	_, js := nats.Connect(t)
-	logtailtest.Ensure(t, js)
-	log := logtailtest.NewLog(t, js, streams.BuildKey{Experiment: "t2", Crate: "cfg-if", Version: "1.0.0", Toolchain: "stable"}, 1)
+	buildlogtest.Ensure(t, js)
+	log := buildlogtest.NewLog(t, js, streams.BuildKey{Experiment: "t2", Crate: "cfg-if", Version: "1.0.0", Toolchain: "stable"}, 1)
 	log.Write("start\n")
 	published := make(chan struct{})
 	defer func() { <-published }()
@@ -159,7 +159,7 @@ func TestTailFollowsToTheEnd(t *testing.T) {
 func TestBuildersOutput(t *testing.T) {
 	nats := testenv.StartNATS(t)
 	_, js := nats.Connect(t)
-	logtailtest.Ensure(t, js)
+	buildlogtest.Ensure(t, js)
 	kv, err := js.KeyValue(context.Background(), streams.BuildersBucket)
 	if err != nil {
 		t.Fatal(err)

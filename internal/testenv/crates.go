@@ -101,3 +101,26 @@ func QuickCargo(t testing.TB) string {
 	}
 	return path
 }
+
+// Rustup returns the machine's rustup home ($RUSTUP_HOME, else ~/.rustup)
+// and cargo proxy, or has t skipped (failed under EJECTA_REQUIRE_ALL) when
+// there is no cargo or no stable toolchain.
+func Rustup(t testing.TB) (home, cargo string) {
+	t.Helper()
+	cargo, err := exec.LookPath("cargo")
+	if err != nil {
+		Unavailable(t, "cargo not on PATH")
+	}
+	home = os.Getenv("RUSTUP_HOME")
+	if home == "" {
+		dir, err := os.UserHomeDir()
+		if err != nil {
+			Unavailable(t, "no home directory: %v", err)
+		}
+		home = filepath.Join(dir, ".rustup")
+	}
+	if stable, _ := filepath.Glob(filepath.Join(home, "toolchains", "stable-*")); len(stable) == 0 {
+		Unavailable(t, "rustup has no stable toolchain in %s", home)
+	}
+	return home, cargo
+}

@@ -1,0 +1,169 @@
+package buildlog
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"hash"
+	"io"
+	"sync"
+	"time"
+)
+
+// ChunkDelay is how long the first byte of a chunk may wait for company
+// before it is sent: a live log is at most this far behind the build.
+const ChunkDelay = 50 * time.Millisecond
+
+// Sink receives the chunks a Chunker cuts, in order, one at a time. It may
+// return before the chunk is safe (published and acknowledged), as long as
+// it keeps the order and blocks when too many are not; an error means a
+// chunk can never be safe, and a Chunker stops at the first one.
+type Sink interface {
+	WriteChunk(c Chunk) error
+}
+
+// Syncer is a Sink that can wait until every chunk it took is safe; a
+// Chunker's End waits for it.
+type Syncer interface {
+	Sync() error
+}
+
+// ErrEnded is returned by writes after the log has been ended.
+var ErrEnded = errors.New("log already ended")
+
+// Chunker is the one log sequence of an attempt. Every output stream
+// (stdout, stderr, system) writes into it through Writer(stream); it cuts
+// the bytes into chunks of one stream each, numbered from 1, with the byte
+// offset of their first byte in the whole log, and hands them to the sink.
+//
+// A chunk is flushed when it reaches max bytes, when the next write comes
+// from another stream, or delay after its first byte, whichever is first,
+// so a quiet build still shows up live and a noisy one is sent in large
+// pieces. Everything happens under one mutex: sequence numbers, offsets
+// and the hash are consistent however the writers interleave, and a sink
+// that blocks (a full stream) blocks the writers, which is the
+// back-pressure that reaches the compiler through its pipe.
+type Chunker struct {
+	sink  Sink
+	max   int
+	delay time.Duration
+
+	mu     sync.Mutex
+	stream string // stream of buf
+	buf    []byte
+	first  time.Time // when buf's first byte was written
+	timer  *time.Timer
+	gen    uint64 // bumped by every flush, so a timer armed for an older chunk does nothing
+	seq    uint64 // of the last chunk handed to the sink
+	off    uint64 // bytes handed to the sink
+	sum    hash.Hash
+	err    error // first sink error; sticky
+	ended  bool
+}
+
+// NewChunker cuts chunks of at most max bytes, at most delay old, for sink.
+func NewChunker(sink Sink, max int, delay time.Duration) *Chunker {
+	return &Chunker{sink: sink, max: max, delay: delay, sum: sha256.New()}
+}
+
+// Writer returns the io.Writer of one output stream.
+func (c *Chunker) Writer(stream string) io.Writer { return streamWriter{c, stream} }
+
+type streamWriter struct {
+	c      *Chunker
+	stream string
+}
+
+func (w streamWriter) Write(p []byte) (int, error) { return w.c.write(w.stream, p) }
+
+func (c *Chunker) write(stream string, p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended {
+		return 0, ErrEnded
+	}
+	if c.err != nil {
+		return 0, c.err
+	}
+	written := 0
+	for len(p) > 0 {
+		if len(c.buf) > 0 && c.stream != stream {
+			if err := c.flushLocked(); err != nil {
+				return written, err
+			}
+		}
+		if len(c.buf) == 0 {
+			c.stream = stream
+			c.buf = make([]byte, 0, c.max)
+			c.first = time.Now()
+			gen := c.gen
+			c.timer = time.AfterFunc(c.delay, func() { c.flushIfGen(gen) })
+		}
+		n := min(c.max-len(c.buf), len(p))
+		c.buf = append(c.buf, p[:n]...)
+		p = p[n:]
+		written += n
+		if len(c.buf) == c.max {
+			if err := c.flushLocked(); err != nil {
+				return written, err
+			}
+		}
+	}
+	return written, nil
+}
+
+// flushIfGen is the timer's flush: only if no flush happened since it was armed.
+func (c *Chunker) flushIfGen(gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen == gen && c.err == nil {
+		// An error is kept in c.err and returned to the next writer.
+		_ = c.flushLocked()
+	}
+}
+
+func (c *Chunker) flushLocked() error {
+	if len(c.buf) == 0 {
+		return nil
+	}
+	c.gen++
+	c.timer.Stop()
+	data := c.buf
+	c.buf = nil
+	chunk := Chunk{Seq: c.seq + 1, Offset: c.off, Stream: c.stream, Data: data, Time: c.first}
+	if err := c.sink.WriteChunk(chunk); err != nil {
+		// The bytes are lost for this attempt's log; say so to every later
+		// writer rather than leave a silent hole in the sequence.
+		c.err = err
+		return err
+	}
+	c.seq++
+	c.off += uint64(len(data))
+	c.sum.Write(data)
+	return nil
+}
+
+// Summary is what the end marker records about a complete log.
+type Summary struct {
+	Chunks uint64
+	Bytes  uint64
+	SHA256 string
+}
+
+// End flushes, waits until the sink has every chunk safe, refuses further
+// writes and returns the log's summary.
+func (c *Chunker) End() (Summary, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		c.err = c.flushLocked()
+	}
+	if s, ok := c.sink.(Syncer); ok && c.err == nil && !c.ended {
+		c.err = s.Sync()
+	}
+	c.ended = true
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	return Summary{Chunks: c.seq, Bytes: c.off, SHA256: hex.EncodeToString(c.sum.Sum(nil))}, c.err
+}

@@ -1,0 +1,57 @@
+package results
+
+// Class is how a crate version's two results compare, as crater names it
+// (crater spells the "same-*" classes without the prefix).
+type Class string
+
+// The comparison classes.
+const (
+	ClassRegressed         Class = "regressed"
+	ClassSpuriousRegressed Class = "spurious-regressed"
+	ClassFixed             Class = "fixed"
+	ClassSpuriousFixed     Class = "spurious-fixed"
+	ClassSameBuildFail     Class = "same-build-fail"
+	ClassSameTestFail      Class = "same-test-fail"
+	ClassSameTestSkipped   Class = "same-test-skipped"
+	ClassSameTestPass      Class = "same-test-pass"
+	ClassBroken            Class = "broken"
+	ClassPrepareFail       Class = "prepare-fail"
+	ClassSkipped           Class = "skipped"
+	ClassError             Class = "error"
+	ClassUnknown           Class = "unknown"
+
+	// ClassPending is not one of crater's classes: crater compares only at
+	// the end, ejecta reports while builds are still running. A crate is
+	// pending until both toolchains have a result. Pending crates are listed
+	// in the report but never counted in streams.Progress.Classes.
+	ClassPending Class = "pending"
+
+	// ClassFlaky is not one of crater's classes: a regression that a
+	// confirmation re-run did not reproduce.
+	ClassFlaky Class = "flaky"
+)
+
+// Classes lists every class in the order a report shows them: what needs a
+// person's attention first, pending last.
+var Classes = []Class{
+	ClassRegressed, ClassFlaky, ClassFixed, ClassSpuriousRegressed, ClassSpuriousFixed,
+	ClassUnknown, ClassError, ClassPrepareFail, ClassBroken, ClassSkipped,
+	ClassSameBuildFail, ClassSameTestFail, ClassSameTestSkipped, ClassSameTestPass,
+	ClassPending,
+}
+
+// Confirmation says where a regression stands with its re-runs.
+const (
+	// ConfirmationPending: a re-run is queued or running.
+	ConfirmationPending = "pending"
+	// ConfirmationConfirmed: every re-run regressed the same way.
+	ConfirmationConfirmed = "confirmed"
+	// ConfirmationFlaky: a re-run disagreed; the class is flaky.
+	ConfirmationFlaky = "flaky"
+	// ConfirmationCleared: a spurious regression that passed its re-run;
+	// the class is the re-run's.
+	ConfirmationCleared = "cleared"
+	// ConfirmationReproduced: a spurious regression that regressed again
+	// in its re-run.
+	ConfirmationReproduced = "reproduced"
+)

@@ -1,0 +1,57 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/ejecta-build/ejecta/backoff"
+)
+
+// PublishAcked publishes m to JetStream and waits for the stream's ack,
+// retrying every failure until it succeeds or ctx ends, but for a message
+// too large to be taken at all.
+//
+// Waiting for the ack is what makes a full stream (LogsStream and
+// ResultsStream discard new messages: "maximum bytes exceeded")
+// back-pressure rather than loss: the publish is refused, the caller
+// waits, and tries again once room is made (an uploader purging a stored
+// log). Other errors (no responders while the server restarts, timeouts)
+// are retried the same way; every message carries a Nats-Msg-Id, so a
+// retry of a publish whose ack was lost is deduplicated by the stream.
+func PublishAcked(ctx context.Context, js jetstream.JetStream, m *nats.Msg, p backoff.Policy, log zerolog.Logger) error {
+	for n := 0; ; n++ {
+		_, err := js.PublishMsg(ctx, m)
+		if err == nil {
+			if n > 0 {
+				log.Info().Str("subject", m.Subject).Int("retries", n).Msg("publish went through")
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("publish to %s: %w", m.Subject, ctx.Err())
+		}
+		if tooLarge(err) {
+			// No retry makes it fit: a bug of ours, not a full stream.
+			return fmt.Errorf("publish to %s (%d bytes): %w", m.Subject, len(m.Data), err)
+		}
+		// Log the first failure and then every 20th: a stream full for
+		// minutes must not flood the builder's log.
+		if n%20 == 0 {
+			log.Warn().Err(err).Str("subject", m.Subject).Int("retries", n).Msg("publish refused, retrying")
+		}
+		if err := backoff.Sleep(ctx, p.Delay(n)); err != nil {
+			return fmt.Errorf("publish to %s: %w", m.Subject, err)
+		}
+	}
+}
+
+// tooLarge reports whether err refuses a message for its size: the
+// server's max_payload or the stream's MaxMsgSize.
+func tooLarge(err error) bool {
+	return errors.Is(err, nats.ErrMaxPayload) || errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum)
+}
