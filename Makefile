@@ -6,12 +6,13 @@ export PATH := $(PATH):$(HOME)/.cargo/bin:$(shell $(GO) env GOPATH)/bin
 TEST_FLAGS ?= -count=1 -timeout 25m
 DATA ?= $(CURDIR)/.data
 
-.PHONY: all build test test-short bench faults vet setup setup-test demo up clean image image-nats image-minio images image-tags
+.PHONY: all build test test-short bench faults vet setup demo up clean image image-nats image-minio images image-tags
 
 all: build
 
+# -buildvcs=auto: `ejecta version` names the commit when built from a checkout.
 build:
-	$(GO) build -o bin/ejecta ./cmd/ejecta
+	$(GO) build -buildvcs=auto -o bin/ejecta ./cmd/ejecta
 
 # vet also fails on a file gofmt would change, naming it.
 vet:
@@ -19,17 +20,15 @@ vet:
 	if [ -n "$$unformatted" ]; then echo "not gofmt'd (run gofmt -w):"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
+# Everything the tests use (a container engine for the compose test,
+# debootstrap for the build environment's, promtool for the alert rules'
+# among it); `make demo` installs only what it uses.
 setup:
-	bash scripts/setup.sh
-
-# What the tests need besides: a container engine for the compose test,
-# debootstrap for the build environment's, promtool for the alert rules'.
-setup-test:
-	bash scripts/setup.sh --test
+	bash scripts/setup.sh test
 
 # Installs what is missing (as root), then runs every test. Under
 # EJECTA_REQUIRE_ALL=1 (as .ci/run sets it) a missing dependency fails.
-test: setup-test vet
+test: setup vet
 	$(GO) test $(TEST_FLAGS) ./...
 
 test-short: vet
@@ -92,11 +91,13 @@ image-minio:
 	chmod 1777 $(IMAGE_DIR)/minio/rootfs/tmp
 	DOCKER_BUILDKIT=1 $(DOCKER) build -q -f deploy/images/minio/Dockerfile -t $(MINIO_IMAGE) $(IMAGE_DIR)/minio
 
-demo: build
-	bash scripts/demo.sh
+# Builds bin/ejecta while it installs what the demo uses (scripts/setup.sh demo).
+demo:
+	GO=$(GO) bash scripts/demo.sh
 
 # Everything in one process on an embedded NATS server; store under $(DATA).
-up: build setup
+up: build
+	bash scripts/setup.sh demo
 	sock=$$(bash scripts/containerd.sh $(DATA)/containerd) && \
 	./bin/ejecta up --data $(DATA) --containerd $$sock
 

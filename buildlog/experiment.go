@@ -17,6 +17,10 @@ type Piece struct {
 	Attempt int
 	Chunk   *Chunk          // a chunk of data, or
 	End     *streams.LogEnd // the end of the log
+	// Pending is how many of the experiment's log messages were still to
+	// come after this one when it was delivered: 0 once the reader has
+	// caught up with the stream.
+	Pending uint64
 }
 
 // FollowExperiment calls fn with every log message of experiment exp that is
@@ -57,15 +61,18 @@ func FollowExperiment(ctx context.Context, js jetstream.JetStream, exp string, f
 		}
 		k, attempt, kerr := streams.ParseLogSubject(msg.Subject())
 		chunk, end, perr := ParseMsg(msg.Headers(), msg.Data())
+		md, merr := msg.Metadata()
 		if kerr == nil && perr == nil {
-			if err := fn(Piece{Build: k, Attempt: attempt, Chunk: chunk, End: end}); err != nil {
+			p := Piece{Build: k, Attempt: attempt, Chunk: chunk, End: end}
+			if merr == nil {
+				p.Pending = md.NumPending
+			}
+			if err := fn(p); err != nil {
 				return err
 			}
 		}
-		if !follow {
-			if md, err := msg.Metadata(); err == nil && md.NumPending == 0 {
-				return nil
-			}
+		if !follow && merr == nil && md.NumPending == 0 {
+			return nil
 		}
 	}
 }

@@ -77,7 +77,7 @@ func RegistrySource(ctx context.Context, source, spec, skip string) (*Source, er
 			if len(vers) == 0 {
 				return nil
 			}
-			slices.SortFunc(vers, compareVersions)
+			slices.SortFunc(vers, streams.CompareVersions)
 			mu.Lock()
 			src.crates[name] = vers
 			mu.Unlock()

@@ -175,3 +175,25 @@ func TestReadDownloadsNamesTheBadLine(t *testing.T) {
 		t.Errorf("error = %v, want it to name line 2 and \"lots\"", err)
 	}
 }
+
+// Versions sort as semver: rc.10 is newer than rc.2, a release newer than
+// both, and a bare name picks the newest release.
+func TestSourceVersionOrder(t *testing.T) {
+	src, err := producer.ScanSource(fakeRegistry(t, "a@1.0.0-rc.2", "a@1.0.0-rc.10", "a@0.9.0", "b@2.0.0-rc.10", "b@2.0.0-rc.2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range src.All() {
+		got = append(got, c.String())
+	}
+	want := []string{"a@0.9.0", "a@1.0.0-rc.2", "a@1.0.0-rc.10", "b@2.0.0-rc.2", "b@2.0.0-rc.10"}
+	if !slices.Equal(got, want) {
+		t.Errorf("All() = %q, want %q", got, want)
+	}
+	for name, newest := range map[string]string{"a": "0.9.0", "b": "2.0.0-rc.10"} {
+		if c, err := src.Lookup(name, ""); err != nil || c.Version != newest {
+			t.Errorf("Lookup(%q, \"\") = %v, %v; want version %s", name, c, err, newest)
+		}
+	}
+}

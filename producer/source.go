@@ -7,9 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/ejecta-build/ejecta/streams"
 )
 
 // Crate is one crate version available in a crate source.
@@ -64,7 +65,7 @@ func ScanSource(dir string) (*Source, error) {
 		}
 	}
 	for name := range s.crates {
-		slices.SortFunc(s.crates[name], compareVersions)
+		slices.SortFunc(s.crates[name], streams.CompareVersions)
 	}
 	return s, nil
 }
@@ -139,7 +140,7 @@ func (s *Source) Lookup(name, version string) (Crate, error) {
 		// as cargo picks for a bare version requirement.
 		newest := vers[len(vers)-1]
 		for _, v := range slices.Backward(vers) {
-			if !strings.Contains(strings.SplitN(v, "+", 2)[0], "-") {
+			if !streams.IsPrerelease(v) {
 				newest = v
 				break
 			}
@@ -153,30 +154,5 @@ func (s *Source) Lookup(name, version string) (Crate, error) {
 }
 
 func compareCrates(a, b Crate) int {
-	return cmp.Or(cmp.Compare(a.Name, b.Name), compareVersions(a.Version, b.Version))
-}
-
-// compareVersions orders x.y.z numerically; with equal numbers a
-// pre-release ("-rc.1") comes before the release, and pre-releases (and
-// build metadata) compare as strings, which is good enough to pick "the
-// newest" of a crate.
-func compareVersions(a, b string) int {
-	var am, an, ap, bm, bn, bp int
-	var ar, br string
-	fmt.Sscanf(a, "%d.%d.%d%s", &am, &an, &ap, &ar)
-	fmt.Sscanf(b, "%d.%d.%d%s", &bm, &bn, &bp, &br)
-	apre, bpre := strings.HasPrefix(ar, "-"), strings.HasPrefix(br, "-")
-	return cmp.Or(cmp.Compare(am, bm), cmp.Compare(an, bn), cmp.Compare(ap, bp),
-		-compareBool(apre, bpre), cmp.Compare(ar, br), cmp.Compare(a, b))
-}
-
-// compareBool orders false before true.
-func compareBool(a, b bool) int {
-	switch {
-	case a == b:
-		return 0
-	case a:
-		return 1
-	}
-	return -1
+	return cmp.Or(cmp.Compare(a.Name, b.Name), streams.CompareVersions(a.Version, b.Version))
 }

@@ -291,6 +291,10 @@ func (e *experiment) progressJSON(now time.Time) ([]byte, error) {
 	for c, n := range e.classes {
 		p.Classes[string(c)] = n
 	}
+	p.ToolchainsDone = make(map[string]int, len(e.rec.Toolchains))
+	for i, tc := range e.rec.Toolchains {
+		p.ToolchainsDone[tc] = e.doneBy[i]
+	}
 	data, err := json.Marshal(p)
 	if err != nil {
 		return nil, fmt.Errorf("encode progress of %s: %w", e.name, err)

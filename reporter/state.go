@@ -71,7 +71,7 @@ func compareCrates(a, b *crateState) int {
 	if c := strings.Compare(a.key.name, b.key.name); c != 0 {
 		return c
 	}
-	return compareVersions(a.key.version, b.key.version)
+	return streams.CompareVersions(a.key.version, b.key.version)
 }
 
 // experiment is everything the reporter knows about one experiment. Counts,
@@ -91,6 +91,7 @@ type experiment struct {
 	prefixes []string
 
 	done     int                    // builds of the first run with a result
+	doneBy   [2]int                 // done, by toolchain (the record's order)
 	statuses map[streams.Status]int // latest first-run attempt per build
 	classes  map[results.Class]int  // listed crates by verdict
 	// shown are the crates index.html lists, by class.
@@ -178,6 +179,7 @@ func (e *experiment) apply(r *streams.Result, stray func(toolchain string)) bool
 			decrement(e.statuses, old.Status)
 		} else {
 			e.done++
+			e.doneBy[idx]++
 		}
 		e.statuses[r.Status]++
 		e.finishedAt(r.FinishedAt)
@@ -295,10 +297,11 @@ func (e *experiment) dueAt() time.Time {
 // until they are in.
 func (e *experiment) retried(cs *crateState, gen int) {
 	e.uncount(cs)
-	for _, old := range cs.runs {
+	for i, old := range cs.runs {
 		if old != nil {
 			decrement(e.statuses, old.Status)
 			e.done--
+			e.doneBy[i]--
 		}
 	}
 	cs.runs, cs.reruns, cs.gen = pair{}, nil, gen

@@ -1,28 +1,38 @@
 #!/usr/bin/env bash
-# Installs what ejecta's demo and tests need on a Debian 12 machine, when it
-# is missing: containerd and runc, a pinned MinIO server and nats CLI, crate sources from
-# Debian's librust-*-dev packages. `make demo` and `make test` both call it;
-# with --test (`make test`) also what only tests need: Docker and compose,
-# for the compose test, debootstrap, for the build environment's, and
-# promtool, for the alert rules'.
+# Installs what ejecta needs on a Debian 12 machine, when it is missing.
+#
+#   setup.sh demo   what `make demo` uses: containerd and runc, the demo's
+#                   crate sources (Debian's librust-*-dev packages), and
+#                   checks the Rust toolchains
+#   setup.sh        (or `setup.sh test`) what `make test` uses: the above,
+#                   more crate sources, headless Chromium (the web UI's
+#                   browser test), a pinned MinIO server (the S3 tests),
+#                   the stock nats CLI, Docker and compose (the compose
+#                   test), debootstrap (the build environment's) and
+#                   promtool (the alert rules')
 #
 # As root it installs; otherwise it only reports what is missing. With
-# EJECTA_REQUIRE_ALL=1 anything still missing at the end is an error.
+# EJECTA_REQUIRE_ALL=1 (as .ci/run sets it) anything of the chosen set still
+# missing at the end is an error.
 set -euo pipefail
 
-for_tests=
-case "${1:-}" in
---test) for_tests=1 ;;
-"") ;;
-*) echo "usage: $0 [--test]" >&2; exit 2 ;;
+what=${1:-test}
+case "$what" in
+demo | test) ;;
+*)
+	echo "usage: $0 [demo|test]" >&2
+	exit 2
+	;;
 esac
 
 # MinIO has no semver tags; this pseudo-version is release 2026-02-12.
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 # The stock NATS CLI, for the README's `nats sub|stream ls|kv ls` and their test.
 NATSCLI_VERSION=v0.5.1
-# Small crates with no or few dependencies: a real corpus for the demo and tests.
-CRATE_PACKAGES="librust-cfg-if-dev librust-itoa-dev librust-either-dev librust-scopeguard-dev librust-lazy-static-dev librust-memchr-dev"
+# Small crates with no or few dependencies: a real corpus. The demo builds
+# the first three; the tests use them all.
+DEMO_CRATE_PACKAGES="librust-cfg-if-dev librust-itoa-dev librust-either-dev"
+TEST_CRATE_PACKAGES="$DEMO_CRATE_PACKAGES librust-scopeguard-dev librust-lazy-static-dev librust-memchr-dev"
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 missing=()
@@ -36,11 +46,16 @@ apt_install() {
 		log "apt-get update"
 		apt-get update -qq
 	fi
+	# The demo needs no recommended package; leaving them out saves time.
+	# APT_OPTS: more options for this install.
+	local opts=(-y -qq)
+	[ "$what" = demo ] && opts+=(--no-install-recommends)
+	# shellcheck disable=SC2206 # APT_OPTS: options, word-split on purpose
+	opts+=(${APT_OPTS:-})
 	log "apt-get install $*"
-	# shellcheck disable=SC2086 # APT_OPTS: options, word-split on purpose
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${APT_OPTS:-} "$@" >/dev/null || {
+	DEBIAN_FRONTEND=noninteractive apt-get install "${opts[@]}" "$@" >/dev/null || {
 		# A stale package list is the usual cause: refresh once and retry.
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${APT_OPTS:-} "$@" >/dev/null
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install "${opts[@]}" "$@" >/dev/null
 	}
 }
 
@@ -62,41 +77,35 @@ without_services() {
 	return $rc
 }
 
-# containerd and runc
-if ! command -v containerd >/dev/null || ! command -v runc >/dev/null; then
-	apt_install containerd runc || missing+=("containerd runc (apt-get install containerd runc)")
+# One apt-get for every package missing: each run of apt costs seconds.
+packages=()
+command -v containerd >/dev/null || packages+=(containerd)
+command -v runc >/dev/null || packages+=(runc)
+crates=$DEMO_CRATE_PACKAGES
+if [ "$what" = test ]; then
+	crates=$TEST_CRATE_PACKAGES
+	command -v chromium >/dev/null || packages+=(chromium)
 fi
-
-# headless Chromium, for the web UI's browser test
-if ! command -v chromium >/dev/null; then
-	apt_install chromium || missing+=("chromium (apt-get install chromium)")
-fi
-
-# crate sources
-need=()
-for p in $CRATE_PACKAGES; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
+for p in $crates; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || packages+=("$p")
 done
-if [ ${#need[@]} -gt 0 ]; then
-	apt_install "${need[@]}" || missing+=("crate sources (apt-get install ${need[*]})")
+if [ ${#packages[@]} -gt 0 ]; then
+	apt_install "${packages[@]}" || missing+=("apt-get install ${packages[*]}")
 fi
 
-# MinIO server, for the S3 tests. Static (CGO_ENABLED=0), as `make
-# image-minio` builds it for the compose test: that build then only links.
-gobin="$(go env GOPATH)/bin"
-if ! command -v minio >/dev/null && [ ! -x "$gobin/minio" ]; then
-	log "go install github.com/minio/minio@$MINIO_VERSION (takes a few minutes)"
-	CGO_ENABLED=0 go install "github.com/minio/minio@$MINIO_VERSION" || missing+=("minio (CGO_ENABLED=0 go install github.com/minio/minio@$MINIO_VERSION)")
-fi
-
-# the stock nats CLI
-if ! command -v nats >/dev/null && [ ! -x "$gobin/nats" ]; then
-	log "go install github.com/nats-io/natscli/nats@$NATSCLI_VERSION"
-	go install "github.com/nats-io/natscli/nats@$NATSCLI_VERSION" || missing+=("nats (go install github.com/nats-io/natscli/nats@$NATSCLI_VERSION)")
-fi
-
-if [ -n "$for_tests" ]; then
-	# A container engine for the compose test; Debian's docker.io brings
+if [ "$what" = test ]; then
+	gobin="$(go env GOPATH)/bin"
+	# MinIO server, for the S3 tests. Static (CGO_ENABLED=0), as `make
+	# image-minio` builds it for the compose test: that build then only links.
+	if ! command -v minio >/dev/null && [ ! -x "$gobin/minio" ]; then
+		log "go install github.com/minio/minio@$MINIO_VERSION (takes a few minutes)"
+		CGO_ENABLED=0 go install "github.com/minio/minio@$MINIO_VERSION" || missing+=("minio (CGO_ENABLED=0 go install github.com/minio/minio@$MINIO_VERSION)")
+	fi
+	# the stock nats CLI
+	if ! command -v nats >/dev/null && [ ! -x "$gobin/nats" ]; then
+		log "go install github.com/nats-io/natscli/nats@$NATSCLI_VERSION"
+		go install "github.com/nats-io/natscli/nats@$NATSCLI_VERSION" || missing+=("nats (go install github.com/nats-io/natscli/nats@$NATSCLI_VERSION)")
+	fi
 	# dockerd and its client, docker-compose the (v1) compose.
 	# (Without recommends: no AppArmor, no needrestart.)
 	have_compose() { command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1; }
@@ -129,6 +138,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 		log "EJECTA_REQUIRE_ALL=1: failing"
 		exit 1
 	fi
-	log "tests that need these will be skipped"
+	if [ "$what" = test ]; then
+		log "tests that need these will be skipped"
+	fi
 fi
 exit 0

@@ -25,14 +25,32 @@ type Status struct {
 	Statuses    map[streams.Status]int `json:"statuses"`
 	Classes     map[string]int         `json:"classes"`
 	DeadLetters int                    `json:"dead_letters"`
-	// RatePerMinute and ETASeconds are the reporter's figures (0: not known yet).
+	// RatePerMinute is the builds finished per minute over the last
+	// RateWindow (since the experiment was created, when it is younger),
+	// ETASeconds the time the builds not done take at it; both 0 while
+	// not known. Where the results cannot be read, they are the
+	// reporter's figures, over the whole run.
 	RatePerMinute float64 `json:"rate_per_minute"`
 	ETASeconds    int64   `json:"eta_seconds"`
+	// Toolchains is the progress of each toolchain, baseline first.
+	Toolchains []ToolchainStatus `json:"toolchains"`
 	// Confirming counts regressions waiting for their confirmation re-runs.
 	Confirming int `json:"confirming"`
 	// ReportUpdated is when the reporter last summarised the experiment;
 	// zero if it has not yet.
 	ReportUpdated time.Time `json:"report_updated"`
+}
+
+// ToolchainStatus is one toolchain's share of an experiment: its builds,
+// one per crate, and a rate as Status's.
+type ToolchainStatus struct {
+	Toolchain     string  `json:"toolchain"`
+	Total         int     `json:"total"`
+	Done          int     `json:"done"`
+	Running       int     `json:"running"`
+	Queued        int     `json:"queued"`
+	RatePerMinute float64 `json:"rate_per_minute"`
+	ETASeconds    int64   `json:"eta_seconds"`
 }
 
 // ErrUnknownExperiment is returned for a name with no record.
@@ -61,6 +79,19 @@ func List(ctx context.Context, js jetstream.JetStream) ([]streams.Experiment, er
 	}
 	slices.SortFunc(out, func(a, b streams.Experiment) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	return out, nil
+}
+
+// Record returns experiment name's record; ErrUnknownExperiment if it has
+// none.
+func Record(ctx context.Context, js jetstream.JetStream, name string) (streams.Experiment, error) {
+	if err := streams.ValidateExperimentName(name); err != nil {
+		return streams.Experiment{}, err
+	}
+	kv, err := js.KeyValue(ctx, streams.ExperimentsBucket)
+	if err != nil {
+		return streams.Experiment{}, fmt.Errorf("open %s: %w", streams.ExperimentsBucket, err)
+	}
+	return experiment(ctx, kv, name)
 }
 
 func experiment(ctx context.Context, kv jetstream.KeyValue, name string) (streams.Experiment, error) {
@@ -102,16 +133,21 @@ func get(ctx context.Context, js jetstream.JetStream, name string, hbs []streams
 	}
 	st := Status{Experiment: e, Total: e.Jobs, Statuses: map[streams.Status]int{}, Classes: map[string]int{}}
 
-	inQueue, err := countMessages(ctx, js, streams.JobsStream, streams.ExperimentJobsFilter(name))
-	if err != nil {
-		return st, err
+	for _, tc := range e.Toolchains {
+		inQueue, err := countMessages(ctx, js, streams.JobsStream, streams.JobsFilter(name, tc))
+		if err != nil {
+			return st, err
+		}
+		t := ToolchainStatus{Toolchain: tc, Total: e.Crates}
+		// Heartbeats lag by up to a heartbeat period; a job that left the
+		// queue is no longer running whatever the last heartbeat said.
+		t.Running = min(running(hbs, name, tc), inQueue)
+		// A running job stays on the work queue until it is acked.
+		t.Queued = max(inQueue-t.Running, 0)
+		st.Running += t.Running
+		st.Queued += t.Queued
+		st.Toolchains = append(st.Toolchains, t)
 	}
-	st.Running = running(hbs, name)
-	// Heartbeats lag by up to a heartbeat period; a job that left the queue
-	// is no longer running whatever the last heartbeat said.
-	st.Running = min(st.Running, inQueue)
-	// A running job stays on the work queue until it is acked.
-	st.Queued = max(inQueue-st.Running, 0)
 	if st.DeadLetters, err = countMessages(ctx, js, streams.DeadStream, streams.DeadSubject(name)); err != nil {
 		return st, err
 	}
@@ -131,6 +167,9 @@ func get(ctx context.Context, js jetstream.JetStream, name string, hbs []streams
 		}
 		st.Done, st.ReportUpdated = p.Done, p.Updated
 		st.RatePerMinute, st.ETASeconds, st.Confirming = p.RatePerMinute, p.ETASeconds, p.Confirming
+		for i := range st.Toolchains {
+			st.Toolchains[i].Done = p.ToolchainsDone[st.Toolchains[i].Toolchain]
+		}
 		for k, v := range p.Statuses {
 			st.Statuses[k] = v
 		}
@@ -138,7 +177,39 @@ func get(ctx context.Context, js jetstream.JetStream, name string, hbs []streams
 			st.Classes[k] = v
 		}
 	}
+	st.measureRate(ctx, js, time.Now())
 	return st, nil
+}
+
+// measureRate sets the rates and ETAs of st from the results its
+// toolchains' builds stored in the rate window. Where they cannot be read
+// (a role without the right), the reporter's figures stay. An experiment
+// with every build done, or aborted, has no rate to measure: the web UI
+// lists every experiment every few seconds, most of them long finished.
+func (st *Status) measureRate(ctx context.Context, js jetstream.JetStream, now time.Time) {
+	start, ok := windowStart(now, st.Experiment.CreatedAt)
+	if !ok || st.Done >= st.Total || st.Experiment.State == streams.ExperimentAborted {
+		st.RatePerMinute, st.ETASeconds = 0, 0
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	counts := make([]int, len(st.Toolchains))
+	total := 0
+	for i, t := range st.Toolchains {
+		n, err := recentResults(ctx, js, st.Experiment.Name, t.Toolchain, start)
+		if err != nil {
+			return
+		}
+		counts[i] = n
+		total += n
+	}
+	span := now.Sub(start)
+	for i := range st.Toolchains {
+		t := &st.Toolchains[i]
+		t.RatePerMinute, t.ETASeconds = rateOver(counts[i], span, t.Total-t.Done)
+	}
+	st.RatePerMinute, st.ETASeconds = rateOver(total, span, st.Total-st.Done)
 }
 
 // countMessages counts the messages of stream whose subject matches filter.
@@ -150,12 +221,13 @@ func countMessages(ctx context.Context, js jetstream.JetStream, stream, filter s
 	return streams.CountMessages(ctx, s, filter)
 }
 
-// running counts the builds of experiment name that live builders report.
-func running(hbs []streams.Heartbeat, name string) int {
+// running counts the builds of experiment name with toolchain tc that
+// live builders report.
+func running(hbs []streams.Heartbeat, name, tc string) int {
 	n := 0
 	for _, hb := range hbs {
 		for _, r := range hb.Running {
-			if r.Experiment == name {
+			if r.Experiment == name && r.Toolchain == tc {
 				n++
 			}
 		}

@@ -152,6 +152,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 		{Bucket: ExperimentsBucket, History: 1, Storage: jetstream.FileStorage, Replicas: r},
 		{Bucket: BuildersBucket, History: 1, TTL: HeartbeatTTL, Storage: jetstream.FileStorage, Replicas: r},
 		{Bucket: ProgressBucket, History: 1, Storage: jetstream.FileStorage, Replicas: r},
+		{Bucket: EndpointsBucket, History: 1, Storage: jetstream.FileStorage, Replicas: r, MaxValueSize: 4 << 10},
 	} {
 		if _, err := js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
 			return fmt.Errorf("ensure bucket %s: %w", kc.Bucket, err)

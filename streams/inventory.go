@@ -3,6 +3,7 @@ package streams
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -15,7 +16,7 @@ func Streams() []string {
 
 // Buckets lists every KV bucket Ensure creates.
 func Buckets() []string {
-	return []string{ExperimentsBucket, BuildersBucket, ProgressBucket}
+	return slices.Clone(allBuckets)
 }
 
 // CountMessages counts the messages of s whose subject matches filter.

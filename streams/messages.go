@@ -398,6 +398,8 @@ type Progress struct {
 	ETASeconds    int64   `json:"eta_seconds,omitempty"`
 	// Confirming counts regressions waiting for their confirmation re-runs.
 	Confirming int `json:"confirming,omitempty"`
+	// ToolchainsDone is Done by toolchain.
+	ToolchainsDone map[string]int `json:"toolchains_done,omitempty"`
 }
 
 // Decode unmarshals data into v (a pointer to one of the message types) and

@@ -111,6 +111,15 @@ func kvWrite(bucket string) []string {
 	return append(kvRead(bucket), "$KV."+bucket+".>")
 }
 
+// kvWriteKeys is what Put of keys of bucket needs, besides kvRead.
+func kvWriteKeys(bucket string, keys ...string) []string {
+	pub := kvRead(bucket)
+	for _, k := range keys {
+		pub = append(pub, "$KV."+bucket+"."+k)
+	}
+	return pub
+}
+
 // lookup is what every role needs to check at start-up that the streams
 // and buckets it uses exist (Lookup).
 func lookup() []string {
@@ -126,7 +135,7 @@ func lookup() []string {
 
 var (
 	allStreams = []string{JobsStream, LogsStream, UploadsStream, ResultsStream, DeadStream}
-	allBuckets = []string{ExperimentsBucket, BuildersBucket, ProgressBucket}
+	allBuckets = []string{ExperimentsBucket, BuildersBucket, ProgressBucket, EndpointsBucket}
 )
 
 // RolePermissions returns what role may do. The lists are derived from the
@@ -143,6 +152,8 @@ func RolePermissions(role Role) (Permissions, error) {
 		pub = append(pub, kvRead(ProgressBucket)...)
 		// It checks that live builders have the experiment's toolchains.
 		pub = append(pub, kvRead(BuildersBucket)...)
+		// retry --regressed reads the report in the store it finds here.
+		pub = append(pub, kvRead(EndpointsBucket)...)
 		// The producer creates the consumers builders take an experiment's
 		// jobs from (one per experiment and toolchain), and removes them.
 		pub = append(pub,
@@ -188,6 +199,8 @@ func RolePermissions(role Role) (Permissions, error) {
 		pub = append(pub, kvRead(ExperimentsBucket)...)
 		// Chunks of a stored log are purged, and only by uploaders.
 		pub = append(pub, jsAPI+"STREAM.PURGE."+LogsStream)
+		// Where the logs are stored, for the commands that read them.
+		pub = append(pub, kvWriteKeys(EndpointsBucket, EndpointStore)...)
 	case RoleReporter:
 		// Re-runs that confirm a regression are ordinary jobs.
 		pub = append(pub, jobsPrefix+".>", deadPrefix+".>")
@@ -196,6 +209,8 @@ func RolePermissions(role Role) (Permissions, error) {
 		pub = append(pub, msgGet(JobsStream)...)
 		pub = append(pub, kvRead(ExperimentsBucket)...)
 		pub = append(pub, kvWrite(ProgressBucket)...)
+		// Where the reports are, and the web UI that shows them.
+		pub = append(pub, kvWriteKeys(EndpointsBucket, EndpointStore, EndpointWeb)...)
 	case RoleViewer:
 		for _, s := range allStreams {
 			if s == JobsStream {

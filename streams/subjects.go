@@ -122,6 +122,12 @@ func ExperimentResultsFilter(exp string) string {
 	return resultsPrefix + "." + EscapeToken(exp) + ".>"
 }
 
+// ToolchainResultsFilter matches every result of experiment exp built
+// with toolchain tc.
+func ToolchainResultsFilter(exp, tc string) string {
+	return resultsPrefix + "." + EscapeToken(exp) + ".*.*." + EscapeToken(tc) + ".*"
+}
+
 // AllResultsFilter matches every result of every experiment.
 const AllResultsFilter = resultsPrefix + ".>"
 

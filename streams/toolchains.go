@@ -22,3 +22,19 @@ func ToolchainProvides(installed, tc string) bool {
 }
 
 func isASCIILetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+// ShortToolchain is installed without the host triple rustup adds to its
+// name ("nightly-2026-01-01-x86_64-unknown-linux-gnu" is
+// "nightly-2026-01-01"): what an experiment names it by, as
+// ToolchainProvides matches it. A path stays as it is.
+func ShortToolchain(installed string) string {
+	if IsToolchainPath(installed) {
+		return installed
+	}
+	for i := 0; i+1 < len(installed); i++ {
+		if installed[i] == '-' && isASCIILetter(installed[i+1]) {
+			return installed[:i]
+		}
+	}
+	return installed
+}

@@ -51,3 +51,18 @@ func TestValidateToolchainNames(t *testing.T) {
 		}
 	}
 }
+
+func TestShortToolchain(t *testing.T) {
+	for installed, want := range map[string]string{
+		"stable-x86_64-unknown-linux-gnu":             "stable",
+		"nightly-2026-01-01-x86_64-unknown-linux-gnu": "nightly-2026-01-01",
+		"1.80.0-x86_64-unknown-linux-gnu":             "1.80.0",
+		"beta":                                        "beta",
+		"/opt/rust/stage2":                            "/opt/rust/stage2",
+	} {
+		got := ShortToolchain(installed)
+		if got != want || !ToolchainProvides(installed, got) {
+			t.Errorf("ShortToolchain(%q) = %q, want %q, which it provides", installed, got, want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,7 +13,7 @@ import (
 )
 
 func newArchiveCmd(g *globals) *cobra.Command {
-	var storeURL, budget string
+	var storeURL, budget, format string
 	var parallel int
 	var wait time.Duration
 	cmd := &cobra.Command{
@@ -24,8 +25,12 @@ then logs-archives/manifest.json. The reporter does this by itself once an exper
 finished; this command rebuilds them on demand. Logs are streamed from the store into
 the archive and the archive into the store: memory stays within --memory-budget plus a
 few MiB whatever the logs' sizes.`,
-		Args: experimentArg("archive"),
+		Args:              experimentArg("archive"),
+		ValidArgsFunction: completeExperiments(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(format); err != nil {
+				return err
+			}
 			if parallel < 1 {
 				return badInput(fmt.Errorf("--parallel %d: want 1 or more", parallel))
 			}
@@ -37,7 +42,11 @@ few MiB whatever the logs' sizes.`,
 			if err := opts.Validate(); err != nil {
 				return badInput(err)
 			}
-			st, err := openStore(cmd.Context(), storeURL)
+			u, err := g.lookupStore(cmd.Context(), storeURL)
+			if err != nil {
+				return err
+			}
+			st, err := openStore(cmd.Context(), u)
 			if err != nil {
 				return err
 			}
@@ -49,6 +58,9 @@ few MiB whatever the logs' sizes.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
+			if format == "json" {
+				return writeJSON(out, m)
+			}
 			for _, a := range m.Archives {
 				fmt.Fprintf(out, "%-20s %5d crates %6d logs %12d bytes  %s\n", a.Class, a.Crates, a.Logs, a.Bytes,
 					st.Location(streams.ExperimentPrefix(args[0])+a.Key))
@@ -57,9 +69,13 @@ few MiB whatever the logs' sizes.`,
 			return nil
 		},
 	}
-	storeFlag(cmd.Flags(), &storeURL, "file://"+defaultUpStore())
+	readerStoreFlag(cmd.Flags(), &storeURL)
+	outputFlag(cmd, &format)
 	cmd.Flags().IntVar(&parallel, "parallel", archive.DefaultParallel, "logs read from the store at once")
-	cmd.Flags().StringVar(&budget, "memory-budget", "16MiB", "bytes of logs read ahead and held in memory")
+	cmd.Flags().StringVar(&budget, "memory-budget", sizeString(archive.DefaultBudget), "bytes of logs read ahead and held in memory")
 	cmd.Flags().DurationVar(&wait, "wait", 0, "how long to wait for a log that is not stored yet")
+	for _, name := range []string{"parallel", "memory-budget", "wait"} {
+		bindEnv(cmd.Flags(), name, "EJECTA_ARCHIVE_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_")))
+	}
 	return cmd
 }

@@ -20,27 +20,67 @@ import (
 type authFlags struct {
 	user, password, credentials string
 	caFile, certFile, keyFile   string
+	// creds is a NATS .creds file; context a nats CLI context's name.
+	creds, context string
 }
 
 func (a *authFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&a.user, "nats-user", envOr("EJECTA_NATS_USER", ""), "NATS user, i.e. the role to run as (env EJECTA_NATS_USER)")
-	fs.StringVar(&a.password, "nats-password", envOr("EJECTA_NATS_PASSWORD", ""), "NATS password; prefer --nats-credentials or the environment (env EJECTA_NATS_PASSWORD)")
-	fs.StringVar(&a.credentials, "nats-credentials", envOr("EJECTA_NATS_CREDENTIALS", ""), "a role's credentials file written by 'ejecta auth init' (env EJECTA_NATS_CREDENTIALS)")
-	fs.StringVar(&a.caFile, "tls-ca", envOr("EJECTA_TLS_CA", ""), "CA certificate that signed the NATS servers'; requires TLS (env EJECTA_TLS_CA)")
-	fs.StringVar(&a.certFile, "tls-cert", envOr("EJECTA_TLS_CERT", ""), "client certificate for servers that verify clients (env EJECTA_TLS_CERT)")
-	fs.StringVar(&a.keyFile, "tls-key", envOr("EJECTA_TLS_KEY", ""), "client certificate's key (env EJECTA_TLS_KEY)")
+	fs.StringVar(&a.user, "nats-user", "", "NATS user, i.e. the role to run as")
+	fs.StringVar(&a.password, "nats-password", "", "NATS password; prefer --nats-credentials or the environment")
+	fs.StringVar(&a.credentials, "nats-credentials", "", "a role's credentials file written by 'ejecta auth init'")
+	fs.StringVar(&a.creds, "creds", "", "a NATS .creds file (user JWT and nkey seed), as the nats CLI's --creds")
+	bindEnv(fs, "creds", "EJECTA_NATS_CREDS")
+	fs.StringVar(&a.context, "context", "", "connect as the nats CLI's context NAME says (server, credentials, TLS; ~/.config/nats/context/NAME.json); the flags given besides it override it")
+	bindEnv(fs, "context", "EJECTA_NATS_CONTEXT")
+	fs.StringVar(&a.caFile, "tls-ca", "", "CA certificate that signed the NATS servers'; requires TLS")
+	fs.StringVar(&a.certFile, "tls-cert", "", "client certificate for servers that verify clients")
+	fs.StringVar(&a.keyFile, "tls-key", "", "client certificate's key")
+}
+
+// natsContext is the --context's, nil without one.
+func (a *authFlags) natsContext() (*natsContext, error) {
+	if a.context == "" {
+		return nil, nil
+	}
+	c, err := loadNATSContext(a.context)
+	if err != nil {
+		return nil, badInput(fmt.Errorf("--context: %w", err))
+	}
+	return c, nil
 }
 
 // secretFiles are the files of these flags no build may read: the
-// credentials file and the TLS client key.
+// credentials files, the TLS client key, and the --context's.
 func (a *authFlags) secretFiles() []string {
-	return []string{a.credentials, a.keyFile}
+	files := []string{a.credentials, a.creds, a.keyFile}
+	if c, err := a.natsContext(); err == nil && c != nil {
+		files = append(files, c.secretFiles()...)
+	}
+	return files
 }
 
-// security resolves the flags: a credentials file sets user and password,
-// which explicit flags override.
+// security resolves the flags: a --context says everything it holds; a
+// way of authenticating given by flags (a user, a credentials file,
+// --creds) replaces the context's, and a TLS flag its TLS setting. A
+// credentials file sets user and password, which explicit flags override.
 func (a *authFlags) security() (streams.Security, error) {
-	s := streams.Security{User: a.user, Password: a.password, CAFile: a.caFile, CertFile: a.certFile, KeyFile: a.keyFile}
+	var s streams.Security
+	c, err := a.natsContext()
+	if err != nil {
+		return s, err
+	}
+	if c != nil {
+		s = c.security()
+	}
+	if a.user != "" || a.password != "" || a.credentials != "" || a.creds != "" {
+		s.User, s.Password, s.CredsFile, s.NKeyFile, s.Token = a.user, a.password, a.creds, "", ""
+	}
+	if a.caFile != "" {
+		s.CAFile = a.caFile
+	}
+	if a.certFile != "" || a.keyFile != "" {
+		s.CertFile, s.KeyFile = a.certFile, a.keyFile
+	}
 	if a.credentials != "" {
 		c, err := auth.ReadCredentials(a.credentials)
 		if err != nil {
@@ -54,7 +94,7 @@ func (a *authFlags) security() (streams.Security, error) {
 		}
 	}
 	if err := s.Validate(); err != nil {
-		return s, badInput(fmt.Errorf("--nats-user/--nats-password/--tls-*: %w", err))
+		return s, badInput(fmt.Errorf("--nats-user/--nats-password/--creds/--context/--tls-*: %w", err))
 	}
 	return s, nil
 }
@@ -71,8 +111,12 @@ func (a *authFlags) jobKey(command string) (streams.JobKey, error) {
 	}
 	k, err := a.givenJobKey()
 	if err == nil && k.IsZero() && sec.Authenticated() {
+		who := sec.User
+		if who == "" {
+			who = "an authenticated user"
+		}
 		err = badInput(fmt.Errorf("%s as %s needs the job key: set %s, or pass --nats-credentials a producer, reporter, uploader or admin file from 'ejecta auth init', which holds it",
-			command, sec.User, auth.JobKeyEnv))
+			command, who, auth.JobKeyEnv))
 	}
 	return k, err
 }
@@ -97,17 +141,35 @@ func (a *authFlags) givenJobKey() (streams.JobKey, error) {
 	return c.JobKey, nil
 }
 
-// natsOptions are the connection options every command uses.
-func (g *globals) natsOptions() ([]nats.Option, streams.Security, error) {
+// natsOptions are the connection options every command uses, and the
+// server URL: --nats, else the --context's server, else the default.
+func (g *globals) natsOptions() ([]nats.Option, streams.Security, string, error) {
 	sec, err := g.auth.security()
 	if err != nil {
-		return nil, sec, err
+		return nil, sec, "", err
 	}
 	opts, err := sec.Options()
 	if err != nil {
-		return nil, sec, badInput(err)
+		return nil, sec, "", badInput(err)
 	}
-	return append(opts, nats.Timeout(5*time.Second)), sec, nil
+	url := g.natsURL
+	if c, _ := g.auth.natsContext(); c != nil && c.URL != "" && !g.natsURLSet() {
+		url = c.URL
+	}
+	return append(opts, nats.Timeout(5*time.Second)), sec, url, nil
+}
+
+// jetStream is the JetStream handle of nc, in the --context's JetStream
+// domain or API prefix if it names one.
+func (g *globals) jetStream(nc *nats.Conn) (jetstream.JetStream, error) {
+	c, _ := g.auth.natsContext()
+	switch {
+	case c != nil && c.JSDomain != "":
+		return jetstream.NewWithDomain(nc, c.JSDomain)
+	case c != nil && c.JSAPIPrefix != "":
+		return jetstream.NewWithAPIPrefix(nc, c.JSAPIPrefix)
+	}
+	return jetstream.New(nc)
 }
 
 // prepareStreams creates or updates the streams, unless the command runs as
@@ -150,6 +212,7 @@ func newAuthCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "auth",
 		Short: "Set up least-privilege NATS users, one per role",
+		RunE:  groupRun,
 	}
 	cmd.AddCommand(newAuthInitCmd(), newAuthClusterCmd())
 	return cmd
@@ -158,7 +221,7 @@ func newAuthCmd() *cobra.Command {
 func newAuthClusterCmd() *cobra.Command {
 	var o auth.ClusterOptions
 	var t auth.ServerTLS
-	var clients, routes string
+	var clients, routes, format string
 	cmd := &cobra.Command{
 		Use:   "cluster DIR --routes H1:6222,H2:6222,H3:6222 --clients H1:4222,H2:4222,H3:4222",
 		Short: "Write one nats-server config per cluster node, with the users of 'auth init DIR'",
@@ -184,8 +247,18 @@ route host and allowing both server and client authentication.`,
 			if t != (auth.ServerTLS{}) {
 				o.TLS = &t
 			}
+			if err := checkOutput(format); err != nil {
+				return err
+			}
 			if err := auth.Cluster(o); err != nil {
 				return badInput(fmt.Errorf("auth cluster: %w", err))
+			}
+			if format == "json" {
+				var files []string
+				for i := range o.Routes {
+					files = append(files, auth.NodeConfigFile(i+1))
+				}
+				return writeJSON(cmd.OutOrStdout(), map[string]any{"dir": o.Dir, "files": files})
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s to %s in %s\n", auth.NodeConfigFile(1), auth.NodeConfigFile(len(o.Routes)), o.Dir)
 			return nil
@@ -199,12 +272,18 @@ route host and allowing both server and client authentication.`,
 	f.StringVar(&t.CertFile, "server-tls-cert", "", "each node's certificate (server and client use); with key and CA, clients and routes require TLS with verified certificates")
 	f.StringVar(&t.KeyFile, "server-tls-key", "", "each node's certificate key")
 	f.StringVar(&t.CAFile, "server-tls-ca", "", "CA that signs the nodes' and the clients' certificates")
+	bindEnv(f, "name", "EJECTA_CLUSTER_NAME")
+	bindEnv(f, "routes", "EJECTA_CLUSTER_ROUTES")
+	bindEnv(f, "clients", "EJECTA_CLUSTER_CLIENTS")
+	bindEnv(f, "store-dir", "EJECTA_NATS_STORE_DIR")
+	outputFlag(cmd, &format)
 	return cmd
 }
 
 func newAuthInitCmd() *cobra.Command {
 	var o auth.Options
 	var t auth.ServerTLS
+	var format string
 	cmd := &cobra.Command{
 		Use:   "init DIR",
 		Short: "Write a nats-server config and one credentials file per role",
@@ -250,8 +329,18 @@ TLS and a client certificate signed by that CA.`,
 			if o.StoreDir == "" {
 				o.StoreDir = filepath.Join(dir, "jetstream")
 			}
+			if err := checkOutput(format); err != nil {
+				return err
+			}
 			if err := auth.Init(o); err != nil {
 				return badInput(fmt.Errorf("auth init: %w", err))
+			}
+			if format == "json" {
+				files := []string{auth.ServerConfigFile, auth.UsersFile}
+				for _, r := range streams.Roles {
+					files = append(files, auth.CredentialsFile(r))
+				}
+				return writeJSON(cmd.OutOrStdout(), map[string]any{"dir": dir, "files": files})
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s, %s and one <role>.env per role (%v) in %s\n",
 				auth.ServerConfigFile, auth.UsersFile, streams.Roles, dir)
@@ -266,6 +355,10 @@ TLS and a client certificate signed by that CA.`,
 	f.StringVar(&t.CAFile, "server-tls-ca", "", "CA that signs client certificates")
 	f.BoolVar(&o.Force, "force", false, "replace existing files: new passwords for every role (the job key is kept)")
 	f.BoolVar(&o.NewJobKey, "new-job-key", false, "with --force, also a new job key: results and upload requests of jobs queued under the old one are then refused")
+	bindEnv(f, "listen", "EJECTA_NATS_LISTEN")
+	bindEnv(f, "store-dir", "EJECTA_NATS_STORE_DIR")
+	bindEnv(f, "force", "EJECTA_AUTH_FORCE")
+	outputFlag(cmd, &format)
 	return cmd
 }
 
@@ -273,8 +366,10 @@ func newStreamsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "streams",
 		Short: "Manage ejecta's streams and buckets",
+		RunE:  groupRun,
 	}
 	var wait time.Duration
+	var format string
 	ensure := &cobra.Command{
 		Use:   "ensure",
 		Short: "Create or update every stream, bucket and shared consumer (admin)",
@@ -288,7 +383,10 @@ exist, so an admin runs this once per deployment and after each upgrade.
 leader yet), as a deployment's first step started beside the servers needs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := g.logger("streams")
+			if err := checkOutput(format); err != nil {
+				return err
+			}
+			log, err := g.cliLogger("streams")
 			if err != nil {
 				return err
 			}
@@ -305,11 +403,16 @@ leader yet), as a deployment's first step started beside the servers needs.`,
 				return err
 			}
 			nc.Close()
+			if format == "json" {
+				return writeJSON(cmd.OutOrStdout(), map[string]any{"replicas": g.replicas, "streams": streams.Streams(), "buckets": streams.Buckets()})
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "streams and buckets ensured with %d replicas\n", g.replicas)
 			return nil
 		},
 	}
 	ensure.Flags().DurationVar(&wait, "wait", 0, "retry for this long while NATS does not answer; 0: fail at once")
+	bindEnv(ensure.Flags(), "wait", "EJECTA_STREAMS_WAIT")
+	outputFlag(ensure, &format)
 	cmd.AddCommand(ensure)
 	return cmd
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,12 +16,21 @@ import (
 func newBuildersCmd(g *globals) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
-		Use:   "builders",
-		Short: "List live builders: slots, running builds and for how long, toolchains, last heartbeat",
-		Long: `List live builders: slots, running builds and for how long, toolchains, last
-heartbeat. A builder that stops renewing its heartbeat disappears after ` + streams.HeartbeatTTL.String() + `.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Use:   "builders [ID...]",
+		Short: "List live builders: version, slots, running builds and for how long, toolchains, last heartbeat",
+		Long: `List live builders: version, slots, running builds and for how long, toolchains,
+last heartbeat; with IDs, those builders only. A builder that stops renewing
+its heartbeat disappears after ` + streams.HeartbeatTTL.String() + `.`,
+		Args: func(_ *cobra.Command, args []string) error {
+			for _, id := range args {
+				if err := streams.ValidateBuilderID(id); err != nil {
+					return badInput(err)
+				}
+			}
+			return nil
+		},
+		ValidArgsFunction: completeBuilders(g),
+		RunE: func(cmd *cobra.Command, args []string) error {
 			js, done, err := g.reader(cmd.Context(), format)
 			if err != nil {
 				return err
@@ -29,6 +39,9 @@ heartbeat. A builder that stops renewing its heartbeat disappears after ` + stre
 			hbs, err := status.Builders(cmd.Context(), js)
 			if err != nil {
 				return err
+			}
+			if len(args) > 0 {
+				hbs = slices.DeleteFunc(hbs, func(hb streams.Heartbeat) bool { return !slices.Contains(args, hb.ID) })
 			}
 			if format == "json" {
 				return writeJSONList(cmd.OutOrStdout(), hbs)
@@ -46,13 +59,17 @@ func printBuilders(w io.Writer, hbs []streams.Heartbeat, now time.Time) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "BUILDER\tHOST\tSLOTS\tRUNNING\tFREE DISK\tTOOLCHAINS\tHEARTBEAT\tSTATE")
+	fmt.Fprintln(tw, "BUILDER\tHOST\tVERSION\tSLOTS\tRUNNING\tFREE DISK\tTOOLCHAINS\tHEARTBEAT\tSTATE")
 	for _, hb := range hbs {
 		state := "taking jobs"
 		if hb.Paused != "" {
 			state = "paused: " + hb.Paused
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f GiB\t%s\t%s ago\t%s\n", hb.ID, hb.Host, hb.Slots, len(hb.Running),
+		version := hb.Version
+		if version == "" {
+			version = "-" // a builder from before heartbeats said
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.1f GiB\t%s\t%s ago\t%s\n", hb.ID, hb.Host, printable(version), hb.Slots, len(hb.Running),
 			float64(hb.FreeDiskBytes)/(1<<30), strings.Join(hb.Toolchains, ","), now.Sub(hb.Updated).Round(time.Second), state)
 	}
 	if err := tw.Flush(); err != nil {

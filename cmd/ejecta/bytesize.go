@@ -2,30 +2,41 @@ package main
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
+
+	"github.com/docker/go-units"
 )
 
-// parseBytes reads sizes such as 1536MiB, 2GiB, 512M or 1073741824.
+// maxBytes bounds a size flag well below int64's end, so that sums of
+// sizes (a memory limit and its /tmp) cannot overflow.
+const maxBytes = 1 << 62
+
+// parseBytes reads a size as docker's --memory does: a number, possibly
+// with a fraction, and a unit whose multiples are powers of 1024 however
+// it is written, so 2G, 2g, 2GB, 2Gi and 2GiB all mean 2×2³⁰ bytes, and
+// 1.5GiB 1536MiB. No unit, or B, means bytes.
 func parseBytes(s string) (int64, error) {
-	units := []struct {
-		suffix string
-		mult   int64
-	}{
-		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
-		{"K", 1000}, {"M", 1000 * 1000}, {"G", 1000 * 1000 * 1000}, {"B", 1},
+	t := s
+	if strings.HasSuffix(t, "i") || strings.HasSuffix(t, "I") {
+		t += "B" // Kubernetes' spelling, 2Gi
 	}
-	t := strings.TrimSpace(s)
-	mult := int64(1)
-	for _, u := range units {
-		if strings.HasSuffix(t, u.suffix) {
-			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
-			break
+	n, err := units.RAMInBytes(t)
+	if err != nil || n <= 0 || n > maxBytes {
+		return 0, fmt.Errorf("size %q: want a positive number with an optional unit (K, M, G, T: KiB, MiB, GiB, TiB; 2G = 2GB = 2GiB)", s)
+	}
+	return n, nil
+}
+
+// sizeString spells n bytes in the largest binary unit that holds it
+// whole: 1536MiB, 2GiB. parseBytes reads it back.
+func sizeString(n int64) string {
+	for _, u := range []struct {
+		suffix string
+		shift  uint
+	}{{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}} {
+		if n > 0 && n%(1<<u.shift) == 0 {
+			return fmt.Sprintf("%d%s", n>>u.shift, u.suffix)
 		}
 	}
-	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n <= 0 || n > (1<<62)/mult {
-		return 0, fmt.Errorf("size %q: want a positive number with an optional unit (KiB, MiB, GiB, K, M, G)", s)
-	}
-	return n * mult, nil
+	return fmt.Sprint(n)
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/ejecta-build/ejecta/builder/sandbox"
 	"github.com/ejecta-build/ejecta/metrics"
 	"github.com/ejecta-build/ejecta/reporter"
-	"github.com/ejecta-build/ejecta/store"
+	"github.com/ejecta-build/ejecta/streams"
 	"github.com/ejecta-build/ejecta/uploader"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,29 +56,30 @@ type builderFlags struct {
 
 func (f *builderFlags) register(fs *pflag.FlagSet, defaultWorkDir string) {
 	host, _ := os.Hostname()
-	fs.StringVar(&f.id, "builder-id", envOr("EJECTA_BUILDER_ID", sanitizeID(host)), "builder id, unique per host (env EJECTA_BUILDER_ID)")
-	fs.IntVar(&f.slots, "slots", envInt("EJECTA_SLOTS", runtime.NumCPU()), "builds run at once (env EJECTA_SLOTS)")
-	fs.StringVar(&f.workDir, "work-dir", envOr("EJECTA_WORK_DIR", defaultWorkDir), "directory for job directories (env EJECTA_WORK_DIR)")
-	fs.StringVar(&f.containerd, "containerd", envOr("EJECTA_CONTAINERD", "/run/containerd/containerd.sock"), "containerd socket (env EJECTA_CONTAINERD)")
-	fs.StringVar(&f.namespace, "containerd-namespace", envOr("EJECTA_CONTAINERD_NAMESPACE", "ejecta"), "containerd namespace (env EJECTA_CONTAINERD_NAMESPACE)")
-	fs.StringVar(&f.memory, "memory", envOr("EJECTA_MEMORY", "1536MiB"), "memory limit per build, e.g. 1536MiB or 2GiB (env EJECTA_MEMORY)")
-	fs.DurationVar(&f.timeout, "timeout", 15*time.Minute, "wall-clock limit per build attempt, unless the experiment sets one")
-	fs.DurationVar(&f.noOutput, "no-output-timeout", 5*time.Minute, "kill a build that prints nothing for this long, unless the experiment sets one")
-	fs.StringVar(&f.rootfs, "rootfs", envOr("EJECTA_ROOTFS", "host"), "what builds see as /, read-only: host (the host's root) or image:PATH_OR_REF (an OCI/docker image tarball to import, or an image already in containerd) (env EJECTA_ROOTFS)")
-	fs.StringVar(&f.tmpSize, "tmp-size", envOr("EJECTA_TMP_SIZE", "512MiB"), "size of each build's private /tmp (a tmpfs, counted against its memory), unless the experiment sets one (env EJECTA_TMP_SIZE)")
-	fs.StringSliceVar(&f.tcPaths, "toolchain-path", splitList(os.Getenv("EJECTA_TOOLCHAIN_PATHS")), "a toolchain directory (bin/rustc, bin/cargo, lib/) this builder offers to experiments that name it by path, e.g. a compiler built from a branch; repeat or comma-separate (env EJECTA_TOOLCHAIN_PATHS)")
-	fs.StringVar(&f.maxLog, "max-log-bytes", envOr("EJECTA_MAX_LOG_BYTES", "64MiB"), "task output a build log keeps, e.g. 64MiB: past it the log keeps only the last part of each step's output (at most 1MiB) after a line saying how much was left out; 0 for no cap (env EJECTA_MAX_LOG_BYTES)")
-	fs.StringVar(&f.cacheDir, "crate-cache-dir", os.Getenv("EJECTA_CRATE_CACHE_DIR"), "where .crate files downloaded from a remote registry (--crate-source sparse+https://...) are kept, checked against the index's sha256; one builder per directory (default WORK_DIR/crate-cache-ID; env EJECTA_CRATE_CACHE_DIR)")
-	fs.StringVar(&f.cacheSize, "crate-cache-size", envOr("EJECTA_CRATE_CACHE_SIZE", "4GiB"), "bound on the crate download cache, e.g. 4GiB: past it the least recently used files are removed (env EJECTA_CRATE_CACHE_SIZE)")
-	fs.StringSliceVar(&f.hide, "sandbox-hide", splitList(os.Getenv("EJECTA_SANDBOX_HIDE")), "a host path builds must not see, besides the work dir, this builder's credentials and "+strings.Join(sandbox.DefaultHidden, ", ")+"; repeat or comma-separate (env EJECTA_SANDBOX_HIDE)")
-	fs.StringVar(&f.hostRoot, "host-root", envOr("EJECTA_HOST_ROOT", "/"), "where this builder sees the host's root: / unless it runs in a container that mounts the host's root elsewhere read-only (compose.yaml: /host), so that what builds must not see is read from the host; job dirs, toolchains and the crate source must still be at their host paths (env EJECTA_HOST_ROOT)")
-	fs.StringVar(&f.jobDisk, "job-disk", envOr("EJECTA_JOB_DISK", "20GiB"), "disk space one build may fill in its job dir, e.g. 20GiB: past it the build is killed and fails with no-space; 0 for no bound (env EJECTA_JOB_DISK)")
-	fs.UintVar(&f.buildUID, "build-uid", uint(envInt("EJECTA_BUILD_UID", builder.DefaultBuildUID)), "first of the unprivileged user ids builds run as, one per slot (uid and gid BUILD_UID+slot); pick a range no real user or other builder on the host has (env EJECTA_BUILD_UID)")
-	f.logWindow = envInt("EJECTA_LOG_WINDOW", builder.DefaultLogWindow)
-	fs.Var(boundedInt{v: &f.logWindow, min: 1, max: 4096}, "log-window", "log chunks of one build published ahead of their acknowledgements, 1 to 4096; when that many are in flight the build's output waits; 1 publishes each chunk synchronously (env EJECTA_LOG_WINDOW)")
-	fs.DurationVar(&f.sandboxRetry, "sandbox-retry-delay", envDuration("EJECTA_SANDBOX_RETRY_DELAY", builder.DefaultSandboxRetryDelay),
-		"when the sandbox itself fails (containerd restarted, a shim died), store the attempt's log, record no result and build the job again after this long; its last attempt reports the error (env EJECTA_SANDBOX_RETRY_DELAY)")
-	fs.StringVar(&f.minFree, "min-free-disk", envOr("EJECTA_MIN_FREE_DISK", "2GiB"), "take no new jobs while the work dir's disk has less free, e.g. 2GiB; 0 to disable (env EJECTA_MIN_FREE_DISK)")
+	fs.StringVar(&f.id, "builder-id", sanitizeID(host), "builder id, unique per host")
+	fs.IntVar(&f.slots, "slots", runtime.NumCPU(), "builds run at once")
+	fs.StringVar(&f.workDir, "work-dir", defaultWorkDir, "directory for job directories")
+	fs.StringVar(&f.containerd, "containerd", "/run/containerd/containerd.sock", "containerd socket")
+	fs.StringVar(&f.namespace, "containerd-namespace", "ejecta", "containerd namespace")
+	fs.StringVar(&f.memory, "memory", sizeString(builder.DefaultMemoryBytes), "memory limit per build, e.g. 1536MiB or 2GiB")
+	fs.DurationVar(&f.timeout, "timeout", builder.DefaultTimeout, "wall-clock limit per build attempt, unless the experiment sets one")
+	fs.DurationVar(&f.noOutput, "no-output-timeout", builder.DefaultNoOutputTimeout, "kill a build that prints nothing for this long, unless the experiment sets one")
+	fs.StringVar(&f.rootfs, "rootfs", "host", "what builds see as /, read-only: host (the host's root) or image:PATH_OR_REF (an OCI/docker image tarball to import, or an image already in containerd)")
+	fs.StringVar(&f.tmpSize, "tmp-size", sizeString(sandbox.DefaultTmpBytes), "size of each build's private /tmp (a tmpfs, counted against its memory), unless the experiment sets one")
+	fs.StringSliceVar(&f.tcPaths, "toolchain-path", nil, "a toolchain directory (bin/rustc, bin/cargo, lib/) this builder offers to experiments that name it by path, e.g. a compiler built from a branch; repeat or comma-separate")
+	bindEnv(fs, "toolchain-path", "EJECTA_TOOLCHAIN_PATHS")
+	fs.StringVar(&f.maxLog, "max-log-bytes", sizeString(builder.DefaultMaxLogBytes), "task output a build log keeps, e.g. 64MiB: past it the log keeps only the last part of each step's output (at most 1MiB) after a line saying how much was left out; 0 for no cap")
+	fs.StringVar(&f.cacheDir, "crate-cache-dir", "", "where .crate files downloaded from a remote registry (--crate-source sparse+https://...) are kept, checked against the index's sha256; one builder per directory (default WORK_DIR/crate-cache-ID)")
+	fs.StringVar(&f.cacheSize, "crate-cache-size", sizeString(builder.DefaultCrateCacheBytes), "bound on the crate download cache, e.g. 4GiB: past it the least recently used files are removed")
+	fs.StringSliceVar(&f.hide, "sandbox-hide", nil, "a host path builds must not see, besides the work dir, this builder's credentials and "+strings.Join(sandbox.DefaultHidden, ", ")+"; repeat or comma-separate")
+	fs.StringVar(&f.hostRoot, "host-root", "/", "where this builder sees the host's root: / unless it runs in a container that mounts the host's root elsewhere read-only (compose.yaml: /host), so that what builds must not see is read from the host; job dirs, toolchains and the crate source must still be at their host paths")
+	fs.StringVar(&f.jobDisk, "job-disk", sizeString(builder.DefaultJobDiskBytes), "disk space one build may fill in its job dir, e.g. 20GiB: past it the build is killed and fails with no-space; 0 for no bound")
+	fs.UintVar(&f.buildUID, "build-uid", uint(builder.DefaultBuildUID), "first of the unprivileged user ids builds run as, one per slot (uid and gid BUILD_UID+slot); pick a range no real user or other builder on the host has")
+	f.logWindow = builder.DefaultLogWindow
+	fs.Var(boundedInt{v: &f.logWindow, min: 1, max: 4096}, "log-window", "log chunks of one build published ahead of their acknowledgements, 1 to 4096; when that many are in flight the build's output waits; 1 publishes each chunk synchronously")
+	fs.DurationVar(&f.sandboxRetry, "sandbox-retry-delay", builder.DefaultSandboxRetryDelay,
+		"when the sandbox itself fails (containerd restarted, a shim died), store the attempt's log, record no result and build the job again after this long; its last attempt reports the error")
+	fs.StringVar(&f.minFree, "min-free-disk", sizeString(builder.DefaultMinFreeDisk), "take no new jobs while the work dir's disk has less free, e.g. 2GiB; 0 to disable")
 }
 
 // config reads the flags into a builder configuration and checks it, so a
@@ -119,7 +120,7 @@ func (f *builderFlags) config() (builder.Config, error) {
 		NoOutputTimeout: f.noOutput, MinFreeDiskBytes: minFree, TmpBytes: tmpSize, DrainGrace: f.drainGrace,
 		LogWindow: f.logWindow, SandboxRetryDelay: f.sandboxRetry, MaxLogBytes: maxLog,
 		ToolchainPaths: f.tcPaths, CrateCacheDir: f.cacheDir, CrateCacheBytes: cacheSize,
-		Version: buildVersion(),
+		Version: buildVersion().String(),
 	}
 	if f.buildUID > math.MaxInt32 {
 		return builder.Config{}, badInput(fmt.Errorf("--build-uid %d: want at most %d", f.buildUID, math.MaxInt32))
@@ -224,22 +225,9 @@ func newBuilderCmd(g *globals) *cobra.Command {
 	}
 	f.register(cmd.Flags(), "/var/lib/ejecta/work")
 	metricsFlag(cmd.Flags(), &metricsAddr, "")
-	cmd.Flags().DurationVar(&f.drainGrace, "drain-grace", envDuration("EJECTA_DRAIN_GRACE", 10*time.Minute),
-		"on SIGTERM, let running builds finish for this long before killing them and handing their jobs back; a second SIGTERM ends it (env EJECTA_DRAIN_GRACE)")
+	cmd.Flags().DurationVar(&f.drainGrace, "drain-grace", 10*time.Minute,
+		"on SIGTERM, let running builds finish for this long before killing them and handing their jobs back; a second SIGTERM ends it")
 	return cmd
-}
-
-func storeFlag(fs *pflag.FlagSet, dst *string, def string) {
-	fs.StringVar(dst, "store", envOr("EJECTA_STORE", def),
-		"where logs and reports go: file:///DIR or s3://BUCKET[/PREFIX]?endpoint=HOST:PORT&secure=false; S3 credentials from EJECTA_S3_ACCESS_KEY/EJECTA_S3_SECRET_KEY, else the standard chain (AWS_* variables, ~/.aws/credentials, an IAM role) (env EJECTA_STORE)")
-}
-
-func openStore(ctx context.Context, url string) (store.Store, error) {
-	st, err := store.Open(ctx, url)
-	if err != nil {
-		return nil, badInput(fmt.Errorf("--store: %w", err))
-	}
-	return st, nil
 }
 
 func newUploaderCmd(g *globals) *cobra.Command {
@@ -272,6 +260,7 @@ func newUploaderCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer nc.Close()
+			recordEndpoints(cmd.Context(), js, log, "uploader "+name, map[string]string{streams.EndpointStore: storeURL})
 			reg := metrics.NewRegistry()
 			reg.MustRegister(metrics.NewDisk(os.TempDir())) // where it stages log pages
 			u, err := uploader.New(uploader.Config{Name: name, Metrics: reg, JobKey: key}, nc, st, log)
@@ -283,15 +272,16 @@ func newUploaderCmd(g *globals) *cobra.Command {
 		},
 	}
 	host, _ := os.Hostname()
-	storeFlag(cmd.Flags(), &storeURL, "file:///var/lib/ejecta/store")
-	cmd.Flags().StringVar(&name, "name", envOr("EJECTA_UPLOADER_NAME", sanitizeID(host)), "replica name in logs (env EJECTA_UPLOADER_NAME)")
+	storeFlag(cmd.Flags(), &storeURL, defaultStore)
+	cmd.Flags().StringVar(&name, "name", sanitizeID(host), "replica name in logs")
+	bindEnv(cmd.Flags(), "name", "EJECTA_UPLOADER_NAME")
 	memoryLimitFlag(cmd.Flags(), &memLimit)
 	metricsFlag(cmd.Flags(), &metricsAddr, "")
 	return cmd
 }
 
 func newReporterCmd(g *globals) *cobra.Command {
-	var storeURL, metricsAddr string
+	var storeURL, metricsAddr, webURL string
 	var confirmations int
 	cmd := &cobra.Command{
 		Use:   "reporter",
@@ -309,6 +299,9 @@ func newReporterCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := checkWebURL(webURL); err != nil {
+				return err
+			}
 			st, err := openStoreWait(cmd.Context(), storeURL, log)
 			if err != nil {
 				return err
@@ -318,6 +311,7 @@ func newReporterCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer nc.Close()
+			recordEndpoints(cmd.Context(), js, log, "reporter", map[string]string{streams.EndpointStore: storeURL, streams.EndpointWeb: webURL})
 			// The reporter, one per farm, also reports the streams' state.
 			reg := metrics.NewRegistry()
 			reg.MustRegister(metrics.NewJetStream(js, log))
@@ -329,10 +323,11 @@ func newReporterCmd(g *globals) *cobra.Command {
 			return runWithMetrics(cmd.Context(), metricsAddr, reg, log, r.Run, metrics.WithHealth(health))
 		},
 	}
-	storeFlag(cmd.Flags(), &storeURL, "file:///var/lib/ejecta/store")
-	cmd.Flags().IntVar(&confirmations, "confirmations", envInt("EJECTA_CONFIRMATIONS", reporter.DefaultConfirmations),
-		"re-runs on both toolchains that confirm each regression; -1 for none (env EJECTA_CONFIRMATIONS)")
+	storeFlag(cmd.Flags(), &storeURL, defaultStore)
+	cmd.Flags().IntVar(&confirmations, "confirmations", reporter.DefaultConfirmations,
+		"re-runs on both toolchains that confirm each regression; -1 for none")
 	metricsFlag(cmd.Flags(), &metricsAddr, " (stream and consumer state included)")
+	webURLFlag(cmd.Flags(), &webURL, "")
 	return cmd
 }
 
@@ -351,13 +346,4 @@ func sanitizeID(s string) string {
 		b = b[:64]
 	}
 	return string(b)
-}
-
-// envDuration is the duration in environment variable name, or def when it
-// is unset or not a duration.
-func envDuration(name string, def time.Duration) time.Duration {
-	if d, err := time.ParseDuration(os.Getenv(name)); err == nil {
-		return d
-	}
-	return def
 }

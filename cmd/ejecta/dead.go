@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"text/tabwriter"
@@ -25,6 +26,7 @@ func newDeadLettersCmd(g *globals) *cobra.Command {
 			}
 			return nil
 		},
+		ValidArgsFunction: completeExperiments(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			js, done, err := g.reader(cmd.Context(), format)
 			if err != nil {
@@ -38,6 +40,13 @@ func newDeadLettersCmd(g *globals) *cobra.Command {
 			dls, err := status.DeadLetters(cmd.Context(), js, exp)
 			if err != nil {
 				return err
+			}
+			if exp != "" && len(dls) == 0 {
+				// A deleted experiment's letters go with it: none and no
+				// record is a name that was mistyped.
+				if _, err := status.Record(cmd.Context(), js, exp); errors.Is(err, status.ErrUnknownExperiment) {
+					return badInput(err)
+				}
 			}
 			if format == "json" {
 				return writeJSONList(cmd.OutOrStdout(), dls)

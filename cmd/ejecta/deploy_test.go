@@ -204,18 +204,14 @@ func readUnit(t *testing.T, path string) unit {
 	return u
 }
 
-// envVariables are the environment variables ejecta reads: every flag's,
-// as its help names it, and those without a flag.
+// envVariables are the environment variables ejecta reads: every flag's
+// and those without a flag.
 func envVariables() []string {
 	vars := []string{auth.JobKeyEnv, "EJECTA_S3_ACCESS_KEY", "EJECTA_S3_SECRET_KEY", "EJECTA_NATS_URL"}
 	var walk func(*cobra.Command)
 	walk = func(c *cobra.Command) {
 		for _, fs := range []*pflag.FlagSet{c.Flags(), c.PersistentFlags()} {
-			fs.VisitAll(func(f *pflag.Flag) {
-				if m := envInHelp.FindStringSubmatch(f.Usage); m != nil {
-					vars = append(vars, m[1])
-				}
-			})
+			fs.VisitAll(func(f *pflag.Flag) { vars = append(vars, envOf(f)) })
 		}
 		for _, sub := range c.Commands() {
 			walk(sub)

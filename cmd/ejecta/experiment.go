@@ -13,6 +13,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ejecta-build/ejecta/builder"
+	"github.com/ejecta-build/ejecta/builder/sandbox"
 	"github.com/ejecta-build/ejecta/producer"
 	"github.com/ejecta-build/ejecta/status"
 	"github.com/ejecta-build/ejecta/streams"
@@ -27,6 +29,7 @@ func newExperimentCmd(g *globals) *cobra.Command {
 		Use:     "experiment",
 		Aliases: []string{"exp"},
 		Short:   "Create and inspect experiments",
+		RunE:    groupRun,
 	}
 	cmd.AddCommand(newExperimentCreateCmd(g), newExperimentListCmd(g), newExperimentStatusCmd(g))
 	cmd.AddCommand(lifecycleCmds(g)...)
@@ -43,7 +46,7 @@ func modeNames() string {
 
 func newExperimentCreateCmd(g *globals) *cobra.Command {
 	var req producer.Request
-	var toolchains, memory, tmpSize string
+	var toolchains, memory, tmpSize, format string
 	var timeout, noOutputTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "create NAME --toolchains A,B --mode MODE --crates SPEC",
@@ -54,9 +57,20 @@ Repeating the command with the same arguments adds no job; the same name with
 other arguments is refused.
 
 --crates SPEC:
-  a,b@1.2.3,c  crate names, each optionally pinned to a version (else the newest)
-  @FILE        the same, one per line ('#' starts a comment)
-  all          every crate in the crate source`,
+  a,b@1.2.3,c    crate names, each optionally pinned to a version (else the newest)
+  @FILE          the same, one per line ('#' starts a comment)
+  all            every crate version in the crate source
+  top-N          the newest version of the N most popular crates: by --downloads
+                 FILE ("name,count" lines) if given, else by how many crates of
+                 the source depend on them; ties by name
+  random-N:SEED  N crates drawn reproducibly: the same seed on the same source
+                 selects the same crates
+
+--skip SPEC (a,b@1.2.3 or @FILE) leaves crates out before top-N and random-N
+draw; a bare name skips every version. all, top-N and random-N need a
+directory source: a sparse registry has no list of its crates.
+
+--output json prints the experiment's record and what this run added.`,
 		Example: `  ejecta experiment create demo --toolchains stable,nightly --mode check-only --crates cfg-if,itoa`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
@@ -85,7 +99,7 @@ other arguments is refused.
 			if err := req.Validate(); err != nil {
 				return badInput(err)
 			}
-			return withProducer(cmd, g, "text", true, func(p *producer.Producer, _ jetstream.JetStream) (any, func(io.Writer), error) {
+			return withProducer(cmd, g, format, true, func(p *producer.Producer, _ jetstream.JetStream) (any, func(io.Writer), error) {
 				out, err := p.Create(cmd.Context(), req)
 				if err != nil {
 					return nil, nil, err
@@ -111,17 +125,22 @@ other arguments is refused.
 	f.StringVar(&req.Crates, "crates", "", "crate selection: a,b@1.0.0,c | @FILE | all | top-N | random-N:SEED")
 	f.StringVar(&req.Skip, "skip", "", "crates to leave out, applied before top-N and random-N: a,b@1.0.0 | @FILE")
 	f.StringVar(&req.Downloads, "downloads", "", "file of \"crate,downloads\" lines ranking top-N (default: rank by reverse dependencies in the crate source)")
-	f.StringVar(&req.CrateSource, "crate-source", envOr("EJECTA_CRATE_SOURCE", DefaultCrateSource), "where the crates come from: a directory registry holding their sources, or a crates.io-style sparse registry, sparse+https://host/index/, whose .crate files the builders download, check and cache (env EJECTA_CRATE_SOURCE)")
+	f.StringVar(&req.CrateSource, "crate-source", DefaultCrateSource, "where the crates come from: a directory registry holding their sources, or a crates.io-style sparse registry, sparse+https://host/index/, whose .crate files the builders download, check and cache")
 	f.StringVar(&req.CapLints, "cap-lints", "", "pass --cap-lints LEVEL to rustc: "+strings.Join(streams.CapLints, ", "))
 	f.IntVar(&req.Priority, "priority", 0, "priority 0 (default) to 100")
 	f.BoolVar(&req.NoToolchainCheck, "no-toolchain-check", false, "queue the jobs even if no live builder has a toolchain (with no builder live, the check is skipped with a warning)")
-	f.StringVar(&memory, "memory", "", "memory limit per build, e.g. 1536MiB (default: the builder's, 1536MiB)")
-	f.StringVar(&tmpSize, "tmp-size", "", "size of each build's private /tmp, e.g. 1GiB (default: the builder's, 512MiB)")
-	f.DurationVar(&timeout, "timeout", 0, "wall-clock limit per build attempt, e.g. 15m (default: the builder's, 15m)")
-	f.DurationVar(&noOutputTimeout, "no-output-timeout", 0, "kill a build that prints nothing for this long, e.g. 5m (default: the builder's, 5m)")
-	for _, name := range []string{"toolchains", "mode", "crates"} {
-		_ = cmd.MarkFlagRequired(name)
+	f.StringVar(&memory, "memory", "", "memory limit per build, e.g. 2GiB (default: the builder's, "+sizeString(builder.DefaultMemoryBytes)+" unless set)")
+	f.StringVar(&tmpSize, "tmp-size", "", "size of each build's private /tmp, e.g. 1GiB (default: the builder's, "+sizeString(sandbox.DefaultTmpBytes)+" unless set)")
+	f.DurationVar(&timeout, "timeout", 0, "wall-clock limit per build attempt, e.g. 30m (default: the builder's, "+builder.DefaultTimeout.String()+" unless set)")
+	f.DurationVar(&noOutputTimeout, "no-output-timeout", 0, "kill a build that prints nothing for this long, e.g. 10m (default: the builder's, "+builder.DefaultNoOutputTimeout.String()+" unless set)")
+	outputFlag(cmd, &format)
+	// The experiment's own limits, not the builders' of the same names.
+	for _, name := range []string{"memory", "tmp-size", "timeout", "no-output-timeout"} {
+		bindEnv(f, name, "EJECTA_EXPERIMENT_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_")))
 	}
+	// Checked in RunE rather than by cobra, which checks before the
+	// environment and the configuration file are applied.
+	cmd.PreRunE = requireFlags("crates", "mode", "toolchains")
 	return cmd
 }
 
@@ -133,14 +152,33 @@ func isInputError(err error) bool {
 }
 
 func outputFlag(cmd *cobra.Command, dst *string) {
-	cmd.Flags().StringVarP(dst, "output", "o", "text", "output format: text or json")
+	outputFlagOf(cmd, dst, "text", "json")
+}
+
+// outputFlagOf registers --output with formats, the first the default.
+func outputFlagOf(cmd *cobra.Command, dst *string, formats ...string) {
+	cmd.Flags().StringVarP(dst, "output", "o", formats[0], "output format: "+orList(formats))
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(formats, cobra.ShellCompDirectiveNoFileComp))
 }
 
 func checkOutput(format string) error {
-	if format != "text" && format != "json" {
-		return badInput(fmt.Errorf("--output %q: want text or json", format))
+	return checkOutputOf(format, "text", "json")
+}
+
+// checkOutputOf refuses a --output not among formats.
+func checkOutputOf(format string, formats ...string) error {
+	if !slices.Contains(formats, format) {
+		return badInput(fmt.Errorf("--output %q: want %s", format, orList(formats)))
 	}
 	return nil
+}
+
+// orList is "a, b or c".
+func orList(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
 }
 
 // writeJSONList writes items as a JSON array: `[]`, not `null`, when
@@ -200,62 +238,61 @@ queued or running) or aborted. --output json prints the experiment records.`,
 func newExperimentStatusCmd(g *globals) *cobra.Command {
 	var format string
 	var watch bool
-	var timeout time.Duration
+	var timeout, interval time.Duration
 	cmd := &cobra.Command{
 		Use:   "status NAME",
-		Short: "Show an experiment's progress: queued, running, done per result",
-		Args:  experimentArg("experiment status"),
+		Short: "Show an experiment's progress: builds done, running and queued per toolchain, results, classes",
+		Long: `Show an experiment's progress: its builds done, running and queued per
+toolchain, the rate builds finish at over the last 5 minutes and the time
+left at it, the results and the classes of the crates compared so far.
+
+With --watch it follows the experiment until it is finished, every
+--interval: on a terminal one display redrawn in place (a bar per toolchain);
+piped, a line whenever something changes; with --output json a JSON document
+per change, one per line.`,
+		Args:              experimentArg("experiment status"),
+		ValidArgsFunction: completeExperiments(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if interval <= 0 {
+				return badInput(fmt.Errorf("--interval %s: want a positive duration", interval))
+			}
 			js, done, err := g.reader(cmd.Context(), format)
 			if err != nil {
 				return err
 			}
 			defer done()
-			ctx := cmd.Context()
 			if watch {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, timeout)
+				ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 				defer cancel()
+				err := watchStatus(ctx, js, args[0], format, cmd.OutOrStdout(), interval)
+				if errors.Is(err, context.DeadlineExceeded) && cmd.Context().Err() == nil {
+					return fmt.Errorf("experiment %s: not finished after --timeout %s", args[0], timeout)
+				}
+				if cmd.Context().Err() != nil {
+					return nil // interrupted
+				}
+				return err
 			}
-			last := ""
-			for {
-				st, err := status.Get(ctx, js, args[0])
-				if errors.Is(err, status.ErrUnknownExperiment) {
-					return badInput(err)
-				}
-				if err != nil {
-					return err
-				}
-				var buf strings.Builder
-				if format == "json" {
-					err = writeJSON(&buf, st)
-				} else {
-					printStatus(&buf, st)
-				}
-				if err != nil {
-					return err
-				}
-				if buf.String() != last {
-					last = buf.String()
-					if watch && format == "text" {
-						fmt.Fprintf(cmd.OutOrStdout(), "--- %s\n", time.Now().Format(time.TimeOnly))
-					}
-					fmt.Fprint(cmd.OutOrStdout(), last)
-				}
-				if !watch || st.Finished() {
-					return nil
-				}
-				select {
-				case <-ctx.Done():
-					return fmt.Errorf("experiment %s: %d of %d jobs done after --timeout %s", args[0], st.Done, st.Total, timeout)
-				case <-time.After(time.Second):
-				}
+			st, err := status.Get(cmd.Context(), js, args[0])
+			if errors.Is(err, status.ErrUnknownExperiment) {
+				return badInput(err)
 			}
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				return writeJSON(cmd.OutOrStdout(), st)
+			}
+			printStatus(cmd.OutOrStdout(), st)
+			return nil
 		},
 	}
 	outputFlag(cmd, &format)
-	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "print the status again whenever it changes, until every job is done")
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "follow the experiment until it is finished")
 	cmd.Flags().DurationVar(&timeout, "timeout", 24*time.Hour, "with --watch: give up (exit 1) after this long")
+	bindEnv(cmd.Flags(), "timeout", "EJECTA_WATCH_TIMEOUT")
+	cmd.Flags().DurationVar(&interval, "interval", time.Second, "with --watch: how often to look")
+	bindEnv(cmd.Flags(), "interval", "EJECTA_WATCH_INTERVAL")
 	return cmd
 }
 
@@ -269,10 +306,21 @@ func printStatus(w io.Writer, st status.Status) {
 	if st.DeadLetters > 0 {
 		fmt.Fprintf(w, ", %d dead letters", st.DeadLetters)
 	}
-	if st.RatePerMinute > 0 && st.Done < st.Total {
-		fmt.Fprintf(w, "; %.1f/min, about %s left", st.RatePerMinute, (time.Duration(st.ETASeconds) * time.Second).String())
+	if r := rateText(st.RatePerMinute, st.ETASeconds, st.Done < st.Total); r != "" {
+		fmt.Fprintf(w, "; %s", r)
 	}
 	fmt.Fprintln(w)
+	width := 0
+	for _, t := range st.Toolchains {
+		width = max(width, len(t.Toolchain))
+	}
+	for _, t := range st.Toolchains {
+		line := fmt.Sprintf("  %-*s %d/%d done, %d running, %d queued", width+1, t.Toolchain+":", t.Done, t.Total, t.Running, t.Queued)
+		if r := rateText(t.RatePerMinute, t.ETASeconds, t.Done < t.Total); r != "" {
+			line += "; " + r
+		}
+		fmt.Fprintln(w, printable(line))
+	}
 	if st.Confirming > 0 {
 		fmt.Fprintf(w, "confirming: %d regressions being re-run on both toolchains\n", st.Confirming)
 	}

@@ -31,7 +31,7 @@ func withProducer(cmd *cobra.Command, g *globals, format string, jobs bool, f fu
 	if err := checkOutput(format); err != nil {
 		return err
 	}
-	log, err := g.logger("producer")
+	log, err := g.cliLogger("producer")
 	if err != nil {
 		return err
 	}
@@ -74,7 +74,8 @@ func newExperimentAbortCmd(g *globals) *cobra.Command {
 builds (their logs are kept, no result is recorded), and its report keeps
 what it had. An aborted experiment cannot be retried; delete it to reuse
 its name.`,
-		Args: experimentArg("experiment abort"),
+		Args:              experimentArg("experiment abort"),
+		ValidArgsFunction: completeExperiments(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withProducer(cmd, g, format, false, func(p *producer.Producer, _ jetstream.JetStream) (any, func(io.Writer), error) {
 				out, err := p.Abort(cmd.Context(), args[0])
@@ -103,7 +104,8 @@ func newExperimentPriorityCmd(g *globals) *cobra.Command {
 			}
 			return badInput(streams.ValidateExperimentName(args[0]))
 		},
-		Example: "  ejecta experiment priority beta-check 50",
+		Example:           "  ejecta experiment priority beta-check 50",
+		ValidArgsFunction: completeExperiments(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			n, err := strconv.Atoi(args[1])
 			if err != nil {
@@ -132,22 +134,26 @@ confirmed again); the experiment counts them as not done until then.
 --crates SPEC: a,b@1.2.3 (a name without a version: every version of it in the
 experiment) or @FILE, one per line, such as the report's retry-regressed-list.txt.
 --regressed: the crates of that list, read from the report in --store.`,
-		Args: experimentArg("experiment retry"),
+		Args:              experimentArg("experiment retry"),
+		ValidArgsFunction: completeExperiments(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if regressed == (crates != "") {
 				return badInput(errors.New("experiment retry: want exactly one of --regressed or --crates"))
 			}
 			var list []producer.Crate
-			var err error
-			if regressed {
-				list, err = regressedList(cmd.Context(), storeURL, args[0])
-			} else {
-				list, err = producer.ParseCrateList(crates)
+			if !regressed {
+				var err error
+				if list, err = producer.ParseCrateList(crates); err != nil {
+					return badInput(err)
+				}
 			}
-			if err != nil {
-				return badInput(err)
-			}
-			return withProducer(cmd, g, format, true, func(p *producer.Producer, _ jetstream.JetStream) (any, func(io.Writer), error) {
+			return withProducer(cmd, g, format, true, func(p *producer.Producer, js jetstream.JetStream) (any, func(io.Writer), error) {
+				if regressed {
+					var err error
+					if list, err = regressedList(cmd.Context(), readerStore(cmd.Context(), js, storeURL), args[0]); err != nil {
+						return nil, nil, badInput(err)
+					}
+				}
 				out, err := p.Retry(cmd.Context(), args[0], list)
 				return out, func(w io.Writer) {
 					fmt.Fprintf(w, "experiment %s: %d crates retried (%d jobs): %s\n", args[0], len(out.Crates), out.Jobs, strings.Join(out.Crates, ", "))
@@ -158,7 +164,9 @@ experiment) or @FILE, one per line, such as the report's retry-regressed-list.tx
 	f := cmd.Flags()
 	f.StringVar(&crates, "crates", "", "crates to build again: a,b@1.2.3 | @FILE")
 	f.BoolVar(&regressed, "regressed", false, "build again every crate of the report's retry-regressed-list.txt (regressed, flaky, spurious)")
-	storeFlag(f, &storeURL, "file://"+defaultUpStore())
+	bindEnv(f, "crates", "EJECTA_RETRY_CRATES")
+	bindEnv(f, "regressed", "EJECTA_RETRY_REGRESSED")
+	readerStoreFlag(f, &storeURL)
 	outputFlag(cmd, &format)
 	return cmd
 }
@@ -205,7 +213,8 @@ func newExperimentDeleteCmd(g *globals) *cobra.Command {
 results, log chunks, upload requests and dead letters still on the streams.
 The stored report and logs stay in the store. While builds of it run it
 refuses, unless --force: then it is aborted first.`,
-		Args: experimentArg("experiment delete"),
+		Args:              experimentArg("experiment delete"),
+		ValidArgsFunction: completeExperiments(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withProducer(cmd, g, format, false, func(p *producer.Producer, _ jetstream.JetStream) (any, func(io.Writer), error) {
 				out, err := p.Delete(cmd.Context(), args[0], force)
@@ -222,6 +231,7 @@ refuses, unless --force: then it is aborted first.`,
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "abort running builds first instead of refusing")
+	bindEnv(cmd.Flags(), "force", "EJECTA_DELETE_FORCE")
 	outputFlag(cmd, &format)
 	return cmd
 }

@@ -186,3 +186,36 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 	t.Cleanup(func() { s.Close() })
 	return m, s
 }
+
+// A command a person runs logs to standard error in console form, even
+// when that is not a terminal (--log-format auto); components keep JSON
+// there. JSON goes out only when asked for.
+func TestCLILogLinesAreConsole(t *testing.T) {
+	ns := testenv.StartNATS(t)
+	reg := testenv.CrateRegistry(t)
+	create := func(name string, extra ...string) string {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stderr := os.Stderr
+		os.Stderr = w
+		out, err := run(t, append([]string{"--nats", ns.URL, "experiment", "create", name, "--toolchains", "stable,nightly",
+			"--mode", "check-only", "--crates", "cfg-if", "--crate-source", reg, "--no-toolchain-check"}, extra...)...)
+		os.Stderr = stderr
+		w.Close()
+		logged, _ := io.ReadAll(r)
+		if err != nil || !strings.Contains(out, "experiment "+name+" created") || strings.Contains(out, "published") {
+			t.Fatalf("create: %q, %v; want the outcome alone on standard output", out, err)
+		}
+		return string(logged)
+	}
+	logged := create("console")
+	if !strings.Contains(logged, "experiment published") || strings.Contains(logged, "{") {
+		t.Errorf("standard error %q: want console lines, no JSON", logged)
+	}
+	logged = create("json", "--log-format", "json")
+	if !strings.HasPrefix(logged, "{") || !strings.Contains(logged, `"message":"experiment published"`) {
+		t.Errorf("standard error with --log-format json %q: want JSON lines", logged)
+	}
+}

@@ -64,7 +64,7 @@ func TestLogWindowValues(t *testing.T) {
 			if err := fs.Parse(tc.args); err != nil {
 				t.Fatal(err)
 			}
-			if err := checkEnv(fs); err != nil {
+			if err := applyEnv(fs); err != nil {
 				t.Fatal(err)
 			}
 			if f.logWindow != tc.want {

@@ -13,8 +13,8 @@ import (
 
 // metricsFlag registers --metrics-addr: where a component serves /metrics.
 func metricsFlag(fs *pflag.FlagSet, dst *string, what string) {
-	fs.StringVar(dst, "metrics-addr", envOr("EJECTA_METRICS_ADDR", ""),
-		"serve Prometheus metrics on http://ADDR/metrics, e.g. :9090"+what+"; empty: off (env EJECTA_METRICS_ADDR)")
+	fs.StringVar(dst, "metrics-addr", "",
+		"serve Prometheus metrics on http://ADDR/metrics, e.g. :9090"+what+"; empty: off")
 }
 
 // checkMetricsAddr names a bad --metrics-addr before anything starts.

@@ -114,4 +114,14 @@ func TestReportAndStatusAgree(t *testing.T) {
 	if rep.TotalJobs != st.Total {
 		t.Errorf("total: report %d, status %d", rep.TotalJobs, st.Total)
 	}
+	// The reporter counts each toolchain's builds apart, for the bars of
+	// status --watch.
+	for _, tc := range st.Toolchains {
+		if tc.Total != 2 || tc.Done != 2 {
+			t.Errorf("toolchain %+v: want 2 of 2 done", tc)
+		}
+	}
+	if len(st.Toolchains) != 2 {
+		t.Errorf("toolchains %+v: want stable and nightly", st.Toolchains)
+	}
 }

@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // globals are the flags every subcommand shares.
@@ -26,6 +27,19 @@ type globals struct {
 	auth      authFlags
 	// ensureStreams makes connect create streams even as a role (admin).
 	ensureStreams bool
+	// configFile is --config; configured says the environment and the
+	// file have been applied (configure).
+	configFile string
+	configured bool
+	// natsFlag is --nats; ownServer says natsURL is `up`'s own server.
+	natsFlag  *pflag.Flag
+	ownServer bool
+}
+
+// natsURLSet says the server URL was given (--nats, its variable or the
+// configuration file) or is up's own, rather than --context's to say.
+func (g *globals) natsURLSet() bool {
+	return g.ownServer || g.natsFlag != nil && g.natsFlag.Changed
 }
 
 func newRootCmd() *cobra.Command {
@@ -39,21 +53,30 @@ Jobs, live logs and results travel over NATS JetStream; builds run in containerd
 sandboxes; logs and reports are kept in a directory or an S3 bucket.
 
 Start everything on one machine with 'ejecta up', then create an experiment with
-'ejecta experiment create'. Every flag can also be set in the environment
-variable named in its help text.`,
+'ejecta experiment create'.
+
+Every flag can also be set in the environment variable named in its help text,
+or in the configuration file (` + defaultConfigFile + `, or --config): TOML whose
+keys are flag names, at the top level for every command, or in a table named
+after a command ([builder], [experiment.create]) for it alone. The command line
+wins over the environment, which wins over the file.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       buildVersion(),
+		Version:       buildVersion().String(),
 	}
+	root.SetVersionTemplate("ejecta {{.Version}}\n")
 	root.SetOut(os.Stdout)
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.natsURL, "nats", envOr("EJECTA_NATS_URL", nats.DefaultURL), "NATS server URL(s), comma-separated (env EJECTA_NATS_URL)")
-	pf.StringVar(&g.logLevel, "log-level", envOr("EJECTA_LOG_LEVEL", "info"), "debug, info, warn or error (env EJECTA_LOG_LEVEL)")
-	pf.StringVar(&g.logFormat, "log-format", envOr("EJECTA_LOG_FORMAT", logAuto), "auto (console on a terminal, JSON otherwise), console or json (env EJECTA_LOG_FORMAT)")
-	pf.IntVar(&g.replicas, "replicas", envInt("EJECTA_REPLICAS", 1), "replicas of each stream and bucket: 1, or 3 in a cluster (env EJECTA_REPLICAS)")
+	pf.StringVar(&g.configFile, "config", "", "configuration file (default "+defaultConfigFile+" if it exists)")
+	pf.StringVar(&g.natsURL, "nats", nats.DefaultURL, "NATS server URL(s), comma-separated")
+	bindEnv(pf, "nats", "EJECTA_NATS_URL")
+	g.natsFlag = pf.Lookup("nats")
+	pf.StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
+	pf.StringVar(&g.logFormat, "log-format", logAuto, "auto (components: console on a terminal, JSON otherwise; other commands: console), console or json")
+	pf.IntVar(&g.replicas, "replicas", 1, "replicas of each stream and bucket: 1, or 3 in a cluster")
 	g.auth.register(pf)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput(err) })
-	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return checkEnv(cmd.Flags()) }
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return g.configure(cmd) }
 
 	root.AddCommand(
 		newUpCmd(g),
@@ -71,13 +94,55 @@ variable named in its help text.`,
 		newAuthCmd(),
 		newStreamsCmd(g),
 		newHealthcheckCmd(),
+		newVersionCmd(),
 	)
+	markRuns(root)
+	describeEnv(root)
+	registerCompletions(g, root)
 	return root
+}
+
+// markRuns makes every command's own errors runFailures unless they are bad
+// input, so that exitCode tells them apart from cobra's refusals of the
+// command line.
+func markRuns(c *cobra.Command) {
+	if run := c.RunE; run != nil {
+		c.RunE = func(cmd *cobra.Command, args []string) error { return failure(run(cmd, args)) }
+	}
+	for _, sub := range c.Commands() {
+		markRuns(sub)
+	}
+}
+
+// groupRun is the RunE of a command that only holds subcommands: without
+// one it prints its help; an unknown one is bad input, as it is for the
+// root command.
+func groupRun(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return cmd.Help()
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += "; did you mean " + strings.Join(s, " or ") + "?"
+	}
+	return badInput(errors.New(msg))
 }
 
 // logger is component's logger on standard error (see newLogger).
 func (g *globals) logger(component string) (zerolog.Logger, error) {
 	return newLogger(os.Stderr, stderrIsTerminal(), g.logLevel, g.logFormat, component)
+}
+
+// cliLogger is the logger of a command a person runs and reads (experiment,
+// report, tail, ...), not of a long-running component: its lines go to
+// standard error in console form unless --log-format json asks otherwise,
+// so that they never break into the command's output as JSON.
+func (g *globals) cliLogger(component string) (zerolog.Logger, error) {
+	format := g.logFormat
+	if format == logAuto {
+		format = logConsole
+	}
+	return newLogger(os.Stderr, stderrIsTerminal(), g.logLevel, format, component)
 }
 
 func (g *globals) streamsConfig() streams.Config {
@@ -89,55 +154,44 @@ func (g *globals) streamsConfig() streams.Config {
 // connect dials NATS and makes sure every stream exists: it creates them,
 // or only looks them up when running as a role (prepareStreams).
 func (g *globals) connect(ctx context.Context, name string, log zerolog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	return g.dial(ctx, name, log, g.prepareStreams)
+}
+
+// connectReadOnly dials NATS and checks that every stream exists, changing
+// nothing whoever it runs as: the read-only commands (list, status, logs,
+// report, completion, ...) must never create or update a stream, which
+// would apply this CLI's settings (--replicas) over the farm's.
+func (g *globals) connectReadOnly(ctx context.Context, name string, log zerolog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	return g.dial(ctx, name, log, func(ctx context.Context, js jetstream.JetStream, _ streams.Security) error {
+		return streams.Lookup(ctx, js)
+	})
+}
+
+// dial connects to NATS, then runs prepare on the streams (within 30s).
+func (g *globals) dial(ctx context.Context, name string, log zerolog.Logger, prepare func(context.Context, jetstream.JetStream, streams.Security) error) (*nats.Conn, jetstream.JetStream, error) {
 	if err := g.streamsConfig().Validate(); err != nil {
 		return nil, nil, badInput(fmt.Errorf("--replicas: %w", err))
 	}
-	opts, sec, err := g.natsOptions()
+	opts, sec, url, err := g.natsOptions()
 	if err != nil {
 		return nil, nil, err
 	}
-	nc, err := streams.Connect(g.natsURL, name, log, opts...)
+	nc, err := streams.Connect(url, name, log, opts...)
 	if err != nil {
 		return nil, nil, err
 	}
-	js, err := jetstream.New(nc)
+	js, err := g.jetStream(nc)
 	if err != nil {
 		nc.Close()
 		return nil, nil, fmt.Errorf("jetstream: %w", err)
 	}
-	ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := g.prepareStreams(ectx, js, sec); err != nil {
+	if err := prepare(pctx, js, sec); err != nil {
 		nc.Close()
 		return nil, nil, err
 	}
 	return nc, js, nil
-}
-
-func envOr(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		return v
-	}
-	return def
-}
-
-func envInt(name string, def int) int {
-	var n int
-	if v := os.Getenv(name); v != "" {
-		if _, err := fmt.Sscan(v, &n); err == nil {
-			return n
-		}
-	}
-	return def
-}
-
-// envBool is the boolean in environment variable name (1, true, 0, false,
-// ...), or def when it is unset or not one; checkEnv reports the latter.
-func envBool(name string, def bool) bool {
-	if b, err := strconv.ParseBool(os.Getenv(name)); err == nil {
-		return b
-	}
-	return def
 }
 
 func splitList(s string) []string {
@@ -151,16 +205,17 @@ func splitList(s string) []string {
 }
 
 // reader opens what a read-only command needs after checking its --output
-// format: a JetStream handle, and a function that closes it.
+// format: a JetStream handle that has changed no stream, and a function
+// that closes it.
 func (g *globals) reader(ctx context.Context, format string) (jetstream.JetStream, func(), error) {
 	if err := checkOutput(format); err != nil {
 		return nil, nil, err
 	}
-	log, err := g.logger("cli")
+	log, err := g.cliLogger("cli")
 	if err != nil {
 		return nil, nil, err
 	}
-	nc, js, err := g.connect(ctx, "ejecta-cli", log)
+	nc, js, err := g.connectReadOnly(ctx, "ejecta-cli", log)
 	if err != nil {
 		return nil, nil, err
 	}

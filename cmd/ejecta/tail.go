@@ -1,15 +1,21 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/logtail"
+	"github.com/ejecta-build/ejecta/status"
+	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 )
 
@@ -20,6 +26,9 @@ type logFlags struct {
 	color     string
 	raw       bool
 	storeURL  string
+	follow    bool
+	lines     int           // --tail: the last lines only; 0 for all
+	since     time.Duration // --since: what was written this long ago or since; 0 for all
 }
 
 func (f *logFlags) register(cmd *cobra.Command) {
@@ -28,8 +37,10 @@ func (f *logFlags) register(cmd *cobra.Command) {
 	fs.IntVar(&f.attempt, "attempt", 0, "the attempt to read (default: the latest)")
 	fs.StringVar(&f.color, "color", "auto", "ANSI colours: auto (only to a terminal), always or never")
 	fs.BoolVar(&f.raw, "raw", false, "write the log's bytes unchanged, terminal controls included (default: only text and, with colours, SGR colour sequences)")
-	storeFlag(fs, &f.storeURL, "file://"+defaultUpStore())
-	_ = cmd.RegisterFlagCompletionFunc("color", cobra.FixedCompletions([]string{"auto", "always", "never"}, cobra.ShellCompDirectiveNoFileComp))
+	readerStoreFlag(fs, &f.storeURL)
+	fs.BoolVarP(&f.follow, "follow", "f", false, "keep printing new bytes until the build ends (without CRATE: until interrupted)")
+	fs.IntVar(&f.lines, "tail", 0, "print only the last N lines of what is there, then (with --follow) what comes; 0 for all")
+	fs.DurationVar(&f.since, "since", 0, "print only what was written in the last D (e.g. 10m); a stored log, which keeps no time per line, is printed whole if it spans the cut; 0 for all")
 }
 
 // validate checks the flags' values and names the bad one.
@@ -42,6 +53,12 @@ func (f *logFlags) validate() error {
 	}
 	if f.attempt < 0 {
 		return badInput(fmt.Errorf("--attempt %d: want 1 or more (0: the latest)", f.attempt))
+	}
+	if f.lines < 0 {
+		return badInput(fmt.Errorf("--tail %d: want 0 (all) or more", f.lines))
+	}
+	if f.since < 0 {
+		return badInput(fmt.Errorf("--since %s: want 0 (all) or more", f.since))
 	}
 	if f.toolchain != "" {
 		if err := streams.ValidateToolchain(f.toolchain); err != nil {
@@ -116,7 +133,6 @@ func expCrateArgs(command string, crateOptional bool) cobra.PositionalArgs {
 
 func newTailCmd(g *globals) *cobra.Command {
 	var f logFlags
-	var follow bool
 	cmd := &cobra.Command{
 		Use:   "tail EXP [CRATE[@VERSION]]",
 		Short: "Print a build's log from its first byte; with -f follow it live",
@@ -132,12 +148,17 @@ Colours are kept when the output is a terminal and stripped otherwise
 (--color always keeps them, e.g. for 'less -R'). Every other terminal
 control in the log (window titles, clipboard writes, cursor movement,
 queries the terminal answers on its input) is removed; --raw writes the
-log's bytes unchanged.`,
+log's bytes unchanged.
+
+--tail N prints only the last N lines of each log (of what is there when it
+starts), --since D only what was written in the last D; both then follow
+with --follow.`,
 		Example: `  ejecta tail demo cfg-if -f
   ejecta tail demo itoa@1.0.1 --toolchain nightly --attempt 2
-  ejecta tail demo -f`,
+  ejecta tail demo --tail 20 -f
+  ejecta tail demo --since 5m`,
 		Args:              expCrateArgs("tail", true),
-		ValidArgsFunction: completeExperiments(g),
+		ValidArgsFunction: completeExperimentCrate(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := f.validate(); err != nil {
 				return err
@@ -146,13 +167,12 @@ log's bytes unchanged.`,
 				if f.toolchain != "" || f.attempt != 0 {
 					return badInput(errors.New("--toolchain and --attempt need a CRATE"))
 				}
-				return tailExperiment(cmd, g, args[0], follow, cmd.OutOrStdout(), f.presenter(cmd.OutOrStdout()))
+				return tailExperiment(cmd, g, args[0], &f, cmd.OutOrStdout(), f.presenter(cmd.OutOrStdout()))
 			}
-			return printLog(cmd, g, &f, args, follow)
+			return printLog(cmd, g, &f, args)
 		},
 	}
 	f.register(cmd)
-	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new bytes until the build ends (without CRATE: until interrupted)")
 	return cmd
 }
 
@@ -162,14 +182,15 @@ func newLogsCmd(g *globals) *cobra.Command {
 		Use:   "logs EXP CRATE[@VERSION]",
 		Short: "Print a build's log: the stored log, or what a running build has written so far",
 		Example: `  ejecta logs demo cfg-if --toolchain stable
-  ejecta logs demo itoa@1.0.1 --toolchain nightly --attempt 1 > itoa.log`,
+  ejecta logs demo itoa@1.0.1 --toolchain nightly --attempt 1 > itoa.log
+  ejecta logs demo cfg-if -f`,
 		Args:              expCrateArgs("logs", false),
-		ValidArgsFunction: completeExperiments(g),
+		ValidArgsFunction: completeExperimentCrate(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := f.validate(); err != nil {
 				return err
 			}
-			return printLog(cmd, g, &f, args, false)
+			return printLog(cmd, g, &f, args)
 		},
 	}
 	f.register(cmd)
@@ -177,13 +198,9 @@ func newLogsCmd(g *globals) *cobra.Command {
 }
 
 // printLog resolves EXP CRATE[@VERSION] to one attempt and copies its log.
-func printLog(cmd *cobra.Command, g *globals, f *logFlags, args []string, follow bool) error {
+func printLog(cmd *cobra.Command, g *globals, f *logFlags, args []string) error {
 	ctx := cmd.Context()
 	crate, version, err := parseCrateArg(args[1])
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, f.storeURL)
 	if err != nil {
 		return err
 	}
@@ -192,6 +209,10 @@ func printLog(cmd *cobra.Command, g *globals, f *logFlags, args []string, follow
 		return err
 	}
 	defer done()
+	st, err := openStore(ctx, readerStore(ctx, js, f.storeURL))
+	if err != nil {
+		return err
+	}
 	atts, err := logtail.Attempts(ctx, js, args[0])
 	if err != nil {
 		return err
@@ -201,12 +222,41 @@ func printLog(cmd *cobra.Command, g *globals, f *logFlags, args []string, follow
 		return badInput(err)
 	}
 	out := cmd.OutOrStdout()
-	res, err := logtail.New(js, st).Copy(ctx, k, attempt, f.presenter(out)(out), logtail.Options{Follow: follow})
+	w := f.presenter(out)(out)
+	r := logtail.New(js, st)
+	// sink is what the log passes through on its way to w: --since drops
+	// what is older, --tail keeps the last lines of what is there now.
+	sink := w
+	var last *lastLines
+	if f.lines > 0 {
+		last = newLastLines(f.lines)
+		sink = last
+	}
+	if f.since > 0 {
+		sink = &sinceFilter{next: sink, cutoff: time.Now().Add(-f.since), stored: func() bool {
+			return storedSince(ctx, st, k, attempt, time.Now().Add(-f.since), cmd.ErrOrStderr())
+		}}
+	}
+	var res logtail.Result
+	if last != nil {
+		res, err = r.Copy(ctx, k, attempt, sink, logtail.Options{})
+		if errors.Is(err, logtail.ErrNoLog) && f.follow {
+			err = nil // not started: all of it is to come
+		}
+		if err == nil {
+			err = last.flushTo(w)
+		}
+		if err == nil && f.follow && !res.Complete {
+			res, err = r.Copy(ctx, k, attempt, w, logtail.Options{Follow: true, From: res.Offset})
+		}
+	} else {
+		res, err = r.Copy(ctx, k, attempt, sink, logtail.Options{Follow: f.follow})
+	}
 	if errors.Is(err, logtail.ErrNoLog) {
 		return badInput(fmt.Errorf("%w (the build has not started; --follow waits for it)", err))
 	}
 	if err != nil {
-		if follow && ctx.Err() != nil {
+		if f.follow && ctx.Err() != nil {
 			return nil // interrupted
 		}
 		return err
@@ -217,44 +267,141 @@ func printLog(cmd *cobra.Command, g *globals, f *logFlags, args []string, follow
 	return nil
 }
 
+// storedSince says whether a stored log, which keeps no time per line,
+// passes --since's cutoff: whole when it spans it (and says so on
+// stderr), not at all when it ended before.
+func storedSince(ctx context.Context, st store.Store, k streams.BuildKey, attempt int, cutoff time.Time, stderr io.Writer) bool {
+	rc, err := st.Get(ctx, streams.ExperimentPrefix(k.Experiment)+streams.LogMetaKey(k, attempt))
+	if err != nil {
+		return true // no metadata to tell by: print it
+	}
+	defer rc.Close()
+	var meta streams.LogMeta
+	if err := json.NewDecoder(io.LimitReader(rc, 1<<20)).Decode(&meta); err != nil || meta.LastAt.IsZero() {
+		return true
+	}
+	switch {
+	case meta.LastAt.Before(cutoff):
+		return false
+	case meta.FirstAt.Before(cutoff):
+		fmt.Fprintf(stderr, "-- the stored log keeps no time per line: all of it, written from %s to %s\n",
+			meta.FirstAt.Local().Format(time.DateTime), meta.LastAt.Local().Format(time.DateTime))
+	}
+	return true
+}
+
 // tailExperiment prints every live log of exp, a prefix on each line. Each
 // build's bytes pass through a presenter of their own before they are cut
 // into lines, so that a sequence one build leaves open cannot swallow the
-// lines of another.
-func tailExperiment(cmd *cobra.Command, g *globals, exp string, follow bool, out io.Writer, present func(io.Writer) io.Writer) error {
+// lines of another. With --tail, each build's last lines are kept until the
+// reader has caught up with the stream, then printed; with --since, chunks
+// written before the cut are left out.
+func tailExperiment(cmd *cobra.Command, g *globals, exp string, f *logFlags, out io.Writer, present func(io.Writer) io.Writer) error {
 	ctx := cmd.Context()
 	js, done, err := g.reader(ctx, "text")
 	if err != nil {
 		return err
 	}
 	defer done()
+	if err := checkKnown(ctx, js, exp); err != nil {
+		return err
+	}
 	type build struct {
 		lines *logtail.Prefixer
-		w     io.Writer // present(lines)
+		w     io.Writer  // present(lines)
+		last  *lastLines // --tail, until caught up
 	}
-	builds := map[string]build{}
-	err = buildlog.FollowExperiment(ctx, js, exp, follow, func(p buildlog.Piece) error {
+	builds := map[string]*build{}
+	var order []string // of builds with lines kept
+	caughtUp := f.lines == 0
+	cutoff := time.Now().Add(-f.since)
+	show := func(p buildlog.Piece) error {
 		key := fmt.Sprintf("%s@%s/%s#%d", p.Build.Crate, p.Build.Version, p.Build.Toolchain, p.Attempt)
 		name := printable(key)
 		b, ok := builds[key]
+		if p.Chunk != nil && f.since > 0 && !p.Chunk.Time.IsZero() && p.Chunk.Time.Before(cutoff) {
+			return nil
+		}
+		if !ok && p.End != nil && (f.since > 0 || f.lines > 0) {
+			return nil // nothing of it shown
+		}
 		if !ok {
-			b.lines = logtail.NewPrefixer(out, name+" | ")
+			b = &build{lines: logtail.NewPrefixer(out, name+" | ")}
 			b.w = present(b.lines)
+			if !caughtUp {
+				b.last = newLastLines(f.lines)
+				order = append(order, key)
+			}
 			builds[key] = b
 		}
 		if p.Chunk != nil {
-			_, err := b.w.Write(p.Chunk.Data)
+			if b.last != nil {
+				b.last.Write(p.Chunk.Data)
+			} else if _, err := b.w.Write(p.Chunk.Data); err != nil {
+				return err
+			}
+		} else {
+			delete(builds, key)
+			if b.last != nil {
+				if err := b.last.flushTo(b.w); err != nil {
+					return err
+				}
+				b.last = nil
+			}
+			if err := b.lines.Flush(); err != nil {
+				return err
+			}
+			if _, err := fmt.Fprintf(out, "%s | -- ended: %s, %d bytes\n", name, printable(string(p.End.Status)), p.End.Bytes); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	err = buildlog.FollowExperiment(ctx, js, exp, f.follow, func(p buildlog.Piece) error {
+		if err := show(p); err != nil {
 			return err
 		}
-		delete(builds, key)
-		if err := b.lines.Flush(); err != nil {
-			return err
+		if !caughtUp && p.Pending == 0 {
+			caughtUp = true
+			for _, key := range order {
+				if b := builds[key]; b != nil && b.last != nil {
+					if err := b.last.flushTo(b.w); err != nil {
+						return err
+					}
+					b.last = nil
+				}
+			}
+			order = nil
 		}
-		_, err := fmt.Fprintf(out, "%s | -- ended: %s, %d bytes\n", name, printable(string(p.End.Status)), p.End.Bytes)
-		return err
+		return nil
 	})
 	for _, b := range builds {
+		if b.last != nil {
+			b.last.flushTo(b.w)
+		}
 		b.lines.Flush()
 	}
 	return err
+}
+
+// checkKnown refuses, as bad input, an experiment with neither a record nor
+// a log on the stream: a mistyped name would otherwise print nothing, or
+// wait forever with --follow.
+func checkKnown(ctx context.Context, js jetstream.JetStream, exp string) error {
+	_, err := status.Record(ctx, js, exp)
+	if !errors.Is(err, status.ErrUnknownExperiment) {
+		return err
+	}
+	s, serr := js.Stream(ctx, streams.LogsStream)
+	if serr != nil {
+		return fmt.Errorf("open %s: %w", streams.LogsStream, serr)
+	}
+	n, serr := streams.CountMessages(ctx, s, streams.ExperimentLogsFilter(exp))
+	if serr != nil {
+		return serr
+	}
+	if n == 0 {
+		return badInput(err)
+	}
+	return nil
 }

@@ -188,3 +188,112 @@ func TestBuildersOutput(t *testing.T) {
 		t.Fatalf("bad output: %v", err)
 	}
 }
+
+// --tail N prints the last N lines of what is there, --since D what was
+// written in the last D (a stored log whole when it spans the cut, not at
+// all when it ended before), both per build without CRATE; then --follow
+// carries on. logs takes them and -f too.
+func TestTailLinesAndSince(t *testing.T) {
+	nats := testenv.StartNATS(t)
+	_, js := nats.Connect(t)
+	buildlogtest.Ensure(t, js)
+	dir := t.TempDir()
+	st, err := store.NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := func(crate, tc string) streams.BuildKey {
+		return streams.BuildKey{Experiment: "t5", Crate: crate, Version: "1.0.0", Toolchain: tc}
+	}
+	old, recent := time.Now().Add(-time.Hour), time.Now().Add(-time.Minute)
+	live := buildlogtest.NewLog(t, js, k("live", "stable"), 1)
+	live.WriteAt("an hour ago 1\nan hour ago 2\n", old)
+	live.WriteAt("a minute ago 1\na minute ago 2\na minute ago 3\n", recent)
+	live.WriteAt("unfinished", recent)
+	other := buildlogtest.NewLog(t, js, k("other", "stable"), 1)
+	other.WriteAt("other 1\nother 2\n", old)
+
+	// Stored logs and their metadata: one ended an hour ago, one spans it.
+	stored := func(crate string, first, last time.Time) {
+		l := buildlogtest.NewLog(t, js, k(crate, "nightly"), 1)
+		l.Write("stored 1\nstored 2\nstored 3\n")
+		l.End(streams.StatusTestPass)
+		l.StoreAndPurge(st)
+		res, _ := json.Marshal(map[string]int{"v": 1})
+		if _, err := js.Publish(context.Background(), streams.ResultSubject(k(crate, "nightly"), 1), res); err != nil {
+			t.Fatal(err)
+		}
+		meta, _ := json.Marshal(streams.LogMeta{V: streams.LogMetaVersion, BuildKey: k(crate, "nightly"), Attempt: 1, FirstAt: first, LastAt: last})
+		key := streams.ExperimentPrefix("t5") + streams.LogMetaKey(k(crate, "nightly"), 1)
+		if err := st.Put(context.Background(), key, strings.NewReader(string(meta)), int64(len(meta)), "application/json"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stored("ended", old.Add(-time.Minute), old)
+	stored("spans", old, recent)
+
+	g := []string{"--nats", nats.URL, "--log-level", "warn", "--store", "file://" + dir}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"last lines", []string{"tail", "t5", "live", "--tail", "2"}, "a minute ago 3\nunfinished"},
+		{"more lines than there are", []string{"logs", "t5", "other", "--tail", "10"}, "other 1\nother 2\n"},
+		{"since", []string{"tail", "t5", "live", "--since", "10m"}, "a minute ago 1\na minute ago 2\na minute ago 3\nunfinished"},
+		{"since and last lines", []string{"tail", "t5", "live", "--since", "10m", "--tail", "1"}, "unfinished"},
+		{"stored, ended before the cut", []string{"logs", "t5", "ended", "--since", "10m"}, ""},
+		{"stored, spanning the cut", []string{"logs", "t5", "spans", "--since", "10m"}, "stored 1\nstored 2\nstored 3\n"},
+		{"stored, last lines", []string{"logs", "t5", "ended", "--tail", "1"}, "stored 3\n"},
+		{"every build, last lines", []string{"tail", "t5", "--tail", "1"},
+			"other@1.0.0/stable#1 | other 2\nlive@1.0.0/stable#1 | unfinished\n"},
+		{"every build, since", []string{"tail", "t5", "--since", "10m"},
+			"live@1.0.0/stable#1 | a minute ago 1\nlive@1.0.0/stable#1 | a minute ago 2\nlive@1.0.0/stable#1 | a minute ago 3\nlive@1.0.0/stable#1 | unfinished\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := run(t, append(append([]string{}, g...), tc.args...)...)
+			// A stored log printed whole across the cut says so, on stderr.
+			note, rest, ok := strings.Cut(out, "\n")
+			noted := ok && strings.HasPrefix(note, "-- the stored log keeps no time per line")
+			if noted {
+				out = rest
+			}
+			if noted != (tc.name == "stored, spanning the cut") {
+				t.Errorf("said a stored log keeps no time per line: %v", noted)
+			}
+			if err != nil || out != tc.want {
+				t.Errorf("output %q (%v)\nwant %q", out, err, tc.want)
+			}
+		})
+	}
+	if _, err := run(t, append(g, "tail", "t5", "live", "--tail", "-1")...); err == nil || exitCode(err) != 2 {
+		t.Errorf("--tail -1: %v, want exit 2", err)
+	}
+
+	// -f after the last lines: what comes next, to the end.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, command := range []string{"tail", "logs"} {
+		followed := buildlogtest.NewLog(t, js, k("followed-"+command, "stable"), 1)
+		followed.Write("one\ntwo\nthree\n")
+		outc := make(chan string, 1)
+		go func() {
+			out, err := run(t, append(g, command, "t5", "followed-"+command, "--tail", "1", "-f")...)
+			if err != nil {
+				out += err.Error()
+			}
+			outc <- out
+		}()
+		time.Sleep(500 * time.Millisecond)
+		followed.Write("four\n")
+		followed.End(streams.StatusTestPass)
+		select {
+		case out := <-outc:
+			if !strings.HasPrefix(out, "three\nfour\n") {
+				t.Errorf("%s --tail 1 -f: %q, want the last line then what came", command, out)
+			}
+		case <-ctx.Done():
+			t.Fatalf("%s -f did not return at the log's end", command)
+		}
+	}
+}

@@ -28,6 +28,7 @@ func newUpCmd(g *globals) *cobra.Command {
 		storeURL string
 		httpAddr string
 		metAddr  string
+		webURL   string
 		bf       builderFlags
 		wf       webFlags
 	)
@@ -67,10 +68,13 @@ the experiment's results count only when signed by the builder handed the job.`,
 			if err := checkMetricsAddr(metAddr); err != nil {
 				return err
 			}
+			if err := checkWebURL(webURL); err != nil {
+				return err
+			}
 			if storeURL == "" {
 				storeURL = "file://" + filepath.Join(dataDir, "store")
 			}
-			if !cmd.Flags().Changed("work-dir") && os.Getenv("EJECTA_WORK_DIR") == "" {
+			if !cmd.Flags().Changed("work-dir") {
 				bf.workDir = filepath.Join(dataDir, "work")
 			}
 			bcfg, err := bf.config()
@@ -86,7 +90,7 @@ the experiment's results count only when signed by the builder handed the job.`,
 				return err
 			}
 			defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
-			g.natsURL = ns.ClientURL()
+			g.natsURL, g.ownServer = ns.ClientURL(), true
 			g.ensureStreams = true // its own server: create the streams even if credentials are set
 			log.Info().Str("url", g.natsURL).Str("data", dataDir).Str("store", storeURL).Msg("embedded NATS server ready")
 
@@ -100,6 +104,10 @@ the experiment's results count only when signed by the builder handed the job.`,
 				return err
 			}
 			defer nc.Close()
+			if webURL == "" {
+				webURL = upWebURL(httpAddr)
+			}
+			recordEndpoints(ctx, js, log, "up", map[string]string{streams.EndpointStore: storeURL, streams.EndpointWeb: webURL})
 
 			// One registry for every component: the web UI serves it.
 			reg := metrics.NewRegistry()
@@ -158,12 +166,15 @@ the experiment's results count only when signed by the builder handed the job.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&dataDir, "data", envOr("EJECTA_DATA", ".data"), "directory for the NATS store, job dirs, the job key and (by default) the object store (env EJECTA_DATA)")
+	f.StringVar(&dataDir, "data", ".data", "directory for the NATS store, job dirs, the job key and (by default) the object store")
 	f.StringVar(&host, "nats-host", "127.0.0.1", "address the embedded NATS server listens on")
 	f.IntVar(&port, "nats-port", 4222, "client port of the embedded NATS server (0: any free port)")
 	storeFlag(f, &storeURL, "")
-	f.StringVar(&httpAddr, "http", envOr("EJECTA_HTTP", defaultWebAddr), "address of the web UI and its /metrics (loopback by default; :8080 for every interface); empty: no web UI (env EJECTA_HTTP)")
+	f.Lookup("store").Usage += " (default: file://DATA/store)"
+	f.StringVar(&httpAddr, "http", defaultWebAddr, "address of the web UI and its /metrics (loopback by default; :8080 for every interface); empty: no web UI")
 	metricsFlag(f, &metAddr, ", besides the web UI's /metrics")
+	webURLFlag(f, &webURL, "")
+	f.Lookup("web-url").Usage += " (default: http:// and --http, with this host's name if it serves every interface)"
 	bf.register(f, "")
 	wf.register(f)
 	return cmd
@@ -207,14 +218,4 @@ func startEmbeddedNATS(dir, host string, port int) (*server.Server, error) {
 		return nil, fmt.Errorf("embedded nats on %s:%d not ready after 30s (port in use? try --nats-port)", host, port)
 	}
 	return ns, nil
-}
-
-// defaultUpStore is where `ejecta up` keeps its store when started with the
-// default --data from the current directory.
-func defaultUpStore() string {
-	data, err := filepath.Abs(envOr("EJECTA_DATA", ".data"))
-	if err != nil {
-		return "/var/lib/ejecta/store"
-	}
-	return filepath.Join(data, "store")
 }

@@ -127,7 +127,7 @@ func TestUpRunsAnExperimentStopsAndResumes(t *testing.T) {
 		t.Errorf("experiment up1 not recorded with tickets: %v\n%s", err, out)
 	}
 	out, err = run(t, append(cli, "experiment", "status", "up1", "--watch", "--timeout", "3m")...)
-	if err != nil || !strings.Contains(out, "2 done") {
+	if err != nil || !strings.Contains(out, "stable 1/1 done") || !strings.Contains(out, "nightly 1/1 done") {
 		t.Fatalf("status --watch: %v\n%s", err, out)
 	}
 	// The web UI is up too and shows the experiment.
@@ -154,7 +154,8 @@ func TestUpRunsAnExperimentStopsAndResumes(t *testing.T) {
 	if err != nil || !strings.Contains(out, "jobs: 2 total, 0 queued, 0 running, 2 done") || !strings.Contains(out, "same-test-pass=1") {
 		t.Fatalf("status after restart: %v\n%s", err, out)
 	}
-	out, err = run(t, "report", "up1", "--store", "file://"+data+"/store", "--output", "json")
+	// The store up recorded: no --store needed.
+	out, err = run(t, append(cli, "report", "up1", "--output", "json")...)
 	if err != nil || !strings.Contains(out, `"name":"cfg-if"`) || !strings.Contains(out, `"class":"same-test-pass"`) {
 		t.Fatalf("report: %v\n%s", err, out)
 	}

@@ -12,9 +12,9 @@ import (
 // memoryLimitFlag registers --memory-limit for a component that runs alone
 // in its process.
 func memoryLimitFlag(fs *pflag.FlagSet, dst *string) {
-	def := fmt.Sprintf("%dMiB", uploader.DefaultMemoryLimit>>20)
-	fs.StringVar(dst, "memory-limit", envOr("EJECTA_UPLOADER_MEMORY_LIMIT", def),
-		"soft memory limit of the process (the Go runtime's; GOMEMLIMIT, if set, wins); 0 for none (env EJECTA_UPLOADER_MEMORY_LIMIT)")
+	fs.StringVar(dst, "memory-limit", sizeString(uploader.DefaultMemoryLimit),
+		"soft memory limit of the process (the Go runtime's; GOMEMLIMIT, if set, wins); 0 for none")
+	bindEnv(fs, "memory-limit", "EJECTA_UPLOADER_MEMORY_LIMIT")
 }
 
 // applyMemoryLimit sets the process's soft memory limit from the flag's

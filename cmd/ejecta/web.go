@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ejecta-build/ejecta/metrics"
@@ -48,15 +49,15 @@ Prometheus metrics are served on /metrics beside the pages, and also on
 			if err := checkMetricsAddr(metricsAddr); err != nil {
 				return err
 			}
-			st, err := openStoreWait(cmd.Context(), storeURL, log)
-			if err != nil {
-				return err
-			}
 			nc, js, err := g.connectWait(cmd.Context(), "ejecta-web", log)
 			if err != nil {
 				return err
 			}
 			defer nc.Close()
+			st, err := openStoreWait(cmd.Context(), readerStore(cmd.Context(), js, storeURL), log)
+			if err != nil {
+				return err
+			}
 			reg := metrics.NewRegistry()
 			health := metrics.NewHealth(log, metrics.NATSConnected(nc), metrics.StreamsPresent(js), metrics.StoreReachable(st))
 			wcfg.Metrics, wcfg.Health = reg, health
@@ -67,8 +68,8 @@ Prometheus metrics are served on /metrics beside the pages, and also on
 			return runWithMetrics(cmd.Context(), metricsAddr, reg, log, srv.Run, metricsGuard(wcfg, log), metrics.WithHealth(health))
 		},
 	}
-	cmd.Flags().StringVar(&addr, "http", envOr("EJECTA_HTTP", defaultWebAddr), "address to serve on: loopback by default; :8080 for every interface (env EJECTA_HTTP)")
-	storeFlag(cmd.Flags(), &storeURL, "file:///var/lib/ejecta/store")
+	cmd.Flags().StringVar(&addr, "http", defaultWebAddr, "address to serve on: loopback by default; :8080 for every interface")
+	readerStoreFlag(cmd.Flags(), &storeURL)
 	metricsFlag(cmd.Flags(), &metricsAddr, " (they are on --http's /metrics too)")
 	wf.register(cmd.Flags())
 	return cmd
@@ -83,20 +84,24 @@ type webFlags struct {
 }
 
 func (f *webFlags) register(fs *pflag.FlagSet) {
-	f.maxStreams = envInt("EJECTA_WEB_MAX_STREAMS", 256)
+	f.maxStreams = 256
 	fs.Var(boundedInt{v: &f.maxStreams, min: 1, max: 1 << 20}, "max-streams",
-		"live log streams and log ranges the web UI serves at once; past it a log page's stream or range is refused (429) until one ends (env EJECTA_WEB_MAX_STREAMS)")
-	f.maxStreamsPerClient = envInt("EJECTA_WEB_MAX_STREAMS_PER_CLIENT", 16)
+		"live log streams and log ranges the web UI serves at once; past it a log page's stream or range is refused (429) until one ends")
+	f.maxStreamsPerClient = 16
 	fs.Var(boundedInt{v: &f.maxStreamsPerClient, min: 1, max: 1 << 20}, "max-streams-per-client",
-		"live log streams and log ranges the web UI serves to one client address (an IPv6 /64) at once (env EJECTA_WEB_MAX_STREAMS_PER_CLIENT)")
-	fs.StringVar(&f.tokenFile, "access-token-file", envOr("EJECTA_WEB_TOKEN_FILE", ""),
-		"file holding the token every page, log stream and /metrics then requires (also on --metrics-addr): browsers open a page once with ?token=TOKEN and keep a cookie, scripts send 'Authorization: Bearer TOKEN'; empty: no token (env EJECTA_WEB_TOKEN_FILE)")
-	fs.DurationVar(&f.streamLifetime, "max-stream-lifetime", envDuration("EJECTA_WEB_MAX_STREAM_LIFETIME", 30*time.Minute),
-		"end a live log stream after this long, so that no page holds one for days; the browser reconnects by itself and carries on after the last line it got (env EJECTA_WEB_MAX_STREAM_LIFETIME)")
-	fs.BoolVar(&f.trustForwardedFor, "trust-forwarded-for", envBool("EJECTA_WEB_TRUST_FORWARDED_FOR", false),
-		"count streams per client by the last X-Forwarded-For address, which the reverse proxy in front of the web UI appends, and take the proxy's X-Forwarded-Proto: https as HTTPS (the token's cookie is then Secure); only behind such a proxy, as clients can write any address there (env EJECTA_WEB_TRUST_FORWARDED_FOR)")
-	fs.BoolVar(&f.cookieSecure, "cookie-secure", envBool("EJECTA_WEB_COOKIE_SECURE", false),
-		"mark the access token's cookie Secure (sent over HTTPS only) whatever the request says: the UI is served over HTTPS by a reverse proxy in front of it (env EJECTA_WEB_COOKIE_SECURE)")
+		"live log streams and log ranges the web UI serves to one client address (an IPv6 /64) at once")
+	fs.StringVar(&f.tokenFile, "access-token-file", "",
+		"file holding the token every page, log stream and /metrics then requires (also on --metrics-addr): browsers open a page once with ?token=TOKEN and keep a cookie, scripts send 'Authorization: Bearer TOKEN'; empty: no token")
+	fs.DurationVar(&f.streamLifetime, "max-stream-lifetime", 30*time.Minute,
+		"end a live log stream after this long, so that no page holds one for days; the browser reconnects by itself and carries on after the last line it got")
+	fs.BoolVar(&f.trustForwardedFor, "trust-forwarded-for", false,
+		"count streams per client by the last X-Forwarded-For address, which the reverse proxy in front of the web UI appends, and take the proxy's X-Forwarded-Proto: https as HTTPS (the token's cookie is then Secure); only behind such a proxy, as clients can write any address there")
+	fs.BoolVar(&f.cookieSecure, "cookie-secure", false,
+		"mark the access token's cookie Secure (sent over HTTPS only) whatever the request says: the UI is served over HTTPS by a reverse proxy in front of it")
+	for _, name := range []string{"max-streams", "max-streams-per-client", "max-stream-lifetime", "trust-forwarded-for", "cookie-secure"} {
+		bindEnv(fs, name, "EJECTA_WEB_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_")))
+	}
+	bindEnv(fs, "access-token-file", "EJECTA_WEB_TOKEN_FILE")
 }
 
 // config is the web UI's configuration, serving on addr, checked; an error

@@ -103,7 +103,7 @@ func TestWebFlags(t *testing.T) {
 			f.register(fs)
 			err := fs.Parse(tc.args)
 			if err == nil {
-				err = checkEnv(fs)
+				err = applyEnv(fs)
 			}
 			var cfg web.Config
 			if err == nil {
