@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ejecta-build/ejecta/builder/sandbox"
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -61,6 +62,32 @@ func TestBuilderSignsWithTheJobsTicket(t *testing.T) {
 			}
 		} else if up.MAC != "" {
 			t.Errorf("upload request of a job without a ticket signed: %q", up.MAC)
+		}
+	}
+	// Every message of the ticketed job's log, chunks and end marker, is
+	// signed with its ticket; the other job's are not signed at all.
+	logs, err := js.Stream(ctx, streams.LogsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range []streams.Job{signed, plain} {
+		subj := streams.LogSubject(j.BuildKey, 1)
+		n := 0
+		for seq := uint64(1); ; seq++ {
+			m, err := logs.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj))
+			if err != nil {
+				break
+			}
+			seq, n = m.Sequence, n+1
+			switch ok := buildlog.Signed(subj, m.Header, m.Data, signed.Ticket); {
+			case j.Ticket != "" && !ok:
+				t.Errorf("%s: log message %d not signed with the job's ticket", j.Crate, m.Sequence)
+			case j.Ticket == "" && m.Header.Get(buildlog.HdrMAC) != "":
+				t.Errorf("%s: log message %d of a job without a ticket signed", j.Crate, m.Sequence)
+			}
+		}
+		if n < 2 {
+			t.Errorf("%s: %d log messages on the stream, want chunks and an end marker", j.Crate, n)
 		}
 	}
 	// The result's Nats-Msg-Id carries its MAC: a forgery published ahead

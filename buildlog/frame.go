@@ -22,6 +22,7 @@ const (
 	HdrOffset = "Ejecta-Offset" // byte offset of the chunk's first byte in the log
 	HdrStream = "Ejecta-Stream" // stdout, stderr or system
 	HdrTime   = "Ejecta-Time"   // when the chunk's first byte was written, RFC 3339 UTC with nanoseconds
+	HdrMAC    = "Ejecta-MAC"    // streams.LogMAC under the job's ticket; absent for a job without one
 
 	KindChunk = "chunk"
 	KindEnd   = "end"
@@ -77,6 +78,33 @@ func NewEndMsg(subj string, seq uint64, end streams.LogEnd) (*nats.Msg, error) {
 	m.Header.Set(nats.MsgIdHdr, subj+"#"+strconv.FormatUint(seq, 10))
 	m.Data = data
 	return m, nil
+}
+
+// Sign sets m's MAC (HdrMAC) under ticket, the ticket of the job whose log
+// m belongs to, once its framing and payload are final, and makes the MAC
+// part of its Nats-Msg-Id: a message published ahead on the same subject
+// and sequence by someone else must not have the stream drop the genuine
+// one as its duplicate. An empty ticket leaves m unsigned.
+func Sign(m *nats.Msg, ticket string) {
+	mac := streams.LogMAC(ticket, m.Subject, framing(m.Header), m.Data)
+	if mac == "" {
+		return
+	}
+	m.Header.Set(HdrMAC, mac)
+	m.Header.Set(nats.MsgIdHdr, streams.SignedMsgID(m.Header.Get(nats.MsgIdHdr), mac))
+}
+
+// Signed reports whether a message on subj, with headers h and payload
+// data, carries the MAC of ticket.
+func Signed(subj string, h nats.Header, data []byte, ticket string) bool {
+	got := h.Get(HdrMAC)
+	return got != "" && streams.EqualMAC(got, streams.LogMAC(ticket, subj, framing(h), data))
+}
+
+// framing is what of a log message's headers its MAC covers: everything
+// a reader takes from them.
+func framing(h nats.Header) []string {
+	return []string{h.Get(HdrKind), h.Get(HdrSeq), h.Get(HdrOffset), h.Get(HdrStream), h.Get(HdrTime)}
 }
 
 // ParseMsg reads a message from LogsStream. Exactly one of the returned

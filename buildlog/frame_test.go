@@ -65,3 +65,43 @@ func TestEndMarkerReason(t *testing.T) {
 		t.Errorf("log end marker with reason x(: %v, want refused", err)
 	}
 }
+
+// A signed message verifies under its ticket only as it was signed: a
+// change to its subject, to any framing header a reader takes from it, or
+// to its payload, or another ticket, fails. Signing makes the MAC part of
+// the Nats-Msg-Id, so a forgery published first with the same sequence
+// cannot have the genuine message dropped as its duplicate.
+func TestSignedMessagesVerifyOnlyAsSigned(t *testing.T) {
+	subj := streams.LogSubject(streams.BuildKey{Experiment: "e", Crate: "c", Version: "1.0.0", Toolchain: "stable"}, 1)
+	signed := func() *nats.Msg {
+		m := NewChunkMsg(subj, Chunk{Seq: 3, Offset: 10, Stream: StreamStdout, Data: []byte("hello\n"), Time: time.Unix(5, 0)})
+		Sign(m, "ticket-one")
+		return m
+	}
+	if m := signed(); !Signed(subj, m.Header, m.Data, "ticket-one") {
+		t.Fatal("a signed message does not verify")
+	}
+	if m := signed(); m.Header.Get(nats.MsgIdHdr) == NewChunkMsg(subj, Chunk{Seq: 3}).Header.Get(nats.MsgIdHdr) {
+		t.Error("signing left the Nats-Msg-Id an unsigned message of the same sequence has")
+	}
+	for _, c := range []struct {
+		name   string
+		change func(m *nats.Msg) (subj, ticket string)
+	}{
+		{"another ticket", func(m *nats.Msg) (string, string) { return subj, "ticket-two" }},
+		{"another subject", func(m *nats.Msg) (string, string) { return subj + "x", "ticket-one" }},
+		{"payload", func(m *nats.Msg) (string, string) { m.Data = []byte("hellO\n"); return subj, "ticket-one" }},
+		{"seq", func(m *nats.Msg) (string, string) { m.Header.Set(HdrSeq, "4"); return subj, "ticket-one" }},
+		{"offset", func(m *nats.Msg) (string, string) { m.Header.Set(HdrOffset, "11"); return subj, "ticket-one" }},
+		{"stream", func(m *nats.Msg) (string, string) { m.Header.Set(HdrStream, StreamSystem); return subj, "ticket-one" }},
+		{"time", func(m *nats.Msg) (string, string) { m.Header.Del(HdrTime); return subj, "ticket-one" }},
+		{"kind", func(m *nats.Msg) (string, string) { m.Header.Set(HdrKind, KindEnd); return subj, "ticket-one" }},
+		{"no MAC", func(m *nats.Msg) (string, string) { m.Header.Del(HdrMAC); return subj, "ticket-one" }},
+	} {
+		m := signed()
+		s, ticket := c.change(m)
+		if Signed(s, m.Header, m.Data, ticket) {
+			t.Errorf("%s changed: still verifies", c.name)
+		}
+	}
+}

@@ -16,6 +16,7 @@ type options struct {
 	from      uint64
 	resume    *resumePoint
 	readAhead int
+	ticket    string
 }
 
 // resumePoint is where a read takes a log up: bytes of it are written and
@@ -64,3 +65,9 @@ const readAheadMsgs = 256
 // sizes its buffer for a million messages (8 MB allocated and cleared per
 // log), which dominates the cost of small logs.
 func ReadAhead(bytes int) Option { return func(o *options) { o.readAhead = bytes } }
+
+// Verify reads only the messages signed with ticket, the ticket of the job
+// whose attempt wrote the log (Sign): anything else on the subject was
+// published by someone not handed that job and is skipped as if it were
+// not there (Skipped counts it). An empty ticket verifies nothing.
+func Verify(ticket string) Option { return func(o *options) { o.ticket = ticket } }

@@ -61,6 +61,9 @@ type PublisherConfig struct {
 	Waits Waits
 	// Chunks and Bytes count what the stream acknowledged; nil: nothing.
 	Chunks, Bytes prometheus.Counter
+	// Ticket is the job's ticket, which every message of the log is
+	// signed with (Sign); "" for a job without one.
+	Ticket string
 }
 
 // Waits is told when the writers of a log start waiting for a Publisher's
@@ -120,6 +123,7 @@ func (p *Publisher) settle(n int) (err error) {
 // would drop the republished chunks as duplicates of deleted ones.
 func (p *Publisher) msg(c Chunk) *nats.Msg {
 	m := NewChunkMsg(p.subject, c)
+	Sign(m, p.cfg.Ticket)
 	if p.round > 0 {
 		m.Header.Set(nats.MsgIdHdr, m.Header.Get(nats.MsgIdHdr)+"~"+strconv.Itoa(p.round))
 	}
@@ -254,6 +258,7 @@ func (p *Publisher) WriteEnd(s Summary, end streams.LogEnd) (streams.LogEnd, err
 	if err != nil {
 		return end, err
 	}
+	Sign(m, p.cfg.Ticket)
 	if err := streams.PublishAcked(p.ctx, p.js, m, p.cfg.Retry, p.cfg.Log); err != nil {
 		return end, fmt.Errorf("log end marker: %w", err)
 	}

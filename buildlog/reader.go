@@ -57,6 +57,8 @@ type Reader struct {
 	done   bool  // the read is over: the end marker, Until or UpToNow
 	failed error // a fault or failure the read cannot go on from
 
+	skipped int // messages not signed with the ticket Verify gave
+
 	first, last time.Time // when the first and last message read were stored
 	lastSeq     uint64    // stream sequence of the last message read
 
@@ -157,6 +159,10 @@ func (r *Reader) Read(p []byte) (int, error) {
 // End is the end marker, once the read has reached it.
 func (r *Reader) End() *streams.LogEnd { return r.end }
 
+// Skipped is how many messages a Verify read skipped: published on the
+// log's subject by someone without its job's ticket.
+func (r *Reader) Skipped() int { return r.skipped }
+
 // Gaps are the holes a lenient read marked.
 func (r *Reader) Gaps() []streams.LogGap { return r.gaps }
 
@@ -213,6 +219,10 @@ func (r *Reader) step(w io.Writer) (int64, error) {
 // add checks one message and writes its data to w. It sets r.end once the
 // log is complete and verified.
 func (r *Reader) add(h nats.Header, data []byte, w io.Writer) error {
+	if r.opt.ticket != "" && !Signed(r.subj, h, data, r.opt.ticket) {
+		r.skipped++
+		return nil
+	}
 	chunk, end, err := ParseMsg(h, data)
 	if err != nil {
 		if r.opt.lenient {

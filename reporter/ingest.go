@@ -3,6 +3,7 @@ package reporter
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -161,15 +162,33 @@ func (r *Reporter) deadLetter(ctx context.Context, msg jetstream.Msg, reason err
 // refuse is deadLetter for a message of the results stream given as its
 // subject, data and sequence. The dead letter is published once, and the
 // message is not terminated: the reporter reads the results stream with
-// an ordered consumer, and a refused result stays on it.
+// an ordered consumer, and a refused result stays on it. A forgery (a
+// result of a ticketed experiment not signed with its job's ticket) is
+// deleted from the stream once its dead letter is stored: the stream keeps
+// few results per subject and refuses more, so forgeries left there would
+// have the genuine result of that attempt refused.
 func (r *Reporter) refuse(ctx context.Context, subject string, data []byte, seq uint64, reason error) {
 	log := r.log.With().Str("subject", subject).Uint64("seq", seq).
 		Int("bytes", len(data)).Logger()
 	log.Warn().Err(reason).Msg("refusing result, moving it to the dead stream")
 	r.met.refused.Inc()
 	dead := streams.NewDeadMsg(subject, data, streams.ResultsStream, seq, reason)
-	if _, err := r.js.PublishMsg(ctx, dead); err != nil && ctx.Err() == nil {
-		// The message is still in the results stream; nothing is lost.
-		log.Error().Err(err).Msg("publishing dead letter")
+	r.cfg.JobKey.SignDead(dead)
+	if _, err := r.js.PublishMsg(ctx, dead); err != nil {
+		if ctx.Err() == nil {
+			// The message is still in the results stream; nothing is lost.
+			log.Error().Err(err).Msg("publishing dead letter")
+		}
+		return
+	}
+	if !errors.Is(reason, streams.ErrNoMAC) && !errors.Is(reason, streams.ErrBadMAC) || seq == 0 {
+		return
+	}
+	stream, err := r.js.Stream(ctx, streams.ResultsStream)
+	if err == nil {
+		err = stream.DeleteMsg(ctx, seq)
+	}
+	if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) && ctx.Err() == nil {
+		log.Error().Err(err).Msg("deleting a forged result from the results stream; the genuine one may be refused there")
 	}
 }

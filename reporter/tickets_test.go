@@ -3,9 +3,13 @@ package reporter
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/streams"
@@ -159,5 +163,49 @@ func TestResultsMustBeSignedForTicketedExperiments(t *testing.T) {
 	})
 	if n := e.deadReasons(len(forged) + 1); len(n) != len(forged)+1 {
 		t.Errorf("genuine re-run results dead-lettered: %q", n)
+	}
+}
+
+// The results stream keeps a few results per attempt's subject and
+// refuses more. Forgeries that fill an attempt's subject before its
+// builder publishes are deleted once dead-lettered, so the genuine result
+// is taken by the stream and counted.
+func TestForgedResultsDoNotCrowdOutTheGenuineOne(t *testing.T) {
+	e := newEnv(t)
+	key, err := streams.NewJobKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.putRecord(streams.Experiment{V: 1, Name: "tix", Toolchains: []string{"stable", "nightly"},
+		Mode: streams.ModeCheckOnly, CrateSource: "/src", Selection: "list",
+		Crates: 1, Jobs: 2, Published: 2, CreatedAt: time.Now().UTC(), Tickets: true})
+	stable := result("tix", "alpha", "1.0.0", "stable", 1, streams.StatusTestPass, "")
+	nightly := result("tix", "alpha", "1.0.0", "nightly", 1, streams.StatusBuildFail, "")
+	subj := streams.ResultSubject(nightly.BuildKey, 1)
+	for i := range streams.ResultsMaxMsgsPerSubject {
+		forged := nightly
+		forged.Status = streams.StatusTestPass
+		e.publish(forged, fmt.Sprintf("forged-%d", i))
+	}
+	e.startReporterWith(Config{Debounce: testDebounce, JobKey: key})
+	e.deadReasons(streams.ResultsMaxMsgsPerSubject)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rs, err := e.js.Stream(ctx, streams.ResultsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the forgeries deleted from the results stream", func() bool {
+		_, err := rs.GetLastMsgForSubject(ctx, subj)
+		return errors.Is(err, jetstream.ErrMsgNotFound)
+	})
+	for _, r := range []streams.Result{stable, nightly} {
+		r.Sign(key.Ticket(r.BuildKey, 0))
+		e.publish(r, streams.SignedMsgID(streams.ResultSubject(r.BuildKey, 1), r.MAC))
+	}
+	c := crateByName(t, e.waitResults("tix", 2), "alpha")
+	if c.Class != results.ClassRegressed {
+		t.Errorf("alpha: %q, want the genuine regression", c.Class)
 	}
 }

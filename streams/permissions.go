@@ -205,6 +205,9 @@ func RolePermissions(role Role) (Permissions, error) {
 		// Re-runs that confirm a regression are ordinary jobs.
 		pub = append(pub, jobsPrefix+".>", deadPrefix+".>")
 		pub = append(pub, readStream(ResultsStream)...)
+		// Forged results are deleted once dead-lettered: left there they
+		// fill the attempt's subject and the genuine result is refused.
+		pub = append(pub, jsAPI+"STREAM.MSG.DELETE."+ResultsStream)
 		pub = append(pub, streamInfo(JobsStream))
 		pub = append(pub, msgGet(JobsStream)...)
 		pub = append(pub, kvRead(ExperimentsBucket)...)

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/nats-io/nats.go"
 )
 
 // Job tickets tie every result and upload request to the builder that was
@@ -65,6 +67,8 @@ const (
 	ticketDomain = "ejecta/job-ticket/v1"
 	resultDomain = "ejecta/result-mac/v1"
 	uploadDomain = "ejecta/upload-mac/v1"
+	logDomain    = "ejecta/log-mac/v1"
+	deadDomain   = "ejecta/dead-id/v1"
 )
 
 // JobKey is the secret job tickets are derived from. The zero JobKey is no
@@ -237,6 +241,49 @@ func uploadMAC(ticket string, u *UploadRequest) string {
 	in.str(u.End.SHA256)
 	return sign([]byte(ticket), in, macBytes)
 }
+
+// LogMAC is the MAC of one message of a build's log, under the ticket of
+// the job whose attempt wrote it: over its subject, its framing headers as
+// they travel (kind, sequence, offset, output stream, time) and its
+// payload. Any builder may publish on any log subject; only the builder
+// handed the job (and an uploader, from the job key) can compute this, so
+// a reader holding the ticket skips everything else published there.
+func LogMAC(ticket, subject string, framing []string, data []byte) string {
+	if ticket == "" {
+		return ""
+	}
+	var in macInput
+	in.str(logDomain)
+	in.str(subject)
+	in.num(int64(len(framing)))
+	for _, f := range framing {
+		in.str(f)
+	}
+	in.num(int64(len(data)))
+	h := hmac.New(sha256.New, []byte(ticket))
+	h.Write(in.b)
+	h.Write(data)
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:macBytes])
+}
+
+// SignDead makes the Nats-Msg-Id of dead letter m (NewDeadMsg) one only a
+// holder of the key can compute. Builders may publish dead letters too; a
+// hostile one could otherwise publish under the id of a dead letter still
+// to come and have it dropped as a duplicate, and with it the record of
+// what was refused. Without a key m is left as it is.
+func (k JobKey) SignDead(m *nats.Msg) {
+	id := m.Header.Get(nats.MsgIdHdr)
+	if k.IsZero() || id == "" {
+		return
+	}
+	var in macInput
+	in.str(deadDomain)
+	in.str(id)
+	m.Header.Set(nats.MsgIdHdr, id+"#"+sign(k.secret[:], in, macBytes))
+}
+
+// EqualMAC compares two MACs in constant time.
+func EqualMAC(got, want string) bool { return equalMAC(got, want) }
 
 // macInput is the canonical encoding an HMAC is computed over: each string
 // preceded by its length, each number in 8 bytes, so that no two different

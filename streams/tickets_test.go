@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/nats-io/nats.go"
 )
 
 func mustKey(t *testing.T) JobKey {
@@ -214,5 +216,37 @@ func TestParseUploadSubject(t *testing.T) {
 	}
 	if _, _, _, err := ParseUploadSubject(ResultSubject(ticketBuild, 3)); err == nil {
 		t.Error("a result subject parsed as an upload request's")
+	}
+}
+
+// A dead letter published by a holder of the job key has a Nats-Msg-Id
+// nobody without the key can take first; the same letter signed twice
+// keeps one id, so a retry is still a duplicate.
+func TestSignDeadMakesTheIDUnpredictable(t *testing.T) {
+	key, err := NewJobKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := NewDeadMsg("ejecta.results.x", []byte(`{}`), ResultsStream, 7, errors.New("no"))
+	a, b := NewDeadMsg("ejecta.results.x", []byte(`{}`), ResultsStream, 7, errors.New("no")), NewDeadMsg("ejecta.results.x", []byte(`{}`), ResultsStream, 7, errors.New("no"))
+	key.SignDead(a)
+	key.SignDead(b)
+	if id := a.Header.Get(nats.MsgIdHdr); id == plain.Header.Get(nats.MsgIdHdr) || id != b.Header.Get(nats.MsgIdHdr) {
+		t.Errorf("signed id %q, unsigned %q, again %q: want a new id, the same each time", id, plain.Header.Get(nats.MsgIdHdr), b.Header.Get(nats.MsgIdHdr))
+	}
+	other, err := NewJobKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewDeadMsg("ejecta.results.x", []byte(`{}`), ResultsStream, 7, errors.New("no"))
+	other.SignDead(c)
+	if c.Header.Get(nats.MsgIdHdr) == a.Header.Get(nats.MsgIdHdr) {
+		t.Error("two keys give the same id")
+	}
+	var none JobKey
+	d := NewDeadMsg("ejecta.results.x", []byte(`{}`), ResultsStream, 7, errors.New("no"))
+	none.SignDead(d)
+	if d.Header.Get(nats.MsgIdHdr) != plain.Header.Get(nats.MsgIdHdr) {
+		t.Error("no key changed the id")
 	}
 }

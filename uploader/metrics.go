@@ -13,6 +13,7 @@ type metrics struct {
 	stored   prometheus.Counter
 	bytes    prometheus.Counter
 	failed   prometheus.Counter
+	forged   prometheus.Counter
 	latency  prometheus.Histogram
 	inFlight prometheus.Gauge
 	// The backlog as of the last sweep (Config.SweepInterval).
@@ -36,6 +37,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		stored: counter("ejecta_uploader_logs_stored_total", "Logs this replica stored (a redelivery of a log already stored does not count)."),
 		bytes:  counter("ejecta_uploader_bytes_stored_total", "Log bytes this replica stored, uncompressed."),
 		failed: counter("ejecta_uploader_upload_failures_total", "Uploads that failed and were handed back for a retry."),
+		forged: counter("ejecta_uploader_unsigned_log_messages_total", "Messages on a ticketed build's log subject not signed with its job's ticket, skipped: published by someone other than the build's builder."),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "ejecta_uploader_upload_duration_seconds", Help: "Time from taking an upload request to the log stored and purged from the stream.",
 			Buckets: latencyBuckets,
@@ -48,7 +50,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.stored, m.bytes, m.failed, m.latency, m.inFlight,
+	for _, c := range []prometheus.Collector{m.stored, m.bytes, m.failed, m.forged, m.latency, m.inFlight,
 		m.backlogRequests, m.backlogLogs, m.backlogBytes} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register uploader metrics: %w", err)

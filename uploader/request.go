@@ -102,6 +102,10 @@ type uploadHow struct {
 	// signed says the request carries a valid MAC (vouch.go): the log is
 	// stored only if it is what the request says.
 	signed bool
+	// ticket is the ticket of the job whose log is stored, for an
+	// experiment whose jobs carry tickets: only the messages signed with
+	// it are read (buildlog.Verify). "" reads all.
+	ticket string
 }
 
 // upload stores the log req names, purges it from the stream, and returns
@@ -128,11 +132,16 @@ func (u *Uploader) upload(ctx context.Context, logs jetstream.Stream, req stream
 		return 0, false, fmt.Errorf("upload %s: look up log: %w", subj, err)
 	}
 
-	var opts []buildlog.Option
+	// Only what the builder handed the job signed is read: anyone else's
+	// messages on the subject are skipped.
+	opts := []buildlog.Option{buildlog.Verify(how.ticket)}
 	if how.lenient || how.abandoned != "" {
 		opts = append(opts, buildlog.Lenient())
 	}
-	if how.abandoned != "" {
+	if how.abandoned != "" || how.ticket != "" {
+		// A signed request is published after its log's end marker: a
+		// read that skipped everything up to the stream's last message
+		// has no genuine log to wait for.
 		opts = append(opts, buildlog.Until(last.Sequence))
 	}
 	// A log stored as abandoned may go on: its start is then in the store
@@ -147,7 +156,7 @@ func (u *Uploader) upload(ctx context.Context, logs jetstream.Stream, req stream
 	}
 	if start != nil {
 		var resume buildlog.Option
-		resume, err = u.writeStart(ctx, sink, req.BuildKey, req.Attempt, start, endOf(last))
+		resume, err = u.writeStart(ctx, sink, req.BuildKey, req.Attempt, start, endOf(last, how.ticket))
 		opts = append(opts, resume)
 	}
 	var res *buildlog.Reader
@@ -157,6 +166,15 @@ func (u *Uploader) upload(ctx context.Context, logs jetstream.Stream, req stream
 	if err != nil {
 		sink.abort(err)
 		return 0, false, fmt.Errorf("upload %s: %w", subj, stitchFailure(start, how, err))
+	}
+	if n := res.Skipped(); n > 0 {
+		u.met.forged.Add(float64(n))
+		log.Warn().Int("skipped", n).Msg("messages on the log's subject not signed with its job's ticket were skipped: someone other than its builder published there")
+		if how.abandoned != "" && start == nil && sink.bytes == 0 && res.End() == nil {
+			// Nothing of it is the builder's: there is no log to store.
+			sink.abort(errNothingSigned)
+			return 0, false, u.purgeThrough(ctx, logs, subj, res.LastSeq())
+		}
 	}
 	if how.signed {
 		if err := checkSigned(req.End, res, sink); err != nil {
@@ -193,12 +211,24 @@ func (u *Uploader) upload(ctx context.Context, logs jetstream.Stream, req stream
 	// Once stored, the chunks only take space that builders need: the stream
 	// refuses new chunks when full. Only what was read is purged: an attempt
 	// judged abandoned that was only slow keeps what it publishes next.
-	fctx, cancel := finishing(ctx)
-	defer cancel()
-	if err := logs.Purge(fctx, jetstream.WithPurgeSubject(subj), jetstream.WithPurgeSequence(res.LastSeq()+1)); err != nil {
-		return 0, false, fmt.Errorf("upload %s: stored, but purge: %w", subj, err)
+	if err := u.purgeThrough(ctx, logs, subj, res.LastSeq()); err != nil {
+		return 0, false, fmt.Errorf("upload %s: stored, but %w", subj, err)
 	}
 	return sink.bytes, true, nil
+}
+
+// errNothingSigned is why an abandoned log none of whose messages its
+// builder signed is not stored.
+var errNothingSigned = errors.New("no message on the log's subject is signed with its job's ticket")
+
+// purgeThrough purges the messages on subj up to stream sequence last.
+func (u *Uploader) purgeThrough(ctx context.Context, logs jetstream.Stream, subj string, last uint64) error {
+	fctx, cancel := finishing(ctx)
+	defer cancel()
+	if err := logs.Purge(fctx, jetstream.WithPurgeSubject(subj), jetstream.WithPurgeSequence(last+1)); err != nil {
+		return fmt.Errorf("purge %s: %w", subj, err)
+	}
+	return nil
 }
 
 // stored reports whether the store holds an object at key.

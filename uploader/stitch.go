@@ -116,9 +116,13 @@ func (u *Uploader) writeStart(ctx context.Context, w io.Writer, k streams.BuildK
 	return buildlog.Resume(uint64(n), sum), nil
 }
 
-// endOf returns the end marker m is, or nil.
-func endOf(m *jetstream.RawStreamMsg) *streams.LogEnd {
+// endOf returns the end marker m is, or nil; with a ticket, only one
+// signed with it.
+func endOf(m *jetstream.RawStreamMsg, ticket string) *streams.LogEnd {
 	if m == nil || m.Header.Get(buildlog.HdrKind) != buildlog.KindEnd {
+		return nil
+	}
+	if ticket != "" && !buildlog.Signed(m.Subject, m.Header, m.Data, ticket) {
 		return nil
 	}
 	_, end, err := buildlog.ParseMsg(m.Header, m.Data)

@@ -59,6 +59,7 @@ func (u *Uploader) sweepOnce(ctx context.Context, logs, uploads jetstream.Stream
 
 	var all []attemptLog
 	sil := u.newSilences()
+	started := map[attemptLog]bool{}
 	latest := map[streams.BuildKey]int{}
 	for subj := range info.State.Subjects {
 		k, a, err := streams.ParseLogSubject(subj)
@@ -85,9 +86,13 @@ func (u *Uploader) sweepOnce(ctx context.Context, logs, uploads jetstream.Stream
 		if last.Header.Get(buildlog.HdrKind) == buildlog.KindEnd {
 			continue // complete; its builder asks for the upload
 		}
+		later, err := u.laterStarted(ctx, logs, l, latest[l.key], started)
+		if err != nil {
+			return err
+		}
 		var reason string
 		switch idle := time.Since(last.Time); {
-		case latest[l.key] > l.attempt:
+		case later:
 			reason = fmt.Sprintf("attempt %d of the same build started", latest[l.key])
 		case sil.abandoned(ctx, l.key.Experiment, idle):
 			reason = fmt.Sprintf("no output for %s", idle.Round(time.Second))
@@ -112,4 +117,39 @@ func (u *Uploader) reportBacklog(logs, uploads *jetstream.StreamInfo) {
 	ev = ev.Uint64("upload_requests", uploads.State.Msgs)
 	u.met.backlog(logs, uploads)
 	ev.Int("logs_in_flight", len(logs.State.Subjects)).Uint64("log_bytes", logs.State.Bytes).Msg("upload backlog")
+}
+
+// laterStarted reports whether attempt latest of l's build, later than l,
+// has started: its log's first message was signed by the builder handed
+// its job (for an experiment whose jobs carry tickets), so that nobody can
+// have a running attempt's log judged abandoned by publishing on a later
+// attempt's subject. What it found for each later log is kept in seen for
+// the rest of the sweep. A forged first message hides a genuine later
+// attempt from this rule only; silence still ends the earlier one.
+func (u *Uploader) laterStarted(ctx context.Context, logs jetstream.Stream, l attemptLog, latest int, seen map[attemptLog]bool) (bool, error) {
+	if latest <= l.attempt {
+		return false, nil
+	}
+	later := attemptLog{subj: streams.LogSubject(l.key, latest), key: l.key, attempt: latest}
+	if ok, found := seen[later]; found {
+		return ok, nil
+	}
+	ticket, err := u.logTicket(ctx, later.key, later.attempt)
+	if err != nil {
+		return false, err
+	}
+	ok := true
+	if ticket != "" {
+		first, err := logs.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(later.subj))
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			ok = false // stored and purged since the listing: judged again next sweep
+		case err != nil:
+			return false, fmt.Errorf("first message of %s: %w", later.subj, err)
+		default:
+			ok = buildlog.Signed(later.subj, first.Header, first.Data, ticket)
+		}
+	}
+	seen[later] = ok
+	return ok, nil
 }

@@ -81,7 +81,7 @@ func TestUploadRequestsMustBeSignedForTicketedExperiments(t *testing.T) {
 	end := endFor(data, len(cs))
 
 	genuine := buildKey("tix", "genuine")
-	e.publishMarked(genuine, 1, cs, end)
+	e.publishSignedChunks(genuine, 1, cs, &end, key.Ticket(genuine, 0))
 	e.publishSigned(genuine, 1, end, key.Ticket(genuine, 0))
 
 	// A complete log, and a request no builder handed the job signed.

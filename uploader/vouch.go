@@ -37,7 +37,14 @@ func (u *Uploader) judge(ctx context.Context, msg jetstream.Msg, req *streams.Up
 	}
 	reason := msg.Headers().Get(streams.HdrAbandoned)
 	if abandoned {
-		return uploadHow{abandoned: cmp.Or(reason, "abandoned by its builder")}, true
+		ticket, err := u.logTicket(ctx, k, attempt)
+		if err != nil {
+			delay := u.cfg.retryDelay(deliveries(msg))
+			log.Warn().Err(err).Dur("retry_in", delay).Msg("cannot tell whether the log's messages must be signed; retrying")
+			msg.NakWithDelay(delay)
+			return uploadHow{}, false
+		}
+		return uploadHow{abandoned: cmp.Or(reason, "abandoned by its builder"), ticket: ticket}, true
 	}
 	if reason != "" {
 		// Builders may publish here: one must not have another's live
@@ -56,7 +63,31 @@ func (u *Uploader) judge(ctx context.Context, msg jetstream.Msg, req *streams.Up
 		msg.NakWithDelay(delay)
 		return uploadHow{}, false
 	}
-	return uploadHow{signed: signed}, true
+	how := uploadHow{signed: signed}
+	if signed {
+		// vouch checked the attempt is in a run's range.
+		base, _ := streams.AttemptBaseOf(req.Attempt)
+		how.ticket = u.cfg.JobKey.Ticket(req.BuildKey, base)
+	}
+	return how, true
+}
+
+// logTicket is the ticket whose signature the messages of attempt's log of
+// k must carry: "" when the uploader holds no job key or the experiment's
+// jobs carry no tickets. An error is a failure to retry.
+func (u *Uploader) logTicket(ctx context.Context, k streams.BuildKey, attempt int) (string, error) {
+	if u.cfg.JobKey.IsZero() {
+		return "", nil
+	}
+	base, err := streams.AttemptBaseOf(attempt)
+	if err != nil {
+		return "", nil // no run's attempt: no ticket can sign it, and ParseLogSubject refuses it
+	}
+	ticketed, err := u.ticketed(ctx, k.Experiment)
+	if err != nil || !ticketed {
+		return "", err
+	}
+	return u.cfg.JobKey.Ticket(k, base), nil
 }
 
 // errNotAsSigned marks a log on the stream that is not the one its signed
@@ -89,11 +120,14 @@ func (u *Uploader) vouch(ctx context.Context, req *streams.UploadRequest) (signe
 }
 
 // ticketed reports whether experiment exp's jobs carry tickets. An
-// experiment without a record (deleted) has none to say so.
+// experiment without a record (deleted, or never created) is taken to:
+// with a job key set, every experiment created has tickets, and nobody may
+// have logs stored under a name no experiment holds by leaving their
+// requests unsigned.
 func (u *Uploader) ticketed(ctx context.Context, exp string) (bool, error) {
 	entry, err := u.experiments.Get(ctx, exp)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return false, nil
+		return true, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("read the record of experiment %s: %w", exp, err)
