@@ -74,7 +74,7 @@ func (u *Uploader) handle(ctx context.Context, logs jetstream.Stream, msg jetstr
 		// than after AckWait.
 		msg.Nak()
 		log.Info().Msg("upload interrupted by shutdown; request given back")
-	case errors.Is(err, errLost), errors.Is(err, errUnstitchable), errors.Is(err, errNotAsSigned):
+	case errors.Is(err, errLost), errors.Is(err, errUnstitchable), errors.Is(err, errNotAsSigned), unreadable(how, err):
 		u.deadLetter(ctx, msg, err)
 	default:
 		u.failures.Add(1)
@@ -88,6 +88,18 @@ func (u *Uploader) handle(ctx context.Context, logs jetstream.Stream, msg jetstr
 		ev.Msg("upload failed")
 		msg.NakWithDelay(delay)
 	}
+}
+
+// unreadable reports whether err, the failure of a lenient read (one that
+// marks holes instead of failing on them), is the log's own fault: an end
+// marker that disagrees with the bytes, a message that cannot be read where
+// no hole can stand for it, no end marker where its request says there is
+// one. No redelivery mends that; the request goes to the dead stream, the
+// log stays on the stream for an operator. A store or stream failure is no
+// *buildlog.Error and is retried.
+func unreadable(how uploadHow, err error) bool {
+	var le *buildlog.Error
+	return how.lenient && errors.As(err, &le)
 }
 
 // uploadHow says how a request is to be done.
