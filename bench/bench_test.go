@@ -81,7 +81,7 @@ func TestSelect(t *testing.T) {
 		want    string
 		wantErr string
 	}{
-		{"", "logs,rss,pool,report,tail,sandbox,slotgap,jobs,scaling", ""},
+		{"", "logs,rss,pool,report,tail,sandbox,slotgap,produce,jobs,scaling", ""},
 		{"logs", "logs", ""},
 		{" tail , jobs", "tail,jobs", ""},
 		{"logs,nope", "", `unknown benchmark "nope"`},
