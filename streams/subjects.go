@@ -169,6 +169,12 @@ func parseAttemptSubject(pfx, subj string) (BuildKey, int, error) {
 	if err != nil || attempt < 1 {
 		return BuildKey{}, 0, fmt.Errorf("subject %q: bad attempt %q", subj, toks[4])
 	}
+	// An attempt no run can have (past the last retry's last re-run) is
+	// no build's: no job has a ticket for it, so nothing there can be
+	// checked, and nothing there is taken.
+	if _, err := AttemptBaseOf(attempt); err != nil {
+		return BuildKey{}, 0, fmt.Errorf("subject %q: %w", subj, err)
+	}
 	return BuildKey{Experiment: vals[0], Crate: vals[1], Version: vals[2], Toolchain: vals[3]}, attempt, nil
 }
 

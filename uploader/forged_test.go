@@ -122,7 +122,7 @@ func TestForgedLaterAttemptsAndLogsAreNotTakenForAbandonedOnes(t *testing.T) {
 
 	eventually(t, 5*time.Second, "the retried build's first attempt stored as abandoned", func() bool {
 		_, ok := object(t, e.st, retried, 1)
-		return ok
+		return ok && e.logMsgs(retried, 1) == 0 // purged once the metadata is stored
 	})
 	if s := storedLog(t, e.st, retried, 1); !bytes.Equal(s.raw, data) || !strings.Contains(s.meta.AbandonedReason, "attempt 2") {
 		t.Errorf("retried: stored %d bytes, reason %q; want its log, abandoned for attempt 2", len(s.raw), s.meta.AbandonedReason)

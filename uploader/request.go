@@ -144,6 +144,19 @@ func (u *Uploader) upload(ctx context.Context, logs jetstream.Stream, req stream
 		return 0, false, fmt.Errorf("upload %s: look up log: %w", subj, err)
 	}
 
+	if how.abandoned != "" {
+		// A complete log is never replaced by an abandoned one: what is on
+		// the stream now came after it was stored (a replay of its
+		// messages), and is purged.
+		meta, err := u.storedMeta(ctx, metaKey)
+		if err != nil {
+			return 0, false, fmt.Errorf("upload %s: %w", subj, err)
+		}
+		if meta != nil && !meta.Abandoned {
+			log.Warn().Uint64("through_seq", last.Sequence).Msg("messages on the subject of a log already stored complete, purged: a replay, or a builder writing after its end marker")
+			return 0, false, u.purgeThrough(ctx, logs, subj, last.Sequence)
+		}
+	}
 	// Only what the builder handed the job signed is read: anyone else's
 	// messages on the subject are skipped.
 	opts := []buildlog.Option{buildlog.Verify(how.ticket)}

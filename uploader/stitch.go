@@ -50,9 +50,18 @@ func (u *Uploader) abandonedStart(ctx context.Context, logs jetstream.Stream, su
 	if err != nil || (c != nil && c.Seq == 1) || (end != nil && end.Chunks == 0) {
 		return nil, nil // the start is on the stream, or the copy reports what is wrong
 	}
+	meta, err := u.storedMeta(ctx, metaKey)
+	if err != nil || meta == nil || !meta.Abandoned {
+		return nil, err // no meta: a hole, which the copy reports
+	}
+	return meta, nil
+}
+
+// storedMeta reads the metadata of a stored log; nil when there is none.
+func (u *Uploader) storedMeta(ctx context.Context, metaKey string) (*streams.LogMeta, error) {
 	rc, err := u.st.Get(ctx, metaKey)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil // a hole; the copy reports it
+		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", metaKey, err)
@@ -61,9 +70,6 @@ func (u *Uploader) abandonedStart(ctx context.Context, logs jetstream.Stream, su
 	var meta streams.LogMeta
 	if err := json.NewDecoder(io.LimitReader(rc, 1<<20)).Decode(&meta); err != nil {
 		return nil, fmt.Errorf("%w: metadata %s: %v", errUnstitchable, metaKey, err)
-	}
-	if !meta.Abandoned {
-		return nil, nil
 	}
 	return &meta, nil
 }

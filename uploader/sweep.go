@@ -83,7 +83,10 @@ func (u *Uploader) sweepOnce(ctx context.Context, logs, uploads jetstream.Stream
 		if err != nil {
 			return fmt.Errorf("last message of %s: %w", l.subj, err)
 		}
-		if last.Header.Get(buildlog.HdrKind) == buildlog.KindEnd {
+		if done, err := u.complete(ctx, l, last); err != nil || done {
+			if err != nil {
+				return err
+			}
 			continue // complete; its builder asks for the upload
 		}
 		later, err := u.laterStarted(ctx, logs, l, latest[l.key], started)
@@ -152,4 +155,19 @@ func (u *Uploader) laterStarted(ctx context.Context, logs jetstream.Stream, l at
 	}
 	seen[later] = ok
 	return ok, nil
+}
+
+// complete reports whether last, the last message of l's log, is an end
+// marker its builder signed (any end marker, for an experiment whose jobs
+// carry no tickets): a forged one must not keep a dead builder's log from
+// being judged abandoned.
+func (u *Uploader) complete(ctx context.Context, l attemptLog, last *jetstream.RawStreamMsg) (bool, error) {
+	if last.Header.Get(buildlog.HdrKind) != buildlog.KindEnd {
+		return false, nil
+	}
+	ticket, err := u.logTicket(ctx, l.key, l.attempt)
+	if err != nil {
+		return false, err
+	}
+	return ticket == "" || buildlog.Signed(l.subj, last.Header, last.Data, ticket), nil
 }
