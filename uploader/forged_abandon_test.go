@@ -17,12 +17,7 @@ import (
 // the log's subject. The sweep counts a log complete only by an end marker
 // its builder signed, so the log is still judged abandoned and stored.
 func TestForgedEndMarkerDoesNotKeepAnAbandonedLogFromBeingStored(t *testing.T) {
-	e := newEnv(t)
-	key, err := streams.NewJobKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.putRecord("tix", true)
+	e, key := newTicketedEnv(t)
 	k := buildKey("tix", "dead-builder")
 	data := randomBytes(50_000, 7)
 	cs := chunks(data, 20_000)
@@ -57,12 +52,7 @@ func TestForgedEndMarkerDoesNotKeepAnAbandonedLogFromBeingStored(t *testing.T) {
 // uploaders' id carries a MAC only they can compute, so their request is
 // not dropped as a duplicate and the abandoned log is stored.
 func TestAbandonedRequestIDCannotBePreempted(t *testing.T) {
-	e := newEnv(t)
-	key, err := streams.NewJobKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.putRecord("tix", true)
+	e, key := newTicketedEnv(t)
 	k := buildKey("tix", "dead-builder")
 	data := randomBytes(50_000, 7)
 	cs := chunks(data, 20_000)

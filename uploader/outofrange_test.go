@@ -15,12 +15,7 @@ import (
 // never judged abandoned nor stored under that build's prefix, where the
 // web UI would serve them as the build's log.
 func TestLogOfAnAttemptNoRunHasIsNotStored(t *testing.T) {
-	e := newEnv(t)
-	key, err := streams.NewJobKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.putRecord("tix", true)
+	e, key := newTicketedEnv(t)
 	k := buildKey("tix", "victim")
 	const attempt = streams.RetryStride*(streams.MaxRetry+1) + 1
 	if _, err := streams.AttemptBaseOf(attempt); err == nil {

@@ -20,12 +20,7 @@ import (
 // judges it abandoned after its silence; the uploader, finding the log
 // stored complete, purges the replay and keeps the stored log as it is.
 func TestReplayedChunkDoesNotReplaceAStoredLog(t *testing.T) {
-	e := newEnv(t)
-	key, err := streams.NewJobKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.putRecord("tix", true)
+	e, key := newTicketedEnv(t)
 	k := buildKey("tix", "victim")
 	ticket := key.Ticket(k, 0)
 	data := randomBytes(50_000, 7)
