@@ -171,7 +171,7 @@ func (u *Uploader) upload(ctx context.Context, logs jetstream.Stream, req stream
 	}
 	// A log stored as abandoned may go on: its start is then in the store
 	// only (stitch.go).
-	start, err := u.abandonedStart(ctx, logs, subj, metaKey)
+	start, err := u.abandonedStart(ctx, logs, subj, metaKey, how.ticket)
 	if err != nil {
 		return 0, false, fmt.Errorf("upload %s: %w", subj, err)
 	}

@@ -127,8 +127,7 @@ func (u *Uploader) reportBacklog(logs, uploads *jetstream.StreamInfo) {
 // its job (for an experiment whose jobs carry tickets), so that nobody can
 // have a running attempt's log judged abandoned by publishing on a later
 // attempt's subject. What it found for each later log is kept in seen for
-// the rest of the sweep. A forged first message hides a genuine later
-// attempt from this rule only; silence still ends the earlier one.
+// the rest of the sweep.
 func (u *Uploader) laterStarted(ctx context.Context, logs jetstream.Stream, l attemptLog, latest int, seen map[attemptLog]bool) (bool, error) {
 	if latest <= l.attempt {
 		return false, nil
@@ -143,15 +142,11 @@ func (u *Uploader) laterStarted(ctx context.Context, logs jetstream.Stream, l at
 	}
 	ok := true
 	if ticket != "" {
-		first, err := logs.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(later.subj))
-		switch {
-		case errors.Is(err, jetstream.ErrMsgNotFound):
-			ok = false // stored and purged since the listing: judged again next sweep
-		case err != nil:
-			return false, fmt.Errorf("first message of %s: %w", later.subj, err)
-		default:
-			ok = buildlog.Signed(later.subj, first.Header, first.Data, ticket)
+		first, err := firstSigned(ctx, logs, later.subj, ticket)
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", later.subj, err)
 		}
+		ok = first != nil // none: forged, or stored and purged since the listing
 	}
 	seen[later] = ok
 	return ok, nil
