@@ -72,14 +72,19 @@ func msgGet(stream string) []string {
 
 // pullFrom is what a worker bound to consumer (a name or "*") of stream
 // needs: look it up, fetch, and ack/nak/in-progress/term its messages.
-// Acks go to $JS.ACK.<stream>.<consumer>... and, on newer servers, to
-// $JS.ACK.<domain>.<account hash>.<stream>.<consumer>...
+// Acks go to $JS.ACK.<stream>.<consumer>... (9 tokens) and, on newer
+// servers, to $JS.ACK.<domain>.<account hash>.<stream>.<consumer>... (11
+// tokens or more). The server reads a 9-token ack subject in the old form
+// whatever its pattern: the new form's is held to 11 tokens or more, or
+// "$JS.ACK.<other stream>.<other consumer>.<stream>.<consumer>.<sseq>..."
+// would ack another stream's consumer.
 func pullFrom(stream, consumer string) []string {
+	v2 := "$JS.ACK.*.*." + stream + "." + consumer + ".*.*.*.*.*"
 	return []string{
 		jsAPI + "CONSUMER.INFO." + stream + "." + consumer,
 		jsAPI + "CONSUMER.MSG.NEXT." + stream + "." + consumer,
 		"$JS.ACK." + stream + "." + consumer + ".>",
-		"$JS.ACK.*.*." + stream + "." + consumer + ".>",
+		v2, v2 + ".>",
 	}
 }
 
