@@ -22,7 +22,8 @@
 //
 //	fetched ──decode fails──▶ buried: raw bytes to the dead stream, Term
 //	   │    ──body names another build than the subject, or a toolchain
-//	   │      this builder does not offer──▶ buried likewise, never run
+//	   │      this builder does not offer, or is a first run on a
+//	   │      re-run's subject──▶ buried likewise, never run
 //	   ▼
 //	check     the mode's rustup components (clippy; miri, rust-src) ──missing──▶ error
 //	   │

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -47,6 +48,30 @@ func TestBuilderTakesRerunsFirst(t *testing.T) {
 		if got := fmt.Sprintf("%s@%d", r.Crate, r.Attempt); got != want[i] {
 			t.Errorf("result %d: %s, want %s (all: %v)", i, got, want[i], results(res))
 		}
+	}
+}
+
+// Only re-runs may wait in the queue builders take first: a job there
+// numbered as a first run is buried, never built.
+func TestBuilderBuriesFirstRunsOnTheRerunSubject(t *testing.T) {
+	r := &fakeRunner{step: func(context.Context, string, sandbox.Task) (sandbox.Exit, error) { return sandbox.Exit{}, nil }}
+	good := fakeJob("good", streams.ModeCheckOnly)
+	res, js := runFake(t, r, Config{}, 1, func(js jetstream.JetStream) {
+		ensureExperiment(t, js, good)
+		data, err := json.Marshal(good)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := js.Publish(context.Background(), streams.RerunSubject(good.BuildKey), data); err != nil {
+			t.Fatal(err)
+		}
+		publishJob(t, js, good)
+	})
+	if got := fmt.Sprintf("%s@%d", res[0].Crate, res[0].Attempt); got != "good@1" {
+		t.Errorf("result %s, want good@1, the first run's", got)
+	}
+	if reason := deadLetters(t, js, 1)[0].Headers().Get(streams.HdrDeadReason); !strings.Contains(reason, "a re-run's") {
+		t.Errorf("dead letter reason %q, want the first run refused on a re-run's subject", reason)
 	}
 }
 

@@ -17,6 +17,13 @@ func ParseResultSubject(subj string) (BuildKey, int, error) {
 	return parseAttemptSubject(resultsPrefix, subj)
 }
 
+// IsRerunSubject reports whether subj is the subject of a confirmation
+// re-run (RerunSubject).
+func IsRerunSubject(subj string) bool {
+	k, err := ParseJobSubject(subj)
+	return err == nil && subj == RerunSubject(k)
+}
+
 // ParseJobSubject returns the build a job subject names, a first run's
 // (JobSubject) or a re-run's (RerunSubject).
 func ParseJobSubject(subj string) (BuildKey, error) {

@@ -18,6 +18,9 @@ func TestBuildSubjectsRoundTrip(t *testing.T) {
 	if jk, err := ParseJobSubject(RerunSubject(k)); err != nil || jk != k {
 		t.Fatalf("ParseJobSubject(%s): %v %v", RerunSubject(k), jk, err)
 	}
+	if !IsRerunSubject(RerunSubject(k)) || IsRerunSubject(JobSubject(k)) || IsRerunSubject("ejecta.jobs.e1.a.b.c.rerun.x") {
+		t.Error("IsRerunSubject does not tell a re-run's subject alone")
+	}
 	if f := BuildLogsFilter(k); !strings.HasSuffix(f, ".*") || !strings.HasPrefix(LogSubject(k, 2), strings.TrimSuffix(f, "*")) {
 		t.Fatalf("BuildLogsFilter %q does not match %q", f, LogSubject(k, 2))
 	}
