@@ -207,8 +207,9 @@ func RolePermissions(role Role) (Permissions, error) {
 		// Where the logs are stored, for the commands that read them.
 		pub = append(pub, kvWriteKeys(EndpointsBucket, EndpointStore)...)
 	case RoleReporter:
-		// Re-runs that confirm a regression are ordinary jobs.
-		pub = append(pub, jobsPrefix+".>", deadPrefix+".>")
+		// Re-runs that confirm a regression are ordinary jobs, on
+		// subjects of their own: it queues no first run.
+		pub = append(pub, jobsPrefix+".*.*.*.*."+rerunToken, deadPrefix+".>")
 		pub = append(pub, readStream(ResultsStream)...)
 		// Forged results are deleted once dead-lettered: left there they
 		// fill the attempt's subject and the genuine result is refused.

@@ -64,6 +64,16 @@ func (k BuildKey) tokens() string {
 // JobSubject is where the job for k is published.
 func JobSubject(k BuildKey) string { return jobsPrefix + "." + k.tokens() }
 
+// rerunToken ends the subject of a confirmation re-run: a job subject has
+// exactly four tokens after the prefix, so a fifth cannot be read as a
+// crate, version or toolchain.
+const rerunToken = "rerun"
+
+// RerunSubject is where a confirmation re-run of k is queued: in the jobs
+// stream beside the first-pass jobs, but taken through consumers of its
+// own (RerunsConsumer), which builders try first.
+func RerunSubject(k BuildKey) string { return JobSubject(k) + "." + rerunToken }
+
 // LogSubject is where the chunks of one attempt of k are published.
 func LogSubject(k BuildKey, attempt int) string {
 	return logsPrefix + "." + k.tokens() + "." + strconv.Itoa(attempt)
