@@ -211,7 +211,7 @@ func RolePermissions(role Role) (Permissions, error) {
 		// subjects of their own: it queues no first run.
 		pub = append(pub, jobsPrefix+".*.*.*.*."+rerunToken, deadPrefix+".>")
 		pub = append(pub, readStream(ResultsStream)...)
-		// Forged results are deleted once dead-lettered: left there they
+		// Refused results are deleted once dead-lettered: left there they
 		// fill the attempt's subject and the genuine result is refused.
 		pub = append(pub, jsAPI+"STREAM.MSG.DELETE."+ResultsStream)
 		pub = append(pub, streamInfo(JobsStream))
