@@ -72,8 +72,9 @@
 // stream holds it and marked abandoned in its metadata and page. Only
 // uploaders may publish on that subject; the header on a builder's request
 // is ignored, so that no builder can have another's live log stored as
-// abandoned and purged. The sweep also logs the backlog, as a warning
-// while uploads fail.
+// abandoned and purged. A subject of LogsStream that is no build's log
+// (streams.ParseLogSubject refuses it) is purged once silent for as long.
+// The sweep also logs the backlog, as a warning while uploads fail.
 //
 // A log judged abandoned that goes on after all (a slow builder, a blocked
 // log stream) has its start in the store only. Its next upload stitches:

@@ -13,7 +13,9 @@ import (
 // unsigned chunks of its own on LogSubject(k, 1000001) of a ticketed
 // experiment's build: ParseLogSubject refuses that subject, so they are
 // never judged abandoned nor stored under that build's prefix, where the
-// web UI would serve them as the build's log.
+// web UI would serve them as the build's log; once silent for
+// AbandonAfter they are purged, as everything on a subject of the logs
+// stream that is no build's log.
 func TestLogOfAnAttemptNoRunHasIsNotStored(t *testing.T) {
 	e, key := newTicketedEnv(t)
 	k := buildKey("tix", "victim")
@@ -32,5 +34,8 @@ func TestLogOfAnAttemptNoRunHasIsNotStored(t *testing.T) {
 	time.Sleep(4 * time.Second)
 	if got, ok := object(t, e.st, k, attempt); ok && bytes.Contains(got, []byte("attacker's bytes")) {
 		t.Errorf("unsigned bytes stored as the log of %s attempt %d of a ticketed experiment", k, attempt)
+	}
+	if n := e.logMsgs(k, attempt); n != 0 {
+		t.Errorf("%d messages left on a subject that is no build's log, silent for longer than AbandonAfter", n)
 	}
 }

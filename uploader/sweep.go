@@ -61,13 +61,18 @@ func (u *Uploader) sweepOnce(ctx context.Context, logs, uploads jetstream.Stream
 	sil := u.newSilences()
 	started := map[attemptLog]bool{}
 	latest := map[streams.BuildKey]int{}
+	var junk []string
 	for subj := range info.State.Subjects {
 		k, a, err := streams.ParseLogSubject(subj)
 		if err != nil {
-			continue // not ours to judge; nothing else publishes there
+			junk = append(junk, subj)
+			continue
 		}
 		all = append(all, attemptLog{subj, k, a})
 		latest[k] = max(latest[k], a)
+	}
+	if err := u.purgeJunk(ctx, logs, junk); err != nil {
+		return err
 	}
 	for _, l := range all {
 		if ctx.Err() != nil {
@@ -165,4 +170,28 @@ func (u *Uploader) complete(ctx context.Context, l attemptLog, last *jetstream.R
 		return false, err
 	}
 	return ticket == "" || buildlog.Signed(l.subj, last.Header, last.Data, ticket), nil
+}
+
+// purgeJunk purges the subjects of LogsStream that are no build's log (an
+// attempt no run has, a token that does not decode), once they have been
+// silent for Config.AbandonAfter: no builder publishes there, nothing there
+// is ever stored, and left alone they would fill the stream for good.
+func (u *Uploader) purgeJunk(ctx context.Context, logs jetstream.Stream, subjects []string) error {
+	for _, subj := range subjects {
+		last, err := logs.GetLastMsgForSubject(ctx, subj)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("last message of %s: %w", subj, err)
+		}
+		if time.Since(last.Time) < u.cfg.AbandonAfter {
+			continue
+		}
+		if err := u.purgeThrough(ctx, logs, subj, last.Sequence); err != nil {
+			return err
+		}
+		u.log.Warn().Str("subject", streams.Bounded(subj)).Msg("purged messages on a subject of the logs stream that is no build's log")
+	}
+	return nil
 }
