@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -96,11 +97,37 @@ func (t *SharedTarget) create() error {
 // Purge empties the shared target: removed whole (RemoveTree follows no
 // link), then made again, empty.
 func (t *SharedTarget) Purge() error {
-	if err := RemoveTree(t.dir); err != nil {
-		return fmt.Errorf("purge shared target: %w", err)
+	aside, err := t.Discard()
+	if aside != "" {
+		if rerr := RemoveTree(aside); rerr != nil && err == nil {
+			err = fmt.Errorf("purge shared target: %w", rerr)
+		}
 	}
-	return t.create()
+	return err
 }
+
+// Discard empties the shared target at once: the tree is renamed aside,
+// within its parent (which builds cannot see), and an empty dir made in its
+// place. aside is the tree to remove (RemoveTree), "" if there was none;
+// removing thousands of files is left to the caller, so that a slot need
+// not wait for it.
+func (t *SharedTarget) Discard() (aside string, err error) {
+	var r [4]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return "", fmt.Errorf("purge shared target: %w", err)
+	}
+	aside = filepath.Join(filepath.Dir(t.dir), discardedPrefix+filepath.Base(t.dir)+"-"+hex.EncodeToString(r[:]))
+	switch err := os.Rename(t.dir, aside); {
+	case errors.Is(err, os.ErrNotExist):
+		aside = ""
+	case err != nil:
+		return "", fmt.Errorf("purge shared target: %w", err)
+	}
+	return aside, t.create()
+}
+
+// discardedPrefix names the trees Discard set aside.
+const discardedPrefix = ".purged-"
 
 // Usage is what Size found.
 type Usage struct {
