@@ -20,6 +20,11 @@ type verdict struct {
 // judge draws the verdict on cs from its first run and its confirmation
 // re-runs. confirmations is how many re-runs confirm a regression (0: no
 // confirmation). A spurious regression gets one re-run whatever the count.
+// A verdict that rests on a shared target (either side of the first run
+// built in one, which earlier crates' build scripts could write to) is
+// never left to it alone: a fix or spurious fix then gets one re-run too,
+// and so does a regression when confirmations are off (rounds). Re-runs
+// build in a clean target.
 func judge(cs *crateState, confirmations int) verdict {
 	v := verdict{Comparison: cs.runs.compare()}
 	switch v.Class {
@@ -28,42 +33,78 @@ func judge(cs *crateState, confirmations int) verdict {
 	case results.ClassFixed:
 		v.Root = rootCause(outcome(cs.runs[0]).Reason)
 	}
-	if confirmations <= 0 {
+	n := rounds(v.Class, cs.runs.shared(), confirmations)
+	if n == 0 {
 		return v
 	}
 	switch v.Class {
-	case results.ClassRegressed:
-		for round := 1; round <= confirmations; round++ {
+	case results.ClassRegressed, results.ClassFixed:
+		for round := 1; round <= n; round++ {
 			if round > len(cs.reruns) || !cs.reruns[round-1].complete() {
 				v.Confirmation = results.ConfirmationPending
 				return v
 			}
 			c := cs.reruns[round-1].compare()
-			if c.Class != results.ClassRegressed {
+			if c.Class != v.Class {
 				return verdict{
 					Comparison: Comparison{results.ClassFlaky, fmt.Sprintf(
-						"regressed (%s), but re-run %d was %s", describe(v.Comparison), round, c.Class)},
+						"%s (%s), but re-run %d was %s", v.Class, describe(v.Comparison), round, c.Class)},
 					Confirmation: results.ConfirmationFlaky,
 				}
 			}
 		}
 		v.Confirmation = results.ConfirmationConfirmed
-	case results.ClassSpuriousRegressed:
+	case results.ClassSpuriousRegressed, results.ClassSpuriousFixed:
 		if len(cs.reruns) < 1 || !cs.reruns[0].complete() {
 			v.Confirmation = results.ConfirmationPending
 			return v
 		}
 		c := cs.reruns[0].compare()
-		if c.Class == results.ClassRegressed || c.Class == results.ClassSpuriousRegressed {
+		if c.Class == v.Class || c.Class == unspurious(v.Class) {
 			v.Confirmation = results.ConfirmationReproduced
 			return v
 		}
+		what := "spurious regression"
+		if v.Class == results.ClassSpuriousFixed {
+			what = "spurious fix"
+		}
 		return verdict{
-			Comparison:   Comparison{c.Class, fmt.Sprintf("spurious regression (%s) cleared by a re-run", v.Note)},
+			Comparison:   Comparison{c.Class, fmt.Sprintf("%s (%s) cleared by a re-run", what, v.Note)},
 			Confirmation: results.ConfirmationCleared,
 		}
 	}
 	return v
+}
+
+// rounds is how many confirmation re-runs a crate of class waits for;
+// shared says its first run built in a shared target on either side.
+func rounds(class results.Class, shared bool, confirmations int) int {
+	switch class {
+	case results.ClassRegressed:
+		if confirmations > 0 {
+			return confirmations
+		}
+	case results.ClassSpuriousRegressed:
+		if confirmations > 0 {
+			return 1
+		}
+	case results.ClassFixed, results.ClassSpuriousFixed:
+	default:
+		return 0 // same-*, broken, error, ...: nothing to confirm
+	}
+	if shared {
+		return 1
+	}
+	return 0
+}
+
+// unspurious is the class a spurious one is when its re-run fails for a
+// reason that is not spurious.
+func unspurious(c results.Class) results.Class {
+	if c == results.ClassSpuriousFixed {
+		return results.ClassFixed
+	}
+	return results.ClassRegressed
 }
 
 func describe(c Comparison) string {
