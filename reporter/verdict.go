@@ -22,9 +22,13 @@ type verdict struct {
 // confirmation). A spurious regression gets one re-run whatever the count.
 // A verdict that rests on a shared target (either side of the first run
 // built in one, which earlier crates' build scripts could write to) is
-// never left to it alone: a fix or spurious fix then gets one re-run too,
-// and so does a regression when confirmations are off (rounds). Re-runs
-// build in a clean target.
+// never left to it alone: a fix, a spurious fix and a failure on both
+// sides (same-build-fail, same-test-fail: a corrupted target fails every
+// toolchain alike) then get one re-run too, and so does a regression when
+// confirmations are off (rounds). Re-runs build in a clean target, and
+// where one disagrees with a first run from a shared target, the re-run's
+// comparison is the verdict (cleared): the shared target may be why they
+// differ, and flaky would blame the crate.
 func judge(cs *crateState, confirmations int) verdict {
 	v := verdict{Comparison: cs.runs.compare()}
 	switch v.Class {
@@ -38,13 +42,20 @@ func judge(cs *crateState, confirmations int) verdict {
 		return v
 	}
 	switch v.Class {
-	case results.ClassRegressed, results.ClassFixed:
+	case results.ClassRegressed, results.ClassFixed, results.ClassSameBuildFail, results.ClassSameTestFail:
 		for round := 1; round <= n; round++ {
 			if round > len(cs.reruns) || !cs.reruns[round-1].complete() {
 				v.Confirmation = results.ConfirmationPending
 				return v
 			}
 			c := cs.reruns[round-1].compare()
+			if c.Class != v.Class && cs.runs.shared() {
+				return verdict{
+					Comparison: Comparison{c.Class, fmt.Sprintf(
+						"%s (%s) in a shared target, but %s in a clean one (re-run %d)", v.Class, describe(v.Comparison), c.Class, round)},
+					Confirmation: results.ConfirmationCleared,
+				}
+			}
 			if c.Class != v.Class {
 				return verdict{
 					Comparison: Comparison{results.ClassFlaky, fmt.Sprintf(
@@ -88,9 +99,9 @@ func rounds(class results.Class, shared bool, confirmations int) int {
 		if confirmations > 0 {
 			return 1
 		}
-	case results.ClassFixed, results.ClassSpuriousFixed:
+	case results.ClassFixed, results.ClassSpuriousFixed, results.ClassSameBuildFail, results.ClassSameTestFail:
 	default:
-		return 0 // same-*, broken, error, ...: nothing to confirm
+		return 0 // passes, broken, error, ...: nothing to confirm
 	}
 	if shared {
 		return 1
