@@ -52,7 +52,7 @@ func judge(cs *crateState, confirmations int) verdict {
 			if c.Class != v.Class && cs.runs.shared() {
 				return verdict{
 					Comparison: Comparison{c.Class, fmt.Sprintf(
-						"%s (%s) in a shared target, but %s in a clean one (re-run %d)", v.Class, describe(v.Comparison), c.Class, round)},
+						"%s in a shared target, but %s in a clean one (re-run %d)", withNote(v.Comparison), c.Class, round)},
 					Confirmation: results.ConfirmationCleared,
 				}
 			}
@@ -116,6 +116,14 @@ func unspurious(c results.Class) results.Class {
 		return results.ClassFixed
 	}
 	return results.ClassRegressed
+}
+
+// withNote is c's class, and its note if it has one.
+func withNote(c Comparison) string {
+	if c.Note != "" {
+		return fmt.Sprintf("%s (%s)", c.Class, c.Note)
+	}
+	return string(c.Class)
 }
 
 func describe(c Comparison) string {
