@@ -61,6 +61,9 @@ type Builder struct {
 
 	// logBlockLimit overrides attempt.logBlockLimit when not 0 (tests).
 	logBlockLimit time.Duration
+	// freeDisk measures the work dir's free disk for the shared targets'
+	// purges (freeDisk; tests pretend).
+	freeDisk func(dir string) (uint64, error)
 	// diskQuotaEvery is how often a job dir is measured against
 	// Config.JobDiskBytes (quota.go).
 	diskQuotaEvery time.Duration
@@ -94,6 +97,7 @@ func New(cfg Config, nc *nats.Conn, run Runner, log zerolog.Logger) (*Builder, e
 		abort:      make(chan struct{}),
 
 		diskQuotaEvery: diskQuotaEvery,
+		freeDisk:       freeDisk,
 	}
 	b.targets = make([]sharedTargets, cfg.Slots)
 	for i := range b.targets {

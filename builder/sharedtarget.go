@@ -190,6 +190,6 @@ func (b *Builder) lowDisk() bool {
 	if b.cfg.MinFreeDiskBytes < 0 {
 		return false
 	}
-	free, err := freeDisk(b.cfg.WorkDir)
+	free, err := b.freeDisk(b.cfg.WorkDir)
 	return err == nil && free < uint64(b.cfg.MinFreeDiskBytes)*lowDiskFactor
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -65,8 +66,14 @@ func (s *targetSteps) step(_ context.Context, sub string, t sandbox.Task) (sandb
 // runTargets builds jobs one after the other in one slot.
 func runTargets(t *testing.T, s *targetSteps, cfg Config, jobs ...streams.Job) ([]streams.Result, *Builder) {
 	t.Helper()
+	return runTargetsWith(t, s, cfg, func(*Builder) {}, jobs...)
+}
+
+// runTargetsWith is runTargets with the builder changed by set first.
+func runTargetsWith(t *testing.T, s *targetSteps, cfg Config, set func(*Builder), jobs ...streams.Job) ([]streams.Result, *Builder) {
+	t.Helper()
 	var b *Builder
-	res, _ := runFakeWith(t, &fakeRunner{step: s.step}, cfg, streams.DefaultConfig(), func(x *Builder) { b = x }, len(jobs),
+	res, _ := runFakeWith(t, &fakeRunner{step: s.step}, cfg, streams.DefaultConfig(), func(x *Builder) { b = x; set(x) }, len(jobs),
 		func(js jetstream.JetStream) {
 			for _, j := range jobs {
 				publishJob(t, js, j)
@@ -141,6 +148,35 @@ func TestSharedTargetPurgedPastItsBound(t *testing.T) {
 		if !r.SharedTarget {
 			t.Errorf("result %+v does not say it used a shared target", r)
 		}
+	}
+}
+
+// When the work dir's disk runs low, shared targets are purged before
+// their next build, before the builder has to stop taking jobs.
+func TestSharedTargetPurgedOnLowDisk(t *testing.T) {
+	s := &targetSteps{}
+	var free atomic.Uint64
+	free.Store(100 << 30)
+	// Free disk drops under twice the minimum once the first build is done.
+	res, b := runTargetsWith(t, s, Config{MinFreeDiskBytes: 1 << 30}, func(b *Builder) {
+		b.freeDisk = func(string) (uint64, error) { return free.Load(), nil }
+		r := b.run.(*fakeRunner)
+		r.step = func(ctx context.Context, sub string, task sandbox.Task) (sandbox.Exit, error) {
+			e, err := s.step(ctx, sub, task)
+			if sub == "check" {
+				free.Store(1536 << 20)
+			}
+			return e, err
+		}
+	}, fakeJob("a", streams.ModeCheckOnly), fakeJob("b", streams.ModeCheckOnly))
+	if len(s.seen) != 2 || len(s.seen[1]) != 0 {
+		t.Errorf("with free disk low the next build found %v, want a purged target", s.seen)
+	}
+	if n := counterValue(t, b.met.sharedPurges.WithLabelValues(purgeDisk)); n != 1 {
+		t.Errorf("%v purges for low disk, want 1", n)
+	}
+	if !res[1].SharedTarget {
+		t.Errorf("result %+v: want a shared target, purged", res[1])
 	}
 }
 
