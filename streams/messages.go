@@ -404,7 +404,8 @@ type Progress struct {
 	Total         int     `json:"total,omitempty"`
 	RatePerMinute float64 `json:"rate_per_minute,omitempty"`
 	ETASeconds    int64   `json:"eta_seconds,omitempty"`
-	// Confirming counts regressions waiting for their confirmation re-runs.
+	// Confirming counts crates waiting for their confirmation re-runs
+	// (regressions, and what came from a shared target).
 	Confirming int `json:"confirming,omitempty"`
 	// ToolchainsDone is Done by toolchain.
 	ToolchainsDone map[string]int `json:"toolchains_done,omitempty"`
