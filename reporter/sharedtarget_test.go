@@ -29,8 +29,9 @@ func TestSharedTargetFixesAreConfirmed(t *testing.T) {
 		t.Errorf("clean: %+v, want an unconfirmed fix, nothing shared", c)
 	}
 	// The fix is listed, pending, with its attempts marked.
-	waitFor(t, "index.html marking the shared attempts", func() bool {
-		return strings.Contains(string(e.store.read(t, IndexKey("st"))), "shared target</span>")
+	waitFor(t, "index.html and markdown.md marking the shared attempts", func() bool {
+		return strings.Contains(string(e.store.read(t, IndexKey("st"))), "shared target</span>") &&
+			strings.Contains(string(e.store.read(t, streams.ExperimentPrefix("st")+markdownFileName)), "`fix` `1.0.0`: test-pass, pending, first run in a shared target")
 	})
 	var jobs map[string]streams.Job
 	waitFor(t, "two re-run jobs", func() bool { jobs = e.queuedJobs(); return len(jobs) == 2 })
