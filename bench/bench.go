@@ -26,6 +26,8 @@ func All() []Bench {
 		{"tail", "live tail latency", Tail},
 		{"sandbox", "sandbox overhead per job", Sandbox},
 		{"slotgap", "slot idle gap between jobs", SlotGap},
+		{"cores", "shared versus pinned cores, two slots", Cores},
+		{"produce", "experiment create: jobs published per second", Produce},
 		{"jobs", "no-op job throughput", Jobs},
 		{"scaling", "uploader replicas against MinIO", Scaling},
 	}

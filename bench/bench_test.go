@@ -38,7 +38,7 @@ func TestBench(t *testing.T) {
 	}
 	var rows []bench.Row
 	for _, b := range selected {
-		if testing.Short() && !full && (b.Name == "sandbox" || b.Name == "slotgap" || b.Name == "scaling") {
+		if testing.Short() && !full && (b.Name == "sandbox" || b.Name == "slotgap" || b.Name == "cores" || b.Name == "scaling") {
 			continue
 		}
 		t.Run(b.Name, func(t *testing.T) {
@@ -81,7 +81,7 @@ func TestSelect(t *testing.T) {
 		want    string
 		wantErr string
 	}{
-		{"", "logs,rss,pool,report,tail,sandbox,slotgap,jobs,scaling", ""},
+		{"", "logs,rss,pool,report,tail,sandbox,slotgap,cores,produce,jobs,scaling", ""},
 		{"logs", "logs", ""},
 		{" tail , jobs", "tail,jobs", ""},
 		{"logs,nope", "", `unknown benchmark "nope"`},

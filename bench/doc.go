@@ -15,5 +15,5 @@
 //	go test ./bench/           # smoke: tiny sizes, nothing judged
 //
 // Benchmarks (names for BENCH): logs, rss, pool, report, tail, sandbox,
-// slotgap, jobs, scaling; see All.
+// slotgap, cores, produce, jobs, scaling; see All.
 package bench

@@ -200,8 +200,8 @@ func (a *attempt) build(ctx context.Context) cargo.Verdict {
 	if a.job.CapLints != "" {
 		fmt.Fprintf(a.sys, "lints capped at %s\n", a.job.CapLints)
 	}
-	fmt.Fprintf(a.sys, "sandbox: %s; user %d, %s; no network (loopback only), cpu %s, memory %d MiB, pids %d, /tmp %d MiB; timeout %s, no-output timeout %s; %s\n",
-		a.b.rootfs(), a.b.cfg.buildUser(a.slot), a.b.hardening(), a.cpus(), a.lim.MemoryBytes>>20, a.b.cfg.PidsLimit, a.lim.TmpBytes>>20, a.lim.Timeout, a.lim.NoOutput, buildlog.CapText(a.b.cfg.MaxLogBytes))
+	fmt.Fprintf(a.sys, "sandbox: %s; user %d, %s; no network (loopback only), %s, memory %d MiB, pids %d, /tmp %d MiB; timeout %s, no-output timeout %s; %s\n",
+		a.b.rootfs(), a.b.cfg.buildUser(a.slot), a.b.hardening(), a.cpuText(), a.lim.MemoryBytes>>20, a.b.cfg.PidsLimit, a.lim.TmpBytes>>20, a.lim.Timeout, a.lim.NoOutput, buildlog.CapText(a.b.cfg.MaxLogBytes))
 
 	name, err := workspace.DirName(a.b.cfg.ID, a.slot, a.n)
 	if err == nil {

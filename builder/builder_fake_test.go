@@ -49,14 +49,14 @@ func (f *fakeRunner) Cleanup(_ context.Context, owns func(string) bool) error {
 
 // runFake runs a one-slot builder with r over a fresh server until n
 // results have arrived, and returns them in order.
-func runFake(t *testing.T, r *fakeRunner, cfg Config, n int, publish func(js jetstream.JetStream)) ([]streams.Result, jetstream.JetStream) {
+func runFake(t *testing.T, r Runner, cfg Config, n int, publish func(js jetstream.JetStream)) ([]streams.Result, jetstream.JetStream) {
 	t.Helper()
 	return runFakeWith(t, r, cfg, streams.DefaultConfig(), func(*Builder) {}, n, publish)
 }
 
 // runFakeWith is runFake over streams made with scfg, with the builder
 // changed by set before it runs.
-func runFakeWith(t *testing.T, r *fakeRunner, cfg Config, scfg streams.Config, set func(*Builder), n int, publish func(js jetstream.JetStream)) ([]streams.Result, jetstream.JetStream) {
+func runFakeWith(t *testing.T, r Runner, cfg Config, scfg streams.Config, set func(*Builder), n int, publish func(js jetstream.JetStream)) ([]streams.Result, jetstream.JetStream) {
 	t.Helper()
 	f := startFake(t, r, cfg, scfg, set, publish)
 	defer f.stop()
@@ -76,7 +76,7 @@ type fakeBuilder struct {
 // startFake starts a fakeBuilder with r, cfg (its ID, work dir and
 // slots filled in) and streams made with scfg, after publish has put what
 // it wants on the server, and set has changed the builder.
-func startFake(t *testing.T, r *fakeRunner, cfg Config, scfg streams.Config, set func(*Builder), publish func(js jetstream.JetStream)) *fakeBuilder {
+func startFake(t *testing.T, r Runner, cfg Config, scfg streams.Config, set func(*Builder), publish func(js jetstream.JetStream)) *fakeBuilder {
 	t.Helper()
 	nc, js := startJetStream(t, scfg)
 	publish(js)
@@ -263,7 +263,7 @@ func TestBuilderTasks(t *testing.T) {
 		if !workspace.IsDirOf(filepath.Base(dir), "fake") || filepath.Dir(dir) != work || task.Dir != dir+"/wrapper" {
 			t.Errorf("job dir %q, task dir %q", dir, task.Dir)
 		}
-		if task.CPUs != "0" || task.MemoryBytes != DefaultMemoryBytes || task.PidsLimit != DefaultPidsLimit {
+		if task.CPUs != "" || task.MemoryBytes != DefaultMemoryBytes || task.PidsLimit != DefaultPidsLimit {
 			t.Errorf("limits cpus=%q mem=%d pids=%d", task.CPUs, task.MemoryBytes, task.PidsLimit)
 		}
 		if _, err := os.Stat(dir); !os.IsNotExist(err) {

@@ -28,6 +28,12 @@ type Config struct {
 	ID string
 	// Slots is how many builds run at once; default runtime.NumCPU().
 	Slots int
+	// PinCores pins slot s's builds to CPU s mod runtime.NumCPU() (a
+	// cpuset). By default every build may run on every CPU, all at the
+	// sandbox's one CPU weight: busy slots get equal shares, and a slot
+	// whose build waits (on a link, on the log stream, between steps)
+	// leaves its share to the others instead of idling a core.
+	PinCores bool
 	// WorkDir holds the job dirs; it should be on a disk with room for
 	// Slots target directories.
 	WorkDir string

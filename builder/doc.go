@@ -2,8 +2,9 @@
 // sandbox: ejecta's equivalent of a crater agent.
 //
 // A Builder runs Config.Slots slots. Each slot takes one job at a time from
-// the durable consumers every builder shares, one per experiment and
-// toolchain (streams.JobsConsumer), trying the experiments by priority and
+// the durable consumers every builder shares, two per experiment and
+// toolchain (streams.RerunsConsumer, streams.JobsConsumer), trying the
+// experiments by priority, within one its confirmation re-runs first, and
 // only the toolchains it has (queues.go), so a job waits in the stream, not
 // in a busy builder, until some slot is free. An experiment aborted or
 // deleted while its builds run has them stopped: their logs end with reason
@@ -21,7 +22,8 @@
 //
 //	fetched ──decode fails──▶ buried: raw bytes to the dead stream, Term
 //	   │    ──body names another build than the subject, or a toolchain
-//	   │      this builder does not offer──▶ buried likewise, never run
+//	   │      this builder does not offer, or is a first run on a
+//	   │      re-run's subject──▶ buried likewise, never run
 //	   ▼
 //	check     the mode's rustup components (clippy; miri, rust-src) ──missing──▶ error
 //	   │

@@ -51,6 +51,11 @@ func (b *Builder) accept(subject string, job *streams.Job) error {
 	if k != job.BuildKey {
 		return fmt.Errorf("job for %s arrived on subject %q, which names %s", job.BuildKey, subject, k)
 	}
+	// A re-run's queue is taken first: only re-runs may wait there. (A
+	// re-run on a first run's subject is one an earlier version queued.)
+	if streams.IsRerunSubject(subject) && streams.AttemptRound(job.AttemptBase+1) == 0 {
+		return fmt.Errorf("job for %s arrived on subject %q, a re-run's, but numbers its attempts from %d, as a first run does", job.BuildKey, subject, job.AttemptBase)
+	}
 	if !b.cfg.offers(job.Toolchain) {
 		return fmt.Errorf("job for %s: toolchain %s is not one builder %s offers", job.BuildKey, streams.Bounded(job.Toolchain), b.cfg.ID)
 	}

@@ -15,13 +15,15 @@ import (
 	"github.com/ejecta-build/ejecta/streams"
 )
 
-// Jobs wait in one queue (a durable consumer, streams.JobsConsumer) per
-// experiment and toolchain. queues decides which a free slot takes from:
+// Jobs wait in two queues (durable consumers) per experiment and
+// toolchain: confirmation re-runs (streams.RerunsConsumer) and first runs
+// (streams.JobsConsumer). queues decides which a free slot takes from:
 // it follows the experiments bucket with a KV watch, so that a priority
 // change or an abort is seen at once without listing the bucket per
 // fetch, and tries the queues of the live experiments in priority order
-// (streams.ComparePriority) with a no-wait fetch each, skipping toolchains
-// this builder does not have.
+// (streams.ComparePriority), within one its re-runs before its first
+// runs, with a no-wait fetch each, skipping toolchains this builder does
+// not have.
 
 // Idle slots: one of them (the poller) looks again after idleBackoff,
 // growing to its max; the others wait for a wake-up: a job published, a
@@ -226,8 +228,11 @@ func (q *queues) take(ctx context.Context) (jetstream.Msg, int, error) {
 }
 
 // candidates are the consumer names to try, in order: live experiments by
-// priority, and within one its toolchains this builder has, starting with
-// a different one each time so that both sides of a comparison progress.
+// priority; within one its re-runs, then its first runs, each on the
+// toolchains this builder has, starting with a different one each time so
+// that both sides of a comparison progress. Re-runs first: a regression's
+// confirmation then waits for no first run of its experiment, and the
+// experiment does not end on re-runs alone, one slot busy, the others idle.
 func (q *queues) candidates() []string {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -236,10 +241,12 @@ func (q *queues) candidates() []string {
 	var out []string
 	for _, e := range q.order {
 		n := len(e.Toolchains)
-		for i := range n {
-			tc := e.Toolchains[(turn+i)%n]
-			if q.tcs[tc] {
-				out = append(out, streams.JobsConsumer(e.Name, tc))
+		for _, consumer := range []func(exp, tc string) string{streams.RerunsConsumer, streams.JobsConsumer} {
+			for i := range n {
+				tc := e.Toolchains[(turn+i)%n]
+				if q.tcs[tc] {
+					out = append(out, consumer(e.Name, tc))
+				}
 			}
 		}
 	}

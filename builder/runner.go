@@ -42,6 +42,14 @@ func (b *Builder) hardening() string {
 	return "isolation as the runner provides it"
 }
 
+// cpuWeight is the CPU weight of every build, if the runner tells; 0 if not.
+func (b *Builder) cpuWeight() uint64 {
+	if d, ok := b.run.(interface{ CPUWeight() uint64 }); ok {
+		return d.CPUWeight()
+	}
+	return 0
+}
+
 // rootfs is what the sandbox line of a build log says about the task's
 // root: the runner's own words, or that it did not say.
 func (b *Builder) rootfs() string {

@@ -15,9 +15,28 @@ func (a *attempt) taskID() string {
 	return containerPrefix(a.b.cfg.ID) + strconv.Itoa(a.slot) + "-" + strconv.FormatUint(a.b.tasks.Add(1), 10)
 }
 
-// cpus is the slot's CPU: one per slot, distinct while slots <= CPUs, so
-// that parallel builds do not slow each other down unevenly.
-func (a *attempt) cpus() string { return strconv.Itoa(a.slot % runtime.NumCPU()) }
+// cpus is the cpuset of the slot's builds: "" (every CPU, shared) unless
+// the builder pins them, then one CPU per slot, distinct while slots <=
+// CPUs.
+func (a *attempt) cpus() string {
+	if !a.b.cfg.PinCores {
+		return ""
+	}
+	return strconv.Itoa(a.slot % runtime.NumCPU())
+}
+
+// cpuText says what CPU the slot's builds get, for the sandbox line of
+// their logs: "cpu 1 (pinned)", "cpu shared (all 2 cores, weight 100)".
+func (a *attempt) cpuText() string {
+	weight := ""
+	if w := a.b.cpuWeight(); w > 0 {
+		weight = ", weight " + strconv.FormatUint(w, 10)
+	}
+	if c := a.cpus(); c != "" {
+		return "cpu " + c + " (pinned" + weight + ")"
+	}
+	return "cpu shared (all " + strconv.Itoa(runtime.NumCPU()) + " cores" + weight + ")"
+}
 
 // isTaskOf returns whether a sandbox task ID (also its container, snapshot
 // and FIFO dir name) was made by builder id: containerPrefix(id), then

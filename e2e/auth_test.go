@@ -297,7 +297,8 @@ var forbidden = map[streams.Role][]action{
 		kvPut(streams.ProgressBucket), kvPut(streams.BuildersBucket), takeUpload},
 	streams.RoleUploader: {publishJob, publishLog, publishResult, publishUpload, subscribeJobs, readJob, createStream, deleteLogs, consumeJobs,
 		kvPut(streams.ExperimentsBucket)},
-	streams.RoleReporter: {publishLog, publishResult, publishUpload, publishAbandoned, purgeLogs, createStream, consumeJobs,
+	// The reporter queues re-runs (streams.RerunSubject), never a first run.
+	streams.RoleReporter: {publishJob, publishLog, publishResult, publishUpload, publishAbandoned, purgeLogs, createStream, consumeJobs,
 		kvPut(streams.ExperimentsBucket), kvPut(streams.BuildersBucket)},
 	streams.RoleViewer: {publishJob, publishLog, publishResult, publishUpload, publishAbandoned, publishDead,
 		corePublish("publish a log chunk", streams.LogSubject(probeKey, 2)),
@@ -364,6 +365,11 @@ func TestRolesForbiddenActionsAreRefused(t *testing.T) {
 	}
 	if _, err := admin.js.Consumer(ctx, streams.JobsStream, "thief"); !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		t.Errorf("consumer thief on %s: %v, want not found", streams.JobsStream, err)
+	}
+	// What the reporter may publish instead of a job: a re-run.
+	reporter := s.connect(t, streams.RoleReporter, streams.Security{})
+	if _, err := reporter.js.Publish(ctx, streams.RerunSubject(probeKey), []byte("{}")); err != nil {
+		t.Errorf("reporter queues a re-run: %v", err)
 	}
 }
 

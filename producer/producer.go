@@ -60,6 +60,15 @@ func invalid(err error) error { return &InvalidError{Err: err} }
 // another configuration.
 var ErrNameTaken = errors.New("experiment name taken")
 
+// publishWindow is how many jobs are published before their acks are
+// awaited; publishAckTimeout bounds that wait, since the client has none of
+// its own for asynchronous publishes and a lost connection would leave it
+// waiting for ever.
+const (
+	publishWindow     = 256
+	publishAckTimeout = 30 * time.Second
+)
+
 // checkpointEvery is how many jobs are published between two updates of
 // the record's Published count; a crash re-publishes at most this many,
 // and their Msg-Ids make that a no-op.
@@ -258,11 +267,46 @@ func sameConfig(a, b streams.Experiment) bool {
 
 // publish puts the jobs not yet recorded as published on the queue, in a
 // fixed order (crate-major) so that a resumed call continues where the
-// previous one stopped.
+// previous one stopped. Jobs go out asynchronously, publishWindow at a
+// time, each window's acks awaited before the next (and before a
+// checkpoint counts its jobs): one round trip per window, not per job.
 func (p *Producer) publish(ctx context.Context, kv jetstream.KeyValue, rec *record, crates []Crate) (int, error) {
 	exp := &rec.exp
 	added := 0
-	for i := exp.Published; i < exp.Jobs; i++ {
+	for start := exp.Published; start < exp.Jobs; {
+		end := min(exp.Jobs, start+publishWindow, (start/checkpointEvery+1)*checkpointEvery)
+		n, err := p.publishRange(ctx, exp, crates, start, end)
+		added += n
+		if err != nil {
+			return added, err
+		}
+		if end%checkpointEvery == 0 || end == exp.Jobs {
+			exp.Published = end
+			data, err := json.Marshal(*exp)
+			if err != nil {
+				return added, fmt.Errorf("encode experiment: %w", err)
+			}
+			rev, err := kv.Update(ctx, exp.Name, data, rec.revision)
+			if err != nil {
+				return added, fmt.Errorf("record progress of experiment %s: %w", exp.Name, err)
+			}
+			rec.revision = rev
+		}
+		start = end
+	}
+	p.log.Info().Str("experiment", exp.Name).Int("jobs", exp.Jobs).Int("added", added).Msg("experiment published")
+	return added, nil
+}
+
+// publishRange publishes jobs start to end-1 of exp and waits for their
+// acks; it returns how many were new to the stream.
+func (p *Producer) publishRange(ctx context.Context, exp *streams.Experiment, crates []Crate, start, end int) (int, error) {
+	type sent struct {
+		key streams.BuildKey
+		fut jetstream.PubAckFuture
+	}
+	window := make([]sent, 0, end-start)
+	for i := start; i < end; i++ {
 		c := crates[i/len(exp.Toolchains)]
 		job := streams.Job{
 			V: streams.SchemaVersion,
@@ -276,30 +320,32 @@ func (p *Producer) publish(ctx context.Context, kv jetstream.KeyValue, rec *reco
 		p.key.SignJob(&job)
 		data, err := json.Marshal(job)
 		if err != nil {
-			return added, fmt.Errorf("encode job %s: %w", job.BuildKey, err)
+			return 0, fmt.Errorf("encode job %s: %w", job.BuildKey, err)
 		}
 		subj := streams.JobSubject(job.BuildKey)
-		ack, err := p.js.Publish(ctx, subj, data, jetstream.WithMsgID(subj))
+		fut, err := p.js.PublishAsync(subj, data, jetstream.WithMsgID(subj))
 		if err != nil {
-			return added, fmt.Errorf("publish job %s: %w", job.BuildKey, err)
+			return 0, fmt.Errorf("publish job %s: %w", job.BuildKey, err)
 		}
-		p.met.jobPublished(ack.Duplicate)
-		if !ack.Duplicate {
-			added++
-		}
-		if done := i + 1; done%checkpointEvery == 0 || done == exp.Jobs {
-			exp.Published = done
-			data, err := json.Marshal(*exp)
-			if err != nil {
-				return added, fmt.Errorf("encode experiment: %w", err)
+		window = append(window, sent{job.BuildKey, fut})
+	}
+	timeout := time.NewTimer(publishAckTimeout)
+	defer timeout.Stop()
+	added := 0
+	for _, s := range window {
+		select {
+		case ack := <-s.fut.Ok():
+			p.met.jobPublished(ack.Duplicate)
+			if !ack.Duplicate {
+				added++
 			}
-			rev, err := kv.Update(ctx, exp.Name, data, rec.revision)
-			if err != nil {
-				return added, fmt.Errorf("record progress of experiment %s: %w", exp.Name, err)
-			}
-			rec.revision = rev
+		case err := <-s.fut.Err():
+			return added, fmt.Errorf("publish job %s: %w", s.key, err)
+		case <-timeout.C:
+			return added, fmt.Errorf("publish job %s: no acknowledgement within %s", s.key, publishAckTimeout)
+		case <-ctx.Done():
+			return added, fmt.Errorf("publish job %s: %w", s.key, ctx.Err())
 		}
 	}
-	p.log.Info().Str("experiment", exp.Name).Int("jobs", exp.Jobs).Int("added", added).Msg("experiment published")
 	return added, nil
 }

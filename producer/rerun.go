@@ -12,7 +12,9 @@ import (
 )
 
 // Rerun queues confirmation re-run round of build k of experiment exp (round
-// 1 or more): an ordinary job whose attempts are numbered from
+// 1 or more) on its re-run subject (streams.RerunSubject), which builders
+// take before the experiment's first runs: an ordinary job whose attempts
+// are numbered from
 // streams.RerunAttemptBase(round), so they get their own logs and results,
 // and whose ticket (from key, as for every job) is the round's own. Its
 // Nats-Msg-Id names the round, so asking twice within the duplicate window
@@ -46,7 +48,7 @@ func RetryRerun(ctx context.Context, js jetstream.JetStream, key streams.JobKey,
 	if err != nil {
 		return false, fmt.Errorf("encode re-run job %s: %w", k, err)
 	}
-	subj := streams.JobSubject(k)
+	subj := streams.RerunSubject(k)
 	ack, err := js.Publish(ctx, subj, data, jetstream.WithMsgID(retryRerunMsgID(k, gen, round)))
 	if err != nil {
 		return false, fmt.Errorf("publish re-run %d of %s: %w", round, k, err)
@@ -55,7 +57,9 @@ func RetryRerun(ctx context.Context, js jetstream.JetStream, key streams.JobKey,
 }
 
 // RerunMsgID is the Nats-Msg-Id of re-run round of k; the first run's job
-// uses the bare subject.
+// uses the bare subject. It names the first run's subject, as it did when
+// re-runs were queued there, so a re-run asked for again across an
+// upgrade is still a duplicate.
 func RerunMsgID(k streams.BuildKey, round int) string {
 	return streams.JobSubject(k) + "#rerun-" + strconv.Itoa(round)
 }

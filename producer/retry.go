@@ -211,8 +211,8 @@ func (p *Producer) generations(ctx context.Context, jobs, results jetstream.Stre
 		g.ran = max(g.ran, streams.AttemptGeneration(attempt))
 	}
 	// A queued job (not built yet, or a retry not yet run) has its
-	// generation in its body.
-	filter = strings.TrimSuffix(streams.ExperimentJobsFilter(exp.Name), ">") + crate + "." + version + ".*"
+	// generation in its body; so has a queued re-run, on its own subject.
+	filter = strings.TrimSuffix(streams.ExperimentJobsFilter(exp.Name), ">") + crate + "." + version + ".>"
 	if subjects, err = subjectsOf(ctx, jobs, filter); err != nil {
 		return nil, err
 	}

@@ -162,18 +162,20 @@ func (r *Reporter) deadLetter(ctx context.Context, msg jetstream.Msg, reason err
 // refuse is deadLetter for a message of the results stream given as its
 // subject, data and sequence. The dead letter is published once, and the
 // message is not terminated: the reporter reads the results stream with
-// an ordered consumer, and a refused result stays on it. A forgery (a
-// result of a ticketed experiment not signed with its job's ticket) is
-// deleted from the stream once its dead letter is stored: the stream keeps
-// few results per subject and refuses more, so forgeries left there would
-// have the genuine result of that attempt refused.
+// an ordered consumer. A refused result is deleted from the stream once
+// its dead letter is stored: the stream keeps few results per subject and
+// refuses more, so refusals left there (forgeries, messages that do not
+// decode or name another build than their subject) would have the genuine
+// result of that attempt refused. Only a result refused for want of its
+// experiment's record alone stays, so that a reporter restarted once the
+// record is back counts it.
 func (r *Reporter) refuse(ctx context.Context, subject string, data []byte, seq uint64, reason error) {
 	log := r.log.With().Str("subject", subject).Uint64("seq", seq).
 		Int("bytes", len(data)).Logger()
 	log.Warn().Err(reason).Msg("refusing result, moving it to the dead stream")
 	r.met.refused.Inc()
 	dead := streams.NewDeadMsg(subject, data, streams.ResultsStream, seq, reason)
-	r.cfg.JobKey.SignDead(dead)
+	r.cfg.JobKey.SignMsgID(dead)
 	if _, err := r.js.PublishMsg(ctx, dead); err != nil {
 		if ctx.Err() == nil {
 			// The message is still in the results stream; nothing is lost.
@@ -181,7 +183,7 @@ func (r *Reporter) refuse(ctx context.Context, subject string, data []byte, seq 
 		}
 		return
 	}
-	if !errors.Is(reason, streams.ErrNoMAC) && !errors.Is(reason, streams.ErrBadMAC) || seq == 0 {
+	if seq == 0 || errors.Is(reason, errNoRecord) && !errors.Is(reason, streams.ErrNoMAC) {
 		return
 	}
 	stream, err := r.js.Stream(ctx, streams.ResultsStream)
@@ -189,6 +191,6 @@ func (r *Reporter) refuse(ctx context.Context, subject string, data []byte, seq 
 		err = stream.DeleteMsg(ctx, seq)
 	}
 	if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) && ctx.Err() == nil {
-		log.Error().Err(err).Msg("deleting a forged result from the results stream; the genuine one may be refused there")
+		log.Error().Err(err).Msg("deleting a refused result from the results stream; the genuine one may be refused there")
 	}
 }

@@ -81,20 +81,24 @@ func (r *Reporter) requestReruns(ctx context.Context, st *run, e *experiment) bo
 // be refused does not count: a forgery must not keep a regression from its
 // re-runs.
 func (r *Reporter) rerunExists(ctx context.Context, st *run, rec *streams.Experiment, k streams.BuildKey, base int) (bool, error) {
-	msg, err := st.jobs.GetLastMsgForSubject(ctx, streams.JobSubject(k))
-	switch {
-	case errors.Is(err, jetstream.ErrMsgNotFound):
-	case err != nil:
-		return false, fmt.Errorf("look up queued job of %s: %w", k, err)
-	default:
-		var job streams.Job
-		// Rounds are queued in order, so a later round queued means this
-		// one was queued too.
-		if streams.Decode(msg.Data, &job) == nil && job.AttemptBase >= base {
-			return true, nil
+	// Re-runs are queued on their own subject; earlier versions queued
+	// them on the first run's.
+	for _, subj := range []string{streams.RerunSubject(k), streams.JobSubject(k)} {
+		msg, err := st.jobs.GetLastMsgForSubject(ctx, subj)
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+		case err != nil:
+			return false, fmt.Errorf("look up queued job of %s: %w", k, err)
+		default:
+			var job streams.Job
+			// Rounds are queued in order, so a later round queued means this
+			// one was queued too.
+			if streams.Decode(msg.Data, &job) == nil && job.AttemptBase >= base {
+				return true, nil
+			}
 		}
 	}
-	msg, err = st.results.GetLastMsgForSubject(ctx, streams.BuildResultsFilter(k))
+	msg, err := st.results.GetLastMsgForSubject(ctx, streams.BuildResultsFilter(k))
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
 		return false, nil

@@ -2,6 +2,7 @@ package reporter
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
 	"slices"
 	"strings"
@@ -183,6 +184,18 @@ func TestRerunExists(t *testing.T) {
 	}
 	if exists(1) {
 		t.Error("round 1 exists with neither job nor result")
+	}
+	// Earlier versions queued re-runs on the first run's subject.
+	old, _ := json.Marshal(streams.Job{V: streams.SchemaVersion, BuildKey: k, Mode: rec.Mode, CrateSource: rec.CrateSource,
+		AttemptBase: streams.RerunAttemptBase(1)})
+	if _, err := e.js.Publish(ctx, streams.JobSubject(k), old); err != nil {
+		t.Fatal(err)
+	}
+	if !exists(1) {
+		t.Error("round 1 queued on the first run's subject (an earlier version) does not exist")
+	}
+	if err := jobs.Purge(ctx); err != nil {
+		t.Fatal(err)
 	}
 	e.publish(result("ex", "c", "1.0.0", "nightly", streams.RerunAttemptBase(1)+2, streams.StatusBuildFail, ""))
 	if !exists(1) || exists(2) {

@@ -143,7 +143,7 @@ func TestResultsMustBeSignedForTicketedExperiments(t *testing.T) {
 	}
 	var job streams.Job
 	waitFor(t, "the re-run of alpha on nightly", func() bool {
-		m, err := jobs.GetLastMsgForSubject(ctx, streams.JobSubject(nightly.BuildKey))
+		m, err := jobs.GetLastMsgForSubject(ctx, streams.RerunSubject(nightly.BuildKey))
 		return err == nil && streams.Decode(m.Data, &job) == nil
 	})
 	if job.AttemptBase != streams.RerunAttemptBase(1) || job.Ticket != key.Ticket(nightly.BuildKey, job.AttemptBase) {

@@ -138,6 +138,11 @@ func get(ctx context.Context, js jetstream.JetStream, name string, hbs []streams
 		if err != nil {
 			return st, err
 		}
+		reruns, err := countMessages(ctx, js, streams.JobsStream, streams.RerunsFilter(name, tc))
+		if err != nil {
+			return st, err
+		}
+		inQueue += reruns
 		t := ToolchainStatus{Toolchain: tc, Total: e.Crates}
 		// Heartbeats lag by up to a heartbeat period; a job that left the
 		// queue is no longer running whatever the last heartbeat said.

@@ -17,11 +17,24 @@ func ParseResultSubject(subj string) (BuildKey, int, error) {
 	return parseAttemptSubject(resultsPrefix, subj)
 }
 
-// ParseJobSubject returns the build a job subject names.
+// IsRerunSubject reports whether subj is the subject of a confirmation
+// re-run (RerunSubject).
+func IsRerunSubject(subj string) bool {
+	k, err := ParseJobSubject(subj)
+	return err == nil && subj == RerunSubject(k)
+}
+
+// ParseJobSubject returns the build a job subject names, a first run's
+// (JobSubject) or a re-run's (RerunSubject).
 func ParseJobSubject(subj string) (BuildKey, error) {
 	rest, ok := strings.CutPrefix(subj, jobsPrefix+".")
 	if !ok {
 		return BuildKey{}, fmt.Errorf("subject %q: not under %s", subj, jobsPrefix)
+	}
+	if strings.Count(rest, ".") == 4 {
+		if rest, ok = strings.CutSuffix(rest, "."+rerunToken); !ok {
+			return BuildKey{}, fmt.Errorf("subject %q: want 4 tokens after %s, or 5 ending in %s", subj, jobsPrefix, rerunToken)
+		}
 	}
 	// A job subject is a log subject without the attempt.
 	k, _, err := parseAttemptSubject(jobsPrefix, jobsPrefix+"."+rest+".1")

@@ -15,10 +15,17 @@ func TestBuildSubjectsRoundTrip(t *testing.T) {
 	if err != nil || jk != k {
 		t.Fatalf("ParseJobSubject: %v %v", jk, err)
 	}
+	if jk, err := ParseJobSubject(RerunSubject(k)); err != nil || jk != k {
+		t.Fatalf("ParseJobSubject(%s): %v %v", RerunSubject(k), jk, err)
+	}
+	if !IsRerunSubject(RerunSubject(k)) || IsRerunSubject(JobSubject(k)) || IsRerunSubject("ejecta.jobs.e1.a.b.c.rerun.x") {
+		t.Error("IsRerunSubject does not tell a re-run's subject alone")
+	}
 	if f := BuildLogsFilter(k); !strings.HasSuffix(f, ".*") || !strings.HasPrefix(LogSubject(k, 2), strings.TrimSuffix(f, "*")) {
 		t.Fatalf("BuildLogsFilter %q does not match %q", f, LogSubject(k, 2))
 	}
-	for _, bad := range []string{"ejecta.jobs.e1.a.b", "ejecta.logs.e1.a.b.c", "ejecta.jobs.e1.a.b.c.d", "ejecta.jobs.e1.a%G0.b.c"} {
+	for _, bad := range []string{"ejecta.jobs.e1.a.b", "ejecta.logs.e1.a.b.c", "ejecta.jobs.e1.a.b.c.d", "ejecta.jobs.e1.a%G0.b.c",
+		"ejecta.jobs.e1.a.b.c.rerun.x", "ejecta.jobs.e1.a%G0.b.c.rerun"} {
 		if _, err := ParseJobSubject(bad); err == nil {
 			t.Errorf("ParseJobSubject(%q): no error", bad)
 		}

@@ -12,13 +12,17 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Jobs are taken through one durable pull consumer per experiment and
-// toolchain, filtered on that experiment's and toolchain's job subjects.
-// The filters never overlap, which a work-queue stream requires, and they
-// let a builder choose what to take next: the queues of the experiment
-// with the highest priority first, and only toolchains it has installed.
-// The producer creates an experiment's consumers with its record; abort and
-// delete remove them.
+// Jobs are taken through two durable pull consumers per experiment and
+// toolchain, filtered on that experiment's and toolchain's job subjects:
+// one for first runs (JobsConsumer), one for confirmation re-runs
+// (RerunsConsumer). The filters never overlap, which a work-queue stream
+// requires, and they let a builder choose what to take next: the queues of
+// the experiment with the highest priority first, within it the re-runs
+// before the first runs (so that confirming a regression does not wait for
+// the rest of the experiment, nor leave the experiment's last minutes to
+// re-runs alone), and only toolchains it has installed. The producer
+// creates an experiment's consumers with its record; abort and delete
+// remove them.
 
 // Metadata keys on JobsStream recording the job consumers' policy, so that
 // whoever creates an experiment's consumers (the producer, from any CLI)
@@ -29,6 +33,9 @@ const (
 	// On each job consumer: what it serves, for tools and for clean-up.
 	metaExperiment = "ejecta.experiment"
 	metaToolchain  = "ejecta.toolchain"
+	// metaQueue is "reruns" on a re-run consumer, absent on a first-run one.
+	metaQueue   = "ejecta.queue"
+	queueReruns = "reruns"
 )
 
 // maxConsumerName keeps consumer names well under the server's 255.
@@ -38,14 +45,21 @@ const maxConsumerName = 200
 // experiment exp for toolchain tc, e.g. "jobs~beta-check~nightly". '~'
 // separates the parts: neither an experiment name nor an escaped token
 // contains it, so two experiments' names never collide.
-func JobsConsumer(exp, tc string) string {
-	name := "jobs~" + exp + "~" + EscapeToken(tc)
+func JobsConsumer(exp, tc string) string { return consumerName("jobs~", exp, tc) }
+
+// RerunsConsumer is the name of the durable consumer serving the
+// confirmation re-runs of experiment exp for toolchain tc, e.g.
+// "reruns~beta-check~nightly".
+func RerunsConsumer(exp, tc string) string { return consumerName("reruns~", exp, tc) }
+
+func consumerName(kind, exp, tc string) string {
+	name := kind + exp + "~" + EscapeToken(tc)
 	if len(name) <= maxConsumerName {
 		return name
 	}
 	// A very long toolchain name (a path): a digest keeps the name unique.
 	sum := sha256.Sum256([]byte(tc))
-	return "jobs~" + exp + "~" + hex.EncodeToString(sum[:16])
+	return kind + exp + "~" + hex.EncodeToString(sum[:16])
 }
 
 // AllJobsFilter matches every job subject.
@@ -55,6 +69,9 @@ const AllJobsFilter = jobsPrefix + ".>"
 func JobsFilter(exp, tc string) string {
 	return jobsPrefix + "." + EscapeToken(exp) + ".*.*." + EscapeToken(tc)
 }
+
+// RerunsFilter matches the re-run subjects of experiment exp for toolchain tc.
+func RerunsFilter(exp, tc string) string { return JobsFilter(exp, tc) + "." + rerunToken }
 
 // ExperimentUploadsFilter matches every upload request of experiment exp.
 func ExperimentUploadsFilter(exp string) string {
@@ -96,14 +113,21 @@ func readJobsPolicy(ctx context.Context, js jetstream.JetStream) (jobsPolicy, in
 	return p, cfg.Replicas, nil
 }
 
-func jobsConsumerConfig(exp, tc string, p jobsPolicy, replicas int) jetstream.ConsumerConfig {
-	return jetstream.ConsumerConfig{
+// jobsConsumerConfigs are the consumers of exp's jobs on tc: first runs,
+// then re-runs, under the same policy.
+func jobsConsumerConfigs(exp, tc string, p jobsPolicy, replicas int) []jetstream.ConsumerConfig {
+	first := jetstream.ConsumerConfig{
 		Durable: JobsConsumer(exp, tc), FilterSubject: JobsFilter(exp, tc),
 		AckPolicy: jetstream.AckExplicitPolicy, AckWait: p.ackWait,
 		MaxDeliver: p.maxDeliver, MaxAckPending: 100000, Replicas: replicas,
 		Description: "jobs of experiment " + exp + " on toolchain " + tc + ", shared by every builder",
 		Metadata:    map[string]string{metaExperiment: exp, metaToolchain: tc},
 	}
+	rerun := first
+	rerun.Durable, rerun.FilterSubject = RerunsConsumer(exp, tc), RerunsFilter(exp, tc)
+	rerun.Description = "confirmation re-runs of experiment " + exp + " on toolchain " + tc + ", taken before its first runs"
+	rerun.Metadata = map[string]string{metaExperiment: exp, metaToolchain: tc, metaQueue: queueReruns}
+	return []jetstream.ConsumerConfig{first, rerun}
 }
 
 // EnsureJobsConsumers creates (or updates) the job consumers of exp, one
@@ -115,9 +139,10 @@ func EnsureJobsConsumers(ctx context.Context, js jetstream.JetStream, exp *Exper
 		return err
 	}
 	for _, tc := range exp.Toolchains {
-		cc := jobsConsumerConfig(exp.Name, tc, p, replicas)
-		if _, err := js.CreateOrUpdateConsumer(ctx, JobsStream, cc); err != nil {
-			return fmt.Errorf("ensure consumer %s on %s: %w", cc.Durable, JobsStream, err)
+		for _, cc := range jobsConsumerConfigs(exp.Name, tc, p, replicas) {
+			if _, err := js.CreateOrUpdateConsumer(ctx, JobsStream, cc); err != nil {
+				return fmt.Errorf("ensure consumer %s on %s: %w", cc.Durable, JobsStream, err)
+			}
 		}
 	}
 	return nil
@@ -127,16 +152,19 @@ func EnsureJobsConsumers(ctx context.Context, js jetstream.JetStream, exp *Exper
 // not an error.
 func DeleteJobsConsumers(ctx context.Context, js jetstream.JetStream, exp *Experiment) error {
 	for _, tc := range exp.Toolchains {
-		name := JobsConsumer(exp.Name, tc)
-		err := js.DeleteConsumer(ctx, JobsStream, name)
-		if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-			return fmt.Errorf("delete consumer %s on %s: %w", name, JobsStream, err)
+		for _, name := range []string{JobsConsumer(exp.Name, tc), RerunsConsumer(exp.Name, tc)} {
+			err := js.DeleteConsumer(ctx, JobsStream, name)
+			if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+				return fmt.Errorf("delete consumer %s on %s: %w", name, JobsStream, err)
+			}
 		}
 	}
 	return nil
 }
 
-// syncJobsConsumers gives every existing job consumer the policy p, and
+// syncJobsConsumers gives every existing job consumer the policy p, adds
+// the re-run consumer of each first-run one made by an earlier version
+// (without it the re-runs of that experiment would wait for no one), and
 // removes the single shared consumer of earlier versions: its filter
 // covers every job subject and would overlap every per-experiment one.
 func syncJobsConsumers(ctx context.Context, js jetstream.JetStream, p jobsPolicy) error {
@@ -148,20 +176,27 @@ func syncJobsConsumers(ctx context.Context, js jetstream.JetStream, p jobsPolicy
 	if err != nil {
 		return fmt.Errorf("open stream %s: %w", JobsStream, err)
 	}
+	have := map[string]bool{}
+	var want []jetstream.ConsumerConfig
 	infos := s.ListConsumers(ctx)
 	for info := range infos.Info() {
 		c := info.Config
+		have[c.Durable] = c.AckWait == p.ackWait && c.MaxDeliver == p.maxDeliver
 		exp, tc := c.Metadata[metaExperiment], c.Metadata[metaToolchain]
-		if exp == "" || tc == "" || (c.AckWait == p.ackWait && c.MaxDeliver == p.maxDeliver) {
-			continue
-		}
-		cc := jobsConsumerConfig(exp, tc, p, c.Replicas)
-		if _, err := js.UpdateConsumer(ctx, JobsStream, cc); err != nil {
-			return fmt.Errorf("update consumer %s on %s: %w", cc.Durable, JobsStream, err)
+		if exp != "" && tc != "" && c.Metadata[metaQueue] == "" {
+			want = append(want, jobsConsumerConfigs(exp, tc, p, c.Replicas)...)
 		}
 	}
 	if err := infos.Err(); err != nil {
 		return fmt.Errorf("list consumers of %s: %w", JobsStream, err)
+	}
+	for _, cc := range want {
+		if upToDate, ok := have[cc.Durable]; ok && upToDate {
+			continue
+		}
+		if _, err := js.CreateOrUpdateConsumer(ctx, JobsStream, cc); err != nil {
+			return fmt.Errorf("ensure consumer %s on %s: %w", cc.Durable, JobsStream, err)
+		}
 	}
 	return nil
 }

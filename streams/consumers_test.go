@@ -52,6 +52,32 @@ func TestJobsConsumers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A re-run goes to the re-run consumer of its experiment and
+	// toolchain alone.
+	rerun := streams.BuildKey{Experiment: "a_b", Crate: "c", Version: "1.0.0", Toolchain: "stable"}
+	if _, err := js.Publish(ctx, streams.RerunSubject(rerun), []byte("re-run "+rerun.String())); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ exp, tc, want string }{
+		{"a_b", "stable", "re-run a_b/c@1.0.0/stable"},
+		{"a_b", "1.80.0", ""},
+		{"a", "b_stable", ""},
+	} {
+		cons, err := js.Consumer(ctx, streams.JobsStream, streams.RerunsConsumer(tt.exp, tt.tc))
+		if err != nil {
+			t.Fatalf("re-run consumer of %s/%s: %v", tt.exp, tt.tc, err)
+		}
+		if c := cons.CachedInfo().Config; c.AckWait != 7*time.Second || c.MaxDeliver != 6 {
+			t.Errorf("consumer %s: AckWait %s MaxDeliver %d, want 7s and 6", c.Durable, c.AckWait, c.MaxDeliver)
+		}
+		want := 0
+		if tt.want != "" {
+			want = 1
+		}
+		if got := takeJobs(t, cons, want); tt.want == "" && len(got) != 0 || tt.want != "" && (len(got) != 1 || got[0] != tt.want) {
+			t.Errorf("re-run consumer %s/%s took %q, want %q", tt.exp, tt.tc, got, tt.want)
+		}
+	}
 	for _, tt := range []struct{ exp, tc, want string }{
 		{"a_b", "1.80.0", "a_b/c@1.0.0/1.80.0"},
 		{"a_b", "stable", "a_b/d@2.0.0/stable"},
@@ -96,6 +122,26 @@ func TestJobsConsumers(t *testing.T) {
 	}
 	if _, err := js.Consumer(ctx, streams.JobsStream, streams.JobsConsumer("a", "b_stable")); err != nil {
 		t.Errorf("consumer of another experiment after delete: %v", err)
+	}
+	for _, name := range []string{streams.RerunsConsumer("a_b", "stable"), streams.RerunsConsumer("a_b", "1.80.0")} {
+		if _, err := js.Consumer(ctx, streams.JobsStream, name); !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			t.Errorf("consumer %s after delete: %v", name, err)
+		}
+	}
+	// An experiment of an earlier version has no re-run consumers: the
+	// next Ensure adds them, under the policy.
+	if err := js.DeleteConsumer(ctx, streams.JobsStream, streams.RerunsConsumer("a", "nightly")); err != nil {
+		t.Fatal(err)
+	}
+	if err := streams.Ensure(ctx, js, cfg); err != nil {
+		t.Fatal(err)
+	}
+	cons, err = js.Consumer(ctx, streams.JobsStream, streams.RerunsConsumer("a", "nightly"))
+	if err != nil {
+		t.Fatalf("re-run consumer of an earlier version's experiment after Ensure: %v", err)
+	}
+	if c := cons.CachedInfo().Config; c.FilterSubject != streams.RerunsFilter("a", "nightly") || c.AckWait != 7*time.Second {
+		t.Errorf("re-run consumer added by Ensure: filter %s, AckWait %s", c.FilterSubject, c.AckWait)
 	}
 }
 

@@ -72,14 +72,19 @@ func msgGet(stream string) []string {
 
 // pullFrom is what a worker bound to consumer (a name or "*") of stream
 // needs: look it up, fetch, and ack/nak/in-progress/term its messages.
-// Acks go to $JS.ACK.<stream>.<consumer>... and, on newer servers, to
-// $JS.ACK.<domain>.<account hash>.<stream>.<consumer>...
+// Acks go to $JS.ACK.<stream>.<consumer>... (9 tokens) and, on newer
+// servers, to $JS.ACK.<domain>.<account hash>.<stream>.<consumer>... (11
+// tokens or more). The server reads a 9-token ack subject in the old form
+// whatever its pattern: the new form's is held to 11 tokens or more, or
+// "$JS.ACK.<other stream>.<other consumer>.<stream>.<consumer>.<sseq>..."
+// would ack another stream's consumer.
 func pullFrom(stream, consumer string) []string {
+	v2 := "$JS.ACK.*.*." + stream + "." + consumer + ".*.*.*.*.*"
 	return []string{
 		jsAPI + "CONSUMER.INFO." + stream + "." + consumer,
 		jsAPI + "CONSUMER.MSG.NEXT." + stream + "." + consumer,
 		"$JS.ACK." + stream + "." + consumer + ".>",
-		"$JS.ACK.*.*." + stream + "." + consumer + ".>",
+		v2, v2 + ".>",
 	}
 }
 
@@ -202,10 +207,11 @@ func RolePermissions(role Role) (Permissions, error) {
 		// Where the logs are stored, for the commands that read them.
 		pub = append(pub, kvWriteKeys(EndpointsBucket, EndpointStore)...)
 	case RoleReporter:
-		// Re-runs that confirm a regression are ordinary jobs.
-		pub = append(pub, jobsPrefix+".>", deadPrefix+".>")
+		// Re-runs that confirm a regression are ordinary jobs, on
+		// subjects of their own: it queues no first run.
+		pub = append(pub, jobsPrefix+".*.*.*.*."+rerunToken, deadPrefix+".>")
 		pub = append(pub, readStream(ResultsStream)...)
-		// Forged results are deleted once dead-lettered: left there they
+		// Refused results are deleted once dead-lettered: left there they
 		// fill the attempt's subject and the genuine result is refused.
 		pub = append(pub, jsAPI+"STREAM.MSG.DELETE."+ResultsStream)
 		pub = append(pub, streamInfo(JobsStream))

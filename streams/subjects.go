@@ -64,6 +64,16 @@ func (k BuildKey) tokens() string {
 // JobSubject is where the job for k is published.
 func JobSubject(k BuildKey) string { return jobsPrefix + "." + k.tokens() }
 
+// rerunToken ends the subject of a confirmation re-run: a job subject has
+// exactly four tokens after the prefix, so a fifth cannot be read as a
+// crate, version or toolchain.
+const rerunToken = "rerun"
+
+// RerunSubject is where a confirmation re-run of k is queued: in the jobs
+// stream beside the first-pass jobs, but taken through consumers of its
+// own (RerunsConsumer), which builders try first.
+func RerunSubject(k BuildKey) string { return JobSubject(k) + "." + rerunToken }
+
 // LogSubject is where the chunks of one attempt of k are published.
 func LogSubject(k BuildKey, attempt int) string {
 	return logsPrefix + "." + k.tokens() + "." + strconv.Itoa(attempt)
@@ -168,6 +178,12 @@ func parseAttemptSubject(pfx, subj string) (BuildKey, int, error) {
 	attempt, err := strconv.Atoi(toks[4])
 	if err != nil || attempt < 1 {
 		return BuildKey{}, 0, fmt.Errorf("subject %q: bad attempt %q", subj, toks[4])
+	}
+	// An attempt no run can have (past the last retry's last re-run) is
+	// no build's: no job has a ticket for it, so nothing there can be
+	// checked, and nothing there is taken.
+	if _, err := AttemptBaseOf(attempt); err != nil {
+		return BuildKey{}, 0, fmt.Errorf("subject %q: %w", subj, err)
 	}
 	return BuildKey{Experiment: vals[0], Crate: vals[1], Version: vals[2], Toolchain: vals[3]}, attempt, nil
 }

@@ -68,7 +68,7 @@ const (
 	resultDomain = "ejecta/result-mac/v1"
 	uploadDomain = "ejecta/upload-mac/v1"
 	logDomain    = "ejecta/log-mac/v1"
-	deadDomain   = "ejecta/dead-id/v1"
+	msgIDDomain  = "ejecta/msg-id/v1"
 )
 
 // JobKey is the secret job tickets are derived from. The zero JobKey is no
@@ -271,18 +271,19 @@ func LogMAC(ticket, subject string, framing []string, data []byte) string {
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:macBytes])
 }
 
-// SignDead makes the Nats-Msg-Id of dead letter m (NewDeadMsg) one only a
-// holder of the key can compute. Builders may publish dead letters too; a
-// hostile one could otherwise publish under the id of a dead letter still
-// to come and have it dropped as a duplicate, and with it the record of
-// what was refused. Without a key m is left as it is.
-func (k JobKey) SignDead(m *nats.Msg) {
+// SignMsgID makes m's Nats-Msg-Id one only a holder of the key can
+// compute, for what the key's holders publish on streams builders publish
+// to as well (dead letters, requests to store abandoned logs): a hostile
+// builder could otherwise publish under the id of a message still to come
+// and have it dropped as a duplicate. The same message signed again keeps
+// its id, so a retry is still one. Without a key m is left as it is.
+func (k JobKey) SignMsgID(m *nats.Msg) {
 	id := m.Header.Get(nats.MsgIdHdr)
 	if k.IsZero() || id == "" {
 		return
 	}
 	var in macInput
-	in.str(deadDomain)
+	in.str(msgIDDomain)
 	in.str(id)
 	m.Header.Set(nats.MsgIdHdr, id+"#"+sign(k.secret[:], in, macBytes))
 }

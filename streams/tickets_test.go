@@ -225,15 +225,15 @@ func TestParseUploadSubject(t *testing.T) {
 // A dead letter published by a holder of the job key has a Nats-Msg-Id
 // nobody without the key can take first; the same letter signed twice
 // keeps one id, so a retry is still a duplicate.
-func TestSignDeadMakesTheIDUnpredictable(t *testing.T) {
+func TestSignMsgIDMakesTheIDUnpredictable(t *testing.T) {
 	key, err := NewJobKey()
 	if err != nil {
 		t.Fatal(err)
 	}
 	plain := NewDeadMsg("ejecta.results.x", []byte(`{}`), ResultsStream, 7, errors.New("no"))
 	a, b := NewDeadMsg("ejecta.results.x", []byte(`{}`), ResultsStream, 7, errors.New("no")), NewDeadMsg("ejecta.results.x", []byte(`{}`), ResultsStream, 7, errors.New("no"))
-	key.SignDead(a)
-	key.SignDead(b)
+	key.SignMsgID(a)
+	key.SignMsgID(b)
 	if id := a.Header.Get(nats.MsgIdHdr); id == plain.Header.Get(nats.MsgIdHdr) || id != b.Header.Get(nats.MsgIdHdr) {
 		t.Errorf("signed id %q, unsigned %q, again %q: want a new id, the same each time", id, plain.Header.Get(nats.MsgIdHdr), b.Header.Get(nats.MsgIdHdr))
 	}
@@ -242,13 +242,13 @@ func TestSignDeadMakesTheIDUnpredictable(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := NewDeadMsg("ejecta.results.x", []byte(`{}`), ResultsStream, 7, errors.New("no"))
-	other.SignDead(c)
+	other.SignMsgID(c)
 	if c.Header.Get(nats.MsgIdHdr) == a.Header.Get(nats.MsgIdHdr) {
 		t.Error("two keys give the same id")
 	}
 	var none JobKey
 	d := NewDeadMsg("ejecta.results.x", []byte(`{}`), ResultsStream, 7, errors.New("no"))
-	none.SignDead(d)
+	none.SignMsgID(d)
 	if d.Header.Get(nats.MsgIdHdr) != plain.Header.Get(nats.MsgIdHdr) {
 		t.Error("no key changed the id")
 	}

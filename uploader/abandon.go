@@ -7,7 +7,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -35,7 +34,11 @@ func (u *Uploader) abandonEarlier(ctx context.Context, logs jetstream.Stream, k 
 		if err != nil {
 			return fmt.Errorf("last message of %s: %w", subj, err)
 		}
-		if last.Header.Get(buildlog.HdrKind) == buildlog.KindEnd {
+		l := attemptLog{subj: subj, key: k, attempt: a}
+		if done, err := u.complete(ctx, l, last); err != nil || done {
+			if err != nil {
+				return err
+			}
 			continue // complete: its builder asked for its upload itself
 		}
 		if uploads == nil {
@@ -44,7 +47,7 @@ func (u *Uploader) abandonEarlier(ctx context.Context, logs jetstream.Stream, k 
 			}
 		}
 		reason := fmt.Sprintf("attempt %d of the same build finished", attempt)
-		if err := u.askAbandoned(ctx, uploads, attemptLog{subj: subj, key: k, attempt: a}, reason); err != nil {
+		if err := u.askAbandoned(ctx, uploads, l, reason); err != nil {
 			return err
 		}
 	}
@@ -66,6 +69,7 @@ func (u *Uploader) askAbandoned(ctx context.Context, uploads jetstream.Stream, l
 	if err != nil {
 		return err
 	}
+	u.cfg.JobKey.SignMsgID(m)
 	if _, err := u.js.PublishMsg(ctx, m); err != nil {
 		return fmt.Errorf("ask to store abandoned log %s: %w", l.subj, err)
 	}

@@ -236,3 +236,42 @@ func TestRequestOnAnotherSubjectDeadLettered(t *testing.T) {
 		t.Error("attempt 3 stored")
 	}
 }
+
+// A log a lenient read still cannot take (an end marker whose checksum the
+// bytes, whole, do not match) is no hole that time could fill: after
+// LenientAfter deliveries its request goes to the dead stream with the
+// reason, nothing is stored, and the log stays on the stream for an
+// operator, instead of the request being retried for ever.
+func TestLogAnEndMarkerDisownsIsDeadLetteredAfterRetries(t *testing.T) {
+	e := newEnv(t)
+	k := buildKey("exp11", "disowned")
+	data := randomBytes(5_000, 12)
+	cs := chunks(data, 2_000)
+	end := endFor(data, len(cs))
+	end.SHA256 = strings.Repeat("0", 64)
+	e.publishLog(k, 1, cs, end)
+	cfg := fastConfig("u")
+	cfg.LenientAfter = 2
+	e.run(cfg, e.st)
+	eventually(t, 15*time.Second, "the request dead-lettered", func() bool { return e.streamMsgs(streams.DeadStream) == 1 })
+	if n := e.streamMsgs(streams.UploadsStream); n != 0 {
+		t.Errorf("%d upload requests left", n)
+	}
+	if _, ok := object(t, e.st, k, 1); ok {
+		t.Error("a log its end marker disowns was stored")
+	}
+	if n := e.logMsgs(k, 1); n != uint64(len(cs))+1 {
+		t.Errorf("%d messages of the log left on the stream, want all %d", n, len(cs)+1)
+	}
+	dead, err := e.js.Stream(context.Background(), streams.DeadStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := dead.GetMsg(context.Background(), dead.CachedInfo().State.LastSeq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := m.Header.Get(streams.HdrDeadReason); !strings.Contains(r, "sha256") {
+		t.Errorf("dead letter reason %q, want it to name the checksum", r)
+	}
+}

@@ -15,7 +15,7 @@ import (
 // request is delivered again after the retry delay.
 func (u *Uploader) deadLetter(ctx context.Context, msg jetstream.Msg, reason error) {
 	publish := func(ctx context.Context, m *nats.Msg) error {
-		u.cfg.JobKey.SignDead(m)
+		u.cfg.JobKey.SignMsgID(m)
 		_, err := u.js.PublishMsg(ctx, m)
 		return err
 	}

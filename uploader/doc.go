@@ -53,7 +53,13 @@
 // A hole (a chunk missing) fails the request, which is retried: the chunk
 // may only be late. After Config.LenientAfter deliveries the log is stored
 // anyway, with a streams.GapMarkerPrefix line where chunks are missing and
-// the gaps listed in the metadata, never silently shortened.
+// the gaps listed in the metadata, never silently shortened. What even
+// that read cannot take (an end marker the bytes do not match) sends the
+// request to the dead stream and leaves the log on LogsStream.
+//
+// For an experiment whose jobs carry tickets, only the log messages signed
+// with the job's ticket are read (buildlog.Verify); whatever else was
+// published on the subject is skipped and counted.
 //
 // A builder that dies leaves a log without an end marker and asks for no
 // upload. Every replica sweeps LogsStream each Config.SweepInterval: a log

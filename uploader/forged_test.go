@@ -11,6 +11,19 @@ import (
 	"github.com/ejecta-build/ejecta/streams"
 )
 
+// newTicketedEnv is newEnv with a job key and the record of experiment
+// "tix", whose jobs carry tickets.
+func newTicketedEnv(t *testing.T) (*env, streams.JobKey) {
+	t.Helper()
+	e := newEnv(t)
+	key, err := streams.NewJobKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.putRecord("tix", true)
+	return e, key
+}
+
 // publishSignedChunks publishes cs on the attempt's log subject signed
 // with ticket, as the builder handed the job does; end, when not nil,
 // follows them.
@@ -44,12 +57,7 @@ func (e *env) publishSignedChunks(k streams.BuildKey, attempt int, cs []buildlog
 // genuine chunks as duplicates nor gets a byte into the stored log; nor do
 // forged chunks between genuine ones.
 func TestForgedLogMessagesAreSkipped(t *testing.T) {
-	e := newEnv(t)
-	key, err := streams.NewJobKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.putRecord("tix", true)
+	e, key := newTicketedEnv(t)
 	data := randomBytes(50_000, 7)
 	cs := chunks(data, 20_000)
 	end := endFor(data, len(cs))
@@ -96,12 +104,7 @@ func TestForgedLogMessagesAreSkipped(t *testing.T) {
 // subject. A log nobody with the ticket wrote anything into is purged
 // after its silence, and nothing is stored for it.
 func TestForgedLaterAttemptsAndLogsAreNotTakenForAbandonedOnes(t *testing.T) {
-	e := newEnv(t)
-	key, err := streams.NewJobKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.putRecord("tix", true)
+	e, key := newTicketedEnv(t)
 	data := randomBytes(30_000, 4)
 	cs := chunks(data, 10_000)
 
@@ -122,7 +125,7 @@ func TestForgedLaterAttemptsAndLogsAreNotTakenForAbandonedOnes(t *testing.T) {
 
 	eventually(t, 5*time.Second, "the retried build's first attempt stored as abandoned", func() bool {
 		_, ok := object(t, e.st, retried, 1)
-		return ok
+		return ok && e.logMsgs(retried, 1) == 0 // purged once the metadata is stored
 	})
 	if s := storedLog(t, e.st, retried, 1); !bytes.Equal(s.raw, data) || !strings.Contains(s.meta.AbandonedReason, "attempt 2") {
 		t.Errorf("retried: stored %d bytes, reason %q; want its log, abandoned for attempt 2", len(s.raw), s.meta.AbandonedReason)

@@ -74,7 +74,7 @@ func (u *Uploader) handle(ctx context.Context, logs jetstream.Stream, msg jetstr
 		// than after AckWait.
 		msg.Nak()
 		log.Info().Msg("upload interrupted by shutdown; request given back")
-	case errors.Is(err, errLost), errors.Is(err, errUnstitchable), errors.Is(err, errNotAsSigned):
+	case errors.Is(err, errLost), errors.Is(err, errUnstitchable), errors.Is(err, errNotAsSigned), unreadable(how, err):
 		u.deadLetter(ctx, msg, err)
 	default:
 		u.failures.Add(1)
@@ -88,6 +88,18 @@ func (u *Uploader) handle(ctx context.Context, logs jetstream.Stream, msg jetstr
 		ev.Msg("upload failed")
 		msg.NakWithDelay(delay)
 	}
+}
+
+// unreadable reports whether err, the failure of a lenient read (one that
+// marks holes instead of failing on them), is the log's own fault: an end
+// marker that disagrees with the bytes, a message that cannot be read where
+// no hole can stand for it, no end marker where its request says there is
+// one. No redelivery mends that; the request goes to the dead stream, the
+// log stays on the stream for an operator. A store or stream failure is no
+// *buildlog.Error and is retried.
+func unreadable(how uploadHow, err error) bool {
+	var le *buildlog.Error
+	return how.lenient && errors.As(err, &le)
 }
 
 // uploadHow says how a request is to be done.
@@ -132,6 +144,19 @@ func (u *Uploader) upload(ctx context.Context, logs jetstream.Stream, req stream
 		return 0, false, fmt.Errorf("upload %s: look up log: %w", subj, err)
 	}
 
+	if how.abandoned != "" {
+		// A complete log is never replaced by an abandoned one: what is on
+		// the stream now came after it was stored (a replay of its
+		// messages), and is purged.
+		meta, err := u.storedMeta(ctx, metaKey)
+		if err != nil {
+			return 0, false, fmt.Errorf("upload %s: %w", subj, err)
+		}
+		if meta != nil && !meta.Abandoned {
+			log.Warn().Uint64("through_seq", last.Sequence).Msg("messages on the subject of a log already stored complete, purged: a replay, or a builder writing after its end marker")
+			return 0, false, u.purgeThrough(ctx, logs, subj, last.Sequence)
+		}
+	}
 	// Only what the builder handed the job signed is read: anyone else's
 	// messages on the subject are skipped.
 	opts := []buildlog.Option{buildlog.Verify(how.ticket)}
@@ -146,7 +171,7 @@ func (u *Uploader) upload(ctx context.Context, logs jetstream.Stream, req stream
 	}
 	// A log stored as abandoned may go on: its start is then in the store
 	// only (stitch.go).
-	start, err := u.abandonedStart(ctx, logs, subj, metaKey)
+	start, err := u.abandonedStart(ctx, logs, subj, metaKey, how.ticket)
 	if err != nil {
 		return 0, false, fmt.Errorf("upload %s: %w", subj, err)
 	}

@@ -38,21 +38,53 @@ var errUnstitchable = errors.New("the stored abandoned start of the log cannot b
 // abandonedStart returns the metadata of the abandoned log stored for the
 // log on subj, when the stream no longer holds the log's first chunk; nil
 // when it does, or when no abandoned log is stored.
-func (u *Uploader) abandonedStart(ctx context.Context, logs jetstream.Stream, subj, metaKey string) (*streams.LogMeta, error) {
-	first, err := logs.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(subj))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("first message: %w", err)
+func (u *Uploader) abandonedStart(ctx context.Context, logs jetstream.Stream, subj, metaKey, ticket string) (*streams.LogMeta, error) {
+	first, err := firstSigned(ctx, logs, subj, ticket)
+	if err != nil || first == nil {
+		return nil, err
 	}
 	c, end, err := buildlog.ParseMsg(first.Header, first.Data)
 	if err != nil || (c != nil && c.Seq == 1) || (end != nil && end.Chunks == 0) {
 		return nil, nil // the start is on the stream, or the copy reports what is wrong
 	}
+	meta, err := u.storedMeta(ctx, metaKey)
+	if err != nil || meta == nil || !meta.Abandoned {
+		return nil, err // no meta: a hole, which the copy reports
+	}
+	return meta, nil
+}
+
+// maxUnsigned bounds the messages firstSigned looks past.
+const maxUnsigned = 256
+
+// firstSigned returns the first message on subj signed with ticket (the
+// first of all without one): what others published ahead of the builder's
+// messages must not decide where its log starts. nil when there is none,
+// or none within maxUnsigned messages; the read that follows then finds
+// out what is missing.
+func firstSigned(ctx context.Context, logs jetstream.Stream, subj, ticket string) (*jetstream.RawStreamMsg, error) {
+	seq := uint64(1)
+	for range maxUnsigned {
+		m, err := logs.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("first message: %w", err)
+		}
+		if ticket == "" || buildlog.Signed(subj, m.Header, m.Data, ticket) {
+			return m, nil
+		}
+		seq = m.Sequence + 1
+	}
+	return nil, nil
+}
+
+// storedMeta reads the metadata of a stored log; nil when there is none.
+func (u *Uploader) storedMeta(ctx context.Context, metaKey string) (*streams.LogMeta, error) {
 	rc, err := u.st.Get(ctx, metaKey)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil // a hole; the copy reports it
+		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", metaKey, err)
@@ -61,9 +93,6 @@ func (u *Uploader) abandonedStart(ctx context.Context, logs jetstream.Stream, su
 	var meta streams.LogMeta
 	if err := json.NewDecoder(io.LimitReader(rc, 1<<20)).Decode(&meta); err != nil {
 		return nil, fmt.Errorf("%w: metadata %s: %v", errUnstitchable, metaKey, err)
-	}
-	if !meta.Abandoned {
-		return nil, nil
 	}
 	return &meta, nil
 }

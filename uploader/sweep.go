@@ -83,7 +83,10 @@ func (u *Uploader) sweepOnce(ctx context.Context, logs, uploads jetstream.Stream
 		if err != nil {
 			return fmt.Errorf("last message of %s: %w", l.subj, err)
 		}
-		if last.Header.Get(buildlog.HdrKind) == buildlog.KindEnd {
+		if done, err := u.complete(ctx, l, last); err != nil || done {
+			if err != nil {
+				return err
+			}
 			continue // complete; its builder asks for the upload
 		}
 		later, err := u.laterStarted(ctx, logs, l, latest[l.key], started)
@@ -124,8 +127,7 @@ func (u *Uploader) reportBacklog(logs, uploads *jetstream.StreamInfo) {
 // its job (for an experiment whose jobs carry tickets), so that nobody can
 // have a running attempt's log judged abandoned by publishing on a later
 // attempt's subject. What it found for each later log is kept in seen for
-// the rest of the sweep. A forged first message hides a genuine later
-// attempt from this rule only; silence still ends the earlier one.
+// the rest of the sweep.
 func (u *Uploader) laterStarted(ctx context.Context, logs jetstream.Stream, l attemptLog, latest int, seen map[attemptLog]bool) (bool, error) {
 	if latest <= l.attempt {
 		return false, nil
@@ -140,16 +142,27 @@ func (u *Uploader) laterStarted(ctx context.Context, logs jetstream.Stream, l at
 	}
 	ok := true
 	if ticket != "" {
-		first, err := logs.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(later.subj))
-		switch {
-		case errors.Is(err, jetstream.ErrMsgNotFound):
-			ok = false // stored and purged since the listing: judged again next sweep
-		case err != nil:
-			return false, fmt.Errorf("first message of %s: %w", later.subj, err)
-		default:
-			ok = buildlog.Signed(later.subj, first.Header, first.Data, ticket)
+		first, err := firstSigned(ctx, logs, later.subj, ticket)
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", later.subj, err)
 		}
+		ok = first != nil // none: forged, or stored and purged since the listing
 	}
 	seen[later] = ok
 	return ok, nil
+}
+
+// complete reports whether last, the last message of l's log, is an end
+// marker its builder signed (any end marker, for an experiment whose jobs
+// carry no tickets): a forged one must not keep a dead builder's log from
+// being judged abandoned.
+func (u *Uploader) complete(ctx context.Context, l attemptLog, last *jetstream.RawStreamMsg) (bool, error) {
+	if last.Header.Get(buildlog.HdrKind) != buildlog.KindEnd {
+		return false, nil
+	}
+	ticket, err := u.logTicket(ctx, l.key, l.attempt)
+	if err != nil {
+		return false, err
+	}
+	return ticket == "" || buildlog.Signed(l.subj, last.Header, last.Data, ticket), nil
 }

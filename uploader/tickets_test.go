@@ -69,12 +69,7 @@ func (e *env) publishSigned(k streams.BuildKey, attempt int, end streams.LogEnd,
 // the request says. Forgeries are dead-lettered and nothing is stored. An
 // experiment from before tickets takes unsigned requests.
 func TestUploadRequestsMustBeSignedForTicketedExperiments(t *testing.T) {
-	e := newEnv(t)
-	key, err := streams.NewJobKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.putRecord("tix", true)
+	e, key := newTicketedEnv(t)
 	e.putRecord("old", false)
 	data := randomBytes(50_000, 7)
 	cs := chunks(data, 20_000)

@@ -81,7 +81,9 @@ func (u *Uploader) logTicket(ctx context.Context, k streams.BuildKey, attempt in
 	}
 	base, err := streams.AttemptBaseOf(attempt)
 	if err != nil {
-		return "", nil // no run's attempt: no ticket can sign it, and ParseLogSubject refuses it
+		// ParseLogSubject and ParseUploadSubject refuse such an attempt
+		// before anything asks.
+		return "", fmt.Errorf("ticket of %s attempt %d: %w", k, attempt, err)
 	}
 	ticketed, err := u.ticketed(ctx, k.Experiment)
 	if err != nil || !ticketed {

@@ -37,7 +37,18 @@ type Config struct {
 	// Every path a task binds (job dirs, toolchains, FIFOs) must still be
 	// at the same path here as on the host.
 	HostRoot string
+	// CPUWeight is every task's share of the CPUs it may run on, as cgroup
+	// v2's cpu.weight counts (1 to 10000; v1's cpu.shares in proportion,
+	// 100 being 1024); default DefaultCPUWeight. Tasks of equal weight
+	// that all want CPU get equal parts of it, and one takes what the
+	// others leave idle: a weight is a share, not a bound.
+	CPUWeight uint64
 }
+
+// DefaultCPUWeight is the kernel's own default weight (cgroup v2's
+// cpu.weight; 1024 cpu.shares on v1): tasks weigh as much as any other
+// process on the host.
+const DefaultCPUWeight = 100
 
 const (
 	defaultAddress   = "/run/containerd/containerd.sock"
@@ -60,10 +71,11 @@ type Containerd struct {
 	rootfs      rootfsSource
 	hide        []string
 	hostRoot    string
-	// swapLimit: the host's cgroups can limit swap (cgroup v1 needs
-	// swap accounting for it; v2 always can), so tasks get none.
-	swapLimit bool
-	tcp       tcpMemory // how tasks' TCP buffers are bounded (tcpmem.go)
+	// cgroups: whether the host's cgroups can limit swap (cgroup v1
+	// needs swap accounting for it; v2 always can), so tasks get none;
+	// which version they are; the CPU weight of every task.
+	cgroups cgroups
+	tcp     tcpMemory // how tasks' TCP buffers are bounded (tcpmem.go)
 }
 
 // New connects to containerd and checks that it answers.
@@ -82,6 +94,12 @@ func New(ctx context.Context, cfg Config) (*Containerd, error) {
 	}
 	if cfg.HostRoot == "" {
 		cfg.HostRoot = "/"
+	}
+	if cfg.CPUWeight == 0 {
+		cfg.CPUWeight = DefaultCPUWeight
+	}
+	if cfg.CPUWeight > 10000 {
+		return nil, fmt.Errorf("sandbox: Config.CPUWeight %d: want 1 to 10000", cfg.CPUWeight)
 	}
 	if fi, err := os.Stat(cfg.HostRoot); err != nil || !fi.IsDir() || !filepath.IsAbs(cfg.HostRoot) {
 		return nil, fmt.Errorf("sandbox: Config.HostRoot %q: want the absolute path of a directory", cfg.HostRoot)
@@ -119,7 +137,8 @@ func New(ctx context.Context, cfg Config) (*Containerd, error) {
 		return nil, fmt.Errorf("sandbox: containerd at %s: version: %w", cfg.Address, err)
 	}
 	c := &Containerd{client: client, namespace: cfg.Namespace, fifoDir: cfg.FIFODir, snapshotter: cfg.Snapshotter, rootfs: src,
-		hide: slices.Clone(cfg.Hide), hostRoot: cfg.HostRoot, swapLimit: canLimitSwap(), tcp: probeTCPMemory()}
+		hide: slices.Clone(cfg.Hide), hostRoot: cfg.HostRoot, tcp: probeTCPMemory(),
+		cgroups: cgroups{noSwap: canLimitSwap(), v2: cgroupV2(), cpuWeight: cfg.CPUWeight}}
 	if src.image != "" {
 		if c.image, err = c.loadImage(ctx, src); err != nil {
 			client.Close()
@@ -134,12 +153,23 @@ func New(ctx context.Context, cfg Config) (*Containerd, error) {
 // with swap accounting (memory.memsw.*), without which the limit fails
 // the task.
 func canLimitSwap() bool {
-	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+	if cgroupV2() {
 		return true
 	}
 	_, err := os.Stat("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")
 	return err == nil
 }
+
+// cgroupV2 reports whether the host's cgroups are the unified hierarchy
+// (v2), as runc tells: by its root's cgroup.controllers.
+func cgroupV2() bool {
+	_, err := os.Stat("/sys/fs/cgroup/cgroup.controllers")
+	return err == nil
+}
+
+// CPUWeight is the CPU weight every task runs at (Config.CPUWeight), for
+// the line each build log starts with.
+func (c *Containerd) CPUWeight() uint64 { return c.cgroups.cpuWeight }
 
 // Hidden are the host paths tasks do not see: DefaultHidden and
 // Config.Hide. A caller binding a directory a message named (a crate
@@ -157,7 +187,7 @@ func (c *Containerd) Hardening() string {
 	if c.tcp == tcpUnbounded {
 		s += ", TCP buffers not limited (no kmem.tcp in this kernel's cgroups)"
 	}
-	if c.swapLimit {
+	if c.cgroups.noSwap {
 		return s + ", no swap"
 	}
 	return s + ", swap not limited (no swap accounting in this kernel's cgroups)"

@@ -292,7 +292,7 @@ func TestSpecHardening(t *testing.T) {
 	for _, network := range []bool{false, true} {
 		tk.Network = network
 		for _, swap := range []bool{false, true} {
-			s := generate(t, specOpts(tk, false, []cover{{path: "/etc", source: "/run/empty"}}, swap))
+			s := generate(t, specOpts(tk, false, []cover{{path: "/etc", source: "/run/empty"}}, cgroups{noSwap: swap}))
 			p := s.Process
 			if p.User.UID != 7001 || p.User.GID != 7002 || !slices.Equal(p.User.AdditionalGids, []uint32{7002}) {
 				t.Errorf("user = %+v, want 7001:7002 and no other group", p.User)

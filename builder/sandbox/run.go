@@ -194,12 +194,12 @@ func (c *Containerd) covers(t Task, dir string) ([]cover, error) {
 // snapshot of the image, keyed by the task ID like the container.
 func (c *Containerd) containerOpts(t Task, covers []cover) []containerd.NewContainerOpts {
 	if c.image == nil {
-		return []containerd.NewContainerOpts{containerd.WithNewSpec(specOpts(t, false, covers, c.swapLimit)...)}
+		return []containerd.NewContainerOpts{containerd.WithNewSpec(specOpts(t, false, covers, c.cgroups)...)}
 	}
 	return []containerd.NewContainerOpts{
 		containerd.WithSnapshotter(c.snapshotter),
 		containerd.WithNewSnapshot(t.ID, c.image),
-		containerd.WithNewSpec(specOpts(t, true, covers, c.swapLimit)...),
+		containerd.WithNewSpec(specOpts(t, true, covers, c.cgroups)...),
 	}
 }
 

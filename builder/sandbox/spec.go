@@ -25,13 +25,13 @@ const DefaultTmpBytes = 512 << 20
 // read-only /proc and /sys paths). On top of that a task runs as t's
 // unprivileged user with no capability at all, under containerd's default
 // seccomp profile less io_uring, in a cgroup namespace of its own, without
-// swap.
+// swap, at cg's CPU weight.
 //
 // The mounts, in the order runc makes them: the root, the defaults, then
 // the task's own (see mounts). With image, the root is the container's own snapshot of the image, made
 // read-only by runc once the mount points are in place; without, it is
 // the host's root.
-func specOpts(t Task, image bool, covers []cover, noSwap bool) []oci.SpecOpts {
+func specOpts(t Task, image bool, covers []cover, cg cgroups) []oci.SpecOpts {
 	root := withReadOnlyHostRoot
 	if image {
 		// A view snapshot would be read-only from the start, but then
@@ -60,7 +60,7 @@ func specOpts(t Task, image bool, covers []cover, noSwap bool) []oci.SpecOpts {
 	}
 	if t.MemoryBytes > 0 {
 		opts = append(opts, oci.WithMemoryLimit(uint64(t.MemoryBytes)))
-		if noSwap {
+		if cg.noSwap {
 			// Memory plus swap equal to memory: no swap at all, so a
 			// build over its limit is killed, not slowed to a crawl.
 			opts = append(opts, oci.WithMemorySwap(t.MemoryBytes))
@@ -72,6 +72,9 @@ func specOpts(t Task, image bool, covers []cover, noSwap bool) []oci.SpecOpts {
 	if t.CPUs != "" {
 		opts = append(opts, oci.WithCPUs(t.CPUs))
 	}
+	if cg.cpuWeight > 0 {
+		opts = append(opts, withCPUWeight(cg.cpuWeight, cg.v2))
+	}
 	if t.Network {
 		opts = append(opts, oci.WithHostNamespace(specs.NetworkNamespace), withHostSysfs)
 		if image {
@@ -79,6 +82,43 @@ func specOpts(t Task, image bool, covers []cover, noSwap bool) []oci.SpecOpts {
 		}
 	}
 	return opts
+}
+
+// cgroups is what the host's cgroups can do, and what every task gets
+// from them besides its own limits.
+type cgroups struct {
+	noSwap    bool   // limit memory plus swap to memory (see canLimitSwap)
+	v2        bool   // the unified hierarchy (cgroup v2)
+	cpuWeight uint64 // Config.CPUWeight; 0 = the kernel's default
+}
+
+// withCPUWeight sets the task's CPU weight: on cgroup v2 cpu.weight
+// itself; on v1 cpu.shares in the same proportion to the default (100 is
+// 1024). Not the spec's Shares on v2: runc maps shares onto weights by
+// another scale (1024 becomes 39), so a builder's tasks and the rest of
+// the host would no longer weigh what Config.CPUWeight says.
+func withCPUWeight(weight uint64, v2 bool) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		if s.Linux == nil {
+			s.Linux = &specs.Linux{}
+		}
+		if s.Linux.Resources == nil {
+			s.Linux.Resources = &specs.LinuxResources{}
+		}
+		if v2 {
+			if s.Linux.Resources.Unified == nil {
+				s.Linux.Resources.Unified = map[string]string{}
+			}
+			s.Linux.Resources.Unified["cpu.weight"] = strconv.FormatUint(weight, 10)
+			return nil
+		}
+		if s.Linux.Resources.CPU == nil {
+			s.Linux.Resources.CPU = &specs.LinuxCPU{}
+		}
+		shares := weight * 1024 / DefaultCPUWeight
+		s.Linux.Resources.CPU.Shares = &shares
+		return nil
+	}
 }
 
 // ioUringSyscalls are the whole of io_uring. containerd's default profile

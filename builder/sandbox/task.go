@@ -28,7 +28,7 @@ type Task struct {
 	// job dir's own directories).
 	UID, GID    uint32
 	MemoryBytes int64  // 0 = no limit
-	CPUs        string // cpuset such as "0" or "1"; "" = no pinning
+	CPUs        string // cpuset such as "0" or "1"; "" = every CPU, shared at Config.CPUWeight
 	PidsLimit   int64  // 0 = no limit
 	TmpBytes    int64  // size of the private tmpfs /tmp; 0 = DefaultTmpBytes
 	// Network shares the host's network namespace. Only steps that run no

@@ -55,7 +55,7 @@ const (
 
 // probeTCPMemory says how tasks' TCP buffers can be bounded here.
 func probeTCPMemory() tcpMemory {
-	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+	if cgroupV2() {
 		return tcpInMemory
 	}
 	if _, err := os.Stat(filepath.Join(memoryV1, "memory.kmem.tcp.limit_in_bytes")); err == nil {

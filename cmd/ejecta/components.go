@@ -49,6 +49,7 @@ type builderFlags struct {
 	jobDisk    string
 	sharedTgt  string
 	logWindow  int
+	pinCores   bool
 	// sandboxRetry is how long a job whose sandbox failed waits to be
 	// delivered again.
 	sandboxRetry time.Duration
@@ -59,6 +60,7 @@ func (f *builderFlags) register(fs *pflag.FlagSet, defaultWorkDir string) {
 	host, _ := os.Hostname()
 	fs.StringVar(&f.id, "builder-id", sanitizeID(host), "builder id, unique per host")
 	fs.IntVar(&f.slots, "slots", runtime.NumCPU(), "builds run at once")
+	fs.BoolVar(&f.pinCores, "pin-cores", false, "pin each slot's builds to one core (slot mod cores); by default every build may run on every core, all at one cgroup CPU weight, so a core one slot leaves idle serves the others")
 	fs.StringVar(&f.workDir, "work-dir", defaultWorkDir, "directory for job directories")
 	fs.StringVar(&f.containerd, "containerd", "/run/containerd/containerd.sock", "containerd socket")
 	fs.StringVar(&f.namespace, "containerd-namespace", "ejecta", "containerd namespace")
@@ -118,7 +120,7 @@ func (f *builderFlags) config() (builder.Config, error) {
 		return builder.Config{}, badInput(fmt.Errorf("--work-dir %q: want an absolute path", f.workDir))
 	}
 	cfg := builder.Config{
-		ID: f.id, Slots: f.slots, WorkDir: f.workDir, MemoryBytes: mem, Timeout: f.timeout,
+		ID: f.id, Slots: f.slots, PinCores: f.pinCores, WorkDir: f.workDir, MemoryBytes: mem, Timeout: f.timeout,
 		NoOutputTimeout: f.noOutput, MinFreeDiskBytes: minFree, TmpBytes: tmpSize, DrainGrace: f.drainGrace,
 		LogWindow: f.logWindow, SandboxRetryDelay: f.sandboxRetry, MaxLogBytes: maxLog,
 		ToolchainPaths: f.tcPaths, CrateCacheDir: f.cacheDir, CrateCacheBytes: cacheSize,

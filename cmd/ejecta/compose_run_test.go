@@ -239,7 +239,7 @@ func TestComposeRunsAnExperiment(t *testing.T) {
 	if err != nil {
 		t.Fatalf("experiment create: %v\n%s", err, created)
 	}
-	if out, err := runFor(t, 6*time.Minute, append(as(streams.RoleViewer), "experiment", "status", "compose", "--watch", "--timeout", "5m")...); err != nil || !strings.Contains(out, "4 done") {
+	if out, err := runFor(t, 6*time.Minute, append(as(streams.RoleViewer), "experiment", "status", "compose", "--watch", "--timeout", "5m")...); err != nil || !strings.Contains(out, "stable 2/2 done") || !strings.Contains(out, "nightly 2/2 done") {
 		t.Fatalf("experiment status --watch: %v\n%s", err, out)
 	}
 
