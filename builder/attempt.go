@@ -46,6 +46,11 @@ type attempt struct {
 	// blocked too long, the disk quota), killing the running task.
 	kill  func(error)
 	stall *logStall // the log's waits (logstall.go)
+	// shared is the slot's shared target the attempt builds in, nil when
+	// it builds in its job dir's own; sharedStart is its size before the
+	// build (sharedtarget.go).
+	shared      *workspace.SharedTarget
+	sharedStart int64
 }
 
 // open starts the attempt's log. ctx is the jobs' context: the log is
@@ -103,6 +108,7 @@ func (a *attempt) run(ctx context.Context) {
 	stopStall := a.stall.watch(ctx, a.logBlockLimit(), func() { cancelQuiet(errLogUnavailable) })
 	stopKill := context.AfterFunc(actx, a.stall.killed)
 	v := a.build(actx)
+	killed := context.Cause(actx)
 	stopKill()
 	stopStall()
 	stopWatch()
@@ -118,6 +124,7 @@ func (a *attempt) run(ctx context.Context) {
 		a.ws.Close()
 		a.b.removeJobDir(a.ws.Dir(), a.log)
 	}
+	a.settleSharedTarget(v, killed, ctx.Err() != nil)
 	if aborted && ctx.Err() == nil {
 		a.stopAborted(ctx, start)
 		return
@@ -204,6 +211,10 @@ func (a *attempt) build(ctx context.Context) cargo.Verdict {
 	if err != nil {
 		return a.cargo.WorkspaceError(err)
 	}
+	a.openSharedTarget()
+	if a.shared != nil {
+		a.cargo.SharedTarget = a.shared.Dir()
+	}
 	stopQuota := a.watchQuota(ctx)
 	defer stopQuota()
 	return a.cargo.Steps(ctx, a.ws)
@@ -269,6 +280,7 @@ func (a *attempt) publishResult(ctx context.Context, v cargo.Verdict, start time
 		Status: v.Status, Reason: v.Reason, ExitCode: v.ExitCode,
 		DurationMS: time.Since(start).Milliseconds(), Builder: a.b.cfg.ID,
 		LogKey: streams.LogObjectKey(key, a.n), FinishedAt: time.Now().UTC(),
+		SharedTarget: a.shared != nil,
 	}
 	res.Sign(a.job.Ticket)
 	if err := a.publishJSON(ctx, streams.ResultSubject(key, a.n), res.MAC, res); err != nil {

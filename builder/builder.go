@@ -44,7 +44,11 @@ type Builder struct {
 	// registry (registries.go); the cache is opened by the first such job.
 	registries map[string]*registry.Client
 	cache      *registry.Cache
-	// removals are job dirs being removed in the background (removeJobDir).
+	// targets are each slot's shared targets (sharedtarget.go); a slot
+	// touches only its own.
+	targets []sharedTargets
+	// removals are job dirs and purged shared targets being removed in
+	// the background (removeJobDir, purgeTarget).
 	removals sync.WaitGroup
 
 	mu      sync.Mutex
@@ -57,6 +61,9 @@ type Builder struct {
 
 	// logBlockLimit overrides attempt.logBlockLimit when not 0 (tests).
 	logBlockLimit time.Duration
+	// freeDisk measures the work dir's free disk for the shared targets'
+	// purges (freeDisk; tests pretend).
+	freeDisk func(dir string) (uint64, error)
 	// diskQuotaEvery is how often a job dir is measured against
 	// Config.JobDiskBytes (quota.go).
 	diskQuotaEvery time.Duration
@@ -90,6 +97,11 @@ func New(cfg Config, nc *nats.Conn, run Runner, log zerolog.Logger) (*Builder, e
 		abort:      make(chan struct{}),
 
 		diskQuotaEvery: diskQuotaEvery,
+		freeDisk:       freeDisk,
+	}
+	b.targets = make([]sharedTargets, cfg.Slots)
+	for i := range b.targets {
+		b.targets[i] = sharedTargets{}
 	}
 	b.queues = newQueues(b)
 	return b, nil
@@ -183,7 +195,7 @@ func (b *Builder) drain(ctx, jobs context.Context, abortJobs context.CancelFunc)
 }
 
 // cleanup removes what a crashed builder with our ID left behind: its
-// sandbox tasks and its job dirs.
+// sandbox tasks, its job dirs and its shared targets.
 func (b *Builder) cleanup(ctx context.Context) error {
 	if err := os.MkdirAll(b.cfg.WorkDir, 0o755); err != nil {
 		return fmt.Errorf("create work dir: %w", err)
@@ -198,6 +210,10 @@ func (b *Builder) cleanup(ctx context.Context) error {
 	}
 	if removed > 0 {
 		b.log.Info().Int("dirs", removed).Msg("removed job dirs left by a previous run")
+	}
+	if err := b.removeSharedTargets(); err != nil {
+		// Builds would find what is left of them: better not to start.
+		return err
 	}
 	return nil
 }

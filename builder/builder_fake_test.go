@@ -205,6 +205,10 @@ func TestBuilderTasks(t *testing.T) {
 	for _, d := range []string{"fake-0-3-0123abcd", "fake-x-0-3-0123abcd"} {
 		os.MkdirAll(filepath.Join(work, d, "target"), 0o755)
 	}
+	// And a shared target it left, in any state.
+	shared := filepath.Join(work, "targets-fake", "0-stable")
+	os.MkdirAll(filepath.Join(shared, "debug"), 0o755)
+	os.WriteFile(filepath.Join(shared, "debug", "left-over"), nil, 0o644)
 	job := fakeJob("crate", streams.ModeCheckOnly)
 	job.CapLints = "allow"
 	runFake(t, r, Config{WorkDir: work, CargoPath: "/root/.cargo/bin/cargo", RustupHome: "/root/.rustup"}, 1,
@@ -236,10 +240,14 @@ func TestBuilderTasks(t *testing.T) {
 			t.Errorf("task runs as %d:%d seeing %v, want the slot's user and rustup's home", task.UID, task.GID, task.ReadOnlyDirs)
 		}
 		dir := task.WritableDirs[0]
+		// A first run builds in the slot's shared target, made afresh.
+		if !slices.Equal(task.WritableDirs, []string{dir, shared}) {
+			t.Errorf("writable dirs %v, want the job dir and %s", task.WritableDirs, shared)
+		}
 		want := map[string]bool{
 			"PATH=/root/.cargo/bin:/usr/local/bin:/usr/bin:/bin": true, "HOME=" + dir + "/home": true,
 			"RUSTUP_HOME=/root/.rustup": true, "CARGO_HOME=" + dir + "/cargo-home": true,
-			"CARGO_TARGET_DIR=" + dir + "/target": true, "CARGO_TERM_COLOR=always": true,
+			"CARGO_TARGET_DIR=" + shared: true, "CARGO_TERM_COLOR=always": true,
 			"RUSTUP_AUTO_INSTALL=0": true, "RUSTUP_TOOLCHAIN=stable": true, "RUSTFLAGS=--cap-lints=allow": true,
 			"RUSTDOCFLAGS=--cap-lints=allow": true,
 		}
@@ -261,6 +269,9 @@ func TestBuilderTasks(t *testing.T) {
 		if _, err := os.Stat(dir); !os.IsNotExist(err) {
 			t.Errorf("job dir %s not removed after the attempt", dir)
 		}
+	}
+	if _, err := os.Stat(filepath.Join(shared, "debug", "left-over")); !os.IsNotExist(err) {
+		t.Errorf("the shared target a previous run left was not purged at start: %v", err)
 	}
 	if len(ids) != 3 || !ids["ejecta-fake-0-1"] {
 		t.Errorf("task IDs %v, want unique ejecta-fake-0-<n>", ids)

@@ -93,6 +93,12 @@ type Config struct {
 	// and fails with reason no-space; default 20 GiB, negative for no
 	// bound. Measured every few seconds, so a build may briefly pass it.
 	JobDiskBytes int64
+	// SharedTargetBytes bounds each slot's shared target dir per toolchain
+	// (sharedtarget.go), where first runs build so that dependencies built
+	// by an earlier job are reused: one past it is purged before its next
+	// build. Default DefaultSharedTargetBytes; negative: no shared target,
+	// every attempt builds in its job dir's own.
+	SharedTargetBytes int64
 	// BuildUID is the first of the unprivileged users builds run as:
 	// slot s runs as user and group BuildUID+s, which own nothing on the
 	// host but the directories of their job dir that builds write to
@@ -154,6 +160,7 @@ const (
 	DefaultMinFreeDisk       = 2 << 30
 	DefaultPidsLimit         = 4096
 	DefaultJobDiskBytes      = 20 << 30
+	DefaultSharedTargetBytes = 8 << 30
 	DefaultLogWindow         = 64
 	DefaultMaxLogBytes       = 64 << 20
 	DefaultCrateCacheBytes   = 4 << 30
@@ -212,6 +219,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.JobDiskBytes == 0 {
 		c.JobDiskBytes = DefaultJobDiskBytes
+	}
+	if c.SharedTargetBytes == 0 {
+		c.SharedTargetBytes = DefaultSharedTargetBytes
 	}
 	if c.BuildUID == 0 {
 		c.BuildUID = DefaultBuildUID
@@ -290,6 +300,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("crate cache bytes %d: want at least 1 MiB", c.CrateCacheBytes)
 	case c.JobDiskBytes >= 0 && c.JobDiskBytes < 64<<20:
 		return fmt.Errorf("job disk bytes %d: want at least 64 MiB, or negative for no bound", c.JobDiskBytes)
+	case c.SharedTargetBytes >= 0 && c.SharedTargetBytes < 64<<20:
+		return fmt.Errorf("shared target bytes %d: want at least 64 MiB, or negative for no shared target", c.SharedTargetBytes)
 	case c.PidsLimit < 16:
 		return fmt.Errorf("pids limit %d: want at least 16", c.PidsLimit)
 	case c.BuildUID < minBuildUID || uint64(c.BuildUID)+uint64(c.Slots) > math.MaxInt32:

@@ -11,7 +11,7 @@ func TestConfigValidate(t *testing.T) {
 	if err := good.Validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
-	if good.Slots < 1 || good.MemoryBytes != 1536<<20 || good.Timeout != 15*time.Minute {
+	if good.Slots < 1 || good.MemoryBytes != 1536<<20 || good.Timeout != 15*time.Minute || good.SharedTargetBytes != DefaultSharedTargetBytes {
 		t.Errorf("defaults not filled: %+v", good)
 	}
 	for _, tc := range []struct {
@@ -29,6 +29,7 @@ func TestConfigValidate(t *testing.T) {
 		{"heartbeat every", func(c *Config) { c.HeartbeatEvery = time.Hour }},
 		{"max log bytes", func(c *Config) { c.MaxLogBytes = 1000 }},
 		{"max log bytes", func(c *Config) { c.MaxLogBytes = -2 }},
+		{"shared target bytes", func(c *Config) { c.SharedTargetBytes = 1 << 20 }},
 	} {
 		c := good
 		tc.mutate(&c)

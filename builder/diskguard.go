@@ -25,8 +25,10 @@ func freeDisk(dir string) (uint64, error) {
 // waitForDisk returns once WorkDir's disk has MinFreeDiskBytes free, or
 // with ctx's error. Meanwhile the builder takes no new jobs and its
 // heartbeat says why: a full disk would fail every build as "no-space"
-// (crater #700, #762), which is worse than building nothing.
-func (b *Builder) waitForDisk(ctx context.Context) error {
+// (crater #700, #762), which is worse than building nothing. The waiting
+// slot's shared targets are purged first: they are the space the builder
+// can give back.
+func (b *Builder) waitForDisk(ctx context.Context, slot int) error {
 	if b.cfg.MinFreeDiskBytes < 0 {
 		return nil
 	}
@@ -44,6 +46,7 @@ func (b *Builder) waitForDisk(ctx context.Context) error {
 		why := fmt.Sprintf("low disk: %d MiB free in %s, want %d MiB", free>>20, b.cfg.WorkDir, b.cfg.MinFreeDiskBytes>>20)
 		b.setPaused(why)
 		if !warned {
+			b.purgeSlotTargets(slot, purgeDisk)
 			b.log.Warn().Uint64("free_bytes", free).Int64("min_free_bytes", b.cfg.MinFreeDiskBytes).Msg("low disk: taking no new jobs")
 			warned = true
 		}

@@ -33,6 +33,9 @@
 //	   │      cargo generate-lockfile --offline ──fails──▶ broken; the modes
 //	   │      that need the crate as root package copy and resolve it now too
 //	   │      (build-and-test: for its tests; clippy, rustdoc, fix, miri)
+//	   │      target: a first run builds in its slot's shared target for the
+//	   │      toolchain (purged first past its bound or on low disk), a
+//	   │      confirmation re-run in the job dir's own, empty one
 //	   ▼      ── from here on crate code runs: the job dir is hostile ──
 //	build     check-only:  cargo check --frozen  → test-pass  | build-fail(reason)
 //	   │      build-only:  cargo build --frozen  → test-skipped | build-fail(reason)
@@ -44,7 +47,9 @@
 //	   │      be resolved; cargo test → test-pass | test-fail(reason),
 //	   │      test-skipped when libtest ran no test
 //	   ▼
-//	finish    log end marker → upload request → result → DoubleAck → job dir removed
+//	finish    job dir removed; shared target purged if the attempt did not end
+//	          by itself → log end marker → upload request → result (saying
+//	          whether it used a shared target) → DoubleAck
 //
 // Builds are hostile code. Each slot's builds run as an unprivileged user
 // of their own (Config.BuildUID) that owns only the parts of the job dir
@@ -54,7 +59,11 @@
 // remote registry, runs no crate code and comes before any that does
 // (resolveStep refuses otherwise). The toolchains and a local crate source
 // are bound read-only into the sandbox; the work dir, the builder's
-// credentials and the sandbox.DefaultHidden paths are hidden from it.
+// credentials and the sandbox.DefaultHidden paths are hidden from it. The
+// slot's shared target (sharedtarget.go) is bound writable beside the job
+// dir; what a build script leaves there is what later builds of the slot
+// build on, so the builder only measures and removes it, and never lets it
+// decide a verdict alone (the reporter re-runs what it could have turned).
 //
 // Every step is one sandbox task; the attempt as a whole has a wall timeout
 // (reason "timeout") and a no-output timeout (its tasks print nothing for

@@ -28,6 +28,12 @@ type metrics struct {
 	// crates counts .crate files a registry job needed, by where they
 	// came from: the download cache or the registry.
 	crates *prometheus.CounterVec
+	// sharedBytes is each slot's shared target by toolchain, as measured
+	// before its last build; sharedPurges counts purges by cause and
+	// sharedPurgeSeconds the time they took (sharedtarget.go).
+	sharedBytes        *prometheus.GaugeVec
+	sharedPurges       *prometheus.CounterVec
+	sharedPurgeSeconds prometheus.Counter
 }
 
 // durationBuckets span a check of a tiny crate (seconds) to the default
@@ -68,15 +74,30 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "ejecta_builder_crate_files_total",
 			Help: "Crate files the jobs from a remote registry used, by origin: cache (the builder's download cache) or download (fetched and checked against the index's sha256).",
 		}, []string{"origin"}),
+		sharedBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ejecta_builder_shared_target_bytes",
+			Help: "Disk space of each slot's shared cargo target dir, by slot and toolchain, as measured before its latest build (0 once purged).",
+		}, []string{"slot", "toolchain"}),
+		sharedPurges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ejecta_builder_shared_target_purges_total",
+			Help: "Shared target dirs purged, by cause: size (past --shared-target-size), unmeasurable, disk (free disk low), abnormal (its attempt was killed or failed spuriously), start (the builder started).",
+		}, []string{"cause"}),
+		sharedPurgeSeconds: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ejecta_builder_shared_target_purge_seconds_total",
+			Help: "Time spent purging shared target dirs (set aside at once, removed in the background).",
+		}),
 	}
 	// Both origins exist from the start, so a dashboard's rate is 0 rather
 	// than missing on a farm that reads only directory sources.
 	m.crates.WithLabelValues("download")
 	m.crates.WithLabelValues("cache")
+	for _, c := range []string{purgeSize, purgeUnmeasurable, purgeDisk, purgeAbnormal, purgeStart} {
+		m.sharedPurges.WithLabelValues(c)
+	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.running, m.done, m.duration, m.logBytes, m.logChunks, m.logOmitted, m.handedBack, m.logBlocked, m.crates} {
+	for _, c := range []prometheus.Collector{m.running, m.done, m.duration, m.logBytes, m.logChunks, m.logOmitted, m.handedBack, m.logBlocked, m.crates, m.sharedBytes, m.sharedPurges, m.sharedPurgeSeconds} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register builder metrics: %w", err)
 		}

@@ -12,8 +12,9 @@ import (
 const diskQuotaEvery = 5 * time.Second
 
 // watchQuota measures the job dir every Builder.diskQuotaEvery
-// (workspace's DiskUsed) and ends the attempt (kill) once it holds more
-// than Config.JobDiskBytes, with cargo.ErrDiskQuota: the build is killed
+// (workspace's DiskUsed), with what the attempt added to its shared target
+// if it has one, and ends the attempt (kill) once they hold more than
+// Config.JobDiskBytes, with cargo.ErrDiskQuota: the build is killed
 // before it fills a disk other builds share, and fails for want of space
 // (no-space). A negative JobDiskBytes turns it off.
 func (a *attempt) watchQuota(ctx context.Context) (stop func()) {
@@ -22,7 +23,7 @@ func (a *attempt) watchQuota(ctx context.Context) (stop func()) {
 		return func() {}
 	}
 	return poll(ctx, a.b.diskQuotaEvery, func(time.Time) bool {
-		used := a.ws.DiskUsed()
+		used := a.ws.DiskUsed() + a.sharedGrowth()
 		if used <= limit {
 			return false
 		}

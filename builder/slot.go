@@ -14,7 +14,7 @@ import (
 func (b *Builder) slot(ctx, jobs context.Context, slot int) {
 	log := b.log.With().Int("slot", slot).Logger()
 	for empty, failures := 0, 0; ctx.Err() == nil; {
-		if b.waitForDisk(ctx) != nil {
+		if b.waitForDisk(ctx, slot) != nil {
 			return
 		}
 		wake := b.queues.signal()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/internal/testenv"
+	"github.com/ejecta-build/ejecta/internal/testfarm"
 	"github.com/ejecta-build/ejecta/metrics"
 	"github.com/ejecta-build/ejecta/metrics/metricstest"
 	"github.com/ejecta-build/ejecta/producer"
@@ -37,7 +38,10 @@ func TestMetricsAndStockTools(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	var st store.Store
-	f := startFarm(t, ctx, "obs", fileStore(&st), reporter.Config{Confirmations: -1})
+	// Exactly the experiment's jobs and no re-run: no confirmations, and
+	// no shared targets (a verdict from one is re-run whatever the
+	// confirmations).
+	f := startFarmWith(t, ctx, testfarm.Config{Name: "obs", Reporter: reporter.Config{Confirmations: -1}, SharedTargetBytes: -1}, fileStore(&st))
 	f.metrics.MustRegister(metrics.NewJetStream(f.js, f.log), metrics.NewDisk(t.TempDir()))
 	w, err := web.New(web.Config{Addr: "127.0.0.1:0", Metrics: f.metrics}, f.js, st, f.log)
 	if err != nil {

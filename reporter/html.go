@@ -120,6 +120,9 @@ func writeCell(b *bytes.Buffer, r *streams.Result) {
 	if r.Attempt > 1 {
 		fmt.Fprintf(b, ", attempt %d", r.Attempt)
 	}
+	if r.SharedTarget {
+		b.WriteString(`, <span title="built in its builder slot's shared target dir, which earlier crates' build scripts could write to; a verdict other than same-* is confirmed by a re-run in a clean target">shared target</span>`)
+	}
 	if href := logHref(logKey(r.LogKey)); href != "" {
 		b.WriteString(` <a href="`)
 		b.WriteString(html.EscapeString(href))

@@ -89,6 +89,9 @@ func (e *experiment) markdownMD(now time.Time) []byte {
 			if cs.v.Confirmation != "" {
 				fmt.Fprintf(&b, ", %s", cs.v.Confirmation)
 			}
+			if cs.runs.shared() {
+				b.WriteString(", first run in a shared target")
+			}
 			if cs.v.Root != "" {
 				fmt.Fprintf(&b, ", root cause %s", mdCode(cs.v.Root))
 			}

@@ -8,7 +8,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ejecta-build/ejecta/producer"
-	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -22,10 +21,7 @@ type rerunKey struct {
 
 // rounds is how many re-runs a crate's verdict waits for.
 func (e *experiment) rounds(cs *crateState) int {
-	if cs.runs.compare().Class == results.ClassSpuriousRegressed {
-		return 1
-	}
-	return e.confirmations
+	return rounds(cs.runs.compare().Class, cs.runs.shared(), e.confirmations)
 }
 
 // requestReruns queues the confirmation re-runs the unconfirmed crates of e

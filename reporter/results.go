@@ -116,13 +116,14 @@ var comma = []byte(",")
 
 func runResult(r *streams.Result) results.RunResult {
 	return results.RunResult{
-		Toolchain:  r.Toolchain,
-		Status:     r.Status,
-		Reason:     r.Reason,
-		Attempt:    r.Attempt,
-		ExitCode:   r.ExitCode,
-		DurationMS: r.DurationMS,
-		Log:        logKey(r.LogKey),
+		Toolchain:    r.Toolchain,
+		Status:       r.Status,
+		Reason:       r.Reason,
+		Attempt:      r.Attempt,
+		ExitCode:     r.ExitCode,
+		DurationMS:   r.DurationMS,
+		SharedTarget: r.SharedTarget,
+		Log:          logKey(r.LogKey),
 	}
 }
 

@@ -22,6 +22,11 @@ func (p *pair) complete() bool { return p[0] != nil && p[1] != nil }
 
 func (p *pair) compare() Comparison { return Compare(outcome(p[0]), outcome(p[1])) }
 
+// shared reports whether either side built in a shared target.
+func (p *pair) shared() bool {
+	return p[0] != nil && p[0].SharedTarget || p[1] != nil && p[1].SharedTarget
+}
+
 func outcome(r *streams.Result) Outcome {
 	if r == nil {
 		return Outcome{}

@@ -28,6 +28,13 @@ func crateWith(first [2]Outcome, reruns ...[2]Outcome) *crateState {
 	return cs
 }
 
+// sharedFirst marks cs's first run as built in a shared target on its
+// new toolchain's side.
+func sharedFirst(cs *crateState) *crateState {
+	cs.runs[1].SharedTarget = true
+	return cs
+}
+
 func TestJudge(t *testing.T) {
 	regressed := [2]Outcome{oPass, oBuild}
 	tests := []struct {
@@ -60,6 +67,34 @@ func TestJudge(t *testing.T) {
 			results.ClassSameTestPass, results.ConfirmationCleared, ""},
 		{"spurious, re-runs off", crateWith([2]Outcome{oPass, bf("oom")}), 0, results.ClassSpuriousRegressed, "", ""},
 		{"fixed is not re-run", crateWith([2]Outcome{oBuild, oPass}), 1, results.ClassFixed, "", ""},
+		// What rests on a shared target is confirmed in a clean one.
+		{"shared fix, waiting", sharedFirst(crateWith([2]Outcome{oBuild, oPass})), 1, results.ClassFixed, results.ConfirmationPending, ""},
+		{"shared fix, re-run agrees", sharedFirst(crateWith([2]Outcome{oBuild, oPass}, [2]Outcome{oBuild, oPass})), 1,
+			results.ClassFixed, results.ConfirmationConfirmed, ""},
+		{"shared fix, re-run passes on both", sharedFirst(crateWith([2]Outcome{oBuild, oPass}, [2]Outcome{oPass, oPass})), 1,
+			results.ClassSameTestPass, results.ConfirmationCleared, ""},
+		{"shared fix, one re-run whatever the count", sharedFirst(crateWith([2]Outcome{oBuild, oPass}, [2]Outcome{oBuild, oPass})), 3,
+			results.ClassFixed, results.ConfirmationConfirmed, ""},
+		{"shared spurious fix, re-run passes", sharedFirst(crateWith([2]Outcome{bf("oom"), oPass}, [2]Outcome{oPass, oPass})), 1,
+			results.ClassSameTestPass, results.ConfirmationCleared, ""},
+		{"shared spurious fix, re-run fixed", sharedFirst(crateWith([2]Outcome{bf("oom"), oPass}, [2]Outcome{oBuild, oPass})), 1,
+			results.ClassSpuriousFixed, results.ConfirmationReproduced, ""},
+		{"shared regression, confirmations off", sharedFirst(crateWith(regressed)), 0, results.ClassRegressed, results.ConfirmationPending, ""},
+		{"shared regression, confirmations off, re-run disagrees", sharedFirst(crateWith(regressed, [2]Outcome{oPass, oPass})), 0,
+			results.ClassSameTestPass, results.ConfirmationCleared, ""},
+		{"shared regression, re-run disagrees", sharedFirst(crateWith(regressed, [2]Outcome{oPass, oPass})), 1,
+			results.ClassSameTestPass, results.ConfirmationCleared, ""},
+		{"shared regression, re-run agrees", sharedFirst(crateWith(regressed, regressed)), 1,
+			results.ClassRegressed, results.ConfirmationConfirmed, ""},
+		{"shared spurious regression, confirmations off", sharedFirst(crateWith([2]Outcome{oPass, bf("oom")})), 0,
+			results.ClassSpuriousRegressed, results.ConfirmationPending, ""},
+		{"shared same-build-fail, waiting", sharedFirst(crateWith([2]Outcome{oBuild, oBuild})), 1, results.ClassSameBuildFail, results.ConfirmationPending, ""},
+		{"shared same-build-fail, re-run passes", sharedFirst(crateWith([2]Outcome{oBuild, oBuild}, [2]Outcome{oPass, oPass})), 1,
+			results.ClassSameTestPass, results.ConfirmationCleared, ""},
+		{"shared same-build-fail, re-run fails", sharedFirst(crateWith([2]Outcome{oBuild, oBuild}, [2]Outcome{oBuild, oBuild})), 1,
+			results.ClassSameBuildFail, results.ConfirmationConfirmed, ""},
+		{"clean same-build-fail is not re-run", crateWith([2]Outcome{oBuild, oBuild}), 1, results.ClassSameBuildFail, "", ""},
+		{"shared same-test-pass is not re-run", sharedFirst(crateWith([2]Outcome{oPass, oPass})), 1, results.ClassSameTestPass, "", ""},
 		{"re-run results of an unchanged crate are ignored", crateWith([2]Outcome{oPass, oPass}, regressed), 1, results.ClassSameTestPass, "", ""},
 		{"pending", crateWith([2]Outcome{oPass, {}}), 1, results.ClassPending, "", ""},
 	}

@@ -44,12 +44,14 @@ var Classes = []Class{
 const (
 	// ConfirmationPending: a re-run is queued or running.
 	ConfirmationPending = "pending"
-	// ConfirmationConfirmed: every re-run regressed the same way.
+	// ConfirmationConfirmed: every re-run regressed (or, for a first run
+	// in a shared target, fixed or failed) the same way.
 	ConfirmationConfirmed = "confirmed"
 	// ConfirmationFlaky: a re-run disagreed; the class is flaky.
 	ConfirmationFlaky = "flaky"
-	// ConfirmationCleared: a spurious regression that passed its re-run;
-	// the class is the re-run's.
+	// ConfirmationCleared: a spurious regression that passed its re-run,
+	// or a verdict of a first run in a shared target that its re-run in a
+	// clean target did not reproduce; the class is the re-run's.
 	ConfirmationCleared = "cleared"
 	// ConfirmationReproduced: a spurious regression that regressed again
 	// in its re-run.

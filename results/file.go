@@ -75,6 +75,10 @@ type RunResult struct {
 	Attempt    int            `json:"attempt"`
 	ExitCode   int            `json:"exit_code"`
 	DurationMS int64          `json:"duration_ms"`
+	// SharedTarget says the attempt built in its builder slot's shared
+	// cargo target dir, which other crates' build scripts could write to
+	// (streams.Result.SharedTarget); confirmation re-runs never do.
+	SharedTarget bool `json:"shared_target,omitempty"`
 	// Log is the object key of the attempt's log relative to the
 	// experiment's prefix, so relative to results.json itself; empty when
 	// the result named no usable log.

@@ -277,6 +277,11 @@ type Result struct {
 	Builder    string    `json:"builder"`
 	LogKey     string    `json:"log_key"` // LogObjectKey, relative to the experiment prefix
 	FinishedAt time.Time `json:"finished_at"`
+	// SharedTarget says the attempt built in its builder slot's shared
+	// cargo target dir, which earlier jobs' build scripts could write to,
+	// rather than in a clean one of its own. A confirmation re-run never
+	// does (Validate): its verdict must not rest on what other crates left.
+	SharedTarget bool `json:"shared_target,omitempty"`
 	// MAC signs the result with the job's ticket (Result.Sign); empty for
 	// a job without one.
 	MAC string `json:"mac,omitempty"`
@@ -297,6 +302,9 @@ func (r *Result) Validate() error {
 	// it; empty when there is none.
 	if want := LogObjectKey(r.BuildKey, r.Attempt); r.LogKey != "" && r.LogKey != want {
 		return fmt.Errorf("result: log_key %s: want %q or none", Bounded(r.LogKey), want)
+	}
+	if r.SharedTarget && AttemptRound(r.Attempt) > 0 {
+		return fmt.Errorf("result: shared_target: attempt %d is a confirmation re-run, which builds in a clean target", r.Attempt)
 	}
 	return validateSigned("result: mac", r.MAC)
 }
@@ -396,7 +404,8 @@ type Progress struct {
 	Total         int     `json:"total,omitempty"`
 	RatePerMinute float64 `json:"rate_per_minute,omitempty"`
 	ETASeconds    int64   `json:"eta_seconds,omitempty"`
-	// Confirming counts regressions waiting for their confirmation re-runs.
+	// Confirming counts crates waiting for their confirmation re-runs
+	// (regressions, and what came from a shared target).
 	Confirming int `json:"confirming,omitempty"`
 	// ToolchainsDone is Done by toolchain.
 	ToolchainsDone map[string]int `json:"toolchains_done,omitempty"`

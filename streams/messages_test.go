@@ -113,3 +113,33 @@ func TestResultValidateBoundsBuilderAndLogKey(t *testing.T) {
 		t.Errorf("upload request: %v", err)
 	}
 }
+
+func TestResultSharedTarget(t *testing.T) {
+	k := BuildKey{Experiment: "e", Crate: "cfg-if", Version: "1.0.0", Toolchain: "nightly"}
+	for _, tc := range []struct {
+		attempt int
+		ok      bool
+	}{
+		{1, true},
+		{3, true},
+		// A retry generation's own run may reuse one too; its non-same
+		// verdicts are confirmed like the first run's.
+		{RetryAttemptBase(1) + 1, true},
+		// A confirmation re-run never does.
+		{RerunAttemptBase(1) + 1, false},
+		{AttemptBase(1, 2) + 1, false},
+	} {
+		r := Result{V: 1, BuildKey: k, Attempt: tc.attempt, Status: StatusTestPass, Builder: "b1", SharedTarget: true}
+		err := r.Validate()
+		if (err == nil) != tc.ok {
+			t.Errorf("attempt %d with a shared target: Validate = %v, want ok=%v", tc.attempt, err, tc.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "shared_target") {
+			t.Errorf("attempt %d: error %q does not name the field", tc.attempt, err)
+		}
+		r.SharedTarget = false
+		if err := r.Validate(); err != nil {
+			t.Errorf("attempt %d without a shared target: %v", tc.attempt, err)
+		}
+	}
+}

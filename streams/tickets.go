@@ -208,7 +208,9 @@ func AttemptBaseOf(attempt int) (int, error) {
 }
 
 // resultMAC covers what a result says about its attempt: the build, the
-// attempt, the outcome and who built it.
+// attempt, the outcome, who built it and, when it did, that it built in a
+// shared target (added only then, so the MACs of results from before the
+// field stay as they were).
 func resultMAC(ticket string, r *Result) string {
 	if ticket == "" {
 		return ""
@@ -221,6 +223,9 @@ func resultMAC(ticket string, r *Result) string {
 	in.str(string(r.Reason))
 	in.num(int64(r.ExitCode))
 	in.str(r.Builder)
+	if r.SharedTarget {
+		in.str("shared-target")
+	}
 	return sign([]byte(ticket), in, macBytes)
 }
 

@@ -82,6 +82,9 @@ func TestTicketsAndMACs(t *testing.T) {
 		"builder":   func(r *Result) { r.Builder = "b2" },
 		"attempt":   func(r *Result) { r.Attempt = 3 },
 		"crate":     func(r *Result) { r.Crate = "itoa" },
+		// Whether the attempt reused a shared target is part of what the
+		// result says: a copy cannot flip it.
+		"shared target": func(r *Result) { r.SharedTarget = true },
 		// Attempt 1001 is the first re-run's: another ticket.
 		"another run": func(r *Result) { r.Attempt = 1001 },
 	} {

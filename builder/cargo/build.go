@@ -31,6 +31,11 @@ type Build struct {
 	// Hidden are the host paths the sandbox hides from it.
 	ReadOnly []string
 	Hidden   []string
+	// SharedTarget, when set, is the slot's shared target dir for the
+	// job's toolchain (workspace.SharedTarget): the build's
+	// CARGO_TARGET_DIR, bound writable into every step beside the job dir.
+	// Empty: the job dir's own target.
+	SharedTarget string
 	// TaskID names each new sandbox task.
 	TaskID     func() string
 	Registries Registries
@@ -120,8 +125,25 @@ var (
 // tested as the mode says. ctx carries the attempt's timeouts.
 func (b *Build) Steps(ctx context.Context, ws *workspace.Workspace) Verdict {
 	b.ws = ws
-	b.env = sandboxEnv(b.Host, ws, b.Job.Toolchain, b.Job.CapLints)
+	b.env = sandboxEnv(b.Host, ws, b.target(), b.Job.Toolchain, b.Job.CapLints)
 	return b.steps(ctx)
+}
+
+// target is the build's CARGO_TARGET_DIR.
+func (b *Build) target() string {
+	if b.SharedTarget != "" {
+		return b.SharedTarget
+	}
+	return b.ws.Target()
+}
+
+// writable are the host dirs the steps write to: the job dir, and the
+// shared target when the build uses one.
+func (b *Build) writable() []string {
+	if b.SharedTarget != "" {
+		return []string{b.ws.Dir(), b.SharedTarget}
+	}
+	return []string{b.ws.Dir()}
 }
 
 // ExitCode is the exit code of the last step run (-1: it did not end).

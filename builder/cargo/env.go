@@ -12,8 +12,9 @@ import (
 
 // sandboxEnv is the whole environment of a build: nothing of the builder's
 // own environment leaks in, so a build depends only on the job and the
-// builder's configuration.
-func sandboxEnv(h Host, ws *workspace.Workspace, toolchain, capLints string) []string {
+// builder's configuration. target is CARGO_TARGET_DIR: the job dir's own,
+// or the slot's shared one (Build.SharedTarget).
+func sandboxEnv(h Host, ws *workspace.Workspace, target, toolchain, capLints string) []string {
 	env := []string{
 		// The cargo proxy's dir first so rustc and friends resolve through
 		// the same rustup as cargo.
@@ -21,7 +22,7 @@ func sandboxEnv(h Host, ws *workspace.Workspace, toolchain, capLints string) []s
 		"HOME=" + ws.Home(),
 		"RUSTUP_HOME=" + h.RustupHome, // read-only in the sandbox
 		"CARGO_HOME=" + ws.CargoHome(),
-		"CARGO_TARGET_DIR=" + ws.Target(),
+		"CARGO_TARGET_DIR=" + target,
 		// Colours without a TTY: stdout and stderr stay apart in the log.
 		"CARGO_TERM_COLOR=always",
 		// Never try to install a missing toolchain into a read-only home;

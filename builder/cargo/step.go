@@ -130,7 +130,7 @@ func (b *Build) runStep(ctx context.Context, dir string, network bool, args ...s
 		Args:         append([]string{b.Host.CargoPath, "+" + tc}, args...),
 		Env:          b.env,
 		Dir:          dir,
-		WritableDirs: []string{b.ws.Dir()},
+		WritableDirs: b.writable(),
 		ReadOnlyDirs: b.ReadOnly,
 		UID:          b.User,
 		GID:          b.User,

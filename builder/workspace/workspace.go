@@ -21,7 +21,8 @@ const WrapperPackage = "ejecta-wrapper"
 //
 //	<dir>/wrapper      a package depending on exactly the crate version under test
 //	<dir>/crate        a copy of the crate itself, for the modes that need it as root package
-//	<dir>/target       CARGO_TARGET_DIR, shared by both
+//	<dir>/target       CARGO_TARGET_DIR, shared by both, unless the attempt builds in its
+//	                   slot's shared target (SharedTarget, outside every job dir)
 //	<dir>/home         HOME
 //	<dir>/cargo-home   CARGO_HOME
 //	<dir>/vendor       the crates fetched from a remote registry, a directory source

@@ -47,6 +47,7 @@ type builderFlags struct {
 	hostRoot   string
 	buildUID   uint
 	jobDisk    string
+	sharedTgt  string
 	logWindow  int
 	pinCores   bool
 	// sandboxRetry is how long a job whose sandbox failed waits to be
@@ -76,6 +77,7 @@ func (f *builderFlags) register(fs *pflag.FlagSet, defaultWorkDir string) {
 	fs.StringSliceVar(&f.hide, "sandbox-hide", nil, "a host path builds must not see, besides the work dir, this builder's credentials and "+strings.Join(sandbox.DefaultHidden, ", ")+"; repeat or comma-separate")
 	fs.StringVar(&f.hostRoot, "host-root", "/", "where this builder sees the host's root: / unless it runs in a container that mounts the host's root elsewhere read-only (compose.yaml: /host), so that what builds must not see is read from the host; job dirs, toolchains and the crate source must still be at their host paths")
 	fs.StringVar(&f.jobDisk, "job-disk", sizeString(builder.DefaultJobDiskBytes), "disk space one build may fill in its job dir, e.g. 20GiB: past it the build is killed and fails with no-space; 0 for no bound")
+	fs.StringVar(&f.sharedTgt, "shared-target-size", sizeString(builder.DefaultSharedTargetBytes), "bound on each slot's shared cargo target dir per toolchain, where first runs reuse the dependencies earlier jobs built, e.g. 8GiB: past it the dir is purged before its next build (also when free disk runs low and after any killed or spurious attempt); 0 for no shared target: every build starts from an empty one")
 	fs.UintVar(&f.buildUID, "build-uid", uint(builder.DefaultBuildUID), "first of the unprivileged user ids builds run as, one per slot (uid and gid BUILD_UID+slot); pick a range no real user or other builder on the host has")
 	f.logWindow = builder.DefaultLogWindow
 	fs.Var(boundedInt{v: &f.logWindow, min: 1, max: 4096}, "log-window", "log chunks of one build published ahead of their acknowledgements, 1 to 4096; when that many are in flight the build's output waits; 1 publishes each chunk synchronously")
@@ -132,6 +134,12 @@ func (f *builderFlags) config() (builder.Config, error) {
 	if strings.TrimSpace(f.jobDisk) != "0" {
 		if cfg.JobDiskBytes, err = parseBytes(f.jobDisk); err != nil {
 			return builder.Config{}, badInput(fmt.Errorf("--job-disk: %w", err))
+		}
+	}
+	cfg.SharedTargetBytes = -1 // "0": no shared target
+	if strings.TrimSpace(f.sharedTgt) != "0" {
+		if cfg.SharedTargetBytes, err = parseBytes(f.sharedTgt); err != nil {
+			return builder.Config{}, badInput(fmt.Errorf("--shared-target-size: %w", err))
 		}
 	}
 	for _, p := range f.hide {

@@ -33,12 +33,20 @@ func reportFixture(exp string) results.File {
 			crate("app", "1.0.0", results.ClassRegressed, "serde", "confirmed", streams.StatusTestPass, streams.StatusBuildFail, "depends-on(serde)"),
 			crate("cfg-if", "1.0.0", results.ClassSameTestPass, "", "", streams.StatusTestPass, streams.StatusTestPass, ""),
 			crate("lone", "0.1.0", results.ClassRegressed, "", "confirmed", streams.StatusTestPass, streams.StatusBuildFail, "compiler-error(E0599)"),
-			crate("old", "2.0.0", results.ClassFixed, "", "", streams.StatusBuildFail, streams.StatusTestPass, ""),
+			sharedFirstRun(crate("old", "2.0.0", results.ClassFixed, "", "confirmed", streams.StatusBuildFail, streams.StatusTestPass, "")),
 			crate("serde", "1.0.0", results.ClassRegressed, "", "confirmed", streams.StatusTestPass, streams.StatusBuildFail, "ice"),
 			crate("tool", "0.3.0", results.ClassRegressed, "gone", "confirmed", streams.StatusTestPass, streams.StatusBuildFail, "depends-on(gone)"),
 			crate("zlib", "1.0.0", results.ClassSameTestPass, "", "", streams.StatusTestPass, streams.StatusTestPass, ""),
 		},
 	}
+}
+
+// sharedFirstRun marks c's first run as built in shared targets.
+func sharedFirstRun(c results.CrateResult) results.CrateResult {
+	for i := range c.Results {
+		c.Results[i].SharedTarget = true
+	}
+	return c
 }
 
 // `report NAME` prints what a person wants from results.json: progress,
@@ -106,10 +114,10 @@ REGRESSED: 4 crates
               log http://web.example:8080/logs/rep/tool/0.3.0/nightly/1
 
 FIXED: 1 crate
-  old 2.0.0
-    stable:   build-fail
+  old 2.0.0, confirmed
+    stable:   build-fail, shared target
               log http://web.example:8080/logs/rep/old/2.0.0/stable/1
-    nightly:  test-pass
+    nightly:  test-pass, shared target
               log http://web.example:8080/logs/rep/old/2.0.0/nightly/1
 `
 	if out != want {
@@ -128,6 +136,7 @@ FIXED: 1 crate
 
 	out, err = run(t, append(g, "report", "rep", "-o", "markdown")...)
 	for _, w := range []string{"# Experiment rep\n", "| regressed | 4 |", "## regressed (4)", "### root cause serde: 1 dependent regressed because it did",
+		"- **old 2\\.0\\.0** (confirmed): stable build\\-fail, shared target ([log]",
 		"- **lone 0\\.1\\.0** (confirmed): stable test\\-pass ([log](http://web.example:8080/logs/rep/lone/0.1.0/stable/1)); nightly build\\-fail compiler\\-error\\(E0599\\)"} {
 		if err != nil || !strings.Contains(out, w) {
 			t.Errorf("report -o markdown: %v, want %q in\n%s", err, w, out)

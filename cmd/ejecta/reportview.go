@@ -267,6 +267,9 @@ func (v *reportView) textCrate(w io.Writer, c results.CrateResult) {
 		if r.Reason != "" {
 			line += " " + string(r.Reason)
 		}
+		if r.SharedTarget {
+			line += ", shared target"
+		}
 		fmt.Fprintln(w, printable(line))
 		if l := v.logLink(c, r); l != "" {
 			fmt.Fprintf(w, "    %*s  log %s\n", width+1, "", printable(l))
@@ -325,6 +328,9 @@ func (v *reportView) markdownCrate(w io.Writer, c results.CrateResult) {
 		fmt.Fprintf(w, "%s%s %s", sep, mdEscape(r.Toolchain), mdEscape(string(r.Status)))
 		if r.Reason != "" {
 			fmt.Fprintf(w, " %s", mdEscape(string(r.Reason)))
+		}
+		if r.SharedTarget {
+			fmt.Fprint(w, ", shared target")
 		}
 		if l := v.logLink(c, r); l != "" {
 			fmt.Fprintf(w, " ([log](%s))", mdLink(l))

@@ -39,6 +39,11 @@ type Config struct {
 	// Log is the components' logger. The uploader and reporter name
 	// themselves in it; the builder's is named here.
 	Log zerolog.Logger
+	// Slots is the builder's slots; default 2.
+	Slots int
+	// SharedTargetBytes is the builder's (builder.Config); default its
+	// default, negative for no shared targets.
+	SharedTargetBytes int64
 	// WorkDir is the builder's work dir; default a new directory.
 	WorkDir string
 	// Hide are host paths builds must not see, besides the builder's own.
@@ -59,7 +64,11 @@ func Start(t *testing.T, ctx context.Context, cfg Config) {
 	if cfg.WorkDir == "" {
 		cfg.WorkDir = filepath.Join(work, "jobs")
 	}
-	bcfg := builder.Config{ID: cfg.Name, Slots: 2, WorkDir: cfg.WorkDir, Metrics: cfg.Metrics}
+	if cfg.Slots == 0 {
+		cfg.Slots = 2
+	}
+	bcfg := builder.Config{ID: cfg.Name, Slots: cfg.Slots, WorkDir: cfg.WorkDir, Metrics: cfg.Metrics,
+		SharedTargetBytes: cfg.SharedTargetBytes}
 	sb, err := sandbox.New(ctx, sandbox.Config{Address: address, Namespace: cfg.Namespace, FIFODir: filepath.Join(work, "fifo"),
 		Hide: append(bcfg.HiddenPaths(), cfg.Hide...), Rootfs: cfg.Rootfs})
 	if err != nil {

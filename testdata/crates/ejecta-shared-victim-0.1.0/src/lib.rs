@@ -1,0 +1,3 @@
+pub fn twice() -> u32 {
+    2 * ejecta_shared_leaf::answer()
+}
