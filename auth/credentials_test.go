@@ -15,7 +15,7 @@ func TestReadCredentials(t *testing.T) {
 		want       Credentials
 		err        string
 	}{
-		{"written by Init", credentials("builder", "s3cret", streams.JobKey{}), Credentials{User: "builder", Password: "s3cret"}, ""},
+		{"written by Init", credentials("builder", "builder", "s3cret", streams.JobKey{}), Credentials{User: "builder", Password: "s3cret"}, ""},
 		{"blank lines and spaces", "\n  EJECTA_NATS_USER = viewer \n\nEJECTA_NATS_PASSWORD=pw\n", Credentials{User: "viewer", Password: "pw"}, ""},
 		{"a bad job key", "EJECTA_NATS_USER=reporter\nEJECTA_NATS_PASSWORD=pw\nEJECTA_JOB_KEY=short\n", Credentials{}, "line 3: EJECTA_JOB_KEY"},
 		{"no password", "EJECTA_NATS_USER=viewer\n", Credentials{}, "no EJECTA_NATS_PASSWORD"},

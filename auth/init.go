@@ -24,7 +24,11 @@ const (
 )
 
 // CredentialsFile is the name of role's credentials file under Options.Dir.
-func CredentialsFile(role streams.Role) string { return string(role) + ".env" }
+func CredentialsFile(role streams.Role) string { return UserCredentialsFile(string(role)) }
+
+// UserCredentialsFile is the name of NATS user's credentials file under
+// Options.Dir: a role's, or a builder host's (streams.BuilderUser).
+func UserCredentialsFile(user string) string { return user + ".env" }
 
 // ServerTLS is the server's certificate, key and the CA that signs client
 // certificates. With it the server requires TLS and verifies every client's
@@ -50,6 +54,26 @@ type Options struct {
 	// and upload requests of jobs queued under the old key are then
 	// refused: rotate it between experiments.
 	NewJobKey bool
+	// Builders, when set, names the builder hosts: each gets a user of
+	// its own (streams.BuilderUser) with inboxes no other builder can
+	// read, in place of the one builder user all builders share.
+	Builders []string
+}
+
+// Users are the NATS users Init writes, each with a credentials file
+// (UserCredentialsFile), in a stable order.
+func (o Options) Users() []string {
+	var users []string
+	for _, r := range streams.Roles {
+		if r != streams.RoleBuilder || len(o.Builders) == 0 {
+			users = append(users, string(r))
+			continue
+		}
+		for _, b := range o.Builders {
+			users = append(users, streams.BuilderUser(b))
+		}
+	}
+	return users
 }
 
 // Validate names the first bad field.
@@ -61,6 +85,16 @@ func (o Options) Validate() error {
 		return errors.New("listen: want HOST:PORT")
 	case o.StoreDir == "":
 		return errors.New("store dir: want a directory")
+	}
+	seen := map[string]bool{}
+	for _, b := range o.Builders {
+		if err := streams.ValidateBuilderName(b); err != nil {
+			return fmt.Errorf("builders: %w", err)
+		}
+		if seen[b] {
+			return fmt.Errorf("builders: %q named twice", b)
+		}
+		seen[b] = true
 	}
 	return o.TLS.validate()
 }
@@ -92,8 +126,8 @@ func Init(o Options) error {
 		return fmt.Errorf("create %s: %w", o.Dir, err)
 	}
 	names := []string{ServerConfigFile, UsersFile}
-	for _, r := range streams.Roles {
-		names = append(names, CredentialsFile(r))
+	for _, u := range o.Users() {
+		names = append(names, UserCredentialsFile(u))
 	}
 	if !o.Force {
 		for _, n := range names {
@@ -110,8 +144,12 @@ func Init(o Options) error {
 		return err
 	}
 	var users []user
-	for _, r := range streams.Roles {
-		perms, err := streams.RolePermissions(r)
+	for _, name := range o.Users() {
+		perms, err := streams.UserPermissions(name)
+		if err != nil {
+			return err
+		}
+		role, err := streams.UserRole(name)
 		if err != nil {
 			return err
 		}
@@ -121,10 +159,10 @@ func Init(o Options) error {
 		}
 		hash, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
 		if err != nil {
-			return fmt.Errorf("hash password of %s: %w", r, err)
+			return fmt.Errorf("hash password of %s: %w", name, err)
 		}
-		users = append(users, user{name: string(r), hash: string(hash), perms: perms})
-		if err := writeFile(filepath.Join(o.Dir, CredentialsFile(r)), credentials(r, pw, key)); err != nil {
+		users = append(users, user{name: name, hash: string(hash), perms: perms})
+		if err := writeFile(filepath.Join(o.Dir, UserCredentialsFile(name)), credentials(role, name, pw, key)); err != nil {
 			return err
 		}
 	}

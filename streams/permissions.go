@@ -3,6 +3,7 @@ package streams
 import (
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Role is what a NATS user of ejecta is allowed to do. Each component runs
@@ -44,6 +45,49 @@ func ParseRole(s string) (Role, error) {
 	return "", fmt.Errorf("role %q: want one of %v", s, Roles)
 }
 
+// A deployment may give each builder host a NATS user of its own
+// (`auth init --builders`), named BuilderUser(host), with the builder
+// role's rights but inboxes no other builder can subscribe to: a pull
+// fetch delivers the job, ticket included, to the fetching connection's
+// inbox, and with one shared user every builder could read every job any
+// builder fetches.
+
+// builderUserPrefix starts the name of a builder host's own user.
+const builderUserPrefix = string(RoleBuilder) + "-"
+
+// BuilderUser is the NATS user of builder host name (ValidateBuilderName).
+func BuilderUser(name string) string { return builderUserPrefix + name }
+
+// ValidateBuilderName checks a builder host's name for its user: 1 to 64
+// of a-z, 0-9 and '-', so that it is one subject token and a file name.
+func ValidateBuilderName(name string) error {
+	if name == "" || len(name) > 64 {
+		return fmt.Errorf("builder name %q: want 1 to 64 characters", Bounded(name))
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return fmt.Errorf("builder name %q: want only a-z, 0-9 and '-'", Bounded(name))
+		}
+	}
+	return nil
+}
+
+// UserRole is the role of a NATS user made by `auth init`: a role's own
+// user, named after it, or a builder host's (BuilderUser).
+func UserRole(user string) (Role, error) {
+	if name, ok := strings.CutPrefix(user, builderUserPrefix); ok {
+		if err := ValidateBuilderName(name); err != nil {
+			return "", fmt.Errorf("user %q: %w", Bounded(user), err)
+		}
+		return RoleBuilder, nil
+	}
+	return ParseRole(user)
+}
+
+// UserInboxPrefix is where user's connections receive replies (see
+// InboxPrefix).
+func UserInboxPrefix(user string) string { return "_INBOX_" + user }
+
 // Permissions are the subjects a role may publish to and subscribe to, in
 // nats-server's allow-list syntax. Everything else is denied by the server.
 type Permissions struct {
@@ -60,7 +104,7 @@ const jsAPI = "$JS.API."
 // subscribes to its own prefix only, so that no role can read the replies
 // another role gets (as it could if every role could subscribe to
 // "_INBOX.>"). The stock nats CLI takes it as --inbox-prefix.
-func InboxPrefix(role Role) string { return "_INBOX_" + string(role) }
+func InboxPrefix(role Role) string { return UserInboxPrefix(string(role)) }
 
 func streamInfo(stream string) string { return jsAPI + "STREAM.INFO." + stream }
 
@@ -146,8 +190,22 @@ var (
 // RolePermissions returns what role may do. The lists are derived from the
 // names in this package, so a new subject or stream changes them here too.
 func RolePermissions(role Role) (Permissions, error) {
+	return rolePermissions(role, InboxPrefix(role))
+}
+
+// UserPermissions is what NATS user may do: its role's permissions
+// (UserRole), with replies on the user's own inbox prefix.
+func UserPermissions(user string) (Permissions, error) {
+	role, err := UserRole(user)
+	if err != nil {
+		return Permissions{}, err
+	}
+	return rolePermissions(role, UserInboxPrefix(user))
+}
+
+func rolePermissions(role Role, inbox string) (Permissions, error) {
 	var pub []string
-	sub := []string{InboxPrefix(role) + ".>"}
+	sub := []string{inbox + ".>"}
 	switch role {
 	case RoleAdmin:
 		return Permissions{Publish: []string{">"}, Subscribe: []string{">"}}, nil

@@ -70,10 +70,11 @@ func (s Security) Options() ([]nats.Option, error) {
 	switch {
 	case s.User != "":
 		opts = append(opts, nats.UserInfo(s.User, s.Password))
-		// A role's user is named after it (auth init) and may subscribe
-		// only to its role's inboxes. Another user keeps the default.
-		if role, err := ParseRole(s.User); err == nil && s.InboxPrefix == "" {
-			opts = append(opts, nats.CustomInboxPrefix(InboxPrefix(role)))
+		// A role's user is named after it, a builder host's after the
+		// host (auth init), and may subscribe only to its own inboxes.
+		// Another user keeps the default.
+		if _, err := UserRole(s.User); err == nil && s.InboxPrefix == "" {
+			opts = append(opts, nats.CustomInboxPrefix(UserInboxPrefix(s.User)))
 		}
 	case s.CredsFile != "":
 		opts = append(opts, nats.UserCredentials(s.CredsFile))

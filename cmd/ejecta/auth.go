@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ejecta-build/ejecta/auth"
@@ -305,6 +306,11 @@ The job key ties results and upload requests to the builder handed their job
 (--new-job-key) makes results of jobs queued under the old one refused, so do
 it between experiments.
 
+With --builders a,b,... each builder host gets a user of its own,
+DIR/builder-<name>.env, instead of DIR/builder.env for all: a fetched job, its
+ticket included, is delivered to the fetching connection's inbox, which only
+that builder's user may read.
+
 With --server-tls-cert, --server-tls-key and --server-tls-ca the server requires
 TLS and a client certificate signed by that CA.`,
 		Example: `  ejecta auth init /etc/ejecta/nats
@@ -335,15 +341,14 @@ TLS and a client certificate signed by that CA.`,
 			if err := auth.Init(o); err != nil {
 				return badInput(fmt.Errorf("auth init: %w", err))
 			}
+			files := []string{auth.ServerConfigFile, auth.UsersFile}
+			for _, u := range o.Users() {
+				files = append(files, auth.UserCredentialsFile(u))
+			}
 			if format == "json" {
-				files := []string{auth.ServerConfigFile, auth.UsersFile}
-				for _, r := range streams.Roles {
-					files = append(files, auth.CredentialsFile(r))
-				}
 				return writeJSON(cmd.OutOrStdout(), map[string]any{"dir": dir, "files": files})
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s, %s and one <role>.env per role (%v) in %s\n",
-				auth.ServerConfigFile, auth.UsersFile, streams.Roles, dir)
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s in %s\n", strings.Join(files, ", "), dir)
 			return nil
 		},
 	}
@@ -354,6 +359,7 @@ TLS and a client certificate signed by that CA.`,
 	f.StringVar(&t.KeyFile, "server-tls-key", "", "server certificate's key")
 	f.StringVar(&t.CAFile, "server-tls-ca", "", "CA that signs client certificates")
 	f.BoolVar(&o.Force, "force", false, "replace existing files: new passwords for every role (the job key is kept)")
+	f.StringSliceVar(&o.Builders, "builders", nil, "builder hosts, each given a user of its own (builder-NAME.env) whose replies no other builder can read, instead of one builder user for all")
 	f.BoolVar(&o.NewJobKey, "new-job-key", false, "with --force, also a new job key: results and upload requests of jobs queued under the old one are then refused")
 	bindEnv(f, "listen", "EJECTA_NATS_LISTEN")
 	bindEnv(f, "store-dir", "EJECTA_NATS_STORE_DIR")

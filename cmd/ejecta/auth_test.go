@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -8,8 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ejecta-build/ejecta/auth"
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ejecta-build/ejecta/auth"
+	"github.com/ejecta-build/ejecta/streams"
 )
 
 // TestAuthInitThenRolesUseTheCLI follows the production set-up: `auth
@@ -202,5 +207,66 @@ func TestJobKeyFromCredentials(t *testing.T) {
 	out, err := run(t, as("viewer", "experiment", "list", "--output", "json")...)
 	if err != nil || !strings.Contains(out, `"tickets": true`) || strings.Contains(out, "nokey") {
 		t.Errorf("experiments: %v\n%s\nwant only signed, with tickets", err, out)
+	}
+}
+
+// With --builders each builder host gets a user of its own, whose replies
+// arrive on its own inbox prefix; the generated server takes them, and
+// there is no shared builder user left. A bad host name is bad input that
+// names the flag.
+func TestAuthInitBuilderHosts(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "nats")
+	if out, err := run(t, "auth", "init", dir, "--store-dir", t.TempDir(), "--builders", "host-a,host-b"); err != nil ||
+		!strings.Contains(out, "builder-host-a.env") {
+		t.Fatalf("auth init --builders: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "builder.env")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("builder.env written beside the hosts' own: %v", err)
+	}
+	opts, err := server.ProcessConfigFile(filepath.Join(dir, auth.ServerConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Port, opts.NoSigs = -1, true
+	s, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	base := []string{"--nats", s.ClientURL(), "--log-level", "error"}
+	if out, err := run(t, append(base, "--nats-credentials", filepath.Join(dir, "admin.env"), "streams", "ensure")...); err != nil {
+		t.Fatalf("admin streams ensure: %v\n%s", err, out)
+	}
+	for _, host := range []string{"host-a", "host-b"} {
+		c, err := auth.ReadCredentials(filepath.Join(dir, "builder-"+host+".env"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := streams.Security{User: c.User, Password: c.Password}.Options()
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc, err := nats.Connect(s.ClientURL(), o...)
+		if err != nil {
+			t.Fatalf("%s connects: %v", c.User, err)
+		}
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A JetStream API call: its reply comes to the host's own inbox.
+		if _, err := js.Stream(context.Background(), streams.LogsStream); err != nil {
+			t.Errorf("%s reads the logs stream's info: %v", c.User, err)
+		}
+		nc.Close()
+	}
+	_, err = run(t, "auth", "init", filepath.Join(t.TempDir(), "x"), "--builders", "Host_A")
+	var ue usageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "builders") {
+		t.Errorf("auth init --builders Host_A: %v, want a usage error naming builders", err)
 	}
 }

@@ -1,0 +1,167 @@
+package streams
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// usersServer starts a server whose users have the permissions
+// UserPermissions gives them (all with password "pw"), and returns a way
+// to connect as one of them the way ejecta does (Security.Options), with
+// the connection's permission errors.
+func usersServer(t *testing.T, users ...string) func(user string) (jetstream.JetStream, *nats.Conn, func() []string) {
+	t.Helper()
+	var su []*server.User
+	for _, u := range users {
+		p, err := UserPermissions(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		su = append(su, &server.User{Username: u, Password: "pw", Permissions: &server.Permissions{
+			Publish:   &server.SubjectPermission{Allow: p.Publish},
+			Subscribe: &server.SubjectPermission{Allow: p.Subscribe},
+		}})
+	}
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, Users: su})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats not ready")
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	return func(user string) (jetstream.JetStream, *nats.Conn, func() []string) {
+		opts, err := Security{User: user, Password: "pw"}.Options()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		var denied []string
+		opts = append(opts, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			denied = append(denied, err.Error())
+		}))
+		nc, err := nats.Connect(s.ClientURL(), opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return js, nc, func() []string {
+			mu.Lock()
+			defer mu.Unlock()
+			return append([]string(nil), denied...)
+		}
+	}
+}
+
+// With a user per builder host, a job another builder fetches, ticket
+// included, is delivered to that builder's own inbox: another builder can
+// subscribe neither there nor to every builder's inboxes, and sees nothing
+// of it, while each builder fetches and acks its own jobs.
+func TestBuilderHostsCannotReadEachOthersJobs(t *testing.T) {
+	a, b := BuilderUser("host-a"), BuilderUser("host-b")
+	connect := usersServer(t, string(RoleAdmin), a, b)
+	ctx := context.Background()
+	admin, _, _ := connect(string(RoleAdmin))
+	if err := Ensure(ctx, admin, DefaultConfig()); err != nil {
+		t.Fatal(err)
+	}
+	rec := Experiment{V: 1, Name: "tix", Toolchains: []string{"stable", "nightly"}, Mode: ModeCheckOnly, CrateSource: "/src", Crates: 1, Jobs: 2}
+	if err := EnsureJobsConsumers(ctx, admin, &rec); err != nil {
+		t.Fatal(err)
+	}
+	k := BuildKey{Experiment: "tix", Crate: "alpha", Version: "1.0.0", Toolchain: "nightly"}
+	if _, err := admin.Publish(ctx, JobSubject(k), []byte(`{"ticket":"secret-ticket"}`)); err != nil {
+		t.Fatal(err)
+	}
+
+	_, spy, denied := connect(b)
+	var seen []string
+	var mu sync.Mutex
+	for _, subj := range []string{UserInboxPrefix(a) + ".>", InboxPrefix(RoleBuilder) + ".>", "_INBOX_>", ">"} {
+		if _, err := spy.Subscribe(subj, func(m *nats.Msg) {
+			mu.Lock()
+			defer mu.Unlock()
+			seen = append(seen, m.Subject+" "+string(m.Data))
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := spy.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	js, _, _ := connect(a)
+	cons, err := js.Consumer(ctx, JobsStream, JobsConsumer("tix", "nightly"))
+	if err != nil {
+		t.Fatalf("builder %s looks up its consumer: %v", a, err)
+	}
+	msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+	if err != nil {
+		t.Fatalf("builder %s fetches a job: %v", a, err)
+	}
+	if err := msg.DoubleAck(ctx); err != nil {
+		t.Errorf("builder %s acks its job: %v", a, err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	for _, s := range seen {
+		if strings.Contains(s, "secret-ticket") {
+			t.Errorf("builder %s read the job %s fetched: %s", b, a, s)
+		}
+	}
+	if len(seen) > 0 {
+		t.Errorf("builder %s received %d messages meant for others: %q", b, len(seen), seen)
+	}
+	if d := denied(); len(d) < 4 {
+		t.Errorf("want a permissions violation for each of the 4 subscriptions, got %q", d)
+	}
+}
+
+// Builder host names become a user name, a subject token and a file name.
+func TestBuilderUsers(t *testing.T) {
+	for _, c := range []struct {
+		user    string
+		role    Role
+		wantErr string
+	}{
+		{"builder", RoleBuilder, ""},
+		{"builder-host-a", RoleBuilder, ""},
+		{"reporter", RoleReporter, ""},
+		{"builder-", "", "want 1 to 64"},
+		{"builder-Host", "", "a-z, 0-9"},
+		{"builder-a.b", "", "a-z, 0-9"},
+		{"builder-a>", "", "a-z, 0-9"},
+		{"builder-" + strings.Repeat("x", 65), "", "want 1 to 64"},
+		{"builderx", "", "want one of"},
+	} {
+		role, err := UserRole(c.user)
+		switch {
+		case c.wantErr == "" && (err != nil || role != c.role):
+			t.Errorf("UserRole(%q) = %q, %v; want %q", c.user, role, err, c.role)
+		case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)):
+			t.Errorf("UserRole(%q) = %q, %v; want an error saying %q", c.user, role, err, c.wantErr)
+		}
+	}
+	p, err := UserPermissions(BuilderUser("host-a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Subscribe[0] != "_INBOX_builder-host-a.>" {
+		t.Errorf("a builder host's inboxes: %q, want its own", p.Subscribe[0])
+	}
+}
