@@ -41,20 +41,7 @@ func TestAuthInitThenRolesUseTheCLI(t *testing.T) {
 		t.Errorf("second auth init: %v, want a usage error naming --force", err)
 	}
 
-	opts, err := server.ProcessConfigFile(filepath.Join(dir, auth.ServerConfigFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.Port, opts.NoSigs = -1, true
-	s, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("server not ready")
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	s := startConfiguredServer(t, dir)
 	base := []string{"--nats", s.ClientURL(), "--log-level", "error"}
 	as := func(role string) []string {
 		return append(append([]string{}, base...), "--nats-credentials", filepath.Join(dir, role+".env"))
@@ -158,20 +145,7 @@ func TestJobKeyFromCredentials(t *testing.T) {
 	if out, err := run(t, "auth", "init", dir, "--store-dir", t.TempDir()); err != nil {
 		t.Fatalf("auth init: %v\n%s", err, out)
 	}
-	opts, err := server.ProcessConfigFile(filepath.Join(dir, auth.ServerConfigFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.Port, opts.NoSigs = -1, true
-	s, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("server not ready")
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	s := startConfiguredServer(t, dir)
 	as := func(role string, args ...string) []string {
 		return append([]string{"--nats", s.ClientURL(), "--log-level", "error", "--nats-credentials", filepath.Join(dir, role+".env")}, args...)
 	}
@@ -223,20 +197,7 @@ func TestAuthInitBuilderHosts(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "builder.env")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("builder.env written beside the hosts' own: %v", err)
 	}
-	opts, err := server.ProcessConfigFile(filepath.Join(dir, auth.ServerConfigFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.Port, opts.NoSigs = -1, true
-	s, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("server not ready")
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	s := startConfiguredServer(t, dir)
 	base := []string{"--nats", s.ClientURL(), "--log-level", "error"}
 	if out, err := run(t, append(base, "--nats-credentials", filepath.Join(dir, "admin.env"), "streams", "ensure")...); err != nil {
 		t.Fatalf("admin streams ensure: %v\n%s", err, out)
@@ -264,9 +225,21 @@ func TestAuthInitBuilderHosts(t *testing.T) {
 		}
 		nc.Close()
 	}
-	_, err = run(t, "auth", "init", filepath.Join(t.TempDir(), "x"), "--builders", "Host_A")
+	_, err := run(t, "auth", "init", filepath.Join(t.TempDir(), "x"), "--builders", "Host_A")
 	var ue usageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "builders") {
 		t.Errorf("auth init --builders Host_A: %v, want a usage error naming builders", err)
 	}
+}
+
+// startConfiguredServer starts a server on the configuration `auth init`
+// wrote in dir, on a free port.
+func startConfiguredServer(t *testing.T, dir string) *server.Server {
+	t.Helper()
+	opts, err := server.ProcessConfigFile(filepath.Join(dir, auth.ServerConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Port, opts.NoSigs = -1, true
+	return startServer(t, opts)
 }

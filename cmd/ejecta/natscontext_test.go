@@ -18,8 +18,14 @@ import (
 // startPasswordServer starts a server that lets in user "farm" alone.
 func startPasswordServer(t *testing.T) string {
 	t.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true,
-		Users: []*server.User{{Username: "farm", Password: "farm-password"}}})
+	return startServer(t, &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true,
+		Users: []*server.User{{Username: "farm", Password: "farm-password"}}}).ClientURL()
+}
+
+// startServer starts a server with opts until the test ends.
+func startServer(t *testing.T, opts *server.Options) *server.Server {
+	t.Helper()
+	s, err := server.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +34,7 @@ func startPasswordServer(t *testing.T) string {
 		t.Fatal("server not ready")
 	}
 	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	return s.ClientURL()
+	return s
 }
 
 // saveContext writes a nats CLI context under a private XDG_CONFIG_HOME.
