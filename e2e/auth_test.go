@@ -33,14 +33,18 @@ type authServer struct {
 	url string
 	dir string // where auth.Init wrote the config and credentials
 	log zerolog.Logger
+	// builders are the builder hosts given a user each (auth init
+	// --builders); the builder connects as the first one's.
+	builders []string
 }
 
 // startAuthServer writes a configuration with auth.Init (TLS when tls is
-// set), parses it as nats-server does and starts a server on it.
-func startAuthServer(t *testing.T, tls *auth.ServerTLS) *authServer {
+// set, a user per builder host when builders are named), parses it as
+// nats-server does and starts a server on it.
+func startAuthServer(t *testing.T, tls *auth.ServerTLS, builders ...string) *authServer {
 	t.Helper()
 	dir := t.TempDir()
-	if err := auth.Init(auth.Options{Dir: dir, Listen: "127.0.0.1:4222", StoreDir: t.TempDir(), TLS: tls}); err != nil {
+	if err := auth.Init(auth.Options{Dir: dir, Listen: "127.0.0.1:4222", StoreDir: t.TempDir(), TLS: tls, Builders: builders}); err != nil {
 		t.Fatal(err)
 	}
 	opts, err := server.ProcessConfigFile(filepath.Join(dir, auth.ServerConfigFile))
@@ -59,7 +63,7 @@ func startAuthServer(t *testing.T, tls *auth.ServerTLS) *authServer {
 	}
 	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel).With().Timestamp().Logger()
-	return &authServer{url: s.ClientURL(), dir: dir, log: log}
+	return &authServer{url: s.ClientURL(), dir: dir, log: log, builders: builders}
 }
 
 // roleClient is a connection as one role that records every error the
@@ -75,7 +79,11 @@ type roleClient struct {
 
 func (s *authServer) credentials(t *testing.T, role streams.Role) streams.Security {
 	t.Helper()
-	c, err := auth.ReadCredentials(filepath.Join(s.dir, auth.CredentialsFile(role)))
+	file := auth.CredentialsFile(role)
+	if role == streams.RoleBuilder && len(s.builders) > 0 {
+		file = auth.UserCredentialsFile(streams.BuilderUser(s.builders[0]))
+	}
+	c, err := auth.ReadCredentials(filepath.Join(s.dir, file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -443,12 +451,13 @@ func TestRolesLookupWithoutStreamsNamesTheFix(t *testing.T) {
 // its own role: the producer creates it, a builder builds it in containerd,
 // an uploader stores the logs, the reporter confirms a regression with a
 // re-run (re-run jobs are the reporter's to publish) and a viewer follows
-// it. No component may hit a permissions violation on the way.
+// it. No component may hit a permissions violation on the way. The builder
+// connects as a builder host's own user.
 func TestRolesRunAnExperiment(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test: slow")
 	}
-	s := startAuthServer(t, nil)
+	s := startAuthServer(t, nil, "host-a", "host-b")
 	runAsRoles(t, s, streams.Security{}, roleRun{exp: "roles", crates: "cfg-if,ejecta-demo-regress",
 		want: map[string]results.Class{"cfg-if": results.ClassSameTestPass, "ejecta-demo-regress": results.ClassRegressed}})
 }
