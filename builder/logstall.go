@@ -104,9 +104,12 @@ func (s *logStall) Unblock(err error) {
 }
 
 // account adds the current block's time up to now to the metric, so that
-// a long block shows while it lasts. s.mu is held.
+// a long block shows while it lasts. s.mu is held. now may be older than
+// the block's start: callers take it before the lock, and the writers may
+// block in between (watch's tick); nothing is counted then, since a
+// counter cannot go down.
 func (s *logStall) account(now time.Time) {
-	if s.since.IsZero() || s.blocked == nil {
+	if s.since.IsZero() || s.blocked == nil || !now.After(s.counted) {
 		return
 	}
 	s.blocked.Add(now.Sub(s.counted).Seconds())

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/ejecta-build/ejecta/builder/sandbox"
 	"github.com/ejecta-build/ejecta/buildlog"
@@ -283,4 +284,26 @@ func tail(text string) string {
 		}
 	}
 	return strings.Join(keep, "\n")
+}
+
+// The time of a check is taken before its lock, so a block can start
+// after it: accounting such a check adds nothing, rather than a negative
+// duration, which would make the counter panic and take the builder down.
+func TestLogStallAccountsACheckOlderThanTheBlock(t *testing.T) {
+	blocked := prometheus.NewCounter(prometheus.CounterOpts{Name: "blocked_seconds_total", Help: "-"})
+	s := newLogStall(newWatchdog(), blocked, func(error) {})
+	before := time.Now()
+	time.Sleep(time.Millisecond)
+	s.Block()
+	s.mu.Lock()
+	s.account(before)
+	s.mu.Unlock()
+	s.Unblock(nil)
+	var m dto.Metric
+	if err := blocked.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if v := m.GetCounter().GetValue(); v < 0 {
+		t.Errorf("blocked seconds %v, want none below 0", v)
+	}
 }
