@@ -30,13 +30,13 @@ func (r *Reporter) handle(ctx context.Context, st *run, msg jetstream.Msg) {
 	}
 	var res streams.Result
 	if err := st.decoder.Decode(msg.Data(), &res); err != nil {
-		r.deadLetter(ctx, msg, err)
+		r.deadLetter(ctx, st, msg, err)
 		return
 	}
 	// The subject is what filters and dedup windows see; a body that names
 	// another build would be counted under the wrong key.
 	if want := streams.ResultSubject(res.BuildKey, res.Attempt); msg.Subject() != want {
-		r.deadLetter(ctx, msg,
+		r.deadLetter(ctx, st, msg,
 			fmt.Errorf("result for %s attempt %d arrived on subject %q, want %q",
 				res.BuildKey, res.Attempt, msg.Subject(), want))
 		return
@@ -54,7 +54,7 @@ func (r *Reporter) handle(ctx context.Context, st *run, msg jetstream.Msg) {
 		return
 	}
 	if err := r.vouch(rec, &res); err != nil {
-		r.deadLetter(ctx, msg, err)
+		r.deadLetter(ctx, st, msg, err)
 		return
 	}
 	r.met.ingested.Inc()
@@ -84,7 +84,7 @@ func (r *Reporter) await(ctx context.Context, st *run, msg jetstream.Msg, res *s
 	signed := res.MAC != ""
 	if key := r.cfg.JobKey; signed && !key.IsZero() {
 		if err := key.VerifyResult(res); err != nil {
-			r.deadLetter(ctx, msg, err)
+			r.deadLetter(ctx, st, msg, err)
 			return
 		}
 	}
@@ -97,7 +97,7 @@ func (r *Reporter) await(ctx context.Context, st *run, msg jetstream.Msg, res *s
 	}
 	p := pendingResult{subject: msg.Subject(), data: bytes.Clone(msg.Data()), seq: seq, signed: signed}
 	if err := st.pending.add(res.Experiment, p, stored.Add(r.cfg.RecordGrace)); err != nil {
-		r.deadLetter(ctx, msg, err)
+		r.deadLetter(ctx, st, msg, err)
 	}
 }
 
@@ -111,7 +111,7 @@ func (r *Reporter) settle(ctx context.Context, st *run, rec *streams.Experiment,
 			err = r.vouch(rec, &res)
 		}
 		if err != nil {
-			r.refuse(ctx, p.subject, p.data, p.seq, err)
+			r.refuse(ctx, st, p.subject, p.data, p.seq, err)
 			continue
 		}
 		r.met.ingested.Inc()
@@ -138,7 +138,7 @@ func (r *Reporter) refuseExpired(ctx context.Context, st *run, now time.Time) {
 			if !p.signed && !r.cfg.JobKey.IsZero() {
 				err = fmt.Errorf("%w, so it is taken as one whose jobs carry tickets: %w", err, streams.ErrNoMAC)
 			}
-			r.refuse(ctx, p.subject, p.data, p.seq, err)
+			r.refuse(ctx, st, p.subject, p.data, p.seq, err)
 		}
 	}
 }
@@ -155,8 +155,8 @@ func (r *Reporter) strayLogger(exp string) func(string) {
 // deadLetter logs a refused message once and copies it to the dead stream.
 // The copy's Nats-Msg-Id is derived from the stream sequence, so replays
 // within the dead stream's duplicate window do not store it twice.
-func (r *Reporter) deadLetter(ctx context.Context, msg jetstream.Msg, reason error) {
-	r.refuse(ctx, msg.Subject(), msg.Data(), streams.StreamSeq(msg), reason)
+func (r *Reporter) deadLetter(ctx context.Context, st *run, msg jetstream.Msg, reason error) {
+	r.refuse(ctx, st, msg.Subject(), msg.Data(), streams.StreamSeq(msg), reason)
 }
 
 // refuse is deadLetter for a message of the results stream given as its
@@ -169,7 +169,7 @@ func (r *Reporter) deadLetter(ctx context.Context, msg jetstream.Msg, reason err
 // result of that attempt refused. Only a result refused for want of its
 // experiment's record alone stays, so that a reporter restarted once the
 // record is back counts it.
-func (r *Reporter) refuse(ctx context.Context, subject string, data []byte, seq uint64, reason error) {
+func (r *Reporter) refuse(ctx context.Context, st *run, subject string, data []byte, seq uint64, reason error) {
 	log := r.log.With().Str("subject", subject).Uint64("seq", seq).
 		Int("bytes", len(data)).Logger()
 	log.Warn().Err(reason).Msg("refusing result, moving it to the dead stream")
@@ -186,11 +186,7 @@ func (r *Reporter) refuse(ctx context.Context, subject string, data []byte, seq 
 	if seq == 0 || errors.Is(reason, errNoRecord) && !errors.Is(reason, streams.ErrNoMAC) {
 		return
 	}
-	stream, err := r.js.Stream(ctx, streams.ResultsStream)
-	if err == nil {
-		err = stream.DeleteMsg(ctx, seq)
-	}
-	if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) && ctx.Err() == nil {
+	if err := st.resultsStream.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) && ctx.Err() == nil {
 		log.Error().Err(err).Msg("deleting a refused result from the results stream; the genuine one may be refused there")
 	}
 }

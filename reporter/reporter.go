@@ -91,7 +91,8 @@ type run struct {
 	// pending are results whose experiment's record is not known
 	// (pending.go).
 	pending pending
-	// resultsStream is the results stream, for its last sequence.
+	// resultsStream is the results stream, for its last sequence and to
+	// delete the results the reporter refuses (ingest.go).
 	resultsStream jetstream.Stream
 	// dropped are deleted experiments and the results stream's last
 	// sequence when their deletion was seen: results up to it are theirs,
