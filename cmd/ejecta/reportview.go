@@ -53,6 +53,27 @@ type reportGroup struct {
 	crates []results.CrateResult
 }
 
+// walk hands the section's crates, group by group, to crate, and each
+// group's label to group before its crates, until limit crates were
+// handed; it returns how many were.
+func (s reportSection) walk(limit int, group func(label string), crate func(results.CrateResult)) int {
+	shown := 0
+	for _, g := range s.groups {
+		if shown == limit {
+			break
+		}
+		group(g.label)
+		for _, c := range g.crates {
+			if shown == limit {
+				break
+			}
+			crate(c)
+			shown++
+		}
+	}
+	return shown
+}
+
 func newReportView(f *results.File, st store.Store, webURL string) *reportView {
 	v := &reportView{f: f, st: st, web: strings.TrimSuffix(webURL, "/")}
 	byClass := map[results.Class][]results.CrateResult{}
@@ -224,22 +245,11 @@ func (v *reportView) text(w io.Writer) error {
 	}
 	for _, s := range v.sections {
 		fmt.Fprintf(w, "\n%s: %d crate%s\n", strings.ToUpper(string(s.class)), s.n, plural(s.n))
-		shown := 0
-		for _, g := range s.groups {
-			if shown == textMaxCrates {
-				break
+		shown := s.walk(textMaxCrates, func(label string) {
+			if label != "" {
+				fmt.Fprintf(w, "  %s\n", printable(label))
 			}
-			if g.label != "" {
-				fmt.Fprintf(w, "  %s\n", printable(g.label))
-			}
-			for _, c := range g.crates {
-				if shown == textMaxCrates {
-					break
-				}
-				v.textCrate(w, c)
-				shown++
-			}
-		}
+		}, func(c results.CrateResult) { v.textCrate(w, c) })
 		if shown < s.n {
 			fmt.Fprintf(w, "  ... and %d more: see the report\n", s.n-shown)
 		}
@@ -291,23 +301,12 @@ func (v *reportView) markdown(w io.Writer) error {
 	}
 	for _, s := range v.sections {
 		fmt.Fprintf(w, "\n## %s (%d)\n", s.class, s.n)
-		shown := 0
-		for _, g := range s.groups {
-			if shown == markdownMaxCrates {
-				break
-			}
+		shown := s.walk(markdownMaxCrates, func(label string) {
 			fmt.Fprintln(w)
-			if g.label != "" {
-				fmt.Fprintf(w, "### %s\n\n", mdEscape(g.label))
+			if label != "" {
+				fmt.Fprintf(w, "### %s\n\n", mdEscape(label))
 			}
-			for _, c := range g.crates {
-				if shown == markdownMaxCrates {
-					break
-				}
-				v.markdownCrate(w, c)
-				shown++
-			}
-		}
+		}, func(c results.CrateResult) { v.markdownCrate(w, c) })
 		if shown < s.n {
 			fmt.Fprintf(w, "\n… and %d more, see the report\n", s.n-shown)
 		}
