@@ -133,10 +133,15 @@ func modeRegistry(t *testing.T) string {
 		t.Fatalf("no mode fixtures under testdata/crates: %v", err)
 	}
 	dir := testenv.DurableTempDir(t)
-	for _, c := range append(ours, cfgIf) {
-		if err := os.Symlink(c, filepath.Join(dir, filepath.Base(c))); err != nil {
+	// Our fixtures are copied, not linked: the checkout may sit under
+	// /tmp, which builds see as a private /tmp of their own.
+	for _, c := range ours {
+		if err := os.CopyFS(filepath.Join(dir, filepath.Base(c)), os.DirFS(c)); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := os.Symlink(cfgIf, filepath.Join(dir, filepath.Base(cfgIf))); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }
