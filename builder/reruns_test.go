@@ -32,6 +32,29 @@ func publishRerun(t *testing.T, js jetstream.JetStream, job streams.Job, round i
 	}
 }
 
+// waitQueued waits until consumer name of the jobs stream counts n
+// messages pending. The server tells a consumer of a new message
+// asynchronously; until it has, a no-wait fetch there finds nothing and a
+// builder takes from the next queue, so a test of the order in which
+// queues are taken starts its builder only once every queue knows its jobs.
+func waitQueued(t *testing.T, js jetstream.JetStream, name string, n uint64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		cons, err := js.Consumer(context.Background(), streams.JobsStream, name)
+		if err != nil {
+			t.Fatalf("consumer %s: %v", name, err)
+		}
+		if cons.CachedInfo().NumPending >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("consumer %s: %d pending after 10s, want %d", name, cons.CachedInfo().NumPending, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // With first runs queued, a re-run published after them is the next job
 // a builder takes.
 func TestBuilderTakesRerunsFirst(t *testing.T) {
@@ -42,6 +65,7 @@ func TestBuilderTakesRerunsFirst(t *testing.T) {
 			publishJob(t, js, j)
 		}
 		publishRerun(t, js, first[0], 1)
+		waitQueued(t, js, streams.RerunsConsumer(first[0].Experiment, first[0].Toolchain), 1)
 	})
 	want := []string{"a@1001", "a@1", "b@1", "c@1"}
 	for i, r := range res {
