@@ -143,7 +143,7 @@ func reportFigures(t testing.TB, crates int) reportFigure {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := nats.NewMsg(streams.ResultSubject(r.BuildKey, r.Attempt))
+		m := nats.NewMsg(streams.ResultSubject(r.BuildKey, r.Attempt, streams.AnonymousSender))
 		m.Data = data
 		m.Header.Set(nats.MsgIdHdr, m.Subject)
 		if f.js.PublishAsyncPending() >= 2048 {

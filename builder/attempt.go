@@ -283,7 +283,7 @@ func (a *attempt) publishResult(ctx context.Context, v cargo.Verdict, start time
 		SharedTarget: a.shared != nil,
 	}
 	res.Sign(a.job.Ticket)
-	if err := a.publishJSON(ctx, streams.ResultSubject(key, a.n), res.MAC, res); err != nil {
+	if err := a.publishJSON(ctx, streams.ResultSubject(key, a.n, a.b.sender), res.MAC, res); err != nil {
 		return fmt.Errorf("result: %w", err)
 	}
 	if err := a.msg.DoubleAck(ctx); err != nil {

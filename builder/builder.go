@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,10 @@ type Builder struct {
 	run Runner
 	log zerolog.Logger
 	met *metrics
+	// sender names the builder in its result subjects: the NATS user its
+	// connection authenticates as (streams.ResultSender), the only name
+	// the server lets that user publish results under.
+	sender string
 
 	// tasks numbers sandbox tasks so container IDs never repeat within
 	// this process; a restart first cleans up every ID of this builder.
@@ -88,7 +93,7 @@ func New(cfg Config, nc *nats.Conn, run Runner, log zerolog.Logger) (*Builder, e
 		return nil, fmt.Errorf("builder: %w", err)
 	}
 	b := &Builder{
-		cfg: cfg, nc: nc, js: js, run: run, met: met,
+		cfg: cfg, nc: nc, js: js, run: run, met: met, sender: streams.ResultSender(natsUser(nc)),
 		log:        log.With().Str("builder", cfg.ID).Logger(),
 		running:    map[int]streams.RunningBuild{},
 		changed:    make(chan struct{}, 1),
@@ -289,4 +294,18 @@ func (b *Builder) stopExperiment(exp string) {
 			stop(errExperimentAborted)
 		}
 	}
+}
+
+// natsUser is the user nc authenticates as: its user option, or the user
+// of a server URL that carries one; "" for none.
+func natsUser(nc *nats.Conn) string {
+	if nc.Opts.User != "" {
+		return nc.Opts.User
+	}
+	for _, s := range append([]string{nc.Opts.Url}, nc.Opts.Servers...) {
+		if u, err := url.Parse(s); err == nil && u.User != nil {
+			return u.User.Username()
+		}
+	}
+	return ""
 }

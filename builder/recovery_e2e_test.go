@@ -75,7 +75,7 @@ func waitForLog(t *testing.T, js jetstream.JetStream, key streams.BuildKey, atte
 func resultsFor(t *testing.T, js jetstream.JetStream, key streams.BuildKey, wait time.Duration) []streams.Result {
 	t.Helper()
 	cons, err := js.OrderedConsumer(context.Background(), streams.ResultsStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{streams.ResultSubject(key, 1)[:strings.LastIndex(streams.ResultSubject(key, 1), ".")] + ".*"},
+		FilterSubjects: []string{streams.BuildResultsFilter(key)},
 	})
 	if err != nil {
 		t.Fatal(err)

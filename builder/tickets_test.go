@@ -96,11 +96,11 @@ func TestBuilderSignsWithTheJobsTicket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := results.GetLastMsgForSubject(ctx, streams.ResultSubject(signed.BuildKey, 1))
+	m, err := results.GetLastMsgForSubject(ctx, streams.ResultSubject(signed.BuildKey, 1, streams.AnonymousSender))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if id := m.Header.Get(nats.MsgIdHdr); id == streams.ResultSubject(signed.BuildKey, 1) {
+	if id := m.Header.Get(nats.MsgIdHdr); id == streams.ResultSubject(signed.BuildKey, 1, streams.AnonymousSender) {
 		t.Errorf("signed result's Nats-Msg-Id %q is its bare subject", id)
 	}
 }

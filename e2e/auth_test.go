@@ -244,8 +244,11 @@ func kvPut(bucket string) action {
 var (
 	publishJob    = publishTo("publish a job", streams.JobSubject(probeKey))
 	publishLog    = publishTo("publish a log chunk", streams.LogSubject(probeKey, 1))
-	publishResult = publishTo("publish a result", streams.ResultSubject(probeKey, 1))
-	publishUpload = publishTo("publish an upload request", streams.UploadSubject(probeKey, 1))
+	publishResult = publishTo("publish a result", streams.ResultSubject(probeKey, 1, string(streams.RoleBuilder)))
+	// A builder publishes results under its own user's name only, which
+	// tells the reporter who sent each.
+	publishOthersResult = publishTo("publish a result as another builder", streams.ResultSubject(probeKey, 1, streams.BuilderUser("other")))
+	publishUpload       = publishTo("publish an upload request", streams.UploadSubject(probeKey, 1))
 	// Only uploaders judge a log abandoned: a builder asking would have
 	// another builder's live log stored as it stands and purged.
 	publishAbandoned = publishTo("ask to store a log as abandoned", streams.AbandonedUploadSubject(probeKey, 1))
@@ -299,7 +302,7 @@ var readReplies = []action{
 // forbidden is, per role, what the server must refuse it, besides
 // readReplies.
 var forbidden = map[streams.Role][]action{
-	streams.RoleBuilder: {publishJob, publishAbandoned, subscribeJobs, createStream, updateJobs, deleteLogs, consumeJobs,
+	streams.RoleBuilder: {publishJob, publishAbandoned, publishOthersResult, subscribeJobs, createStream, updateJobs, deleteLogs, consumeJobs,
 		kvPut(streams.ExperimentsBucket), kvPut(streams.ProgressBucket), takeUpload},
 	streams.RoleProducer: {publishLog, publishResult, publishUpload, publishAbandoned, publishDead, purgeLogs, createStream,
 		kvPut(streams.ProgressBucket), kvPut(streams.BuildersBucket), takeUpload},

@@ -118,7 +118,7 @@ func ghost(exp string) (string, []byte) {
 	k := streams.BuildKey{Experiment: exp, Crate: "c", Version: "1.0.0", Toolchain: "nightly"}
 	data, _ := json.Marshal(streams.Result{V: 1, BuildKey: k, Attempt: 1, Status: streams.StatusTestPass, Builder: "b",
 		FinishedAt: time.Now().UTC()})
-	return streams.ResultSubject(k, 1), data
+	return streams.ResultSubject(k, 1, string(streams.RoleBuilder)), data
 }
 
 // publishGhosts publishes one ghost result for each of n experiments
@@ -199,7 +199,7 @@ func (f *ghostFarm) genuine(exp, crate string, within time.Duration) time.Durati
 	r.Sign(f.key.Ticket(k, 0))
 	data, _ := json.Marshal(r)
 	start := time.Now()
-	if _, err := f.builder.js.Publish(context.Background(), streams.ResultSubject(k, 1), data); err != nil {
+	if _, err := f.builder.js.Publish(context.Background(), streams.ResultSubject(k, 1, string(streams.RoleBuilder)), data); err != nil {
 		f.t.Fatal(err)
 	}
 	for !bytes.Contains(f.results(exp), []byte(`"`+crate+`"`)) {
@@ -252,7 +252,7 @@ func TestReporterRefusesResultsOfExperimentsWithoutARecord(t *testing.T) {
 	if reason := dead[lateSubj]; !strings.Contains(reason, "no MAC") {
 		t.Errorf("the unsigned result of the deleted experiment refused for %q, want it taken as ticketed (no MAC)", reason)
 	}
-	if reason := dead[streams.ResultSubject(streams.BuildKey{Experiment: "ghost-a-00007", Crate: "c", Version: "1.0.0", Toolchain: "nightly"}, 1)]; !strings.Contains(reason, "record") {
+	if reason := dead[streams.ResultSubject(streams.BuildKey{Experiment: "ghost-a-00007", Crate: "c", Version: "1.0.0", Toolchain: "nightly"}, 1, string(streams.RoleBuilder))]; !strings.Contains(reason, "record") {
 		t.Errorf("a ghost result refused for %q, want the missing record named", reason)
 	}
 	if l := f.lookups.Load() - l0; l > 10 {

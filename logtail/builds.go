@@ -58,7 +58,7 @@ func Attempts(ctx context.Context, js jetstream.JetStream, exp string) ([]Attemp
 			return err
 		}},
 		{streams.ResultsStream, streams.ExperimentResultsFilter(exp), func(subj string) error {
-			k, n, err := streams.ParseResultSubject(subj)
+			k, n, _, err := streams.ParseResultSubject(subj)
 			if err == nil {
 				get(k, n).Result = true
 			}

@@ -26,8 +26,8 @@ func TestAttemptsAndResolve(t *testing.T) {
 		return streams.BuildKey{Experiment: "e1", Crate: crate, Version: version, Toolchain: tc}
 	}
 	// itoa: stable done (attempt 1 and a retry 2), nightly running attempt 1.
-	publish(t, js, streams.ResultSubject(key("itoa", "1.0.1", "stable"), 1), map[string]int{"v": 1})
-	publish(t, js, streams.ResultSubject(key("itoa", "1.0.1", "stable"), 2), map[string]int{"v": 1})
+	publish(t, js, streams.ResultSubject(key("itoa", "1.0.1", "stable"), 1, streams.AnonymousSender), map[string]int{"v": 1})
+	publish(t, js, streams.ResultSubject(key("itoa", "1.0.1", "stable"), 2, streams.AnonymousSender), map[string]int{"v": 1})
 	publish(t, js, streams.JobSubject(key("itoa", "1.0.1", "nightly")), map[string]int{"v": 1})
 	buildlogtest.NewLog(t, js, key("itoa", "1.0.1", "nightly"), 1).Write("building\n")
 	// either: queued on both toolchains, two versions.

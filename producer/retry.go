@@ -197,13 +197,13 @@ func (p *Producer) generations(ctx context.Context, jobs, results jetstream.Stre
 	}
 	crate := streams.EscapeToken(c.Name)
 	// Result subjects carry the attempt, hence the generation.
-	filter := strings.TrimSuffix(streams.ExperimentResultsFilter(exp.Name), ">") + crate + "." + version + ".*.*"
+	filter := strings.TrimSuffix(streams.ExperimentResultsFilter(exp.Name), ">") + crate + "." + version + ".*.>"
 	subjects, err := subjectsOf(ctx, results, filter)
 	if err != nil {
 		return nil, err
 	}
 	for _, subj := range subjects {
-		k, attempt, err := streams.ParseResultSubject(subj)
+		k, attempt, _, err := streams.ParseResultSubject(subj)
 		if err != nil {
 			continue
 		}

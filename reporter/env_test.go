@@ -142,13 +142,15 @@ func result(exp, crate, version, tc string, attempt int, status streams.Status, 
 
 // publish sends r as a builder does. msgID defaults to the subject; pass
 // another to store a second copy of the same result.
+// publish puts r on the results stream as its Sender would, anonymously
+// if it has none.
 func (e *env) publish(r streams.Result, msgID ...string) {
 	e.t.Helper()
 	data, err := json.Marshal(r)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	subj := streams.ResultSubject(r.BuildKey, r.Attempt)
+	subj := streams.ResultSubject(r.BuildKey, r.Attempt, streams.ResultSender(r.Sender))
 	e.publishRaw(subj, data, append(msgID, subj)[0])
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -33,12 +34,8 @@ func (r *Reporter) handle(ctx context.Context, st *run, msg jetstream.Msg) {
 		r.deadLetter(ctx, st, msg, err)
 		return
 	}
-	// The subject is what filters and dedup windows see; a body that names
-	// another build would be counted under the wrong key.
-	if want := streams.ResultSubject(res.BuildKey, res.Attempt); msg.Subject() != want {
-		r.deadLetter(ctx, st, msg,
-			fmt.Errorf("result for %s attempt %d arrived on subject %q, want %q",
-				res.BuildKey, res.Attempt, msg.Subject(), want))
+	if err := fromSubject(msg.Subject(), &res); err != nil {
+		r.deadLetter(ctx, st, msg, err)
 		return
 	}
 	if st.isDropped(res.Experiment, seq) {
@@ -67,10 +64,31 @@ func (r *Reporter) handle(ctx context.Context, st *run, msg jetstream.Msg) {
 	}
 }
 
+// fromSubject checks that a result's body names the build and attempt
+// its subject does, and sets its Sender from the subject. The subject is
+// what filters and dedup windows see, and what the sender's permissions
+// allow: a body that names another build would be counted under the wrong
+// key.
+func fromSubject(subj string, res *streams.Result) error {
+	_, _, sender, err := streams.ParseResultSubject(subj)
+	want := streams.ResultSubject(res.BuildKey, res.Attempt, sender)
+	if err == nil && sender == "" {
+		// An earlier version's subject, without a sender.
+		want = strings.TrimSuffix(want, ".")
+	}
+	if err != nil || subj != want {
+		return fmt.Errorf("result for %s attempt %d arrived on subject %q, want %q",
+			res.BuildKey, res.Attempt, subj, streams.ResultSubject(res.BuildKey, res.Attempt, "SENDER"))
+	}
+	res.Sender = sender
+	return nil
+}
+
 // open starts the state of the experiment whose record is rec.
 func (r *Reporter) open(st *run, rec *streams.Experiment) *experiment {
 	e := newExperiment(rec.Name, r.cfg.confirmations())
 	e.setRecord(rec)
+	e.onDispute = r.disputeLogger()
 	st.exps[rec.Name] = e
 	r.log.Info().Str("experiment", e.name).Strs("toolchains", rec.Toolchains).
 		Int("jobs", rec.Jobs).Msg("experiment record found")
@@ -108,6 +126,9 @@ func (r *Reporter) settle(ctx context.Context, st *run, rec *streams.Experiment,
 		var res streams.Result
 		err := st.decoder.Decode(p.data, &res)
 		if err == nil {
+			err = fromSubject(p.subject, &res)
+		}
+		if err == nil {
 			err = r.vouch(rec, &res)
 		}
 		if err != nil {
@@ -140,6 +161,18 @@ func (r *Reporter) refuseExpired(ctx context.Context, st *run, now time.Time) {
 			}
 			r.refuse(ctx, st, p.subject, p.data, p.seq, err)
 		}
+	}
+}
+
+// disputeLogger returns what apply calls for a build whose results from
+// two builder users disagree.
+func (r *Reporter) disputeLogger() func(held, came *streams.Result) {
+	return func(held, came *streams.Result) {
+		r.met.disputed.Inc()
+		r.log.Error().Str("build", came.BuildKey.String()).
+			Str("sender", held.Sender).Int("attempt", held.Attempt).Str("status", string(held.Status)).Str("reason", string(held.Reason)).
+			Str("other_sender", came.Sender).Int("other_attempt", came.Attempt).Str("other_status", string(came.Status)).Str("other_reason", string(came.Reason)).
+			Msg("two builders disagree on a build: it is reported as an error (disputed); one of them, or its credential, is suspect. Retry the crate once it is found")
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 type metrics struct {
 	ingested prometheus.Counter
 	refused  prometheus.Counter
+	disputed prometheus.Counter
 	writes   *prometheus.CounterVec
 	lag      prometheus.Histogram
 	lastLag  prometheus.Gauge
@@ -43,6 +44,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		refused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ejecta_reporter_results_refused_total", Help: "Messages on the results stream that were not valid results, moved to the dead stream.",
+		}),
+		disputed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ejecta_reporter_disputed_builds_total", Help: "Builds whose results from two builder users disagreed, reported as errors (reason disputed): a builder or its credential is suspect.",
 		}),
 		writes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ejecta_reporter_report_writes_total", Help: "Report writes (every changed file of one experiment, then its progress entry), by outcome: ok or error.",
@@ -72,7 +76,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.ingested, m.refused, m.writes, m.lag, m.lastLag, m.crates, m.done, m.total} {
+	for _, c := range []prometheus.Collector{m.ingested, m.refused, m.disputed, m.writes, m.lag, m.lastLag, m.crates, m.done, m.total} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register reporter metrics: %w", err)
 		}

@@ -31,7 +31,7 @@ func TestMetrics(t *testing.T) {
 	for _, r := range rs {
 		e.publish(r)
 	}
-	e.publishRaw(streams.ResultSubject(rs[0].BuildKey, 7), []byte("not json"), "garbage")
+	e.publishRaw(streams.ResultSubject(rs[0].BuildKey, 7, streams.AnonymousSender), []byte("not json"), "garbage")
 	reg := promserve.NewRegistry()
 	e.startReporterWith(Config{Debounce: testDebounce, Confirmations: -1, Metrics: reg})
 	srv := httptest.NewServer(promserve.Handler(reg))

@@ -186,15 +186,15 @@ func TestGarbageGoesToDeadStream(t *testing.T) {
 	e.publishRaw("ejecta.results.exp4.x.y.z.1", garbage, "garbage")
 	bad := result("exp4", "alpha", "1.0.0", "stable", 1, "exploded", "")
 	badJSON, _ := json.Marshal(bad)
-	e.publishRaw(streams.ResultSubject(bad.BuildKey, 1), badJSON, "bad-status")
+	e.publishRaw(streams.ResultSubject(bad.BuildKey, 1, streams.AnonymousSender), badJSON, "bad-status")
 	// A reason no builder writes is refused with its result.
 	badReason := result("exp4", "alpha", "1.0.0", "stable", 1, streams.StatusBuildFail, "<script>alert(1)</script>")
 	badReasonJSON, _ := json.Marshal(badReason)
-	e.publishRaw(streams.ResultSubject(badReason.BuildKey, 1), badReasonJSON, "bad-reason")
+	e.publishRaw(streams.ResultSubject(badReason.BuildKey, 1, streams.AnonymousSender), badReasonJSON, "bad-reason")
 	misfiled := result("exp4", "alpha", "1.0.0", "stable", 1, streams.StatusTestPass, "")
 	misJSON, _ := json.Marshal(misfiled)
 	e.publishRaw(streams.ResultSubject(streams.BuildKey{Experiment: "exp4", Crate: "other", Version: "1.0.0",
-		Toolchain: "stable"}, 1), misJSON, "misfiled")
+		Toolchain: "stable"}, 1, streams.AnonymousSender), misJSON, "misfiled")
 
 	e.publish(result("exp4", "alpha", "1.0.0", "stable", 1, streams.StatusTestPass, ""))
 	e.publish(result("exp4", "alpha", "1.0.0", "nightly", 1, streams.StatusTestPass, ""))

@@ -105,7 +105,7 @@ func (r *Reporter) rerunExists(ctx context.Context, st *run, rec *streams.Experi
 	case err != nil:
 		return false, fmt.Errorf("look up results of %s: %w", k, err)
 	}
-	_, attempt, err := streams.ParseResultSubject(msg.Subject)
+	_, attempt, _, err := streams.ParseResultSubject(msg.Subject)
 	if err != nil || attempt <= base {
 		return false, nil
 	}

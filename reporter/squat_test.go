@@ -27,7 +27,7 @@ func TestRefusalsDoNotSquatAResultSubject(t *testing.T) {
 		Mode: streams.ModeCheckOnly, CrateSource: "/src", Selection: "list",
 		Crates: 1, Jobs: 2, Published: 2, CreatedAt: time.Now().UTC(), Tickets: true})
 	nightly := result("tix", "alpha", "1.0.0", "nightly", 1, streams.StatusBuildFail, "")
-	subj := streams.ResultSubject(nightly.BuildKey, 1)
+	subj := streams.ResultSubject(nightly.BuildKey, 1, streams.AnonymousSender)
 	other := result("tix", "other", "1.0.0", "nightly", 1, streams.StatusTestPass, "")
 	mismatched, err := json.Marshal(other)
 	if err != nil {

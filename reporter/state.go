@@ -49,6 +49,9 @@ type crateState struct {
 	// whose results replace the earlier generation's.
 	gen int
 	v   verdict
+	// claims are the slots that have had results of more than one
+	// attempt (disputes.go); nil for most crates.
+	claims map[slotKey]*claim
 
 	json []byte // results.json entry; nil when stale
 	row  []byte // HTML table row; nil when stale
@@ -127,6 +130,9 @@ type experiment struct {
 	badRevision uint64
 	// arch is where the experiment's log archives stand.
 	arch archiveState
+	// onDispute is told of each build whose results two builder users
+	// disagree on (disputes.go); nil: nobody.
+	onDispute func(held, came *streams.Result)
 }
 
 func newExperiment(name string, confirmations int) *experiment {
@@ -175,8 +181,24 @@ func (e *experiment) apply(r *streams.Result, stray func(toolchain string)) bool
 		slot = cs.rerun(round)
 	}
 	old := slot[idx]
-	if old != nil && old.Attempt >= r.Attempt {
-		return false
+	if old != nil {
+		c := cs.claim(slotKey{round, idx}, old)
+		if c.disputed {
+			return false // settled until a retry
+		}
+		switch other := c.contradicts(old, r); {
+		case other != nil:
+			if e.onDispute != nil {
+				e.onDispute(other, r)
+			}
+			c.disputed = true
+			r = disputed(old, r)
+		case old.Attempt >= r.Attempt:
+			c.saw(r)
+			return false
+		default:
+			c.saw(r)
+		}
 	}
 	e.uncount(cs)
 	if round == 0 {
@@ -309,7 +331,7 @@ func (e *experiment) retried(cs *crateState, gen int) {
 			e.doneBy[i]--
 		}
 	}
-	cs.runs, cs.reruns, cs.gen = pair{}, nil, gen
+	cs.runs, cs.reruns, cs.gen, cs.claims = pair{}, nil, gen, nil
 	cs.v = judge(cs, e.confirmations)
 	e.count(cs)
 	cs.json, cs.row = nil, nil

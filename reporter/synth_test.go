@@ -90,7 +90,7 @@ func (e *env) publishAll(rs []streams.Result, suffix string) {
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		subj := streams.ResultSubject(rs[i].BuildKey, rs[i].Attempt)
+		subj := streams.ResultSubject(rs[i].BuildKey, rs[i].Attempt, streams.AnonymousSender)
 		m := nats.NewMsg(subj)
 		m.Data = data
 		m.Header.Set(nats.MsgIdHdr, subj+suffix)

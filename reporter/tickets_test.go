@@ -155,7 +155,7 @@ func TestResultsMustBeSignedForTicketedExperiments(t *testing.T) {
 		signed(result("tix", "alpha", "1.0.0", "nightly", 1001, streams.StatusBuildFail, "compiler-error(E0308)"), job.Ticket),
 		signed(result("tix", "alpha", "1.0.0", "stable", 1001, streams.StatusTestPass, ""), key.Ticket(stable.BuildKey, 1000)),
 	} {
-		e.publish(r, streams.SignedMsgID(streams.ResultSubject(r.BuildKey, r.Attempt), r.MAC))
+		e.publish(r, streams.SignedMsgID(streams.ResultSubject(r.BuildKey, r.Attempt, streams.AnonymousSender), r.MAC))
 	}
 	waitFor(t, "the re-runs counted", func() bool {
 		c := crateByName(t, e.readResults("tix"), "alpha")
@@ -181,7 +181,7 @@ func TestForgedResultsDoNotCrowdOutTheGenuineOne(t *testing.T) {
 		Crates: 1, Jobs: 2, Published: 2, CreatedAt: time.Now().UTC(), Tickets: true})
 	stable := result("tix", "alpha", "1.0.0", "stable", 1, streams.StatusTestPass, "")
 	nightly := result("tix", "alpha", "1.0.0", "nightly", 1, streams.StatusBuildFail, "")
-	subj := streams.ResultSubject(nightly.BuildKey, 1)
+	subj := streams.ResultSubject(nightly.BuildKey, 1, streams.AnonymousSender)
 	for i := range streams.ResultsMaxMsgsPerSubject {
 		forged := nightly
 		forged.Status = streams.StatusTestPass
@@ -202,7 +202,7 @@ func TestForgedResultsDoNotCrowdOutTheGenuineOne(t *testing.T) {
 	})
 	for _, r := range []streams.Result{stable, nightly} {
 		r.Sign(key.Ticket(r.BuildKey, 0))
-		e.publish(r, streams.SignedMsgID(streams.ResultSubject(r.BuildKey, 1), r.MAC))
+		e.publish(r, streams.SignedMsgID(streams.ResultSubject(r.BuildKey, 1, streams.AnonymousSender), r.MAC))
 	}
 	c := crateByName(t, e.waitResults("tix", 2), "alpha")
 	if c.Class != results.ClassRegressed {

@@ -44,9 +44,9 @@ func TestGetPerToolchainAndRate(t *testing.T) {
 	// Done: a, b, c on stable, a on nightly. Queued: d on stable, b, c, d
 	// on nightly, of which c is running.
 	for _, c := range []string{"a", "b", "c"} {
-		publish(streams.ResultSubject(key(c, "stable"), 1))
+		publish(streams.ResultSubject(key(c, "stable"), 1, streams.AnonymousSender))
 	}
-	publish(streams.ResultSubject(key("a", "nightly"), 1))
+	publish(streams.ResultSubject(key("a", "nightly"), 1, streams.AnonymousSender))
 	publish(streams.JobSubject(key("d", "stable")))
 	for _, c := range []string{"b", "c", "d"} {
 		publish(streams.JobSubject(key(c, "nightly")))
@@ -92,7 +92,7 @@ func TestGetPerToolchainAndRate(t *testing.T) {
 	// A young experiment has no rate yet, whatever its first builds did.
 	rec.Name, rec.CreatedAt = "young", time.Now().UTC()
 	put(streams.ExperimentsBucket, "young", rec)
-	publish(streams.ResultSubject(streams.BuildKey{Experiment: "young", Crate: "a", Version: "1.0.0", Toolchain: "stable"}, 1))
+	publish(streams.ResultSubject(streams.BuildKey{Experiment: "young", Crate: "a", Version: "1.0.0", Toolchain: "stable"}, 1, streams.AnonymousSender))
 	put(streams.ProgressBucket, "young", streams.Progress{V: streams.SchemaVersion, Experiment: "young", Done: 1, Total: 8, RatePerMinute: 972})
 	if st, err := Get(ctx, js, "young"); err != nil || st.RatePerMinute != 0 || st.ETASeconds != 0 {
 		t.Errorf("young experiment: rate %v, ETA %v, %v; want none yet", st.RatePerMinute, st.ETASeconds, err)

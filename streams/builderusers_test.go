@@ -165,3 +165,46 @@ func TestBuilderUsers(t *testing.T) {
 		t.Errorf("a builder host's inboxes: %q, want its own", p.Subscribe[0])
 	}
 }
+
+// A builder publishes results only under its own user's name, so the
+// reporter knows which builder each came from, whatever the body says.
+func TestBuildersPublishResultsOnlyAsThemselves(t *testing.T) {
+	a, b := BuilderUser("host-a"), BuilderUser("host-b")
+	shared := string(RoleBuilder)
+	connect := usersServer(t, string(RoleAdmin), a, b, shared)
+	ctx := context.Background()
+	admin, _, _ := connect(string(RoleAdmin))
+	if err := Ensure(ctx, admin, DefaultConfig()); err != nil {
+		t.Fatal(err)
+	}
+	k := BuildKey{Experiment: "tix", Crate: "alpha", Version: "1.0.0", Toolchain: "nightly"}
+	legacy := strings.TrimSuffix(ResultSubject(k, 1, a), "."+a)
+	for _, c := range []struct {
+		user, subject string
+		allowed       bool
+	}{
+		{a, ResultSubject(k, 1, a), true},
+		{b, ResultSubject(k, 2, b), true},
+		{shared, ResultSubject(k, 3, shared), true},
+		{b, ResultSubject(k, 4, a), false},
+		{b, ResultSubject(k, 4, AnonymousSender), false},
+		{b, ResultSubject(k, 4, shared), false},
+		{shared, ResultSubject(k, 4, a), false},
+		{b, legacy, false},
+	} {
+		js, _, _ := connect(c.user)
+		wait := time.Second // for the acknowledgement a denied publish never gets
+		if c.allowed {
+			wait = 10 * time.Second
+		}
+		pctx, cancel := context.WithTimeout(ctx, wait)
+		_, err := js.Publish(pctx, c.subject, []byte("{}"))
+		cancel()
+		if c.allowed && err != nil {
+			t.Errorf("%s publishes on %s: %v", c.user, c.subject, err)
+		}
+		if !c.allowed && err == nil {
+			t.Errorf("%s published on %s, another sender's subject", c.user, c.subject)
+		}
+	}
+}

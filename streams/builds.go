@@ -12,9 +12,20 @@ import (
 // BuildLogsFilter matches the log subjects of every attempt of k.
 func BuildLogsFilter(k BuildKey) string { return logsPrefix + "." + k.tokens() + ".*" }
 
-// ParseResultSubject returns the build and attempt a result subject names.
-func ParseResultSubject(subj string) (BuildKey, int, error) {
-	return parseAttemptSubject(resultsPrefix, subj)
+// ParseResultSubject returns the build, attempt and sender a result
+// subject names (ResultSubject). A subject of an earlier version, without
+// a sender, gives the sender "": only builders of that version, or an
+// admin, can have published there.
+func ParseResultSubject(subj string) (k BuildKey, attempt int, sender string, err error) {
+	if strings.Count(subj, ".") == strings.Count(resultsPrefix, ".")+6 {
+		i := strings.LastIndexByte(subj, '.')
+		subj, sender = subj[:i], subj[i+1:]
+		if err := validateSender(sender); err != nil {
+			return BuildKey{}, 0, "", fmt.Errorf("subject %q: %w", subj+"."+sender, err)
+		}
+	}
+	k, attempt, err = parseAttemptSubject(resultsPrefix, subj)
+	return k, attempt, sender, err
 }
 
 // IsRerunSubject reports whether subj is the subject of a confirmation

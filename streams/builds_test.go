@@ -7,9 +7,15 @@ import (
 
 func TestBuildSubjectsRoundTrip(t *testing.T) {
 	k := BuildKey{Experiment: "e1", Crate: "cfg-if", Version: "1.0.0", Toolchain: "nightly-2026-01-01"}
-	got, attempt, err := ParseResultSubject(ResultSubject(k, 3))
-	if err != nil || got != k || attempt != 3 {
-		t.Fatalf("ParseResultSubject: %v %d %v", got, attempt, err)
+	for _, sender := range []string{"builder-host-a", "builder", AnonymousSender} {
+		got, attempt, from, err := ParseResultSubject(ResultSubject(k, 3, sender))
+		if err != nil || got != k || attempt != 3 || from != sender {
+			t.Fatalf("ParseResultSubject: %v %d %q %v", got, attempt, from, err)
+		}
+	}
+	// Results of an earlier version, on subjects without a sender.
+	if got, attempt, from, err := ParseResultSubject(strings.TrimSuffix(ResultSubject(k, 3, AnonymousSender), "."+AnonymousSender)); err != nil || got != k || attempt != 3 || from != "" {
+		t.Fatalf("ParseResultSubject of a sender-less subject: %v %d %q %v", got, attempt, from, err)
 	}
 	jk, err := ParseJobSubject(JobSubject(k))
 	if err != nil || jk != k {
@@ -30,7 +36,9 @@ func TestBuildSubjectsRoundTrip(t *testing.T) {
 			t.Errorf("ParseJobSubject(%q): no error", bad)
 		}
 	}
-	if _, _, err := ParseResultSubject(LogSubject(k, 1)); err == nil {
-		t.Error("ParseResultSubject accepted a log subject")
+	for _, bad := range []string{LogSubject(k, 1), ResultSubject(k, 1, "mallory"), ResultSubject(k, 1, "builder-A"), ResultSubject(k, 1, "") + "x.y"} {
+		if _, _, _, err := ParseResultSubject(bad); err == nil {
+			t.Errorf("ParseResultSubject(%q): no error", bad)
+		}
 	}
 }

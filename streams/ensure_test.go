@@ -68,7 +68,7 @@ func TestOversizedMessagesRefused(t *testing.T) {
 	}
 	k := streams.BuildKey{Experiment: "big", Crate: "c", Version: "1.0.0", Toolchain: "stable"}
 	big := bytes.Repeat([]byte("x"), streams.MaxMessageBytes+1)
-	for _, subj := range []string{streams.JobSubject(k), streams.LogSubject(k, 1), streams.UploadSubject(k, 1), streams.ResultSubject(k, 1)} {
+	for _, subj := range []string{streams.JobSubject(k), streams.LogSubject(k, 1), streams.UploadSubject(k, 1), streams.ResultSubject(k, 1, streams.AnonymousSender)} {
 		_, err := js.Publish(ctx, subj, big)
 		if !errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum) || !strings.Contains(err.Error(), "message size exceeds maximum allowed") {
 			t.Errorf("publish %d bytes to %s: %v, want the server's refusal", len(big), subj, err)
@@ -101,7 +101,7 @@ func TestEnsureBoundsResultsAndDeadLetters(t *testing.T) {
 		}
 	}
 	k := streams.BuildKey{Experiment: "e", Crate: "c", Version: "1.0.0", Toolchain: "stable"}
-	old, err := js.Publish(ctx, streams.ResultSubject(k, 1), []byte("stored before the bounds"))
+	old, err := js.Publish(ctx, streams.ResultSubject(k, 1, streams.AnonymousSender), []byte("stored before the bounds"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,10 +133,10 @@ func TestEnsureBoundsResultsAndDeadLetters(t *testing.T) {
 	if c := config(streams.ResultsStream); c.MaxBytes != 1<<20 {
 		t.Fatalf("results max bytes %d after Ensure with %d", c.MaxBytes, 1<<20)
 	}
-	if _, err := js.Publish(ctx, streams.ResultSubject(k, 2), bytes.Repeat([]byte("x"), streams.MaxMessageBytes+1)); !errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum) {
+	if _, err := js.Publish(ctx, streams.ResultSubject(k, 2, streams.AnonymousSender), bytes.Repeat([]byte("x"), streams.MaxMessageBytes+1)); !errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum) {
 		t.Errorf("over-size result: %v, want %v", err, jetstream.ErrStreamMessageExceedsMaximum)
 	}
-	subj := streams.ResultSubject(k, 3)
+	subj := streams.ResultSubject(k, 3, streams.AnonymousSender)
 	for i := range streams.ResultsMaxMsgsPerSubject {
 		if _, err := js.Publish(ctx, subj, []byte{byte('0' + i)}); err != nil {
 			t.Fatalf("result %d on one subject: %v", i+1, err)
@@ -147,7 +147,7 @@ func TestEnsureBoundsResultsAndDeadLetters(t *testing.T) {
 	}
 	var full error
 	for a := 4; full == nil && a < 100; a++ {
-		_, full = js.Publish(ctx, streams.ResultSubject(k, a), bytes.Repeat([]byte("r"), 60<<10))
+		_, full = js.Publish(ctx, streams.ResultSubject(k, a, streams.AnonymousSender), bytes.Repeat([]byte("r"), 60<<10))
 	}
 	if full == nil || !strings.Contains(full.Error(), "maximum bytes exceeded") {
 		t.Errorf("publishing past the results' max bytes: %v, want it refused", full)

@@ -285,6 +285,10 @@ type Result struct {
 	// MAC signs the result with the job's ticket (Result.Sign); empty for
 	// a job without one.
 	MAC string `json:"mac,omitempty"`
+	// Sender is the NATS user the result came from, which its subject
+	// names (ParseResultSubject): set by the reader, never sent, so that
+	// the body cannot claim another builder's name.
+	Sender string `json:"-"`
 }
 
 // Validate checks every field and names the first bad one. Every field is

@@ -190,7 +190,7 @@ var (
 // RolePermissions returns what role may do. The lists are derived from the
 // names in this package, so a new subject or stream changes them here too.
 func RolePermissions(role Role) (Permissions, error) {
-	return rolePermissions(role, InboxPrefix(role))
+	return rolePermissions(role, string(role), InboxPrefix(role))
 }
 
 // UserPermissions is what NATS user may do: its role's permissions
@@ -200,10 +200,10 @@ func UserPermissions(user string) (Permissions, error) {
 	if err != nil {
 		return Permissions{}, err
 	}
-	return rolePermissions(role, UserInboxPrefix(user))
+	return rolePermissions(role, user, UserInboxPrefix(user))
 }
 
-func rolePermissions(role Role, inbox string) (Permissions, error) {
+func rolePermissions(role Role, user, inbox string) (Permissions, error) {
 	var pub []string
 	sub := []string{inbox + ".>"}
 	switch role {
@@ -231,7 +231,10 @@ func rolePermissions(role Role, inbox string) (Permissions, error) {
 		pub = append(pub, msgGet(JobsStream)...)
 		pub = append(pub, streamInfo(ResultsStream), streamInfo(LogsStream), streamInfo(DeadStream))
 	case RoleBuilder:
-		pub = append(pub, logsPrefix+".>", uploadsPrefix+".>", resultsPrefix+".>", deadPrefix+".>")
+		pub = append(pub, logsPrefix+".>", uploadsPrefix+".>", deadPrefix+".>")
+		// Results only under its own name (ResultSubject): the reporter
+		// tells which builder each came from.
+		pub = append(pub, resultsPrefix+".*.*.*.*.*."+user)
 		// Any consumer of the jobs stream: there is one per experiment and
 		// toolchain, made by the producer; the builder only binds to them.
 		pub = append(pub, pullFrom(JobsStream, "*")...)

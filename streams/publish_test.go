@@ -23,7 +23,7 @@ func TestPublishAckedGivesUpOnTooLarge(t *testing.T) {
 	if err := Ensure(ctx, js, DefaultConfig()); err != nil {
 		t.Fatal(err)
 	}
-	m := nats.NewMsg(ResultSubject(BuildKey{Experiment: "e", Crate: "c", Version: "1.0.0", Toolchain: "stable"}, 1))
+	m := nats.NewMsg(ResultSubject(BuildKey{Experiment: "e", Crate: "c", Version: "1.0.0", Toolchain: "stable"}, 1, AnonymousSender))
 	m.Data = []byte(strings.Repeat("x", 2<<20))
 	start := time.Now()
 	p := backoff.Policy{First: 50 * time.Millisecond, Max: 2 * time.Second}

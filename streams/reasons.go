@@ -103,6 +103,11 @@ const (
 	// was aborted or deleted. It ends the log; no result is published.
 	// Spurious.
 	ReasonExperimentAborted Reason = "experiment-aborted"
+	// ReasonDisputed: results of one build from two builder users
+	// disagree on its verdict, so the reporter takes neither: one of
+	// those builders, or its credential, cannot be trusted. Only the
+	// reporter gives it. Status error; spurious.
+	ReasonDisputed Reason = "disputed"
 )
 
 // The names of the reasons that take arguments, as Kind returns them. Build
@@ -162,6 +167,7 @@ var vocabulary = map[Reason]reasonDef{
 	ReasonWorkspaceError:        {spurious: true},
 	ReasonUnsupportedMode:       {spurious: true},
 	ReasonExperimentAborted:     {spurious: true},
+	ReasonDisputed:              {spurious: true},
 	ReasonGaveUp:                {spurious: true, args: true},
 }
 

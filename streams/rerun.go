@@ -35,5 +35,6 @@ func validateAttemptBase(base int) error {
 	return nil
 }
 
-// BuildResultsFilter matches the result subjects of every attempt of k.
-func BuildResultsFilter(k BuildKey) string { return resultsPrefix + "." + k.tokens() + ".*" }
+// BuildResultsFilter matches the result subjects of every attempt of k,
+// from every sender.
+func BuildResultsFilter(k BuildKey) string { return resultsPrefix + "." + k.tokens() + ".>" }

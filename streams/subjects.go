@@ -103,9 +103,40 @@ func ParseUploadSubject(subj string) (k BuildKey, attempt int, abandoned bool, e
 	return k, attempt, false, err
 }
 
-// ResultSubject is where the result of one attempt of k is published.
-func ResultSubject(k BuildKey, attempt int) string {
-	return resultsPrefix + "." + k.tokens() + "." + strconv.Itoa(attempt)
+// ResultSubject is where sender publishes the result of one attempt of k.
+// sender is the NATS user the builder connects as (ResultSender): a
+// builder user may publish results only under its own name (see
+// RolePermissions), so the subject says which builder a result came from,
+// whatever its body claims, and results of one build from two builders
+// that disagree can be told apart from a retry (the reporter's disputes).
+func ResultSubject(k BuildKey, attempt int, sender string) string {
+	return resultsPrefix + "." + k.tokens() + "." + strconv.Itoa(attempt) + "." + sender
+}
+
+// AnonymousSender is the sender token of a builder whose NATS user has no
+// role of ejecta's (no authentication, a .creds file, an nkey or a token):
+// results are then not tied to a builder, and none is disputed.
+const AnonymousSender = "anonymous"
+
+// ResultSender is the sender token of a builder connected as user: the
+// user's own name when it is one of ejecta's (UserRole), else
+// AnonymousSender.
+func ResultSender(user string) string {
+	if _, err := UserRole(user); err == nil {
+		return user
+	}
+	return AnonymousSender
+}
+
+// validateSender checks a result subject's sender token.
+func validateSender(sender string) error {
+	if sender == AnonymousSender {
+		return nil
+	}
+	if _, err := UserRole(sender); err != nil {
+		return fmt.Errorf("sender %q: want %s or a user of ejecta's: %w", Bounded(sender), AnonymousSender, err)
+	}
+	return nil
 }
 
 // DeadSubject is where poison messages of experiment exp are kept. An empty
@@ -133,9 +164,10 @@ func ExperimentResultsFilter(exp string) string {
 }
 
 // ToolchainResultsFilter matches every result of experiment exp built
-// with toolchain tc.
+// with toolchain tc, from any sender (and the sender-less subjects of
+// earlier versions).
 func ToolchainResultsFilter(exp, tc string) string {
-	return resultsPrefix + "." + EscapeToken(exp) + ".*.*." + EscapeToken(tc) + ".*"
+	return resultsPrefix + "." + EscapeToken(exp) + ".*.*." + EscapeToken(tc) + ".>"
 }
 
 // AllResultsFilter matches every result of every experiment.

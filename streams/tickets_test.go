@@ -217,7 +217,7 @@ func TestParseUploadSubject(t *testing.T) {
 			t.Errorf("ParseUploadSubject(%s) = %v, %d, %v, %v", tc.subj, k, a, ab, err)
 		}
 	}
-	if _, _, _, err := ParseUploadSubject(ResultSubject(ticketBuild, 3)); err == nil {
+	if _, _, _, err := ParseUploadSubject(ResultSubject(ticketBuild, 3, AnonymousSender)); err == nil {
 		t.Error("a result subject parsed as an upload request's")
 	}
 }

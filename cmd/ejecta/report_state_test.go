@@ -71,7 +71,7 @@ func TestReportAndStatusAgree(t *testing.T) {
 		k := streams.BuildKey{Experiment: "rs", Crate: r.crate, Version: r.version, Toolchain: r.tc}
 		data, _ := json.Marshal(streams.Result{V: 1, BuildKey: k, Attempt: 1, Status: r.status, Builder: "b",
 			LogKey: streams.LogObjectKey(k, 1), FinishedAt: time.Now().UTC()})
-		if _, err := js.Publish(context.Background(), streams.ResultSubject(k, 1), data); err != nil {
+		if _, err := js.Publish(context.Background(), streams.ResultSubject(k, 1, streams.AnonymousSender), data); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -35,7 +35,7 @@ func TestTailAndLogs(t *testing.T) {
 	done.End(streams.StatusTestPass)
 	done.StoreAndPurge(st)
 	res, _ := json.Marshal(map[string]int{"v": 1})
-	if _, err := js.Publish(context.Background(), streams.ResultSubject(k("itoa", "stable"), 1), res); err != nil {
+	if _, err := js.Publish(context.Background(), streams.ResultSubject(k("itoa", "stable"), 1, streams.AnonymousSender), res); err != nil {
 		t.Fatal(err)
 	}
 
@@ -220,7 +220,7 @@ func TestTailLinesAndSince(t *testing.T) {
 		l.End(streams.StatusTestPass)
 		l.StoreAndPurge(st)
 		res, _ := json.Marshal(map[string]int{"v": 1})
-		if _, err := js.Publish(context.Background(), streams.ResultSubject(k(crate, "nightly"), 1), res); err != nil {
+		if _, err := js.Publish(context.Background(), streams.ResultSubject(k(crate, "nightly"), 1, streams.AnonymousSender), res); err != nil {
 			t.Fatal(err)
 		}
 		meta, _ := json.Marshal(streams.LogMeta{V: streams.LogMetaVersion, BuildKey: k(crate, "nightly"), Attempt: 1, FirstAt: first, LastAt: last})
