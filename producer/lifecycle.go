@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ejecta-build/ejecta/status"
+	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -174,6 +175,11 @@ type DeleteOutcome struct {
 	Messages map[string]int `json:"messages"`
 	// Aborted is set when running builds had to be stopped first (force).
 	Aborted bool `json:"aborted"`
+	// Objects counts the stored objects removed (DeleteStored): logs,
+	// reports, archives. Store is where they were; empty when they were
+	// kept.
+	Objects int    `json:"objects"`
+	Store   string `json:"store,omitempty"`
 }
 
 // deleteWait bounds how long Delete with force waits for builders to stop
@@ -233,6 +239,17 @@ func (p *Producer) Delete(ctx context.Context, name string, force bool) (DeleteO
 	}
 	p.log.Info().Str("experiment", name).Interface("messages", out.Messages).Msg("experiment deleted")
 	return out, nil
+}
+
+// DeleteStored removes every object of experiment name from st: its
+// stored logs, report and archives, everything under its prefix. Delete
+// leaves them; run it after, once nothing writes them any more.
+func DeleteStored(ctx context.Context, st store.Store, name string) (int, error) {
+	n, err := store.DeletePrefix(ctx, st, streams.ExperimentPrefix(name), 0)
+	if err != nil {
+		return n, fmt.Errorf("delete the stored objects of %s (%d removed): %w", name, n, err)
+	}
+	return n, nil
 }
 
 // waitStopped waits until no builder reports a build of name, or deleteWait.

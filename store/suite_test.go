@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"slices"
@@ -228,6 +229,42 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 		if got := string(get(t, st, "exp/results.json")); got != "y" {
 			t.Errorf("an object below the prefix deleted: %q", got)
+		}
+	})
+
+	t.Run("DeletePrefix", func(t *testing.T) {
+		st := newStore(t)
+		var keys []string
+		for i := range 150 {
+			keys = append(keys, fmt.Sprintf("exp/logs/stable/c%03d/1.log", i))
+		}
+		keys = append(keys, "exp/results.json", "exp/index.html")
+		kept := []string{"exp-2/results.json", "expo", "other/exp/x"}
+		for _, k := range append(keys, kept...) {
+			put(t, st, k, k)
+		}
+		for _, bad := range []string{"", "exp", "../", "/"} {
+			if _, err := DeletePrefix(ctx, st, bad, 4); err == nil {
+				t.Errorf("DeletePrefix(%q): no error", bad)
+			}
+		}
+		n, err := DeletePrefix(ctx, st, "exp/", 8)
+		if err != nil || n != len(keys) {
+			t.Fatalf("DeletePrefix: %d deleted, %v; want %d", n, err, len(keys))
+		}
+		var left []string
+		for o, err := range st.List(ctx, "") {
+			if err != nil {
+				t.Fatal(err)
+			}
+			left = append(left, o.Key)
+		}
+		slices.Sort(left)
+		if !slices.Equal(left, kept) {
+			t.Errorf("left after DeletePrefix: %q, want %q", left, kept)
+		}
+		if n, err := DeletePrefix(ctx, st, "exp/", 8); err != nil || n != 0 {
+			t.Errorf("DeletePrefix again: %d, %v; want nothing to do", n, err)
 		}
 	})
 }

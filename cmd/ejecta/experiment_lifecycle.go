@@ -171,6 +171,31 @@ experiment) or @FILE, one per line, such as the report's retry-regressed-list.tx
 	return cmd
 }
 
+// deleteStored removes experiment exp's objects from the store at flag, or
+// the one the farm recorded, and returns where and how many; "" and 0 when
+// no store is known. Unlike the reading commands it never falls back to
+// the default store: objects are deleted only where the operator or the
+// farm said they are.
+func deleteStored(ctx context.Context, js jetstream.JetStream, flag, exp string) (string, int, error) {
+	url := flag
+	if url == "" {
+		e, err := lookupEndpoint(ctx, js, streams.EndpointStore)
+		if errors.Is(err, streams.ErrNotFound) {
+			return "", 0, nil
+		}
+		if err != nil {
+			return "", 0, fmt.Errorf("where the store is (or give --store, or --keep-objects): %w", err)
+		}
+		url = e.URL
+	}
+	st, err := openStore(ctx, url)
+	if err != nil {
+		return "", 0, err
+	}
+	n, err := producer.DeleteStored(ctx, st, exp)
+	return st.Location(strings.TrimSuffix(streams.ExperimentPrefix(exp), "/")), n, err
+}
+
 // regressedList reads the crates of exp's retry-regressed-list.txt.
 func regressedList(ctx context.Context, storeURL, exp string) ([]producer.Crate, error) {
 	st, err := openStore(ctx, storeURL)
@@ -204,20 +229,26 @@ func regressedList(ctx context.Context, storeURL, exp string) ([]producer.Crate,
 }
 
 func newExperimentDeleteCmd(g *globals) *cobra.Command {
-	var format string
-	var force bool
+	var format, storeURL string
+	var force, keepObjects bool
 	cmd := &cobra.Command{
 		Use:   "delete NAME",
-		Short: "Remove an experiment: its record, progress, queued jobs, results and logs still on the streams",
+		Short: "Remove an experiment: its record, what it has on the streams, and its stored logs and reports",
 		Long: `Remove an experiment from NATS: its record, progress, queued jobs, and the
-results, log chunks, upload requests and dead letters still on the streams.
-The stored report and logs stay in the store. While builds of it run it
-refuses, unless --force: then it is aborted first.`,
+results, log chunks, upload requests and dead letters still on the streams;
+then every object it has in the store (logs, reports, archives), unless
+--keep-objects. The store is --store, else the one the farm recorded; with
+neither, the stored objects stay, and the command says so. While builds of
+it run it refuses, unless --force: then it is aborted first.`,
 		Args:              experimentArg("experiment delete"),
 		ValidArgsFunction: completeExperiments(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withProducer(cmd, g, format, false, func(p *producer.Producer, _ jetstream.JetStream) (any, func(io.Writer), error) {
-				out, err := p.Delete(cmd.Context(), args[0], force)
+			return withProducer(cmd, g, format, false, func(p *producer.Producer, js jetstream.JetStream) (any, func(io.Writer), error) {
+				ctx := cmd.Context()
+				out, err := p.Delete(ctx, args[0], force)
+				if err == nil && !keepObjects {
+					out.Store, out.Objects, err = deleteStored(ctx, js, storeURL, args[0])
+				}
 				return out, func(w io.Writer) {
 					fmt.Fprintf(w, "experiment %s deleted", args[0])
 					if out.Aborted {
@@ -226,12 +257,23 @@ refuses, unless --force: then it is aborted first.`,
 					fmt.Fprintf(w, ": removed %d jobs, %d results, %d log chunks, %d upload requests, %d dead letters\n",
 						out.Messages[streams.JobsStream], out.Messages[streams.ResultsStream], out.Messages[streams.LogsStream],
 						out.Messages[streams.UploadsStream], out.Messages[streams.DeadStream])
+					switch {
+					case keepObjects:
+						fmt.Fprintln(w, "stored objects kept (--keep-objects)")
+					case out.Store == "":
+						fmt.Fprintln(w, "stored objects kept: no --store given, and the farm recorded none")
+					default:
+						fmt.Fprintf(w, "removed %d stored objects from %s\n", out.Objects, out.Store)
+					}
 				}, err
 			})
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "abort running builds first instead of refusing")
 	bindEnv(cmd.Flags(), "force", "EJECTA_DELETE_FORCE")
+	cmd.Flags().BoolVar(&keepObjects, "keep-objects", false, "keep the experiment's stored logs, reports and archives")
+	bindEnv(cmd.Flags(), "keep-objects", "EJECTA_DELETE_KEEP_OBJECTS")
+	cmd.Flags().StringVar(&storeURL, "store", "", storeUsage+" (default: the store the farm's reporter and uploaders recorded; with none, stored objects are kept)")
 	outputFlag(cmd, &format)
 	return cmd
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/producer"
+	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -168,5 +170,77 @@ func TestExperimentListState(t *testing.T) {
 		if f := strings.Fields(lines[i]); len(f) < 3 || strings.Join(f[:3], " ") != strings.Join(want, " ") {
 			t.Errorf("list line %d %q, want it to start with %q", i, lines[i], want)
 		}
+	}
+}
+
+// experiment delete removes the experiment's stored objects too, from
+// --store or the store the farm recorded, and only its own; --keep-objects
+// keeps them, and with no store known it says they stay.
+func TestExperimentDeleteRemovesStoredObjects(t *testing.T) {
+	nats := testenv.StartNATS(t)
+	reg := testenv.CrateRegistry(t)
+	dir := t.TempDir()
+	st, err := store.NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := []string{"--nats", nats.URL, "--log-level", "warn", "experiment"}
+	objects := map[string][]string{}
+	for _, exp := range []string{"gone", "kept", "recorded", "nowhere"} {
+		if _, err := run(t, append(g, "create", exp, "--toolchains", "stable,nightly", "--mode", "check-only",
+			"--crates", "cfg-if", "--crate-source", reg)...); err != nil {
+			t.Fatalf("create %s: %v", exp, err)
+		}
+		for _, k := range []string{"results.json", "index.html", "logs/stable/cfg-if/1.0.0/1.log", "logs-archives/all.tar.zst"} {
+			key := streams.ExperimentPrefix(exp) + k
+			if err := st.Put(context.Background(), key, strings.NewReader(k), int64(len(k)), ""); err != nil {
+				t.Fatal(err)
+			}
+			objects[exp] = append(objects[exp], key)
+		}
+	}
+	left := func() map[string]int {
+		n := map[string]int{}
+		for o, err := range st.List(context.Background(), "") {
+			if err != nil {
+				t.Fatal(err)
+			}
+			n[strings.SplitN(o.Key, "/", 2)[0]]++
+		}
+		return n
+	}
+
+	out, err := run(t, append(g, "delete", "gone", "--store", "file://"+dir, "--output", "json")...)
+	if err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	if d := decode[producer.DeleteOutcome](t, out); d.Objects != 4 || !strings.Contains(d.Store, dir) {
+		t.Errorf("delete --output json: %+v, want 4 objects removed from %s", d, dir)
+	}
+	if n := left(); n["gone"] != 0 || n["kept"] != 4 || n["recorded"] != 4 {
+		t.Errorf("objects left per experiment: %v", n)
+	}
+
+	if out, err = run(t, append(g, "delete", "kept", "--store", "file://"+dir, "--keep-objects")...); err != nil || !strings.Contains(out, "stored objects kept (--keep-objects)") {
+		t.Errorf("delete --keep-objects: %q, %v", out, err)
+	}
+	if out, err = run(t, append(g, "delete", "nowhere")...); err != nil || !strings.Contains(out, "stored objects kept: no --store given, and the farm recorded none") {
+		t.Errorf("delete with no store known: %q, %v", out, err)
+	}
+	if n := left(); n["kept"] != 4 || n["nowhere"] != 4 {
+		t.Errorf("objects left per experiment: %v", n)
+	}
+
+	// The store the farm's reporter recorded.
+	nc, js := nats.Connect(t)
+	defer nc.Close()
+	if err := streams.RecordEndpoint(context.Background(), js, streams.EndpointStore, streams.Endpoint{URL: "file://" + dir, By: "reporter"}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err = run(t, append(g, "delete", "recorded")...); err != nil || !strings.Contains(out, "removed 4 stored objects from") {
+		t.Errorf("delete with the recorded store: %q, %v", out, err)
+	}
+	if n := left(); n["recorded"] != 0 || n["kept"] != 4 {
+		t.Errorf("objects left per experiment: %v", n)
 	}
 }
