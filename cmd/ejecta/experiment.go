@@ -31,7 +31,7 @@ func newExperimentCmd(g *globals) *cobra.Command {
 		Short:   "Create and inspect experiments",
 		RunE:    groupRun,
 	}
-	cmd.AddCommand(newExperimentCreateCmd(g), newExperimentListCmd(g), newExperimentStatusCmd(g))
+	cmd.AddCommand(newExperimentCreateCmd(g), newExperimentListCmd(g), newExperimentStatusCmd(g), newExperimentCompareCmd(g))
 	cmd.AddCommand(lifecycleCmds(g)...)
 	return cmd
 }
