@@ -38,19 +38,11 @@ not compared.`,
 				return err
 			}
 			ctx := cmd.Context()
-			js, done, err := g.reader(ctx, "text")
-			if err != nil && storeURL == "" {
-				return fmt.Errorf("no --store given, and the farm that would say where it is did not answer: %w", err)
-			}
-			if err == nil {
-				defer done()
-			} else {
-				js = nil
-			}
-			st, err := openStore(ctx, readerStore(ctx, js, storeURL))
+			_, st, done, err := g.storeReader(ctx, storeURL)
 			if err != nil {
 				return err
 			}
+			defer done()
 			var files [2]io.ReadCloser
 			for i, exp := range args {
 				files[i], err = st.Get(ctx, results.Key(exp))

@@ -106,20 +106,12 @@ func runGrep(cmd *cobra.Command, g *globals, f *grepFlags, exp, pattern string) 
 	}
 	q := logsearch.Query{Pattern: re, Toolchains: f.toolchains, Crates: f.crates, Context: f.context,
 		FirstOnly: f.filesOnly, Parallel: f.parallel}
-	js, done, err := g.reader(ctx, "text")
-	if err != nil && f.storeURL == "" {
-		return fmt.Errorf("no --store given, and the farm that would say where it is did not answer: %w", err)
-	}
-	var live logsearch.Live
-	if err == nil {
-		defer done()
-	} else {
-		js = nil // the stored logs only
-	}
-	st, err := openStore(ctx, readerStore(ctx, js, f.storeURL))
+	js, st, done, err := g.storeReader(ctx, f.storeURL)
 	if err != nil {
 		return err
 	}
+	defer done()
+	var live logsearch.Live // without the farm, the stored logs only
 	if js != nil {
 		live = logsearch.StreamLogs{JS: js, Reader: logtail.New(js, st)}
 	}

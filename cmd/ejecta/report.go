@@ -50,17 +50,11 @@ results.json as it is. The store is the one the farm's reporter recorded unless
 // experiment exists; with --store, a report is printed without it.
 func printReport(cmd *cobra.Command, g *globals, name, storeURL, format string) error {
 	ctx := cmd.Context()
-	js, done, err := g.reader(ctx, "text")
-	if err != nil && storeURL == "" {
-		return fmt.Errorf("no --store given, and the farm that would say where it is did not answer: %w", err)
-	}
-	if err == nil {
-		defer done()
-	}
-	st, err := openStore(ctx, readerStore(ctx, js, storeURL))
+	js, st, done, err := g.storeReader(ctx, storeURL)
 	if err != nil {
 		return err
 	}
+	defer done()
 	rc, err := st.Get(ctx, results.Key(name))
 	if errors.Is(err, store.ErrNotFound) {
 		return noReport(ctx, js, st, name)

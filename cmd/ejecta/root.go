@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -221,6 +222,25 @@ func (g *globals) reader(ctx context.Context, format string) (jetstream.JetStrea
 		return nil, nil, err
 	}
 	return js, nc.Close, nil
+}
+
+// storeReader is what a command that reads the store needs: the store
+// (--store, else the one the farm recorded) and the farm's JetStream, nil
+// when the farm did not answer and --store was given: such a command works
+// on the store alone. done releases the connection.
+func (g *globals) storeReader(ctx context.Context, storeFlag string) (js jetstream.JetStream, st store.Store, done func(), err error) {
+	js, done, err = g.reader(ctx, "text")
+	if err != nil {
+		if storeFlag == "" {
+			return nil, nil, nil, fmt.Errorf("no --store given, and the farm that would say where it is did not answer: %w", err)
+		}
+		js, done = nil, func() {}
+	}
+	if st, err = openStore(ctx, readerStore(ctx, js, storeFlag)); err != nil {
+		done()
+		return nil, nil, nil, err
+	}
+	return js, st, done, nil
 }
 
 // experimentArg accepts exactly one argument, a valid experiment name.
