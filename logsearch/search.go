@@ -180,11 +180,11 @@ func (q *Query) selects(k streams.BuildKey) bool {
 // written last, so the log is complete).
 func storedLogs(ctx context.Context, st Store, exp string, q Query) iter.Seq2[Log, error] {
 	return func(yield func(Log, error) bool) {
-		prefixes := []string{streams.ExperimentPrefix(exp) + "logs/"}
+		prefixes := []string{streams.ExperimentPrefix(exp) + streams.LogsPrefix}
 		if len(q.Toolchains) > 0 {
 			prefixes = prefixes[:0]
 			for _, tc := range q.Toolchains {
-				prefixes = append(prefixes, streams.ExperimentPrefix(exp)+"logs/"+streams.EscapeToken(tc)+"/")
+				prefixes = append(prefixes, streams.ExperimentPrefix(exp)+streams.LogsPrefix+streams.EscapeToken(tc)+"/")
 			}
 		}
 		type parts struct{ meta, raw bool }

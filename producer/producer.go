@@ -30,6 +30,9 @@ type Request struct {
 	Priority    int
 	// Limits override the builders' defaults for every job (zero: default).
 	Limits streams.Limits
+	// KeepLogs is how long the stored logs are kept once the experiment
+	// is over (zero: the reporter's default).
+	KeepLogs time.Duration
 	// NoToolchainCheck accepts toolchains no live builder has (see checkToolchains).
 	NoToolchainCheck bool
 }
@@ -178,7 +181,7 @@ func (p *Producer) Create(ctx context.Context, r Request) (Outcome, error) {
 		V: streams.SchemaVersion, Name: r.Name, Toolchains: r.Toolchains, Mode: streams.Mode(r.Mode),
 		CapLints: r.CapLints, Priority: r.Priority, CrateSource: src.Dir, Selection: r.Crates, Skip: r.Skip,
 		Crates: len(crates), Jobs: len(crates) * len(r.Toolchains), CreatedAt: p.now().UTC(),
-		Limits: r.Limits, Tickets: !p.key.IsZero(),
+		Limits: r.Limits, Tickets: !p.key.IsZero(), KeepLogs: streams.Duration(r.KeepLogs),
 	}
 	if err := exp.Validate(); err != nil {
 		return Outcome{}, invalid(err)

@@ -47,6 +47,14 @@ type Config struct {
 	// an experiment without one is taken as one whose results must be
 	// signed (pending.go). Zero means DefaultRecordGrace.
 	RecordGrace time.Duration
+	// KeepLogs is how long an experiment's stored logs are kept after its
+	// last build finished, for experiments that say nothing of it
+	// (streams.Experiment.KeepLogs); zero keeps them. The report and the
+	// log archives stay (retention.go).
+	KeepLogs time.Duration
+	// RetentionEvery is how often the reporter looks for logs past their
+	// retention; zero means DefaultRetentionEvery.
+	RetentionEvery time.Duration
 
 	// maxPending and maxPendingBytes bound the results waiting for a
 	// record, in all; zero means maxPendingResults and maxPendingBytes.
@@ -62,6 +70,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RecordGrace == 0 {
 		c.RecordGrace = DefaultRecordGrace
+	}
+	if c.RetentionEvery == 0 {
+		c.RetentionEvery = DefaultRetentionEvery
 	}
 	if c.maxPending == 0 {
 		c.maxPending = maxPendingResults

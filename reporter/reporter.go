@@ -115,6 +115,8 @@ type run struct {
 	done    chan written
 	// arch is the log archive builds started by this run.
 	arch archiveRun
+	// retention is where the removal of old logs stands (retention.go).
+	retention retention
 }
 
 // lastMsgGetter is the part of jetstream.Stream the reporter uses.
@@ -151,6 +153,7 @@ func (r *Reporter) Run(ctx context.Context) (runErr error) {
 	// No goroutine outlives Run: a batch being written is waited for.
 	defer r.collect(st, true)
 	defer st.arch.stop()
+	defer st.retention.wg.Wait()
 	var err error
 	if st.progress, err = r.js.KeyValue(ctx, streams.ProgressBucket); err != nil {
 		return fmt.Errorf("reporter: open bucket %s: %w", streams.ProgressBucket, err)
@@ -229,6 +232,7 @@ func (r *Reporter) Run(ctx context.Context) (runErr error) {
 			}
 		}
 		r.flushDue(ctx, st)
+		r.retain(ctx, st)
 	}
 }
 

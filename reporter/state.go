@@ -130,6 +130,9 @@ type experiment struct {
 	badRevision uint64
 	// arch is where the experiment's log archives stand.
 	arch archiveState
+	// logsRemoved is set once its stored logs were removed, past their
+	// retention (retention.go).
+	logsRemoved bool
 	// onDispute is told of each build whose results two builder users
 	// disagree on (disputes.go); nil: nobody.
 	onDispute func(held, came *streams.Result)

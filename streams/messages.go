@@ -169,6 +169,26 @@ type Experiment struct {
 	// results and upload requests must be signed. Experiments created
 	// before tickets existed have none, and are taken as they come.
 	Tickets bool `json:"tickets,omitempty"`
+	// KeepLogs is how long the experiment's stored logs are kept after its
+	// last build finished; its report and log archives stay. Zero: the
+	// reporter's default (its --keep-logs), which may be forever.
+	KeepLogs Duration `json:"keep_logs,omitempty"`
+}
+
+// Bounds of KeepLogs: shorter than a day would remove logs before anyone
+// read them.
+const (
+	MinKeepLogs = 24 * time.Hour
+	MaxKeepLogs = 100 * 365 * 24 * time.Hour
+)
+
+// ValidateKeepLogs checks a retention for stored logs: 0 (the default) or
+// between MinKeepLogs and MaxKeepLogs.
+func ValidateKeepLogs(d time.Duration) error {
+	if d != 0 && (d < MinKeepLogs || d > MaxKeepLogs) {
+		return fmt.Errorf("keep-logs %s: want 0 (the default) or from %s to %s", d, MinKeepLogs, MaxKeepLogs)
+	}
+	return nil
 }
 
 // Validate checks every field and names the first bad one.
@@ -204,6 +224,9 @@ func (e *Experiment) Validate() error {
 	}
 	if err := e.State.Validate(); err != nil {
 		return err
+	}
+	if err := ValidateKeepLogs(e.KeepLogs.D()); err != nil {
+		return fmt.Errorf("experiment: %w", err)
 	}
 	return nil
 }

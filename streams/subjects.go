@@ -220,11 +220,16 @@ func parseAttemptSubject(pfx, subj string) (BuildKey, int, error) {
 	return BuildKey{Experiment: vals[0], Crate: vals[1], Version: vals[2], Toolchain: vals[3]}, attempt, nil
 }
 
+// LogsPrefix is where, relative to the experiment's prefix, every object
+// of its stored logs is (LogObjectKey and its siblings); the log archives
+// are not (ArchiveKey).
+const LogsPrefix = "logs/"
+
 // LogObjectKey is the object-store key, relative to the experiment's prefix,
 // of one attempt's stored log. Only escaped tokens are used, so the key can
 // never climb out of its prefix.
 func LogObjectKey(k BuildKey, attempt int) string {
-	return "logs/" + EscapeToken(k.Toolchain) + "/" + EscapeToken(k.Crate) + "/" +
+	return LogsPrefix + EscapeToken(k.Toolchain) + "/" + EscapeToken(k.Crate) + "/" +
 		EscapeToken(k.Version) + "/" + strconv.Itoa(attempt) + ".log"
 }
 

@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/docker/go-units"
 )
@@ -39,4 +41,25 @@ func sizeString(n int64) string {
 		}
 	}
 	return fmt.Sprint(n)
+}
+
+// parseRetention reads a retention: a Go duration (12h, 90m), a number of
+// days (30d), or 0 for none.
+func parseRetention(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseUint(days, 10, 16)
+		if err != nil {
+			return 0, fmt.Errorf("%q: want a number of days such as 30d, or a duration such as 12h", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	if s == "0" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q: want a number of days such as 30d, or a duration such as 12h", s)
+	}
+	return d, nil
 }

@@ -291,7 +291,7 @@ func newUploaderCmd(g *globals) *cobra.Command {
 }
 
 func newReporterCmd(g *globals) *cobra.Command {
-	var storeURL, metricsAddr, webURL string
+	var storeURL, metricsAddr, webURL, keepLogs string
 	var confirmations int
 	cmd := &cobra.Command{
 		Use:   "reporter",
@@ -312,6 +312,10 @@ func newReporterCmd(g *globals) *cobra.Command {
 			if err := checkWebURL(webURL); err != nil {
 				return err
 			}
+			keep, err := parseKeepLogs(keepLogs)
+			if err != nil {
+				return err
+			}
 			st, err := openStoreWait(cmd.Context(), storeURL, log)
 			if err != nil {
 				return err
@@ -325,7 +329,7 @@ func newReporterCmd(g *globals) *cobra.Command {
 			// The reporter, one per farm, also reports the streams' state.
 			reg := metrics.NewRegistry()
 			reg.MustRegister(metrics.NewJetStream(js, log))
-			r, err := reporter.New(reporter.Config{Confirmations: confirmations, Metrics: reg, JobKey: key}, nc, st, log)
+			r, err := reporter.New(reporter.Config{Confirmations: confirmations, Metrics: reg, JobKey: key, KeepLogs: keep}, nc, st, log)
 			if err != nil {
 				return badInput(err)
 			}
@@ -338,7 +342,25 @@ func newReporterCmd(g *globals) *cobra.Command {
 		"re-runs on both toolchains that confirm each regression; -1 for none")
 	metricsFlag(cmd.Flags(), &metricsAddr, " (stream and consumer state included)")
 	webURLFlag(cmd.Flags(), &webURL, "")
+	keepLogsFlag(cmd.Flags(), &keepLogs)
 	return cmd
+}
+
+// keepLogsFlag registers the reporter's --keep-logs.
+func keepLogsFlag(fs *pflag.FlagSet, dst *string) {
+	fs.StringVar(dst, "keep-logs", "0", "how long stored logs are kept once their experiment is over, e.g. 30d, for experiments created without --keep-logs; their reports and log archives stay (0: for ever)")
+}
+
+// parseKeepLogs reads the reporter's --keep-logs.
+func parseKeepLogs(s string) (time.Duration, error) {
+	d, err := parseRetention(s)
+	if err == nil {
+		err = streams.ValidateKeepLogs(d)
+	}
+	if err != nil {
+		return 0, badInput(fmt.Errorf("--keep-logs: %w", err))
+	}
+	return d, nil
 }
 
 // sanitizeID turns a host name into a valid builder id.

@@ -46,7 +46,7 @@ func modeNames() string {
 
 func newExperimentCreateCmd(g *globals) *cobra.Command {
 	var req producer.Request
-	var toolchains, memory, tmpSize, format string
+	var toolchains, memory, tmpSize, keepLogs, format string
 	var timeout, noOutputTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "create NAME --toolchains A,B --mode MODE --crates SPEC",
@@ -96,6 +96,16 @@ directory source: a sparse registry has no list of its crates.
 				req.Limits.TmpBytes = n
 			}
 			req.Limits.Timeout, req.Limits.NoOutputTimeout = streams.Duration(timeout), streams.Duration(noOutputTimeout)
+			if keepLogs != "" {
+				d, err := parseRetention(keepLogs)
+				if err == nil {
+					err = streams.ValidateKeepLogs(d)
+				}
+				if err != nil {
+					return badInput(fmt.Errorf("--keep-logs: %w", err))
+				}
+				req.KeepLogs = d
+			}
 			if err := req.Validate(); err != nil {
 				return badInput(err)
 			}
@@ -133,9 +143,10 @@ directory source: a sparse registry has no list of its crates.
 	f.StringVar(&tmpSize, "tmp-size", "", "size of each build's private /tmp, e.g. 1GiB (default: the builder's, "+sizeString(sandbox.DefaultTmpBytes)+" unless set)")
 	f.DurationVar(&timeout, "timeout", 0, "wall-clock limit per build attempt, e.g. 30m (default: the builder's, "+builder.DefaultTimeout.String()+" unless set)")
 	f.DurationVar(&noOutputTimeout, "no-output-timeout", 0, "kill a build that prints nothing for this long, e.g. 10m (default: the builder's, "+builder.DefaultNoOutputTimeout.String()+" unless set)")
+	f.StringVar(&keepLogs, "keep-logs", "", "how long the stored logs are kept once the experiment is over, e.g. 30d; its report and log archives stay (default: the reporter's --keep-logs)")
 	outputFlag(cmd, &format)
 	// The experiment's own limits, not the builders' of the same names.
-	for _, name := range []string{"memory", "tmp-size", "timeout", "no-output-timeout"} {
+	for _, name := range []string{"memory", "tmp-size", "timeout", "no-output-timeout", "keep-logs"} {
 		bindEnv(f, name, "EJECTA_EXPERIMENT_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_")))
 	}
 	// Checked in RunE rather than by cobra, which checks before the

@@ -29,6 +29,7 @@ func newUpCmd(g *globals) *cobra.Command {
 		httpAddr string
 		metAddr  string
 		webURL   string
+		keepLogs string
 		bf       builderFlags
 		wf       webFlags
 	)
@@ -69,6 +70,10 @@ the experiment's results count only when signed by the builder handed the job.`,
 				return err
 			}
 			if err := checkWebURL(webURL); err != nil {
+				return err
+			}
+			keep, err := parseKeepLogs(keepLogs)
+			if err != nil {
 				return err
 			}
 			if storeURL == "" {
@@ -128,7 +133,7 @@ the experiment's results count only when signed by the builder handed the job.`,
 				return err
 			}
 			rlog, _ := g.logger("reporter")
-			r, err := reporter.New(reporter.Config{Metrics: reg, JobKey: key}, nc, st, rlog)
+			r, err := reporter.New(reporter.Config{Metrics: reg, JobKey: key, KeepLogs: keep}, nc, st, rlog)
 			if err != nil {
 				return err
 			}
@@ -174,6 +179,7 @@ the experiment's results count only when signed by the builder handed the job.`,
 	f.StringVar(&httpAddr, "http", defaultWebAddr, "address of the web UI and its /metrics (loopback by default; :8080 for every interface); empty: no web UI")
 	metricsFlag(f, &metAddr, ", besides the web UI's /metrics")
 	webURLFlag(f, &webURL, "")
+	keepLogsFlag(f, &keepLogs)
 	f.Lookup("web-url").Usage += " (default: http:// and --http, with this host's name if it serves every interface)"
 	bf.register(f, "")
 	wf.register(f)
