@@ -109,8 +109,12 @@ func (r *Reader) fromStore(ctx context.Context, k streams.BuildKey, attempt int,
 	if err := skipTo(rc, from); err != nil {
 		return Result{}, fmt.Errorf("stored log of %s attempt %d: %w", k, attempt, err)
 	}
+	var times []streams.LogTime
+	if _, timed := w.(buildlog.TimedWriter); timed {
+		times = storedTimes(ctx, r.st, k, attempt)
+	}
 	buf := make([]byte, buildlog.MaxChunkBytes)
-	n, err := io.CopyBuffer(onlyWriter{w}, onlyReader{rc}, buf)
+	n, err := buildlog.CopyTimed(w, rc, from, times, buf)
 	res := Result{Offset: from + uint64(n), Complete: err == nil, Stored: true}
 	if err != nil {
 		return res, fmt.Errorf("copy stored log of %s attempt %d: %w", k, attempt, err)

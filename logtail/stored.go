@@ -23,3 +23,19 @@ func StoredKey(k streams.BuildKey, attempt int) string {
 func openStored(ctx context.Context, st Store, k streams.BuildKey, attempt int) (io.ReadCloser, error) {
 	return st.Get(ctx, StoredKey(k, attempt))
 }
+
+// storedTimes reads the times index stored beside an attempt's log (when
+// each chunk was written), so that a stored log is read with the times a
+// live one has; nil when there is none or it does not read.
+func storedTimes(ctx context.Context, st Store, k streams.BuildKey, attempt int) []streams.LogTime {
+	rc, err := st.Get(ctx, streams.ExperimentPrefix(k.Experiment)+streams.LogTimesKey(k, attempt))
+	if err != nil {
+		return nil
+	}
+	defer rc.Close()
+	times, err := streams.ReadLogTimes(rc)
+	if err != nil {
+		return nil
+	}
+	return times
+}

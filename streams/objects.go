@@ -1,8 +1,11 @@
 package streams
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +23,59 @@ func LogRawKey(k BuildKey, attempt int) string { return LogObjectKey(k, attempt)
 
 // LogPageKey is the key of the rendered HTML page of one attempt's log.
 func LogPageKey(k BuildKey, attempt int) string { return logObjectBase(k, attempt) + ".html" }
+
+// LogTimesKey is the key of the times index of one attempt's log: when its
+// chunks were written (LogTime), so that a stored log keeps each line's
+// time.
+func LogTimesKey(k BuildKey, attempt int) string { return logObjectBase(k, attempt) + ".times" }
+
+// LogTime is one entry of a times index: the log's bytes from Offset on,
+// up to the next entry's, were written at At. A times index is text, one
+// entry per line, "<offset> <unix milliseconds>\n", offsets increasing;
+// an entry is kept only where the time changes.
+type LogTime struct {
+	Offset uint64
+	At     time.Time
+}
+
+// AppendLogTime appends t's line of a times index to b.
+func AppendLogTime(b []byte, t LogTime) []byte {
+	b = strconv.AppendUint(b, t.Offset, 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, t.At.UnixMilli(), 10)
+	return append(b, '\n')
+}
+
+// MaxLogTimes bounds the entries ReadLogTimes takes: one per chunk of the
+// largest log a builder keeps is far fewer.
+const MaxLogTimes = 1 << 20
+
+// ReadLogTimes reads a times index, refusing one that is malformed, out of
+// order or longer than MaxLogTimes entries: it was written by an uploader,
+// but a store is not to be trusted blindly.
+func ReadLogTimes(r io.Reader) ([]LogTime, error) {
+	var out []LogTime
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		if len(out) == MaxLogTimes {
+			return nil, fmt.Errorf("times index: more than %d entries", MaxLogTimes)
+		}
+		off, ms, ok := strings.Cut(sc.Text(), " ")
+		o, err1 := strconv.ParseUint(off, 10, 64)
+		m, err2 := strconv.ParseInt(ms, 10, 64)
+		if !ok || err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("times index: line %d: want \"<offset> <unix ms>\"", n)
+		}
+		if len(out) > 0 && o <= out[len(out)-1].Offset {
+			return nil, fmt.Errorf("times index: line %d: offset %d not after %d", n, o, out[len(out)-1].Offset)
+		}
+		out = append(out, LogTime{Offset: o, At: time.UnixMilli(m).UTC()})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("times index: %w", err)
+	}
+	return out, nil
+}
 
 // LogMetaKey is the key of the metadata JSON (LogMeta) of one attempt's log.
 func LogMetaKey(k BuildKey, attempt int) string { return logObjectBase(k, attempt) + ".json" }
@@ -90,6 +146,9 @@ type LogMeta struct {
 	Raw   string `json:"raw"`
 	Page  string `json:"page"`
 	Plain string `json:"plain,omitempty"`
+	// Times is the key of the log's times index (LogTimesKey), "" when no
+	// chunk had a time.
+	Times string `json:"times,omitempty"`
 	// PageTruncated says the page shows only the head and tail of the log.
 	PageTruncated bool      `json:"page_truncated"`
 	StoredAt      time.Time `json:"stored_at"`

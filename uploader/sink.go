@@ -15,8 +15,9 @@ import (
 
 // Content types of the stored objects.
 const (
-	rawContentType  = "application/zstd"
-	metaContentType = "application/json"
+	rawContentType   = "application/zstd"
+	metaContentType  = "application/json"
+	timesContentType = "text/plain; charset=utf-8"
 )
 
 // zstdWindow bounds the compressor's memory. Logs repeat themselves within
@@ -32,14 +33,19 @@ const zstdWindow = 1 << 20
 // hashes every byte it hands on, once (buildlog.Reader.SHA256). Nothing in
 // the sink grows with the log.
 type logSink struct {
-	ctx    context.Context
-	st     store.Store
-	key    streams.BuildKey
-	att    int
-	exp    string // the experiment's key prefix
-	raw    *store.PutStream
-	zw     *zstd.Encoder
-	plain  *store.PutStream // nil with Config.NoPlainLog
+	ctx   context.Context
+	st    store.Store
+	key   streams.BuildKey
+	att   int
+	exp   string // the experiment's key prefix
+	raw   *store.PutStream
+	zw    *zstd.Encoder
+	plain *store.PutStream // nil with Config.NoPlainLog
+	// times streams the times index (streams.LogTime); nil until a chunk
+	// comes with a time. lastAt is the last entry's time, in ms.
+	times  *store.PutStream
+	lastAt int64
+	line   []byte
 	page   *page
 	bytes  uint64
 	lines  uint64
@@ -89,10 +95,29 @@ func (s *logSink) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// WriteTimed is Write for a chunk written at at: where the time changes, an
+// entry of the times index records it.
+func (s *logSink) WriteTimed(b []byte, at time.Time) (int, error) {
+	if ms := at.UnixMilli(); !at.IsZero() && len(b) > 0 && (s.times == nil || ms != s.lastAt) {
+		if s.times == nil {
+			s.times = store.StartPut(s.ctx, s.st, s.exp+streams.LogTimesKey(s.key, s.att), timesContentType)
+		}
+		s.line = streams.AppendLogTime(s.line[:0], streams.LogTime{Offset: s.bytes, At: at})
+		if _, err := s.times.Write(s.line); err != nil {
+			return 0, fmt.Errorf("store %s: %w", s.st.Location(s.exp+streams.LogTimesKey(s.key, s.att)), err)
+		}
+		s.lastAt = ms
+	}
+	return s.Write(b)
+}
+
 // abort gives every object up: none of them appears.
 func (s *logSink) abort(cause error) {
 	if s.zw != nil {
 		s.zw.Close()
+	}
+	if s.times != nil {
+		s.times.Finish(s.ctx, cause)
 	}
 	s.raw.Finish(s.ctx, cause)
 	if s.plain != nil {
@@ -115,6 +140,9 @@ func (s *logSink) commit(meta streams.LogMeta) error {
 	if s.plain != nil {
 		errs = append(errs, s.plain.Finish(s.ctx, errZ))
 	}
+	if s.times != nil {
+		errs = append(errs, s.times.Finish(s.ctx, errZ))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("store log: %w", err)
 	}
@@ -127,6 +155,9 @@ func (s *logSink) commit(meta streams.LogMeta) error {
 	meta.Raw, meta.Page = streams.LogRawKey(s.key, s.att), streams.LogPageKey(s.key, s.att)
 	if s.plain != nil {
 		meta.Plain = streams.LogObjectKey(s.key, s.att)
+	}
+	if s.times != nil {
+		meta.Times = streams.LogTimesKey(s.key, s.att)
 	}
 	meta.PageTruncated = s.page.truncated()
 	meta.StoredAt = time.Now().UTC()

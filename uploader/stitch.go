@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/nats-io/nats.go/jetstream"
@@ -130,7 +132,9 @@ func (u *Uploader) writeStart(ctx context.Context, w io.Writer, k streams.BuildK
 		r = zr
 	}
 	sum := sha256.New()
-	n, err := io.Copy(io.MultiWriter(sum, w), r)
+	// The stored start keeps the times it was stored with.
+	times := u.storedTimes(ctx, meta)
+	n, err := buildlog.CopyTimed(hashing{w, sum}, r, 0, times, make([]byte, buildlog.MaxChunkBytes))
 	if err != nil {
 		return nil, fmt.Errorf("copy stored %s: %w", key, err)
 	}
@@ -171,4 +175,43 @@ func stitchFailure(start *streams.LogMeta, how uploadHow, err error) error {
 		return fmt.Errorf("%w: %w", errUnstitchable, err)
 	}
 	return err
+}
+
+// storedTimes reads the times index of the stored log meta describes; nil
+// when it has none or it cannot be read, and the start then goes without.
+func (u *Uploader) storedTimes(ctx context.Context, meta *streams.LogMeta) []streams.LogTime {
+	if meta.Times == "" {
+		return nil
+	}
+	rc, err := u.st.Get(ctx, streams.ExperimentPrefix(meta.Experiment)+meta.Times)
+	if err != nil {
+		u.log.Warn().Err(err).Str("build", meta.BuildKey.String()).Msg("reading the times of a stored log start; it is stitched without them")
+		return nil
+	}
+	defer rc.Close()
+	times, err := streams.ReadLogTimes(rc)
+	if err != nil {
+		u.log.Warn().Err(err).Str("build", meta.BuildKey.String()).Msg("reading the times of a stored log start; it is stitched without them")
+		return nil
+	}
+	return times
+}
+
+// hashing passes writes on to w, timed or not, and sums them in h.
+type hashing struct {
+	w io.Writer
+	h hash.Hash
+}
+
+func (t hashing) Write(p []byte) (int, error) {
+	t.h.Write(p)
+	return t.w.Write(p)
+}
+
+func (t hashing) WriteTimed(p []byte, at time.Time) (int, error) {
+	t.h.Write(p)
+	if tw, ok := t.w.(buildlog.TimedWriter); ok {
+		return tw.WriteTimed(p, at)
+	}
+	return t.w.Write(p)
 }

@@ -29,6 +29,7 @@ type logFlags struct {
 	follow    bool
 	lines     int           // --tail: the last lines only; 0 for all
 	since     time.Duration // --since: what was written this long ago or since; 0 for all
+	stamps    bool          // --timestamps
 }
 
 func (f *logFlags) register(cmd *cobra.Command) {
@@ -40,7 +41,8 @@ func (f *logFlags) register(cmd *cobra.Command) {
 	readerStoreFlag(fs, &f.storeURL)
 	fs.BoolVarP(&f.follow, "follow", "f", false, "keep printing new bytes until the build ends (without CRATE: until interrupted)")
 	fs.IntVar(&f.lines, "tail", 0, "print only the last N lines of what is there, then (with --follow) what comes; 0 for all")
-	fs.DurationVar(&f.since, "since", 0, "print only what was written in the last D (e.g. 10m); a stored log, which keeps no time per line, is printed whole if it spans the cut; 0 for all")
+	fs.DurationVar(&f.since, "since", 0, "print only what was written in the last D (e.g. 10m), by the time each line was written, live or stored (a log stored without its times is printed whole if it spans the cut); 0 for all")
+	fs.BoolVar(&f.stamps, "timestamps", false, "begin each line with the time it was written (UTC, milliseconds), live or stored; blank where a log was stored without its times")
 }
 
 // validate checks the flags' values and names the bad one.
@@ -56,6 +58,9 @@ func (f *logFlags) validate() error {
 	}
 	if f.lines < 0 {
 		return badInput(fmt.Errorf("--tail %d: want 0 (all) or more", f.lines))
+	}
+	if f.stamps && f.lines > 0 {
+		return badInput(errors.New("--timestamps and --tail: use one of them"))
 	}
 	if f.since < 0 {
 		return badInput(fmt.Errorf("--since %s: want 0 (all) or more", f.since))
@@ -164,8 +169,8 @@ with --follow.`,
 				return err
 			}
 			if len(args) == 1 {
-				if f.toolchain != "" || f.attempt != 0 {
-					return badInput(errors.New("--toolchain and --attempt need a CRATE"))
+				if f.toolchain != "" || f.attempt != 0 || f.stamps {
+					return badInput(errors.New("--toolchain, --attempt and --timestamps need a CRATE"))
 				}
 				return tailExperiment(cmd, g, args[0], &f, cmd.OutOrStdout(), f.presenter(cmd.OutOrStdout()))
 			}
@@ -227,6 +232,9 @@ func printLog(cmd *cobra.Command, g *globals, f *logFlags, args []string) error 
 	// sink is what the log passes through on its way to w: --since drops
 	// what is older, --tail keeps the last lines of what is there now.
 	sink := w
+	if f.stamps {
+		sink = &stamper{next: w}
+	}
 	var last *lastLines
 	if f.lines > 0 {
 		last = newLastLines(f.lines)

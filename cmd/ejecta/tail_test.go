@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
@@ -294,6 +295,68 @@ func TestTailLinesAndSince(t *testing.T) {
 			}
 		case <-ctx.Done():
 			t.Fatalf("%s -f did not return at the log's end", command)
+		}
+	}
+}
+
+// --timestamps begins each line with the time it was written, live or
+// stored with its times index, and --since cuts a stored log with times
+// line by line.
+func TestLogsTimestamps(t *testing.T) {
+	nats := testenv.StartNATS(t)
+	_, js := nats.Connect(t)
+	buildlogtest.Ensure(t, js)
+	dir := t.TempDir()
+	st, err := store.NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := func(crate string) streams.BuildKey {
+		return streams.BuildKey{Experiment: "ts", Crate: crate, Version: "1.0.0", Toolchain: "stable"}
+	}
+	old, recent := time.Now().Add(-time.Hour).UTC(), time.Now().Add(-time.Minute).UTC()
+	stamp := func(at time.Time) string { return at.Format("2006-01-02T15:04:05.000Z ") }
+	live := buildlogtest.NewLog(t, js, k("live"), 1)
+	live.WriteAt("an hour ago\n", old)
+	live.WriteAt("a minute ago\nunfin", recent)
+	live.WriteAt("ished\n", time.Time{})
+
+	stored := buildlogtest.NewLog(t, js, k("stored"), 1)
+	stored.Write("an hour ago\na minute ago 1\na minute ago 2\n")
+	stored.End(streams.StatusTestPass)
+	stored.StoreAndPurge(st)
+	times := streams.AppendLogTime(nil, streams.LogTime{Offset: 0, At: old})
+	times = streams.AppendLogTime(times, streams.LogTime{Offset: 12, At: recent})
+	if err := st.Put(context.Background(), streams.ExperimentPrefix("ts")+streams.LogTimesKey(k("stored"), 1), bytes.NewReader(times), int64(len(times)), ""); err != nil {
+		t.Fatal(err)
+	}
+	res, _ := json.Marshal(map[string]int{"v": 1})
+	if _, err := js.Publish(context.Background(), streams.ResultSubject(k("stored"), 1, streams.AnonymousSender), res); err != nil {
+		t.Fatal(err)
+	}
+
+	g := []string{"--nats", nats.URL, "--log-level", "warn", "--store", "file://" + dir}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"live", []string{"logs", "ts", "live", "--timestamps"},
+			stamp(old) + "an hour ago\n" + stamp(recent) + "a minute ago\n" + stamp(recent) + "unfinished\n"},
+		{"stored", []string{"logs", "ts", "stored", "--timestamps"},
+			stamp(old) + "an hour ago\n" + stamp(recent) + "a minute ago 1\n" + stamp(recent) + "a minute ago 2\n"},
+		{"stored, since", []string{"logs", "ts", "stored", "--since", "10m"}, "a minute ago 1\na minute ago 2\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := run(t, append(append([]string{}, g...), tc.args...)...)
+			if err != nil || out != tc.want {
+				t.Errorf("output %q (%v)\nwant %q", out, err, tc.want)
+			}
+		})
+	}
+	for _, bad := range [][]string{{"tail", "ts", "--timestamps"}, {"logs", "ts", "live", "--timestamps", "--tail", "2"}} {
+		if _, err := run(t, append(append([]string{}, g...), bad...)...); err == nil || exitCode(err) != 2 {
+			t.Errorf("%v: %v, want exit 2", bad, err)
 		}
 	}
 }

@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"io"
+	"strings"
 	"time"
+
+	"github.com/ejecta-build/ejecta/buildlog"
 )
 
 // lastLines keeps the last n lines written to it (and an unfinished one
@@ -67,16 +70,59 @@ type sinceFilter struct {
 	decided, pass bool
 }
 
-// WriteTimed passes p on when it was written at or after the cutoff, or
-// when its time is not known.
+// WriteTimed passes p on, with its time, when it was written at or after
+// the cutoff, or when its time is not known.
 func (s *sinceFilter) WriteTimed(p []byte, at time.Time) (int, error) {
 	if !at.IsZero() && at.Before(s.cutoff) {
 		return len(p), nil
 	}
-	if _, err := s.next.Write(p); err != nil {
+	var err error
+	if tw, ok := s.next.(buildlog.TimedWriter); ok {
+		_, err = tw.WriteTimed(p, at)
+	} else {
+		_, err = s.next.Write(p)
+	}
+	if err != nil {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// stamper begins each line with the time its first byte was written, for
+// --timestamps; a line whose time is not known gets blanks as wide.
+type stamper struct {
+	next io.Writer
+	mid  bool // inside a line: its stamp is written
+}
+
+// stampLayout is a stamp's layout; every stamp is as wide.
+const stampLayout = "2006-01-02T15:04:05.000Z "
+
+func (s *stamper) Write(p []byte) (int, error) { return s.WriteTimed(p, time.Time{}) }
+
+func (s *stamper) WriteTimed(p []byte, at time.Time) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if !s.mid {
+			stamp := strings.Repeat(" ", len(stampLayout))
+			if !at.IsZero() {
+				stamp = at.UTC().Format(stampLayout)
+			}
+			if _, err := io.WriteString(s.next, stamp); err != nil {
+				return 0, err
+			}
+			s.mid = true
+		}
+		line := p
+		if i := bytes.IndexByte(p, '\n'); i >= 0 {
+			line, s.mid = p[:i+1], false
+		}
+		if _, err := s.next.Write(line); err != nil {
+			return 0, err
+		}
+		p = p[len(line):]
+	}
+	return n, nil
 }
 
 // Write handles bytes without a time: a stored log's.
