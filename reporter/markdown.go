@@ -68,6 +68,30 @@ func (e *experiment) markdownMD(now time.Time) []byte {
 	for _, c := range e.counts() {
 		fmt.Fprintf(&b, "| %s | %d |\n", c.Class, c.N)
 	}
+	if groups := e.signatureGroups(); len(groups) > 0 {
+		b.WriteString("\n## Regressions by first error\n\n")
+		for i, g := range groups {
+			if i == markdownMaxRows {
+				fmt.Fprintf(&b, "- … and %d more, see index.html\n", len(groups)-i)
+				break
+			}
+			fmt.Fprintf(&b, "- %d× ", g.N)
+			if g.Code != "" {
+				fmt.Fprintf(&b, "%s ", mdCode(g.Code))
+			}
+			fmt.Fprintf(&b, "%s: ", mdCode(g.Signature))
+			for j, c := range g.Crates {
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(mdCode(c))
+			}
+			if g.More > 0 {
+				fmt.Fprintf(&b, " and %d more", g.More)
+			}
+			b.WriteByte('\n')
+		}
+	}
 	for _, c := range indexClasses {
 		crates := e.sorted(c)
 		if len(crates) == 0 {
@@ -96,6 +120,20 @@ func (e *experiment) markdownMD(now time.Time) []byte {
 				fmt.Fprintf(&b, ", root cause %s", mdCode(cs.v.Root))
 			}
 			b.WriteByte('\n')
+			if fe := cs.firstError(); fe != nil {
+				b.WriteString("  - first error: ")
+				if fe.Code != "" {
+					fmt.Fprintf(&b, "%s ", mdCode(fe.Code))
+				}
+				b.WriteString(mdCode(fe.Message))
+				if loc := fe.Location(); loc != "" {
+					fmt.Fprintf(&b, " at %s", mdCode(loc))
+				}
+				if fe.LogLine > 0 {
+					fmt.Fprintf(&b, ", log line %d", fe.LogLine)
+				}
+				b.WriteByte('\n')
+			}
 		}
 	}
 	return b.Bytes()
