@@ -49,6 +49,10 @@ func mdCode(s string) string {
 	return fence + s + fence
 }
 
+// MarkdownCode is s as a markdown code span (mdCode), for other writers
+// of markdown that shows what builds printed.
+func MarkdownCode(s string) string { return mdCode(s) }
+
 // markdownMD renders markdown.md: progress, counts and the regressions and
 // fixes, for pasting into a GitHub comment.
 func (e *experiment) markdownMD(now time.Time) []byte {
