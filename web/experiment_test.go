@@ -126,6 +126,13 @@ func TestExperimentPageListsARealRegression(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.Contains(body, "ejecta-demo-regress") {
 			t.Errorf("report file %s: %d\n%s", f, resp.StatusCode, body)
 		}
+		// The report shows the regression's first error and its group.
+		if want := map[string]string{
+			"index.html":   `<tr class="signature"><td>1</td><td></td><td>ejecta-demo-regress: this crate does not build with a nightly compiler</td><td>ejecta-demo-regress 0.1.0</td></tr>`,
+			"results.json": `"first_error":{"message":"ejecta-demo-regress: this crate does not build with a nightly compiler","file":"ejecta-demo-regress-0.1.0/src/lib.rs","line":4,"log_line":`,
+		}[f]; !strings.Contains(body, want) {
+			t.Errorf("report file %s lacks %s:\n%s", f, want, body)
+		}
 		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "sandbox") || strings.Contains(csp, "script-src") {
 			t.Errorf("report file %s: Content-Security-Policy %q", f, csp)
 		}
