@@ -198,7 +198,7 @@ func (s *jsonStream) message() error {
 		line := 0
 		if m.Message.Rendered != "" {
 			var err error
-			if line, err = s.rendered.o.write(s.rendered.w, []byte(m.Message.Rendered)); err != nil {
+			if line, err = s.o.write(s.rendered.w, []byte(m.Message.Rendered)); err != nil {
 				return err
 			}
 		}
