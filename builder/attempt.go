@@ -183,6 +183,7 @@ func (a *attempt) build(ctx context.Context) cargo.Verdict {
 			// A failed write stays in the chunker and ends the log with an
 			// error.
 			TaskEnded: func() { _ = a.capped.EndStep(); a.noteLogBlocked() },
+			Line:      a.out.Line,
 		},
 	}
 	vV, version, err := a.b.rustc.Get(ctx, host, key.Toolchain, a.cargo.Probe)
@@ -280,7 +281,7 @@ func (a *attempt) publishResult(ctx context.Context, v cargo.Verdict, start time
 		Status: v.Status, Reason: v.Reason, ExitCode: v.ExitCode,
 		DurationMS: time.Since(start).Milliseconds(), Builder: a.b.cfg.ID,
 		LogKey: streams.LogObjectKey(key, a.n), FinishedAt: time.Now().UTC(),
-		SharedTarget: a.shared != nil,
+		SharedTarget: a.shared != nil, FirstError: v.FirstError,
 	}
 	res.Sign(a.job.Ticket)
 	if err := a.publishJSON(ctx, streams.ResultSubject(key, a.n, a.b.sender), res.MAC, res); err != nil {

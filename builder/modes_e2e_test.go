@@ -100,6 +100,17 @@ func TestBuilderModes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			text := tt.want.check(t, js, tt.job.BuildKey, got[tt.job.BuildKey])
+			// A failure carries its first error, read from cargo's JSON,
+			// and the log line where the log shows it.
+			if e := got[tt.job.BuildKey].FirstError; tt.want.status == streams.StatusBuildFail {
+				if lines := strings.Split(text, "\n"); e == nil || e.LogLine < 1 || e.LogLine > len(lines) ||
+					!strings.HasPrefix(lines[e.LogLine-1], "error") || !strings.Contains(lines[e.LogLine-1], e.Message) ||
+					!strings.Contains(string(tt.want.reason), e.Code) || !strings.HasPrefix(e.File, tt.job.Crate+"-0.1.0/src/") {
+					t.Errorf("first error %+v, not where the log shows it", e)
+				}
+			} else if e != nil {
+				t.Errorf("first error %+v of a %s", e, tt.want.status)
+			}
 			// The log starts with the toolchain's rustc -vV, exactly.
 			vV, err := exec.Command("rustc", "+"+tt.job.Toolchain, "-vV").Output()
 			if err != nil {

@@ -44,6 +44,9 @@ func TestBuilderFailureReasons(t *testing.T) {
 		{job("ejecta-network", streams.Limits{}), "network-access", "finished: build-fail (network-access), exit code 101"},
 		// A fork bomb under the builder's pids limit: a plain failure.
 		{job("ejecta-forkbomb", streams.Limits{}), "unknown", "pids 256"},
+		// The error is in a dependency: the package of rustc's diagnostic
+		// in cargo's JSON says so.
+		{job("ejecta-usesbad", streams.Limits{}), "depends-on(ejecta-typeerr)", "finished: build-fail (depends-on(ejecta-typeerr)), exit code 101"},
 	}
 	for _, tt := range tests {
 		publishJob(t, js, tt.job)
@@ -72,6 +75,11 @@ func TestBuilderFailureReasons(t *testing.T) {
 			}
 			if !strings.Contains(text, tt.wantLine) {
 				t.Errorf("log lacks %q:\n%s", tt.wantLine, text)
+			}
+			if e := r.FirstError; tt.wantReason.Kind() == streams.ReasonDependsOn && (e == nil ||
+				*e != streams.FirstError{Code: "E0308", Message: "mismatched types", File: "ejecta-typeerr-0.1.0/src/lib.rs", Line: 4, LogLine: e.LogLine} ||
+				!strings.HasPrefix(strings.Split(text, "\n")[e.LogLine-1], "error[E0308]: mismatched types")) {
+				t.Errorf("first error %+v, want the dependency's E0308 where the log shows it", e)
 			}
 			if !strings.HasSuffix(text, "\n") || !strings.Contains(text[strings.LastIndex(text[:len(text)-1], "\n")+1:], buildlog.SystemPrefix+"finished: build-fail") {
 				t.Errorf("log does not end with the finished line:\n%s", text)

@@ -1,6 +1,7 @@
 package buildlog
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -57,6 +58,7 @@ type Chunker struct {
 	seq    uint64 // of the last chunk handed to the sink
 	off    uint64 // bytes handed to the sink
 	sum    hash.Hash
+	lines  int   // newlines written
 	err    error // first sink error; sticky
 	ended  bool
 }
@@ -101,6 +103,7 @@ func (c *Chunker) write(stream string, p []byte) (int, error) {
 		}
 		n := min(c.max-len(c.buf), len(p))
 		c.buf = append(c.buf, p[:n]...)
+		c.lines += bytes.Count(p[:n], newline)
 		p = p[n:]
 		written += n
 		if len(c.buf) == c.max {
@@ -110,6 +113,17 @@ func (c *Chunker) write(stream string, p []byte) (int, error) {
 		}
 	}
 	return written, nil
+}
+
+var newline = []byte{'\n'}
+
+// Line is the number, from 1, of the log line the next byte written goes
+// to, as a reader numbering the whole log's lines counts them (the web
+// UI's log page anchors each line by it).
+func (c *Chunker) Line() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lines + 1
 }
 
 // flushIfGen is the timer's flush: only if no flush happened since it was armed.

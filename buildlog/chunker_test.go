@@ -31,6 +31,10 @@ func TestChunkerReassembles(t *testing.T) {
 		}
 		rest = rest[n:]
 	}
+	// Line counts the lines as a reader of the whole log numbers them.
+	if got, want := c.Line(), bytes.Count(want, []byte("\n"))+1; got != want {
+		t.Errorf("Line() = %d after %d newlines, want %d", got, want-1, want)
+	}
 	chunks, end := endAndRead(t, c, pub, js, subj, 10*time.Second)
 	if end == nil {
 		t.Fatalf("no end marker after %d chunks", len(chunks))

@@ -79,5 +79,8 @@ func disputed(held, came *streams.Result) *streams.Result {
 		d = *came
 	}
 	d.Status, d.Reason, d.ExitCode = streams.StatusError, streams.ReasonDisputed, 0
+	// Either builder may be the suspect one: neither's first error is the
+	// build's.
+	d.FirstError = nil
 	return &d
 }

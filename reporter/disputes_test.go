@@ -66,6 +66,9 @@ func TestDisputedBuilds(t *testing.T) {
 			for _, s := range c.nightly {
 				r := res("a", "nightly", s.attempt, s.status)
 				r.Sender = s.sender
+				if s.status == streams.StatusBuildFail {
+					r.FirstError = &streams.FirstError{Code: "E0308", Message: "mismatched types"}
+				}
 				if s.attempt >= retried {
 					last = r
 				}
@@ -82,6 +85,9 @@ func TestDisputedBuilds(t *testing.T) {
 			got := cs.runs[1]
 			if got.Status != c.wantStatus || got.Reason != c.wantReason {
 				t.Errorf("nightly holds %s (%s), want %s (%s)", got.Status, got.Reason, c.wantStatus, c.wantReason)
+			}
+			if got.Reason == streams.ReasonDisputed && got.FirstError != nil {
+				t.Errorf("the disputed build shows one builder's first error %+v", got.FirstError)
 			}
 			if cs.v.Class != c.wantClass {
 				t.Errorf("class %s, want %s", cs.v.Class, c.wantClass)

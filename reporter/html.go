@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -90,6 +91,9 @@ func (cs *crateState) htmlRow() template.HTML {
 		for _, r := range cs.runs {
 			b.WriteString(`</td><td>`)
 			writeCell(&b, r)
+			if triaged(cs.v.Class) {
+				writeFirstError(&b, r)
+			}
 		}
 		b.WriteString(`</td><td class="note">`)
 		esc(cs.v.Note)
@@ -132,6 +136,37 @@ func writeCell(b *bytes.Buffer, r *streams.Result) {
 		b.WriteString(html.EscapeString(logHref(streams.LogPageKey(r.BuildKey, r.Attempt))))
 		b.WriteString(`">page</a>`)
 	}
+}
+
+// triaged says whether crates of class c show their first errors: every
+// class in which the toolchains differed or a build could not be judged.
+func triaged(c results.Class) bool { return !c.Same() && c != results.ClassPending }
+
+// writeFirstError writes the first error of attempt r, if it has one,
+// below its cell: code, message, where it is in the source and in the log.
+// The stored log page has no line anchors (the web UI's has): the log
+// line is given as a number.
+func writeFirstError(b *bytes.Buffer, r *streams.Result) {
+	if r == nil || r.FirstError == nil {
+		return
+	}
+	e := r.FirstError
+	b.WriteString(`<div class="first-error">`)
+	if e.Code != "" {
+		b.WriteString(`<code>`)
+		b.WriteString(html.EscapeString(e.Code))
+		b.WriteString(`</code> `)
+	}
+	b.WriteString(html.EscapeString(e.Message))
+	if loc := e.Location(); loc != "" {
+		b.WriteString(` <span class="at">at <code>`)
+		b.WriteString(html.EscapeString(loc))
+		b.WriteString(`</code></span>`)
+	}
+	if e.LogLine > 0 {
+		fmt.Fprintf(b, ` <span class="at">(log line %d)</span>`, e.LogLine)
+	}
+	b.WriteString(`</div>`)
 }
 
 // logHref turns a log's object key into a link. Keys hold %XX escapes

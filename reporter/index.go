@@ -19,6 +19,8 @@ type indexView struct {
 	pageView
 	Counts   []classCount
 	Sections []sectionView
+	// Signatures are the regressions grouped by first error.
+	Signatures []signatureGroup
 }
 
 type classCount struct {
@@ -130,7 +132,8 @@ func (e *experiment) counts() []classCount {
 // regressions and fixes grouped by root cause and the other classes worth
 // a look. Its cost grows with those lists, not with the experiment.
 func (e *experiment) indexHTML(t *template.Template, now time.Time) ([]byte, error) {
-	v := indexView{pageView: pageView{Experiment: e.name, Progress: e.progressView(now)}, Counts: e.counts()}
+	v := indexView{pageView: pageView{Experiment: e.name, Progress: e.progressView(now)}, Counts: e.counts(),
+		Signatures: e.signatureGroups()}
 	for _, c := range indexClasses {
 		crates := e.sorted(c)
 		if len(crates) == 0 {

@@ -49,6 +49,10 @@ func mdCode(s string) string {
 	return fence + s + fence
 }
 
+// MarkdownCode is s as a markdown code span (mdCode), for other writers
+// of markdown that shows what builds printed.
+func MarkdownCode(s string) string { return mdCode(s) }
+
 // markdownMD renders markdown.md: progress, counts and the regressions and
 // fixes, for pasting into a GitHub comment.
 func (e *experiment) markdownMD(now time.Time) []byte {
@@ -67,6 +71,30 @@ func (e *experiment) markdownMD(now time.Time) []byte {
 	b.WriteString("| class | crates |\n|---|---|\n")
 	for _, c := range e.counts() {
 		fmt.Fprintf(&b, "| %s | %d |\n", c.Class, c.N)
+	}
+	if groups := e.signatureGroups(); len(groups) > 0 {
+		b.WriteString("\n## Regressions by first error\n\n")
+		for i, g := range groups {
+			if i == markdownMaxRows {
+				fmt.Fprintf(&b, "- … and %d more, see index.html\n", len(groups)-i)
+				break
+			}
+			fmt.Fprintf(&b, "- %d× ", g.N)
+			if g.Code != "" {
+				fmt.Fprintf(&b, "%s ", mdCode(g.Code))
+			}
+			fmt.Fprintf(&b, "%s: ", mdCode(g.Signature))
+			for j, c := range g.Crates {
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(mdCode(c))
+			}
+			if g.More > 0 {
+				fmt.Fprintf(&b, " and %d more", g.More)
+			}
+			b.WriteByte('\n')
+		}
 	}
 	for _, c := range indexClasses {
 		crates := e.sorted(c)
@@ -96,6 +124,20 @@ func (e *experiment) markdownMD(now time.Time) []byte {
 				fmt.Fprintf(&b, ", root cause %s", mdCode(cs.v.Root))
 			}
 			b.WriteByte('\n')
+			if fe := cs.firstError(); fe != nil {
+				b.WriteString("  - first error: ")
+				if fe.Code != "" {
+					fmt.Fprintf(&b, "%s ", mdCode(fe.Code))
+				}
+				b.WriteString(mdCode(fe.Message))
+				if loc := fe.Location(); loc != "" {
+					fmt.Fprintf(&b, " at %s", mdCode(loc))
+				}
+				if fe.LogLine > 0 {
+					fmt.Fprintf(&b, ", log line %d", fe.LogLine)
+				}
+				b.WriteByte('\n')
+			}
 		}
 	}
 	return b.Bytes()

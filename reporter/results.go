@@ -123,6 +123,7 @@ func runResult(r *streams.Result) results.RunResult {
 		ExitCode:     r.ExitCode,
 		DurationMS:   r.DurationMS,
 		SharedTarget: r.SharedTarget,
+		FirstError:   r.FirstError,
 		Log:          logKey(r.LogKey),
 	}
 }

@@ -31,6 +31,16 @@ const (
 	ClassFlaky Class = "flaky"
 )
 
+// Same reports whether c is one of the same-* classes: both toolchains
+// did the same, nothing to triage.
+func (c Class) Same() bool {
+	switch c {
+	case ClassSameBuildFail, ClassSameTestFail, ClassSameTestSkipped, ClassSameTestPass:
+		return true
+	}
+	return false
+}
+
 // Classes lists every class in the order a report shows them: what needs a
 // person's attention first, pending last.
 var Classes = []Class{

@@ -79,6 +79,9 @@ type RunResult struct {
 	// cargo target dir, which other crates' build scripts could write to
 	// (streams.Result.SharedTarget); confirmation re-runs never do.
 	SharedTarget bool `json:"shared_target,omitempty"`
+	// FirstError is the first error the build printed, when its builder
+	// saw one (streams.Result.FirstError).
+	FirstError *streams.FirstError `json:"first_error,omitempty"`
 	// Log is the object key of the attempt's log relative to the
 	// experiment's prefix, so relative to results.json itself; empty when
 	// the result named no usable log.

@@ -305,6 +305,9 @@ type Result struct {
 	// rather than in a clean one of its own. A confirmation re-run never
 	// does (Validate): its verdict must not rest on what other crates left.
 	SharedTarget bool `json:"shared_target,omitempty"`
+	// FirstError is the first error the failed build printed, when the
+	// builder saw one.
+	FirstError *FirstError `json:"first_error,omitempty"`
 	// MAC signs the result with the job's ticket (Result.Sign); empty for
 	// a job without one.
 	MAC string `json:"mac,omitempty"`
@@ -332,6 +335,11 @@ func (r *Result) Validate() error {
 	}
 	if r.SharedTarget && AttemptRound(r.Attempt) > 0 {
 		return fmt.Errorf("result: shared_target: attempt %d is a confirmation re-run, which builds in a clean target", r.Attempt)
+	}
+	if r.FirstError != nil {
+		if err := r.FirstError.Validate(); err != nil {
+			return fmt.Errorf("result: %w", err)
+		}
 	}
 	return validateSigned("result: mac", r.MAC)
 }

@@ -226,6 +226,14 @@ func resultMAC(ticket string, r *Result) string {
 	if r.SharedTarget {
 		in.str("shared-target")
 	}
+	if e := r.FirstError; e != nil {
+		in.str("first-error")
+		in.str(e.Code)
+		in.str(e.Message)
+		in.str(e.File)
+		in.num(int64(e.Line))
+		in.num(int64(e.LogLine))
+	}
 	return sign([]byte(ticket), in, macBytes)
 }
 

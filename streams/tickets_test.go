@@ -85,6 +85,8 @@ func TestTicketsAndMACs(t *testing.T) {
 		// Whether the attempt reused a shared target is part of what the
 		// result says: a copy cannot flip it.
 		"shared target": func(r *Result) { r.SharedTarget = true },
+		// So is the first error a report shows for the crate.
+		"first error": func(r *Result) { r.FirstError = &FirstError{Message: "mismatched types"} },
 		// Attempt 1001 is the first re-run's: another ticket.
 		"another run": func(r *Result) { r.Attempt = 1001 },
 	} {

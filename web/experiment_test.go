@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +85,12 @@ func TestExperimentPageListsARealRegression(t *testing.T) {
 	}
 	table := body[strings.Index(body, `id="regressions"`):]
 	table = table[:strings.Index(table, "</table>")]
+	// The nightly build's first error, read from rustc's JSON, with a link
+	// to the line of the log page that shows it.
+	firstErr := regexp.MustCompile(`<div class="first-error">ejecta-demo-regress: this crate does not build with a nightly compiler at <code>ejecta-demo-regress-0.1.0/src/lib.rs:4</code> \(<a href="/logs/webreg/ejecta-demo-regress/0.1.0/nightly/1#L([0-9]+)">log line [0-9]+</a>\)</div>`).FindStringSubmatch(table)
+	if firstErr == nil {
+		t.Errorf("the regression's first error is not shown:\n%s", table)
+	}
 	links := regexp.MustCompile(`<a href="(/logs/webreg/ejecta-demo-regress/0.1.0/(stable|nightly)/1)">`).FindAllStringSubmatch(table, -1)
 	if len(links) != 2 {
 		t.Fatalf("want links to both logs of the regression, found %q:\n%s", links, body)
@@ -105,10 +112,26 @@ func TestExperimentPageListsARealRegression(t *testing.T) {
 			t.Errorf("log page %s: %d", l[1], resp.StatusCode)
 		}
 	}
+	// The anchor is the line the log page numbers so that shows the error.
+	if firstErr != nil {
+		_, raw := get(t, hs.URL+"/logs/webreg/ejecta-demo-regress/0.1.0/nightly/1/raw")
+		n, _ := strconv.Atoi(firstErr[1])
+		lines := strings.Split(raw, "\n")
+		if n < 1 || n > len(lines) || !strings.Contains(lines[n-1], "error") || !strings.Contains(lines[n-1], "this crate does not build with a nightly compiler") {
+			t.Errorf("log line %d is not the error:\n%s", n, raw)
+		}
+	}
 	for _, f := range []string{"index.html", "results.json"} {
 		resp, body := get(t, hs.URL+"/experiments/webreg/report/"+f)
 		if resp.StatusCode != 200 || !strings.Contains(body, "ejecta-demo-regress") {
 			t.Errorf("report file %s: %d\n%s", f, resp.StatusCode, body)
+		}
+		// The report shows the regression's first error and its group.
+		if want := map[string]string{
+			"index.html":   `<tr class="signature"><td>1</td><td></td><td>ejecta-demo-regress: this crate does not build with a nightly compiler</td><td>ejecta-demo-regress 0.1.0</td></tr>`,
+			"results.json": `"first_error":{"message":"ejecta-demo-regress: this crate does not build with a nightly compiler","file":"ejecta-demo-regress-0.1.0/src/lib.rs","line":4,"log_line":`,
+		}[f]; !strings.Contains(body, want) {
+			t.Errorf("report file %s lacks %s:\n%s", f, want, body)
 		}
 		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "sandbox") || strings.Contains(csp, "script-src") {
 			t.Errorf("report file %s: Content-Security-Policy %q", f, csp)

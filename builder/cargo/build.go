@@ -91,6 +91,9 @@ type Log struct {
 	// counts from there); TaskEnded once it has exited and its output is
 	// all written.
 	TaskStarted, TaskEnded func()
+	// Line, when set, is the number of the log line the next byte written
+	// goes to (buildlog.Chunker.Line): where the first error is found.
+	Line func() int
 }
 
 // Registries are the clients of the remote registries and the download
@@ -110,6 +113,9 @@ type Verdict struct {
 	Reason    streams.Reason
 	ExitCode  int
 	Abandoned bool
+	// FirstError is the failed step's first error, nil when it printed
+	// none or did not fail for the crate's sake.
+	FirstError *streams.FirstError
 }
 
 // Why the attempt's context was ended by the builder itself, as its

@@ -79,6 +79,12 @@ type diagnostics struct {
 	// testBinaries and tests count libtest's "running N tests" headers and
 	// their N: a test step that ran zero tests means the crate has none.
 	testBinaries, tests int
+	// json: the step ran under jsonFormat, rustc's diagnostics are read
+	// from its messages (message), not from their text.
+	json bool
+	// first is the step's first error, from a diagnostic or else from
+	// cargo's own error line.
+	first *streams.FirstError
 	// launched counts the test binaries cargo started ("Running ...",
 	// "Doc-tests ..."): one more than testBinaries is a test without
 	// libtest's harness (harness = false), which ran and printed no header.
@@ -96,11 +102,27 @@ func (d *diagnostics) writer() io.Writer { return &diagLines{d: d} }
 type diagLines struct {
 	d       *diagnostics
 	partial []byte
+	// errors: the stream is stderr, where cargo prints its own errors
+	// (firstError's fallback when the compiler printed none).
+	errors bool
+	// inLine: partial holds the start of a line, which began on the log
+	// line at (0: unknown).
+	inLine bool
+	at     int
 }
 
 func (w *diagLines) Write(p []byte) (int, error) {
-	n := len(p)
+	w.write(p, 0)
+	return len(p), nil
+}
+
+// write splits p into lines, p's first byte having gone to log line at
+// (0: unknown).
+func (w *diagLines) write(p []byte, at int) {
 	for len(p) > 0 {
+		if !w.inLine {
+			w.inLine, w.at = true, at
+		}
 		i := bytes.IndexByte(p, '\n')
 		piece := p
 		if i >= 0 {
@@ -112,14 +134,21 @@ func (w *diagLines) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		w.d.line(w.partial)
+		w.d.lineAt(w.partial, w.at, w.errors)
 		w.partial = w.partial[:0]
+		w.inLine = false
+		if at > 0 {
+			at++
+		}
 		p = p[i+1:]
 	}
-	return n, nil
 }
 
-func (d *diagnostics) line(raw []byte) {
+func (d *diagnostics) line(raw []byte) { d.lineAt(raw, 0, false) }
+
+// lineAt reads one line of text output, which is on log line at (0:
+// unknown); errors says it is on stderr.
+func (d *diagnostics) lineAt(raw []byte, at int, errors bool) {
 	// Every line of every log passes here, and most are "Compiling x" or
 	// test output that no pattern can match: a cheap literal test guards
 	// each regexp, and ANSI codes are stripped only from lines that have
@@ -145,7 +174,9 @@ func (d *diagnostics) line(raw []byte) {
 		d.registryDown = true
 	}
 	if strings.HasPrefix(l, "error") {
-		if m := errorCodeRE.FindStringSubmatch(l); m != nil {
+		// Under jsonFormat rustc's errors come as JSON (message); what
+		// is left on stderr is cargo's own.
+		if m := errorCodeRE.FindStringSubmatch(l); m != nil && !d.json {
 			addBounded(d.codes, m[1])
 		}
 		if toolchainMissingRE.MatchString(l) {
@@ -154,11 +185,14 @@ func (d *diagnostics) line(raw []byte) {
 		if m := componentMissingRE.FindStringSubmatch(l); m != nil {
 			d.noComponent = strings.TrimPrefix(m[1], "cargo-")
 		}
+		if errors && d.first == nil {
+			d.first = textError(l, at)
+		}
 	}
 	if d.resolving && sourceUnreadableRE.MatchString(l) {
 		d.noSource = true
 	}
-	if strings.Contains(l, "could not compile `") {
+	if !d.json && strings.Contains(l, "could not compile `") {
 		if m := couldNotCompileRE.FindStringSubmatch(l); m != nil {
 			addBounded(d.failed, m[1])
 		}
@@ -166,7 +200,9 @@ func (d *diagnostics) line(raw []byte) {
 	if strings.Contains(l, "Undefined Behavior:") {
 		d.ub = true
 	}
-	d.lints(l)
+	if !d.json {
+		d.lints(l)
+	}
 	if t := strings.TrimLeft(l, " "); strings.HasPrefix(t, "Running ") || strings.HasPrefix(t, "Doc-tests ") {
 		d.launched++
 	}

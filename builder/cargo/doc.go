@@ -3,7 +3,10 @@
 // fix, miri, unstable-features) as cargo steps, each a task in the sandbox
 // with the build's environment and limits (step.go, steps.go, mode_*.go),
 // and the verdict read from their output as it streams past: crater's
-// statuses and the failure reasons of streams/reasons.go (classify.go). It
+// statuses and the failure reasons of streams/reasons.go (classify.go),
+// read from cargo's JSON messages where cargo prints them, which are
+// turned back into the text they stand for on their way into the log
+// (output.go, message.go), and from the text elsewhere. It
 // also knows the toolchains a builder has (rustup's and those given as
 // directories, their components and rustc's version, toolchains.go) and
 // prepares crates from a remote registry (registry.go).

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -121,10 +120,17 @@ func (b *Build) runStep(ctx context.Context, dir string, network bool, args ...s
 	if network {
 		note = "  (with network)"
 	}
+	// The command is logged as a person would type it to see the output
+	// the log shows: without jsonFormat, whose JSON the log does not show.
 	fmt.Fprintf(b.Log.System, "$ cargo +%s %s%s\n", tc, strings.Join(args, " "), note)
 	diag := newDiagnostics()
 	diag.remote = network
 	diag.resolving = args[0] == "generate-lockfile"
+	diag.json = jsonSubcommands[args[0]]
+	if diag.json {
+		args = append([]string{args[0], jsonFormat}, args[1:]...)
+	}
+	stdout, stderr := newStepOutput(b.Log, diag, diag.json)
 	t := sandbox.Task{
 		ID:           b.TaskID(),
 		Args:         append([]string{b.Host.CargoPath, "+" + tc}, args...),
@@ -139,8 +145,8 @@ func (b *Build) runStep(ctx context.Context, dir string, network bool, args ...s
 		PidsLimit:    b.PidsLimit,
 		TmpBytes:     b.Limits.TmpBytes,
 		Network:      network,
-		Stdout:       io.MultiWriter(b.Log.Stdout, diag.writer()),
-		Stderr:       io.MultiWriter(b.Log.Stderr, diag.writer()),
+		Stdout:       stdout,
+		Stderr:       stderr,
 	}
 	b.Log.TaskStarted()
 	exit, err := b.Tasks.Run(ctx, t)
@@ -193,6 +199,7 @@ func (b *Build) failure(ctx context.Context, o outcome, failStatus streams.Statu
 		v.Status, v.Reason = streams.StatusPrepareFail, streams.ReasonDownloadFailed
 	default:
 		v.Reason = o.diag.reason(b.Job.Crate)
+		v.FirstError = o.diag.firstError()
 	}
 	return v, true
 }

@@ -25,6 +25,9 @@ func reportFixture(exp string) results.File {
 		return results.CrateResult{Name: name, Version: version, Class: class, Root: root, Confirmation: confirmation,
 			Results: []results.RunResult{run("stable", old, "", name, version), run("nightly", new, reason, name, version)}}
 	}
+	lone := crate("lone", "0.1.0", results.ClassRegressed, "", "confirmed", streams.StatusTestPass, streams.StatusBuildFail, "compiler-error(E0599)")
+	lone.Results[1].FirstError = &streams.FirstError{Code: "E0599", Message: "no method named `frobnicate` found for struct `Lone` in the current scope",
+		File: "lone-0.1.0/src/lib.rs", Line: 12, LogLine: 31}
 	return results.File{
 		V: results.FileVersion, Experiment: exp, Toolchains: []string{"stable", "nightly"}, Mode: streams.ModeCheckOnly,
 		TotalJobs: 14, DoneJobs: 14, Confirmations: 1,
@@ -32,7 +35,7 @@ func reportFixture(exp string) results.File {
 		Crates: []results.CrateResult{
 			crate("app", "1.0.0", results.ClassRegressed, "serde", "confirmed", streams.StatusTestPass, streams.StatusBuildFail, "depends-on(serde)"),
 			crate("cfg-if", "1.0.0", results.ClassSameTestPass, "", "", streams.StatusTestPass, streams.StatusTestPass, ""),
-			crate("lone", "0.1.0", results.ClassRegressed, "", "confirmed", streams.StatusTestPass, streams.StatusBuildFail, "compiler-error(E0599)"),
+			lone,
 			sharedFirstRun(crate("old", "2.0.0", results.ClassFixed, "", "confirmed", streams.StatusBuildFail, streams.StatusTestPass, "")),
 			crate("serde", "1.0.0", results.ClassRegressed, "", "confirmed", streams.StatusTestPass, streams.StatusBuildFail, "ice"),
 			crate("tool", "0.3.0", results.ClassRegressed, "gone", "confirmed", streams.StatusTestPass, streams.StatusBuildFail, "depends-on(gone)"),
@@ -105,7 +108,8 @@ REGRESSED: 4 crates
     stable:   test-pass
               log http://web.example:8080/logs/rep/lone/0.1.0/stable/1
     nightly:  build-fail compiler-error(E0599)
-              log http://web.example:8080/logs/rep/lone/0.1.0/nightly/1
+              error[E0599]: no method named ` + "`frobnicate`" + ` found for struct ` + "`Lone`" + ` in the current scope at lone-0.1.0/src/lib.rs:12
+              log http://web.example:8080/logs/rep/lone/0.1.0/nightly/1#L31
   dependency gone (not regressed itself in this experiment): 1 dependent
   tool 0.3.0, confirmed
     stable:   test-pass
@@ -137,7 +141,9 @@ FIXED: 1 crate
 	out, err = run(t, append(g, "report", "rep", "-o", "markdown")...)
 	for _, w := range []string{"# Experiment rep\n", "| regressed | 4 |", "## regressed (4)", "### root cause serde: 1 dependent regressed because it did",
 		"- **old 2\\.0\\.0** (confirmed): stable build\\-fail, shared target ([log]",
-		"- **lone 0\\.1\\.0** (confirmed): stable test\\-pass ([log](http://web.example:8080/logs/rep/lone/0.1.0/stable/1)); nightly build\\-fail compiler\\-error\\(E0599\\)"} {
+		"- **lone 0\\.1\\.0** (confirmed): stable test\\-pass ([log](http://web.example:8080/logs/rep/lone/0.1.0/stable/1)); nightly build\\-fail compiler\\-error\\(E0599\\)",
+		// The build's own text is code, not escaped markdown.
+		"([log](http://web.example:8080/logs/rep/lone/0.1.0/nightly/1))\n  - first error (nightly): `E0599` ``no method named `frobnicate` found for struct `Lone` in the current scope`` at `lone-0.1.0/src/lib.rs:12` ([log line 31](http://web.example:8080/logs/rep/lone/0.1.0/nightly/1#L31))\n"} {
 		if err != nil || !strings.Contains(out, w) {
 			t.Errorf("report -o markdown: %v, want %q in\n%s", err, w, out)
 		}
@@ -151,7 +157,7 @@ FIXED: 1 crate
 	kv, _ := js.KeyValue(ctx, streams.EndpointsBucket)
 	kv.Delete(ctx, streams.EndpointWeb)
 	out, err = run(t, append(g, "report", "rep")...)
-	if err != nil || !strings.Contains(out, "log "+dir+"/rep/logs/nightly/lone/0%2E1%2E0/1.log") || strings.Contains(out, "web.example") {
+	if err != nil || !strings.Contains(out, "log "+dir+"/rep/logs/nightly/lone/0%2E1%2E0/1.log (line 31)\n") || strings.Contains(out, "web.example") {
 		t.Errorf("report without a web UI: %v\n%s", err, out)
 	}
 

@@ -221,6 +221,33 @@ func (v *reportView) logLink(c results.CrateResult, run results.RunResult) strin
 	return v.st.Location(streams.ExperimentPrefix(v.f.Experiment) + run.Log)
 }
 
+// lineLink is log link l to the line of the first error fe, if it has
+// one: an anchor on the web UI's log page, which numbers its lines; a
+// note after a stored log, which is a file.
+func (v *reportView) lineLink(l string, fe *streams.FirstError) string {
+	switch {
+	case fe == nil || fe.LogLine == 0:
+		return l
+	case v.web != "":
+		return fmt.Sprintf("%s#L%d", l, fe.LogLine)
+	}
+	return fmt.Sprintf("%s (line %d)", l, fe.LogLine)
+}
+
+// firstErrorText is a first error as rustc prints its header:
+// "error[E0308]: mismatched types", then where.
+func firstErrorText(fe *streams.FirstError) string {
+	s := "error"
+	if fe.Code != "" {
+		s += "[" + fe.Code + "]"
+	}
+	s += ": " + fe.Message
+	if loc := fe.Location(); loc != "" {
+		s += " at " + loc
+	}
+	return s
+}
+
 // text writes the report for a terminal.
 func (v *reportView) text(w io.Writer) error {
 	f := v.f
@@ -281,8 +308,12 @@ func (v *reportView) textCrate(w io.Writer, c results.CrateResult) {
 			line += ", shared target"
 		}
 		fmt.Fprintln(w, printable(line))
+		fe := r.FirstError
+		if fe != nil && !c.Class.Same() {
+			fmt.Fprintf(w, "    %*s  %s\n", width+1, "", printable(firstErrorText(fe)))
+		}
 		if l := v.logLink(c, r); l != "" {
-			fmt.Fprintf(w, "    %*s  log %s\n", width+1, "", printable(l))
+			fmt.Fprintf(w, "    %*s  log %s\n", width+1, "", printable(v.lineLink(l, fe)))
 		}
 	}
 }
@@ -336,6 +367,42 @@ func (v *reportView) markdownCrate(w io.Writer, c results.CrateResult) {
 		}
 	}
 	fmt.Fprintln(w)
+	if r, ok := firstErrorRun(c); ok {
+		fe := r.FirstError
+		fmt.Fprintf(w, "  - first error (%s):", mdEscape(r.Toolchain))
+		if fe.Code != "" {
+			fmt.Fprintf(w, " %s", reporter.MarkdownCode(fe.Code))
+		}
+		// The build's own text: code spans, never markup.
+		fmt.Fprintf(w, " %s", reporter.MarkdownCode(fe.Message))
+		if loc := fe.Location(); loc != "" {
+			fmt.Fprintf(w, " at %s", reporter.MarkdownCode(loc))
+		}
+		if l := v.logLink(c, r); l != "" && fe.LogLine > 0 && v.web != "" {
+			fmt.Fprintf(w, " ([log line %d](%s))", fe.LogLine, mdLink(v.lineLink(l, fe)))
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// firstErrorRun is the run of c whose first error matters, as markdown.md
+// picks it: none for a same-* crate; the baseline's for a fix (what was
+// fixed); the new toolchain's otherwise; the other run's when that one has
+// none.
+func firstErrorRun(c results.CrateResult) (results.RunResult, bool) {
+	if c.Class.Same() || len(c.Results) == 0 {
+		return results.RunResult{}, false
+	}
+	runs := slices.Clone(c.Results)
+	if c.Class != results.ClassFixed && c.Class != results.ClassSpuriousFixed {
+		slices.Reverse(runs)
+	}
+	for _, r := range runs {
+		if r.FirstError != nil {
+			return r, true
+		}
+	}
+	return results.RunResult{}, false
 }
 
 // mdReplacer escapes what CommonMark would read as markup, and HTML: names
