@@ -31,8 +31,11 @@ import (
 // mounts are the container's. Nothing a task started outlives it: once
 // its process has exited, every other process but the container's init
 // is killed before Run returns (sweep), so the next task meets none of
-// them. A task killed because its ctx ended takes the whole container with
-// it.
+// them. Files are another matter: what a task leaves in the container's
+// private /tmp the tasks after it see, and it counts against their memory
+// limit, as it would in one task running them all (one attempt's steps are
+// one crate's build). A task killed because its ctx ended takes the whole
+// container with it.
 //
 // A Session is used by one goroutine at a time. Close it when done.
 type Session struct {
