@@ -45,18 +45,18 @@ type box struct {
 	id      string // the container's, after the task that made it
 	made    Task   // the task it was made for, whose settings it has (fits)
 	ctr     containerd.Container
-	task    containerd.Task       // the init's
-	proc    *specs.Process        // the init's process spec, which each exec'd process copies
-	w       *watch                // the container's events
-	fifoDir string                // the exec'd processes' FIFOs, and the covers
-	ended   chan struct{}         // closed when the init has exited
-	status  containerd.ExitStatus // the init's, once ended is closed
+	task    containerd.Task // the init's
+	proc    *specs.Process  // the init's process spec, which each exec'd process copies
+	w       *watch          // the container's events
+	fifoDir string          // the exec'd processes' FIFOs, and the covers
+	ended   chan struct{}   // closed when the init has exited
 }
 
 // startBox creates a container with t's settings whose init idles. Its
 // steps' timings go into steps. On failure nothing of it is left.
 func (c *Containerd) startBox(ctx, keep context.Context, t Task, steps *Steps, lap func() time.Duration) (_ *box, err error) {
 	b := &box{id: t.ID, made: t, w: c.watchEvents(keep, t.ID), fifoDir: filepath.Join(c.fifoDir, t.ID), ended: make(chan struct{})}
+	b.made.Stdout, b.made.Stderr = nil, nil // the first task's, not the box's
 	defer func() {
 		if err != nil {
 			err = stepError(ctx, t.ID, "start container", err)
@@ -97,7 +97,7 @@ func (c *Containerd) startBox(ctx, keep context.Context, t Task, steps *Steps, l
 		return nil, fmt.Errorf("wait for init: %w", err)
 	}
 	go func() {
-		b.status = <-statusC
+		<-statusC
 		close(b.ended)
 	}()
 	if err := b.task.Start(ctx); err != nil {
