@@ -4,23 +4,36 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/containerd/containerd"
 	"github.com/containerd/containerd/cio"
+	"github.com/containerd/containerd/containers"
+	"github.com/containerd/containerd/oci"
 	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// initArgs is the init of a shared container: it only keeps the container
-// (its namespaces and cgroup) alive between tasks. It is pid 1 of the
-// container's pid namespace, which a task cannot signal from inside.
+// The init of a shared container only keeps the container (its
+// namespaces and cgroup) alive between tasks: the host's sleep, run as
+// the tasks' user. It is pid 1 of the container's pid namespace, which a
+// task cannot signal from inside. It runs from a copy the user may
+// execute but not read, at initDir: the kernel makes such a process
+// non-dumpable, so a task cannot ptrace it either (nor read its /proc
+// files), and it cannot be made to run a task's code into the next task.
 // Processes a task leaves behind are reparented to it, and it does not
 // reap them: a process killed by sweep stays a zombie, counted by the
 // pids limit, until the container ends. Builds rarely leave any.
-var initArgs = []string{"/bin/sleep", "infinity"}
+const (
+	initProgram = "/bin/sleep"
+	initDir     = "/run/ejecta-init"
+)
+
+// initArgs is the init's argv in the container.
+var initArgs = []string{initDir + "/sleep", "infinity"}
 
 // sweepArgs kill every process of the container the task's user may
 // signal, all of them but the init (pid 1, which kill(-1) spares) and
@@ -69,19 +82,24 @@ func (c *Containerd) startBox(ctx, keep context.Context, t Task, steps *Steps, l
 	if err != nil {
 		return nil, fmt.Errorf("hide host paths: %w", err)
 	}
+	dir := filepath.Join(b.fifoDir, "init")
+	if err := c.copyInit(dir); err != nil {
+		return nil, fmt.Errorf("init program: %w", err)
+	}
 	init := t
 	init.Args = initArgs
-	if b.ctr, err = c.client.NewContainer(ctx, t.ID, c.containerOpts(init, covers)...); err != nil {
+	spec := containerd.WithNewSpec(append(specOpts(init, false, covers, c.cgroups), withInitDir(dir))...)
+	if b.ctr, err = c.client.NewContainer(ctx, t.ID, spec); err != nil {
 		return nil, fmt.Errorf("create container: %w", err)
 	}
 	if err := b.w.ready(ctx); err != nil {
 		return nil, fmt.Errorf("subscribe to events: %w", err)
 	}
-	spec, err := b.ctr.Spec(ctx)
+	made, err := b.ctr.Spec(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read spec: %w", err)
 	}
-	b.proc = spec.Process
+	b.proc = made.Process
 	steps.Create = lap()
 
 	if b.task, err = b.ctr.NewTask(ctx, cio.NullIO); err != nil {
@@ -105,6 +123,33 @@ func (c *Containerd) startBox(ctx, keep context.Context, t Task, steps *Steps, l
 	}
 	steps.NewTask = lap()
 	return b, nil
+}
+
+// copyInit copies the host's initProgram into dir (made), executable by
+// all and readable by none but root, for withInitDir to bind at initDir.
+func (c *Containerd) copyInit(dir string) error {
+	if err := mkdirSearchable(dir, "."); err != nil {
+		return err
+	}
+	data, err := os.ReadFile(filepath.Join(c.hostRoot, initProgram))
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, filepath.Base(initArgs[0]))
+	if err := os.WriteFile(path, data, 0o700); err != nil {
+		return err
+	}
+	return os.Chmod(path, 0o711)
+}
+
+// withInitDir binds dir, the init's copy, read-only at initDir, a mount
+// point runc makes in the container's own /run.
+func withInitDir(dir string) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: initDir, Type: "bind", Source: dir,
+			Options: []string{"rbind", "ro", "nosuid", "nodev"}})
+		return nil
+	}
 }
 
 // exec runs t as a process of the container and waits for it, then for

@@ -281,3 +281,30 @@ func TestSessionSettingsDiffer(t *testing.T) {
 	}
 	e.assertEmpty(t)
 }
+
+// The init of a shared container is out of its tasks' reach: they run as
+// its user, but cannot read its memory or environment, trace it, nor
+// kill it.
+func TestSessionInitOutOfReach(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	s := e.sb.Session()
+	defer s.Close()
+	tk := task(t, "/bin/true")
+	mustRunIn(t, s, tk)
+	script := `
+		! cat /proc/1/environ 2>/dev/null || exit 1
+		! head -c1 /proc/1/mem 2>/dev/null || exit 2
+		! cat ` + initArgs[0] + ` >/dev/null 2>&1 || exit 3
+		if command -v strace >/dev/null; then ! timeout 2 strace -p 1 2>/dev/null || exit 4; fi
+		kill -KILL 1 2>/dev/null
+		exit 0`
+	r := mustRunIn(t, s, then(tk, "/bin/sh", "-c", script))
+	if r.exit.Code != 0 {
+		t.Errorf("a task reached the init: exit %d, stderr %q", r.exit.Code, r.stderr)
+	}
+	r = mustRunIn(t, s, then(tk, "/bin/sh", "-c", "echo alive"))
+	if r.stdout != "alive\n" || r.steps.Create != 0 {
+		t.Errorf("after a task tried to kill the init: %q, %+v; want its container still running", r.stdout, r.steps)
+	}
+}
