@@ -75,11 +75,12 @@
 // set them and the memory limit, else Config's defaults. A step killed for
 // memory gives "oom" (from containerd's OOM events during that step), and
 // a sandbox that fails, its container's init killed included, gives
-// status error ("sandbox-error"), never a crate failure; so does a log that cannot be published ("log-unavailable", see
-// The log below). Otherwise the reason is read from cargo's output as it
-// streams past (no-space, ice, network-access, depends-on(...),
-// compiler-error(...), unknown; see cargo/classify.go). Every reason, and
-// whether it is spurious, is in streams/reasons.go.
+// status error ("sandbox-error"), never a crate failure; so does a log
+// that cannot be published ("log-unavailable", see The log below).
+// Otherwise the reason is read from cargo's output as it streams past
+// (no-space, ice, network-access, depends-on(...), compiler-error(...),
+// unknown; see cargo/classify.go). Every reason, and whether it is
+// spurious, is in streams/reasons.go.
 //
 // While an attempt runs the job is kept with InProgress every
 // Config.InProgressEvery. When Run's context ends the builder drains: it
