@@ -29,6 +29,10 @@ type sessionRunner interface {
 	Session() *sandbox.Session
 }
 
+// The real runner keeps an attempt in one sandbox: were it to stop
+// matching, its steps would quietly fall back to a task each.
+var _ sessionRunner = (*sandbox.Containerd)(nil)
+
 // attemptRunner is what one attempt's steps run in: a session of the
 // runner's, which end closes, or the runner itself.
 func (b *Builder) attemptRunner() (run cargo.Runner, end func() error) {
