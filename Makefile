@@ -37,7 +37,7 @@ test-short: vet
 # Every hot path beside a baseline measured in the same run (package bench):
 # prints one markdown table and writes BENCHMARKS.md. BENCH=name[,name] runs
 # some alone and only prints them: logs, rss, pool, report, tail, sandbox,
-# slotgap, cores, produce, jobs, scaling. The ordinary test suite runs a smoke version.
+# attempt, slotgap, cores, produce, jobs, scaling. The ordinary test suite runs a smoke version.
 BENCH ?=
 bench:
 	EJECTA_BENCH=1 EJECTA_BENCH_ONLY=$(BENCH) $(GO) test -count=1 -timeout 90m -v -run '^TestBench$$' ./bench/

@@ -25,6 +25,7 @@ func All() []Bench {
 		{"report", "report lag and reporter CPU per result", Report},
 		{"tail", "live tail latency", Tail},
 		{"sandbox", "sandbox overhead per job", Sandbox},
+		{"attempt", "an attempt's steps: one sandbox versus a task each", Attempt},
 		{"slotgap", "slot idle gap between jobs", SlotGap},
 		{"cores", "shared versus pinned cores, two slots", Cores},
 		{"produce", "experiment create: jobs published per second", Produce},

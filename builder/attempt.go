@@ -168,8 +168,16 @@ func (a *attempt) abandon() {
 func (a *attempt) build(ctx context.Context) cargo.Verdict {
 	key := a.job.BuildKey
 	host := a.b.cfg.host()
+	// Ended before the job dir is removed, killed or not: nothing of the
+	// build runs on by then.
+	tasks, endTasks := a.b.attemptRunner()
+	defer func() {
+		if err := endTasks(); err != nil {
+			a.log.Warn().Err(err).Msg("end the attempt's sandbox")
+		}
+	}()
 	a.cargo = &cargo.Build{
-		Job: a.job, Tasks: a.b.run, Host: host,
+		Job: a.job, Tasks: tasks, Host: host,
 		User: a.b.cfg.buildUser(a.slot), CPUs: a.cpus(), PidsLimit: a.b.cfg.PidsLimit, Limits: a.lim,
 		ReadOnly: cargo.ReadOnlyDirs(host, key.Toolchain, a.job.CrateSource), Hidden: a.b.hidden(),
 		TaskID: a.taskID, Registries: registries{a.b}, Logger: a.log,

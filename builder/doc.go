@@ -65,17 +65,22 @@
 // build on, so the builder only measures and removes it, and never lets it
 // decide a verdict alone (the reporter re-runs what it could have turned).
 //
-// Every step is one sandbox task; the attempt as a whole has a wall timeout
-// (reason "timeout") and a no-output timeout (its tasks print nothing for
-// that long: "no-output-timeout"), both killing the running task; the job's
-// streams.Limits set them and the memory limit, else Config's defaults. A
-// task killed for memory gives "oom" (from containerd's OOM event), and a
-// sandbox that fails gives status error ("sandbox-error"), never a crate
-// failure; so does a log that cannot be published ("log-unavailable", see
-// The log below). Otherwise the reason is read from cargo's output as it
-// streams past (no-space, ice, network-access, depends-on(...),
-// compiler-error(...), unknown; see cargo/classify.go). Every reason, and
-// whether it is spurious, is in streams/reasons.go.
+// An attempt's steps run in one sandbox (sandbox.Session): the first
+// starts a container, each step is a process exec'd into it, and whatever
+// a step leaves running is killed before the next one starts. Only the
+// step with the network gets a container of its own. The attempt as a
+// whole has a wall timeout (reason "timeout") and a no-output timeout
+// (its steps print nothing for that long: "no-output-timeout"), both
+// killing the running step with its container; the job's streams.Limits
+// set them and the memory limit, else Config's defaults. A step killed for
+// memory gives "oom" (from containerd's OOM events during that step), and
+// a sandbox that fails, its container's init killed included, gives
+// status error ("sandbox-error"), never a crate failure; so does a log
+// that cannot be published ("log-unavailable", see The log below).
+// Otherwise the reason is read from cargo's output as it streams past
+// (no-space, ice, network-access, depends-on(...), compiler-error(...),
+// unknown; see cargo/classify.go). Every reason, and whether it is
+// spurious, is in streams/reasons.go.
 //
 // While an attempt runs the job is kept with InProgress every
 // Config.InProgressEvery. When Run's context ends the builder drains: it

@@ -3,6 +3,7 @@ package builder
 import (
 	"context"
 
+	"github.com/ejecta-build/ejecta/builder/cargo"
 	"github.com/ejecta-build/ejecta/builder/sandbox"
 )
 
@@ -17,6 +18,29 @@ type Runner interface {
 	// holds (container, snapshot, FIFOs), such as those a crashed builder
 	// left running.
 	Cleanup(ctx context.Context, owns func(id string) bool) error
+}
+
+// sessionRunner is a Runner that can run an attempt's steps in one sandbox,
+// each step a process exec'd into it where the steps' settings allow
+// (*sandbox.Containerd can: sandbox.Session). It is not part of Runner so
+// that a runner which cannot (the tests' fakes) runs each step as a task
+// of its own.
+type sessionRunner interface {
+	Session() *sandbox.Session
+}
+
+// The real runner keeps an attempt in one sandbox: were it to stop
+// matching, its steps would quietly fall back to a task each.
+var _ sessionRunner = (*sandbox.Containerd)(nil)
+
+// attemptRunner is what one attempt's steps run in: a session of the
+// runner's, which end closes, or the runner itself.
+func (b *Builder) attemptRunner() (run cargo.Runner, end func() error) {
+	if r, ok := b.run.(sessionRunner); ok {
+		s := r.Session()
+		return s, s.Close
+	}
+	return b.run, func() error { return nil }
 }
 
 // rootfsDescriber is a Runner that can say what its tasks see as "/"

@@ -47,6 +47,7 @@ var hostileClass = map[string]string{
 	"ejecta-hostile-symlink": "same-test-pass",
 	"ejecta-hostile-config":  "same-test-pass",
 	"ejecta-hostile-cgroup":  "same-test-pass",
+	"ejecta-hostile-linger":  "same-test-pass",
 	"ejecta-hostile-secrets": "same-build-fail",
 	"ejecta-hostile-setuid":  "same-build-fail",
 	"ejecta-hostile-escape":  "same-build-fail",
@@ -61,7 +62,8 @@ var hostileClass = map[string]string{
 // source and from a sparse registry (whose resolution has the network),
 // and checks on the host that every attack failed: no file written outside
 // the job dirs, no connection to a host listener, no secret in any stored
-// log, no cgroup made, no root, no privilege from a setuid program; and
+// log, no cgroup made, no root, no privilege from a setuid program, no
+// process a build script left running when the tests run; and
 // that every crate gets the verdict crater would give it.
 func TestHostileCrates(t *testing.T) {
 	if testing.Short() {
@@ -74,7 +76,7 @@ func TestHostileCrates(t *testing.T) {
 	var st store.Store
 	f := startFarmWith(t, ctx, testfarm.Config{Name: "hostile", WorkDir: h.workDir, Hide: h.hidden}, fileStore(&st))
 	local := h.registry(t, "", "ejecta-hostile-symlink", "ejecta-hostile-config", "ejecta-hostile-cgroup",
-		"ejecta-hostile-secrets", "ejecta-hostile-setuid", "ejecta-hostile-escape", "ejecta-hostile-uid")
+		"ejecta-hostile-secrets", "ejecta-hostile-setuid", "ejecta-hostile-escape", "ejecta-hostile-uid", "ejecta-hostile-linger")
 	remote := testenv.ServeSparseRegistry(t, h.registry(t, "sparse", "ejecta-hostile-config", "ejecta-hostile-symlink", "ejecta-hostile-fetch"))
 	before := listing(t, local)
 

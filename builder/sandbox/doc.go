@@ -77,8 +77,16 @@
 // # Lifecycle
 //
 // Every Run creates and deletes its own container, ~0.2 s of overhead that
-// buys a clean cgroup, namespace and /tmp per job. Teardown always runs with a
-// context of its own, so a cancelled job still leaves nothing behind, and Run
+// buys a clean cgroup, namespace and /tmp per job. A Session spends it once
+// for a sequence of tasks, one build attempt's steps: they run as
+// processes exec'd into one container whose init only idles, out of their
+// reach (box.go), each with the init's process spec (user, capabilities,
+// no_new_privs, rlimits) and the container's seccomp, namespaces, cgroup
+// and mounts, and with nothing of the task before it still running
+// (session.go). A step's OOM kill is an OOM event between its start and
+// its exit event.
+//
+// Teardown always runs with a context of its own, so a cancelled job still leaves nothing behind, and Run
 // returns only after all output has been written to the caller's writers. A
 // builder that died mid-run leaves containers, running tasks, snapshots and
 // FIFO directories behind; Cleanup removes those whose IDs the caller says

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	apievents "github.com/containerd/containerd/api/events"
 	"github.com/containerd/containerd/events"
+	"github.com/containerd/typeurl/v2"
 )
 
 // Event topics a run watches; the filters select the run's own container.
@@ -28,12 +31,18 @@ const (
 
 // watch follows one container's events, counting OOM kills.
 type watch struct {
+	id      string // the container's, and its init process's
 	cancel  context.CancelFunc
 	created chan struct{} // closed on the container's /containers/create
-	exited  chan struct{} // closed on its init process's /tasks/exit
 	done    chan struct{} // closed when the subscription has ended
 	err     error         // why it ended; read after done
 	ooms    atomic.Int64
+
+	mu sync.Mutex
+	// exits holds a channel per process (the init, keyed by the
+	// container's ID, and each exec'd one by its exec ID), closed on its
+	// /tasks/exit.
+	exits map[string]chan struct{}
 }
 
 // watchEvents subscribes to id's events in c's namespace. The subscription
@@ -45,13 +54,14 @@ func (c *Containerd) watchEvents(ctx context.Context, id string) *watch {
 	ch, errs := c.client.Subscribe(ctx,
 		fmt.Sprintf(`topic==%q,%s,event.id==%q`, topicContainerCreate, sel, id),
 		fmt.Sprintf(`topic==%q,%s,event.container_id==%q`, topicTaskOOM, sel, id),
-		fmt.Sprintf(`topic==%q,%s,event.container_id==%q,event.id==%q`, topicTaskExit, sel, id, id),
+		fmt.Sprintf(`topic==%q,%s,event.container_id==%q`, topicTaskExit, sel, id),
 	)
 	w := &watch{
+		id:      id,
 		cancel:  cancel,
 		created: make(chan struct{}),
-		exited:  make(chan struct{}),
 		done:    make(chan struct{}),
+		exits:   map[string]chan struct{}{},
 	}
 	go w.loop(ch, errs)
 	return w
@@ -68,7 +78,9 @@ func (w *watch) loop(ch <-chan *events.Envelope, errs <-chan error) {
 			case topicTaskOOM:
 				w.ooms.Add(1)
 			case topicTaskExit:
-				closeOnce(w.exited)
+				if id, ok := exitedID(env); ok {
+					closeOnce(w.exited(id))
+				}
 			}
 		case err := <-errs:
 			if err == nil {
@@ -95,16 +107,50 @@ func (w *watch) ready(ctx context.Context) error {
 	}
 }
 
+// exitedID is the process ID (exec ID, or the container's for its init)
+// of a /tasks/exit event.
+func exitedID(env *events.Envelope) (string, bool) {
+	v, err := typeurl.UnmarshalAny(env.Event)
+	if err != nil {
+		return "", false
+	}
+	e, ok := v.(*apievents.TaskExit)
+	if !ok {
+		return "", false
+	}
+	return e.ID, true
+}
+
+// exited is the channel closed on process id's exit event.
+func (w *watch) exited(id string) chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c, ok := w.exits[id]
+	if !ok {
+		c = make(chan struct{})
+		w.exits[id] = c
+	}
+	return c
+}
+
 // oomKilled reports whether the container saw an OOM kill. Called after the
 // task has exited, it first waits for the exit event, which the shim
 // publishes after any OOM event of the same task.
 func (w *watch) oomKilled() bool {
+	return w.oomsSince(0, w.id)
+}
+
+// oomsSince reports whether the container saw an OOM kill since the count
+// was before: for a process exec'd into a running container, whose memory
+// cgroup it shares with the steps before it. Called after process id has
+// exited, it first waits for its exit event, as oomKilled does.
+func (w *watch) oomsSince(before int64, id string) bool {
 	select {
-	case <-w.exited:
+	case <-w.exited(id):
 	case <-w.done:
 	case <-time.After(exitEventTimeout):
 	}
-	return w.ooms.Load() > 0
+	return w.ooms.Load() > before
 }
 
 // stop ends the subscription.

@@ -44,13 +44,15 @@ func TestRunUnprivileged(t *testing.T) {
 		{"no core dumps", `test "$(ulimit -c)" = 0`},
 		{"cgroup hierarchy not writable", `! mkdir /sys/fs/cgroup/ejecta-x 2>/dev/null`},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := e.mustRun(t, task(t, "/bin/sh", "-c", tt.script))
-			if r.exit.Code != 0 {
-				t.Errorf("%s: exit %d\nstdout: %s\nstderr: %s", tt.script, r.exit.Code, r.stdout, r.stderr)
-			}
-		})
+	for _, way := range runWays {
+		for _, tt := range tests {
+			t.Run(way.name+"/"+tt.name, func(t *testing.T) {
+				r := way.run(e, t, task(t, "/bin/sh", "-c", tt.script))
+				if r.exit.Code != 0 {
+					t.Errorf("%s: exit %d\nstdout: %s\nstderr: %s", tt.script, r.exit.Code, r.stdout, r.stderr)
+				}
+			})
+		}
 	}
 	if _, err := os.Stat("/var/tmp/ejecta-sandbox-hardening"); err == nil {
 		t.Error("a task wrote /var/tmp/ejecta-sandbox-hardening on the host")
@@ -63,12 +65,14 @@ func TestRunNoIOUring(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	t.Logf("on the host, io_uring_setup: %s", ioUringSetup())
-	tk := task(t)
-	tk.Args = []string{helperBinary(t, tk.Dir)}
-	tk.Env = append(tk.Env, helperEnv+"=io_uring")
-	r := e.mustRun(t, tk)
-	if got := strings.TrimSpace(r.stdout); r.exit.Code != 0 || got != "operation not permitted" && got != "function not implemented" {
-		t.Errorf("in a task, io_uring_setup: %q (exit %d, stderr %q), want EPERM or ENOSYS", got, r.exit.Code, r.stderr)
+	for _, way := range runWays {
+		tk := task(t)
+		tk.Args = []string{helperBinary(t, tk.Dir)}
+		tk.Env = append(tk.Env, helperEnv+"=io_uring")
+		r := way.run(e, t, tk)
+		if got := strings.TrimSpace(r.stdout); r.exit.Code != 0 || got != "operation not permitted" && got != "function not implemented" {
+			t.Errorf("in a task (%s), io_uring_setup: %q (exit %d, stderr %q), want EPERM or ENOSYS", way.name, got, r.exit.Code, r.stderr)
+		}
 	}
 }
 
@@ -182,14 +186,16 @@ func TestRunSetuidGainsNothing(t *testing.T) {
 	os.Chmod(ro, 0o755)
 	suid := setuidRoot(t, ro)
 
-	tk := task(t)
-	inJob := setuidRoot(t, tk.Dir)
-	tk.Args = []string{"/bin/sh", "-c", `"$A"; "$B"`}
-	tk.Env = append(tk.Env, "A="+suid, "B="+inJob, helperEnv+"=euid")
-	tk.ReadOnlyDirs = []string{ro}
-	r := e.mustRun(t, tk)
-	if want := "euid 1000000001\neuid 1000000001\n"; r.stdout != want || r.exit.Code != 0 {
-		t.Errorf("setuid-root programs ran as %q (exit %d, stderr %q), want %q", r.stdout, r.exit.Code, r.stderr, want)
+	for _, way := range runWays {
+		tk := task(t)
+		inJob := setuidRoot(t, tk.Dir)
+		tk.Args = []string{"/bin/sh", "-c", `"$A"; "$B"`}
+		tk.Env = append(tk.Env, "A="+suid, "B="+inJob, helperEnv+"=euid")
+		tk.ReadOnlyDirs = []string{ro}
+		r := way.run(e, t, tk)
+		if want := "euid 1000000001\neuid 1000000001\n"; r.stdout != want || r.exit.Code != 0 {
+			t.Errorf("%s: setuid-root programs ran as %q (exit %d, stderr %q), want %q", way.name, r.stdout, r.exit.Code, r.stderr, want)
+		}
 	}
 }
 
@@ -265,15 +271,17 @@ func TestRunHiddenAndReadOnlyDirs(t *testing.T) {
 		// Closed to others and nothing bound below: covered or not, nothing in it is seen.
 		{"root home out of sight", `test -z "$(ls -A /root 2>/dev/null)" && ! cat /root/.profile 2>/dev/null`},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			tk := task(t, "/bin/sh", "-c", tt.script)
-			tk.ReadOnlyDirs = []string{shared, source, tmpSource}
-			r := e.mustRun(t, tk)
-			if r.exit.Code != 0 {
-				t.Errorf("%s: exit %d\nstdout: %s\nstderr: %s", tt.script, r.exit.Code, r.stdout, r.stderr)
-			}
-		})
+	for _, way := range runWays {
+		for _, tt := range tests {
+			t.Run(way.name+"/"+tt.name, func(t *testing.T) {
+				tk := task(t, "/bin/sh", "-c", tt.script)
+				tk.ReadOnlyDirs = []string{shared, source, tmpSource}
+				r := way.run(e, t, tk)
+				if r.exit.Code != 0 {
+					t.Errorf("%s: exit %d\nstdout: %s\nstderr: %s", tt.script, r.exit.Code, r.stdout, r.stderr)
+				}
+			})
+		}
 	}
 	for _, p := range []string{filepath.Join(shared, "x"), filepath.Join(source, "x")} {
 		if _, err := os.Stat(p); err == nil {
