@@ -81,7 +81,7 @@ func TestSelect(t *testing.T) {
 		want    string
 		wantErr string
 	}{
-		{"", "logs,rss,pool,report,tail,sandbox,attempt,slotgap,cores,produce,jobs,scaling", ""},
+		{"", "logs,rss,pool,report,tail,sandbox,attempt,slotgap,cores,produce,jobs,scaling,grep", ""},
 		{"logs", "logs", ""},
 		{" tail , jobs", "tail,jobs", ""},
 		{"logs,nope", "", `unknown benchmark "nope"`},
