@@ -33,6 +33,9 @@ type Request struct {
 	// KeepLogs is how long the stored logs are kept once the experiment
 	// is over (zero: the reporter's default).
 	KeepLogs time.Duration
+	// Baseline is an earlier experiment whose regressions the report
+	// marks as known; "" for none.
+	Baseline string
 	// NoToolchainCheck accepts toolchains no live builder has (see checkToolchains).
 	NoToolchainCheck bool
 }
@@ -182,6 +185,7 @@ func (p *Producer) Create(ctx context.Context, r Request) (Outcome, error) {
 		CapLints: r.CapLints, Priority: r.Priority, CrateSource: src.Dir, Selection: r.Crates, Skip: r.Skip,
 		Crates: len(crates), Jobs: len(crates) * len(r.Toolchains), CreatedAt: p.now().UTC(),
 		Limits: r.Limits, Tickets: !p.key.IsZero(), KeepLogs: streams.Duration(r.KeepLogs),
+		Baseline: r.Baseline,
 	}
 	if err := exp.Validate(); err != nil {
 		return Outcome{}, invalid(err)

@@ -88,6 +88,11 @@ func (cs *crateState) htmlRow() template.HTML {
 			esc(cs.v.Confirmation)
 			b.WriteString(")")
 		}
+		if k := cs.known(); k != "" {
+			b.WriteString(`<br><span class="known">known from `)
+			esc(k)
+			b.WriteString(`</span>`)
+		}
 		for _, r := range cs.runs {
 			b.WriteString(`</td><td>`)
 			writeCell(&b, r)

@@ -117,6 +117,9 @@ func (e *experiment) markdownMD(now time.Time) []byte {
 			if cs.v.Confirmation != "" {
 				fmt.Fprintf(&b, ", %s", cs.v.Confirmation)
 			}
+			if k := cs.known(); k != "" {
+				fmt.Fprintf(&b, ", known from %s", mdCode(k))
+			}
 			if cs.runs.shared() {
 				b.WriteString(", first run in a shared target")
 			}

@@ -231,6 +231,7 @@ func (r *Reporter) Run(ctx context.Context) (runErr error) {
 				return nil
 			}
 		}
+		r.baselines(ctx, st)
 		r.flushDue(ctx, st)
 		r.retain(ctx, st)
 	}

@@ -18,7 +18,7 @@ import (
 
 func (cs *crateState) result() results.CrateResult {
 	c := results.CrateResult{Name: cs.key.name, Version: cs.key.version, Class: cs.v.Class, Note: cs.v.Note,
-		Root: cs.v.Root, Confirmation: cs.v.Confirmation, Results: cs.runs.results()}
+		Root: cs.v.Root, Confirmation: cs.v.Confirmation, KnownFrom: cs.known(), Results: cs.runs.results()}
 	for i := range cs.reruns {
 		c.Reruns = append(c.Reruns, cs.reruns[i].results())
 	}

@@ -49,6 +49,9 @@ type crateState struct {
 	// whose results replace the earlier generation's.
 	gen int
 	v   verdict
+	// knownFrom is the experiment's baseline when the crate regressed
+	// there (baseline.go); "" otherwise.
+	knownFrom string
 	// claims are the slots that have had results of more than one
 	// attempt (disputes.go); nil for most crates.
 	claims map[slotKey]*claim
@@ -133,6 +136,8 @@ type experiment struct {
 	// logsRemoved is set once its stored logs were removed, past their
 	// retention (retention.go).
 	logsRemoved bool
+	// base is where its baseline's regressions stand (baseline.go).
+	base baseline
 	// onDispute is told of each build whose results two builder users
 	// disagree on (disputes.go); nil: nobody.
 	onDispute func(held, came *streams.Result)
@@ -228,6 +233,9 @@ func (e *experiment) crate(k crateKey) *crateState {
 		return cs
 	}
 	cs := &crateState{key: k, lower: strings.ToLower(k.name)}
+	if e.base.regressed[k.name] {
+		cs.knownFrom = e.rec.Baseline
+	}
 	e.crates[k] = cs
 	e.pageFor(cs).insert(cs)
 	return cs

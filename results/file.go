@@ -59,6 +59,9 @@ type CrateResult struct {
 	// Confirmation is where a regression stands with its re-runs:
 	// pending, confirmed, flaky, cleared or reproduced.
 	Confirmation string `json:"confirmation,omitempty"`
+	// KnownFrom is the experiment's baseline (streams.Experiment.Baseline)
+	// when the crate regressed there too: a regression already known.
+	KnownFrom string `json:"known_from,omitempty"`
 	// Results holds the latest attempt of each toolchain that has one, in
 	// the order of File.Toolchains.
 	Results []RunResult `json:"results"`

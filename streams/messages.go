@@ -173,6 +173,9 @@ type Experiment struct {
 	// last build finished; its report and log archives stay. Zero: the
 	// reporter's default (its --keep-logs), which may be forever.
 	KeepLogs Duration `json:"keep_logs,omitempty"`
+	// Baseline names an earlier experiment whose regressions are known:
+	// the report marks a crate that regressed there too. Empty: none.
+	Baseline string `json:"baseline,omitempty"`
 }
 
 // Bounds of KeepLogs: shorter than a day would remove logs before anyone
@@ -227,6 +230,14 @@ func (e *Experiment) Validate() error {
 	}
 	if err := ValidateKeepLogs(e.KeepLogs.D()); err != nil {
 		return fmt.Errorf("experiment: %w", err)
+	}
+	if e.Baseline != "" {
+		if err := ValidateExperimentName(e.Baseline); err != nil {
+			return fmt.Errorf("experiment: baseline: %w", err)
+		}
+		if e.Baseline == e.Name {
+			return fmt.Errorf("experiment: baseline %q: the experiment itself", e.Baseline)
+		}
 	}
 	return nil
 }

@@ -143,10 +143,11 @@ directory source: a sparse registry has no list of its crates.
 	f.StringVar(&tmpSize, "tmp-size", "", "size of each build's private /tmp, e.g. 1GiB (default: the builder's, "+sizeString(sandbox.DefaultTmpBytes)+" unless set)")
 	f.DurationVar(&timeout, "timeout", 0, "wall-clock limit per build attempt, e.g. 30m (default: the builder's, "+builder.DefaultTimeout.String()+" unless set)")
 	f.DurationVar(&noOutputTimeout, "no-output-timeout", 0, "kill a build that prints nothing for this long, e.g. 10m (default: the builder's, "+builder.DefaultNoOutputTimeout.String()+" unless set)")
+	f.StringVar(&req.Baseline, "baseline-experiment", "", "an earlier experiment whose regressions are known: the report marks the crates that regressed there too")
 	f.StringVar(&keepLogs, "keep-logs", "", "how long the stored logs are kept once the experiment is over, e.g. 30d; its report and log archives stay (default: the reporter's --keep-logs)")
 	outputFlag(cmd, &format)
 	// The experiment's own limits, not the builders' of the same names.
-	for _, name := range []string{"memory", "tmp-size", "timeout", "no-output-timeout", "keep-logs"} {
+	for _, name := range []string{"memory", "tmp-size", "timeout", "no-output-timeout", "keep-logs", "baseline-experiment"} {
 		bindEnv(f, name, "EJECTA_EXPERIMENT_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_")))
 	}
 	// Checked in RunE rather than by cobra, which checks before the
