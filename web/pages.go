@@ -24,7 +24,7 @@ type page struct {
 	Data    any
 }
 
-var pageNames = []string{"experiments", "experiment", "builders", "log"}
+var pageNames = []string{"experiments", "experiment", "builders", "log", "compare"}
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{

@@ -22,7 +22,7 @@ func TestExperimentCompare(t *testing.T) {
 	}
 	put := func(exp string, toolchains []string, crates ...results.CrateResult) {
 		t.Helper()
-		data, _ := json.Marshal(results.File{V: results.FileVersion, Experiment: exp, Toolchains: toolchains, Crates: crates})
+		data, _ := json.Marshal(results.File{V: results.FileVersion, Experiment: exp, Toolchains: toolchains, Crates: append([]results.CrateResult{}, crates...)})
 		if err := st.Put(context.Background(), results.Key(exp), bytes.NewReader(data), int64(len(data)), ""); err != nil {
 			t.Fatal(err)
 		}

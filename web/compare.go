@@ -1,0 +1,53 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+
+	"github.com/ejecta-build/ejecta/results"
+	"github.com/ejecta-build/ejecta/store"
+	"github.com/ejecta-build/ejecta/streams"
+)
+
+// ComparePath is the page comparing experiments a and b's reports, as
+// `ejecta experiment compare A B` does.
+func ComparePath(a, b string) string {
+	return "/compare/" + url.PathEscape(a) + "/" + url.PathEscape(b)
+}
+
+// compare shows the crates whose class changed from experiment a's report
+// to b's (results.Compare).
+func (s *Server) compare(w http.ResponseWriter, r *http.Request) {
+	names := [2]string{r.PathValue("a"), r.PathValue("b")}
+	var files [2]io.ReadCloser
+	for i, name := range names {
+		if err := streams.ValidateExperimentName(name); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		rc, err := s.st.Get(r.Context(), results.Key(name))
+		if errors.Is(err, store.ErrNotFound) {
+			http.Error(w, "experiment "+name+" has no report (yet)", http.StatusNotFound)
+			return
+		}
+		if err != nil {
+			s.fail(w, "read the report of "+name, err)
+			return
+		}
+		defer rc.Close()
+		files[i] = rc
+	}
+	d, err := results.Compare(files[0], files[1])
+	if errors.Is(err, results.ErrNoSharedToolchain) {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if err != nil {
+		s.fail(w, "compare the reports", err)
+		return
+	}
+	s.render(w, "compare", page{Title: fmt.Sprintf("%s → %s", d.A, d.B), Data: d})
+}
