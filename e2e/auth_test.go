@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/ejecta-build/ejecta/auth"
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/internal/testfarm"
+	"github.com/ejecta-build/ejecta/logsearch"
 	"github.com/ejecta-build/ejecta/logtail"
 	"github.com/ejecta-build/ejecta/producer"
 	"github.com/ejecta-build/ejecta/reporter"
@@ -606,9 +608,39 @@ func runAsRoles(t *testing.T, s *authServer, sec streams.Security, rr roleRun) {
 	if list, err := status.List(ctx, viewer); err != nil || len(list) != 1 || !list[0].Tickets {
 		t.Errorf("viewer: experiments = %+v, %v; want the one, with tickets", list, err)
 	}
+	// What a person does after the run, as the viewer: find a line in
+	// every stored log, and read a stored log with each line's time.
+	hits := map[string]bool{}
+	if _, err := logsearch.Search(ctx, st, logsearch.StreamLogs{JS: viewer, Reader: logtail.New(viewer, st)}, exp,
+		logsearch.Query{Pattern: regexp.MustCompile(`(?m)(Checking|Compiling) cfg-if`)}, func(h logsearch.Hits) error {
+			hits[h.Toolchain] = true
+			return nil
+		}); err != nil || !hits["stable"] || !hits["nightly"] {
+		t.Errorf("viewer: search for cfg-if being checked found it on %v (%v), want both toolchains", hits, err)
+	}
+	for _, c := range f.Crates {
+		r := c.Results[0]
+		var times timesSeen
+		k := streams.BuildKey{Experiment: exp, Crate: c.Name, Version: c.Version, Toolchain: r.Toolchain}
+		if res, err := logtail.New(viewer, st).Copy(ctx, k, r.Attempt, &times, logtail.Options{}); err != nil || !res.Stored || times.timed == 0 {
+			t.Errorf("viewer: stored log of %s: %+v, %v, %d timed writes; want it stored with its times", k, res, err, times.timed)
+		}
+	}
 	for role, c := range clients {
 		if v := c.violations(); len(v) != 0 {
 			t.Errorf("%s was refused what it needs: %v", role, v)
 		}
 	}
+}
+
+// timesSeen counts the writes of a log that came with a time.
+type timesSeen struct{ timed int }
+
+func (w *timesSeen) Write(p []byte) (int, error) { return len(p), nil }
+
+func (w *timesSeen) WriteTimed(p []byte, at time.Time) (int, error) {
+	if !at.IsZero() {
+		w.timed++
+	}
+	return len(p), nil
 }
