@@ -164,7 +164,14 @@ func TestBuilderVerdicts(t *testing.T) {
 				return sandbox.Exit{Code: 137}, fmt.Errorf("sandbox: killed: %w", ctx.Err())
 			}}},
 		{name: "depends-on", mode: streams.ModeBuildAndTest, wantStatus: streams.StatusBuildFail, wantReason: "depends-on(other)",
-			steps: map[string]func(context.Context, sandbox.Task) (sandbox.Exit, error){"build": exitWith(101, "error[E0308]: mismatched types\nerror: could not compile `other` (lib) due to 1 previous error\n")}},
+			// The build step prints cargo's JSON messages on stdout: the
+			// error is the dependency's.
+			steps: map[string]func(context.Context, sandbox.Task) (sandbox.Exit, error){"build": func(_ context.Context, t sandbox.Task) (sandbox.Exit, error) {
+				t.Stdout.Write([]byte(`{"reason":"compiler-message","package_id":"registry+https://github.com/rust-lang/crates.io-index#other@1.0.0",` +
+					`"message":{"message":"mismatched types","code":{"code":"E0308"},"level":"error","spans":[],"rendered":"error[E0308]: mismatched types\n"}}` + "\n"))
+				t.Stderr.Write([]byte("error: could not compile `other` (lib) due to 1 previous error\n"))
+				return sandbox.Exit{Code: 101}, nil
+			}}},
 		// The crate source does not exist, so there is no crate to test.
 		{name: "tests skipped", mode: streams.ModeBuildAndTest, wantStatus: streams.StatusTestSkipped},
 	} {

@@ -169,8 +169,11 @@ with --follow.`,
 				return err
 			}
 			if len(args) == 1 {
-				if f.toolchain != "" || f.attempt != 0 || f.stamps {
-					return badInput(errors.New("--toolchain, --attempt and --timestamps need a CRATE"))
+				if f.toolchain != "" || f.attempt != 0 {
+					return badInput(errors.New("--toolchain and --attempt need a CRATE"))
+				}
+				if f.stamps {
+					return badInput(errors.New("--timestamps needs a CRATE"))
 				}
 				return tailExperiment(cmd, g, args[0], &f, cmd.OutOrStdout(), f.presenter(cmd.OutOrStdout()))
 			}
