@@ -30,6 +30,7 @@ func All() []Bench {
 		{"produce", "experiment create: jobs published per second", Produce},
 		{"jobs", "no-op job throughput", Jobs},
 		{"scaling", "uploader replicas against MinIO", Scaling},
+		{"crates", "a real check-only experiment against a plain cargo loop", Crates},
 	}
 }
 
