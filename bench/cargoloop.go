@@ -7,9 +7,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/bench/measure"
 	"github.com/ejecta-build/ejecta/builder/workspace"
 	"github.com/ejecta-build/ejecta/producer"
 	"github.com/ejecta-build/ejecta/streams"
@@ -22,6 +24,14 @@ type loopJob struct {
 	dir   string // its job dir, as workspace.New lays it out
 	pass  bool
 	took  time.Duration // cargo's run, as the job's shell timed it
+}
+
+// loopRun is what cargoLoop measured.
+type loopRun struct {
+	jobs []loopJob
+	wall time.Duration // the first job started to the last one done
+	cpu  time.Duration // user and system time of every process of the loop
+	load float64       // the host's mean one-minute load average meanwhile
 }
 
 // loopScript runs one job of the loop, $1 its job dir and $2 its
@@ -42,10 +52,9 @@ echo "$rc $(((e - s) / 1000000))" >"$d/exit"
 // toolchain in a fresh wrapper package that depends on exactly that crate
 // version (the builder's own, made by workspace.New, so it reads the same
 // directory source through the same cargo config), nothing shared between
-// jobs. It returns the jobs with their verdicts and the loop's wall time,
-// from the first job started to the last one done; the job dirs are made
-// before.
-func cargoLoop(ctx context.Context, t testing.TB, cargo, rustupHome, source string, crates []producer.Crate, toolchains []string, slots int) ([]loopJob, time.Duration) {
+// jobs. It returns the jobs with their verdicts, the loop's wall time and
+// its CPU time; the job dirs are made before.
+func cargoLoop(ctx context.Context, t testing.TB, cargo, rustupHome, source string, crates []producer.Crate, toolchains []string, slots int) loopRun {
 	t.Helper()
 	root := t.TempDir()
 	var jobs []loopJob
@@ -69,11 +78,17 @@ func cargoLoop(ctx context.Context, t testing.TB, cargo, rustupHome, source stri
 	cmd := exec.CommandContext(ctx, "xargs", "-P", fmt.Sprint(slots), "-L", "1", "/bin/sh", script)
 	cmd.Stdin = strings.NewReader(lines.String())
 	cmd.Env = append(os.Environ(), "BENCH_CARGO="+cargo, "RUSTUP_HOME="+rustupHome)
+	load := measure.WatchLoad(5 * time.Second)
 	start := time.Now()
-	if out, err := cmd.CombinedOutput(); err != nil {
+	out, err := cmd.CombinedOutput()
+	run := loopRun{wall: time.Since(start), load: load.Stop()}
+	if err != nil {
 		t.Fatalf("cargo loop: xargs: %v\n%s", err, out)
 	}
-	wall := time.Since(start)
+	// xargs waited for every job, so its rusage counts theirs.
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		run.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
 	for i := range jobs {
 		j := &jobs[i]
 		var rc, ms int
@@ -86,5 +101,6 @@ func cargoLoop(ctx context.Context, t testing.TB, cargo, rustupHome, source stri
 		}
 		j.pass, j.took = rc == 0, time.Duration(ms)*time.Millisecond
 	}
-	return jobs, wall
+	run.jobs = jobs
+	return run
 }

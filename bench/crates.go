@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,6 +34,11 @@ const (
 	cratesSmoke = 2
 	cratesSlots = 2
 )
+
+// EnvCrates, when set, is a selection of crates for the crates row to
+// build instead of its corpus, as `experiment create --crates` takes it
+// (name[@version],...): a few crates for a profile.
+const EnvCrates = "EJECTA_BENCH_CRATES"
 
 // EnvKeep, when set to a directory, is where the crates row leaves what it
 // measured from: the components' log, the store (build logs and reports),
@@ -72,7 +78,7 @@ func Crates(t testing.TB, full bool) []Row {
 	if why != "" {
 		return skip(why)
 	}
-	crates, why := corpus(full)
+	crates, why := corpus(full, os.Getenv(EnvCrates))
 	if why != "" {
 		return skip(why)
 	}
@@ -85,7 +91,8 @@ func Crates(t testing.TB, full bool) []Row {
 	// ejecta first: whatever the first side warms (the page cache of the
 	// toolchains and sources) is the baseline's.
 	run := runExperiment(ctx, t, crates, toolchains, keep)
-	jobs, loopWall := cargoLoop(ctx, t, cargo, rustupHome, testenv.DebianRegistry, crates, toolchains, cratesSlots)
+	loop := cargoLoop(ctx, t, cargo, rustupHome, testenv.DebianRegistry, crates, toolchains, cratesSlots)
+	jobs, loopWall := loop.jobs, loop.wall
 	if keep != "" {
 		keepLoopLogs(t, jobs, filepath.Join(keep, "loop"))
 	}
@@ -106,6 +113,9 @@ func Crates(t testing.TB, full bool) []Row {
 		len(crates), len(jobs), round(run.firstPass), ratio(run.firstPass.Seconds(), loopWall.Seconds()), run.reruns())
 	fmt.Fprintf(&note, "build time summed over builds (attempt, sandbox and preparation included) %s, median %s; cargo loop: summed %s, median %s; ",
 		round(run.busy()), round(measure.Median(run.durations())), round(loopBusy), round(measure.Median(loopTook)))
+	fmt.Fprintf(&note, "CPU time of the builds: ejecta %s (%s), cargo loop %s; ejecta's own processes (NATS, builder, uploader, reporter) %s; ",
+		round(run.buildCPU), ratio(run.buildCPU.Seconds(), loop.cpu.Seconds()), round(loop.cpu), round(run.farmCPU))
+	fmt.Fprintf(&note, "host load average meanwhile: ejecta %.1f, cargo loop %.1f; ", run.load, loop.load)
 	fmt.Fprintf(&note, "verdicts agree on %d of %d crates", agree, len(crates))
 	if len(disagree) > 0 {
 		fmt.Fprintf(&note, "; disagree: %s", strings.Join(disagree, ", "))
@@ -137,16 +147,22 @@ func rustupToolchains(tcs []string) (home, cargo, why string) {
 // corpus returns the crates to build: every crate version of Debian's
 // registry in the order the producer selects them (`--crates all`), the
 // first cratesMax (cratesSmoke at smoke size), or why there are too few.
-func corpus(full bool) ([]producer.Crate, string) {
+// A selection (EnvCrates) picks crates instead, as many as it names.
+func corpus(full bool, selection string) ([]producer.Crate, string) {
 	src, err := producer.ScanSource(testenv.DebianRegistry)
 	if err != nil {
 		return nil, fmt.Sprintf("no crate corpus: %v (scripts/setup.sh bench installs it)", err)
 	}
-	all, err := producer.Select("all", src)
 	want, most := cratesMin, cratesMax
 	if !full {
 		want, most = cratesSmoke, cratesSmoke
 	}
+	if selection != "" {
+		want, most = 1, cratesMax
+	} else {
+		selection = "all"
+	}
+	all, err := producer.Select(selection, src)
 	if err != nil || len(all) < want {
 		return nil, fmt.Sprintf("%d crates under %s, want at least %d (scripts/setup.sh bench installs them)", len(all), testenv.DebianRegistry, want)
 	}
@@ -158,6 +174,11 @@ type experimentRun struct {
 	wall      time.Duration // create to every crate classified, re-runs done
 	firstPass time.Duration // create to every first build done
 	file      *results.File // the final results.json
+	// buildCPU is the CPU time of every build's processes (the containers'
+	// cgroups), farmCPU that of this process (NATS and the components
+	// running in it); load the host's mean one-minute load average.
+	buildCPU, farmCPU time.Duration
+	load              float64
 }
 
 // runExperiment starts a farm (NATS, a builder with cratesSlots slots in a
@@ -185,7 +206,8 @@ func runExperiment(ctx context.Context, t testing.TB, crates []producer.Crate, t
 	}
 	t.Cleanup(func() { lf.Close() })
 	log := zerolog.New(lf).Level(zerolog.InfoLevel).With().Timestamp().Logger()
-	testfarm.Start(t, ctx, testfarm.Config{Name: "bench-crates", Namespace: testenv.ContainerdNamespace(t),
+	ns := testenv.ContainerdNamespace(t)
+	testfarm.Start(t, ctx, testfarm.Config{Name: "bench-crates", Namespace: ns,
 		BuilderConn: f.nc, UploaderConn: f.nc, ReporterConn: f.nc, Store: st, Log: log, Slots: cratesSlots})
 	waitUntil(t, time.Minute, "the builder's heartbeat", func() bool {
 		hbs, err := status.Builders(ctx, f.js)
@@ -197,6 +219,9 @@ func runExperiment(ctx context.Context, t testing.TB, crates []producer.Crate, t
 	for _, c := range crates {
 		list = append(list, c.String())
 	}
+	buildCPU0, _ := measure.CgroupCPU("/" + ns) // no cgroup yet: 0
+	farmCPU0 := selfCPU()
+	load := measure.WatchLoad(5 * time.Second)
 	start := time.Now()
 	out, err := producer.New(f.js, quiet(t)).Create(ctx, producer.Request{Name: name, Toolchains: toolchains,
 		Mode: string(streams.ModeCheckOnly), Crates: strings.Join(list, ","), CrateSource: testenv.DebianRegistry})
@@ -229,6 +254,10 @@ func runExperiment(ctx context.Context, t testing.TB, crates []producer.Crate, t
 		run.wall, run.file = time.Since(start), file
 		break
 	}
+	run.load, run.farmCPU = load.Stop(), selfCPU()-farmCPU0
+	if cpu, err := measure.CgroupCPU("/" + ns); err == nil {
+		run.buildCPU = cpu - buildCPU0
+	}
 	if run.firstPass == 0 {
 		run.firstPass = run.wall
 	}
@@ -238,6 +267,15 @@ func runExperiment(ctx context.Context, t testing.TB, crates []producer.Crate, t
 		}
 	}
 	return run
+}
+
+// selfCPU is the user and system time this process has used so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // readResults reads an experiment's results.json from st.
