@@ -37,9 +37,12 @@ test-short: vet
 # Every hot path beside a baseline measured in the same run (package bench):
 # prints one markdown table and writes BENCHMARKS.md. BENCH=name[,name] runs
 # some alone and only prints them: logs, rss, pool, report, tail, sandbox,
-# attempt, slotgap, cores, produce, jobs, scaling. The ordinary test suite runs a smoke version.
+# attempt, slotgap, cores, produce, jobs, scaling, grep, crates. The ordinary test suite runs a
+# smoke version. scripts/setup.sh bench installs what is missing (the crates
+# row's corpus among it).
 BENCH ?=
 bench:
+	bash scripts/setup.sh bench
 	EJECTA_BENCH=1 EJECTA_BENCH_ONLY=$(BENCH) $(GO) test -count=1 -timeout 90m -v -run '^TestBench$$' ./bench/
 
 # The fault suite alone (`make test` runs it too): one small real experiment

@@ -32,6 +32,7 @@ func All() []Bench {
 		{"jobs", "no-op job throughput", Jobs},
 		{"scaling", "uploader replicas against MinIO", Scaling},
 		{"grep", "ejecta grep against zstdcat | grep", Grep},
+		{"crates", "a real check-only experiment against a plain cargo loop", Crates},
 	}
 }
 

@@ -29,7 +29,8 @@ func TestMain(m *testing.M) {
 // TestBench runs the benchmarks and prints their table. Without
 // EJECTA_BENCH=1 it is the smoke run of the ordinary suite: tiny sizes,
 // nothing judged, so that the harness keeps working; under -short it
-// leaves out the containerd (sandbox, attempt, slot gap) and uploader scaling rows.
+// leaves out the containerd (sandbox, attempt, slot gap, cores, crates) and
+// uploader scaling rows.
 func TestBench(t *testing.T) {
 	full := os.Getenv(EnvFull) == "1"
 	selected, err := bench.Select(os.Getenv(EnvOnly))
@@ -38,7 +39,7 @@ func TestBench(t *testing.T) {
 	}
 	var rows []bench.Row
 	for _, b := range selected {
-		if testing.Short() && !full && (b.Name == "sandbox" || b.Name == "attempt" || b.Name == "slotgap" || b.Name == "cores" || b.Name == "scaling") {
+		if testing.Short() && !full && (b.Name == "sandbox" || b.Name == "attempt" || b.Name == "slotgap" || b.Name == "cores" || b.Name == "scaling" || b.Name == "crates") {
 			continue
 		}
 		t.Run(b.Name, func(t *testing.T) {
@@ -81,7 +82,7 @@ func TestSelect(t *testing.T) {
 		want    string
 		wantErr string
 	}{
-		{"", "logs,rss,pool,report,tail,sandbox,attempt,slotgap,cores,produce,jobs,scaling,grep", ""},
+		{"", "logs,rss,pool,report,tail,sandbox,attempt,slotgap,cores,produce,jobs,scaling,grep,crates", ""},
 		{"logs", "logs", ""},
 		{" tail , jobs", "tail,jobs", ""},
 		{"logs,nope", "", `unknown benchmark "nope"`},

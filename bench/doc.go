@@ -15,5 +15,7 @@
 //	go test ./bench/           # smoke: tiny sizes, nothing judged
 //
 // Benchmarks (names for BENCH): logs, rss, pool, report, tail, sandbox,
-// slotgap, cores, produce, jobs, scaling; see All.
+// slotgap, cores, produce, jobs, scaling, crates; see All. The crates row
+// builds Debian's crates with the real toolchains (scripts/setup.sh bench
+// installs them) and takes most of the run: about 20 minutes on two cores.
 package bench

@@ -198,9 +198,9 @@ func (q *queues) apply(entry jetstream.KeyValueEntry) {
 // the number of attempts its consumer allows. It returns a nil message
 // when every queue is empty; err is the last failure met on the way, for
 // the caller to report when nothing was found.
-func (q *queues) take(ctx context.Context) (jetstream.Msg, int, error) {
+func (q *queues) take(ctx context.Context, slot int) (jetstream.Msg, int, error) {
 	var lastErr error
-	for _, name := range q.candidates() {
+	for _, name := range q.candidates(slot) {
 		cons, err := q.consumer(ctx, name)
 		if err != nil {
 			if !errors.Is(err, jetstream.ErrConsumerNotFound) {
@@ -227,13 +227,21 @@ func (q *queues) take(ctx context.Context) (jetstream.Msg, int, error) {
 	return nil, 0, lastErr
 }
 
-// candidates are the consumer names to try, in order: live experiments by
-// priority; within one its re-runs, then its first runs, each on the
-// toolchains this builder has, starting with a different one each time so
-// that both sides of a comparison progress. Re-runs first: a regression's
+// candidates are the consumer names to try for slot, in order: live
+// experiments by priority; within one its re-runs, then its first runs,
+// each on the toolchains this builder has. Re-runs first: a regression's
 // confirmation then waits for no first run of its experiment, and the
 // experiment does not end on re-runs alone, one slot busy, the others idle.
-func (q *queues) candidates() []string {
+//
+// The toolchain tried first is the slot's own (slot i's is toolchain i
+// mod n) when the builder has a slot per toolchain at least: each slot
+// then keeps to one toolchain while it has jobs, so of the shared targets
+// a slot keeps per toolchain one is warm, and a dependency is built once
+// per toolchain and slot that builds on it, not once per toolchain and
+// slot of them all. Both sides of a comparison progress, each in slots of
+// its own. With fewer slots, a different one each time, so that both
+// still do.
+func (q *queues) candidates(slot int) []string {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.refreshToolchains()
@@ -241,9 +249,13 @@ func (q *queues) candidates() []string {
 	var out []string
 	for _, e := range q.order {
 		n := len(e.Toolchains)
+		first := turn
+		if q.b.cfg.Slots >= n {
+			first = slot
+		}
 		for _, consumer := range []func(exp, tc string) string{streams.RerunsConsumer, streams.JobsConsumer} {
 			for i := range n {
-				tc := e.Toolchains[(turn+i)%n]
+				tc := e.Toolchains[(first+i)%n]
 				if q.tcs[tc] {
 					out = append(out, consumer(e.Name, tc))
 				}

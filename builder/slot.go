@@ -18,7 +18,7 @@ func (b *Builder) slot(ctx, jobs context.Context, slot int) {
 			return
 		}
 		wake := b.queues.signal()
-		msg, attempts, err := b.queues.take(ctx)
+		msg, attempts, err := b.queues.take(ctx, slot)
 		switch {
 		case ctx.Err() != nil:
 			if msg != nil {

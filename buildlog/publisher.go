@@ -142,10 +142,20 @@ func (p *Publisher) settleOldest() error {
 	return nil
 }
 
-// await waits for f's acknowledgement.
+// await waits for f's acknowledgement. One that has come wins over the
+// timeout, however long ago f was sent: a long build's chunks wait in the
+// window, acknowledged, until the log is synced at its end, and a select
+// with the expired timer ready too would pick either at random.
 func (p *Publisher) await(f inflight) error {
 	if f.fut == nil {
 		return errNotSent
+	}
+	select {
+	case <-f.fut.Ok():
+		return nil
+	case err := <-f.fut.Err():
+		return err
+	default:
 	}
 	t := time.NewTimer(time.Until(f.sent.Add(pubAckTimeout)))
 	defer t.Stop()

@@ -197,3 +197,29 @@ func TestLogWindowRepairsOrder(t *testing.T) {
 		t.Errorf("log = %q, want chunks 1 to 5 once each", got)
 	}
 }
+
+// A long build's chunks wait in the window, acknowledged, until the log is
+// synced at its end, long after the ack timeout counted from their send:
+// an acknowledgement that came is never taken for a timeout, and nothing
+// is republished.
+func TestLogWindowOldAcksSettle(t *testing.T) {
+	js := startJetStream(t, streams.DefaultConfig())
+	_, pub, subj := newWindowLog(testLogger(t), js, 64, 1)
+	for seq := uint64(1); seq <= 32; seq++ {
+		c := buildlog.Chunk{Seq: seq, Offset: (seq - 1) * 4, Stream: buildlog.StreamStdout, Data: fmt.Appendf(nil, "c%03d", seq)}
+		if err := pub.WriteChunk(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every ack in, as they are within milliseconds of the publishes.
+	if chunks, _ := buildlogtest.Chunks(t, js, subj, 2*time.Second); len(chunks) != 32 {
+		t.Fatalf("%d chunks stored, want 32", len(chunks))
+	}
+	pub.Backdate(time.Minute)
+	if err := pub.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if n := pub.Repairs(); n != 0 {
+		t.Errorf("the log was republished %d times; every chunk was acknowledged", n)
+	}
+}

@@ -10,6 +10,9 @@
 #                   the stock nats CLI, Docker and compose (the compose
 #                   test), debootstrap (the build environment's) and
 #                   promtool (the alert rules')
+#   setup.sh bench  what `make bench` uses: the demo's, and the crates row's
+#                   corpus (about 90 crates of Debian's librust-*-dev
+#                   packages and their dependencies)
 #
 # As root it installs; otherwise it only reports what is missing. With
 # EJECTA_REQUIRE_ALL=1 (as .ci/run sets it) anything of the chosen set still
@@ -18,9 +21,9 @@ set -euo pipefail
 
 what=${1:-test}
 case "$what" in
-demo | test) ;;
+demo | test | bench) ;;
 *)
-	echo "usage: $0 [demo|test]" >&2
+	echo "usage: $0 [demo|test|bench]" >&2
 	exit 2
 	;;
 esac
@@ -33,6 +36,15 @@ NATSCLI_VERSION=v0.5.1
 # the first three; the tests use them all.
 DEMO_CRATE_PACKAGES="librust-cfg-if-dev librust-itoa-dev librust-either-dev"
 TEST_CRATE_PACKAGES="$DEMO_CRATE_PACKAGES librust-scopeguard-dev librust-lazy-static-dev librust-memchr-dev"
+# The crates row of make bench (bench/crates.go): common small crates whose
+# packages bring in some 90 crates in all, proc macros and build scripts
+# among them, as a real experiment's share of crates.io would.
+BENCH_CRATE_PACKAGES="$TEST_CRATE_PACKAGES librust-serde-json-dev librust-regex-dev librust-rand-dev
+	librust-log-dev librust-bitflags-dev librust-smallvec-dev librust-once-cell-dev librust-byteorder-dev
+	librust-hex-dev librust-base64-dev librust-bytes-dev librust-unicode-width-dev librust-semver-dev
+	librust-anyhow-dev librust-thiserror-dev librust-crossbeam-utils-dev librust-num-traits-dev
+	librust-fnv-dev librust-heck-dev librust-strsim-dev librust-glob-dev librust-same-file-dev
+	librust-walkdir-dev librust-humantime-dev"
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 missing=()
@@ -82,6 +94,9 @@ packages=()
 command -v containerd >/dev/null || packages+=(containerd)
 command -v runc >/dev/null || packages+=(runc)
 crates=$DEMO_CRATE_PACKAGES
+if [ "$what" = bench ]; then
+	crates=$BENCH_CRATE_PACKAGES
+fi
 if [ "$what" = test ]; then
 	crates=$TEST_CRATE_PACKAGES
 	command -v chromium >/dev/null || packages+=(chromium)

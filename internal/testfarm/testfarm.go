@@ -57,7 +57,7 @@ type Config struct {
 
 // Start starts a private containerd and the components of cfg under ctx.
 // They stop when t ends, and an error they return fails t.
-func Start(t *testing.T, ctx context.Context, cfg Config) {
+func Start(t testing.TB, ctx context.Context, cfg Config) {
 	t.Helper()
 	address := testenv.StartContainerd(t)
 	work := testenv.DurableTempDir(t)

@@ -1,0 +1,40 @@
+package builder
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ejecta-build/ejecta/streams"
+)
+
+// With a slot per toolchain, each slot tries its own toolchain first, re-runs
+// before first runs, so that it keeps to one of its shared targets; with
+// fewer slots the toolchain tried first turns, so that both progress.
+func TestCandidatesSlotToolchain(t *testing.T) {
+	e := &streams.Experiment{Name: "exp", Toolchains: []string{"stable", "nightly"}}
+	newQ := func(slots int) *queues {
+		q := newQueues(&Builder{cfg: Config{Slots: slots}})
+		q.order = []*streams.Experiment{e}
+		q.tcs, q.tcsAt = map[string]bool{"stable": true, "nightly": true}, time.Now()
+		return q
+	}
+	order := func(first, second string) []string {
+		return []string{streams.RerunsConsumer("exp", first), streams.RerunsConsumer("exp", second),
+			streams.JobsConsumer("exp", first), streams.JobsConsumer("exp", second)}
+	}
+	q := newQ(2)
+	for range 3 { // whatever the turn
+		if got, want := q.candidates(0), order("stable", "nightly"); !slices.Equal(got, want) {
+			t.Errorf("slot 0 of 2: %v, want %v", got, want)
+		}
+		if got, want := q.candidates(1), order("nightly", "stable"); !slices.Equal(got, want) {
+			t.Errorf("slot 1 of 2: %v, want %v", got, want)
+		}
+	}
+	q = newQ(1)
+	a, b := q.candidates(0), q.candidates(0)
+	if a[0] == b[0] {
+		t.Errorf("one slot, two toolchains: tried %s first twice in a row", a[0])
+	}
+}
