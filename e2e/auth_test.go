@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -626,10 +627,32 @@ func runAsRoles(t *testing.T, s *authServer, sec streams.Security, rr roleRun) {
 			t.Errorf("viewer: stored log of %s: %+v, %v, %d timed writes; want it stored with its times", k, res, err, times.timed)
 		}
 	}
+	// The report against itself: nothing changed class.
+	var reports [2]io.ReadCloser
+	for i := range reports {
+		if reports[i], err = st.Get(ctx, results.Key(exp)); err != nil {
+			t.Fatal(err)
+		}
+		defer reports[i].Close()
+	}
+	if d, err := results.Compare(reports[0], reports[1]); err != nil || len(d.Changes) != 0 || d.Same != len(want) {
+		t.Errorf("%s compared with itself: %+v, %v; want %d crates the same", exp, d, err, len(want))
+	}
 	for role, c := range clients {
 		if v := c.violations(); len(v) != 0 {
 			t.Errorf("%s was refused what it needs: %v", role, v)
 		}
+	}
+	// Deleted (by the admin: it purges every stream), it leaves nothing in the
+	// store.
+	if _, err := producer.New(clients[streams.RoleAdmin].js, log).Delete(ctx, exp, true); err != nil {
+		t.Fatalf("delete %s: %v", exp, err)
+	}
+	if n, err := producer.DeleteStored(ctx, st, exp); err != nil || n == 0 {
+		t.Errorf("stored objects of %s deleted: %d, %v; want its logs and report", exp, n, err)
+	}
+	for o, err := range st.List(ctx, streams.ExperimentPrefix(exp)) {
+		t.Errorf("left in the store after delete: %s %v", o.Key, err)
 	}
 }
 
