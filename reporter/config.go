@@ -55,6 +55,10 @@ type Config struct {
 	// RetentionEvery is how often the reporter looks for logs past their
 	// retention; zero means DefaultRetentionEvery.
 	RetentionEvery time.Duration
+	// WebURL is the web UI's address as people reach it (ejecta web), if
+	// there is one: a regression's first error then links to its line on
+	// the UI's log page, which numbers lines; the stored log page does not.
+	WebURL string
 
 	// maxPending and maxPendingBytes bound the results waiting for a
 	// record, in all; zero means maxPendingResults and maxPendingBytes.

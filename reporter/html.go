@@ -12,6 +12,7 @@ import (
 
 	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/streams"
+	"github.com/ejecta-build/ejecta/weblinks"
 )
 
 //go:embed report.html.tmpl
@@ -97,7 +98,7 @@ func (cs *crateState) htmlRow() template.HTML {
 			b.WriteString(`</td><td>`)
 			writeCell(&b, r)
 			if triaged(cs.v.Class) {
-				writeFirstError(&b, r)
+				writeFirstError(&b, r, cs.page.web)
 			}
 		}
 		b.WriteString(`</td><td class="note">`)
@@ -149,9 +150,10 @@ func triaged(c results.Class) bool { return !c.Same() && c != results.ClassPendi
 
 // writeFirstError writes the first error of attempt r, if it has one,
 // below its cell: code, message, where it is in the source and in the log.
-// The stored log page has no line anchors (the web UI's has): the log
-// line is given as a number.
-func writeFirstError(b *bytes.Buffer, r *streams.Result) {
+// The stored log page has no line anchors: the log line links to the web
+// UI's log page, which numbers its lines, when there is one (web), and is
+// given as a number otherwise.
+func writeFirstError(b *bytes.Buffer, r *streams.Result, web string) {
 	if r == nil || r.FirstError == nil {
 		return
 	}
@@ -168,7 +170,11 @@ func writeFirstError(b *bytes.Buffer, r *streams.Result) {
 		b.WriteString(html.EscapeString(loc))
 		b.WriteString(`</code></span>`)
 	}
-	if e.LogLine > 0 {
+	switch {
+	case e.LogLine > 0 && web != "":
+		fmt.Fprintf(b, ` <span class="at">(<a href="%s">log line %d</a>)</span>`,
+			html.EscapeString(web+weblinks.LogLine(r.BuildKey, r.Attempt, e.LogLine)), e.LogLine)
+	case e.LogLine > 0:
 		fmt.Fprintf(b, ` <span class="at">(log line %d)</span>`, e.LogLine)
 	}
 	b.WriteString(`</div>`)

@@ -89,6 +89,7 @@ func (r *Reporter) open(st *run, rec *streams.Experiment) *experiment {
 	e := newExperiment(rec.Name, r.cfg.confirmations())
 	e.setRecord(rec)
 	e.onDispute = r.disputeLogger()
+	e.web = strings.TrimSuffix(r.cfg.WebURL, "/")
 	st.exps[rec.Name] = e
 	r.log.Info().Str("experiment", e.name).Strs("toolchains", rec.Toolchains).
 		Int("jobs", rec.Jobs).Msg("experiment record found")

@@ -12,8 +12,11 @@ import (
 // pages after it.
 type page struct {
 	prefix string
-	rows   []*crateState
-	dirty  bool
+	// web is the web UI's address the page's rows link log lines to; ""
+	// for none (Config.WebURL).
+	web   string
+	rows  []*crateState
+	dirty bool
 }
 
 // pagePrefix is the page a crate name belongs on. Crate names are ASCII
@@ -38,7 +41,7 @@ func (e *experiment) pageFor(cs *crateState) *page {
 		cs.page = p
 		return p
 	}
-	p := &page{prefix: pfx}
+	p := &page{prefix: pfx, web: e.web}
 	e.pages[pfx] = p
 	i, _ := slices.BinarySearch(e.prefixes, pfx)
 	e.prefixes = slices.Insert(e.prefixes, i, pfx)

@@ -100,3 +100,20 @@ func TestSignature(t *testing.T) {
 		}
 	}
 }
+
+// With the web UI's address, a first error's log line links to that line
+// on the UI's log page, which numbers its lines.
+func TestFirstErrorLinksToTheWebLogLine(t *testing.T) {
+	e := newEnv(t)
+	e.putExperiment("linked", 1)
+	e.publish(result("linked", "alpha", "1.0.0", "stable", 1, streams.StatusTestPass, ""))
+	r := result("linked", "alpha", "1.0.0", "nightly", 2, streams.StatusBuildFail, "compiler-error(E0308)")
+	r.FirstError = &streams.FirstError{Code: "E0308", Message: "mismatched types", File: "alpha-1.0.0/src/lib.rs", Line: 3, LogLine: 12}
+	e.publish(r)
+	e.startReporterWith(Config{Debounce: testDebounce, Confirmations: -1, WebURL: "https://ejecta.example.org/"})
+	e.waitResults("linked", 2)
+	want := `(<a href="https://ejecta.example.org/logs/linked/alpha/1.0.0/nightly/2#L12">log line 12</a>)`
+	if index := string(e.store.read(t, IndexKey("linked"))); !strings.Contains(index, want) {
+		t.Errorf("index.html lacks %s:\n%s", want, index)
+	}
+}

@@ -138,6 +138,8 @@ type experiment struct {
 	logsRemoved bool
 	// base is where its baseline's regressions stand (baseline.go).
 	base baseline
+	// web is the web UI's address (Config.WebURL), for links to log lines.
+	web string
 	// onDispute is told of each build whose results two builder users
 	// disagree on (disputes.go); nil: nobody.
 	onDispute func(held, came *streams.Result)

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/ejecta-build/ejecta/reporter"
 	"github.com/ejecta-build/ejecta/status"
 	"github.com/ejecta-build/ejecta/streams"
+	"github.com/ejecta-build/ejecta/weblinks"
 )
 
 // page is what every template gets.
@@ -47,10 +46,7 @@ func parsePages() (map[string]*template.Template, error) {
 }
 
 // logURL is the log page of one attempt.
-func logURL(k streams.BuildKey, attempt int) string {
-	return "/logs/" + url.PathEscape(k.Experiment) + "/" + url.PathEscape(k.Crate) + "/" +
-		url.PathEscape(k.Version) + "/" + url.PathEscape(k.Toolchain) + "/" + strconv.Itoa(attempt)
-}
+func logURL(k streams.BuildKey, attempt int) string { return weblinks.LogPage(k, attempt) }
 
 // render executes a page into a buffer first, so that a template error is
 // a clean 500 rather than half a page.

@@ -329,7 +329,7 @@ func newReporterCmd(g *globals) *cobra.Command {
 			// The reporter, one per farm, also reports the streams' state.
 			reg := metrics.NewRegistry()
 			reg.MustRegister(metrics.NewJetStream(js, log))
-			r, err := reporter.New(reporter.Config{Confirmations: confirmations, Metrics: reg, JobKey: key, KeepLogs: keep}, nc, st, log)
+			r, err := reporter.New(reporter.Config{Confirmations: confirmations, Metrics: reg, JobKey: key, KeepLogs: keep, WebURL: webURL}, nc, st, log)
 			if err != nil {
 				return badInput(err)
 			}

@@ -17,7 +17,7 @@ import (
 	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
-	"github.com/ejecta-build/ejecta/web"
+	"github.com/ejecta-build/ejecta/weblinks"
 )
 
 // grepFlags are `ejecta grep`'s options.
@@ -134,7 +134,7 @@ func runGrep(cmd *cobra.Command, g *globals, f *grepFlags, exp, pattern string) 
 			if f.format == "json" {
 				hit := grepHit{Log: h.Log, Line: l}
 				if webURL != "" {
-					hit.URL = fmt.Sprintf("%s%s#L%d", webURL, web.LogPath(h.BuildKey, h.Attempt), l.Number)
+					hit.URL = webURL + weblinks.LogLine(h.BuildKey, h.Attempt, l.Number)
 				}
 				if err := enc.Encode(hit); err != nil {
 					return err

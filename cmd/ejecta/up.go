@@ -133,7 +133,7 @@ the experiment's results count only when signed by the builder handed the job.`,
 				return err
 			}
 			rlog, _ := g.logger("reporter")
-			r, err := reporter.New(reporter.Config{Metrics: reg, JobKey: key, KeepLogs: keep}, nc, st, rlog)
+			r, err := reporter.New(reporter.Config{Metrics: reg, JobKey: key, KeepLogs: keep, WebURL: webURL}, nc, st, rlog)
 			if err != nil {
 				return err
 			}
