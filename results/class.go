@@ -67,3 +67,21 @@ const (
 	// in its re-run.
 	ConfirmationReproduced = "reproduced"
 )
+
+// CraterName is c as crater's Comparison serializes it in crater's
+// results.json: the same-* classes without their prefix, as crater spells
+// them. The two classes crater does not have become the nearest it has: a
+// flaky regression is spurious-regressed (the compiler is probably not to
+// blame, and crater's retry list takes it), a pending crate unknown (crater
+// compares only complete pairs).
+func (c Class) CraterName() string {
+	switch c {
+	case ClassSameBuildFail, ClassSameTestFail, ClassSameTestSkipped, ClassSameTestPass:
+		return string(c[len("same-"):])
+	case ClassFlaky:
+		return string(ClassSpuriousRegressed)
+	case ClassPending:
+		return string(ClassUnknown)
+	}
+	return string(c)
+}
