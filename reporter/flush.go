@@ -170,8 +170,8 @@ func (r *Reporter) collect(st *run, wait bool) {
 // changed since the last write are encoded and rendered once (their rows
 // are cached), full.html pages without a change are not rewritten, and
 // index.html, markdown.md and the retry list hold only the regressions and
-// fixes. results.json is the one file with every crate; it is assembled
-// by copying cached entries.
+// fixes. results.json and the crater view's results.json are the files
+// with every crate; they are assembled by copying cached entries.
 func (r *Reporter) prepare(e *experiment, now time.Time) (*batch, error) {
 	b := &batch{exp: e.name, resultAt: e.lastResult, done: e.done, final: e.arch.writing(e.finished())}
 	add := func(name string, parts net.Buffers, contentType string) {
@@ -220,6 +220,16 @@ func (r *Reporter) prepare(e *experiment, now time.Time) (*batch, error) {
 		add(configFileName, one(data), "application/json")
 		b.config = true
 	}
+	craterParts, craterRetry, err := e.craterResults()
+	if err != nil {
+		return nil, err
+	}
+	add(craterResultsFileName, craterParts, "application/json")
+	if data, err = e.craterConfigJSON(); err != nil {
+		return nil, err
+	}
+	add(craterConfigFileName, one(data), "application/json")
+	add(craterRetryListFileName, one(craterRetry), "text/plain; charset=utf-8")
 	if b.progress, err = e.progressJSON(now); err != nil {
 		return nil, err
 	}

@@ -56,9 +56,10 @@ type crateState struct {
 	// attempt (disputes.go); nil for most crates.
 	claims map[slotKey]*claim
 
-	json []byte // results.json entry; nil when stale
-	row  []byte // HTML table row; nil when stale
-	page *page
+	json   []byte // results.json entry; nil when stale
+	crater []byte // crater view results.json entry (craterview.go); nil when stale
+	row    []byte // HTML table row; nil when stale
+	page   *page
 }
 
 // listed reports whether c is counted in the class counts: only once both
@@ -224,7 +225,7 @@ func (e *experiment) apply(r *streams.Result, stray func(toolchain string)) bool
 	slot[idx] = r
 	cs.v = judge(cs, e.confirmations)
 	e.count(cs)
-	cs.json, cs.row = nil, nil
+	cs.json, cs.row, cs.crater = nil, nil, nil
 	cs.page.dirty = true
 	return true
 }
@@ -347,6 +348,6 @@ func (e *experiment) retried(cs *crateState, gen int) {
 	cs.runs, cs.reruns, cs.gen, cs.claims = pair{}, nil, gen, nil
 	cs.v = judge(cs, e.confirmations)
 	e.count(cs)
-	cs.json, cs.row = nil, nil
+	cs.json, cs.row, cs.crater = nil, nil, nil
 	cs.page.dirty = true
 }
