@@ -10,6 +10,9 @@
 //	logs-archives/<class>.tar.zst, logs-archives/manifest.json
 //	                           every log by class, once the experiment is finished
 //	                           (archives.go; package archive builds them)
+//	crater/results.json, crater/config.json, crater/retry-regressed-list.txt
+//	                           the same experiment in crater's shapes, for tools
+//	                           written for crater's reports (craterview.go)
 //
 // and a streams.Progress summary in the progress KV bucket, which
 // `experiment status` reads. Every page carries progress (done / total,
