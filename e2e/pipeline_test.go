@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ejecta-build/ejecta/internal/testenv"
+	"github.com/ejecta-build/ejecta/logsearch"
+	"github.com/ejecta-build/ejecta/logtail"
 	"github.com/ejecta-build/ejecta/producer"
 	"github.com/ejecta-build/ejecta/reporter"
 	"github.com/ejecta-build/ejecta/results"
@@ -179,6 +182,42 @@ func TestExperimentEndToEnd(t *testing.T) {
 	s, _ := js.Stream(ctx, streams.JobsStream)
 	if info, _ := s.Info(ctx); info.State.Msgs != 0 {
 		t.Errorf("jobs stream holds %d messages after repeating create, want 0", info.State.Msgs)
+	}
+
+	// After the run, on MinIO: the stable failure found by a search of
+	// every log, a stored log read with its lines' times, the report
+	// unchanged against itself, and nothing left once deleted.
+	found := map[string]int{}
+	if _, err := logsearch.Search(ctx, st, logsearch.StreamLogs{JS: js, Reader: logtail.New(js, st)}, "e2e",
+		logsearch.Query{Pattern: regexp.MustCompile(`(?m)error\[E0554\]`)}, func(h logsearch.Hits) error {
+			found[h.Crate+" "+h.Toolchain] += len(h.Lines)
+			return nil
+		}); err != nil || len(found) != 1 || found["ejecta-demo-nightly-only stable"] == 0 {
+		t.Errorf("search for E0554: %v (%v), want it in ejecta-demo-nightly-only's stable log alone", found, err)
+	}
+	var times timesSeen
+	k := streams.BuildKey{Experiment: "e2e", Crate: "cfg-if", Version: "1.0.0", Toolchain: "stable"}
+	if res, err := logtail.New(js, st).Copy(ctx, k, 1, &times, logtail.Options{}); err != nil || !res.Stored || times.timed == 0 {
+		t.Errorf("stored log of %s: %+v, %v, %d timed writes; want it stored with its times", k, res, err, times.timed)
+	}
+	var reports [2]io.ReadCloser
+	for i := range reports {
+		if reports[i], err = st.Get(ctx, results.Key("e2e")); err != nil {
+			t.Fatal(err)
+		}
+		defer reports[i].Close()
+	}
+	if d, err := results.Compare(reports[0], reports[1]); err != nil || len(d.Changes) != 0 || d.Same != 3 {
+		t.Errorf("e2e compared with itself: %+v, %v; want its 3 crates the same", d, err)
+	}
+	if _, err := p.Delete(ctx, "e2e", true); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := producer.DeleteStored(ctx, st, "e2e"); err != nil || n == 0 {
+		t.Errorf("stored objects of e2e deleted: %d, %v", n, err)
+	}
+	for o, err := range st.List(ctx, streams.ExperimentPrefix("e2e")) {
+		t.Errorf("left in the store after delete: %s %v", o.Key, err)
 	}
 }
 
