@@ -168,6 +168,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /experiments/{exp}/report/{file...}", s.reportFile)
 	mux.HandleFunc("GET /builders", s.builders)
 	mux.HandleFunc("GET /compare/{a}/{b}", s.compare)
+	mux.HandleFunc("GET /experiments/{exp}/search", s.search)
 	mux.HandleFunc("GET /logs/{exp}/{crate}/{version}/{toolchain}/{attempt}", s.logPage)
 	mux.HandleFunc("GET /logs/{exp}/{crate}/{version}/{toolchain}/{attempt}/raw", s.logRaw)
 	mux.Handle("GET /logs/{exp}/{crate}/{version}/{toolchain}/{attempt}/events", s.limitStreams(s.logEvents))
