@@ -28,16 +28,32 @@ type baseline struct {
 }
 
 // baselines reads the baseline reports of the experiments that want one
-// and have not got it, and marks their known regressions.
+// and have not got it, and marks their known regressions. It looks only
+// when one is due (st.baselineDue: an experiment with a baseline opened,
+// or a failed read's retry), not on every result.
 func (r *Reporter) baselines(ctx context.Context, st *run) {
 	now := time.Now()
+	if st.baselineDue.IsZero() || now.Before(st.baselineDue) {
+		return
+	}
+	st.baselineDue = time.Time{}
+	later := func(t time.Time) {
+		if st.baselineDue.IsZero() || t.Before(st.baselineDue) {
+			st.baselineDue = t
+		}
+	}
 	for _, e := range st.exps {
-		if e.rec == nil || e.rec.Baseline == "" || e.base.regressed != nil || now.Before(e.base.retry) {
+		if e.rec == nil || e.rec.Baseline == "" || e.base.regressed != nil {
+			continue
+		}
+		if now.Before(e.base.retry) {
+			later(e.base.retry)
 			continue
 		}
 		regressed, err := r.readRegressed(ctx, e.rec.Baseline)
 		if err != nil {
 			e.base.retry = now.Add(baselineRetry)
+			later(e.base.retry)
 			r.log.Warn().Err(err).Str("experiment", e.name).Str("baseline", e.rec.Baseline).
 				Dur("retry_in", baselineRetry).Msg("reading the baseline's report; its regressions are not marked known yet")
 			continue

@@ -91,6 +91,9 @@ func (r *Reporter) open(st *run, rec *streams.Experiment) *experiment {
 	e.onDispute = r.disputeLogger()
 	e.web = strings.TrimSuffix(r.cfg.WebURL, "/")
 	st.exps[rec.Name] = e
+	if rec.Baseline != "" {
+		st.baselineDue = time.Now() // read it before the first report
+	}
 	r.log.Info().Str("experiment", e.name).Strs("toolchains", rec.Toolchains).
 		Int("jobs", rec.Jobs).Msg("experiment record found")
 	return e

@@ -117,6 +117,9 @@ type run struct {
 	arch archiveRun
 	// retention is where the removal of old logs stands (retention.go).
 	retention retention
+	// baselineDue is when an experiment's baseline report is next to be
+	// read (baseline.go); zero when none is.
+	baselineDue time.Time
 }
 
 // lastMsgGetter is the part of jetstream.Stream the reporter uses.
