@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"slices"
 	"strings"
@@ -182,16 +181,16 @@ func buildsOfClasses(ctx context.Context, st store.Store, exp string, classes []
 		return nil, fmt.Errorf("--class: read the report of %s: %w", exp, err)
 	}
 	defer rc.Close()
-	var file results.File
-	if err := json.NewDecoder(io.LimitReader(rc, 1<<30)).Decode(&file); err != nil {
-		return nil, fmt.Errorf("--class: read %s: %w", st.Location(results.Key(exp)), err)
-	}
 	type crate struct{ name, version string }
 	in := map[crate]bool{}
-	for _, c := range file.Crates {
+	// One crate at a time: a report of many crates is not held whole.
+	if _, err := results.Read(rc, func(c results.CrateResult, _ json.RawMessage) error {
 		if slices.Contains(classes, string(c.Class)) {
 			in[crate{c.Name, c.Version}] = true
 		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("--class: read %s: %w", st.Location(results.Key(exp)), err)
 	}
 	return func(k streams.BuildKey) bool { return in[crate{k.Crate, k.Version}] }, nil
 }

@@ -48,7 +48,7 @@ func TestGrep(t *testing.T) {
 		put(streams.ExperimentPrefix("g")+streams.LogRawKey(k, 1), enc.EncodeAll([]byte(text), nil))
 		put(streams.ExperimentPrefix("g")+streams.LogMetaKey(k, 1), []byte(`{"v":1}`))
 	}
-	report, _ := json.Marshal(results.File{V: 1, Experiment: "g", Crates: []results.CrateResult{
+	report, _ := json.Marshal(results.File{V: results.FileVersion, Experiment: "g", Crates: []results.CrateResult{
 		{Name: "alpha", Version: "1.0.0", Class: results.ClassRegressed},
 		{Name: "beta", Version: "1.0.0", Class: results.ClassSameBuildFail},
 		{Name: "gamma", Version: "1.0.0", Class: results.ClassSameTestPass},
