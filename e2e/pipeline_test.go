@@ -200,14 +200,7 @@ func TestExperimentEndToEnd(t *testing.T) {
 	if res, err := logtail.New(js, st).Copy(ctx, k, 1, &times, logtail.Options{}); err != nil || !res.Stored || times.timed == 0 {
 		t.Errorf("stored log of %s: %+v, %v, %d timed writes; want it stored with its times", k, res, err, times.timed)
 	}
-	var reports [2]io.ReadCloser
-	for i := range reports {
-		if reports[i], err = st.Get(ctx, results.Key("e2e")); err != nil {
-			t.Fatal(err)
-		}
-		defer reports[i].Close()
-	}
-	if d, err := results.Compare(reports[0], reports[1]); err != nil || len(d.Changes) != 0 || d.Same != 3 {
+	if d, err := results.CompareStored(ctx, st, "e2e", "e2e"); err != nil || len(d.Changes) != 0 || d.Same != 3 {
 		t.Errorf("e2e compared with itself: %+v, %v; want its 3 crates the same", d, err)
 	}
 	if _, err := p.Delete(ctx, "e2e", true); err != nil {

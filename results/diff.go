@@ -1,6 +1,7 @@
 package results
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -122,4 +123,25 @@ func Compare(a, b io.Reader) (*Diff, error) {
 	}
 	slices.SortFunc(d.Changes, func(x, y Change) int { return strings.Compare(x.Name, y.Name) })
 	return d, nil
+}
+
+// Getter is the part of a store CompareStored reads reports from.
+type Getter interface {
+	Get(ctx context.Context, key string) (io.ReadCloser, error)
+}
+
+// CompareStored compares the reports of experiments a and b kept in st
+// (Compare). A report that is not there is an error wrapping the store's
+// own, which names the experiment.
+func CompareStored(ctx context.Context, st Getter, a, b string) (*Diff, error) {
+	var files [2]io.ReadCloser
+	for i, exp := range []string{a, b} {
+		rc, err := st.Get(ctx, Key(exp))
+		if err != nil {
+			return nil, fmt.Errorf("experiment %s has no report: %w", exp, err)
+		}
+		defer rc.Close()
+		files[i] = rc
+	}
+	return Compare(files[0], files[1])
 }

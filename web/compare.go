@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 
@@ -21,26 +20,18 @@ func ComparePath(a, b string) string {
 // compare shows the crates whose class changed from experiment a's report
 // to b's (results.Compare).
 func (s *Server) compare(w http.ResponseWriter, r *http.Request) {
-	names := [2]string{r.PathValue("a"), r.PathValue("b")}
-	var files [2]io.ReadCloser
-	for i, name := range names {
+	a, b := r.PathValue("a"), r.PathValue("b")
+	for _, name := range []string{a, b} {
 		if err := streams.ValidateExperimentName(name); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		rc, err := s.st.Get(r.Context(), results.Key(name))
-		if errors.Is(err, store.ErrNotFound) {
-			http.Error(w, "experiment "+name+" has no report (yet)", http.StatusNotFound)
-			return
-		}
-		if err != nil {
-			s.fail(w, "read the report of "+name, err)
-			return
-		}
-		defer rc.Close()
-		files[i] = rc
 	}
-	d, err := results.Compare(files[0], files[1])
+	d, err := results.CompareStored(r.Context(), s.st, a, b)
+	if errors.Is(err, store.ErrNotFound) {
+		http.Error(w, err.Error()+" (yet)", http.StatusNotFound)
+		return
+	}
 	if errors.Is(err, results.ErrNoSharedToolchain) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return

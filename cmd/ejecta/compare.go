@@ -43,19 +43,8 @@ not compared.`,
 				return err
 			}
 			defer done()
-			var files [2]io.ReadCloser
-			for i, exp := range args {
-				files[i], err = st.Get(ctx, results.Key(exp))
-				if errors.Is(err, store.ErrNotFound) {
-					return badInput(fmt.Errorf("experiment %s has no report in %s", exp, st.Location(results.Key(exp))))
-				}
-				if err != nil {
-					return fmt.Errorf("read the report of %s: %w", exp, err)
-				}
-				defer files[i].Close()
-			}
-			d, err := results.Compare(files[0], files[1])
-			if errors.Is(err, results.ErrNoSharedToolchain) {
+			d, err := results.CompareStored(ctx, st, args[0], args[1])
+			if errors.Is(err, store.ErrNotFound) || errors.Is(err, results.ErrNoSharedToolchain) {
 				return badInput(err)
 			}
 			if err != nil {
