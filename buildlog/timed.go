@@ -1,6 +1,7 @@
 package buildlog
 
 import (
+	"context"
 	"errors"
 	"io"
 	"sort"
@@ -59,3 +60,19 @@ func CopyTimed(w io.Writer, r io.Reader, from uint64, times []streams.LogTime, b
 type writerOnly struct{ io.Writer }
 
 type readerOnly struct{ io.Reader }
+
+// Getter is the part of a store StoredTimes reads from.
+type Getter interface {
+	Get(ctx context.Context, key string) (io.ReadCloser, error)
+}
+
+// StoredTimes reads the times index stored at key (streams.LogTimesKey,
+// under the experiment's prefix), checked by streams.ReadLogTimes.
+func StoredTimes(ctx context.Context, st Getter, key string) ([]streams.LogTime, error) {
+	rc, err := st.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return streams.ReadLogTimes(rc)
+}

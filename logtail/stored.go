@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -28,12 +29,7 @@ func openStored(ctx context.Context, st Store, k streams.BuildKey, attempt int) 
 // each chunk was written), so that a stored log is read with the times a
 // live one has; nil when there is none or it does not read.
 func storedTimes(ctx context.Context, st Store, k streams.BuildKey, attempt int) []streams.LogTime {
-	rc, err := st.Get(ctx, streams.ExperimentPrefix(k.Experiment)+streams.LogTimesKey(k, attempt))
-	if err != nil {
-		return nil
-	}
-	defer rc.Close()
-	times, err := streams.ReadLogTimes(rc)
+	times, err := buildlog.StoredTimes(ctx, st, streams.ExperimentPrefix(k.Experiment)+streams.LogTimesKey(k, attempt))
 	if err != nil {
 		return nil
 	}

@@ -183,13 +183,7 @@ func (u *Uploader) storedTimes(ctx context.Context, meta *streams.LogMeta) []str
 	if meta.Times == "" {
 		return nil
 	}
-	rc, err := u.st.Get(ctx, streams.ExperimentPrefix(meta.Experiment)+meta.Times)
-	if err != nil {
-		u.log.Warn().Err(err).Str("build", meta.BuildKey.String()).Msg("reading the times of a stored log start; it is stitched without them")
-		return nil
-	}
-	defer rc.Close()
-	times, err := streams.ReadLogTimes(rc)
+	times, err := buildlog.StoredTimes(ctx, u.st, streams.ExperimentPrefix(meta.Experiment)+streams.LogTimesKey(meta.BuildKey, meta.Attempt))
 	if err != nil {
 		u.log.Warn().Err(err).Str("build", meta.BuildKey.String()).Msg("reading the times of a stored log start; it is stitched without them")
 		return nil
