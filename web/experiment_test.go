@@ -64,9 +64,11 @@ func TestExperimentPageListsARealRegression(t *testing.T) {
 		t.Fatalf("experiment page while it runs: %d\n%s", resp.StatusCode, body)
 	}
 
-	// Reload as a browser would, until the regression shows.
+	// Reload as a browser would, until the regression shows: in the
+	// report's table, and in the class counts, which come from the
+	// progress entry the reporter writes after the report's files.
 	deadline := time.Now().Add(4 * time.Minute)
-	for !strings.Contains(body, `id="regressions"`) {
+	for !strings.Contains(body, `id="regressions"`) || !strings.Contains(body, `<li class="class-regressed">`) {
 		if time.Now().After(deadline) || strings.Contains(body, "<b>Finished.</b>") {
 			_, stable := get(t, hs.URL+"/logs/webreg/ejecta-demo-regress/0.1.0/stable/1/raw")
 			t.Fatalf("no regression listed:\n%s\nstable log:\n%s", body, stable)
