@@ -33,6 +33,7 @@ func All() []Bench {
 		{"scaling", "uploader replicas against MinIO", Scaling},
 		{"grep", "ejecta grep against zstdcat | grep", Grep},
 		{"crates", "a real check-only experiment against a plain cargo loop", Crates},
+		{"crates-test", "a real build-and-test experiment against a plain cargo loop", CratesTest},
 	}
 }
 

@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 // TestBench runs the benchmarks and prints their table. Without
 // EJECTA_BENCH=1 it is the smoke run of the ordinary suite: tiny sizes,
 // nothing judged, so that the harness keeps working; under -short it
-// leaves out the containerd (sandbox, attempt, slot gap, cores, crates) and
+// leaves out the containerd (sandbox, attempt, slot gap, cores, crates rows) and
 // uploader scaling rows.
 func TestBench(t *testing.T) {
 	full := os.Getenv(EnvFull) == "1"
@@ -39,7 +39,7 @@ func TestBench(t *testing.T) {
 	}
 	var rows []bench.Row
 	for _, b := range selected {
-		if testing.Short() && !full && (b.Name == "sandbox" || b.Name == "attempt" || b.Name == "slotgap" || b.Name == "cores" || b.Name == "scaling" || b.Name == "crates") {
+		if testing.Short() && !full && (b.Name == "sandbox" || b.Name == "attempt" || b.Name == "slotgap" || b.Name == "cores" || b.Name == "scaling" || b.Name == "crates" || b.Name == "crates-test") {
 			continue
 		}
 		t.Run(b.Name, func(t *testing.T) {
@@ -82,7 +82,7 @@ func TestSelect(t *testing.T) {
 		want    string
 		wantErr string
 	}{
-		{"", "logs,rss,pool,report,tail,sandbox,attempt,slotgap,cores,produce,jobs,scaling,grep,crates", ""},
+		{"", "logs,rss,pool,report,tail,sandbox,attempt,slotgap,cores,produce,jobs,scaling,grep,crates,crates-test", ""},
 		{"logs", "logs", ""},
 		{" tail , jobs", "tail,jobs", ""},
 		{"logs,nope", "", `unknown benchmark "nope"`},

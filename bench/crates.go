@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/ejecta-build/ejecta/bench/measure"
@@ -25,49 +27,69 @@ import (
 	"github.com/ejecta-build/ejecta/streams"
 )
 
-// The crates row's sizes: at least cratesMin crates of the corpus at full
-// size (fewer is not the issue's measurement), at most cratesMax (the row
-// must end within half an hour on two cores), two at smoke size.
+// cratesRow is one of the real-crates rows: a mode and the corpus's size
+// for it.
+type cratesRow struct {
+	mode streams.Mode
+	// min and max bound the corpus at full size: at least min crates (fewer
+	// is not the measurement), at most max (the row must end within half an
+	// hour on two cores); smoke size builds cratesSmoke.
+	min, max int
+}
+
 const (
-	cratesMin   = 60
-	cratesMax   = 100
 	cratesSmoke = 2
 	cratesSlots = 2
 )
 
-// EnvCrates, when set, is a selection of crates for the crates row to
-// build instead of its corpus, as `experiment create --crates` takes it
+// The real-crates rows: check-only over most of the corpus, and
+// build-and-test, which builds and runs every crate's tests as well, over
+// a smaller part of it.
+var (
+	checkRow = cratesRow{mode: streams.ModeCheckOnly, min: 60, max: 100}
+	testRow  = cratesRow{mode: streams.ModeBuildAndTest, min: 20, max: 30}
+)
+
+// EnvCrates, when set, is a selection of crates for the crates rows to
+// build instead of their corpus, as `experiment create --crates` takes it
 // (name[@version],...): a few crates for a profile.
 const EnvCrates = "EJECTA_BENCH_CRATES"
 
-// EnvKeep, when set to a directory, is where the crates row leaves what it
+// EnvKeep, when set to a directory, is where a crates row leaves what it
 // measured from: the components' log, the store (build logs and reports),
 // results.json and the cargo loop's job logs, for a profile of where the
 // time went.
 const EnvKeep = "EJECTA_BENCH_KEEP"
 
-// Crates measures a real experiment against the plain cargo loop it must
-// beat: crates of Debian's librust-*-dev packages (the corpus scripts/setup.sh
-// bench installs, every crate version of it as `--crates all` selects
-// them, by name, at most cratesMax), check-only, stable against nightly.
-// ejecta runs it through the whole pipeline on one machine: producer,
-// a builder with two slots in a private containerd building with the
-// rustup toolchains (each slot with its shared targets), uploader and
-// reporter on a file store; its figure is the time from `experiment
+// Crates measures a real check-only experiment against the plain cargo
+// loop it must beat (cratesRow.run).
+func Crates(t testing.TB, full bool) []Row { return checkRow.run(t, full) }
+
+// CratesTest measures a real build-and-test experiment against the plain
+// cargo loop that builds and tests each crate (cratesRow.run).
+func CratesTest(t testing.TB, full bool) []Row { return testRow.run(t, full) }
+
+// run measures a real experiment against the plain cargo loop it must
+// beat: crates of Debian's librust-*-dev packages (the corpus
+// scripts/setup.sh bench installs, every crate version of it as `--crates
+// all` selects them, by name, at most r.max), in r's mode, stable against
+// nightly. ejecta runs it through the whole pipeline on one machine:
+// producer, a builder with two slots in a private containerd building
+// with the rustup toolchains (each slot with its shared targets), uploader
+// and reporter on a file store; its figure is the time from `experiment
 // create` to the results showing every crate with its class, the
 // confirmation re-runs included. The baseline, measured after it in the
-// same run, is `xargs -P2` running `cargo +TC check --offline` per job in
-// a fresh wrapper package with its own CARGO_HOME and target dir, from
-// the same directory source (cargoLoop). Both sides' verdicts are
-// compared crate by crate.
-func Crates(t testing.TB, full bool) []Row {
+// same run, is `xargs -P2` running cargo per job in a fresh wrapper
+// package with its own CARGO_HOME and target dir, from the same directory
+// source (cargoLoop). Both sides' verdicts are compared crate by crate.
+func (r cratesRow) run(t testing.TB, full bool) []Row {
 	row := Row{Goal: "≤ 0.70×"}
 	toolchains := []string{"stable", "nightly"}
 	skip := func(why string) []Row {
 		if testenv.RequireAll() {
 			t.Fatalf("EJECTA_REQUIRE_ALL=1 and a dependency is missing: %s", why)
 		}
-		row.Figure = "real crates: check-only experiment, stable vs nightly, 2 slots, ejecta ÷ xargs -P2 cargo loop"
+		row.Figure = fmt.Sprintf("real crates: %s experiment, stable vs nightly, 2 slots, ejecta ÷ xargs -P2 cargo loop", r.mode)
 		row.Verdict, row.Note = Skipped, why
 		return []Row{row}
 	}
@@ -78,20 +100,20 @@ func Crates(t testing.TB, full bool) []Row {
 	if why != "" {
 		return skip(why)
 	}
-	crates, why := corpus(full, os.Getenv(EnvCrates))
+	crates, why := r.corpus(full, os.Getenv(EnvCrates))
 	if why != "" {
 		return skip(why)
 	}
-	row.Figure = fmt.Sprintf("real crates: %d crates of Debian's registry, check-only, stable vs nightly, %d slots, wall time; ejecta (containerd) ÷ xargs -P%d cargo loop",
-		len(crates), cratesSlots, cratesSlots)
+	row.Figure = fmt.Sprintf("real crates: %d crates of Debian's registry, %s, stable vs nightly, %d slots, wall time; ejecta (containerd) ÷ xargs -P%d cargo loop",
+		len(crates), r.mode, cratesSlots, cratesSlots)
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
 	keep := os.Getenv(EnvKeep)
 
 	// ejecta first: whatever the first side warms (the page cache of the
 	// toolchains and sources) is the baseline's.
-	run := runExperiment(ctx, t, crates, toolchains, keep)
-	loop := cargoLoop(ctx, t, cargo, rustupHome, testenv.DebianRegistry, crates, toolchains, cratesSlots)
+	run := runExperiment(ctx, t, r.mode, crates, toolchains, keep)
+	loop := cargoLoop(ctx, t, r.mode, cargo, rustupHome, testenv.DebianRegistry, crates, toolchains, cratesSlots)
 	jobs, loopWall := loop.jobs, loop.wall
 	if keep != "" {
 		keepLoopLogs(t, jobs, filepath.Join(keep, "loop"))
@@ -108,13 +130,15 @@ func Crates(t testing.TB, full bool) []Row {
 		loopBusy += j.took
 		loopTook = append(loopTook, j.took)
 	}
+	perCrate := func(d time.Duration) string { return round(d / time.Duration(len(crates))) }
 	var note strings.Builder
 	fmt.Fprintf(&note, "%d crates, %d builds a side; ejecta: first pass %s (%s), %s; ",
 		len(crates), len(jobs), round(run.firstPass), ratio(run.firstPass.Seconds(), loopWall.Seconds()), run.reruns())
 	fmt.Fprintf(&note, "build time summed over builds (attempt, sandbox and preparation included) %s, median %s; cargo loop: summed %s, median %s; ",
 		round(run.busy()), round(measure.Median(run.durations())), round(loopBusy), round(measure.Median(loopTook)))
-	fmt.Fprintf(&note, "CPU time of the builds: ejecta %s (%s), cargo loop %s; ejecta's own processes (NATS, builder, uploader, reporter) %s; ",
-		round(run.buildCPU), ratio(run.buildCPU.Seconds(), loop.cpu.Seconds()), round(loop.cpu), round(run.farmCPU))
+	fmt.Fprintf(&note, "CPU time of the builds: ejecta %s (%s a crate, %s), cargo loop %s (%s a crate); ejecta's own processes (NATS, builder, uploader, reporter) %s; ",
+		round(run.buildCPU), perCrate(run.buildCPU), ratio(run.buildCPU.Seconds(), loop.cpu.Seconds()), round(loop.cpu), perCrate(loop.cpu), round(run.farmCPU))
+	fmt.Fprintf(&note, "ejecta's steps: %s; ", run.steps)
 	fmt.Fprintf(&note, "host load average meanwhile: ejecta %.1f, cargo loop %.1f; ", run.load, loop.load)
 	fmt.Fprintf(&note, "verdicts agree on %d of %d crates", agree, len(crates))
 	if len(disagree) > 0 {
@@ -146,19 +170,19 @@ func rustupToolchains(tcs []string) (home, cargo, why string) {
 
 // corpus returns the crates to build: every crate version of Debian's
 // registry in the order the producer selects them (`--crates all`), the
-// first cratesMax (cratesSmoke at smoke size), or why there are too few.
+// first r.max (cratesSmoke at smoke size), or why there are too few.
 // A selection (EnvCrates) picks crates instead, as many as it names.
-func corpus(full bool, selection string) ([]producer.Crate, string) {
+func (r cratesRow) corpus(full bool, selection string) ([]producer.Crate, string) {
 	src, err := producer.ScanSource(testenv.DebianRegistry)
 	if err != nil {
 		return nil, fmt.Sprintf("no crate corpus: %v (scripts/setup.sh bench installs it)", err)
 	}
-	want, most := cratesMin, cratesMax
+	want, most := r.min, r.max
 	if !full {
 		want, most = cratesSmoke, cratesSmoke
 	}
 	if selection != "" {
-		want, most = 1, cratesMax
+		want, most = 1, r.max
 	} else {
 		selection = "all"
 	}
@@ -179,6 +203,8 @@ type experimentRun struct {
 	// running in it); load the host's mean one-minute load average.
 	buildCPU, farmCPU time.Duration
 	load              float64
+	// steps is where the builds' time went, step by step (stepTimes).
+	steps string
 }
 
 // runExperiment starts a farm (NATS, a builder with cratesSlots slots in a
@@ -186,7 +212,7 @@ type experimentRun struct {
 // builder's heartbeat, as `ejecta up` has it running before `experiment
 // create`, then creates the experiment and waits for its results to show
 // every crate classified with its confirmations done.
-func runExperiment(ctx context.Context, t testing.TB, crates []producer.Crate, toolchains []string, keep string) experimentRun {
+func runExperiment(ctx context.Context, t testing.TB, mode streams.Mode, crates []producer.Crate, toolchains []string, keep string) experimentRun {
 	t.Helper()
 	f := newFarm(t)
 	storeDir, logPath := t.TempDir(), filepath.Join(t.TempDir(), "farm.log")
@@ -207,8 +233,9 @@ func runExperiment(ctx context.Context, t testing.TB, crates []producer.Crate, t
 	t.Cleanup(func() { lf.Close() })
 	log := zerolog.New(lf).Level(zerolog.InfoLevel).With().Timestamp().Logger()
 	ns := testenv.ContainerdNamespace(t)
+	metrics := prometheus.NewRegistry()
 	testfarm.Start(t, ctx, testfarm.Config{Name: "bench-crates", Namespace: ns,
-		BuilderConn: f.nc, UploaderConn: f.nc, ReporterConn: f.nc, Store: st, Log: log, Slots: cratesSlots})
+		BuilderConn: f.nc, UploaderConn: f.nc, ReporterConn: f.nc, Store: st, Log: log, Slots: cratesSlots, Metrics: metrics})
 	waitUntil(t, time.Minute, "the builder's heartbeat", func() bool {
 		hbs, err := status.Builders(ctx, f.js)
 		return err == nil && len(hbs) > 0
@@ -224,7 +251,7 @@ func runExperiment(ctx context.Context, t testing.TB, crates []producer.Crate, t
 	load := measure.WatchLoad(5 * time.Second)
 	start := time.Now()
 	out, err := producer.New(f.js, quiet(t)).Create(ctx, producer.Request{Name: name, Toolchains: toolchains,
-		Mode: string(streams.ModeCheckOnly), Crates: strings.Join(list, ","), CrateSource: testenv.DebianRegistry})
+		Mode: string(mode), Crates: strings.Join(list, ","), CrateSource: testenv.DebianRegistry})
 	if err != nil {
 		t.Fatalf("create the experiment: %v", err)
 	}
@@ -261,12 +288,69 @@ func runExperiment(ctx context.Context, t testing.TB, crates []producer.Crate, t
 	if run.firstPass == 0 {
 		run.firstPass = run.wall
 	}
+	run.steps = stepTimes(t, metrics)
 	if keep != "" {
 		if b, err := json.MarshalIndent(run.file, "", "  "); err == nil {
 			_ = os.WriteFile(filepath.Join(keep, "results.json"), b, 0o644)
 		}
 	}
 	return run
+}
+
+// stepTimes says where the builder's attempts spent their time, from its
+// metrics: for each step (cargo subcommand) how many ran and their mean
+// sandbox and process times, and the time spent purging shared targets.
+func stepTimes(t testing.TB, reg *prometheus.Registry) string {
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather the builder's metrics: %v", err)
+	}
+	type timing struct {
+		n                int
+		sandbox, process float64
+	}
+	steps := map[string]*timing{}
+	purge := 0.0
+	for _, f := range fams {
+		switch f.GetName() {
+		case "ejecta_builder_shared_target_purge_seconds_total":
+			for _, m := range f.GetMetric() {
+				purge += m.GetCounter().GetValue()
+			}
+		case "ejecta_builder_step_seconds":
+			for _, m := range f.GetMetric() {
+				var step, phase string
+				for _, l := range m.GetLabel() {
+					switch l.GetName() {
+					case "step":
+						step = l.GetValue()
+					case "phase":
+						phase = l.GetValue()
+					}
+				}
+				if steps[step] == nil {
+					steps[step] = &timing{}
+				}
+				h, s := m.GetHistogram(), steps[step]
+				s.n = int(h.GetSampleCount())
+				if phase == "sandbox" {
+					s.sandbox = h.GetSampleSum()
+				} else {
+					s.process = h.GetSampleSum()
+				}
+			}
+		}
+	}
+	var parts []string
+	for _, name := range slices.Sorted(maps.Keys(steps)) {
+		s := steps[name]
+		if s.n == 0 {
+			continue
+		}
+		mean := func(sum float64) string { return round(time.Duration(sum / float64(s.n) * float64(time.Second))) }
+		parts = append(parts, fmt.Sprintf("%s %d× (sandbox %s, process %s on average)", name, s.n, mean(s.sandbox), mean(s.process)))
+	}
+	return fmt.Sprintf("%s; shared targets purged in %s", strings.Join(parts, ", "), round(time.Duration(purge*float64(time.Second))))
 }
 
 // selfCPU is the user and system time this process has used so far.
@@ -395,12 +479,13 @@ func loopClass(base, other bool) string {
 }
 
 // classAgrees reports whether an ejecta class says what the loop's
-// outcome does: both pass, a regression, a fix, or both fail (for
+// outcome does: both pass (tests skipped counting as passed, as the loop
+// skips them too), a regression, a fix, or both fail (for
 // whatever reason: a crate that cannot be resolved is broken to ejecta
 // and a failed cargo check to the loop).
 func classAgrees(c results.Class, loop string) bool {
 	switch c {
-	case results.ClassSameTestPass:
+	case results.ClassSameTestPass, results.ClassSameTestSkipped:
 		return loop == "pass/pass"
 	case results.ClassRegressed, results.ClassSpuriousRegressed, results.ClassFlaky:
 		return loop == "pass/fail"

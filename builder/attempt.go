@@ -180,7 +180,7 @@ func (a *attempt) build(ctx context.Context) cargo.Verdict {
 		Job: a.job, Tasks: tasks, Host: host,
 		User: a.b.cfg.buildUser(a.slot), CPUs: a.cpus(), PidsLimit: a.b.cfg.PidsLimit, Limits: a.lim,
 		ReadOnly: cargo.ReadOnlyDirs(host, key.Toolchain, a.job.CrateSource), Hidden: a.b.hidden(),
-		TaskID: a.taskID, Registries: registries{a.b}, Logger: a.log,
+		TaskID: a.taskID, Registries: registries{a.b}, Logger: a.log, StepTimed: a.b.met.stepTimed,
 		Log: cargo.Log{
 			System: a.sys,
 			// The no-output watchdog sees every byte, the log cap or not.

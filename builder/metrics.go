@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ejecta-build/ejecta/builder/cargo"
+	"github.com/ejecta-build/ejecta/builder/sandbox"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -34,7 +35,21 @@ type metrics struct {
 	sharedBytes        *prometheus.GaugeVec
 	sharedPurges       *prometheus.CounterVec
 	sharedPurgeSeconds prometheus.Counter
+	// stepSeconds is each step's time by cargo subcommand and phase: the
+	// sandbox's (making, starting and ending the container or the exec'd
+	// process) or the process's own run.
+	stepSeconds *prometheus.HistogramVec
 }
+
+// Phases of a step, the label of ejecta_builder_step_seconds.
+const (
+	phaseSandbox = "sandbox"
+	phaseProcess = "process"
+)
+
+// stepBuckets span an exec'd process's start (milliseconds) to a long
+// test run.
+var stepBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900}
 
 // durationBuckets span a check of a tiny crate (seconds) to the default
 // 15-minute timeout.
@@ -86,6 +101,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "ejecta_builder_shared_target_purge_seconds_total",
 			Help: "Time spent purging shared target dirs (set aside at once, removed in the background).",
 		}),
+		stepSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ejecta_builder_step_seconds",
+			Help:    "Time of each step of an attempt by cargo subcommand and phase: sandbox (making, starting and ending its container or exec'd process) or process (the step's own run).",
+			Buckets: stepBuckets,
+		}, []string{"step", "phase"}),
 	}
 	// Both origins exist from the start, so a dashboard's rate is 0 rather
 	// than missing on a farm that reads only directory sources.
@@ -97,7 +117,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.running, m.done, m.duration, m.logBytes, m.logChunks, m.logOmitted, m.handedBack, m.logBlocked, m.crates, m.sharedBytes, m.sharedPurges, m.sharedPurgeSeconds} {
+	for _, c := range []prometheus.Collector{m.running, m.done, m.duration, m.logBytes, m.logChunks, m.logOmitted, m.handedBack, m.logBlocked, m.crates, m.sharedBytes, m.sharedPurges, m.sharedPurgeSeconds, m.stepSeconds} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register builder metrics: %w", err)
 		}
@@ -118,6 +138,12 @@ func (m *metrics) crateFetched(cached bool) {
 func (m *metrics) finished(v cargo.Verdict, took time.Duration) {
 	m.done.WithLabelValues(string(v.Status), reasonClass(v.Reason)).Inc()
 	m.duration.WithLabelValues(string(v.Status)).Observe(took.Seconds())
+}
+
+// stepTimed counts a step's sandbox and process time.
+func (m *metrics) stepTimed(step string, took sandbox.Steps) {
+	m.stepSeconds.WithLabelValues(step, phaseSandbox).Observe(took.Overhead().Seconds())
+	m.stepSeconds.WithLabelValues(step, phaseProcess).Observe(took.Ran.Seconds())
 }
 
 // reasonClass drops a reason's arguments ("compiler-error(E0277,E0308)"

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ejecta-build/ejecta/builder/cargo"
 	"github.com/ejecta-build/ejecta/buildlog"
@@ -94,9 +95,19 @@ func TestBuilderModes(t *testing.T) {
 	for _, tt := range tests {
 		publishJob(t, js, tt.job)
 	}
-	startBuilder(t, nc, Config{ID: "modes", Slots: 2, InProgressEvery: time.Second, ToolchainPaths: []string{stableDir}})
+	metrics := prometheus.NewRegistry()
+	startBuilder(t, nc, Config{ID: "modes", Slots: 2, InProgressEvery: time.Second, ToolchainPaths: []string{stableDir}, Metrics: metrics})
 
 	got := awaitResults(t, js, len(tests), 3*time.Minute)
+	// Each step is timed by cargo subcommand, its sandbox apart from its
+	// process: the two check-only jobs ran check once each, and the one
+	// build-and-test job with tests to run ran test once.
+	steps := stepCounts(t, metrics)
+	for step, want := range map[string]uint64{"check": 2, "test": 1} {
+		if c := steps[step]; c[phaseProcess] != want || c[phaseSandbox] != want {
+			t.Errorf("ejecta_builder_step_seconds{step=%q}: %v observations by phase, want %d of each", step, c, want)
+		}
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			text := tt.want.check(t, js, tt.job.BuildKey, got[tt.job.BuildKey])
@@ -129,6 +140,33 @@ func TestBuilderModes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stepCounts is how many steps ejecta_builder_step_seconds has observed,
+// by step and phase.
+func stepCounts(t *testing.T, reg *prometheus.Registry) map[string]map[string]uint64 {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]uint64{}
+	for _, f := range fams {
+		if f.GetName() != "ejecta_builder_step_seconds" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if out[labels["step"]] == nil {
+				out[labels["step"]] = map[string]uint64{}
+			}
+			out[labels["step"]][labels["phase"]] = m.GetHistogram().GetSampleCount()
+		}
+	}
+	return out
 }
 
 // modeRegistry is a directory source holding the mode fixtures of

@@ -41,6 +41,10 @@ type Build struct {
 	Registries Registries
 	Log        Log
 	Logger     zerolog.Logger
+	// StepTimed, when set, is told how long each step's sandbox and
+	// process took, by the step's cargo subcommand (generate-lockfile,
+	// check, test, ...).
+	StepTimed func(step string, took sandbox.Steps)
 
 	ws       *workspace.Workspace
 	env      []string

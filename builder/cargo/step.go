@@ -151,6 +151,9 @@ func (b *Build) runStep(ctx context.Context, dir string, network bool, args ...s
 	b.Log.TaskStarted()
 	exit, err := b.Tasks.Run(ctx, t)
 	b.Log.TaskEnded()
+	if b.StepTimed != nil {
+		b.StepTimed(args[0], exit.Steps)
+	}
 	if err == nil {
 		b.exitCode = exit.Code
 	} else {
