@@ -256,7 +256,7 @@ func TestBuilderEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := kv.Get(ctx, "e2e-builder")
+		e, err := kv.Get(ctx, streams.HeartbeatKey(streams.AnonymousSender, "e2e-builder"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -277,7 +277,7 @@ func TestBuilderEndToEnd(t *testing.T) {
 		t.Errorf("jobs stream holds %d messages after the run (%v)", info.State.Msgs, err)
 	}
 	kv, _ := js.KeyValue(ctx, streams.BuildersBucket)
-	if _, err := kv.Get(ctx, "e2e-builder"); !errors.Is(err, jetstream.ErrKeyNotFound) {
+	if _, err := kv.Get(ctx, streams.HeartbeatKey(streams.AnonymousSender, "e2e-builder")); !errors.Is(err, jetstream.ErrKeyNotFound) {
 		t.Errorf("heartbeat still there after shutdown: %v", err)
 	}
 }

@@ -15,9 +15,9 @@ import (
 	"github.com/ejecta-build/ejecta/streams"
 )
 
-// heartbeats keeps this builder's entry in BuildersBucket fresh until ctx
-// ends. The bucket's TTL removes the entry of a builder that died without
-// deleting it.
+// heartbeats keeps this builder's entry in BuildersBucket (under its
+// streams.HeartbeatKey) fresh until ctx ends. The bucket's TTL removes the
+// entry of a builder that died without deleting it.
 func (b *Builder) heartbeats(ctx context.Context) {
 	host, _ := os.Hostname()
 	t := time.NewTicker(b.cfg.HeartbeatEvery)
@@ -34,7 +34,7 @@ func (b *Builder) heartbeats(ctx context.Context) {
 			data, err = b.heartbeat(host)
 		}
 		if err == nil {
-			_, err = kv.Put(ctx, b.cfg.ID, data)
+			_, err = kv.Put(ctx, streams.HeartbeatKey(b.sender, b.cfg.ID), data)
 		}
 		switch {
 		case ctx.Err() != nil:
@@ -97,7 +97,7 @@ func (b *Builder) heartbeat(host string) ([]byte, error) {
 func (b *Builder) deleteHeartbeat(ctx context.Context) {
 	kv, err := b.js.KeyValue(ctx, streams.BuildersBucket)
 	if err == nil {
-		err = kv.Delete(ctx, b.cfg.ID)
+		err = kv.Delete(ctx, streams.HeartbeatKey(b.sender, b.cfg.ID))
 	}
 	if err != nil && !strings.Contains(err.Error(), "not found") {
 		b.log.Warn().Err(err).Msg("delete heartbeat")

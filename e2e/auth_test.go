@@ -243,10 +243,25 @@ func kvPut(bucket string) action {
 	}}
 }
 
+// putHeartbeat writes a builder's heartbeat as user sender.
+func putHeartbeat(what, sender string) action {
+	key := streams.HeartbeatKey(sender, "probe")
+	return action{what, "$KV." + streams.BuildersBucket + "." + key, func(ctx context.Context, js jetstream.JetStream) error {
+		kv, err := js.KeyValue(ctx, streams.BuildersBucket)
+		if err != nil {
+			return err
+		}
+		_, err = kv.Put(ctx, key, []byte("{}"))
+		return err
+	}}
+}
+
 var (
-	publishJob    = publishTo("publish a job", streams.JobSubject(probeKey))
-	publishLog    = publishTo("publish a log chunk", streams.LogSubject(probeKey, 1))
-	publishResult = publishTo("publish a result", streams.ResultSubject(probeKey, 1, string(streams.RoleBuilder)))
+	// A builder keeps its heartbeat under its own user's name only.
+	putOthersHeartbeat = putHeartbeat("write another builder's heartbeat", streams.BuilderUser("other"))
+	publishJob         = publishTo("publish a job", streams.JobSubject(probeKey))
+	publishLog         = publishTo("publish a log chunk", streams.LogSubject(probeKey, 1))
+	publishResult      = publishTo("publish a result", streams.ResultSubject(probeKey, 1, string(streams.RoleBuilder)))
 	// A builder publishes results under its own user's name only, which
 	// tells the reporter who sent each.
 	publishOthersResult = publishTo("publish a result as another builder", streams.ResultSubject(probeKey, 1, streams.BuilderUser("other")))
@@ -305,7 +320,7 @@ var readReplies = []action{
 // readReplies.
 var forbidden = map[streams.Role][]action{
 	streams.RoleBuilder: {publishJob, publishAbandoned, publishOthersResult, subscribeJobs, createStream, updateJobs, deleteLogs, consumeJobs,
-		kvPut(streams.ExperimentsBucket), kvPut(streams.ProgressBucket), takeUpload},
+		kvPut(streams.ExperimentsBucket), kvPut(streams.ProgressBucket), kvPut(streams.BuildersBucket), putOthersHeartbeat, takeUpload},
 	streams.RoleProducer: {publishLog, publishResult, publishUpload, publishAbandoned, publishDead, purgeLogs, createStream,
 		kvPut(streams.ProgressBucket), kvPut(streams.BuildersBucket), takeUpload},
 	streams.RoleUploader: {publishJob, publishLog, publishResult, publishUpload, subscribeJobs, readJob, createStream, deleteLogs, consumeJobs,

@@ -87,12 +87,12 @@ type Client struct {
 // cargo's notation ("sparse+https://index.crates.io/").
 func NewClient(source string) (*Client, error) {
 	if err := streams.ValidateCrateSource(source); err != nil || !streams.IsRegistrySource(source) {
-		return nil, fmt.Errorf("registry %q: want sparse+http(s)://host/path/", streams.Bounded(source))
+		return nil, fmt.Errorf("registry %s: want sparse+http(s)://host/path/", streams.Bounded(source))
 	}
 	index := strings.TrimPrefix(source, "sparse+")
 	u, err := url.Parse(index)
 	if err != nil {
-		return nil, fmt.Errorf("registry %q: %w", streams.Bounded(source), err)
+		return nil, fmt.Errorf("registry %s: %w", streams.Bounded(source), err)
 	}
 	return &Client{Index: index, HTTP: newHTTPClient(u)}, nil
 }

@@ -252,6 +252,10 @@ func Builders(ctx context.Context, js jetstream.JetStream) ([]streams.Heartbeat,
 	}
 	var out []streams.Heartbeat
 	for k := range keys.Keys() {
+		sender, id, err := streams.ParseHeartbeatKey(k)
+		if err != nil {
+			continue // not a key a builder may write
+		}
 		entry, err := kv.Get(ctx, k)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			continue // expired between list and get
@@ -263,6 +267,10 @@ func Builders(ctx context.Context, js jetstream.JetStream) ([]streams.Heartbeat,
 		if err := json.Unmarshal(entry.Value(), &hb); err != nil {
 			continue // a newer builder's schema; not fatal for a count
 		}
+		if hb.ID != id {
+			continue // a heartbeat under another builder's id
+		}
+		hb.Sender = sender
 		out = append(out, hb)
 	}
 	slices.SortFunc(out, func(a, b streams.Heartbeat) int { return strings.Compare(a.ID, b.ID) })

@@ -12,6 +12,18 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// ensuredUsersServer is usersServer with the admin and users, and the
+// streams ensured by the admin, whose connection it returns too.
+func ensuredUsersServer(t *testing.T, users ...string) (func(user string) (jetstream.JetStream, *nats.Conn, func() []string), jetstream.JetStream) {
+	t.Helper()
+	connect := usersServer(t, append([]string{string(RoleAdmin)}, users...)...)
+	admin, _, _ := connect(string(RoleAdmin))
+	if err := Ensure(context.Background(), admin, DefaultConfig()); err != nil {
+		t.Fatal(err)
+	}
+	return connect, admin
+}
+
 // usersServer starts a server whose users have the permissions
 // UserPermissions gives them (all with password "pw"), and returns a way
 // to connect as one of them the way ejecta does (Security.Options), with
@@ -73,12 +85,8 @@ func usersServer(t *testing.T, users ...string) func(user string) (jetstream.Jet
 // of it, while each builder fetches and acks its own jobs.
 func TestBuilderHostsCannotReadEachOthersJobs(t *testing.T) {
 	a, b := BuilderUser("host-a"), BuilderUser("host-b")
-	connect := usersServer(t, string(RoleAdmin), a, b)
+	connect, admin := ensuredUsersServer(t, a, b)
 	ctx := context.Background()
-	admin, _, _ := connect(string(RoleAdmin))
-	if err := Ensure(ctx, admin, DefaultConfig()); err != nil {
-		t.Fatal(err)
-	}
 	rec := Experiment{V: 1, Name: "tix", Toolchains: []string{"stable", "nightly"}, Mode: ModeCheckOnly, CrateSource: "/src", Crates: 1, Jobs: 2}
 	if err := EnsureJobsConsumers(ctx, admin, &rec); err != nil {
 		t.Fatal(err)
@@ -205,6 +213,78 @@ func TestBuildersPublishResultsOnlyAsThemselves(t *testing.T) {
 		}
 		if !c.allowed && err == nil {
 			t.Errorf("%s published on %s, another sender's subject", c.user, c.subject)
+		}
+	}
+}
+
+// A builder user keeps its heartbeat under its own name only: it cannot
+// overwrite, fake or delete another builder's.
+func TestBuildersWriteOnlyTheirOwnHeartbeats(t *testing.T) {
+	a, b := BuilderUser("host-a"), BuilderUser("host-b")
+	connect, admin := ensuredUsersServer(t, a, b)
+	ctx := context.Background()
+	for _, c := range []struct {
+		user, key string
+		allowed   bool
+	}{
+		{a, HeartbeatKey(a, "a1"), true},
+		{b, HeartbeatKey(b, "b1"), true},
+		{b, HeartbeatKey(a, "a1"), false},
+		{b, HeartbeatKey(AnonymousSender, "b1"), false},
+		{b, "b1", false}, // a key without a sender
+	} {
+		js, _, _ := connect(c.user)
+		kv, err := js.KeyValue(ctx, BuildersBucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wait := time.Second // for the acknowledgement a denied put never gets
+		if c.allowed {
+			wait = 10 * time.Second
+		}
+		pctx, cancel := context.WithTimeout(ctx, wait)
+		_, err = kv.Put(pctx, c.key, []byte(`{"id":"forged"}`))
+		if !c.allowed && err == nil {
+			err = kv.Delete(pctx, c.key)
+		}
+		cancel()
+		if c.allowed && err != nil {
+			t.Errorf("%s writes %s: %v", c.user, c.key, err)
+		}
+		if !c.allowed && err == nil {
+			t.Errorf("%s wrote or deleted %s, another builder's heartbeat", c.user, c.key)
+		}
+	}
+	// What a was allowed to write is still a's.
+	kv, err := admin.KeyValue(ctx, BuildersBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, err := kv.Get(ctx, HeartbeatKey(a, "a1")); err != nil || string(e.Value()) != `{"id":"forged"}` || e.Revision() != 1 {
+		t.Errorf("a's heartbeat after b's attempts: %v, %v", e, err)
+	}
+}
+
+func TestParseHeartbeatKey(t *testing.T) {
+	for _, c := range []struct {
+		key, sender, id, err string
+	}{
+		{HeartbeatKey(BuilderUser("host-a"), "a1"), BuilderUser("host-a"), "a1", ""},
+		{HeartbeatKey(AnonymousSender, "b_2"), AnonymousSender, "b_2", ""},
+		{"legacy-id", "", "legacy-id", ""},
+		{"nobody.a1", "", "", "sender \"nobody\""},
+		{"builder-a.bad.id", "", "", "builder id"},
+		{"builder-a.", "", "", "builder id"},
+	} {
+		sender, id, err := ParseHeartbeatKey(c.key)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("ParseHeartbeatKey(%q): %v, want an error naming %s", c.key, err, c.err)
+			}
+			continue
+		}
+		if err != nil || sender != c.sender || id != c.id {
+			t.Errorf("ParseHeartbeatKey(%q) = %q, %q, %v; want %q, %q", c.key, sender, id, err, c.sender, c.id)
 		}
 	}
 }

@@ -413,7 +413,8 @@ func (u *UploadRequest) Validate() error {
 	return validateSigned("upload request: mac", u.MAC)
 }
 
-// Heartbeat is what a builder keeps in BuildersBucket under its id.
+// Heartbeat is what a builder keeps in BuildersBucket under its
+// HeartbeatKey.
 type Heartbeat struct {
 	V          int            `json:"v"`
 	ID         string         `json:"id"`
@@ -429,6 +430,9 @@ type Heartbeat struct {
 	// Paused says why the builder takes no new jobs (low disk, draining);
 	// empty while it takes jobs.
 	Paused string `json:"paused,omitempty"`
+	// Sender is the NATS user the heartbeat was written as, read from its
+	// key, not from the builder's word ("" for a key without one).
+	Sender string `json:"sender,omitempty"`
 }
 
 // RunningBuild is one attempt a builder is working on.

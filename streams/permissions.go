@@ -62,11 +62,11 @@ func BuilderUser(name string) string { return builderUserPrefix + name }
 // of a-z, 0-9 and '-', so that it is one subject token and a file name.
 func ValidateBuilderName(name string) error {
 	if name == "" || len(name) > 64 {
-		return fmt.Errorf("builder name %q: want 1 to 64 characters", Bounded(name))
+		return fmt.Errorf("builder name %s: want 1 to 64 characters", Bounded(name))
 	}
 	for _, c := range name {
 		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return fmt.Errorf("builder name %q: want only a-z, 0-9 and '-'", Bounded(name))
+			return fmt.Errorf("builder name %s: want only a-z, 0-9 and '-'", Bounded(name))
 		}
 	}
 	return nil
@@ -77,7 +77,7 @@ func ValidateBuilderName(name string) error {
 func UserRole(user string) (Role, error) {
 	if name, ok := strings.CutPrefix(user, builderUserPrefix); ok {
 		if err := ValidateBuilderName(name); err != nil {
-			return "", fmt.Errorf("user %q: %w", Bounded(user), err)
+			return "", fmt.Errorf("user %s: %w", Bounded(user), err)
 		}
 		return RoleBuilder, nil
 	}
@@ -239,7 +239,8 @@ func rolePermissions(role Role, user, inbox string) (Permissions, error) {
 		// toolchain, made by the producer; the builder only binds to them.
 		pub = append(pub, pullFrom(JobsStream, "*")...)
 		pub = append(pub, jsAPI+"CONSUMER.LIST."+JobsStream, jsAPI+"CONSUMER.NAMES."+JobsStream)
-		pub = append(pub, kvWrite(BuildersBucket)...)
+		// Its heartbeats only under its own name (HeartbeatKey).
+		pub = append(pub, kvWriteKeys(BuildersBucket, HeartbeatKey(user, "*"))...)
 		pub = append(pub, kvRead(ExperimentsBucket)...)
 		// A chunk whose publish failed is sent again in order: the chunks
 		// after it are read back and deleted first.

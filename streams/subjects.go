@@ -128,13 +128,35 @@ func ResultSender(user string) string {
 	return AnonymousSender
 }
 
+// HeartbeatKey is where a builder connected as sender (ResultSender)
+// keeps its heartbeat of builder id in BuildersBucket: under its user's
+// name, the only keys a builder user may write (RolePermissions), so a
+// builder's credential cannot overwrite or fake another's heartbeat.
+func HeartbeatKey(sender, id string) string { return sender + "." + id }
+
+// ParseHeartbeatKey returns the sender and builder id of a BuildersBucket
+// key. A key without a sender is a builder's from before keys had one:
+// its sender is "".
+func ParseHeartbeatKey(key string) (sender, id string, err error) {
+	sender, id, ok := strings.Cut(key, ".")
+	if !ok {
+		sender, id = "", key
+	} else if err := validateSender(sender); err != nil {
+		return "", "", fmt.Errorf("heartbeat key %s: %w", Bounded(key), err)
+	}
+	if err := ValidateBuilderID(id); err != nil {
+		return "", "", fmt.Errorf("heartbeat key: %w", err)
+	}
+	return sender, id, nil
+}
+
 // validateSender checks a result subject's sender token.
 func validateSender(sender string) error {
 	if sender == AnonymousSender {
 		return nil
 	}
 	if _, err := UserRole(sender); err != nil {
-		return fmt.Errorf("sender %q: want %s or a user of ejecta's: %w", Bounded(sender), AnonymousSender, err)
+		return fmt.Errorf("sender %s: want %s or a user of ejecta's: %w", Bounded(sender), AnonymousSender, err)
 	}
 	return nil
 }

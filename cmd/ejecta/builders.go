@@ -59,7 +59,7 @@ func printBuilders(w io.Writer, hbs []streams.Heartbeat, now time.Time) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "BUILDER\tHOST\tVERSION\tSLOTS\tRUNNING\tFREE DISK\tTOOLCHAINS\tHEARTBEAT\tSTATE")
+	fmt.Fprintln(tw, "BUILDER\tHOST\tVERSION\tSLOTS\tRUNNING\tFREE DISK\tTOOLCHAINS\tHEARTBEAT\tUSER\tSTATE")
 	for _, hb := range hbs {
 		state := "taking jobs"
 		if hb.Paused != "" {
@@ -69,8 +69,14 @@ func printBuilders(w io.Writer, hbs []streams.Heartbeat, now time.Time) error {
 		if version == "" {
 			version = "-" // a builder from before heartbeats said
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.1f GiB\t%s\t%s ago\t%s\n", hb.ID, hb.Host, printable(version), hb.Slots, len(hb.Running),
-			float64(hb.FreeDiskBytes)/(1<<30), strings.Join(hb.Toolchains, ","), now.Sub(hb.Updated).Round(time.Second), state)
+		// The NATS user the heartbeat was written as: the one thing in it a
+		// builder cannot claim.
+		user := hb.Sender
+		if user == "" {
+			user = "-" // a builder from before heartbeats were kept by user
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.1f GiB\t%s\t%s ago\t%s\t%s\n", hb.ID, hb.Host, printable(version), hb.Slots, len(hb.Running),
+			float64(hb.FreeDiskBytes)/(1<<30), strings.Join(hb.Toolchains, ","), now.Sub(hb.Updated).Round(time.Second), user, state)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -139,17 +139,18 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-// `builders` shows each builder's version, as its heartbeat says it.
+// `builders` shows each builder's version, as its heartbeat says it, and
+// the user it was written as.
 func TestBuildersVersionColumn(t *testing.T) {
 	now := time.Now()
 	var b strings.Builder
 	err := printBuilders(&b, []streams.Heartbeat{
-		{ID: "b1", Host: "h1", Slots: 2, Version: "v1.4.0", Updated: now},
+		{ID: "b1", Host: "h1", Slots: 2, Version: "v1.4.0", Updated: now, Sender: "builder-h1"},
 		{ID: "b2", Host: "h2", Slots: 2, Updated: now},
 	}, now)
 	lines := strings.Split(b.String(), "\n")
-	if err != nil || len(lines) < 3 || !strings.Contains(lines[0], "VERSION") ||
-		!strings.Contains(lines[1], "v1.4.0") || strings.Fields(lines[2])[2] != "-" {
+	if err != nil || len(lines) < 3 || !strings.Contains(lines[0], "VERSION") || !strings.Contains(lines[0], "USER") ||
+		!strings.Contains(lines[1], "v1.4.0") || !strings.Contains(lines[1], "builder-h1") || strings.Fields(lines[2])[2] != "-" {
 		t.Errorf("builders:\n%s(%v)", b.String(), err)
 	}
 }
