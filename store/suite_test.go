@@ -42,6 +42,36 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 	})
 
+	t.Run("CopyObject", func(t *testing.T) {
+		st := newStore(t)
+		c, ok := st.(ObjectCopier)
+		if !ok {
+			t.Skipf("%T copies no object by itself", st)
+		}
+		data := "the log\n\x1b[31mred\x1b[0m\n"
+		put(t, st, "logs/stable/a/1.0.0/1.log", data)
+		put(t, st, "crater/stable/reg/a-1.0.0/log.txt", "an older copy, longer than the log")
+		for _, dst := range []string{"crater/stable/reg/a-1.0.0/log.txt", "crater/%2Fopt%2Frust+x/reg/a-1.0.0/log.txt"} {
+			if err := c.CopyObject(ctx, dst, "logs/stable/a/1.0.0/1.log"); err != nil {
+				t.Fatalf("CopyObject to %s: %v", dst, err)
+			}
+			if got := string(get(t, st, dst)); got != data {
+				t.Errorf("%s = %q, want %q", dst, got, data)
+			}
+		}
+		// The copy is an object of its own: replacing the source leaves it.
+		put(t, st, "logs/stable/a/1.0.0/1.log", "replaced")
+		if got := string(get(t, st, "crater/stable/reg/a-1.0.0/log.txt")); got != data {
+			t.Errorf("copy after the source was replaced = %q, want %q", got, data)
+		}
+		if err := c.CopyObject(ctx, "crater/x/log.txt", "logs/missing.log"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("CopyObject of a missing object: %v, want ErrNotFound", err)
+		}
+		if err := c.CopyObject(ctx, "../out", "logs/stable/a/1.0.0/1.log"); err == nil {
+			t.Error("CopyObject to ../out: no error")
+		}
+	})
+
 	t.Run("Overwrite", func(t *testing.T) {
 		st := newStore(t)
 		put(t, st, "k", "first version, longer")
