@@ -23,9 +23,11 @@ var (
 	_ ObjectCopier = (*File)(nil)
 )
 
-// CopyObject copies src to dst with S3's CopyObject: the server copies the
-// bytes, which are billed as a second object. The object's metadata
-// (content type) goes with it.
+// CopyObject copies src to dst on the server: the bytes never leave it,
+// and are billed as a second object. The object's metadata (content type)
+// goes with it. minio-go's ComposeObject makes it one CopyObject request
+// up to S3's 5 GiB limit for one, a multipart copy past it (a log may be
+// larger).
 func (s *S3) CopyObject(ctx context.Context, dst, src string) error {
 	if err := ValidateKey(dst); err != nil {
 		return fmt.Errorf("copy: %w", err)
@@ -33,7 +35,7 @@ func (s *S3) CopyObject(ctx context.Context, dst, src string) error {
 	if err := ValidateKey(src); err != nil {
 		return fmt.Errorf("copy: %w", err)
 	}
-	_, err := s.client.CopyObject(ctx,
+	_, err := s.client.ComposeObject(ctx,
 		minio.CopyDestOptions{Bucket: s.bucket, Object: s.prefix + dst},
 		minio.CopySrcOptions{Bucket: s.bucket, Object: s.prefix + src})
 	if err != nil {
