@@ -55,15 +55,14 @@ func TestLogsPastRetentionRemoved(t *testing.T) {
 		// Less the archives, results.json, config.json, retry-regressed-list.txt.
 		return count(streams.ExperimentPrefix(exp)+craterview.Dir) - count(streams.ExperimentPrefix(exp)+craterview.Dir+"logs-archives/") - 3
 	}
-	waitFor(t, "the logs past their retention removed", func() bool { return logs("old") == 0 && logs("defaulted") == 0 })
+	waitFor(t, "the logs past their retention removed, the crater view's log.txt with them", func() bool {
+		return logs("old") == 0 && logs("defaulted") == 0 && craterLogs("old") == 0 && craterLogs("defaulted") == 0
+	})
 	for _, exp := range []string{"old", "defaulted"} {
 		waitManifest(t, e.store, exp)
 		if count(streams.ExperimentPrefix(exp)+"logs-archives/") == 0 || tryRead(e.store, results.Key(exp)) == nil || tryRead(e.store, IndexKey(exp)) == nil ||
 			count(streams.ExperimentPrefix(exp)+craterview.Dir+"logs-archives/") == 0 || tryRead(e.store, streams.ExperimentPrefix(exp)+craterResultsFileName) == nil {
 			t.Errorf("%s: its report or its archives went with its logs", exp)
-		}
-		if n := craterLogs(exp); n != 0 {
-			t.Errorf("%s: %d of the crater view's log.txt left with the logs gone", exp, n)
 		}
 	}
 	time.Sleep(500 * time.Millisecond) // a few more looks
