@@ -57,7 +57,7 @@ type Ended struct {
 //
 // started_at is when the experiment was created: ejecta publishes every job
 // then, and builders take them at once; crater's queue of experiments
-// waiting for agents has no counterpart. An experiment is running until it
+// waiting for build machines has no counterpart. An experiment is running until it
 // has ended, then completed: finished, or aborted, since crater has no
 // aborted status and an aborted experiment gets no more results, which is
 // what completed tells a tool.
