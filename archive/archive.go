@@ -93,15 +93,21 @@ var ErrMissingLog = errors.New("log not stored")
 // at key, and appears only if every entry was written and verified: on an
 // error the upload is abandoned and the previous object (if any) stays.
 func Write(ctx context.Context, st store.Store, prefix, key string, entries []Entry, opts Options) (Summary, error) {
+	return WriteTo(ctx, st, key, st, prefix, entries, opts)
+}
+
+// WriteTo is Write with the archive stored at key in dst, the logs read
+// from src.
+func WriteTo(ctx context.Context, dst store.Store, key string, src store.Store, prefix string, entries []Entry, opts Options) (Summary, error) {
 	if err := opts.Validate(); err != nil {
 		return Summary{}, err
 	}
 	opts = opts.withDefaults()
 	sum := Summary{Key: key}
-	put := store.StartPut(ctx, st, key, ContentType)
-	err := writeTar(ctx, put, st, prefix, entries, opts, &sum)
+	put := store.StartPut(ctx, dst, key, ContentType)
+	err := writeTar(ctx, put, src, prefix, entries, opts, &sum)
 	if err := put.Finish(ctx, err); err != nil {
-		return Summary{}, fmt.Errorf("archive %s: %w", st.Location(key), err)
+		return Summary{}, fmt.Errorf("archive %s: %w", dst.Location(key), err)
 	}
 	return sum, nil
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ejecta-build/ejecta/backoff"
+	"github.com/ejecta-build/ejecta/craterview"
 	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
@@ -51,7 +52,10 @@ type Manifest struct {
 	// were built from: a reporter finding the same value builds nothing.
 	CratesSHA256 string         `json:"crates_sha256"`
 	Archives     []ClassArchive `json:"archives"`
-	Built        time.Time      `json:"built"`
+	// Crater is the crater view's archives and log.txt copies, under
+	// crater/; nil in a manifest written before they existed.
+	Crater *CraterView `json:"crater,omitempty"`
+	Built  time.Time   `json:"built"`
 }
 
 // ClassArchive is the archive of one class.
@@ -82,7 +86,8 @@ var (
 )
 
 // Build (re)builds the log archives of experiment exp from its
-// results.json in st, one per class with crates, then the manifest. The
+// results.json in st, one per class with crates, then those of its crater
+// view and its log.txt copies (crater.go), then the manifest. The
 // experiment must be finished: every build has a result and every
 // regression its confirmation re-runs. Unless opts.Force is set, nothing is
 // rebuilt when the manifest already matches the results. Each archive
@@ -94,23 +99,23 @@ func Build(ctx context.Context, st store.Store, exp string, opts BuildOptions) (
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	classes, hash, err := readArchiveClassesRetrying(ctx, st, exp)
+	p, err := readPlanRetrying(ctx, st, exp, true)
 	if err != nil {
 		return nil, err
 	}
 	if !opts.Force {
 		old, err := ReadManifest(ctx, st, exp)
-		if err == nil && old.CratesSHA256 == hash {
+		if err == nil && old.CratesSHA256 == p.hash && old.Crater != nil {
 			return old, nil
 		}
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
 	}
-	m := &Manifest{V: ManifestVersion, Experiment: exp, CratesSHA256: hash}
+	m := &Manifest{V: ManifestVersion, Experiment: exp, CratesSHA256: p.hash}
 	prefix := streams.ExperimentPrefix(exp)
 	for _, c := range results.Classes {
-		ca := classes[c]
+		ca := p.classes[c]
 		if ca == nil {
 			continue
 		}
@@ -120,6 +125,9 @@ func Build(ctx context.Context, st store.Store, exp string, opts BuildOptions) (
 		}
 		m.Archives = append(m.Archives, ClassArchive{Class: c, Key: streams.ArchiveKey(string(c)),
 			Crates: ca.crates, Logs: sum.Logs, Bytes: sum.Bytes})
+	}
+	if m.Crater, err = writeCrater(ctx, st, prefix+craterview.Dir, st, prefix, p.crater, opts.Options); err != nil {
+		return nil, fmt.Errorf("experiment %s: crater view: %w", exp, err)
 	}
 	m.Built = time.Now().UTC()
 	data, err := json.MarshalIndent(m, "", "  ")
@@ -162,37 +170,51 @@ const resultsReads = 4
 // resultsBackoff spaces those reads: 200ms, 400ms, 600ms.
 var resultsBackoff = backoff.Policy{First: 200 * time.Millisecond, Step: 200 * time.Millisecond, Max: time.Second}
 
-func readArchiveClassesRetrying(ctx context.Context, st store.Store, exp string) (map[results.Class]*classArchive, string, error) {
+// plan is what goes into the archives of an experiment, from one read of
+// its results.json.
+type plan struct {
+	// hash identifies the crates (Manifest.CratesSHA256).
+	hash string
+	// classes are ejecta's archives; nil unless asked for.
+	classes map[results.Class]*classArchive
+	crater  *craterPlan
+}
+
+func readPlanRetrying(ctx context.Context, st store.Store, exp string, ejecta bool) (*plan, error) {
 	for i := 1; ; i++ {
-		classes, hash, err := readArchiveClasses(ctx, st, exp)
+		p, err := readPlan(ctx, st, exp, ejecta)
 		if err == nil || i == resultsReads || errors.Is(err, ErrUnknownExperiment) || errors.Is(err, ErrNotFinished) {
-			return classes, hash, err
+			return p, err
 		}
 		if backoff.Sleep(ctx, resultsBackoff.Delay(i-1)) != nil {
-			return nil, "", ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 }
 
-// readArchiveClasses reads results.json of exp, crate by crate without
-// holding the file, and returns the archive entries of each class and a
-// hash of the crates. It refuses an experiment that is not finished.
-func readArchiveClasses(ctx context.Context, st store.Store, exp string) (map[results.Class]*classArchive, string, error) {
+// readPlan reads results.json of exp, crate by crate without holding the
+// file, and returns the entries of the crater view's archives and log.txt
+// copies, with ejecta's own archives' if ejecta is set. It refuses an
+// experiment that is not finished.
+func readPlan(ctx context.Context, st store.Store, exp string, ejecta bool) (*plan, error) {
 	key := results.Key(exp)
 	rc, err := st.Get(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, "", fmt.Errorf("experiment %q: no results.json at %s: %w", exp, st.Location(key), ErrUnknownExperiment)
+		return nil, fmt.Errorf("experiment %q: no results.json at %s: %w", exp, st.Location(key), ErrUnknownExperiment)
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("experiment %s: %w", exp, err)
+		return nil, fmt.Errorf("experiment %s: %w", exp, err)
 	}
 	defer rc.Close()
 	var (
-		classes    = make(map[results.Class]*classArchive)
+		p          = &plan{crater: newCraterPlan()}
 		pending    int
 		confirming int
 		h          = sha256.New()
 	)
+	if ejecta {
+		p.classes = make(map[results.Class]*classArchive)
+	}
 	head, err := results.Read(rc, func(c results.CrateResult, raw json.RawMessage) error {
 		h.Write(raw)
 		switch {
@@ -203,64 +225,78 @@ func readArchiveClasses(ctx context.Context, st store.Store, exp string) (map[re
 			confirming++
 			return nil
 		}
-		entries, err := crateEntries(exp, &c)
-		if err != nil {
+		if err := validateCrate(&c); err != nil {
 			return err
 		}
-		ca := classes[c.Class]
+		p.crater.add(exp, &c)
+		if p.classes == nil {
+			return nil
+		}
+		ca := p.classes[c.Class]
 		if ca == nil {
 			ca = &classArchive{}
-			classes[c.Class] = ca
+			p.classes[c.Class] = ca
 		}
 		ca.crates++
-		ca.entries = append(ca.entries, entries...)
+		ca.entries = append(ca.entries, crateEntries(exp, &c)...)
 		return nil
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("read %s: %w", st.Location(key), err)
+		return nil, fmt.Errorf("read %s: %w", st.Location(key), err)
 	}
 	if head.Experiment != exp {
-		return nil, "", fmt.Errorf("read %s: names experiment %q", st.Location(key), head.Experiment)
+		return nil, fmt.Errorf("read %s: names experiment %q", st.Location(key), head.Experiment)
 	}
 	if head.TotalJobs == 0 || head.DoneJobs < head.TotalJobs || pending > 0 || confirming > 0 {
-		return nil, "", fmt.Errorf("experiment %s: %d of %d builds done, %d crates waiting for a result, %d regressions waiting for confirmation: %w",
+		return nil, fmt.Errorf("experiment %s: %d of %d builds done, %d crates waiting for a result, %d regressions waiting for confirmation: %w",
 			exp, head.DoneJobs, head.TotalJobs, pending, confirming, ErrNotFinished)
 	}
-	return classes, hex.EncodeToString(h.Sum(nil)), nil
+	p.hash = hex.EncodeToString(h.Sum(nil))
+	return p, nil
 }
 
-// crateEntries are the archive entries of c's logs: the latest attempt of
-// each toolchain, then each confirmation re-run. Results that name no
-// stored log are left out.
-func crateEntries(exp string, c *results.CrateResult) ([]Entry, error) {
+// validateCrate checks the names of c that go into keys and entry names:
+// the crate's, its version's, and the toolchain of each result.
+func validateCrate(c *results.CrateResult) error {
 	if err := streams.ValidateCrateName(c.Name); err != nil {
-		return nil, err
+		return err
 	}
 	if err := streams.ValidateVersion(c.Version); err != nil {
-		return nil, fmt.Errorf("%s: %w", c.Name, err)
+		return fmt.Errorf("%s: %w", c.Name, err)
 	}
-	dir := string(c.Class) + "/" + c.Name + "-" + c.Version + "/"
-	var out []Entry
-	add := func(sub string, rs []results.RunResult) error {
+	for _, rs := range append([][]results.RunResult{c.Results}, c.Reruns...) {
 		for _, r := range rs {
-			if r.Log == "" {
-				continue
-			}
 			if err := streams.ValidateToolchain(r.Toolchain); err != nil {
 				return fmt.Errorf("%s@%s: %w", c.Name, c.Version, err)
 			}
-			k := streams.BuildKey{Experiment: exp, Crate: c.Name, Version: c.Version, Toolchain: r.Toolchain}
-			out = append(out, Entry{Name: dir + sub + r.Toolchain + ".log", Meta: streams.LogMetaKey(k, r.Attempt)})
 		}
-		return nil
 	}
-	if err := add("", c.Results); err != nil {
-		return nil, err
-	}
+	return nil
+}
+
+// crateEntries are the entries of c's logs in ejecta's archives
+// (validateCrate checked their names): the latest attempt of each
+// toolchain, then each confirmation re-run.
+func crateEntries(exp string, c *results.CrateResult) []Entry {
+	dir := string(c.Class) + "/" + c.Name + "-" + c.Version + "/"
+	out := logEntries(exp, c, c.Results, func(tc string) string { return dir + tc + ".log" })
 	for i, rs := range c.Reruns {
-		if err := add("rerun-"+strconv.Itoa(i+1)+"/", rs); err != nil {
-			return nil, err
-		}
+		sub := dir + "rerun-" + strconv.Itoa(i+1) + "/"
+		out = append(out, logEntries(exp, c, rs, func(tc string) string { return sub + tc + ".log" })...)
 	}
-	return out, nil
+	return out
+}
+
+// logEntries are the entries of the logs of runs rs of c, each named by
+// name from its toolchain. Results that name no stored log are left out.
+func logEntries(exp string, c *results.CrateResult, rs []results.RunResult, name func(tc string) string) []Entry {
+	var out []Entry
+	for _, r := range rs {
+		if r.Log == "" {
+			continue
+		}
+		k := streams.BuildKey{Experiment: exp, Crate: c.Name, Version: c.Version, Toolchain: r.Toolchain}
+		out = append(out, Entry{Name: name(r.Toolchain), Meta: streams.LogMetaKey(k, r.Attempt)})
+	}
+	return out
 }

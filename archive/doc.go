@@ -2,7 +2,9 @@
 // tar.zst per comparison class with the logs of its crates, from its
 // results.json and the stored logs, and their manifest, written last
 // (Build, build.go); the reporter asks for them once an experiment is
-// finished, `ejecta archive` on demand.
+// finished, `ejecta archive` on demand. With them come the crater view's
+// archives and its log.txt, one per first run (crater.go), which
+// `ejecta export --crater` also writes elsewhere (ExportCrater).
 //
 // Each archive is written by streaming (Write): each log is read from the
 // store (its zstd-compressed raw object decompressed, or the plain object),

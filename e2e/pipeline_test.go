@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/archive"
+	"github.com/ejecta-build/ejecta/craterview"
+	"github.com/ejecta-build/ejecta/craterview/cratertest"
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/logsearch"
 	"github.com/ejecta-build/ejecta/logtail"
@@ -203,6 +206,19 @@ func TestExperimentEndToEnd(t *testing.T) {
 	if d, err := results.CompareStored(ctx, st, "e2e", "e2e"); err != nil || len(d.Changes) != 0 || d.Same != 3 {
 		t.Errorf("e2e compared with itself: %+v, %v; want its 3 crates the same", d, err)
 	}
+	// The reporter builds the log archives and the crater view's on its
+	// own: the crater view reads back as crater's consumers read it, and
+	// what each part costs in the store is logged.
+	var m *archive.Manifest
+	for m == nil || m.Crater == nil {
+		if ctx.Err() != nil {
+			t.Fatalf("no crater view archived: %v", ctx.Err())
+		}
+		time.Sleep(500 * time.Millisecond)
+		m, _ = archive.ReadManifest(ctx, st, "e2e")
+	}
+	cratertest.Check(t, st, streams.ExperimentPrefix("e2e")+craterview.Dir, st, "e2e")
+	logStorage(ctx, t, st, "e2e")
 	if _, err := p.Delete(ctx, "e2e", true); err != nil {
 		t.Fatal(err)
 	}
@@ -211,6 +227,41 @@ func TestExperimentEndToEnd(t *testing.T) {
 	}
 	for o, err := range st.List(ctx, streams.ExperimentPrefix("e2e")) {
 		t.Errorf("left in the store after delete: %s %v", o.Key, err)
+	}
+}
+
+// logStorage logs the bytes an experiment's stored objects take, by kind:
+// ejecta's logs (plain, compressed, pages, metadata), its log archives,
+// the crater view's archives and its log.txt copies.
+func logStorage(ctx context.Context, t *testing.T, st store.Store, exp string) {
+	t.Helper()
+	kinds := []struct{ name, prefix, suffix string }{
+		{"logs .log (plain)", "logs/", ".log"},
+		{"logs .log.zst", "logs/", ".log.zst"},
+		{"logs .html", "logs/", ".html"},
+		{"logs .json", "logs/", ".json"},
+		{"logs-archives", "logs-archives/", ".tar.zst"},
+		{"crater/logs-archives", "crater/logs-archives/", ".tar.zst"},
+		{"crater log.txt", "crater/", "/log.txt"},
+	}
+	sizes := make([]int64, len(kinds))
+	counts := make([]int, len(kinds))
+	prefix := streams.ExperimentPrefix(exp)
+	for o, err := range st.List(ctx, prefix) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := strings.TrimPrefix(o.Key, prefix)
+		for i, k := range kinds {
+			if strings.HasPrefix(key, k.prefix) && strings.HasSuffix(key, k.suffix) {
+				sizes[i] += o.Size
+				counts[i]++
+				break
+			}
+		}
+	}
+	for i, k := range kinds {
+		t.Logf("storage of %s: %-22s %4d objects %9d bytes", exp, k.name, counts[i], sizes[i])
 	}
 }
 

@@ -19,6 +19,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/ejecta-build/ejecta/archive"
+	"github.com/ejecta-build/ejecta/craterview"
+	"github.com/ejecta-build/ejecta/craterview/cratertest"
 	"github.com/ejecta-build/ejecta/internal/testenv"
 	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/store"
@@ -219,6 +221,12 @@ func TestFinishedExperimentGetsLogArchives(t *testing.T) {
 			run := runFinishedExperiment(t, e, "arch")
 			m := waitManifest(t, e.store, "arch")
 			run.check(t, e.store, m)
+			// The crater view's archives and log.txt come with them, and
+			// read back as crater's consumers read them.
+			v := cratertest.Check(t, e.store, streams.ExperimentPrefix("arch")+craterview.Dir, e.store, "arch")
+			if m.Crater == nil || m.Crater.Logs != v.Logs || v.Logs == 0 || len(v.Archives) != len(m.Crater.Archives) {
+				t.Errorf("manifest's crater view %+v; read back %d logs, archives %v", m.Crater, v.Logs, v.Archives)
+			}
 			waitFor(t, "index.html linking the archives", func() bool {
 				index := string(tryRead(e.store, IndexKey("arch")))
 				return strings.Contains(index, `<a href="logs-archives/regressed.tar.zst">`) &&

@@ -13,6 +13,9 @@
 //	crater/results.json, crater/config.json, crater/retry-regressed-list.txt
 //	                           the same experiment in crater's shapes, for tools
 //	                           written for crater's reports (craterview.go)
+//	crater/logs-archives/, crater/<toolchain>/reg/<crate>-<version>/log.txt
+//	                           its logs as crater lays them out, once the experiment
+//	                           is finished, with the archives above
 //
 // and a streams.Progress summary in the progress KV bucket, which
 // `experiment status` reads. Every page carries progress (done / total,

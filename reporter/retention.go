@@ -2,9 +2,11 @@ package reporter
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/ejecta-build/ejecta/craterview"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -15,11 +17,17 @@ const DefaultRetentionEvery = time.Hour
 // An experiment's stored logs are the bulk of the store. Once it is over
 // (every build and confirmation in, its log archives built) and its last
 // build finished longer ago than its retention, the reporter removes its
-// logs (everything under <exp>/logs/: plain, compressed, pages, metadata)
-// and keeps its report and the archives under <exp>/logs-archives/. A
+// logs (everything under <exp>/logs/: plain, compressed, pages, metadata,
+// and the crater view's copies, <exp>/crater/.../log.txt) and keeps its
+// report and the archives under <exp>/logs-archives/ and
+// <exp>/crater/logs-archives/. A
 // removal is looked for every RetentionEvery, runs in the background, and
 // is done again by a restarted reporter, where there is then nothing left
 // to remove.
+
+// isCraterLog reports whether key is one of the crater view's log.txt
+// (craterview.LogKey), not its report or its archives.
+func isCraterLog(key string) bool { return strings.HasSuffix(key, "/log.txt") }
 
 // retention is where the removal of old logs stands in one run.
 type retention struct {
@@ -90,6 +98,12 @@ func (r *Reporter) retain(ctx context.Context, st *run) {
 		var out []removedLogs
 		for _, exp := range due {
 			n, err := store.DeletePrefix(ctx, r.store, streams.ExperimentPrefix(exp)+streams.LogsPrefix, 0)
+			if err == nil {
+				// The crater view's log.txt are copies of those logs.
+				var m int
+				m, err = store.DeleteWhere(ctx, r.store, streams.ExperimentPrefix(exp)+craterview.Dir, 0, isCraterLog)
+				n += m
+			}
 			out = append(out, removedLogs{exp, n, err})
 		}
 		ret.done <- out

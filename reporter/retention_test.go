@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/craterview"
 	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -50,10 +51,17 @@ func TestLogsPastRetentionRemoved(t *testing.T) {
 		return n
 	}
 	logs := func(exp string) int { return count(streams.ExperimentPrefix(exp) + streams.LogsPrefix) }
-	waitFor(t, "the logs past their retention removed", func() bool { return logs("old") == 0 && logs("defaulted") == 0 })
+	craterLogs := func(exp string) int {
+		// Less the archives, results.json, config.json, retry-regressed-list.txt.
+		return count(streams.ExperimentPrefix(exp)+craterview.Dir) - count(streams.ExperimentPrefix(exp)+craterview.Dir+"logs-archives/") - 3
+	}
+	waitFor(t, "the logs past their retention removed, the crater view's log.txt with them", func() bool {
+		return logs("old") == 0 && logs("defaulted") == 0 && craterLogs("old") == 0 && craterLogs("defaulted") == 0
+	})
 	for _, exp := range []string{"old", "defaulted"} {
 		waitManifest(t, e.store, exp)
-		if count(streams.ExperimentPrefix(exp)+"logs-archives/") == 0 || tryRead(e.store, results.Key(exp)) == nil || tryRead(e.store, IndexKey(exp)) == nil {
+		if count(streams.ExperimentPrefix(exp)+"logs-archives/") == 0 || tryRead(e.store, results.Key(exp)) == nil || tryRead(e.store, IndexKey(exp)) == nil ||
+			count(streams.ExperimentPrefix(exp)+craterview.Dir+"logs-archives/") == 0 || tryRead(e.store, streams.ExperimentPrefix(exp)+craterResultsFileName) == nil {
 			t.Errorf("%s: its report or its archives went with its logs", exp)
 		}
 	}
@@ -61,6 +69,9 @@ func TestLogsPastRetentionRemoved(t *testing.T) {
 	for _, exp := range []string{"young", "within-default", "kept-longer"} {
 		if n := logs(exp); n != 4 { // two logs: compressed and metadata each
 			t.Errorf("%s: %d log objects left, want its 4", exp, n)
+		}
+		if n := craterLogs(exp); n != 2 {
+			t.Errorf("%s: %d of the crater view's log.txt, want its 2", exp, n)
 		}
 	}
 }

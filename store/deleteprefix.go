@@ -16,6 +16,12 @@ import (
 // the first error, which names the key. An empty prefix is refused: it
 // would empty the store.
 func DeletePrefix(ctx context.Context, st Store, prefix string, parallel int) (int, error) {
+	return DeleteWhere(ctx, st, prefix, parallel, nil)
+}
+
+// DeleteWhere is DeletePrefix for the objects under prefix whose key
+// match reports true (nil: all of them).
+func DeleteWhere(ctx context.Context, st Store, prefix string, parallel int, match func(key string) bool) (int, error) {
 	if prefix == "" || !strings.HasSuffix(prefix, "/") {
 		return 0, fmt.Errorf("delete prefix %q: want a non-empty prefix ending in '/'", prefix)
 	}
@@ -38,6 +44,9 @@ func DeletePrefix(ctx context.Context, st Store, prefix string, parallel int) (i
 		}
 		if gctx.Err() != nil {
 			break
+		}
+		if match != nil && !match(obj.Key) {
+			continue
 		}
 		g.Go(func() error {
 			if err := st.Delete(gctx, obj.Key); err != nil {

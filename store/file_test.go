@@ -21,6 +21,25 @@ func TestFile(t *testing.T) {
 	})
 }
 
+// A copy in a directory store is a hard link: the same file under two
+// names, no byte of disk more.
+func TestFileCopyObjectLinks(t *testing.T) {
+	dir := t.TempDir()
+	st, err := NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, st, "logs/a.log", "the log\n")
+	if err := st.CopyObject(context.Background(), "crater/a/log.txt", "logs/a.log"); err != nil {
+		t.Fatal(err)
+	}
+	src, err1 := os.Stat(filepath.Join(dir, "logs", "a.log"))
+	dst, err2 := os.Stat(filepath.Join(dir, "crater", "a", "log.txt"))
+	if err1 != nil || err2 != nil || !os.SameFile(src, dst) {
+		t.Errorf("copy is not a link to the log: %v, %v", err1, err2)
+	}
+}
+
 func TestFileLocation(t *testing.T) {
 	dir := t.TempDir()
 	st, err := NewFile(dir)

@@ -42,6 +42,36 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 	})
 
+	t.Run("CopyObject", func(t *testing.T) {
+		st := newStore(t)
+		c, ok := st.(ObjectCopier)
+		if !ok {
+			t.Skipf("%T copies no object by itself", st)
+		}
+		data := "the log\n\x1b[31mred\x1b[0m\n"
+		put(t, st, "logs/stable/a/1.0.0/1.log", data)
+		put(t, st, "crater/stable/reg/a-1.0.0/log.txt", "an older copy, longer than the log")
+		for _, dst := range []string{"crater/stable/reg/a-1.0.0/log.txt", "crater/%2Fopt%2Frust+x/reg/a-1.0.0/log.txt"} {
+			if err := c.CopyObject(ctx, dst, "logs/stable/a/1.0.0/1.log"); err != nil {
+				t.Fatalf("CopyObject to %s: %v", dst, err)
+			}
+			if got := string(get(t, st, dst)); got != data {
+				t.Errorf("%s = %q, want %q", dst, got, data)
+			}
+		}
+		// The copy is an object of its own: replacing the source leaves it.
+		put(t, st, "logs/stable/a/1.0.0/1.log", "replaced")
+		if got := string(get(t, st, "crater/stable/reg/a-1.0.0/log.txt")); got != data {
+			t.Errorf("copy after the source was replaced = %q, want %q", got, data)
+		}
+		if err := c.CopyObject(ctx, "crater/x/log.txt", "logs/missing.log"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("CopyObject of a missing object: %v, want ErrNotFound", err)
+		}
+		if err := c.CopyObject(ctx, "../out", "logs/stable/a/1.0.0/1.log"); err == nil {
+			t.Error("CopyObject to ../out: no error")
+		}
+	})
+
 	t.Run("Overwrite", func(t *testing.T) {
 		st := newStore(t)
 		put(t, st, "k", "first version, longer")
@@ -252,21 +282,43 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 		if err != nil || n != len(keys) {
 			t.Fatalf("DeletePrefix: %d deleted, %v; want %d", n, err, len(keys))
 		}
-		var left []string
-		for o, err := range st.List(ctx, "") {
-			if err != nil {
-				t.Fatal(err)
-			}
-			left = append(left, o.Key)
-		}
-		slices.Sort(left)
-		if !slices.Equal(left, kept) {
+		if left := storedKeys(t, st); !slices.Equal(left, kept) {
 			t.Errorf("left after DeletePrefix: %q, want %q", left, kept)
 		}
 		if n, err := DeletePrefix(ctx, st, "exp/", 8); err != nil || n != 0 {
 			t.Errorf("DeletePrefix again: %d, %v; want nothing to do", n, err)
 		}
 	})
+
+	t.Run("DeleteWhere", func(t *testing.T) {
+		st := newStore(t)
+		gone := []string{"exp/crater/stable/reg/a-1.0.0/log.txt", "exp/crater/%2Fopt%2Frust+x/reg/a-1.0.0/log.txt"}
+		kept := []string{"exp/crater/logs-archives/all.tar.zst", "exp/crater/results.json", "exp/logs/stable/a/1.0.0/log.txt"}
+		for _, k := range append(gone, kept...) {
+			put(t, st, k, k)
+		}
+		n, err := DeleteWhere(ctx, st, "exp/crater/", 4, func(k string) bool { return strings.HasSuffix(k, "/log.txt") })
+		if err != nil || n != len(gone) {
+			t.Fatalf("DeleteWhere: %d deleted, %v; want %d", n, err, len(gone))
+		}
+		if slices.Sort(kept); !slices.Equal(storedKeys(t, st), kept) {
+			t.Errorf("left after DeleteWhere: %q, want %q", storedKeys(t, st), kept)
+		}
+	})
+}
+
+// storedKeys lists every key in st, sorted.
+func storedKeys(t *testing.T, st Store) []string {
+	t.Helper()
+	var out []string
+	for o, err := range st.List(context.Background(), "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, o.Key)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func put(t *testing.T, st Store, key, data string) {

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -45,8 +46,12 @@ func writeReport(t *testing.T, st store.Store, exp string, total int, crates []r
 			done++
 		}
 	}
+	tcs := []string{"stable", "nightly"}
+	if len(crates) > 0 && len(crates[0].Results) == 2 {
+		tcs = []string{crates[0].Results[0].Toolchain, crates[0].Results[1].Toolchain}
+	}
 	data, err := json.Marshal(results.File{V: results.FileVersion, Experiment: exp,
-		Toolchains: []string{"stable", "nightly"}, TotalJobs: total, DoneJobs: done, Crates: crates})
+		Toolchains: tcs, TotalJobs: total, DoneJobs: done, Crates: crates, Updated: time.Now().UTC()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,15 +141,20 @@ func TestArchiveCommand(t *testing.T) {
 		{"bad parallel", []string{"archive", "done", storeArg, "--parallel", "0"}, "--parallel 0: want 1 or more"},
 		{"huge parallel", []string{"archive", "done", storeArg, "--parallel", "5000"}, "archive parallel 5000: want 1 to 1024"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := run(t, tc.args...)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v\nwant one containing %q", err, tc.want)
-			}
-			var ue usageError
-			if !errors.As(err, &ue) {
-				t.Errorf("error %v does not exit with the usage code 2", err)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { wantUsageError(t, tc.want, tc.args...) })
+	}
+}
+
+// wantUsageError runs the command line args and checks that it fails as
+// bad input (exit code 2) with an error containing want.
+func wantUsageError(t *testing.T, want string, args ...string) {
+	t.Helper()
+	_, err := run(t, args...)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %v\nwant one containing %q", err, want)
+	}
+	var ue usageError
+	if !errors.As(err, &ue) {
+		t.Errorf("error %v does not exit with the usage code 2", err)
 	}
 }

@@ -71,6 +71,15 @@ func (g *globals) lookupStore(ctx context.Context, flag string) (string, error) 
 	return readerStore(ctx, js, ""), nil
 }
 
+// openReaderStore opens the store a reading command uses (lookupStore).
+func (g *globals) openReaderStore(ctx context.Context, flag string) (store.Store, error) {
+	u, err := g.lookupStore(ctx, flag)
+	if err != nil {
+		return nil, err
+	}
+	return openStore(ctx, u)
+}
+
 // farmWebURL is the web UI's address the farm recorded; "" if none.
 func farmWebURL(ctx context.Context, js jetstream.JetStream) string {
 	if js == nil {
