@@ -46,6 +46,8 @@ func storeFinished(t *testing.T, st store.Store, exp string, compressedOnly bool
 			Results: []results.RunResult{outcome("stable", fail, 1), outcome("/opt/rust+stage2", fail, 1)}},
 		{Name: "fine", Version: "1.2.3", Class: results.ClassSameTestPass,
 			Results: []results.RunResult{outcome("stable", pass, 1), outcome("/opt/rust+stage2", pass, 3)}},
+		{Name: "unresolvable", Version: "0.1.0", Class: results.ClassBroken,
+			Results: []results.RunResult{outcome("stable", streams.StatusBroken, 1), outcome("/opt/rust+stage2", streams.StatusBroken, 1)}},
 	}
 	put := func(key string, data []byte) {
 		t.Helper()
@@ -124,16 +126,16 @@ func TestBuildCraterView(t *testing.T) {
 					t.Fatal(err)
 				}
 				v := cratertest.Check(t, st, streams.ExperimentPrefix(exp)+craterview.Dir, st, exp)
-				if v.Crates != 4 || v.Logs != 8 || len(v.Archives) != 5 {
-					t.Errorf("view of %d crates, %d logs, archives %v; want 4, 8, all and 4 comparisons", v.Crates, v.Logs, v.Archives)
+				if v.Crates != 5 || v.Logs != 10 || len(v.Archives) != 6 {
+					t.Errorf("view of %d crates, %d logs, archives %v; want 5, 10, all and 5 comparisons", v.Crates, v.Logs, v.Archives)
 				}
 				c := m.Crater
-				if c == nil || c.Logs != 8 || len(c.Archives) != 5 || c.Archives[0].Name != craterview.AllArchive {
+				if c == nil || c.Logs != 10 || len(c.Archives) != 6 || c.Archives[0].Name != craterview.AllArchive {
 					t.Fatalf("manifest's crater view: %+v", c)
 				}
 				// The store copies a plain log by itself; a compressed
 				// one is decompressed through ejecta.
-				if want := map[bool]int{false: 8, true: 0}[compressedOnly]; c.Linked != want {
+				if want := map[bool]int{false: 10, true: 0}[compressedOnly]; c.Linked != want {
 					t.Errorf("%d of %d log.txt copied by the store, want %d", c.Linked, c.Logs, want)
 				}
 			})
@@ -157,8 +159,8 @@ func TestExportCrater(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.Logs != 8 || v.Linked != 0 {
-		t.Errorf("export: %+v; want 8 logs, none linked across stores", v)
+	if v.Logs != 10 || v.Linked != 0 {
+		t.Errorf("export: %+v; want 10 logs, none linked across stores", v)
 	}
 	// results.json and config.json are the command's to write; here the
 	// reporter's are put beside the archives and logs.
