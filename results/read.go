@@ -31,8 +31,15 @@ func Read(r io.Reader, crate func(c CrateResult, raw json.RawMessage) error) (*F
 			fields[name] = raw
 			continue
 		}
-		if err := expectDelim(dec, '['); err != nil {
+		tok, err = dec.Token()
+		if err != nil {
 			return nil, fmt.Errorf("crates: %w", err)
+		}
+		if tok == nil {
+			continue // null, as encoding/json writes a File without crates
+		}
+		if tok != json.Delim('[') {
+			return nil, fmt.Errorf("crates: found %v, want %q", tok, '[')
 		}
 		for i := 0; dec.More(); i++ {
 			var raw json.RawMessage

@@ -27,6 +27,12 @@ func TestRead(t *testing.T) {
 		t.Errorf("crates %q, raw %q", names, raws)
 	}
 
+	// A File without crates, as encoding/json writes it, has none.
+	names = nil
+	if head, err := Read(strings.NewReader(`{"v":2,"experiment":"e0","crates":null}`), collect); err != nil || head.Experiment != "e0" || names != nil {
+		t.Errorf(`Read of "crates": null: %+v, %v, crates %q`, head, err, names)
+	}
+
 	for _, tc := range []struct{ name, in, want string }{
 		{"another version", `{"v":1,"experiment":"e1","crates":[]}`, "version 1, want 2"},
 		{"no version", `{"experiment":"e1","crates":[]}`, "version 0, want 2"},
