@@ -112,7 +112,7 @@ func (r cratesRow) run(t testing.TB, full bool) []Row {
 
 	// ejecta first: whatever the first side warms (the page cache of the
 	// toolchains and sources) is the baseline's.
-	run := runExperiment(ctx, t, r.mode, crates, toolchains, keep)
+	run := runExperiment(ctx, t, full, r.mode, crates, toolchains, keep)
 	loop := cargoLoop(ctx, t, r.mode, cargo, rustupHome, testenv.DebianRegistry, crates, toolchains, cratesSlots)
 	jobs, loopWall := loop.jobs, loop.wall
 	if keep != "" {
@@ -146,7 +146,7 @@ func (r cratesRow) run(t testing.TB, full bool) []Row {
 	}
 	note.WriteString("; each side once, ejecta first")
 	row.Note = note.String()
-	return []Row{row}
+	return []Row{row, run.latency}
 }
 
 // rustupToolchains returns rustup's home and cargo proxy when every
@@ -205,6 +205,9 @@ type experimentRun struct {
 	load              float64
 	// steps is where the builds' time went, step by step (stepTimes).
 	steps string
+	// latency is the row of the time from a build's end to its log stored
+	// and its result in the report (latencyRow).
+	latency Row
 }
 
 // runExperiment starts a farm (NATS, a builder with cratesSlots slots in a
@@ -212,7 +215,7 @@ type experimentRun struct {
 // builder's heartbeat, as `ejecta up` has it running before `experiment
 // create`, then creates the experiment and waits for its results to show
 // every crate classified with its confirmations done.
-func runExperiment(ctx context.Context, t testing.TB, mode streams.Mode, crates []producer.Crate, toolchains []string, keep string) experimentRun {
+func runExperiment(ctx context.Context, t testing.TB, full bool, mode streams.Mode, crates []producer.Crate, toolchains []string, keep string) experimentRun {
 	t.Helper()
 	f := newFarm(t)
 	storeDir, logPath := t.TempDir(), filepath.Join(t.TempDir(), "farm.log")
@@ -289,6 +292,7 @@ func runExperiment(ctx context.Context, t testing.TB, mode streams.Mode, crates 
 		run.firstPass = run.wall
 	}
 	run.steps = stepTimes(t, metrics)
+	run.latency = latencyRow(ctx, st, run.file, metrics, full)
 	if keep != "" {
 		if b, err := json.MarshalIndent(run.file, "", "  "); err == nil {
 			_ = os.WriteFile(filepath.Join(keep, "results.json"), b, 0o644)
