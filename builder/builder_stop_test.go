@@ -61,7 +61,7 @@ func TestBuilderTimeoutAndStop(t *testing.T) {
 			t.Fatal("second build did not start within 30s")
 		}
 	}
-	if e, err := kv.Get(ctx, "stopper"); err != nil || !strings.Contains(string(e.Value()), `"crate":"ejecta-slow"`) {
+	if e, err := kv.Get(ctx, streams.HeartbeatKey(streams.AnonymousSender, "stopper")); err != nil || !strings.Contains(string(e.Value()), `"crate":"ejecta-slow"`) {
 		t.Errorf("heartbeat does not list the running build (%v)", err)
 	}
 	start := time.Now()

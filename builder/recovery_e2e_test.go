@@ -264,7 +264,7 @@ func TestBuilderDiskGuard(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for hb.Paused == "" && time.Now().Before(deadline) {
 		time.Sleep(200 * time.Millisecond)
-		if e, err := kv.Get(context.Background(), "fulldisk"); err == nil {
+		if e, err := kv.Get(context.Background(), streams.HeartbeatKey(streams.AnonymousSender, "fulldisk")); err == nil {
 			json.Unmarshal(e.Value(), &hb)
 		}
 	}
