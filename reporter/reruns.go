@@ -46,6 +46,9 @@ func (r *Reporter) requestReruns(ctx context.Context, st *run, e *experiment) bo
 		return true
 	}
 	for cs := range e.unconfirmed {
+		if e.awaitsRoot(cs) {
+			continue // its root's re-runs may confirm it (byroot.go)
+		}
 		for round := 1; round <= e.rounds(cs); round++ {
 			for idx, tc := range e.rec.Toolchains {
 				if round <= len(cs.reruns) && cs.reruns[round-1][idx] != nil {

@@ -110,6 +110,9 @@ type experiment struct {
 	shown map[results.Class]map[*crateState]struct{}
 	// unconfirmed are crates waiting for a confirmation re-run.
 	unconfirmed map[*crateState]struct{}
+	// dependents are the regressions blaming a dependency, by its name:
+	// their confirmation may follow the dependency's (byroot.go).
+	dependents map[string]map[*crateState]struct{}
 	// finished spans the first-run results' FinishedAt times: the rate and
 	// ETA derive from it, so a replay computes the same figures.
 	firstFinished, lastFinished time.Time
@@ -223,8 +226,9 @@ func (e *experiment) apply(r *streams.Result, stray func(toolchain string)) bool
 		e.finishedAt(r.FinishedAt)
 	}
 	slot[idx] = r
-	cs.v = judge(cs, e.confirmations)
+	cs.v = e.verdictOf(cs)
 	e.count(cs)
+	e.rejudgeDependents(cs.key.name)
 	cs.json, cs.row, cs.crater = nil, nil, nil
 	cs.page.dirty = true
 	return true
@@ -247,6 +251,7 @@ func (e *experiment) crate(k crateKey) *crateState {
 // uncount takes cs out of the counts and lists before it changes.
 func (e *experiment) uncount(cs *crateState) {
 	delete(e.unconfirmed, cs)
+	e.unindexDependent(cs)
 	if !cs.listed() {
 		return
 	}
@@ -259,6 +264,7 @@ func (e *experiment) count(cs *crateState) {
 	if cs.v.Confirmation == results.ConfirmationPending {
 		e.unconfirmed[cs] = struct{}{}
 	}
+	e.indexDependent(cs)
 	if !cs.listed() {
 		return
 	}
@@ -346,8 +352,9 @@ func (e *experiment) retried(cs *crateState, gen int) {
 		}
 	}
 	cs.runs, cs.reruns, cs.gen, cs.claims = pair{}, nil, gen, nil
-	cs.v = judge(cs, e.confirmations)
+	cs.v = e.verdictOf(cs)
 	e.count(cs)
+	e.rejudgeDependents(cs.key.name)
 	cs.json, cs.row, cs.crater = nil, nil, nil
 	cs.page.dirty = true
 }

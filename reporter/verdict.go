@@ -135,14 +135,24 @@ func describe(c Comparison) string {
 
 // rootCause returns the dependency a failure reason blames, or "" if the
 // reason is not depends-on(...). Crater writes several dependencies
-// comma-separated; the first one is the group. A dependency may be spelled
-// "name", "name@version" or "name version".
+// comma-separated; the first one is the group.
 func rootCause(reason streams.Reason) string {
+	name, _ := dependency(reason)
+	return name
+}
+
+// dependency returns the name and version ("" when not given) of the first
+// dependency a depends-on(...) reason names; "" if it is not one. A
+// dependency may be spelled "name", "name@version", "name version" or
+// "name vversion".
+func dependency(reason streams.Reason) (name, version string) {
 	args := reason.Args()
 	if reason.Kind() != streams.ReasonDependsOn || len(args) == 0 {
-		return ""
+		return "", ""
 	}
-	first, _, _ := strings.Cut(args[0], "@")
-	first, _, _ = strings.Cut(first, " ")
-	return first
+	if name, version, ok := strings.Cut(args[0], "@"); ok {
+		return name, version
+	}
+	name, version, _ = strings.Cut(args[0], " ")
+	return name, strings.TrimPrefix(version, "v")
 }

@@ -110,17 +110,21 @@ func TestJudge(t *testing.T) {
 }
 
 func TestRootCause(t *testing.T) {
-	for reason, want := range map[streams.Reason]string{
-		"depends-on(foo)":            "foo",
-		"depends-on(foo@1.0.0)":      "foo",
-		"depends-on(foo 1.0.0, bar)": "foo",
-		"depends-on(a,b,c)":          "a",
-		"depends-on(foo":             "",
-		"compiler-error(E0308)":      "",
-		"":                           "",
+	for reason, want := range map[streams.Reason][2]string{
+		"depends-on(foo)":             {"foo", ""},
+		"depends-on(foo@1.0.0)":       {"foo", "1.0.0"},
+		"depends-on(foo 1.0.0, bar)":  {"foo", "1.0.0"},
+		"depends-on(foo v1.0.0, bar)": {"foo", "1.0.0"},
+		"depends-on(a,b,c)":           {"a", ""},
+		"depends-on(foo":              {"", ""},
+		"compiler-error(E0308)":       {"", ""},
+		"":                            {"", ""},
 	} {
-		if got := rootCause(reason); got != want {
-			t.Errorf("rootCause(%q) = %q, want %q", reason, got, want)
+		if got := rootCause(reason); got != want[0] {
+			t.Errorf("rootCause(%q) = %q, want %q", reason, got, want[0])
+		}
+		if name, version := dependency(reason); name != want[0] || version != want[1] {
+			t.Errorf("dependency(%q) = %q, %q, want %q, %q", reason, name, version, want[0], want[1])
 		}
 	}
 }

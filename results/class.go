@@ -66,6 +66,10 @@ const (
 	// ConfirmationReproduced: a spurious regression that regressed again
 	// in its re-run.
 	ConfirmationReproduced = "reproduced"
+	// ConfirmationRoot: a depends-on regression whose root cause, a crate
+	// of the same experiment, regressed and was confirmed by its own
+	// re-runs in clean targets; the crate is not re-run itself.
+	ConfirmationRoot = "root-confirmed"
 )
 
 // CraterName is c as crater's Comparison serializes it in crater's

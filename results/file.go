@@ -57,7 +57,7 @@ type CrateResult struct {
 	// grouped under in index.html; empty for a root cause.
 	Root string `json:"root,omitempty"`
 	// Confirmation is where a regression stands with its re-runs:
-	// pending, confirmed, flaky, cleared or reproduced.
+	// pending, confirmed, root-confirmed, flaky, cleared or reproduced.
 	Confirmation string `json:"confirmation,omitempty"`
 	// KnownFrom is the experiment's baseline (streams.Experiment.Baseline)
 	// when the crate regressed there too: a regression already known.
