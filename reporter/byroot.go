@@ -30,7 +30,7 @@ func (e *experiment) verdictOf(cs *crateState) verdict {
 	if v.Confirmation != results.ConfirmationPending || v.Class != results.ClassRegressed {
 		return v
 	}
-	if rc, found := e.rootCrate(cs); found == rootFound && rc.listed() && rc.v.Class == results.ClassRegressed &&
+	if rc, found := e.rootCrate(cs, v); found == rootFound && rc.listed() && rc.v.Class == results.ClassRegressed &&
 		(rc.v.Confirmation == results.ConfirmationConfirmed || rc.v.Confirmation == results.ConfirmationRoot) {
 		v.Confirmation = results.ConfirmationRoot
 	}
@@ -47,11 +47,12 @@ const (
 	rootFound
 )
 
-// rootCrate returns the crate of this experiment that cs's regression
-// blames: the one of the root's name and, when the reason names one, its
-// version. Without a version it must be the only version of that name.
-func (e *experiment) rootCrate(cs *crateState) (*crateState, rootFinding) {
-	if cs.v.Class != results.ClassRegressed || cs.v.Root == "" {
+// rootCrate returns the crate of this experiment that cs's regression, of
+// verdict v, blames: the one of the root's name and, when the reason names
+// one, its version. Without a version it must be the only version of that
+// name.
+func (e *experiment) rootCrate(cs *crateState, v verdict) (*crateState, rootFinding) {
+	if v.Class != results.ClassRegressed || v.Root == "" {
 		return nil, rootNone
 	}
 	name, version := dependency(outcome(cs.runs[1]).Reason)
@@ -97,7 +98,7 @@ func (e *experiment) named(name string) []*crateState {
 func (e *experiment) awaitsRoot(cs *crateState) bool {
 	seen := map[*crateState]bool{cs: true}
 	for x := cs; ; {
-		rc, found := e.rootCrate(x)
+		rc, found := e.rootCrate(x, x.v)
 		switch {
 		case found == rootNone:
 			return x != cs // x is pending on re-runs of its own

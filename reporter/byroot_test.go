@@ -86,6 +86,14 @@ func TestDependentsAreConfirmedByTheirRoot(t *testing.T) {
 			t.Errorf("%s: %+v, want a regression under root with no re-runs", name, c)
 		}
 	}
+	// A dependent whose first run ends after its root was confirmed is
+	// confirmed at once.
+	e.putExperiment("casc", 8)
+	first("late", bf("depends-on(root)"))
+	waitFor(t, "late confirmed by its root", func() bool {
+		f = e.readResults("casc")
+		return f.DoneJobs == 16 && crateByName(t, f, "late").Confirmation == results.ConfirmationRoot
+	})
 	if got, want := rerunsOf(), []string{"lone", "onshaky", "root", "shaky"}; !slices.Equal(got, want) {
 		t.Errorf("re-runs queued for %q, want %q", got, want)
 	}
@@ -102,7 +110,7 @@ func TestDependentsAreConfirmedByTheirRoot(t *testing.T) {
 		return f != nil && crateByName(t, f, "pinned").Confirmation == results.ConfirmationRoot
 	})
 	time.Sleep(10 * testDebounce)
-	if n := len(e.queuedJobs()); n != 8 {
-		t.Errorf("%d jobs after a restart, want still 8", n)
+	if n := len(e.queuedJobs()); n != 8 || crateByName(t, f, "late").Confirmation != results.ConfirmationRoot {
+		t.Errorf("%d jobs after a restart, want still 8, and late %q", n, crateByName(t, f, "late").Confirmation)
 	}
 }
