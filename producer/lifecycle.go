@@ -244,13 +244,30 @@ func (p *Producer) Delete(ctx context.Context, name string, force bool) (DeleteO
 // DeleteStored removes every object of experiment name from st: its
 // stored logs, report and archives, everything under its prefix. Delete
 // leaves them; run it after, once nothing writes them any more.
+//
+// A reporter stops writing an experiment as soon as it sees its record
+// deleted, cancelling a report write in flight; what that write stored in
+// the moments before is removed by a second pass, strayWait later.
 func DeleteStored(ctx context.Context, st store.Store, name string) (int, error) {
 	n, err := store.DeletePrefix(ctx, st, streams.ExperimentPrefix(name), 0)
 	if err != nil {
 		return n, fmt.Errorf("delete the stored objects of %s (%d removed): %w", name, n, err)
 	}
-	return n, nil
+	select {
+	case <-ctx.Done():
+		return n, fmt.Errorf("delete the stored objects of %s (%d removed): %w", name, n, ctx.Err())
+	case <-time.After(strayWait):
+	}
+	more, err := store.DeletePrefix(ctx, st, streams.ExperimentPrefix(name), 0)
+	if err != nil {
+		return n + more, fmt.Errorf("delete the stored objects of %s (%d removed): %w", name, n+more, err)
+	}
+	return n + more, nil
 }
+
+// strayWait is how long DeleteStored waits for report writes cancelled by
+// the deletion to end.
+const strayWait = 2 * time.Second
 
 // waitStopped waits until no builder reports a build of name, or deleteWait.
 func (p *Producer) waitStopped(ctx context.Context, name string) {

@@ -102,8 +102,11 @@ func (r *Reporter) flushDue(ctx context.Context, st *run) {
 		b.startAt, b.renderedAt = now, time.Now()
 		st.writing = true
 		e.lastWrite = now
+		wctx, cancel := context.WithCancel(ctx)
+		st.writingExp, st.stopWrite = b.exp, cancel
 		go func() {
-			err := r.write(ctx, st, b)
+			defer cancel()
+			err := r.write(wctx, st, b)
 			b.storedAt = time.Now()
 			r.met.written(b, err)
 			st.done <- written{b, err}

@@ -147,6 +147,11 @@ func (r *Reporter) drop(ctx context.Context, st *run, name string) {
 		}
 	}
 	st.dropped[name] = last
+	if st.writing && st.writingExp == name {
+		// Objects its batch would store after this would outlive the
+		// deletion of its stored objects (producer.DeleteStored).
+		st.stopWrite()
+	}
 	// What waited for its record is the deleted experiment's too.
 	st.pending.take(name)
 	r.met.forget(name)

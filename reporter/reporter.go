@@ -110,9 +110,12 @@ type run struct {
 	requested map[rerunKey]bool
 
 	// writing is set while a batch is being written; done receives its
-	// outcome.
-	writing bool
-	done    chan written
+	// outcome. stopWrite cancels it: the experiment writingExp it writes
+	// was deleted.
+	writing    bool
+	done       chan written
+	writingExp string
+	stopWrite  context.CancelFunc
 	// arch is the log archive builds started by this run.
 	arch archiveRun
 	// retention is where the removal of old logs stands (retention.go).
