@@ -146,16 +146,95 @@ func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	if err := ValidateKey(key); err != nil {
 		return nil, fmt.Errorf("get: %w", err)
 	}
-	obj, err := s.client.GetObject(ctx, s.bucket, s.prefix+key, minio.GetObjectOptions{})
+	// One GET, read as it comes: minio-go's Client.GetObject looks the
+	// object up first and then GETs it If-Match that version, which fails
+	// ("pre-conditions ... did not hold") when a report file is rewritten
+	// in between, as the reporter does every second while an experiment
+	// runs. A reader wants whichever version the GET finds.
+	body, info, _, err := minio.Core{Client: s.client}.GetObject(ctx, s.bucket, s.prefix+key, minio.GetObjectOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", s.Location(key), notFound(err))
 	}
-	if _, err := obj.Stat(); err != nil {
-		obj.Close()
-		return nil, fmt.Errorf("get %s: %w", s.Location(key), notFound(err))
-	}
-	return obj, nil
+	return &s3Object{ctx: ctx, s: s, key: key, body: body, size: info.Size, etag: info.ETag}, nil
 }
+
+// s3Object is an object being read: the body of one GET and, after a
+// Seek, of a ranged GET of the same version (logtail reads the end of a
+// big log so). It keeps Get's context for those, as minio-go's own
+// Object does.
+type s3Object struct {
+	ctx  context.Context
+	s    *S3
+	key  string
+	body io.ReadCloser
+	size int64
+	etag string
+	off  int64 // offset of body's next byte
+	pos  int64 // where the next Read reads
+	err  error // of a ranged GET; sticky, so a failed one never reads as the end
+}
+
+func (o *s3Object) Read(p []byte) (int, error) {
+	if o.err != nil {
+		return 0, o.err
+	}
+	if o.pos != o.off {
+		if o.err = o.reopen(); o.err != nil {
+			return 0, o.err
+		}
+	}
+	n, err := o.body.Read(p)
+	o.off += int64(n)
+	o.pos = o.off
+	return n, err
+}
+
+// Seek only moves the position; the next Read asks for the range.
+func (o *s3Object) Seek(offset int64, whence int) (int64, error) {
+	abs := offset
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		abs += o.pos
+	case io.SeekEnd:
+		abs += o.size
+	default:
+		return o.pos, fmt.Errorf("seek %s: whence %d", o.s.Location(o.key), whence)
+	}
+	if abs < 0 {
+		return o.pos, fmt.Errorf("seek %s: negative position %d", o.s.Location(o.key), abs)
+	}
+	o.pos = abs
+	return abs, nil
+}
+
+// reopen replaces body with one starting at pos, of the version first read.
+func (o *s3Object) reopen() error {
+	o.body.Close()
+	o.off = o.pos
+	if o.pos >= o.size {
+		o.body = io.NopCloser(strings.NewReader(""))
+		return nil
+	}
+	var opts minio.GetObjectOptions
+	if o.pos > 0 { // SetRange(0, 0) would ask for the first byte alone
+		if err := opts.SetRange(o.pos, 0); err != nil {
+			return fmt.Errorf("read %s from %d: %w", o.s.Location(o.key), o.pos, err)
+		}
+	}
+	if err := opts.SetMatchETag(o.etag); err != nil {
+		return fmt.Errorf("read %s from %d: %w", o.s.Location(o.key), o.pos, err)
+	}
+	body, _, _, err := minio.Core{Client: o.s.client}.GetObject(o.ctx, o.s.bucket, o.s.prefix+o.key, opts)
+	if err != nil {
+		o.body = io.NopCloser(strings.NewReader(""))
+		return fmt.Errorf("read %s from %d: %w", o.s.Location(o.key), o.pos, err)
+	}
+	o.body = body
+	return nil
+}
+
+func (o *s3Object) Close() error { return o.body.Close() }
 
 // List lists the bucket below the store's prefix and prefix, a page of
 // keys at a time (minio-go's ListObjects).
