@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/rs/zerolog"
 
 	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/internal/testenv"
@@ -42,21 +41,7 @@ func benchmarkSweep(b *testing.B, n int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	u, err := New(Config{Name: "bench"}, nc, st, zerolog.Nop())
-	if err != nil {
-		b.Fatal(err)
-	}
-	if u.experiments, err = js.KeyValue(ctx, streams.ExperimentsBucket); err != nil {
-		b.Fatal(err)
-	}
-	logs, err := js.Stream(ctx, streams.LogsStream)
-	if err != nil {
-		b.Fatal(err)
-	}
-	uploads, err := js.Stream(ctx, streams.UploadsStream)
-	if err != nil {
-		b.Fatal(err)
-	}
+	u, logs, uploads := newSweeper(b, nc, js, st, Config{Name: "bench"})
 	runtime.GC()
 	var base runtime.MemStats
 	runtime.ReadMemStats(&base)
