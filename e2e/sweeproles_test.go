@@ -21,10 +21,7 @@ func TestRolesUploaderSweepsForAbandonedLogs(t *testing.T) {
 	s := startAuthServer(t, nil, "host-a")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	admin := s.connect(t, streams.RoleAdmin, streams.Security{})
-	if err := streams.Ensure(ctx, admin.js, streams.DefaultConfig()); err != nil {
-		t.Fatal(err)
-	}
+	admin := s.ensure(ctx, t)
 	b := s.connect(t, streams.RoleBuilder, streams.Security{})
 	for a := 1; a <= 2; a++ { // attempt 2 started: attempt 1 is abandoned
 		c := buildlog.Chunk{Seq: 1, Stream: buildlog.StreamStdout, Data: []byte("   Compiling cfg-if v1.0.0\n")}
