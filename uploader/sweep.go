@@ -8,6 +8,7 @@ import (
 
 	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -55,8 +56,8 @@ const (
 	// most streams.MaxMessageBytes; most are a log's last chunk or its
 	// end marker, a few hundred bytes).
 	sweepBatch = 256
-	// sweepWait is how long a sweep waits for the next message before it
-	// takes the pass as done.
+	// sweepWait is how long a sweep waits for a batch before it takes the
+	// pass as done.
 	sweepWait = 10 * time.Second
 )
 
@@ -96,52 +97,75 @@ func (u *Uploader) sweepOnce(ctx context.Context, logs, uploads jetstream.Stream
 		return fmt.Errorf("read the last message of every log on %s: %w", streams.LogsStream, err)
 	}
 	defer u.deleteSweepConsumer(ctx, cons)
-	it, err := cons.Messages(jetstream.PullMaxMessages(sweepBatch))
-	if err != nil {
-		return fmt.Errorf("read the last message of every log on %s: %w", streams.LogsStream, err)
-	}
-	defer it.Stop()
-
 	p := &sweepPass{u: u, sil: u.newSilences(), ticketed: map[string]bool{}, started: map[attemptLog]bool{}}
-	n := 0
-	for {
-		nctx, cancel := context.WithTimeout(ctx, sweepWait)
-		msg, err := it.Next(jetstream.NextContext(nctx))
-		cancel()
-		if ctx.Err() != nil {
-			return nil
-		}
-		if errors.Is(err, context.DeadlineExceeded) {
-			break // nothing more came: every log was seen
-		}
-		if err != nil {
-			return fmt.Errorf("read the last message of every log on %s: %w", streams.LogsStream, err)
-		}
-		md, err := msg.Metadata()
-		if err != nil {
-			return fmt.Errorf("read the last message of every log on %s: %w", streams.LogsStream, err)
-		}
-		if md.Sequence.Stream > info.State.LastSeq {
-			break // published since the pass began
-		}
-		n++
-		last := &jetstream.RawStreamMsg{Subject: msg.Subject(), Sequence: md.Sequence.Stream,
-			Header: msg.Headers(), Data: msg.Data(), Time: md.Timestamp}
-		if err := u.sweepLog(ctx, p, logs, uploads, last); err != nil {
-			return err
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		if md.NumPending == 0 {
-			break
-		}
+	n, err := readLastMessages(ctx, cons, info.State.LastSeq, func(last *jetstream.RawStreamMsg) error {
 		if len(p.started) >= sweepBatch {
 			clear(p.started)
 		}
+		return u.sweepLog(ctx, p, logs, uploads, last)
+	})
+	if err != nil || ctx.Err() != nil {
+		return err
 	}
 	u.reportBacklog(n, info.State.Bytes, queued.State.Msgs)
 	return nil
+}
+
+// readLastMessages hands each message cons delivers to each, in order,
+// sweepBatch at a time, up to the one at stream sequence stop, and says
+// how many it handed. It stops early, without an error, when ctx ends.
+func readLastMessages(ctx context.Context, cons jetstream.Consumer, stop uint64, each func(*jetstream.RawStreamMsg) error) (int, error) {
+	n := 0
+	for {
+		// One wait per batch, not per message: a sweep reads a message
+		// per log.
+		fctx, cancel := context.WithTimeout(ctx, sweepWait)
+		got, done, err := readBatch(fctx, cons, stop, func(last *jetstream.RawStreamMsg) error {
+			n++
+			return each(last)
+		})
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return n, nil
+		case err != nil:
+			return n, fmt.Errorf("read the last message of every log on %s: %w", streams.LogsStream, err)
+		case done || got == 0: // nothing more came: every log was seen
+			return n, nil
+		}
+	}
+}
+
+// readBatch is one fetch of readLastMessages: how many messages came, and
+// whether the pass is done (the last message pending, or one past stop).
+func readBatch(ctx context.Context, cons jetstream.Consumer, stop uint64, each func(*jetstream.RawStreamMsg) error) (int, bool, error) {
+	batch, err := cons.Fetch(sweepBatch, jetstream.FetchContext(ctx))
+	if err != nil {
+		return 0, false, err
+	}
+	got := 0
+	for msg := range batch.Messages() {
+		got++
+		md, err := msg.Metadata()
+		if err != nil {
+			return got, false, err
+		}
+		if md.Sequence.Stream > stop {
+			return got, true, nil // published since the pass began
+		}
+		last := &jetstream.RawStreamMsg{Subject: msg.Subject(), Sequence: md.Sequence.Stream,
+			Header: msg.Headers(), Data: msg.Data(), Time: md.Timestamp}
+		if err := each(last); err != nil {
+			return got, false, err
+		}
+		if md.NumPending == 0 {
+			return got, true, nil
+		}
+	}
+	if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
+		return got, false, err
+	}
+	return got, false, nil
 }
 
 // deleteSweepConsumer deletes a sweep's consumer now, ctx ended or not,

@@ -3,8 +3,10 @@ package uploader
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 	rtmetrics "runtime/metrics"
+	"runtime/pprof"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -116,6 +118,23 @@ func publishWaitingLogs(b *testing.B, js jetstream.JetStream, n int, complete bo
 	acked()
 }
 
+// writePeakProfile writes the heap profile, as of the last collection,
+// to the file EJECTA_BENCH_PEAKPROFILE names, if it names one: called as
+// the live heap peaks, it tells what was live at the peak, and whose
+// (the uploader's or the in-process server's).
+func writePeakProfile() {
+	name := os.Getenv("EJECTA_BENCH_PEAKPROFILE")
+	if name == "" {
+		return
+	}
+	f, err := os.Create(name)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	pprof.Lookup("heap").WriteTo(f, 0)
+}
+
 // sampleHeap records the highest HeapInuse and the highest live heap (as
 // of the last collection: what HeapInuse holds beyond it is garbage not
 // yet collected) until stop is called.
@@ -133,7 +152,10 @@ func sampleHeap() (inuse, live *atomic.Uint64, stop func()) {
 			runtime.ReadMemStats(&m)
 			inuse.Store(max(inuse.Load(), m.HeapInuse))
 			rtmetrics.Read(sample)
-			live.Store(max(live.Load(), sample[0].Value.Uint64()))
+			if l := sample[0].Value.Uint64(); l > live.Load() {
+				live.Store(l)
+				writePeakProfile()
+			}
 			select {
 			case <-done:
 				return
