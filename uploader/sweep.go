@@ -332,15 +332,26 @@ func complete(ctx context.Context, logTicket ticketFunc, l attemptLog, last *jet
 // attempt no run has, a token that does not decode), once it has been
 // silent for Config.AbandonAfter: no builder publishes there, nothing
 // there is ever stored, and left alone it would fill the stream for good.
-// last is its last message as the pass read it: a message published since
-// is not purged.
+// last is its last message as the pass read it; one that looks silent is
+// judged again by what is on the stream now.
 func (u *Uploader) purgeJunk(ctx context.Context, logs jetstream.Stream, last *jetstream.RawStreamMsg) error {
 	if time.Since(last.Time) < u.cfg.AbandonAfter {
 		return nil
 	}
-	if err := u.purgeThrough(ctx, logs, last.Subject, last.Sequence); err != nil {
+	subj := last.Subject
+	last, err := logs.GetLastMsgForSubject(ctx, subj)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("last message of %s: %w", subj, err)
+	}
+	if time.Since(last.Time) < u.cfg.AbandonAfter {
+		return nil
+	}
+	if err := u.purgeThrough(ctx, logs, subj, last.Sequence); err != nil {
 		return err
 	}
-	u.log.Warn().Str("subject", streams.Bounded(last.Subject)).Msg("purged messages on a subject of the logs stream that is no build's log")
+	u.log.Warn().Str("subject", streams.Bounded(subj)).Msg("purged messages on a subject of the logs stream that is no build's log")
 	return nil
 }
