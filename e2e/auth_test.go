@@ -68,6 +68,17 @@ func startAuthServer(t *testing.T, tls *auth.ServerTLS, builders ...string) *aut
 	return &authServer{url: s.ClientURL(), dir: dir, log: log, builders: builders}
 }
 
+// ensure connects as the admin and ensures the streams, as `ejecta
+// streams ensure` does before any component runs.
+func (s *authServer) ensure(ctx context.Context, t *testing.T) *roleClient {
+	t.Helper()
+	admin := s.connect(t, streams.RoleAdmin, streams.Security{})
+	if err := streams.Ensure(ctx, admin.js, streams.DefaultConfig()); err != nil {
+		t.Fatalf("admin ensures the streams: %v", err)
+	}
+	return admin
+}
+
 // roleClient is a connection as one role that records every error the
 // server reports asynchronously, which is how refused publishes show.
 type roleClient struct {
@@ -342,10 +353,7 @@ func TestRolesForbiddenActionsAreRefused(t *testing.T) {
 	s := startAuthServer(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	admin := s.connect(t, streams.RoleAdmin, streams.Security{})
-	if err := streams.Ensure(ctx, admin.js, streams.DefaultConfig()); err != nil {
-		t.Fatalf("admin ensures the streams: %v", err)
-	}
+	admin := s.ensure(ctx, t)
 	for _, role := range streams.Roles {
 		if role == streams.RoleAdmin {
 			continue
@@ -408,10 +416,7 @@ func TestBuilderLearnsOfJobsWithoutTheirBodies(t *testing.T) {
 	s := startAuthServer(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	admin := s.connect(t, streams.RoleAdmin, streams.Security{})
-	if err := streams.Ensure(ctx, admin.js, streams.DefaultConfig()); err != nil {
-		t.Fatal(err)
-	}
+	s.ensure(ctx, t)
 	b := s.connect(t, streams.RoleBuilder, streams.Security{})
 	sub, err := b.nc.SubscribeSync(streams.JobsQueuedFilter)
 	if err != nil {

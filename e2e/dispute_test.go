@@ -26,10 +26,7 @@ func TestStolenBuilderCredentialCannotOverruleAnotherBuilder(t *testing.T) {
 	s := startAuthServer(t, nil, "host-a", "host-b")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	admin := s.connect(t, streams.RoleAdmin, streams.Security{})
-	if err := streams.Ensure(ctx, admin.js, streams.DefaultConfig()); err != nil {
-		t.Fatal(err)
-	}
+	s.ensure(ctx, t)
 	genuine := s.connect(t, streams.RoleBuilder, streams.Security{}) // builder-host-a
 	other := *s
 	other.builders = []string{"host-b"}

@@ -35,7 +35,7 @@ func (u *Uploader) abandonEarlier(ctx context.Context, logs jetstream.Stream, k 
 			return fmt.Errorf("last message of %s: %w", subj, err)
 		}
 		l := attemptLog{subj: subj, key: k, attempt: a}
-		if done, err := u.complete(ctx, l, last); err != nil || done {
+		if done, err := complete(ctx, u.logTicket, l, last); err != nil || done {
 			if err != nil {
 				return err
 			}

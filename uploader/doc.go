@@ -74,7 +74,10 @@
 // is ignored, so that no builder can have another's live log stored as
 // abandoned and purged. A subject of LogsStream that is no build's log
 // (streams.ParseLogSubject refuses it) is purged once silent for as long.
-// The sweep also logs the backlog, as a warning while uploads fail.
+// The sweep reads the last message of every log once, a batch at a time,
+// through a consumer of its own (streams.LastLogMessagesConsumer): what it
+// holds does not grow with the number of logs waiting. It also logs the
+// backlog, as a warning while uploads fail.
 //
 // A log judged abandoned that goes on after all (a slow builder, a blocked
 // log stream) has its start in the store only. Its next upload stitches:

@@ -3,7 +3,6 @@ package uploader
 import (
 	"fmt"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -61,8 +60,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 
 // backlog records what a sweep found waiting: logs on the stream and
 // upload requests queued.
-func (m *metrics) backlog(logs, uploads *jetstream.StreamInfo) {
-	m.backlogLogs.Set(float64(len(logs.State.Subjects)))
-	m.backlogBytes.Set(float64(logs.State.Bytes))
-	m.backlogRequests.Set(float64(uploads.State.Msgs))
+func (m *metrics) backlog(logs int, logBytes, requests uint64) {
+	m.backlogLogs.Set(float64(logs))
+	m.backlogBytes.Set(float64(logBytes))
+	m.backlogRequests.Set(float64(requests))
 }

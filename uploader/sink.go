@@ -20,11 +20,6 @@ const (
 	timesContentType = "text/plain; charset=utf-8"
 )
 
-// zstdWindow bounds the compressor's memory. Logs repeat themselves within
-// a few hundred KiB (the same warning for every crate); a larger window
-// gains little and costs memory per log in flight.
-const zstdWindow = 1 << 20
-
 // logSink receives a log's bytes once and turns them, in the same pass,
 // into every stored object: the raw bytes zstd-compressed and streamed into
 // the store, optionally the plain bytes streamed likewise, the HTML page
@@ -39,7 +34,8 @@ type logSink struct {
 	att   int
 	exp   string // the experiment's key prefix
 	raw   *store.PutStream
-	zw    *zstd.Encoder
+	zw    *zstd.Encoder // from encoders, given back by abort or commit
+	encs  *encoderPool
 	plain *store.PutStream // nil with Config.NoPlainLog
 	// times streams the times index (streams.LogTime); nil until a chunk
 	// comes with a time. lastAt is the last entry's time, in ms.
@@ -53,7 +49,7 @@ type logSink struct {
 }
 
 func (u *Uploader) newSink(ctx context.Context, k streams.BuildKey, attempt int) (*logSink, error) {
-	s := &logSink{ctx: ctx, st: u.st, key: k, att: attempt, exp: streams.ExperimentPrefix(k.Experiment)}
+	s := &logSink{ctx: ctx, st: u.st, key: k, att: attempt, exp: streams.ExperimentPrefix(k.Experiment), encs: u.encoders}
 	title := fmt.Sprintf("%s %s on %s, attempt %d (%s)", k.Crate, k.Version, k.Toolchain, attempt, k.Experiment)
 	pg, err := newPage(u.cfg.TempDir, u.cfg.PageHeadBytes, u.cfg.PageTailBytes, title, linksFor(k, attempt, !u.cfg.NoPlainLog))
 	if err != nil {
@@ -61,13 +57,9 @@ func (u *Uploader) newSink(ctx context.Context, k streams.BuildKey, attempt int)
 	}
 	s.page = pg
 	s.raw = store.StartPut(ctx, u.st, s.exp+streams.LogRawKey(k, attempt), rawContentType)
-	// Concurrency 1 keeps the encoder synchronous, with one window of
-	// memory, instead of one per CPU.
-	s.zw, err = zstd.NewWriter(s.raw, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(zstdWindow),
-		zstd.WithEncoderLevel(zstd.SpeedDefault))
-	if err != nil {
+	if s.zw, err = u.encoders.get(s.raw); err != nil {
 		s.abort(err)
-		return nil, fmt.Errorf("zstd encoder: %w", err)
+		return nil, err
 	}
 	if !u.cfg.NoPlainLog {
 		s.plain = store.StartPut(ctx, u.st, s.exp+streams.LogObjectKey(k, attempt), logContentType)
@@ -114,7 +106,7 @@ func (s *logSink) WriteTimed(b []byte, at time.Time) (int, error) {
 // abort gives every object up: none of them appears.
 func (s *logSink) abort(cause error) {
 	if s.zw != nil {
-		s.zw.Close()
+		s.encs.put(s.zw)
 	}
 	if s.times != nil {
 		s.times.Finish(s.ctx, cause)
@@ -133,6 +125,7 @@ func (s *logSink) abort(cause error) {
 func (s *logSink) commit(meta streams.LogMeta) error {
 	defer s.page.discard()
 	errZ := s.zw.Close()
+	s.encs.put(s.zw)
 	if errZ != nil {
 		errZ = fmt.Errorf("compress: %w", errZ)
 	}

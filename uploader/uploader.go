@@ -29,6 +29,7 @@ type Uploader struct {
 	// experiments says which experiments' jobs carry tickets (vouch.go);
 	// bound by Run.
 	experiments jetstream.KeyValue
+	encoders    *encoderPool
 }
 
 // New returns an uploader storing logs in st. cfg's zero fields take their
@@ -55,11 +56,12 @@ func New(cfg Config, nc *nats.Conn, st store.Store, log zerolog.Logger) (*Upload
 		return nil, fmt.Errorf("uploader: %w", err)
 	}
 	return &Uploader{
-		cfg: cfg,
-		met: met,
-		js:  js,
-		st:  st,
-		log: log.With().Str("component", "uploader").Str("uploader", cfg.Name).Logger(),
+		cfg:      cfg,
+		met:      met,
+		js:       js,
+		st:       st,
+		encoders: newEncoderPool(cfg.Concurrency),
+		log:      log.With().Str("component", "uploader").Str("uploader", cfg.Name).Logger(),
 	}, nil
 }
 

@@ -76,6 +76,16 @@ func (u *Uploader) judge(ctx context.Context, msg jetstream.Msg, req *streams.Up
 // k must carry: "" when the uploader holds no job key or the experiment's
 // jobs carry no tickets. An error is a failure to retry.
 func (u *Uploader) logTicket(ctx context.Context, k streams.BuildKey, attempt int) (string, error) {
+	return u.logTicketWith(ctx, u.ticketed, k, attempt)
+}
+
+// ticketFunc is Uploader.logTicket or a stand-in that remembers what it
+// read (sweepPass.logTicket).
+type ticketFunc func(ctx context.Context, k streams.BuildKey, attempt int) (string, error)
+
+// logTicketWith is logTicket, asking ticketed whether an experiment's jobs
+// carry tickets.
+func (u *Uploader) logTicketWith(ctx context.Context, ticketed func(context.Context, string) (bool, error), k streams.BuildKey, attempt int) (string, error) {
 	if u.cfg.JobKey.IsZero() {
 		return "", nil
 	}
@@ -85,8 +95,8 @@ func (u *Uploader) logTicket(ctx context.Context, k streams.BuildKey, attempt in
 		// before anything asks.
 		return "", fmt.Errorf("ticket of %s attempt %d: %w", k, attempt, err)
 	}
-	ticketed, err := u.ticketed(ctx, k.Experiment)
-	if err != nil || !ticketed {
+	yes, err := ticketed(ctx, k.Experiment)
+	if err != nil || !yes {
 		return "", err
 	}
 	return u.cfg.JobKey.Ticket(k, base), nil
