@@ -66,12 +66,18 @@ type pageView struct {
 	Progress   progressView
 }
 
-// htmlRow is cs's table row, rendered once per change. Every page lives in
+// htmlRow is cs's table row for a template (index.html).
+func (cs *crateState) htmlRow() template.HTML {
+	return template.HTML(cs.rowHTML()) //nolint:gosec // every value in it is escaped
+}
+
+// rowHTML is cs's table row, rendered once per change. Every page lives in
 // the experiment's prefix, so the same row serves index.html and
-// full-*.html. Rows are the one piece of HTML made per result, so they are
+// full-*.html; a page of full.html is its rows as they are cached, not a
+// copy of them. Rows are the one piece of HTML made per result, so they are
 // written directly rather than through html/template; every value passes
 // through html.EscapeString, in text or in a double-quoted attribute.
-func (cs *crateState) htmlRow() template.HTML {
+func (cs *crateState) rowHTML() []byte {
 	if cs.row == nil {
 		var b bytes.Buffer
 		b.Grow(512)
@@ -110,9 +116,10 @@ func (cs *crateState) htmlRow() template.HTML {
 			writeCell(&b, cs.reruns[i][1])
 		}
 		b.WriteString("</td></tr>\n")
-		cs.row = b.Bytes()
+		// The buffer grew past the row; a crater run keeps 700k rows.
+		cs.row = bytes.Clone(b.Bytes())
 	}
-	return template.HTML(cs.row) //nolint:gosec // every value above is escaped
+	return cs.row
 }
 
 // writeCell writes one attempt: status, reason, attempt number, log link.
@@ -133,7 +140,7 @@ func writeCell(b *bytes.Buffer, r *streams.Result) {
 	if r.SharedTarget {
 		b.WriteString(`, <span title="built in its builder slot's shared target dir, which earlier crates' build scripts could write to; a verdict other than same-* is confirmed by a re-run in a clean target">shared target</span>`)
 	}
-	if href := logHref(logKey(r.LogKey)); href != "" {
+	if href := logHref(logKey(resultLog(r))); href != "" {
 		b.WriteString(` <a href="`)
 		b.WriteString(html.EscapeString(href))
 		b.WriteString(`">log</a>`)

@@ -124,7 +124,7 @@ func runResult(r *streams.Result) results.RunResult {
 		DurationMS:   r.DurationMS,
 		SharedTarget: r.SharedTarget,
 		FirstError:   r.FirstError,
-		Log:          logKey(r.LogKey),
+		Log:          logKey(resultLog(r)),
 	}
 }
 

@@ -129,6 +129,8 @@ type experiment struct {
 	// strays are toolchains results named that the record does not list,
 	// remembered so each is logged once.
 	strays map[string]bool
+	// words are the strings its kept results share (keep.go).
+	words words
 	// badRevision is the record revision last found invalid, so an invalid
 	// record is logged once, not on every retry.
 	badRevision uint64
@@ -157,6 +159,7 @@ func newExperiment(name string, confirmations int) *experiment {
 		shown:         make(map[results.Class]map[*crateState]struct{}),
 		unconfirmed:   make(map[*crateState]struct{}),
 		strays:        make(map[string]bool),
+		words:         make(words),
 	}
 }
 
@@ -222,7 +225,7 @@ func (e *experiment) apply(r *streams.Result, stray func(toolchain string)) bool
 		e.statuses[r.Status]++
 		e.finishedAt(r.FinishedAt)
 	}
-	slot[idx] = r
+	slot[idx] = e.keep(r, cs, idx)
 	cs.v = judge(cs, e.confirmations)
 	e.count(cs)
 	cs.json, cs.row, cs.crater = nil, nil, nil
