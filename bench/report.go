@@ -62,6 +62,8 @@ type reportFigure struct {
 	// (EnvHeapProfile).
 	anon, hwm, idle int64
 	heap            string
+	// stored is the results stream's bytes once every result is in.
+	stored uint64
 	// split is the reporter's own account of the write that stored every
 	// result; ok is false if its log did not have it.
 	split lagSplit
@@ -187,6 +189,12 @@ func reportFigures(t testing.TB, crates int) reportFigure {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var stored uint64
+	if s, err := f.js.Stream(ctx, streams.ResultsStream); err == nil {
+		if info, err := s.Info(ctx); err == nil {
+			stored = info.State.Bytes
+		}
+	}
 	anon, hwm, err := mem.Peak()
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +203,7 @@ func reportFigures(t testing.TB, crates int) reportFigure {
 	c.stop()
 	split, ok := finalWrite(logFile, 2*crates)
 	return reportFigure{crates: crates, publish: published.Sub(start), lag: done.Sub(published),
-		cpuPerResult: (cpu - cpu0) / time.Duration(2*crates), anon: anon, hwm: hwm, idle: idle["RssAnon"], heap: heap, split: split, ok: ok}
+		cpuPerResult: (cpu - cpu0) / time.Duration(2*crates), anon: anon, hwm: hwm, idle: idle["RssAnon"], heap: heap, stored: stored, split: split, ok: ok}
 }
 
 // syntheticResults is both results of every crate of an experiment, most

@@ -103,6 +103,6 @@ func scaleReport(t testing.TB, full bool, crates int) []Row {
 		Ejecta:  f.lag.Round(time.Millisecond).String(),
 		Goal:    "≤ 5 s",
 		Verdict: judge(full, f.lag <= 5*time.Second),
-		Note:    f.note(),
+		Note:    fmt.Sprintf("%s; the results stream held %s (%.0f bytes a result)", f.note(), mib(int64(f.stored)), float64(f.stored)/float64(2*crates)),
 	}}
 }
