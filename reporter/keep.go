@@ -66,7 +66,7 @@ func (e *experiment) keep(r *streams.Result) *kept {
 // build is the build of cs that r is a kept result of.
 func (cs *crateState) build(r *kept) streams.BuildKey {
 	exp := ""
-	if cs.page != nil {
+	if cs.page != nil { // every crate of an experiment has one (pageFor)
 		exp = cs.page.exp
 	}
 	return streams.BuildKey{Experiment: exp, Crate: cs.key.name, Version: cs.key.version, Toolchain: r.Toolchain}
