@@ -37,9 +37,12 @@ test-short: vet
 # Every hot path beside a baseline measured in the same run (package bench):
 # prints one markdown table and writes BENCHMARKS.md. BENCH=name[,name] runs
 # some alone and only prints them: logs, rss, pool, report, tail, sandbox,
-# attempt, slotgap, cores, produce, jobs, scaling, grep, crates. The ordinary test suite runs a
-# smoke version. scripts/setup.sh bench installs what is missing (the crates
-# row's corpus among it).
+# attempt, slotgap, cores, produce, jobs, scaling, grep, crates, crates-test;
+# and scale, which runs only when named (crater's size: 1.4M jobs produced,
+# 1.4M results reported; EJECTA_BENCH_SCALE_CRATES=N for fewer crates). The
+# ordinary test suite runs a smoke version of the default set.
+# scripts/setup.sh bench installs what is missing (the crates row's corpus
+# among it).
 BENCH ?=
 bench:
 	bash scripts/setup.sh bench

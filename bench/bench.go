@@ -16,8 +16,21 @@ type Bench struct {
 	Run   func(t testing.TB, full bool) []Row
 }
 
-// All is every benchmark, in the order of the table.
-func All() []Bench {
+// All is every benchmark, in the order of the table: the default set, then
+// those that run alone.
+func All() []Bench { return append(Default(), Alone()...) }
+
+// Alone is the benchmarks that run only when named (BENCH=name): too long
+// for the default set, for CI and for BENCHMARKS.md's table.
+func Alone() []Bench {
+	return []Bench{
+		{"scale", "crater's size, run only when named: 1.4M jobs produced, 1.4M results reported", Scale},
+	}
+}
+
+// Default is what `make bench` runs without BENCH, in the order of the
+// table.
+func Default() []Bench {
 	return []Bench{
 		{"logs", "log throughput, builder to store", Logs},
 		{"rss", "uploader peak memory", RSS},
@@ -37,13 +50,13 @@ func All() []Bench {
 	}
 }
 
-// Select returns the benchmarks named in a comma-separated list, all of
-// them for "", or an error naming an unknown one.
+// Select returns the benchmarks named in a comma-separated list, the
+// default set for "", or an error naming an unknown one.
 func Select(names string) ([]Bench, error) {
-	all := All()
 	if strings.TrimSpace(names) == "" {
-		return all, nil
+		return Default(), nil
 	}
+	all := All()
 	var out []Bench
 	for n := range strings.SplitSeq(names, ",") {
 		n = strings.TrimSpace(n)

@@ -29,8 +29,8 @@ func TestMain(m *testing.M) {
 // TestBench runs the benchmarks and prints their table. Without
 // EJECTA_BENCH=1 it is the smoke run of the ordinary suite: tiny sizes,
 // nothing judged, so that the harness keeps working; under -short it
-// leaves out the containerd (sandbox, attempt, slot gap, cores, crates rows) and
-// uploader scaling rows.
+// leaves out the containerd (sandbox, attempt, slot gap, cores, crates rows),
+// uploader scaling and crater-size (scale, run only when named) rows.
 func TestBench(t *testing.T) {
 	full := os.Getenv(EnvFull) == "1"
 	selected, err := bench.Select(os.Getenv(EnvOnly))
@@ -39,7 +39,7 @@ func TestBench(t *testing.T) {
 	}
 	var rows []bench.Row
 	for _, b := range selected {
-		if testing.Short() && !full && (b.Name == "sandbox" || b.Name == "attempt" || b.Name == "slotgap" || b.Name == "cores" || b.Name == "scaling" || b.Name == "crates" || b.Name == "crates-test") {
+		if testing.Short() && !full && (b.Name == "sandbox" || b.Name == "attempt" || b.Name == "slotgap" || b.Name == "cores" || b.Name == "scaling" || b.Name == "crates" || b.Name == "crates-test" || b.Name == "scale") {
 			continue
 		}
 		t.Run(b.Name, func(t *testing.T) {
@@ -65,7 +65,7 @@ func TestBench(t *testing.T) {
 		}
 		return
 	}
-	if len(selected) != len(bench.All()) {
+	if len(selected) != len(bench.Default()) {
 		t.Log("some benchmarks only: BENCHMARKS.md left as it is")
 		return
 	}
@@ -84,6 +84,8 @@ func TestSelect(t *testing.T) {
 	}{
 		{"", "logs,rss,pool,report,tail,sandbox,attempt,slotgap,cores,produce,jobs,scaling,grep,crates,crates-test", ""},
 		{"logs", "logs", ""},
+		{"scale", "scale", ""},
+		{"crates,scale", "crates,scale", ""},
 		{" tail , jobs", "tail,jobs", ""},
 		{"logs,nope", "", `unknown benchmark "nope"`},
 	} {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
@@ -28,6 +29,11 @@ const childEnv = "EJECTA_BENCH_CHILD"
 // EnvCPUProfile, when set to a directory, makes every child process write
 // a CPU profile there (<kind>-<pid>.pprof) when it stops.
 const EnvCPUProfile = "EJECTA_BENCH_CPUPROFILE"
+
+// EnvHeapProfile, when set to a directory, makes a benchmark that reads a
+// child's memory (scale) ask the child for a heap profile at its peak:
+// the child writes <kind>-<pid>.heap there on SIGUSR1, after a GC.
+const EnvHeapProfile = "EJECTA_BENCH_HEAPPROFILE"
 
 // childSpec is what a child runs, as JSON in childEnv.
 type childSpec struct {
@@ -73,11 +79,64 @@ func ChildMain() (int, bool) {
 			defer pprof.StopCPUProfile()
 		}
 	}
+	if dir := os.Getenv(EnvHeapProfile); dir != "" {
+		usr1 := make(chan os.Signal, 1)
+		signal.Notify(usr1, syscall.SIGUSR1)
+		defer signal.Stop(usr1)
+		go heapProfiles(ctx, usr1, fmt.Sprintf("%s/%s-%d.heap", dir, spec.Kind, os.Getpid()), log)
+	}
 	if err := runChild(ctx, spec, log); err != nil {
 		log.Error().Err(err).Str("kind", spec.Kind).Msg("child failed")
 		return 1, true
 	}
 	return 0, true
+}
+
+// heapProfiles writes a heap profile to path on every signal on usr1
+// until ctx ends: written beside it and renamed, so that the file is whole
+// once it exists.
+func heapProfiles(ctx context.Context, usr1 <-chan os.Signal, path string, log zerolog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-usr1:
+		}
+		runtime.GC()
+		f, err := os.Create(path + ".tmp")
+		if err == nil {
+			err = pprof.WriteHeapProfile(f)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err == nil {
+			err = os.Rename(path+".tmp", path)
+		}
+		if err != nil {
+			log.Error().Err(err).Str("path", path).Msg("write a heap profile")
+		}
+	}
+}
+
+// heapProfile asks c for a heap profile (EnvHeapProfile) and waits for it;
+// it returns its path, or "" when none was asked for.
+func (c *child) heapProfile(t testing.TB, kind string) string {
+	t.Helper()
+	dir := os.Getenv(EnvHeapProfile)
+	if dir == "" {
+		return ""
+	}
+	path := fmt.Sprintf("%s/%s-%d.heap", dir, kind, c.pid())
+	os.Remove(path)
+	if err := c.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		t.Fatalf("ask the %s for a heap profile: %v", kind, err)
+	}
+	waitUntil(t, time.Minute, "the heap profile", func() bool {
+		_, err := os.Stat(path)
+		return err == nil
+	})
+	return path
 }
 
 func runChild(ctx context.Context, spec childSpec, log zerolog.Logger) error {

@@ -15,7 +15,14 @@
 //	go test ./bench/           # smoke: tiny sizes, nothing judged
 //
 // Benchmarks (names for BENCH): logs, rss, pool, report, tail, sandbox,
-// slotgap, cores, produce, jobs, scaling, crates; see All. The crates row
-// builds Debian's crates with the real toolchains (scripts/setup.sh bench
-// installs them) and takes most of the run: about 20 minutes on two cores.
+// attempt, slotgap, cores, produce, jobs, scaling, grep, crates,
+// crates-test; see Default. The crates row builds Debian's crates with the
+// real toolchains (scripts/setup.sh bench installs them) and takes most of
+// the run: about 20 minutes on two cores.
+//
+// scale runs only when named (make bench BENCH=scale; see Alone): crater's
+// size, the producer publishing 1.4M jobs and the reporter following 1.4M
+// results. EJECTA_BENCH_SCALE_CRATES=N runs it at N crates for a quicker
+// look, EJECTA_BENCH_HEAPPROFILE=DIR has the reporter write a heap profile
+// at the end.
 package bench

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -55,6 +56,14 @@ type reportFigure struct {
 	crates       int
 	publish, lag time.Duration
 	cpuPerResult time.Duration
+	// anon and hwm are the reporter's peak anonymous memory and VmHWM
+	// (measure.Memory.Peak), idle its anonymous memory before the first
+	// result; heap is its heap profile's path, if one was asked for
+	// (EnvHeapProfile).
+	anon, hwm, idle int64
+	heap            string
+	// stored is the results stream's bytes once every result is in.
+	stored uint64
 	// split is the reporter's own account of the write that stored every
 	// result; ok is false if its log did not have it.
 	split lagSplit
@@ -137,8 +146,13 @@ func reportFigures(t testing.TB, crates int) reportFigure {
 	if err != nil {
 		t.Fatal(err)
 	}
+	idle, err := measure.Status(c.pid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := measure.WatchMemory(c.pid())
 	start := time.Now()
-	for _, r := range syntheticResults(exp, crates) {
+	for r := range syntheticResults(exp, crates) {
 		data, err := json.Marshal(r)
 		if err != nil {
 			t.Fatal(err)
@@ -175,37 +189,52 @@ func reportFigures(t testing.TB, crates int) reportFigure {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var stored uint64
+	if s, err := f.js.Stream(ctx, streams.ResultsStream); err == nil {
+		if info, err := s.Info(ctx); err == nil {
+			stored = info.State.Bytes
+		}
+	}
+	anon, hwm, err := mem.Peak()
+	if err != nil {
+		t.Fatal(err)
+	}
+	heap := c.heapProfile(t, "reporter")
 	c.stop()
 	split, ok := finalWrite(logFile, 2*crates)
 	return reportFigure{crates: crates, publish: published.Sub(start), lag: done.Sub(published),
-		cpuPerResult: (cpu - cpu0) / time.Duration(2*crates), split: split, ok: ok}
+		cpuPerResult: (cpu - cpu0) / time.Duration(2*crates), anon: anon, hwm: hwm, idle: idle["RssAnon"], heap: heap, stored: stored, split: split, ok: ok}
 }
 
 // syntheticResults is both results of every crate of an experiment, most
 // crates unchanged, a few regressed, fixed or failing on both, as in a
-// real run; names spread over many pages of the report.
-func syntheticResults(exp string, crates int) []streams.Result {
-	out := make([]streams.Result, 0, 2*crates)
-	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := range crates {
-		name := fmt.Sprintf("%c%c-crate-%d", 'a'+i%26, 'a'+(i/26)%26, i)
-		statuses := [2]streams.Status{streams.StatusTestPass, streams.StatusTestPass}
-		switch i % 50 {
-		case 1:
-			statuses[1] = streams.StatusBuildFail // regressed
-		case 2:
-			statuses[0] = streams.StatusBuildFail // fixed
-		case 3, 4:
-			statuses = [2]streams.Status{streams.StatusBuildFail, streams.StatusBuildFail}
-		case 5:
-			statuses = [2]streams.Status{streams.StatusTestFail, streams.StatusTestFail}
-		}
-		for j, tc := range []string{"stable", "nightly"} {
-			k := streams.BuildKey{Experiment: exp, Crate: name, Version: "1.0." + strconv.Itoa(i%7), Toolchain: tc}
-			out = append(out, streams.Result{V: 1, BuildKey: k, Attempt: 1, Status: statuses[j],
-				ExitCode: 101, DurationMS: 1234, Builder: "b1", LogKey: streams.LogObjectKey(k, 1),
-				FinishedAt: at.Add(time.Duration(2*i+j) * time.Second)})
+// real run; names spread over many pages of the report. They are made one
+// at a time, so that crater's size does not sit in the benchmark's memory.
+func syntheticResults(exp string, crates int) iter.Seq[streams.Result] {
+	return func(yield func(streams.Result) bool) {
+		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		for i := range crates {
+			name := fmt.Sprintf("%c%c-crate-%d", 'a'+i%26, 'a'+(i/26)%26, i)
+			statuses := [2]streams.Status{streams.StatusTestPass, streams.StatusTestPass}
+			switch i % 50 {
+			case 1:
+				statuses[1] = streams.StatusBuildFail // regressed
+			case 2:
+				statuses[0] = streams.StatusBuildFail // fixed
+			case 3, 4:
+				statuses = [2]streams.Status{streams.StatusBuildFail, streams.StatusBuildFail}
+			case 5:
+				statuses = [2]streams.Status{streams.StatusTestFail, streams.StatusTestFail}
+			}
+			for j, tc := range []string{"stable", "nightly"} {
+				k := streams.BuildKey{Experiment: exp, Crate: name, Version: "1.0." + strconv.Itoa(i%7), Toolchain: tc}
+				r := streams.Result{V: 1, BuildKey: k, Attempt: 1, Status: statuses[j],
+					ExitCode: 101, DurationMS: 1234, Builder: "b1", LogKey: streams.LogObjectKey(k, 1),
+					FinishedAt: at.Add(time.Duration(2*i+j) * time.Second)}
+				if !yield(r) {
+					return
+				}
+			}
 		}
 	}
-	return out
 }

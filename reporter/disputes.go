@@ -25,7 +25,7 @@ type slotKey struct{ round, idx int }
 type claim struct {
 	// first is the slot's first result with a verdict, one that is not an
 	// error of the farm; nil while it has none.
-	first *streams.Result
+	first *kept
 	// disputed is set once two senders disagreed: the slot holds the
 	// dispute until a retry.
 	disputed bool
@@ -33,7 +33,7 @@ type claim struct {
 
 // claim returns the claim of slot k, made from held, the result the slot
 // holds, on the slot's second result.
-func (c *crateState) claim(k slotKey, held *streams.Result) *claim {
+func (c *crateState) claim(k slotKey, held *kept) *claim {
 	if cl := c.claims[k]; cl != nil {
 		return cl
 	}
@@ -47,7 +47,7 @@ func (c *crateState) claim(k slotKey, held *streams.Result) *claim {
 }
 
 // saw takes note of r, a result of the slot.
-func (cl *claim) saw(r *streams.Result) {
+func (cl *claim) saw(r *kept) {
 	if cl.first == nil && hasVerdict(r) {
 		cl.first = r
 	}
@@ -55,11 +55,11 @@ func (cl *claim) saw(r *streams.Result) {
 
 // contradicts returns the result of another sender that came disagrees
 // with: the slot's first verdict or the result it holds; nil if none.
-func (cl *claim) contradicts(held, came *streams.Result) *streams.Result {
+func (cl *claim) contradicts(held, came *kept) *kept {
 	if !hasVerdict(came) {
 		return nil
 	}
-	for _, r := range []*streams.Result{cl.first, held} {
+	for _, r := range []*kept{cl.first, held} {
 		if r != nil && hasVerdict(r) && r.Sender != came.Sender && outcome(r) != outcome(came) {
 			return r
 		}
@@ -69,11 +69,11 @@ func (cl *claim) contradicts(held, came *streams.Result) *streams.Result {
 
 // hasVerdict reports whether r says something of the crate: an error
 // result is the farm's, and a later attempt replaces it whoever sends it.
-func hasVerdict(r *streams.Result) bool { return r.Status != streams.StatusError }
+func hasVerdict(r *kept) bool { return r.Status != streams.StatusError }
 
 // disputed is the result a disputed slot holds: the later attempt of held
 // and came, as an error of the farm.
-func disputed(held, came *streams.Result) *streams.Result {
+func disputed(held, came *kept) *kept {
 	d := *held
 	if came.Attempt > held.Attempt {
 		d = *came

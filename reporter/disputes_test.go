@@ -54,7 +54,7 @@ func TestDisputedBuilds(t *testing.T) {
 			e := newExperiment("exp", 0)
 			e.setRecord(testRecord())
 			disputes := 0
-			e.onDispute = func(held, came *streams.Result) {
+			e.onDispute = func(held *kept, came *streams.Result) {
 				disputes++
 				if held.Sender == came.Sender {
 					t.Errorf("dispute between results of one sender %s", held.Sender)

@@ -43,7 +43,7 @@ func (e *experiment) pageHTML(t *template.Template, p *page, now time.Time) (net
 	parts := make(net.Buffers, 0, len(p.rows)+2)
 	parts = append(parts, head)
 	for _, cs := range p.rows {
-		parts = append(parts, []byte(cs.htmlRow()))
+		parts = append(parts, cs.rowHTML())
 	}
 	return append(parts, []byte(pageEnd)), nil
 }

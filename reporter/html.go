@@ -66,12 +66,18 @@ type pageView struct {
 	Progress   progressView
 }
 
-// htmlRow is cs's table row, rendered once per change. Every page lives in
+// htmlRow is cs's table row for a template (index.html).
+func (cs *crateState) htmlRow() template.HTML {
+	return template.HTML(cs.rowHTML()) //nolint:gosec // every value in it is escaped
+}
+
+// rowHTML is cs's table row, rendered once per change. Every page lives in
 // the experiment's prefix, so the same row serves index.html and
-// full-*.html. Rows are the one piece of HTML made per result, so they are
+// full-*.html; a page of full.html is its rows as they are cached, not a
+// copy of them. Rows are the one piece of HTML made per result, so they are
 // written directly rather than through html/template; every value passes
 // through html.EscapeString, in text or in a double-quoted attribute.
-func (cs *crateState) htmlRow() template.HTML {
+func (cs *crateState) rowHTML() []byte {
 	if cs.row == nil {
 		var b bytes.Buffer
 		b.Grow(512)
@@ -96,27 +102,28 @@ func (cs *crateState) htmlRow() template.HTML {
 		}
 		for _, r := range cs.runs {
 			b.WriteString(`</td><td>`)
-			writeCell(&b, r)
+			cs.writeCell(&b, r)
 			if triaged(cs.v.Class) {
-				writeFirstError(&b, r, cs.page.web)
+				cs.writeFirstError(&b, r)
 			}
 		}
 		b.WriteString(`</td><td class="note">`)
 		esc(cs.v.Note)
 		for i := range cs.reruns {
 			fmt.Fprintf(&b, "<br>re-run %d: ", i+1)
-			writeCell(&b, cs.reruns[i][0])
+			cs.writeCell(&b, cs.reruns[i][0])
 			b.WriteString("; ")
-			writeCell(&b, cs.reruns[i][1])
+			cs.writeCell(&b, cs.reruns[i][1])
 		}
 		b.WriteString("</td></tr>\n")
-		cs.row = b.Bytes()
+		// The buffer grew past the row; a crater run keeps 700k rows.
+		cs.row = bytes.Clone(b.Bytes())
 	}
-	return template.HTML(cs.row) //nolint:gosec // every value above is escaped
+	return cs.row
 }
 
 // writeCell writes one attempt: status, reason, attempt number, log link.
-func writeCell(b *bytes.Buffer, r *streams.Result) {
+func (cs *crateState) writeCell(b *bytes.Buffer, r *kept) {
 	if r == nil {
 		b.WriteString("&mdash;")
 		return
@@ -133,13 +140,13 @@ func writeCell(b *bytes.Buffer, r *streams.Result) {
 	if r.SharedTarget {
 		b.WriteString(`, <span title="built in its builder slot's shared target dir, which earlier crates' build scripts could write to; a verdict other than same-* is confirmed by a re-run in a clean target">shared target</span>`)
 	}
-	if href := logHref(logKey(r.LogKey)); href != "" {
+	if href := logHref(logKey(cs.resultLog(r))); href != "" {
 		b.WriteString(` <a href="`)
 		b.WriteString(html.EscapeString(href))
 		b.WriteString(`">log</a>`)
 		// The uploader also renders each log as a page with its colours.
 		b.WriteString(` <a href="`)
-		b.WriteString(html.EscapeString(logHref(streams.LogPageKey(r.BuildKey, r.Attempt))))
+		b.WriteString(html.EscapeString(logHref(streams.LogPageKey(cs.build(r), r.Attempt))))
 		b.WriteString(`">page</a>`)
 	}
 }
@@ -153,10 +160,11 @@ func triaged(c results.Class) bool { return !c.Same() && c != results.ClassPendi
 // The stored log page has no line anchors: the log line links to the web
 // UI's log page, which numbers its lines, when there is one (web), and is
 // given as a number otherwise.
-func writeFirstError(b *bytes.Buffer, r *streams.Result, web string) {
+func (cs *crateState) writeFirstError(b *bytes.Buffer, r *kept) {
 	if r == nil || r.FirstError == nil {
 		return
 	}
+	web := cs.page.web
 	e := r.FirstError
 	b.WriteString(`<div class="first-error">`)
 	if e.Code != "" {
@@ -173,7 +181,7 @@ func writeFirstError(b *bytes.Buffer, r *streams.Result, web string) {
 	switch {
 	case e.LogLine > 0 && web != "":
 		fmt.Fprintf(b, ` <span class="at">(<a href="%s">log line %d</a>)</span>`,
-			html.EscapeString(web+weblinks.LogLine(r.BuildKey, r.Attempt, e.LogLine)), e.LogLine)
+			html.EscapeString(web+weblinks.LogLine(cs.build(r), r.Attempt, e.LogLine)), e.LogLine)
 	case e.LogLine > 0:
 		fmt.Fprintf(b, ` <span class="at">(log line %d)</span>`, e.LogLine)
 	}

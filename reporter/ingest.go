@@ -170,8 +170,8 @@ func (r *Reporter) refuseExpired(ctx context.Context, st *run, now time.Time) {
 
 // disputeLogger returns what apply calls for a build whose results from
 // two builder users disagree.
-func (r *Reporter) disputeLogger() func(held, came *streams.Result) {
-	return func(held, came *streams.Result) {
+func (r *Reporter) disputeLogger() func(held *kept, came *streams.Result) {
+	return func(held *kept, came *streams.Result) {
 		r.met.disputed.Inc()
 		r.log.Error().Str("build", came.BuildKey.String()).
 			Str("sender", held.Sender).Int("attempt", held.Attempt).Str("status", string(held.Status)).Str("reason", string(held.Reason)).

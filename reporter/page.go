@@ -12,6 +12,8 @@ import (
 // pages after it.
 type page struct {
 	prefix string
+	// exp is the experiment's name: what the rows keep of results leaves it out (keep.go).
+	exp string
 	// web is the web UI's address the page's rows link log lines to; ""
 	// for none (Config.WebURL).
 	web   string
@@ -41,7 +43,7 @@ func (e *experiment) pageFor(cs *crateState) *page {
 		cs.page = p
 		return p
 	}
-	p := &page{prefix: pfx, web: e.web}
+	p := &page{prefix: pfx, exp: e.name, web: e.web}
 	e.pages[pfx] = p
 	i, _ := slices.BinarySearch(e.prefixes, pfx)
 	e.prefixes = slices.Insert(e.prefixes, i, pfx)

@@ -45,7 +45,7 @@ func TestRowLinksOnlyStoredLogs(t *testing.T) {
 	} {
 		r := res("a", "nightly", 1, streams.StatusBuildFail)
 		r.LogKey, r.Reason = tt.logKey, `"><img src=x onerror=alert(1)>`
-		cs := &crateState{key: crateKey{"a", "1.0.0"}, runs: pair{nil, r}}
+		cs := &crateState{key: crateKey{"a", "1.0.0"}, runs: pair{nil, keepOf(r)}, page: &page{}}
 		cs.v = judge(cs, 0)
 		row := string(cs.htmlRow())
 		if strings.Contains(row, "<img") || !strings.Contains(row, "&#34;&gt;&lt;img") {

@@ -49,7 +49,7 @@ func withRetriesAndReruns(rs []streams.Result) []streams.Result {
 	reruns := 0
 	for i := 0; i+1 < len(rs) && reruns < 40; i += 2 {
 		a, b := rs[i], rs[i+1]
-		if Compare(outcome(&a), outcome(&b)).Class != results.ClassRegressed {
+		if Compare(outcome(keepOf(&a)), outcome(keepOf(&b))).Class != results.ClassRegressed {
 			continue
 		}
 		for _, r := range []streams.Result{a, b} {

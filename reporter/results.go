@@ -18,18 +18,18 @@ import (
 
 func (cs *crateState) result() results.CrateResult {
 	c := results.CrateResult{Name: cs.key.name, Version: cs.key.version, Class: cs.v.Class, Note: cs.v.Note,
-		Root: cs.v.Root, Confirmation: cs.v.Confirmation, KnownFrom: cs.known(), Results: cs.runs.results()}
+		Root: cs.v.Root, Confirmation: cs.v.Confirmation, KnownFrom: cs.known(), Results: cs.results(&cs.runs)}
 	for i := range cs.reruns {
-		c.Reruns = append(c.Reruns, cs.reruns[i].results())
+		c.Reruns = append(c.Reruns, cs.results(&cs.reruns[i]))
 	}
 	return c
 }
 
-func (p *pair) results() []results.RunResult {
+func (cs *crateState) results(p *pair) []results.RunResult {
 	out := make([]results.RunResult, 0, 2)
 	for _, r := range p {
 		if r != nil {
-			out = append(out, runResult(r))
+			out = append(out, cs.runResult(r))
 		}
 	}
 	return out
@@ -114,7 +114,7 @@ func (e *experiment) resultsJSON(now time.Time) (net.Buffers, error) {
 
 var comma = []byte(",")
 
-func runResult(r *streams.Result) results.RunResult {
+func (cs *crateState) runResult(r *kept) results.RunResult {
 	return results.RunResult{
 		Toolchain:    r.Toolchain,
 		Status:       r.Status,
@@ -124,7 +124,7 @@ func runResult(r *streams.Result) results.RunResult {
 		DurationMS:   r.DurationMS,
 		SharedTarget: r.SharedTarget,
 		FirstError:   r.FirstError,
-		Log:          logKey(r.LogKey),
+		Log:          logKey(cs.resultLog(r)),
 	}
 }
 

@@ -17,7 +17,7 @@ func (cs *crateState) firstError() *streams.FirstError {
 	if cs.v.Class == results.ClassFixed || cs.v.Class == results.ClassSpuriousFixed {
 		first, other = other, first
 	}
-	for _, r := range []*streams.Result{first, other} {
+	for _, r := range []*kept{first, other} {
 		if r != nil && r.FirstError != nil {
 			return r.FirstError
 		}

@@ -16,7 +16,7 @@ type crateKey struct {
 
 // pair is one run of a crate version: the latest attempt of each toolchain,
 // in the order of the experiment's toolchains (baseline first).
-type pair [2]*streams.Result
+type pair [2]*kept
 
 func (p *pair) complete() bool { return p[0] != nil && p[1] != nil }
 
@@ -27,7 +27,7 @@ func (p *pair) shared() bool {
 	return p[0] != nil && p[0].SharedTarget || p[1] != nil && p[1].SharedTarget
 }
 
-func outcome(r *streams.Result) Outcome {
+func outcome(r *kept) Outcome {
 	if r == nil {
 		return Outcome{}
 	}
@@ -132,6 +132,8 @@ type experiment struct {
 	// strays are toolchains results named that the record does not list,
 	// remembered so each is logged once.
 	strays map[string]bool
+	// words are the strings its kept results share (keep.go).
+	words words
 	// badRevision is the record revision last found invalid, so an invalid
 	// record is logged once, not on every retry.
 	badRevision uint64
@@ -146,7 +148,7 @@ type experiment struct {
 	web string
 	// onDispute is told of each build whose results two builder users
 	// disagree on (disputes.go); nil: nobody.
-	onDispute func(held, came *streams.Result)
+	onDispute func(held *kept, came *streams.Result)
 }
 
 func newExperiment(name string, confirmations int) *experiment {
@@ -160,6 +162,7 @@ func newExperiment(name string, confirmations int) *experiment {
 		shown:         make(map[results.Class]map[*crateState]struct{}),
 		unconfirmed:   make(map[*crateState]struct{}),
 		strays:        make(map[string]bool),
+		words:         make(words),
 	}
 }
 
@@ -194,24 +197,24 @@ func (e *experiment) apply(r *streams.Result, stray func(toolchain string)) bool
 	if round > 0 {
 		slot = cs.rerun(round)
 	}
-	old := slot[idx]
+	old, came := slot[idx], e.keep(r)
 	if old != nil {
 		c := cs.claim(slotKey{round, idx}, old)
 		if c.disputed {
 			return false // settled until a retry
 		}
-		switch other := c.contradicts(old, r); {
+		switch other := c.contradicts(old, came); {
 		case other != nil:
 			if e.onDispute != nil {
 				e.onDispute(other, r)
 			}
 			c.disputed = true
-			r = disputed(old, r)
-		case old.Attempt >= r.Attempt:
-			c.saw(r)
+			came = disputed(old, came)
+		case old.Attempt >= came.Attempt:
+			c.saw(came)
 			return false
 		default:
-			c.saw(r)
+			c.saw(came)
 		}
 	}
 	e.uncount(cs)
@@ -222,10 +225,10 @@ func (e *experiment) apply(r *streams.Result, stray func(toolchain string)) bool
 			e.done++
 			e.doneBy[idx]++
 		}
-		e.statuses[r.Status]++
+		e.statuses[came.Status]++
 		e.finishedAt(r.FinishedAt)
 	}
-	slot[idx] = r
+	slot[idx] = came
 	cs.v = e.verdictOf(cs)
 	e.count(cs)
 	e.rejudgeDependents(cs.key.name)

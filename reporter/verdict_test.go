@@ -11,13 +11,13 @@ import (
 // crateWith builds a crate state from outcomes: the first run, then each
 // re-run round (a zero Outcome is a missing result).
 func crateWith(first [2]Outcome, reruns ...[2]Outcome) *crateState {
-	mk := func(o Outcome, tc string, attempt int) *streams.Result {
+	mk := func(o Outcome, tc string, attempt int) *kept {
 		if o.Status == "" {
 			return nil
 		}
 		r := res("c", tc, attempt, o.Status)
 		r.Reason = o.Reason
-		return r
+		return keepOf(r)
 	}
 	cs := &crateState{key: crateKey{"c", "1.0.0"}, lower: "c"}
 	cs.runs = pair{mk(first[0], "stable", 1), mk(first[1], "nightly", 1)}
