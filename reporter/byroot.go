@@ -171,8 +171,7 @@ func (e *experiment) rejudge(name string, seen map[*crateState]bool) {
 		e.uncount(d)
 		d.v = v
 		e.count(d)
-		d.json, d.row, d.crater = nil, nil, nil
-		d.page.dirty = true
+		d.changed()
 		e.rejudge(d.key.name, seen)
 	}
 }

@@ -114,3 +114,44 @@ func TestDependentsAreConfirmedByTheirRoot(t *testing.T) {
 		t.Errorf("%d jobs after a restart, want still 8, and late %q", n, crateByName(t, f, "late").Confirmation)
 	}
 }
+
+// Two crates that blame each other (results are hostile: a build prints
+// what it likes) are no confirmation of each other: neither waits for the
+// other, and once one that was confirmed by its own re-runs is retried,
+// the other's root-confirmation goes with it instead of the two holding
+// each other up.
+func TestRootCycleConfirmsNothing(t *testing.T) {
+	e := newExperiment("exp", 1)
+	e.setRecord(testRecord())
+	apply := func(crate, tc string, attempt int, status streams.Status, reason streams.Reason) {
+		r := res(crate, tc, attempt, status)
+		r.Reason = reason
+		e.apply(r, func(string) {})
+	}
+	confirmation := func(crate string) string { return e.crates[crateKey{crate, "1.0.0"}].v.Confirmation }
+	first := func(gen int, crate, blames string) {
+		apply(crate, "stable", streams.AttemptBase(gen, 0)+1, streams.StatusTestPass, "")
+		apply(crate, "nightly", streams.AttemptBase(gen, 0)+1, streams.StatusBuildFail, streams.DependsOn(blames))
+	}
+	first(0, "ca", "cb")
+	first(0, "cb", "ca")
+	for _, c := range []string{"ca", "cb"} {
+		if got := confirmation(c); got != results.ConfirmationPending {
+			t.Fatalf("%s: confirmation %q, want pending", c, got)
+		}
+		if e.awaitsRoot(e.crates[crateKey{c, "1.0.0"}]) {
+			t.Errorf("%s waits for a root that blames it", c)
+		}
+	}
+	// ca's own re-runs confirm it, and so cb by it.
+	apply("ca", "stable", streams.AttemptBase(0, 1)+1, streams.StatusTestPass, "")
+	apply("ca", "nightly", streams.AttemptBase(0, 1)+1, streams.StatusBuildFail, streams.DependsOn("cb"))
+	if got := [2]string{confirmation("ca"), confirmation("cb")}; got != [2]string{results.ConfirmationConfirmed, results.ConfirmationRoot} {
+		t.Fatalf("after ca's re-runs: %q, want confirmed, root-confirmed", got)
+	}
+	// ca is retried and regresses again: nothing of its own confirms it now.
+	first(1, "ca", "cb")
+	if got := [2]string{confirmation("ca"), confirmation("cb")}; got != [2]string{results.ConfirmationPending, results.ConfirmationPending} {
+		t.Errorf("after ca's retry: %q, want both pending", got)
+	}
+}

@@ -62,6 +62,13 @@ type crateState struct {
 	page   *page
 }
 
+// changed drops c's cached renderings, its state having changed, and
+// marks its page for the next write.
+func (c *crateState) changed() {
+	c.json, c.row, c.crater = nil, nil, nil
+	c.page.dirty = true
+}
+
 // listed reports whether c is counted in the class counts: only once both
 // toolchains of the first run have a result.
 func (c *crateState) listed() bool { return c.runs.complete() }
@@ -232,8 +239,7 @@ func (e *experiment) apply(r *streams.Result, stray func(toolchain string)) bool
 	cs.v = e.verdictOf(cs)
 	e.count(cs)
 	e.rejudgeDependents(cs.key.name)
-	cs.json, cs.row, cs.crater = nil, nil, nil
-	cs.page.dirty = true
+	cs.changed()
 	return true
 }
 
@@ -358,6 +364,5 @@ func (e *experiment) retried(cs *crateState, gen int) {
 	cs.v = e.verdictOf(cs)
 	e.count(cs)
 	e.rejudgeDependents(cs.key.name)
-	cs.json, cs.row, cs.crater = nil, nil, nil
-	cs.page.dirty = true
+	cs.changed()
 }
