@@ -249,20 +249,22 @@ func (p *Producer) Delete(ctx context.Context, name string, force bool) (DeleteO
 // deleted, cancelling a report write in flight; what that write stored in
 // the moments before is removed by a second pass, strayWait later.
 func DeleteStored(ctx context.Context, st store.Store, name string) (int, error) {
-	n, err := store.DeletePrefix(ctx, st, streams.ExperimentPrefix(name), 0)
-	if err != nil {
-		return n, fmt.Errorf("delete the stored objects of %s (%d removed): %w", name, n, err)
+	n := 0
+	for pass := range 2 {
+		if pass > 0 {
+			select {
+			case <-ctx.Done():
+				return n, fmt.Errorf("delete the stored objects of %s (%d removed): %w", name, n, ctx.Err())
+			case <-time.After(strayWait):
+			}
+		}
+		removed, err := store.DeletePrefix(ctx, st, streams.ExperimentPrefix(name), 0)
+		n += removed
+		if err != nil {
+			return n, fmt.Errorf("delete the stored objects of %s (%d removed): %w", name, n, err)
+		}
 	}
-	select {
-	case <-ctx.Done():
-		return n, fmt.Errorf("delete the stored objects of %s (%d removed): %w", name, n, ctx.Err())
-	case <-time.After(strayWait):
-	}
-	more, err := store.DeletePrefix(ctx, st, streams.ExperimentPrefix(name), 0)
-	if err != nil {
-		return n + more, fmt.Errorf("delete the stored objects of %s (%d removed): %w", name, n+more, err)
-	}
-	return n + more, nil
+	return n, nil
 }
 
 // strayWait is how long DeleteStored waits for report writes cancelled by
