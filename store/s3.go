@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"net/http"
 	"strings"
 
 	"github.com/minio/minio-go/v7"
@@ -213,7 +214,7 @@ func (o *s3Object) reopen() error {
 	o.body.Close()
 	o.off = o.pos
 	if o.pos >= o.size {
-		o.body = io.NopCloser(strings.NewReader(""))
+		o.body = http.NoBody
 		return nil
 	}
 	var opts minio.GetObjectOptions
@@ -227,7 +228,7 @@ func (o *s3Object) reopen() error {
 	}
 	body, _, _, err := minio.Core{Client: o.s.client}.GetObject(o.ctx, o.s.bucket, o.s.prefix+o.key, opts)
 	if err != nil {
-		o.body = io.NopCloser(strings.NewReader(""))
+		o.body = http.NoBody
 		return fmt.Errorf("read %s from %d: %w", o.s.Location(o.key), o.pos, err)
 	}
 	o.body = body
