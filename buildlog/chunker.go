@@ -46,17 +46,16 @@ var ErrEnded = errors.New("log already ended")
 //
 // Streams change at line boundaries where they can: when stdout writes a
 // whole line while a line of stderr is unfinished, or the other way round,
-// that line's start is held aside (up to max bytes, for at most delay) and
-// goes into the log with the rest of the line, after the other stream's
-// lines. A program writes a line in pieces (Rust's test harness prints
-// "test result: ok" and ". 2 passed" in two writes) while cargo prints on
-// stderr, and the pipes are read apart: without this, the other stream's
-// line would land inside it. Each stream's bytes keep their order; only
-// where the two pipes interleave moves, as it does anyway between two
-// pipes. The builder's own lines (StreamSystem) are never held and let go
-// of what is: they mark where a step starts and ends.
-//
-// Everything happens under one mutex: sequence numbers, offsets
+// that line's start is held aside
+// (up to max bytes, for at most delay) and goes into the log with the
+// rest of the line, after the other stream's lines. A program writes a
+// line in pieces (Rust's test harness prints "test result: ok" and ". 2
+// passed" in two writes) while cargo prints on stderr, and the pipes are
+// read apart: without this, the other stream's line would land inside it.
+// Each stream's bytes keep their order; only where the two pipes
+// interleave moves, as it does anyway between two pipes. The builder's own
+// lines (StreamSystem) are never held and let go of what is: they mark
+// where a step starts and ends. Everything happens under one mutex: sequence numbers, offsets
 // and the hash are consistent however the writers interleave, and a sink
 // that blocks (a full stream) blocks the writers, which is the
 // back-pressure that reaches the compiler through its pipe.
