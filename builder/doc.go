@@ -101,9 +101,7 @@
 // A task's stdout and stderr and the builder's own system lines ("[ejecta] "
 // prefixed) share one log sequence (buildlog): a Chunker cuts the bytes
 // into chunks tagged with their stream, at most buildlog.MaxChunkBytes each
-// and at most 50 ms old, each stamped with the time of its first byte
-// (a line one pipe writes in pieces stays whole when the other pipe writes
-// a line between them), and
+// and at most 50 ms old, each stamped with the time of its first byte, and
 // a Publisher publishes them in order on the attempt's LogSubject, up to
 // Config.LogWindow of them unacknowledged at once. When the window is full
 // the writers wait for acks; a chunk whose publish fails is published

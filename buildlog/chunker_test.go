@@ -6,9 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"maps"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -145,85 +143,3 @@ func TestChunkerEnded(t *testing.T) {
 type sinkFunc func(buildlog.Chunk) error
 
 func (f sinkFunc) WriteChunk(c buildlog.Chunk) error { return f(c) }
-
-// A line written in pieces on one pipe stays whole when the other pipe
-// writes a line between the pieces; the builder's own lines never wait,
-// and a line never finished goes out after ChunkDelay. Each stream's bytes
-// are still exactly what it wrote.
-func TestChunkerKeepsLinesWhole(t *testing.T) {
-	type write struct {
-		stream, text string
-		pause        time.Duration // before the write
-	}
-	o := func(s string) write { return write{buildlog.StreamStdout, s, 0} }
-	e := func(s string) write { return write{buildlog.StreamStderr, s, 0} }
-	sys := func(s string) write { return write{buildlog.StreamSystem, s, 0} }
-	for _, tt := range []struct {
-		name   string
-		writes []write
-		want   string
-	}{
-		{"the test harness's summary around cargo's line",
-			[]write{o("test result: ok"), e("   Doc-tests crate\n"), o(". 2 passed; 0 failed\n")},
-			"   Doc-tests crate\ntest result: ok. 2 passed; 0 failed\n"},
-		{"both pipes in pieces",
-			[]write{o("out 1 "), e("err 1 "), o("done\n"), e("done\n")},
-			"out 1 done\nerr 1 done\n"},
-		{"pieces without a line between them are not reordered",
-			[]write{e("EEEEE"), o("ooo"), e("ee")},
-			"EEEEEoooee"},
-		{"the builder's line lets the step's output go first",
-			[]write{o("unfinished"), e("err\n"), sys("[ejecta] $ next step\n"), o(" later\n")},
-			"err\nunfinished[ejecta] $ next step\n later\n"},
-		{"a prompt never finished goes out after the delay",
-			[]write{o("password: "), e("err\n"), {buildlog.StreamStderr, "more\n", 3 * buildlog.ChunkDelay}},
-			"err\npassword: more\n"},
-		{"held until the end",
-			[]write{o("no newline"), e("err\n")},
-			"err\nno newline"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			var mu sync.Mutex
-			var chunks []buildlog.Chunk
-			c := buildlog.NewChunker(sinkFunc(func(ch buildlog.Chunk) error {
-				mu.Lock()
-				defer mu.Unlock()
-				chunks = append(chunks, ch)
-				return nil
-			}), buildlog.MaxChunkBytes, buildlog.ChunkDelay)
-			wrote := map[string]string{}
-			for _, w := range tt.writes {
-				time.Sleep(w.pause)
-				if n, err := c.Writer(w.stream).Write([]byte(w.text)); err != nil || n != len(w.text) {
-					t.Fatalf("write %q: %d, %v", w.text, n, err)
-				}
-				wrote[w.stream] += w.text
-			}
-			sum, err := c.End()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var all strings.Builder
-			got := map[string]string{}
-			for i, ch := range chunks {
-				if ch.Seq != uint64(i+1) || ch.Offset != uint64(all.Len()) {
-					t.Errorf("chunk %d: seq %d, offset %d; want %d, %d", i, ch.Seq, ch.Offset, i+1, all.Len())
-				}
-				all.Write(ch.Data)
-				got[ch.Stream] += string(ch.Data)
-			}
-			if all.String() != tt.want {
-				t.Errorf("log %q, want %q", all.String(), tt.want)
-			}
-			if !maps.Equal(got, wrote) {
-				t.Errorf("by stream %q, written %q", got, wrote)
-			}
-			if sum.Bytes != uint64(len(tt.want)) || sum.Chunks != uint64(len(chunks)) {
-				t.Errorf("summary %+v for %d chunks of %d bytes", sum, len(chunks), len(tt.want))
-			}
-			if line, want := c.Line(), strings.Count(tt.want, "\n")+1; line != want {
-				t.Errorf("Line() = %d, want %d", line, want)
-			}
-		})
-	}
-}
