@@ -24,9 +24,8 @@ import (
 // execute but not read, at initDir: the kernel makes such a process
 // non-dumpable, so a task cannot ptrace it either (nor read its /proc
 // files), and it cannot be made to run a task's code into the next task.
-// Processes a task leaves behind are reparented to it, and it does not
-// reap them: a process killed by sweep stays a zombie, counted by the
-// pids limit, until the container ends. Builds rarely leave any.
+// A task that leaves processes behind ends its container (exec): builds
+// rarely leave any.
 const (
 	initProgram = "/bin/sleep"
 	initDir     = "/run/ejecta-init"
@@ -34,23 +33,6 @@ const (
 
 // initArgs is the init's argv in the container.
 var initArgs = []string{initDir + "/sleep", "infinity"}
-
-// sweepArgs kill every process of the container the task's user may
-// signal, all of them but the init (pid 1, which kill(-1) spares) and
-// the shell itself; no process in the container can be another user
-// (no capabilities, nosuid, no user namespaces). kill(-1) races no fork:
-// the kernel refuses to finish a fork whose parent has a SIGKILL pending.
-// ("kill -s KILL -1" is not: dash takes the -1 for an option.)
-var sweepArgs = []string{"/bin/sh", "-c", "kill -KILL -1"}
-
-const (
-	// sweepTimeout bounds the wait for a task's leftover processes to be
-	// gone; killed processes leave within milliseconds.
-	sweepTimeout = 10 * time.Second
-	// sweepPause is the pause before looking again for processes just
-	// killed, which may still be on their way out.
-	sweepPause = 5 * time.Millisecond
-)
 
 // A box is one running container whose init idles, tasks exec'd into it
 // one at a time (Session).
@@ -207,51 +189,29 @@ func (b *box) exec(ctx, keep context.Context, t Task, steps *Steps, lap func() t
 	}
 	// Before the output can end: what the task left running holds its
 	// pipes open. And the next task must meet none of it.
-	if err := b.sweep(keep); err != nil {
+	left, err := b.leftovers(keep)
+	if err != nil {
 		_, _ = b.killAll(keep, nil)
 		deleteProcess(keep, proc)
-		return fail("kill what the task left running", err)
+		return fail("look for what the task left running", err)
+	}
+	spent = left > 0
+	if spent {
+		// Killed from outside, with the container: from inside, a kill
+		// needs a process exec'd into a container whose pids limit the
+		// leftovers may fill (a fork bomb's do), and the killed would stay
+		// zombies of an init that does not reap them, filling it for the
+		// steps after. The task had exited on its own: its exit stands.
+		if _, err := b.killAll(keep, nil); err != nil {
+			deleteProcess(keep, proc)
+			return fail(fmt.Sprintf("kill the %d processes the task left running", left), err)
+		}
 	}
 	if err := deleteProcess(keep, proc); err != nil {
 		return fail("delete process", err)
 	}
 	steps.Teardown = lap()
-	return Exit{Code: int(code), OOMKilled: b.w.oomsSince(oomsBefore, t.ID)}, false, nil
-}
-
-// sweep kills every process in the container but its init, and returns
-// once there is none left. The init must still be running: a container
-// whose init ended took its processes, the task's included, with it, and
-// how the task ended says nothing about the task.
-func (b *box) sweep(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, sweepTimeout)
-	defer cancel()
-	killed := false
-	for {
-		select {
-		case <-b.ended:
-			return errInitEnded
-		default:
-		}
-		left, err := b.leftovers(ctx)
-		switch {
-		case err != nil:
-			return err
-		case left == 0:
-			return nil
-		case killed:
-			// Killed, maybe not gone yet; or forked before the kill.
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("%d processes left after %s: %w", left, sweepTimeout, ctx.Err())
-			case <-time.After(sweepPause):
-			}
-		}
-		if err := b.killLeftovers(ctx); err != nil {
-			return err
-		}
-		killed = true
-	}
+	return Exit{Code: int(code), OOMKilled: b.w.oomsSince(oomsBefore, t.ID)}, spent, nil
 }
 
 // errInitEnded says that a container's init is gone, and with it every
@@ -263,6 +223,11 @@ var errInitEnded = errors.New("the container's init ended")
 // dead init is missing from it at once, and by the time the kernel kills
 // the rest of its pid namespace.
 func (b *box) leftovers(ctx context.Context) (int, error) {
+	select {
+	case <-b.ended:
+		return 0, errInitEnded
+	default:
+	}
 	ps, err := b.task.Pids(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("list processes: %w", err)
@@ -279,34 +244,6 @@ func (b *box) leftovers(ctx context.Context) (int, error) {
 		return 0, errInitEnded
 	}
 	return n, nil
-}
-
-// killLeftovers runs sweepArgs in the container and waits for it.
-func (b *box) killLeftovers(ctx context.Context) error {
-	spec := *b.proc
-	spec.Args, spec.Env, spec.Cwd = sweepArgs, []string{"PATH=/usr/bin:/bin"}, "/"
-	id := b.id + "-sweep"
-	proc, err := b.task.Exec(ctx, id, &spec, cio.NullIO)
-	if err != nil {
-		return fmt.Errorf("exec %q: %w", sweepArgs, err)
-	}
-	defer deleteProcess(context.WithoutCancel(ctx), proc)
-	statusC, err := proc.Wait(ctx)
-	if err != nil {
-		return fmt.Errorf("wait for %q: %w", sweepArgs, err)
-	}
-	if err := proc.Start(ctx); err != nil {
-		return fmt.Errorf("start %q: %w", sweepArgs, err)
-	}
-	select {
-	case s := <-statusC:
-		if code, _, err := s.Result(); err != nil || code != 0 {
-			return fmt.Errorf("%q: exit %d, %v", sweepArgs, code, err)
-		}
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("%q: %w", sweepArgs, ctx.Err())
-	}
 }
 
 // killAll kills every process of the container, the init included, and

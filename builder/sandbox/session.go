@@ -23,19 +23,19 @@ import (
 //   - a task with the network: the one step that has it runs no crate
 //     code, and a container with the network must never run any;
 //   - any task on an image root: an image need not hold the long-lived
-//     program (sleep) and the shell the shared container relies on.
+//     program (sleep) the shared container relies on.
 //
 // Each exec'd process gets the init's process spec with its own argv,
 // environment and working directory: the same user, capabilities,
 // no_new_privs and rlimits; seccomp, the namespaces, the cgroup and the
-// mounts are the container's. Nothing a task started outlives it: once
-// its process has exited, every other process but the container's init
-// is killed before Run returns (sweep), so the next task meets none of
-// them. Files are another matter: what a task leaves in the container's
-// private /tmp the tasks after it see, and it counts against their memory
-// limit, as it would in one task running them all (one attempt's steps are
-// one crate's build). A task killed because its ctx ended takes the whole
-// container with it.
+// mounts are the container's. Nothing a task started outlives it: a task
+// whose process exited leaving others running takes the container with
+// them, killed from outside before Run returns, and the next task starts
+// a new one; its exit stands. Files are another matter: what a task leaves
+// in the container's private /tmp the tasks after it in the same container
+// see, and it counts against their memory limit, as it would in one task
+// running them all (one attempt's steps are one crate's build). A task
+// killed because its ctx ended takes the whole container with it too.
 //
 // A Session is used by one goroutine at a time. Close it when done.
 type Session struct {

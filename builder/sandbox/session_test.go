@@ -137,10 +137,34 @@ func TestSessionLeftoversKilled(t *testing.T) {
 	if took := time.Since(start); r.exit.Code != 0 || r.stdout != "started\n" || took > 5*time.Second {
 		t.Fatalf("step leaving processes: exit %+v, stdout %q, stderr %q, after %s", r.exit, r.stdout, r.stderr, took)
 	}
-	// Every process the next step sees running: the init and itself.
+	// Every process the next step sees: the init and itself, in a new
+	// container.
 	r = mustRunIn(t, s, then(tk, "/bin/sh", "-c", listProcesses))
-	if r.exit.Code != 0 || running(r.stdout) != 2 || !strings.HasPrefix(r.stdout, "1 S (sleep)") {
-		t.Errorf("the next step sees processes:\n%s\n(exit %d, stderr %q), want the init and itself running", r.stdout, r.exit.Code, r.stderr)
+	if n := strings.Count(r.stdout, "\n"); r.exit.Code != 0 || n != 2 || running(r.stdout) != 2 || !strings.HasPrefix(r.stdout, "1 S (sleep)") || r.steps.Create == 0 {
+		t.Errorf("the next step sees processes:\n%s\n(exit %d, stderr %q, %+v), want the init and itself in a new container", r.stdout, r.exit.Code, r.stderr, r.steps)
+	}
+}
+
+// A step whose leftovers fill the pids limit, so that nothing more can
+// start in its container, still ends with its own exit, not a sandbox
+// error; the next step runs in a new container.
+func TestSessionLeftoversFillPidsLimit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	s := e.sb.Session()
+	defer s.Close()
+	tk := task(t, "/bin/true")
+	tk.PidsLimit = 32
+	mustRunIn(t, s, tk)
+	// The subshell forks sleeps until refused; only its parent is left
+	// to exit, freeing one pid.
+	r := mustRunIn(t, s, then(tk, "/bin/sh", "-c", `(while :; do sleep 1000 & done) 2>/dev/null; echo full; exit 3`))
+	if r.exit != (Exit{Code: 3}) || r.stdout != "full\n" {
+		t.Fatalf("step filling the pids limit: %+v, stdout %q, stderr %q", r.exit, r.stdout, r.stderr)
+	}
+	r = mustRunIn(t, s, then(tk, "/bin/sh", "-c", listProcesses))
+	if n := strings.Count(r.stdout, "\n"); r.exit.Code != 0 || n != 2 || r.steps.Create == 0 {
+		t.Errorf("after the pids limit filled: exit %+v, processes\n%s%+v; want the init and itself in a new container", r.exit, r.stdout, r.steps)
 	}
 }
 
