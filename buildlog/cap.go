@@ -66,24 +66,25 @@ type capWriter struct {
 func (cw *capWriter) Write(p []byte) (int, error) { return cw.c.write(cw, p) }
 
 func (c *Cap) write(cw *capWriter, p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.tailMax == 0 {
 		return cw.w.Write(p)
 	}
-	n := len(p)
-	if c.room > 0 {
-		head := p[:min(uint64(len(p)), c.room)]
+	// The head is written outside the lock: the log's writer may hold one
+	// stream's write until the other's line ends (Chunker), which that
+	// stream's writer must still be able to write.
+	c.mu.Lock()
+	head := p[:min(uint64(len(p)), c.room)]
+	c.room -= uint64(len(head))
+	if rest := p[len(head):]; len(rest) > 0 {
+		c.keep(cw, rest)
+	}
+	c.mu.Unlock()
+	if len(head) > 0 {
 		if _, err := cw.w.Write(head); err != nil {
 			return 0, err
 		}
-		c.room -= uint64(len(head))
-		p = p[len(head):]
 	}
-	if len(p) > 0 {
-		c.keep(cw, p)
-	}
-	return n, nil
+	return len(p), nil
 }
 
 // keep adds p to the tail and drops its oldest bytes beyond tailMax.

@@ -44,6 +44,13 @@ var ErrEnded = errors.New("log already ended")
 // and the hash are consistent however the writers interleave, and a sink
 // that blocks (a full stream) blocks the writers, which is the
 // back-pressure that reaches the compiler through its pipe.
+//
+// The task's two pipes are read apart, so one may write while the other
+// is in the middle of a line ("test a ... " on stdout, waiting for its
+// "ok"). Such a write waits until that line ends, at most delay, so the
+// log does not splice one pipe's line into the other's; past delay it goes
+// in where it is, as a log must not stall. The builder's own (system)
+// lines never wait: they come between and after the task's steps.
 type Chunker struct {
 	sink  Sink
 	max   int
@@ -61,6 +68,10 @@ type Chunker struct {
 	lines  int   // newlines written
 	err    error // first sink error; sticky
 	ended  bool
+	// open is the stream whose line the log ends in the middle of ("" if
+	// the log ends a line); lineEnd is closed when that line ends.
+	open    string
+	lineEnd chan struct{}
 }
 
 // NewChunker cuts chunks of at most max bytes, at most delay old, for sink.
@@ -81,12 +92,16 @@ func (w streamWriter) Write(p []byte) (int, error) { return w.c.write(w.stream, 
 func (c *Chunker) write(stream string, p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.ended {
-		return 0, ErrEnded
+	if err := c.writable(); err != nil {
+		return 0, err
 	}
-	if c.err != nil {
-		return 0, c.err
+	if len(p) == 0 {
+		return 0, nil
 	}
+	if err := c.awaitLineEnd(stream); err != nil {
+		return 0, err
+	}
+	last := p[len(p)-1]
 	written := 0
 	for len(p) > 0 {
 		if len(c.buf) > 0 && c.stream != stream {
@@ -112,7 +127,56 @@ func (c *Chunker) write(stream string, p []byte) (int, error) {
 			}
 		}
 	}
+	c.noteLineEnd(stream, last)
 	return written, nil
+}
+
+// awaitLineEnd waits, with c.mu held and released while waiting, until the
+// log no longer ends in the middle of another task stream's line, or for
+// at most c.delay; then whether the write may go on.
+func (c *Chunker) awaitLineEnd(stream string) error {
+	if stream == StreamSystem || c.open == "" || c.open == stream {
+		return nil
+	}
+	deadline := time.NewTimer(c.delay)
+	defer deadline.Stop()
+	for c.open != "" && c.open != stream {
+		lineEnd := c.lineEnd
+		c.mu.Unlock()
+		select {
+		case <-lineEnd:
+		case <-deadline.C:
+			c.mu.Lock()
+			return c.writable()
+		}
+		c.mu.Lock()
+		if err := c.writable(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writable is why the log takes no more writes, if it does not.
+func (c *Chunker) writable() error {
+	if c.ended {
+		return ErrEnded
+	}
+	return c.err
+}
+
+// noteLineEnd records whether the log, whose last byte stream just wrote
+// is last, ends in the middle of a line, and wakes the writers waiting
+// for a line to end.
+func (c *Chunker) noteLineEnd(stream string, last byte) {
+	inLine := last != '\n'
+	if c.open != "" && (!inLine || c.open != stream) {
+		close(c.lineEnd)
+		c.open = ""
+	}
+	if inLine && c.open == "" {
+		c.open, c.lineEnd = stream, make(chan struct{})
+	}
 }
 
 var newline = []byte{'\n'}
@@ -176,6 +240,7 @@ func (c *Chunker) End() (Summary, error) {
 		c.err = s.Sync()
 	}
 	c.ended = true
+	c.noteLineEnd(StreamSystem, '\n') // no line is left to wait for
 	if c.timer != nil {
 		c.timer.Stop()
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -143,3 +144,126 @@ func TestChunkerEnded(t *testing.T) {
 type sinkFunc func(buildlog.Chunk) error
 
 func (f sinkFunc) WriteChunk(c buildlog.Chunk) error { return f(c) }
+
+// collect is a sink keeping the log's bytes in order.
+type collect struct {
+	mu  sync.Mutex
+	log bytes.Buffer
+}
+
+func (c *collect) WriteChunk(ch buildlog.Chunk) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.log.Write(ch.Data)
+	return nil
+}
+
+func (c *collect) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.log.String()
+}
+
+// A pipe's write that comes while the other pipe is in the middle of a
+// line waits for that line to end, so each line of the log is one pipe's.
+func TestChunkerKeepsLinesWhole(t *testing.T) {
+	var sink collect
+	// A long delay: the wait for a line's end is bounded by it, and no
+	// scheduling hiccup of a loaded machine comes near it.
+	c := buildlog.NewChunker(&sink, 512, 5*time.Second)
+	want := map[string]bool{}
+	var wg sync.WaitGroup
+	for _, name := range []string{buildlog.StreamStdout, buildlog.StreamStderr} {
+		lines := make([]string, 300)
+		for i := range lines {
+			lines[i] = fmt.Sprintf("%s line %d %s", name, i, bytes.Repeat([]byte{'.'}, rand.IntN(100)))
+			want[lines[i]] = true
+		}
+		wg.Go(func() {
+			w := c.Writer(name)
+			for _, l := range lines {
+				cut := 1 + rand.IntN(len(l)-1)
+				for _, part := range []string{l[:cut], l[cut:] + "\n"} {
+					if _, err := w.Write([]byte(part)); err != nil {
+						t.Error(err)
+						return
+					}
+					if rand.IntN(10) == 0 {
+						time.Sleep(time.Millisecond)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if _, err := c.End(); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Split(strings.TrimSuffix(sink.String(), "\n"), "\n")
+	for i, l := range got {
+		if !want[l] {
+			t.Fatalf("line %d of the log is no line a pipe wrote: %q", i+1, l)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d lines in the log, %d written", len(got), len(want))
+	}
+}
+
+// The test harness's line in progress on stdout keeps cargo's line on
+// stderr waiting until it ends; a line that never ends holds the other
+// pipe for the chunker's delay, no longer; the builder's lines never wait.
+func TestChunkerLineWait(t *testing.T) {
+	const delay = 200 * time.Millisecond
+	tests := []struct {
+		name      string
+		writes    []string // "stream:text"; a "+" before one writes it from another goroutine, which the next write follows by 50ms
+		want      string
+		minWaited time.Duration // by the write from another goroutine
+	}{
+		{"line ends", []string{"stdout:test a ... ", "+stderr:     Running doc-tests\n", "stdout:ok\n"},
+			"test a ... ok\n     Running doc-tests\n", 40 * time.Millisecond},
+		{"line never ends", []string{"stdout:test a ... ", "+stderr:error: killed\n"},
+			"test a ... error: killed\n", delay - 10*time.Millisecond},
+		{"same pipe", []string{"stdout:test a ... ", "+stdout:ok\n"}, "test a ... ok\n", 0},
+		{"builder", []string{"stdout:test a ... ", "+system:[ejecta] killed\n", "stdout:ok\n"},
+			"test a ... [ejecta] killed\nok\n", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var sink collect
+			c := buildlog.NewChunker(&sink, 512, delay)
+			var waited time.Duration
+			done := make(chan struct{})
+			for _, wr := range tt.writes {
+				other := strings.HasPrefix(wr, "+")
+				stream, text, _ := strings.Cut(strings.TrimPrefix(wr, "+"), ":")
+				if !other {
+					if _, err := c.Writer(stream).Write([]byte(text)); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				go func() {
+					defer close(done)
+					start := time.Now()
+					if _, err := c.Writer(stream).Write([]byte(text)); err != nil {
+						t.Error(err)
+					}
+					waited = time.Since(start)
+				}()
+				time.Sleep(50 * time.Millisecond)
+			}
+			<-done
+			if _, err := c.End(); err != nil {
+				t.Fatal(err)
+			}
+			if got := sink.String(); got != tt.want {
+				t.Errorf("log %q, want %q", got, tt.want)
+			}
+			if waited < tt.minWaited || waited > delay+time.Second {
+				t.Errorf("the other goroutine's write waited %s, want at least %s and about %s at most", waited, tt.minWaited, delay)
+			}
+		})
+	}
+}
