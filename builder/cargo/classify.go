@@ -153,9 +153,11 @@ func (d *diagnostics) lineAt(raw []byte, at int, errors bool) {
 	// test output that no pattern can match: a cheap literal test guards
 	// each regexp, and ANSI codes are stripped only from lines that have
 	// an escape.
-	l := string(raw)
-	if strings.IndexByte(l, '\x1b') >= 0 {
-		l = stripANSI(l)
+	var l string
+	if bytes.IndexByte(raw, '\x1b') >= 0 {
+		l = stripANSI(raw)
+	} else {
+		l = string(raw)
 	}
 	l = strings.TrimRight(l, "\r")
 	d.mu.Lock()
@@ -219,27 +221,43 @@ func (d *diagnostics) lineAt(raw []byte, at int, errors bool) {
 // CARGO_TERM_COLOR=always (CSI: ESC [ params intermediates final), as the
 // regexp "\x1b\[[0-9;?]*[ -/]*[@-~]" would, without a regexp: it runs on
 // every coloured line of every log.
-func stripANSI(s string) string {
+func stripANSI(s []byte) string {
 	var b strings.Builder
 	b.Grow(len(s))
-	for i := 0; i < len(s); {
-		if s[i] == 0x1b && i+1 < len(s) && s[i+1] == '[' {
-			j := i + 2
-			for j < len(s) && (s[j] >= '0' && s[j] <= '9' || s[j] == ';' || s[j] == '?') {
-				j++
-			}
-			for j < len(s) && s[j] >= ' ' && s[j] <= '/' {
-				j++
-			}
-			if j < len(s) && s[j] >= '@' && s[j] <= '~' {
-				i = j + 1
-				continue
-			}
+	for {
+		i := bytes.IndexByte(s, 0x1b)
+		if i < 0 {
+			b.Write(s)
+			return b.String()
 		}
-		b.WriteByte(s[i])
-		i++
+		b.Write(s[:i])
+		s = s[i:]
+		if n := csiLen(s); n > 0 {
+			s = s[n:]
+			continue
+		}
+		b.WriteByte(s[0])
+		s = s[1:]
 	}
-	return b.String()
+}
+
+// csiLen is the length of the escape sequence s starts with, 0 if s does
+// not start with a whole one.
+func csiLen(s []byte) int {
+	if len(s) < 2 || s[0] != 0x1b || s[1] != '[' {
+		return 0
+	}
+	j := 2
+	for j < len(s) && (s[j] >= '0' && s[j] <= '9' || s[j] == ';' || s[j] == '?') {
+		j++
+	}
+	for j < len(s) && s[j] >= ' ' && s[j] <= '/' {
+		j++
+	}
+	if j < len(s) && s[j] >= '@' && s[j] <= '~' {
+		return j + 1
+	}
+	return 0
 }
 
 // mayMatchNoSpace is false for a line noSpaceRE cannot match.

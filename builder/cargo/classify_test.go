@@ -127,7 +127,7 @@ func TestStripANSI(t *testing.T) {
 		"\x1b[", "\x1b[12", "\x1b[12;", "\x1b[1\x1b[0m", "\x1bx", "\x1b]0;title\x07", // incomplete and non-CSI stay
 		"\x1b[1;2 !@tail", "a\x1b[0mb\x1b[1mc", "\x1b[0;\x1b[0m", "\x1b[1\x00m", "é\x1b[1mé",
 	} {
-		if got, want := stripANSI(s), reference.ReplaceAllString(s, ""); got != want {
+		if got, want := stripANSI([]byte(s)), reference.ReplaceAllString(s, ""); got != want {
 			t.Errorf("stripANSI(%q) = %q, want %q", s, got, want)
 		}
 	}

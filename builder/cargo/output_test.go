@@ -33,7 +33,7 @@ func (l *testLog) lineText(n int) string {
 	if n < 1 || n > len(lines) {
 		return ""
 	}
-	return stripANSI(lines[n-1])
+	return stripANSI([]byte(lines[n-1]))
 }
 
 type testStream struct {
