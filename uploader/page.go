@@ -49,7 +49,7 @@ func newPage(dir string, headBytes, tailBytes int, title string, links pageLinks
 	if err != nil {
 		return nil, fmt.Errorf("stage log page: %w", err)
 	}
-	p := &page{f: f, bw: bufio.NewWriterSize(f, 64<<10), head: headBytes, tail: ring{buf: make([]byte, tailBytes)}}
+	p := &page{f: f, bw: bufio.NewWriterSize(f, 64<<10), head: headBytes, tail: ring{size: tailBytes}}
 	p.screen, p.in = p.newScreen()
 	p.printf(pageHeader, html.EscapeString(title), html.EscapeString(title), links.html())
 	p.printf(`<pre class="term-container">`)
@@ -162,14 +162,18 @@ func (p *page) printf(format string, args ...any) {
 
 // ring keeps the last len(buf) bytes written to it.
 type ring struct {
-	buf  []byte
-	next int  // where the next byte goes
-	full bool // buf has wrapped at least once
+	size int
+	buf  []byte // made at the first write: most logs never reach the tail
+	next int    // where the next byte goes
+	full bool   // buf has wrapped at least once
 }
 
 // write adds b and returns how many bytes fell out of the ring.
 func (r *ring) write(b []byte) int {
-	size := len(r.buf)
+	size := r.size
+	if r.buf == nil {
+		r.buf = make([]byte, size)
+	}
 	held := r.next
 	if r.full {
 		held = size

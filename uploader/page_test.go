@@ -27,7 +27,7 @@ func TestRing(t *testing.T) {
 		{"zero size", 0, []string{"abc"}, "", 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := ring{buf: make([]byte, tc.size)}
+			r := ring{size: tc.size}
 			dropped := 0
 			for _, w := range tc.writes {
 				dropped += r.write([]byte(w))
