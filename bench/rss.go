@@ -109,5 +109,8 @@ func sizeBytes(n int64) string {
 	if n >= 1<<30 {
 		return fmt.Sprintf("%d GiB", n>>30)
 	}
-	return fmt.Sprintf("%d MiB", n>>20)
+	if n >= 1<<20 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d KiB", n>>10)
 }

@@ -54,7 +54,42 @@ func Scaling(t testing.TB, full bool) []Row {
 		row.Note = scalingBound(rates[n], put)
 		rows = append(rows, row)
 	}
-	return rows
+	return append(rows, scalingWithLatency(t, m, full))
+}
+
+// scalingWithLatency measures 4 replicas against 1 (2 at smoke sizes)
+// where the store, not the machine, bounds a replica: each round trip to
+// MinIO gains poolDelay each way, as a store in another building would,
+// and the logs are small, so that a replica's time goes to waiting on
+// its Concurrency uploads' requests, which more replicas must overlap.
+func scalingWithLatency(t testing.TB, m testenv.MinIO, full bool) Row {
+	logs, logSize, n := 16, int64(64<<10), 2
+	if full {
+		logs, n = 200, 4
+	}
+	proxy, err := measure.StartDelayProxy(m.Endpoint, poolDelay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proxy.Close)
+	slow := m
+	slow.Endpoint = proxy.Addr()
+	one := replicaRate(t, slow.StoreURL("slow1"), 1, logs, logSize)
+	more := replicaRate(t, slow.StoreURL(fmt.Sprintf("slow%d", n)), n, logs, logSize)
+	t.Logf("scaling with %s added round trip: 1 replica %.0f logs/s, %d replicas %.0f logs/s", 2*poolDelay,
+		one/float64(logSize), n, more/float64(logSize))
+	r := more / one
+	row := Row{
+		Figure: fmt.Sprintf("uploader scaling with %s added store round trip, %d replicas vs 1 onto MinIO (%d logs of %s)",
+			2*poolDelay, n, logs, sizeBytes(logSize)),
+		Ejecta:   fmt.Sprintf("%.0f logs/s", more/float64(logSize)),
+		Baseline: fmt.Sprintf("%.0f logs/s with 1 replica, same link", one/float64(logSize)),
+		Ratio:    fmt.Sprintf("%.2f×", r),
+		Goal:     "≥ 3× at 4 (the store's latency is the bound)",
+		Verdict:  judge(full, r >= 3),
+		Note:     "each replica uploads Concurrency logs at once; a log is five objects, each a few round trips",
+	}
+	return row
 }
 
 // scalingBound says what bounds a throughput of rate against raw PUTs of
