@@ -35,7 +35,11 @@ func Attempt(t testing.TB, full bool) []Row {
 		row.Verdict, row.Note = Skipped, why
 		return []Row{row}
 	}
-	addr := testenv.StartContainerd(t)
+	daemon := testenv.StartContainerdDaemon(t)
+	addr := daemon.Address
+	// The CPU the sandbox's machinery uses, outside the containers:
+	// containerd, the shims it starts, and the runc they run.
+	machinery := machineryCPU(t, daemon)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	sb, err := sandbox.New(ctx, sandbox.Config{Address: addr, Namespace: testenv.ContainerdNamespace(t), FIFODir: filepath.Join(t.TempDir(), "fifo")})
@@ -45,6 +49,7 @@ func Attempt(t testing.TB, full bool) []Row {
 	t.Cleanup(func() { sb.Close() })
 
 	var shared, apart, perExec, execStart, execEnd []time.Duration
+	var sharedCPU, apartCPU time.Duration
 	for i := range runs {
 		dir := t.TempDir()
 		// As a builder's slot runs: its own user, owner of the job dir.
@@ -57,7 +62,7 @@ func Attempt(t testing.TB, full bool) []Row {
 				Stdout: io.Discard, Stderr: io.Discard}
 		}
 
-		begin := time.Now()
+		begin, cpu := time.Now(), machinery()
 		s := sb.Session()
 		for n := range attemptSteps {
 			exit, err := s.Run(ctx, step(n))
@@ -73,8 +78,9 @@ func Attempt(t testing.TB, full bool) []Row {
 			t.Fatalf("end the session: %v", err)
 		}
 		shared = append(shared, time.Since(begin))
+		sharedCPU += machinery() - cpu
 
-		begin = time.Now()
+		begin, cpu = time.Now(), machinery()
 		for n := range attemptSteps {
 			exit, err := sb.Run(ctx, step(attemptSteps+n))
 			if err != nil || exit.Code != 0 {
@@ -82,6 +88,7 @@ func Attempt(t testing.TB, full bool) []Row {
 			}
 		}
 		apart = append(apart, time.Since(begin))
+		apartCPU += machinery() - cpu
 	}
 	ms, ma := measure.Median(shared), measure.Median(apart)
 	row.Ejecta = fmt.Sprintf("%s median (p90 %s)", round(ms), round(measure.Quantile(shared, 0.9)))
@@ -91,5 +98,35 @@ func Attempt(t testing.TB, full bool) []Row {
 	m := measure.Median
 	row.Note = fmt.Sprintf("%d runs each, alternating; the first step starts the container, each later one is exec'd into it: %s median, of which exec (runc exec) %s, then leftovers looked for (runc ps) and the process deleted %s",
 		runs, round(m(perExec)), round(m(execStart)), round(m(execEnd)))
+	if sharedCPU > 0 {
+		row.Note += fmt.Sprintf("; CPU of containerd, its shims and runc: %s an attempt in one sandbox, %s a task per step",
+			round(sharedCPU/time.Duration(runs)), round(apartCPU/time.Duration(runs)))
+	}
 	return []Row{row}
+}
+
+// machineryCPU puts daemon in a CPU group of its own, where the shims it
+// starts and the runc they run are born too, and returns the group's CPU
+// time so far; it returns 0 where the machine has no such group.
+func machineryCPU(t testing.TB, daemon *testenv.Containerd) func() time.Duration {
+	g, err := measure.NewCPUGroup(fmt.Sprintf("ejecta-bench-%d", os.Getpid()))
+	if err == nil {
+		err = g.Add(daemon.Pid())
+	}
+	if err != nil {
+		t.Logf("the sandbox machinery's CPU is not measured: %v", err)
+		return func() time.Duration { return 0 }
+	}
+	t.Cleanup(func() {
+		if err := g.Close(); err != nil {
+			t.Logf("%v", err)
+		}
+	})
+	return func() time.Duration {
+		used, err := g.Used()
+		if err != nil {
+			t.Fatalf("the sandbox machinery's CPU: %v", err)
+		}
+		return used
+	}
 }

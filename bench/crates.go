@@ -136,8 +136,9 @@ func (r cratesRow) run(t testing.TB, full bool) []Row {
 		len(crates), len(jobs), round(run.firstPass), ratio(run.firstPass.Seconds(), loopWall.Seconds()), run.reruns())
 	fmt.Fprintf(&note, "build time summed over builds (attempt, sandbox and preparation included) %s, median %s; cargo loop: summed %s, median %s; ",
 		round(run.busy()), round(measure.Median(run.durations())), round(loopBusy), round(measure.Median(loopTook)))
-	fmt.Fprintf(&note, "CPU time of the builds: ejecta %s (%s a crate, %s), cargo loop %s (%s a crate); ejecta's own processes (NATS, builder, uploader, reporter) %s; ",
-		round(run.buildCPU), perCrate(run.buildCPU), ratio(run.buildCPU.Seconds(), loop.cpu.Seconds()), round(loop.cpu), perCrate(loop.cpu), round(run.farmCPU))
+	fmt.Fprintf(&note, "CPU time of the builds: ejecta %s (%s a crate, %s), cargo loop %s (%s a crate); ejecta's own processes (NATS, builder, uploader, reporter) %s; the sandbox's machinery (containerd, its shims, runc) %s (%s a build); ",
+		round(run.buildCPU), perCrate(run.buildCPU), ratio(run.buildCPU.Seconds(), loop.cpu.Seconds()), round(loop.cpu), perCrate(loop.cpu), round(run.farmCPU),
+		round(run.machineryCPU), round(run.machineryCPU/time.Duration(max(1, len(run.durations())))))
 	fmt.Fprintf(&note, "ejecta's steps: %s; ", run.steps)
 	fmt.Fprintf(&note, "host load average meanwhile: ejecta %.1f, cargo loop %.1f; ", run.load, loop.load)
 	fmt.Fprintf(&note, "verdicts agree on %d of %d crates", agree, len(crates))
@@ -202,7 +203,10 @@ type experimentRun struct {
 	// cgroups), farmCPU that of this process (NATS and the components
 	// running in it); load the host's mean one-minute load average.
 	buildCPU, farmCPU time.Duration
-	load              float64
+	// machineryCPU is that of containerd, its shims and runc: the
+	// sandbox's cost outside the containers.
+	machineryCPU time.Duration
+	load         float64
 	// steps is where the builds' time went, step by step (stepTimes).
 	steps string
 	// latency is the row of the time from a build's end to its log stored
@@ -237,8 +241,10 @@ func runExperiment(ctx context.Context, t testing.TB, full bool, mode streams.Mo
 	log := zerolog.New(lf).Level(zerolog.InfoLevel).With().Timestamp().Logger()
 	ns := testenv.ContainerdNamespace(t)
 	metrics := prometheus.NewRegistry()
+	var machinery func() time.Duration
 	testfarm.Start(t, ctx, testfarm.Config{Name: "bench-crates", Namespace: ns,
-		BuilderConn: f.nc, UploaderConn: f.nc, ReporterConn: f.nc, Store: st, Log: log, Slots: cratesSlots, Metrics: metrics})
+		BuilderConn: f.nc, UploaderConn: f.nc, ReporterConn: f.nc, Store: st, Log: log, Slots: cratesSlots, Metrics: metrics,
+		Containerd: func(d *testenv.Containerd) { machinery = machineryCPU(t, d) }})
 	waitUntil(t, time.Minute, "the builder's heartbeat", func() bool {
 		hbs, err := status.Builders(ctx, f.js)
 		return err == nil && len(hbs) > 0
@@ -250,7 +256,7 @@ func runExperiment(ctx context.Context, t testing.TB, full bool, mode streams.Mo
 		list = append(list, c.String())
 	}
 	buildCPU0, _ := measure.CgroupCPU("/" + ns) // no cgroup yet: 0
-	farmCPU0 := selfCPU()
+	farmCPU0, machinery0 := selfCPU(), machinery()
 	load := measure.WatchLoad(5 * time.Second)
 	start := time.Now()
 	out, err := producer.New(f.js, quiet(t)).Create(ctx, producer.Request{Name: name, Toolchains: toolchains,
@@ -284,7 +290,7 @@ func runExperiment(ctx context.Context, t testing.TB, full bool, mode streams.Mo
 		run.wall, run.file = time.Since(start), file
 		break
 	}
-	run.load, run.farmCPU = load.Stop(), selfCPU()-farmCPU0
+	run.load, run.farmCPU, run.machineryCPU = load.Stop(), selfCPU()-farmCPU0, machinery()-machinery0
 	if cpu, err := measure.CgroupCPU("/" + ns); err == nil {
 		run.buildCPU = cpu - buildCPU0
 	}

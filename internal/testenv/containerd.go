@@ -107,6 +107,16 @@ func StartContainerdDaemon(t testing.TB) *Containerd {
 	return c
 }
 
+// Pid is the daemon's process id, 0 while it is down.
+func (c *Containerd) Pid() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cmd == nil || c.cmd.Process == nil {
+		return 0
+	}
+	return c.cmd.Process.Pid
+}
+
 // start starts the daemon on the same root, state and socket as before,
 // appending to the same log, and waits until it answers.
 func (c *Containerd) start() error {

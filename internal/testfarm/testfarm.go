@@ -53,13 +53,20 @@ type Config struct {
 	Rootfs string
 	// JobKey is the uploader's and reporter's job key (zero: tickets off).
 	JobKey streams.JobKey
+	// Containerd, when set, is called with the private containerd once it
+	// answers, before the builder starts (a benchmark measures its CPU).
+	Containerd func(*testenv.Containerd)
 }
 
 // Start starts a private containerd and the components of cfg under ctx.
 // They stop when t ends, and an error they return fails t.
 func Start(t testing.TB, ctx context.Context, cfg Config) {
 	t.Helper()
-	address := testenv.StartContainerd(t)
+	daemon := testenv.StartContainerdDaemon(t)
+	if cfg.Containerd != nil {
+		cfg.Containerd(daemon)
+	}
+	address := daemon.Address
 	work := testenv.DurableTempDir(t)
 	if cfg.WorkDir == "" {
 		cfg.WorkDir = filepath.Join(work, "jobs")
