@@ -71,11 +71,11 @@ func (c *Containerd) startBox(ctx, keep context.Context, t Task, steps *Steps, l
 	init := t
 	init.Args = initArgs
 	spec := containerd.WithNewSpec(append(specOpts(init, false, covers, c.cgroups), withInitDir(dir))...)
-	if b.ctr, err = c.client.NewContainer(ctx, t.ID, spec); err != nil {
-		return nil, fmt.Errorf("create container: %w", err)
-	}
 	if err := b.w.ready(ctx); err != nil {
 		return nil, fmt.Errorf("subscribe to events: %w", err)
+	}
+	if b.ctr, err = c.client.NewContainer(ctx, t.ID, spec); err != nil {
+		return nil, fmt.Errorf("create container: %w", err)
 	}
 	made, err := b.ctr.Spec(ctx)
 	if err != nil {

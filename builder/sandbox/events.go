@@ -15,15 +15,22 @@ import (
 
 // Event topics a run watches; the filters select the run's own container.
 const (
-	topicContainerCreate = "/containers/create"
-	topicTaskOOM         = "/tasks/oom"
-	topicTaskExit        = "/tasks/exit"
+	topicTaskOOM  = "/tasks/oom"
+	topicTaskExit = "/tasks/exit"
+	// topicSubscribed is this package's own: a run publishes an event on
+	// it until its subscription delivers it. containerd's client opens a
+	// subscription in the background, and the server delivers no event
+	// published before it has the subscription: the run's container is
+	// created only once it is live.
+	topicSubscribed = "/ejecta/sandbox/subscribed"
 )
 
 const (
-	// subscribeTimeout bounds the wait for the container's own create
-	// event, the proof that the subscription is live.
+	// subscribeTimeout bounds the wait for the subscription to deliver
+	// the run's own event (topicSubscribed).
 	subscribeTimeout = 10 * time.Second
+	// republishMax bounds the pause between two publishes of that event.
+	republishMax = 500 * time.Millisecond
 	// exitEventTimeout bounds the wait for the exit event after Wait has
 	// returned; it normally arrives within milliseconds.
 	exitEventTimeout = 2 * time.Second
@@ -33,9 +40,10 @@ const (
 type watch struct {
 	id      string // the container's, and its init process's
 	cancel  context.CancelFunc
-	created chan struct{} // closed on the container's /containers/create
-	done    chan struct{} // closed when the subscription has ended
-	err     error         // why it ended; read after done
+	publish func(context.Context) error // publishes the run's topicSubscribed event
+	live    chan struct{}               // closed on the run's topicSubscribed event
+	done    chan struct{}               // closed when the subscription has ended
+	err     error                       // why it ended; read after done
 	ooms    atomic.Int64
 
 	mu sync.Mutex
@@ -52,16 +60,21 @@ func (c *Containerd) watchEvents(ctx context.Context, id string) *watch {
 	ctx, cancel := context.WithCancel(ctx)
 	sel := fmt.Sprintf(`namespace==%q`, c.namespace)
 	ch, errs := c.client.Subscribe(ctx,
-		fmt.Sprintf(`topic==%q,%s,event.id==%q`, topicContainerCreate, sel, id),
+		fmt.Sprintf(`topic==%q,%s,event.id==%q`, topicSubscribed, sel, id),
 		fmt.Sprintf(`topic==%q,%s,event.container_id==%q`, topicTaskOOM, sel, id),
 		fmt.Sprintf(`topic==%q,%s,event.container_id==%q`, topicTaskExit, sel, id),
 	)
 	w := &watch{
-		id:      id,
-		cancel:  cancel,
-		created: make(chan struct{}),
-		done:    make(chan struct{}),
-		exits:   map[string]chan struct{}{},
+		id:     id,
+		cancel: cancel,
+		publish: func(ctx context.Context) error {
+			// The event's type is containerd's, which its filters can
+			// read the id of; the topic says it is not a container's.
+			return c.client.EventService().Publish(ctx, topicSubscribed, &apievents.ContainerCreate{ID: id})
+		},
+		live:  make(chan struct{}),
+		done:  make(chan struct{}),
+		exits: map[string]chan struct{}{},
 	}
 	go w.loop(ch, errs)
 	return w
@@ -73,8 +86,8 @@ func (w *watch) loop(ch <-chan *events.Envelope, errs <-chan error) {
 		select {
 		case env := <-ch:
 			switch env.Topic {
-			case topicContainerCreate:
-				closeOnce(w.created)
+			case topicSubscribed:
+				closeOnce(w.live)
 			case topicTaskOOM:
 				w.ooms.Add(1)
 			case topicTaskExit:
@@ -92,18 +105,27 @@ func (w *watch) loop(ch <-chan *events.Envelope, errs <-chan error) {
 	}
 }
 
-// ready waits until the subscription has delivered the container's create
-// event: from then on no event of the task can be missed.
+// ready waits until the subscription is live, publishing the run's own
+// event until it comes back: from then on no event of the container can
+// be missed. Call it before the container is created.
 func (w *watch) ready(ctx context.Context) error {
-	select {
-	case <-w.created:
-		return nil
-	case <-w.done:
-		return fmt.Errorf("event subscription: %w", w.err)
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(subscribeTimeout):
-		return fmt.Errorf("no %s event after %s", topicContainerCreate, subscribeTimeout)
+	deadline := time.NewTimer(subscribeTimeout)
+	defer deadline.Stop()
+	for pause := 5 * time.Millisecond; ; pause = min(2*pause, republishMax) {
+		if err := w.publish(ctx); err != nil {
+			return fmt.Errorf("publish %s: %w", topicSubscribed, err)
+		}
+		select {
+		case <-w.live:
+			return nil
+		case <-w.done:
+			return fmt.Errorf("event subscription: %w", w.err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			return fmt.Errorf("no %s event after %s", topicSubscribed, subscribeTimeout)
+		case <-time.After(pause):
+		}
 	}
 }
 

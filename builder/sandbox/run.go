@@ -65,6 +65,9 @@ func (c *Containerd) Run(ctx context.Context, t Task) (exit Exit, err error) {
 	if err != nil {
 		return fail("hide host paths", err)
 	}
+	if err := w.ready(ctx); err != nil {
+		return fail("subscribe to events", err)
+	}
 	ctr, err := c.client.NewContainer(ctx, t.ID, c.containerOpts(t, covers)...)
 	if err != nil {
 		return fail("create container", err)
@@ -74,9 +77,6 @@ func (c *Containerd) Run(ctx context.Context, t Task) (exit Exit, err error) {
 			err = errors.Join(err, fmt.Errorf("sandbox: task %s: %w", t.ID, derr))
 		}
 	}()
-	if err := w.ready(ctx); err != nil {
-		return fail("subscribe to events", err)
-	}
 	steps.Create = lap()
 
 	task, err := ctr.NewTask(ctx, cio.NewCreator(

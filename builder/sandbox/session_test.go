@@ -332,3 +332,47 @@ func TestSessionInitOutOfReach(t *testing.T) {
 		t.Errorf("after a task tried to kill the init: %q, %+v; want its container still running", r.stdout, r.steps)
 	}
 }
+
+// ready publishes the run's own event until the subscription delivers
+// it, and says why it gave up otherwise.
+func TestWatchReady(t *testing.T) {
+	tests := []struct {
+		name    string
+		deliver int   // the publish whose event the subscription delivers (0: none)
+		failAt  int   // the publish that fails (0: none)
+		end     error // the subscription ends with this instead
+		want    string
+	}{
+		{"first publish delivered", 1, 0, nil, ""},
+		{"subscription late", 4, 0, nil, ""},
+		{"publish fails", 0, 2, nil, "publish /ejecta/sandbox/subscribed: refused"},
+		{"subscription ends", 0, 0, errors.New("closed"), "event subscription: closed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := &watch{live: make(chan struct{}), done: make(chan struct{})}
+			if tt.end != nil {
+				w.err = tt.end
+				close(w.done)
+			}
+			n := 0
+			w.publish = func(context.Context) error {
+				n++
+				if n == tt.failAt {
+					return errors.New("refused")
+				}
+				if n == tt.deliver {
+					go closeOnce(w.live)
+				}
+				return nil
+			}
+			err := w.ready(context.Background())
+			if got := fmt.Sprint(err); (tt.want == "" && err != nil) || (tt.want != "" && got != tt.want) {
+				t.Fatalf("ready: %v, want %q", err, tt.want)
+			}
+			if tt.deliver > 0 && n != tt.deliver {
+				t.Errorf("published %d times, want %d", n, tt.deliver)
+			}
+		})
+	}
+}
