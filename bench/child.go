@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/go-units"
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
@@ -34,6 +35,11 @@ const EnvCPUProfile = "EJECTA_BENCH_CPUPROFILE"
 // child's memory (scale) ask the child for a heap profile at its peak:
 // the child writes <kind>-<pid>.heap there on SIGUSR1, after a GC.
 const EnvHeapProfile = "EJECTA_BENCH_HEAPPROFILE"
+
+// EnvReporterMemoryLimit, set to a size (512MiB), is the soft memory
+// limit of a reporter run as a child, as `ejecta reporter`'s environment
+// gives it.
+const EnvReporterMemoryLimit = "EJECTA_REPORTER_MEMORY_LIMIT"
 
 // childSpec is what a child runs, as JSON in childEnv.
 type childSpec struct {
@@ -160,6 +166,15 @@ func runChild(ctx context.Context, spec childSpec, log zerolog.Logger) error {
 		}
 		return u.Run(ctx)
 	case "reporter":
+		// As `ejecta reporter --memory-limit` does; GOMEMLIMIT would
+		// limit the parent too.
+		if v := os.Getenv(EnvReporterMemoryLimit); v != "" && os.Getenv("GOMEMLIMIT") == "" {
+			n, err := units.RAMInBytes(v)
+			if err != nil {
+				return fmt.Errorf("%s: %w", EnvReporterMemoryLimit, err)
+			}
+			debug.SetMemoryLimit(n)
+		}
 		r, err := reporter.New(reporter.Config{Confirmations: spec.Confirmations}, nc, st, log)
 		if err != nil {
 			return err

@@ -24,5 +24,6 @@
 // size, the producer publishing 1.4M jobs and the reporter following 1.4M
 // results. EJECTA_BENCH_SCALE_CRATES=N runs it at N crates for a quicker
 // look, EJECTA_BENCH_HEAPPROFILE=DIR has the reporter write a heap profile
-// at the end.
+// at the end, and EJECTA_REPORTER_MEMORY_LIMIT=SIZE gives the reporter a
+// soft memory limit, as it gives `ejecta reporter`.
 package bench

@@ -285,13 +285,13 @@ func newUploaderCmd(g *globals) *cobra.Command {
 	storeFlag(cmd.Flags(), &storeURL, defaultStore)
 	cmd.Flags().StringVar(&name, "name", sanitizeID(host), "replica name in logs")
 	bindEnv(cmd.Flags(), "name", "EJECTA_UPLOADER_NAME")
-	memoryLimitFlag(cmd.Flags(), &memLimit)
+	memoryLimitFlag(cmd.Flags(), &memLimit, uploader.DefaultMemoryLimit, "EJECTA_UPLOADER_MEMORY_LIMIT")
 	metricsFlag(cmd.Flags(), &metricsAddr, "")
 	return cmd
 }
 
 func newReporterCmd(g *globals) *cobra.Command {
-	var storeURL, metricsAddr, webURL, keepLogs string
+	var storeURL, metricsAddr, webURL, keepLogs, memLimit string
 	var confirmations int
 	cmd := &cobra.Command{
 		Use:   "reporter",
@@ -314,6 +314,9 @@ func newReporterCmd(g *globals) *cobra.Command {
 			}
 			keep, err := parseKeepLogs(keepLogs)
 			if err != nil {
+				return err
+			}
+			if err := applyMemoryLimit(memLimit); err != nil {
 				return err
 			}
 			st, err := openStoreWait(cmd.Context(), storeURL, log)
@@ -343,6 +346,10 @@ func newReporterCmd(g *globals) *cobra.Command {
 	metricsFlag(cmd.Flags(), &metricsAddr, " (stream and consumer state included)")
 	webURLFlag(cmd.Flags(), &webURL, "")
 	keepLogsFlag(cmd.Flags(), &keepLogs)
+	// The reporter holds every crate of the experiments it follows: a
+	// limit is for the memory it is given, about 0.5 KB a crate live
+	// (BENCHMARKS.md), and bounds how far the heap overshoots that.
+	memoryLimitFlag(cmd.Flags(), &memLimit, 0, "EJECTA_REPORTER_MEMORY_LIMIT")
 	return cmd
 }
 

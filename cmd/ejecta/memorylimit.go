@@ -5,16 +5,19 @@ import (
 	"os"
 	"runtime/debug"
 
-	"github.com/ejecta-build/ejecta/uploader"
 	"github.com/spf13/pflag"
 )
 
 // memoryLimitFlag registers --memory-limit for a component that runs alone
-// in its process.
-func memoryLimitFlag(fs *pflag.FlagSet, dst *string) {
-	fs.StringVar(dst, "memory-limit", sizeString(uploader.DefaultMemoryLimit),
+// in its process, def by default (0: none), env its environment variable.
+func memoryLimitFlag(fs *pflag.FlagSet, dst *string, def int64, env string) {
+	value := "0"
+	if def > 0 {
+		value = sizeString(def)
+	}
+	fs.StringVar(dst, "memory-limit", value,
 		"soft memory limit of the process (the Go runtime's; GOMEMLIMIT, if set, wins); 0 for none")
-	bindEnv(fs, "memory-limit", "EJECTA_UPLOADER_MEMORY_LIMIT")
+	bindEnv(fs, "memory-limit", env)
 }
 
 // applyMemoryLimit sets the process's soft memory limit from the flag's
