@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -93,7 +92,7 @@ func New(cfg Config, nc *nats.Conn, run Runner, log zerolog.Logger) (*Builder, e
 		return nil, fmt.Errorf("builder: %w", err)
 	}
 	b := &Builder{
-		cfg: cfg, nc: nc, js: js, run: run, met: met, sender: streams.ResultSender(natsUser(nc)),
+		cfg: cfg, nc: nc, js: js, run: run, met: met, sender: streams.Sender(nc),
 		log:        log.With().Str("builder", cfg.ID).Logger(),
 		running:    map[int]streams.RunningBuild{},
 		changed:    make(chan struct{}, 1),
@@ -294,18 +293,4 @@ func (b *Builder) stopExperiment(exp string) {
 			stop(errExperimentAborted)
 		}
 	}
-}
-
-// natsUser is the user nc authenticates as: its user option, or the user
-// of a server URL that carries one; "" for none.
-func natsUser(nc *nats.Conn) string {
-	if nc.Opts.User != "" {
-		return nc.Opts.User
-	}
-	for _, s := range append([]string{nc.Opts.Url}, nc.Opts.Servers...) {
-		if u, err := url.Parse(s); err == nil && u.User != nil {
-			return u.User.Username()
-		}
-	}
-	return ""
 }

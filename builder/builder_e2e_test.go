@@ -247,7 +247,7 @@ func TestBuilderEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.Subject() != streams.DeadSubject("e2e") || !strings.Contains(m.Headers().Get(streams.HdrDeadReason), "crate name") {
+		if m.Subject() != streams.DeadSubject("e2e", streams.AnonymousSender) || !strings.Contains(m.Headers().Get(streams.HdrDeadReason), "crate name") {
 			t.Errorf("dead letter on %s, reason %q", m.Subject(), m.Headers().Get(streams.HdrDeadReason))
 		}
 	})

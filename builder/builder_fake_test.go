@@ -291,10 +291,10 @@ func TestBuilderBuriesPoison(t *testing.T) {
 	good := fakeJob("good", streams.ModeCheckOnly)
 	subj := streams.JobSubject(good.BuildKey)
 	poison := []struct{ data, deadSubj string }{
-		{"\x00\xff not json", streams.DeadSubject("")},
-		{`{"v":2,"experiment":"fake"}`, streams.DeadSubject("fake")},
-		{`{"v":1,"experiment":"fake","crate":"c","version":"1","toolchain":"stable","mode":"check-only","crate_source":"/x"}`, streams.DeadSubject("fake")},
-		{`{"v":1,"experiment":"fake","unknown":true}`, streams.DeadSubject("fake")},
+		{"\x00\xff not json", streams.DeadSubject("", streams.AnonymousSender)},
+		{`{"v":2,"experiment":"fake"}`, streams.DeadSubject("fake", streams.AnonymousSender)},
+		{`{"v":1,"experiment":"fake","crate":"c","version":"1","toolchain":"stable","mode":"check-only","crate_source":"/x"}`, streams.DeadSubject("fake", streams.AnonymousSender)},
+		{`{"v":1,"experiment":"fake","unknown":true}`, streams.DeadSubject("fake", streams.AnonymousSender)},
 	}
 	res, js := runFake(t, r, Config{}, 1, func(js jetstream.JetStream) {
 		for _, p := range poison {

@@ -81,7 +81,12 @@ func TestDeleteRefusesRunningThenForceRemovesEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	data, _ := json.Marshal(map[string]string{"experiment": "del"})
-	if _, err := f.js.PublishMsg(ctx, streams.NewDeadMsg("ejecta.results.del.x", data, streams.ResultsStream, 1, errors.New("test"))); err != nil {
+	if _, err := f.js.PublishMsg(ctx, streams.NewDeadMsg("ejecta.results.del.x", data, streams.ResultsStream, 1, errors.New("test"), "reporter")); err != nil {
+		t.Fatal(err)
+	}
+	// A dead letter filed before dead subjects named their sender.
+	legacy := streams.ExperimentDeadFilters("del")[1]
+	if _, err := f.js.Publish(ctx, legacy, data); err != nil {
 		t.Fatal(err)
 	}
 	filters := map[string]string{
@@ -89,7 +94,7 @@ func TestDeleteRefusesRunningThenForceRemovesEverything(t *testing.T) {
 		streams.ResultsStream: streams.ExperimentResultsFilter("del"),
 		streams.LogsStream:    streams.ExperimentLogsFilter("del"),
 		streams.UploadsStream: streams.ExperimentUploadsFilter("del"),
-		streams.DeadStream:    streams.DeadSubject("del"),
+		streams.DeadStream:    streams.ExperimentDeadFilters("del")[0],
 	}
 	for stream, filter := range filters {
 		if streamCount(t, f.js, stream, filter) == 0 {
@@ -117,7 +122,7 @@ func TestDeleteRefusesRunningThenForceRemovesEverything(t *testing.T) {
 	}
 	// The queued jobs went with the abort; the stopped build's log asked
 	// for its upload like the finished one's.
-	if !out.Aborted || out.Messages[streams.ResultsStream] != 1 || out.Messages[streams.DeadStream] != 1 ||
+	if !out.Aborted || out.Messages[streams.ResultsStream] != 1 || out.Messages[streams.DeadStream] != 2 ||
 		out.Messages[streams.UploadsStream] != 2 || out.Messages[streams.LogsStream] == 0 {
 		t.Errorf("delete --force: %+v", out)
 	}
@@ -125,6 +130,9 @@ func TestDeleteRefusesRunningThenForceRemovesEverything(t *testing.T) {
 		if n := streamCount(t, f.js, stream, filter); n != 0 {
 			t.Errorf("after delete: %d messages of del on %s", n, stream)
 		}
+	}
+	if n := streamCount(t, f.js, streams.DeadStream, legacy); n != 0 {
+		t.Errorf("after delete: %d dead letters of del on %s", n, legacy)
 	}
 	for _, tc := range []string{"stable", "nightly"} {
 		if _, err := f.js.Consumer(ctx, streams.JobsStream, streams.JobsConsumer("del", tc)); !errors.Is(err, jetstream.ErrConsumerNotFound) {

@@ -29,7 +29,7 @@ func (a *attempt) giveUp(ctx context.Context, attempts int) {
 	fmt.Fprintf(a.sys, "%s of %s %s with %s: none of them ended (the builder running it was killed or stopped each time); not building it again\n",
 		why, a.job.Crate, a.job.Version, a.job.Toolchain)
 
-	dead := streams.DeadLetter(a.msg, streams.JobsStream, errors.New(why))
+	dead := streams.DeadLetter(a.msg, streams.JobsStream, errors.New(why), a.b.sender)
 	if err := streams.PublishAcked(ctx, a.b.js, dead, defaultBackoff, a.log); err != nil {
 		// ctx ended: the builder is stopping; the next delivery tries again.
 		a.abandon()

@@ -21,7 +21,7 @@ import (
 func (b *Builder) bury(ctx context.Context, msg jetstream.Msg, why error) {
 	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	streams.Bury(pctx, msg, streams.JobsStream, why, func(ctx context.Context, m *nats.Msg) error {
+	streams.Bury(pctx, msg, streams.JobsStream, why, b.sender, func(ctx context.Context, m *nats.Msg) error {
 		return streams.PublishAcked(ctx, b.js, m, defaultBackoff, b.log)
 	}, b.log)
 }

@@ -241,7 +241,7 @@ func TestBuilderGivesUp(t *testing.T) {
 	}
 	var dj streams.Job
 	if err := streams.Decode(m.Data(), &dj); err != nil || dj.BuildKey != job.BuildKey ||
-		m.Headers().Get(streams.HdrDeadReason) != "gave up after 1 attempts" || m.Subject() != streams.DeadSubject("giveup") {
+		m.Headers().Get(streams.HdrDeadReason) != "gave up after 1 attempts" || m.Subject() != streams.DeadSubject("giveup", streams.AnonymousSender) {
 		t.Errorf("dead letter on %s, reason %q, job %s (%v)", m.Subject(), m.Headers().Get(streams.HdrDeadReason), m.Data(), err)
 	}
 }

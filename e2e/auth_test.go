@@ -280,7 +280,10 @@ var (
 	// Only uploaders judge a log abandoned: a builder asking would have
 	// another builder's live log stored as it stands and purged.
 	publishAbandoned = publishTo("ask to store a log as abandoned", streams.AbandonedUploadSubject(probeKey, 1))
-	publishDead      = publishTo("publish a dead letter", streams.DeadSubject(probeKey.Experiment))
+	publishDead      = publishTo("publish a dead letter", streams.DeadSubject(probeKey.Experiment, streams.AnonymousSender))
+	// Dead letters go under their sender's name: a flood by one stays
+	// within its own subject's bound.
+	publishOthersDead = publishTo("publish a dead letter as another builder", streams.DeadSubject(probeKey.Experiment, streams.BuilderUser("other")))
 	// A job's body holds its ticket: only the builder that fetches the
 	// job may read it, and the viewer never.
 	subscribeJobs = subscribe("receive every job as it is queued", "ejecta.jobs.>")
@@ -330,14 +333,14 @@ var readReplies = []action{
 // forbidden is, per role, what the server must refuse it, besides
 // readReplies.
 var forbidden = map[streams.Role][]action{
-	streams.RoleBuilder: {publishJob, publishAbandoned, publishOthersResult, subscribeJobs, createStream, updateJobs, deleteLogs, consumeJobs,
+	streams.RoleBuilder: {publishJob, publishAbandoned, publishOthersResult, publishOthersDead, subscribeJobs, createStream, updateJobs, deleteLogs, consumeJobs,
 		kvPut(streams.ExperimentsBucket), kvPut(streams.ProgressBucket), kvPut(streams.BuildersBucket), putOthersHeartbeat, takeUpload},
 	streams.RoleProducer: {publishLog, publishResult, publishUpload, publishAbandoned, publishDead, purgeLogs, createStream,
 		kvPut(streams.ProgressBucket), kvPut(streams.BuildersBucket), takeUpload},
-	streams.RoleUploader: {publishJob, publishLog, publishResult, publishUpload, subscribeJobs, readJob, createStream, deleteLogs, consumeJobs,
+	streams.RoleUploader: {publishJob, publishLog, publishResult, publishUpload, publishOthersDead, subscribeJobs, readJob, createStream, deleteLogs, consumeJobs,
 		kvPut(streams.ExperimentsBucket)},
 	// The reporter queues re-runs (streams.RerunSubject), never a first run.
-	streams.RoleReporter: {publishJob, publishLog, publishResult, publishUpload, publishAbandoned, purgeLogs, createStream, consumeJobs,
+	streams.RoleReporter: {publishJob, publishLog, publishResult, publishUpload, publishAbandoned, publishOthersDead, purgeLogs, createStream, consumeJobs,
 		kvPut(streams.ExperimentsBucket), kvPut(streams.BuildersBucket)},
 	streams.RoleViewer: {publishJob, publishLog, publishResult, publishUpload, publishAbandoned, publishDead,
 		corePublish("publish a log chunk", streams.LogSubject(probeKey, 2)),

@@ -215,16 +215,20 @@ func (p *Producer) Delete(ctx context.Context, name string, force bool) (DeleteO
 	if err := streams.DeleteJobsConsumers(ctx, p.js, &rec.exp); err != nil {
 		return out, err
 	}
+	dead := streams.ExperimentDeadFilters(name)
 	for _, s := range []struct{ stream, filter string }{
 		{streams.JobsStream, streams.ExperimentJobsFilter(name)},
 		{streams.UploadsStream, streams.ExperimentUploadsFilter(name)},
 		{streams.LogsStream, streams.ExperimentLogsFilter(name)},
 		{streams.ResultsStream, streams.ExperimentResultsFilter(name)},
-		{streams.DeadStream, streams.DeadSubject(name)},
+		{streams.DeadStream, dead[0]},
+		{streams.DeadStream, dead[1]},
 	} {
-		if out.Messages[s.stream], err = p.purge(ctx, s.stream, s.filter); err != nil {
+		n, err := p.purge(ctx, s.stream, s.filter)
+		if err != nil {
 			return out, err
 		}
+		out.Messages[s.stream] += n
 	}
 	pkv, err := p.js.KeyValue(ctx, streams.ProgressBucket)
 	if err != nil {

@@ -211,7 +211,7 @@ func (r *Reporter) refuse(ctx context.Context, st *run, subject string, data []b
 		Int("bytes", len(data)).Logger()
 	log.Warn().Err(reason).Msg("refusing result, moving it to the dead stream")
 	r.met.refused.Inc()
-	dead := streams.NewDeadMsg(subject, data, streams.ResultsStream, seq, reason)
+	dead := streams.NewDeadMsg(subject, data, streams.ResultsStream, seq, reason, r.sender)
 	r.cfg.JobKey.SignMsgID(dead)
 	if _, err := r.js.PublishMsg(ctx, dead); err != nil {
 		if ctx.Err() == nil {

@@ -40,6 +40,9 @@ type Reporter struct {
 	log   zerolog.Logger
 	tmpl  *template.Template
 	met   *metrics
+	// sender names its user in the dead letters it files
+	// (streams.DeadSubject).
+	sender string
 }
 
 // New checks cfg and returns a Reporter reading from nc and writing to st.
@@ -67,12 +70,13 @@ func New(cfg Config, nc *nats.Conn, st store.Store, log zerolog.Logger) (*Report
 		return nil, fmt.Errorf("reporter: %w", err)
 	}
 	return &Reporter{
-		met:   met,
-		cfg:   cfg.withDefaults(),
-		js:    js,
-		store: st,
-		log:   log.With().Str("component", "reporter").Logger(),
-		tmpl:  tmpl,
+		met:    met,
+		cfg:    cfg.withDefaults(),
+		js:     js,
+		store:  st,
+		log:    log.With().Str("component", "reporter").Logger(),
+		tmpl:   tmpl,
+		sender: streams.Sender(nc),
 	}, nil
 }
 

@@ -224,12 +224,12 @@ func TestGarbageGoesToDeadStream(t *testing.T) {
 		}
 		dead[m.Subject] = append(dead[m.Subject], *m)
 	}
-	inv := dead[streams.DeadSubject("")]
+	inv := dead[streams.DeadSubject("", streams.AnonymousSender)]
 	if len(inv) != 1 || string(inv[0].Data) != string(garbage) || inv[0].Header.Get(streams.HdrDeadReason) == "" ||
 		inv[0].Header.Get(streams.HdrDeadSubject) != "ejecta.results.exp4.x.y.z.1" {
 		t.Errorf("dead letter of the garbage: %+v", inv)
 	}
-	exp := dead[streams.DeadSubject("exp4")]
+	exp := dead[streams.DeadSubject("exp4", streams.AnonymousSender)]
 	if len(exp) != 3 {
 		t.Fatalf("dead letters of exp4: %d, want 3 (%v)", len(exp), dead)
 	}

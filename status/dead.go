@@ -23,20 +23,20 @@ type DeadLetter struct {
 // DeadLetters returns the dead letters of experiment exp, or of every
 // experiment (those that could not be attributed included) when exp is "".
 func DeadLetters(ctx context.Context, js jetstream.JetStream, exp string) ([]DeadLetter, error) {
-	filter := streams.DeadStreamFilter
+	filters := []string{streams.DeadStreamFilter}
 	if exp != "" {
 		if err := streams.ValidateExperimentName(exp); err != nil {
 			return nil, err
 		}
-		filter = streams.DeadSubject(exp)
+		filters = streams.ExperimentDeadFilters(exp)
 	}
 	// Next on an empty selection waits and times out; ask first.
-	n, err := countMessages(ctx, js, streams.DeadStream, filter)
+	n, err := countAll(ctx, js, streams.DeadStream, filters)
 	if err != nil || n == 0 {
 		return nil, err
 	}
 	c, err := js.OrderedConsumer(ctx, streams.DeadStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverAllPolicy,
+		FilterSubjects: filters, DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", streams.DeadStream, err)

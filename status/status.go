@@ -153,7 +153,7 @@ func get(ctx context.Context, js jetstream.JetStream, name string, hbs []streams
 		st.Queued += t.Queued
 		st.Toolchains = append(st.Toolchains, t)
 	}
-	if st.DeadLetters, err = countMessages(ctx, js, streams.DeadStream, streams.DeadSubject(name)); err != nil {
+	if st.DeadLetters, err = countAll(ctx, js, streams.DeadStream, streams.ExperimentDeadFilters(name)); err != nil {
 		return st, err
 	}
 	pkv, err := js.KeyValue(ctx, streams.ProgressBucket)
@@ -224,6 +224,20 @@ func countMessages(ctx context.Context, js jetstream.JetStream, stream, filter s
 		return 0, fmt.Errorf("open stream %s: %w", stream, err)
 	}
 	return streams.CountMessages(ctx, s, filter)
+}
+
+// countAll counts the messages of stream on any of filters, which
+// overlap nowhere.
+func countAll(ctx context.Context, js jetstream.JetStream, stream string, filters []string) (int, error) {
+	total := 0
+	for _, f := range filters {
+		n, err := countMessages(ctx, js, stream, f)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
 }
 
 // running counts the builds of experiment name with toolchain tc that

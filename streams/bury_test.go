@@ -46,13 +46,13 @@ func TestBury(t *testing.T) {
 	log := zerolog.New(zerolog.NewTestWriter(t))
 	msg := next()
 	refused := func(context.Context, *nats.Msg) error { return errors.New("dead stream down") }
-	if streams.Bury(ctx, msg, streams.UploadsStream, errors.New("not JSON"), refused, log) {
+	if streams.Bury(ctx, msg, streams.UploadsStream, errors.New("not JSON"), "uploader", refused, log) {
 		t.Fatal("Bury with a failing publish says the letter is stored")
 	}
 	msg.Nak()
 
 	msg = next() // delivered again: it was not terminated
-	if !streams.Bury(ctx, msg, streams.UploadsStream, errors.New("not JSON"), publish, log) {
+	if !streams.Bury(ctx, msg, streams.UploadsStream, errors.New("not JSON"), "uploader", publish, log) {
 		t.Fatal("Bury failed")
 	}
 	if _, err := cons.Next(jetstream.FetchMaxWait(500 * time.Millisecond)); err == nil {
@@ -62,7 +62,7 @@ func TestBury(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := ds.GetLastMsgForSubject(ctx, streams.DeadSubject("e1"))
+	got, err := ds.GetLastMsgForSubject(ctx, streams.DeadSubject("e1", "uploader"))
 	if err != nil {
 		t.Fatal(err)
 	}

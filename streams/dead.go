@@ -30,16 +30,17 @@ const MaxDeadDataBytes = 512 << 10
 // maxReasonBytes keeps a reason readable and well inside a header.
 const maxReasonBytes = 1024
 
-// NewDeadMsg files a refused message (data, as received on subject, at
-// sequence seq of stream) under the dead subject of the experiment it names,
-// if any. Its Nats-Msg-Id is derived from stream and seq, so dead-lettering
-// the same message twice (a retry, a replay) stores it once. A job's
-// ticket is hidden in the copy: viewers read the dead stream.
-func NewDeadMsg(subject string, data []byte, stream string, seq uint64, reason error) *nats.Msg {
+// NewDeadMsg is sender's dead letter of a refused message (data, as
+// received on subject, at sequence seq of stream), on sender's dead
+// subject of the experiment it names, if any. Its Nats-Msg-Id is derived
+// from sender, stream and seq, so dead-lettering the same message twice (a
+// retry, a replay) stores it once. A job's ticket is hidden in the copy:
+// viewers read the dead stream.
+func NewDeadMsg(subject string, data []byte, stream string, seq uint64, reason error, sender string) *nats.Msg {
 	if stream == JobsStream {
 		data = redactTicket(data)
 	}
-	m := nats.NewMsg(DeadSubject(ExperimentHint(data)))
+	m := nats.NewMsg(DeadSubject(ExperimentHint(data), sender))
 	m.Data = data
 	if len(data) > MaxDeadDataBytes {
 		m.Data = data[:MaxDeadDataBytes]
@@ -50,15 +51,15 @@ func NewDeadMsg(subject string, data []byte, stream string, seq uint64, reason e
 	if seq > 0 {
 		s := strconv.FormatUint(seq, 10)
 		m.Header.Set(HdrDeadSeq, s)
-		m.Header.Set(nats.MsgIdHdr, "dead:"+stream+"#"+s)
+		m.Header.Set(nats.MsgIdHdr, "dead:"+deadSender(sender)+":"+stream+"#"+s)
 	}
 	return m
 }
 
-// DeadLetter is the dead letter of msg, a message of stream refused for
-// reason: NewDeadMsg with msg's subject, data and stream sequence.
-func DeadLetter(msg jetstream.Msg, stream string, reason error) *nats.Msg {
-	return NewDeadMsg(msg.Subject(), msg.Data(), stream, StreamSeq(msg), reason)
+// DeadLetter is sender's dead letter of msg, a message of stream refused
+// for reason: NewDeadMsg with msg's subject, data and stream sequence.
+func DeadLetter(msg jetstream.Msg, stream string, reason error, sender string) *nats.Msg {
+	return NewDeadMsg(msg.Subject(), msg.Data(), stream, StreamSeq(msg), reason, sender)
 }
 
 // StreamSeq is msg's sequence in its stream, 0 when it has no JetStream
@@ -72,15 +73,15 @@ func StreamSeq(msg jetstream.Msg) uint64 {
 }
 
 // Bury moves msg, a message of stream refused for reason, to the dead
-// stream for an operator: it publishes msg's dead letter (DeadLetter) with
+// stream for an operator: it publishes sender's dead letter of msg (DeadLetter) with
 // publish, which is the caller's policy (once, or retried until
 // acknowledged), then terminates msg with the letter's reason so that
 // JetStream stops delivering it. It says on log what became of msg and
 // reports whether the letter is stored; when it is not, msg is left alone,
 // for the caller to have it delivered again: a refused message is evidence
 // and must not vanish.
-func Bury(ctx context.Context, msg jetstream.Msg, stream string, reason error, publish func(context.Context, *nats.Msg) error, log zerolog.Logger) bool {
-	dead := DeadLetter(msg, stream, reason)
+func Bury(ctx context.Context, msg jetstream.Msg, stream string, reason error, sender string, publish func(context.Context, *nats.Msg) error, log zerolog.Logger) bool {
+	dead := DeadLetter(msg, stream, reason, sender)
 	log = log.With().Str("subject", msg.Subject()).Str("dead_subject", dead.Subject).
 		Str("reason", dead.Header.Get(HdrDeadReason)).Logger()
 	if err := publish(ctx, dead); err != nil {

@@ -26,7 +26,7 @@
 //	                                                              "store this abandoned log" (same queue; uploaders only)
 //	ejecta.queued.<exp>.<crate>.<version>.<toolchain>             a job's headers, republished by the jobs stream (no body)
 //	ejecta.results.<exp>.<crate>.<version>.<toolchain>.<attempt>  result of one attempt
-//	ejecta.dead.<exp>                                             dead letters (poison messages)
+//	ejecta.dead.<exp>.<sender>                                    dead letters (poison messages), under who filed them
 //
 // Every token is escaped with EscapeToken: bytes outside [A-Za-z0-9_-] become
 // %XX (upper-case hex), so "1.0.0" is "1%2E0%2E0". The escaping is reversible

@@ -187,6 +187,10 @@ var (
 	allBuckets = []string{ExperimentsBucket, BuildersBucket, ProgressBucket, EndpointsBucket}
 )
 
+// deadUnder is the dead subjects user may publish on: its own, of every
+// experiment (DeadSubject).
+func deadUnder(user string) string { return deadPrefix + ".*." + user }
+
 // RolePermissions returns what role may do. The lists are derived from the
 // names in this package, so a new subject or stream changes them here too.
 func RolePermissions(role Role) (Permissions, error) {
@@ -231,7 +235,7 @@ func rolePermissions(role Role, user, inbox string) (Permissions, error) {
 		pub = append(pub, msgGet(JobsStream)...)
 		pub = append(pub, streamInfo(ResultsStream), streamInfo(LogsStream), streamInfo(DeadStream))
 	case RoleBuilder:
-		pub = append(pub, logsPrefix+".>", uploadsPrefix+".>", deadPrefix+".>")
+		pub = append(pub, logsPrefix+".>", uploadsPrefix+".>", deadUnder(user))
 		// Results only under its own name (ResultSubject): the reporter
 		// tells which builder each came from.
 		pub = append(pub, resultsPrefix+".*.*.*.*.*."+user)
@@ -254,7 +258,7 @@ func rolePermissions(role Role, user, inbox string) (Permissions, error) {
 	case RoleUploader:
 		// Only uploaders judge a log abandoned; they publish no other
 		// upload request.
-		pub = append(pub, abandonedPrefix+".>", deadPrefix+".>")
+		pub = append(pub, abandonedPrefix+".>", deadUnder(user))
 		// Whether an experiment's upload requests must be signed.
 		pub = append(pub, kvRead(ExperimentsBucket)...)
 		pub = append(pub, pullFrom(UploadsStream, UploadersConsumer)...)
@@ -271,7 +275,7 @@ func rolePermissions(role Role, user, inbox string) (Permissions, error) {
 	case RoleReporter:
 		// Re-runs that confirm a regression are ordinary jobs, on
 		// subjects of their own: it queues no first run.
-		pub = append(pub, jobsPrefix+".*.*.*.*."+rerunToken, deadPrefix+".>")
+		pub = append(pub, jobsPrefix+".*.*.*.*."+rerunToken, deadUnder(user))
 		pub = append(pub, readStream(ResultsStream)...)
 		// Refused results are deleted once dead-lettered: left there they
 		// fill the attempt's subject and the genuine result is refused.

@@ -26,8 +26,9 @@ const (
 	// It is kept small because JetStream reserves a stream's max bytes on
 	// disk when it creates the stream.
 	DeadMaxBytes = 256 << 20
-	// DeadMaxPerExperiment bounds the dead letters of one experiment (one
-	// subject), so one experiment's flood cannot push out another's.
+	// DeadMaxPerExperiment bounds the dead letters one sender files for
+	// one experiment (one subject, DeadSubject), so one experiment's flood
+	// cannot push out another's, nor one sender's another's.
 	DeadMaxPerExperiment = 10000
 	DeadMaxAge           = 30 * 24 * time.Hour
 )

@@ -2,8 +2,11 @@ package streams
 
 import (
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/nats-io/nats.go"
 )
 
 // Stream, consumer and bucket names. Exported so that operators' tools and
@@ -128,6 +131,25 @@ func ResultSender(user string) string {
 	return AnonymousSender
 }
 
+// Sender is the sender token of what a component connected with nc
+// publishes under its own name (results, dead letters): ResultSender of
+// the user nc authenticates as.
+func Sender(nc *nats.Conn) string { return ResultSender(connUser(nc)) }
+
+// connUser is the user nc authenticates as: its user option, or the user
+// of a server URL that carries one; "" for none.
+func connUser(nc *nats.Conn) string {
+	if nc.Opts.User != "" {
+		return nc.Opts.User
+	}
+	for _, s := range append([]string{nc.Opts.Url}, nc.Opts.Servers...) {
+		if u, err := url.Parse(s); err == nil && u.User != nil {
+			return u.User.Username()
+		}
+	}
+	return ""
+}
+
 // HeartbeatKey is where a builder connected as sender (ResultSender)
 // keeps its heartbeat of builder id in BuildersBucket: under its user's
 // name, the only keys a builder user may write (RolePermissions), so a
@@ -161,13 +183,33 @@ func validateSender(sender string) error {
 	return nil
 }
 
-// DeadSubject is where poison messages of experiment exp are kept. An empty
-// exp (the message could not even be parsed) uses a reserved token.
-func DeadSubject(exp string) string {
+// DeadSubject is where sender (Sender) keeps the poison messages of
+// experiment exp: under its own name, the only dead subjects its user may
+// publish on (RolePermissions), so that the dead letters say who filed
+// them, and a flood by one publisher stays within its own subject's bound
+// (DeadMaxPerExperiment) instead of pushing out the others'. An empty exp
+// (the message could not even be parsed) uses a reserved token; a sender
+// that is no subject token, AnonymousSender.
+func DeadSubject(exp, sender string) string {
 	if exp == "" || ValidateExperimentName(exp) != nil {
-		return deadPrefix + "." + invalidExpName
+		exp = invalidExpName
 	}
-	return deadPrefix + "." + exp
+	return deadPrefix + "." + exp + "." + deadSender(sender)
+}
+
+// deadSender is sender as dead subjects name it: AnonymousSender for one
+// that is no subject token.
+func deadSender(sender string) string {
+	if sender == "" || strings.ContainsAny(sender, ".*> \t\r\n") {
+		return AnonymousSender
+	}
+	return sender
+}
+
+// ExperimentDeadFilters match every dead letter of experiment exp: each
+// sender's, and those filed before dead subjects named their sender.
+func ExperimentDeadFilters(exp string) []string {
+	return []string{deadPrefix + "." + exp + ".*", deadPrefix + "." + exp}
 }
 
 // DeadStreamFilter matches every dead letter.

@@ -187,7 +187,7 @@ func TestDeadJobHidesTicket(t *testing.T) {
 	job := Job{V: 1, BuildKey: ticketBuild, Mode: ModeCheckOnly, CrateSource: "/r"}
 	mustKey(t).SignJob(&job)
 	data, _ := json.Marshal(job)
-	m := NewDeadMsg(JobSubject(job.BuildKey), data, JobsStream, 7, errors.New("poison"))
+	m := NewDeadMsg(JobSubject(job.BuildKey), data, JobsStream, 7, errors.New("poison"), "builder-a")
 	if strings.Contains(string(m.Data), job.Ticket) {
 		t.Fatalf("dead letter holds the ticket: %s", m.Data)
 	}
@@ -195,12 +195,12 @@ func TestDeadJobHidesTicket(t *testing.T) {
 	if err := json.Unmarshal(m.Data, &back); err != nil || back["crate"] != "cfg-if" || back["ticket"] != "(redacted)" {
 		t.Errorf("dead letter %s (%v)", m.Data, err)
 	}
-	if m.Subject != DeadSubject("e") {
-		t.Errorf("dead letter on %s, want %s", m.Subject, DeadSubject("e"))
+	if m.Subject != "ejecta.dead.e.builder-a" {
+		t.Errorf("dead letter on %s, want ejecta.dead.e.builder-a", m.Subject)
 	}
 	// Anything else is kept as it came.
 	for _, raw := range []string{"\x00 not json", `{"v":1,"experiment":"e"}`} {
-		if m := NewDeadMsg("ejecta.jobs.x", []byte(raw), JobsStream, 0, errors.New("poison")); string(m.Data) != raw {
+		if m := NewDeadMsg("ejecta.jobs.x", []byte(raw), JobsStream, 0, errors.New("poison"), "builder-a"); string(m.Data) != raw {
 			t.Errorf("dead letter of %q is %q", raw, m.Data)
 		}
 	}
@@ -232,8 +232,8 @@ func TestSignMsgIDMakesTheIDUnpredictable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain := NewDeadMsg("ejecta.results.x", []byte(`{}`), ResultsStream, 7, errors.New("no"))
-	a, b := NewDeadMsg("ejecta.results.x", []byte(`{}`), ResultsStream, 7, errors.New("no")), NewDeadMsg("ejecta.results.x", []byte(`{}`), ResultsStream, 7, errors.New("no"))
+	plain := NewDeadMsg("ejecta.results.x", []byte(`{}`), ResultsStream, 7, errors.New("no"), "reporter")
+	a, b := NewDeadMsg("ejecta.results.x", []byte(`{}`), ResultsStream, 7, errors.New("no"), "reporter"), NewDeadMsg("ejecta.results.x", []byte(`{}`), ResultsStream, 7, errors.New("no"), "reporter")
 	key.SignMsgID(a)
 	key.SignMsgID(b)
 	if id := a.Header.Get(nats.MsgIdHdr); id == plain.Header.Get(nats.MsgIdHdr) || id != b.Header.Get(nats.MsgIdHdr) {
@@ -243,13 +243,13 @@ func TestSignMsgIDMakesTheIDUnpredictable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := NewDeadMsg("ejecta.results.x", []byte(`{}`), ResultsStream, 7, errors.New("no"))
+	c := NewDeadMsg("ejecta.results.x", []byte(`{}`), ResultsStream, 7, errors.New("no"), "reporter")
 	other.SignMsgID(c)
 	if c.Header.Get(nats.MsgIdHdr) == a.Header.Get(nats.MsgIdHdr) {
 		t.Error("two keys give the same id")
 	}
 	var none JobKey
-	d := NewDeadMsg("ejecta.results.x", []byte(`{}`), ResultsStream, 7, errors.New("no"))
+	d := NewDeadMsg("ejecta.results.x", []byte(`{}`), ResultsStream, 7, errors.New("no"), "reporter")
 	none.SignMsgID(d)
 	if d.Header.Get(nats.MsgIdHdr) != plain.Header.Get(nats.MsgIdHdr) {
 		t.Error("no key changed the id")

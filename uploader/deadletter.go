@@ -19,7 +19,7 @@ func (u *Uploader) deadLetter(ctx context.Context, msg jetstream.Msg, reason err
 		_, err := u.js.PublishMsg(ctx, m)
 		return err
 	}
-	if !streams.Bury(ctx, msg, streams.UploadsStream, reason, publish, u.log) {
+	if !streams.Bury(ctx, msg, streams.UploadsStream, reason, u.sender, publish, u.log) {
 		delay := u.cfg.retryDelay(deliveries(msg))
 		u.log.Info().Str("subject", msg.Subject()).Dur("retry_in", delay).Msg("poison upload request given back, to be dead-lettered later")
 		msg.NakWithDelay(delay)

@@ -30,6 +30,9 @@ type Uploader struct {
 	// bound by Run.
 	experiments jetstream.KeyValue
 	encoders    *encoderPool
+	// sender names the replica's user in the dead letters it files
+	// (streams.DeadSubject).
+	sender string
 }
 
 // New returns an uploader storing logs in st. cfg's zero fields take their
@@ -61,6 +64,7 @@ func New(cfg Config, nc *nats.Conn, st store.Store, log zerolog.Logger) (*Upload
 		js:       js,
 		st:       st,
 		encoders: newEncoderPool(cfg.Concurrency),
+		sender:   streams.Sender(nc),
 		log:      log.With().Str("component", "uploader").Str("uploader", cfg.Name).Logger(),
 	}, nil
 }

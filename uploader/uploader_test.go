@@ -151,9 +151,9 @@ func TestPoisonRequestsAreDeadLettered(t *testing.T) {
 	}
 	// Workers take requests concurrently, so dead letters come in any order.
 	want := map[string]struct{ deadSubj, reason, data string }{
-		streams.UploadSubject(k, 7): {streams.DeadSubject(""), "invalid character", poison[0].data},
-		streams.UploadSubject(k, 8): {streams.DeadSubject("exp3"), "unsupported schema version", poison[1].data},
-		streams.UploadSubject(k, 9): {streams.DeadSubject("exp3"), "unknown field", poison[2].data},
+		streams.UploadSubject(k, 7): {streams.DeadSubject("", streams.AnonymousSender), "invalid character", poison[0].data},
+		streams.UploadSubject(k, 8): {streams.DeadSubject("exp3", streams.AnonymousSender), "unsupported schema version", poison[1].data},
+		streams.UploadSubject(k, 9): {streams.DeadSubject("exp3", streams.AnonymousSender), "unknown field", poison[2].data},
 	}
 	for _, m := range got {
 		from := m.Headers().Get(streams.HdrDeadSubject)

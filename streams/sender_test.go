@@ -1,4 +1,4 @@
-package builder
+package streams_test
 
 import (
 	"testing"
@@ -8,9 +8,10 @@ import (
 	"github.com/ejecta-build/ejecta/streams"
 )
 
-// A builder's results go out under the user its connection authenticates
-// as, however it was given, the only name the server lets it use.
-func TestResultSenderIsTheConnectionsUser(t *testing.T) {
+// What a component publishes under its own name (results, dead letters)
+// goes out under the user its connection authenticates as, however it was
+// given: the only name the server lets it use.
+func TestSenderIsTheConnectionsUser(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		opts nats.Options
@@ -22,7 +23,7 @@ func TestResultSenderIsTheConnectionsUser(t *testing.T) {
 		{"no user", nats.Options{Url: "nats://127.0.0.1:4222"}, streams.AnonymousSender},
 		{"a user of another setup", nats.Options{User: "alice"}, streams.AnonymousSender},
 	} {
-		if got := streams.ResultSender(natsUser(&nats.Conn{Opts: c.opts})); got != c.want {
+		if got := streams.Sender(&nats.Conn{Opts: c.opts}); got != c.want {
 			t.Errorf("%s: sender %q, want %q", c.name, got, c.want)
 		}
 	}
