@@ -17,6 +17,11 @@ import (
 // from the stream long before the next sweep, which would then wait for
 // Config.AbandonAfter instead.
 func (u *Uploader) abandonEarlier(ctx context.Context, logs jetstream.Stream, k streams.BuildKey, attempt int) error {
+	if attempt <= 1 {
+		// Most logs: there is no earlier attempt, and listing a build's
+		// subjects costs the server a scan of the stream's subjects.
+		return nil
+	}
 	info, err := logs.Info(ctx, jetstream.WithSubjectFilter(streams.BuildLogsFilter(k)))
 	if err != nil {
 		return fmt.Errorf("list earlier attempts of %s: %w", k, err)
