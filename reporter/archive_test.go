@@ -22,6 +22,7 @@ import (
 	"github.com/ejecta-build/ejecta/craterview"
 	"github.com/ejecta-build/ejecta/craterview/cratertest"
 	"github.com/ejecta-build/ejecta/internal/testenv"
+	"github.com/ejecta-build/ejecta/producer"
 	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/store/storetest"
@@ -308,5 +309,55 @@ func TestArchivesRefuseBadInput(t *testing.T) {
 	time.Sleep(5 * testDebounce)
 	if _, err := archive.ReadManifest(context.Background(), e.store, "half"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("manifest of an unfinished experiment: %v", err)
+	}
+}
+
+// An experiment deleted while its archives wait for a log gets none: the
+// build stops with the deletion, so nothing it would store outlives the
+// deletion of the experiment's stored objects (producer.DeleteStored).
+func TestDeletedExperimentGetsNoArchives(t *testing.T) {
+	e := newEnv(t)
+	e.startReporter()
+	runFinishedExperiment(t, e, "gone")
+	// One log's upload is late: the build waits for it (archiveLogWait).
+	k := streams.BuildKey{Experiment: "gone", Crate: "ok-a", Version: "1.0.0", Toolchain: "nightly"}
+	metaKey := streams.ExperimentPrefix("gone") + streams.LogMetaKey(k, 1)
+	meta := tryRead(e.store, metaKey)
+	if meta == nil {
+		t.Fatal("no log metadata to hold back")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := e.store.Delete(ctx, metaKey); err != nil {
+		t.Fatal(err)
+	}
+	e.waitResults("gone", 10)
+	time.Sleep(time.Second) // the final report stored, the build waiting
+	// What the build stored before the deletion (the classes without the
+	// late log) is DeleteStored's to remove.
+	before := map[string]bool{}
+	for o, err := range e.store.List(ctx, streams.ExperimentPrefix("gone")) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[o.Key] = true
+	}
+	if _, err := producer.New(e.js, testLogger(t)).Delete(ctx, "gone", false); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * testDebounce)
+	// The late upload lands: a build still running would now store the
+	// archives, at most 2 s later.
+	if err := e.store.Put(ctx, metaKey, bytes.NewReader(meta), int64(len(meta)), ""); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Second)
+	for o, err := range e.store.List(ctx, streams.ExperimentPrefix("gone")) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !before[o.Key] && o.Key != metaKey {
+			t.Errorf("stored after the experiment was deleted: %s", o.Key)
+		}
 	}
 }

@@ -30,7 +30,9 @@ type archiveState struct {
 	// once one was stored since the last build started.
 	finalWriting, wanted bool
 	// done receives the outcome of the build running; nil when none is.
+	// stop cancels that build.
 	done chan archiveOutcome
+	stop context.CancelFunc
 	// failures counts builds failed in a row; retry is when the next may
 	// start.
 	failures int
@@ -127,10 +129,13 @@ func (r *Reporter) archives(ctx context.Context, st *run) {
 		}
 		a.wanted = false
 		a.done = make(chan archiveOutcome, 1)
+		bctx, stop := context.WithCancel(ctx)
+		a.stop = stop
 		st.arch.wg.Add(1)
 		go func(done chan<- archiveOutcome) {
 			defer st.arch.wg.Done()
-			m, err := archive.Build(ctx, r.store, e.name, archive.BuildOptions{Options: archiveOptions()})
+			defer stop()
+			m, err := archive.Build(bctx, r.store, e.name, archive.BuildOptions{Options: archiveOptions()})
 			done <- archiveOutcome{m, err}
 		}(a.done)
 	}

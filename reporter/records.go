@@ -158,6 +158,11 @@ func (r *Reporter) drop(ctx context.Context, st *run, name string) {
 	if e == nil {
 		return
 	}
+	if e.arch.stop != nil {
+		// As for a write: archives stored after this would outlive the
+		// deletion of the experiment's stored objects.
+		e.arch.stop()
+	}
 	delete(st.exps, name)
 	for k := range st.requested {
 		if e.crates[k.cs.key] == k.cs {
