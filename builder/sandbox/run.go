@@ -166,16 +166,37 @@ func killTask(ctx context.Context, task containerd.Task, statusC <-chan containe
 func deleteTask(ctx context.Context, task containerd.Task) error {
 	ctx, cancel := context.WithTimeout(ctx, teardownTimeout)
 	defer cancel()
-	// On success Delete has waited for the output and closed the FIFOs.
-	_, err := task.Delete(ctx, containerd.WithProcessKill)
-	if err == nil {
-		return nil
+	for tries := 1; ; tries++ {
+		// On success Delete has waited for the output and closed the FIFOs.
+		_, err := task.Delete(ctx, containerd.WithProcessKill)
+		if err == nil {
+			return nil
+		}
+		if tries < deleteTries && stillRunning(err) && ctx.Err() == nil {
+			// WithProcessKill goes on to the delete without waiting when
+			// the shim refuses the kill, as it may for a task a killed
+			// builder left between states: kill it again and wait.
+			if statusC, werr := task.Wait(ctx); werr == nil {
+				if _, kerr := killTask(ctx, task, statusC); kerr == nil {
+					continue
+				}
+			}
+		}
+		finishIO(task.IO())
+		if isGone(err) {
+			return nil
+		}
+		return fmt.Errorf("delete task: %w", err)
 	}
-	finishIO(task.IO())
-	if isGone(err) {
-		return nil
-	}
-	return fmt.Errorf("delete task: %w", err)
+}
+
+// deleteTries bounds deleteTask's deletes of a task still running.
+const deleteTries = 3
+
+// stillRunning reports whether err is the shim refusing to delete a task
+// whose process runs. It comes as an unknown error, told by its text.
+func stillRunning(err error) bool {
+	return strings.Contains(err.Error(), "cannot delete a running process")
 }
 
 // covers makes, under dir, the covers that hide the host's secrets and
