@@ -223,6 +223,8 @@ func (a *attempt) build(ctx context.Context) cargo.Verdict {
 	a.openSharedTarget()
 	if a.shared != nil {
 		a.cargo.SharedTarget = a.shared.Dir()
+	} else if err := a.ws.MakeTarget(); err != nil {
+		return a.cargo.WorkspaceError(err)
 	}
 	stopQuota := a.watchQuota(ctx)
 	defer stopQuota()

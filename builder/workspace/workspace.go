@@ -21,8 +21,9 @@ const WrapperPackage = "ejecta-wrapper"
 //
 //	<dir>/wrapper      a package depending on exactly the crate version under test
 //	<dir>/crate        a copy of the crate itself, for the modes that need it as root package
-//	<dir>/target       CARGO_TARGET_DIR, shared by both, unless the attempt builds in its
-//	                   slot's shared target (SharedTarget, outside every job dir)
+//	<dir>/target       CARGO_TARGET_DIR, shared by both, made (MakeTarget) only when the
+//	                   attempt does not build in its slot's shared target (SharedTarget,
+//	                   outside every job dir)
 //	<dir>/home         HOME
 //	<dir>/cargo-home   CARGO_HOME
 //	<dir>/vendor       the crates fetched from a remote registry, a directory source
@@ -111,8 +112,14 @@ func New(dir string, job *streams.Job, uid, gid int) (*Workspace, error) {
 	return w, nil
 }
 
+// populate makes the job dir's parts every attempt needs. Each new file or
+// directory is a new inode, the dearest thing the builder asks of the file
+// system per job (BENCHMARKS.md, "The no-op job row"), so the job dir has
+// no more of them than cargo needs: the target is made only when no shared
+// one is used (MakeTarget), and the wrapper's library, an empty file, lies
+// beside its manifest ([lib] path) rather than in a src dir of its own.
 func (w *Workspace) populate(job *streams.Job) error {
-	for _, d := range []string{"target", "home", "cargo-home"} {
+	for _, d := range []string{"home", "cargo-home"} {
 		if err := w.buildDir(d); err != nil {
 			return err
 		}
@@ -125,19 +132,27 @@ func (w *Workspace) populate(job *streams.Job) error {
 	// An empty [workspace] makes the wrapper its own workspace root, so
 	// cargo never wanders up the host's directories looking for one.
 	manifest := fmt.Sprintf("[package]\nname = %q\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n"+
-		"[dependencies]\n%s = %q\n\n[workspace]\n", WrapperPackage, job.Crate, "="+job.Version)
-	files := map[string]string{
-		"Cargo.toml":         manifest,
-		"src/lib.rs":         "",
-		".cargo/config.toml": cargoConfig(w.LocalSource(job.CrateSource)),
+		"[lib]\npath = %q\n\n[dependencies]\n%s = %q\n\n[workspace]\n", WrapperPackage, wrapperLib, job.Crate, "="+job.Version)
+	files := []struct{ name, text string }{
+		{"Cargo.toml", manifest},
+		{wrapperLib, ""},
+		{".cargo/config.toml", cargoConfig(w.LocalSource(job.CrateSource))},
 	}
-	for name, text := range files {
-		if err := w.writeFile(filepath.Join(WrapperDir, name), text); err != nil {
+	for _, f := range files {
+		if err := w.writeFile(filepath.Join(WrapperDir, f.name), f.text); err != nil {
 			return fmt.Errorf("write wrapper package: %w", err)
 		}
 	}
 	return w.buildFile(filepath.Join(WrapperDir, "Cargo.lock"))
 }
+
+// wrapperLib is the wrapper package's library, empty, relative to the
+// package.
+const wrapperLib = "lib.rs"
+
+// MakeTarget makes the job dir's own target, which New leaves out: an
+// attempt that builds in its slot's shared target has no use for it.
+func (w *Workspace) MakeTarget() error { return w.buildDir("target") }
 
 // Close releases the job dir's handle; the dir itself is removed later.
 func (w *Workspace) Close() {

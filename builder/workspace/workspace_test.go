@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,8 +111,15 @@ func TestNewWorkspaceOwnership(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(ws.Close)
+		// The target is made only for an attempt without a shared one.
+		if _, err := os.Lstat(ws.Target()); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("New made the target (%v)", err)
+		}
+		if err := ws.MakeTarget(); err != nil {
+			t.Fatal(err)
+		}
 		want := map[string]int{ // path: owner
-			".": 0, "wrapper": 0, "wrapper/Cargo.toml": 0, "wrapper/src": 0, "wrapper/.cargo": 0,
+			".": 0, "wrapper": 0, "wrapper/Cargo.toml": 0, "wrapper/lib.rs": 0, "wrapper/.cargo": 0,
 			"wrapper/.cargo/config.toml": 0, "wrapper/Cargo.lock": testBuildUID,
 			"target": testBuildUID, "home": testBuildUID, "cargo-home": testBuildUID,
 		}
