@@ -230,7 +230,7 @@ func (a *attempt) build(ctx context.Context) cargo.Verdict {
 	name, err := workspace.DirName(a.b.cfg.ID, a.slot, a.n)
 	if err == nil {
 		uid := int(a.b.cfg.buildUser(a.slot))
-		a.ws, err = workspace.New(filepath.Join(a.b.cfg.WorkDir, name), a.job, uid, uid)
+		a.ws, err = workspace.New(filepath.Join(a.b.cfg.WorkDir, name), a.job, uid, uid, a.b.stock)
 	}
 	if err != nil {
 		return a.cargo.WorkspaceError(err)

@@ -52,6 +52,9 @@ type Builder struct {
 	// targets are each slot's shared targets (sharedtarget.go); a slot
 	// touches only its own.
 	targets []sharedTargets
+	// stock holds the files job dirs have alike, linked into each
+	// (workspace.Stock); nil: each job dir has them written.
+	stock *workspace.Stock
 	// removals are job dirs and purged shared targets being removed in
 	// the background (removeJobDir, purgeTarget).
 	removals sync.WaitGroup
@@ -155,6 +158,9 @@ func (b *Builder) Run(ctx context.Context) error {
 	}
 	slots.Wait()
 	b.removals.Wait()
+	if b.stock != nil {
+		b.stock.Close()
+	}
 	stopHeartbeat()
 	hb.Wait()
 	watch.Wait()
@@ -200,7 +206,8 @@ func (b *Builder) drain(ctx, jobs context.Context, abortJobs context.CancelFunc)
 }
 
 // cleanup removes what a crashed builder with our ID left behind: its
-// sandbox tasks, its job dirs and its shared targets.
+// sandbox tasks, its job dirs and its shared targets; and makes its stock
+// afresh.
 func (b *Builder) cleanup(ctx context.Context) error {
 	if err := os.MkdirAll(b.cfg.WorkDir, 0o755); err != nil {
 		return fmt.Errorf("create work dir: %w", err)
@@ -220,6 +227,13 @@ func (b *Builder) cleanup(ctx context.Context) error {
 		// Builds would find what is left of them: better not to start.
 		return err
 	}
+	stock, err := workspace.NewStock(workspace.StockDir(b.cfg.WorkDir, b.cfg.ID))
+	if err != nil {
+		// Slower, no less safe: each job dir has its files written.
+		b.log.Warn().Err(err).Msg("no stock of the files job dirs have alike; writing them in each")
+		return nil
+	}
+	b.stock = stock
 	return nil
 }
 

@@ -95,8 +95,9 @@ func (w *Workspace) LocalSource(crateSource string) string {
 }
 
 // New creates the job dir at dir (which must not exist) and the wrapper
-// package for job, for builds running as uid:gid.
-func New(dir string, job *streams.Job, uid, gid int) (*Workspace, error) {
+// package for job, for builds running as uid:gid. The files the wrapper
+// has alike with other job dirs are links to stock's (nil: written).
+func New(dir string, job *streams.Job, uid, gid int, stock *Stock) (*Workspace, error) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create job dir: %w", err)
 	}
@@ -105,7 +106,7 @@ func New(dir string, job *streams.Job, uid, gid int) (*Workspace, error) {
 		return nil, fmt.Errorf("open job dir: %w", err)
 	}
 	w := &Workspace{dir: dir, root: root, uid: uid, gid: gid}
-	if err := w.populate(job); err != nil {
+	if err := w.populate(job, stock); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("create job dir: %w", err)
 	}
@@ -117,8 +118,9 @@ func New(dir string, job *streams.Job, uid, gid int) (*Workspace, error) {
 // system per job (BENCHMARKS.md, "The no-op job row"), so the job dir has
 // no more of them than cargo needs: the target is made only when no shared
 // one is used (MakeTarget), and the wrapper's library, an empty file, lies
-// beside its manifest ([lib] path) rather than in a src dir of its own.
-func (w *Workspace) populate(job *streams.Job) error {
+// beside its manifest ([lib] path) rather than in a src dir of its own;
+// it and the cargo config are links to stock files.
+func (w *Workspace) populate(job *streams.Job, stock *Stock) error {
 	for _, d := range []string{"home", "cargo-home"} {
 		if err := w.buildDir(d); err != nil {
 			return err
@@ -133,17 +135,36 @@ func (w *Workspace) populate(job *streams.Job) error {
 	// cargo never wanders up the host's directories looking for one.
 	manifest := fmt.Sprintf("[package]\nname = %q\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n"+
 		"[lib]\npath = %q\n\n[dependencies]\n%s = %q\n\n[workspace]\n", WrapperPackage, wrapperLib, job.Crate, "="+job.Version)
-	files := []struct{ name, text string }{
-		{"Cargo.toml", manifest},
+	if err := w.writeFile(filepath.Join(WrapperDir, "Cargo.toml"), manifest); err != nil {
+		return fmt.Errorf("write wrapper package: %w", err)
+	}
+	for _, f := range []struct{ name, text string }{
 		{wrapperLib, ""},
 		{".cargo/config.toml", cargoConfig(w.LocalSource(job.CrateSource))},
-	}
-	for _, f := range files {
-		if err := w.writeFile(filepath.Join(WrapperDir, f.name), f.text); err != nil {
+	} {
+		if err := w.stockFile(stock, filepath.Join(WrapperDir, f.name), f.text); err != nil {
 			return fmt.Errorf("write wrapper package: %w", err)
 		}
 	}
 	return w.buildFile(filepath.Join(WrapperDir, "Cargo.lock"))
+}
+
+// stockFile makes rel, the builder's own file holding text, a link to
+// stock's file holding it, or writes it when that cannot be: no stock,
+// or a link refused (another file system, too many links to the file).
+func (w *Workspace) stockFile(stock *Stock, rel, text string) error {
+	if w.hostile {
+		return ErrHostile
+	}
+	if stock != nil {
+		if err := w.root.MkdirAll(filepath.Dir(rel), 0o755); err != nil {
+			return err
+		}
+		if stock.link(w.root, rel, text) == nil {
+			return nil
+		}
+	}
+	return w.writeFile(rel, text)
 }
 
 // wrapperLib is the wrapper package's library, empty, relative to the

@@ -102,15 +102,36 @@ const testBuildUID = 2_000_000_100
 
 // A new job dir is the builder's but for what builds write: a build can
 // plant nothing where the builder or cargo would read it.
+// The files a job dir has alike with others are the same with a stock
+// (linked) as without (written).
 func TestNewWorkspaceOwnership(t *testing.T) {
-	for _, source := range []string{"/usr/share/cargo/registry", "sparse+http://127.0.0.1:1/index/"} {
+	stock, err := NewStock(filepath.Join(t.TempDir(), "stock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stock.Close() })
+	for i, source := range []string{"/usr/share/cargo/registry", "sparse+http://127.0.0.1:1/index/", "/usr/share/cargo/registry"} {
+		st := stock
+		if i == 0 {
+			st = nil
+		}
 		dir := filepath.Join(t.TempDir(), "job")
 		job := &streams.Job{BuildKey: streams.BuildKey{Crate: "cfg-if", Version: "1.0.0"}, CrateSource: source}
-		ws, err := New(dir, job, testBuildUID, testBuildUID+1)
+		ws, err := New(dir, job, testBuildUID, testBuildUID+1, st)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(ws.Close)
+		for rel, text := range map[string]string{"wrapper/lib.rs": "", "wrapper/.cargo/config.toml": cargoConfig(ws.LocalSource(source))} {
+			fi, err := os.Stat(filepath.Join(dir, rel))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := os.ReadFile(filepath.Join(dir, rel))
+			if links := fi.Sys().(*syscall.Stat_t).Nlink; string(b) != text || (st == nil) != (links == 1) {
+				t.Errorf("stock %v: %s holds %q with %d links, want %q", st != nil, rel, b, links, text)
+			}
+		}
 		// The target is made only for an attempt without a shared one.
 		if _, err := os.Lstat(ws.Target()); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("New made the target (%v)", err)
