@@ -146,9 +146,11 @@ func (b *Builder) Run(ctx context.Context) error {
 	// it at their next look (queues.idle). The notice is the job's
 	// headers, republished by the stream: never its body, whose ticket
 	// only the builder that fetches the job may see.
-	if sub, err := b.nc.Subscribe(streams.JobsQueuedFilter, func(*nats.Msg) { b.queues.notify() }); err != nil {
+	// It also tells which queue has a job again (queues.queued).
+	if sub, err := b.nc.Subscribe(streams.JobsQueuedFilter, func(m *nats.Msg) { b.queues.queued(m.Subject) }); err != nil {
 		b.log.Warn().Err(err).Msg("cannot follow job publishes; idle slots will poll")
 	} else {
+		b.queues.noticed.Store(true)
 		defer sub.Unsubscribe()
 	}
 
