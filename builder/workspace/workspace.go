@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -138,11 +139,21 @@ func (w *Workspace) populate(job *streams.Job, stock *Stock) error {
 	if err := w.writeFile(filepath.Join(WrapperDir, "Cargo.toml"), manifest); err != nil {
 		return fmt.Errorf("write wrapper package: %w", err)
 	}
-	for _, f := range []struct{ name, text string }{
-		{wrapperLib, ""},
-		{".cargo/config.toml", cargoConfig(w.LocalSource(job.CrateSource))},
+	// A directory source's cargo config is the same in every job dir of
+	// its experiments; a registry's names the job dir's own vendor dir, so
+	// a stock copy of it would serve no other job dir and stay there.
+	configStock := stock
+	if streams.IsRegistrySource(job.CrateSource) {
+		configStock = nil
+	}
+	for _, f := range []struct {
+		name, text string
+		stock      *Stock
+	}{
+		{wrapperLib, "", stock},
+		{".cargo/config.toml", cargoConfig(w.LocalSource(job.CrateSource)), configStock},
 	} {
-		if err := w.stockFile(stock, filepath.Join(WrapperDir, f.name), f.text); err != nil {
+		if err := w.stockFile(f.stock, filepath.Join(WrapperDir, f.name), f.text); err != nil {
 			return fmt.Errorf("write wrapper package: %w", err)
 		}
 	}
@@ -216,7 +227,10 @@ func (w *Workspace) buildFile(rel string) error {
 	return err
 }
 
-// writeFile writes rel, the builder's own file, making its directories.
+// writeFile writes rel, the builder's own file, making its directories. A
+// file there already is replaced, never written through: it may be a link
+// to a stock file that other job dirs share (UseRegistry rewrites the
+// wrapper's cargo config).
 func (w *Workspace) writeFile(rel, text string) error {
 	if w.hostile {
 		return ErrHostile
@@ -224,7 +238,18 @@ func (w *Workspace) writeFile(rel, text string) error {
 	if err := w.root.MkdirAll(filepath.Dir(rel), 0o755); err != nil {
 		return err
 	}
-	return w.root.WriteFile(rel, []byte(text), 0o644)
+	if err := w.root.Remove(rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	f, err := w.root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(text)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // readFile reads rel, at most maxManifestBytes of it.

@@ -128,8 +128,10 @@ func TestNewWorkspaceOwnership(t *testing.T) {
 				t.Fatal(err)
 			}
 			b, _ := os.ReadFile(filepath.Join(dir, rel))
-			if links := fi.Sys().(*syscall.Stat_t).Nlink; string(b) != text || (st == nil) != (links == 1) {
-				t.Errorf("stock %v: %s holds %q with %d links, want %q", st != nil, rel, b, links, text)
+			// A registry's config names the job dir's vendor dir: never stocked.
+			linked := st != nil && !(streams.IsRegistrySource(source) && strings.HasSuffix(rel, "config.toml"))
+			if links := fi.Sys().(*syscall.Stat_t).Nlink; string(b) != text || linked != (links > 1) {
+				t.Errorf("stock %v: %s holds %q with %d links, want %q, linked %v", st != nil, rel, b, links, text, linked)
 			}
 		}
 		// The target is made only for an attempt without a shared one.
@@ -158,6 +160,41 @@ func TestNewWorkspaceOwnership(t *testing.T) {
 				t.Errorf("%s: owner %d:%d mode %v, want owner %d and writable by its owner only", rel, st.Uid, st.Gid, fi.Mode(), uid)
 			}
 		}
+	}
+}
+
+// A stocked file rewritten in one job dir (here the cargo config, as
+// UseRegistry does) changes there alone: the stock file it was a link
+// to, and the other job dirs linking to it, keep theirs.
+func TestStockFileRewrittenAlone(t *testing.T) {
+	stock, err := NewStock(filepath.Join(t.TempDir(), "stock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stock.Close() })
+	source := "/usr/share/cargo/registry"
+	var wss []*Workspace
+	for range 2 {
+		job := &streams.Job{BuildKey: streams.BuildKey{Crate: "cfg-if", Version: "1.0.0"}, CrateSource: source}
+		ws, err := New(filepath.Join(t.TempDir(), "job"), job, testBuildUID, testBuildUID, stock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(ws.Close)
+		wss = append(wss, ws)
+	}
+	if err := wss[0].UseRegistry(WrapperDir, "sparse+http://127.0.0.1:1/index/"); err != nil {
+		t.Fatal(err)
+	}
+	config := func(ws *Workspace) string {
+		b, _ := os.ReadFile(filepath.Join(ws.Wrapper(), ".cargo/config.toml"))
+		return string(b)
+	}
+	if got, want := config(wss[0]), registryConfig("sparse+http://127.0.0.1:1/index/"); got != want {
+		t.Errorf("the job dir's config after UseRegistry:\n%s\nwant\n%s", got, want)
+	}
+	if got, want := config(wss[1]), cargoConfig(source); got != want {
+		t.Errorf("another job dir's config changed with it:\n%s\nwant\n%s", got, want)
 	}
 }
 
