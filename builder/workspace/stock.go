@@ -14,7 +14,7 @@ import (
 )
 
 // Stock holds the builder's own files that many job dirs have alike: the
-// wrapper's empty library, its cargo config for a crate source. Each is
+// wrapper's empty library, its cargo config for a directory source. Each is
 // written once, and New links it into a job dir rather than writing it
 // anew: a new file is a new inode, on some disks the dearest call the
 // builder makes per job (BENCHMARKS.md, "The no-op job row"), and a link
