@@ -84,7 +84,7 @@ func cargoLoop(ctx context.Context, t testing.TB, mode streams.Mode, cargo, rust
 	for _, c := range crates {
 		for _, tc := range toolchains {
 			dir := filepath.Join(root, fmt.Sprintf("%s-%s-%s", c.Name, c.Version, tc))
-			ws, err := workspace.New(dir, &streams.Job{BuildKey: streams.BuildKey{Crate: c.Name, Version: c.Version, Toolchain: tc}, CrateSource: source}, 0, 0)
+			ws, err := workspace.New(dir, &streams.Job{BuildKey: streams.BuildKey{Crate: c.Name, Version: c.Version, Toolchain: tc}, CrateSource: source}, 0, 0, nil)
 			if err != nil {
 				t.Fatalf("cargo loop: job dir of %s on %s: %v", c, tc, err)
 			}

@@ -76,23 +76,25 @@ func (a *attempt) open(ctx context.Context) {
 	a.lim = a.b.limits(a.job)
 }
 
-// run carries the attempt through the state machine described in doc.go.
-// ctx is the jobs' context: when it ends the attempt is abandoned.
-func (a *attempt) run(ctx context.Context) {
+// run carries the attempt through the state machine described in doc.go
+// up to the removal of its job dir, and returns the rest, its end: the
+// log closed, the result published and the job acknowledged (or handed
+// back, or left for redelivery). The end needs nothing of the slot, only
+// the server, so the slot takes and builds its next job while it runs
+// (Builder.slot). ctx is the jobs' context: when it ends the attempt is
+// abandoned.
+func (a *attempt) run(ctx context.Context) (end func()) {
 	start := time.Now()
 	a.open(ctx)
-	defer a.stall.close()
 	key := a.job.BuildKey
 	a.log.Info().Str("mode", string(a.job.Mode)).Msg("build started")
 
 	a.b.setRunning(a.slot, &streams.RunningBuild{BuildKey: key, Attempt: a.n, Started: start.UTC()})
-	defer a.b.setRunning(a.slot, nil)
 	a.b.met.running.Inc()
-	defer a.b.met.running.Dec()
 
-	// JetStream would hand the job to another builder after AckWait.
+	// JetStream would hand the job to another builder after AckWait: the
+	// job is kept until its end has acknowledged it.
 	stopProgress := a.keepInProgress(ctx)
-	defer stopProgress()
 
 	// The attempt ends early, with its cause, on the wall timeout or when
 	// its tasks go quiet for too long; either kills the running task.
@@ -125,6 +127,19 @@ func (a *attempt) run(ctx context.Context) {
 		a.b.removeJobDir(a.ws.Dir(), a.log)
 	}
 	a.settleSharedTarget(v, killed, ctx.Err() != nil)
+	// The slot is the next attempt's from here on.
+	a.b.met.running.Dec()
+	a.b.setRunning(a.slot, nil)
+	return func() {
+		defer a.stall.close()
+		defer stopProgress()
+		a.end(ctx, v, aborted, start)
+	}
+}
+
+// end settles the job of an attempt whose build is over with verdict v:
+// see run.
+func (a *attempt) end(ctx context.Context, v cargo.Verdict, aborted bool, start time.Time) {
 	if aborted && ctx.Err() == nil {
 		a.stopAborted(ctx, start)
 		return
@@ -215,7 +230,7 @@ func (a *attempt) build(ctx context.Context) cargo.Verdict {
 	name, err := workspace.DirName(a.b.cfg.ID, a.slot, a.n)
 	if err == nil {
 		uid := int(a.b.cfg.buildUser(a.slot))
-		a.ws, err = workspace.New(filepath.Join(a.b.cfg.WorkDir, name), a.job, uid, uid)
+		a.ws, err = workspace.New(filepath.Join(a.b.cfg.WorkDir, name), a.job, uid, uid, a.b.stock)
 	}
 	if err != nil {
 		return a.cargo.WorkspaceError(err)
@@ -223,6 +238,8 @@ func (a *attempt) build(ctx context.Context) cargo.Verdict {
 	a.openSharedTarget()
 	if a.shared != nil {
 		a.cargo.SharedTarget = a.shared.Dir()
+	} else if err := a.ws.MakeTarget(); err != nil {
+		return a.cargo.WorkspaceError(err)
 	}
 	stopQuota := a.watchQuota(ctx)
 	defer stopQuota()

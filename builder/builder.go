@@ -51,6 +51,9 @@ type Builder struct {
 	// targets are each slot's shared targets (sharedtarget.go); a slot
 	// touches only its own.
 	targets []sharedTargets
+	// stock holds the files job dirs have alike, linked into each
+	// (workspace.Stock); nil: each job dir has them written.
+	stock *workspace.Stock
 	// removals are job dirs and purged shared targets being removed in
 	// the background (removeJobDir, purgeTarget).
 	removals sync.WaitGroup
@@ -142,9 +145,11 @@ func (b *Builder) Run(ctx context.Context) error {
 	// it at their next look (queues.idle). The notice is the job's
 	// headers, republished by the stream: never its body, whose ticket
 	// only the builder that fetches the job may see.
-	if sub, err := b.nc.Subscribe(streams.JobsQueuedFilter, func(*nats.Msg) { b.queues.notify() }); err != nil {
+	// It also tells which queue has a job again (queues.queued).
+	if sub, err := b.nc.Subscribe(streams.JobsQueuedFilter, func(m *nats.Msg) { b.queues.queued(m.Subject) }); err != nil {
 		b.log.Warn().Err(err).Msg("cannot follow job publishes; idle slots will poll")
 	} else {
+		b.queues.noticed.Store(true)
 		defer sub.Unsubscribe()
 	}
 
@@ -154,6 +159,9 @@ func (b *Builder) Run(ctx context.Context) error {
 	}
 	slots.Wait()
 	b.removals.Wait()
+	if b.stock != nil {
+		b.stock.Close()
+	}
 	stopHeartbeat()
 	hb.Wait()
 	watch.Wait()
@@ -199,7 +207,8 @@ func (b *Builder) drain(ctx, jobs context.Context, abortJobs context.CancelFunc)
 }
 
 // cleanup removes what a crashed builder with our ID left behind: its
-// sandbox tasks, its job dirs and its shared targets.
+// sandbox tasks, its job dirs and its shared targets; and makes its stock
+// afresh.
 func (b *Builder) cleanup(ctx context.Context) error {
 	if err := os.MkdirAll(b.cfg.WorkDir, 0o755); err != nil {
 		return fmt.Errorf("create work dir: %w", err)
@@ -219,6 +228,13 @@ func (b *Builder) cleanup(ctx context.Context) error {
 		// Builds would find what is left of them: better not to start.
 		return err
 	}
+	stock, err := workspace.NewStock(workspace.StockDir(b.cfg.WorkDir, b.cfg.ID))
+	if err != nil {
+		// Slower, no less safe: each job dir has its files written.
+		b.log.Warn().Err(err).Msg("no stock of the files job dirs have alike; writing them in each")
+		return nil
+	}
+	b.stock = stock
 	return nil
 }
 

@@ -48,8 +48,9 @@
 //	   │      test-skipped when libtest ran no test
 //	   ▼
 //	finish    job dir removed; shared target purged if the attempt did not end
-//	          by itself → log end marker → upload request → result (saying
-//	          whether it used a shared target) → DoubleAck
+//	          by itself; then, while the slot takes its next job (slot.go):
+//	          log end marker → upload request → result (saying whether it
+//	          used a shared target) → DoubleAck
 //
 // Builds are hostile code. Each slot's builds run as an unprivileged user
 // of their own (Config.BuildUID) that owns only the parts of the job dir

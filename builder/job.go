@@ -11,31 +11,32 @@ import (
 
 // handle takes one message off the jobs stream: a poison message is buried,
 // a job is built, or given up once JetStream has delivered it more than
-// attempts times (0: no limit).
-func (b *Builder) handle(ctx context.Context, slot int, msg jetstream.Msg, attempts int) {
+// attempts times (0: no limit). A job built returns with its end still to
+// run (attempt.run); end is nil when there is none left.
+func (b *Builder) handle(ctx context.Context, slot int, msg jetstream.Msg, attempts int) (end func()) {
 	var job streams.Job
 	if err := streams.Decode(msg.Data(), &job); err != nil {
 		b.bury(ctx, msg, err)
-		return
+		return nil
 	}
 	if err := b.accept(msg.Subject(), &job); err != nil {
 		b.bury(ctx, msg, err)
-		return
+		return nil
 	}
 	md, err := msg.Metadata()
 	if err != nil {
 		// Not a JetStream delivery: nothing to number the attempt with.
 		b.log.Error().Err(err).Str("subject", msg.Subject()).Msg("job without metadata; leaving it for redelivery")
 		_ = msg.Nak()
-		return
+		return nil
 	}
 	a := &attempt{b: b, slot: slot, job: &job, msg: msg, n: job.AttemptBase + int(md.NumDelivered),
 		delivered: md.NumDelivered, attempts: attempts}
 	if attempts > 0 && md.NumDelivered > uint64(attempts) {
 		a.giveUp(ctx, attempts)
-		return
+		return nil
 	}
-	a.run(ctx)
+	return a.run(ctx)
 }
 
 // accept checks a decoded job against what it arrived on and what this

@@ -23,7 +23,8 @@ import (
 // fetch, and tries the queues of the live experiments in priority order
 // (streams.ComparePriority), within one its re-runs before its first
 // runs, with a no-wait fetch each, skipping toolchains this builder does
-// not have.
+// not have, and queues found empty lately with no job announced since
+// (emptyFor).
 
 // Idle slots: one of them (the poller) looks again after idleBackoff,
 // growing to its max; the others wait for a wake-up: a job published, a
@@ -38,6 +39,15 @@ const idleFallback = 30 * time.Second
 // missingRetry is how long a consumer found missing (not created yet,
 // being deleted) is left alone before it is looked up again.
 const missingRetry = 2 * time.Second
+
+// emptyFor is how long a queue a no-wait fetch found empty is skipped,
+// unless a job is queued on it meanwhile (queues.queued). Most queues are
+// empty most of the time (an experiment's re-runs, tried before its first
+// runs), and asking each costs a slot a round trip to the server before
+// every job it takes. Jobs queued are announced (JobsQueuedFilter); what
+// is not, a job handed back or redelivered after AckWait, or a notice
+// lost, is seen this much later at most.
+const emptyFor = 250 * time.Millisecond
 
 // toolchainsTTL is how long the list of installed toolchains is trusted:
 // installing one on a running builder is noticed within it.
@@ -58,6 +68,14 @@ type queues struct {
 	absent map[string]time.Time           // consumer name → when to look again
 	tcs    map[string]bool                // toolchain → installed
 	tcsAt  time.Time
+	// empty are the queues found empty, by consumer name, skipped until
+	// then; queuedN counts the jobs announced on each (noticed: while
+	// the builder follows the announcements at all). A queue is skipped
+	// only while no job was announced since the fetch that found it empty
+	// began.
+	empty   map[string]emptyQueue
+	queuedN map[string]uint64
+	noticed atomic.Bool
 
 	turn   atomic.Uint64 // rotates the toolchain tried first
 	poller atomic.Bool   // held by the idle slot that polls
@@ -67,7 +85,49 @@ func newQueues(b *Builder) *queues {
 	return &queues{
 		b: b, exps: map[string]*streams.Experiment{}, wake: make(chan struct{}),
 		cons: map[string]jetstream.Consumer{}, absent: map[string]time.Time{},
+		empty: map[string]emptyQueue{}, queuedN: map[string]uint64{},
 	}
+}
+
+// emptyQueue is a queue found empty: until when it is skipped, and its
+// count of jobs announced when the fetch began.
+type emptyQueue struct {
+	until  time.Time
+	queued uint64
+}
+
+// queued takes the announcement that a job was queued (notice is its
+// subject), and wakes every idle slot.
+func (q *queues) queued(notice string) {
+	if name, ok := streams.QueuedConsumer(notice); ok {
+		q.announce(name)
+	}
+	q.notify()
+}
+
+// announce counts a job announced on the queue name.
+func (q *queues) announce(name string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.queuedN[name]++
+}
+
+// announced returns how many jobs were announced on the queue name, and
+// whether name is to be skipped: found empty lately, with none since.
+func (q *queues) announced(name string) (n uint64, skip bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n = q.queuedN[name]
+	e, ok := q.empty[name]
+	return n, ok && q.noticed.Load() && e.queued == n && time.Now().Before(e.until)
+}
+
+// foundEmpty records that a fetch from queue name found nothing; n is
+// its count of jobs announced before the fetch.
+func (q *queues) foundEmpty(name string, n uint64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.empty[name] = emptyQueue{until: time.Now().Add(emptyFor), queued: n}
 }
 
 // signal returns the channel the next wake-up closes. A slot takes it
@@ -201,6 +261,10 @@ func (q *queues) apply(entry jetstream.KeyValueEntry) {
 func (q *queues) take(ctx context.Context, slot int) (jetstream.Msg, int, error) {
 	var lastErr error
 	for _, name := range q.candidates(slot) {
+		n, skip := q.announced(name)
+		if skip {
+			continue
+		}
 		cons, err := q.consumer(ctx, name)
 		if err != nil {
 			if !errors.Is(err, jetstream.ErrConsumerNotFound) {
@@ -217,6 +281,9 @@ func (q *queues) take(ctx context.Context, slot int) (jetstream.Msg, int, error)
 		}
 		if ctx.Err() != nil {
 			return nil, 0, ctx.Err()
+		}
+		if err == nil || errors.Is(err, jetstream.ErrNoMessages) {
+			q.foundEmpty(name, n)
 		}
 		if err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrTimeout) {
 			// The consumer may have been deleted (abort): look it up again.

@@ -38,3 +38,38 @@ func TestCandidatesSlotToolchain(t *testing.T) {
 		t.Errorf("one slot, two toolchains: tried %s first twice in a row", a[0])
 	}
 }
+
+// A queue found empty is not asked again for a while, unless a job is
+// announced on it, even while the fetch that found it empty ran; nor when
+// the builder does not follow the announcements.
+func TestQueuesSkipEmpty(t *testing.T) {
+	q := newQueues(&Builder{})
+	name, other := streams.RerunsConsumer("exp", "stable"), streams.JobsConsumer("exp", "stable")
+	n, _ := q.announced(name)
+	q.foundEmpty(name, n)
+	if _, skip := q.announced(name); skip {
+		t.Error("a queue found empty is skipped while the builder follows no announcements")
+	}
+	q.noticed.Store(true)
+	if _, skip := q.announced(name); !skip {
+		t.Error("a queue just found empty is asked again")
+	}
+	if _, skip := q.announced(other); skip {
+		t.Error("a queue never asked is skipped")
+	}
+	q.announce(name)
+	if _, skip := q.announced(name); skip {
+		t.Error("a queue skipped though a job was announced on it since")
+	}
+	n, _ = q.announced(name)
+	q.announce(name) // while the fetch runs
+	q.foundEmpty(name, n)
+	if _, skip := q.announced(name); skip {
+		t.Error("a queue skipped though a job was announced on it while it was found empty")
+	}
+	n, _ = q.announced(name)
+	q.empty[name] = emptyQueue{until: time.Now().Add(-time.Millisecond), queued: n}
+	if _, skip := q.announced(name); skip {
+		t.Errorf("a queue found empty is still skipped after %s", emptyFor)
+	}
+}

@@ -18,7 +18,9 @@ import (
 // want of space; the log says why.
 func TestJobDiskQuota(t *testing.T) {
 	fill := func(ctx context.Context, task sandbox.Task) (sandbox.Exit, error) {
-		f, err := os.Create(filepath.Join(task.WritableDirs[0], "target", "fill"))
+		// In the job dir proper: a first run's job dir has no target of
+		// its own (it builds in its slot's shared one).
+		f, err := os.Create(filepath.Join(task.WritableDirs[0], "home", "fill"))
 		if err != nil {
 			return sandbox.Exit{}, err
 		}

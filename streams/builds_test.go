@@ -27,6 +27,16 @@ func TestBuildSubjectsRoundTrip(t *testing.T) {
 	if !IsRerunSubject(RerunSubject(k)) || IsRerunSubject(JobSubject(k)) || IsRerunSubject("ejecta.jobs.e1.a.b.c.rerun.x") {
 		t.Error("IsRerunSubject does not tell a re-run's subject alone")
 	}
+	// The stream republishes a job's headers from its subject under
+	// queuedPrefix (Ensure).
+	for subj, want := range map[string]string{JobSubject(k): JobsConsumer(k.Experiment, k.Toolchain), RerunSubject(k): RerunsConsumer(k.Experiment, k.Toolchain)} {
+		if got, ok := QueuedConsumer(queuedPrefix + strings.TrimPrefix(subj, jobsPrefix)); !ok || got != want {
+			t.Errorf("QueuedConsumer of the notice of %s: %q %v, want %q", subj, got, ok, want)
+		}
+	}
+	if got, ok := QueuedConsumer(JobSubject(k)); ok {
+		t.Errorf("QueuedConsumer of a job subject, not a notice: %q", got)
+	}
 	if f := BuildLogsFilter(k); !strings.HasSuffix(f, ".*") || !strings.HasPrefix(LogSubject(k, 2), strings.TrimSuffix(f, "*")) {
 		t.Fatalf("BuildLogsFilter %q does not match %q", f, LogSubject(k, 2))
 	}

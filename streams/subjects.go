@@ -249,6 +249,26 @@ const AllAbandonedUploadsFilter = abandonedPrefix + ".>"
 // body, hence its ticket, except by fetching the job.
 const JobsQueuedFilter = queuedPrefix + ".>"
 
+// QueuedConsumer returns the name of the durable consumer that serves the
+// job a notice on JobsQueuedFilter announces: its experiment's and
+// toolchain's RerunsConsumer or JobsConsumer. ok is false for a subject
+// that names no job.
+func QueuedConsumer(notice string) (name string, ok bool) {
+	rest, ok := strings.CutPrefix(notice, queuedPrefix+".")
+	if !ok {
+		return "", false
+	}
+	subj := jobsPrefix + "." + rest
+	k, err := ParseJobSubject(subj)
+	switch {
+	case err != nil:
+		return "", false
+	case subj == RerunSubject(k):
+		return RerunsConsumer(k.Experiment, k.Toolchain), true
+	}
+	return JobsConsumer(k.Experiment, k.Toolchain), true
+}
+
 // ParseLogSubject returns the build and attempt a log subject names.
 func ParseLogSubject(subj string) (BuildKey, int, error) {
 	return parseAttemptSubject(logsPrefix, subj)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -21,8 +22,9 @@ const WrapperPackage = "ejecta-wrapper"
 //
 //	<dir>/wrapper      a package depending on exactly the crate version under test
 //	<dir>/crate        a copy of the crate itself, for the modes that need it as root package
-//	<dir>/target       CARGO_TARGET_DIR, shared by both, unless the attempt builds in its
-//	                   slot's shared target (SharedTarget, outside every job dir)
+//	<dir>/target       CARGO_TARGET_DIR, shared by both, made (MakeTarget) only when the
+//	                   attempt does not build in its slot's shared target (SharedTarget,
+//	                   outside every job dir)
 //	<dir>/home         HOME
 //	<dir>/cargo-home   CARGO_HOME
 //	<dir>/vendor       the crates fetched from a remote registry, a directory source
@@ -94,8 +96,9 @@ func (w *Workspace) LocalSource(crateSource string) string {
 }
 
 // New creates the job dir at dir (which must not exist) and the wrapper
-// package for job, for builds running as uid:gid.
-func New(dir string, job *streams.Job, uid, gid int) (*Workspace, error) {
+// package for job, for builds running as uid:gid. The files the wrapper
+// has alike with other job dirs are links to stock's (nil: written).
+func New(dir string, job *streams.Job, uid, gid int, stock *Stock) (*Workspace, error) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create job dir: %w", err)
 	}
@@ -104,15 +107,22 @@ func New(dir string, job *streams.Job, uid, gid int) (*Workspace, error) {
 		return nil, fmt.Errorf("open job dir: %w", err)
 	}
 	w := &Workspace{dir: dir, root: root, uid: uid, gid: gid}
-	if err := w.populate(job); err != nil {
+	if err := w.populate(job, stock); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("create job dir: %w", err)
 	}
 	return w, nil
 }
 
-func (w *Workspace) populate(job *streams.Job) error {
-	for _, d := range []string{"target", "home", "cargo-home"} {
+// populate makes the job dir's parts every attempt needs. Each new file or
+// directory is a new inode, the dearest thing the builder asks of the file
+// system per job (BENCHMARKS.md, "The no-op job row"), so the job dir has
+// no more of them than cargo needs: the target is made only when no shared
+// one is used (MakeTarget), and the wrapper's library, an empty file, lies
+// beside its manifest ([lib] path) rather than in a src dir of its own;
+// it and the cargo config are links to stock files.
+func (w *Workspace) populate(job *streams.Job, stock *Stock) error {
+	for _, d := range []string{"home", "cargo-home"} {
 		if err := w.buildDir(d); err != nil {
 			return err
 		}
@@ -125,19 +135,56 @@ func (w *Workspace) populate(job *streams.Job) error {
 	// An empty [workspace] makes the wrapper its own workspace root, so
 	// cargo never wanders up the host's directories looking for one.
 	manifest := fmt.Sprintf("[package]\nname = %q\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n"+
-		"[dependencies]\n%s = %q\n\n[workspace]\n", WrapperPackage, job.Crate, "="+job.Version)
-	files := map[string]string{
-		"Cargo.toml":         manifest,
-		"src/lib.rs":         "",
-		".cargo/config.toml": cargoConfig(w.LocalSource(job.CrateSource)),
+		"[lib]\npath = %q\n\n[dependencies]\n%s = %q\n\n[workspace]\n", WrapperPackage, wrapperLib, job.Crate, "="+job.Version)
+	if err := w.writeFile(filepath.Join(WrapperDir, "Cargo.toml"), manifest); err != nil {
+		return fmt.Errorf("write wrapper package: %w", err)
 	}
-	for name, text := range files {
-		if err := w.writeFile(filepath.Join(WrapperDir, name), text); err != nil {
+	// A directory source's cargo config is the same in every job dir of
+	// its experiments; a registry's names the job dir's own vendor dir, so
+	// a stock copy of it would serve no other job dir and stay there.
+	configStock := stock
+	if streams.IsRegistrySource(job.CrateSource) {
+		configStock = nil
+	}
+	for _, f := range []struct {
+		name, text string
+		stock      *Stock
+	}{
+		{wrapperLib, "", stock},
+		{".cargo/config.toml", cargoConfig(w.LocalSource(job.CrateSource)), configStock},
+	} {
+		if err := w.stockFile(f.stock, filepath.Join(WrapperDir, f.name), f.text); err != nil {
 			return fmt.Errorf("write wrapper package: %w", err)
 		}
 	}
 	return w.buildFile(filepath.Join(WrapperDir, "Cargo.lock"))
 }
+
+// stockFile makes rel, the builder's own file holding text, a link to
+// stock's file holding it, or writes it when that cannot be: no stock,
+// or a link refused (another file system, too many links to the file).
+func (w *Workspace) stockFile(stock *Stock, rel, text string) error {
+	if w.hostile {
+		return ErrHostile
+	}
+	if stock != nil {
+		if err := w.root.MkdirAll(filepath.Dir(rel), 0o755); err != nil {
+			return err
+		}
+		if stock.link(w.root, rel, text) == nil {
+			return nil
+		}
+	}
+	return w.writeFile(rel, text)
+}
+
+// wrapperLib is the wrapper package's library, empty, relative to the
+// package.
+const wrapperLib = "lib.rs"
+
+// MakeTarget makes the job dir's own target, which New leaves out: an
+// attempt that builds in its slot's shared target has no use for it.
+func (w *Workspace) MakeTarget() error { return w.buildDir("target") }
 
 // Close releases the job dir's handle; the dir itself is removed later.
 func (w *Workspace) Close() {
@@ -180,7 +227,10 @@ func (w *Workspace) buildFile(rel string) error {
 	return err
 }
 
-// writeFile writes rel, the builder's own file, making its directories.
+// writeFile writes rel, the builder's own file, making its directories. A
+// file there already is replaced, never written through: it may be a link
+// to a stock file that other job dirs share (UseRegistry rewrites the
+// wrapper's cargo config).
 func (w *Workspace) writeFile(rel, text string) error {
 	if w.hostile {
 		return ErrHostile
@@ -188,7 +238,18 @@ func (w *Workspace) writeFile(rel, text string) error {
 	if err := w.root.MkdirAll(filepath.Dir(rel), 0o755); err != nil {
 		return err
 	}
-	return w.root.WriteFile(rel, []byte(text), 0o644)
+	if err := w.root.Remove(rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	f, err := w.root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(text)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // readFile reads rel, at most maxManifestBytes of it.

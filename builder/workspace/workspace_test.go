@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,17 +102,47 @@ const testBuildUID = 2_000_000_100
 
 // A new job dir is the builder's but for what builds write: a build can
 // plant nothing where the builder or cargo would read it.
+// The files a job dir has alike with others are the same with a stock
+// (linked) as without (written).
 func TestNewWorkspaceOwnership(t *testing.T) {
-	for _, source := range []string{"/usr/share/cargo/registry", "sparse+http://127.0.0.1:1/index/"} {
+	stock, err := NewStock(filepath.Join(t.TempDir(), "stock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stock.Close() })
+	for i, source := range []string{"/usr/share/cargo/registry", "sparse+http://127.0.0.1:1/index/", "/usr/share/cargo/registry"} {
+		st := stock
+		if i == 0 {
+			st = nil
+		}
 		dir := filepath.Join(t.TempDir(), "job")
 		job := &streams.Job{BuildKey: streams.BuildKey{Crate: "cfg-if", Version: "1.0.0"}, CrateSource: source}
-		ws, err := New(dir, job, testBuildUID, testBuildUID+1)
+		ws, err := New(dir, job, testBuildUID, testBuildUID+1, st)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(ws.Close)
+		for rel, text := range map[string]string{"wrapper/lib.rs": "", "wrapper/.cargo/config.toml": cargoConfig(ws.LocalSource(source))} {
+			fi, err := os.Stat(filepath.Join(dir, rel))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := os.ReadFile(filepath.Join(dir, rel))
+			// A registry's config names the job dir's vendor dir: never stocked.
+			linked := st != nil && !(streams.IsRegistrySource(source) && strings.HasSuffix(rel, "config.toml"))
+			if links := fi.Sys().(*syscall.Stat_t).Nlink; string(b) != text || linked != (links > 1) {
+				t.Errorf("stock %v: %s holds %q with %d links, want %q, linked %v", st != nil, rel, b, links, text, linked)
+			}
+		}
+		// The target is made only for an attempt without a shared one.
+		if _, err := os.Lstat(ws.Target()); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("New made the target (%v)", err)
+		}
+		if err := ws.MakeTarget(); err != nil {
+			t.Fatal(err)
+		}
 		want := map[string]int{ // path: owner
-			".": 0, "wrapper": 0, "wrapper/Cargo.toml": 0, "wrapper/src": 0, "wrapper/.cargo": 0,
+			".": 0, "wrapper": 0, "wrapper/Cargo.toml": 0, "wrapper/lib.rs": 0, "wrapper/.cargo": 0,
 			"wrapper/.cargo/config.toml": 0, "wrapper/Cargo.lock": testBuildUID,
 			"target": testBuildUID, "home": testBuildUID, "cargo-home": testBuildUID,
 		}
@@ -129,6 +160,41 @@ func TestNewWorkspaceOwnership(t *testing.T) {
 				t.Errorf("%s: owner %d:%d mode %v, want owner %d and writable by its owner only", rel, st.Uid, st.Gid, fi.Mode(), uid)
 			}
 		}
+	}
+}
+
+// A stocked file rewritten in one job dir (here the cargo config, as
+// UseRegistry does) changes there alone: the stock file it was a link
+// to, and the other job dirs linking to it, keep theirs.
+func TestStockFileRewrittenAlone(t *testing.T) {
+	stock, err := NewStock(filepath.Join(t.TempDir(), "stock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stock.Close() })
+	source := "/usr/share/cargo/registry"
+	var wss []*Workspace
+	for range 2 {
+		job := &streams.Job{BuildKey: streams.BuildKey{Crate: "cfg-if", Version: "1.0.0"}, CrateSource: source}
+		ws, err := New(filepath.Join(t.TempDir(), "job"), job, testBuildUID, testBuildUID, stock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(ws.Close)
+		wss = append(wss, ws)
+	}
+	if err := wss[0].UseRegistry(WrapperDir, "sparse+http://127.0.0.1:1/index/"); err != nil {
+		t.Fatal(err)
+	}
+	config := func(ws *Workspace) string {
+		b, _ := os.ReadFile(filepath.Join(ws.Wrapper(), ".cargo/config.toml"))
+		return string(b)
+	}
+	if got, want := config(wss[0]), registryConfig("sparse+http://127.0.0.1:1/index/"); got != want {
+		t.Errorf("the job dir's config after UseRegistry:\n%s\nwant\n%s", got, want)
+	}
+	if got, want := config(wss[1]), cargoConfig(source); got != want {
+		t.Errorf("another job dir's config changed with it:\n%s\nwant\n%s", got, want)
 	}
 }
 
