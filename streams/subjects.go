@@ -189,7 +189,7 @@ func validateSender(sender string) error {
 // them, and a flood by one publisher stays within its own subject's bound
 // (DeadMaxPerExperiment) instead of pushing out the others'. An empty exp
 // (the message could not even be parsed) uses a reserved token; a sender
-// that is no subject token, AnonymousSender.
+// that is not one (validateSender), AnonymousSender.
 func DeadSubject(exp, sender string) string {
 	if exp == "" || ValidateExperimentName(exp) != nil {
 		exp = invalidExpName
@@ -198,9 +198,9 @@ func DeadSubject(exp, sender string) string {
 }
 
 // deadSender is sender as dead subjects name it: AnonymousSender for one
-// that is no subject token.
+// that is not a sender (validateSender).
 func deadSender(sender string) string {
-	if sender == "" || strings.ContainsAny(sender, ".*> \t\r\n") {
+	if validateSender(sender) != nil {
 		return AnonymousSender
 	}
 	return sender
