@@ -215,15 +215,17 @@ func (p *Producer) Delete(ctx context.Context, name string, force bool) (DeleteO
 	if err := streams.DeleteJobsConsumers(ctx, p.js, &rec.exp); err != nil {
 		return out, err
 	}
-	dead := streams.ExperimentDeadFilters(name)
-	for _, s := range []struct{ stream, filter string }{
+	type purge struct{ stream, filter string }
+	purges := []purge{
 		{streams.JobsStream, streams.ExperimentJobsFilter(name)},
 		{streams.UploadsStream, streams.ExperimentUploadsFilter(name)},
 		{streams.LogsStream, streams.ExperimentLogsFilter(name)},
 		{streams.ResultsStream, streams.ExperimentResultsFilter(name)},
-		{streams.DeadStream, dead[0]},
-		{streams.DeadStream, dead[1]},
-	} {
+	}
+	for _, f := range streams.ExperimentDeadFilters(name) {
+		purges = append(purges, purge{streams.DeadStream, f})
+	}
+	for _, s := range purges {
 		n, err := p.purge(ctx, s.stream, s.filter)
 		if err != nil {
 			return out, err
