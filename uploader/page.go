@@ -160,7 +160,7 @@ func (p *page) printf(format string, args ...any) {
 	}
 }
 
-// ring keeps the last len(buf) bytes written to it.
+// ring keeps the last size bytes written to it.
 type ring struct {
 	size int
 	buf  []byte // made at the first write: most logs never reach the tail
