@@ -39,7 +39,7 @@ func TestBench(t *testing.T) {
 	}
 	var rows []bench.Row
 	for _, b := range selected {
-		if testing.Short() && !full && (b.Name == "sandbox" || b.Name == "attempt" || b.Name == "slotgap" || b.Name == "cores" || b.Name == "scaling" || b.Name == "crates" || b.Name == "crates-test" || b.Name == "scale") {
+		if testing.Short() && !full && (b.Name == "sandbox" || b.Name == "attempt" || b.Name == "slotgap" || b.Name == "cores" || b.Name == "scaling" || b.Name == "crates" || b.Name == "crates-test" || b.Name == "scale" || b.Name == "scale-report") {
 			continue
 		}
 		t.Run(b.Name, func(t *testing.T) {
@@ -85,6 +85,7 @@ func TestSelect(t *testing.T) {
 		{"", "logs,rss,pool,report,tail,sandbox,attempt,slotgap,cores,produce,jobs,scaling,grep,crates,crates-test", ""},
 		{"logs", "logs", ""},
 		{"scale", "scale", ""},
+		{"scale-report", "scale-report", ""},
 		{"crates,scale", "crates,scale", ""},
 		{" tail , jobs", "tail,jobs", ""},
 		{"logs,nope", "", `unknown benchmark "nope"`},

@@ -68,6 +68,9 @@ type reportFigure struct {
 	// result; ok is false if its log did not have it.
 	split lagSplit
 	ok    bool
+	// writes is how many writes the reporter's log tells of, up to and
+	// including that one.
+	writes int
 }
 
 // lagSplit is where the report lag went, from the reporter's "report
@@ -101,19 +104,23 @@ func (f reportFigure) note() string {
 }
 
 // finalWrite finds, in the reporter's log at path, the first write whose
-// report counted done results.
-func finalWrite(path string, done int) (lagSplit, bool) {
+// report counted done results, and how many writes there were up to it.
+func finalWrite(path string, done int) (split lagSplit, writes int, ok bool) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return lagSplit{}, false
+		return lagSplit{}, 0, false
 	}
 	for line := range bytes.Lines(data) {
 		var s lagSplit
-		if json.Unmarshal(line, &s) == nil && s.Message == "report written" && s.Done == done {
-			return s, true
+		if json.Unmarshal(line, &s) != nil || s.Message != "report written" {
+			continue
+		}
+		writes++
+		if s.Done == done {
+			return s, writes, true
 		}
 	}
-	return lagSplit{}, false
+	return lagSplit{}, writes, false
 }
 
 func reportFigures(t testing.TB, crates int) reportFigure {
@@ -201,9 +208,10 @@ func reportFigures(t testing.TB, crates int) reportFigure {
 	}
 	heap := c.heapProfile(t, "reporter")
 	c.stop()
-	split, ok := finalWrite(logFile, 2*crates)
+	split, writes, ok := finalWrite(logFile, 2*crates)
 	return reportFigure{crates: crates, publish: published.Sub(start), lag: done.Sub(published),
-		cpuPerResult: (cpu - cpu0) / time.Duration(2*crates), anon: anon, hwm: hwm, idle: idle["RssAnon"], heap: heap, stored: stored, split: split, ok: ok}
+		cpuPerResult: (cpu - cpu0) / time.Duration(2*crates), anon: anon, hwm: hwm, idle: idle["RssAnon"], heap: heap,
+		stored: stored, split: split, ok: ok, writes: writes}
 }
 
 // syntheticResults is both results of every crate of an experiment, most

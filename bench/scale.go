@@ -30,6 +30,19 @@ const maxReporterRSS = 512 << 20
 // their 1.4M results, its peak memory and its report lag. With
 // EnvHeapProfile set, the reporter writes a heap profile at the end.
 func Scale(t testing.TB, full bool) []Row {
+	crates := scaleCrates(full)
+	return append(scaleProduce(t, full, crates), scaleReport(t, full, crates)...)
+}
+
+// ScaleReport is Scale's reporter rows alone: writing and removing the
+// crate source of the producer's row takes longer at crater's size than
+// the reporter's rows themselves.
+func ScaleReport(t testing.TB, full bool) []Row {
+	return scaleReport(t, full, scaleCrates(full))
+}
+
+// scaleCrates is the crates of the scale rows' experiments.
+func scaleCrates(full bool) int {
 	crates := 500
 	if full {
 		crates = craterCrates
@@ -37,7 +50,7 @@ func Scale(t testing.TB, full bool) []Row {
 	if n, err := strconv.Atoi(os.Getenv(EnvScaleCrates)); err == nil && n > 0 {
 		crates = n
 	}
-	return append(scaleProduce(t, full, crates), scaleReport(t, full, crates)...)
+	return crates
 }
 
 // scaleProduce is the produce row at crates crates, and the size of the
@@ -103,6 +116,7 @@ func scaleReport(t testing.TB, full bool, crates int) []Row {
 		Ejecta:  f.lag.Round(time.Millisecond).String(),
 		Goal:    "≤ 5 s",
 		Verdict: judge(full, f.lag <= 5*time.Second),
-		Note:    fmt.Sprintf("%s; the results stream held %s (%.0f bytes a result)", f.note(), mib(int64(f.stored)), float64(f.stored)/float64(2*crates)),
+		Note: fmt.Sprintf("%s; the reporter used %s of CPU a result and wrote the report %d times; the results stream held %s (%.0f bytes a result)",
+			f.note(), f.cpuPerResult.Round(100*time.Nanosecond), f.writes, mib(int64(f.stored)), float64(f.stored)/float64(2*crates)),
 	}}
 }
