@@ -31,17 +31,15 @@ func WriteResults(w io.Writer, r io.Reader, toolchains []string) (*results.File,
 	bw := bufio.NewWriter(w)
 	bw.WriteString(`{"crates":[`)
 	var retry strings.Builder
+	var entry []byte // one crate's, its buffer reused
 	n := 0
 	head, err := results.Read(r, func(c results.CrateResult, _ json.RawMessage) error {
-		b, err := CrateEntry(c.Name, c.Version, c.Class, Runs(&c, toolchains))
-		if err != nil {
-			return err
-		}
 		if n > 0 {
 			bw.WriteByte(',')
 		}
 		n++
-		if _, err := bw.Write(b); err != nil {
+		entry = AppendCrateEntry(entry[:0], c.Name, c.Version, c.Class, Runs(&c, toolchains))
+		if _, err := bw.Write(entry); err != nil {
 			return err
 		}
 		if Retried(c.Class) {

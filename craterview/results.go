@@ -1,42 +1,11 @@
 package craterview
 
 import (
-	"encoding/json"
-	"fmt"
 	"strings"
 
 	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/streams"
 )
-
-// crateResult is crater's CrateResult. Crater's optional status (yanked,
-// outdated) needs the crates.io index and is left out, as crater's
-// serializer leaves out a None.
-type crateResult struct {
-	Name  string  `json:"name"`
-	URL   string  `json:"url"`
-	Krate krate   `json:"krate"`
-	Res   string  `json:"res"`
-	Runs  [2]*run `json:"runs"`
-}
-
-// krate is crater's Crate enum, externally tagged; ejecta builds registry
-// crates only.
-type krate struct {
-	Registry registryCrate `json:"Registry"`
-}
-
-type registryCrate struct {
-	Name    string `json:"name"`
-	Version string `json:"version"`
-}
-
-// run is crater's BuildTestResult: a TestResult as its string and the
-// log's path relative to the report.
-type run struct {
-	Res string `json:"res"`
-	Log string `json:"log"`
-}
 
 // Run is what the view keeps of a crate's first run on one toolchain.
 type Run struct {
@@ -47,23 +16,44 @@ type Run struct {
 
 // CrateEntry is crate name@version's entry in crater's results.json, its
 // runs in the order of the experiment's toolchains (nil: no result yet).
-func CrateEntry(name, version string, class results.Class, runs [2]*Run) ([]byte, error) {
-	c := crateResult{
-		Name:  name + "-" + version,
-		URL:   "https://crates.io/crates/" + name + "/" + version,
-		Krate: krate{registryCrate{name, version}},
-		Res:   class.CraterName(),
-	}
+// AppendCrateEntry appends crate name@version's entry in crater's
+// results.json to dst, its runs in the order of the experiment's
+// toolchains (nil: no result yet). It writes crater's
+// CrateResult as json.Marshal of its Rust types' Go twins would
+// (results_test.go), without reflection: a crater run's file holds 700k
+// entries and is written from the reporter's state every few seconds.
+// Crater's optional status (yanked, outdated) needs the crates.io index and
+// is left out, as crater's serializer leaves out a None; the crate is its
+// Crate enum, externally tagged (ejecta builds registry crates only); each
+// run is a BuildTestResult, a TestResult as its string and the log's path
+// relative to the report.
+func AppendCrateEntry(dst []byte, name, version string, class results.Class, runs [2]*Run) []byte {
+	dst = append(dst, `{"name":`...)
+	dst = results.AppendString(dst, name+"-"+version)
+	dst = append(dst, `,"url":`...)
+	dst = results.AppendString(dst, "https://crates.io/crates/"+name+"/"+version)
+	dst = append(dst, `,"krate":{"Registry":{"name":`...)
+	dst = results.AppendString(dst, name)
+	dst = append(dst, `,"version":`...)
+	dst = results.AppendString(dst, version)
+	dst = append(dst, `}},"res":`...)
+	dst = results.AppendString(dst, class.CraterName())
+	dst = append(dst, `,"runs":[`...)
 	for i, r := range runs {
-		if r != nil {
-			c.Runs[i] = &run{Res: TestResult(r.Status, r.Reason), Log: LogPath(r.Toolchain, name, version)}
+		if i > 0 {
+			dst = append(dst, ',')
 		}
+		if r == nil {
+			dst = append(dst, "null"...)
+			continue
+		}
+		dst = append(dst, `{"res":`...)
+		dst = results.AppendString(dst, TestResult(r.Status, r.Reason))
+		dst = append(dst, `,"log":`...)
+		dst = results.AppendString(dst, LogPath(r.Toolchain, name, version))
+		dst = append(dst, '}')
 	}
-	b, err := json.Marshal(c)
-	if err != nil {
-		return nil, fmt.Errorf("encode crater entry of %s@%s: %w", name, version, err)
-	}
-	return b, nil
+	return append(dst, "]}"...)
 }
 
 // Retried reports whether crater's retry-regressed-list.txt names a crate

@@ -1,11 +1,13 @@
 package craterview
 
 import (
+	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/ejecta-build/ejecta/craterview/cratertest"
+	"github.com/ejecta-build/ejecta/results"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -131,6 +133,59 @@ func TestArchiveEntry(t *testing.T) {
 		}
 		if got, err := url.PathUnescape(strings.TrimSuffix(p[4], ".txt")); err != nil || got != tc {
 			t.Errorf("%q: toolchain %q (%v), want %q", e, got, err, tc)
+		}
+	}
+}
+
+// crateResult and the types below are crater's CrateResult as Go types:
+// AppendCrateEntry must write what json.Marshal writes of them.
+type crateResult struct {
+	Name  string  `json:"name"`
+	URL   string  `json:"url"`
+	Krate krate   `json:"krate"`
+	Res   string  `json:"res"`
+	Runs  [2]*run `json:"runs"`
+}
+
+type krate struct {
+	Registry registryCrate `json:"Registry"`
+}
+
+type registryCrate struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+type run struct {
+	Res string `json:"res"`
+	Log string `json:"log"`
+}
+
+func TestAppendCrateEntry(t *testing.T) {
+	for _, tc := range []struct {
+		name, version string
+		class         results.Class
+		runs          [2]*Run
+	}{
+		{"a", "1.0.0", results.ClassPending, [2]*Run{}},
+		{"A_b", "1.0.0-rc.1+build<&>", results.ClassRegressed, [2]*Run{
+			{Toolchain: "stable", Status: streams.StatusTestPass},
+			{Toolchain: "nightly-2026-01-01", Status: streams.StatusBuildFail, Reason: streams.DependsOn("serde@1.0.1")}}},
+		{"x", "0.1.0", results.ClassSpuriousFixed, [2]*Run{nil, {Toolchain: "beta", Status: streams.StatusError, Reason: "oom"}}},
+	} {
+		c := crateResult{Name: tc.name + "-" + tc.version, URL: "https://crates.io/crates/" + tc.name + "/" + tc.version,
+			Krate: krate{registryCrate{tc.name, tc.version}}, Res: tc.class.CraterName()}
+		for i, r := range tc.runs {
+			if r != nil {
+				c.Runs[i] = &run{Res: TestResult(r.Status, r.Reason), Log: LogPath(r.Toolchain, tc.name, tc.version)}
+			}
+		}
+		want, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := AppendCrateEntry([]byte("x"), tc.name, tc.version, tc.class, tc.runs); string(got) != "x"+string(want) {
+			t.Errorf("%s@%s:\ngot  %s\nwant x%s", tc.name, tc.version, got, want)
 		}
 	}
 }

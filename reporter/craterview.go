@@ -1,6 +1,7 @@
 package reporter
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"strings"
@@ -21,7 +22,7 @@ const (
 
 // craterEntry is cs's entry in crater's results.json, encoded once per
 // change.
-func (cs *crateState) craterEntry() ([]byte, error) {
+func (cs *crateState) craterEntry() []byte {
 	if cs.crater == nil {
 		var runs [2]*craterview.Run
 		for i, r := range cs.runs {
@@ -29,30 +30,24 @@ func (cs *crateState) craterEntry() ([]byte, error) {
 				runs[i] = &craterview.Run{Toolchain: r.Toolchain, Status: r.Status, Reason: r.Reason}
 			}
 		}
-		b, err := craterview.CrateEntry(cs.key.name, cs.key.version, cs.v.Class, runs)
-		if err != nil {
-			return nil, err
-		}
-		cs.crater = b
+		// Cloned at its length, as the results.json entry is (entry).
+		cs.crater = bytes.Clone(craterview.AppendCrateEntry(nil, cs.key.name, cs.key.version, cs.v.Class, runs))
 	}
-	return cs.crater, nil
+	return cs.crater
 }
 
 // craterResults returns crater's results.json as parts to write one after
 // the other, and its retry-regressed-list.txt, in the order of results.json.
 // Crates come in the report's order, not sorted by crater's crate id:
 // crater's readers key on the fields, not the order.
-func (e *experiment) craterResults() (net.Buffers, []byte, error) {
+func (e *experiment) craterResults() (net.Buffers, []byte) {
 	parts := make(net.Buffers, 0, 2*len(e.crates)+2)
 	parts = append(parts, []byte(`{"crates":[`))
 	var retry strings.Builder
 	n := 0
 	for _, pfx := range e.prefixes {
 		for _, cs := range e.pages[pfx].rows {
-			b, err := cs.craterEntry()
-			if err != nil {
-				return nil, nil, err
-			}
+			b := cs.craterEntry()
 			if n > 0 {
 				parts = append(parts, comma)
 			}
@@ -63,7 +58,7 @@ func (e *experiment) craterResults() (net.Buffers, []byte, error) {
 			}
 		}
 	}
-	return append(parts, []byte("]}")), []byte(retry.String()), nil
+	return append(parts, []byte("]}")), []byte(retry.String())
 }
 
 // craterConfigJSON is crater's config.json for e. It changes when the
