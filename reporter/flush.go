@@ -145,6 +145,7 @@ func (r *Reporter) collect(st *run, wait bool) {
 	}
 	if w.err == nil {
 		e.arch.stored(w.b.final)
+		e.wrote(w.b.storedAt.Sub(w.b.startAt))
 		ev := r.log.Debug().Str("experiment", e.name).Int("done", w.b.done).Int("objects", len(w.b.objects))
 		if !w.b.resultAt.IsZero() {
 			ev = ev.Dur("waited", w.b.startAt.Sub(w.b.resultAt))
@@ -223,10 +224,7 @@ func (r *Reporter) prepare(e *experiment, now time.Time) (*batch, error) {
 		add(configFileName, one(data), "application/json")
 		b.config = true
 	}
-	craterParts, craterRetry, err := e.craterResults()
-	if err != nil {
-		return nil, err
-	}
+	craterParts, craterRetry := e.craterResults()
 	add(craterResultsFileName, craterParts, "application/json")
 	if data, err = e.craterConfigJSON(); err != nil {
 		return nil, err

@@ -129,6 +129,9 @@ type experiment struct {
 	// (markDirty), but not before a debounce after lastWrite.
 	due, quiet, lastWrite time.Time
 	debounce              time.Duration
+	// took is what the last write took, from its rendering to its last
+	// file stored (wrote), which spaces the writes that follow.
+	took time.Duration
 	// pagesWritten is when pages of full.html were last written.
 	pagesWritten time.Time
 	// configWritten is set once config.json is stored.
@@ -314,19 +317,34 @@ func decrement[K comparable](m map[K]int, k K) {
 // the debounce, before a due write goes out early.
 const quietFraction = 10
 
+// writeSpacing is how many times what the last write took the writes of
+// an experiment go apart under a steady stream of results. A write
+// encodes and stores files with every crate, so its cost grows with the
+// experiment: at crater's size (700k crates) it takes seconds, and written
+// once a debounce those files would take most of the reporter's time,
+// leaving too little to read the results they report, which then pile up.
+// Spaced, the writes of a stream take about a quarter of it.
+const writeSpacing = 4
+
 // markDirty schedules a write a debounce after the first change since the
-// last write; later changes join that write instead of postponing it. When
-// no change follows for a tenth of the debounce, the burst is over and the
-// write may go out early, but never sooner than a debounce after the
-// previous one: the report follows the last result closely, and a stream
-// of results still causes at most one write per debounce.
+// last write, or writeSpacing times what the last write took when that is
+// longer; later changes join that write instead of postponing it. When no
+// change follows for a tenth of the debounce, the burst is over and the
+// write may go out early, but never sooner than a debounce (or what the
+// last write took) after the previous one: the report follows the last
+// result closely, and a stream of results still causes at most one write
+// per debounce or per spacing.
 func (e *experiment) markDirty(now time.Time, debounce time.Duration) {
 	if e.due.IsZero() {
-		e.due = now.Add(debounce)
+		e.due = now.Add(max(debounce, writeSpacing*e.took))
 	}
 	e.quiet = now.Add(debounce / quietFraction)
 	e.debounce = debounce
 }
+
+// wrote records what the last write took, from its rendering to its last
+// file stored.
+func (e *experiment) wrote(took time.Duration) { e.took = took }
 
 // retryAt schedules the next write at t, whatever comes in meanwhile.
 func (e *experiment) retryAt(t time.Time) {
@@ -339,7 +357,7 @@ func (e *experiment) dueAt() time.Time {
 		return e.due
 	}
 	early := e.quiet
-	if floor := e.lastWrite.Add(e.debounce); early.Before(floor) {
+	if floor := e.lastWrite.Add(max(e.debounce, e.took)); early.Before(floor) {
 		early = floor
 	}
 	if early.Before(e.due) {

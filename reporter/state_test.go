@@ -88,4 +88,27 @@ func TestWriteSchedule(t *testing.T) {
 	if got := e.dueAt(); !got.Equal(ms(5000)) {
 		t.Errorf("retry: due %v, want 5000ms", got.Sub(t0))
 	}
+
+	// A write that took 2 s (an experiment at crater's size): under a
+	// steady stream the next goes writeSpacing times that after the first
+	// change, not a debounce.
+	e.lastWrite, e.due, e.quiet = ms(5000), time.Time{}, time.Time{}
+	e.wrote(2 * time.Second)
+	for i := 5100; i < 20000; i += 50 {
+		e.markDirty(ms(i), d)
+	}
+	if got := e.dueAt(); !got.Equal(ms(13100)) {
+		t.Errorf("steady stream after a 2 s write: due %v, want 13100ms", got.Sub(t0))
+	}
+	// A burst that ends goes out once it is quiet, but not before the
+	// last write has taken its time again after it began.
+	e.due, e.quiet = time.Time{}, time.Time{}
+	e.markDirty(ms(5100), d)
+	if got := e.dueAt(); !got.Equal(ms(7000)) {
+		t.Errorf("burst after a 2 s write: due %v, want 7000ms", got.Sub(t0))
+	}
+	e.markDirty(ms(8000), d)
+	if got := e.dueAt(); !got.Equal(ms(8100)) {
+		t.Errorf("burst ending at 8000ms after a 2 s write: due %v, want 8100ms", got.Sub(t0))
+	}
 }
