@@ -28,7 +28,9 @@ type Config struct {
 	// report is rewritten: the first result after a write schedules the next
 	// write Debounce later, and everything arriving meanwhile joins it. A
 	// steady stream of results therefore still produces a write every
-	// Debounce instead of postponing it forever. Zero means DefaultDebounce.
+	// Debounce instead of postponing it forever (or further apart when
+	// writes take longer than a quarter of it: markDirty). Zero means
+	// DefaultDebounce.
 	Debounce time.Duration
 	// Confirmations is how many times every regression is re-run on both
 	// toolchains before it shows as confirmed (a spurious regression is

@@ -71,6 +71,8 @@
 // once per change and cached, a results.json write is a list of those
 // cached parts, and index.html, markdown.md and the retry list hold only
 // regressions and fixes. Writes are debounced (Config.Debounce): a burst
-// causes one write, a steady stream one per debounce. Only the pages of
-// full.html that changed are rewritten, at most every few debounces.
+// causes one write, a steady stream one per debounce, or per four times
+// what the last write took when that is longer (a write of a crater-sized
+// experiment takes seconds). Only the pages of full.html that changed are
+// rewritten, at most every few debounces.
 package reporter
