@@ -3,6 +3,7 @@ package builder
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -233,7 +234,19 @@ func (q *queues) apply(entry jetstream.KeyValueEntry) {
 		}
 		exp = &e
 	}
+	q.setRecord(name, exp)
+	if exp == nil || exp.State == streams.ExperimentAborted {
+		q.b.stopExperiment(name)
+	}
+	q.notify()
+}
+
+// setRecord makes exp experiment name's record, or forgets the experiment
+// when exp is nil (deleted), with what was kept of its queues: a builder
+// runs for weeks of experiments.
+func (q *queues) setRecord(name string, exp *streams.Experiment) {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	if exp == nil {
 		delete(q.exps, name)
 	} else {
@@ -247,11 +260,25 @@ func (q *queues) apply(entry jetstream.KeyValueEntry) {
 	}
 	slices.SortFunc(q.order, streams.ComparePriority)
 	q.tcs = nil // a new experiment may name a toolchain not checked yet
-	q.mu.Unlock()
-	if exp == nil || exp.State == streams.ExperimentAborted {
-		q.b.stopExperiment(name)
+	q.prune()
+}
+
+// prune drops what is kept of queues (consumers looked up or found
+// missing, queues found empty, jobs announced) that no experiment known
+// has. Called with q.mu held.
+func (q *queues) prune() {
+	known := map[string]bool{}
+	for _, e := range q.exps {
+		for _, tc := range e.Toolchains {
+			known[streams.RerunsConsumer(e.Name, tc)] = true
+			known[streams.JobsConsumer(e.Name, tc)] = true
+		}
 	}
-	q.notify()
+	gone := func(name string) bool { return !known[name] }
+	maps.DeleteFunc(q.cons, func(name string, _ jetstream.Consumer) bool { return gone(name) })
+	maps.DeleteFunc(q.absent, func(name string, _ time.Time) bool { return gone(name) })
+	maps.DeleteFunc(q.empty, func(name string, _ emptyQueue) bool { return gone(name) })
+	maps.DeleteFunc(q.queuedN, func(name string, _ uint64) bool { return gone(name) })
 }
 
 // take looks at the queues in order and takes the first job found, with

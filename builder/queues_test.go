@@ -73,3 +73,44 @@ func TestQueuesSkipEmpty(t *testing.T) {
 		t.Errorf("a queue found empty is still skipped after %s", emptyFor)
 	}
 }
+
+// A deleted experiment's queues are forgotten: the consumers looked up or
+// found missing, the queues found empty, the jobs announced. Another
+// experiment's stay.
+func TestQueuesForgetDeleted(t *testing.T) {
+	q := newQueues(&Builder{})
+	tcs := []string{"stable", "nightly"}
+	q.setRecord("gone", &streams.Experiment{Name: "gone", Toolchains: tcs})
+	q.setRecord("kept", &streams.Experiment{Name: "kept", Toolchains: tcs})
+	names := func(exp string) []string {
+		var out []string
+		for _, tc := range tcs {
+			out = append(out, streams.RerunsConsumer(exp, tc), streams.JobsConsumer(exp, tc))
+		}
+		return out
+	}
+	for _, name := range append(names("gone"), names("kept")...) {
+		q.cons[name] = nil
+		q.absent[name] = time.Now()
+		q.announce(name)
+		q.foundEmpty(name, 1)
+	}
+	q.setRecord("gone", nil)
+	for _, name := range names("gone") {
+		_, cons := q.cons[name]
+		_, absent := q.absent[name]
+		_, empty := q.empty[name]
+		_, announced := q.queuedN[name]
+		if cons || absent || empty || announced {
+			t.Errorf("%s of a deleted experiment kept: consumer %v, missing %v, empty %v, announced %v", name, cons, absent, empty, announced)
+		}
+	}
+	for _, name := range names("kept") {
+		if _, ok := q.cons[name]; !ok || q.queuedN[name] != 1 || q.empty[name].queued != 1 || q.absent[name].IsZero() {
+			t.Errorf("%s of a live experiment forgotten", name)
+		}
+	}
+	if len(q.order) != 1 || q.order[0].Name != "kept" {
+		t.Errorf("order after the delete: %v, want kept alone", q.order)
+	}
+}
