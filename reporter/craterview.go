@@ -22,7 +22,7 @@ const (
 
 // craterEntry is cs's entry in crater's results.json, encoded once per
 // change.
-func (cs *crateState) craterEntry() []byte {
+func (cs *crateState) craterEntry(scratch *[]byte) []byte {
 	if cs.crater == nil {
 		var runs [2]*craterview.Run
 		for i, r := range cs.runs {
@@ -30,8 +30,10 @@ func (cs *crateState) craterEntry() []byte {
 				runs[i] = &craterview.Run{Toolchain: r.Toolchain, Status: r.Status, Reason: r.Reason}
 			}
 		}
-		// Cloned at its length, as the results.json entry is (entry).
-		cs.crater = bytes.Clone(craterview.AppendCrateEntry(nil, cs.key.name, cs.key.version, cs.v.Class, runs))
+		// Encoded into scratch and cloned, as the results.json entry is
+		// (entry).
+		*scratch = craterview.AppendCrateEntry((*scratch)[:0], cs.key.name, cs.key.version, cs.v.Class, runs)
+		cs.crater = bytes.Clone(*scratch)
 	}
 	return cs.crater
 }
@@ -45,9 +47,10 @@ func (e *experiment) craterResults() (net.Buffers, []byte) {
 	parts = append(parts, []byte(`{"crates":[`))
 	var retry strings.Builder
 	n := 0
+	var scratch []byte // each changed crate's entry, encoded in turn
 	for _, pfx := range e.prefixes {
 		for _, cs := range e.pages[pfx].rows {
-			b := cs.craterEntry()
+			b := cs.craterEntry(&scratch)
 			if n > 0 {
 				parts = append(parts, comma)
 			}

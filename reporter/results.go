@@ -36,12 +36,14 @@ func (cs *crateState) results(p *pair) []results.RunResult {
 }
 
 // entry is cs's results.json entry, encoded once per change.
-func (cs *crateState) entry() []byte {
+func (cs *crateState) entry(scratch *[]byte) []byte {
 	if cs.json == nil {
+		// Encoded into scratch, a buffer the write's crates share, then
+		// cloned at its length: a crater run keeps 700k entries, and
+		// appending each to a buffer of its own grew it many times.
 		c := cs.result()
-		// Cloned at its length: appending grew the buffer past it, and a
-		// crater run keeps 700k entries.
-		cs.json = bytes.Clone(c.AppendJSON(nil))
+		*scratch = c.AppendJSON((*scratch)[:0])
+		cs.json = bytes.Clone(*scratch)
 	}
 	return cs.json
 }
@@ -95,9 +97,10 @@ func (e *experiment) resultsJSON(now time.Time) (net.Buffers, error) {
 	parts := make(net.Buffers, 0, 2*len(e.crates)+2)
 	parts = append(parts, append(head, '['))
 	n := 0
+	var scratch []byte // each changed crate's entry, encoded in turn
 	for _, pfx := range e.prefixes {
 		for _, cs := range e.pages[pfx].rows {
-			b := cs.entry()
+			b := cs.entry(&scratch)
 			if n > 0 {
 				parts = append(parts, comma)
 			}
