@@ -1,12 +1,10 @@
 package uploader
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"html"
 	"io"
-	"os"
 	"path"
 	"strconv"
 
@@ -20,8 +18,8 @@ import (
 const pageContentType = "text/html; charset=utf-8"
 
 // page renders a log into an HTML page while the log streams, staging the
-// page in a temporary file so that neither the log nor the page is held in
-// memory. The first headBytes are rendered as they come; after that only
+// page (staging: in memory while it is small, then in a temporary file) so
+// that neither the log nor the page is held in memory whole. The first headBytes are rendered as they come; after that only
 // the last tailBytes are kept, in a ring, and rendered at the end under a
 // notice that links to the raw log. A browser then never has to lay out
 // more than about headBytes+tailBytes of text, and the renderer's own state
@@ -33,8 +31,7 @@ const pageContentType = "text/html; charset=utf-8"
 // URL), then through terminal-to-html, which escapes HTML: a log holding
 // "<script>" shows it as text.
 type page struct {
-	f       *os.File
-	bw      *bufio.Writer
+	out     staging
 	screen  *terminal.Screen
 	in      io.Writer // the screen behind logtail.Sanitize
 	head    int       // head bytes still to render as they come
@@ -43,17 +40,14 @@ type page struct {
 	err     error  // first write error; reported by close
 }
 
-// newPage starts a page in a temporary file under dir ("" for the system's).
-func newPage(dir string, headBytes, tailBytes int, title string, links pageLinks) (*page, error) {
-	f, err := os.CreateTemp(dir, "ejecta-page-*.html")
-	if err != nil {
-		return nil, fmt.Errorf("stage log page: %w", err)
-	}
-	p := &page{f: f, bw: bufio.NewWriterSize(f, 64<<10), head: headBytes, tail: ring{size: tailBytes}}
+// newPage starts a page staged under dir ("" for the system's) once it
+// outgrows memory.
+func newPage(dir string, headBytes, tailBytes int, title string, links pageLinks) *page {
+	p := &page{out: staging{dir: dir}, head: headBytes, tail: ring{size: tailBytes}}
 	p.screen, p.in = p.newScreen()
 	p.printf(pageHeader, html.EscapeString(title), html.EscapeString(title), links.html())
 	p.printf(`<pre class="term-container">`)
-	return p, nil
+	return p
 }
 
 // pageLinks are the page's links to its sibling objects, relative to it.
@@ -110,9 +104,10 @@ func (p *page) Write(b []byte) (int, error) {
 // truncated reports whether the page leaves part of the log out.
 func (p *page) truncated() bool { return p.omitted > 0 }
 
-// finish renders the tail and the footer and returns the staged page, open
-// and rewound, and its size. note is shown at the end (the log's outcome).
-func (p *page) finish(note string) (*os.File, int64, error) {
+// finish renders the tail and the footer and returns the staged page, to
+// read from its start, and its size. note is shown at the end (the log's
+// outcome).
+func (p *page) finish(note string) (io.Reader, int64, error) {
 	if p.omitted == 0 {
 		// Everything fitted: the tail continues the head seamlessly.
 		p.in.Write(p.tail.bytes())
@@ -132,31 +127,22 @@ func (p *page) finish(note string) (*os.File, int64, error) {
 		p.printf(`<pre class="term-container">%s</pre>`+"\n", p.screen.AsHTMLWithTimestamps(false))
 	}
 	p.printf(`<p class="note">%s</p>`+"\n</body>\n</html>\n", html.EscapeString(note))
-	if p.err == nil {
-		p.err = p.bw.Flush()
-	}
 	if p.err != nil {
 		return nil, 0, fmt.Errorf("stage log page: %w", p.err)
 	}
-	size, err := p.f.Seek(0, io.SeekCurrent)
-	if err == nil {
-		_, err = p.f.Seek(0, io.SeekStart)
-	}
+	r, size, err := p.out.finish()
 	if err != nil {
 		return nil, 0, fmt.Errorf("stage log page: %w", err)
 	}
-	return p.f, size, nil
+	return r, size, nil
 }
 
-// discard removes the staged page.
-func (p *page) discard() {
-	p.f.Close()
-	os.Remove(p.f.Name())
-}
+// discard drops the staged page.
+func (p *page) discard() { p.out.discard() }
 
 func (p *page) printf(format string, args ...any) {
 	if p.err == nil {
-		_, p.err = fmt.Fprintf(p.bw, format, args...)
+		_, p.err = fmt.Fprintf(&p.out, format, args...)
 	}
 }
 

@@ -3,6 +3,8 @@ package uploader
 import (
 	"bytes"
 	"io"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -43,10 +45,7 @@ func TestRing(t *testing.T) {
 func render(t *testing.T, log []byte, head, tail, step int) (string, *page) {
 	t.Helper()
 	k := buildKey("exp", "<b>crate</b>")
-	p, err := newPage(t.TempDir(), head, tail, "title <i>"+k.Crate+"</i>", linksFor(k, 1, true))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newPage(t.TempDir(), head, tail, "title <i>"+k.Crate+"</i>", linksFor(k, 1, true))
 	defer p.discard()
 	for len(log) > 0 {
 		n := min(step, len(log))
@@ -163,5 +162,74 @@ func TestPageCarriesNoLinksFromTheLog(t *testing.T) {
 				t.Errorf("%s: the page lacks %q:\n%s", name, want, body)
 			}
 		}
+	}
+}
+
+// A page is staged in memory while it is small and moves to a file under
+// the staging dir once it passes stagingMemory; either way finish gives
+// back every byte written, and discard leaves no file.
+func TestStaging(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		size     int
+		step     int
+		wantFile bool
+	}{
+		{"empty", 0, 1, false},
+		{"small", 1000, 7, false},
+		{"at the limit", stagingMemory, 4096, false},
+		{"one byte over", stagingMemory + 1, 4096, true},
+		{"large, one write", 5 * stagingMemory, 5 * stagingMemory, true},
+		{"large, small writes", 3*stagingMemory + 17, 333, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := staging{dir: dir}
+			want := make([]byte, tc.size)
+			for i := range want {
+				want[i] = byte('a' + i%26)
+			}
+			for rest := want; len(rest) > 0; {
+				n := min(tc.step, len(rest))
+				if w, err := s.Write(rest[:n]); err != nil || w != n {
+					t.Fatalf("Write = %d, %v", w, err)
+				}
+				rest = rest[n:]
+			}
+			files, _ := os.ReadDir(dir)
+			if got := len(files) > 0; got != tc.wantFile {
+				t.Errorf("a file staged: %v, want %v", got, tc.wantFile)
+			}
+			r, size, err := s.finish()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if size != int64(tc.size) || !bytes.Equal(got, want) {
+				t.Errorf("finish gave %d bytes (said %d), want the %d written", len(got), size, tc.size)
+			}
+			s.discard()
+			if files, _ := os.ReadDir(dir); len(files) > 0 {
+				t.Errorf("discard left %d files", len(files))
+			}
+		})
+	}
+}
+
+// A staging dir that cannot take a file fails a large page, with the dir
+// named, not a small one.
+func TestStagingDirMissing(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "missing")
+	small := staging{dir: dir}
+	if _, err := small.Write(make([]byte, 100)); err != nil {
+		t.Errorf("a small page: %v", err)
+	}
+	large := staging{dir: dir}
+	_, err := large.Write(make([]byte, stagingMemory+1))
+	if err == nil || !strings.Contains(err.Error(), dir) {
+		t.Errorf("a large page in a missing dir: %v, want an error naming %s", err, dir)
 	}
 }

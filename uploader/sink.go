@@ -51,12 +51,9 @@ type logSink struct {
 func (u *Uploader) newSink(ctx context.Context, k streams.BuildKey, attempt int) (*logSink, error) {
 	s := &logSink{ctx: ctx, st: u.st, key: k, att: attempt, exp: streams.ExperimentPrefix(k.Experiment), encs: u.encoders}
 	title := fmt.Sprintf("%s %s on %s, attempt %d (%s)", k.Crate, k.Version, k.Toolchain, attempt, k.Experiment)
-	pg, err := newPage(u.cfg.TempDir, u.cfg.PageHeadBytes, u.cfg.PageTailBytes, title, linksFor(k, attempt, !u.cfg.NoPlainLog))
-	if err != nil {
-		return nil, err
-	}
-	s.page = pg
+	s.page = newPage(u.cfg.TempDir, u.cfg.PageHeadBytes, u.cfg.PageTailBytes, title, linksFor(k, attempt, !u.cfg.NoPlainLog))
 	s.raw = store.StartPut(ctx, u.st, s.exp+streams.LogRawKey(k, attempt), rawContentType)
+	var err error
 	if s.zw, err = u.encoders.get(s.raw); err != nil {
 		s.abort(err)
 		return nil, err
