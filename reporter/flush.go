@@ -184,6 +184,8 @@ func (r *Reporter) prepare(e *experiment, now time.Time) (*batch, error) {
 	one := func(data []byte) net.Buffers { return net.Buffers{data} }
 	const html = "text/html; charset=utf-8"
 
+	pagesDue := now.Sub(e.pagesWritten) >= r.pageEvery()
+	e.encodeChanged(pagesDue)
 	parts, err := e.resultsJSON(now)
 	if err != nil {
 		return nil, err
@@ -198,7 +200,6 @@ func (r *Reporter) prepare(e *experiment, now time.Time) (*batch, error) {
 		return nil, err
 	}
 	add(fullFileName, one(data), html)
-	pagesDue := now.Sub(e.pagesWritten) >= r.pageEvery()
 	for _, pfx := range e.prefixes {
 		p := e.pages[pfx]
 		if !p.dirty {
