@@ -76,14 +76,42 @@ const (
 var Statuses = []Status{StatusBroken, StatusPrepareFail, StatusBuildFail, StatusTestFail,
 	StatusTestSkipped, StatusTestPass, StatusSkipped, StatusError}
 
-var (
-	expNameRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
-	crateNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
-	builderIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
-	// toolchainRE accepts rustup toolchain names (stable, nightly-2026-01-01,
-	// 1.80.0, beta-x86_64-unknown-linux-gnu) but nothing a shell or a path
+// Names (experiments, crates, builders, toolchains) are tokens: 1 to max
+// ASCII letters and digits, and after the first also some punctuation.
+// Every message names several and every component checks them, so they are
+// matched by isToken rather than by a regexp each (tokens_test.go checks
+// it against the regexps it replaced).
+const (
+	// expNameMax and the others are the longest names allowed.
+	expNameMax   = 64
+	crateNameMax = 64
+	builderIDMax = 64
+	// A toolchain name is a rustup one (stable, nightly-2026-01-01,
+	// 1.80.0, beta-x86_64-unknown-linux-gnu), but nothing a shell or a path
 	// could misread.
-	toolchainRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+	toolchainMax = 128
+)
+
+// isToken reports whether s is 1 to max bytes of ASCII letters (lower-case
+// only when lower is set) and digits, the bytes after the first also of
+// extra.
+func isToken(s string, max int, lower bool, extra string) bool {
+	if s == "" || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case c >= 'A' && c <= 'Z' && !lower:
+		case i > 0 && strings.IndexByte(extra, c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+var (
 	// toolchainPathRE accepts a custom toolchain's directory (what rustup
 	// takes as +/path): absolute, of the same quiet characters; see
 	// ValidateToolchain for the segments.
@@ -94,7 +122,7 @@ var (
 // ValidateExperimentName checks an experiment name: it is a KV key, a subject
 // token and an object prefix, so it is kept to [a-z0-9_-].
 func ValidateExperimentName(s string) error {
-	if !expNameRE.MatchString(s) {
+	if !isToken(s, expNameMax, true, "_-") {
 		return fmt.Errorf("experiment name %s: want 1-64 characters of a-z, 0-9, '_' or '-', starting with a letter or digit", Bounded(s))
 	}
 	return nil
@@ -102,7 +130,7 @@ func ValidateExperimentName(s string) error {
 
 // ValidateCrateName checks a crate name as crates.io allows them.
 func ValidateCrateName(s string) error {
-	if !crateNameRE.MatchString(s) {
+	if !isToken(s, crateNameMax, false, "_-") {
 		return fmt.Errorf("crate name %s: want 1-64 characters of A-Z, a-z, 0-9, '_' or '-', starting with a letter or digit", Bounded(s))
 	}
 	return nil
@@ -127,7 +155,7 @@ func ValidateToolchain(s string) error {
 		}
 		return nil
 	}
-	if !toolchainRE.MatchString(s) {
+	if !isToken(s, toolchainMax, false, "._-") {
 		return fmt.Errorf("toolchain %s: want a rustup toolchain name such as stable, nightly or 1.80.0, or the absolute path of a toolchain directory", Bounded(s))
 	}
 	return nil
@@ -139,7 +167,7 @@ func IsToolchainPath(tc string) bool { return strings.HasPrefix(tc, "/") }
 
 // ValidateBuilderID checks a builder id (a KV key and container-name part).
 func ValidateBuilderID(s string) error {
-	if !builderIDRE.MatchString(s) {
+	if !isToken(s, builderIDMax, false, "_-") {
 		return fmt.Errorf("builder id %s: want 1-64 characters of A-Z, a-z, 0-9, '_' or '-'", Bounded(s))
 	}
 	return nil
