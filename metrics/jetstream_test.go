@@ -43,7 +43,17 @@ func TestJetStreamCollector(t *testing.T) {
 	reg.MustRegister(metrics.NewJetStream(js, zerolog.New(zerolog.NewTestWriter(t))))
 	web := httptest.NewServer(metrics.Handler(reg))
 	defer web.Close()
+	// The server counts a consumer's pending messages as it is told of
+	// new ones, after the publish is acknowledged: under load a scrape
+	// right away can still see 0.
 	fams := metricstest.Scrape(t, web.URL)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		if v, _ := fams.Value("ejecta_consumer_pending", "stream", streams.UploadsStream, "consumer", streams.UploadersConsumer); v == 1 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+		fams = metricstest.Scrape(t, web.URL)
+	}
 
 	if up := fams.Must(t, "ejecta_jetstream_up"); up != 1 {
 		t.Errorf("ejecta_jetstream_up = %v, want 1", up)
