@@ -167,15 +167,13 @@ func (w *Workspace) stockFile(stock *Stock, rel, text string) error {
 	if w.hostile {
 		return ErrHostile
 	}
-	if stock != nil {
-		if err := w.root.MkdirAll(filepath.Dir(rel), 0o755); err != nil {
-			return err
-		}
-		if stock.link(w.root, rel, text) == nil {
-			return nil
-		}
+	if err := w.root.MkdirAll(filepath.Dir(rel), 0o755); err != nil {
+		return err
 	}
-	return w.writeFile(rel, text)
+	if stock != nil && stock.link(w.root, rel, text) == nil {
+		return nil
+	}
+	return w.replaceFile(rel, text)
 }
 
 // wrapperLib is the wrapper package's library, empty, relative to the
@@ -238,6 +236,12 @@ func (w *Workspace) writeFile(rel, text string) error {
 	if err := w.root.MkdirAll(filepath.Dir(rel), 0o755); err != nil {
 		return err
 	}
+	return w.replaceFile(rel, text)
+}
+
+// replaceFile writes rel in its directory, which is there already:
+// whatever rel was is removed first, never written through (writeFile).
+func (w *Workspace) replaceFile(rel, text string) error {
 	if err := w.root.Remove(rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
