@@ -19,9 +19,10 @@ const pageContentType = "text/html; charset=utf-8"
 
 // page renders a log into an HTML page while the log streams, staging the
 // page (staging: in memory while it is small, then in a temporary file) so
-// that neither the log nor the page is held in memory whole. The first headBytes are rendered as they come; after that only
-// the last tailBytes are kept, in a ring, and rendered at the end under a
-// notice that links to the raw log. A browser then never has to lay out
+// that neither the log nor the page is held in memory whole. The first
+// headBytes are rendered as they come; after that only the last tailBytes
+// are kept, in a ring, and rendered at the end under a notice that links
+// to the raw log. A browser then never has to lay out
 // more than about headBytes+tailBytes of text, and the renderer's own state
 // (which grows with an unterminated escape sequence) stays bounded too.
 //
