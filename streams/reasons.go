@@ -347,15 +347,7 @@ func validArg(a string) bool {
 // then up to 63 lower-case letters, digits and '-', as every crater and
 // ejecta reason is spelled.
 func validName(n string) bool {
-	if n == "" || len(n) > 64 || n[0] < 'a' || n[0] > 'z' {
-		return false
-	}
-	for i := 1; i < len(n); i++ {
-		if c := n[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
-			return false
-		}
-	}
-	return true
+	return isToken(n, 64, true, "-") && n[0] >= 'a' && n[0] <= 'z'
 }
 
 // legacyGaveUp reads "gave up after N attempts", how builders wrote
