@@ -280,6 +280,15 @@ func TestRunNoNetwork(t *testing.T) {
 		if out, err := check.CombinedOutput(); err != nil {
 			t.Fatalf("helper cannot connect even from the host: %v: %s", err, out)
 		}
+		// The accept loop counts that connection on its own time, maybe
+		// after the helper has exited: wait for it, or it would be counted
+		// as the sandbox's.
+		for deadline := time.Now().Add(5 * time.Second); accepted.Load() < 1; {
+			if time.Now().After(deadline) {
+				t.Fatal("the host's own connection was never accepted")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 		before := accepted.Load()
 
 		tk := task(t)
@@ -303,6 +312,9 @@ func TestRunNoNetwork(t *testing.T) {
 		r = e.mustRun(t, tk)
 		if r.exit.Code != 0 {
 			t.Errorf("with Network, dial from the sandbox failed: exit %d: %s", r.exit.Code, r.stderr)
+		}
+		for deadline := time.Now().Add(5 * time.Second); accepted.Load()-before < 1 && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond) // counted on the accept loop's time, as above
 		}
 		if n := accepted.Load() - before; n != 1 {
 			t.Errorf("with Network, listener accepted %d connections, want 1", n)
