@@ -232,13 +232,17 @@ func (p *Publisher) dropAfter(last uint64) error {
 	}
 }
 
+// tryDropAfter is one try of dropAfter. A stream electing a leader answers
+// nothing: each try is bounded, or it would wait for all of a long context.
 func (p *Publisher) tryDropAfter(last uint64) error {
-	stream, err := p.js.Stream(p.ctx, streams.LogsStream)
+	ctx, cancel := context.WithTimeout(p.ctx, streams.RequestTimeout)
+	defer cancel()
+	stream, err := p.js.Stream(ctx, streams.LogsStream)
 	if err != nil {
 		return err
 	}
 	for {
-		raw, err := stream.GetLastMsgForSubject(p.ctx, p.subject)
+		raw, err := stream.GetLastMsgForSubject(ctx, p.subject)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return nil
 		}
@@ -249,7 +253,7 @@ func (p *Publisher) tryDropAfter(last uint64) error {
 		if err != nil || c == nil || c.Seq <= last {
 			return nil
 		}
-		if err := stream.DeleteMsg(p.ctx, raw.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		if err := stream.DeleteMsg(ctx, raw.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 			return err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -23,9 +24,15 @@ import (
 // log). Other errors (no responders while the server restarts, timeouts)
 // are retried the same way; every message carries a Nats-Msg-Id, so a
 // retry of a publish whose ack was lost is deduplicated by the stream.
+//
+// Each try waits at most RequestTimeout for its ack: a stream electing a
+// leader answers nothing, and a try waiting on it for the whole of a long
+// ctx would never be retried.
 func PublishAcked(ctx context.Context, js jetstream.JetStream, m *nats.Msg, p backoff.Policy, log zerolog.Logger) error {
 	for n := 0; ; n++ {
-		_, err := js.PublishMsg(ctx, m)
+		tctx, cancel := context.WithTimeout(ctx, RequestTimeout)
+		_, err := js.PublishMsg(tctx, m)
+		cancel()
 		if err == nil {
 			if n > 0 {
 				log.Info().Str("subject", m.Subject).Int("retries", n).Msg("publish went through")
@@ -49,6 +56,11 @@ func PublishAcked(ctx context.Context, js jetstream.JetStream, m *nats.Msg, p ba
 		}
 	}
 }
+
+// RequestTimeout bounds one request to JetStream that is retried when it
+// fails (the client's own default, which applies only to a context without
+// a deadline).
+const RequestTimeout = 5 * time.Second
 
 // tooLarge reports whether err refuses a message for its size: the
 // server's max_payload or the stream's MaxMsgSize.
