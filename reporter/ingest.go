@@ -13,12 +13,12 @@ import (
 	"github.com/ejecta-build/ejecta/streams"
 )
 
-// handle takes one message of the results stream into st. A message that
-// is not a valid result, or not one signed by the builder handed its job
-// (tickets.go), is set aside on the dead stream; it never stops the
-// reporter.
-func (r *Reporter) handle(ctx context.Context, st *run, msg jetstream.Msg) {
-	seq := streams.StreamSeq(msg)
+// handle takes one message of the results stream, read and checked by the
+// feed (arrival), into st. A message that is not a valid result, or not
+// one signed by the builder handed its job (tickets.go), is set aside on
+// the dead stream; it never stops the reporter.
+func (r *Reporter) handle(ctx context.Context, st *run, a *arrival) {
+	msg, seq, res := a.msg, a.seq, &a.res
 	if seq > 0 && seq >= st.startSeq && !st.caughtUp {
 		// Re-runs wait for the replay to end (requestReruns): now is the
 		// time to look at every experiment that has some to ask for.
@@ -29,13 +29,8 @@ func (r *Reporter) handle(ctx context.Context, st *run, msg jetstream.Msg) {
 			}
 		}
 	}
-	var res streams.Result
-	if err := st.decoder.Decode(msg.Data(), &res); err != nil {
-		r.deadLetter(ctx, st, msg, err)
-		return
-	}
-	if err := fromSubject(msg.Subject(), &res); err != nil {
-		r.deadLetter(ctx, st, msg, err)
+	if a.err != nil {
+		r.deadLetter(ctx, st, msg, a.err)
 		return
 	}
 	if st.isDropped(res.Experiment, seq) {
@@ -47,18 +42,20 @@ func (r *Reporter) handle(ctx context.Context, st *run, msg jetstream.Msg) {
 		rec = e.rec
 	}
 	if rec == nil {
-		r.await(ctx, st, msg, &res, seq)
+		r.await(ctx, st, msg, res, seq, a.vouched)
 		return
 	}
-	if err := r.vouch(rec, &res); err != nil {
-		r.deadLetter(ctx, st, msg, err)
-		return
+	if !a.vouched {
+		if err := r.vouch(rec, res); err != nil {
+			r.deadLetter(ctx, st, msg, err)
+			return
+		}
 	}
 	r.met.ingested.Inc()
 	if e == nil {
 		e = r.open(st, rec)
 	}
-	if e.apply(&res, r.strayLogger(e.name)) {
+	if e.apply(res, r.strayLogger(e.name)) {
 		e.lastResult = time.Now()
 		e.markDirty(e.lastResult, r.cfg.Debounce)
 	}
@@ -100,11 +97,11 @@ func (r *Reporter) open(st *run, rec *streams.Experiment) *experiment {
 }
 
 // await sets res aside until its experiment's record comes (pending.go).
-// A signed result is checked at once: its MAC does not depend on the
-// record.
-func (r *Reporter) await(ctx context.Context, st *run, msg jetstream.Msg, res *streams.Result, seq uint64) {
+// A signed result is checked at once, unless the feed did (vouched): its
+// MAC does not depend on the record.
+func (r *Reporter) await(ctx context.Context, st *run, msg jetstream.Msg, res *streams.Result, seq uint64, vouched bool) {
 	signed := res.MAC != ""
-	if key := r.cfg.JobKey; signed && !key.IsZero() {
+	if key := r.cfg.JobKey; signed && !key.IsZero() && !vouched {
 		if err := key.VerifyResult(res); err != nil {
 			r.deadLetter(ctx, st, msg, err)
 			return

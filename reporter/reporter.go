@@ -11,7 +11,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
-	"github.com/ejecta-build/ejecta/backoff"
 	"github.com/ejecta-build/ejecta/store"
 	"github.com/ejecta-build/ejecta/streams"
 )
@@ -188,19 +187,32 @@ func (r *Reporter) Run(ctx context.Context) (runErr error) {
 	st.jobs, st.results, st.resultsStream = jobs, results, results
 	st.startSeq = results.CachedInfo().State.LastSeq
 	st.caughtUp = results.CachedInfo().State.Msgs == 0
-	var feed resultsFeed
-	if err := feed.open(ctx, r.js, 0); err != nil {
+	feed := newResultsFeed(r.js, r.cfg.JobKey, r.cfg.Debounce, r.log)
+	if err := feed.open(ctx, 0); err != nil {
 		return err
 	}
-	defer feed.stop()
 	// Stopping the iterator is what wakes a Next blocked without a timeout.
 	stop := context.AfterFunc(ctx, feed.stop)
 	defer stop()
+	arrivals := make(chan arrival, readAhead)
+	var readErr error
+	reading := make(chan struct{})
+	go func() {
+		defer close(reading)
+		readErr = feed.read(ctx, arrivals)
+	}()
+	defer func() {
+		cancel()
+		feed.stop()
+		<-reading
+	}()
 
 	if r.cfg.JobKey.IsZero() {
 		r.log.Warn().Msg("no job key (EJECTA_JOB_KEY): results are not tied to the builders handed their jobs, and re-runs carry no ticket")
 	}
 	r.log.Info().Str("stream", streams.ResultsStream).Msg("following results from the start of the stream")
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	for {
 		r.followRecords(ctx, st)
 		// Record changes are looked at between results, so the wait for
@@ -218,28 +230,31 @@ func (r *Reporter) Run(ctx context.Context) (runErr error) {
 			// however many are due a result that counts is not held up.
 			wait = min(wait, max(time.Until(due), time.Millisecond))
 		}
-		msg, err := feed.next(wait)
+		var a arrival
+		got, open := false, true
+		select {
+		case a, open = <-arrivals:
+			got = open
+		default:
+			timer.Reset(wait)
+			select {
+			case a, open = <-arrivals:
+				got = open
+			case <-timer.C:
+			case <-ctx.Done():
+			}
+			timer.Stop()
+		}
 		switch {
-		case err == nil:
-			r.handle(ctx, st, msg)
 		case ctx.Err() != nil:
 			// No final flush: a restarted reporter replays the stream and
 			// writes the same reports.
 			return nil
-		case errors.Is(err, nats.ErrTimeout):
-			// A write is due; and a consumer silent for long is checked.
-			if err := feed.unstall(ctx, r.js, r.log); err != nil {
-				r.log.Warn().Err(err).Msg("checking the results consumer")
-			}
-		case errors.Is(err, jetstream.ErrMsgIteratorClosed):
-			return fmt.Errorf("reporter: results consumer closed: %w", err)
-		default:
-			// The ordered consumer recreates itself after gaps and
-			// reconnects; anything else is worth a line and a pause.
-			r.log.Warn().Err(err).Msg("reading results")
-			if backoff.Sleep(ctx, r.cfg.Debounce) != nil {
-				return nil
-			}
+		case !open:
+			<-reading
+			return readErr
+		case got:
+			r.handle(ctx, st, &a)
 		}
 		r.baselines(ctx, st)
 		r.flushDue(ctx, st)
