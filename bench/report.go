@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ejecta-build/ejecta/bench/measure"
 	"github.com/ejecta-build/ejecta/results"
@@ -30,8 +31,9 @@ func Report(t testing.TB, full bool) []Row {
 	if full {
 		small, large = 1_000, 100_000
 	}
-	a := reportFigures(t, small)
-	b := reportFigures(t, large)
+	a := reportFigures(t, small, false)
+	b := reportFigures(t, large, false)
+	replay := reportFigures(t, large, true)
 	lagRow := func(f reportFigure) Row {
 		return Row{
 			Figure:  fmt.Sprintf("report lag after the last result, %s crates (%s results)", size(f.crates), size(2*f.crates)),
@@ -49,13 +51,60 @@ func Report(t testing.TB, full bool) []Row {
 		Ratio:    fmt.Sprintf("%.2f×", r),
 		Goal:     "≤ 1.5×",
 		Verdict:  judge(full, r <= 1.5),
-	}}
+	}, replayRow(full, replay)}
+}
+
+// replayGoal is the rate at which a restarted reporter must catch up: a
+// crater-sized run's 1.4M results in a minute.
+const replayGoal = 1_400_000 / 60
+
+// replayRow is the rate of a reporter started on a results stream that
+// already holds an experiment's results, as after a restart, against a
+// plain ordered consumer reading the same stream in the same run.
+func replayRow(full bool, f reportFigure) Row {
+	results := float64(2 * f.crates)
+	rate := results / f.lag.Seconds()
+	raw := results / f.rawRead.Seconds()
+	return Row{
+		Figure:   fmt.Sprintf("restarted reporter catching up on %s results already on the stream", size(2*f.crates)),
+		Ejecta:   fmt.Sprintf("%.0f results/s", rate),
+		Baseline: fmt.Sprintf("%.0f msgs/s raw ordered consumer read", raw),
+		Ratio:    fmt.Sprintf("%.3f×", rate/raw),
+		Goal:     fmt.Sprintf("≥ %dk results/s (1.4M in a minute)", replayGoal/1000),
+		Verdict:  judge(full, rate >= replayGoal),
+		Note: fmt.Sprintf("from its start to results.json counting every result; the reporter used %s of CPU a result",
+			f.cpuPerResult.Round(100*time.Nanosecond)),
+	}
+}
+
+// rawRead is how long a plain ordered consumer takes to read n messages
+// of the results stream: what reading them costs NATS and the client alone.
+func rawRead(ctx context.Context, t testing.TB, js jetstream.JetStream, n int) time.Duration {
+	t.Helper()
+	start := time.Now()
+	cons, err := js.OrderedConsumer(ctx, streams.ResultsStream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := cons.Messages(jetstream.PullMaxMessages(4096))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer msgs.Stop()
+	for range n {
+		if _, err := msgs.Next(); err != nil {
+			t.Fatalf("raw read of the results stream: %v", err)
+		}
+	}
+	return time.Since(start)
 }
 
 type reportFigure struct {
-	crates       int
-	publish, lag time.Duration
-	cpuPerResult time.Duration
+	crates int
+	// lag is, for a replay, how long the reporter took from its start;
+	// rawRead how long a plain ordered consumer took to read the results.
+	publish, lag, rawRead time.Duration
+	cpuPerResult          time.Duration
 	// anon and hwm are the reporter's peak anonymous memory and VmHWM
 	// (measure.Memory.Peak), idle its anonymous memory before the first
 	// result; heap is its heap profile's path, if one was asked for
@@ -123,7 +172,9 @@ func finalWrite(path string, done int) (split lagSplit, writes int, ok bool) {
 	return lagSplit{}, writes, false
 }
 
-func reportFigures(t testing.TB, crates int) reportFigure {
+// reportFigures measures the reporter following crates crates' results as
+// they are published or, replay, started once they all are.
+func reportFigures(t testing.TB, crates int, replay bool) reportFigure {
 	t.Helper()
 	f := newFarm(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -146,18 +197,27 @@ func reportFigures(t testing.TB, crates int) reportFigure {
 
 	dir := t.TempDir()
 	logFile := filepath.Join(t.TempDir(), "reporter.log")
-	c := startChild(t, childSpec{Kind: "reporter", NATS: f.nats.URL, Store: "file://" + dir, Confirmations: -1,
-		LogFile: logFile})
-	time.Sleep(500 * time.Millisecond) // let it start and settle
-	cpu0, err := measure.CPU(c.pid())
-	if err != nil {
-		t.Fatal(err)
+	var c *child
+	var cpu0 time.Duration
+	var idle map[string]int64
+	var mem *measure.Memory
+	startReporter := func() {
+		c = startChild(t, childSpec{Kind: "reporter", NATS: f.nats.URL, Store: "file://" + dir, Confirmations: -1,
+			LogFile: logFile})
+		if !replay {
+			time.Sleep(500 * time.Millisecond) // let it start and settle
+		}
+		if cpu0, err = measure.CPU(c.pid()); err != nil {
+			t.Fatal(err)
+		}
+		if idle, err = measure.Status(c.pid()); err != nil {
+			t.Fatal(err)
+		}
+		mem = measure.WatchMemory(c.pid())
 	}
-	idle, err := measure.Status(c.pid())
-	if err != nil {
-		t.Fatal(err)
+	if !replay {
+		startReporter()
 	}
-	mem := measure.WatchMemory(c.pid())
 	start := time.Now()
 	for r := range syntheticResults(exp, crates) {
 		data, err := json.Marshal(r)
@@ -180,6 +240,12 @@ func reportFigures(t testing.TB, crates int) reportFigure {
 		t.Fatal(err)
 	}
 	published := time.Now()
+	var raw time.Duration
+	if replay {
+		raw = rawRead(ctx, t, f.js, 2*crates)
+		published = time.Now()
+		startReporter()
+	}
 	path := filepath.Join(dir, results.Key(exp))
 	done := waitUntil(t, 5*time.Minute, "results.json with every result", func() bool { return measure.DoneJobs(path) == 2*crates })
 	// The rest of that write (pages, progress) is work per result too.
@@ -209,7 +275,7 @@ func reportFigures(t testing.TB, crates int) reportFigure {
 	heap := c.heapProfile(t, "reporter")
 	c.stop()
 	split, writes, ok := finalWrite(logFile, 2*crates)
-	return reportFigure{crates: crates, publish: published.Sub(start), lag: done.Sub(published),
+	return reportFigure{crates: crates, publish: published.Sub(start), lag: done.Sub(published), rawRead: raw,
 		cpuPerResult: (cpu - cpu0) / time.Duration(2*crates), anon: anon, hwm: hwm, idle: idle["RssAnon"], heap: heap,
 		stored: stored, split: split, ok: ok, writes: writes}
 }

@@ -94,7 +94,7 @@ func scaleProduce(t testing.TB, full bool, crates int) []Row {
 // scaleReport is the reporter following the results of crates crates: its
 // peak memory and its report lag.
 func scaleReport(t testing.TB, full bool, crates int) []Row {
-	f := reportFigures(t, crates)
+	f := reportFigures(t, crates, false)
 	// What the reporter holds before the first result does not grow with
 	// the experiment.
 	perCrate := float64(f.anon-f.idle) / float64(crates)
