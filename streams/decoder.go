@@ -22,9 +22,17 @@ type Decoder struct {
 var errTrailing = errors.New("data after the JSON value")
 
 // Decode unmarshals data into v (a pointer to one of the message types) and
-// validates it. Unknown fields and anything but white space after the JSON
+// validates it. A Result in the shape builders send takes a fast path of
+// its own (decodeResult). Unknown fields and anything but white space after the JSON
 // value are refused.
 func (d *Decoder) Decode(data []byte, v interface{ Validate() error }) error {
+	if r, ok := v.(*Result); ok {
+		saved := *r
+		if decodeResult(data, r) {
+			return r.Validate()
+		}
+		*r = saved
+	}
 	if d.dec == nil {
 		d.dec = json.NewDecoder(&d.src)
 		d.dec.DisallowUnknownFields()
