@@ -34,8 +34,10 @@ type metrics struct {
 }
 
 // lagBuckets centre on the goal: a report current within about a second
-// (Config.Debounce) of each result.
-var lagBuckets = []float64{0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30, 60}
+// (Config.Debounce) of each result. The goal's p99 sits near the debounce,
+// so the buckets around it are narrow enough to tell a p99 under it from
+// one at it.
+var lagBuckets = []float64{0.1, 0.25, 0.5, 0.75, 0.9, 1, 1.25, 1.5, 2, 3, 5, 10, 30, 60}
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
