@@ -36,7 +36,7 @@ func Default() []Bench {
 		{"logs", "log throughput, builder to store", Logs},
 		{"rss", "uploader peak memory", RSS},
 		{"pool", "pooled versus serial upload", Pool},
-		{"report", "report lag and reporter CPU per result", Report},
+		{"report", "report lag, reporter CPU per result, a restarted reporter catching up", Report},
 		{"tail", "live tail latency", Tail},
 		{"sandbox", "sandbox overhead per job", Sandbox},
 		{"attempt", "an attempt's steps: one sandbox versus a task each", Attempt},
