@@ -78,7 +78,10 @@ func disputed(held, came *kept) *kept {
 	if came.Attempt > held.Attempt {
 		d = *came
 	}
-	d.Status, d.Reason, d.ExitCode = streams.StatusError, streams.ReasonDisputed, 0
+	// Labels are shared with every result that has them: d gets its own.
+	l := *d.labels
+	l.Status, l.Reason = streams.StatusError, streams.ReasonDisputed
+	d.labels, d.ExitCode = &l, 0
 	// Either builder may be the suspect one: neither's first error is the
 	// build's.
 	d.FirstError = nil

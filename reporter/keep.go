@@ -6,17 +6,25 @@ import "github.com/ejecta-build/ejecta/streams"
 // a result (keep) is a kept: the fields its report shows and judges by, and
 // nothing it can share. The build's experiment, crate and version are its
 // page's and its crate's; the words results repeat (toolchains, statuses,
-// reasons, senders) are one copy each; the log key is a marker when it is
-// the attempt's own; the MAC, the builder and the finish time, which only
-// taking the result in needs, are not kept.
+// reasons, senders) are one labels shared by every result that has them;
+// the log key is a marker when it is the attempt's own; the MAC, the
+// builder and the finish time, which only taking the result in needs, are
+// not kept.
 
-// kept is what a crate keeps of one attempt's result.
-type kept struct {
+// labels are the words of a result that many others share. A kept points
+// to one copy per experiment (experiment.keep): four strings in every kept
+// were half of its 128 bytes. They are never changed once made.
+type labels struct {
 	Toolchain string
 	Status    streams.Status
 	Reason    streams.Reason
 	// Sender is the builder user the result came from (disputes.go).
 	Sender string
+}
+
+// kept is what a crate keeps of one attempt's result.
+type kept struct {
+	*labels
 	// LogKey is ownLog, none, or the key as it came (resultLog).
 	LogKey       string
 	FirstError   *streams.FirstError
@@ -31,36 +39,37 @@ type kept struct {
 // allows besides none: resultLog makes it again when a report needs it.
 const ownLog = "\x00own"
 
-// keepOf is the kept of r, sharing r's strings.
+// keepOf is the kept of r, sharing r's strings, with labels of its own.
 func keepOf(r *streams.Result) *kept {
-	k := &kept{Toolchain: r.Toolchain, Status: r.Status, Reason: r.Reason, Sender: r.Sender, LogKey: r.LogKey,
-		FirstError: r.FirstError, DurationMS: r.DurationMS, Attempt: r.Attempt, ExitCode: r.ExitCode,
-		SharedTarget: r.SharedTarget}
+	l := labelsOf(r)
+	return keepWith(r, &l)
+}
+
+func labelsOf(r *streams.Result) labels {
+	return labels{Toolchain: r.Toolchain, Status: r.Status, Reason: r.Reason, Sender: r.Sender}
+}
+
+// keepWith is the kept of r with labels l.
+func keepWith(r *streams.Result, l *labels) *kept {
+	k := &kept{labels: l, LogKey: r.LogKey, FirstError: r.FirstError, DurationMS: r.DurationMS,
+		Attempt: r.Attempt, ExitCode: r.ExitCode, SharedTarget: r.SharedTarget}
 	if k.LogKey != "" && k.LogKey == streams.LogObjectKey(r.BuildKey, r.Attempt) {
 		k.LogKey = ownLog
 	}
 	return k
 }
 
-// words holds one copy of each string results repeat.
-type words map[string]string
-
-func (w words) of(s string) string {
-	if c, ok := w[s]; ok {
-		return c
-	}
-	w[s] = s
-	return s
-}
-
-// keep returns the kept of r that a crate holds.
+// keep returns the kept of r that a crate holds, its labels the
+// experiment's copy.
 func (e *experiment) keep(r *streams.Result) *kept {
-	k := keepOf(r)
-	k.Toolchain = e.words.of(k.Toolchain)
-	k.Status = streams.Status(e.words.of(string(k.Status)))
-	k.Reason = streams.Reason(e.words.of(string(k.Reason)))
-	k.Sender = e.words.of(k.Sender)
-	return k
+	l := labelsOf(r)
+	shared, ok := e.labels[l]
+	if !ok {
+		shared = new(labels)
+		*shared = l
+		e.labels[l] = shared
+	}
+	return keepWith(r, shared)
 }
 
 // build is the build of cs that r is a kept result of.

@@ -142,8 +142,8 @@ type experiment struct {
 	// strays are toolchains results named that the record does not list,
 	// remembered so each is logged once.
 	strays map[string]bool
-	// words are the strings its kept results share (keep.go).
-	words words
+	// labels are the labels its kept results share (keep.go).
+	labels map[labels]*labels
 	// badRevision is the record revision last found invalid, so an invalid
 	// record is logged once, not on every retry.
 	badRevision uint64
@@ -172,7 +172,7 @@ func newExperiment(name string, confirmations int) *experiment {
 		shown:         make(map[results.Class]map[*crateState]struct{}),
 		unconfirmed:   make(map[*crateState]struct{}),
 		strays:        make(map[string]bool),
-		words:         make(words),
+		labels:        make(map[labels]*labels),
 	}
 }
 

@@ -112,3 +112,27 @@ func TestWriteSchedule(t *testing.T) {
 		t.Errorf("burst ending at 8000ms after a 2 s write: due %v, want 8100ms", got.Sub(t0))
 	}
 }
+
+// TestKeptSharesLabels checks that results with the same words share one
+// copy of them, and that a disputed result, made from a held one, changes
+// neither that copy nor the held result.
+func TestKeptSharesLabels(t *testing.T) {
+	e := newExperiment("e", 0)
+	a := e.keep(res("a", "stable", 1, streams.StatusTestPass))
+	b := e.keep(res("b", "stable", 1, streams.StatusTestPass))
+	c := e.keep(res("c", "nightly", 1, streams.StatusTestPass))
+	if a.labels != b.labels {
+		t.Errorf("two results of the same words have copies of their own")
+	}
+	if a.labels == c.labels {
+		t.Errorf("results of other toolchains share labels")
+	}
+	came := e.keep(res("a", "stable", 2, streams.StatusTestPass))
+	d := disputed(a, came)
+	if d.Status != streams.StatusError || d.Reason != streams.ReasonDisputed {
+		t.Errorf("disputed result is %s/%s", d.Status, d.Reason)
+	}
+	if a.Status != streams.StatusTestPass || b.Status != streams.StatusTestPass || b.Reason != "" {
+		t.Errorf("a dispute changed results that share its labels: %s, %s/%s", a.Status, b.Status, b.Reason)
+	}
+}
