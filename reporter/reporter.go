@@ -194,15 +194,18 @@ func (r *Reporter) Run(ctx context.Context) (runErr error) {
 	// Stopping the iterator is what wakes a Next blocked without a timeout.
 	stop := context.AfterFunc(ctx, feed.stop)
 	defer stop()
+	// The reading goroutine ends before Run returns; its own context, so
+	// that stopping it does not cancel a write Run waits for on the way out.
 	arrivals := make(chan arrival, readAhead)
 	var readErr error
 	reading := make(chan struct{})
+	readCtx, stopReading := context.WithCancel(ctx)
 	go func() {
 		defer close(reading)
-		readErr = feed.read(ctx, arrivals)
+		readErr = feed.read(readCtx, arrivals)
 	}()
 	defer func() {
-		cancel()
+		stopReading()
 		feed.stop()
 		<-reading
 	}()
