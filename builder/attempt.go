@@ -368,5 +368,6 @@ func (a *attempt) publishJSON(ctx context.Context, subj, mac string, v any) erro
 	m := nats.NewMsg(subj)
 	m.Data = data
 	m.Header.Set(nats.MsgIdHdr, streams.SignedMsgID(subj, mac))
-	return streams.PublishAcked(ctx, a.b.js, m, defaultBackoff, a.log)
+	_, err = streams.PublishAcked(ctx, a.b.js, m, defaultBackoff, a.log)
+	return err
 }

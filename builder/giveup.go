@@ -30,7 +30,7 @@ func (a *attempt) giveUp(ctx context.Context, attempts int) {
 		why, a.job.Crate, a.job.Version, a.job.Toolchain)
 
 	dead := streams.DeadLetter(a.msg, streams.JobsStream, errors.New(why), a.b.sender)
-	if err := streams.PublishAcked(ctx, a.b.js, dead, defaultBackoff, a.log); err != nil {
+	if _, err := streams.PublishAcked(ctx, a.b.js, dead, defaultBackoff, a.log); err != nil {
 		// ctx ended: the builder is stopping; the next delivery tries again.
 		a.abandon()
 		return

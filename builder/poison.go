@@ -22,6 +22,7 @@ func (b *Builder) bury(ctx context.Context, msg jetstream.Msg, why error) {
 	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	streams.Bury(pctx, msg, streams.JobsStream, why, b.sender, func(ctx context.Context, m *nats.Msg) error {
-		return streams.PublishAcked(ctx, b.js, m, defaultBackoff, b.log)
+		_, err := streams.PublishAcked(ctx, b.js, m, defaultBackoff, b.log)
+		return err
 	}, b.log)
 }

@@ -1,9 +1,11 @@
 package buildlog
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -36,7 +38,11 @@ var (
 // the window is full, which blocks the Chunker and so the task's pipe: a
 // full LogsStream slows the build down, it loses nothing. The stream must
 // hold a log's chunks in sequence order, because readers reorder nothing;
-// see repair for how a failed publish keeps it so.
+// see repair for how a failed publish keeps it so. Acknowledged is not
+// enough: across a change of the stream's leader, a chunk published after
+// another can be stored before it, each acknowledged. The publisher checks
+// the stream sequence of every acknowledgement against the one before and
+// repairs the log from where it went out of order.
 type Publisher struct {
 	ctx     context.Context
 	js      jetstream.JetStream
@@ -44,7 +50,17 @@ type Publisher struct {
 	cfg     PublisherConfig
 
 	pending []inflight // published, not yet acknowledged, in sequence order
-	round   int        // repairs so far; part of the Nats-Msg-Id of what is published after one
+	// acked are the latest chunks acknowledged, up to a window of them,
+	// with where the stream stored them, in increasing stream order: a
+	// repair may have to publish them again.
+	acked []storedChunk
+	round int // repairs so far; part of the Nats-Msg-Id of what is published after one
+}
+
+// storedChunk is a chunk the stream acknowledged at stream sequence seq.
+type storedChunk struct {
+	chunk Chunk
+	seq   uint64
 }
 
 // PublisherConfig tunes a Publisher.
@@ -131,75 +147,124 @@ func (p *Publisher) msg(c Chunk) *nats.Msg {
 }
 
 // settleOldest waits for the oldest chunk in flight to be acknowledged,
-// and repairs the log from it if it fails.
+// and repairs the log from it if it fails, or from the first chunk stored
+// after it if it was stored before chunks published ahead of it.
 func (p *Publisher) settleOldest() error {
 	f := p.pending[0]
-	if err := p.await(f); err != nil {
-		return p.repair(err)
+	ack, err := p.await(f)
+	if err != nil {
+		return p.repair(len(p.acked), err)
+	}
+	if n := len(p.acked); n > 0 && ack.Sequence < p.acked[n-1].seq {
+		from, _ := slices.BinarySearchFunc(p.acked, ack.Sequence, func(c storedChunk, seq uint64) int { return cmp.Compare(c.seq, seq) })
+		if from == 0 && p.acked[0].chunk.Seq > 1 {
+			// Stored before chunks no longer kept: the log cannot be put
+			// back in order.
+			return fmt.Errorf("log chunk %d stored at stream sequence %d, before chunk %d and more: %w",
+				f.chunk.Seq, ack.Sequence, p.acked[0].chunk.Seq, errOutOfOrder)
+		}
+		return p.repair(from, fmt.Errorf("chunk %d stored at stream sequence %d, before chunk %d at %d: %w",
+			f.chunk.Seq, ack.Sequence, p.acked[from].chunk.Seq, p.acked[from].seq, errOutOfOrder))
 	}
 	p.pending = p.pending[1:]
+	p.stored(f.chunk, ack.Sequence)
 	p.count(f.chunk)
 	return nil
+}
+
+// errOutOfOrder is why a log is repaired whose chunks the stream stored in
+// another order than they were published in.
+var errOutOfOrder = errors.New("stored out of order")
+
+// stored records that the stream holds c at stream sequence seq, keeping
+// a window of the latest.
+func (p *Publisher) stored(c Chunk, seq uint64) {
+	if len(p.acked) >= max(p.cfg.Window, 1) {
+		p.acked = slices.Delete(p.acked, 0, 1)
+	}
+	p.acked = append(p.acked, storedChunk{chunk: c, seq: seq})
 }
 
 // await waits for f's acknowledgement. One that has come wins over the
 // timeout, however long ago f was sent: a long build's chunks wait in the
 // window, acknowledged, until the log is synced at its end, and a select
 // with the expired timer ready too would pick either at random.
-func (p *Publisher) await(f inflight) error {
+func (p *Publisher) await(f inflight) (*jetstream.PubAck, error) {
 	if f.fut == nil {
-		return errNotSent
+		return nil, errNotSent
 	}
 	select {
-	case <-f.fut.Ok():
-		return nil
+	case ack := <-f.fut.Ok():
+		return ack, nil
 	case err := <-f.fut.Err():
-		return err
+		return nil, err
 	default:
 	}
 	t := time.NewTimer(time.Until(f.sent.Add(pubAckTimeout)))
 	defer t.Stop()
 	select {
-	case <-f.fut.Ok():
-		return nil
+	case ack := <-f.fut.Ok():
+		return ack, nil
 	case err := <-f.fut.Err():
-		return err
+		return nil, err
 	case <-t.C:
-		return errAckTimeout
+		return nil, errAckTimeout
 	case <-p.ctx.Done():
-		return p.ctx.Err()
+		return nil, p.ctx.Err()
 	}
 }
 
-// repair handles a failed publish of the oldest chunk in flight, k. Later
-// chunks may have been stored meanwhile (the stream was full for k and an
-// uploader made room just before k+1 came, or k was lost with a
-// connection): the stream would then hold k+1 before k. So repair lets
-// every publish in flight land or fail, deletes whatever this log has on
-// the stream after k-1, and publishes k and all after it again, one by
-// one, each retried until it is acknowledged (streams.PublishAcked). A
-// failure is final only when the builder's context ends.
-func (p *Publisher) repair(cause error) error {
-	failed := p.pending[0].chunk.Seq
-	if p.ctx.Err() != nil {
-		return fmt.Errorf("log chunk %d: %w", failed, p.ctx.Err())
+// repair puts the log back in order on the stream when the oldest chunk in
+// flight failed to publish, or was stored before chunks published ahead of
+// it: from is the index in acked of the first chunk the stream may not
+// hold in order (len(acked) when every chunk acknowledged is in order).
+// Later chunks may have been stored meanwhile (the stream was full for the
+// failed one and an uploader made room just before the next came, or it
+// was lost with a connection): the stream would then hold them before it.
+// So repair lets every publish in flight land or fail, deletes whatever
+// this log has on the stream after the last chunk it holds in order, and
+// publishes every chunk after that one again, one by one, each retried
+// until it is acknowledged (streams.PublishAcked). A failure is final only
+// when the builder's context ends.
+func (p *Publisher) repair(from int, cause error) error {
+	redo := make([]Chunk, 0, len(p.acked)-from+len(p.pending))
+	for _, c := range p.acked[from:] {
+		redo = append(redo, c.chunk)
 	}
-	p.cfg.Log.Warn().Err(cause).Uint64("chunk", failed).Int("in_flight", len(p.pending)).
+	for _, f := range p.pending {
+		redo = append(redo, f.chunk)
+	}
+	first := redo[0].Seq
+	if p.ctx.Err() != nil {
+		return fmt.Errorf("log chunk %d: %w", first, p.ctx.Err())
+	}
+	p.cfg.Log.Warn().Err(cause).Uint64("chunk", first).Int("in_flight", len(p.pending)).
 		Msg("log chunk publish failed; republishing in order")
 	for _, f := range p.pending[1:] {
-		_ = p.await(f)
+		_, _ = p.await(f)
 	}
-	if err := p.dropAfter(failed - 1); err != nil {
-		return fmt.Errorf("log chunk %d: %w", failed, err)
+	var keep uint64 // stream sequence of the last chunk held in order
+	if from > 0 {
+		keep = p.acked[from-1].seq
+	}
+	if err := p.dropAfter(keep); err != nil {
+		return fmt.Errorf("log chunk %d: %w", first, err)
 	}
 	p.round++
-	for _, f := range p.pending {
-		if err := streams.PublishAcked(p.ctx, p.js, p.msg(f.chunk), p.cfg.Retry, p.cfg.Log); err != nil {
-			return fmt.Errorf("log chunk %d: %w", f.chunk.Seq, err)
+	counted := len(p.acked) - from // the chunks acknowledged before are counted
+	p.acked, p.pending = p.acked[:from], p.pending[:0]
+	for i, c := range redo {
+		// One at a time, each after the one before is acknowledged: the
+		// stream holds them in order.
+		ack, err := streams.PublishAcked(p.ctx, p.js, p.msg(c), p.cfg.Retry, p.cfg.Log)
+		if err != nil {
+			return fmt.Errorf("log chunk %d: %w", c.Seq, err)
 		}
-		p.count(f.chunk)
+		p.stored(c, ack.Sequence)
+		if i >= counted {
+			p.count(c)
+		}
 	}
-	p.pending = p.pending[:0]
 	return nil
 }
 
@@ -208,33 +273,33 @@ func (p *Publisher) repair(cause error) error {
 // hold its slot for ever.
 const dropAttempts = 20
 
-// dropAfter deletes this log's messages after chunk last from the stream,
-// newest first, retrying up to dropAttempts times. Nobody else publishes on
-// an attempt's subject.
-func (p *Publisher) dropAfter(last uint64) error {
+// dropAfter deletes this log's messages after stream sequence keep from
+// the stream, newest first, retrying up to dropAttempts times. Nobody else
+// publishes on an attempt's subject.
+func (p *Publisher) dropAfter(keep uint64) error {
 	for n := 0; ; n++ {
-		err := p.tryDropAfter(last)
+		err := p.tryDropAfter(keep)
 		if err == nil {
 			return nil
 		}
 		if p.ctx.Err() != nil {
-			return fmt.Errorf("delete chunks after %d: %w", last, p.ctx.Err())
+			return fmt.Errorf("delete chunks after stream sequence %d: %w", keep, p.ctx.Err())
 		}
 		if n+1 >= dropAttempts {
-			return fmt.Errorf("delete chunks after %d: %w", last, err)
+			return fmt.Errorf("delete chunks after stream sequence %d: %w", keep, err)
 		}
 		if n%20 == 0 {
-			p.cfg.Log.Warn().Err(err).Uint64("after_chunk", last).Msg("deleting out-of-order chunks failed, retrying")
+			p.cfg.Log.Warn().Err(err).Uint64("after_stream_seq", keep).Msg("deleting out-of-order chunks failed, retrying")
 		}
 		if err := backoff.Sleep(p.ctx, p.cfg.Retry.Delay(n)); err != nil {
-			return fmt.Errorf("delete chunks after %d: %w", last, err)
+			return fmt.Errorf("delete chunks after stream sequence %d: %w", keep, err)
 		}
 	}
 }
 
 // tryDropAfter is one try of dropAfter. A stream electing a leader answers
 // nothing: each try is bounded, or it would wait for all of a long context.
-func (p *Publisher) tryDropAfter(last uint64) error {
+func (p *Publisher) tryDropAfter(keep uint64) error {
 	ctx, cancel := context.WithTimeout(p.ctx, streams.RequestTimeout)
 	defer cancel()
 	stream, err := p.js.Stream(ctx, streams.LogsStream)
@@ -249,8 +314,7 @@ func (p *Publisher) tryDropAfter(last uint64) error {
 		if err != nil {
 			return err
 		}
-		c, _, err := ParseMsg(raw.Header, raw.Data)
-		if err != nil || c == nil || c.Seq <= last {
+		if raw.Sequence <= keep {
 			return nil
 		}
 		if err := stream.DeleteMsg(ctx, raw.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
@@ -273,7 +337,7 @@ func (p *Publisher) WriteEnd(s Summary, end streams.LogEnd) (streams.LogEnd, err
 		return end, err
 	}
 	Sign(m, p.cfg.Ticket)
-	if err := streams.PublishAcked(p.ctx, p.js, m, p.cfg.Retry, p.cfg.Log); err != nil {
+	if _, err := streams.PublishAcked(p.ctx, p.js, m, p.cfg.Retry, p.cfg.Log); err != nil {
 		return end, fmt.Errorf("log end marker: %w", err)
 	}
 	return end, nil

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
@@ -171,7 +173,13 @@ func TestLogWindowRepairsOrder(t *testing.T) {
 		return buildlog.Chunk{Seq: seq, Offset: (seq - 1) * 4, Stream: buildlog.StreamStdout, Data: fmt.Appendf(nil, "c%03d", seq)}
 	}
 	ctx := context.Background()
-	for _, seq := range []uint64{1, 3, 4} {
+	if err := pub.WriteChunk(chunk(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	for _, seq := range []uint64{3, 4} {
 		if _, err := js.PublishMsg(ctx, buildlog.NewChunkMsg(subj, chunk(seq))); err != nil {
 			t.Fatal(err)
 		}
@@ -221,5 +229,83 @@ func TestLogWindowOldAcksSettle(t *testing.T) {
 	}
 	if n := pub.Repairs(); n != 0 {
 		t.Errorf("the log was republished %d times; every chunk was acknowledged", n)
+	}
+}
+
+// reorderingJS stores the first chunk of a log after the next two, each
+// acknowledged, as a stream can across a change of its leader (seen in a
+// 3-node cluster with a node killed: chunk 1 at stream sequence 24, chunks 2
+// and 3 at 14 and 15).
+type reorderingJS struct {
+	jetstream.JetStream
+	mu   sync.Mutex
+	n    int        // asynchronous publishes so far
+	held *heldChunk // the first, published once the third is stored
+}
+
+type heldChunk struct {
+	msg *nats.Msg
+	ok  chan *jetstream.PubAck
+	err chan error
+}
+
+func (h *heldChunk) Ok() <-chan *jetstream.PubAck { return h.ok }
+func (h *heldChunk) Err() <-chan error            { return h.err }
+func (h *heldChunk) Msg() *nats.Msg               { return h.msg }
+
+func (r *reorderingJS) PublishMsgAsync(m *nats.Msg, opts ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.n++
+	if r.n == 1 {
+		r.held = &heldChunk{msg: m, ok: make(chan *jetstream.PubAck, 1), err: make(chan error, 1)}
+		return r.held, nil
+	}
+	fut, err := r.JetStream.PublishMsgAsync(m, opts...)
+	if r.n == 3 && err == nil {
+		<-r.JetStream.PublishAsyncComplete()
+		ack, err := r.JetStream.PublishMsg(context.Background(), r.held.msg)
+		if err != nil {
+			r.held.err <- err
+		} else {
+			r.held.ok <- ack
+		}
+	}
+	return fut, err
+}
+
+// A log whose chunks the stream stored out of order, each acknowledged, is
+// put back in order: a reader finds every chunk in sequence.
+func TestLogStoredOutOfOrderIsRepaired(t *testing.T) {
+	js := startJetStream(t, streams.DefaultConfig())
+	c, pub, subj := newWindowLog(testLogger(t), &reorderingJS{JetStream: js}, 64, 1)
+	var want bytes.Buffer
+	w := c.Writer(buildlog.StreamStdout)
+	for n := range 6 {
+		p := fmt.Appendf(nil, "chunk %d ", n)
+		p = append(p, bytes.Repeat([]byte{byte('a' + n)}, buildlog.MaxChunkBytes-len(p))...)
+		want.Write(p)
+		if _, err := w.Write(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum, err := c.End()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pub.WriteEnd(sum, streams.LogEnd{Status: streams.StatusTestPass}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := buildlog.Open(context.Background(), js, subj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var got bytes.Buffer
+	if _, err := r.WriteTo(&got); err != nil {
+		t.Fatalf("read the log back: %v", err)
+	}
+	if r.End() == nil || !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Fatalf("read %d bytes (end marker %v), want the %d written", got.Len(), r.End() != nil, want.Len())
 	}
 }

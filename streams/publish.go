@@ -13,7 +13,7 @@ import (
 	"github.com/ejecta-build/ejecta/backoff"
 )
 
-// PublishAcked publishes m to JetStream and waits for the stream's ack,
+// PublishAcked publishes m to JetStream, waits for the stream's ack and returns it,
 // retrying every failure until it succeeds or ctx ends, but for a message
 // too large to be taken at all.
 //
@@ -28,23 +28,23 @@ import (
 // Each try waits at most RequestTimeout for its ack: a stream electing a
 // leader answers nothing, and a try waiting on it for the whole of a long
 // ctx would never be retried.
-func PublishAcked(ctx context.Context, js jetstream.JetStream, m *nats.Msg, p backoff.Policy, log zerolog.Logger) error {
+func PublishAcked(ctx context.Context, js jetstream.JetStream, m *nats.Msg, p backoff.Policy, log zerolog.Logger) (*jetstream.PubAck, error) {
 	for n := 0; ; n++ {
 		tctx, cancel := context.WithTimeout(ctx, RequestTimeout)
-		_, err := js.PublishMsg(tctx, m)
+		ack, err := js.PublishMsg(tctx, m)
 		cancel()
 		if err == nil {
 			if n > 0 {
 				log.Info().Str("subject", m.Subject).Int("retries", n).Msg("publish went through")
 			}
-			return nil
+			return ack, nil
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("publish to %s: %w", m.Subject, ctx.Err())
+			return nil, fmt.Errorf("publish to %s: %w", m.Subject, ctx.Err())
 		}
 		if tooLarge(err) {
 			// No retry makes it fit: a bug of ours, not a full stream.
-			return fmt.Errorf("publish to %s (%d bytes): %w", m.Subject, len(m.Data), err)
+			return nil, fmt.Errorf("publish to %s (%d bytes): %w", m.Subject, len(m.Data), err)
 		}
 		// Log the first failure and then every 20th: a stream full for
 		// minutes must not flood the builder's log.
@@ -52,7 +52,7 @@ func PublishAcked(ctx context.Context, js jetstream.JetStream, m *nats.Msg, p ba
 			log.Warn().Err(err).Str("subject", m.Subject).Int("retries", n).Msg("publish refused, retrying")
 		}
 		if err := backoff.Sleep(ctx, p.Delay(n)); err != nil {
-			return fmt.Errorf("publish to %s: %w", m.Subject, err)
+			return nil, fmt.Errorf("publish to %s: %w", m.Subject, err)
 		}
 	}
 }

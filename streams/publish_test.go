@@ -27,7 +27,7 @@ func TestPublishAckedGivesUpOnTooLarge(t *testing.T) {
 	m.Data = []byte(strings.Repeat("x", 2<<20))
 	start := time.Now()
 	p := backoff.Policy{First: 50 * time.Millisecond, Max: 2 * time.Second}
-	err := PublishAcked(ctx, js, m, p, zerolog.New(zerolog.NewTestWriter(t)))
+	_, err := PublishAcked(ctx, js, m, p, zerolog.New(zerolog.NewTestWriter(t)))
 	if err == nil || !tooLarge(err) || ctx.Err() != nil {
 		t.Fatalf("publish of 2 MiB: %v after %s; want a size error at once", err, time.Since(start))
 	}
