@@ -66,7 +66,7 @@ func (a *attempt) open(ctx context.Context) {
 	a.stall = newLogStall(a.quiet, a.b.met.logBlocked, stop)
 	a.pub = buildlog.NewPublisher(pctx, a.b.js, streams.LogSubject(key, a.n), buildlog.PublisherConfig{
 		Window: a.b.cfg.LogWindow, Retry: defaultBackoff, Log: a.log, Waits: a.stall,
-		Chunks: a.b.met.logChunks, Bytes: a.b.met.logBytes, Ticket: a.job.Ticket,
+		Chunks: a.b.met.logChunks, Bytes: a.b.met.logBytes, Repairs: a.b.met.logRepairs, Ticket: a.job.Ticket,
 	})
 	a.out = buildlog.NewChunker(a.pub, buildlog.MaxChunkBytes, buildlog.ChunkDelay)
 	a.sys = buildlog.NewPrefixer(a.out.Writer(buildlog.StreamSystem), buildlog.SystemPrefix)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ejecta-build/ejecta/builder/cargo"
 	"github.com/ejecta-build/ejecta/builder/sandbox"
+	"github.com/ejecta-build/ejecta/buildlog"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -19,6 +20,9 @@ type metrics struct {
 	duration  *prometheus.HistogramVec
 	logBytes  prometheus.Counter
 	logChunks prometheus.Counter
+	// logRepairs counts the logs put back in order on the stream, by
+	// cause (buildlog.RepairCauses).
+	logRepairs *prometheus.CounterVec
 	// logOmitted counts task output left out of logs by the log cap.
 	logOmitted prometheus.Counter
 	// handedBack counts attempts ended by a sandbox failure or an
@@ -81,6 +85,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "ejecta_builder_jobs_handed_back_total",
 			Help: "Attempts that failed for the farm's reasons (sandbox failed: containerd restarted, a shim died; log stream unavailable), ended without a result and their job handed back to be built again.",
 		}),
+		logRepairs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ejecta_builder_log_repairs_total",
+			Help: "Logs put back in order on the logs stream, by cause: failed (a chunk's publish failed; later chunks may have been stored) or out-of-order (chunks acknowledged but stored out of order, as across a change of the stream's leader). Each deletes what followed the last chunk in order and publishes the rest again.",
+		}, []string{"cause"}),
 		logBlocked: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ejecta_builder_log_blocked_seconds_total",
 			Help: "Time build output waited on the logs stream (full, or NATS unreachable). The no-output timeout does not count it; a build it holds up too long ends as error log-unavailable and is built again.",
@@ -111,13 +119,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	// than missing on a farm that reads only directory sources.
 	m.crates.WithLabelValues("download")
 	m.crates.WithLabelValues("cache")
+	for _, c := range buildlog.RepairCauses {
+		m.logRepairs.WithLabelValues(c)
+	}
 	for _, c := range []string{purgeSize, purgeUnmeasurable, purgeDisk, purgeAbnormal, purgeStart} {
 		m.sharedPurges.WithLabelValues(c)
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.running, m.done, m.duration, m.logBytes, m.logChunks, m.logOmitted, m.handedBack, m.logBlocked, m.crates, m.sharedBytes, m.sharedPurges, m.sharedPurgeSeconds, m.stepSeconds} {
+	for _, c := range []prometheus.Collector{m.running, m.done, m.duration, m.logBytes, m.logChunks, m.logRepairs, m.logOmitted, m.handedBack, m.logBlocked, m.crates, m.sharedBytes, m.sharedPurges, m.sharedPurgeSeconds, m.stepSeconds} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register builder metrics: %w", err)
 		}

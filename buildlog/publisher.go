@@ -77,6 +77,9 @@ type PublisherConfig struct {
 	Waits Waits
 	// Chunks and Bytes count what the stream acknowledged; nil: nothing.
 	Chunks, Bytes prometheus.Counter
+	// Repairs counts the log's repairs by cause (RepairCauses); nil:
+	// nothing.
+	Repairs *prometheus.CounterVec
 	// Ticket is the job's ticket, which every message of the log is
 	// signed with (Sign); "" for a job without one.
 	Ticket string
@@ -172,6 +175,15 @@ func (p *Publisher) settleOldest() error {
 	return nil
 }
 
+// Causes of a repair, the label of PublisherConfig.Repairs.
+const (
+	RepairFailed     = "failed"       // a chunk's publish failed
+	RepairOutOfOrder = "out-of-order" // chunks acknowledged, stored out of order
+)
+
+// RepairCauses lists every cause of a repair.
+var RepairCauses = []string{RepairFailed, RepairOutOfOrder}
+
 // errOutOfOrder is why a log is repaired whose chunks the stream stored in
 // another order than they were published in.
 var errOutOfOrder = errors.New("stored out of order")
@@ -237,6 +249,13 @@ func (p *Publisher) repair(from int, cause error) error {
 	first := redo[0].Seq
 	if p.ctx.Err() != nil {
 		return fmt.Errorf("log chunk %d: %w", first, p.ctx.Err())
+	}
+	if p.cfg.Repairs != nil {
+		label := RepairFailed
+		if errors.Is(cause, errOutOfOrder) {
+			label = RepairOutOfOrder
+		}
+		p.cfg.Repairs.WithLabelValues(label).Inc()
 	}
 	p.cfg.Log.Warn().Err(cause).Uint64("chunk", first).Int("in_flight", len(p.pending)).
 		Msg("log chunk publish failed; republishing in order")

@@ -10,6 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
 
 	"github.com/ejecta-build/ejecta/buildlog"
@@ -278,7 +280,11 @@ func (r *reorderingJS) PublishMsgAsync(m *nats.Msg, opts ...jetstream.PublishOpt
 // put back in order: a reader finds every chunk in sequence.
 func TestLogStoredOutOfOrderIsRepaired(t *testing.T) {
 	js := startJetStream(t, streams.DefaultConfig())
-	c, pub, subj := newWindowLog(testLogger(t), &reorderingJS{JetStream: js}, 64, 1)
+	repairs := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "repairs"}, []string{"cause"})
+	subj := streams.LogSubject(testKey, 1)
+	pub := buildlog.NewPublisher(context.Background(), &reorderingJS{JetStream: js}, subj,
+		buildlog.PublisherConfig{Window: 64, Retry: testRetry, Log: testLogger(t), Repairs: repairs})
+	c := buildlog.NewChunker(pub, buildlog.MaxChunkBytes, buildlog.ChunkDelay)
 	var want bytes.Buffer
 	w := c.Writer(buildlog.StreamStdout)
 	for n := range 6 {
@@ -307,5 +313,14 @@ func TestLogStoredOutOfOrderIsRepaired(t *testing.T) {
 	}
 	if r.End() == nil || !bytes.Equal(got.Bytes(), want.Bytes()) {
 		t.Fatalf("read %d bytes (end marker %v), want the %d written", got.Len(), r.End() != nil, want.Len())
+	}
+	for cause, want := range map[string]float64{buildlog.RepairOutOfOrder: 1, buildlog.RepairFailed: 0} {
+		var m dto.Metric
+		if err := repairs.WithLabelValues(cause).Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		if got := m.GetCounter().GetValue(); got != want {
+			t.Errorf("repairs counted for %s: %v, want %v", cause, got, want)
+		}
 	}
 }
