@@ -3,7 +3,6 @@ package buildlog_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -123,7 +122,7 @@ func TestLogWindowBackPressure(t *testing.T) {
 		// Play the uploader: take what is stored, in stream order, then
 		// purge what was taken, and only that, as an uploader does: a
 		// chunk stored after the read is the next round's.
-		chunks, last := takeChunks(t, js, subj, 300*time.Millisecond)
+		chunks, _, last := buildlogtest.Take(t, js, subj, 300*time.Millisecond)
 		if len(chunks) > 0 && chunks[0].Seq != uint64(len(got)+1) {
 			t.Fatalf("stream starts at chunk %d after %d were taken", chunks[0].Seq, len(got))
 		}
@@ -133,35 +132,6 @@ func TestLogWindowBackPressure(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-	}
-}
-
-// takeChunks reads the chunks on subj for wait, and returns them with the
-// stream sequence of the last (0: none).
-func takeChunks(t *testing.T, js jetstream.JetStream, subj string, wait time.Duration) ([]buildlog.Chunk, uint64) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	cons, err := js.OrderedConsumer(ctx, streams.LogsStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subj}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var chunks []buildlog.Chunk
-	var last uint64
-	for {
-		m, err := cons.Next(jetstream.FetchContext(ctx))
-		if ctx.Err() != nil || errors.Is(err, nats.ErrTimeout) {
-			return chunks, last
-		}
-		if err != nil {
-			t.Fatalf("read log %s: %v", subj, err)
-		}
-		c, _, err := buildlog.ParseMsg(m.Headers(), m.Data())
-		if err != nil || c == nil {
-			t.Fatalf("log message: %v", err)
-		}
-		chunks = append(chunks, *c)
-		last = streams.StreamSeq(m)
 	}
 }
 

@@ -26,6 +26,14 @@ import (
 // every chunk up to the end marker (nil if none arrives within wait).
 func Chunks(t testing.TB, js jetstream.JetStream, subj string, wait time.Duration) ([]buildlog.Chunk, *streams.LogEnd) {
 	t.Helper()
+	chunks, end, _ := Take(t, js, subj, wait)
+	return chunks, end
+}
+
+// Take is Chunks that also returns the stream sequence of the last message
+// read (0: none), up to which an uploader would purge what it took.
+func Take(t testing.TB, js jetstream.JetStream, subj string, wait time.Duration) ([]buildlog.Chunk, *streams.LogEnd, uint64) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	cons, err := js.OrderedConsumer(ctx, streams.LogsStream, jetstream.OrderedConsumerConfig{
@@ -35,20 +43,22 @@ func Chunks(t testing.TB, js jetstream.JetStream, subj string, wait time.Duratio
 		t.Fatalf("ordered consumer on %s: %v", subj, err)
 	}
 	var chunks []buildlog.Chunk
+	var last uint64
 	for {
 		m, err := cons.Next(jetstream.FetchContext(ctx))
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
-				return chunks, nil
+				return chunks, nil, last
 			}
 			t.Fatalf("read log %s: %v", subj, err)
 		}
+		last = streams.StreamSeq(m)
 		c, end, err := buildlog.ParseMsg(m.Headers(), m.Data())
 		if err != nil {
 			t.Fatalf("parse log message: %v", err)
 		}
 		if end != nil {
-			return chunks, end
+			return chunks, end, last
 		}
 		chunks = append(chunks, *c)
 	}
