@@ -61,6 +61,11 @@ type Config struct {
 	// there is one: a regression's first error then links to its line on
 	// the UI's log page, which numbers lines; the stored log page does not.
 	WebURL string
+	// WholeFromCrates is how many crates an experiment has before its
+	// whole files (results.json, the crater view's, full.html's pages) are
+	// rewritten on their own cadence instead of with every write
+	// (whole.go). Zero means DefaultWholeFromCrates.
+	WholeFromCrates int
 
 	// maxPending and maxPendingBytes bound the results waiting for a
 	// record, in all; zero means maxPendingResults and maxPendingBytes.
@@ -79,6 +84,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RetentionEvery == 0 {
 		c.RetentionEvery = DefaultRetentionEvery
+	}
+	if c.WholeFromCrates == 0 {
+		c.WholeFromCrates = DefaultWholeFromCrates
 	}
 	if c.maxPending == 0 {
 		c.maxPending = maxPendingResults

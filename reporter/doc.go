@@ -74,5 +74,9 @@
 // causes one write, a steady stream one per debounce, or per four times
 // what the last write took when that is longer (a write of a crater-sized
 // experiment takes seconds). Only the pages of full.html that changed are
-// rewritten, at most every few debounces.
+// rewritten, at most every few debounces. Past Config.WholeFromCrates
+// crates, the files with every crate (results.json, the crater view's,
+// the pages) are left out of most writes and rewritten on a cadence of
+// their own, and at once when the last first-run result or the end of
+// the experiment comes (whole.go).
 package reporter

@@ -67,6 +67,31 @@ type batch struct {
 	// final is set when the report is final: its write starts the log
 	// archives.
 	final bool
+	// whole is set when it holds the whole files (whole.go), and
+	// cadence when the experiment writes them on their own cadence.
+	whole, cadence bool
+	// resultsUpdated is the time in its results.json; zero without one.
+	resultsUpdated time.Time
+	// bytes is the size of its objects (a write empties their parts).
+	bytes int64
+}
+
+// size is o's length in bytes.
+func (o object) size() int64 {
+	var n int64
+	for _, p := range o.parts {
+		n += int64(len(p))
+	}
+	return n
+}
+
+// size is the bytes of b's objects, until they are written.
+func (b *batch) size() int64 {
+	var n int64
+	for _, o := range b.objects {
+		n += o.size()
+	}
+	return n
 }
 
 // written is what the writer reports back to the run loop.
@@ -99,7 +124,7 @@ func (r *Reporter) flushDue(ctx context.Context, st *run) {
 			e.retryAt(now.Add(r.cfg.Debounce))
 			continue
 		}
-		b.startAt, b.renderedAt = now, time.Now()
+		b.startAt, b.renderedAt, b.bytes = now, time.Now(), b.size()
 		st.writing = true
 		e.lastWrite = now
 		wctx, cancel := context.WithCancel(ctx)
@@ -145,8 +170,17 @@ func (r *Reporter) collect(st *run, wait bool) {
 	}
 	if w.err == nil {
 		e.arch.stored(w.b.final)
-		e.wrote(w.b.storedAt.Sub(w.b.startAt))
-		ev := r.log.Debug().Str("experiment", e.name).Int("done", w.b.done).Int("objects", len(w.b.objects))
+		took := w.b.storedAt.Sub(w.b.startAt)
+		if w.b.whole {
+			e.whole.took, e.resultsUpdated = took, w.b.resultsUpdated
+		}
+		if !w.b.cadence || !w.b.whole {
+			// A write of a large experiment's whole files does not space
+			// the writes of its changes: those leave them out.
+			e.wrote(took)
+		}
+		ev := r.log.Debug().Str("experiment", e.name).Int("done", w.b.done).Int("objects", len(w.b.objects)).
+			Int64("bytes", w.b.bytes).Bool("whole", w.b.whole)
 		if !w.b.resultAt.IsZero() {
 			ev = ev.Dur("waited", w.b.startAt.Sub(w.b.resultAt))
 		}
@@ -162,6 +196,9 @@ func (r *Reporter) collect(st *run, wait bool) {
 	for _, pfx := range w.b.pages {
 		e.pages[pfx].dirty = true
 	}
+	if w.b.whole {
+		e.whole.at = time.Time{} // due again at the next write
+	}
 	if w.b.config {
 		e.configWritten = false
 	}
@@ -174,8 +211,8 @@ func (r *Reporter) collect(st *run, wait bool) {
 // changed since the last write are encoded and rendered once (their rows
 // are cached), full.html pages without a change are not rewritten, and
 // index.html, markdown.md and the retry list hold only the regressions and
-// fixes. results.json and the crater view's results.json are the files
-// with every crate; they are assembled by copying cached entries.
+// fixes. The whole files (whole.go) are assembled by copying cached
+// entries, and left out of a large experiment's writes between their own.
 func (r *Reporter) prepare(e *experiment, now time.Time) (*batch, error) {
 	b := &batch{exp: e.name, resultAt: e.lastResult, done: e.done, final: e.arch.writing(e.finished())}
 	add := func(name string, parts net.Buffers, contentType string) {
@@ -184,13 +221,26 @@ func (r *Reporter) prepare(e *experiment, now time.Time) (*batch, error) {
 	one := func(data []byte) net.Buffers { return net.Buffers{data} }
 	const html = "text/html; charset=utf-8"
 
+	b.cadence = e.onCadence(r.cfg.WholeFromCrates)
+	b.whole = e.wholeDue(now, b.final, r.cfg.WholeFromCrates, r.pageEvery())
 	pagesDue := now.Sub(e.pagesWritten) >= r.pageEvery()
-	e.encodeChanged(pagesDue)
-	parts, err := e.resultsJSON(now)
-	if err != nil {
-		return nil, err
+	if b.cadence {
+		// The pages go with the other whole files; a changed crate's row
+		// is rendered with each write all the same, so that theirs has
+		// only the latest changes to render.
+		pagesDue = b.whole
+		e.encodeChanged(true)
+	} else {
+		e.encodeChanged(pagesDue)
 	}
-	add(results.FileName, parts, "application/json")
+	if b.whole {
+		parts, err := e.resultsJSON(now)
+		if err != nil {
+			return nil, err
+		}
+		add(results.FileName, parts, "application/json")
+		b.resultsUpdated = now.UTC()
+	}
 	data, err := e.indexHTML(r.tmpl, now)
 	if err != nil {
 		return nil, err
@@ -206,11 +256,14 @@ func (r *Reporter) prepare(e *experiment, now time.Time) (*batch, error) {
 			continue
 		}
 		if !pagesDue {
-			// Come back when the pages are due.
-			e.retryAt(e.pagesWritten.Add(r.pageEvery()))
+			if !b.cadence {
+				// Come back when the pages are due.
+				e.retryAt(e.pagesWritten.Add(r.pageEvery()))
+			}
 			break
 		}
-		if parts, err = e.pageHTML(r.tmpl, p, now); err != nil {
+		parts, err := e.pageHTML(r.tmpl, p, now)
+		if err != nil {
 			return nil, err
 		}
 		add(pageFileName(pfx), parts, html)
@@ -225,15 +278,27 @@ func (r *Reporter) prepare(e *experiment, now time.Time) (*batch, error) {
 		add(configFileName, one(data), "application/json")
 		b.config = true
 	}
-	craterParts, craterRetry := e.craterResults()
-	add(craterResultsFileName, craterParts, "application/json")
-	if data, err = e.craterConfigJSON(); err != nil {
+	if b.whole {
+		craterParts, craterRetry := e.craterResults()
+		add(craterResultsFileName, craterParts, "application/json")
+		if data, err = e.craterConfigJSON(); err != nil {
+			return nil, err
+		}
+		add(craterConfigFileName, one(data), "application/json")
+		add(craterRetryListFileName, one(craterRetry), "text/plain; charset=utf-8")
+	}
+	resultsUpdated := e.resultsUpdated
+	if b.whole {
+		resultsUpdated = b.resultsUpdated
+	}
+	if b.progress, err = e.progressJSON(now, resultsUpdated); err != nil {
 		return nil, err
 	}
-	add(craterConfigFileName, one(data), "application/json")
-	add(craterRetryListFileName, one(craterRetry), "text/plain; charset=utf-8")
-	if b.progress, err = e.progressJSON(now); err != nil {
-		return nil, err
+	switch {
+	case b.whole:
+		e.whole = wholeFiles{at: now, took: e.whole.took, done: e.done, state: e.rec.State}
+	case e.whole.next.IsZero() && e.behind():
+		e.whole.next = e.wholeNext(r.pageEvery())
 	}
 	// Marked clean now, dirty again by collect if the write fails.
 	for _, pfx := range b.pages {
@@ -271,13 +336,9 @@ func (r *Reporter) write(ctx context.Context, st *run, b *batch) error {
 }
 
 func (r *Reporter) put(ctx context.Context, o object) error {
-	var size int64
-	for _, p := range o.parts {
-		size += int64(len(p))
-	}
 	// Reading a net.Buffers consumes the slice header, not the parts.
 	parts := o.parts
-	if err := r.store.Put(ctx, o.key, &parts, size, o.contentType); err != nil {
+	if err := r.store.Put(ctx, o.key, &parts, o.size(), o.contentType); err != nil {
 		return fmt.Errorf("store %s: %w", o.key, err)
 	}
 	return nil
@@ -286,19 +347,20 @@ func (r *Reporter) put(ctx context.Context, o object) error {
 // progressJSON is e's entry in the progress bucket: the same counts as
 // results.json, from the same state, so `experiment status` and
 // `report --output json` agree.
-func (e *experiment) progressJSON(now time.Time) ([]byte, error) {
+func (e *experiment) progressJSON(now, resultsUpdated time.Time) ([]byte, error) {
 	rate, eta := e.rate()
 	p := streams.Progress{
-		V:             streams.SchemaVersion,
-		Experiment:    e.name,
-		Done:          e.done,
-		Total:         e.rec.Jobs,
-		RatePerMinute: rate,
-		ETASeconds:    eta,
-		Confirming:    len(e.unconfirmed),
-		Statuses:      maps.Clone(e.statuses),
-		Classes:       make(map[string]int, len(e.classes)),
-		Updated:       now.UTC(),
+		V:              streams.SchemaVersion,
+		Experiment:     e.name,
+		Done:           e.done,
+		Total:          e.rec.Jobs,
+		RatePerMinute:  rate,
+		ETASeconds:     eta,
+		Confirming:     len(e.unconfirmed),
+		Statuses:       maps.Clone(e.statuses),
+		Classes:        make(map[string]int, len(e.classes)),
+		Updated:        now.UTC(),
+		ResultsUpdated: resultsUpdated,
 	}
 	for c, n := range e.classes {
 		p.Classes[string(c)] = n

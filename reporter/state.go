@@ -134,6 +134,10 @@ type experiment struct {
 	took time.Duration
 	// pagesWritten is when pages of full.html were last written.
 	pagesWritten time.Time
+	// whole is where its whole files stand (whole.go), and resultsUpdated
+	// is the time in the results.json last stored.
+	whole          wholeFiles
+	resultsUpdated time.Time
 	// configWritten is set once config.json is stored.
 	configWritten bool
 	// lastResult is when the newest result that changed the report
@@ -353,6 +357,16 @@ func (e *experiment) retryAt(t time.Time) {
 
 // dueAt is when the next write is due; zero when none is.
 func (e *experiment) dueAt() time.Time {
+	due := e.changesDueAt()
+	if next := e.whole.next; !next.IsZero() && (due.IsZero() || next.Before(due)) {
+		return next
+	}
+	return due
+}
+
+// changesDueAt is when the next write is due for the changes since the
+// last one; zero when there are none.
+func (e *experiment) changesDueAt() time.Time {
 	if e.quiet.IsZero() {
 		return e.due
 	}

@@ -39,6 +39,11 @@ type Status struct {
 	// ReportUpdated is when the reporter last summarised the experiment;
 	// zero if it has not yet.
 	ReportUpdated time.Time `json:"report_updated"`
+	// ResultsUpdated is the time in the experiment's results.json as last
+	// stored, which a large experiment rewrites less often than its
+	// summary (streams.Progress); zero if none is, or the reporter does
+	// not say.
+	ResultsUpdated time.Time `json:"results_updated,omitzero"`
 }
 
 // ToolchainStatus is one toolchain's share of an experiment: its builds,
@@ -170,7 +175,7 @@ func get(ctx context.Context, js jetstream.JetStream, name string, hbs []streams
 		if err := json.Unmarshal(entry.Value(), &p); err != nil {
 			return st, fmt.Errorf("read progress of %s: %w", name, err)
 		}
-		st.Done, st.ReportUpdated = p.Done, p.Updated
+		st.Done, st.ReportUpdated, st.ResultsUpdated = p.Done, p.Updated, p.ResultsUpdated
 		st.RatePerMinute, st.ETASeconds, st.Confirming = p.RatePerMinute, p.ETASeconds, p.Confirming
 		for i := range st.Toolchains {
 			st.Toolchains[i].Done = p.ToolchainsDone[st.Toolchains[i].Toolchain]

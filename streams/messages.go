@@ -487,6 +487,11 @@ type Progress struct {
 	Confirming int `json:"confirming,omitempty"`
 	// ToolchainsDone is Done by toolchain.
 	ToolchainsDone map[string]int `json:"toolchains_done,omitempty"`
+	// ResultsUpdated is the time in the experiment's results.json as last
+	// stored: a large experiment's is rewritten less often than this
+	// entry (reporter/whole.go), and a reader that keeps what it read of
+	// the file knows from it whether the file changed. Zero: none yet.
+	ResultsUpdated time.Time `json:"results_updated,omitzero"`
 }
 
 // Decode unmarshals data into v (a pointer to one of the message types) and

@@ -104,7 +104,13 @@ func (s *Server) experiment(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, "builds of "+name, err)
 		return
 	}
-	regs, err := s.regressions(r.Context(), name, st.ReportUpdated)
+	// The list is read again only when results.json changed; a reporter
+	// that does not say when it did rewrote it with every summary.
+	resultsAt := st.ResultsUpdated
+	if resultsAt.IsZero() {
+		resultsAt = st.ReportUpdated
+	}
+	regs, err := s.regressions(r.Context(), name, resultsAt)
 	if err != nil {
 		s.fail(w, "regressions of "+name, err)
 		return

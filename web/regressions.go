@@ -39,10 +39,10 @@ type regressions struct {
 }
 
 // regressionCache keeps each experiment's list for as long as the
-// reporter's progress entry says the report has not changed: results.json
-// is written before that entry, so an unchanged entry means an unchanged
-// file, and a page refreshed every few seconds does not read a big
-// results.json every time.
+// reporter's progress entry says results.json has not changed: the file is
+// written before that entry, so an unchanged time in the entry means an
+// unchanged file, and a page refreshed every few seconds does not read a
+// big results.json every time.
 type regressionCache struct {
 	mu sync.Mutex
 	m  map[string]cachedRegressions

@@ -292,7 +292,7 @@ func newUploaderCmd(g *globals) *cobra.Command {
 
 func newReporterCmd(g *globals) *cobra.Command {
 	var storeURL, metricsAddr, webURL, keepLogs, memLimit string
-	var confirmations int
+	var confirmations, wholeFrom int
 	cmd := &cobra.Command{
 		Use:   "reporter",
 		Short: "Run the reporter: keep every experiment's report current",
@@ -311,6 +311,9 @@ func newReporterCmd(g *globals) *cobra.Command {
 			}
 			if err := checkWebURL(webURL); err != nil {
 				return err
+			}
+			if wholeFrom < 1 {
+				return badInput(fmt.Errorf("--whole-from-crates %d: want 1 or more", wholeFrom))
 			}
 			keep, err := parseKeepLogs(keepLogs)
 			if err != nil {
@@ -332,7 +335,8 @@ func newReporterCmd(g *globals) *cobra.Command {
 			// The reporter, one per farm, also reports the streams' state.
 			reg := metrics.NewRegistry()
 			reg.MustRegister(metrics.NewJetStream(js, log))
-			r, err := reporter.New(reporter.Config{Confirmations: confirmations, Metrics: reg, JobKey: key, KeepLogs: keep, WebURL: webURL}, nc, st, log)
+			r, err := reporter.New(reporter.Config{Confirmations: confirmations, Metrics: reg, JobKey: key, KeepLogs: keep, WebURL: webURL,
+				WholeFromCrates: wholeFrom}, nc, st, log)
 			if err != nil {
 				return badInput(err)
 			}
@@ -346,6 +350,8 @@ func newReporterCmd(g *globals) *cobra.Command {
 	metricsFlag(cmd.Flags(), &metricsAddr, " (stream and consumer state included)")
 	webURLFlag(cmd.Flags(), &webURL, "")
 	keepLogsFlag(cmd.Flags(), &keepLogs)
+	cmd.Flags().IntVar(&wholeFrom, "whole-from-crates", reporter.DefaultWholeFromCrates,
+		"crates an experiment has before its files with every crate (results.json, the crater view's, full.html's pages) are rewritten less often than the rest of its report")
 	// The reporter holds every crate of the experiments it follows: a
 	// limit is for the memory it is given, about 0.5 KB a crate live
 	// (BENCHMARKS.md), and bounds how far the heap overshoots that.

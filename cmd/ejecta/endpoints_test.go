@@ -71,6 +71,10 @@ func TestComponentsRecordWhereTheStoreIs(t *testing.T) {
 		!strings.Contains(err.Error(), "--web-url") || exitCode(err) != 2 {
 		t.Errorf("a bad --web-url: %v, want exit 2 naming it", err)
 	}
+	if _, err := run(t, append(g, "reporter", "--store", dir, "--whole-from-crates", "0")...); err == nil ||
+		!strings.Contains(err.Error(), "--whole-from-crates") || exitCode(err) != 2 {
+		t.Errorf("--whole-from-crates 0: %v, want exit 2 naming it", err)
+	}
 }
 
 func TestUpWebURL(t *testing.T) {

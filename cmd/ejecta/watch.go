@@ -77,9 +77,9 @@ func watchStatus(ctx context.Context, js jetstream.JetStream, name, format strin
 }
 
 // changeKey is what of st a change is told by: everything but the rate,
-// the ETA and when the report was written.
+// the ETA and when the report and results.json were written.
 func changeKey(st status.Status) string {
-	st.RatePerMinute, st.ETASeconds, st.ReportUpdated = 0, 0, time.Time{}
+	st.RatePerMinute, st.ETASeconds, st.ReportUpdated, st.ResultsUpdated = 0, 0, time.Time{}, time.Time{}
 	for i := range st.Toolchains {
 		st.Toolchains[i].RatePerMinute, st.Toolchains[i].ETASeconds = 0, 0
 	}
