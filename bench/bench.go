@@ -25,7 +25,7 @@ func All() []Bench { return append(Default(), Alone()...) }
 func Alone() []Bench {
 	return []Bench{
 		{"scale", "crater's size, run only when named: 1.4M jobs produced, 1.4M results reported", Scale},
-		{"scale-report", "crater's size, the reporter's rows alone: 1.4M results reported", ScaleReport},
+		{"scale-report", "crater's size, the reporter's rows alone: 1.4M results reported, in a burst and with the last ones at a trickle", ScaleReport},
 	}
 }
 

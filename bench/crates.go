@@ -58,7 +58,8 @@ const EnvCrates = "EJECTA_BENCH_CRATES"
 // EnvKeep, when set to a directory, is where a crates row leaves what it
 // measured from: the components' log, the store (build logs and reports),
 // results.json and the cargo loop's job logs, for a profile of where the
-// time went.
+// time went; and where the report rows leave the reporter's log
+// (keepFile).
 const EnvKeep = "EJECTA_BENCH_KEEP"
 
 // Crates measures a real check-only experiment against the plain cargo
@@ -519,5 +520,24 @@ func keepLoopLogs(t testing.TB, jobs []loopJob, dir string) {
 		}
 		name := fmt.Sprintf("%s-%s-%s.log", j.crate.Name, j.crate.Version, j.tc)
 		_ = os.WriteFile(filepath.Join(dir, name), fmt.Appendf(b, "took %s\n", j.took), 0o644)
+	}
+}
+
+// keepFile copies the file at path into EnvKeep's directory as name, when
+// that is set, for a look at what a row measured.
+func keepFile(t testing.TB, path, name string) {
+	dir := os.Getenv(EnvKeep)
+	if dir == "" {
+		return
+	}
+	data, err := os.ReadFile(path)
+	if err == nil {
+		err = os.MkdirAll(dir, 0o755)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, name), data, 0o644)
+	}
+	if err != nil {
+		t.Errorf("keep %s in %s: %v", path, dir, err)
 	}
 }

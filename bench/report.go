@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ejecta-build/ejecta/bench/measure"
@@ -118,8 +117,9 @@ type reportFigure struct {
 	split lagSplit
 	ok    bool
 	// writes is how many writes the reporter's log tells of, up to and
-	// including that one.
-	writes int
+	// including that one, and written the bytes they stored.
+	writes  int
+	written int64
 }
 
 // lagSplit is where the report lag went, from the reporter's "report
@@ -132,6 +132,7 @@ type lagSplit struct {
 	Waited   float64 `json:"waited"`
 	Rendered float64 `json:"rendered_in"`
 	Stored   float64 `json:"first_stored_in"`
+	Bytes    int64   `json:"bytes"`
 	Message  string  `json:"message"`
 }
 
@@ -153,11 +154,12 @@ func (f reportFigure) note() string {
 }
 
 // finalWrite finds, in the reporter's log at path, the first write whose
-// report counted done results, and how many writes there were up to it.
-func finalWrite(path string, done int) (split lagSplit, writes int, ok bool) {
+// report counted done results, how many writes there were up to it, and
+// the bytes they stored.
+func finalWrite(path string, done int) (split lagSplit, writes int, written int64, ok bool) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return lagSplit{}, 0, false
+		return lagSplit{}, 0, 0, false
 	}
 	for line := range bytes.Lines(data) {
 		var s lagSplit
@@ -165,11 +167,32 @@ func finalWrite(path string, done int) (split lagSplit, writes int, ok bool) {
 			continue
 		}
 		writes++
+		written += s.Bytes
 		if s.Done == done {
-			return s, writes, true
+			return s, writes, written, true
 		}
 	}
-	return lagSplit{}, writes, false
+	return lagSplit{}, writes, written, false
+}
+
+// recordExperiment records experiment exp of crates crates, both of whose
+// jobs are published, as the producer would.
+func recordExperiment(ctx context.Context, t testing.TB, js jetstream.JetStream, exp string, crates int) {
+	t.Helper()
+	rec := streams.Experiment{V: 1, Name: exp, Toolchains: []string{"stable", "nightly"},
+		Mode: streams.ModeBuildAndTest, CrateSource: "/src", Selection: "list",
+		Crates: crates, Jobs: 2 * crates, Published: 2 * crates, CreatedAt: time.Now().UTC()}
+	data, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(ctx, streams.ExperimentsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, exp, data); err != nil {
+		t.Fatalf("record the experiment: %v", err)
+	}
 }
 
 // reportFigures measures the reporter following crates crates' results as
@@ -180,20 +203,7 @@ func reportFigures(t testing.TB, crates int, replay bool) reportFigure {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	exp := "report" + strconv.Itoa(crates)
-	rec := streams.Experiment{V: 1, Name: exp, Toolchains: []string{"stable", "nightly"},
-		Mode: streams.ModeBuildAndTest, CrateSource: "/src", Selection: "list",
-		Crates: crates, Jobs: 2 * crates, Published: 2 * crates, CreatedAt: time.Now().UTC()}
-	data, err := json.Marshal(rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kv, err := f.js.KeyValue(ctx, streams.ExperimentsBucket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := kv.Put(ctx, exp, data); err != nil {
-		t.Fatalf("record the experiment: %v", err)
-	}
+	recordExperiment(ctx, t, f.js, exp, crates)
 
 	dir := t.TempDir()
 	logFile := filepath.Join(t.TempDir(), "reporter.log")
@@ -201,6 +211,7 @@ func reportFigures(t testing.TB, crates int, replay bool) reportFigure {
 	var cpu0 time.Duration
 	var idle map[string]int64
 	var mem *measure.Memory
+	var err error
 	startReporter := func() {
 		c = startChild(t, childSpec{Kind: "reporter", NATS: f.nats.URL, Store: "file://" + dir, Confirmations: -1,
 			LogFile: logFile})
@@ -220,20 +231,8 @@ func reportFigures(t testing.TB, crates int, replay bool) reportFigure {
 	}
 	start := time.Now()
 	for r := range syntheticResults(exp, crates) {
-		data, err := json.Marshal(r)
-		if err != nil {
+		if err := publishResult(ctx, f.js, r, true); err != nil {
 			t.Fatal(err)
-		}
-		m := nats.NewMsg(streams.ResultSubject(r.BuildKey, r.Attempt, streams.AnonymousSender))
-		m.Data = data
-		m.Header.Set(nats.MsgIdHdr, m.Subject)
-		if f.js.PublishAsyncPending() >= 2048 {
-			if err := measure.WaitPublished(ctx, f.js); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if _, err := f.js.PublishMsgAsync(m); err != nil {
-			t.Fatalf("publish a result: %v", err)
 		}
 	}
 	if err := measure.WaitPublished(ctx, f.js); err != nil {
@@ -274,10 +273,11 @@ func reportFigures(t testing.TB, crates int, replay bool) reportFigure {
 	}
 	heap := c.heapProfile(t, "reporter")
 	c.stop()
-	split, writes, ok := finalWrite(logFile, 2*crates)
+	split, writes, written, ok := finalWrite(logFile, 2*crates)
+	keepFile(t, logFile, fmt.Sprintf("reporter-%d.log", crates))
 	return reportFigure{crates: crates, publish: published.Sub(start), lag: done.Sub(published), rawRead: raw,
 		cpuPerResult: (cpu - cpu0) / time.Duration(2*crates), anon: anon, hwm: hwm, idle: idle["RssAnon"], heap: heap,
-		stored: stored, split: split, ok: ok, writes: writes}
+		stored: stored, split: split, ok: ok, writes: writes, written: written}
 }
 
 // syntheticResults is both results of every crate of an experiment, most

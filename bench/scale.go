@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ejecta-build/ejecta/bench/measure"
 	"github.com/ejecta-build/ejecta/streams"
 )
 
@@ -31,14 +32,16 @@ const maxReporterRSS = 512 << 20
 // EnvHeapProfile set, the reporter writes a heap profile at the end.
 func Scale(t testing.TB, full bool) []Row {
 	crates := scaleCrates(full)
-	return append(scaleProduce(t, full, crates), scaleReport(t, full, crates)...)
+	rows := append(scaleProduce(t, full, crates), scaleReport(t, full, crates)...)
+	return append(rows, scaleTrickle(t, full, crates))
 }
 
 // ScaleReport is Scale's reporter rows alone: writing and removing the
 // crate source of the producer's row takes longer at crater's size than
 // the reporter's rows themselves.
 func ScaleReport(t testing.TB, full bool) []Row {
-	return scaleReport(t, full, scaleCrates(full))
+	crates := scaleCrates(full)
+	return append(scaleReport(t, full, crates), scaleTrickle(t, full, crates))
 }
 
 // scaleCrates is the crates of the scale rows' experiments.
@@ -91,6 +94,22 @@ func scaleProduce(t testing.TB, full bool, crates int) []Row {
 	}}
 }
 
+// scaleTrickle is the reporter following the results of crates crates
+// whose last ones come a few a second, as a real experiment's do.
+func scaleTrickle(t testing.TB, full bool, crates int) Row {
+	f := trickleFigures(t, crates)
+	p99 := measure.Quantile(f.lags, 0.99)
+	return Row{
+		Figure: fmt.Sprintf("report lag at a trickle, %s crates: the last %d results %s apart, each until the progress entry counts it, p50 / p99",
+			size(crates), trickleResults, trickleEvery),
+		Ejecta:  fmt.Sprintf("p50 %s, p99 %s", round(measure.Median(f.lags)), round(p99)),
+		Goal:    "≤ 5 s",
+		Verdict: judge(full, p99 <= 5*time.Second),
+		Note: fmt.Sprintf("%d report writes took them in, storing %s (%.0f KiB a trickled result)",
+			f.writes, mib(f.written), float64(f.written)/trickleResults/(1<<10)),
+	}
+}
+
 // scaleReport is the reporter following the results of crates crates: its
 // peak memory and its report lag.
 func scaleReport(t testing.TB, full bool, crates int) []Row {
@@ -116,7 +135,7 @@ func scaleReport(t testing.TB, full bool, crates int) []Row {
 		Ejecta:  f.lag.Round(time.Millisecond).String(),
 		Goal:    "≤ 5 s",
 		Verdict: judge(full, f.lag <= 5*time.Second),
-		Note: fmt.Sprintf("%s; the reporter used %s of CPU a result and wrote the report %d times; the results stream held %s (%.0f bytes a result)",
-			f.note(), f.cpuPerResult.Round(100*time.Nanosecond), f.writes, mib(int64(f.stored)), float64(f.stored)/float64(2*crates)),
+		Note: fmt.Sprintf("%s; the reporter used %s of CPU a result and wrote the report %d times, %s in all; the results stream held %s (%.0f bytes a result)",
+			f.note(), f.cpuPerResult.Round(100*time.Nanosecond), f.writes, mib(f.written), mib(int64(f.stored)), float64(f.stored)/float64(2*crates)),
 	}}
 }
