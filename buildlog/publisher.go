@@ -250,15 +250,15 @@ func (p *Publisher) repair(from int, cause error) error {
 	if p.ctx.Err() != nil {
 		return fmt.Errorf("log chunk %d: %w", first, p.ctx.Err())
 	}
+	label, what := RepairFailed, "log chunk publish failed; republishing in order"
+	if errors.Is(cause, errOutOfOrder) {
+		label, what = RepairOutOfOrder, "log chunk stored out of order; republishing in order"
+	}
 	if p.cfg.Repairs != nil {
-		label := RepairFailed
-		if errors.Is(cause, errOutOfOrder) {
-			label = RepairOutOfOrder
-		}
 		p.cfg.Repairs.WithLabelValues(label).Inc()
 	}
-	p.cfg.Log.Warn().Err(cause).Uint64("chunk", first).Int("in_flight", len(p.pending)).
-		Msg("log chunk publish failed; republishing in order")
+	p.cfg.Log.Warn().Err(cause).Uint64("chunk", first).Int("in_flight", len(p.pending)).Str("cause", label).
+		Msg(what)
 	for _, f := range p.pending[1:] {
 		_, _ = p.await(f)
 	}

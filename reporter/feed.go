@@ -188,7 +188,7 @@ func (f *resultsFeed) unstall(ctx context.Context) error {
 		return nil
 	}
 	f.checked = now
-	ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	ictx, cancel := context.WithTimeout(ctx, streams.RequestTimeout)
 	defer cancel()
 	s, err := f.js.Stream(ictx, streams.ResultsStream)
 	if err != nil {
