@@ -40,7 +40,7 @@ test-short: vet
 # attempt, slotgap, cores, produce, jobs, scaling, grep, crates, crates-test;
 # and scale, which runs only when named (crater's size: 1.4M jobs produced,
 # 1.4M results reported; EJECTA_BENCH_SCALE_CRATES=N for fewer crates), and
-# scale-report, its reporter rows alone. The
+# scale-report, its reporter rows alone (after a burst and at a trickle). The
 # ordinary test suite runs a smoke version of the default set.
 # scripts/setup.sh bench installs what is missing (the crates row's corpus
 # among it).
