@@ -24,11 +24,12 @@ func TestBuilderFailureReasons(t *testing.T) {
 	}
 	nc, js := startJetStream(t, streams.DefaultConfig())
 	reg := testdataRegistry(t)
-	job := func(crate string, l streams.Limits) streams.Job {
-		// An experiment per crate: each has limits of its own.
-		return streams.Job{V: 1, BuildKey: streams.BuildKey{Experiment: crate, Crate: crate, Version: "0.1.0", Toolchain: "stable"},
+	jobIn := func(exp, crate string, l streams.Limits) streams.Job {
+		// An experiment per job: each has limits of its own.
+		return streams.Job{V: 1, BuildKey: streams.BuildKey{Experiment: exp, Crate: crate, Version: "0.1.0", Toolchain: "stable"},
 			Mode: streams.ModeCheckOnly, CrateSource: reg, Limits: l}
 	}
+	job := func(crate string, l streams.Limits) streams.Job { return jobIn(crate, crate, l) }
 	tests := []struct {
 		job        streams.Job
 		wantReason streams.Reason
@@ -37,8 +38,11 @@ func TestBuilderFailureReasons(t *testing.T) {
 		// ejecta-slow prints "Compiling" and then nothing for ten minutes.
 		{job("ejecta-slow", streams.Limits{NoOutputTimeout: streams.Duration(3 * time.Second)}), "no-output-timeout",
 			"no output for 3s; the build was killed"},
-		{job("ejecta-nap", streams.Limits{Timeout: streams.Duration(3 * time.Second)}), "timeout",
-			"timed out after 3s; the build was killed"},
+		// The same, under a wall timeout that leaves the steps before
+		// the build (the toolchain's probe, the lockfile) seconds to
+		// spare on a loaded machine.
+		{jobIn("ejecta-timeout", "ejecta-slow", streams.Limits{Timeout: streams.Duration(10 * time.Second)}), "timeout",
+			"timed out after 10s; the build was killed"},
 		// rustc compiling the build script fits in 384 MiB; its 4 GiB do not.
 		{job("ejecta-oom", streams.Limits{MemoryBytes: 384 << 20}), "oom", "killed: out of memory (limit 384 MiB)"},
 		{job("ejecta-network", streams.Limits{}), "network-access", "finished: build-fail (network-access), exit code 101"},
@@ -61,11 +65,11 @@ func TestBuilderFailureReasons(t *testing.T) {
 	for range tests {
 		var r streams.Result
 		nextJSON(t, results, 3*time.Minute, &r)
-		got[r.Crate] = r
+		got[r.Experiment] = r
 	}
 	for _, tt := range tests {
-		t.Run(tt.job.Crate, func(t *testing.T) {
-			r := got[tt.job.Crate]
+		t.Run(tt.job.Experiment, func(t *testing.T) {
+			r := got[tt.job.Experiment]
 			if r.Status != streams.StatusBuildFail || r.Reason != tt.wantReason {
 				t.Errorf("result %s %q (exit %d), want build-fail %q", r.Status, r.Reason, r.ExitCode, tt.wantReason)
 			}
