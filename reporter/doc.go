@@ -78,5 +78,6 @@
 // crates, the files with every crate (results.json, the crater view's,
 // the pages) are left out of most writes and rewritten on a cadence of
 // their own, and at once when the last first-run result or the end of
-// the experiment comes (whole.go).
+// the experiment comes, by a writer of their own beside the changes'
+// (whole.go).
 package reporter

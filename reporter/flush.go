@@ -70,6 +70,8 @@ type batch struct {
 	// whole is set when it holds the whole files (whole.go), and
 	// cadence when the experiment writes them on their own cadence.
 	whole, cadence bool
+	// writer is the writer storing it.
+	writer int
 	// resultsUpdated is the time in its results.json; zero without one.
 	resultsUpdated time.Time
 	// bytes is the size of its objects (a write empties their parts).
@@ -101,9 +103,9 @@ type written struct {
 }
 
 // flushDue starts writing the report of every experiment whose write is
-// due. One batch is written at a time, by a goroutine, so results keep
-// flowing in meanwhile; an experiment due while it runs is looked at again
-// shortly after.
+// due. Each writer stores one batch at a time, on a goroutine, so results
+// keep flowing in meanwhile; an experiment due while the changes' writer
+// is busy is looked at again shortly after.
 func (r *Reporter) flushDue(ctx context.Context, st *run) {
 	r.collect(st, false)
 	r.archives(ctx, st)
@@ -113,53 +115,103 @@ func (r *Reporter) flushDue(ctx context.Context, st *run) {
 		if due := e.dueAt(); due.IsZero() || due.After(now) {
 			continue
 		}
-		if st.writing {
+		if st.writers[changesWriter].busy {
 			e.retryAt(now.Add(writeRetry))
 			continue
 		}
 		e.retryAt(time.Time{})
-		b, err := r.prepare(e, now)
+		changes, whole, err := r.prepare(e, now, !st.writers[wholeWriter].busy)
 		if err != nil {
 			r.log.Error().Err(err).Str("experiment", e.name).Msg("rendering report; will retry")
 			e.retryAt(now.Add(r.cfg.Debounce))
 			continue
 		}
-		b.startAt, b.renderedAt, b.bytes = now, time.Now(), b.size()
-		st.writing = true
 		e.lastWrite = now
-		wctx, cancel := context.WithCancel(ctx)
-		st.writingExp, st.stopWrite = b.exp, cancel
-		go func() {
-			defer cancel()
-			err := r.write(wctx, st, b)
-			b.storedAt = time.Now()
-			r.met.written(b, err)
-			st.done <- written{b, err}
-		}()
+		r.start(ctx, st, changesWriter, changes, now)
+		if whole != nil {
+			r.start(ctx, st, wholeWriter, whole, now)
+		}
 		if !r.requestReruns(ctx, st, e) && e.dueAt().IsZero() {
 			e.retryAt(now.Add(r.cfg.Debounce))
 		}
 	}
 }
 
-// collect takes the outcome of the batch being written, waiting for it if
-// wait is set. A failed batch marks what it held dirty again, so the next
-// write retries it: the state is in memory and the stream, nothing is lost.
-func (r *Reporter) collect(st *run, wait bool) {
-	if !st.writing {
-		return
-	}
-	var w written
-	if wait {
-		w = <-st.done
-	} else {
-		select {
-		case w = <-st.done:
-		default:
-			return
+// The writers: the changes' writes and, apart, a large experiment's
+// whole files (whole.go), whose write takes seconds at crater's size and
+// would otherwise hold back every write of changes behind it.
+const (
+	changesWriter = iota
+	wholeWriter
+	writers
+)
+
+// writer is where one of the writers stands.
+type writer struct {
+	// busy is set while it stores a batch, of experiment exp; stop
+	// cancels that: exp was deleted.
+	busy bool
+	exp  string
+	stop context.CancelFunc
+}
+
+// start has writer w store b, rendered since now.
+func (r *Reporter) start(ctx context.Context, st *run, w int, b *batch, now time.Time) {
+	b.writer = w
+	b.startAt, b.renderedAt, b.bytes = now, time.Now(), b.size()
+	wctx, cancel := context.WithCancel(ctx)
+	st.writers[w] = writer{busy: true, exp: b.exp, stop: cancel}
+	go func() {
+		defer cancel()
+		err := r.write(wctx, st, b)
+		b.storedAt = time.Now()
+		r.met.written(b, err)
+		st.done <- written{b, err}
+	}()
+}
+
+// stopWrites cancels the writes of deleted experiment exp: objects they
+// would store after this would outlive the deletion of its stored
+// objects (producer.DeleteStored).
+func (st *run) stopWrites(exp string) {
+	for _, w := range st.writers {
+		if w.busy && w.exp == exp {
+			w.stop()
 		}
 	}
-	st.writing = false
+}
+
+// collect takes the outcome of the batches written, waiting for every
+// writer if wait is set. A failed batch marks what it held dirty again, so
+// the next write retries it: the state is in memory and the stream,
+// nothing is lost.
+func (r *Reporter) collect(st *run, wait bool) {
+	for st.writers[changesWriter].busy || st.writers[wholeWriter].busy {
+		var w written
+		if wait {
+			w = <-st.done
+		} else {
+			select {
+			case w = <-st.done:
+			default:
+				return
+			}
+		}
+		st.writers[w.b.writer] = writer{}
+		r.collected(st, w, wait)
+		if w.b.writer == wholeWriter {
+			// What waited for this writer is looked at again.
+			for _, e := range st.exps {
+				if e.whole.next.IsZero() {
+					e.scheduleWhole(time.Now(), r.cfg.WholeFromCrates, r.pageEvery())
+				}
+			}
+		}
+	}
+}
+
+// collected takes the outcome of one batch.
+func (r *Reporter) collected(st *run, w written, wait bool) {
 	e := st.exps[w.b.exp]
 	if e == nil {
 		// Deleted while its batch was written: that write put its progress
@@ -174,9 +226,10 @@ func (r *Reporter) collect(st *run, wait bool) {
 		if w.b.whole {
 			e.whole.took, e.resultsUpdated = took, w.b.resultsUpdated
 		}
-		if !w.b.cadence || !w.b.whole {
-			// A write of a large experiment's whole files does not space
-			// the writes of its changes: those leave them out.
+		if w.b.writer == wholeWriter {
+			// The progress entry says which results.json is stored.
+			e.markDirty(time.Now(), r.cfg.Debounce)
+		} else {
 			e.wrote(took)
 		}
 		ev := r.log.Debug().Str("experiment", e.name).Int("done", w.b.done).Int("objects", len(w.b.objects)).
@@ -205,58 +258,69 @@ func (r *Reporter) collect(st *run, wait bool) {
 	e.retryAt(time.Now().Add(r.cfg.Debounce))
 }
 
-// prepare renders what changed in e's report.
+// prepare renders what changed in e's report: the batch of its changes
+// and, when they are due and their writer free (wholeFree), a large
+// experiment's whole files apart (whole.go); a smaller experiment's go
+// with its changes.
 //
 // The cost is proportional to what changed, not to the experiment: crates
 // changed since the last write are encoded and rendered once (their rows
 // are cached), full.html pages without a change are not rewritten, and
 // index.html, markdown.md and the retry list hold only the regressions and
-// fixes. The whole files (whole.go) are assembled by copying cached
-// entries, and left out of a large experiment's writes between their own.
-func (r *Reporter) prepare(e *experiment, now time.Time) (*batch, error) {
-	b := &batch{exp: e.name, resultAt: e.lastResult, done: e.done, final: e.arch.writing(e.finished())}
-	add := func(name string, parts net.Buffers, contentType string) {
+// fixes. The whole files are assembled by copying cached entries.
+func (r *Reporter) prepare(e *experiment, now time.Time, wholeFree bool) (changes, whole *batch, err error) {
+	cadence := e.onCadence(r.cfg.WholeFromCrates)
+	final := e.finished()
+	b := &batch{exp: e.name, resultAt: e.lastResult, done: e.done, cadence: cadence}
+	wb := b // the batch of the whole files, if any
+	if cadence {
+		wb = nil
+		if wholeFree && e.wholeDue(now, final, r.cfg.WholeFromCrates, r.pageEvery()) {
+			wb = &batch{exp: e.name, resultAt: e.lastResult, done: e.done, cadence: true}
+		}
+	}
+	add := func(b *batch, name string, parts net.Buffers, contentType string) {
 		b.objects = append(b.objects, object{streams.ExperimentPrefix(e.name) + name, parts, contentType})
 	}
 	one := func(data []byte) net.Buffers { return net.Buffers{data} }
 	const html = "text/html; charset=utf-8"
 
-	b.cadence = e.onCadence(r.cfg.WholeFromCrates)
-	b.whole = e.wholeDue(now, b.final, r.cfg.WholeFromCrates, r.pageEvery())
 	pagesDue := now.Sub(e.pagesWritten) >= r.pageEvery()
-	if b.cadence {
+	if cadence {
 		// The pages go with the other whole files; a changed crate's row
 		// is rendered with each write all the same, so that theirs has
 		// only the latest changes to render.
-		pagesDue = b.whole
+		pagesDue = wb != nil
 		e.encodeChanged(true)
 	} else {
 		e.encodeChanged(pagesDue)
 	}
-	if b.whole {
+	if wb != nil {
+		wb.whole, wb.final = true, e.arch.writing(final)
 		parts, err := e.resultsJSON(now)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		add(results.FileName, parts, "application/json")
-		b.resultsUpdated = now.UTC()
+		// First, so that it is never behind the pages.
+		add(wb, results.FileName, parts, "application/json")
+		wb.resultsUpdated = now.UTC()
 	}
 	data, err := e.indexHTML(r.tmpl, now)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	add(indexFileName, one(data), html)
+	add(b, indexFileName, one(data), html)
 	if data, err = e.fullHTML(r.tmpl, now); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	add(fullFileName, one(data), html)
+	add(b, fullFileName, one(data), html)
 	for _, pfx := range e.prefixes {
 		p := e.pages[pfx]
 		if !p.dirty {
 			continue
 		}
 		if !pagesDue {
-			if !b.cadence {
+			if !cadence {
 				// Come back when the pages are due.
 				e.retryAt(e.pagesWritten.Add(r.pageEvery()))
 			}
@@ -264,55 +328,64 @@ func (r *Reporter) prepare(e *experiment, now time.Time) (*batch, error) {
 		}
 		parts, err := e.pageHTML(r.tmpl, p, now)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		add(pageFileName(pfx), parts, html)
-		b.pages = append(b.pages, pfx)
+		add(wb, pageFileName(pfx), parts, html)
+		wb.pages = append(wb.pages, pfx)
 	}
-	add(markdownFileName, one(e.markdownMD(now)), "text/markdown; charset=utf-8")
-	add(retryFileName, one(e.retryList()), "text/plain; charset=utf-8")
+	add(b, markdownFileName, one(e.markdownMD(now)), "text/markdown; charset=utf-8")
+	add(b, retryFileName, one(e.retryList()), "text/plain; charset=utf-8")
 	if !e.configWritten {
 		if data, err = e.configJSON(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		add(configFileName, one(data), "application/json")
+		add(b, configFileName, one(data), "application/json")
 		b.config = true
 	}
-	if b.whole {
+	if wb != nil {
 		craterParts, craterRetry := e.craterResults()
-		add(craterResultsFileName, craterParts, "application/json")
+		add(wb, craterResultsFileName, craterParts, "application/json")
 		if data, err = e.craterConfigJSON(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		add(craterConfigFileName, one(data), "application/json")
-		add(craterRetryListFileName, one(craterRetry), "text/plain; charset=utf-8")
+		add(wb, craterConfigFileName, one(data), "application/json")
+		add(wb, craterRetryListFileName, one(craterRetry), "text/plain; charset=utf-8")
 	}
 	resultsUpdated := e.resultsUpdated
-	if b.whole {
+	if wb == b {
 		resultsUpdated = b.resultsUpdated
 	}
 	if b.progress, err = e.progressJSON(now, resultsUpdated); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	switch {
-	case b.whole:
-		e.whole = wholeFiles{at: now, took: e.whole.took, done: e.done, state: e.rec.State}
-	case e.whole.next.IsZero() && e.behind():
-		e.whole.next = e.wholeNext(r.pageEvery())
+	case wb != nil:
+		e.whole = wholeFiles{at: now, took: e.whole.took, done: e.done, state: e.rec.State, final: wb.final}
+	case wholeFree:
+		e.scheduleWhole(now, r.cfg.WholeFromCrates, r.pageEvery())
+	default:
+		// Looked at again when their writer is free (collect).
+		e.whole.next = time.Time{}
 	}
 	// Marked clean now, dirty again by collect if the write fails.
-	for _, pfx := range b.pages {
-		e.pages[pfx].dirty = false
-	}
-	if len(b.pages) > 0 {
-		e.pagesWritten = now
+	if wb != nil {
+		for _, pfx := range wb.pages {
+			e.pages[pfx].dirty = false
+		}
+		if len(wb.pages) > 0 {
+			e.pagesWritten = now
+		}
 	}
 	e.configWritten = true
-	return b, nil
+	if wb == b {
+		wb = nil
+	}
+	return b, wb, nil
 }
 
 // write stores b's objects, results.json first so that it is never behind
-// the pages, then the progress entry.
+// the pages, then the progress entry if it has one (a batch of whole
+// files apart from the changes has none).
 func (r *Reporter) write(ctx context.Context, st *run, b *batch) error {
 	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
 	defer cancel()
@@ -328,6 +401,9 @@ func (r *Reporter) write(ctx context.Context, st *run, b *batch) error {
 	}
 	if err := g.Wait(); err != nil {
 		return err
+	}
+	if b.progress == nil {
+		return nil
 	}
 	if _, err := st.progress.Put(ctx, b.exp, b.progress); err != nil {
 		return fmt.Errorf("put progress of %s in %s: %w", b.exp, streams.ProgressBucket, err)

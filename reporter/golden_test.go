@@ -156,9 +156,12 @@ func goldenReruns(e *experiment) []streams.Result {
 // testdata/golden/batch-<name>.txt.
 func checkGolden(t *testing.T, name string, r *Reporter, e *experiment, now time.Time) {
 	t.Helper()
-	b, err := r.prepare(e, now)
+	b, whole, err := r.prepare(e, now, true)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if whole != nil {
+		t.Fatalf("the whole files of %d crates apart from the changes", len(e.crates))
 	}
 	var got bytes.Buffer
 	for _, o := range b.objects {

@@ -88,7 +88,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 
 // written records the outcome of writing batch b. The goroutine writing b
 // calls it as soon as the write ends, so the metrics are not behind the
-// stored report; batches are written one at a time, so calls never overlap.
+// stored report. The two writers' calls may overlap; only a batch with a
+// progress entry, which one writer stores, sets the counts.
 func (m *metrics) written(b *batch, err error) {
 	if err != nil {
 		m.writes.WithLabelValues("error").Inc()

@@ -147,11 +147,7 @@ func (r *Reporter) drop(ctx context.Context, st *run, name string) {
 		}
 	}
 	st.dropped[name] = last
-	if st.writing && st.writingExp == name {
-		// Objects its batch would store after this would outlive the
-		// deletion of its stored objects (producer.DeleteStored).
-		st.stopWrite()
-	}
+	st.stopWrites(name)
 	// What waited for its record is the deleted experiment's too.
 	st.pending.take(name)
 	r.met.forget(name)

@@ -112,13 +112,10 @@ type run struct {
 	// requested are the re-runs queued (or found queued) by this run.
 	requested map[rerunKey]bool
 
-	// writing is set while a batch is being written; done receives its
-	// outcome. stopWrite cancels it: the experiment writingExp it writes
-	// was deleted.
-	writing    bool
-	done       chan written
-	writingExp string
-	stopWrite  context.CancelFunc
+	// writers are where the writers stand (flush.go); done receives the
+	// outcome of each batch they write.
+	writers [writers]writer
+	done    chan written
 	// arch is the log archive builds started by this run.
 	arch archiveRun
 	// retention is where the removal of old logs stands (retention.go).
@@ -156,7 +153,7 @@ func (r *Reporter) Run(ctx context.Context) (runErr error) {
 			runErr = nil
 		}
 	}()
-	st := &run{exps: make(map[string]*experiment), requested: make(map[rerunKey]bool), done: make(chan written, 1),
+	st := &run{exps: make(map[string]*experiment), requested: make(map[rerunKey]bool), done: make(chan written, writers),
 		dropped: make(map[string]uint64), known: make(map[string]*streams.Experiment),
 		pending: newPending(r.cfg.maxPending, r.cfg.maxPendingBytes)}
 	// No goroutine outlives Run: a batch being written is waited for.

@@ -23,7 +23,10 @@ import (
 // result, the experiment ended (finished or aborted). The other files,
 // index.html with every regression, full.html's list of pages,
 // markdown.md, the retry list and the progress entry, still follow every
-// write, as do the whole files of a smaller experiment.
+// write, as do the whole files of a smaller experiment. A large
+// experiment's whole files are stored by a writer of their own
+// (flush.go), so that the seconds their write takes do not hold back the
+// writes of changes meanwhile.
 
 // DefaultWholeFromCrates is Config.WholeFromCrates's default: at 20k
 // crates results.json is about 10 MB and its write tens of milliseconds.
@@ -42,9 +45,10 @@ type wholeFiles struct {
 	// stored.
 	took time.Duration
 	// done and state are the experiment's done builds and state that
-	// write carried.
+	// write carried, and final whether it was the final report.
 	done  int
 	state streams.ExperimentState
+	final bool
 	// next is when they are due while they are behind the experiment;
 	// zero when they are not.
 	next time.Time
@@ -60,12 +64,27 @@ func (e *experiment) onCadence(fromCrates int) bool { return len(e.crates) >= fr
 func (e *experiment) wholeDue(now time.Time, final bool, fromCrates int, every time.Duration) bool {
 	w := &e.whole
 	switch {
-	case !e.onCadence(fromCrates), final, w.at.IsZero():
+	case !e.onCadence(fromCrates), final && !w.final, w.at.IsZero():
 		return true
 	case e.rec != nil && (e.done >= e.rec.Jobs && w.done < e.done || e.rec.State != w.state):
 		return true
 	}
-	return !now.Before(e.wholeNext(every))
+	return e.behind() && !now.Before(e.wholeNext(every))
+}
+
+// scheduleWhole sets when e's whole files are next due: now if they are,
+// else on their cadence while they are behind the experiment, else never.
+func (e *experiment) scheduleWhole(now time.Time, fromCrates int, every time.Duration) {
+	switch {
+	case !e.onCadence(fromCrates):
+		e.whole.next = time.Time{} // they go with every write
+	case e.wholeDue(now, e.finished(), fromCrates, every):
+		e.whole.next = now
+	case e.behind():
+		e.whole.next = e.wholeNext(every)
+	default:
+		e.whole.next = time.Time{}
+	}
 }
 
 // wholeNext is when e's whole files are next due on their cadence.
