@@ -133,7 +133,9 @@ type lagSplit struct {
 	Rendered float64 `json:"rendered_in"`
 	Stored   float64 `json:"first_stored_in"`
 	Bytes    int64   `json:"bytes"`
-	Message  string  `json:"message"`
+	// Whole is unset or true for a write with results.json in it.
+	Whole   *bool  `json:"whole"`
+	Message string `json:"message"`
 }
 
 func ms(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
@@ -153,9 +155,23 @@ func (f reportFigure) note() string {
 		ms(s.Rendered).Round(time.Millisecond), ms(s.Stored).Round(time.Millisecond))
 }
 
-// finalWrite finds, in the reporter's log at path, the first write whose
-// report counted done results, how many writes there were up to it, and
-// the bytes they stored.
+// waitWholeWritten waits until the reporter's log at path tells of the
+// write of results.json that counted done results, every file of it
+// stored, for up to a minute; it goes on without it after that, and the
+// figures from the log are left out.
+func waitWholeWritten(t testing.TB, path string, done int) {
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		if _, _, _, ok := finalWrite(path, done); ok {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// finalWrite finds, in the reporter's log at path, the first write of
+// results.json that counted done results, how many writes there were up
+// to it, and the bytes they stored.
 func finalWrite(path string, done int) (split lagSplit, writes int, written int64, ok bool) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -168,7 +184,7 @@ func finalWrite(path string, done int) (split lagSplit, writes int, written int6
 		}
 		writes++
 		written += s.Bytes
-		if s.Done == done {
+		if s.Done == done && (s.Whole == nil || *s.Whole) {
 			return s, writes, written, true
 		}
 	}
@@ -272,6 +288,9 @@ func reportFigures(t testing.TB, crates int, replay bool) reportFigure {
 		t.Fatal(err)
 	}
 	heap := c.heapProfile(t, "reporter")
+	// results.json is stored first: the write it is in may still store
+	// the rest of its files.
+	waitWholeWritten(t, logFile, 2*crates)
 	c.stop()
 	split, writes, written, ok := finalWrite(logFile, 2*crates)
 	keepFile(t, logFile, fmt.Sprintf("reporter-%d.log", crates))

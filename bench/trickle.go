@@ -118,6 +118,8 @@ func trickleFigures(t testing.TB, crates int) trickleFigure {
 	for i := range held {
 		fig.lags = append(fig.lags, counted[i].Sub(sent[i]))
 	}
+	// The last result makes the whole files due: their write is counted.
+	waitWholeWritten(t, logFile, 2*crates)
 	c.stop()
 	logged, err := os.ReadFile(logFile)
 	if err != nil {
