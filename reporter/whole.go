@@ -12,9 +12,9 @@ import (
 // experiment, not to what changed: at crater's size (700k crates) some
 // 600 MB stored, and seconds. Rewritten with every write, an experiment
 // that runs for days at a few results a second would have them rewritten
-// every few seconds, hundreds of gigabytes a day to the store, and each
-// result would wait for the whole write under way before its own could
-// start.
+// every second or two, tens of terabytes a day to the store
+// (BENCHMARKS.md), and each result would wait for the whole write under
+// way before its own could start.
 //
 // So past Config.WholeFromCrates crates they are rewritten at most once
 // per wholeSpacing times what their last write took (a write of them then
