@@ -67,9 +67,8 @@ type batch struct {
 	// final is set when the report is final: its write starts the log
 	// archives.
 	final bool
-	// whole is set when it holds the whole files (whole.go), and
-	// cadence when the experiment writes them on their own cadence.
-	whole, cadence bool
+	// whole is set when it holds the whole files (whole.go).
+	whole bool
 	// writer is the writer storing it.
 	writer int
 	// resultsUpdated is the time in its results.json; zero without one.
@@ -271,12 +270,12 @@ func (r *Reporter) collected(st *run, w written, wait bool) {
 func (r *Reporter) prepare(e *experiment, now time.Time, wholeFree bool) (changes, whole *batch, err error) {
 	cadence := e.onCadence(r.cfg.WholeFromCrates)
 	final := e.finished()
-	b := &batch{exp: e.name, resultAt: e.lastResult, done: e.done, cadence: cadence}
+	b := &batch{exp: e.name, resultAt: e.lastResult, done: e.done}
 	wb := b // the batch of the whole files, if any
 	if cadence {
 		wb = nil
 		if wholeFree && e.wholeDue(now, final, r.cfg.WholeFromCrates, r.pageEvery()) {
-			wb = &batch{exp: e.name, resultAt: e.lastResult, done: e.done, cadence: true}
+			wb = &batch{exp: e.name, resultAt: e.lastResult, done: e.done}
 		}
 	}
 	add := func(b *batch, name string, parts net.Buffers, contentType string) {
