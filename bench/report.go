@@ -173,15 +173,11 @@ func waitWholeWritten(t testing.TB, path string, done int) {
 // results.json that counted done results, how many writes there were up
 // to it, and the bytes they stored.
 func finalWrite(path string, done int) (split lagSplit, writes int, written int64, ok bool) {
-	data, err := os.ReadFile(path)
+	logged, err := loggedWrites(path)
 	if err != nil {
 		return lagSplit{}, 0, 0, false
 	}
-	for line := range bytes.Lines(data) {
-		var s lagSplit
-		if json.Unmarshal(line, &s) != nil || s.Message != "report written" {
-			continue
-		}
+	for _, s := range logged {
 		writes++
 		written += s.Bytes
 		if s.Done == done && (s.Whole == nil || *s.Whole) {
@@ -189,6 +185,23 @@ func finalWrite(path string, done int) (split lagSplit, writes int, written int6
 		}
 	}
 	return lagSplit{}, writes, written, false
+}
+
+// loggedWrites returns the writes the reporter's log at path tells of
+// ("report written"), in order.
+func loggedWrites(path string) ([]lagSplit, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []lagSplit
+	for line := range bytes.Lines(data) {
+		var s lagSplit
+		if json.Unmarshal(line, &s) == nil && s.Message == "report written" {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }
 
 // recordExperiment records experiment exp of crates crates, both of whose

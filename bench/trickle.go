@@ -1,11 +1,9 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -121,13 +119,12 @@ func trickleFigures(t testing.TB, crates int) trickleFigure {
 	// The last result makes the whole files due: their write is counted.
 	waitWholeWritten(t, logFile, 2*crates)
 	c.stop()
-	logged, err := os.ReadFile(logFile)
+	logged, err := loggedWrites(logFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for line := range bytes.Lines(logged) {
-		var w lagSplit
-		if json.Unmarshal(line, &w) == nil && w.Message == "report written" && w.Done > burst {
+	for _, w := range logged {
+		if w.Done > burst {
 			fig.writes++
 			fig.written += w.Bytes
 		}
